@@ -1,0 +1,14 @@
+"""Piccolo app of the accounts area."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from agorakit.accounts.tables import Member
+
+APP_CONFIG = AppConfig(
+    app_name="core_accounts",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=[Member],
+    migration_dependencies=[],
+)

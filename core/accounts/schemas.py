@@ -1,0 +1,76 @@
+"""Request and response bodies of the accounts API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+Email = Annotated[str, Meta(max_length=254, examples=["ada@example.com"])]
+Password = Annotated[str, Meta(max_length=1024)]
+DisplayName = Annotated[str, Meta(max_length=80, examples=["Ada L."])]
+CountryCode = Annotated[str, Meta(max_length=2, examples=["GB"], description="ISO 3166-1 alpha-2")]
+Skills = Annotated[list[Annotated[str, Meta(max_length=40)]], Meta(max_length=50)]
+Role = Literal["member", "operator"]
+Status = Literal["active", "suspended"]
+
+
+class RegisterMember(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Password
+    display_name: DisplayName
+    country: CountryCode
+    skills: Skills = []
+
+
+class Login(msgspec.Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Password
+
+
+class UpdateProfile(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields to change; a field left out keeps its value."""
+
+    display_name: DisplayName | UnsetType = UNSET
+    country: CountryCode | UnsetType = UNSET
+    skills: Skills | UnsetType = UNSET
+
+
+class ChangePassword(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Password
+    new_password: Password
+
+
+class SuspendMember(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+
+
+class MemberOut(msgspec.Struct):
+    """A member as they see themselves (and as operators see them)."""
+
+    id: int
+    email: str
+    display_name: str
+    country: str
+    skills: list[str]
+    role: Role
+    status: Status
+    created_at: datetime
+    suspended_reason: str | None = None
+
+
+class AuthToken(msgspec.Struct):
+    access_token: str
+    #: always "bearer": send ``Authorization: Bearer <access_token>``
+    token_type: str
+    #: seconds until the token expires
+    expires_in: int
+    member: MemberOut
+
+
+class MemberPage(msgspec.Struct):
+    items: list[MemberOut]
+    #: pass as ``cursor`` to get the next page; null on the last page
+    next_cursor: str | None

@@ -1,0 +1,89 @@
+"""The application factory.
+
+``create_app(settings)`` builds one :class:`Runtime` and one init plugin; the init plugin
+collects everything else (routes, tables, exception handlers, auth, docs) from the plugin
+manager.  Nothing here knows which marketplace models a site enables.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pluggy
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins import InitPlugin
+
+import agorakit
+from agorakit.accounts.auth import make_jwt_auth
+from agorakit.clock import Clock
+from agorakit.hooks import collect
+from agorakit.http.logging import request_logging_middleware
+from agorakit.http.problems import EXCEPTION_HANDLERS
+from agorakit.runtime import Runtime
+from agorakit.settings import Settings, load_settings
+
+
+def provide_runtime(state: State) -> Runtime:
+    return state.runtime
+
+
+class AgorakitInit(InitPlugin):
+    """Collects the app's parts from the plugin manager."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        runtime = self.runtime
+        settings = runtime.settings
+        docs_path = settings.http.docs_path.rstrip("/") or "/docs"
+
+        app_config.route_handlers.extend(collect(runtime.pm.hook.agorakit_routes()))
+        app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
+        app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.middleware.insert(0, request_logging_middleware)
+        app_config.request_max_body_size = settings.http.max_body_bytes
+        if settings.http.cors_origins:
+            app_config.cors_config = CORSConfig(
+                allow_origins=settings.http.cors_origins,
+                allow_credentials=False,
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+            )
+        app_config.openapi_config = OpenAPIConfig(
+            title=settings.site.name,
+            version=agorakit.__version__,
+            description=f"The {settings.site.name} API, served by agorakit.",
+            path=docs_path,
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        )
+        jwt_auth = make_jwt_auth(runtime, exclude=[f"^{docs_path}"])
+        app_config = jwt_auth.on_app_init(app_config)
+
+        app_config.state.update({"runtime": runtime, "jwt_auth": jwt_auth})
+        app_config.on_startup.append(runtime.db.start)
+        app_config.on_shutdown.append(runtime.db.close)
+        return app_config
+
+
+def create_app(
+    settings: Settings,
+    *,
+    pm: pluggy.PluginManager | None = None,
+    clock: Clock | None = None,
+    debug: bool = False,
+) -> Litestar:
+    """Build the site's Litestar app from validated settings."""
+    runtime = Runtime(settings, pm=pm, clock=clock)
+    return Litestar(plugins=[AgorakitInit(runtime)], debug=debug)
+
+
+def app_from_env() -> Litestar:
+    """Factory for ASGI servers: reads the config named by ``AGORAKIT_CONFIG``."""
+    return create_app(load_settings(os.environ.get("AGORAKIT_CONFIG", "site.toml")))

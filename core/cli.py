@@ -1,0 +1,265 @@
+"""The ``agorakit`` command line.
+
+Core commands: ``run``, ``migrate``, ``makemigrations``, ``plugins``, ``demo``,
+``users create-operator``, ``docs hooks``.  Enabled plugins add their own through the
+``agorakit_cli`` hook; the site config is read from ``--config`` / ``$AGORAKIT_CONFIG``
+(default ``site.toml``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import agorakit
+from agorakit.errors import AgorakitError
+from agorakit.settings import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
+DEFAULT_CONFIG = "site.toml"
+
+
+class CliState:
+    def __init__(self, config_path: str) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+
+def _state(ctx: click.Context) -> CliState:
+    return ctx.find_object(CliState) or CliState(os.environ.get("AGORAKIT_CONFIG", DEFAULT_CONFIG))
+
+
+def run_with_runtime(ctx: click.Context, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Build the runtime from the site config and run ``work(runtime)`` with the DB open."""
+    from agorakit.runtime import Runtime
+
+    runtime = Runtime(_state(ctx).settings())
+
+    async def main() -> T:
+        await runtime.db.start()
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.db.close()
+
+    return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def fail_on_domain_error() -> Iterator[None]:
+    """Turn a domain error into a one-line CLI error (exit status 1)."""
+    try:
+        yield
+    except AgorakitError as exc:
+        lines = [exc.detail] + [f"  {e.field}: {e.message}" for e in exc.errors if e.message not in exc.detail]
+        raise click.ClickException("\n".join(lines)) from None
+
+
+@click.group()
+@click.version_option(agorakit.__version__, prog_name="agorakit")
+@click.option(
+    "--config",
+    "-c",
+    envvar="AGORAKIT_CONFIG",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The site config file (env AGORAKIT_CONFIG).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config: str) -> None:
+    """agorakit: run and manage a marketplace site."""
+    ctx.obj = CliState(config)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Serve the site's API (uvicorn)."""
+    state = _state(ctx)
+    settings = state.settings()  # fail here, with a clear message, on a bad config
+    serve(settings, config_path=state.config_path, host=host, port=port, workers=workers)
+
+
+def serve(settings: Settings, *, config_path: str, host: str, port: int, workers: int = 1) -> None:
+    import uvicorn
+
+    from agorakit.http.logging import configure_logging
+
+    configure_logging(settings.logging)
+    os.environ["AGORAKIT_CONFIG"] = str(Path(config_path).resolve())
+    uvicorn.run(
+        "agorakit.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.logging.level.lower(),
+        access_log=False,  # agorakit.http.access logs every request with more fields
+    )
+
+
+@cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply pending database migrations (core and enabled plugins)."""
+    from agorakit.db.migrate import migrate as run_migrations
+
+    async def work(runtime: Any) -> list[str]:
+        return await run_migrations(runtime.db, runtime.apps)
+
+    applied = run_with_runtime(ctx, work)
+    click.echo("\n".join(f"applied {m}" for m in applied) if applied else "no migrations to apply")
+
+
+@cli.command()
+@click.argument("app_name")
+@click.option("--desc", default="", help="What the migration does.")
+@click.pass_context
+def makemigrations(ctx: click.Context, app_name: str, desc: str) -> None:
+    """Write a new migration for a Piccolo app whose tables changed."""
+    from agorakit.db.migrate import make_migration
+
+    async def work(runtime: Any) -> str | None:
+        apps = {app.app_name: app for app in runtime.apps}
+        if app_name not in apps:
+            raise click.ClickException(f"no app {app_name!r}; apps: {', '.join(sorted(apps))}")
+        return await make_migration(apps[app_name], desc)
+
+    path = run_with_runtime(ctx, work)
+    click.echo(f"wrote {path}" if path else f"{app_name}: no changes")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """Show the enabled plugins, their hooks and settings (secrets masked)."""
+    from agorakit.hooks import get_plugin_manager, hooks_of, installed_plugins, plugin_info
+    from agorakit.settings import masked
+
+    settings = _state(ctx).settings()
+    pm = get_plugin_manager(settings.site.plugins, source=settings.source)
+    rows = []
+    for name, info in plugin_info(pm).items():
+        plugin_settings = settings.plugins.get(name)
+        rows.append(
+            {
+                "name": name,
+                "builtin": info.builtin,
+                "version": info.version or (agorakit.__version__ if info.builtin else None),
+                "hooks": hooks_of(pm, name),
+                "settings": masked(plugin_settings) if plugin_settings is not None else None,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for row in rows:
+        kind = "core" if row["builtin"] else f"plugin {row['version'] or ''}".strip()
+        click.echo(f"{row['name']}  ({kind})")
+        click.echo(f"  hooks: {', '.join(row['hooks']) or '-'}")
+        if row["settings"] is not None:
+            for key, value in row["settings"].items():
+                click.echo(f"  {key} = {json.dumps(value, default=str)}")
+    not_enabled = sorted(set(installed_plugins()) - set(settings.site.plugins))
+    if not_enabled:
+        click.echo(f"installed but not enabled: {', '.join(not_enabled)}")
+
+
+@cli.command()
+@click.option("--dir", "directory", default=".demo", show_default=True, help="Where the demo site lives.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set up and load data, then exit.")
+@click.option("--reset", is_flag=True, help="Delete the demo database first.")
+def demo(directory: str, host: str, port: int, no_serve: bool, reset: bool) -> None:
+    """Set up a demo site on SQLite (config, migrations, demo data) and serve it."""
+    from agorakit.demo import prepare_demo
+
+    config_path, settings, logins = prepare_demo(Path(directory), reset=reset)
+    base = f"http://{host}:{port}"
+    click.echo(f"demo site config: {config_path}")
+    click.echo(f"API docs:         {base}{settings.http.docs_path}")
+    click.echo(f"OpenAPI schema:   {base}{settings.http.docs_path}/openapi.json")
+    click.echo("demo logins (POST /auth/login):")
+    for email, password, role in logins:
+        click.echo(f"  {role:<9} {email}  /  {password}")
+    if not no_serve:
+        serve(settings, config_path=str(config_path), host=host, port=port)
+
+
+@cli.group()
+def docs() -> None:
+    """Generate reference documentation."""
+
+
+@docs.command("hooks")
+@click.option("--output", "-o", default="docs/hooks.md", show_default=True)
+@click.option("--check", is_flag=True, help="Exit 1 if the file is out of date instead of writing it.")
+def docs_hooks(output: str, check: bool) -> None:
+    """Write the hook reference from the hookspec docstrings."""
+    from agorakit.docgen import hook_reference
+
+    text = hook_reference()
+    path = Path(output)
+    if check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            raise click.ClickException(f"{output} is out of date; run `agorakit docs hooks`")
+        click.echo(f"{output} is up to date")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+def _plugin_manager_for_cli(argv: list[str]):
+    """The plugin manager of the config named on the command line, for plugin commands.
+
+    A missing or broken config still gives the core commands; the command that needs the
+    config reports the problem.
+    """
+    from agorakit.hooks import get_plugin_manager
+
+    config = os.environ.get("AGORAKIT_CONFIG", DEFAULT_CONFIG)
+    for index, arg in enumerate(argv):
+        if arg in {"--config", "-c"} and index + 1 < len(argv):
+            config = argv[index + 1]
+        elif arg.startswith("--config="):
+            config = arg.split("=", 1)[1]
+    try:
+        settings = load_settings(config)
+    except ConfigError:
+        return get_plugin_manager([])
+    try:
+        return get_plugin_manager(settings.site.plugins, source=settings.source)
+    except ConfigError:
+        return get_plugin_manager([])
+
+
+def build_cli(argv: list[str] | None = None) -> click.Group:
+    pm = _plugin_manager_for_cli(sys.argv[1:] if argv is None else argv)
+    pm.hook.agorakit_cli(cli=cli)
+    return cli
+
+
+def main() -> None:
+    build_cli()(prog_name="agorakit")

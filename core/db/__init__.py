@@ -1,0 +1,122 @@
+"""The database: engine from the site config, table binding, transactions.
+
+SQLite (a file; the embedded default) or PostgreSQL (by DSN; production and several
+app processes).  Piccolo tables find their engine through ``Table._meta.db``;
+:meth:`Database.bind` points every registered table at this site's engine, so one
+process serves one database at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import TABLE_REGISTRY
+
+from agorakit.db import piccolo_conf
+from agorakit.settings import ConfigError, DatabaseSection
+
+if TYPE_CHECKING:  # pragma: no cover
+    from piccolo.conf.apps import AppConfig
+
+EngineKind = Literal["sqlite", "postgres"]
+
+
+class Database:
+    """One site's database engine and its lifecycle."""
+
+    def __init__(self, config: DatabaseSection, *, source: str = "site config") -> None:
+        self.config = config
+        self.url = config.url
+        self.kind, self.engine = _make_engine(config, source)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.kind == "postgres"
+
+    def bind(self, apps: Iterable[AppConfig] = ()) -> None:
+        """Make this engine the one every table, and Piccolo's migrations, use."""
+        piccolo_conf.DB = self.engine
+        os.environ["PICCOLO_CONF"] = piccolo_conf.__name__
+        Migration._meta.db = self.engine
+        for app in apps:
+            for table in app.table_classes:
+                table._meta.db = self.engine
+        for table in TABLE_REGISTRY:
+            table._meta.db = self.engine
+
+    async def start(self) -> None:
+        """Open the connection pool (PostgreSQL); SQLite connects per use."""
+        if self.is_postgres and self.engine.pool is None:
+            await self.engine.start_connection_pool(
+                min_size=self.config.pool_min_size, max_size=self.config.pool_max_size
+            )
+
+    async def close(self) -> None:
+        if self.is_postgres and self.engine.pool is not None:
+            await self.engine.close_connection_pool()
+
+    async def ping(self) -> None:
+        """Round-trip a trivial query; raises when the database is unreachable."""
+        await self.engine.run_ddl("SELECT 1")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """A read-write transaction; every query inside it joins it.
+
+        On SQLite it starts with ``BEGIN IMMEDIATE`` so that a writer takes the lock at
+        the start instead of failing to upgrade a read lock halfway through.
+        """
+        if isinstance(self.engine, SQLiteEngine):
+            tx = self.engine.transaction(transaction_type=TransactionType.immediate)
+        else:
+            tx = self.engine.transaction()
+        async with tx:
+            yield
+
+
+def _make_engine(config: DatabaseSection, source: str) -> tuple[EngineKind, Engine]:
+    url = config.url
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        path = url.removeprefix("sqlite://").removeprefix("/")
+        if not path:
+            message = f"{source}: database.url: give a file, e.g. sqlite:///site.sqlite3"
+            raise ConfigError(message)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return "sqlite", SQLiteEngine(path=path, timeout=config.sqlite_timeout_seconds)
+    if scheme in {"postgres", "postgresql"}:
+        try:
+            from piccolo.engine.postgres import PostgresEngine
+        except ImportError as exc:  # asyncpg missing
+            message = (
+                f"{source}: database.url: PostgreSQL needs the 'postgres' extra "
+                "(pip install 'agorakit[postgres]')"
+            )
+            raise ConfigError(message) from exc
+        return "postgres", PostgresEngine(config={"dsn": url}, log_queries=False)
+    message = (
+        f"{source}: database.url: unsupported scheme {scheme or '(none)'!r}; use "
+        "sqlite:///file.sqlite3 or postgresql://user@host:5432/dbname"
+    )
+    raise ConfigError(message)
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """True when ``exc`` is a unique-constraint violation on either engine."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE" in str(exc)
+    try:
+        from asyncpg.exceptions import UniqueViolationError
+    except ImportError:  # pragma: no cover - no PostgreSQL driver installed
+        return False
+    return isinstance(exc, UniqueViolationError)

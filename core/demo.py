@@ -1,0 +1,83 @@
+"""``agorakit demo``: a demo site on SQLite with every installed plugin enabled."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+
+from agorakit.hooks import call_each, installed_plugins
+from agorakit.settings import Settings, load_settings
+
+#: (role name, email, password, display name, country, skills, account role)
+DEMO_MEMBERS = [
+    ("operator", "operator@example.com", "demo-operator-pass-2026", "Olga Operator", "US", [], "operator"),
+    ("seller", "seller@example.com", "demo-seller-pass-2026", "Sam Seller", "GB", ["logo design", "copywriting"], "member"),
+    ("buyer", "buyer@example.com", "demo-buyer-pass-2026", "Bea Buyer", "CA", [], "member"),
+]
+
+
+def write_demo_config(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "site.toml"
+    if path.exists():
+        return path
+    plugins = ", ".join(f'"{name}"' for name in sorted(installed_plugins()))
+    path.write_text(
+        f"""# Demo site written by `agorakit demo`; edit freely, delete to start over.
+[site]
+name = "agorakit demo market"
+base_url = "http://127.0.0.1:8000"
+currency = "USD"
+plugins = [{plugins}]
+
+[database]
+url = "sqlite:///{(directory / 'demo.sqlite3').as_posix()}"
+
+[auth]
+jwt_secret = "{secrets.token_urlsafe(48)}"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def load_demo_data(runtime) -> dict:
+    """Create the demo members and let plugins add their demo data, once."""
+    from agorakit.accounts import service
+    from agorakit.accounts.schemas import RegisterMember
+    from agorakit.accounts.tables import Member
+
+    if await Member.exists().where(Member.email_key == DEMO_MEMBERS[0][1]):
+        return {}
+    members = {}
+    for name, email, password, display_name, country, skills, role in DEMO_MEMBERS:
+        cmd = RegisterMember(
+            email=email, password=password, display_name=display_name, country=country, skills=skills
+        )
+        members[name] = await service.register(runtime, cmd, role=role)
+    await call_each(runtime.pm, "agorakit_demo_data", runtime=runtime, members=members)
+    return members
+
+
+def prepare_demo(directory: Path, *, reset: bool = False) -> tuple[Path, Settings, list[tuple[str, str, str]]]:
+    from agorakit.db.migrate import migrate
+    from agorakit.runtime import Runtime
+
+    config_path = write_demo_config(directory)
+    if reset:
+        (directory / "demo.sqlite3").unlink(missing_ok=True)
+    settings = load_settings(config_path)
+    runtime = Runtime(settings)
+
+    async def setup() -> None:
+        await runtime.db.start()
+        try:
+            await migrate(runtime.db, runtime.apps)
+            await load_demo_data(runtime)
+        finally:
+            await runtime.db.close()
+
+    asyncio.run(setup())
+    logins = [(email, password, role) for _, email, password, _, _, _, role in DEMO_MEMBERS]
+    return config_path, settings, logins

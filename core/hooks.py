@@ -1,0 +1,160 @@
+"""The plugin manager factory and the helpers every hook caller uses.
+
+``get_plugin_manager(enabled)`` is the only place plugins are loaded: it adds the hook
+specs, registers the core's own default plugins (ordinary hookimpls, so a site can
+replace them), loads the enabled plugins from the ``agorakit`` entry point group and
+checks that every hookimpl matches a spec.  The core never imports a plugin by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Iterable, Sequence
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import msgspec
+import pluggy
+
+from agorakit import hookspecs
+from agorakit.settings import ConfigError
+
+log = logging.getLogger("agorakit.plugins")
+
+ENTRY_POINT_GROUP = "agorakit"
+
+#: Modules of the core's own plugins, always registered (in this order).
+CORE_PLUGINS: tuple[str, ...] = (
+    "agorakit.accounts.plugin",
+    "agorakit.http.plugin",
+)
+
+
+class PluginInfo(msgspec.Struct, frozen=True):
+    """What is known about one registered plugin (shown by ``GET /-/plugins``)."""
+
+    name: str
+    builtin: bool
+    package: str | None = None
+    version: str | None = None
+
+
+def installed_plugins() -> dict[str, EntryPoint]:
+    """Plugins installed in this environment, by entry point name."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def get_plugin_manager(
+    enabled: Sequence[str] = (),
+    *,
+    extra: Iterable[tuple[str, object]] = (),
+    source: str = "site config",
+) -> pluggy.PluginManager:
+    """Build the plugin manager for a site.
+
+    :param enabled: names of installed plugins to enable (``site.plugins``).
+    :param extra: ``(name, plugin)`` pairs registered after them; for tests and for
+        embedding apps that register a plugin object directly.
+    :param source: where ``enabled`` came from, for error messages.
+    """
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    infos: dict[str, PluginInfo] = {}
+    for module_name in CORE_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+        infos[module_name] = PluginInfo(name=module_name, builtin=True)
+
+    available = installed_plugins()
+    for name in enabled:
+        ep = available.get(name)
+        if ep is None:
+            message = (
+                f"{source}: site.plugins: plugin {name!r} is enabled but not installed; "
+                f"installed plugins: {', '.join(sorted(available)) or 'none'}"
+            )
+            raise ConfigError(message)
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            message = f"{source}: site.plugins: plugin {name!r} failed to load: {exc!r}"
+            raise ConfigError(message) from exc
+        _register(pm, plugin, name, source)
+        dist = ep.dist
+        infos[name] = PluginInfo(
+            name=name,
+            builtin=False,
+            package=dist.metadata["Name"] if dist else None,
+            version=dist.version if dist else None,
+        )
+    for name, plugin in extra:
+        _register(pm, plugin, name, source)
+        infos[name] = PluginInfo(name=name, builtin=False)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        message = f"{source}: plugin {exc.plugin!r} implements an unknown hook: {exc}"
+        raise ConfigError(message) from exc
+    pm.agorakit_plugin_info = infos  # type: ignore[attr-defined]
+    return pm
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str, source: str) -> None:
+    try:
+        pm.register(plugin, name=name)
+    except (ValueError, pluggy.PluginValidationError) as exc:
+        message = f"{source}: plugin {name!r} cannot be registered: {exc}"
+        raise ConfigError(message) from exc
+
+
+def plugin_info(pm: pluggy.PluginManager) -> dict[str, PluginInfo]:
+    return getattr(pm, "agorakit_plugin_info", {})
+
+
+def hooks_of(pm: pluggy.PluginManager, name: str) -> list[str]:
+    """Names of the hooks plugin ``name`` implements."""
+    plugin = pm.get_plugin(name)
+    if plugin is None:
+        return []
+    return sorted(
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or []
+    )
+
+
+async def maybe_await(value: Any) -> Any:
+    """Await ``value`` if a hookimpl returned an awaitable (hooks may be async)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def call_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[Any]:
+    """Call every implementation of a hook on its own, awaiting async ones.
+
+    An exception in one plugin is logged with the plugin's name and does not stop the
+    others: used for after-commit hooks whose callers cannot undo anything.
+    """
+    caller = getattr(pm.hook, hook_name)
+    results = []
+    for impl in reversed(caller.get_hookimpls()):  # pluggy's call order: LIFO
+        args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+        try:
+            results.append(await maybe_await(impl.function(**args)))
+        except Exception:
+            log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+    return results
+
+
+def collect(results: Iterable[Any]) -> list[Any]:
+    """Flatten the list-of-lists a collecting hook returns, skipping None."""
+    out: list[Any] = []
+    for result in results:
+        if result is None:
+            continue
+        if isinstance(result, list | tuple):
+            out.extend(result)
+        else:
+            out.append(result)
+    return out

@@ -1,0 +1,10 @@
+"""The core's own plugin for the HTTP system routes."""
+
+from agorakit import hookimpl
+
+
+@hookimpl
+def agorakit_routes():
+    from agorakit.http.system import SystemController
+
+    return [SystemController]

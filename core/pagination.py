@@ -1,0 +1,39 @@
+"""Opaque cursors for keyset pagination (``?cursor=...&limit=...``)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import msgspec
+
+from agorakit.errors import FieldError, ValidationFailed
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """The position a cursor points after; a malformed or foreign cursor is a 422."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        position = msgspec.json.decode(raw)
+    except (ValueError, msgspec.DecodeError):
+        position = None
+    if not isinstance(position, dict) or set(position) != set(keys):
+        error = FieldError("cursor", "not a cursor from this list; start without one", "query")
+        raise ValidationFailed([error])
+    return position
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        error = FieldError("limit", f"must be between 1 and {MAX_LIMIT}", "query")
+        raise ValidationFailed([error])
+    return limit

@@ -1,0 +1,333 @@
+"""Site configuration: one ``site.toml`` per site, validated into msgspec Structs.
+
+Layout of ``site.toml``::
+
+    [site]
+    name = "Acme market"
+    plugins = ["gigs", "bank_transfer"]     # enabling a plugin is one line
+
+    [database]
+    url = "sqlite:///acme.sqlite3"          # or postgresql://user@host/db
+
+    [auth]
+    jwt_secret = { "$env" = "ACME_JWT_SECRET" }
+
+    [plugins.gigs]                          # settings of an enabled plugin
+    site_fee_percent = 20
+
+Secrets come from the environment in two ways: a value written as
+``{ "$env" = "NAME" }`` (optionally ``default = ...``) is read from ``$NAME``, and any key
+can be overridden by ``AGORAKIT_<SECTION>__<KEY>`` (``AGORAKIT_DATABASE__URL``,
+``AGORAKIT_PLUGINS__GIGS__SITE_FEE_PERCENT``).  Every error names the file, the key and
+what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+import msgspec.inspect as mi
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pluggy
+
+#: A string setting that must never be shown: masked in ``GET /-/plugins`` and logs.
+Secret = Annotated[str, msgspec.Meta(extra={"secret": True})]
+
+MASK = "********"
+ENV_PREFIX = "AGORAKIT_"
+
+
+class ConfigError(Exception):
+    """The site config is unusable; the message says where and why."""
+
+
+class SettingsStruct(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Base for settings Structs: unknown keys are errors (they are usually typos)."""
+
+
+class SettingsSpec(msgspec.Struct, frozen=True):
+    """What ``agorakit_settings()`` returns: the section name and its Struct type."""
+
+    name: str
+    type: type[SettingsStruct]
+
+
+# --------------------------------------------------------------------------------------
+# The core's sections
+# --------------------------------------------------------------------------------------
+
+CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class SiteSection(SettingsStruct):
+    #: the marketplace's name, shown in the API docs and emails
+    name: str = "agorakit marketplace"
+    #: public URL of the site, used in links; no trailing slash
+    base_url: str = "http://127.0.0.1:8000"
+    #: ISO 4217 code of the site's default currency
+    currency: CurrencyCode = "USD"
+    #: names of the installed plugins this site enables (entry points of group "agorakit")
+    plugins: list[str] = []
+
+
+class DatabaseSection(SettingsStruct):
+    #: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``postgresql://user@host/db``
+    url: str = "sqlite:///agorakit.sqlite3"
+    #: PostgreSQL connection pool size, minimum and maximum connections per process
+    pool_min_size: PositiveInt = 1
+    pool_max_size: PositiveInt = 10
+    #: SQLite: seconds a writer waits for the database lock before failing
+    sqlite_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+
+
+class AuthSection(SettingsStruct):
+    #: HMAC key signing bearer tokens (HS256); at least 32 characters; keep it secret
+    jwt_secret: Annotated[str, msgspec.Meta(min_length=32, extra={"secret": True})]
+    #: minutes a bearer token stays valid (default 1440 = one day)
+    token_ttl_minutes: PositiveInt = 1440
+    #: minimum password length, in characters (default 10)
+    password_min_length: Annotated[int, msgspec.Meta(ge=8, le=128)] = 10
+    #: minimum zxcvbn strength score 0-4 a new password must reach (default 2)
+    password_min_score: Annotated[int, msgspec.Meta(ge=0, le=4)] = 2
+    #: login attempts allowed per client address per minute (default 20)
+    login_attempts_per_minute: PositiveInt = 20
+    #: failed logins on one account before it is throttled (default 5) ...
+    login_max_failures: PositiveInt = 5
+    #: ... for this many minutes (default 15)
+    login_lockout_minutes: PositiveInt = 15
+    #: argon2id cost: iterations (default 3), memory in KiB (default 65536), lanes (4)
+    argon2_time_cost: PositiveInt = 3
+    argon2_memory_kib: Annotated[int, msgspec.Meta(ge=8)] = 65536
+    argon2_parallelism: PositiveInt = 4
+
+
+class HttpSection(SettingsStruct):
+    #: origins allowed by CORS (e.g. ["https://app.example.com"]); empty = CORS off
+    cors_origins: list[str] = []
+    #: largest request body accepted, in bytes (default 1 MiB); larger gets 413
+    max_body_bytes: PositiveInt = 1_048_576
+    #: where the OpenAPI docs UI is served; the schema is at ``<docs_path>/openapi.json``
+    docs_path: str = "/docs"
+
+
+class LoggingSection(SettingsStruct):
+    #: log level of the ``agorakit`` loggers
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: "text" for people, "json" (one object per line) for log collectors
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(SettingsStruct):
+    """The whole site config.  ``plugins`` maps a plugin name to its validated Struct."""
+
+    auth: AuthSection
+    site: SiteSection = msgspec.field(default_factory=SiteSection)
+    database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
+    http: HttpSection = msgspec.field(default_factory=HttpSection)
+    logging: LoggingSection = msgspec.field(default_factory=LoggingSection)
+    plugins: dict[str, Any] = {}
+    #: where this config came from, for messages (set by the loader)
+    source: str = "<settings>"
+
+    def plugin(self, name: str) -> Any:
+        """The validated settings Struct of plugin ``name``."""
+        try:
+            return self.plugins[name]
+        except KeyError:
+            message = f"plugin {name!r} is not enabled or declares no settings"
+            raise LookupError(message) from None
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+
+
+def load_settings(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    pm: pluggy.PluginManager | None = None,
+) -> Settings:
+    """Read, resolve and validate a ``site.toml`` (core sections and enabled plugins)."""
+    source = str(path)
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        message = (
+            f"{source}: config file not found (create one with `agorakit demo` or set "
+            "AGORAKIT_CONFIG)"
+        )
+        raise ConfigError(message) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return settings_from_dict(raw, source=source, environ=environ, pm=pm)
+
+
+def settings_from_dict(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<settings>",
+    environ: Mapping[str, str] | None = None,
+    pm: pluggy.PluginManager | None = None,
+) -> Settings:
+    """Validate config data (as parsed from TOML).  Builds the plugin manager if not given."""
+    env = os.environ if environ is None else environ
+    resolved = _resolve_env_refs(dict(data), env, source, path="")
+    _apply_env_overrides(resolved, env)
+    try:
+        settings = msgspec.convert(resolved, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_describe(source, exc)) from None
+    settings = msgspec.structs.replace(settings, source=source)
+    if len(set(settings.site.plugins)) != len(settings.site.plugins):
+        message = f"{source}: site.plugins: a plugin is listed twice: {settings.site.plugins}"
+        raise ConfigError(message)
+    if pm is None:
+        from agorakit.hooks import get_plugin_manager
+
+        pm = get_plugin_manager(settings.site.plugins, source=source)
+    return validate_plugin_settings(settings, pm)
+
+
+def validate_plugin_settings(settings: Settings, pm: pluggy.PluginManager) -> Settings:
+    """Check each ``[plugins.<name>]`` section against the Struct its plugin declares."""
+    source = settings.source
+    specs: dict[str, SettingsSpec] = {}
+    for spec in pm.hook.agorakit_settings():
+        if spec is None:
+            continue
+        if spec.name in specs:
+            message = f"two plugins declare settings named {spec.name!r}"
+            raise ConfigError(f"{source}: {message}")
+        specs[spec.name] = spec
+    enabled = set(settings.site.plugins)
+    validated: dict[str, Any] = {}
+    for name, section in settings.plugins.items():
+        if name not in specs:
+            if name not in enabled:
+                message = (
+                    f"{source}: [plugins.{name}] configures a plugin that is not enabled; "
+                    f"add {name!r} to site.plugins (enabled: {sorted(enabled) or 'none'})"
+                )
+            else:
+                message = f"{source}: [plugins.{name}]: plugin {name!r} has no settings"
+            raise ConfigError(message)
+        if not isinstance(section, Mapping):
+            message = f"{source}: plugins.{name}: expected a table of settings"
+            raise ConfigError(message)
+    for name, spec in specs.items():
+        section = settings.plugins.get(name, {})
+        try:
+            validated[name] = msgspec.convert(section, spec.type, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(_describe(source, exc, prefix=f"plugins.{name}")) from None
+    return msgspec.structs.replace(settings, plugins=validated)
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def _describe(source: str, exc: msgspec.ValidationError, prefix: str = "") -> str:
+    match = _AT.match(str(exc))
+    assert match is not None  # the pattern matches any string
+    path = (match.group("path") or "").lstrip(".")
+    key = ".".join(p for p in (prefix, path) if p) or "(top level)"
+    return f"{source}: {key}: {match.group('message')}"
+
+
+def _resolve_env_refs(value: Any, env: Mapping[str, str], source: str, path: str) -> Any:
+    """Replace ``{"$env" = "NAME"}`` tables with the environment variable's value."""
+    if isinstance(value, dict):
+        if "$env" in value:
+            name = value["$env"]
+            unknown = set(value) - {"$env", "default"}
+            if not isinstance(name, str) or unknown:
+                message = f'{source}: {path}: write an env reference as {{ "$env" = "NAME" }}'
+                raise ConfigError(message)
+            if name in env:
+                return env[name]
+            if "default" in value:
+                return value["default"]
+            message = f"{source}: {path}: environment variable {name} is not set"
+            raise ConfigError(message)
+        return {
+            k: _resolve_env_refs(v, env, source, f"{path}.{k}" if path else k)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve_env_refs(v, env, source, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """``AGORAKIT_A__B__C=value`` sets ``data["a"]["b"]["c"]``; JSON lists/tables allowed."""
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__")]
+        if not all(keys):
+            continue
+        parsed: Any = value
+        if value[:1] in "[{":
+            try:
+                parsed = msgspec.json.decode(value)
+            except msgspec.DecodeError:
+                parsed = value
+        target = data
+        for key in keys[:-1]:
+            nested = target.get(key)
+            if not isinstance(nested, dict):
+                nested = target[key] = {}
+            target = nested
+        target[keys[-1]] = parsed
+
+
+# --------------------------------------------------------------------------------------
+# Showing settings without their secrets
+# --------------------------------------------------------------------------------------
+
+_SECRET_NAMES = re.compile(r"(secret|password|token|api_key|private_key)", re.IGNORECASE)
+
+
+def masked(settings: msgspec.Struct) -> dict[str, Any]:
+    """Settings as plain data, with secrets replaced by ``********``."""
+    out: dict[str, Any] = {}
+    info = mi.type_info(type(settings))
+    assert isinstance(info, mi.StructType)
+    for field in info.fields:
+        value = getattr(settings, field.name)
+        if isinstance(value, msgspec.Struct):
+            out[field.encode_name] = masked(value)
+        elif value is not None and (_is_secret(field.type) or _SECRET_NAMES.search(field.name)):
+            out[field.encode_name] = MASK
+        else:
+            out[field.encode_name] = _mask_url(msgspec.to_builtins(value))
+    return out
+
+
+def _is_secret(t: mi.Type) -> bool:
+    if isinstance(t, mi.Metadata):
+        return bool((t.extra or {}).get("secret")) or _is_secret(t.type)
+    if isinstance(t, mi.UnionType):
+        return any(_is_secret(x) for x in t.types)
+    return False
+
+
+def _mask_url(value: Any) -> Any:
+    """Hide the password of a URL such as a database DSN."""
+    if isinstance(value, str) and "://" in value:
+        parts = urlsplit(value)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", f":{MASK}@", 1)
+            return urlunsplit(parts._replace(netloc=netloc))
+    return value

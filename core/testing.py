@@ -1,0 +1,265 @@
+"""pytest fixtures for agorakit sites and plugins (the ``pytest11`` entry point).
+
+Installed with agorakit, so a site's or a plugin's own tests get the same fixtures the
+project's tests use.  They need pytest-asyncio (``asyncio_mode = "auto"`` and a
+session-scoped loop, see the README).
+
+Every test that uses ``runtime``, ``app`` or ``client`` runs twice: on SQLite and on
+PostgreSQL (``db_kind``).  PostgreSQL comes from ``AGORAKIT_TEST_POSTGRES_DSN`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``); a fresh database is created per test
+session and dropped afterwards.  Without a reachable server the PostgreSQL half skips
+with a reason, except when ``CI`` is set, where it fails.
+
+Fixtures:
+
+- ``db_kind``: ``"sqlite"`` or ``"postgres"``.
+- ``database_url``: a migrated-on-demand database of that kind for this session.
+- ``clock``: a :class:`~agorakit.clock.FrozenClock` the runtime reads.
+- ``site_config``: a dict of config overrides; override it to enable plugins or change
+  settings (merged over fast test defaults).
+- ``extra_plugins``: ``[(name, plugin_object)]`` registered without an entry point.
+- ``site_settings``, ``runtime``, ``app``, ``client``: the site, migrated, with empty tables.
+- ``make_member``: ``await make_member(role="member", **fields)`` → :class:`MemberLogin`
+  with ``.member``, ``.token``, ``.headers`` and ``.password``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: A fixed instant every test starts at (the runtime clock), so dates are reproducible.
+TEST_EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+TEST_DEFAULTS: dict[str, Any] = {
+    "site": {"name": "test market"},
+    "auth": {
+        "jwt_secret": "test-secret-0123456789abcdef0123456789",
+        # Cheap hashing keeps the suite fast; production keeps argon2's defaults.
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 64,
+        "argon2_parallelism": 1,
+    },
+}
+
+
+def postgres_admin_dsn() -> str:
+    return os.environ.get("AGORAKIT_TEST_POSTGRES_DSN", DEFAULT_POSTGRES_DSN)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+async def _postgres_unreachable_reason(dsn: str) -> str | None:
+    try:
+        import asyncpg
+    except ImportError:
+        return "asyncpg is not installed (pip install 'agorakit[postgres]')"
+    try:
+        connection = await asyncpg.connect(dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return f"PostgreSQL at {dsn} is unreachable: {exc!r}"
+    await connection.close()
+    return None
+
+
+async def create_postgres_database(admin_dsn: str, name: str) -> str:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_postgres_database(admin_dsn: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+async def database_url(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    if db_kind == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
+        return
+    admin = postgres_admin_dsn()
+    reason = await _postgres_unreachable_reason(admin)
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI requires PostgreSQL: {reason}", pytrace=False)
+        pytest.skip(reason)
+    name = f"agorakit_test_{uuid.uuid4().hex[:12]}"
+    url = await create_postgres_database(admin, name)
+    yield url
+    await drop_postgres_database(admin, name)
+
+
+@pytest.fixture
+def clock():
+    from agorakit.clock import FrozenClock
+
+    return FrozenClock(TEST_EPOCH)
+
+
+@pytest.fixture
+def site_config() -> dict[str, Any]:
+    """Config overrides for this test; override the fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def extra_plugins() -> list[tuple[str, object]]:
+    return []
+
+
+@pytest.fixture
+def site_settings(database_url: str, site_config: dict[str, Any], extra_plugins):
+    from agorakit.hooks import get_plugin_manager
+    from agorakit.settings import settings_from_dict
+
+    data = deep_merge(deep_merge(TEST_DEFAULTS, {"database": {"url": database_url}}), site_config)
+    enabled = data.get("site", {}).get("plugins", [])
+    pm = get_plugin_manager(enabled, extra=extra_plugins, source="test settings")
+    return settings_from_dict(data, source="test settings", environ={}, pm=pm)
+
+
+@pytest.fixture
+def plugin_manager(site_settings, extra_plugins):
+    from agorakit.hooks import get_plugin_manager
+
+    return get_plugin_manager(site_settings.site.plugins, extra=extra_plugins, source="test settings")
+
+
+@pytest.fixture
+async def runtime(site_settings, plugin_manager, clock) -> AsyncIterator[Any]:
+    """A migrated runtime with its database open; every table is emptied afterwards."""
+    from agorakit.db.migrate import migrate
+    from agorakit.runtime import Runtime
+
+    rt = Runtime(site_settings, pm=plugin_manager, clock=clock)
+    await rt.db.start()
+    try:
+        await migrate(rt.db, rt.apps)
+        yield rt
+    finally:
+        try:
+            await empty_tables(rt)
+        finally:
+            await rt.db.close()
+
+
+async def empty_tables(runtime: Any) -> None:
+    tables = [t for app in runtime.apps for t in app.table_classes]
+    if not tables:
+        return
+    names = ", ".join(f'"{t._meta.tablename}"' for t in tables)
+    if runtime.db.is_postgres:
+        await runtime.db.engine.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        return
+    async with runtime.db.transaction():
+        for table in reversed(tables):
+            await runtime.db.engine.run_ddl(f'DELETE FROM "{table._meta.tablename}"')
+
+
+@pytest.fixture
+def app(runtime):
+    from litestar import Litestar
+
+    from agorakit.app import AgorakitInit
+
+    return Litestar(plugins=[AgorakitInit(runtime)])
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[Any]:
+    """An httpx client calling the app in-process, on the test's event loop.
+
+    (Litestar's AsyncTestClient runs the app on a portal loop of its own, which a
+    PostgreSQL pool opened by the ``runtime`` fixture cannot be shared with.)
+    The runtime fixture has opened the database, so no lifespan run is needed.
+    """
+    import httpx
+
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
+        test_client.app = app
+        yield test_client
+
+
+@dataclass
+class MemberLogin:
+    member: Any
+    token: str
+    password: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> int:
+        return self.member.id
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_member(runtime, app):
+    """Factory: ``await make_member(role="operator", country="DE")``."""
+    from agorakit.accounts import service
+    from agorakit.accounts.auth import issue_token
+    from agorakit.accounts.schemas import RegisterMember
+
+    async def make(role: str = "member", **fields: Any) -> MemberLogin:
+        n = next(_counter)
+        password = fields.pop("password", f"correct-horse-battery-{n}")
+        data = {
+            "email": f"member{n}@example.com",
+            "display_name": f"Member {n}",
+            "country": "US",
+            "skills": [],
+            **fields,
+        }
+        member = await service.register(runtime, RegisterMember(password=password, **data), role=role)
+        token = await issue_token(runtime, app.state.jwt_auth, member)
+        return MemberLogin(
+            member=member,
+            token=token.access_token,
+            password=password,
+            headers={"Authorization": f"Bearer {token.access_token}"},
+        )
+
+    return make
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"agorakit: PostgreSQL tests use {postgres_admin_dsn()} (AGORAKIT_TEST_POSTGRES_DSN)"
+
+
+__all__ = ["TEST_EPOCH", "Path", "MemberLogin", "deep_merge"]
