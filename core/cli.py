@@ -17,9 +17,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import click
-
 import agorakit
+import click
 from agorakit.errors import AgorakitError
 from agorakit.settings import ConfigError, Settings, load_settings
 
@@ -67,7 +66,9 @@ def fail_on_domain_error() -> Iterator[None]:
     try:
         yield
     except AgorakitError as exc:
-        lines = [exc.detail] + [f"  {e.field}: {e.message}" for e in exc.errors if e.message not in exc.detail]
+        lines = [exc.detail] + [
+            f"  {e.field}: {e.message}" for e in exc.errors if e.message not in exc.detail
+        ]
         raise click.ClickException("\n".join(lines)) from None
 
 
@@ -101,7 +102,6 @@ def run(ctx: click.Context, host: str, port: int, workers: int) -> None:
 
 def serve(settings: Settings, *, config_path: str, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
-
     from agorakit.http.logging import configure_logging
 
     configure_logging(settings.logging)

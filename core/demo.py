@@ -12,7 +12,15 @@ from agorakit.settings import Settings, load_settings
 #: (role name, email, password, display name, country, skills, account role)
 DEMO_MEMBERS = [
     ("operator", "operator@example.com", "demo-operator-pass-2026", "Olga Operator", "US", [], "operator"),
-    ("seller", "seller@example.com", "demo-seller-pass-2026", "Sam Seller", "GB", ["logo design", "copywriting"], "member"),
+    (
+        "seller",
+        "seller@example.com",
+        "demo-seller-pass-2026",
+        "Sam Seller",
+        "GB",
+        ["logo design", "copywriting"],
+        "member",
+    ),
     ("buyer", "buyer@example.com", "demo-buyer-pass-2026", "Bea Buyer", "CA", [], "member"),
 ]
 
@@ -32,7 +40,7 @@ currency = "USD"
 plugins = [{plugins}]
 
 [database]
-url = "sqlite:///{(directory / 'demo.sqlite3').as_posix()}"
+url = "sqlite:///{(directory / "demo.sqlite3").as_posix()}"
 
 [auth]
 jwt_secret = "{secrets.token_urlsafe(48)}"
@@ -60,7 +68,9 @@ async def load_demo_data(runtime) -> dict:
     return members
 
 
-def prepare_demo(directory: Path, *, reset: bool = False) -> tuple[Path, Settings, list[tuple[str, str, str]]]:
+def prepare_demo(
+    directory: Path, *, reset: bool = False
+) -> tuple[Path, Settings, list[tuple[str, str, str]]]:
     from agorakit.db.migrate import migrate
     from agorakit.runtime import Runtime
 

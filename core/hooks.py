@@ -17,7 +17,6 @@ from typing import Any
 
 import msgspec
 import pluggy
-
 from agorakit import hookspecs
 from agorakit.settings import ConfigError
 
@@ -117,10 +116,7 @@ def hooks_of(pm: pluggy.PluginManager, name: str) -> list[str]:
     plugin = pm.get_plugin(name)
     if plugin is None:
         return []
-    return sorted(
-        caller.name
-        for caller in pm.get_hookcallers(plugin) or []
-    )
+    return sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
 
 
 async def maybe_await(value: Any) -> Any:

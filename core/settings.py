@@ -163,10 +163,7 @@ def load_settings(
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        message = (
-            f"{source}: config file not found (create one with `agorakit demo` or set "
-            "AGORAKIT_CONFIG)"
-        )
+        message = f"{source}: config file not found (create one with `agorakit demo` or set AGORAKIT_CONFIG)"
         raise ConfigError(message) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
@@ -260,10 +257,7 @@ def _resolve_env_refs(value: Any, env: Mapping[str, str], source: str, path: str
                 return value["default"]
             message = f"{source}: {path}: environment variable {name} is not set"
             raise ConfigError(message)
-        return {
-            k: _resolve_env_refs(v, env, source, f"{path}.{k}" if path else k)
-            for k, v in value.items()
-        }
+        return {k: _resolve_env_refs(v, env, source, f"{path}.{k}" if path else k) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_env_refs(v, env, source, f"{path}[{i}]") for i, v in enumerate(value)]
     return value

@@ -191,9 +191,8 @@ async def empty_tables(runtime: Any) -> None:
 
 @pytest.fixture
 def app(runtime):
-    from litestar import Litestar
-
     from agorakit.app import AgorakitInit
+    from litestar import Litestar
 
     return Litestar(plugins=[AgorakitInit(runtime)])
 
@@ -262,4 +261,4 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"agorakit: PostgreSQL tests use {postgres_admin_dsn()} (AGORAKIT_TEST_POSTGRES_DSN)"
 
 
-__all__ = ["TEST_EPOCH", "Path", "MemberLogin", "deep_merge"]
+__all__ = ["TEST_EPOCH", "MemberLogin", "Path", "deep_merge"]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from agorakit.errors import AgorakitError
 
 
@@ -27,3 +32,42 @@ def problem():
 
 
 __all__ = ["AgorakitError", "assert_problem"]
+
+
+SAMPLE_PLUGIN_SOURCE = Path(__file__).parent / "sample_plugin"
+
+
+@pytest.fixture(scope="session")
+def sample_plugin(tmp_path_factory) -> Path:
+    """Install tests/sample_plugin with pip into a throwaway folder put on sys.path.
+
+    Nothing else makes it importable, so finding it proves entry-point discovery.
+    """
+    source = tmp_path_factory.mktemp("sample-src") / "sample_plugin"
+    shutil.copytree(
+        SAMPLE_PLUGIN_SOURCE, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
+    )
+    target = tmp_path_factory.mktemp("sample-site-packages")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    sys.path.insert(0, str(target))
+    importlib.invalidate_caches()
+    yield target
+    sys.path.remove(str(target))
+    for name in [m for m in sys.modules if m == "agorakit_sample" or m.startswith("agorakit_sample.")]:
+        del sys.modules[name]

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import jwt
 import pytest
-
 from agorakit.accounts.tables import Member
 
 VALID = {
@@ -172,7 +171,9 @@ async def test_tampered_forged_and_expired_tokens_are_401(client, make_member, p
     claims = jwt.decode(alice.token, site_settings.auth.jwt_secret, algorithms=["HS256"])
     other_key = jwt.encode(claims, "another-secret-another-secret-0000", algorithm="HS256")
     unsigned = jwt.encode(claims, key=None, algorithm="none")
-    expired = jwt.encode({**claims, "exp": claims["iat"] - 10}, site_settings.auth.jwt_secret, algorithm="HS256")
+    expired = jwt.encode(
+        {**claims, "exp": claims["iat"] - 10}, site_settings.auth.jwt_secret, algorithm="HS256"
+    )
     for token in [_tamper(alice.token), other_key, unsigned, expired, "garbage", alice.token[:-2]]:
         response = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
         problem(response, 401, "unauthenticated")
@@ -180,7 +181,9 @@ async def test_tampered_forged_and_expired_tokens_are_401(client, make_member, p
 
 async def test_update_profile_changes_only_given_fields(client, make_member, problem):
     bob = await make_member(country="US", skills=["writing"])
-    response = await client.patch("/me", json={"display_name": " Bob  B. ", "skills": ["SEO"]}, headers=bob.headers)
+    response = await client.patch(
+        "/me", json={"display_name": " Bob  B. ", "skills": ["SEO"]}, headers=bob.headers
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["display_name"], body["country"], body["skills"]) == ("Bob B.", "US", ["seo"])
@@ -190,7 +193,9 @@ async def test_update_profile_changes_only_given_fields(client, make_member, pro
     again = await client.get("/me", headers=bob.headers)
     assert again.json()["display_name"] == "Bob B."  # nothing changed by the bad request
 
-    problem(await client.patch("/me", json={"role": "operator"}, headers=bob.headers), 422, "validation_error")
+    problem(
+        await client.patch("/me", json={"role": "operator"}, headers=bob.headers), 422, "validation_error"
+    )
 
 
 async def test_change_password_revokes_older_tokens(client, make_member, problem):
@@ -202,7 +207,9 @@ async def test_change_password_revokes_older_tokens(client, make_member, problem
     )
     problem(wrong, 422, "validation_error", fields={"current_password"})
     weak = await client.post(
-        "/me/password", json={"current_password": carol.password, "new_password": "12345678"}, headers=carol.headers
+        "/me/password",
+        json={"current_password": carol.password, "new_password": "12345678"},
+        headers=carol.headers,
     )
     problem(weak, 422, "validation_error", fields={"new_password"})
 
@@ -215,7 +222,9 @@ async def test_change_password_revokes_older_tokens(client, make_member, problem
     new_token = response.json()["access_token"]
     problem(await client.get("/me", headers=carol.headers), 401, "unauthenticated")
     assert (await client.get("/me", headers={"Authorization": f"Bearer {new_token}"})).status_code == 200
-    login_old = await client.post("/auth/login", json={"email": carol.member.email, "password": carol.password})
+    login_old = await client.post(
+        "/auth/login", json={"email": carol.member.email, "password": carol.password}
+    )
     assert login_old.status_code == 401
 
 
@@ -235,7 +244,9 @@ async def test_operator_suspends_member_who_is_then_refused(client, make_member,
     assert "spam in listings" in body["detail"]
 
     problem(
-        await client.post(f"/operator/members/{dave.id}/suspend", json={"reason": "again"}, headers=operator.headers),
+        await client.post(
+            f"/operator/members/{dave.id}/suspend", json={"reason": "again"}, headers=operator.headers
+        ),
         409,
         "conflict",
     )
@@ -282,7 +293,9 @@ async def test_operator_routes_are_forbidden_to_members(client, make_member, pro
 async def test_operator_cannot_suspend_self_or_unknown_member(client, make_member, problem):
     operator = await make_member(role="operator")
     problem(
-        await client.post(f"/operator/members/{operator.id}/suspend", json={"reason": "x"}, headers=operator.headers),
+        await client.post(
+            f"/operator/members/{operator.id}/suspend", json={"reason": "x"}, headers=operator.headers
+        ),
         403,
         "forbidden",
     )
@@ -292,7 +305,9 @@ async def test_operator_cannot_suspend_self_or_unknown_member(client, make_membe
         "not_found",
     )
     problem(
-        await client.post(f"/operator/members/{operator.id}/suspend", json={"reason": ""}, headers=operator.headers),
+        await client.post(
+            f"/operator/members/{operator.id}/suspend", json={"reason": ""}, headers=operator.headers
+        ),
         422,
         "validation_error",
         fields={"reason"},
@@ -326,7 +341,9 @@ async def test_operator_lists_members_with_cursor_and_filters(client, make_membe
         fields={"cursor"},
     )
     problem(
-        await client.get("/operator/members", params={"limit": 0}, headers=operator.headers), 422, "validation_error"
+        await client.get("/operator/members", params={"limit": 0}, headers=operator.headers),
+        422,
+        "validation_error",
     )
     problem(
         await client.get("/operator/members", params={"status": "zombie"}, headers=operator.headers),
@@ -345,4 +362,6 @@ async def test_concurrent_registrations_of_one_email_create_one_member(client, d
 async def test_token_lifetime_follows_settings(client, make_member, site_settings):
     member = await make_member()
     claims = jwt.decode(member.token, site_settings.auth.jwt_secret, algorithms=["HS256"])
-    assert timedelta(seconds=claims["exp"] - claims["iat"]) == timedelta(minutes=site_settings.auth.token_ttl_minutes)
+    assert timedelta(seconds=claims["exp"] - claims["iat"]) == timedelta(
+        minutes=site_settings.auth.token_ttl_minutes
+    )

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, patch, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-
 from agorakit.accounts import service
 from agorakit.accounts.auth import issue_token, operator_only
 from agorakit.accounts.schemas import (
@@ -25,6 +20,10 @@ from agorakit.accounts.schemas import (
 )
 from agorakit.pagination import DEFAULT_LIMIT, check_limit
 from agorakit.runtime import Runtime
+from litestar import Controller, Request, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 MemberRequest = Request[MemberOut, Any, Any]
 
@@ -38,13 +37,19 @@ class AuthController(Controller):
     tags = ["accounts"]
     opt = {"exclude_from_auth": True}
 
-    @post("/register", operation_id="register", summary="Create a member account", status_code=HTTP_201_CREATED)
-    async def register(self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[RegisterMember]) -> AuthToken:
+    @post(
+        "/register", operation_id="register", summary="Create a member account", status_code=HTTP_201_CREATED
+    )
+    async def register(
+        self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[RegisterMember]
+    ) -> AuthToken:
         member = await service.register(runtime, data)
         return await issue_token(runtime, request.app.state.jwt_auth, member)
 
     @post("/login", operation_id="login", summary="Log in and get a bearer token", status_code=HTTP_200_OK)
-    async def login(self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[Login]) -> AuthToken:
+    async def login(
+        self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[Login]
+    ) -> AuthToken:
         member = await service.authenticate(
             runtime, email=data.email, password=data.password, client=_client(request)
         )
@@ -60,7 +65,9 @@ class MeController(Controller):
         return await service.get_member(runtime, request.user.id)
 
     @patch("", operation_id="updateMe", summary="Change the caller's profile")
-    async def update(self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[UpdateProfile]) -> MemberOut:
+    async def update(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[UpdateProfile]
+    ) -> MemberOut:
         return await service.update_profile(runtime, request.user.id, data)
 
     @post(
@@ -69,7 +76,9 @@ class MeController(Controller):
         summary="Change the password (older tokens stop working; a new one is returned)",
         status_code=HTTP_200_OK,
     )
-    async def change_password(self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[ChangePassword]) -> AuthToken:
+    async def change_password(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[ChangePassword]
+    ) -> AuthToken:
         member = await service.change_password(
             runtime, request.user.id, current_password=data.current_password, new_password=data.new_password
         )
@@ -106,8 +115,16 @@ class OperatorMembersController(Controller):
         summary="Suspend an account (its tokens stop working)",
         status_code=HTTP_200_OK,
     )
-    async def suspend(self, request: MemberRequest, runtime: NamedDependency[Runtime], member_id: FromPath[int], data: JSONBody[SuspendMember]) -> MemberOut:
-        return await service.suspend(runtime, operator_id=request.user.id, member_id=member_id, reason=data.reason)
+    async def suspend(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        member_id: FromPath[int],
+        data: JSONBody[SuspendMember],
+    ) -> MemberOut:
+        return await service.suspend(
+            runtime, operator_id=request.user.id, member_id=member_id, reason=data.reason
+        )
 
     @post(
         "/{member_id:int}/reactivate",
@@ -115,5 +132,7 @@ class OperatorMembersController(Controller):
         summary="Lift a suspension",
         status_code=HTTP_200_OK,
     )
-    async def reactivate(self, request: MemberRequest, runtime: NamedDependency[Runtime], member_id: FromPath[int]) -> MemberOut:
+    async def reactivate(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], member_id: FromPath[int]
+    ) -> MemberOut:
         return await service.reactivate(runtime, operator_id=request.user.id, member_id=member_id)

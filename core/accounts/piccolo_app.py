@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from piccolo.conf.apps import AppConfig
-
 from agorakit.accounts.tables import Member
+from piccolo.conf.apps import AppConfig
 
 APP_CONFIG = AppConfig(
     app_name="core_accounts",

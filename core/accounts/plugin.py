@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-
 from agorakit import hookimpl
 
 
@@ -41,7 +40,9 @@ def users() -> None:
     "--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt."
 )
 @click.pass_context
-def create_operator(ctx: click.Context, email: str, display_name: str, country: str, password_stdin: bool) -> None:
+def create_operator(
+    ctx: click.Context, email: str, display_name: str, country: str, password_stdin: bool
+) -> None:
     """Create an operator account (run `agorakit migrate` first)."""
     from agorakit.accounts import service
     from agorakit.cli import fail_on_domain_error, run_with_runtime

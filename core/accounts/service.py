@@ -9,8 +9,6 @@ from typing import Any
 
 import msgspec
 import pycountry
-from email_validator import EmailNotValidError, validate_email
-
 from agorakit.accounts.passwords import Passwords
 from agorakit.accounts.schemas import MemberOut, RegisterMember, UpdateProfile
 from agorakit.accounts.tables import Member
@@ -29,6 +27,7 @@ from agorakit.errors import (
 )
 from agorakit.pagination import decode_cursor, encode_cursor
 from agorakit.runtime import Runtime
+from email_validator import EmailNotValidError, validate_email
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SKILL = re.compile(r"^[a-z0-9][a-z0-9 +#.\-]*$")
@@ -254,9 +253,11 @@ async def authenticate(runtime: Runtime, *, email: str, password: str, client: s
         message = f"too many failed logins for this account; try again in {retry} s"
         raise TooManyRequests(message, retry_after=retry)
 
-    row = await Member.select(Member.id, Member.password_hash, Member.status, Member.suspended_reason).where(
-        Member.email_key == email_key
-    ).first()
+    row = (
+        await Member.select(Member.id, Member.password_hash, Member.status, Member.suspended_reason)
+        .where(Member.email_key == email_key)
+        .first()
+    )
     ok = await state.passwords.verify(row["password_hash"] if row else None, password)
     if not ok or row is None:
         state.per_account.hit(account_key)
@@ -293,7 +294,9 @@ async def update_profile(runtime: Runtime, member_id: int, cmd: UpdateProfile) -
             changes[Member.updated_at] = uow.now
             await Member.update(changes).where(Member.id == member_id)
             fields = sorted(column._meta.name for column in changes if column is not Member.updated_at)
-            uow.record("member.profile_updated", subject=f"member:{member_id}", actor_id=member_id, fields=fields)
+            uow.record(
+                "member.profile_updated", subject=f"member:{member_id}", actor_id=member_id, fields=fields
+            )
     return await get_member(runtime, member_id)
 
 
@@ -301,9 +304,11 @@ async def change_password(
     runtime: Runtime, member_id: int, *, current_password: str, new_password: str
 ) -> MemberOut:
     """Change the password; every token issued before stops working."""
-    row = await Member.select(Member.password_hash, Member.email, Member.display_name).where(
-        Member.id == member_id
-    ).first()
+    row = (
+        await Member.select(Member.password_hash, Member.email, Member.display_name)
+        .where(Member.id == member_id)
+        .first()
+    )
     if row is None:
         raise NotFound(f"there is no member {member_id}")
     state = accounts(runtime)
@@ -313,13 +318,19 @@ async def change_password(
         raise ValidationFailed([FieldError("new_password", "must differ from the current password")])
     email = row["email"]
     _check_password(
-        runtime, new_password, field="new_password",
+        runtime,
+        new_password,
+        field="new_password",
         personal=[email, email.split("@")[0], row["display_name"]],
     )
     new_hash = await state.passwords.hash(new_password)
     async with runtime.unit_of_work() as uow:
         await Member.update(
-            {Member.password_hash: new_hash, Member.security_stamp: secrets.token_hex(16), Member.updated_at: uow.now}
+            {
+                Member.password_hash: new_hash,
+                Member.security_stamp: secrets.token_hex(16),
+                Member.updated_at: uow.now,
+            }
         ).where(Member.id == member_id)
         uow.record("member.password_changed", subject=f"member:{member_id}", actor_id=member_id)
     return await get_member(runtime, member_id)

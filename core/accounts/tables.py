@@ -8,9 +8,7 @@ class Member(Table, tablename="core_member"):
     """A person on the site: buyer, seller, worker, employer or operator."""
 
     email = Varchar(length=254, help_text="Email address as the member typed it (normalised).")
-    email_key = Varchar(
-        length=254, unique=True, index=True, help_text="Lower-cased email: unique per site."
-    )
+    email_key = Varchar(length=254, unique=True, index=True, help_text="Lower-cased email: unique per site.")
     password_hash = Text(help_text="argon2id hash of the password.")
     display_name = Varchar(length=80, help_text="Name shown to other members.")
     country = Varchar(length=2, help_text="ISO 3166-1 alpha-2 country code, upper case.")

@@ -17,9 +17,8 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
 from agorakit.settings import LoggingSection
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("agorakit.http.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -60,7 +59,11 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
                 "member_id": getattr(user, "id", None),
             }
             access_log.info(
-                "%s %s %s %.1fms", fields["method"], fields["path"], status, fields["duration_ms"],
+                "%s %s %s %.1fms",
+                fields["method"],
+                fields["path"],
+                status,
+                fields["duration_ms"],
                 extra={"http": fields},
             )
 

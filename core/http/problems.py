@@ -20,10 +20,9 @@ import re
 from typing import Any
 
 import msgspec
+from agorakit.errors import AgorakitError, FieldError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-
-from agorakit.errors import AgorakitError, FieldError
 
 log = logging.getLogger("agorakit.http")
 
@@ -115,9 +114,7 @@ def handle_validation_error(request: Request, exc: ValidationException) -> Respo
             errors.append(FieldError(str(key), message, str(item.get("source") or "body")))
     if not errors:
         detail = _plain_detail(exc.extra) or "the request body is not valid JSON"
-        return problem_response(
-            request, status=400, code="bad_request", title="Bad request", detail=detail
-        )
+        return problem_response(request, status=400, code="bad_request", title="Bad request", detail=detail)
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
     return problem_response(
         request,
@@ -155,9 +152,7 @@ def handle_unexpected(request: Request, exc: Exception) -> Response[Problem]:
     if not isinstance(status, int) or status < 500:
         status = 500
     if status == 500:
-        log.error(
-            "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
-        )
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     code, title = _HTTP_CODES.get(status, ("internal_error", "Internal server error"))
     detail = "the server failed to handle this request; it has been logged"
     if status == 503:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import msgspec
-from litestar import Controller, Request, get
-from litestar.di import NamedDependency
-from litestar.status_codes import HTTP_200_OK
-
 import agorakit
+import msgspec
 from agorakit.accounts.auth import operator_only
 from agorakit.errors import ServiceUnavailable
 from agorakit.hooks import hooks_of, plugin_info
 from agorakit.runtime import Runtime
 from agorakit.settings import masked
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.status_codes import HTTP_200_OK
 
 log = logging.getLogger("agorakit.http")
 
@@ -50,8 +49,13 @@ class PluginList(msgspec.Struct):
 class SystemController(Controller):
     tags = ["system"]
 
-    @get("/health", operation_id="health", summary="Liveness and database check", status_code=HTTP_200_OK,
-         opt={"exclude_from_auth": True})
+    @get(
+        "/health",
+        operation_id="health",
+        summary="Liveness and database check",
+        status_code=HTTP_200_OK,
+        opt={"exclude_from_auth": True},
+    )
     async def health(self, runtime: NamedDependency[Runtime]) -> Health:
         try:
             await runtime.db.ping()
@@ -60,8 +64,12 @@ class SystemController(Controller):
             raise ServiceUnavailable("the database is unreachable") from None
         return Health(status="ok", database=runtime.db.kind, version=agorakit.__version__)
 
-    @get("/", operation_id="index", summary="What this server is and where its docs are",
-         opt={"exclude_from_auth": True})
+    @get(
+        "/",
+        operation_id="index",
+        summary="What this server is and where its docs are",
+        opt={"exclude_from_auth": True},
+    )
     async def index(self, request: Request, runtime: NamedDependency[Runtime]) -> Index:
         docs = runtime.settings.http.docs_path
         return Index(
@@ -71,8 +79,12 @@ class SystemController(Controller):
             openapi=f"{docs}/openapi.json",
         )
 
-    @get("/-/plugins", operation_id="listPlugins", guards=[operator_only],
-         summary="Enabled plugins, their versions, hooks and settings (secrets masked)")
+    @get(
+        "/-/plugins",
+        operation_id="listPlugins",
+        guards=[operator_only],
+        summary="Enabled plugins, their versions, hooks and settings (secrets masked)",
+    )
     async def plugins(self, runtime: NamedDependency[Runtime]) -> PluginList:
         out = []
         for name, info in plugin_info(runtime.pm).items():

@@ -1,0 +1,38 @@
+# The two commands a new user runs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint format docs clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "agorakit needs Python 3.11 or newer (set PYTHON=python3.x)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## virtualenv with agorakit (editable) and the dev tools
+
+demo: $(STAMP)  ## SQLite demo site with demo data, served on http://127.0.0.1:8000
+	$(BIN)/agorakit demo
+
+test: $(STAMP) lint  ## the whole suite, SQLite and PostgreSQL
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check core plugins tests
+	$(BIN)/agorakit docs hooks --check
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format core plugins tests
+
+docs: $(STAMP)  ## regenerate docs/hooks.md from the hookspecs
+	$(BIN)/agorakit docs hooks
+
+clean:
+	rm -rf $(VENV) .demo build dist *.egg-info .pytest_cache .ruff_cache
