@@ -79,8 +79,18 @@ def create_app(
     debug: bool = False,
 ) -> Litestar:
     """Build the site's Litestar app from validated settings."""
-    runtime = Runtime(settings, pm=pm, clock=clock)
-    return Litestar(plugins=[AgorakitInit(runtime)], debug=debug)
+    return app_for_runtime(Runtime(settings, pm=pm, clock=clock), debug=debug)
+
+
+def app_for_runtime(runtime: Runtime, *, debug: bool = False) -> Litestar:
+    """Build the app around an existing runtime (tests share one with their fixtures)."""
+    return Litestar(
+        plugins=[AgorakitInit(runtime)],
+        # Litestar reads the body limit from this argument, not from the AppConfig an
+        # init plugin returns, so it is passed here as well.
+        request_max_body_size=runtime.settings.http.max_body_bytes,
+        debug=debug,
+    )
 
 
 def app_from_env() -> Litestar:

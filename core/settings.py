@@ -227,19 +227,40 @@ def validate_plugin_settings(settings: Settings, pm: pluggy.PluginManager) -> Se
         try:
             validated[name] = msgspec.convert(section, spec.type, strict=False)
         except msgspec.ValidationError as exc:
-            raise ConfigError(_describe(source, exc, prefix=f"plugins.{name}")) from None
+            raise ConfigError(_describe(source, exc, f"plugins.{name}", spec.type)) from None
     return msgspec.structs.replace(settings, plugins=validated)
 
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
 
-def _describe(source: str, exc: msgspec.ValidationError, prefix: str = "") -> str:
+def _describe(
+    source: str, exc: msgspec.ValidationError, prefix: str = "", struct_type: type | None = Settings
+) -> str:
     match = _AT.match(str(exc))
     assert match is not None  # the pattern matches any string
     path = (match.group("path") or "").lstrip(".")
     key = ".".join(p for p in (prefix, path) if p) or "(top level)"
-    return f"{source}: {key}: {match.group('message')}"
+    message = match.group("message")
+    if message.startswith("Invalid enum value") and struct_type is not None:
+        choices = _literal_choices(struct_type, path)
+        if choices:
+            message += f"; expected one of: {', '.join(map(str, choices))}"
+    return f"{source}: {key}: {message}"
+
+
+def _literal_choices(struct_type: type, path: str) -> list[Any]:
+    """The allowed values of the Literal field at ``path`` (dotted) of a Struct type."""
+    info: Any = mi.type_info(struct_type)
+    for part in path.split("."):
+        while isinstance(info, mi.Metadata):
+            info = info.type
+        if not isinstance(info, mi.StructType):
+            return []
+        info = next((f.type for f in info.fields if f.encode_name == part), None)
+    while isinstance(info, mi.Metadata):
+        info = info.type
+    return list(info.values) if isinstance(info, mi.LiteralType) else []
 
 
 def _resolve_env_refs(value: Any, env: Mapping[str, str], source: str, path: str) -> Any:

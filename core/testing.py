@@ -191,10 +191,9 @@ async def empty_tables(runtime: Any) -> None:
 
 @pytest.fixture
 def app(runtime):
-    from agorakit.app import AgorakitInit
-    from litestar import Litestar
+    from agorakit.app import app_for_runtime
 
-    return Litestar(plugins=[AgorakitInit(runtime)])
+    return app_for_runtime(runtime)
 
 
 @pytest.fixture

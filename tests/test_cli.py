@@ -1,0 +1,140 @@
+"""The agorakit command line: demo, plugins, users, run, and its error messages."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from agorakit.cli import build_cli
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def invoke(*args: str, input: str | None = None):
+    cli = build_cli(list(args))
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def write_config(tmp_path, plugins: str = "", extra: str = "") -> Path:
+    path = tmp_path / "site.toml"
+    path.write_text(
+        f'[site]\nplugins = [{plugins}]\n[auth]\njwt_secret = "{"k" * 40}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path}/site.sqlite3"\n{extra}',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_demo_sets_up_config_database_and_logins_once(tmp_path):
+    directory = tmp_path / "demo"
+    result = invoke("demo", "--dir", str(directory), "--no-serve")
+    assert result.exit_code == 0, result.output
+    assert "API docs:         http://127.0.0.1:8000/docs" in result.output
+    assert "operator@example.com  /  demo-operator-pass-2026" in result.output
+    config = (directory / "site.toml").read_text()
+    assert "jwt_secret" in config and (directory / "demo.sqlite3").exists()
+
+    again = invoke("demo", "--dir", str(directory), "--no-serve")
+    assert again.exit_code == 0, again.output
+    assert (directory / "site.toml").read_text() == config  # kept, secret included
+
+
+def test_plugins_command_lists_plugins_with_masked_settings(tmp_path, sample_plugin):
+    config = write_config(
+        tmp_path, plugins='"sample"', extra='[plugins.sample]\napi_key = "top-secret-value"\n'
+    )
+    result = invoke("--config", str(config), "plugins")
+    assert result.exit_code == 0, result.output
+    assert "sample  (plugin 1.2.3)" in result.output
+    assert 'api_key = "********"' in result.output
+    assert "top-secret-value" not in result.output
+    assert "agorakit.accounts.plugin  (core)" in result.output
+
+
+def test_bad_config_is_reported_in_one_line_with_exit_1(tmp_path):
+    config = tmp_path / "site.toml"
+    config.write_text('[auth]\njwt_secret = "too-short"\n')
+    result = invoke("--config", str(config), "migrate")
+    assert result.exit_code == 1
+    assert f"Error: {config}: auth.jwt_secret: Expected `str` of length >= 32" in result.output
+
+
+def test_create_operator_rejects_weak_password_with_reason(tmp_path):
+    config = write_config(tmp_path)
+    assert invoke("--config", str(config), "migrate").exit_code == 0
+    result = invoke(
+        "--config",
+        str(config),
+        "users",
+        "create-operator",
+        "--email",
+        "ops@example.com",
+        "--country",
+        "US",
+        "--password-stdin",
+        input="password1\n",
+    )
+    assert result.exit_code == 1
+    assert "password: use at least 10 characters" in result.output
+    bad_country = invoke(
+        "--config",
+        str(config),
+        "users",
+        "create-operator",
+        "--email",
+        "ops@example.com",
+        "--country",
+        "QQ",
+        "--password-stdin",
+        input="operator-passphrase-99\n",
+    )
+    assert bad_country.exit_code == 1 and "country" in bad_country.output
+
+
+def test_docs_hooks_check_detects_stale_reference(tmp_path):
+    stale = tmp_path / "hooks.md"
+    stale.write_text("# old\n")
+    assert invoke("docs", "hooks", "--output", str(stale), "--check").exit_code == 1
+    assert invoke("docs", "hooks", "--output", str(stale)).exit_code == 0
+    assert invoke("docs", "hooks", "--output", str(stale), "--check").exit_code == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_run_serves_the_api(tmp_path):
+    config = write_config(tmp_path)
+    agorakit = Path(sys.executable).parent / "agorakit"
+    env = {**os.environ, "AGORAKIT_CONFIG": str(config)}
+    subprocess.run([agorakit, "migrate"], check=True, env=env, capture_output=True)
+    port = _free_port()
+    server = subprocess.Popen(
+        [agorakit, "run", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail(
+                        f"server did not start: {server.stdout.read().decode() if server.poll() is not None else ''}"
+                    )
+                time.sleep(0.2)
+        assert response.json()["status"] == "ok"
+        assert response.headers["x-request-id"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

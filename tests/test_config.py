@@ -1,0 +1,141 @@
+"""site.toml loading: defaults, env references and overrides, and error messages."""
+
+from __future__ import annotations
+
+import pytest
+from agorakit.settings import MASK, ConfigError, load_settings, masked, settings_from_dict
+
+SECRET = "s" * 40
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minimal_config_gets_documented_defaults(tmp_path):
+    settings = load_settings(write(tmp_path, f'[auth]\njwt_secret = "{SECRET}"\n'), environ={})
+    assert settings.site.currency == "USD"
+    assert settings.site.plugins == []
+    assert settings.database.url == "sqlite:///agorakit.sqlite3"
+    assert settings.auth.token_ttl_minutes == 1440
+    assert settings.auth.password_min_length == 10
+    assert settings.http.max_body_bytes == 1_048_576
+    assert settings.source == str(tmp_path / "site.toml")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            f'[auth]\njwt_secret = "{SECRET}"\ntoken_ttl_minutes = "soon"\n',
+            "auth.token_ttl_minutes: Expected `int`, got `str`",
+        ),
+        (
+            f'[auth]\njwt_secret = "{SECRET}"\ntoken_ttl_minutes = 0\n',
+            "auth.token_ttl_minutes: Expected `int` >= 1",
+        ),
+        ('[auth]\njwt_secret = "short"\n', "auth.jwt_secret: Expected `str` of length >= 32"),
+        ("[site]\nname = 'x'\n", "(top level): Object missing required field `auth`"),
+        (
+            f'[auth]\njwt_secret = "{SECRET}"\n[site]\ncurrency = "usd"\n',
+            "site.currency: Expected `str` matching regex",
+        ),
+        (
+            f'[auth]\njwt_secret = "{SECRET}"\n[sight]\nname = "typo"\n',
+            "(top level): Object contains unknown field `sight`",
+        ),
+        (
+            f'[auth]\njwt_secret = "{SECRET}"\n[database]\nurll = "x"\n',
+            "database: Object contains unknown field `urll`",
+        ),
+        (
+            f'[auth]\njwt_secret = "{SECRET}"\n[logging]\nformat = "xml"\n',
+            "logging.format: Invalid enum value 'xml'; expected one of: json, text",
+        ),
+        (
+            f'[auth]\njwt_secret = "{SECRET}"\n[site]\nplugins = ["a", "a"]\n',
+            "site.plugins: a plugin is listed twice",
+        ),
+        ("[auth\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_file_key_and_expectation(tmp_path, toml, message):
+    path = write(tmp_path, toml)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    text = str(info.value)
+    assert text.startswith(f"{path}: ")
+    assert message in text
+
+
+def test_missing_config_file_says_how_to_make_one(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_env_reference_reads_secret_from_environment(tmp_path):
+    path = write(
+        tmp_path,
+        '[auth]\njwt_secret = { "$env" = "SITE_JWT" }\n[site]\nname = { "$env" = "SITE_NAME", default = "Fallback" }\n',
+    )
+    settings = load_settings(path, environ={"SITE_JWT": SECRET})
+    assert settings.auth.jwt_secret == SECRET
+    assert settings.site.name == "Fallback"
+
+
+def test_env_reference_to_unset_variable_is_an_error(tmp_path):
+    path = write(tmp_path, '[auth]\njwt_secret = { "$env" = "SITE_JWT" }\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert str(info.value) == f"{path}: auth.jwt_secret: environment variable SITE_JWT is not set"
+
+
+def test_agorakit_env_overrides_any_key_with_type_conversion(tmp_path):
+    path = write(tmp_path, '[auth]\njwt_secret = "will-be-overridden-will-be-overridden"\n')
+    environ = {
+        "AGORAKIT_AUTH__JWT_SECRET": SECRET,
+        "AGORAKIT_AUTH__TOKEN_TTL_MINUTES": "30",
+        "AGORAKIT_DATABASE__URL": "postgresql://app:pw@db/site",
+        "AGORAKIT_HTTP__CORS_ORIGINS": '["https://app.example.com"]',
+        "AGORAKIT_CONFIG": "ignored-not-a-key",
+    }
+    settings = load_settings(path, environ=environ)
+    assert settings.auth.jwt_secret == SECRET
+    assert settings.auth.token_ttl_minutes == 30
+    assert settings.database.url == "postgresql://app:pw@db/site"
+    assert settings.http.cors_origins == ["https://app.example.com"]
+
+
+def test_env_override_with_wrong_type_is_reported(tmp_path):
+    path = write(tmp_path, f'[auth]\njwt_secret = "{SECRET}"\n')
+    with pytest.raises(ConfigError, match=r"auth.token_ttl_minutes: Expected `int`, got `str`"):
+        load_settings(path, environ={"AGORAKIT_AUTH__TOKEN_TTL_MINUTES": "thirty"})
+
+
+def test_masked_hides_secrets_and_url_passwords():
+    settings = settings_from_dict(
+        {"auth": {"jwt_secret": SECRET}, "database": {"url": "postgresql://app:hunter2@db:5432/site"}},
+        environ={},
+    )
+    shown = masked(settings)
+    assert shown["auth"]["jwt_secret"] == MASK
+    assert shown["database"]["url"] == f"postgresql://app:{MASK}@db:5432/site"
+    assert SECRET not in str(shown) and "hunter2" not in str(shown)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@localhost/x", "database.url: unsupported scheme 'mysql'"),
+        ("sqlite://", "database.url: give a file"),
+        ("just-a-file.db", "unsupported scheme '(none)'"),
+    ],
+)
+def test_bad_database_url_is_a_config_error(url, message):
+    from agorakit.runtime import Runtime
+
+    settings = settings_from_dict({"auth": {"jwt_secret": SECRET}, "database": {"url": url}}, environ={})
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Runtime(settings)

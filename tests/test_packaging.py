@@ -1,0 +1,80 @@
+"""Packaging: core/ is the package `agorakit`, plugins/ is `agorakit.plugins`, nothing else."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import agorakit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _package_dirs() -> set[str]:
+    found = set()
+    for top, package in (("core", "agorakit"), ("plugins", "agorakit.plugins")):
+        for init in (ROOT / top).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / top)
+            found.add(".".join([package, *relative.parts]) if relative.parts else package)
+    return found
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    assert listed == _package_dirs()
+
+
+def test_wheel_contains_only_the_agorakit_package(tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("agorakit-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"agorakit", f"agorakit-{agorakit.__version__}.dist-info"}
+    assert "agorakit/hookspecs.py" in names
+    assert "agorakit/plugins/__init__.py" in names
+    assert any(n.startswith("agorakit/accounts/piccolo_migrations/core_accounts_") for n in names)
+    entry_points_txt = zipfile.ZipFile(wheel).read(
+        f"agorakit-{agorakit.__version__}.dist-info/entry_points.txt"
+    )
+    assert b"[pytest11]\nagorakit = agorakit.testing" in entry_points_txt
+    assert b"agorakit = agorakit.cli:main" in entry_points_txt
+
+
+def test_installed_package_maps_to_the_source_folders():
+    import agorakit.plugins
+
+    assert Path(agorakit.__file__).resolve() == ROOT / "core" / "__init__.py"
+    assert Path(agorakit.plugins.__file__).resolve() == ROOT / "plugins" / "__init__.py"
+    assert {ep.name for ep in entry_points(group="pytest11")} >= {"agorakit"}
+    # No generic top-level names leak from the project.
+    for generic in ("core", "plugins"):
+        assert generic not in sys.modules or "agorakit" not in str(
+            getattr(sys.modules[generic], "__file__", "")
+        )
+
+
+def test_hookimpl_is_importable_from_the_package_root():
+    from agorakit import hookimpl, hookspec
+
+    assert hookimpl.project_name == hookspec.project_name == "agorakit"
