@@ -138,3 +138,4 @@ def test_run_serves_the_api(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+        server.stdout.close()
