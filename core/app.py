@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import os
 
-import agorakit
 import pluggy
-from agorakit.accounts.auth import make_jwt_auth
-from agorakit.clock import Clock
-from agorakit.hooks import collect
-from agorakit.http.logging import request_logging_middleware
-from agorakit.http.problems import EXCEPTION_HANDLERS
-from agorakit.runtime import Runtime
-from agorakit.settings import Settings, load_settings
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
@@ -26,6 +18,15 @@ from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import InitPlugin
+
+import agorakit
+from agorakit.accounts.auth import make_jwt_auth
+from agorakit.clock import Clock
+from agorakit.hooks import collect
+from agorakit.http.logging import request_logging_middleware
+from agorakit.http.problems import EXCEPTION_HANDLERS
+from agorakit.runtime import Runtime
+from agorakit.settings import Settings, load_settings
 
 
 def provide_runtime(state: State) -> Runtime:

@@ -17,8 +17,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import agorakit
 import click
+
+import agorakit
 from agorakit.errors import AgorakitError
 from agorakit.settings import ConfigError, Settings, load_settings
 
@@ -102,6 +103,7 @@ def run(ctx: click.Context, host: str, port: int, workers: int) -> None:
 
 def serve(settings: Settings, *, config_path: str, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
+
     from agorakit.http.logging import configure_logging
 
     configure_logging(settings.logging)

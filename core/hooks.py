@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 import pluggy
+
 from agorakit import hookspecs
 from agorakit.settings import ConfigError
 

@@ -18,9 +18,10 @@ from agorakit import hookspec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import click
+    from piccolo.conf.apps import AppConfig
+
     from agorakit.events import DomainEvent
     from agorakit.settings import SettingsSpec
-    from piccolo.conf.apps import AppConfig
 
 
 # --------------------------------------------------------------------------------------

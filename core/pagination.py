@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import msgspec
+
 from agorakit.errors import FieldError, ValidationFailed
 
 DEFAULT_LIMIT = 20

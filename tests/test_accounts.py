@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import jwt
 import pytest
+
 from agorakit.accounts.tables import Member
 
 VALID = {

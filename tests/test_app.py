@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+
 from agorakit.http.logging import JsonFormatter, configure_logging
 from agorakit.settings import LoggingSection
 

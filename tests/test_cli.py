@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agorakit.cli import build_cli
 from click.testing import CliRunner
+
+from agorakit.cli import build_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from agorakit.settings import MASK, ConfigError, load_settings, masked, settings_from_dict
 
 SECRET = "s" * 40

@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from agorakit.accounts.piccolo_app import APP_CONFIG as ACCOUNTS
-from agorakit.db.migrate import MigrationFailed, pending_changes, sort_apps
-from agorakit.hooks import collect, get_plugin_manager, installed_plugins
-from agorakit.testing import create_postgres_database, drop_postgres_database, postgres_admin_dsn
 from click.testing import CliRunner
 from piccolo.columns import Varchar
 from piccolo.conf.apps import AppConfig
 from piccolo.table import TABLE_REGISTRY, Table
+
+from agorakit.accounts.piccolo_app import APP_CONFIG as ACCOUNTS
+from agorakit.db.migrate import MigrationFailed, pending_changes, sort_apps
+from agorakit.hooks import collect, get_plugin_manager, installed_plugins
+from agorakit.testing import create_postgres_database, drop_postgres_database, postgres_admin_dsn
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
 from agorakit import hookimpl, hookspecs
 from agorakit.docgen import hook_reference, hookspec_functions
 from agorakit.hooks import get_plugin_manager, installed_plugins
 from agorakit.settings import ConfigError, settings_from_dict
 from agorakit.testing import TEST_DEFAULTS, deep_merge
-from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 ENABLED = {"site": {"plugins": ["sample"]}, "plugins": {"sample": {"greeting": "hi", "repeat": 2}}}

@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import JWTAuth, Token
+
 from agorakit.accounts import service
 from agorakit.accounts.schemas import AuthToken, MemberOut
 from agorakit.errors import Forbidden
 from agorakit.runtime import Runtime
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import JWTAuth, Token
 
 #: Paths served without a token (the docs UI and schema are added by the app).
 PUBLIC_PATHS = ["^/health$", "^/$"]

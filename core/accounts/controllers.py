@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from litestar import Controller, Request, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
 from agorakit.accounts import service
 from agorakit.accounts.auth import issue_token, operator_only
 from agorakit.accounts.schemas import (
@@ -20,10 +25,6 @@ from agorakit.accounts.schemas import (
 )
 from agorakit.pagination import DEFAULT_LIMIT, check_limit
 from agorakit.runtime import Runtime
-from litestar import Controller, Request, get, patch, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 MemberRequest = Request[MemberOut, Any, Any]
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import anyio.to_thread
-from agorakit.settings import AuthSection
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
+
+from agorakit.settings import AuthSection
 
 #: zxcvbn is slow on very long inputs; the tail adds no guessing resistance it can see.
 _ZXCVBN_MAX = 72

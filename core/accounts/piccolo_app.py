@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from agorakit.accounts.tables import Member
 from piccolo.conf.apps import AppConfig
+
+from agorakit.accounts.tables import Member
 
 APP_CONFIG = AppConfig(
     app_name="core_accounts",

@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 import pycountry
+from email_validator import EmailNotValidError, validate_email
+
 from agorakit.accounts.passwords import Passwords
 from agorakit.accounts.schemas import MemberOut, RegisterMember, UpdateProfile
 from agorakit.accounts.tables import Member
@@ -27,7 +29,6 @@ from agorakit.errors import (
 )
 from agorakit.pagination import decode_cursor, encode_cursor
 from agorakit.runtime import Runtime
-from email_validator import EmailNotValidError, validate_email
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SKILL = re.compile(r"^[a-z0-9][a-z0-9 +#.\-]*$")

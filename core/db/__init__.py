@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from agorakit.db import piccolo_conf
-from agorakit.settings import ConfigError, DatabaseSection
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import TABLE_REGISTRY
+
+from agorakit.db import piccolo_conf
+from agorakit.settings import ConfigError, DatabaseSection
 
 if TYPE_CHECKING:  # pragma: no cover
     from piccolo.conf.apps import AppConfig

@@ -16,7 +16,6 @@ import logging
 import sys
 from collections.abc import Iterable, Sequence
 
-from agorakit.db import Database
 from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
 from piccolo.apps.migrations.commands.new import (
     AutoMigrationManager,
@@ -24,6 +23,8 @@ from piccolo.apps.migrations.commands.new import (
     _create_new_migration,
 )
 from piccolo.conf.apps import AppConfig
+
+from agorakit.db import Database
 
 log = logging.getLogger("agorakit.db")
 

@@ -17,8 +17,9 @@ import uuid
 from typing import Any
 
 import msgspec
-from agorakit.settings import LoggingSection
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from agorakit.settings import LoggingSection
 
 access_log = logging.getLogger("agorakit.http.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

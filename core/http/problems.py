@@ -20,9 +20,10 @@ import re
 from typing import Any
 
 import msgspec
-from agorakit.errors import AgorakitError, FieldError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+
+from agorakit.errors import AgorakitError, FieldError
 
 log = logging.getLogger("agorakit.http")
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import agorakit
 import msgspec
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.status_codes import HTTP_200_OK
+
+import agorakit
 from agorakit.accounts.auth import operator_only
 from agorakit.errors import ServiceUnavailable
 from agorakit.hooks import hooks_of, plugin_info
 from agorakit.runtime import Runtime
 from agorakit.settings import masked
-from litestar import Controller, Request, get
-from litestar.di import NamedDependency
-from litestar.status_codes import HTTP_200_OK
 
 log = logging.getLogger("agorakit.http")
 

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import click
 import msgspec
-from agorakit import hookimpl
-from agorakit.settings import Secret, SettingsSpec, SettingsStruct
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from piccolo.columns import Integer, Varchar
 from piccolo.conf.apps import AppConfig
 from piccolo.table import Table
+
+from agorakit import hookimpl
+from agorakit.settings import Secret, SettingsSpec, SettingsStruct
 
 #: Events this plugin saw, for tests to inspect.
 SEEN_EVENTS: list = []
