@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from piccolo.conf.apps import AppConfig
 
     from agorakit.events import DomainEvent
+    from agorakit.money.fees import FeeLine, Quote
     from agorakit.settings import SettingsSpec
 
 
@@ -84,6 +85,73 @@ def agorakit_cli(cli: click.Group) -> None:
 
     :param cli: the root ``click`` group; add commands with ``cli.add_command(...)``
         or ``@cli.command()``.  Use a group named after your plugin for several commands.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Money
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def agorakit_compute_fees(quote: Quote) -> list[FeeLine] | None:
+    """Price the fees of a sale.
+
+    Called whenever an order is quoted or its escrow released.  Every fee plugin returns
+    its own lines; the core adds them up (no plugin sees another's result).  A seller
+    fee is taken from what the seller receives; a buyer fee is added to what the buyer
+    pays.  Amounts are integer minor units, never negative; round percentages half up
+    (:func:`agorakit.money.fees.percent_of`).  The core's default percentage commission
+    is registered ``trylast``; set ``[fees] commission = false`` when yours replaces it.
+
+    :param quote: :class:`agorakit.money.fees.Quote`: ``amount``, ``currency``, ``kind``,
+        ``buyer_id``, ``seller_id`` and ``context``.
+    :return: a list of :class:`agorakit.money.fees.FeeLine` (``payer``, ``amount``,
+        ``label``, ``code``), or None for no fee.
+    """
+
+
+@hookspec
+def agorakit_payment_methods() -> list[Any] | None:
+    """Offer pay-in methods.
+
+    Called once at start-up.  Each method has a ``name`` (what ``[money]
+    payment_methods`` binds), a ``label``, and ``async start(runtime, uow, payment)``
+    returning a :class:`agorakit.money.methods.PaymentStep`.  A method that settles at
+    once calls :func:`agorakit.money.payments.settle` in the given unit of work.  See
+    :class:`agorakit.money.methods.PaymentMethod`.
+
+    :return: a list of payment method objects, or None.
+    """
+
+
+@hookspec
+def agorakit_payout_methods() -> list[Any] | None:
+    """Offer payout (withdrawal) methods.
+
+    Called once at start-up.  Each method has a ``name`` (bound by ``[money]
+    payout_methods``; it also names the ledger accounts ``payouts:<name>:clearing`` and
+    ``external:<name>``), a ``label``, ``manual`` (operators settle by hand), the
+    ``destination_fields`` it needs, ``minimum(currency)``, ``fee(amount, currency)``,
+    ``fee_description(currency)`` and ``validate_destination(destination)``.  See
+    :class:`agorakit.money.methods.PayoutMethod`.
+
+    :return: a list of payout method objects, or None.
+    """
+
+
+@hookspec
+def agorakit_can_withdraw(member: Any, request: Any) -> str | None:
+    """Veto a withdrawal.  Any veto denies it.
+
+    Called before a withdrawal is accepted, after its amount, minimum and destination
+    were checked.  May be ``async``.
+
+    :param member: the member asking (:class:`agorakit.accounts.schemas.MemberOut`).
+    :param request: :class:`agorakit.money.withdrawals.WithdrawalRequest`: ``method``,
+        ``amount`` (minor units) and ``currency``.
+    :return: None to allow, or a sentence shown to the member saying why not and what
+        they can do (e.g. "your success rate is 62%; withdrawals need 75%").
     """
 
 

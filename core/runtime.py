@@ -19,7 +19,7 @@ from agorakit.clock import Clock, SystemClock
 from agorakit.db import Database
 from agorakit.db.migrate import sort_apps
 from agorakit.events import DomainEvent
-from agorakit.hooks import call_each, collect, get_plugin_manager
+from agorakit.hooks import PluginInfo, call_each, collect, get_plugin_manager, plugin_info
 from agorakit.settings import Settings
 
 log = logging.getLogger("agorakit")
@@ -56,6 +56,32 @@ class Runtime:
         self.db = Database(settings.database, source=settings.source)
         self.apps = sort_apps(collect(self.pm.hook.agorakit_tables()))
         self.db.bind(self.apps)
+        self._register_default_fees()
+        from agorakit.money.methods import bind_methods
+
+        self.payment_methods, self.payout_methods = bind_methods(self)
+
+    def _register_default_fees(self) -> None:
+        from agorakit.money.commission import Commission
+
+        name = "agorakit.money.commission"
+        if self.settings.fees.commission and self.pm.get_plugin(name) is None:
+            self.pm.register(Commission(self.settings.fees), name=name)
+            plugin_info(self.pm)[name] = PluginInfo(name=name, builtin=True)
+
+    @property
+    def currencies(self) -> list[str]:
+        """Currencies the site accepts: its own first, then ``[money] currencies``."""
+        site = self.settings.site.currency
+        return [site, *(c for c in self.settings.money.currencies if c != site)]
+
+    def max_amount(self, currency: str) -> int:
+        """``[money] max_amount`` in minor units of ``currency``."""
+        from decimal import Decimal
+
+        from agorakit.money.amounts import exponent
+
+        return int(Decimal(self.settings.money.max_amount) * 10 ** exponent(currency))
 
     def plugin_settings(self, name: str) -> Any:
         """The validated settings Struct of an enabled plugin."""

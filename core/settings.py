@@ -119,6 +119,30 @@ class HttpSection(SettingsStruct):
     docs_path: str = "/docs"
 
 
+Percent = Annotated[str, msgspec.Meta(pattern=r"^(100|\d{1,2}(\.\d{1,2})?)$", examples=["20", "12.5"])]
+AmountSetting = Annotated[str, msgspec.Meta(pattern=r"^\d{1,12}(\.\d{1,3})?$", examples=["15.00"])]
+
+
+class MoneySection(SettingsStruct):
+    #: currencies accepted besides site.currency (ISO 4217 codes)
+    currencies: list[CurrencyCode] = []
+    #: largest amount one payment or withdrawal may have, in each currency's units
+    max_amount: AmountSetting = "10000.00"
+    #: pay-in methods offered to buyers, by name (from agorakit_payment_methods)
+    payment_methods: list[str] = msgspec.field(default_factory=lambda: ["balance"])
+    #: payout methods members may withdraw with, by name (from agorakit_payout_methods)
+    payout_methods: list[str] = []
+
+
+class FeesSection(SettingsStruct):
+    #: apply the core's seller-side percentage commission; false when a fee plugin replaces it
+    commission: bool = True
+    #: the commission, percent of the amount released to the seller (default 20)
+    commission_percent: Percent = "20"
+    #: per listing kind overrides, e.g. {offer = "0"}
+    commission_by_kind: dict[str, Percent] = {}
+
+
 class LoggingSection(SettingsStruct):
     #: log level of the ``agorakit`` loggers
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -134,6 +158,8 @@ class Settings(SettingsStruct):
     database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
     http: HttpSection = msgspec.field(default_factory=HttpSection)
     logging: LoggingSection = msgspec.field(default_factory=LoggingSection)
+    money: MoneySection = msgspec.field(default_factory=MoneySection)
+    fees: FeesSection = msgspec.field(default_factory=FeesSection)
     plugins: dict[str, Any] = {}
     #: where this config came from, for messages (set by the loader)
     source: str = "<settings>"

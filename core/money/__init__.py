@@ -1,0 +1,1 @@
+"""Money: the double-entry ledger, balances, fees, pay-ins, withdrawals and payouts."""

@@ -1,0 +1,90 @@
+"""Fees: plugins return independent fee lines for a quote; the core adds them up.
+
+``agorakit_compute_fees(quote)`` is a collecting hook: every fee plugin returns its own
+:class:`FeeLine` list, none sees another's result.  The core's default is a percentage
+commission on the seller's side (:mod:`agorakit.money.commission`).
+
+Rounding: a percentage fee is computed in integer minor units and rounded half up to the
+minor unit: ``fee = (amount * hundredths_of_percent + 5000) // 10000``.  20% of 5.00 is
+1.00; 20% of 0.03 is 0.006 → 0.01; 20% of 0.02 is 0.004 → 0.00.  Whatever the fees, the
+seller's net plus every fee equals exactly what the buyer paid.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+
+from agorakit.money.ledger import LedgerError
+
+
+class Quote(msgspec.Struct, frozen=True, kw_only=True):
+    """What is being sold, for fee plugins to price."""
+
+    #: the price the seller set (line items and quantities included), minor units
+    amount: int
+    currency: str
+    #: the listing kind ("gig", "campaign", "offer", "request", "lead") or "order"
+    kind: str = "order"
+    buyer_id: int | None = None
+    seller_id: int | None = None
+    #: anything else a fee plugin may use (category, country, quantity, ...)
+    context: dict[str, Any] = {}
+
+
+class FeeLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One fee: who pays it, how much, and the label shown on statements."""
+
+    payer: Literal["seller", "buyer"]
+    amount: int
+    label: str
+    #: a stable identifier of the fee, e.g. "commission", "service_fee"
+    code: str = "fee"
+
+
+class FeeBreakdown(msgspec.Struct, frozen=True):
+    amount: int
+    currency: str
+    lines: list[FeeLine]
+    #: what the buyer pays: amount + buyer fees
+    buyer_total: int
+    #: what the seller receives: amount - seller fees
+    seller_net: int
+    #: what the platform keeps: every fee
+    platform_total: int
+
+
+def percent_of(amount: int, percent: str | Decimal) -> int:
+    """``percent`` % of ``amount`` minor units, rounded half up (percent has ≤ 2 decimals)."""
+    hundredths = Decimal(str(percent)) * 100
+    if hundredths != hundredths.to_integral_value() or hundredths < 0:
+        message = f"percent must be non-negative with at most 2 decimals, got {percent!r}"
+        raise ValueError(message)
+    return (amount * int(hundredths) + 5000) // 10000
+
+
+def compute_fees(pm: Any, quote: Quote) -> FeeBreakdown:
+    """Collect every fee plugin's lines for ``quote`` and add them up."""
+    lines: list[FeeLine] = []
+    for result in pm.hook.agorakit_compute_fees(quote=quote):
+        for line in result or []:
+            if not isinstance(line, FeeLine) or not isinstance(line.amount, int) or line.amount < 0:
+                message = f"a fee plugin returned an invalid fee line: {line!r}"
+                raise LedgerError(message)
+            if line.amount:
+                lines.append(line)
+    seller_fees = sum(line.amount for line in lines if line.payer == "seller")
+    buyer_fees = sum(line.amount for line in lines if line.payer == "buyer")
+    if seller_fees > quote.amount:
+        message = f"seller fees {seller_fees} exceed the amount {quote.amount}"
+        raise LedgerError(message)
+    return FeeBreakdown(
+        amount=quote.amount,
+        currency=quote.currency,
+        lines=lines,
+        buyer_total=quote.amount + buyer_fees,
+        seller_net=quote.amount - seller_fees,
+        platform_total=seller_fees + buyer_fees,
+    )

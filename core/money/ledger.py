@@ -1,0 +1,333 @@
+"""The double-entry ledger (DESIGN §4).
+
+A posting is a set of entries on named accounts that sums to zero per currency.  It is
+append-only, has a kind, references and a unique idempotency key: posting again with a
+key moves nothing and returns the first posting.  Balances are stored on the account row
+and updated in the same database transaction as the entries, with a conditional update
+that refuses to take an account that may not go negative below zero; under concurrent
+postings exactly the ones that fit succeed (row locks on PostgreSQL, one writer at a time
+on SQLite).  ``check_ledger`` recomputes everything from the entries.
+
+Call :func:`post` inside a unit of work (``async with runtime.unit_of_work() as uow``),
+together with the state change the money movement belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from agorakit.errors import AgorakitError, Conflict
+from agorakit.money.amounts import format_amount
+from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
+
+PLATFORM_FEES = "platform:fees"
+VOUCHERS_OUTSTANDING = "vouchers:outstanding"
+
+_KINDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^member:(?P<member>\d+):available$"), "available"),
+    (re.compile(r"^member:(?P<member>\d+):credit$"), "credit"),
+    (re.compile(r"^[a-z_]+:[A-Za-z0-9_-]+:escrow$"), "escrow"),
+    (re.compile(r"^platform:fees$"), "fees"),
+    (re.compile(r"^payouts:[a-z0-9_]+:clearing$"), "clearing"),
+    (re.compile(r"^external:[a-z0-9_]+$"), "external"),
+    (re.compile(r"^vouchers:outstanding$"), "vouchers"),
+]
+
+
+def available(member_id: int) -> str:
+    """Earned, withdrawable money of a member."""
+    return f"member:{member_id}:available"
+
+
+def credit(member_id: int) -> str:
+    """Site wallet of a member: spendable, never withdrawable."""
+    return f"member:{member_id}:credit"
+
+
+def escrow(ref: str) -> str:
+    """What a buyer paid for one order/campaign/request, e.g. ``escrow("order:12")``."""
+    return f"{ref}:escrow"
+
+
+def clearing(method: str) -> str:
+    """Withdrawals in flight through a payout method."""
+    return f"payouts:{method}:clearing"
+
+
+def external(method: str) -> str:
+    """The outside world for a pay-in/pay-out method (negative as money comes in)."""
+    return f"external:{method}"
+
+
+def account_kind(name: str) -> tuple[str, int | None]:
+    """The kind of an account name and, for member accounts, the member id."""
+    for pattern, kind in _KINDS:
+        match = pattern.match(name)
+        if match:
+            member = match.groupdict().get("member")
+            return kind, int(member) if member else None
+    message = f"{name!r} is not a ledger account name"
+    raise LedgerError(message)
+
+
+class LedgerError(Exception):
+    """A programming error in a posting (unbalanced, bad account): a bug, never user input."""
+
+
+class InsufficientFunds(AgorakitError):
+    status = 409
+    code = "insufficient_funds"
+    title = "Insufficient funds"
+
+
+class Line(msgspec.Struct, frozen=True):
+    """One entry of a posting: ``amount`` (signed minor units) on ``account``."""
+
+    account: str
+    amount: int
+    currency: str
+
+
+def move(source: str, target: str, amount: int, currency: str) -> list[Line]:
+    """The two lines that move ``amount`` from ``source`` to ``target``."""
+    return [Line(source, -amount, currency), Line(target, amount, currency)]
+
+
+class Posting(msgspec.Struct, frozen=True):
+    transaction_id: int
+    idempotency_key: str
+    kind: str
+    #: False when the key had been posted before and nothing moved this time
+    created: bool
+
+
+def _net(lines: Iterable[Line]) -> dict[tuple[str, str], int]:
+    """Lines summed per (account, currency), dropping zeros."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for line in lines:
+        if not isinstance(line.amount, int) or isinstance(line.amount, bool):
+            message = f"ledger amounts are integers of minor units, got {line.amount!r}"
+            raise LedgerError(message)
+        totals[(line.account, line.currency)] += line.amount
+    return {key: amount for key, amount in totals.items() if amount}
+
+
+def check_balanced(lines: Iterable[Line]) -> dict[tuple[str, str], int]:
+    net = _net(lines)
+    per_currency: Counter[str] = Counter()
+    for (account, currency), amount in net.items():
+        account_kind(account)
+        per_currency[currency] += amount
+    unbalanced = {c: s for c, s in per_currency.items() if s}
+    if unbalanced:
+        message = f"unbalanced posting: sums per currency {unbalanced} (must be zero)"
+        raise LedgerError(message)
+    if len(net) < 2:
+        message = "a posting moves money between at least two accounts"
+        raise LedgerError(message)
+    return net
+
+
+async def ensure_account(
+    name: str,
+    currency: str,
+    *,
+    now: Any,
+    buyer_id: int | None = None,
+    seller_id: int | None = None,
+) -> dict[str, Any]:
+    """The account row for (name, currency), created if missing (race-safe)."""
+    row = await _account_row(name, currency)
+    if row is not None:
+        return row
+    kind, member_id = account_kind(name)
+    await LedgerAccount.insert(
+        LedgerAccount(
+            name=name,
+            currency=currency,
+            kind=kind,
+            balance=0,
+            allow_negative=kind == "external",
+            member_id=member_id,
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            created_at=now,
+        )
+    ).on_conflict(target=(LedgerAccount.name, LedgerAccount.currency), action="DO NOTHING")
+    row = await _account_row(name, currency)
+    assert row is not None
+    return row
+
+
+async def _account_row(name: str, currency: str) -> dict[str, Any] | None:
+    return (
+        await LedgerAccount.select(
+            LedgerAccount.id, LedgerAccount.name, LedgerAccount.kind, LedgerAccount.balance
+        )
+        .where((LedgerAccount.name == name) & (LedgerAccount.currency == currency))
+        .first()
+    )
+
+
+async def set_escrow_parties(
+    ref: str, currency: str, *, now: Any, buyer_id: int, seller_id: int | None
+) -> None:
+    """Record who an escrow is from and for (balances show it as in escrow / pending)."""
+    await ensure_account(escrow(ref), currency, now=now, buyer_id=buyer_id, seller_id=seller_id)
+    await LedgerAccount.update({LedgerAccount.buyer_id: buyer_id, LedgerAccount.seller_id: seller_id}).where(
+        (LedgerAccount.name == escrow(ref)) & (LedgerAccount.currency == currency)
+    )
+
+
+async def post(
+    uow: Any,
+    *,
+    key: str,
+    kind: str,
+    description: str,
+    lines: list[Line],
+    refs: dict[str, Any] | None = None,
+    actor_id: int | None = None,
+) -> Posting:
+    """Write one balanced posting inside the caller's unit of work.
+
+    :raises InsufficientFunds: an account that may not go negative would.
+    :raises LedgerError: the lines do not balance, or the key was used for other lines.
+    """
+    net = check_balanced(lines)
+    existing = (
+        await LedgerTransaction.select(LedgerTransaction.id, LedgerTransaction.kind)
+        .where(LedgerTransaction.idempotency_key == key)
+        .first()
+    )
+    if existing is not None:
+        await _check_same_posting(existing["id"], net, key)
+        return Posting(
+            transaction_id=existing["id"], idempotency_key=key, kind=existing["kind"], created=False
+        )
+
+    now = uow.now
+    rows = await LedgerTransaction.insert(
+        LedgerTransaction(
+            idempotency_key=key,
+            kind=kind,
+            description=description,
+            refs=refs or {},
+            actor_id=actor_id,
+            created_at=now,
+        )
+    ).returning(LedgerTransaction.id)
+    transaction_id = rows[0]["id"]
+
+    accounts = {key_: await ensure_account(key_[0], key_[1], now=now) for key_ in net}
+    entries = []
+    # A fixed order of row locks keeps concurrent postings on PostgreSQL deadlock-free.
+    for (name, currency), amount in sorted(net.items(), key=lambda item: accounts[item[0]]["id"]):
+        account = accounts[(name, currency)]
+        updated = await LedgerAccount.raw(
+            "UPDATE core_ledger_account SET balance = balance + {} "
+            "WHERE id = {} AND (allow_negative OR balance + {} >= 0) RETURNING balance",
+            amount,
+            account["id"],
+            amount,
+        )
+        if not updated:
+            raise await _insufficient(name, currency, -amount)
+        entries.append(
+            LedgerEntry(
+                transaction=transaction_id,
+                account=account["id"],
+                amount=amount,
+                currency=currency,
+                balance_after=updated[0]["balance"],
+                created_at=now,
+            )
+        )
+    await LedgerEntry.insert(*entries)
+    return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
+
+
+async def _check_same_posting(transaction_id: int, net: dict[tuple[str, str], int], key: str) -> None:
+    rows = await LedgerEntry.select(LedgerEntry.account.name, LedgerEntry.currency, LedgerEntry.amount).where(
+        LedgerEntry.transaction == transaction_id
+    )
+    first = {(r["account.name"], r["currency"]): r["amount"] for r in rows}
+    if first != net:
+        message = f"idempotency key {key!r} was already used for a different posting"
+        raise LedgerError(message)
+
+
+async def _insufficient(name: str, currency: str, needed: int) -> InsufficientFunds:
+    row = await _account_row(name, currency)
+    balance = row["balance"] if row else 0
+    kind, _ = account_kind(name)
+    what = {"available": "available balance", "credit": "credit balance"}.get(kind, f"account {name}")
+    detail = (
+        f"your {what} is {format_amount(balance, currency)} {currency}; "
+        f"this needs {format_amount(needed, currency)} {currency}"
+    )
+    return InsufficientFunds(
+        detail,
+        extra={
+            "account": name,
+            "balance": format_amount(balance, currency),
+            "needed": format_amount(needed, currency),
+            "currency": currency,
+        },
+    )
+
+
+async def balance_of(name: str, currency: str) -> int:
+    row = await _account_row(name, currency)
+    return row["balance"] if row else 0
+
+
+# --------------------------------------------------------------------------------------
+# Checking
+# --------------------------------------------------------------------------------------
+
+
+async def check_ledger() -> list[str]:
+    """Recompute the ledger from its entries; returns every problem found (empty = sound)."""
+    problems: list[str] = []
+    recomputed = await LedgerEntry.raw(
+        "SELECT a.name, a.currency, a.balance, a.allow_negative, COALESCE(SUM(e.amount), 0) AS total "
+        "FROM core_ledger_account a LEFT JOIN core_ledger_entry e ON e.account = a.id "
+        "GROUP BY a.id, a.name, a.currency, a.balance, a.allow_negative ORDER BY a.id"
+    )
+    per_currency: Counter[str] = Counter()
+    for row in recomputed:
+        per_currency[row["currency"]] += row["total"]
+        if row["balance"] != row["total"]:
+            problems.append(
+                f"{row['name']} {row['currency']}: stored balance {row['balance']} "
+                f"but entries sum to {row['total']}"
+            )
+        if not row["allow_negative"] and row["total"] < 0:
+            problems.append(f"{row['name']} {row['currency']}: negative balance {row['total']}")
+    for currency, total in per_currency.items():
+        if total:
+            problems.append(f"{currency}: all accounts sum to {total}, not zero")
+    unbalanced = await LedgerEntry.raw(
+        'SELECT "transaction", currency, SUM(amount) AS total FROM core_ledger_entry '
+        'GROUP BY "transaction", currency HAVING SUM(amount) <> 0'
+    )
+    for row in unbalanced:
+        problems.append(
+            f"transaction {row['transaction']} {row['currency']}: entries sum to {row['total']}, not zero"
+        )
+    lonely = await LedgerEntry.raw(
+        "SELECT t.id FROM core_ledger_transaction t LEFT JOIN core_ledger_entry e "
+        'ON e."transaction" = t.id GROUP BY t.id HAVING COUNT(e.id) < 2'
+    )
+    for row in lonely:
+        problems.append(f"transaction {row['id']} has fewer than two entries")
+    return problems
+
+
+__all__ = ["Conflict", "InsufficientFunds", "LedgerError", "Line", "Posting", "move", "post"]

@@ -1,0 +1,105 @@
+"""Pay-in and payout methods: what the hooks return and how a site binds them.
+
+A plugin offers methods through ``agorakit_payment_methods()`` / ``agorakit_payout_methods()``;
+the site decides which are used with ``[money] payment_methods`` / ``payout_methods``.
+A method named in the config but provided by no enabled plugin stops start-up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import msgspec
+
+from agorakit.hooks import collect
+from agorakit.settings import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.money.schemas import PaymentOut
+    from agorakit.runtime import Runtime, UnitOfWork
+
+
+class PaymentStep(msgspec.Struct, kw_only=True):
+    """What a pay-in method did when a payment started.
+
+    ``status`` is ``completed`` when the method already settled the payment in the unit
+    of work (see :func:`agorakit.money.payments.settle`), ``awaiting_funds`` when money
+    must still arrive (bank transfer), or ``pending`` while an external provider works.
+    """
+
+    status: str
+    details: dict[str, Any] = {}
+    expires_at: datetime | None = None
+    provider_ref: str | None = None
+
+
+@runtime_checkable
+class PaymentMethod(Protocol):
+    #: the name sites bind in ``[money] payment_methods``
+    name: str
+    #: what buyers see
+    label: str
+
+    async def start(self, *, runtime: Runtime, uow: UnitOfWork, payment: PaymentOut) -> PaymentStep:
+        """Start collecting ``payment`` (inside the unit of work that created it)."""
+        ...
+
+
+@runtime_checkable
+class PayoutMethod(Protocol):
+    #: the name sites bind in ``[money] payout_methods``; also names its ledger accounts
+    name: str
+    label: str
+    #: True when operators pay by hand and mark withdrawals completed/failed
+    manual: bool
+    #: the fields a destination needs, for clients
+    destination_fields: list[str]
+
+    def minimum(self, currency: str) -> int:
+        """Smallest withdrawal in ``currency``, minor units."""
+        ...
+
+    def fee(self, amount: int, currency: str) -> int:
+        """The fee kept for withdrawing ``amount`` (0 ≤ fee < amount)."""
+        ...
+
+    def fee_description(self, currency: str) -> str: ...
+
+    def validate_destination(self, destination: dict[str, Any]) -> dict[str, Any]:
+        """The normalised destination, or raise ``ValidationFailed`` with field errors
+        named ``destination.<field>``."""
+        ...
+
+
+def bind_methods(runtime: Runtime) -> tuple[dict[str, PaymentMethod], dict[str, PayoutMethod]]:
+    """The methods the site config binds, checked against what the plugins provide."""
+    source = runtime.settings.source
+    offered_in = _by_name(collect(runtime.pm.hook.agorakit_payment_methods()), "payment", source)
+    offered_out = _by_name(collect(runtime.pm.hook.agorakit_payout_methods()), "payout", source)
+    money = runtime.settings.money
+    return (
+        _pick(offered_in, money.payment_methods, "money.payment_methods", source),
+        _pick(offered_out, money.payout_methods, "money.payout_methods", source),
+    )
+
+
+def _by_name(methods: list[Any], what: str, source: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for method in methods:
+        if method.name in out:
+            message = f"{source}: two plugins provide a {what} method named {method.name!r}"
+            raise ConfigError(message)
+        out[method.name] = method
+    return out
+
+
+def _pick(offered: dict[str, Any], wanted: list[str], key: str, source: str) -> dict[str, Any]:
+    missing = [name for name in wanted if name not in offered]
+    if missing:
+        message = (
+            f"{source}: {key}: no enabled plugin provides {', '.join(map(repr, missing))}; "
+            f"available: {', '.join(sorted(offered)) or 'none'}"
+        )
+        raise ConfigError(message)
+    return {name: offered[name] for name in wanted}

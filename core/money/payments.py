@@ -1,0 +1,354 @@
+"""Pay-ins: deposits to a member's credit and the funding of escrows.
+
+``start_payment`` creates the payment and lets its method act in the same transaction:
+the ``balance`` method settles at once; ``bank_transfer`` waits (``awaiting_funds``) for
+an operator to confirm receipt; unconfirmed payments expire.  Settling posts
+``source → target`` exactly once (the posting's key is ``payment:{id}:settle``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from agorakit.db import is_unique_violation
+from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
+from agorakit.money import ledger
+from agorakit.money.amounts import format_amount, money
+from agorakit.money.methods import PaymentStep
+from agorakit.money.schemas import PaymentOut
+from agorakit.money.tables import Payment
+from agorakit.pagination import decode_cursor, encode_cursor
+
+OPEN_STATUSES = ("pending", "awaiting_funds")
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code = "idempotency_key_reused"
+    title = "The Idempotency-Key was used for a different request"
+
+    def __init__(self, what: str) -> None:
+        message = f"this Idempotency-Key was already used for a different {what}; use a new key"
+        super().__init__([FieldError("Idempotency-Key", message, "header")], detail=message)
+
+
+def to_payment(row: dict[str, Any]) -> PaymentOut:
+    return PaymentOut(
+        id=row["id"],
+        payer_id=row["payer_id"],
+        method=row["method"],
+        amount=money(row["amount"], row["currency"]),
+        purpose=row["purpose"],
+        escrow_ref=row["escrow_ref"],
+        status=row["status"],
+        reference=row["reference"],
+        details=row["details"] or {},
+        failure_reason=row["failure_reason"],
+        expires_at=row["expires_at"],
+        completed_at=row["completed_at"],
+        created_at=row["created_at"],
+    )
+
+
+async def get_payment(payment_id: int, *, payer_id: int | None = None) -> PaymentOut:
+    """One payment; with ``payer_id``, only if it is theirs (404 otherwise)."""
+    query = Payment.select().where(Payment.id == payment_id)
+    if payer_id is not None:
+        query = query.where(Payment.payer_id == payer_id)
+    row = await query.first().output(load_json=True)
+    if row is None:
+        raise NotFound(f"there is no payment {payment_id}")
+    return to_payment(row)
+
+
+def target_account(payment: PaymentOut) -> str:
+    if payment.purpose == "deposit":
+        return ledger.credit(payment.payer_id)
+    assert payment.escrow_ref is not None
+    return ledger.escrow(payment.escrow_ref)
+
+
+def methods(runtime: Any) -> dict[str, Any]:
+    return runtime.payment_methods
+
+
+async def start_payment(
+    runtime: Any,
+    *,
+    payer_id: int,
+    method: str,
+    amount: int,
+    currency: str,
+    purpose: str = "deposit",
+    escrow_ref: str | None = None,
+    seller_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[PaymentOut, bool]:
+    """Create a payment and start it; returns ``(payment, replayed)``.
+
+    With an ``idempotency_key`` already used by this payer for the same request, nothing
+    happens and the first payment is returned (``replayed`` is True).
+    """
+    chosen = methods(runtime).get(method)
+    if chosen is None:
+        offered = ", ".join(methods(runtime)) or "none"
+        raise ValidationFailed(
+            [FieldError("method", f"unknown payment method {method!r}; offered: {offered}")]
+        )
+    if purpose not in ("deposit", "escrow") or (purpose == "escrow") != (escrow_ref is not None):
+        message = f"a payment is a deposit, or funds an escrow given by escrow_ref (got {purpose!r})"
+        raise ValueError(message)
+    request = (method, amount, currency, purpose, escrow_ref)
+    try:
+        async with runtime.unit_of_work() as uow:
+            if idempotency_key is not None:
+                first = await _by_key(payer_id, idempotency_key)
+                if first is not None:
+                    if (
+                        first.method,
+                        _minor(first),
+                        first.amount.currency,
+                        first.purpose,
+                        first.escrow_ref,
+                    ) != request:
+                        raise IdempotencyKeyReused("payment")
+                    return first, True
+            now = uow.now
+            rows = await Payment.insert(
+                Payment(
+                    payer_id=payer_id,
+                    method=method,
+                    amount=amount,
+                    currency=currency,
+                    purpose=purpose,
+                    escrow_ref=escrow_ref,
+                    status="pending",
+                    reference=_reference(),
+                    idempotency_key=idempotency_key,
+                    details={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).returning(Payment.id)
+            payment = await get_payment(rows[0]["id"])
+            if escrow_ref is not None:
+                await ledger.set_escrow_parties(
+                    escrow_ref, currency, now=now, buyer_id=payer_id, seller_id=seller_id
+                )
+            uow.record("payment.started", subject=f"payment:{payment.id}", actor_id=payer_id, method=method)
+            step: PaymentStep = await chosen.start(runtime=runtime, uow=uow, payment=payment)
+            if step.status == "completed":
+                payment = await get_payment(payment.id)
+                if payment.status != "completed":
+                    message = f"payment method {method!r} said completed but did not settle the payment"
+                    raise RuntimeError(message)
+            else:
+                await Payment.update(
+                    {
+                        Payment.status: step.status,
+                        Payment.details: step.details,
+                        Payment.expires_at: step.expires_at,
+                        Payment.provider_ref: step.provider_ref,
+                        Payment.updated_at: now,
+                    }
+                ).where(Payment.id == payment.id)
+            payment = await get_payment(payment.id)
+    except Exception as exc:
+        if idempotency_key is not None and is_unique_violation(exc):
+            # A concurrent request with the same key won the race; answer with its payment.
+            first = await _by_key(payer_id, idempotency_key)
+            if first is not None:
+                return first, True
+        raise
+    return payment, False
+
+
+def _minor(payment: PaymentOut) -> int:
+    from agorakit.money.amounts import parse_amount
+
+    return parse_amount(payment.amount.amount, payment.amount.currency, allow_zero=True)
+
+
+async def _by_key(payer_id: int, key: str) -> PaymentOut | None:
+    row = (
+        await Payment.select()
+        .where((Payment.payer_id == payer_id) & (Payment.idempotency_key == key))
+        .first()
+        .output(load_json=True)
+    )
+    return to_payment(row) if row else None
+
+
+def _reference() -> str:
+    return "PAY-" + secrets.token_hex(5).upper()
+
+
+async def settle(
+    uow: Any,
+    payment: PaymentOut,
+    *,
+    sources: list[tuple[str, int]],
+    actor_id: int | None,
+    details: dict[str, Any] | None = None,
+) -> PaymentOut:
+    """Move the payment's money from ``sources`` into its target and mark it completed.
+
+    Call inside the unit of work of the confirming action.  A payment that is no longer
+    open (completed, expired, cancelled) is a 409 and moves nothing.
+    """
+    currency = payment.amount.currency
+    total = sum(amount for _, amount in sources)
+    if total != _minor(payment):
+        message = f"sources {total} do not cover payment {payment.id} of {_minor(payment)}"
+        raise ledger.LedgerError(message)
+    updated = (
+        await Payment.update(
+            {
+                Payment.status: "completed",
+                Payment.completed_at: uow.now,
+                Payment.updated_at: uow.now,
+                Payment.details: {**payment.details, **(details or {})},
+            }
+        )
+        .where((Payment.id == payment.id) & Payment.status.is_in(list(OPEN_STATUSES)))
+        .returning(Payment.id)
+    )
+    if not updated:
+        current = await get_payment(payment.id)
+        raise Conflict(f"payment {payment.id} is {current.status}; only open payments can be completed")
+    lines = [ledger.Line(account, -amount, currency) for account, amount in sources if amount]
+    lines.append(ledger.Line(target_account(payment), total, currency))
+    what = "deposit to your credit" if payment.purpose == "deposit" else f"payment for {payment.escrow_ref}"
+    await ledger.post(
+        uow,
+        key=f"payment:{payment.id}:settle",
+        kind="payment_completed",
+        description=f"{what} by {payment.method} ({payment.reference})",
+        lines=lines,
+        refs={"payment": payment.id, **({"escrow": payment.escrow_ref} if payment.escrow_ref else {})},
+        actor_id=actor_id,
+    )
+    uow.record(
+        "payment.completed",
+        subject=f"payment:{payment.id}",
+        actor_id=actor_id,
+        payer_id=payment.payer_id,
+        escrow_ref=payment.escrow_ref,
+        method=payment.method,
+    )
+    return await get_payment(payment.id)
+
+
+async def cancel_payment(runtime: Any, *, payment_id: int, payer_id: int) -> PaymentOut:
+    async with runtime.unit_of_work() as uow:
+        payment = await get_payment(payment_id, payer_id=payer_id)
+        updated = (
+            await Payment.update({Payment.status: "cancelled", Payment.updated_at: uow.now})
+            .where((Payment.id == payment_id) & Payment.status.is_in(list(OPEN_STATUSES)))
+            .returning(Payment.id)
+        )
+        if not updated:
+            raise Conflict(f"payment {payment_id} is {payment.status}; only open payments can be cancelled")
+        uow.record("payment.cancelled", subject=f"payment:{payment_id}", actor_id=payer_id)
+    return await get_payment(payment_id)
+
+
+async def expire_payments(runtime: Any) -> list[int]:
+    """Expire every open payment whose ``expires_at`` has passed; returns their ids."""
+    async with runtime.unit_of_work() as uow:
+        rows = (
+            await Payment.update(
+                {
+                    Payment.status: "expired",
+                    Payment.updated_at: uow.now,
+                    Payment.failure_reason: "not paid in time",
+                }
+            )
+            .where(
+                Payment.status.is_in(list(OPEN_STATUSES))
+                & Payment.expires_at.is_not_null()
+                & (Payment.expires_at <= uow.now)
+            )
+            .returning(Payment.id)
+        )
+        ids = sorted(row["id"] for row in rows)
+        for payment_id in ids:
+            uow.record("payment.expired", subject=f"payment:{payment_id}")
+    return ids
+
+
+async def list_payments(
+    *,
+    cursor: str | None,
+    limit: int,
+    payer_id: int | None = None,
+    status: str | None = None,
+    method: str | None = None,
+) -> tuple[list[PaymentOut], str | None]:
+    """Newest first."""
+    query = Payment.select().order_by(Payment.id, ascending=False).limit(limit + 1)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Payment.id < int(position["id"]))
+    if payer_id is not None:
+        query = query.where(Payment.payer_id == payer_id)
+    if status:
+        query = query.where(Payment.status == status)
+    if method:
+        query = query.where(Payment.method == method)
+    rows = await query.output(load_json=True)
+    items = [to_payment(r) for r in rows[:limit]]
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+
+
+# --------------------------------------------------------------------------------------
+# The core's ``balance`` method
+# --------------------------------------------------------------------------------------
+
+
+class BalanceMethod:
+    """Pay from your site balance: credit first, then available.  Settles at once."""
+
+    name = "balance"
+    label = "Your balance"
+
+    async def start(self, *, runtime: Any, uow: Any, payment: PaymentOut) -> PaymentStep:
+        if payment.purpose == "deposit":
+            message = "a deposit brings money in from outside; choose another payment method"
+            raise ValidationFailed([FieldError("method", message)])
+        currency = payment.amount.currency
+        needed = _minor(payment)
+        credit_balance = await ledger.balance_of(ledger.credit(payment.payer_id), currency)
+        available_balance = await ledger.balance_of(ledger.available(payment.payer_id), currency)
+        if credit_balance + available_balance < needed:
+            have = format_amount(credit_balance + available_balance, currency)
+            detail = (
+                f"your balance is {have} {currency} (credit and available together); "
+                f"this needs {format_amount(needed, currency)} {currency}"
+            )
+            raise ledger.InsufficientFunds(detail)
+        from_credit = min(credit_balance, needed)
+        sources = [
+            (ledger.credit(payment.payer_id), from_credit),
+            (ledger.available(payment.payer_id), needed - from_credit),
+        ]
+        await settle(
+            uow,
+            payment,
+            sources=sources,
+            actor_id=payment.payer_id,
+            details={"from_credit": from_credit, "from_available": needed - from_credit},
+        )
+        return PaymentStep(status="completed")
+
+
+def expiry(now: datetime, hours: int) -> datetime:
+    from datetime import timedelta
+
+    return now + timedelta(hours=hours)
+
+
+__all__ = ["BalanceMethod", "IdempotencyKeyReused", "msgspec", "settle", "start_payment"]

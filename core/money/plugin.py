@@ -1,0 +1,57 @@
+"""The core's own plugin for money: tables, routes, the balance method, CLI commands."""
+
+from __future__ import annotations
+
+import click
+
+from agorakit import hookimpl
+
+
+@hookimpl
+def agorakit_tables():
+    from agorakit.money.piccolo_app import APP_CONFIG
+
+    return [APP_CONFIG]
+
+
+@hookimpl
+def agorakit_routes():
+    from agorakit.money import controllers as c
+
+    return [
+        c.BalanceController,
+        c.MethodsController,
+        c.PaymentController,
+        c.WithdrawalController,
+        c.OperatorMoneyController,
+    ]
+
+
+@hookimpl
+def agorakit_payment_methods():
+    from agorakit.money.payments import BalanceMethod
+
+    return [BalanceMethod()]
+
+
+@hookimpl
+def agorakit_cli(cli: click.Group) -> None:
+    cli.add_command(check_ledger)
+
+
+@click.command("check-ledger")
+@click.pass_context
+def check_ledger(ctx: click.Context) -> None:
+    """Recompute every balance from the entries and check every invariant (exit 1 on a problem)."""
+    from agorakit.cli import run_with_runtime
+    from agorakit.money.ledger import check_ledger as run_check
+
+    async def work(runtime):
+        return await run_check()
+
+    problems = run_with_runtime(ctx, work)
+    if problems:
+        for problem in problems:
+            click.echo(f"PROBLEM {problem}", err=True)
+        raise click.ClickException(f"the ledger has {len(problems)} problem(s)")
+    click.echo("ledger ok: every transaction balances, every balance matches its entries")

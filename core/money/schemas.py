@@ -1,0 +1,170 @@
+"""Request and response bodies of the money API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from agorakit.money.amounts import Money
+
+MethodName = Annotated[str, msgspec.Meta(min_length=1, max_length=40, examples=["bank_transfer"])]
+PaymentStatus = Literal["pending", "awaiting_funds", "completed", "failed", "expired", "cancelled"]
+WithdrawalStatus = Literal["requested", "processing", "completed", "failed", "cancelled"]
+
+
+class CurrencyBalance(msgspec.Struct):
+    currency: str
+    #: earned money you can withdraw
+    available: str
+    #: site wallet: refunds, deposits, credits; spendable here, not withdrawable
+    credit: str
+    #: what you paid into orders that are not finished yet
+    in_escrow: str
+    #: what buyers paid into your orders that are not finished yet (before fees)
+    pending: str
+
+
+class Balance(msgspec.Struct):
+    balances: list[CurrencyBalance]
+
+
+class StatementLine(msgspec.Struct):
+    id: int
+    at: datetime
+    #: "available" or "credit"
+    account: str
+    #: signed: positive money came in
+    amount: Money
+    balance_after: Money
+    kind: str
+    description: str
+    refs: dict[str, Any]
+
+
+class Statement(msgspec.Struct):
+    items: list[StatementLine]
+    next_cursor: str | None
+
+
+class CreateDeposit(msgspec.Struct, forbid_unknown_fields=True):
+    """Add money to your credit balance through a pay-in method."""
+
+    method: MethodName
+    amount: Money
+
+
+class PaymentOut(msgspec.Struct):
+    id: int
+    payer_id: int
+    method: str
+    amount: Money
+    purpose: str
+    escrow_ref: str | None
+    status: PaymentStatus
+    #: quote this reference with a bank transfer
+    reference: str
+    details: dict[str, Any]
+    failure_reason: str | None
+    expires_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+
+
+class PaymentPage(msgspec.Struct):
+    items: list[PaymentOut]
+    next_cursor: str | None
+
+
+class MethodOut(msgspec.Struct):
+    name: str
+    label: str
+
+
+class PayoutMethodOut(msgspec.Struct):
+    name: str
+    label: str
+    #: smallest withdrawal, per accepted currency
+    minimums: list[Money]
+    #: how the fee is computed, e.g. "1.00 USD per withdrawal" or "no fee"
+    fee: str
+    #: the fields the destination object needs
+    destination_fields: list[str]
+
+
+class CreateWithdrawal(msgspec.Struct, forbid_unknown_fields=True):
+    method: MethodName
+    amount: Money
+    #: where the money goes; fields depend on the method (see GET /payout-methods)
+    destination: dict[str, Any]
+
+
+class WithdrawalOut(msgspec.Struct):
+    id: int
+    member_id: int
+    method: str
+    #: taken from your available balance
+    amount: Money
+    #: kept by the site
+    fee: Money
+    #: what you receive
+    net: Money
+    destination: dict[str, Any]
+    status: WithdrawalStatus
+    batch_ref: str | None
+    provider_ref: str | None
+    failure_reason: str | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WithdrawalPage(msgspec.Struct):
+    items: list[WithdrawalOut]
+    next_cursor: str | None
+
+
+class FailWithdrawal(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class CompleteWithdrawal(msgspec.Struct, forbid_unknown_fields=True):
+    #: the payout provider's or bank's reference for the transfer
+    provider_ref: Annotated[str, msgspec.Meta(max_length=120)] | None = None
+
+
+class AccountEntry(msgspec.Struct):
+    id: int
+    at: datetime
+    amount: Money
+    balance_after: Money
+    kind: str
+    description: str
+    refs: dict[str, Any]
+
+
+class AccountOut(msgspec.Struct):
+    name: str
+    kind: str
+    balance: Money
+    entries: list[AccountEntry]
+    next_cursor: str | None
+
+
+class CurrencyTotals(msgspec.Struct):
+    currency: str
+    platform_fees: str
+    members_available: str
+    members_credit: str
+    escrow: str
+    clearing: str
+    vouchers_outstanding: str
+    #: money that came in minus money that went out, per method (negative = net inflow)
+    external: dict[str, str]
+    #: every account summed: always "0.00" in a sound ledger
+    sum: str
+
+
+class LedgerTotals(msgspec.Struct):
+    totals: list[CurrencyTotals]

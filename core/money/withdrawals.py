@@ -1,0 +1,315 @@
+"""Withdrawals: members take earned money out through a payout method.
+
+Statuses: ``requested → processing → completed | failed``, and ``requested → cancelled |
+failed``.  Money moves ``available → payouts:{method}:clearing`` at request,
+``clearing → external:{method}`` (net) and ``clearing → platform:fees`` (fee) on
+completion, and back to ``available`` on failure or cancellation.  Every status change is
+a conditional update, so a withdrawal is completed (and paid out) at most once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from agorakit.db import is_unique_violation
+from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.hooks import maybe_await
+from agorakit.money import ledger
+from agorakit.money.amounts import format_amount, money
+from agorakit.money.payments import IdempotencyKeyReused
+from agorakit.money.schemas import WithdrawalOut
+from agorakit.money.tables import Withdrawal
+from agorakit.pagination import decode_cursor, encode_cursor
+
+
+class WithdrawalRequest(msgspec.Struct, frozen=True):
+    """What ``agorakit_can_withdraw`` is asked about."""
+
+    method: str
+    amount: int
+    currency: str
+
+
+class WithdrawalNotAllowed(AgorakitError):
+    status = 403
+    code = "withdrawal_not_allowed"
+    title = "Withdrawal not allowed"
+
+
+class BelowMinimum(ValidationFailed):
+    code = "below_minimum"
+    title = "The amount is below the method's minimum"
+
+
+def to_withdrawal(row: dict[str, Any]) -> WithdrawalOut:
+    currency = row["currency"]
+    return WithdrawalOut(
+        id=row["id"],
+        member_id=row["member_id"],
+        method=row["method"],
+        amount=money(row["amount"], currency),
+        fee=money(row["fee"], currency),
+        net=money(row["amount"] - row["fee"], currency),
+        destination=row["destination"] or {},
+        status=row["status"],
+        batch_ref=row["batch_ref"],
+        provider_ref=row["provider_ref"],
+        failure_reason=row["failure_reason"],
+        completed_at=row["completed_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def get_withdrawal(withdrawal_id: int, *, member_id: int | None = None) -> WithdrawalOut:
+    query = Withdrawal.select().where(Withdrawal.id == withdrawal_id)
+    if member_id is not None:
+        query = query.where(Withdrawal.member_id == member_id)
+    row = await query.first().output(load_json=True)
+    if row is None:
+        raise NotFound(f"there is no withdrawal {withdrawal_id}")
+    return to_withdrawal(row)
+
+
+async def _row(withdrawal_id: int) -> dict[str, Any]:
+    row = await Withdrawal.select().where(Withdrawal.id == withdrawal_id).first().output(load_json=True)
+    if row is None:
+        raise NotFound(f"there is no withdrawal {withdrawal_id}")
+    return row
+
+
+async def request_withdrawal(
+    runtime: Any,
+    *,
+    member: Any,
+    method: str,
+    amount: int,
+    currency: str,
+    destination: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> tuple[WithdrawalOut, bool]:
+    """Ask to withdraw ``amount`` from the member's available balance; ``(withdrawal, replayed)``."""
+    payout = runtime.payout_methods.get(method)
+    if payout is None:
+        offered = ", ".join(runtime.payout_methods) or "none"
+        raise ValidationFailed(
+            [FieldError("method", f"unknown payout method {method!r}; offered: {offered}")]
+        )
+    minimum = payout.minimum(currency)
+    if amount < minimum:
+        message = f"the minimum for {payout.label} is {format_amount(minimum, currency)} {currency}"
+        raise BelowMinimum([FieldError("amount.amount", message)])
+    normalised = payout.validate_destination(destination)
+    fee = payout.fee(amount, currency)
+    if not 0 <= fee < amount:
+        message = f"the {payout.label} fee ({format_amount(fee, currency)}) leaves nothing to pay out"
+        raise ValidationFailed([FieldError("amount.amount", message)])
+    request = WithdrawalRequest(method=method, amount=amount, currency=currency)
+    reasons = [
+        reason
+        for reason in [
+            await maybe_await(r)
+            for r in runtime.pm.hook.agorakit_can_withdraw(member=member, request=request)
+        ]
+        if reason
+    ]
+    if reasons:
+        raise WithdrawalNotAllowed("; ".join(reasons), extra={"reasons": reasons})
+
+    try:
+        async with runtime.unit_of_work() as uow:
+            if idempotency_key is not None:
+                first = await _by_key(member.id, idempotency_key)
+                if first is not None:
+                    same = (first["method"], first["amount"], first["currency"], first["destination"])
+                    if same != (method, amount, currency, normalised):
+                        raise IdempotencyKeyReused("withdrawal")
+                    return to_withdrawal(first), True
+            now = uow.now
+            rows = await Withdrawal.insert(
+                Withdrawal(
+                    member_id=member.id,
+                    method=method,
+                    amount=amount,
+                    fee=fee,
+                    currency=currency,
+                    destination=normalised,
+                    status="requested",
+                    idempotency_key=idempotency_key,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).returning(Withdrawal.id)
+            withdrawal_id = rows[0]["id"]
+            await ledger.post(
+                uow,
+                key=f"withdrawal:{withdrawal_id}:request",
+                kind="withdrawal_requested",
+                description=f"Withdrawal {withdrawal_id} to {payout.label}",
+                lines=ledger.move(ledger.available(member.id), ledger.clearing(method), amount, currency),
+                refs={"withdrawal": withdrawal_id},
+                actor_id=member.id,
+            )
+            uow.record(
+                "withdrawal.requested",
+                subject=f"withdrawal:{withdrawal_id}",
+                actor_id=member.id,
+                method=method,
+            )
+    except Exception as exc:
+        if idempotency_key is not None and is_unique_violation(exc):
+            first = await _by_key(member.id, idempotency_key)
+            if first is not None:
+                return to_withdrawal(first), True
+        raise
+    return await get_withdrawal(withdrawal_id), False
+
+
+async def _by_key(member_id: int, key: str) -> dict[str, Any] | None:
+    return (
+        await Withdrawal.select()
+        .where((Withdrawal.member_id == member_id) & (Withdrawal.idempotency_key == key))
+        .first()
+        .output(load_json=True)
+    )
+
+
+async def _transition(
+    uow: Any, withdrawal_id: int, *, from_: tuple[str, ...], to: str, **values: Any
+) -> dict[str, Any]:
+    """Move a withdrawal to ``to`` if it is in one of ``from_``; 409 otherwise."""
+    columns = {getattr(Withdrawal, k): v for k, v in values.items()}
+    updated = (
+        await Withdrawal.update({Withdrawal.status: to, Withdrawal.updated_at: uow.now, **columns})
+        .where((Withdrawal.id == withdrawal_id) & Withdrawal.status.is_in(list(from_)))
+        .returning(Withdrawal.id)
+    )
+    if not updated:
+        row = await _row(withdrawal_id)
+        message = f"withdrawal {withdrawal_id} is {row['status']}; it cannot become {to}"
+        raise Conflict(message, extra={"status": row["status"]})
+    return await _row(withdrawal_id)
+
+
+async def cancel_withdrawal(runtime: Any, *, withdrawal_id: int, member_id: int) -> WithdrawalOut:
+    """The member takes back a withdrawal that has not been sent yet."""
+    await get_withdrawal(withdrawal_id, member_id=member_id)  # 404 for someone else's
+    async with runtime.unit_of_work() as uow:
+        row = await _transition(uow, withdrawal_id, from_=("requested",), to="cancelled")
+        await _return_funds(uow, row, kind="withdrawal_cancelled", actor_id=member_id, why="cancelled")
+        uow.record("withdrawal.cancelled", subject=f"withdrawal:{withdrawal_id}", actor_id=member_id)
+    return await get_withdrawal(withdrawal_id)
+
+
+async def mark_processing(
+    uow: Any, withdrawal_ids: list[int], *, batch_ref: str, actor_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Mark requested withdrawals as sent in a batch (inside the caller's unit of work)."""
+    rows = []
+    for withdrawal_id in withdrawal_ids:
+        row = await _transition(
+            uow, withdrawal_id, from_=("requested",), to="processing", batch_ref=batch_ref
+        )
+        uow.record("withdrawal.processing", subject=f"withdrawal:{withdrawal_id}", actor_id=actor_id)
+        rows.append(row)
+    return rows
+
+
+async def complete_withdrawal(
+    runtime: Any, *, withdrawal_id: int, actor_id: int | None, provider_ref: str | None = None
+) -> WithdrawalOut:
+    async with runtime.unit_of_work() as uow:
+        values = {"completed_at": uow.now}
+        if provider_ref:
+            values["provider_ref"] = provider_ref
+        row = await _transition(uow, withdrawal_id, from_=("processing",), to="completed", **values)
+        method, currency, amount, fee = row["method"], row["currency"], row["amount"], row["fee"]
+        lines = ledger.move(ledger.clearing(method), ledger.external(method), amount - fee, currency)
+        if fee:
+            lines += ledger.move(ledger.clearing(method), ledger.PLATFORM_FEES, fee, currency)
+        await ledger.post(
+            uow,
+            key=f"withdrawal:{withdrawal_id}:complete",
+            kind="withdrawal_completed",
+            description=f"Withdrawal {withdrawal_id} paid out by {method}",
+            lines=lines,
+            refs={"withdrawal": withdrawal_id},
+            actor_id=actor_id,
+        )
+        uow.record(
+            "withdrawal.completed",
+            subject=f"withdrawal:{withdrawal_id}",
+            actor_id=actor_id,
+            member_id=row["member_id"],
+        )
+    return await get_withdrawal(withdrawal_id)
+
+
+async def fail_withdrawal(
+    runtime: Any, *, withdrawal_id: int, actor_id: int | None, reason: str
+) -> WithdrawalOut:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationFailed([FieldError("reason", "say why the withdrawal failed")])
+    async with runtime.unit_of_work() as uow:
+        row = await _transition(
+            uow, withdrawal_id, from_=("requested", "processing"), to="failed", failure_reason=reason
+        )
+        await _return_funds(uow, row, kind="withdrawal_failed", actor_id=actor_id, why=f"failed: {reason}")
+        uow.record(
+            "withdrawal.failed",
+            subject=f"withdrawal:{withdrawal_id}",
+            actor_id=actor_id,
+            member_id=row["member_id"],
+            reason=reason,
+        )
+    return await get_withdrawal(withdrawal_id)
+
+
+async def _return_funds(uow: Any, row: dict[str, Any], *, kind: str, actor_id: int | None, why: str) -> None:
+    await ledger.post(
+        uow,
+        key=f"withdrawal:{row['id']}:return",
+        kind=kind,
+        description=f"Withdrawal {row['id']} {why}; the money is back in your balance",
+        lines=ledger.move(
+            ledger.clearing(row["method"]), ledger.available(row["member_id"]), row["amount"], row["currency"]
+        ),
+        refs={"withdrawal": row["id"]},
+        actor_id=actor_id,
+    )
+
+
+def check_manual(runtime: Any, withdrawal: WithdrawalOut) -> None:
+    """Operators settle by hand only withdrawals of a manual payout method."""
+    method = runtime.payout_methods.get(withdrawal.method)
+    if method is not None and not method.manual:
+        message = f"{withdrawal.method} payouts are settled by the payout provider, not by hand"
+        raise Forbidden(message)
+
+
+async def list_withdrawals(
+    *,
+    cursor: str | None,
+    limit: int,
+    member_id: int | None = None,
+    status: str | None = None,
+    method: str | None = None,
+    oldest_first: bool = False,
+) -> tuple[list[WithdrawalOut], str | None]:
+    query = Withdrawal.select().order_by(Withdrawal.id, ascending=oldest_first).limit(limit + 1)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        after = int(position["id"])
+        query = query.where(Withdrawal.id > after if oldest_first else Withdrawal.id < after)
+    if member_id is not None:
+        query = query.where(Withdrawal.member_id == member_id)
+    if status:
+        query = query.where(Withdrawal.status == status)
+    if method:
+        query = query.where(Withdrawal.method == method)
+    rows = await query.output(load_json=True)
+    items = [to_withdrawal(r) for r in rows[:limit]]
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
