@@ -133,6 +133,45 @@ def migrate(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--at", "at", default=None, help="Run as of this ISO 8601 instant (default: now).")
+@click.pass_context
+def tick(ctx: click.Context, at: str | None) -> None:
+    """Run one worker sweep (expire unpaid payments, ...), optionally as of an instant."""
+    from datetime import datetime
+
+    from agorakit.clock import FrozenClock
+    from agorakit.runtime import Runtime
+    from agorakit.worker import sweep
+
+    clock = None
+    if at is not None:
+        try:
+            instant = datetime.fromisoformat(at)
+        except ValueError:
+            raise click.BadParameter(f"{at!r} is not an ISO 8601 instant", param_hint="--at") from None
+        if instant.tzinfo is None:
+            raise click.BadParameter("give a timezone, e.g. 2026-05-01T12:00:00Z", param_hint="--at")
+        clock = FrozenClock(instant)
+    runtime = Runtime(_state(ctx).settings(), clock=clock)
+
+    async def work() -> Any:
+        await runtime.db.start()
+        try:
+            return await sweep(runtime)
+        finally:
+            await runtime.db.close()
+
+    report = asyncio.run(work())
+    click.echo(json.dumps(msgspec_to_builtins(report)))
+
+
+def msgspec_to_builtins(value: Any) -> Any:
+    import msgspec
+
+    return msgspec.to_builtins(value)
+
+
+@cli.command()
 @click.argument("app_name")
 @click.option("--desc", default="", help="What the migration does.")
 @click.pass_context

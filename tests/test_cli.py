@@ -140,3 +140,15 @@ def test_run_serves_the_api(tmp_path):
         server.terminate()
         server.wait(timeout=10)
         server.stdout.close()
+
+
+def test_tick_runs_one_sweep_as_of_an_instant(tmp_path):
+    config = write_config(tmp_path)
+    assert invoke("--config", str(config), "migrate").exit_code == 0
+    result = invoke("--config", str(config), "tick", "--at", "2027-01-01T00:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert result.output == '{"expired_payments": []}\n'
+    naive = invoke("--config", str(config), "tick", "--at", "2027-01-01T00:00:00")
+    assert naive.exit_code == 2 and "give a timezone" in naive.output
+    garbage = invoke("--config", str(config), "tick", "--at", "yesterday")
+    assert garbage.exit_code == 2 and "is not an ISO 8601 instant" in garbage.output
