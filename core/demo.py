@@ -30,7 +30,9 @@ def write_demo_config(directory: Path) -> Path:
     path = directory / "site.toml"
     if path.exists():
         return path
-    plugins = ", ".join(f'"{name}"' for name in sorted(installed_plugins()))
+    enabled = sorted(installed_plugins())
+    plugins = ", ".join(f'"{name}"' for name in enabled)
+    pay_in, pay_out = _offered_methods(enabled)
     path.write_text(
         f"""# Demo site written by `agorakit demo`; edit freely, delete to start over.
 [site]
@@ -44,10 +46,45 @@ url = "sqlite:///{(directory / "demo.sqlite3").as_posix()}"
 
 [auth]
 jwt_secret = "{secrets.token_urlsafe(48)}"
+
+[money]
+payment_methods = [{", ".join(f'"{m}"' for m in pay_in)}]
+payout_methods = [{", ".join(f'"{m}"' for m in pay_out)}]
 """,
         encoding="utf-8",
     )
     return path
+
+
+def _offered_methods(enabled: list[str]) -> tuple[list[str], list[str]]:
+    """Every pay-in and payout method the enabled plugins offer (the demo binds them all)."""
+    from agorakit.hooks import collect, get_plugin_manager
+
+    pm = get_plugin_manager(enabled)
+    pay_in = [m.name for m in collect(pm.hook.agorakit_payment_methods())]
+    pay_out = [m.name for m in collect(pm.hook.agorakit_payout_methods())]
+    return sorted(pay_in, key=lambda name: name != "balance"), sorted(pay_out)
+
+
+#: Opening balances so the demo's withdrawals and balance payments can be tried at once.
+DEMO_OPENING = [("seller", "available", 12000), ("buyer", "credit", 5000)]
+
+
+async def _opening_balances(runtime, members: dict) -> None:
+    from agorakit.money import ledger
+
+    currency = runtime.settings.site.currency
+    async with runtime.unit_of_work() as uow:
+        for name, account, cents in DEMO_OPENING:
+            member_id = members[name].id
+            target = ledger.available(member_id) if account == "available" else ledger.credit(member_id)
+            await ledger.post(
+                uow,
+                key=f"demo:opening:{name}:{account}",
+                kind="demo_opening_balance",
+                description="Demo opening balance",
+                lines=ledger.move(ledger.external("demo"), target, cents, currency),
+            )
 
 
 async def load_demo_data(runtime) -> dict:
@@ -64,6 +101,7 @@ async def load_demo_data(runtime) -> dict:
             email=email, password=password, display_name=display_name, country=country, skills=skills
         )
         members[name] = await service.register(runtime, cmd, role=role)
+    await _opening_balances(runtime, members)
     await call_each(runtime.pm, "agorakit_demo_data", runtime=runtime, members=members)
     return members
 

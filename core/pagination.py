@@ -1,4 +1,7 @@
-"""Opaque cursors for keyset pagination (``?cursor=...&limit=...``)."""
+"""Opaque cursors for keyset pagination (``?cursor=...&limit=...``).
+
+A cursor encodes the integer keys of the last item of a page; anything else is refused.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,11 @@ def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict[str, Any
         position = msgspec.json.decode(raw)
     except (ValueError, msgspec.DecodeError):
         position = None
-    if not isinstance(position, dict) or set(position) != set(keys):
+    if (
+        not isinstance(position, dict)
+        or set(position) != set(keys)
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in position.values())
+    ):
         error = FieldError("cursor", "not a cursor from this list; start without one", "query")
         raise ValidationFailed([error])
     return position

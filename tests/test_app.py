@@ -147,3 +147,16 @@ def test_configure_logging_installs_the_chosen_format():
         assert logger.level == logging.WARNING
     finally:
         logger.handlers[:], logger.level, logger.propagate = saved
+
+
+async def test_absurd_ids_and_forged_cursors_are_4xx_not_500(client, make_member, problem):
+    import base64
+
+    operator = await make_member(role="operator")
+    for path in ["/payments/99999999999999999999", "/withdrawals/2147483648", "/operator/members/0"]:
+        body = problem(await client.get(path, headers=operator.headers), 422, "validation_error")
+        assert body["errors"][0]["source"] == "path"
+    forged = base64.urlsafe_b64encode(b'{"id":"x"}').decode().rstrip("=")
+    for path in ["/operator/members", "/payments", "/withdrawals", "/me/ledger", "/operator/withdrawals"]:
+        response = await client.get(path, params={"cursor": forged}, headers=operator.headers)
+        problem(response, 422, "validation_error", fields={"cursor"})

@@ -41,6 +41,8 @@ def test_demo_sets_up_config_database_and_logins_once(tmp_path):
     assert "operator@example.com  /  demo-operator-pass-2026" in result.output
     config = (directory / "site.toml").read_text()
     assert "jwt_secret" in config and (directory / "demo.sqlite3").exists()
+    assert 'payment_methods = ["balance", "bank_transfer"]' in config
+    assert 'payout_methods = ["bank_transfer"]' in config
 
     again = invoke("demo", "--dir", str(directory), "--no-serve")
     assert again.exit_code == 0, again.output

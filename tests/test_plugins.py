@@ -163,6 +163,10 @@ class TestEnabledPlugin:
         assert set(members) == {"operator", "seller", "buyer"}
         assert members["operator"].role == "operator"
         assert await SampleNote.select(SampleNote.body) == [{"body": "welcome, Bea Buyer"}]
+        from agorakit.money import ledger
+
+        assert await ledger.balance_of(ledger.available(members["seller"].id), "USD") == 12000
+        assert await ledger.balance_of(ledger.credit(members["buyer"].id), "USD") == 5000
         assert await load_demo_data(runtime) == {}  # a second run loads nothing again
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts import service
@@ -23,6 +23,7 @@ from agorakit.accounts.schemas import (
     SuspendMember,
     UpdateProfile,
 )
+from agorakit.http.params import Id
 from agorakit.pagination import DEFAULT_LIMIT, check_limit
 from agorakit.runtime import Runtime
 
@@ -107,7 +108,7 @@ class OperatorMembersController(Controller):
         return MemberPage(items=items, next_cursor=next_cursor)
 
     @get("/{member_id:int}", operation_id="getMember", summary="One member (operators)")
-    async def get_member(self, runtime: NamedDependency[Runtime], member_id: FromPath[int]) -> MemberOut:
+    async def get_member(self, runtime: NamedDependency[Runtime], member_id: Id) -> MemberOut:
         return await service.get_member(runtime, member_id)
 
     @post(
@@ -120,7 +121,7 @@ class OperatorMembersController(Controller):
         self,
         request: MemberRequest,
         runtime: NamedDependency[Runtime],
-        member_id: FromPath[int],
+        member_id: Id,
         data: JSONBody[SuspendMember],
     ) -> MemberOut:
         return await service.suspend(
@@ -134,6 +135,6 @@ class OperatorMembersController(Controller):
         status_code=HTTP_200_OK,
     )
     async def reactivate(
-        self, request: MemberRequest, runtime: NamedDependency[Runtime], member_id: FromPath[int]
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], member_id: Id
     ) -> MemberOut:
         return await service.reactivate(runtime, operator_id=request.user.id, member_id=member_id)

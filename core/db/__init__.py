@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from piccolo.apps.migrations.tables import Migration
@@ -78,8 +78,34 @@ class Database:
             tx = self.engine.transaction(transaction_type=TransactionType.immediate)
         else:
             tx = self.engine.transaction()
-        async with tx:
-            yield
+        try:
+            async with tx:
+                yield
+        except BaseException:
+            await self._discard(tx)
+            raise
+
+    async def _discard(self, tx: Any) -> None:
+        """Clean up after a transaction whose BEGIN, COMMIT or ROLLBACK raised.
+
+        Piccolo gives the connection back (and forgets the transaction) only when those
+        succeed.  A COMMIT can fail, e.g. when PostgreSQL's deferred balanced-ledger
+        trigger refuses it; without this the pooled connection would never be released
+        (the pool shrinks for good and closing it hangs) and later queries of the same
+        task would still run on the dead transaction's connection.
+        """
+        connection = getattr(tx, "connection", None)
+        if connection is None:
+            return  # a nested transaction, or no connection was made
+        context = getattr(tx, "context", None)
+        if context is not None:
+            if tx.engine.current_transaction.get() is not tx:
+                return  # Piccolo's exit ran to the end and cleaned up
+            tx.engine.current_transaction.reset(context)
+        if self.is_postgres and self.engine.pool is not None:
+            await self.engine.pool.release(connection)  # asyncpg rolls back what is left
+        else:
+            await connection.close()
 
 
 def _make_engine(config: DatabaseSection, source: str) -> tuple[EngineKind, Engine]:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from litestar.params import HeaderParameter
+from litestar.params import HeaderParameter, PathParameter
 
 #: ``Idempotency-Key`` header accepted by every POST that moves money.  Replaying a
 #: request with the same key returns the first result (status 200, header
@@ -19,3 +19,7 @@ IdempotencyKey = Annotated[
         description="Any unique string per intended operation (e.g. a UUID); replays return the first result.",
     ),
 ]
+
+#: A database id in a path: ``/orders/{order_id:int}``.  Bounded to the id column's
+#: range so an absurd id is a 422 (or 404), never a database overflow.
+Id = Annotated[int, PathParameter(ge=1, le=2_147_483_647)]

@@ -112,7 +112,9 @@ def handle_validation_error(request: Request, exc: ValidationException) -> Respo
             key = f"{key}.{named.group('name')}" if key else named.group("name")
         if key:
             message = re.sub(r"\s*- at `\$[^`]*`", "", message)
-            errors.append(FieldError(str(key), message, str(item.get("source") or "body")))
+            source = item.get("source") or "body"
+            source = getattr(source, "value", source)  # Litestar passes ParamType members
+            errors.append(FieldError(str(key), message, str(source)))
     if not errors:
         detail = _plain_detail(exc.extra) or "the request body is not valid JSON"
         return problem_response(request, status=400, code="bad_request", title="Bad request", detail=detail)

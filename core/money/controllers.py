@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
 from agorakit.accounts.schemas import MemberOut
-from agorakit.http.params import IdempotencyKey
+from agorakit.http.params import Id, IdempotencyKey
 from agorakit.money import balances, payments, withdrawals
 from agorakit.money.amounts import money, parse_money
 from agorakit.money.schemas import (
@@ -141,7 +141,7 @@ class PaymentController(Controller):
         return PaymentPage(items=items, next_cursor=next_cursor)
 
     @get("/{payment_id:int}", operation_id="getPayment", summary="One of your payments")
-    async def get_one(self, request: MemberRequest, payment_id: FromPath[int]) -> PaymentOut:
+    async def get_one(self, request: MemberRequest, payment_id: Id) -> PaymentOut:
         payer = None if request.user.role == "operator" else request.user.id
         return await payments.get_payment(payment_id, payer_id=payer)
 
@@ -152,7 +152,7 @@ class PaymentController(Controller):
         status_code=HTTP_200_OK,
     )
     async def cancel(
-        self, request: MemberRequest, runtime: NamedDependency[Runtime], payment_id: FromPath[int]
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], payment_id: Id
     ) -> PaymentOut:
         return await payments.cancel_payment(runtime, payment_id=payment_id, payer_id=request.user.id)
 
@@ -202,7 +202,7 @@ class WithdrawalController(Controller):
         return WithdrawalPage(items=items, next_cursor=next_cursor)
 
     @get("/{withdrawal_id:int}", operation_id="getWithdrawal", summary="One of your withdrawals")
-    async def get_one(self, request: MemberRequest, withdrawal_id: FromPath[int]) -> WithdrawalOut:
+    async def get_one(self, request: MemberRequest, withdrawal_id: Id) -> WithdrawalOut:
         member = None if request.user.role == "operator" else request.user.id
         return await withdrawals.get_withdrawal(withdrawal_id, member_id=member)
 
@@ -213,7 +213,7 @@ class WithdrawalController(Controller):
         status_code=HTTP_200_OK,
     )
     async def cancel(
-        self, request: MemberRequest, runtime: NamedDependency[Runtime], withdrawal_id: FromPath[int]
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], withdrawal_id: Id
     ) -> WithdrawalOut:
         return await withdrawals.cancel_withdrawal(
             runtime, withdrawal_id=withdrawal_id, member_id=request.user.id
@@ -261,7 +261,7 @@ class OperatorMoneyController(Controller):
         self,
         request: MemberRequest,
         runtime: NamedDependency[Runtime],
-        withdrawal_id: FromPath[int],
+        withdrawal_id: Id,
         data: JSONBody[CompleteWithdrawal],
     ) -> WithdrawalOut:
         withdrawals.check_manual(runtime, await withdrawals.get_withdrawal(withdrawal_id))
@@ -279,7 +279,7 @@ class OperatorMoneyController(Controller):
         self,
         request: MemberRequest,
         runtime: NamedDependency[Runtime],
-        withdrawal_id: FromPath[int],
+        withdrawal_id: Id,
         data: JSONBody[FailWithdrawal],
     ) -> WithdrawalOut:
         withdrawals.check_manual(runtime, await withdrawals.get_withdrawal(withdrawal_id))

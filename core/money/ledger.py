@@ -287,6 +287,28 @@ async def balance_of(name: str, currency: str) -> int:
     return row["balance"] if row else 0
 
 
+async def balances_for_update(names: list[str], currency: str) -> dict[str, int]:
+    """Balances of ``names`` (0 for an account not opened yet), locked to the end of the
+    transaction.
+
+    Read balances this way, inside the unit of work, when the lines of the posting that
+    follows depend on them (e.g. pay from credit first, then from available).  On
+    PostgreSQL a plain read can be stale by the time the posting runs, and a concurrent
+    request would then refuse a member who has money enough.  Rows are locked in id
+    order, the order :func:`post` updates them in, with the lock that update takes.
+    SQLite needs no lock: ``BEGIN IMMEDIATE`` already lets one writer in at a time.
+    """
+    query = (
+        LedgerAccount.select(LedgerAccount.name, LedgerAccount.balance)
+        .where(LedgerAccount.name.is_in(list(names)) & (LedgerAccount.currency == currency))
+        .order_by(LedgerAccount.id)
+    )
+    if LedgerAccount._meta.db.engine_type == "postgres":
+        query = query.lock_rows("NO KEY UPDATE")
+    found = {row["name"]: row["balance"] for row in await query}
+    return {name: found.get(name, 0) for name in names}
+
+
 # --------------------------------------------------------------------------------------
 # Checking
 # --------------------------------------------------------------------------------------

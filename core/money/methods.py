@@ -3,6 +3,10 @@
 A plugin offers methods through ``agorakit_payment_methods()`` / ``agorakit_payout_methods()``;
 the site decides which are used with ``[money] payment_methods`` / ``payout_methods``.
 A method named in the config but provided by no enabled plugin stops start-up.
+
+A method that needs the site's settings (a minimum, a fee, credentials) may define
+``bind(runtime)``: it is called once for each method the site binds, and what it returns
+is the method the site uses (e.g. a copy configured from ``runtime.plugin_settings``).
 """
 
 from __future__ import annotations
@@ -79,8 +83,8 @@ def bind_methods(runtime: Runtime) -> tuple[dict[str, PaymentMethod], dict[str, 
     offered_out = _by_name(collect(runtime.pm.hook.agorakit_payout_methods()), "payout", source)
     money = runtime.settings.money
     return (
-        _pick(offered_in, money.payment_methods, "money.payment_methods", source),
-        _pick(offered_out, money.payout_methods, "money.payout_methods", source),
+        _bound(_pick(offered_in, money.payment_methods, "money.payment_methods", source), runtime),
+        _bound(_pick(offered_out, money.payout_methods, "money.payout_methods", source), runtime),
     )
 
 
@@ -103,3 +107,12 @@ def _pick(offered: dict[str, Any], wanted: list[str], key: str, source: str) -> 
         )
         raise ConfigError(message)
     return {name: offered[name] for name in wanted}
+
+
+def _bound(methods: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+    """Let each method configure itself for this site (optional ``bind(runtime)``)."""
+    out = {}
+    for name, method in methods.items():
+        bind = getattr(method, "bind", None)
+        out[name] = bind(runtime) if callable(bind) else method
+    return out

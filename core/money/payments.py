@@ -321,8 +321,12 @@ class BalanceMethod:
             raise ValidationFailed([FieldError("method", message)])
         currency = payment.amount.currency
         needed = _minor(payment)
-        credit_balance = await ledger.balance_of(ledger.credit(payment.payer_id), currency)
-        available_balance = await ledger.balance_of(ledger.available(payment.payer_id), currency)
+        # Locked until the payment settles: concurrent payments see each other's spending.
+        held = await ledger.balances_for_update(
+            [ledger.credit(payment.payer_id), ledger.available(payment.payer_id)], currency
+        )
+        credit_balance = held[ledger.credit(payment.payer_id)]
+        available_balance = held[ledger.available(payment.payer_id)]
         if credit_balance + available_balance < needed:
             have = format_amount(credit_balance + available_balance, currency)
             detail = (
