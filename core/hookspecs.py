@@ -119,7 +119,9 @@ def agorakit_payment_methods() -> list[Any] | None:
     payment_methods`` binds), a ``label``, and ``async start(runtime, uow, payment)``
     returning a :class:`agorakit.money.methods.PaymentStep`.  A method that settles at
     once calls :func:`agorakit.money.payments.settle` in the given unit of work.  See
-    :class:`agorakit.money.methods.PaymentMethod`.
+    :class:`agorakit.money.methods.PaymentMethod`.  A method that needs the site's
+    settings may define ``bind(runtime)``: it is called once if the site binds the
+    method, and what it returns is the method used.
 
     :return: a list of payment method objects, or None.
     """
@@ -134,7 +136,10 @@ def agorakit_payout_methods() -> list[Any] | None:
     ``external:<name>``), a ``label``, ``manual`` (operators settle by hand), the
     ``destination_fields`` it needs, ``minimum(currency)``, ``fee(amount, currency)``,
     ``fee_description(currency)`` and ``validate_destination(destination)``.  See
-    :class:`agorakit.money.methods.PayoutMethod`.
+    :class:`agorakit.money.methods.PayoutMethod`.  A method that needs the site's
+    settings (its minimum, its fee, credentials) may define ``bind(runtime)``: it is
+    called once if the site binds the method, and what it returns is the method used
+    (e.g. a copy configured from ``runtime.plugin_settings(...)``).
 
     :return: a list of payout method objects, or None.
     """

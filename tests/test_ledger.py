@@ -13,9 +13,9 @@ import sqlite3
 from typing import Any
 
 import pytest
+from money_helpers import ManualPayoutPlugin
 
 import agorakit
-from agorakit.errors import FieldError, ValidationFailed
 from agorakit.money import ledger
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction, Withdrawal
 
@@ -67,36 +67,6 @@ def refused_by_database(db_kind: str) -> tuple[type[BaseException], ...]:
     if db_kind == "postgres":
         return (asyncpg.PostgresError,)
     return (sqlite3.IntegrityError,)
-
-
-class ManualPayout:
-    """A minimal manual payout method: an operator pays by hand to an email address."""
-
-    name = "testpay"
-    label = "Test payout"
-    manual = True
-    destination_fields = ["email"]
-
-    def minimum(self, currency: str) -> int:
-        return 100
-
-    def fee(self, amount: int, currency: str) -> int:
-        return 0
-
-    def fee_description(self, currency: str) -> str:
-        return "no fee"
-
-    def validate_destination(self, destination: dict[str, Any]) -> dict[str, Any]:
-        email = str(destination.get("email", "")).strip().lower()
-        if "@" not in email:
-            raise ValidationFailed([FieldError("destination.email", "give the email to pay to")])
-        return {"email": email}
-
-
-class ManualPayoutPlugin:
-    @agorakit.hookimpl
-    def agorakit_payout_methods(self):
-        return [ManualPayout()]
 
 
 PAYOUT_CONFIG = {"money": {"payout_methods": ["testpay"]}}

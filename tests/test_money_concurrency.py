@@ -12,42 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
 
 import pytest
+from money_helpers import ManualPayoutPlugin
 
-import agorakit
-from agorakit.errors import FieldError, ValidationFailed
 from agorakit.money import ledger, payments, withdrawals
 from agorakit.money.tables import LedgerEntry, LedgerTransaction, Payment, Withdrawal
-
-
-class ManualPayout:
-    name = "testpay"
-    label = "Test payout"
-    manual = True
-    destination_fields = ["email"]
-
-    def minimum(self, currency: str) -> int:
-        return 100
-
-    def fee(self, amount: int, currency: str) -> int:
-        return 0
-
-    def fee_description(self, currency: str) -> str:
-        return "no fee"
-
-    def validate_destination(self, destination: dict[str, Any]) -> dict[str, Any]:
-        email = str(destination.get("email", "")).strip().lower()
-        if "@" not in email:
-            raise ValidationFailed([FieldError("destination.email", "give the email to pay to")])
-        return {"email": email}
-
-
-class ManualPayoutPlugin:
-    @agorakit.hookimpl
-    def agorakit_payout_methods(self):
-        return [ManualPayout()]
 
 
 @pytest.fixture

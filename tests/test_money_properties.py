@@ -32,10 +32,11 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from money_helpers import ManualPayout
 
 import agorakit
 from agorakit.clock import FrozenClock
-from agorakit.errors import Conflict, FieldError, ValidationFailed
+from agorakit.errors import Conflict
 from agorakit.money import ledger, payments, withdrawals
 from agorakit.money.amounts import format_amount
 from agorakit.money.fees import Quote, compute_fees, percent_of
@@ -71,30 +72,6 @@ class SlowBank:
         return PaymentStep(status="awaiting_funds", details={"pay_to": "TEST BANK"})
 
 
-class ManualWire:
-    """A manual payout method with a flat 0.25 fee and a 1.00 minimum."""
-
-    name = PAYOUT
-    label = "Test wire"
-    manual = True
-    destination_fields = ["email"]
-
-    def minimum(self, currency: str) -> int:
-        return PAYOUT_MINIMUM
-
-    def fee(self, amount: int, currency: str) -> int:
-        return PAYOUT_FEE
-
-    def fee_description(self, currency: str) -> str:
-        return f"0.25 {currency} per withdrawal"
-
-    def validate_destination(self, destination: dict[str, Any]) -> dict[str, Any]:
-        email = str(destination.get("email", "")).strip().lower()
-        if "@" not in email:
-            raise ValidationFailed([FieldError("destination.email", "give the email to pay to")])
-        return {"email": email}
-
-
 class Methods:
     @agorakit.hookimpl
     def agorakit_payment_methods(self):
@@ -102,7 +79,7 @@ class Methods:
 
     @agorakit.hookimpl
     def agorakit_payout_methods(self):
-        return [ManualWire()]
+        return [ManualPayout(PAYOUT, minimum=PAYOUT_MINIMUM, fee=PAYOUT_FEE, label="Test wire")]
 
 
 class World:
