@@ -172,6 +172,36 @@ def msgspec_to_builtins(value: Any) -> Any:
 
 
 @cli.command()
+@click.option("--interval", default=5.0, show_default=True, type=float, help="Seconds between sweeps.")
+@click.pass_context
+def worker(ctx: click.Context, interval: float) -> None:
+    """Run the worker: sweep (timers, payment expiry, ...) every --interval seconds until stopped."""
+    import signal
+
+    from agorakit.http.logging import configure_logging
+    from agorakit.runtime import Runtime
+    from agorakit.worker import run_worker
+
+    settings = _state(ctx).settings()
+    configure_logging(settings.logging)
+    runtime = Runtime(settings)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await runtime.db.start()
+        try:
+            await run_worker(runtime, interval=interval, stop=stop)
+        finally:
+            await runtime.db.close()
+
+    click.echo(f"worker started (sweep every {interval:g} s); stop with Ctrl-C")
+    asyncio.run(work())
+
+
+@cli.command()
 @click.argument("app_name")
 @click.option("--desc", default="", help="What the migration does.")
 @click.pass_context

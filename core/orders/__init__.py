@@ -1,0 +1,1 @@
+"""Orders: declarative processes, transitions, timers, proofs."""

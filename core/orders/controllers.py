@@ -1,0 +1,135 @@
+"""HTTP routes of the orders area: orders, transitions, history, proofs, timers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from agorakit.accounts.auth import operator_only
+from agorakit.accounts.schemas import MemberOut
+from agorakit.http.params import Id
+from agorakit.orders import service
+from agorakit.orders.schemas import (
+    FireTransition,
+    OrderHistory,
+    OrderOut,
+    OrderPage,
+    ProofOut,
+    ReviewProof,
+    SubmitProof,
+    TimerOut,
+)
+from agorakit.pagination import DEFAULT_LIMIT
+from agorakit.runtime import Runtime
+
+MemberRequest = Request[MemberOut, Any, Any]
+Limit = Annotated[int, QueryParameter(ge=1, le=100)]
+
+
+class OrderController(Controller):
+    path = "/orders"
+    tags = ["orders"]
+
+    @get("", operation_id="listMyOrders", summary="Your orders as buyer or seller, newest first")
+    async def list_mine(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        role: FromQuery[Literal["buyer", "seller"] | None] = None,
+        order_state: Annotated[str | None, QueryParameter(name="state", max_length=40)] = None,
+    ) -> OrderPage:
+        items, next_cursor = await service.list_orders(
+            runtime, caller=request.user, cursor=cursor, limit=limit, role=role, state=order_state
+        )
+        return OrderPage(items=items, next_cursor=next_cursor)
+
+    @get("/{order_id:int}", operation_id="getOrder", summary="One order (parties and operators)")
+    async def get_one(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
+    ) -> OrderOut:
+        return await service.get_order(runtime, order_id, caller=request.user)
+
+    @get("/{order_id:int}/history", operation_id="getOrderHistory", summary="Every transition of an order")
+    async def get_history(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
+    ) -> OrderHistory:
+        return OrderHistory(items=await service.history(runtime, order_id, caller=request.user))
+
+    @post(
+        "/{order_id:int}/transitions/{name:str}",
+        operation_id="fireTransition",
+        summary="Fire a transition of the order's process",
+        status_code=HTTP_200_OK,
+    )
+    async def fire(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        order_id: Id,
+        name: FromPath[str],
+        data: JSONBody[FireTransition | None] = None,
+    ) -> OrderOut:
+        return await service.fire(
+            runtime, order_id, name, caller=request.user, data=data.data if data else None
+        )
+
+    @get("/{order_id:int}/proofs", operation_id="listProofs", summary="Proofs submitted for an order")
+    async def proofs(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
+    ) -> list[ProofOut]:
+        return await service.list_proofs(runtime, order_id, caller=request.user)
+
+    @post(
+        "/{order_id:int}/proofs",
+        operation_id="submitProof",
+        summary="Submit proof of the work (seller)",
+        status_code=HTTP_201_CREATED,
+    )
+    async def submit(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        order_id: Id,
+        data: JSONBody[SubmitProof],
+    ) -> ProofOut:
+        return await service.submit_proof(runtime, order_id, data, caller=request.user)
+
+    @post(
+        "/{order_id:int}/proofs/{proof_id:int}/review",
+        operation_id="reviewProof",
+        summary="Accept, reject or ask to correct a proof (buyer)",
+        status_code=HTTP_200_OK,
+    )
+    async def review(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        order_id: Id,
+        proof_id: Id,
+        data: JSONBody[ReviewProof],
+    ) -> ProofOut:
+        return await service.review_proof(
+            runtime, order_id, proof_id, decision=data.decision, reason=data.reason, caller=request.user
+        )
+
+
+class OperatorTimerController(Controller):
+    path = "/operator/timers"
+    tags = ["operator"]
+    guards = [operator_only]
+
+    @get("", operation_id="operatorListTimers", summary="Order timers, e.g. the ones that failed")
+    async def list_timers(
+        self,
+        status: FromQuery[Literal["pending", "fired", "cancelled", "failed"] | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> list[TimerOut]:
+        items, _ = await service.list_timers(status=status, cursor=cursor, limit=limit)
+        return items

@@ -1,0 +1,26 @@
+"""The core's own plugin for orders: tables, routes and the core's escrow effects."""
+
+from __future__ import annotations
+
+from agorakit import hookimpl
+
+
+@hookimpl
+def agorakit_tables():
+    from agorakit.orders.piccolo_app import APP_CONFIG
+
+    return [APP_CONFIG]
+
+
+@hookimpl
+def agorakit_routes():
+    from agorakit.orders.controllers import OperatorTimerController, OrderController
+
+    return [OrderController, OperatorTimerController]
+
+
+@hookimpl
+def agorakit_order_effects():
+    from agorakit.orders.service import refund_escrow, release_escrow
+
+    return {"release_escrow": release_escrow, "refund_escrow": refund_escrow}

@@ -1,0 +1,121 @@
+"""Declarative order processes (DESIGN §5).
+
+A process is data: states, transitions (which states they leave, the state they enter,
+which actors may fire them, guards that must pass and effects that run), and timers that
+fire a transition as ``system`` after a duration in a state.  Plugins contribute processes
+through ``agorakit_processes(runtime)``; guards and effects are named and implemented by
+plugins through ``agorakit_order_guards()`` / ``agorakit_order_effects()``, so a process
+stays plain data and a plugin can add its own effects.
+
+An order keeps the (name, version) of the process it started with: a plugin that changes
+a process adds a new version and keeps returning the old one until no order uses it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+import msgspec
+
+Actor = Literal["buyer", "seller", "operator", "system"]
+ProofEvent = Literal["submitted", "accepted", "rejected", "correction_requested"]
+
+
+class ProcessError(Exception):
+    """A process definition is inconsistent (a bug in the plugin that defines it)."""
+
+
+class Transition(msgspec.Struct, frozen=True, kw_only=True):
+    #: the name clients fire: ``POST /orders/{id}/transitions/{name}``
+    name: str
+    #: states it may be fired from
+    sources: tuple[str, ...]
+    #: the state it enters
+    target: str
+    #: who may fire it
+    actors: tuple[Actor, ...]
+    #: names of guards (``agorakit_order_guards``) that must all pass
+    guards: tuple[str, ...] = ()
+    #: names of effects (``agorakit_order_effects``) run, in order, in the same transaction
+    effects: tuple[str, ...] = ()
+    #: one line for people (docs, errors)
+    summary: str = ""
+
+
+class Timer(msgspec.Struct, frozen=True, kw_only=True):
+    """After ``after`` in ``state``, fire ``transition`` as ``system`` (cancelled if the state is left)."""
+
+    state: str
+    after: timedelta
+    transition: str
+
+
+class Process(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    version: int
+    states: tuple[str, ...]
+    initial: str
+    #: states in which the order is finished (its escrow must be empty)
+    final: tuple[str, ...]
+    transitions: tuple[Transition, ...]
+    timers: tuple[Timer, ...] = ()
+    #: transitions fired when a proof is submitted/accepted/rejected/needs correction
+    on_proof: dict[str, str] = {}
+
+    def __post_init__(self) -> None:
+        problems = list(self._problems())
+        if problems:
+            message = f"process {self.name} v{self.version} is inconsistent: " + "; ".join(problems)
+            raise ProcessError(message)
+
+    def _problems(self):
+        states = set(self.states)
+        if self.initial not in states:
+            yield f"initial state {self.initial!r} is not a state"
+        for state in self.final:
+            if state not in states:
+                yield f"final state {state!r} is not a state"
+        names = [t.name for t in self.transitions]
+        for name in {n for n in names if names.count(n) > 1}:
+            yield f"transition {name!r} is defined twice"
+        for t in self.transitions:
+            for state in (*t.sources, t.target):
+                if state not in states:
+                    yield f"transition {t.name!r} uses unknown state {state!r}"
+            if not t.actors:
+                yield f"transition {t.name!r} has no actors"
+        for timer in self.timers:
+            if timer.state not in states:
+                yield f"timer on unknown state {timer.state!r}"
+            t = self.transition(timer.transition)
+            if t is None:
+                yield f"timer fires unknown transition {timer.transition!r}"
+            elif "system" not in t.actors or timer.state not in t.sources:
+                yield f"timer transition {timer.transition!r} must be fireable by system from {timer.state!r}"
+            if timer.after <= timedelta(0):
+                yield f"timer on {timer.state!r} must wait a positive duration"
+        for event, name in self.on_proof.items():
+            if self.transition(name) is None:
+                yield f"on_proof[{event!r}] names unknown transition {name!r}"
+
+    def transition(self, name: str) -> Transition | None:
+        return next((t for t in self.transitions if t.name == name), None)
+
+    def available(self, state: str, roles: set[str] | frozenset[str]) -> list[str]:
+        """Transitions ``roles`` may fire from ``state``."""
+        return [t.name for t in self.transitions if state in t.sources and roles & set(t.actors)]
+
+    def timers_for(self, state: str) -> list[Timer]:
+        return [timer for timer in self.timers if timer.state == state]
+
+    def mermaid(self) -> str:
+        """The state diagram in Mermaid syntax (for docs)."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
+        for t in self.transitions:
+            for source in t.sources:
+                lines.append(f"    {source} --> {t.target}: {t.name} ({', '.join(t.actors)})")
+        for timer in self.timers:
+            lines.append(f"    note right of {timer.state}: after {timer.after} → {timer.transition}")
+        lines += [f"    {state} --> [*]" for state in self.final]
+        return "\n".join(lines)

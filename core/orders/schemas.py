@@ -1,0 +1,115 @@
+"""Request and response bodies of the orders API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from agorakit.money.amounts import Money
+
+Url = Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^https?://\S+$")]
+
+
+class OrderItemOut(msgspec.Struct):
+    position: int
+    kind: str
+    description: str
+    unit_price: Money
+    quantity: int
+    amount: Money
+
+
+class OrderOut(msgspec.Struct):
+    id: int
+    process: str
+    process_version: int
+    state: str
+    version: int
+    buyer_id: int
+    seller_id: int | None
+    listing_id: int | None
+    amount: Money
+    items: list[OrderItemOut]
+    data: dict[str, Any]
+    state_entered_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    #: transitions the caller may fire now
+    allowed_transitions: list[str] = []
+
+
+class OrderPage(msgspec.Struct):
+    items: list[OrderOut]
+    next_cursor: str | None
+
+
+class FireTransition(msgspec.Struct, forbid_unknown_fields=True):
+    """Optional facts for the transition (a reason, a note); stored in the history."""
+
+    data: dict[str, Any] = {}
+
+
+class OrderEventOut(msgspec.Struct):
+    seq: int
+    transition: str
+    from_state: str | None
+    to_state: str
+    actor_role: str
+    actor_id: int | None
+    data: dict[str, Any]
+    at: datetime
+
+
+class OrderHistory(msgspec.Struct):
+    items: list[OrderEventOut]
+
+
+class SubmitProof(msgspec.Struct, forbid_unknown_fields=True):
+    text: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
+    urls: Annotated[list[Url], msgspec.Meta(max_length=20)] = []
+    #: references of uploaded attachments
+    attachments: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=100)]], msgspec.Meta(max_length=20)
+    ] = []
+
+
+class ReviewProof(msgspec.Struct, forbid_unknown_fields=True):
+    decision: Literal["accept", "reject", "request_correction"]
+    #: required to reject or to ask for a correction
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class ProofOut(msgspec.Struct):
+    id: int
+    order_id: int
+    submitted_by: int
+    text: str
+    urls: list[str]
+    attachments: list[str]
+    status: str
+    review_reason: str | None
+    reviewed_by: int | None
+    reviewed_at: datetime | None
+    created_at: datetime
+
+
+class TimerOut(msgspec.Struct):
+    id: int
+    order_id: int
+    state: str
+    transition: str
+    due_at: datetime
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+class ItemIn(msgspec.Struct, frozen=True, kw_only=True):
+    """An order line for :func:`agorakit.orders.service.create_order` (minor units)."""
+
+    description: str
+    unit_price: int
+    quantity: int = 1
+    kind: str = "base"

@@ -1,0 +1,782 @@
+"""The order engine: create orders, fire transitions, run timers, keep proofs.
+
+Firing a transition is one unit of work: the caller's role is worked out (buyer, seller,
+operator, or system for timers), the transition is checked against the order's state and
+the process's actors and guards, the order moves with an optimistic version check (of two
+concurrent transitions from one state exactly one wins; the other gets a 409), the history
+gets an event, the old state's timers are cancelled and the new state's are set, and the
+transition's effects (ledger postings, ...) run — all committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.hooks import collect, maybe_await
+from agorakit.money import ledger
+from agorakit.money.amounts import money
+from agorakit.money.fees import Quote, compute_fees
+from agorakit.orders.process import Process, Transition
+from agorakit.orders.schemas import (
+    ItemIn,
+    OrderEventOut,
+    OrderItemOut,
+    OrderOut,
+    ProofOut,
+    SubmitProof,
+    TimerOut,
+)
+from agorakit.orders.tables import Order, OrderEvent, OrderItem, OrderTimer, Proof
+from agorakit.pagination import decode_cursor, encode_cursor
+
+log = logging.getLogger("agorakit.orders")
+
+#: Attempts before a failing timer is marked ``failed`` (and shown to operators).
+TIMER_MAX_ATTEMPTS = 5
+
+
+class TransitionNotAllowed(Conflict):
+    code = "transition_not_allowed"
+    title = "The transition is not allowed in the order's state"
+
+
+class ActorNotAllowed(Forbidden):
+    code = "actor_not_allowed"
+    title = "You may not fire this transition"
+
+
+class GuardFailed(Conflict):
+    code = "guard_failed"
+    title = "A condition of the transition is not met"
+
+
+class UnknownTransition(NotFound):
+    code = "unknown_transition"
+    title = "The process has no such transition"
+
+
+# --------------------------------------------------------------------------------------
+# Registry: processes, guards and effects, collected once per runtime
+# --------------------------------------------------------------------------------------
+
+
+class Registry:
+    def __init__(self, runtime: Any) -> None:
+        self.processes: dict[tuple[str, int], Process] = {}
+        for process in collect(runtime.pm.hook.agorakit_processes(runtime=runtime)):
+            key = (process.name, process.version)
+            if key in self.processes:
+                message = f"two plugins define process {process.name} v{process.version}"
+                raise ValueError(message)
+            self.processes[key] = process
+        self.guards = _named(runtime.pm.hook.agorakit_order_guards(), "guard")
+        self.effects = _named(runtime.pm.hook.agorakit_order_effects(), "effect")
+        for process in self.processes.values():
+            for t in process.transitions:
+                for name in t.guards:
+                    if name not in self.guards:
+                        raise ValueError(f"process {process.name}: no plugin provides guard {name!r}")
+                for name in t.effects:
+                    if name not in self.effects:
+                        raise ValueError(f"process {process.name}: no plugin provides effect {name!r}")
+
+    def latest(self, name: str) -> Process:
+        versions = [p for (n, _), p in self.processes.items() if n == name]
+        if not versions:
+            message = f"there is no process {name!r}"
+            raise LookupError(message)
+        return max(versions, key=lambda p: p.version)
+
+    def get(self, name: str, version: int) -> Process:
+        process = self.processes.get((name, version))
+        if process is None:
+            message = (
+                f"this order follows process {name} v{version}, which no enabled plugin provides any more; "
+                "re-enable the plugin version that defines it"
+            )
+            raise Conflict(message)
+        return process
+
+
+def _named(results: list[dict[str, Any] | None], what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for result in results:
+        for name, function in (result or {}).items():
+            if name in out:
+                message = f"two plugins provide an order {what} named {name!r}"
+                raise ValueError(message)
+            out[name] = function
+    return out
+
+
+def registry(runtime: Any) -> Registry:
+    found = getattr(runtime, "_orders_registry", None)
+    if found is None:
+        found = runtime._orders_registry = Registry(runtime)
+    return found
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+
+
+async def _order_row(order_id: int, *, for_update: bool = False) -> dict[str, Any]:
+    query = Order.select().where(Order.id == order_id).first().output(load_json=True)
+    if for_update and Order._meta.db.engine_type == "postgres":
+        query = query.lock_rows()
+    row = await query
+    if row is None:
+        raise NotFound(f"there is no order {order_id}")
+    return row
+
+
+async def _to_order(
+    row: dict[str, Any], *, roles: frozenset[str] = frozenset(), process: Process | None = None
+) -> OrderOut:
+    items = (
+        await OrderItem.select()
+        .where(OrderItem.order == row["id"])
+        .order_by(OrderItem.position)
+        .output(load_json=True)
+    )
+    currency = row["currency"]
+    return OrderOut(
+        id=row["id"],
+        process=row["process"],
+        process_version=row["process_version"],
+        state=row["state"],
+        version=row["version"],
+        buyer_id=row["buyer_id"],
+        seller_id=row["seller_id"],
+        listing_id=row["listing_id"],
+        amount=money(row["amount"], currency),
+        items=[
+            OrderItemOut(
+                position=i["position"],
+                kind=i["kind"],
+                description=i["description"],
+                unit_price=money(i["unit_price"], currency),
+                quantity=i["quantity"],
+                amount=money(i["amount"], currency),
+            )
+            for i in items
+        ],
+        data=row["data"] or {},
+        state_entered_at=row["state_entered_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        allowed_transitions=process.available(row["state"], roles) if process and roles else [],
+    )
+
+
+def roles_of(order: dict[str, Any], caller: Any | None) -> frozenset[str]:
+    """What the caller is to this order: buyer, seller, operator, or system (no caller)."""
+    if caller is None:
+        return frozenset({"system"})
+    roles = set()
+    if caller.id == order["buyer_id"]:
+        roles.add("buyer")
+    if order["seller_id"] is not None and caller.id == order["seller_id"]:
+        roles.add("seller")
+    if getattr(caller, "role", None) == "operator":
+        roles.add("operator")
+    return frozenset(roles)
+
+
+async def get_order(runtime: Any, order_id: int, *, caller: Any | None) -> OrderOut:
+    """An order for one of its parties or an operator; 404 for anyone else."""
+    row = await _order_row(order_id)
+    roles = roles_of(row, caller)
+    if not roles:
+        raise NotFound(f"there is no order {order_id}")
+    process = registry(runtime).processes.get((row["process"], row["process_version"]))
+    return await _to_order(row, roles=roles, process=process)
+
+
+async def history(runtime: Any, order_id: int, *, caller: Any | None) -> list[OrderEventOut]:
+    await get_order(runtime, order_id, caller=caller)
+    rows = (
+        await OrderEvent.select()
+        .where(OrderEvent.order == order_id)
+        .order_by(OrderEvent.seq)
+        .output(load_json=True)
+    )
+    return [
+        OrderEventOut(
+            seq=r["seq"],
+            transition=r["transition"],
+            from_state=r["from_state"],
+            to_state=r["to_state"],
+            actor_role=r["actor_role"],
+            actor_id=r["actor_id"],
+            data=r["data"] or {},
+            at=r["at"],
+        )
+        for r in rows
+    ]
+
+
+async def list_orders(
+    runtime: Any,
+    *,
+    caller: Any,
+    cursor: str | None,
+    limit: int,
+    role: str | None = None,
+    state: str | None = None,
+) -> tuple[list[OrderOut], str | None]:
+    """The caller's orders (as buyer, seller or either), newest first."""
+    query = Order.select().order_by(Order.id, ascending=False).limit(limit + 1)
+    if role == "buyer":
+        query = query.where(Order.buyer_id == caller.id)
+    elif role == "seller":
+        query = query.where(Order.seller_id == caller.id)
+    else:
+        query = query.where((Order.buyer_id == caller.id) | (Order.seller_id == caller.id))
+    if state:
+        query = query.where(Order.state == state)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Order.id < position["id"])
+    rows = await query.output(load_json=True)
+    reg = registry(runtime)
+    items = [
+        await _to_order(
+            r, roles=roles_of(r, caller), process=reg.processes.get((r["process"], r["process_version"]))
+        )
+        for r in rows[:limit]
+    ]
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+
+
+# --------------------------------------------------------------------------------------
+# Creating and transitioning
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class TransitionContext:
+    """What guards and effects see."""
+
+    runtime: Any
+    uow: Any
+    order: OrderOut
+    process: Process
+    transition: Transition
+    actor_role: str
+    actor_id: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+async def create_order(
+    runtime: Any,
+    *,
+    process: str,
+    buyer_id: int,
+    currency: str,
+    items: list[ItemIn],
+    seller_id: int | None = None,
+    listing_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    uow: Any | None = None,
+) -> OrderOut:
+    """Create an order in its process's initial state (inside ``uow`` if given)."""
+    if not items:
+        raise ValidationFailed([FieldError("items", "an order needs at least one item")])
+    for index, item in enumerate(items):
+        if item.unit_price < 0 or item.quantity < 1:
+            message = "unit price must not be negative and quantity must be at least 1"
+            raise ValidationFailed([FieldError(f"items[{index}]", message)])
+    definition = registry(runtime).latest(process)
+    if uow is None:
+        async with runtime.unit_of_work() as own:
+            order_id = await _create(own, definition, buyer_id, seller_id, listing_id, currency, items, data)
+    else:
+        order_id = await _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data)
+    return await _to_order(await _order_row(order_id))
+
+
+async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data) -> int:
+    now = uow.now
+    amount = sum(item.unit_price * item.quantity for item in items)
+    rows = await Order.insert(
+        Order(
+            process=definition.name,
+            process_version=definition.version,
+            state=definition.initial,
+            version=1,
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            listing_id=listing_id,
+            currency=currency,
+            amount=amount,
+            data=data or {},
+            state_entered_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+    ).returning(Order.id)
+    order_id = rows[0]["id"]
+    await OrderItem.insert(
+        *[
+            OrderItem(
+                order=order_id,
+                position=index,
+                kind=item.kind,
+                description=item.description,
+                unit_price=item.unit_price,
+                quantity=item.quantity,
+                amount=item.unit_price * item.quantity,
+            )
+            for index, item in enumerate(items, start=1)
+        ]
+    )
+    await OrderEvent.insert(
+        OrderEvent(
+            order=order_id,
+            seq=1,
+            transition="create",
+            from_state=None,
+            to_state=definition.initial,
+            actor_role="buyer",
+            actor_id=buyer_id,
+            data={},
+            at=now,
+        )
+    )
+    await _set_timers(uow, order_id, definition, definition.initial)
+    uow.record(
+        "order.created",
+        subject=f"order:{order_id}",
+        actor_id=buyer_id,
+        process=definition.name,
+        state=definition.initial,
+    )
+    return order_id
+
+
+async def fire(
+    runtime: Any, order_id: int, transition: str, *, caller: Any | None, data: dict[str, Any] | None = None
+) -> OrderOut:
+    """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work."""
+    async with runtime.unit_of_work() as uow:
+        row = await fire_in(uow, order_id, transition, caller=caller, data=data)
+    process = registry(runtime).get(row["process"], row["process_version"])
+    return await _to_order(row, roles=roles_of(row, caller), process=process)
+
+
+async def fire_in(
+    uow: Any, order_id: int, name: str, *, caller: Any | None, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Fire a transition inside an existing unit of work; returns the order's new row."""
+    runtime = uow.runtime
+    row = await _order_row(order_id, for_update=True)
+    roles = roles_of(row, caller)
+    if not roles:
+        raise NotFound(f"there is no order {order_id}")
+    process = registry(runtime).get(row["process"], row["process_version"])
+    transition = process.transition(name)
+    allowed = process.available(row["state"], roles)
+    if transition is None:
+        names = ", ".join(t.name for t in process.transitions)
+        raise UnknownTransition(
+            f"process {process.name} has no transition {name!r}; it has: {names}",
+            extra={"allowed_transitions": allowed},
+        )
+    if row["state"] not in transition.sources:
+        message = (
+            f"order {order_id} is {row['state']}; {name} is possible only from "
+            f"{', '.join(transition.sources)}"
+        )
+        raise TransitionNotAllowed(message, extra={"state": row["state"], "allowed_transitions": allowed})
+    acting = [role for role in transition.actors if role in roles]
+    if not acting:
+        message = f"{name} is for the {' or '.join(transition.actors)} of the order"
+        raise ActorNotAllowed(message, extra={"state": row["state"], "allowed_transitions": allowed})
+    actor_role = acting[0]
+    actor_id = getattr(caller, "id", None)
+    reg = registry(runtime)
+    before = await _to_order(row)
+    context = TransitionContext(runtime, uow, before, process, transition, actor_role, actor_id, data or {})
+    for guard in transition.guards:
+        reason = await maybe_await(reg.guards[guard](context))
+        if reason:
+            raise GuardFailed(str(reason), extra={"guard": guard, "state": row["state"]})
+
+    now = uow.now
+    moved = (
+        await Order.update(
+            {
+                Order.state: transition.target,
+                Order.version: row["version"] + 1,
+                Order.state_entered_at: now,
+                Order.updated_at: now,
+            }
+        )
+        .where((Order.id == order_id) & (Order.version == row["version"]))
+        .returning(Order.id)
+    )
+    if not moved:
+        raise Conflict(f"order {order_id} changed while {name} was being fired; reload it and try again")
+    await OrderEvent.insert(
+        OrderEvent(
+            order=order_id,
+            seq=row["version"] + 1,
+            transition=name,
+            from_state=row["state"],
+            to_state=transition.target,
+            actor_role=actor_role,
+            actor_id=actor_id,
+            data=data or {},
+            at=now,
+        )
+    )
+    await OrderTimer.update({OrderTimer.status: "cancelled"}).where(
+        (OrderTimer.order == order_id) & (OrderTimer.status == "pending")
+    )
+    await _set_timers(uow, order_id, process, transition.target)
+    after = await _order_row(order_id)
+    context.order = await _to_order(after)
+    for effect in transition.effects:
+        await maybe_await(reg.effects[effect](context))
+    uow.record(
+        "order.transitioned",
+        subject=f"order:{order_id}",
+        actor_id=actor_id,
+        process=process.name,
+        transition=name,
+        from_state=row["state"],
+        to_state=transition.target,
+        actor_role=actor_role,
+    )
+    return after
+
+
+async def _set_timers(uow: Any, order_id: int, process: Process, state: str) -> None:
+    timers = [
+        OrderTimer(
+            order=order_id,
+            state=state,
+            transition=timer.transition,
+            due_at=uow.now + timer.after,
+            status="pending",
+            attempts=0,
+            created_at=uow.now,
+        )
+        for timer in process.timers_for(state)
+    ]
+    if timers:
+        await OrderTimer.insert(*timers)
+
+
+# --------------------------------------------------------------------------------------
+# Timers
+# --------------------------------------------------------------------------------------
+
+
+class TimerReport(msgspec.Struct):
+    fired: list[int] = []
+    retried: list[int] = []
+    failed: list[int] = []
+
+
+async def fire_due_timers(runtime: Any, *, limit: int = 100) -> TimerReport:
+    """Fire every pending timer that is due, each in its own unit of work.
+
+    Several workers can run this at once: on PostgreSQL each timer is claimed with
+    ``FOR UPDATE SKIP LOCKED`` so it fires exactly once; SQLite runs one writer at a
+    time.  A timer whose transition fails is retried with backoff and, after
+    ``TIMER_MAX_ATTEMPTS``, marked ``failed`` for operators — never dropped silently.
+    """
+    report = TimerReport()
+    seen: set[int] = set()
+    for _ in range(limit):
+        outcome = await _fire_next_timer(runtime, seen)
+        if outcome is None:
+            break
+        timer_id, result = outcome
+        seen.add(timer_id)
+        getattr(report, result).append(timer_id)
+    return report
+
+
+async def _fire_next_timer(runtime: Any, seen: set[int]) -> tuple[int, str] | None:
+    timer_id: int | None = None
+    try:
+        async with runtime.unit_of_work() as uow:
+            query = (
+                OrderTimer.select(OrderTimer.id, OrderTimer.order, OrderTimer.transition, OrderTimer.state)
+                .where((OrderTimer.status == "pending") & (OrderTimer.due_at <= uow.now))
+                .order_by(OrderTimer.due_at)
+                .order_by(OrderTimer.id)
+                .first()
+            )
+            if seen:
+                query = query.where(OrderTimer.id.not_in(list(seen)))
+            if runtime.db.is_postgres:
+                query = query.lock_rows(skip_locked=True)
+            timer = await query
+            if timer is None:
+                return None
+            timer_id = timer["id"]
+            row = await _order_row(timer["order"], for_update=True)
+            if row["state"] != timer["state"]:
+                await OrderTimer.update({OrderTimer.status: "cancelled"}).where(OrderTimer.id == timer_id)
+                return timer_id, "fired"
+            await fire_in(uow, timer["order"], timer["transition"], caller=None, data={"timer": timer_id})
+            await OrderTimer.update({OrderTimer.status: "fired", OrderTimer.fired_at: uow.now}).where(
+                OrderTimer.id == timer_id
+            )
+            return timer_id, "fired"
+    except AgorakitError as exc:
+        if timer_id is None:
+            raise
+        error = exc
+    except Exception as exc:
+        if timer_id is None:
+            raise
+        log.exception("timer %s failed", timer_id)
+        error = AgorakitError(f"unexpected error: {exc!r}")
+    return await _record_timer_failure(runtime, timer_id, error)
+
+
+async def _record_timer_failure(runtime: Any, timer_id: int, error: AgorakitError) -> tuple[int, str]:
+    async with runtime.unit_of_work() as uow:
+        row = await OrderTimer.select(OrderTimer.attempts).where(OrderTimer.id == timer_id).first()
+        attempts = row["attempts"] + 1
+        failed = attempts >= TIMER_MAX_ATTEMPTS
+        await OrderTimer.update(
+            {
+                OrderTimer.attempts: attempts,
+                OrderTimer.last_error: error.detail,
+                OrderTimer.status: "failed" if failed else "pending",
+                OrderTimer.due_at: uow.now + timedelta(minutes=2**attempts),
+            }
+        ).where(OrderTimer.id == timer_id)
+        log.warning("timer %s failed (attempt %s): %s", timer_id, attempts, error.detail)
+        if failed:
+            uow.record("order.timer_failed", subject=f"timer:{timer_id}", error=error.detail)
+    return timer_id, "failed" if failed else "retried"
+
+
+async def list_timers(
+    *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[TimerOut], str | None]:
+    query = OrderTimer.select().order_by(OrderTimer.id).limit(limit + 1)
+    if status:
+        query = query.where(OrderTimer.status == status)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(OrderTimer.id > position["id"])
+    rows = await query
+    items = [
+        TimerOut(
+            id=r["id"],
+            order_id=r["order"],
+            state=r["state"],
+            transition=r["transition"],
+            due_at=r["due_at"],
+            status=r["status"],
+            attempts=r["attempts"],
+            last_error=r["last_error"],
+        )
+        for r in rows[:limit]
+    ]
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+
+
+# --------------------------------------------------------------------------------------
+# Proofs
+# --------------------------------------------------------------------------------------
+
+
+def _to_proof(row: dict[str, Any]) -> ProofOut:
+    return ProofOut(
+        id=row["id"],
+        order_id=row["order"],
+        submitted_by=row["submitted_by"],
+        text=row["text"],
+        urls=row["urls"] or [],
+        attachments=row["attachments"] or [],
+        status=row["status"],
+        review_reason=row["review_reason"],
+        reviewed_by=row["reviewed_by"],
+        reviewed_at=row["reviewed_at"],
+        created_at=row["created_at"],
+    )
+
+
+async def submit_proof(runtime: Any, order_id: int, proof: SubmitProof, *, caller: Any) -> ProofOut:
+    """The seller (worker) submits evidence of the work; checked by ``agorakit_validate_proof``."""
+    order = await get_order(runtime, order_id, caller=caller)
+    if caller.id != order.seller_id:
+        raise Forbidden("only the seller of the order submits proofs")
+    if not (proof.text.strip() or proof.urls or proof.attachments):
+        raise ValidationFailed([FieldError("text", "a proof needs text, URLs or attachments")])
+    problems = [
+        p
+        for result in runtime.pm.hook.agorakit_validate_proof(order=order, proof=proof)
+        for p in (await maybe_await(result) or [])
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+    async with runtime.unit_of_work() as uow:
+        open_proof = await Proof.exists().where((Proof.order == order_id) & Proof.status.is_in(["submitted"]))
+        if open_proof:
+            raise Conflict("a proof of this order is waiting for review; wait for the review first")
+        rows = await Proof.insert(
+            Proof(
+                order=order_id,
+                submitted_by=caller.id,
+                text=proof.text.strip(),
+                urls=list(proof.urls),
+                attachments=list(proof.attachments),
+                status="submitted",
+                created_at=uow.now,
+            )
+        ).returning(Proof.id)
+        proof_id = rows[0]["id"]
+        await _proof_transition(uow, order, "submitted", caller, proof_id)
+        uow.record("proof.submitted", subject=f"order:{order_id}", actor_id=caller.id, proof=proof_id)
+    return await get_proof(runtime, order_id, proof_id, caller=caller)
+
+
+async def review_proof(
+    runtime: Any, order_id: int, proof_id: int, *, decision: str, reason: str, caller: Any
+) -> ProofOut:
+    """The buyer accepts a proof, rejects it, or asks for a correction (with a reason)."""
+    order = await get_order(runtime, order_id, caller=caller)
+    if caller.id != order.buyer_id:
+        raise Forbidden("only the buyer of the order reviews its proofs")
+    reason = " ".join(reason.split())
+    if decision != "accept" and not reason:
+        raise ValidationFailed([FieldError("reason", "say why, so the seller can act on it")])
+    status = {"accept": "accepted", "reject": "rejected", "request_correction": "correction_requested"}[
+        decision
+    ]
+    async with runtime.unit_of_work() as uow:
+        updated = (
+            await Proof.update(
+                {
+                    Proof.status: status,
+                    Proof.review_reason: reason or None,
+                    Proof.reviewed_by: caller.id,
+                    Proof.reviewed_at: uow.now,
+                }
+            )
+            .where((Proof.id == proof_id) & (Proof.order == order_id) & (Proof.status == "submitted"))
+            .returning(Proof.id)
+        )
+        if not updated:
+            current = (
+                await Proof.select(Proof.status)
+                .where((Proof.id == proof_id) & (Proof.order == order_id))
+                .first()
+            )
+            if current is None:
+                raise NotFound(f"order {order_id} has no proof {proof_id}")
+            raise Conflict(f"proof {proof_id} is already {current['status']}")
+        await _proof_transition(uow, order, status, caller, proof_id)
+        uow.record(f"proof.{status}", subject=f"order:{order_id}", actor_id=caller.id, proof=proof_id)
+    return await get_proof(runtime, order_id, proof_id, caller=caller)
+
+
+async def _proof_transition(uow: Any, order: OrderOut, event: str, caller: Any, proof_id: int) -> None:
+    process = registry(uow.runtime).get(order.process, order.process_version)
+    name = process.on_proof.get(event)
+    if name:
+        await fire_in(uow, order.id, name, caller=caller, data={"proof": proof_id})
+
+
+async def get_proof(runtime: Any, order_id: int, proof_id: int, *, caller: Any) -> ProofOut:
+    await get_order(runtime, order_id, caller=caller)
+    row = (
+        await Proof.select()
+        .where((Proof.id == proof_id) & (Proof.order == order_id))
+        .first()
+        .output(load_json=True)
+    )
+    if row is None:
+        raise NotFound(f"order {order_id} has no proof {proof_id}")
+    return _to_proof(row)
+
+
+async def list_proofs(runtime: Any, order_id: int, *, caller: Any) -> list[ProofOut]:
+    await get_order(runtime, order_id, caller=caller)
+    rows = await Proof.select().where(Proof.order == order_id).order_by(Proof.id).output(load_json=True)
+    return [_to_proof(r) for r in rows]
+
+
+# --------------------------------------------------------------------------------------
+# The core's effects
+# --------------------------------------------------------------------------------------
+
+
+async def release_escrow(ctx: TransitionContext) -> None:
+    """Pay the seller: escrow → seller available (net of fees) + escrow → platform:fees."""
+    order = ctx.order
+    if order.seller_id is None:
+        raise Conflict(f"order {order.id} has no seller to pay")
+    currency = order.amount.currency
+    amount = sum(item_amount(i) for i in order.items)
+    charge_fees = order.data.get("charge_fees", True)
+    breakdown = (
+        compute_fees(
+            ctx.runtime.pm,
+            Quote(
+                amount=amount,
+                currency=currency,
+                kind=order.data.get("fee_kind", order.process),
+                buyer_id=order.buyer_id,
+                seller_id=order.seller_id,
+            ),
+        )
+        if charge_fees
+        else None
+    )
+    net = breakdown.seller_net if breakdown else amount
+    fees = breakdown.platform_total if breakdown else 0
+    escrow = ledger.escrow(f"order:{order.id}")
+    lines = ledger.move(escrow, ledger.available(order.seller_id), net, currency)
+    if fees:
+        lines += ledger.move(escrow, ledger.PLATFORM_FEES, fees, currency)
+    await ledger.post(
+        ctx.uow,
+        key=f"order:{order.id}:release",
+        kind="escrow_released",
+        description=f"Order {order.id} completed: payment to the seller",
+        lines=lines,
+        refs={"order": order.id},
+        actor_id=ctx.actor_id,
+    )
+
+
+async def refund_escrow(ctx: TransitionContext) -> None:
+    """Give the buyer back everything in the escrow, as site credit."""
+    order = ctx.order
+    currency = order.amount.currency
+    escrow = ledger.escrow(f"order:{order.id}")
+    held = await ledger.balance_of(escrow, currency)
+    if held:
+        await ledger.post(
+            ctx.uow,
+            key=f"order:{order.id}:refund",
+            kind="escrow_refunded",
+            description=f"Order {order.id} cancelled: refund to your credit",
+            lines=ledger.move(escrow, ledger.credit(order.buyer_id), held, currency),
+            refs={"order": order.id},
+            actor_id=ctx.actor_id,
+        )
+
+
+def item_amount(item: OrderItemOut) -> int:
+    from agorakit.money.amounts import parse_amount
+
+    return parse_amount(item.amount.amount, item.amount.currency, allow_zero=True)

@@ -1,0 +1,462 @@
+"""The order engine: declarative processes, transitions, timers, proofs, the worker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+import agorakit
+from agorakit.errors import FieldError
+from agorakit.money import ledger
+from agorakit.orders import service
+from agorakit.orders.process import Process, ProcessError, Timer, Transition
+from agorakit.orders.schemas import ItemIn
+from agorakit.orders.tables import OrderTimer
+from agorakit.worker import sweep
+
+
+def gig_process(version: int = 1, auto_complete_days: int = 3) -> Process:
+    return Process(
+        name="testgig",
+        version=version,
+        states=("awaiting_payment", "in_progress", "delivered", "completed", "cancelled"),
+        initial="awaiting_payment",
+        final=("completed", "cancelled"),
+        transitions=(
+            Transition(
+                name="pay",
+                sources=("awaiting_payment",),
+                target="in_progress",
+                actors=("buyer",),
+                effects=("fund_from_credit",),
+            ),
+            Transition(name="deliver", sources=("in_progress",), target="delivered", actors=("seller",)),
+            Transition(
+                name="accept",
+                sources=("delivered",),
+                target="completed",
+                actors=("buyer",),
+                effects=("release_escrow",),
+            ),
+            Transition(
+                name="auto_complete",
+                sources=("delivered",),
+                target="completed",
+                actors=("system",),
+                effects=("release_escrow",),
+            ),
+            Transition(
+                name="cancel_late",
+                sources=("in_progress",),
+                target="cancelled",
+                actors=("buyer",),
+                guards=("deadline_passed",),
+                effects=("refund_escrow",),
+            ),
+            Transition(
+                name="refund",
+                sources=("awaiting_payment", "delivered", "in_progress"),
+                target="cancelled",
+                actors=("operator",),
+                effects=("refund_escrow",),
+            ),
+            Transition(
+                name="always_fails",
+                sources=("in_progress",),
+                target="completed",
+                actors=("system",),
+                guards=("never",),
+            ),
+        ),
+        timers=(
+            Timer(state="delivered", after=timedelta(days=auto_complete_days), transition="auto_complete"),
+        ),
+        on_proof={"submitted": "deliver"},
+    )
+
+
+class TestGigPlugin:
+    """A process, its guards and effects, and a proof rule, as a model plugin would ship."""
+
+    def __init__(self, processes=None):
+        self.processes = processes or [gig_process()]
+
+    @agorakit.hookimpl
+    def agorakit_processes(self, runtime):
+        return self.processes
+
+    @agorakit.hookimpl
+    def agorakit_order_guards(self):
+        def deadline_passed(ctx):
+            deadline = ctx.order.data["deadline_days"]
+            if ctx.runtime.clock.now() - ctx.order.created_at < timedelta(days=deadline):
+                return f"the seller has until day {deadline} to deliver; you can cancel after that"
+            return None
+
+        async def never(ctx):
+            return "this transition never passes"
+
+        return {"deadline_passed": deadline_passed, "never": never}
+
+    @agorakit.hookimpl
+    def agorakit_order_effects(self):
+        async def fund_from_credit(ctx):
+            order = ctx.order
+            await ledger.post(
+                ctx.uow,
+                key=f"order:{order.id}:fund",
+                kind="payment_completed",
+                description="test payment",
+                lines=ledger.move(
+                    ledger.credit(order.buyer_id), ledger.escrow(f"order:{order.id}"), 500, "USD"
+                ),
+            )
+
+        return {"fund_from_credit": fund_from_credit}
+
+    @agorakit.hookimpl
+    def agorakit_validate_proof(self, order, proof):
+        if "forbidden" in proof.text:
+            return [FieldError("text", "proofs may not say 'forbidden'")]
+        return None
+
+
+@pytest.fixture
+def extra_plugins():
+    return [("testgig", TestGigPlugin())]
+
+
+async def fund_credit(runtime, member_id, cents=500):
+    async with runtime.unit_of_work() as uow:
+        await ledger.post(
+            uow,
+            key=f"test-credit:{member_id}:{cents}",
+            kind="test_funding",
+            description="test",
+            lines=ledger.move(ledger.external("test"), ledger.credit(member_id), cents, "USD"),
+        )
+
+
+async def new_order(runtime, buyer, seller, **data):
+    return await service.create_order(
+        runtime,
+        process="testgig",
+        buyer_id=buyer.id,
+        seller_id=seller.id,
+        currency="USD",
+        items=[ItemIn(description="Logo design", unit_price=500)],
+        data={"deadline_days": 2, **data},
+    )
+
+
+def fire_path(order_id, name):
+    return f"/orders/{order_id}/transitions/{name}"
+
+
+async def test_hook_agorakit_processes(client, runtime, make_member):
+    buyer, seller = await make_member(), await make_member()
+    order = await new_order(runtime, buyer, seller)
+    assert (order.process, order.process_version, order.state) == ("testgig", 1, "awaiting_payment")
+    assert order.amount.amount == "5.00"
+    body = (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()
+    assert body["allowed_transitions"] == ["pay"]
+    seller_view = (await client.get(f"/orders/{order.id}", headers=seller.headers)).json()
+    assert seller_view["allowed_transitions"] == []
+
+
+async def test_hook_agorakit_order_effects(client, runtime, make_member):
+    """The full flow: pay (plugin effect), deliver by proof, accept (core release effect)."""
+    buyer, seller = await make_member(), await make_member()
+    await fund_credit(runtime, buyer.id)
+    order = await new_order(runtime, buyer, seller)
+    paid = await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["state"] == "in_progress"
+    assert await ledger.balance_of(ledger.escrow(f"order:{order.id}"), "USD") == 500
+
+    proof = await client.post(
+        f"/orders/{order.id}/proofs",
+        json={"text": "Here is your logo", "urls": ["https://files.example.com/logo.png"]},
+        headers=seller.headers,
+    )
+    assert proof.status_code == 201, proof.text
+    assert (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()["state"] == "delivered"
+
+    accepted = await client.post(fire_path(order.id, "accept"), headers=buyer.headers)
+    assert accepted.json()["state"] == "completed"
+    # 20% site fee, rounded half up: 5.00 -> seller 4.00, platform 1.00; the escrow is empty.
+    assert await ledger.balance_of(ledger.available(seller.id), "USD") == 400
+    assert await ledger.balance_of(ledger.PLATFORM_FEES, "USD") == 100
+    assert await ledger.balance_of(ledger.escrow(f"order:{order.id}"), "USD") == 0
+    assert await ledger.check_ledger() == []
+
+    history = (await client.get(f"/orders/{order.id}/history", headers=seller.headers)).json()["items"]
+    assert [
+        (e["seq"], e["transition"], e["from_state"], e["to_state"], e["actor_role"]) for e in history
+    ] == [
+        (1, "create", None, "awaiting_payment", "buyer"),
+        (2, "pay", "awaiting_payment", "in_progress", "buyer"),
+        (3, "deliver", "in_progress", "delivered", "seller"),
+        (4, "accept", "delivered", "completed", "buyer"),
+    ]
+    assert history[2]["data"] == {"proof": proof.json()["id"]}
+
+
+async def test_transition_refusals_say_what_is_allowed(client, runtime, make_member, problem):
+    buyer, seller, stranger = await make_member(), await make_member(), await make_member()
+    order = await new_order(runtime, buyer, seller)
+    body = problem(
+        await client.post(fire_path(order.id, "accept"), headers=buyer.headers), 409, "transition_not_allowed"
+    )
+    assert body["extra"] == {"state": "awaiting_payment", "allowed_transitions": ["pay"]}
+    body = problem(
+        await client.post(fire_path(order.id, "pay"), headers=seller.headers), 403, "actor_not_allowed"
+    )
+    assert body["detail"] == "pay is for the buyer of the order"
+    problem(await client.post(fire_path(order.id, "pay"), headers=stranger.headers), 404, "not_found")
+    problem(await client.get(f"/orders/{order.id}", headers=stranger.headers), 404, "not_found")
+    problem(await client.get(f"/orders/{order.id}/history", headers=stranger.headers), 404, "not_found")
+    body = problem(
+        await client.post(fire_path(order.id, "teleport"), headers=buyer.headers), 404, "unknown_transition"
+    )
+    assert "it has: pay, deliver" in body["detail"]
+    problem(
+        await client.post(fire_path(order.id, "auto_complete"), headers=buyer.headers),
+        409,
+        "transition_not_allowed",
+    )
+    assert (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()["version"] == 1
+
+
+async def test_hook_agorakit_order_guards(client, runtime, make_member, clock, problem):
+    buyer, seller = await make_member(), await make_member()
+    await fund_credit(runtime, buyer.id)
+    order = await new_order(runtime, buyer, seller)
+    await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+    early = await client.post(fire_path(order.id, "cancel_late"), headers=buyer.headers)
+    body = problem(early, 409, "guard_failed")
+    assert body["detail"] == "the seller has until day 2 to deliver; you can cancel after that"
+    assert await ledger.balance_of(ledger.credit(buyer.id), "USD") == 0
+
+    clock.advance(days=2)
+    late = await client.post(fire_path(order.id, "cancel_late"), headers=buyer.headers)
+    assert late.json()["state"] == "cancelled"
+    assert await ledger.balance_of(ledger.credit(buyer.id), "USD") == 500  # refunded to credit
+    assert await ledger.balance_of(ledger.escrow(f"order:{order.id}"), "USD") == 0
+
+
+async def test_timer_auto_completes_after_three_days(client, runtime, make_member, clock):
+    buyer, seller = await make_member(), await make_member()
+    await fund_credit(runtime, buyer.id)
+    order = await new_order(runtime, buyer, seller)
+    await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+    await client.post(fire_path(order.id, "deliver"), headers=seller.headers)
+
+    clock.advance(days=3, seconds=-1)
+    assert (await sweep(runtime)).timers_fired == []
+    clock.advance(seconds=1)
+    report = await sweep(runtime)
+    assert len(report.timers_fired) == 1
+    state = (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()
+    assert state["state"] == "completed"
+    history = (await client.get(f"/orders/{order.id}/history", headers=buyer.headers)).json()["items"]
+    assert (history[-1]["transition"], history[-1]["actor_role"], history[-1]["actor_id"]) == (
+        "auto_complete",
+        "system",
+        None,
+    )
+    assert await ledger.balance_of(ledger.available(seller.id), "USD") == 400
+    assert (await sweep(runtime)).timers_fired == []  # fired once
+
+
+async def test_timer_is_cancelled_when_its_state_is_left(client, runtime, make_member, clock):
+    buyer, seller = await make_member(), await make_member()
+    await fund_credit(runtime, buyer.id)
+    order = await new_order(runtime, buyer, seller)
+    await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+    await client.post(fire_path(order.id, "deliver"), headers=seller.headers)
+    await client.post(fire_path(order.id, "accept"), headers=buyer.headers)
+    clock.advance(days=4)
+    assert (await sweep(runtime)).timers_fired == []
+    rows = await OrderTimer.select(OrderTimer.status).where(OrderTimer.order == order.id)
+    assert rows == [{"status": "cancelled"}]
+    assert await ledger.balance_of(ledger.available(seller.id), "USD") == 400  # released once
+
+
+async def test_failing_timer_is_retried_then_reported_to_operators(client, runtime, make_member, clock):
+    buyer, seller, operator = await make_member(), await make_member(), await make_member(role="operator")
+    await fund_credit(runtime, buyer.id)
+    order = await new_order(runtime, buyer, seller)
+    await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+    async with runtime.unit_of_work() as uow:
+        await OrderTimer.insert(
+            OrderTimer(
+                order=order.id,
+                state="in_progress",
+                transition="always_fails",
+                due_at=uow.now,
+                status="pending",
+                attempts=0,
+                created_at=uow.now,
+            )
+        )
+    outcomes = []
+    for _ in range(service.TIMER_MAX_ATTEMPTS):
+        report = await sweep(runtime)
+        outcomes.append((len(report.timers_retried), len(report.timers_failed)))
+        clock.advance(hours=2)
+    assert outcomes == [(1, 0), (1, 0), (1, 0), (1, 0), (0, 1)]
+    failed = (
+        await client.get("/operator/timers", params={"status": "failed"}, headers=operator.headers)
+    ).json()
+    assert [(t["order_id"], t["transition"], t["attempts"]) for t in failed] == [
+        (order.id, "always_fails", 5)
+    ]
+    assert failed[0]["last_error"] == "this transition never passes"
+    assert (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()["state"] == "in_progress"
+
+
+async def test_hook_agorakit_validate_proof(client, runtime, make_member, problem):
+    buyer, seller = await make_member(), await make_member()
+    await fund_credit(runtime, buyer.id)
+    order = await new_order(runtime, buyer, seller)
+    await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+    url = f"/orders/{order.id}/proofs"
+    problem(
+        await client.post(url, json={"text": "forbidden words"}, headers=seller.headers),
+        422,
+        "validation_error",
+        fields={"text"},
+    )
+    problem(
+        await client.post(url, json={"text": "  "}, headers=seller.headers),
+        422,
+        "validation_error",
+        fields={"text"},
+    )
+    problem(
+        await client.post(url, json={"urls": ["ftp://x"]}, headers=seller.headers), 422, "validation_error"
+    )
+    problem(await client.post(url, json={"text": "mine"}, headers=buyer.headers), 403, "forbidden")
+    assert (await client.get(url, headers=buyer.headers)).json() == []
+
+    proof = (await client.post(url, json={"text": "done"}, headers=seller.headers)).json()
+    review = f"{url}/{proof['id']}/review"
+    problem(
+        await client.post(review, json={"decision": "reject"}, headers=buyer.headers),
+        422,
+        "validation_error",
+        fields={"reason"},
+    )
+    problem(await client.post(review, json={"decision": "accept"}, headers=seller.headers), 403, "forbidden")
+    reviewed = await client.post(
+        review, json={"decision": "request_correction", "reason": "wrong colour"}, headers=buyer.headers
+    )
+    assert reviewed.json()["status"] == "correction_requested"
+    assert reviewed.json()["review_reason"] == "wrong colour"
+    problem(await client.post(review, json={"decision": "accept"}, headers=buyer.headers), 409, "conflict")
+
+
+async def test_orders_keep_the_process_version_they_started_with(runtime, make_member, plugin_manager):
+    buyer, seller = await make_member(), await make_member()
+    first = await new_order(runtime, buyer, seller)
+    plugin = plugin_manager.get_plugin("testgig")
+    plugin.processes = [gig_process(1), gig_process(2, auto_complete_days=5)]
+    runtime._orders_registry = None  # start-up collects processes again
+    second = await new_order(runtime, buyer, seller)
+    assert (first.process_version, second.process_version) == (1, 2)
+    fired = await service.fire(runtime, first.id, "refund", caller=await _operator(runtime))
+    assert (fired.state, fired.process_version) == ("cancelled", 1)
+    plugin.processes = [gig_process(2)]
+    runtime._orders_registry = None
+    from agorakit.errors import Conflict
+
+    with pytest.raises(Conflict, match="no enabled plugin provides any more"):
+        await service.fire(runtime, first.id, "refund", caller=await _operator(runtime, "op2@example.com"))
+    plugin.processes = [gig_process(1)]
+    runtime._orders_registry = None
+
+
+async def _operator(runtime, email="op@example.com"):
+    from agorakit.accounts import service as accounts
+    from agorakit.accounts.schemas import RegisterMember
+
+    return await accounts.register(
+        runtime,
+        RegisterMember(email=email, password="operator-passphrase-9", display_name="Op", country="US"),
+        role="operator",
+    )
+
+
+def test_inconsistent_process_is_refused_at_definition():
+    with pytest.raises(ProcessError) as info:
+        Process(
+            name="broken",
+            version=1,
+            states=("a", "b"),
+            initial="c",
+            final=("b",),
+            transitions=(Transition(name="go", sources=("a",), target="z", actors=("buyer",)),),
+            timers=(Timer(state="a", after=timedelta(hours=1), transition="go"),),
+        )
+    message = str(info.value)
+    assert "initial state 'c' is not a state" in message
+    assert "transition 'go' uses unknown state 'z'" in message
+    assert "timer transition 'go' must be fireable by system from 'a'" in message
+
+
+def test_process_state_diagram_is_mermaid():
+    diagram = gig_process().mermaid()
+    assert diagram.startswith("stateDiagram-v2\n    [*] --> awaiting_payment")
+    assert "    delivered --> completed: accept (buyer)" in diagram
+
+
+async def test_concurrent_transitions_from_one_state_have_one_winner(client, runtime, make_member, db_kind):
+    buyer, seller = await make_member(), await make_member()
+    operator = await make_member(role="operator")
+    await fund_credit(runtime, buyer.id)
+    order = await new_order(runtime, buyer, seller)
+    await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+    await client.post(fire_path(order.id, "deliver"), headers=seller.headers)
+    responses = await asyncio.gather(
+        *[client.post(fire_path(order.id, "accept"), headers=buyer.headers) for _ in range(5)],
+        *[client.post(fire_path(order.id, "refund"), headers=operator.headers) for _ in range(5)],
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [409] * 9, codes
+    final = (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()
+    assert final["version"] == 4
+    # Whichever won, the escrow was paid out exactly once.
+    assert await ledger.balance_of(ledger.escrow(f"order:{order.id}"), "USD") == 0
+    assert await ledger.check_ledger() == []
+
+
+class TestSeveralWorkers:
+    @pytest.fixture
+    def site_config(self):
+        return {"database": {"pool_max_size": 12}}
+
+    async def test_each_due_timer_fires_exactly_once(self, client, runtime, make_member, clock, db_kind):
+        buyer, seller = await make_member(), await make_member()
+        await fund_credit(runtime, buyer.id, 500 * 8)
+        orders = []
+        for _ in range(8):
+            order = await new_order(runtime, buyer, seller)
+            await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+            await client.post(fire_path(order.id, "deliver"), headers=seller.headers)
+            orders.append(order.id)
+        clock.advance(days=3)
+        reports = await asyncio.gather(*(sweep(runtime) for _ in range(4)))
+        fired = [t for r in reports for t in r.timers_fired]
+        assert len(fired) == len(set(fired)) == 8
+        assert all(not r.timers_retried and not r.timers_failed for r in reports)
+        assert await ledger.balance_of(ledger.available(seller.id), "USD") == 8 * 400
+        assert await ledger.check_ledger() == []
+
+
+async def test_worker_loop_runs_sweeps(runtime):
+    from agorakit.worker import run_worker
+
+    assert await run_worker(runtime, interval=0.01, sweeps=2) == 2
