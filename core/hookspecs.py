@@ -89,6 +89,134 @@ def agorakit_cli(cli: click.Group) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Listings and eligibility
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def agorakit_listing_kinds() -> list[Any] | None:
+    """Register listing kinds (gig, campaign, offer, request, lead, ...).
+
+    Called once at start-up.  Each kind is an :class:`agorakit.catalog.kinds.ListingKind`:
+    its ``name``, the msgspec Struct of its kind-specific ``attributes`` (validated when a
+    listing is created or edited), whether a new or changed listing needs operator review
+    before it is published (``review_required``), and whether sales of it pay the site's
+    fees (``charge_fees``; the kind name is the ``Quote.kind`` fee plugins see).  Kind
+    names are unique across plugins.
+
+    :return: a list of ``ListingKind``, or None.
+    """
+
+
+@hookspec
+def agorakit_validate_listing(listing: Any) -> list[Any] | None:
+    """Check a listing before it is saved or submitted for review.
+
+    Called with the listing as it would be stored (``kind``, ``title``, ``description``,
+    ``price``, ``currency``, ``category`` and the validated ``attributes``).  Every plugin
+    may contribute problems; any problem refuses the save with a 422 that lists them all.
+    May be ``async``.
+
+    :param listing: :class:`agorakit.catalog.schemas.ListingDraft`.
+    :return: a list of :class:`agorakit.errors.FieldError` (empty or None when fine).
+    """
+
+
+@hookspec
+def agorakit_screen_text(text: str, context: str) -> list[Any] | None:
+    """Screen member-written text for off-platform advertising.
+
+    Called for listing titles and descriptions (and, later, offers and messages).  The
+    core's default implementation (``trylast``) flags e-mail addresses, phone numbers and
+    URLs.  Whether a flag blocks the text (422) or only marks it for moderators is the
+    site's ``[listings] screening`` setting.
+
+    :param text: the text to screen.
+    :param context: where it comes from, e.g. ``"listing.title"``, ``"message.body"``.
+    :return: a list of :class:`agorakit.catalog.screening.ScreenFlag` (``reason``,
+        ``match``), or None.
+    """
+
+
+@hookspec
+def agorakit_can_take(listing: Any, member: Any) -> str | None:
+    """Veto a member taking a listing (ordering a gig, taking a task, locking a request).
+
+    Every plugin is asked; any veto denies, and the reason is shown to the member.  Use it
+    for countries, hired groups, category qualifications and skills.  May be ``async``.
+
+    :param listing: the listing (:class:`agorakit.catalog.schemas.ListingOut`).
+    :param member: the member (:class:`agorakit.accounts.schemas.MemberOut`).
+    :return: None to allow, or a sentence saying why not (and what the member can do).
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Orders
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def agorakit_processes(runtime: Any) -> list[Any] | None:
+    """Contribute order processes.
+
+    Called once at start-up.  Return :class:`agorakit.orders.process.Process` objects:
+    states, transitions (sources, target, actors, guards, effects), timers and proof
+    transitions.  Read durations from your settings with ``runtime.plugin_settings``.
+    Keep returning an old version of a process while orders may still use it: an order
+    always follows the (name, version) it started with.
+
+    :param runtime: the site's :class:`agorakit.runtime.Runtime`.
+    :return: a list of ``Process``, or None.
+    """
+
+
+@hookspec
+def agorakit_order_guards() -> dict[str, Any] | None:
+    """Name guards that transitions can require.
+
+    Called once at start-up.  A guard is ``guard(ctx) -> str | None`` (may be ``async``):
+    None lets the transition happen, a sentence refuses it with a 409 ``guard_failed``
+    that shows the sentence.  ``ctx`` is an :class:`agorakit.orders.service.TransitionContext`
+    (``runtime``, ``uow``, ``order``, ``transition``, ``actor_role``, ``actor_id``,
+    ``data``).  Guard names are unique across plugins.
+
+    :return: a dict of name → guard, or None.
+    """
+
+
+@hookspec
+def agorakit_order_effects() -> dict[str, Any] | None:
+    """Name effects that transitions run.
+
+    Called once at start-up.  An effect is ``async effect(ctx)`` run inside the
+    transition's transaction, after the order entered its new state (``ctx.order`` is
+    the order after the transition): post to the ledger with ``agorakit.money.ledger``,
+    write the plugin's own rows, record events with ``ctx.uow.record``.  An exception
+    rolls the whole transition back.  The core provides ``release_escrow`` (escrow →
+    seller net + fees) and ``refund_escrow`` (escrow → buyer credit).  Effect names are
+    unique across plugins.
+
+    :return: a dict of name → effect, or None.
+    """
+
+
+@hookspec
+def agorakit_validate_proof(order: Any, proof: Any) -> list[Any] | None:
+    """Check a proof of work before it is stored.
+
+    Called when a proof (a delivery, a microjob proof) is submitted.  Every plugin may
+    contribute problems; any problem refuses it with a 422 listing them.  May be
+    ``async``.
+
+    :param order: the order (:class:`agorakit.orders.schemas.OrderOut`).
+    :param proof: :class:`agorakit.orders.schemas.SubmitProof` (``text``, ``urls``,
+        ``attachments``).
+    :return: a list of :class:`agorakit.errors.FieldError`, or None.
+    """
+
+
+# --------------------------------------------------------------------------------------
 # Money
 # --------------------------------------------------------------------------------------
 
@@ -108,6 +236,20 @@ def agorakit_compute_fees(quote: Quote) -> list[FeeLine] | None:
         ``buyer_id``, ``seller_id`` and ``context``.
     :return: a list of :class:`agorakit.money.fees.FeeLine` (``payer``, ``amount``,
         ``label``, ``code``), or None for no fee.
+    """
+
+
+@hookspec
+def agorakit_payment_settled(uow: Any, payment: Any) -> None:
+    """React to a payment being settled, inside the same transaction.
+
+    Called by :func:`agorakit.money.payments.settle` right after the money moved into the
+    payment's target, so that what the payment was for changes state atomically with
+    it (the order engine fires the order's ``on_payment`` transition here).  An
+    exception rolls the payment back too.  May be ``async``.
+
+    :param uow: the unit of work of the settlement.
+    :param payment: the settled payment (:class:`agorakit.money.schemas.PaymentOut`).
     """
 
 

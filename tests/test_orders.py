@@ -32,6 +32,7 @@ def gig_process(version: int = 1, auto_complete_days: int = 3) -> Process:
                 actors=("buyer",),
                 effects=("fund_from_credit",),
             ),
+            Transition(name="paid", sources=("awaiting_payment",), target="in_progress", actors=("system",)),
             Transition(name="deliver", sources=("in_progress",), target="delivered", actors=("seller",)),
             Transition(
                 name="accept",
@@ -74,6 +75,7 @@ def gig_process(version: int = 1, auto_complete_days: int = 3) -> Process:
             Timer(state="delivered", after=timedelta(days=auto_complete_days), transition="auto_complete"),
         ),
         on_proof={"submitted": "deliver"},
+        on_payment="paid",
     )
 
 
@@ -221,7 +223,7 @@ async def test_transition_refusals_say_what_is_allowed(client, runtime, make_mem
     body = problem(
         await client.post(fire_path(order.id, "teleport"), headers=buyer.headers), 404, "unknown_transition"
     )
-    assert "it has: pay, deliver" in body["detail"]
+    assert "it has: pay, paid, deliver" in body["detail"]
     problem(
         await client.post(fire_path(order.id, "auto_complete"), headers=buyer.headers),
         409,
@@ -460,3 +462,103 @@ async def test_worker_loop_runs_sweeps(runtime):
     from agorakit.worker import run_worker
 
     assert await run_worker(runtime, interval=0.01, sweeps=2) == 2
+
+
+async def test_paying_an_order_from_balance_starts_it_at_once(client, runtime, make_member, problem):
+    buyer, seller = await make_member(), await make_member()
+    await fund_credit(runtime, buyer.id, 300)
+    async with runtime.unit_of_work() as uow:
+        await ledger.post(
+            uow,
+            key="avail",
+            kind="test_funding",
+            description="t",
+            lines=ledger.move(ledger.external("test"), ledger.available(buyer.id), 1000, "USD"),
+        )
+    order = await new_order(runtime, buyer, seller)
+    assert order.data["quote"] == {
+        "buyer_total": 500,
+        "seller_net": 400,
+        "platform_total": 100,
+        "lines": [{"payer": "seller", "amount": 100, "label": "Site fee (20%)", "code": "commission"}],
+    }
+    problem(
+        await client.post(f"/orders/{order.id}/payments", json={"method": "balance"}, headers=seller.headers),
+        403,
+        "forbidden",
+    )
+    paid = await client.post(
+        f"/orders/{order.id}/payments",
+        json={"method": "balance"},
+        headers={**buyer.headers, "Idempotency-Key": "order-pay-1"},
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["details"] == {"from_credit": 300, "from_available": 200}
+    state = (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()
+    assert state["state"] == "in_progress"
+    history = (await client.get(f"/orders/{order.id}/history", headers=buyer.headers)).json()["items"]
+    assert (history[-1]["transition"], history[-1]["actor_role"]) == ("paid", "system")
+    replay = await client.post(
+        f"/orders/{order.id}/payments",
+        json={"method": "balance"},
+        headers={**buyer.headers, "Idempotency-Key": "order-pay-1"},
+    )
+    assert replay.status_code == 200 and replay.json()["id"] == paid.json()["id"]
+    again = await client.post(
+        f"/orders/{order.id}/payments", json={"method": "balance"}, headers=buyer.headers
+    )
+    problem(again, 409, "transition_not_allowed")
+    assert await ledger.balance_of(ledger.available(buyer.id), "USD") == 800  # paid once
+
+
+class TestBankTransferOrders:
+    @pytest.fixture
+    def site_config(self):
+        return {
+            "site": {"plugins": ["bank_transfer"]},
+            "money": {"payment_methods": ["balance", "bank_transfer"]},
+        }
+
+    async def test_hook_agorakit_payment_settled(self, client, runtime, make_member):
+        buyer, seller, operator = await make_member(), await make_member(), await make_member(role="operator")
+        order = await new_order(runtime, buyer, seller)
+        payment = (
+            await client.post(
+                f"/orders/{order.id}/payments", json={"method": "bank_transfer"}, headers=buyer.headers
+            )
+        ).json()
+        assert payment["status"] == "awaiting_funds"
+        # The seller's clock does not start until the money is confirmed.
+        assert (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()[
+            "state"
+        ] == "awaiting_payment"
+        confirmed = await client.post(
+            f"/bank-transfer/payments/{payment['id']}/confirm",
+            json={"amount": {"amount": "5.00", "currency": "USD"}, "reference": "STMT-1"},
+            headers=operator.headers,
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        assert (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()[
+            "state"
+        ] == "in_progress"
+        assert await ledger.balance_of(ledger.escrow(f"order:{order.id}"), "USD") == 500
+
+    async def test_money_for_a_cancelled_order_returns_as_credit(self, client, runtime, make_member):
+        buyer, seller, operator = await make_member(), await make_member(), await make_member(role="operator")
+        order = await new_order(runtime, buyer, seller)
+        payment = (
+            await client.post(
+                f"/orders/{order.id}/payments", json={"method": "bank_transfer"}, headers=buyer.headers
+            )
+        ).json()
+        await client.post(fire_path(order.id, "refund"), headers=operator.headers)  # cancelled meanwhile
+        confirmed = await client.post(
+            f"/bank-transfer/payments/{payment['id']}/confirm",
+            json={"amount": {"amount": "5.00", "currency": "USD"}, "reference": "STMT-2"},
+            headers=operator.headers,
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        assert (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()["state"] == "cancelled"
+        assert await ledger.balance_of(ledger.credit(buyer.id), "USD") == 500
+        assert await ledger.balance_of(ledger.escrow(f"order:{order.id}"), "USD") == 0
+        assert await ledger.check_ledger() == []

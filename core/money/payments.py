@@ -16,6 +16,7 @@ import msgspec
 
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
+from agorakit.hooks import maybe_await
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount, money
 from agorakit.money.methods import PaymentStep
@@ -105,7 +106,7 @@ async def start_payment(
     try:
         async with runtime.unit_of_work() as uow:
             if idempotency_key is not None:
-                first = await _by_key(payer_id, idempotency_key)
+                first = await payment_by_key(payer_id, idempotency_key)
                 if first is not None:
                     if (
                         first.method,
@@ -159,7 +160,7 @@ async def start_payment(
     except Exception as exc:
         if idempotency_key is not None and is_unique_violation(exc):
             # A concurrent request with the same key won the race; answer with its payment.
-            first = await _by_key(payer_id, idempotency_key)
+            first = await payment_by_key(payer_id, idempotency_key)
             if first is not None:
                 return first, True
         raise
@@ -172,7 +173,8 @@ def _minor(payment: PaymentOut) -> int:
     return parse_amount(payment.amount.amount, payment.amount.currency, allow_zero=True)
 
 
-async def _by_key(payer_id: int, key: str) -> PaymentOut | None:
+async def payment_by_key(payer_id: int, key: str) -> PaymentOut | None:
+    """The payment a payer started with an Idempotency-Key, if any."""
     row = (
         await Payment.select()
         .where((Payment.payer_id == payer_id) & (Payment.idempotency_key == key))
@@ -231,6 +233,9 @@ async def settle(
         refs={"payment": payment.id, **({"escrow": payment.escrow_ref} if payment.escrow_ref else {})},
         actor_id=actor_id,
     )
+    settled = await get_payment(payment.id)
+    for result in uow.runtime.pm.hook.agorakit_payment_settled(uow=uow, payment=settled):
+        await maybe_await(result)
     uow.record(
         "payment.completed",
         subject=f"payment:{payment.id}",

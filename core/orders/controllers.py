@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
 from agorakit.accounts.schemas import MemberOut
-from agorakit.http.params import Id
+from agorakit.http.params import Id, IdempotencyKey
+from agorakit.money.controllers import created_or_replayed
+from agorakit.money.schemas import PaymentOut
 from agorakit.orders import service
 from agorakit.orders.schemas import (
     FireTransition,
     OrderHistory,
     OrderOut,
     OrderPage,
+    PayOrder,
     ProofOut,
     ReviewProof,
     SubmitProof,
@@ -78,6 +81,25 @@ class OrderController(Controller):
         return await service.fire(
             runtime, order_id, name, caller=request.user, data=data.data if data else None
         )
+
+    @post(
+        "/{order_id:int}/payments",
+        operation_id="payOrder",
+        summary="Pay for the order (its total, with any buyer fees) by a payment method",
+        status_code=HTTP_201_CREATED,
+    )
+    async def pay(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        order_id: Id,
+        data: JSONBody[PayOrder],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[PaymentOut]:
+        payment, replayed = await service.pay_order(
+            runtime, order_id, caller=request.user, method=data.method, idempotency_key=idempotency_key
+        )
+        return created_or_replayed(payment, replayed)
 
     @get("/{order_id:int}/proofs", operation_id="listProofs", summary="Proofs submitted for an order")
     async def proofs(

@@ -24,3 +24,10 @@ def agorakit_order_effects():
     from agorakit.orders.service import refund_escrow, release_escrow
 
     return {"release_escrow": release_escrow, "refund_escrow": refund_escrow}
+
+
+@hookimpl
+async def agorakit_payment_settled(uow, payment):
+    from agorakit.orders.service import on_payment_settled
+
+    await on_payment_settled(uow, payment)

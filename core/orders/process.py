@@ -62,6 +62,8 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
     timers: tuple[Timer, ...] = ()
     #: transitions fired when a proof is submitted/accepted/rejected/needs correction
     on_proof: dict[str, str] = {}
+    #: transition fired (as system) when the order's payment settles, e.g. "paid"
+    on_payment: str | None = None
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -95,6 +97,10 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
                 yield f"timer transition {timer.transition!r} must be fireable by system from {timer.state!r}"
             if timer.after <= timedelta(0):
                 yield f"timer on {timer.state!r} must wait a positive duration"
+        if self.on_payment is not None:
+            t = self.transition(self.on_payment)
+            if t is None or "system" not in t.actors:
+                yield f"on_payment transition {self.on_payment!r} must exist and be fireable by system"
         for event, name in self.on_proof.items():
             if self.transition(name) is None:
                 yield f"on_proof[{event!r}] names unknown transition {name!r}"

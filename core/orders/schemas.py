@@ -51,6 +51,11 @@ class FireTransition(msgspec.Struct, forbid_unknown_fields=True):
     data: dict[str, Any] = {}
 
 
+class PayOrder(msgspec.Struct, forbid_unknown_fields=True):
+    #: a payment method the site offers (GET /payment-methods)
+    method: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
 class OrderEventOut(msgspec.Struct):
     seq: int
     transition: str

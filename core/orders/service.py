@@ -303,9 +303,54 @@ async def create_order(
     return await _to_order(await _order_row(order_id))
 
 
+def quote_order(
+    runtime: Any,
+    *,
+    process: str,
+    amount: int,
+    currency: str,
+    buyer_id: int,
+    seller_id: int | None,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """The fee breakdown agreed when the order is placed (kept in ``data["quote"]``).
+
+    ``data["fee_kind"]`` names the kind fee plugins see (default: the process name);
+    ``data["charge_fees"] = False`` (e.g. free offers) means no fee at all.
+    """
+    if not data.get("charge_fees", True):
+        return {"buyer_total": amount, "seller_net": amount, "platform_total": 0, "lines": []}
+    breakdown = compute_fees(
+        runtime.pm,
+        Quote(
+            amount=amount,
+            currency=currency,
+            kind=data.get("fee_kind", process),
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+        ),
+    )
+    return {
+        "buyer_total": breakdown.buyer_total,
+        "seller_net": breakdown.seller_net,
+        "platform_total": breakdown.platform_total,
+        "lines": msgspec.to_builtins(breakdown.lines),
+    }
+
+
 async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data) -> int:
     now = uow.now
     amount = sum(item.unit_price * item.quantity for item in items)
+    data = dict(data or {})
+    data["quote"] = quote_order(
+        uow.runtime,
+        process=definition.name,
+        amount=amount,
+        currency=currency,
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        data=data,
+    )
     rows = await Order.insert(
         Order(
             process=definition.name,
@@ -317,7 +362,7 @@ async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, it
             listing_id=listing_id,
             currency=currency,
             amount=amount,
-            data=data or {},
+            data=data,
             state_entered_at=now,
             created_at=now,
             updated_at=now,
@@ -725,24 +770,16 @@ async def release_escrow(ctx: TransitionContext) -> None:
     if order.seller_id is None:
         raise Conflict(f"order {order.id} has no seller to pay")
     currency = order.amount.currency
-    amount = sum(item_amount(i) for i in order.items)
-    charge_fees = order.data.get("charge_fees", True)
-    breakdown = (
-        compute_fees(
-            ctx.runtime.pm,
-            Quote(
-                amount=amount,
-                currency=currency,
-                kind=order.data.get("fee_kind", order.process),
-                buyer_id=order.buyer_id,
-                seller_id=order.seller_id,
-            ),
-        )
-        if charge_fees
-        else None
+    quote = order.data.get("quote") or quote_order(
+        ctx.runtime,
+        process=order.process,
+        amount=sum(item_amount(i) for i in order.items),
+        currency=currency,
+        buyer_id=order.buyer_id,
+        seller_id=order.seller_id,
+        data=order.data,
     )
-    net = breakdown.seller_net if breakdown else amount
-    fees = breakdown.platform_total if breakdown else 0
+    net, fees = quote["seller_net"], quote["platform_total"]
     escrow = ledger.escrow(f"order:{order.id}")
     lines = ledger.move(escrow, ledger.available(order.seller_id), net, currency)
     if fees:
@@ -780,3 +817,77 @@ def item_amount(item: OrderItemOut) -> int:
     from agorakit.money.amounts import parse_amount
 
     return parse_amount(item.amount.amount, item.amount.currency, allow_zero=True)
+
+
+# --------------------------------------------------------------------------------------
+# Paying for an order
+# --------------------------------------------------------------------------------------
+
+
+async def pay_order(
+    runtime: Any, order_id: int, *, caller: Any, method: str, idempotency_key: str | None = None
+) -> tuple[Any, bool]:
+    """The buyer pays the order's total (with buyer fees) into its escrow; ``(payment, replayed)``.
+
+    A method that settles at once (``balance``) moves the order on in the same
+    transaction; others (``bank_transfer``) move it when the payment settles.
+    """
+    from agorakit.money.payments import payment_by_key, start_payment
+
+    order = await get_order(runtime, order_id, caller=caller)
+    if caller.id != order.buyer_id:
+        raise Forbidden("only the buyer pays for the order")
+    if idempotency_key is not None:
+        # A replay answers with the first payment even though the order has moved on.
+        first = await payment_by_key(order.buyer_id, idempotency_key)
+        if first is not None and first.escrow_ref == f"order:{order_id}" and first.method == method:
+            return first, True
+    process = registry(runtime).get(order.process, order.process_version)
+    transition = process.transition(process.on_payment) if process.on_payment else None
+    if transition is None or order.state not in transition.sources:
+        message = f"order {order_id} is {order.state}; it cannot be paid now"
+        raise TransitionNotAllowed(message, extra={"state": order.state})
+    return await start_payment(
+        runtime,
+        payer_id=order.buyer_id,
+        method=method,
+        amount=order.data["quote"]["buyer_total"],
+        currency=order.amount.currency,
+        purpose="escrow",
+        escrow_ref=f"order:{order_id}",
+        seller_id=order.seller_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+async def on_payment_settled(uow: Any, payment: Any) -> None:
+    """Move an order on when its payment settles (``Process.on_payment``).
+
+    Money that arrives for an order that can no longer take it (cancelled while a bank
+    transfer was on its way) goes straight back to the buyer as site credit.
+    """
+    ref = payment.escrow_ref or ""
+    if not ref.startswith("order:"):
+        return
+    order_id = int(ref.split(":", 1)[1])
+    row = await _order_row(order_id, for_update=True)
+    process = registry(uow.runtime).get(row["process"], row["process_version"])
+    transition = process.transition(process.on_payment) if process.on_payment else None
+    if transition is not None and row["state"] in transition.sources:
+        await fire_in(uow, order_id, transition.name, caller=None, data={"payment": payment.id})
+        return
+    currency = payment.amount.currency
+    held = await ledger.balance_of(ledger.escrow(ref), currency)
+    if held:
+        await ledger.post(
+            uow,
+            key=f"payment:{payment.id}:returned",
+            kind="escrow_refunded",
+            description=(
+                f"Payment {payment.reference} arrived after order {order_id} was {row['state']}: "
+                "refunded to your credit"
+            ),
+            lines=ledger.move(ledger.escrow(ref), ledger.credit(row["buyer_id"]), held, currency),
+            refs={"order": order_id, "payment": payment.id},
+            actor_id=None,
+        )
