@@ -60,6 +60,9 @@ class Runtime:
         from agorakit.money.methods import bind_methods
 
         self.payment_methods, self.payout_methods = bind_methods(self)
+        from agorakit.orders.service import registry
+
+        registry(self)  # processes, guards and effects: collected and checked at start-up
 
     def _register_default_fees(self) -> None:
         from agorakit.money.commission import Commission

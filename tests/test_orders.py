@@ -562,3 +562,30 @@ class TestBankTransferOrders:
         assert await ledger.balance_of(ledger.credit(buyer.id), "USD") == 500
         assert await ledger.balance_of(ledger.escrow(f"order:{order.id}"), "USD") == 0
         assert await ledger.check_ledger() == []
+
+
+def test_a_process_naming_a_missing_effect_stops_startup(site_settings):
+    from agorakit.hooks import get_plugin_manager
+    from agorakit.runtime import Runtime
+    from agorakit.settings import ConfigError
+
+    broken = gig_process()
+    broken = Process(
+        **{
+            **{f: getattr(broken, f) for f in broken.__struct_fields__},
+            "name": "broken",
+            "transitions": (
+                *broken.transitions,
+                Transition(
+                    name="magic",
+                    sources=("delivered",),
+                    target="completed",
+                    actors=("buyer",),
+                    effects=("no_such_effect",),
+                ),
+            ),
+        }
+    )
+    pm = get_plugin_manager([], extra=[("testgig", TestGigPlugin([broken]))])
+    with pytest.raises(ConfigError, match="process broken: no plugin provides effect 'no_such_effect'"):
+        Runtime(site_settings, pm=pm)

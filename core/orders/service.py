@@ -22,7 +22,7 @@ from agorakit.hooks import collect, maybe_await
 from agorakit.money import ledger
 from agorakit.money.amounts import money
 from agorakit.money.fees import Quote, compute_fees
-from agorakit.orders.process import Process, Transition
+from agorakit.orders.process import Process, ProcessError, Transition
 from agorakit.orders.schemas import (
     ItemIn,
     OrderEventOut,
@@ -34,6 +34,7 @@ from agorakit.orders.schemas import (
 )
 from agorakit.orders.tables import Order, OrderEvent, OrderItem, OrderTimer, Proof
 from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.settings import ConfigError
 
 log = logging.getLogger("agorakit.orders")
 
@@ -67,7 +68,15 @@ class UnknownTransition(NotFound):
 
 
 class Registry:
+    """The processes, guards and effects of a site, checked against each other."""
+
     def __init__(self, runtime: Any) -> None:
+        try:
+            self._collect(runtime)
+        except (ValueError, ProcessError) as exc:
+            raise ConfigError(f"{runtime.settings.source}: {exc}") from exc
+
+    def _collect(self, runtime: Any) -> None:
         self.processes: dict[tuple[str, int], Process] = {}
         for process in collect(runtime.pm.hook.agorakit_processes(runtime=runtime)):
             key = (process.name, process.version)
