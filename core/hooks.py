@@ -29,6 +29,8 @@ ENTRY_POINT_GROUP = "agorakit"
 CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.accounts.plugin",
     "agorakit.money.plugin",
+    "agorakit.catalog.plugin",
+    "agorakit.orders.plugin",
     "agorakit.http.plugin",
 )
 

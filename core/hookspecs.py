@@ -112,10 +112,13 @@ def agorakit_listing_kinds() -> list[Any] | None:
 def agorakit_validate_listing(listing: Any) -> list[Any] | None:
     """Check a listing before it is saved or submitted for review.
 
-    Called with the listing as it would be stored (``kind``, ``title``, ``description``,
-    ``price``, ``currency``, ``category`` and the validated ``attributes``).  Every plugin
-    may contribute problems; any problem refuses the save with a 422 that lists them all.
-    May be ``async``.
+    Called when a listing is created, edited and submitted, with the listing as it would
+    be stored (``id`` (None while creating), ``owner_id``, ``kind``, ``title``,
+    ``description``, ``price`` in minor units, ``currency``, ``category`` slug and the
+    ``attributes`` already converted to the kind's Struct).  Every plugin may contribute
+    problems; any problem refuses the save with a 422 that lists them all, together with
+    the core's own checks.  Name fields as the API does (``price.amount``,
+    ``attributes.delivery_days``).  May be ``async``.
 
     :param listing: :class:`agorakit.catalog.schemas.ListingDraft`.
     :return: a list of :class:`agorakit.errors.FieldError` (empty or None when fine).
@@ -128,8 +131,9 @@ def agorakit_screen_text(text: str, context: str) -> list[Any] | None:
 
     Called for listing titles and descriptions (and, later, offers and messages).  The
     core's default implementation (``trylast``) flags e-mail addresses, phone numbers and
-    URLs.  Whether a flag blocks the text (422) or only marks it for moderators is the
-    site's ``[listings] screening`` setting.
+    URLs.  Whether a flag blocks the text (422) or only marks it for moderators (the
+    listing then always goes to review) is the site's ``[listings] screening`` setting.
+    Every plugin's flags count.  May be ``async``.
 
     :param text: the text to screen.
     :param context: where it comes from, e.g. ``"listing.title"``, ``"message.body"``.

@@ -143,6 +143,18 @@ class FeesSection(SettingsStruct):
     commission_by_kind: dict[str, Percent] = {}
 
 
+class ListingsSection(SettingsStruct):
+    #: what a screening flag (e-mail, phone number, URL in a listing) does: "block" refuses
+    #: the text with a 422; "flag" saves it, sends it to review and shows the flags to moderators
+    screening: Literal["block", "flag"] = "block"
+    #: review target in working hours (Monday-Friday, UTC); older pending listings are overdue
+    review_target_hours: PositiveInt = 24
+    #: longest listing title, in characters (default 120, at most 200)
+    max_title_length: Annotated[int, msgspec.Meta(ge=10, le=200)] = 120
+    #: longest listing description, in characters (default 10000, at most 50000)
+    max_description_length: Annotated[int, msgspec.Meta(ge=100, le=50000)] = 10000
+
+
 class LoggingSection(SettingsStruct):
     #: log level of the ``agorakit`` loggers
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -160,6 +172,7 @@ class Settings(SettingsStruct):
     logging: LoggingSection = msgspec.field(default_factory=LoggingSection)
     money: MoneySection = msgspec.field(default_factory=MoneySection)
     fees: FeesSection = msgspec.field(default_factory=FeesSection)
+    listings: ListingsSection = msgspec.field(default_factory=ListingsSection)
     plugins: dict[str, Any] = {}
     #: where this config came from, for messages (set by the loader)
     source: str = "<settings>"

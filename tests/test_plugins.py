@@ -90,7 +90,8 @@ class TestEnabledPlugin:
         rows = await SampleNote.select(SampleNote.body, SampleNote.stars)
         assert rows == [{"body": "kept", "stars": 3}]
         names = [app.app_name for app in runtime.apps]
-        assert sorted(names) == ["core_accounts", "core_money", "sample"]
+        assert {"core_accounts", "core_money", "core_catalog"} <= set(names)
+        assert [n for n in names if not n.startswith("core_")] == ["sample"]
         assert names.index("sample") > names.index("core_accounts")  # after its dependency
 
     async def test_hook_agorakit_routes(self, client):

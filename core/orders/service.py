@@ -879,7 +879,10 @@ async def on_payment_settled(uow: Any, payment: Any) -> None:
     if not ref.startswith("order:"):
         return
     order_id = int(ref.split(":", 1)[1])
-    row = await _order_row(order_id, for_update=True)
+    try:
+        row = await _order_row(order_id, for_update=True)
+    except NotFound:
+        return  # an escrow named like an order but not run by the engine: nothing to move
     process = registry(uow.runtime).get(row["process"], row["process_version"])
     transition = process.transition(process.on_payment) if process.on_payment else None
     if transition is not None and row["state"] in transition.sources:

@@ -1,0 +1,1 @@
+"""Catalog: categories and qualifications, listings and moderation, browse and search."""

@@ -1,0 +1,43 @@
+"""Listing kinds: what plugins register through ``agorakit_listing_kinds``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from agorakit.hooks import collect
+from agorakit.settings import ConfigError
+
+
+class ListingKind(msgspec.Struct, frozen=True, kw_only=True):
+    """One kind of listing (gig, campaign, offer, request, lead ...).
+
+    ``attributes`` is the msgspec Struct type a listing's kind-specific attributes are
+    converted to (field errors are reported as ``attributes.<field>``).  An optional
+    ``countries: list[str]`` attribute limits who may take the listing (empty = everyone)
+    and is what ``GET /listings?country=`` filters on.
+    """
+
+    #: unique name, e.g. "gig"; also the ``Quote.kind`` fee plugins see
+    name: str
+    #: msgspec Struct type of the kind-specific attributes
+    attributes: type[msgspec.Struct]
+    #: a new or changed listing waits for an operator before it is published
+    review_required: bool = True
+    #: sales of this kind pay the site's fees
+    charge_fees: bool = True
+
+
+def listing_kinds(runtime: Any) -> dict[str, ListingKind]:
+    """The kinds the site's plugins register, collected once per runtime."""
+    kinds = getattr(runtime, "_listing_kinds", None)
+    if kinds is None:
+        kinds = {}
+        for kind in collect(runtime.pm.hook.agorakit_listing_kinds()):
+            if kind.name in kinds:
+                message = f"{runtime.settings.source}: two plugins register the listing kind {kind.name!r}"
+                raise ConfigError(message)
+            kinds[kind.name] = kind
+        runtime._listing_kinds = kinds
+    return kinds

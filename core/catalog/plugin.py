@@ -1,0 +1,23 @@
+"""The core's own plugin for the catalog: tables, routes and the default text screening."""
+
+from __future__ import annotations
+
+from agorakit import hookimpl
+
+# The default screening is an ordinary trylast hookimpl; importing it here registers it
+# with this core plugin.
+from agorakit.catalog.screening import agorakit_screen_text  # noqa: F401
+
+
+@hookimpl
+def agorakit_tables():
+    from agorakit.catalog.piccolo_app import APP_CONFIG
+
+    return [APP_CONFIG]
+
+
+@hookimpl
+def agorakit_routes():
+    from agorakit.catalog import controllers as c
+
+    return [c.CategoryController, c.QualificationController, c.ListingController, c.ModerationController]

@@ -1,0 +1,220 @@
+"""Browse and full-text search of published listings, on both engines."""
+
+from __future__ import annotations
+
+import pytest
+from catalog_helpers import CatalogTestPlugin, gig, make_categories, publish
+
+
+@pytest.fixture
+def extra_plugins():
+    return [("catalog-test", CatalogTestPlugin())]
+
+
+@pytest.fixture
+async def people(client, make_member):
+    operator, seller, other = await make_member(role="operator"), await make_member(), await make_member()
+    await make_categories(client, operator)
+    return operator, seller, other
+
+
+def ids(response) -> list[int]:
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+async def test_search_ranks_title_matches_first_and_hides_drafts(client, people, clock):
+    operator, seller, _ = people
+    in_description = await publish(
+        client,
+        seller,
+        operator,
+        title="Brand identity pack",
+        description="Includes a watercolor logo and cards.",
+    )
+    clock.advance(minutes=1)
+    in_title = await publish(
+        client,
+        seller,
+        operator,
+        title="Watercolor logo painting",
+        description="Hand painted, scanned in high resolution.",
+    )
+    clock.advance(minutes=1)
+    minimalist = await publish(
+        client, seller, operator, title="Minimalist logo", description="Clean vector lines."
+    )
+    draft = await client.post(
+        "/listings",
+        json=gig(title="Watercolor portrait", description="watercolor watercolor"),
+        headers=seller.headers,
+    )
+    pending = await client.post("/listings", json=gig(title="Watercolor landscape"), headers=seller.headers)
+    await client.post(f"/listings/{pending.json()['id']}/submit", headers=seller.headers)
+
+    # Title weighs more than description; drafts and pending listings never appear.
+    assert ids(await client.get("/listings", params={"q": "watercolor"})) == [
+        in_title["id"],
+        in_description["id"],
+    ]
+    assert draft.json()["id"] not in ids(await client.get("/listings", params={"q": "portrait"}))
+    # Every word must match; stemming finds "painted" for "painting"; case does not matter.
+    assert ids(await client.get("/listings", params={"q": "WATERCOLOR cards"})) == [in_description["id"]]
+    assert ids(await client.get("/listings", params={"q": "paints"})) == [in_title["id"]]
+    assert ids(await client.get("/listings", params={"q": "nothing-like-this"})) == []
+    # Search text with FTS syntax characters is just words.
+    assert ids(await client.get("/listings", params={"q": '"logo" (vector*'})) == [minimalist["id"]]
+    # An edit is searchable once re-approved.
+    edited = await client.patch(
+        f"/listings/{in_description['id']}",
+        json={"description": "Business cards only."},
+        headers=seller.headers,
+    )
+    assert edited.json()["status"] == "pending_review"
+    await client.post(f"/operator/listings/{in_description['id']}/approve", headers=operator.headers)
+    assert ids(await client.get("/listings", params={"q": "watercolor"})) == [in_title["id"]]
+
+
+async def test_browse_filters(client, people, clock, problem):
+    operator, seller, other = people
+    logo = await publish(client, seller, operator)
+    clock.advance(minutes=1)
+    writing = await publish(
+        client,
+        other,
+        operator,
+        category="writing",
+        title="Blog posts",
+        price={"amount": "50.00", "currency": "USD"},
+    )
+    clock.advance(minutes=1)
+    offer = await publish(
+        client,
+        seller,
+        operator,
+        kind="offer",
+        attributes={},
+        category="design",
+        price={"amount": "5.00", "currency": "USD"},
+    )
+    clock.advance(minutes=1)
+    uk_only = await publish(
+        client, other, operator, attributes={"delivery_days": 1, "countries": ["GB", "IE"]}
+    )
+    await client.post("/listings", json=gig(), headers=seller.headers)  # a draft
+
+    assert ids(await client.get("/listings")) == [uk_only["id"], offer["id"], writing["id"], logo["id"]]
+    assert ids(await client.get("/listings", params={"kind": "offer"})) == [offer["id"]]
+    # A category includes its sub-categories.
+    assert ids(await client.get("/listings", params={"category": "design"})) == [
+        uk_only["id"],
+        offer["id"],
+        logo["id"],
+    ]
+    assert ids(await client.get("/listings", params={"category": "logo-design"})) == [
+        uk_only["id"],
+        logo["id"],
+    ]
+    assert ids(await client.get("/listings", params={"owner": other.id})) == [uk_only["id"], writing["id"]]
+    assert ids(await client.get("/listings", params={"country": "US"})) == [
+        offer["id"],
+        writing["id"],
+        logo["id"],
+    ]
+    assert ids(await client.get("/listings", params={"country": "gb"})) == [
+        uk_only["id"],
+        offer["id"],
+        writing["id"],
+        logo["id"],
+    ]
+    assert ids(await client.get("/listings", params={"min_price": "10", "max_price": "30.00"})) == [
+        uk_only["id"],
+        logo["id"],
+    ]
+    assert ids(await client.get("/listings", params={"sort": "price_asc"})) == [
+        offer["id"],
+        logo["id"],
+        uk_only["id"],
+        writing["id"],
+    ]
+    assert ids(await client.get("/listings", params={"sort": "price_desc"}))[0] == writing["id"]
+    assert ids(await client.get("/listings", params={"sort": "rating"}))[0] == uk_only["id"]
+    first = (await client.get("/listings")).json()["items"][0]
+    assert first["seller"]["rating"] == {"average": None, "count": 0}
+    assert first["price"] == {"amount": "25.00", "currency": "USD"}
+
+    problem(
+        await client.get("/listings", params={"min_price": "ten"}),
+        422,
+        "validation_error",
+        fields={"min_price"},
+    )
+    problem(
+        await client.get("/listings", params={"category": "nope"}),
+        422,
+        "validation_error",
+        fields={"category"},
+    )
+    problem(await client.get("/listings", params={"sort": "cheapest"}), 422, "validation_error")
+    problem(
+        await client.get("/listings", params={"sort": "relevance"}), 422, "validation_error", fields={"sort"}
+    )
+    problem(await client.get("/listings", params={"q": "!!!"}), 422, "validation_error", fields={"q"})
+    problem(
+        await client.get("/listings", params={"cursor": "bogus"}), 422, "validation_error", fields={"cursor"}
+    )
+
+
+@pytest.mark.parametrize("sort", ["price_asc", "price_desc", "newest"])
+async def test_pagination_has_no_duplicates_or_gaps_with_equal_prices(client, people, clock, sort):
+    operator, seller, _ = people
+    expected = []
+    for n in range(7):
+        price = "10.00" if n % 3 else "20.00"  # many equal prices
+        listing = await publish(
+            client,
+            seller,
+            operator,
+            kind="offer",
+            attributes={},
+            title=f"Offer {n}",
+            price={"amount": price, "currency": "USD"},
+        )
+        expected.append(listing["id"])
+        if n % 2:
+            clock.advance(seconds=1)  # and equal publication times
+    seen, cursor = [], None
+    for _ in range(10):
+        params = {"sort": sort, "limit": 3, **({"cursor": cursor} if cursor else {})}
+        body = (await client.get("/listings", params=params)).json()
+        seen += [item["id"] for item in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(expected) and len(seen) == len(set(seen)) == 7
+    assert seen == ids(await client.get("/listings", params={"sort": sort, "limit": 100}))
+
+
+async def test_search_pagination_is_stable(client, people):
+    operator, seller, _ = people
+    expected = []
+    for n in range(5):
+        listing = await publish(
+            client,
+            seller,
+            operator,
+            kind="offer",
+            attributes={},
+            title=f"Vintage lamp {n}",
+            description="vintage",
+        )
+        expected.append(listing["id"])
+    seen, cursor = [], None
+    for _ in range(10):
+        params = {"q": "vintage", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        body = (await client.get("/listings", params=params)).json()
+        seen += [item["id"] for item in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(expected) and len(set(seen)) == 5
