@@ -589,3 +589,95 @@ def test_a_process_naming_a_missing_effect_stops_startup(site_settings):
     pm = get_plugin_manager([], extra=[("testgig", TestGigPlugin([broken]))])
     with pytest.raises(ConfigError, match="process broken: no plugin provides effect 'no_such_effect'"):
         Runtime(site_settings, pm=pm)
+
+
+def request_process() -> Process:
+    """A prepaid-style request: paid up front, open to sellers, taken by exactly one."""
+    return Process(
+        name="testrequest",
+        version=1,
+        states=("open", "locked", "delivered", "completed", "cancelled"),
+        initial="open",
+        final=("completed", "cancelled"),
+        transitions=(
+            Transition(name="lock", sources=("open",), target="locked", actors=("candidate",)),
+            Transition(name="deliver", sources=("locked",), target="delivered", actors=("seller",)),
+            Transition(name="cancel", sources=("open",), target="cancelled", actors=("buyer",)),
+        ),
+    )
+
+
+class TestOpenRequests:
+    @pytest.fixture
+    def extra_plugins(self):
+        from catalog_helpers import CatalogTestPlugin
+
+        self.catalog = CatalogTestPlugin()
+        return [("testgig", TestGigPlugin([gig_process(), request_process()])), ("catalog", self.catalog)]
+
+    @pytest.fixture
+    def site_config(self):
+        return {"database": {"pool_max_size": 15}}
+
+    async def test_one_candidate_wins_the_lock_the_others_get_409(self, client, runtime, make_member):
+        buyer = await make_member()
+        sellers = [await make_member() for _ in range(8)]
+        order = await service.create_order(
+            runtime,
+            process="testrequest",
+            buyer_id=buyer.id,
+            currency="USD",
+            items=[ItemIn(description="Boost to Gold", unit_price=2000)],
+        )
+        view = (await client.get(f"/orders/{order.id}", headers=sellers[0].headers)).json()
+        assert (view["seller_id"], view["allowed_transitions"]) == (None, ["lock"])
+        assert (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()[
+            "allowed_transitions"
+        ] == ["cancel"]
+        responses = await asyncio.gather(
+            *(client.post(fire_path(order.id, "lock"), headers=s.headers) for s in sellers)
+        )
+        codes = [r.status_code for r in responses]
+        assert sorted(codes) == [200] + [409] * 7, [r.text for r in responses]
+        winner = sellers[codes.index(200)]
+        final = (await client.get(f"/orders/{order.id}", headers=winner.headers)).json()
+        assert (final["state"], final["seller_id"], final["allowed_transitions"]) == (
+            "locked",
+            winner.id,
+            ["deliver"],
+        )
+        loser = sellers[codes.index(409)]
+        assert (await client.get(f"/orders/{order.id}", headers=loser.headers)).status_code == 404
+        history = (await client.get(f"/orders/{order.id}/history", headers=buyer.headers)).json()["items"]
+        assert (history[-1]["transition"], history[-1]["actor_role"], history[-1]["actor_id"]) == (
+            "lock",
+            "candidate",
+            winner.id,
+        )
+
+    async def test_buyer_cannot_take_own_request_and_vetoed_sellers_are_refused(
+        self, client, runtime, make_member, problem
+    ):
+        from catalog_helpers import make_categories, publish
+
+        operator, buyer = await make_member(role="operator"), await make_member()
+        seller, vetoed = await make_member(), await make_member()
+        await make_categories(client, operator)
+        listing = await publish(client, seller, operator)
+        order = await service.create_order(
+            runtime,
+            process="testrequest",
+            buyer_id=buyer.id,
+            currency="USD",
+            items=[ItemIn(description="Boost", unit_price=2000)],
+            listing_id=listing["id"],
+        )
+        problem(
+            await client.post(fire_path(order.id, "lock"), headers=buyer.headers), 403, "actor_not_allowed"
+        )
+        self.catalog.vetoes[vetoed.id] = "you are not qualified for this game yet"
+        body = problem(
+            await client.post(fire_path(order.id, "lock"), headers=vetoed.headers), 403, "not_eligible"
+        )
+        assert body["detail"] == "you are not qualified for this game yet"
+        assert (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()["state"] == "open"

@@ -18,7 +18,10 @@ from typing import Literal
 
 import msgspec
 
-Actor = Literal["buyer", "seller", "operator", "system"]
+#: ``candidate``: a member who is not yet a party of an order without a seller (an open
+#: prepaid request, a microjob position); firing a transition as candidate makes them the
+#: order's seller — of concurrent candidates exactly one wins.
+Actor = Literal["buyer", "seller", "operator", "system", "candidate"]
 ProofEvent = Literal["submitted", "accepted", "rejected", "correction_requested"]
 
 

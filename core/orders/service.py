@@ -196,6 +196,12 @@ def roles_of(order: dict[str, Any], caller: Any | None) -> frozenset[str]:
         roles.add("seller")
     if getattr(caller, "role", None) == "operator":
         roles.add("operator")
+    if (
+        order["seller_id"] is None
+        and caller.id != order["buyer_id"]
+        and getattr(caller, "status", "active") == "active"
+    ):
+        roles.add("candidate")  # may take the order (and become its seller)
     return frozenset(roles)
 
 
@@ -433,10 +439,13 @@ async def fire_in(
     runtime = uow.runtime
     row = await _order_row(order_id, for_update=True)
     roles = roles_of(row, caller)
-    if not roles:
-        raise NotFound(f"there is no order {order_id}")
     process = registry(runtime).get(row["process"], row["process_version"])
     transition = process.transition(name)
+    if not roles:
+        if transition is not None and "candidate" in transition.actors and row["seller_id"] is not None:
+            # A candidate who lost the race: the order was open a moment ago.
+            raise Conflict(f"order {order_id} was taken by another seller", extra={"state": row["state"]})
+        raise NotFound(f"there is no order {order_id}")
     allowed = process.available(row["state"], roles)
     if transition is None:
         names = ", ".join(t.name for t in process.transitions)
@@ -456,6 +465,9 @@ async def fire_in(
         raise ActorNotAllowed(message, extra={"state": row["state"], "allowed_transitions": allowed})
     actor_role = acting[0]
     actor_id = getattr(caller, "id", None)
+    new_seller = actor_id if actor_role == "candidate" else row["seller_id"]
+    if actor_role == "candidate" and row["listing_id"] is not None:
+        await _check_eligible(runtime, row["listing_id"], caller)
     reg = registry(runtime)
     before = await _to_order(row)
     context = TransitionContext(runtime, uow, before, process, transition, actor_role, actor_id, data or {})
@@ -470,6 +482,7 @@ async def fire_in(
             {
                 Order.state: transition.target,
                 Order.version: row["version"] + 1,
+                Order.seller_id: new_seller,
                 Order.state_entered_at: now,
                 Order.updated_at: now,
             }
@@ -511,6 +524,13 @@ async def fire_in(
         actor_role=actor_role,
     )
     return after
+
+
+async def _check_eligible(runtime: Any, listing_id: int, member: Any) -> None:
+    """A candidate must be allowed to take the order's listing (``agorakit_can_take``)."""
+    from agorakit.catalog.listings import check_can_take, get_listing
+
+    await check_can_take(runtime, await get_listing(listing_id), member)
 
 
 async def _set_timers(uow: Any, order_id: int, process: Process, state: str) -> None:
