@@ -220,6 +220,12 @@ async def test_transition_refusals_say_what_is_allowed(client, runtime, make_mem
     problem(await client.post(fire_path(order.id, "pay"), headers=stranger.headers), 404, "not_found")
     problem(await client.get(f"/orders/{order.id}", headers=stranger.headers), 404, "not_found")
     problem(await client.get(f"/orders/{order.id}/history", headers=stranger.headers), 404, "not_found")
+    problem(await client.get(f"/orders/{order.id}/proofs", headers=stranger.headers), 404, "not_found")
+    problem(
+        await client.post(f"/orders/{order.id}/proofs", json={"text": "x"}, headers=stranger.headers),
+        404,
+        "not_found",
+    )
     body = problem(
         await client.post(fire_path(order.id, "teleport"), headers=buyer.headers), 404, "unknown_transition"
     )
