@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
@@ -23,11 +23,9 @@ from agorakit.accounts.schemas import (
     SuspendMember,
     UpdateProfile,
 )
-from agorakit.http.params import Id
+from agorakit.http.params import Id, MemberRequest
 from agorakit.pagination import DEFAULT_LIMIT, check_limit
 from agorakit.runtime import Runtime
-
-MemberRequest = Request[MemberOut, Any, Any]
 
 
 def _client(request: Request) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
@@ -33,13 +33,11 @@ from agorakit.catalog.schemas import (
     UpdateListing,
 )
 from agorakit.errors import Unauthenticated
-from agorakit.http.params import Id
+from agorakit.http.params import Id, Limit, MemberRequest
 from agorakit.money.amounts import parse_amount
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.runtime import Runtime
 
-MemberRequest = Request[MemberOut, Any, Any]
-Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 Currency = Annotated[str | None, QueryParameter(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z]{2}$")]
 PriceText = Annotated[str | None, QueryParameter(max_length=32, description='decimal string, e.g. "12.50"')]

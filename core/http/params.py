@@ -1,8 +1,18 @@
 """Request parameters shared by several areas."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar.params import HeaderParameter, PathParameter
+from litestar import Request
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
+
+from agorakit.accounts.schemas import MemberOut
+from agorakit.pagination import MAX_LIMIT
+
+#: A request whose ``request.user`` is the authenticated member.
+MemberRequest = Request[MemberOut, Any, Any]
+
+#: ``?limit=`` of a paginated list (1-100, default 20 where it is used).
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
 
 #: ``Idempotency-Key`` header accepted by every POST that moves money.  Replaying a
 #: request with the same key returns the first result (status 200, header

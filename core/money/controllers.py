@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
-from agorakit.accounts.schemas import MemberOut
-from agorakit.http.params import Id, IdempotencyKey
+from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money import balances, payments, withdrawals
 from agorakit.money.amounts import money, parse_money
 from agorakit.money.schemas import (
@@ -35,8 +34,6 @@ from agorakit.money.schemas import (
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.runtime import Runtime
 
-MemberRequest = Request[MemberOut, Any, Any]
-Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 Currency = Annotated[str | None, QueryParameter(pattern=r"^[A-Z]{3}$")]
 
 

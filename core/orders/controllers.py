@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
-from agorakit.accounts.schemas import MemberOut
-from agorakit.http.params import Id, IdempotencyKey
+from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money.controllers import created_or_replayed
 from agorakit.money.schemas import PaymentOut
 from agorakit.orders import service
@@ -28,9 +27,6 @@ from agorakit.orders.schemas import (
 )
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.runtime import Runtime
-
-MemberRequest = Request[MemberOut, Any, Any]
-Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 
 
 class OrderController(Controller):

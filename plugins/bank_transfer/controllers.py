@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
-from agorakit.accounts.schemas import MemberOut
-from agorakit.http.params import Id
+from agorakit.http.params import Id, Limit, MemberRequest
 from agorakit.money.schemas import PaymentOut
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.plugins.bank_transfer import service
@@ -22,9 +19,6 @@ from agorakit.plugins.bank_transfer.schemas import (
     PayoutBatchPage,
 )
 from agorakit.runtime import Runtime
-
-OperatorRequest = Request[MemberOut, Any, Any]
-Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 
 
 class BankTransferController(Controller):
@@ -40,7 +34,7 @@ class BankTransferController(Controller):
     )
     async def confirm_payment(
         self,
-        request: OperatorRequest,
+        request: MemberRequest,
         runtime: NamedDependency[Runtime],
         payment_id: Id,
         data: JSONBody[ConfirmPayment],
@@ -60,7 +54,7 @@ class BankTransferController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def create_batch(
-        self, request: OperatorRequest, runtime: NamedDependency[Runtime], data: JSONBody[CreatePayoutBatch]
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[CreatePayoutBatch]
     ) -> PayoutBatchOut:
         return await service.create_payout_batch(runtime, currency=data.currency, operator_id=request.user.id)
 
