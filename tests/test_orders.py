@@ -687,3 +687,18 @@ class TestOpenRequests:
         )
         assert body["detail"] == "you are not qualified for this game yet"
         assert (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()["state"] == "open"
+
+
+async def test_check_ledger_reports_a_final_order_that_still_holds_escrow(client, runtime, make_member):
+    buyer, seller = await make_member(), await make_member()
+    await fund_credit(runtime, buyer.id)
+    order = await new_order(runtime, buyer, seller)
+    await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+    assert await service.final_orders_with_escrow(runtime) == []
+    # Force the order into a final state without its effect (as a buggy plugin might).
+    from agorakit.orders.tables import Order
+
+    await Order.update({Order.state: "completed"}).where(Order.id == order.id)
+    assert await service.final_orders_with_escrow(runtime) == [
+        f"order:{order.id}:escrow USD: order is completed (final) but its escrow holds 500"
+    ]

@@ -42,12 +42,15 @@ def agorakit_cli(cli: click.Group) -> None:
 @click.command("check-ledger")
 @click.pass_context
 def check_ledger(ctx: click.Context) -> None:
-    """Recompute every balance from the entries and check every invariant (exit 1 on a problem)."""
+    """Recompute every balance from the entries and check every invariant, including that
+    finished orders hold nothing in escrow (exit 1 on a problem)."""
     from agorakit.cli import run_with_runtime
     from agorakit.money.ledger import check_ledger as run_check
 
     async def work(runtime):
-        return await run_check()
+        from agorakit.orders.service import final_orders_with_escrow
+
+        return await run_check() + await final_orders_with_escrow(runtime)
 
     problems = run_with_runtime(ctx, work)
     if problems:

@@ -923,3 +923,28 @@ async def on_payment_settled(uow: Any, payment: Any) -> None:
             refs={"order": order_id, "payment": payment.id},
             actor_id=None,
         )
+
+
+async def final_orders_with_escrow(runtime: Any) -> list[str]:
+    """Problems: orders in a final state whose escrow still holds money (DESIGN §4)."""
+    reg = registry(runtime)
+    problems = []
+    rows = await ledger.LedgerAccount.select(
+        ledger.LedgerAccount.name, ledger.LedgerAccount.currency, ledger.LedgerAccount.balance
+    ).where((ledger.LedgerAccount.kind == "escrow") & (ledger.LedgerAccount.balance != 0))
+    for account in rows:
+        ref = account["name"].removesuffix(":escrow")
+        if not ref.startswith("order:"):
+            continue
+        order = (
+            await Order.select(Order.process, Order.process_version, Order.state)
+            .where(Order.id == int(ref.split(":", 1)[1]))
+            .first()
+        )
+        process = reg.processes.get((order["process"], order["process_version"])) if order else None
+        if process is not None and order["state"] in process.final:
+            problems.append(
+                f"{account['name']} {account['currency']}: order is {order['state']} (final) "
+                f"but its escrow holds {account['balance']}"
+            )
+    return problems
