@@ -702,3 +702,19 @@ async def test_check_ledger_reports_a_final_order_that_still_holds_escrow(client
     assert await service.final_orders_with_escrow(runtime) == [
         f"order:{order.id}:escrow USD: order is completed (final) but its escrow holds 500"
     ]
+
+
+async def test_an_order_without_seller_is_hidden_when_its_process_has_no_candidates(
+    client, runtime, make_member, problem
+):
+    buyer, stranger = await make_member(), await make_member()
+    order = await service.create_order(
+        runtime,
+        process="testgig",
+        buyer_id=buyer.id,
+        currency="USD",
+        items=[ItemIn(description="Logo", unit_price=500)],
+        data={"deadline_days": 2},
+    )
+    problem(await client.get(f"/orders/{order.id}", headers=stranger.headers), 404, "not_found")
+    problem(await client.post(fire_path(order.id, "pay"), headers=stranger.headers), 404, "not_found")

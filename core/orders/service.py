@@ -185,8 +185,12 @@ async def _to_order(
     )
 
 
-def roles_of(order: dict[str, Any], caller: Any | None) -> frozenset[str]:
-    """What the caller is to this order: buyer, seller, operator, or system (no caller)."""
+def roles_of(order: dict[str, Any], caller: Any | None, process: Process | None = None) -> frozenset[str]:
+    """What the caller is to this order: buyer, seller, operator, or system (no caller).
+
+    ``candidate`` only while the order has no seller and its process lets a candidate
+    fire something from the current state: other orders stay invisible to non-parties.
+    """
     if caller is None:
         return frozenset({"system"})
     roles = set()
@@ -200,6 +204,8 @@ def roles_of(order: dict[str, Any], caller: Any | None) -> frozenset[str]:
         order["seller_id"] is None
         and caller.id != order["buyer_id"]
         and getattr(caller, "status", "active") == "active"
+        and process is not None
+        and process.available(order["state"], frozenset({"candidate"}))
     ):
         roles.add("candidate")  # may take the order (and become its seller)
     return frozenset(roles)
@@ -208,10 +214,10 @@ def roles_of(order: dict[str, Any], caller: Any | None) -> frozenset[str]:
 async def get_order(runtime: Any, order_id: int, *, caller: Any | None) -> OrderOut:
     """An order for one of its parties or an operator; 404 for anyone else."""
     row = await _order_row(order_id)
-    roles = roles_of(row, caller)
+    process = registry(runtime).processes.get((row["process"], row["process_version"]))
+    roles = roles_of(row, caller, process)
     if not roles:
         raise NotFound(f"there is no order {order_id}")
-    process = registry(runtime).processes.get((row["process"], row["process_version"]))
     return await _to_order(row, roles=roles, process=process)
 
 
@@ -264,7 +270,9 @@ async def list_orders(
     reg = registry(runtime)
     items = [
         await _to_order(
-            r, roles=roles_of(r, caller), process=reg.processes.get((r["process"], r["process_version"]))
+            r,
+            roles=roles_of(r, caller, reg.processes.get((r["process"], r["process_version"]))),
+            process=reg.processes.get((r["process"], r["process_version"])),
         )
         for r in rows[:limit]
     ]
@@ -429,7 +437,7 @@ async def fire(
     async with runtime.unit_of_work() as uow:
         row = await fire_in(uow, order_id, transition, caller=caller, data=data)
     process = registry(runtime).get(row["process"], row["process_version"])
-    return await _to_order(row, roles=roles_of(row, caller), process=process)
+    return await _to_order(row, roles=roles_of(row, caller, process), process=process)
 
 
 async def fire_in(
@@ -438,8 +446,8 @@ async def fire_in(
     """Fire a transition inside an existing unit of work; returns the order's new row."""
     runtime = uow.runtime
     row = await _order_row(order_id, for_update=True)
-    roles = roles_of(row, caller)
     process = registry(runtime).get(row["process"], row["process_version"])
+    roles = roles_of(row, caller, process)
     transition = process.transition(name)
     if not roles:
         if transition is not None and "candidate" in transition.actors and row["seller_id"] is not None:
@@ -577,7 +585,8 @@ async def fire_due_timers(runtime: Any, *, limit: int = 100) -> TimerReport:
             break
         timer_id, result = outcome
         seen.add(timer_id)
-        getattr(report, result).append(timer_id)
+        if result != "cancelled":  # its state was left before it fired: nothing to report
+            getattr(report, result).append(timer_id)
     return report
 
 
@@ -603,7 +612,7 @@ async def _fire_next_timer(runtime: Any, seen: set[int]) -> tuple[int, str] | No
             row = await _order_row(timer["order"], for_update=True)
             if row["state"] != timer["state"]:
                 await OrderTimer.update({OrderTimer.status: "cancelled"}).where(OrderTimer.id == timer_id)
-                return timer_id, "fired"
+                return timer_id, "cancelled"
             await fire_in(uow, timer["order"], timer["transition"], caller=None, data={"timer": timer_id})
             await OrderTimer.update({OrderTimer.status: "fired", OrderTimer.fired_at: uow.now}).where(
                 OrderTimer.id == timer_id
