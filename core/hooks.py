@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "agorakit"
 
 #: Modules of the core's own plugins, always registered (in this order).
 CORE_PLUGINS: tuple[str, ...] = (
+    "agorakit.events.plugin",
     "agorakit.accounts.plugin",
     "agorakit.money.plugin",
     "agorakit.catalog.plugin",

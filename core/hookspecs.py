@@ -315,14 +315,86 @@ def agorakit_can_withdraw(member: Any, request: Any) -> str | None:
 def agorakit_on_event(event: DomainEvent, runtime: Any) -> None:
     """React to a domain event, after the transaction that produced it has committed.
 
-    Called once per event (``member.registered``, ``member.suspended``, and the order,
-    listing and money events of later modules) for notifications, webhooks and
-    analytics.  It runs after commit, so it can never undo the change; an exception
-    is logged and does not stop the other plugins.  May be ``async``.
+    Called for every event (``member.registered``, ``order.transitioned``,
+    ``message.posted``, ``review.posted``, ``dispute.resolved``, ...; the docs list them)
+    for notifications, webhooks and analytics.  It runs after commit, so it can never undo
+    the change.  Events are stored in the same transaction as the change (an outbox) and
+    delivered *at least once*: when a plugin raises, the error is logged, the others still
+    run, and the worker delivers the event again later (to every plugin) until all succeed
+    or the attempts run out.  Use ``event.id`` to make a handler idempotent.
+    May be ``async``.
 
-    :param event: the event: ``name``, ``at``, ``actor_id``, ``subject`` and ``data``.
+    :param event: the event: ``id``, ``name``, ``at``, ``actor_id``, ``subject`` and
+        ``data``.
     :param runtime: the site's :class:`agorakit.runtime.Runtime` (settings, clock,
         database).
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Messaging, notifications and files
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def agorakit_notify(event: DomainEvent, runtime: Any) -> list[Any] | None:
+    """Say who should be told about a domain event, and with which template.
+
+    Called after commit for every event, by the core's notification service, which turns
+    each returned notice into a site notification (the member's inbox) and, unless the
+    member turned email off for the notice's category, an email in the outbox that the
+    worker delivers.  The core notifies for its own events (orders, messages, reviews,
+    disputes, listings, withdrawals); a plugin returns notices for its own events, or for
+    core events it wants to describe differently.  Never notify the member who caused the
+    event (``event.actor_id``) unless they need a receipt.  May be ``async``.
+
+    :param event: the committed event (see ``agorakit_on_event``).
+    :param runtime: the site's :class:`agorakit.runtime.Runtime`.
+    :return: a list of :class:`agorakit.notifications.Notice` (``member_id``,
+        ``category``, ``template``, ``context``, ``link``), or None.
+    """
+
+
+@hookspec
+def agorakit_template_dirs() -> list[Any] | None:
+    """Contribute folders of Jinja2 templates (notification emails and inbox texts).
+
+    Called once at start-up.  A notice's template ``gigs_delivered`` is looked up as
+    ``notifications/gigs_delivered.jinja2`` in the site's ``[email] templates_dir`` first,
+    then in these folders (in plugin order), then in the core's own; so a site overrides
+    any template by putting a file with the same name in its folder.  Ship templates in
+    a ``templates/`` folder inside the plugin and prefix their names with the plugin name.
+
+    :return: a list of folder paths (``str`` or ``pathlib.Path``), or None.
+    """
+
+
+@hookspec
+def agorakit_mailers() -> list[Any] | None:
+    """Contribute ways of sending email (the outbox's transport).
+
+    Called once at start-up.  The site picks one by name with ``[email] mailer``; the
+    core ships ``smtp`` (aiosmtplib, the ``[email]`` SMTP settings) and ``log``
+    (development).  The worker calls ``await mailer.send(message)`` outside any
+    database transaction; raising means "not sent, try again later" (with backoff).
+
+    :return: a list of objects following :class:`agorakit.notifications.mailers.Mailer`
+        (``name``, ``async send(message)``, optional ``bind(runtime)``), or None.
+    """
+
+
+@hookspec
+def agorakit_storages() -> list[Any] | None:
+    """Contribute places to keep uploaded files (attachments).
+
+    Called once at start-up.  The site picks one by name with ``[attachments] storage``;
+    the core ships ``local`` (a folder on disk, ``[attachments] path``).  A plugin can add
+    object storage such as S3.  Files are written before the row that references them
+    is committed, and deleted again if that transaction fails.
+
+    :return: a list of objects following :class:`agorakit.attachments.storage.Storage`
+        (``name``, ``async save(key, data)``, ``async read(key)``, ``async delete(key)``,
+        optional ``bind(runtime)``), or None.
     """
 
 

@@ -19,7 +19,7 @@ from agorakit.clock import Clock, SystemClock
 from agorakit.db import Database
 from agorakit.db.migrate import sort_apps
 from agorakit.events import DomainEvent
-from agorakit.hooks import PluginInfo, call_each, collect, get_plugin_manager, plugin_info
+from agorakit.hooks import PluginInfo, collect, get_plugin_manager, plugin_info
 from agorakit.settings import Settings
 
 log = logging.getLogger("agorakit")
@@ -96,12 +96,10 @@ class Runtime:
 
         An exception inside the block rolls everything back and publishes nothing.
         """
+        from agorakit.events.outbox import publish, store
+
         uow = UnitOfWork(self)
         async with self.db.transaction():
             yield uow
-        for event in uow.events:
-            await self.publish(event)
-
-    async def publish(self, event: DomainEvent) -> None:
-        log.debug("event %s %s", event.name, event.subject)
-        await call_each(self.pm, "agorakit_on_event", event=event, runtime=self)
+            stored = await store(uow.events)  # the outbox: committed with the change
+        await publish(self, stored)

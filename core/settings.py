@@ -155,6 +155,70 @@ class ListingsSection(SettingsStruct):
     max_description_length: Annotated[int, msgspec.Meta(ge=100, le=50000)] = 10000
 
 
+class AttachmentsSection(SettingsStruct):
+    #: where files are kept, by storage name (from agorakit_storages); "local" = a folder on disk
+    storage: str = "local"
+    #: folder of the "local" storage; relative paths are relative to the working directory
+    path: str = "attachments"
+    #: largest file accepted, in bytes (default 10 MiB); larger gets 413
+    max_bytes: PositiveInt = 10 * 1024 * 1024
+    #: media types accepted; the type is read from the file's content, not trusted from the client
+    allowed_types: list[str] = msgspec.field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "application/zip",
+            "text/plain",
+        ]
+    )
+
+
+class MessagingSection(SettingsStruct):
+    #: what a screening flag (e-mail, phone number, URL) in a message does: "block" refuses
+    #: the message with a 422, "flag" delivers it and lists it for operators, "off" skips screening
+    screening: Literal["block", "flag", "off"] = "flag"
+    #: longest message body, in characters (default 5000)
+    max_message_length: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 5000
+    #: attachments one message may carry (default 10)
+    max_attachments: Annotated[int, msgspec.Meta(ge=0, le=50)] = 10
+
+
+class EmailSection(SettingsStruct):
+    #: how email leaves, by mailer name (from agorakit_mailers): "smtp", or "log" (development:
+    #: the message is written to the log and counted as sent)
+    mailer: str = "smtp"
+    #: the From address of every email
+    from_address: str = "marketplace@example.com"
+    #: SMTP server host and port
+    smtp_host: str = "127.0.0.1"
+    smtp_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 25
+    #: SMTP login; leave empty for a server without authentication
+    smtp_username: str = ""
+    smtp_password: Secret = ""
+    #: "none", "starttls" (upgrade after connecting, usually port 587) or "tls" (port 465)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    #: seconds to wait for the SMTP server before the attempt counts as failed
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    #: delivery attempts before an email is marked failed (default 8)
+    max_attempts: PositiveInt = 8
+    #: wait before the first retry, in seconds; doubled after each failure (default 60) ...
+    retry_base_seconds: PositiveInt = 60
+    #: ... up to this many seconds (default 3600)
+    retry_max_seconds: PositiveInt = 3600
+    #: a folder of templates that override the shipped ones (same relative names); empty = none
+    templates_dir: str = ""
+
+
+class ReviewsSection(SettingsStruct):
+    #: days after an order completes during which its parties may review each other (default 30)
+    window_days: PositiveInt = 30
+    #: longest review text, in characters (default 2000)
+    max_text_length: Annotated[int, msgspec.Meta(ge=10, le=20_000)] = 2000
+
+
 class LoggingSection(SettingsStruct):
     #: log level of the ``agorakit`` loggers
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -173,6 +237,10 @@ class Settings(SettingsStruct):
     money: MoneySection = msgspec.field(default_factory=MoneySection)
     fees: FeesSection = msgspec.field(default_factory=FeesSection)
     listings: ListingsSection = msgspec.field(default_factory=ListingsSection)
+    attachments: AttachmentsSection = msgspec.field(default_factory=AttachmentsSection)
+    messaging: MessagingSection = msgspec.field(default_factory=MessagingSection)
+    email: EmailSection = msgspec.field(default_factory=EmailSection)
+    reviews: ReviewsSection = msgspec.field(default_factory=ReviewsSection)
     plugins: dict[str, Any] = {}
     #: where this config came from, for messages (set by the loader)
     source: str = "<settings>"

@@ -54,6 +54,36 @@ class Timer(msgspec.Struct, frozen=True, kw_only=True):
     transition: str
 
 
+class DisputePolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """How a process's orders are disputed (reported) and how operators settle them.
+
+    A party opens a dispute with a reason code while the order is in one of ``states``,
+    within ``window`` of entering that state.  With a ``hold`` state the order moves there
+    (its timers stop) until an operator resolves: ``refund`` (full or partial, to the
+    buyer's credit) moves it to ``refunded``, ``release`` (pay the seller) to ``released``,
+    ``reject`` back to the state the dispute was opened from.  Without ``hold`` (a charge
+    on a finished order, such as a lead) the order stays where it is and only money moves.
+    """
+
+    #: reason codes a party picks from, with the label shown to people
+    reasons: dict[str, str]
+    #: states in which a dispute may be opened
+    states: tuple[str, ...]
+    #: who may open one
+    openers: tuple[Literal["buyer", "seller"], ...] = ("buyer",)
+    #: how long after entering the state a dispute may still be opened
+    window: timedelta = timedelta(days=30)
+    #: operators' target for resolving; older open disputes are overdue in the queue
+    review_within: timedelta = timedelta(hours=48)
+    #: the state an order waits in while disputed (None: the order does not move)
+    hold: str | None = None
+    #: state entered when resolved with a refund, and with a release (final states)
+    refunded: str | None = None
+    released: str | None = None
+    #: where a refund comes from: the order's escrow, or the platform's fees (a charge)
+    refund_from: Literal["escrow", "fees"] = "escrow"
+
+
 class Process(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     version: int
@@ -67,6 +97,10 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
     on_proof: dict[str, str] = {}
     #: transition fired (as system) when the order's payment settles, e.g. "paid"
     on_payment: str | None = None
+    #: states of a successfully completed order, in which its parties may review each other
+    reviewable: tuple[str, ...] = ()
+    #: whether and how its orders can be disputed; None = no disputes
+    disputes: DisputePolicy | None = None
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -107,6 +141,35 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
         for event, name in self.on_proof.items():
             if self.transition(name) is None:
                 yield f"on_proof[{event!r}] names unknown transition {name!r}"
+        for state in self.reviewable:
+            if state not in self.final:
+                yield f"reviewable state {state!r} is not a final state"
+        if self.disputes is not None:
+            yield from self._dispute_problems(self.disputes, states)
+
+    def _dispute_problems(self, policy: DisputePolicy, states: set[str]):
+        if not policy.reasons:
+            yield "disputes need at least one reason code"
+        if not policy.states:
+            yield "disputes need at least one state they can be opened from"
+        for state in policy.states:
+            if state not in states:
+                yield f"disputes open from unknown state {state!r}"
+        if policy.window <= timedelta(0) or policy.review_within <= timedelta(0):
+            yield "dispute window and review time must be positive"
+        if policy.hold is None:
+            if policy.refund_from == "escrow":
+                yield "disputes without a hold state must refund from fees (a charge)"
+            return
+        for label, state in (("hold", policy.hold), ("refunded", policy.refunded), ("released", policy.released)):
+            if state is None:
+                yield f"disputes with a hold state need a {label} state"
+            elif state not in states:
+                yield f"dispute {label} state {state!r} is not a state"
+            elif label != "hold" and state not in self.final:
+                yield f"dispute {label} state {state!r} must be final"
+        if policy.hold in policy.states or policy.hold in self.final:
+            yield f"dispute hold state {policy.hold!r} must not be final nor open a dispute"
 
     def transition(self, name: str) -> Transition | None:
         return next((t for t in self.transitions if t.name == name), None)
@@ -126,5 +189,12 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
                 lines.append(f"    {source} --> {t.target}: {t.name} ({', '.join(t.actors)})")
         for timer in self.timers:
             lines.append(f"    note right of {timer.state}: after {timer.after} → {timer.transition}")
+        policy = self.disputes
+        if policy is not None and policy.hold is not None:
+            for source in policy.states:
+                lines.append(f"    {source} --> {policy.hold}: dispute ({', '.join(policy.openers)})")
+            lines.append(f"    {policy.hold} --> {policy.refunded}: refund (operator)")
+            lines.append(f"    {policy.hold} --> {policy.released}: release (operator)")
+            lines.append(f"    note right of {policy.hold}: reject (operator) → back to where it was")
         lines += [f"    {state} --> [*]" for state in self.final]
         return "\n".join(lines)
