@@ -32,6 +32,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.money.plugin",
     "agorakit.catalog.plugin",
     "agorakit.orders.plugin",
+    "agorakit.disputes.plugin",
     "agorakit.http.plugin",
 )
 

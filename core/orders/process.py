@@ -161,7 +161,11 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
             if policy.refund_from == "escrow":
                 yield "disputes without a hold state must refund from fees (a charge)"
             return
-        for label, state in (("hold", policy.hold), ("refunded", policy.refunded), ("released", policy.released)):
+        for label, state in (
+            ("hold", policy.hold),
+            ("refunded", policy.refunded),
+            ("released", policy.released),
+        ):
             if state is None:
                 yield f"disputes with a hold state need a {label} state"
             elif state not in states:

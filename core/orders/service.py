@@ -146,6 +146,11 @@ async def _order_row(order_id: int, *, for_update: bool = False) -> dict[str, An
     return row
 
 
+async def locked_order_row(order_id: int) -> dict[str, Any]:
+    """An order's row, locked for the rest of the transaction (``FOR UPDATE`` on PostgreSQL)."""
+    return await _order_row(order_id, for_update=True)
+
+
 async def _to_order(
     row: dict[str, Any], *, roles: frozenset[str] = frozenset(), process: Process | None = None
 ) -> OrderOut:
@@ -484,38 +489,7 @@ async def fire_in(
         if reason:
             raise GuardFailed(str(reason), extra={"guard": guard, "state": row["state"]})
 
-    now = uow.now
-    moved = (
-        await Order.update(
-            {
-                Order.state: transition.target,
-                Order.version: row["version"] + 1,
-                Order.seller_id: new_seller,
-                Order.state_entered_at: now,
-                Order.updated_at: now,
-            }
-        )
-        .where((Order.id == order_id) & (Order.version == row["version"]))
-        .returning(Order.id)
-    )
-    if not moved:
-        raise Conflict(f"order {order_id} changed while {name} was being fired; reload it and try again")
-    await OrderEvent.insert(
-        OrderEvent(
-            order=order_id,
-            seq=row["version"] + 1,
-            transition=name,
-            from_state=row["state"],
-            to_state=transition.target,
-            actor_role=actor_role,
-            actor_id=actor_id,
-            data=data or {},
-            at=now,
-        )
-    )
-    await OrderTimer.update({OrderTimer.status: "cancelled"}).where(
-        (OrderTimer.order == order_id) & (OrderTimer.status == "pending")
-    )
+    await _enter(uow, row, transition.target, name, actor_role, actor_id, data, seller_id=new_seller)
     await _set_timers(uow, order_id, process, transition.target)
     after = await _order_row(order_id)
     context.order = await _to_order(after)
@@ -532,6 +506,85 @@ async def fire_in(
         actor_role=actor_role,
     )
     return after
+
+
+async def _enter(
+    uow: Any,
+    row: dict[str, Any],
+    target: str,
+    name: str,
+    actor_role: str,
+    actor_id: int | None,
+    data: dict[str, Any] | None,
+    *,
+    seller_id: int | None,
+) -> None:
+    """Move a locked order row to ``target``: bump its version, write history, stop its timers."""
+    order_id = row["id"]
+    now = uow.now
+    moved = (
+        await Order.update(
+            {
+                Order.state: target,
+                Order.version: row["version"] + 1,
+                Order.seller_id: seller_id,
+                Order.state_entered_at: now,
+                Order.updated_at: now,
+            }
+        )
+        .where((Order.id == order_id) & (Order.version == row["version"]))
+        .returning(Order.id)
+    )
+    if not moved:
+        raise Conflict(f"order {order_id} changed while {name} was being fired; reload it and try again")
+    await OrderEvent.insert(
+        OrderEvent(
+            order=order_id,
+            seq=row["version"] + 1,
+            transition=name,
+            from_state=row["state"],
+            to_state=target,
+            actor_role=actor_role,
+            actor_id=actor_id,
+            data=data or {},
+            at=now,
+        )
+    )
+    await OrderTimer.update({OrderTimer.status: "cancelled"}).where(
+        (OrderTimer.order == order_id) & (OrderTimer.status == "pending")
+    )
+
+
+async def move_in(
+    uow: Any,
+    order_id: int,
+    target: str,
+    *,
+    name: str,
+    actor_role: str,
+    actor_id: int | None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Move an order to ``target`` outside its transitions (the dispute engine's moves).
+
+    The caller has checked that the move is allowed; the order's history, timers and the
+    ``order.transitioned`` event are written as for a transition.  Returns the new row.
+    """
+    row = await _order_row(order_id, for_update=True)
+    process = registry(uow.runtime).get(row["process"], row["process_version"])
+    await _enter(uow, row, target, name, actor_role, actor_id, data, seller_id=row["seller_id"])
+    await _set_timers(uow, order_id, process, target)
+    uow.record(
+        "order.transitioned",
+        subject=f"order:{order_id}",
+        actor_id=actor_id,
+        process=process.name,
+        transition=name,
+        from_state=row["state"],
+        to_state=target,
+        actor_role=actor_role,
+    )
+    return await _order_row(order_id)
 
 
 async def _check_eligible(runtime: Any, listing_id: int, member: Any) -> None:

@@ -1,0 +1,73 @@
+"""Bodies of the disputes API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from agorakit.money.amounts import AmountText, Money
+
+ReasonCode = Annotated[str, msgspec.Meta(min_length=1, max_length=60, examples=["not_delivered"])]
+DisputeText = Annotated[str, msgspec.Meta(max_length=5000)]
+Note = Annotated[str, msgspec.Meta(max_length=2000)]
+
+
+class OpenDispute(msgspec.Struct, forbid_unknown_fields=True):
+    #: a reason code of the order's process (``GET /orders/{id}/disputes/reasons``)
+    reason: ReasonCode
+    #: what went wrong, in the opener's words (at least 10 characters)
+    text: DisputeText
+
+
+class ResolveDispute(msgspec.Struct, forbid_unknown_fields=True):
+    #: refund (to the buyer's credit), release (pay the seller) or reject
+    outcome: Literal["refund", "release", "reject"]
+    #: the operator's reason, shown to both parties; required to reject
+    note: Note = ""
+    #: refund only: how much (default everything refundable), in the order's currency
+    amount: AmountText | None = None
+
+
+class DisputeReason(msgspec.Struct):
+    code: str
+    label: str
+
+
+class DisputeReasons(msgspec.Struct):
+    reasons: list[DisputeReason]
+    #: states in which a dispute may be opened, and who may open one
+    states: list[str]
+    openers: list[str]
+    window_days: float
+
+
+class DisputeOut(msgspec.Struct):
+    id: int
+    order_id: int
+    opened_by: int
+    opener_role: str
+    reason: str
+    reason_label: str
+    text: str
+    status: Literal["open", "resolved"]
+    outcome: Literal["refund", "release", "reject"] | None
+    from_state: str
+    refund_from: Literal["escrow", "fees"]
+    refunded: Money
+    released: Money
+    resolution_note: str | None
+    resolved_by: int | None
+    opened_at: datetime
+    due_at: datetime
+    resolved_at: datetime | None
+    #: open and past its review target
+    overdue: bool
+    #: what was captured when it was opened: the order, its history, proofs and conversation
+    evidence: dict[str, Any]
+
+
+class DisputePage(msgspec.Struct):
+    items: list[DisputeOut]
+    next_cursor: str | None = None

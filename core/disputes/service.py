@@ -1,0 +1,525 @@
+"""Disputes and reports: a party's complaint about an order or a charge, settled by operators.
+
+The order's process says whether and how it can be disputed (:class:`DisputePolicy`).
+Opening one captures the evidence (the order, its history, proofs and conversation) and,
+with a ``hold`` state, parks the order there so no timer completes it meanwhile.  An
+operator resolves it:
+
+- ``refund``: all or part of the money back to the buyer's credit (never cash); with an
+  escrow, what is not refunded is released to the seller at the order's fee rate;
+- ``release``: the escrow goes to the seller as if the buyer had accepted;
+- ``reject``: nothing moves and the order returns to where it was (its timers restart).
+
+Every outcome is one ledger posting (or none, for a rejection), a history entry on the
+order and a ``dispute.resolved`` event, all in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from agorakit.db import is_unique_violation
+from agorakit.disputes.schemas import (
+    DisputeOut,
+    DisputeReason,
+    DisputeReasons,
+    OpenDispute,
+    ResolveDispute,
+)
+from agorakit.disputes.tables import Dispute
+from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.money import ledger
+from agorakit.money.amounts import format_amount, money, parse_amount
+from agorakit.orders import service as orders
+from agorakit.orders.process import DisputePolicy, Process
+from agorakit.orders.tables import Order, OrderEvent, Proof
+from agorakit.pagination import decode_cursor, encode_cursor
+
+MIN_TEXT = 10
+Status = Literal["open", "resolved"]
+
+
+class NotDisputable(Conflict):
+    """The order's process has no disputes, or not in the order's current state."""
+
+    code = "not_disputable"
+
+
+class DisputeWindowClosed(Conflict):
+    code = "dispute_window_closed"
+
+
+class DisputeAlreadyOpen(Conflict):
+    code = "dispute_open"
+
+
+class AlreadyDisputed(Conflict):
+    code = "already_disputed"
+
+
+class DisputeResolved(Conflict):
+    code = "dispute_resolved"
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+
+
+def _policy(runtime: Any, row: dict[str, Any]) -> tuple[Process, DisputePolicy | None]:
+    process = orders.registry(runtime).get(row["process"], row["process_version"])
+    return process, process.disputes
+
+
+def _to_out(row: dict[str, Any], policy: DisputePolicy | None, now: Any) -> DisputeOut:
+    currency = row["currency"]
+    labels = policy.reasons if policy else {}
+    return DisputeOut(
+        id=row["id"],
+        order_id=row["order_id"],
+        opened_by=row["opened_by"],
+        opener_role=row["opener_role"],
+        reason=row["reason"],
+        reason_label=labels.get(row["reason"], row["reason"]),
+        text=row["text"],
+        status=row["status"],
+        outcome=row["outcome"],
+        from_state=row["from_state"],
+        refund_from=row["refund_from"],
+        refunded=money(row["refunded"], currency),
+        released=money(row["released"], currency),
+        resolution_note=row["resolution_note"],
+        resolved_by=row["resolved_by"],
+        opened_at=row["opened_at"],
+        due_at=row["due_at"],
+        resolved_at=row["resolved_at"],
+        overdue=row["status"] == "open" and now > row["due_at"],
+        evidence=row["evidence"] or {},
+    )
+
+
+async def _order_policy(runtime: Any, order_id: int) -> DisputePolicy | None:
+    row = await Order.select(Order.process, Order.process_version).where(Order.id == order_id).first()
+    if row is None:
+        return None
+    return _policy(runtime, row)[1]
+
+
+async def _dispute_row(dispute_id: int, *, for_update: bool = False) -> dict[str, Any]:
+    query = Dispute.select().where(Dispute.id == dispute_id).first().output(load_json=True)
+    if for_update and Dispute._meta.db.engine_type == "postgres":
+        query = query.lock_rows()
+    row = await query
+    if row is None:
+        raise NotFound(f"there is no dispute {dispute_id}")
+    return row
+
+
+async def dispute_reasons(runtime: Any, order_id: int, *, caller: Any) -> DisputeReasons:
+    """The reason codes (and rules) a party of the order can open a dispute with."""
+    order = await orders.get_order(runtime, order_id, caller=caller)
+    process = orders.registry(runtime).get(order.process, order.process_version)
+    policy = process.disputes
+    if policy is None:
+        raise NotDisputable(f"orders of {process.name} cannot be disputed")
+    return DisputeReasons(
+        reasons=[DisputeReason(code=code, label=label) for code, label in policy.reasons.items()],
+        states=list(policy.states),
+        openers=list(policy.openers),
+        window_days=policy.window / timedelta(days=1),
+    )
+
+
+async def get_dispute(runtime: Any, dispute_id: int, *, caller: Any) -> DisputeOut:
+    """A dispute, for the parties of its order and operators; 404 for anyone else."""
+    row = await _dispute_row(dispute_id)
+    if getattr(caller, "role", None) != "operator":
+        try:
+            await orders.get_order(runtime, row["order_id"], caller=caller)
+        except NotFound:
+            raise NotFound(f"there is no dispute {dispute_id}") from None
+        order = await Order.select(Order.buyer_id, Order.seller_id).where(Order.id == row["order_id"]).first()
+        if caller.id not in (order["buyer_id"], order["seller_id"]):
+            raise NotFound(f"there is no dispute {dispute_id}")  # a candidate is not a party
+    return _to_out(row, await _order_policy(runtime, row["order_id"]), runtime.clock.now())
+
+
+async def order_disputes(runtime: Any, order_id: int, *, caller: Any) -> list[DisputeOut]:
+    order = await orders.get_order(runtime, order_id, caller=caller)
+    if getattr(caller, "role", None) != "operator" and caller.id not in (order.buyer_id, order.seller_id):
+        raise NotFound(f"there is no order {order_id}")
+    rows = (
+        await Dispute.select().where(Dispute.order_id == order_id).order_by(Dispute.id).output(load_json=True)
+    )
+    policy = await _order_policy(runtime, order_id)
+    now = runtime.clock.now()
+    return [_to_out(row, policy, now) for row in rows]
+
+
+async def dispute_queue(
+    runtime: Any, *, status: str | None, overdue: bool | None, cursor: str | None, limit: int
+) -> tuple[list[DisputeOut], str | None]:
+    """The operators' queue: oldest first; ``overdue`` keeps open ones past their target."""
+    now = runtime.clock.now()
+    query = Dispute.select().order_by(Dispute.id).limit(limit + 1).output(load_json=True)
+    if status:
+        query = query.where(Dispute.status == status)
+    if overdue is True:
+        query = query.where((Dispute.status == "open") & (Dispute.due_at < now))
+    elif overdue is False:
+        query = query.where((Dispute.status != "open") | (Dispute.due_at >= now))
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Dispute.id > position["id"])
+    rows = await query
+    policies: dict[int, DisputePolicy | None] = {}
+    items = []
+    for row in rows[:limit]:
+        if row["order_id"] not in policies:
+            policies[row["order_id"]] = await _order_policy(runtime, row["order_id"])
+        items.append(_to_out(row, policies[row["order_id"]], now))
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+
+
+# --------------------------------------------------------------------------------------
+# Opening
+# --------------------------------------------------------------------------------------
+
+
+async def open_dispute(runtime: Any, order_id: int, body: OpenDispute, *, caller: Any) -> DisputeOut:
+    """A party opens a dispute on an order: checks the policy, captures evidence, holds the order."""
+    order = await orders.get_order(runtime, order_id, caller=caller)
+    if caller.id == order.buyer_id:
+        role = "buyer"
+    elif caller.id == order.seller_id:
+        role = "seller"
+    else:
+        raise Forbidden("only the buyer or the seller of an order can open a dispute on it")
+    process = orders.registry(runtime).get(order.process, order.process_version)
+    policy = process.disputes
+    if policy is None:
+        raise NotDisputable(f"orders of {process.name} cannot be disputed")
+    if role not in policy.openers:
+        raise Forbidden(f"on {process.name} orders only the {' or '.join(policy.openers)} can open a dispute")
+    errors = []
+    if body.reason not in policy.reasons:
+        errors.append(FieldError("reason", f"must be one of: {', '.join(policy.reasons)}"))
+    text = body.text.strip()
+    if len(text) < MIN_TEXT:
+        errors.append(FieldError("text", f"say what went wrong in at least {MIN_TEXT} characters"))
+    if errors:
+        raise ValidationFailed(errors)
+    try:
+        async with runtime.unit_of_work() as uow:
+            dispute_id = await _open(uow, order_id, policy, role, caller.id, body.reason, text)
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise _duplicate_error(order_id) from None
+        raise
+    return await get_dispute(runtime, dispute_id, caller=caller)
+
+
+def _duplicate_error(order_id: int) -> Conflict:
+    return AlreadyDisputed(
+        f"you already opened a dispute on order {order_id}, or one is open; see GET /orders/{order_id}/disputes"
+    )
+
+
+async def _open(
+    uow: Any, order_id: int, policy: DisputePolicy, role: str, member_id: int, reason: str, text: str
+) -> int:
+    row = await orders.locked_order_row(order_id)
+    now = uow.now
+    if row["state"] not in policy.states:
+        message = (
+            f"order {order_id} is {row['state']}; a dispute can be opened only while it is "
+            f"{' or '.join(policy.states)}"
+        )
+        raise NotDisputable(message, extra={"state": row["state"]})
+    closes = row["state_entered_at"] + policy.window
+    if now > closes:
+        message = f"the time to open a dispute on order {order_id} ended on {closes.isoformat()}"
+        raise DisputeWindowClosed(message, extra={"closed_at": closes.isoformat()})
+    existing = await Dispute.select(Dispute.opened_by, Dispute.status).where(Dispute.order_id == order_id)
+    if any(d["status"] == "open" for d in existing):
+        raise DisputeAlreadyOpen(f"order {order_id} already has an open dispute; an operator is on it")
+    if any(d["opened_by"] == member_id for d in existing):
+        raise _duplicate_error(order_id)
+    evidence = await _evidence(row)
+    rows = await Dispute.insert(
+        Dispute(
+            order_id=order_id,
+            opened_by=member_id,
+            opener_role=role,
+            reason=reason,
+            text=text,
+            status="open",
+            from_state=row["state"],
+            refund_from=policy.refund_from,
+            currency=row["currency"],
+            refunded=0,
+            released=0,
+            evidence=evidence,
+            opened_at=now,
+            due_at=now + policy.review_within,
+        )
+    ).returning(Dispute.id)
+    dispute_id = rows[0]["id"]
+    if policy.hold is not None:
+        await orders.move_in(
+            uow,
+            order_id,
+            policy.hold,
+            name="dispute",
+            actor_role=role,
+            actor_id=member_id,
+            data={"dispute": dispute_id, "reason": reason},
+        )
+    uow.record(
+        "dispute.opened",
+        subject=f"dispute:{dispute_id}",
+        actor_id=member_id,
+        dispute=dispute_id,
+        order=order_id,
+        reason=reason,
+        opener_role=role,
+        buyer=row["buyer_id"],
+        seller=row["seller_id"],
+    )
+    return dispute_id
+
+
+async def _evidence(order: dict[str, Any]) -> dict[str, Any]:
+    """What the operator needs to decide, captured as it was when the dispute was opened."""
+    from agorakit.messaging.service import transcript
+
+    order_id = order["id"]
+    history = await OrderEvent.select().where(OrderEvent.order == order_id).order_by(OrderEvent.seq)
+    proofs = await Proof.select().where(Proof.order == order_id).order_by(Proof.id).output(load_json=True)
+    messages = await transcript(f"order:{order_id}")
+    return _jsonable(
+        {
+            "order": {
+                "id": order_id,
+                "process": order["process"],
+                "state": order["state"],
+                "buyer_id": order["buyer_id"],
+                "seller_id": order["seller_id"],
+                "amount": format_amount(order["amount"], order["currency"]),
+                "currency": order["currency"],
+                "quote": (order["data"] or {}).get("quote"),
+            },
+            "history": [
+                {
+                    k: h[k]
+                    for k in ("seq", "transition", "from_state", "to_state", "actor_role", "actor_id", "at")
+                }
+                for h in history
+            ],
+            "proofs": [
+                {
+                    k: p[k]
+                    for k in (
+                        "id",
+                        "submitted_by",
+                        "text",
+                        "urls",
+                        "attachments",
+                        "status",
+                        "review_reason",
+                        "created_at",
+                    )
+                }
+                for p in proofs
+            ],
+            "messages": messages,
+        }
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    import msgspec
+
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
+# --------------------------------------------------------------------------------------
+# Resolving
+# --------------------------------------------------------------------------------------
+
+
+def seller_share(remainder: int, quote: dict[str, Any]) -> int:
+    """The seller's part of ``remainder`` released from escrow, at the order's fee rate.
+
+    ``seller_net / buyer_total`` of the remainder, rounded half up; the platform keeps
+    the rest, so the two always add up to the remainder.  The whole escrow gives exactly
+    the quote's ``seller_net``.
+    """
+    total, net = quote["buyer_total"], quote["seller_net"]
+    if total <= 0:
+        return remainder
+    return (2 * net * remainder + total) // (2 * total)
+
+
+async def resolve_dispute(
+    runtime: Any, dispute_id: int, body: ResolveDispute, *, caller: Any, idempotency_key: str | None = None
+) -> tuple[DisputeOut, bool]:
+    """An operator settles a dispute; returns ``(dispute, replayed)``."""
+    if getattr(caller, "role", None) != "operator":
+        raise Forbidden("only operators resolve disputes")
+    note = body.note.strip()
+    if body.outcome == "reject" and not note:
+        raise ValidationFailed([FieldError("note", "say why the dispute is rejected; both parties see it")])
+    if body.outcome != "refund" and body.amount is not None:
+        raise ValidationFailed([FieldError("amount", "only a refund takes an amount")])
+    async with runtime.unit_of_work() as uow:
+        row = await _dispute_row(dispute_id, for_update=True)
+        if row["status"] != "open":
+            if idempotency_key is not None and row["resolution_key"] == idempotency_key:
+                replayed = True
+            else:
+                message = f"dispute {dispute_id} was already resolved ({row['outcome']})"
+                raise DisputeResolved(message, extra={"outcome": row["outcome"]})
+        else:
+            replayed = False
+            await _resolve(uow, row, body, note, caller.id, idempotency_key)
+    return await get_dispute(runtime, dispute_id, caller=caller), replayed
+
+
+async def _resolve(
+    uow: Any, dispute: dict[str, Any], body: ResolveDispute, note: str, operator_id: int, key: str | None
+) -> None:
+    order = await orders.locked_order_row(dispute["order_id"])
+    policy = _policy(uow.runtime, order)[1]
+    assert policy is not None  # it was disputable when opened, and processes keep their versions
+    if policy.refund_from == "fees":
+        refunded, released = await _settle_charge(uow, dispute, order, body)
+    else:
+        refunded, released = await _settle_escrow(uow, dispute, order, body)
+    now = uow.now
+    await Dispute.update(
+        {
+            Dispute.status: "resolved",
+            Dispute.outcome: body.outcome,
+            Dispute.refunded: refunded,
+            Dispute.released: released,
+            Dispute.resolution_note: note or None,
+            Dispute.resolved_by: operator_id,
+            Dispute.resolution_key: key,
+            Dispute.resolved_at: now,
+        }
+    ).where(Dispute.id == dispute["id"])
+    if policy.hold is not None:
+        if order["state"] != policy.hold:
+            message = f"order {order['id']} is {order['state']}, not {policy.hold}; it cannot be settled here"
+            raise Conflict(message)
+        target = {"refund": policy.refunded, "release": policy.released}.get(
+            body.outcome, dispute["from_state"]
+        )
+        assert target is not None  # checked by Process
+        await orders.move_in(
+            uow,
+            order["id"],
+            target,
+            name=f"dispute_{body.outcome}",
+            actor_role="operator",
+            actor_id=operator_id,
+            data={"dispute": dispute["id"], "note": note},
+        )
+    uow.record(
+        "dispute.resolved",
+        subject=f"dispute:{dispute['id']}",
+        actor_id=operator_id,
+        dispute=dispute["id"],
+        order=order["id"],
+        outcome=body.outcome,
+        refunded=refunded,
+        released=released,
+        currency=order["currency"],
+        note=note,
+        buyer=order["buyer_id"],
+        seller=order["seller_id"],
+    )
+
+
+def _refund_amount(body: ResolveDispute, refundable: int, currency: str) -> int:
+    if refundable <= 0:
+        raise Conflict("there is nothing left to refund on this order")
+    if body.amount is None:
+        return refundable
+    amount = parse_amount(body.amount, currency, field="amount")
+    if amount > refundable:
+        problem = f"at most {format_amount(refundable, currency)} {currency} can be refunded"
+        raise ValidationFailed([FieldError("amount", problem)])
+    return amount
+
+
+async def _settle_escrow(
+    uow: Any, dispute: dict[str, Any], order: dict[str, Any], body: ResolveDispute
+) -> tuple[int, int]:
+    """Refund and/or release what the order's escrow holds."""
+    if body.outcome == "reject":
+        return 0, 0
+    currency = order["currency"]
+    escrow = ledger.escrow(f"order:{order['id']}")
+    held = await ledger.balance_of(escrow, currency)
+    refund = _refund_amount(body, held, currency) if body.outcome == "refund" else 0
+    remainder = held - refund
+    refs = {"order": order["id"], "dispute": dispute["id"]}
+    if refund:
+        await ledger.post(
+            uow,
+            key=f"dispute:{dispute['id']}:refund",
+            kind="dispute_refund",
+            description=f"Dispute {dispute['id']} on order {order['id']}: refund to your credit",
+            lines=ledger.move(escrow, ledger.credit(order["buyer_id"]), refund, currency),
+            refs=refs,
+            actor_id=None,
+        )
+    if remainder:
+        if order["seller_id"] is None:
+            raise Conflict(f"order {order['id']} has no seller to release money to; refund it in full")
+        quote = (order["data"] or {}).get("quote") or {"buyer_total": held, "seller_net": held}
+        net = seller_share(remainder, quote)
+        lines = ledger.move(escrow, ledger.available(order["seller_id"]), net, currency) if net else []
+        if remainder - net:
+            lines += ledger.move(escrow, ledger.PLATFORM_FEES, remainder - net, currency)
+        await ledger.post(
+            uow,
+            key=f"dispute:{dispute['id']}:release",
+            kind="dispute_release",
+            description=f"Dispute {dispute['id']} on order {order['id']}: payment to the seller",
+            lines=lines,
+            refs=refs,
+            actor_id=None,
+        )
+    return refund, remainder
+
+
+async def _settle_charge(
+    uow: Any, dispute: dict[str, Any], order: dict[str, Any], body: ResolveDispute
+) -> tuple[int, int]:
+    """Refund (part of) a charge the platform kept, such as a lead, from its fees."""
+    if body.outcome == "release":
+        raise ValidationFailed(
+            [FieldError("outcome", "this dispute is about a charge: resolve it with refund or reject")]
+        )
+    if body.outcome == "reject":
+        return 0, 0
+    currency = order["currency"]
+    charged = ((order["data"] or {}).get("quote") or {}).get("buyer_total", order["amount"])
+    earlier = await Dispute.select(Dispute.refunded).where(
+        (Dispute.order_id == order["id"]) & (Dispute.status == "resolved")
+    )
+    refund = _refund_amount(body, charged - sum(d["refunded"] for d in earlier), currency)
+    await ledger.post(
+        uow,
+        key=f"dispute:{dispute['id']}:refund",
+        kind="dispute_refund",
+        description=f"Report {dispute['id']} on order {order['id']}: charge refunded to your credit",
+        lines=ledger.move(ledger.PLATFORM_FEES, ledger.credit(order["buyer_id"]), refund, currency),
+        refs={"order": order["id"], "dispute": dispute["id"]},
+        actor_id=None,
+    )
+    return refund, 0
