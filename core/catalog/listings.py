@@ -50,12 +50,19 @@ HIDDEN = ("draft", "pending_review", "rejected")
 
 
 async def rating_summaries(member_ids: list[int]) -> dict[int, RatingSummary]:
-    """Sellers' rating summaries.
+    """Sellers' rating summaries: what buyers wrote, hidden reviews left out."""
+    from agorakit.reviews.service import seller_summaries
 
-    Reviews arrive in a later issue: until then every seller has no ratings (average
-    null, count 0).  The reviews module replaces this one function.
-    """
-    return {member_id: RatingSummary(average=None, count=0) for member_id in member_ids}
+    found = await seller_summaries(member_ids)
+    return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
+
+
+async def listing_rating_summaries(listing_ids: list[int]) -> dict[int, RatingSummary]:
+    """Listings' own rating summaries: what buyers of each listing wrote."""
+    from agorakit.reviews.service import listing_summaries
+
+    found = await listing_summaries(listing_ids)
+    return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
 
 
 async def to_listings(rows: list[dict[str, Any]]) -> list[ListingOut]:
@@ -69,6 +76,7 @@ async def to_listings(rows: list[dict[str, Any]]) -> list[ListingOut]:
         )
     }
     ratings = await rating_summaries(owner_ids)
+    listing_ratings = await listing_rating_summaries([r["id"] for r in rows])
     slugs = await service.category_slugs()
     out = []
     for row in rows:
@@ -89,6 +97,7 @@ async def to_listings(rows: list[dict[str, Any]]) -> list[ListingOut]:
                     country=owner["country"],
                     rating=ratings[owner["id"]],
                 ),
+                rating=listing_ratings[row["id"]],
                 created_at=row["created_at"],
                 updated_at=row["updated_at"],
                 submitted_at=row["submitted_at"],

@@ -128,8 +128,8 @@ class ListingDraft(msgspec.Struct, kw_only=True):
 
 
 class RatingSummary(msgspec.Struct):
-    #: average rating 1-5, null while the seller has no ratings
-    average: float | None
+    #: average of the visible ratings (1-5), rounded half up to 2 decimals ("4.50"); null without ratings
+    average: str | None
     count: int
 
 
@@ -150,6 +150,8 @@ class ListingOut(msgspec.Struct, kw_only=True):
     category: str
     attributes: dict[str, Any]
     seller: SellerOut
+    #: the listing's own rating: what buyers of this listing wrote (``GET /listings/{id}/reviews``)
+    rating: RatingSummary
     created_at: datetime
     updated_at: datetime
     submitted_at: datetime | None

@@ -172,6 +172,9 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
                 yield f"dispute {label} state {state!r} is not a state"
             elif label != "hold" and state not in self.final:
                 yield f"dispute {label} state {state!r} must be final"
+        for state in policy.states:
+            if state in self.final:
+                yield f"disputes with a hold state cannot open from final state {state!r} (its escrow is settled)"
         if policy.hold in policy.states or policy.hold in self.final:
             yield f"dispute hold state {policy.hold!r} must not be final nor open a dispute"
 

@@ -74,10 +74,8 @@ class OrderHistory(msgspec.Struct):
 class SubmitProof(msgspec.Struct, forbid_unknown_fields=True):
     text: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
     urls: Annotated[list[Url], msgspec.Meta(max_length=20)] = []
-    #: references of uploaded attachments
-    attachments: Annotated[
-        list[Annotated[str, msgspec.Meta(max_length=100)]], msgspec.Meta(max_length=20)
-    ] = []
+    #: ids of files uploaded with ``POST /attachments`` (scope ``order:<id>``) by the submitter
+    attachments: Annotated[list[Annotated[int, msgspec.Meta(ge=1)]], msgspec.Meta(max_length=20)] = []
 
 
 class ReviewProof(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,7 +90,8 @@ class ProofOut(msgspec.Struct):
     submitted_by: int
     text: str
     urls: list[str]
-    attachments: list[str]
+    #: ids of the attached files (``GET /attachments/{id}``)
+    attachments: list[int]
     status: str
     review_reason: str | None
     reviewed_by: int | None

@@ -763,6 +763,10 @@ async def submit_proof(runtime: Any, order_id: int, proof: SubmitProof, *, calle
     ]
     if problems:
         raise ValidationFailed(problems)
+    if proof.attachments:
+        from agorakit.attachments.service import check_attachments
+
+        await check_attachments(list(proof.attachments), scope=f"order:{order_id}", member_id=caller.id)
     async with runtime.unit_of_work() as uow:
         open_proof = await Proof.exists().where((Proof.order == order_id) & Proof.status.is_in(["submitted"]))
         if open_proof:
@@ -773,7 +777,7 @@ async def submit_proof(runtime: Any, order_id: int, proof: SubmitProof, *, calle
                 submitted_by=caller.id,
                 text=proof.text.strip(),
                 urls=list(proof.urls),
-                attachments=list(proof.attachments),
+                attachments=list(dict.fromkeys(proof.attachments)),
                 status="submitted",
                 created_at=uow.now,
             )

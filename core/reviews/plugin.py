@@ -1,0 +1,69 @@
+"""The core's own plugin for reviews: its table, its routes and its notifications."""
+
+from __future__ import annotations
+
+from agorakit import hookimpl
+
+#: longest excerpt of a review's text put in the notification
+EXCERPT_LENGTH = 200
+
+
+@hookimpl
+def agorakit_tables():
+    from agorakit.reviews.piccolo_app import APP_CONFIG
+
+    return [APP_CONFIG]
+
+
+@hookimpl
+def agorakit_routes():
+    from agorakit.reviews.controllers import (
+        OperatorReviewController,
+        OrderReviewController,
+        PublicReviewController,
+    )
+
+    return [OrderReviewController, PublicReviewController, OperatorReviewController]
+
+
+@hookimpl
+async def agorakit_notify(event, runtime):
+    """Tell the reviewed member about a review of them (``review.posted``)."""
+    if event.name != "review.posted":
+        return None
+    from agorakit.errors import NotFound
+    from agorakit.notifications import Notice
+    from agorakit.reviews.service import get_review
+
+    data = event.data
+    try:
+        review = await get_review(data["review"])
+    except NotFound:  # reviews are never deleted; only a wiped database gets here
+        return None
+    return [
+        Notice(
+            member_id=data["subject_member"],
+            category="reviews",
+            template="review_received",
+            context={
+                "rating": review.rating,
+                "text": excerpt(review.text),
+                "author": review.author_name,
+                "author_role": review.author_role,
+                "order": data["order"],
+                "review": review.id,
+            },
+            link=f"/orders/{data['order']}",
+        )
+    ]
+
+
+def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
+    """The start of ``text``, cut at a word boundary with an ellipsis when longer than ``length``."""
+    text = " ".join(text.split())
+    if len(text) <= length:
+        return text
+    cut = text[: length - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" .,;:") + "…"

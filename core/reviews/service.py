@@ -1,0 +1,393 @@
+"""Reviews: the parties of a completed order rate (1-5) and describe each other.
+
+Who and when: the buyer reviews the seller and the seller reviews the buyer, once each,
+while the order is in one of its process's ``reviewable`` states (the final states of a
+successful order) and no later than ``[reviews] window_days`` after it entered that
+state.  One review per order and author is also a unique index, so two racing requests
+end with one review and one 409.
+
+Summaries count only visible reviews: a review an operator hides drops out of every
+public list and average at once (it stays visible to the order's parties and operators,
+marked hidden).  A member has two summaries: as a seller (what buyers wrote) and as a
+buyer (what sellers wrote); a listing's summary is what buyers of that listing wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from piccolo.query.functions.aggregate import Count
+
+from agorakit.accounts.tables import Member
+from agorakit.catalog.tables import Listing
+from agorakit.db import is_unique_violation
+from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.orders import service as orders
+from agorakit.orders.tables import Order
+from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.reviews.schemas import MemberRating, PostReview, ReviewOut, ReviewSummary
+from agorakit.reviews.tables import Review
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+STARS = (1, 2, 3, 4, 5)
+
+
+class AlreadyReviewed(Conflict):
+    code = "already_reviewed"
+    title = "You already reviewed this order"
+
+
+class NotReviewable(Conflict):
+    code = "order_not_reviewable"
+    title = "The order cannot be reviewed in its state"
+
+
+class ReviewWindowClosed(Conflict):
+    code = "review_window_closed"
+    title = "The time to review this order is over"
+
+
+# --------------------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------------------
+
+
+def format_average(total: int, count: int) -> str | None:
+    """``total / count`` rounded half up to 2 decimals ("4.50"); None without ratings."""
+    if not count:
+        return None
+    average = (Decimal(total) / Decimal(count)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{average:.2f}"
+
+
+def _summary(distribution: dict[int, int]) -> ReviewSummary:
+    count = sum(distribution.values())
+    total = sum(stars * n for stars, n in distribution.items())
+    return ReviewSummary(
+        average=format_average(total, count),
+        count=count,
+        distribution={stars: distribution.get(stars, 0) for stars in STARS},
+    )
+
+
+async def _distributions(column: Any, ids: Iterable[int], *conditions: Any) -> dict[int, dict[int, int]]:
+    """``{id: {stars: number}}`` of the visible reviews whose ``column`` is one of ``ids``."""
+    wanted = sorted(set(ids))
+    out: dict[int, dict[int, int]] = {i: {} for i in wanted}
+    if not wanted:
+        return out
+    where = column.is_in(wanted) & (Review.hidden == False)  # noqa: E712 - a SQL comparison
+    for condition in conditions:
+        where &= condition
+    rows = await (
+        Review.select(column.as_alias("key"), Review.rating, Count(alias="n"))
+        .where(where)
+        .group_by(column, Review.rating)
+    )
+    for row in rows:
+        out[row["key"]][row["rating"]] = row["n"]
+    return out
+
+
+async def seller_summaries(member_ids: Iterable[int]) -> dict[int, ReviewSummary]:
+    """Members' ratings as sellers (what buyers wrote), by member id."""
+    found = await _distributions(Review.subject_id, member_ids, Review.author_role == "buyer")
+    return {member_id: _summary(d) for member_id, d in found.items()}
+
+
+async def buyer_summaries(member_ids: Iterable[int]) -> dict[int, ReviewSummary]:
+    """Members' ratings as buyers (what sellers wrote), by member id."""
+    found = await _distributions(Review.subject_id, member_ids, Review.author_role == "seller")
+    return {member_id: _summary(d) for member_id, d in found.items()}
+
+
+async def listing_summaries(listing_ids: Iterable[int]) -> dict[int, ReviewSummary]:
+    """Listings' ratings: what buyers wrote about orders of each listing, by listing id."""
+    found = await _distributions(Review.listing_id, listing_ids, Review.author_role == "buyer")
+    return {listing_id: _summary(d) for listing_id, d in found.items()}
+
+
+async def member_rating(member_id: int) -> MemberRating:
+    """A member's two summaries (as seller, as buyer); 404 for an unknown member."""
+    await _check_member(member_id)
+    return await _member_rating(member_id)
+
+
+async def _member_rating(member_id: int) -> MemberRating:
+    as_seller = (await seller_summaries([member_id]))[member_id]
+    as_buyer = (await buyer_summaries([member_id]))[member_id]
+    return MemberRating(member_id=member_id, as_seller=as_seller, as_buyer=as_buyer)
+
+
+async def listing_rating(listing_id: int) -> ReviewSummary:
+    await _check_listing(listing_id)
+    return (await listing_summaries([listing_id]))[listing_id]
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+
+
+async def _to_reviews(rows: list[dict[str, Any]], *, operator: bool = False) -> list[ReviewOut]:
+    if not rows:
+        return []
+    authors = sorted({r["author_id"] for r in rows})
+    names = {
+        m["id"]: m["display_name"]
+        for m in await Member.select(Member.id, Member.display_name).where(Member.id.is_in(authors))
+    }
+    return [
+        ReviewOut(
+            id=r["id"],
+            order_id=r["order_id"],
+            listing_id=r["listing_id"],
+            author_id=r["author_id"],
+            author_name=names.get(r["author_id"], ""),
+            author_role=r["author_role"],
+            subject_id=r["subject_id"],
+            rating=r["rating"],
+            text=r["text"],
+            created_at=r["created_at"],
+            hidden=bool(r["hidden"]),
+            hidden_reason=r["hidden_reason"],
+            hidden_by=r["hidden_by"] if operator else None,
+            hidden_at=r["hidden_at"] if operator else None,
+        )
+        for r in rows
+    ]
+
+
+async def _review_row(review_id: int) -> dict[str, Any]:
+    row = await Review.select().where(Review.id == review_id).first()
+    if row is None:
+        raise NotFound(f"there is no review {review_id}")
+    return row
+
+
+async def get_review(review_id: int, *, operator: bool = False) -> ReviewOut:
+    return (await _to_reviews([await _review_row(review_id)], operator=operator))[0]
+
+
+async def order_reviews(runtime: Any, order_id: int, *, caller: Any) -> list[ReviewOut]:
+    """Both reviews of an order, hidden ones included (marked), for its parties and operators."""
+    await orders.get_order(runtime, order_id, caller=caller)  # 404 for anyone else
+    rows = await Review.select().where(Review.order_id == order_id).order_by(Review.id)
+    return await _to_reviews(rows, operator=caller.role == "operator")
+
+
+async def _page(query: Any, cursor: str | None, limit: int) -> tuple[list[ReviewOut], str | None]:
+    """Newest first, keyset on the id."""
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Review.id < position["id"])
+    rows = await query.order_by(Review.id, ascending=False).limit(limit + 1)
+    items = await _to_reviews(rows[:limit])
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+
+
+async def member_reviews(
+    member_id: int, *, role: str | None = None, cursor: str | None = None, limit: int = 20
+) -> tuple[list[ReviewOut], str | None]:
+    """Visible reviews about a member, newest first; ``role`` = the member's role in the orders."""
+    await _check_member(member_id)
+    where = (Review.subject_id == member_id) & (Review.hidden == False)  # noqa: E712
+    if role is not None:
+        where &= Review.author_role == ("buyer" if role == "seller" else "seller")
+    return await _page(Review.select().where(where), cursor, limit)
+
+
+async def listing_reviews(
+    listing_id: int, *, cursor: str | None = None, limit: int = 20
+) -> tuple[list[ReviewOut], str | None]:
+    """Visible reviews buyers wrote about orders of a listing, newest first."""
+    await _check_listing(listing_id)
+    where = (
+        (Review.listing_id == listing_id) & (Review.author_role == "buyer") & (Review.hidden == False)  # noqa: E712
+    )
+    return await _page(Review.select().where(where), cursor, limit)
+
+
+async def list_reviews(
+    *, hidden: bool | None = None, cursor: str | None = None, limit: int = 20
+) -> tuple[list[ReviewOut], str | None]:
+    """Every review (operators), newest first; ``hidden`` filters by moderation status."""
+    query = Review.select()
+    if hidden is not None:
+        query = query.where(Review.hidden == hidden)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Review.id < position["id"])
+    rows = await query.order_by(Review.id, ascending=False).limit(limit + 1)
+    items = await _to_reviews(rows[:limit], operator=True)
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+
+
+async def _check_member(member_id: int) -> None:
+    if not await Member.exists().where(Member.id == member_id):
+        raise NotFound(f"there is no member {member_id}")
+
+
+async def _check_listing(listing_id: int) -> None:
+    if not await Listing.exists().where(Listing.id == listing_id):
+        raise NotFound(f"there is no listing {listing_id}")
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def clean_text(runtime: Any, text: str) -> str:
+    """The feedback without surrounding blanks; 422 when empty, too long or with control characters."""
+    text = text.strip()
+    limit = runtime.settings.reviews.max_text_length
+    if not text:
+        raise ValidationFailed([FieldError("text", "write a few words about how the order went")])
+    if _CONTROL.search(text):
+        raise ValidationFailed([FieldError("text", "must not contain control characters")])
+    if len(text) > limit:
+        message = f"must be at most {limit} characters (it has {len(text)})"
+        raise ValidationFailed([FieldError("text", message)])
+    return text
+
+
+async def post_review(runtime: Any, order_id: int, cmd: PostReview, *, caller: Any) -> ReviewOut:
+    """A party of a completed order reviews the other party (once, within the window)."""
+    order = await orders.get_order(runtime, order_id, caller=caller)  # 404 for non-parties
+    if caller.id == order.buyer_id and caller.id != order.seller_id:
+        author_role, subject_id = "buyer", order.seller_id
+    elif caller.id == order.seller_id and caller.id != order.buyer_id:
+        author_role, subject_id = "seller", order.buyer_id
+    else:
+        raise Forbidden("only the buyer and the seller of an order review it")
+    text = clean_text(runtime, cmd.text)
+    process = orders.registry(runtime).get(order.process, order.process_version)
+    try:
+        async with runtime.unit_of_work() as uow:
+            row = await Order.select(Order.state, Order.state_entered_at).where(Order.id == order_id).first()
+            _check_reviewable(runtime, order_id, row["state"], row["state_entered_at"], process, uow.now)
+            if subject_id is None:
+                raise NotReviewable(f"order {order_id} has no seller to review")
+            if await Review.exists().where((Review.order_id == order_id) & (Review.author_id == caller.id)):
+                raise _already(order_id)
+            inserted = await Review.insert(
+                Review(
+                    order_id=order_id,
+                    author_id=caller.id,
+                    subject_id=subject_id,
+                    author_role=author_role,
+                    listing_id=order.listing_id,
+                    rating=cmd.rating,
+                    text=text,
+                    hidden=False,
+                    created_at=uow.now,
+                )
+            ).returning(Review.id)
+            review_id = inserted[0]["id"]
+            uow.record(
+                "review.posted",
+                subject=f"review:{review_id}",
+                actor_id=caller.id,
+                review=review_id,
+                order=order_id,
+                subject_member=subject_id,
+                author_role=author_role,
+                rating=cmd.rating,
+                listing=order.listing_id,
+            )
+    except Exception as exc:
+        if is_unique_violation(exc):  # a concurrent request of the same author won
+            raise _already(order_id) from None
+        raise
+    return await get_review(review_id)
+
+
+def _already(order_id: int) -> AlreadyReviewed:
+    return AlreadyReviewed(f"you already reviewed order {order_id}; each party reviews an order once")
+
+
+def _check_reviewable(
+    runtime: Any, order_id: int, state: str, entered_at: Any, process: Any, now: Any
+) -> None:
+    if not process.reviewable:
+        raise NotReviewable(f"orders of {process.name} cannot be reviewed", extra={"state": state})
+    if state not in process.reviewable:
+        message = f"order {order_id} is {state}; reviews open when it is {' or '.join(process.reviewable)}"
+        raise NotReviewable(message, extra={"state": state})
+    days = runtime.settings.reviews.window_days
+    closes = entered_at + timedelta(days=days)
+    if now > closes:
+        message = (
+            f"the review window of order {order_id} closed on {closes.date().isoformat()} "
+            f"({days} days after it was {state})"
+        )
+        raise ReviewWindowClosed(message, extra={"closed_at": closes.isoformat()})
+
+
+async def hide_review(runtime: Any, review_id: int, *, reason: str, operator: Any) -> ReviewOut:
+    """Hide a review (operators): it leaves public lists and summaries at once."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationFailed([FieldError("reason", "say why the review is hidden")])
+    async with runtime.unit_of_work() as uow:
+        changed = (
+            await Review.update(
+                {
+                    Review.hidden: True,
+                    Review.hidden_reason: reason,
+                    Review.hidden_by: operator.id,
+                    Review.hidden_at: uow.now,
+                }
+            )
+            .where((Review.id == review_id) & (Review.hidden == False))  # noqa: E712
+            .returning(Review.id)
+        )
+        row = await _review_row(review_id)
+        if not changed:
+            raise Conflict(f"review {review_id} is already hidden")
+        uow.record(
+            "review.hidden",
+            subject=f"review:{review_id}",
+            actor_id=operator.id,
+            review=review_id,
+            order=row["order_id"],
+            subject_member=row["subject_id"],
+            author=row["author_id"],
+            reason=reason,
+        )
+    return await get_review(review_id, operator=True)
+
+
+async def unhide_review(runtime: Any, review_id: int, *, operator: Any) -> ReviewOut:
+    """Show a hidden review again (operators)."""
+    async with runtime.unit_of_work() as uow:
+        changed = (
+            await Review.update(
+                {
+                    Review.hidden: False,
+                    Review.hidden_reason: None,
+                    Review.hidden_by: None,
+                    Review.hidden_at: None,
+                }
+            )
+            .where((Review.id == review_id) & (Review.hidden == True))  # noqa: E712
+            .returning(Review.id)
+        )
+        row = await _review_row(review_id)
+        if not changed:
+            raise Conflict(f"review {review_id} is not hidden")
+        uow.record(
+            "review.unhidden",
+            subject=f"review:{review_id}",
+            actor_id=operator.id,
+            review=review_id,
+            order=row["order_id"],
+            subject_member=row["subject_id"],
+            author=row["author_id"],
+        )
+    return await get_review(review_id, operator=True)

@@ -1,0 +1,601 @@
+"""Reviews: the parties of a completed order rate each other; summaries; moderation; search."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from catalog_helpers import CatalogTestPlugin, make_categories, publish
+
+import agorakit
+from agorakit.orders import service as orders
+from agorakit.orders.process import Process, Transition
+from agorakit.orders.schemas import ItemIn
+from agorakit.reviews.plugin import excerpt
+from agorakit.reviews.service import format_average
+
+
+def job_process() -> Process:
+    """A process without money: in_progress → delivered → completed, or cancelled."""
+    return Process(
+        name="reviewjob",
+        version=1,
+        states=("in_progress", "delivered", "completed", "cancelled"),
+        initial="in_progress",
+        final=("completed", "cancelled"),
+        transitions=(
+            Transition(name="deliver", sources=("in_progress",), target="delivered", actors=("seller",)),
+            Transition(name="accept", sources=("delivered",), target="completed", actors=("buyer",)),
+            Transition(
+                name="cancel", sources=("in_progress", "delivered"), target="cancelled", actors=("buyer",)
+            ),
+        ),
+        reviewable=("completed",),
+    )
+
+
+class ReviewTestPlugin:
+    """The job process, and a record of every committed event."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    @agorakit.hookimpl
+    def agorakit_processes(self, runtime):
+        return [job_process()]
+
+    @agorakit.hookimpl
+    def agorakit_on_event(self, event):
+        self.events.append(event)
+
+    def named(self, prefix: str) -> list:
+        return [e for e in self.events if e.name.startswith(prefix)]
+
+
+@pytest.fixture
+def recorder():
+    return ReviewTestPlugin()
+
+
+@pytest.fixture
+def extra_plugins(recorder):
+    return [("reviewjob", recorder), ("catalog-test", CatalogTestPlugin())]
+
+
+@pytest.fixture
+async def people(make_member):
+    operator = await make_member(role="operator")
+    buyer = await make_member(display_name="Bea Buyer")
+    seller = await make_member(display_name="Sam Seller")
+    return operator, buyer, seller
+
+
+async def new_order(runtime, buyer, seller, listing_id=None):
+    return await orders.create_order(
+        runtime,
+        process="reviewjob",
+        buyer_id=buyer.id,
+        seller_id=seller.id,
+        listing_id=listing_id,
+        currency="USD",
+        items=[ItemIn(description="A job", unit_price=500)],
+    )
+
+
+async def completed_order(runtime, buyer, seller, listing_id=None):
+    """An order driven to ``completed`` through the engine, as its parties would."""
+    order = await new_order(runtime, buyer, seller, listing_id)
+    await orders.fire(runtime, order.id, "deliver", caller=seller.member)
+    await orders.fire(runtime, order.id, "accept", caller=buyer.member)
+    return order.id
+
+
+def review_path(order_id: int) -> str:
+    return f"/orders/{order_id}/reviews"
+
+
+async def review(client, order_id, author, rating=5, text="Great work, thank you!"):
+    response = await client.post(
+        review_path(order_id), json={"rating": rating, "text": text}, headers=author.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+EMPTY = {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
+
+
+def distribution(**counts: int) -> dict[str, int]:
+    return {**EMPTY, **{k.removeprefix("s"): v for k, v in counts.items()}}
+
+
+# --------------------------------------------------------------------------------------
+# Posting
+# --------------------------------------------------------------------------------------
+
+
+async def test_post_review_buyer_and_seller_review_each_other(client, runtime, people, recorder, clock):
+    operator, buyer, seller = people
+    order_id = await completed_order(runtime, buyer, seller)
+
+    by_buyer = await client.post(
+        review_path(order_id), json={"rating": 5, "text": "  Fast and friendly.  "}, headers=buyer.headers
+    )
+    assert by_buyer.status_code == 201, by_buyer.text
+    body = by_buyer.json()
+    assert {k: body[k] for k in ("order_id", "author_id", "author_name", "author_role", "subject_id")} == {
+        "order_id": order_id,
+        "author_id": buyer.id,
+        "author_name": "Bea Buyer",
+        "author_role": "buyer",
+        "subject_id": seller.id,
+    }
+    assert (body["rating"], body["text"], body["hidden"], body["listing_id"]) == (
+        5,
+        "Fast and friendly.",
+        False,
+        None,
+    )
+    assert body["created_at"].startswith("2026-01-05T09:00:00")
+
+    clock.advance(days=2)
+    by_seller = await review(client, order_id, seller, rating=4, text="Clear brief, paid on time.")
+    assert (by_seller["author_role"], by_seller["subject_id"]) == ("seller", buyer.id)
+
+    for viewer in (buyer, seller, operator):
+        listed = await client.get(review_path(order_id), headers=viewer.headers)
+        assert listed.status_code == 200, listed.text
+        assert [(r["author_id"], r["rating"]) for r in listed.json()["items"]] == [
+            (buyer.id, 5),
+            (seller.id, 4),
+        ]
+
+    posted = recorder.named("review.")
+    assert [(e.name, e.subject, e.actor_id) for e in posted] == [
+        ("review.posted", f"review:{body['id']}", buyer.id),
+        ("review.posted", f"review:{by_seller['id']}", seller.id),
+    ]
+    assert posted[0].data == {
+        "review": body["id"],
+        "order": order_id,
+        "subject_member": seller.id,
+        "author_role": "buyer",
+        "rating": 5,
+        "listing": None,
+    }
+
+
+async def test_post_review_second_time_gets_conflict(client, runtime, people, problem):
+    _, buyer, seller = people
+    order_id = await completed_order(runtime, buyer, seller)
+    await review(client, order_id, buyer, rating=3)
+    again = await client.post(
+        review_path(order_id), json={"rating": 5, "text": "Changed my mind"}, headers=buyer.headers
+    )
+    problem(again, 409, "already_reviewed")
+    reviews = (await client.get(review_path(order_id), headers=buyer.headers)).json()["items"]
+    assert [r["rating"] for r in reviews] == [3]
+
+
+async def test_post_review_bad_input_is_refused(client, runtime, people, problem):
+    _, buyer, seller = people
+    order_id = await completed_order(runtime, buyer, seller)
+    path = review_path(order_id)
+    for rating in (0, 6, -1):
+        response = await client.post(path, json={"rating": rating, "text": "ok"}, headers=buyer.headers)
+        problem(response, 422, "validation_error", fields={"rating"})
+    response = await client.post(path, json={"rating": "five", "text": "ok"}, headers=buyer.headers)
+    problem(response, 422, "validation_error", fields={"rating"})
+    response = await client.post(path, json={"rating": 4.5, "text": "ok"}, headers=buyer.headers)
+    problem(response, 422, "validation_error", fields={"rating"})
+    response = await client.post(path, json={"rating": 4, "text": "x" * 2001}, headers=buyer.headers)
+    body = problem(response, 422, "validation_error", fields={"text"})
+    assert "at most 2000 characters" in body["detail"]
+    for text in ("", "   \n "):
+        response = await client.post(path, json={"rating": 4, "text": text}, headers=buyer.headers)
+        problem(response, 422, "validation_error", fields={"text"})
+    response = await client.post(path, json={"rating": 4, "text": "bell \x07"}, headers=buyer.headers)
+    problem(response, 422, "validation_error", fields={"text"})
+    response = await client.post(path, json={"rating": 4}, headers=buyer.headers)
+    problem(response, 422, "validation_error", fields={"text"})
+    response = await client.post(path, json={"rating": 4, "text": "ok", "stars": 5}, headers=buyer.headers)
+    problem(response, 422, "validation_error", fields={"stars"})
+    # Exactly the limit is fine; nothing above was stored.
+    assert (await review(client, order_id, buyer, rating=4, text="y" * 2000))["text"] == "y" * 2000
+    reviews = (await client.get(path, headers=buyer.headers)).json()["items"]
+    assert len(reviews) == 1
+
+
+class TestShortTexts:
+    @pytest.fixture
+    def site_config(self):
+        return {"reviews": {"max_text_length": 20}}
+
+    async def test_post_review_text_over_site_limit_is_refused(self, client, runtime, people, problem):
+        _, buyer, seller = people
+        order_id = await completed_order(runtime, buyer, seller)
+        response = await client.post(
+            review_path(order_id), json={"rating": 4, "text": "x" * 21}, headers=buyer.headers
+        )
+        body = problem(response, 422, "validation_error", fields={"text"})
+        assert body["errors"][0]["message"] == "must be at most 20 characters (it has 21)"
+        await review(client, order_id, buyer, text="x" * 20)
+
+
+async def test_post_review_before_completion_gets_conflict(client, runtime, people, problem):
+    _, buyer, seller = people
+    order = await new_order(runtime, buyer, seller)
+    response = await client.post(
+        review_path(order.id), json={"rating": 5, "text": "Soon"}, headers=buyer.headers
+    )
+    body = problem(response, 409, "order_not_reviewable")
+    assert body["detail"] == f"order {order.id} is in_progress; reviews open when it is completed"
+    await orders.fire(runtime, order.id, "deliver", caller=seller.member)
+    response = await client.post(
+        review_path(order.id), json={"rating": 5, "text": "Soon"}, headers=seller.headers
+    )
+    problem(response, 409, "order_not_reviewable")
+    assert (await client.get(review_path(order.id), headers=buyer.headers)).json()["items"] == []
+
+
+async def test_post_review_of_cancelled_order_gets_conflict(client, runtime, people, problem):
+    _, buyer, seller = people
+    order = await new_order(runtime, buyer, seller)
+    await orders.fire(runtime, order.id, "cancel", caller=buyer.member)
+    response = await client.post(
+        review_path(order.id), json={"rating": 1, "text": "Bad"}, headers=buyer.headers
+    )
+    body = problem(response, 409, "order_not_reviewable")
+    assert "is cancelled" in body["detail"]
+
+
+async def test_post_review_after_window_gets_conflict(client, runtime, people, clock, problem):
+    _, buyer, seller = people
+    order_id = await completed_order(runtime, buyer, seller)  # completed 2026-01-05 09:00
+    clock.advance(days=30)  # the last instant of the 30-day window
+    await review(client, order_id, buyer)
+    clock.advance(seconds=1)
+    response = await client.post(
+        review_path(order_id), json={"rating": 5, "text": "Late"}, headers=seller.headers
+    )
+    body = problem(response, 409, "review_window_closed")
+    assert body["detail"] == (
+        f"the review window of order {order_id} closed on 2026-02-04 (30 days after it was completed)"
+    )
+    assert body["extra"]["closed_at"].startswith("2026-02-04T09:00:00")
+
+
+async def test_post_review_by_stranger_is_not_found(client, runtime, people, make_member, problem):
+    operator, buyer, seller = people
+    stranger = await make_member()
+    order_id = await completed_order(runtime, buyer, seller)
+    response = await client.post(
+        review_path(order_id), json={"rating": 1, "text": "Hm"}, headers=stranger.headers
+    )
+    problem(response, 404, "not_found")
+    problem(await client.get(review_path(order_id), headers=stranger.headers), 404, "not_found")
+    problem(
+        await client.post(review_path(99999), json={"rating": 1, "text": "Hm"}, headers=buyer.headers),
+        404,
+        "not_found",
+    )
+    # An operator reads an order's reviews but is no party to review it.
+    response = await client.post(
+        review_path(order_id), json={"rating": 1, "text": "Hm"}, headers=operator.headers
+    )
+    problem(response, 403, "forbidden")
+    # Anonymous callers need a token.
+    response = await client.post(review_path(order_id), json={"rating": 1, "text": "Hm"})
+    problem(response, 401, "unauthenticated")
+
+
+async def test_concurrent_double_review_has_one_winner(client, runtime, people):
+    _, buyer, seller = people
+    order_id = await completed_order(runtime, buyer, seller)
+    responses = await asyncio.gather(
+        *(
+            client.post(review_path(order_id), json={"rating": r, "text": f"Try {r}"}, headers=buyer.headers)
+            for r in (1, 2, 3, 4, 5)
+        )
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201, 409, 409, 409, 409], [r.text for r in responses]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"already_reviewed"}
+    reviews = (await client.get(review_path(order_id), headers=buyer.headers)).json()["items"]
+    assert len(reviews) == 1
+
+
+# --------------------------------------------------------------------------------------
+# Summaries and public lists
+# --------------------------------------------------------------------------------------
+
+
+def test_average_rounds_half_up_to_two_decimals():
+    assert format_average(0, 0) is None
+    assert format_average(9, 2) == "4.50"
+    assert format_average(14, 3) == "4.67"
+    assert format_average(13, 3) == "4.33"
+    assert format_average(33, 8) == "4.13"  # 4.125: half up, not to even
+    assert format_average(5, 1) == "5.00"
+
+
+async def test_member_rating_summaries_are_exact(client, runtime, people, make_member):
+    _, buyer, seller = people
+    other_buyer = await make_member()
+    first = await completed_order(runtime, buyer, seller)
+    second = await completed_order(runtime, other_buyer, seller)
+    await review(client, first, buyer, rating=5)
+    await review(client, second, other_buyer, rating=4)
+    await review(client, first, seller, rating=2, text="Slow to answer.")
+
+    rating = await client.get(f"/members/{seller.id}/rating")  # public: no token
+    assert rating.status_code == 200, rating.text
+    assert rating.json() == {
+        "member_id": seller.id,
+        "as_seller": {"average": "4.50", "count": 2, "distribution": distribution(s4=1, s5=1)},
+        "as_buyer": {"average": None, "count": 0, "distribution": EMPTY},
+    }
+    buyer_rating = (await client.get(f"/members/{buyer.id}/rating")).json()
+    assert buyer_rating["as_buyer"] == {"average": "2.00", "count": 1, "distribution": distribution(s2=1)}
+    assert buyer_rating["as_seller"]["count"] == 0
+
+    page = await client.get(f"/members/{seller.id}/reviews")
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert [(r["order_id"], r["rating"]) for r in body["items"]] == [(second, 4), (first, 5)]  # newest first
+    assert body["rating"]["as_seller"]["average"] == "4.50"
+    assert body["next_cursor"] is None
+
+
+async def test_member_reviews_paginate_and_filter_by_role(client, runtime, people, make_member, problem):
+    _, buyer, seller = people
+    ids = []
+    for rating in (3, 4, 5):
+        other = await make_member()
+        order_id = await completed_order(runtime, other, seller)
+        ids.append((await review(client, order_id, other, rating=rating))["id"])
+    # The seller also bought something and was reviewed as a buyer.
+    as_buyer = await completed_order(runtime, seller, buyer)
+    ids.append((await review(client, as_buyer, buyer, rating=1))["id"])
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(f"/members/{seller.id}/reviews", params=params)).json()
+        seen += [r["id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+    as_seller = (await client.get(f"/members/{seller.id}/reviews", params={"role": "seller"})).json()
+    assert [r["id"] for r in as_seller["items"]] == ids[2::-1]
+    buyer_side = (await client.get(f"/members/{seller.id}/reviews", params={"role": "buyer"})).json()
+    assert [r["id"] for r in buyer_side["items"]] == [ids[3]]
+    problem(
+        await client.get(f"/members/{seller.id}/reviews", params={"cursor": "bogus"}), 422, "validation_error"
+    )
+    problem(await client.get("/members/999999/reviews"), 404, "not_found")
+    problem(await client.get("/members/999999/rating"), 404, "not_found")
+
+
+async def test_listing_reviews_and_rating(client, runtime, people, make_member, problem):
+    operator, buyer, seller = people
+    await make_categories(client, operator)
+    listing = await publish(client, seller, operator)
+    other_listing = await publish(client, seller, operator, title="Another logo")
+    assert listing["rating"] == {"average": None, "count": 0}
+
+    first = await completed_order(runtime, buyer, seller, listing["id"])
+    other_buyer = await make_member()
+    second = await completed_order(runtime, other_buyer, seller, listing["id"])
+    third = await completed_order(runtime, buyer, seller, other_listing["id"])
+    one = await review(client, first, buyer, rating=5)
+    assert one["listing_id"] == listing["id"]
+    two = await review(client, second, other_buyer, rating=2)
+    await review(client, third, buyer, rating=4)
+    await review(
+        client, first, seller, rating=1, text="Never answered."
+    )  # about the buyer: not the listing's
+
+    page = await client.get(f"/listings/{listing['id']}/reviews")
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert [r["id"] for r in body["items"]] == [two["id"], one["id"]]
+    assert body["rating"] == {"average": "3.50", "count": 2, "distribution": distribution(s2=1, s5=1)}
+
+    shown = (await client.get(f"/listings/{listing['id']}")).json()
+    assert shown["rating"] == {"average": "3.50", "count": 2}
+    assert shown["seller"]["rating"] == {"average": "3.67", "count": 3}  # 5 + 2 + 4
+    problem(await client.get("/listings/999999/reviews"), 404, "not_found")
+
+
+# --------------------------------------------------------------------------------------
+# Moderation
+# --------------------------------------------------------------------------------------
+
+
+async def test_hide_review_drops_it_from_summaries_and_public_lists(
+    client, runtime, people, recorder, problem
+):
+    operator, buyer, seller = people
+    await make_categories(client, operator)
+    listing = await publish(client, seller, operator)
+    first = await completed_order(runtime, buyer, seller, listing["id"])
+    second = await completed_order(runtime, buyer, seller, listing["id"])
+    kept = await review(client, first, buyer, rating=5)
+    rude = await review(client, second, buyer, rating=1, text="Terrible person!!!")
+
+    # Members may not moderate; the reason is required; unknown reviews are 404.
+    hide_path = f"/operator/reviews/{rude['id']}/hide"
+    problem(await client.post(hide_path, json={"reason": "abusive"}, headers=buyer.headers), 403, "forbidden")
+    problem(
+        await client.post(hide_path, json={"reason": ""}, headers=operator.headers), 422, "validation_error"
+    )
+    problem(await client.post(hide_path, json={}, headers=operator.headers), 422, "validation_error")
+    problem(
+        await client.post("/operator/reviews/999999/hide", json={"reason": "x"}, headers=operator.headers),
+        404,
+        "not_found",
+    )
+
+    hidden = await client.post(hide_path, json={"reason": "insults, not feedback"}, headers=operator.headers)
+    assert hidden.status_code == 200, hidden.text
+    assert (hidden.json()["hidden"], hidden.json()["hidden_reason"], hidden.json()["hidden_by"]) == (
+        True,
+        "insults, not feedback",
+        operator.id,
+    )
+    problem(await client.post(hide_path, json={"reason": "again"}, headers=operator.headers), 409, "conflict")
+
+    rating = (await client.get(f"/members/{seller.id}/rating")).json()["as_seller"]
+    assert rating == {"average": "5.00", "count": 1, "distribution": distribution(s5=1)}
+    public = (await client.get(f"/members/{seller.id}/reviews")).json()
+    assert [r["id"] for r in public["items"]] == [kept["id"]]
+    listing_page = (await client.get(f"/listings/{listing['id']}/reviews")).json()
+    assert [r["id"] for r in listing_page["items"]] == [kept["id"]]
+    assert listing_page["rating"]["count"] == 1
+    shown = (await client.get(f"/listings/{listing['id']}")).json()
+    assert shown["seller"]["rating"] == {"average": "5.00", "count": 1}
+
+    # The parties still see it on the order, marked hidden with the reason.
+    party_view = (await client.get(review_path(second), headers=seller.headers)).json()["items"]
+    assert [(r["hidden"], r["hidden_reason"], r["hidden_by"]) for r in party_view] == [
+        (True, "insults, not feedback", None)
+    ]
+    operator_view = (await client.get(review_path(second), headers=operator.headers)).json()["items"]
+    assert operator_view[0]["hidden_by"] == operator.id
+
+    queue = await client.get("/operator/reviews", params={"hidden": "true"}, headers=operator.headers)
+    assert [r["id"] for r in queue.json()["items"]] == [rude["id"]]
+    visible = await client.get("/operator/reviews", params={"hidden": "false"}, headers=operator.headers)
+    assert [r["id"] for r in visible.json()["items"]] == [kept["id"]]
+    problem(await client.get("/operator/reviews", headers=buyer.headers), 403, "forbidden")
+    one = await client.get(f"/operator/reviews/{rude['id']}", headers=operator.headers)
+    assert one.json()["hidden_reason"] == "insults, not feedback"
+
+    # Unhiding brings it back everywhere at once.
+    unhide_path = f"/operator/reviews/{rude['id']}/unhide"
+    problem(await client.post(unhide_path, headers=seller.headers), 403, "forbidden")
+    shown_again = await client.post(unhide_path, headers=operator.headers)
+    assert shown_again.status_code == 200, shown_again.text
+    assert (shown_again.json()["hidden"], shown_again.json()["hidden_reason"]) == (False, None)
+    problem(await client.post(unhide_path, headers=operator.headers), 409, "conflict")
+    rating = (await client.get(f"/members/{seller.id}/rating")).json()["as_seller"]
+    assert (rating["average"], rating["count"]) == ("3.00", 2)
+
+    moderation = [
+        (e.name, e.actor_id, e.data) for e in recorder.named("review.") if e.name != "review.posted"
+    ]
+    assert moderation == [
+        (
+            "review.hidden",
+            operator.id,
+            {
+                "review": rude["id"],
+                "order": second,
+                "subject_member": seller.id,
+                "author": buyer.id,
+                "reason": "insults, not feedback",
+            },
+        ),
+        (
+            "review.unhidden",
+            operator.id,
+            {"review": rude["id"], "order": second, "subject_member": seller.id, "author": buyer.id},
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# Search by rating
+# --------------------------------------------------------------------------------------
+
+
+async def test_search_sort_rating_orders_listings_by_seller_rating(
+    client, runtime, people, make_member, clock
+):
+    operator, buyer, _ = people
+    await make_categories(client, operator)
+    sellers = {
+        name: await make_member(display_name=name) for name in ("top", "top_once", "middle", "new", "low")
+    }
+    listings = {}
+    for name, seller in sellers.items():
+        listings[name] = await publish(client, seller, operator, title=f"Logo by {name}")
+        clock.advance(minutes=1)
+    ratings = {"top": [5, 5], "top_once": [5], "middle": [4, 3], "low": [1]}
+    for name, stars in ratings.items():
+        for rating in stars:
+            order_id = await completed_order(runtime, buyer, sellers[name], listings[name]["id"])
+            await review(client, order_id, buyer, rating=rating)
+    # Reviews of a seller as a buyer do not count for their listings.
+    order_id = await completed_order(runtime, sellers["new"], buyer)
+    await review(client, order_id, buyer, rating=5)
+
+    expected = ["top", "top_once", "middle", "low", "new"]  # equal averages: more ratings first
+    response = await client.get("/listings", params={"sort": "rating"})
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [i["id"] for i in items] == [listings[n]["id"] for n in expected]
+    assert [i["seller"]["rating"]["average"] for i in items] == ["5.00", "5.00", "3.50", "1.00", None]
+
+    # The keyset cursor walks the same order one listing at a time.
+    seen, cursor = [], None
+    while True:
+        params = {"sort": "rating", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/listings", params=params)).json()
+        seen += [i["id"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [listings[n]["id"] for n in expected]
+
+    # Unrated sellers tie: the newest listing first.
+    newer = await publish(client, sellers["new"], operator, title="Another logo by new")
+    ranked = [i["id"] for i in (await client.get("/listings", params={"sort": "rating"})).json()["items"]]
+    assert ranked[-2:] == [newer["id"], listings["new"]["id"]]
+
+    # A hidden review no longer counts: "low" has no visible rating left.
+    low_review = (await client.get(f"/members/{sellers['low'].id}/reviews")).json()["items"][0]
+    await client.post(
+        f"/operator/reviews/{low_review['id']}/hide", json={"reason": "spam"}, headers=operator.headers
+    )
+    ranked = [i["id"] for i in (await client.get("/listings", params={"sort": "rating"})).json()["items"]]
+    assert ranked[3:] == [newer["id"], listings["low"]["id"], listings["new"]["id"]]
+
+
+# --------------------------------------------------------------------------------------
+# Notifications
+# --------------------------------------------------------------------------------------
+
+
+async def test_review_posted_notifies_the_reviewed_member(client, runtime, people, recorder):
+    from agorakit.reviews import plugin
+
+    _, buyer, seller = people
+    order_id = await completed_order(runtime, buyer, seller)
+    await review(client, order_id, buyer, rating=4, text="Good work. " * 40)
+    event = recorder.named("review.posted")[0]
+    notices = await plugin.agorakit_notify(event=event, runtime=runtime)
+    assert len(notices) == 1
+    notice = notices[0]
+    assert (notice.member_id, notice.category, notice.template, notice.link) == (
+        seller.id,
+        "reviews",
+        "review_received",
+        f"/orders/{order_id}",
+    )
+    assert {k: notice.context[k] for k in ("rating", "author", "author_role", "order")} == {
+        "rating": 4,
+        "author": "Bea Buyer",
+        "author_role": "buyer",
+        "order": order_id,
+    }
+    assert notice.context["text"].endswith("…") and len(notice.context["text"]) <= 200
+    other = recorder.named("order.")[0]
+    assert await plugin.agorakit_notify(event=other, runtime=runtime) is None
+
+
+def test_excerpt_cuts_at_a_word():
+    assert excerpt("short  text\n") == "short text"
+    assert excerpt("one two three four", length=10) == "one two…"
