@@ -143,7 +143,9 @@ async def delivered_order(client, runtime, buyer, seller) -> int:
         currency="USD",
         items=[ItemIn(description="Logo", unit_price=500)],
     )
-    paid = await client.post(f"/orders/{order.id}/payments", json={"method": "balance"}, headers=buyer.headers)
+    paid = await client.post(
+        f"/orders/{order.id}/payments", json={"method": "balance"}, headers=buyer.headers
+    )
     assert paid.status_code == 201, paid.text
     delivered = await client.post(f"/orders/{order.id}/transitions/deliver", headers=seller.headers)
     assert delivered.json()["state"] == "delivered"
@@ -203,9 +205,18 @@ async def test_open_dispute_holds_the_order_and_captures_evidence(client, runtim
 async def test_open_dispute_bad_input_changes_nothing(client, runtime, make_member, problem):
     buyer, seller = await make_member(), await make_member()
     order_id = await delivered_order(client, runtime, buyer, seller)
-    problem(await open_dispute(client, buyer, order_id, reason="because"), 422, "validation_error", fields={"reason"})
-    problem(await open_dispute(client, buyer, order_id, text="  bad  "), 422, "validation_error", fields={"text"})
-    body = await client.post(f"/orders/{order_id}/disputes", json={"text": "no reason given"}, headers=buyer.headers)
+    problem(
+        await open_dispute(client, buyer, order_id, reason="because"),
+        422,
+        "validation_error",
+        fields={"reason"},
+    )
+    problem(
+        await open_dispute(client, buyer, order_id, text="  bad  "), 422, "validation_error", fields={"text"}
+    )
+    body = await client.post(
+        f"/orders/{order_id}/disputes", json={"text": "no reason given"}, headers=buyer.headers
+    )
     assert body.status_code in (400, 422)
     assert (await client.get(f"/orders/{order_id}/disputes", headers=buyer.headers)).json() == []
     assert (await client.get(f"/orders/{order_id}", headers=buyer.headers)).json()["state"] == "delivered"
@@ -233,7 +244,9 @@ async def test_open_dispute_in_wrong_state_or_process_is_refused(client, runtime
         items=[ItemIn(description="x", unit_price=100)],
     )
     problem(await open_dispute(client, buyer, plain.id), 409, "not_disputable")
-    problem(await client.get(f"/orders/{plain.id}/disputes/reasons", headers=buyer.headers), 409, "not_disputable")
+    problem(
+        await client.get(f"/orders/{plain.id}/disputes/reasons", headers=buyer.headers), 409, "not_disputable"
+    )
 
 
 async def test_open_dispute_after_the_window_is_refused(client, runtime, make_member, clock, problem):
@@ -241,7 +254,7 @@ async def test_open_dispute_after_the_window_is_refused(client, runtime, make_me
     order_id = await delivered_order(client, runtime, buyer, seller)
     clock.advance(timedelta(days=2, seconds=1))
     body = problem(await open_dispute(client, buyer, order_id), 409, "dispute_window_closed")
-    assert body["closed_at"].startswith("2026-01-07T09:00")
+    assert body["extra"]["closed_at"].startswith("2026-01-07T09:00")
     assert (await client.get(f"/orders/{order_id}/disputes", headers=buyer.headers)).json() == []
 
 
@@ -251,7 +264,9 @@ async def test_only_one_open_dispute_and_one_per_party(client, runtime, make_mem
     first = (await open_dispute(client, buyer, order_id)).json()
     # The order is on hold: neither party can open another one.
     problem(await open_dispute(client, seller, order_id), 409, "not_disputable")
-    rejected = await resolve(client, operator, first["id"], outcome="reject", note="The delivery is in the chat.")
+    rejected = await resolve(
+        client, operator, first["id"], outcome="reject", note="The delivery is in the chat."
+    )
     assert rejected.status_code == 200, rejected.text
     problem(await open_dispute(client, buyer, order_id), 409, "already_disputed")
     second = await open_dispute(client, seller, order_id, reason="quality", text="The buyer will not accept.")
@@ -266,7 +281,9 @@ async def test_resolve_with_full_refund_credits_the_buyer(client, runtime, make_
     problem(await resolve(client, buyer, dispute["id"], outcome="refund"), 403, "forbidden")
     before = await balances(buyer, seller, order_id)
 
-    done = await resolve(client, operator, dispute["id"], key="resolve-1", outcome="refund", note="No delivery.")
+    done = await resolve(
+        client, operator, dispute["id"], key="resolve-1", outcome="refund", note="No delivery."
+    )
     assert done.status_code == 200, done.text
     body = done.json()
     assert (body["status"], body["outcome"], body["refunded"], body["released"]) == (
@@ -292,14 +309,31 @@ async def test_resolve_with_full_refund_credits_the_buyer(client, runtime, make_
     assert await orders.final_orders_with_escrow(runtime) == []
 
 
-async def test_resolve_with_partial_refund_releases_the_rest_at_the_fee_rate(client, runtime, make_member, problem):
+async def test_resolve_with_partial_refund_releases_the_rest_at_the_fee_rate(
+    client, runtime, make_member, problem
+):
     buyer, seller = await make_member(), await make_member()
     operator = await make_member(role="operator")
     order_id = await delivered_order(client, runtime, buyer, seller)
     dispute = (await open_dispute(client, buyer, order_id, reason="quality")).json()
-    problem(await resolve(client, operator, dispute["id"], outcome="refund", amount="5.01"), 422, "validation_error", fields={"amount"})
-    problem(await resolve(client, operator, dispute["id"], outcome="refund", amount="-1"), 422, "validation_error", fields={"amount"})
-    problem(await resolve(client, operator, dispute["id"], outcome="release", amount="1.00"), 422, "validation_error", fields={"amount"})
+    problem(
+        await resolve(client, operator, dispute["id"], outcome="refund", amount="5.01"),
+        422,
+        "validation_error",
+        fields={"amount"},
+    )
+    problem(
+        await resolve(client, operator, dispute["id"], outcome="refund", amount="-1"),
+        422,
+        "validation_error",
+        fields={"amount"},
+    )
+    problem(
+        await resolve(client, operator, dispute["id"], outcome="release", amount="1.00"),
+        422,
+        "validation_error",
+        fields={"amount"},
+    )
     before = await balances(buyer, seller, order_id)
 
     done = await resolve(client, operator, dispute["id"], outcome="refund", amount="2.00", note="Half done.")
@@ -321,7 +355,9 @@ async def test_resolve_with_release_pays_the_seller(client, runtime, make_member
     order_id = await delivered_order(client, runtime, buyer, seller)
     dispute = (await open_dispute(client, buyer, order_id)).json()
     before = await balances(buyer, seller, order_id)
-    done = await resolve(client, operator, dispute["id"], outcome="release", note="The files are in the chat.")
+    done = await resolve(
+        client, operator, dispute["id"], outcome="release", note="The files are in the chat."
+    )
     assert done.status_code == 200, done.text
     after = await balances(buyer, seller, order_id)
     assert after["seller_available"] == 400 and after["fees"] - before["fees"] == 100
@@ -336,8 +372,18 @@ async def test_resolve_with_rejection_returns_the_order_and_restarts_its_timers(
     operator = await make_member(role="operator")
     order_id = await delivered_order(client, runtime, buyer, seller)
     dispute = (await open_dispute(client, buyer, order_id)).json()
-    problem(await resolve(client, operator, dispute["id"], outcome="reject"), 422, "validation_error", fields={"note"})
-    problem(await resolve(client, operator, dispute["id"], outcome="maybe"), 400, "bad_request")
+    problem(
+        await resolve(client, operator, dispute["id"], outcome="reject"),
+        422,
+        "validation_error",
+        fields={"note"},
+    )
+    problem(
+        await resolve(client, operator, dispute["id"], outcome="maybe"),
+        422,
+        "validation_error",
+        fields={"outcome"},
+    )
     clock.advance(timedelta(days=1))
     done = await resolve(client, operator, dispute["id"], outcome="reject", note="The delivery is attached.")
     assert done.status_code == 200 and done.json()["resolution_note"] == "The delivery is attached."
@@ -372,8 +418,15 @@ async def test_charge_report_refunds_from_the_platform_fees(client, runtime, mak
     # A charge is not held: the order stays unlocked.
     assert (await client.get(f"/orders/{lead.id}", headers=business.headers)).json()["state"] == "unlocked"
     report_id = report.json()["id"]
-    problem(await resolve(client, operator, report_id, outcome="release"), 422, "validation_error", fields={"outcome"})
-    problem(await resolve(client, operator, report_id, outcome="refund", amount="3.01"), 422, "validation_error")
+    problem(
+        await resolve(client, operator, report_id, outcome="release"),
+        422,
+        "validation_error",
+        fields={"outcome"},
+    )
+    problem(
+        await resolve(client, operator, report_id, outcome="refund", amount="3.01"), 422, "validation_error"
+    )
     fees_before = await ledger.balance_of(ledger.PLATFORM_FEES, "USD")
     done = await resolve(client, operator, report_id, outcome="refund")
     assert done.status_code == 200 and done.json()["refunded"]["amount"] == "3.00"
@@ -396,7 +449,11 @@ async def test_charge_report_after_thirty_days_is_refused(client, runtime, make_
     )
     await client.post(f"/orders/{lead.id}/transitions/unlock", headers=business.headers)
     clock.advance(timedelta(days=30, minutes=1))
-    problem(await open_dispute(client, business, lead.id, reason="terms", text="A minor posted this."), 409, "dispute_window_closed")
+    problem(
+        await open_dispute(client, business, lead.id, reason="terms", text="A minor posted this."),
+        409,
+        "dispute_window_closed",
+    )
 
 
 async def test_operator_queue_flags_overdue_disputes(client, runtime, make_member, clock, problem):
@@ -418,9 +475,16 @@ async def test_operator_queue_flags_overdue_disputes(client, runtime, make_membe
     await resolve(client, operator, one["id"], outcome="release", note="ok")
     still_open = (await client.get("/operator/disputes", headers=operator.headers)).json()["items"]
     assert one["id"] not in [d["id"] for d in still_open]
-    resolved = (await client.get("/operator/disputes?status=resolved", headers=operator.headers)).json()["items"]
+    resolved = (await client.get("/operator/disputes?status=resolved", headers=operator.headers)).json()[
+        "items"
+    ]
     assert [d["overdue"] for d in resolved if d["id"] == one["id"]] == [False]
-    problem(await client.get("/operator/disputes?status=lost", headers=operator.headers), 400, "bad_request")
+    problem(
+        await client.get("/operator/disputes?status=lost", headers=operator.headers),
+        422,
+        "validation_error",
+        fields={"status"},
+    )
 
 
 @pytest.mark.postgres_only

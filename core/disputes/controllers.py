@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
 from agorakit.disputes import service
@@ -83,6 +83,7 @@ class OperatorDisputeController(Controller):
         "/{dispute_id:int}/resolve",
         operation_id="resolveDispute",
         summary="Resolve a dispute: refund, release or reject",
+        status_code=HTTP_200_OK,
     )
     async def resolve(
         self,
