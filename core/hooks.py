@@ -32,6 +32,9 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.money.plugin",
     "agorakit.catalog.plugin",
     "agorakit.orders.plugin",
+    "agorakit.attachments.plugin",
+    "agorakit.messaging.plugin",
+    "agorakit.reviews.plugin",
     "agorakit.disputes.plugin",
     "agorakit.http.plugin",
 )

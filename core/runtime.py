@@ -60,6 +60,9 @@ class Runtime:
         from agorakit.money.methods import bind_methods
 
         self.payment_methods, self.payout_methods = bind_methods(self)
+        from agorakit.attachments.storage import storage_for
+
+        storage_for(self)  # an unknown [attachments] storage stops start-up, not the first upload
         from agorakit.orders.service import registry
 
         registry(self)  # processes, guards and effects: collected and checked at start-up

@@ -1,0 +1,99 @@
+"""HTTP routes of the attachments area: upload, describe, download."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.status_codes import HTTP_201_CREATED
+
+from agorakit.attachments import service
+from agorakit.attachments.schemas import AttachmentOut
+from agorakit.attachments.uploads import read_upload_form
+from agorakit.http.params import Id, MemberRequest
+from agorakit.runtime import Runtime
+
+_UPLOAD_FORM = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["file", "scope"],
+    properties={
+        "file": Schema(
+            type=OpenAPIType.STRING, format="binary", description="The file ([attachments] max_bytes)"
+        ),
+        "scope": Schema(
+            type=OpenAPIType.STRING,
+            pattern=r"^(order|conversation):[1-9]\d*$",
+            examples=["order:12", "conversation:5"],
+            description="What the file belongs to",
+        ),
+    },
+)
+
+
+@dataclass
+class UploadOperation(Operation):
+    """The upload route reads its body itself; this documents the form it expects."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            content={RequestEncodingType.MULTI_PART.value: OpenAPIMediaType(schema=_UPLOAD_FORM)},
+        )
+
+
+def download_headers(attachment: AttachmentOut) -> dict[str, str]:
+    fallback = attachment.filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return {
+        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(attachment.filename)}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+        "ETag": f'"{attachment.sha256}"',
+    }
+
+
+class AttachmentController(Controller):
+    path = "/attachments"
+    tags = ["attachments"]
+
+    @post(
+        "",
+        operation_id="uploadAttachment",
+        summary="Upload a file for an order or a conversation (multipart/form-data)",
+        status_code=HTTP_201_CREATED,
+        # The body may be as large as [attachments] max_bytes: read_upload_form enforces it.
+        request_max_body_size=None,
+        operation_class=UploadOperation,
+    )
+    async def upload(self, request: MemberRequest, runtime: NamedDependency[Runtime]) -> AttachmentOut:
+        form = await read_upload_form(request, max_file_bytes=runtime.settings.attachments.max_bytes)
+        return await service.upload(
+            runtime,
+            member=request.user,
+            scope=form.fields.get("scope"),
+            filename=form.filename,
+            data=form.data,
+        )
+
+    @get("/{attachment_id:int}", operation_id="getAttachment", summary="An attachment's description")
+    async def get_one(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], attachment_id: Id
+    ) -> AttachmentOut:
+        return await service.get_attachment(runtime, attachment_id, viewer=request.user)
+
+    @get(
+        "/{attachment_id:int}/content",
+        operation_id="downloadAttachment",
+        summary="Download an attachment's content",
+        media_type="application/octet-stream",
+    )
+    async def content(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], attachment_id: Id
+    ) -> Response[bytes]:
+        attachment, data = await service.read_content(runtime, attachment_id, viewer=request.user)
+        # Litestar adds "; charset=utf-8" to text types (text files are checked to be UTF-8).
+        return Response(data, media_type=attachment.content_type, headers=download_headers(attachment))

@@ -1,0 +1,26 @@
+"""The core's own plugin for attachments: its table, its routes and the ``local`` storage."""
+
+from __future__ import annotations
+
+from agorakit import hookimpl
+
+
+@hookimpl
+def agorakit_tables():
+    from agorakit.attachments.piccolo_app import APP_CONFIG
+
+    return [APP_CONFIG]
+
+
+@hookimpl
+def agorakit_routes():
+    from agorakit.attachments.controllers import AttachmentController
+
+    return [AttachmentController]
+
+
+@hookimpl(trylast=True)
+def agorakit_storages():
+    from agorakit.attachments.storage import LocalStorage
+
+    return [LocalStorage()]

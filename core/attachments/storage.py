@@ -1,0 +1,126 @@
+"""Where uploaded files are kept: the :class:`Storage` interface and the ``local`` folder.
+
+Storages come from the ``agorakit_storages`` hook; the site picks one by name with
+``[attachments] storage``.  Keys are random strings made by :func:`new_key`, never derived
+from what the client sent, so a storage never sees a client's file name or path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from agorakit.hooks import collect
+from agorakit.settings import ConfigError
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """A place to keep files, addressed by keys from :func:`new_key`.
+
+    Implementations may also have ``bind(runtime)``, called once before first use
+    (read settings there).  ``read`` of a key that is not there raises
+    :class:`FileNotFoundError`; ``delete`` of a missing key does nothing.
+    """
+
+    #: the name a site selects with ``[attachments] storage``
+    name: str
+
+    async def save(self, key: str, data: bytes) -> None: ...
+
+    async def read(self, key: str) -> bytes: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+def new_key() -> str:
+    """A fresh random storage key: 32 lower-case hex digits."""
+    return secrets.token_hex(16)
+
+
+class LocalStorage:
+    """Files in a folder on disk (``[attachments] path``), two-level fan-out by key."""
+
+    name = "local"
+    _KEY = re.compile(r"^[0-9a-f]{16,64}$")
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root).resolve() if root is not None else None
+
+    def bind(self, runtime: Any) -> None:
+        if self.root is None:
+            self.root = Path(runtime.settings.attachments.path).resolve()
+
+    def path_of(self, key: str) -> Path:
+        """The file of ``key``; anything but a key from :func:`new_key` is refused."""
+        if self.root is None:
+            raise RuntimeError("LocalStorage is used before bind(runtime)")
+        if not self._KEY.fullmatch(key):
+            raise ValueError(f"not a storage key: {key!r}")
+        return self.root / key[:2] / key
+
+    async def save(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(_write_atomically, self.path_of(key), data)
+
+    async def read(self, key: str) -> bytes:
+        return await asyncio.to_thread(self.path_of(key).read_bytes)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.path_of(key).unlink, missing_ok=True)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # A reader never sees half a file: write a temporary file, then rename it in place.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def storages(runtime: Any) -> dict[str, Any]:
+    """Every storage the plugins offer, by name (collected once per runtime)."""
+    found = getattr(runtime, "_attachment_storages", None)
+    if found is None:
+        found = {}
+        for storage in collect(runtime.pm.hook.agorakit_storages()):
+            if storage.name in found:
+                raise ConfigError(
+                    f"{runtime.settings.source}: two plugins provide a storage named {storage.name!r}"
+                )
+            found[storage.name] = storage
+        runtime._attachment_storages = found
+        runtime._attachment_storages_bound = set()
+    return found
+
+
+def storage_for(runtime: Any, name: str | None = None) -> Storage:
+    """The bound storage called ``name`` (default: the site's ``[attachments] storage``).
+
+    Raises :class:`~agorakit.settings.ConfigError` when no plugin provides it.
+    """
+    available = storages(runtime)
+    name = name or runtime.settings.attachments.storage
+    storage = available.get(name)
+    if storage is None:
+        known = ", ".join(sorted(available)) or "none"
+        message = (
+            f"{runtime.settings.source}: attachments.storage: no storage named {name!r}; "
+            f"storages available: {known}"
+        )
+        raise ConfigError(message)
+    if name not in runtime._attachment_storages_bound:
+        bind = getattr(storage, "bind", None)
+        if bind is not None:
+            bind(runtime)
+        runtime._attachment_storages_bound.add(name)
+    return storage

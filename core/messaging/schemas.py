@@ -1,0 +1,92 @@
+"""Request and response bodies of the messaging API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from agorakit.attachments.schemas import AttachmentOut
+
+DbId = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
+#: decoding bound; the site's limit is ``[messaging] max_message_length``
+Body = Annotated[str, msgspec.Meta(max_length=100_000)]
+#: decoding bound; the site's limit is ``[messaging] max_attachments``
+AttachmentIds = Annotated[list[DbId], msgspec.Meta(max_length=50)]
+
+
+class StartConversation(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Write about an order, ask about a listing, or message a member: give exactly one."""
+
+    order_id: DbId | None = None
+    listing_id: DbId | None = None
+    member_id: DbId | None = None
+    body: Body = ""
+    #: ids of your uploads (POST /attachments) for this conversation's scope
+    attachments: AttachmentIds = []
+
+
+class PostMessage(msgspec.Struct, forbid_unknown_fields=True):
+    body: Body = ""
+    attachments: AttachmentIds = []
+
+
+class MarkRead(msgspec.Struct, forbid_unknown_fields=True):
+    #: read up to this message (default: the newest)
+    up_to: DbId | None = None
+
+
+class ScreenFlagOut(msgspec.Struct):
+    reason: str
+    match: str
+
+
+class MessageOut(msgspec.Struct):
+    id: int
+    conversation_id: int
+    #: "member" or "system" (an event such as an order transition)
+    kind: str
+    sender_id: int | None
+    sender_name: str | None
+    body: str
+    attachments: list[AttachmentOut]
+    created_at: datetime
+    #: screening flags; shown to operators only
+    flags: list[ScreenFlagOut] = []
+
+
+class ParticipantOut(msgspec.Struct):
+    id: int
+    display_name: str
+
+
+class ConversationOut(msgspec.Struct):
+    id: int
+    #: "order", "listing", "direct", or another module's kind (e.g. "lead")
+    kind: str
+    #: what it is about ("order:12", "listing:5"); null for direct messages
+    subject: str | None
+    participants: list[ParticipantOut]
+    created_at: datetime
+    last_message_at: datetime | None
+    last_message: MessageOut | None
+    #: messages after your last read one that others wrote (0 for operators looking in)
+    unread_count: int
+
+
+class ConversationPage(msgspec.Struct):
+    items: list[ConversationOut]
+    next_cursor: str | None
+
+
+class MessagePage(msgspec.Struct):
+    items: list[MessageOut]
+    next_cursor: str | None
+
+
+class UnreadOut(msgspec.Struct):
+    #: conversations with unread messages
+    conversations: int
+    #: unread messages in all of them
+    messages: int
