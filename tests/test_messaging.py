@@ -6,7 +6,7 @@ import asyncio
 import base64
 
 import pytest
-from catalog_helpers import CatalogTestPlugin, make_categories, publish
+from catalog_helpers import CatalogTestPlugin, gig, make_categories, publish
 from test_orders import TestGigPlugin as GigPlugin
 from test_orders import fire_path, fund_credit, gig_process, new_order
 
@@ -640,3 +640,36 @@ def test_message_received_template_renders():
     assert subject == "New message from Alice about order 12"
     assert "Hello Bob," in body and '"Can you use blue?"' in body and "(2 attached files)" in body
     assert body.rstrip().endswith("Read and reply: https://market.example.com/conversations/5")
+
+
+async def test_moderation_decisions_reach_the_owner_in_site_messaging(client, make_member):
+    owner, stranger = await make_member(), await make_member()
+    operator = await make_member(role="operator")
+    await make_categories(client, operator)
+    created = (await client.post("/listings", json=gig(), headers=owner.headers)).json()
+    await client.post(f"/listings/{created['id']}/submit", headers=owner.headers)
+    rejected = await client.post(
+        f"/operator/listings/{created['id']}/reject",
+        json={"reason": "Show examples of your work."},
+        headers=operator.headers,
+    )
+    assert rejected.status_code == 200, rejected.text
+    mine = (await client.get("/conversations", headers=owner.headers)).json()["items"]
+    moderation = [c for c in mine if c["subject"] == f"moderation:listing:{created['id']}"]
+    assert len(moderation) == 1
+    messages = (
+        await client.get(f"/conversations/{moderation[0]['id']}/messages", headers=owner.headers)
+    ).json()
+    bodies = [m["body"] for m in messages["items"]]
+    assert len(bodies) == 1 and "Show examples of your work." in bodies[0]
+    assert (
+        await client.get(f"/conversations/{moderation[0]['id']}", headers=stranger.headers)
+    ).status_code == 404
+
+    await client.post(f"/listings/{created['id']}/submit", headers=owner.headers)
+    await client.post(f"/operator/listings/{created['id']}/approve", headers=operator.headers)
+    messages = (
+        await client.get(f"/conversations/{moderation[0]['id']}/messages", headers=owner.headers)
+    ).json()
+    assert len(messages["items"]) == 2
+    assert any("approved" in m["body"] for m in messages["items"])

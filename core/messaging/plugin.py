@@ -26,11 +26,16 @@ def agorakit_routes():
 
 @hookimpl
 async def agorakit_on_event(event, runtime):
-    """Order transitions appear in the order's conversation as system messages (once)."""
+    """System messages (once per event): order transitions in the order's conversation,
+    moderation decisions in the listing owner's ``moderation:listing:<id>`` conversation."""
     if event.name == "order.transitioned":
         from agorakit.messaging.service import record_order_transition
 
         await record_order_transition(runtime, event)
+    elif event.name in ("listing.approved", "listing.rejected"):
+        from agorakit.messaging.service import record_moderation
+
+        await record_moderation(runtime, event)
 
 
 @hookimpl

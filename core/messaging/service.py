@@ -443,6 +443,27 @@ async def record_order_transition(runtime: Any, event: Any) -> int | None:
     return await post_event_message(runtime, event, transition_text(order_id, event.data))
 
 
+async def record_moderation(runtime: Any, event: Any) -> int | None:
+    """Tell a listing's owner in site messaging that an operator approved or rejected it."""
+    from agorakit.catalog.tables import Listing
+
+    listing_id = int(event.subject.split(":", 1)[1])
+    row = await Listing.select(Listing.title, Listing.owner_id).where(Listing.id == listing_id).first()
+    if row is None:
+        return None
+    if event.name == "listing.rejected":
+        body = (
+            f'Your listing "{row["title"]}" was not approved. The moderator\'s reason: '
+            f"{event.data.get('reason') or 'none given'}. Edit it and submit it again."
+        )
+    else:
+        body = f'Your listing "{row["title"]}" was approved and is published.'
+    subject = f"moderation:listing:{listing_id}"
+    async with runtime.unit_of_work() as uow:
+        await ensure_conversation(uow, subject=subject, participant_ids=[row["owner_id"]])
+        return await post_system_message(uow, subject=subject, body=body, event_id=event.id)
+
+
 async def transcript(subject: str) -> list[dict[str, Any]]:
     """Every message of the conversation about ``subject``, oldest first (dispute evidence)."""
     conversation = await Conversation.select(Conversation.id).where(Conversation.key == subject).first()
