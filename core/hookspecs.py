@@ -109,7 +109,7 @@ def agorakit_listing_kinds() -> list[Any] | None:
 
 
 @hookspec
-def agorakit_validate_listing(listing: Any) -> list[Any] | None:
+def agorakit_validate_listing(listing: Any, runtime: Any) -> list[Any] | None:
     """Check a listing before it is saved or submitted for review.
 
     Called when a listing is created, edited and submitted, with the listing as it would
@@ -121,6 +121,8 @@ def agorakit_validate_listing(listing: Any) -> list[Any] | None:
     ``attributes.delivery_days``).  May be ``async``.
 
     :param listing: :class:`agorakit.catalog.schemas.ListingDraft`.
+    :param runtime: the site's :class:`agorakit.runtime.Runtime` (for the plugin's
+        settings: ``runtime.plugin_settings(name)``).
     :return: a list of :class:`agorakit.errors.FieldError` (empty or None when fine).
     """
 

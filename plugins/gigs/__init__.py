@@ -1,0 +1,107 @@
+"""gigs: the Fiverr-style gig marketplace (DESIGN §6), on the core's listings, orders and ledger.
+
+Enable it with ``plugins = ["gigs"]``; settings in ``[plugins.gigs]``.  See ``docs/plugins/gigs.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agorakit import hookimpl
+from agorakit.settings import SettingsSpec
+
+NAME = "gigs"
+
+
+@hookimpl
+def agorakit_settings():
+    from agorakit.plugins.gigs.settings import GigsSettings
+
+    return SettingsSpec(name=NAME, type=GigsSettings)
+
+
+@hookimpl
+def agorakit_tables():
+    from agorakit.plugins.gigs.piccolo_app import APP_CONFIG
+
+    return [APP_CONFIG]
+
+
+@hookimpl
+def agorakit_routes():
+    from agorakit.plugins.gigs.controllers import GigController, GigOrderController
+
+    return [GigController, GigOrderController]
+
+
+@hookimpl
+def agorakit_listing_kinds():
+    from agorakit.catalog.kinds import ListingKind
+    from agorakit.plugins.gigs.kinds import GigAttributes
+
+    return [ListingKind(name="gig", attributes=GigAttributes, review_required=True, charge_fees=True)]
+
+
+@hookimpl
+def agorakit_validate_listing(listing, runtime):
+    if listing.kind != "gig":
+        return None
+    from agorakit.plugins.gigs.kinds import gig_problems
+
+    return gig_problems(listing, runtime.plugin_settings(NAME))
+
+
+@hookimpl
+def agorakit_processes(runtime):
+    from agorakit.plugins.gigs.process import gig_order_process
+
+    return [gig_order_process(runtime.plugin_settings(NAME))]
+
+
+@hookimpl
+def agorakit_order_guards():
+    from agorakit.plugins.gigs import service
+
+    return {
+        "gigs_deadline_passed": service.deadline_passed,
+        "gigs_has_delivery": service.has_delivery,
+        "gigs_other_party_proposed": service.other_party_proposed,
+    }
+
+
+@hookimpl
+def agorakit_order_effects():
+    from agorakit.plugins.gigs import service
+
+    return {
+        "gigs_start_clock": service.start_clock,
+        "gigs_close_proposal": service.close_proposal,
+        "gigs_accept_delivery": service.accept_delivery,
+    }
+
+
+@hookimpl
+async def agorakit_on_event(event, runtime):
+    if event.name == "order.transitioned":
+        from agorakit.plugins.gigs.service import lapse_proposals
+
+        await lapse_proposals(runtime, event)
+
+
+@hookimpl
+def agorakit_notify(event, runtime):
+    from agorakit.plugins.gigs.notices import gig_notices
+
+    return gig_notices(event)
+
+
+@hookimpl
+def agorakit_template_dirs():
+    return [Path(__file__).parent / "templates"]
+
+
+@hookimpl
+async def agorakit_demo_data(runtime, members):
+    from agorakit.plugins.gigs.demo import load_demo_gigs
+
+    await load_demo_gigs(runtime, members)

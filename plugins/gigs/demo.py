@@ -1,0 +1,105 @@
+"""Demo data of the gigs plugin: gigs in several categories, a completed and reviewed order,
+and an order in progress — made through the services, as real use would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agorakit.catalog import listings
+from agorakit.catalog import service as catalog
+from agorakit.catalog.schemas import CreateCategory, CreateListing
+from agorakit.catalog.tables import Category
+from agorakit.money.amounts import Money
+from agorakit.orders import service as orders
+from agorakit.plugins.gigs import service
+from agorakit.plugins.gigs.schemas import Delivery, OrderGig
+
+CATEGORIES = [
+    ("design", "Design", None),
+    ("logo-design", "Logo design", "design"),
+    ("writing", "Writing & translation", None),
+    ("programming", "Programming", None),
+]
+
+GIGS = [
+    (
+        "logo-design",
+        "I will design a minimalist logo for your brand",
+        "Three concepts, vector files and two rounds of changes. Tell me about your brand, "
+        "its audience and the colours you like.",
+        "25.00",
+        {
+            "delivery_days": 3,
+            "extras": [
+                {"title": "Express delivery", "price": "10.00", "days": 0},
+                {"title": "Source files", "price": "5.00", "days": 1},
+            ],
+            "max_quantity": 3,
+            "requirements": "Your brand name, a sentence about what you do, colours you like.",
+        },
+    ),
+    (
+        "writing",
+        "I will proofread 1000 words of English",
+        "Careful proofreading of up to 1000 words: grammar, spelling, punctuation and flow.",
+        "5.00",
+        {"delivery_days": 1, "max_quantity": 10, "requirements": "The text, and who will read it."},
+    ),
+    (
+        "programming",
+        "I will fix a bug in your Python script",
+        "Send me the script and what goes wrong; I find the bug, fix it and explain the fix.",
+        "15.00",
+        {"delivery_days": 2, "extras": [{"title": "Tests for the fix", "price": "10.00", "days": 1}]},
+    ),
+]
+
+
+async def _categories(runtime: Any, operator: Any) -> None:
+    for slug, name, parent in CATEGORIES:
+        if not await Category.exists().where(Category.slug == slug):
+            await catalog.create_category(
+                runtime, CreateCategory(slug=slug, name=name, parent=parent), actor_id=operator.id
+            )
+
+
+async def load_demo_gigs(runtime: Any, members: dict[str, Any]) -> None:
+    seller, buyer, operator = members["seller"], members["buyer"], members["operator"]
+    currency = runtime.settings.site.currency
+    await _categories(runtime, operator)
+    gig_ids = []
+    for category, title, description, price, attributes in GIGS:
+        cmd = CreateListing(
+            kind="gig",
+            title=title,
+            description=description,
+            price=Money(amount=price, currency=currency),
+            category=category,
+            attributes=attributes,
+        )
+        listing = await listings.create_listing(runtime, cmd, owner=seller)
+        await listings.submit_listing(runtime, listing.id, owner=seller)
+        await listings.moderate(runtime, listing.id, approve=True, actor_id=operator.id)
+        gig_ids.append(listing.id)
+
+    # A completed order (logo, 25.00 paid from the buyer's credit) with the buyer's review.
+    done = await service.order_gig(
+        runtime, gig_ids[0], OrderGig(requirements="Acme Bakery; warm colours."), buyer=buyer
+    )
+    await orders.pay_order(runtime, done.id, caller=buyer, method="balance")
+    await service.deliver(
+        runtime, done.id, Delivery(message="Here are the three concepts, in SVG and PNG."), caller=seller
+    )
+    await orders.fire(runtime, done.id, "accept", caller=buyer)
+    from agorakit.reviews.schemas import PostReview
+    from agorakit.reviews.service import post_review
+
+    await post_review(
+        runtime, done.id, PostReview(rating=5, text="Three lovely concepts, delivered early."), caller=buyer
+    )
+
+    # An order in progress (proofreading, 2 x 5.00), paid and waiting for delivery.
+    running = await service.order_gig(
+        runtime, gig_ids[1], OrderGig(quantity=2, requirements="A cover letter."), buyer=buyer
+    )
+    await orders.pay_order(runtime, running.id, caller=buyer, method="balance")
