@@ -622,3 +622,17 @@ async def test_paused_gig_is_hidden_but_its_orders_go_on(client, market, problem
     assert (await client.post(f"/gigs/orders/{placed['id']}/accept", headers=buyer.headers)).json()[
         "state"
     ] == "completed"
+
+
+async def test_gig_for_some_countries_refuses_other_buyers(client, market, make_member, problem):
+    operator, seller, _ = market
+    body = gig_body()
+    body["attributes"]["countries"] = ["GB"]
+    created = (await client.post("/listings", json=body, headers=seller.headers)).json()
+    await client.post(f"/listings/{created['id']}/submit", headers=seller.headers)
+    await client.post(f"/operator/listings/{created['id']}/approve", headers=operator.headers)
+    british = await make_member(country="GB")
+    elsewhere = await make_member(country="US")
+    refused = problem(await order(client, elsewhere, created["id"]), 403, "not_eligible")
+    assert "GB" in refused["detail"]
+    assert (await order(client, british, created["id"])).status_code == 201

@@ -195,7 +195,7 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
             for source in t.sources:
                 lines.append(f"    {source} --> {t.target}: {t.name} ({', '.join(t.actors)})")
         for timer in self.timers:
-            lines.append(f"    note right of {timer.state}: after {timer.after} → {timer.transition}")
+            lines.append(f"    note right of {timer.state}: after {_duration(timer.after)} → {timer.transition}")
         policy = self.disputes
         if policy is not None and policy.hold is not None:
             for source in policy.states:
@@ -205,3 +205,13 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
             lines.append(f"    note right of {policy.hold}: reject (operator) → back to where it was")
         lines += [f"    {state} --> [*]" for state in self.final]
         return "\n".join(lines)
+
+
+def _duration(span: timedelta) -> str:
+    """``3 days``, ``72 hours``, ``90 minutes``: a timer's wait in words, for diagrams."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"

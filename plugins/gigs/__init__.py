@@ -52,6 +52,15 @@ def agorakit_validate_listing(listing, runtime):
 
 
 @hookimpl
+def agorakit_can_take(listing, member):
+    """A gig limited to some countries can be ordered only by members living there."""
+    countries = listing.attributes.get("countries") or [] if listing.kind == "gig" else []
+    if countries and member.country not in countries:
+        return f"this gig is only for buyers in {', '.join(countries)}"
+    return None
+
+
+@hookimpl
 def agorakit_processes(runtime):
     from agorakit.plugins.gigs.process import gig_order_process
 
