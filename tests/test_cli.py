@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -43,6 +44,18 @@ def test_demo_sets_up_config_database_and_logins_once(tmp_path):
     assert "jwt_secret" in config and (directory / "demo.sqlite3").exists()
     assert 'payment_methods = ["balance", "bank_transfer"]' in config
     assert 'payout_methods = ["bank_transfer"]' in config
+
+    # The gigs plugin's demo data: gigs in several categories, a completed and reviewed
+    # order, an order in progress.
+    with sqlite3.connect(directory / "demo.sqlite3") as db:
+        gigs = db.execute(
+            "SELECT COUNT(DISTINCT category_id) FROM core_listing WHERE kind = 'gig'"
+        ).fetchone()
+        orders = db.execute("SELECT state FROM core_order WHERE process = 'gig_order' ORDER BY id").fetchall()
+        reviews = db.execute("SELECT rating FROM core_review").fetchall()
+    assert gigs == (3,)
+    assert orders == [("completed",), ("in_progress",)]
+    assert reviews == [(5,)]
 
     again = invoke("demo", "--dir", str(directory), "--no-serve")
     assert again.exit_code == 0, again.output
