@@ -50,6 +50,10 @@ jwt_secret = "{secrets.token_urlsafe(48)}"
 [money]
 payment_methods = [{", ".join(f'"{m}"' for m in pay_in)}]
 payout_methods = [{", ".join(f'"{m}"' for m in pay_out)}]
+
+[email]
+# the demo has no SMTP server: emails are written to the log (use "smtp" in production)
+mailer = "log"
 """,
         encoding="utf-8",
     )

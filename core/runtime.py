@@ -63,6 +63,9 @@ class Runtime:
         from agorakit.attachments.storage import storage_for
 
         storage_for(self)  # an unknown [attachments] storage stops start-up, not the first upload
+        from agorakit.notifications.mailers import mailer_for
+
+        mailer_for(self)  # likewise an unknown [email] mailer
         from agorakit.orders.service import registry
 
         registry(self)  # processes, guards and effects: collected and checked at start-up

@@ -49,6 +49,8 @@ TEST_DEFAULTS: dict[str, Any] = {
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,
     },
+    # No test sends real email unless it asks for SMTP (and its own local server).
+    "email": {"mailer": "log"},
 }
 
 

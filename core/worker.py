@@ -2,6 +2,10 @@
 
 ``agorakit tick [--at ISO8601]`` runs one sweep as of an instant (tests and operators);
 the order engine adds its timers to the sweep.  Each step runs in its own transaction.
+
+Order of the steps: domain events left pending are published again first, then unpaid
+payments expire and due order timers fire, and last the email outbox is delivered, so
+that the notifications all the earlier steps caused go out in the same sweep.
 """
 
 from __future__ import annotations
@@ -19,24 +23,61 @@ class SweepReport(msgspec.Struct):
     timers_fired: list[int] = []
     timers_retried: list[int] = []
     timers_failed: list[int] = []
+    #: ids of stored domain events published again (pending after a failure or a crash)
+    events_republished: list[int] = []
+    #: ids of outbox emails sent, failed and to be retried, failed for good
+    emails_sent: list[int] = []
+    emails_retried: list[int] = []
+    emails_failed: list[int] = []
+    #: what provider-backed methods did (e.g. "payout:paypal": batches sent and synced)
+    method_syncs: dict[str, Any] = {}
 
 
 async def sweep(runtime: Any) -> SweepReport:
-    """One pass: expire unpaid payments, fire due order timers."""
+    """One pass: republish pending events, expire unpaid payments, fire due order timers,
+    deliver due emails."""
+    from agorakit.events.outbox import republish_events
     from agorakit.money.payments import expire_payments
+    from agorakit.notifications.outbox import deliver_emails
     from agorakit.orders.service import fire_due_timers
 
+    republished = await republish_events(runtime)
     expired = await expire_payments(runtime)
     timers = await fire_due_timers(runtime)
+    synced = await sync_methods(runtime)  # provider-backed methods (PayPal), before the emails
+    emails = await deliver_emails(runtime)
     report = SweepReport(
         expired_payments=expired,
         timers_fired=timers.fired,
         timers_retried=timers.retried,
         timers_failed=timers.failed,
+        events_republished=republished,
+        emails_sent=emails.sent,
+        emails_retried=emails.retried,
+        emails_failed=emails.failed,
+        method_syncs=synced,
     )
-    if expired or timers.fired or timers.retried or timers.failed:
+    if any(msgspec.to_builtins(report).values()):
         log.info("sweep: %s", msgspec.to_builtins(report))
     return report
+
+
+async def sync_methods(runtime: Any) -> dict[str, Any]:
+    """Let payment and payout methods that follow an outside provider catch up with it.
+
+    A bound method may define ``async sync(runtime)`` (PayPal payouts send and follow
+    batches, PayPal checkout captures approved orders); what it returns is reported under
+    ``"payment:<name>"`` / ``"payout:<name>"`` when it did something.
+    """
+    out: dict[str, Any] = {}
+    for kind, methods in (("payment", runtime.payment_methods), ("payout", runtime.payout_methods)):
+        for name, method in methods.items():
+            sync = getattr(method, "sync", None)
+            if callable(sync):
+                result = await sync(runtime)
+                if result and (not isinstance(result, dict) or any(result.values())):
+                    out[f"{kind}:{name}"] = result
+    return out
 
 
 async def run_worker(runtime: Any, *, interval: float, stop: Any = None, sweeps: int | None = None) -> int:

@@ -1,0 +1,49 @@
+"""Notifications: a member's inbox on the site, and the emails that go with it.
+
+A domain event (``order.transitioned``, ``listing.rejected``, ...) is turned into
+notices by every ``agorakit_notify`` implementation: who should be told, in which
+category, with which template.  The core renders each notice from its Jinja2 template
+into a site notification (the member's inbox) and, unless the member turned email off
+for that category, an email in the outbox that the worker delivers over SMTP with
+retries (:mod:`agorakit.notifications.outbox`).
+
+Plugins return :class:`Notice` objects::
+
+    from agorakit import hookimpl
+    from agorakit.notifications import Notice
+
+    @hookimpl
+    def agorakit_notify(event, runtime):
+        if event.name == "gigs.extended":
+            return [Notice(member_id=event.data["buyer_id"], category="orders",
+                           template="gigs_extended", context={"days": event.data["days"]},
+                           link=f"/orders/{event.data['order_id']}")]
+        return None
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+#: What a notice is about; members turn email on or off per category.
+CATEGORIES: tuple[str, ...] = ("orders", "messages", "reviews", "disputes", "listings", "money", "account")
+
+
+class Notice(msgspec.Struct, frozen=True, kw_only=True):
+    """One member to tell about one event (what ``agorakit_notify`` returns)."""
+
+    #: the member to notify (suspended and unknown members are skipped)
+    member_id: int
+    #: one of :data:`CATEGORIES`; decides whether an email goes out too
+    category: str
+    #: template name: ``notifications/<template>.jinja2`` (prefix a plugin's own with its name)
+    template: str
+    #: extra variables for the template (JSON-serialisable)
+    context: dict[str, Any] = {}
+    #: API path the notification points to, e.g. ``/orders/12`` (made absolute in emails)
+    link: str | None = None
+
+
+__all__ = ["CATEGORIES", "Notice"]

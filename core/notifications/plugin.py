@@ -1,0 +1,47 @@
+"""The core's own plugin for notifications: its tables and routes, the shipped mailers
+(``smtp``, ``log``), the core's notices for its own events, and the ``agorakit_on_event``
+handler that turns every committed event into notifications and emails."""
+
+from __future__ import annotations
+
+from agorakit import hookimpl
+
+
+@hookimpl
+def agorakit_tables():
+    from agorakit.notifications.piccolo_app import APP_CONFIG
+
+    return [APP_CONFIG]
+
+
+@hookimpl
+def agorakit_routes():
+    from agorakit.notifications import controllers as c
+
+    return [
+        c.NotificationController,
+        c.NotificationSettingsController,
+        c.OperatorEmailController,
+        c.OperatorEventController,
+    ]
+
+
+@hookimpl(trylast=True)
+def agorakit_mailers():
+    from agorakit.notifications.mailers import LogMailer, SmtpMailer
+
+    return [SmtpMailer(), LogMailer()]
+
+
+@hookimpl(trylast=True)
+async def agorakit_notify(event, runtime):
+    from agorakit.notifications.core_notices import core_notices
+
+    return await core_notices(event, runtime)
+
+
+@hookimpl
+async def agorakit_on_event(event, runtime):
+    from agorakit.notifications.service import notify_event
+
+    await notify_event(runtime, event)

@@ -1,0 +1,126 @@
+"""Rendering notices from Jinja2 templates: a subject line, a plain text and an HTML body.
+
+A notice's template ``order_transitioned`` is ``notifications/order_transitioned.jinja2``,
+looked up in the site's ``[email] templates_dir`` first, then in every plugin's folders
+(``agorakit_template_dirs``, in plugin order), then in the core's own.  It extends
+``notifications/_base.jinja2`` and fills the blocks ``subject`` (one line) and ``text``;
+``_base`` makes the ``html`` block from the text (escaped, one paragraph per blank-line
+separated part) unless the template fills ``html`` itself.
+
+Subject and text are rendered without escaping (they are plain text); the HTML block by a
+second environment with autoescaping, over the same folders.  Both are built once per
+runtime (:func:`renderer`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import msgspec
+from jinja2.utils import urlize
+from markupsafe import Markup
+
+from agorakit.hooks import collect
+
+#: the core's own templates (always searched last)
+CORE_TEMPLATES = Path(__file__).parent / "templates"
+
+
+class TemplateMissing(LookupError):
+    """A notice names a template that no folder has."""
+
+
+class Rendered(msgspec.Struct, frozen=True):
+    #: one line: the inbox title and the email subject
+    subject: str
+    #: plain text: the inbox body and the email's text part
+    text: str
+    #: the line under the email (not in the inbox)
+    footer: str
+    #: the email's HTML part
+    html: str
+
+
+def paragraphs(text: str) -> Markup:
+    """Plain text as HTML: escaped, blank-line separated parts as ``<p>``, line breaks kept."""
+    parts = [part.strip() for part in str(text).replace("\r\n", "\n").split("\n\n")]
+    return Markup("\n").join(
+        Markup("<p>{}</p>").format(Markup("<br>\n").join(_linked(line) for line in part.split("\n")))
+        for part in parts
+        if part
+    )
+
+
+def _linked(line: str) -> Markup:
+    """One line of text, escaped, with its http(s) URLs made into links."""
+    return Markup(urlize(line, rel="noopener"))
+
+
+class Renderer:
+    """The site's template folders and the two Jinja2 environments over them."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders = folders
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(folder)) for folder in folders])
+        options: dict[str, Any] = {"loader": loader, "trim_blocks": True, "lstrip_blocks": True}
+        self.text_env = jinja2.Environment(autoescape=False, **options)  # plain text: no escaping
+        self.html_env = jinja2.Environment(autoescape=True, **options)
+        for env in (self.text_env, self.html_env):
+            env.filters["paragraphs"] = paragraphs
+
+    def render(self, template: str, variables: dict[str, Any]) -> Rendered:
+        """Render a notice's subject, text and HTML; :class:`TemplateMissing` if it has no file."""
+        name = f"notifications/{template}.jinja2"
+        try:
+            text_template = self.text_env.get_template(name)
+            html_template = self.html_env.get_template(name)
+        except jinja2.TemplateNotFound as exc:
+            searched = ", ".join(str(folder) for folder in self.folders)
+            message = (
+                f"notification template {name!r} not found (missing: {exc.name}); "
+                f"searched {searched}. Add the file, or fix the notice's template name"
+            )
+            raise TemplateMissing(message) from exc
+        subject = " ".join(_block(text_template, "subject", variables).split())
+        text = _block(text_template, "text", variables).strip()
+        footer = _block(text_template, "footer", variables).strip()
+        html = _block(html_template, "html", {**variables, "text_body": text}).strip()
+        return Rendered(subject=subject[:255], text=text, footer=footer, html=html)
+
+
+def _block(template: jinja2.Template, block: str, variables: dict[str, Any]) -> str:
+    """Render one block, taking the most derived definition along the ``extends`` chain."""
+    context = template.new_context(dict(variables))
+    # Running the root render function resolves ``{% extends %}``: afterwards the context
+    # knows every ancestor's blocks (the child's first).
+    for _ in template.root_render_func(context):
+        pass
+    functions = context.blocks.get(block)
+    if not functions:
+        message = f"template {template.name!r} has no block {block!r}; extend notifications/_base.jinja2"
+        raise jinja2.TemplateError(message)
+    return "".join(functions[0](context))
+
+
+def template_folders(runtime: Any) -> list[Path]:
+    """Where templates are looked up, in order: the site's folder, plugins', the core's."""
+    folders: list[Path] = []
+    site_dir = runtime.settings.email.templates_dir
+    if site_dir:
+        folders.append(Path(site_dir))
+    caller = runtime.pm.hook.agorakit_template_dirs
+    # pluggy calls the most recently registered plugin first; "plugin order" is registration order
+    for impl in caller.get_hookimpls():
+        folders.extend(Path(folder) for folder in collect([impl.function()]))
+    folders.append(CORE_TEMPLATES)
+    return folders
+
+
+def renderer(runtime: Any) -> Renderer:
+    """The runtime's renderer, built on first use."""
+    found = getattr(runtime, "_notifications_renderer", None)
+    if found is None:
+        found = runtime._notifications_renderer = Renderer(template_folders(runtime))
+    return found

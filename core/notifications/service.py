@@ -1,0 +1,465 @@
+"""Turning events into notifications and emails; the inbox; email preferences; operator views.
+
+:func:`notify_event` runs after an event committed (the core's ``agorakit_on_event``):
+every ``agorakit_notify`` implementation says who to tell; each notice is rendered from
+its template and, in one unit of work, stored in the member's inbox and, unless the
+member turned email off for its category, queued in the email outbox.  A notification is
+unique per (event, member, template), so an event delivered twice notifies once.  When a
+plugin fails or a template is missing, the other notices are still stored and the error
+is raised again at the end so the event outbox delivers the event later (at least once).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from typing import Any
+
+import msgspec
+
+from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
+from agorakit.events import DomainEvent
+from agorakit.events.tables import StoredEvent
+from agorakit.hooks import collect, maybe_await
+from agorakit.notifications import CATEGORIES, Notice
+from agorakit.notifications.rendering import Rendered, renderer
+from agorakit.notifications.schemas import (
+    EmailOut,
+    EventOut,
+    NotificationOut,
+    NotificationSettings,
+)
+from agorakit.notifications.tables import EmailOutbox, Notification, NotificationPreference
+from agorakit.pagination import decode_cursor, encode_cursor
+
+log = logging.getLogger("agorakit.notifications")
+
+#: the core's own notification plugin: its generic notices yield to a plugin's own
+CORE_PLUGIN = "agorakit.notifications.plugin"
+
+
+class NotifyFailed(Exception):
+    """Some notices of an event could not be made; the event is delivered again later."""
+
+
+# --------------------------------------------------------------------------------------
+# Events → notices → notifications and emails
+# --------------------------------------------------------------------------------------
+
+
+async def collect_notices(runtime: Any, event: DomainEvent) -> tuple[list[Notice], list[str]]:
+    """Every plugin's notices for ``event``, and the errors of the plugins that failed.
+
+    The core's generic notice for a member is dropped when another plugin tells that
+    member about the same event: a plugin that describes an event better wins.
+    """
+    caller = runtime.pm.hook.agorakit_notify
+    by_plugin: list[tuple[str, list[Notice]]] = []
+    errors: list[str] = []
+    kwargs = {"event": event, "runtime": runtime}
+    for impl in reversed(caller.get_hookimpls()):  # pluggy's call order: LIFO
+        args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+        try:
+            notices = collect([await maybe_await(impl.function(**args))])
+            for notice in notices:
+                _check_notice(notice)
+        except Exception as exc:
+            log.exception(
+                "plugin %s failed in agorakit_notify for %s (%s)", impl.plugin_name, event.name, event.id
+            )
+            errors.append(f"{impl.plugin_name}: {type(exc).__name__}: {exc}"[:500])
+            continue
+        by_plugin.append((impl.plugin_name, notices))
+    told_by_plugins = {n.member_id for name, notices in by_plugin if name != CORE_PLUGIN for n in notices}
+    chosen = [
+        notice
+        for name, notices in by_plugin
+        for notice in notices
+        if name != CORE_PLUGIN or notice.member_id not in told_by_plugins
+    ]
+    return chosen, errors
+
+
+def _check_notice(notice: Any) -> None:
+    if not isinstance(notice, Notice):
+        message = f"agorakit_notify must return agorakit.notifications.Notice objects, got {notice!r}"
+        raise TypeError(message)
+    if notice.category not in CATEGORIES:
+        message = f"notice category {notice.category!r} is not one of {', '.join(CATEGORIES)}"
+        raise ValueError(message)
+    if not notice.template or len(notice.template) > 100:
+        message = f"notice template name {notice.template!r} must have 1 to 100 characters"
+        raise ValueError(message)
+    if notice.link is not None and len(notice.link) > 500:
+        message = f"notice link {notice.link[:60]!r}... is longer than 500 characters"
+        raise ValueError(message)
+
+
+async def notify_event(runtime: Any, event: DomainEvent) -> list[int]:
+    """Notify everyone the plugins name about ``event``; returns the new notification ids.
+
+    Raises :class:`NotifyFailed` (after storing what it could) when a plugin or a template
+    failed, so that the event outbox retries the event.
+    """
+    notices, errors = await collect_notices(runtime, event)
+    created: list[int] = []
+    if notices:
+        created = await _store(runtime, event, notices, errors)
+    if errors:
+        message = f"notifying {event.name} (event {event.id}) failed: " + "; ".join(errors)
+        raise NotifyFailed(message)
+    return created
+
+
+def _absolute(runtime: Any, link: str | None) -> str | None:
+    if not link:
+        return None
+    if link.startswith(("http://", "https://")):
+        return link
+    return runtime.settings.site.base_url.rstrip("/") + "/" + link.lstrip("/")
+
+
+def template_variables(
+    runtime: Any, event: DomainEvent, notice: Notice, member: dict[str, Any]
+) -> dict[str, Any]:
+    """What a template sees: the notice's context plus ``site``, ``member``, ``event``,
+    ``link`` and ``category`` (these names win over the context's)."""
+    site = runtime.settings.site
+    return {
+        **notice.context,
+        "site": {"name": site.name, "base_url": site.base_url},
+        "member": {"id": member["id"], "display_name": member["display_name"], "email": member["email"]},
+        "event": {"name": event.name, "subject": event.subject, "data": event.data, "at": event.at},
+        "link": _absolute(runtime, notice.link),
+        "category": notice.category,
+    }
+
+
+async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors: list[str]) -> list[int]:
+    from agorakit.accounts.tables import Member
+
+    ids = sorted({n.member_id for n in notices})
+    members = {
+        row["id"]: row
+        for row in await Member.select(Member.id, Member.email, Member.display_name, Member.status).where(
+            Member.id.is_in(ids)
+        )
+    }
+    muted = {
+        (row["member_id"], row["category"])
+        for row in await NotificationPreference.select(
+            NotificationPreference.member_id, NotificationPreference.category
+        ).where(NotificationPreference.member_id.is_in(ids) & (NotificationPreference.email == False))  # noqa: E712
+    }
+    # Render before the transaction: templates never hold a database lock.
+    rendered: list[tuple[Notice, dict[str, Any], Rendered]] = []
+    for notice in notices:
+        member = members.get(notice.member_id)
+        if member is None or member["status"] != "active":
+            log.info("not notifying member %s of %s: unknown or suspended", notice.member_id, event.name)
+            continue
+        try:
+            result = renderer(runtime).render(
+                notice.template, template_variables(runtime, event, notice, member)
+            )
+        except Exception as exc:
+            log.error(
+                "cannot render notice %r of %s (event %s): %s", notice.template, event.name, event.id, exc
+            )
+            errors.append(f"template {notice.template}: {exc}"[:500])
+            continue
+        rendered.append((notice, member, result))
+    created = []
+    async with runtime.unit_of_work() as uow:
+        for notice, member, result in rendered:
+            rows = (
+                await Notification.insert(
+                    Notification(
+                        member_id=notice.member_id,
+                        event_id=event.id,
+                        category=notice.category,
+                        template=notice.template,
+                        title=result.subject,
+                        body=result.text,
+                        link=notice.link,
+                        read_at=None,
+                        created_at=uow.now,
+                    )
+                )
+                .on_conflict(action="DO NOTHING")
+                .returning(Notification.id)
+            )
+            if not rows:
+                continue  # this event already told this member (a second delivery)
+            notification_id = rows[0]["id"]
+            created.append(notification_id)
+            if member["email"] and (notice.member_id, notice.category) not in muted:
+                await queue_email(
+                    runtime,
+                    uow,
+                    to_address=member["email"],
+                    subject=result.subject,
+                    text_body=f"{result.text}\n\n-- \n{result.footer}" if result.footer else result.text,
+                    html_body=result.html,
+                    member_id=notice.member_id,
+                    notification_id=notification_id,
+                )
+    return created
+
+
+async def queue_email(
+    runtime: Any,
+    uow: Any,
+    *,
+    to_address: str,
+    subject: str,
+    text_body: str,
+    html_body: str | None = None,
+    member_id: int | None = None,
+    notification_id: int | None = None,
+) -> int:
+    """Put an email in the outbox inside ``uow``; the worker sends it after the commit."""
+    domain = runtime.settings.email.from_address.rpartition("@")[2] or "localhost"
+    rows = await EmailOutbox.insert(
+        EmailOutbox(
+            member_id=member_id,
+            notification_id=notification_id,
+            to_address=to_address,
+            subject=subject[:255],
+            text_body=text_body,
+            html_body=html_body,
+            message_id=email.utils.make_msgid(idstring="agorakit", domain=domain),
+            status="pending",
+            attempts=0,
+            next_attempt_at=uow.now,
+            created_at=uow.now,
+        )
+    ).returning(EmailOutbox.id)
+    return rows[0]["id"]
+
+
+# --------------------------------------------------------------------------------------
+# The inbox
+# --------------------------------------------------------------------------------------
+
+
+def _to_notification(row: dict[str, Any]) -> NotificationOut:
+    return NotificationOut(
+        id=row["id"],
+        category=row["category"],
+        template=row["template"],
+        title=row["title"],
+        body=row["body"],
+        link=row["link"],
+        read=row["read_at"] is not None,
+        read_at=row["read_at"],
+        created_at=row["created_at"],
+    )
+
+
+async def list_notifications(
+    member_id: int, *, unread: bool = False, cursor: str | None = None, limit: int = 20
+) -> tuple[list[NotificationOut], str | None]:
+    """The member's notifications, newest first (only unread ones with ``unread``)."""
+    query = (
+        Notification.select()
+        .where(Notification.member_id == member_id)
+        .order_by(Notification.id, ascending=False)
+        .limit(limit + 1)
+    )
+    if unread:
+        query = query.where(Notification.read_at.is_null())
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Notification.id < position["id"])
+    rows = await query
+    items = [_to_notification(r) for r in rows[:limit]]
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+
+
+async def unread_count(member_id: int) -> int:
+    return await Notification.count().where(
+        (Notification.member_id == member_id) & Notification.read_at.is_null()
+    )
+
+
+async def mark_read(runtime: Any, member_id: int, notification_id: int) -> NotificationOut:
+    """Mark one of the member's notifications read (again is fine); 404 for anyone else's."""
+    async with runtime.unit_of_work() as uow:
+        await Notification.update({Notification.read_at: uow.now}).where(
+            (Notification.id == notification_id)
+            & (Notification.member_id == member_id)
+            & Notification.read_at.is_null()
+        )
+    row = (
+        await Notification.select()
+        .where((Notification.id == notification_id) & (Notification.member_id == member_id))
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"you have no notification {notification_id}")
+    return _to_notification(row)
+
+
+async def mark_all_read(runtime: Any, member_id: int) -> int:
+    """Mark every unread notification of the member read; returns how many."""
+    async with runtime.unit_of_work() as uow:
+        rows = (
+            await Notification.update({Notification.read_at: uow.now})
+            .where((Notification.member_id == member_id) & Notification.read_at.is_null())
+            .returning(Notification.id)
+        )
+    return len(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Email preferences
+# --------------------------------------------------------------------------------------
+
+
+async def email_preferences(member_id: int) -> NotificationSettings:
+    """Whether the member gets email, per category (on unless turned off)."""
+    rows = await NotificationPreference.select(
+        NotificationPreference.category, NotificationPreference.email
+    ).where(NotificationPreference.member_id == member_id)
+    chosen = {row["category"]: bool(row["email"]) for row in rows}
+    return NotificationSettings(email={category: chosen.get(category, True) for category in CATEGORIES})
+
+
+async def set_email_preferences(runtime: Any, member_id: int, email: dict[str, bool]) -> NotificationSettings:
+    """Turn email on or off for the categories given; the others keep their setting."""
+    unknown = sorted(set(email) - set(CATEGORIES))
+    if unknown:
+        errors = [
+            FieldError(f"email.{name}", f"is not a category; categories: {', '.join(CATEGORIES)}")
+            for name in unknown
+        ]
+        raise ValidationFailed(errors)
+    if email:
+        async with runtime.unit_of_work():
+            await NotificationPreference.insert(
+                *[
+                    NotificationPreference(member_id=member_id, category=category, email=wanted)
+                    for category, wanted in sorted(email.items())
+                ]
+            ).on_conflict(
+                target=(NotificationPreference.member_id, NotificationPreference.category),
+                action="DO UPDATE",
+                values=[NotificationPreference.email],
+            )
+    return await email_preferences(member_id)
+
+
+# --------------------------------------------------------------------------------------
+# Operators: the email outbox and the event outbox
+# --------------------------------------------------------------------------------------
+
+
+def _to_email(row: dict[str, Any]) -> EmailOut:
+    return EmailOut(
+        id=row["id"],
+        member_id=row["member_id"],
+        notification_id=row["notification_id"],
+        to_address=row["to_address"],
+        subject=row["subject"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        next_attempt_at=row["next_attempt_at"],
+        sent_at=row["sent_at"],
+        created_at=row["created_at"],
+        message_id=row["message_id"],
+    )
+
+
+async def list_emails(
+    *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[EmailOut], str | None]:
+    """Outbox emails, newest first, optionally of one status."""
+    query = EmailOutbox.select().order_by(EmailOutbox.id, ascending=False).limit(limit + 1)
+    if status:
+        query = query.where(EmailOutbox.status == status)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(EmailOutbox.id < position["id"])
+    rows = await query
+    items = [_to_email(r) for r in rows[:limit]]
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+
+
+async def retry_email(runtime: Any, email_id: int) -> EmailOut:
+    """Give a failed email a fresh set of attempts, starting now (after fixing the cause)."""
+    async with runtime.unit_of_work() as uow:
+        updated = (
+            await EmailOutbox.update(
+                {
+                    EmailOutbox.status: "pending",
+                    EmailOutbox.attempts: 0,
+                    EmailOutbox.next_attempt_at: uow.now,
+                    EmailOutbox.claimed_at: None,
+                }
+            )
+            .where((EmailOutbox.id == email_id) & (EmailOutbox.status == "failed"))
+            .returning(EmailOutbox.id)
+        )
+        if not updated:
+            row = await EmailOutbox.select(EmailOutbox.status).where(EmailOutbox.id == email_id).first()
+            if row is None:
+                raise NotFound(f"there is no email {email_id}")
+            message = f"email {email_id} is {row['status']}; only failed emails can be retried"
+            raise Conflict(message, extra={"status": row["status"]})
+    row = await EmailOutbox.select().where(EmailOutbox.id == email_id).first()
+    return _to_email(row)
+
+
+def _to_event(row: dict[str, Any]) -> EventOut:
+    data = row["data"]
+    if not isinstance(data, dict):
+        data = msgspec.json.decode(data or "{}")
+    return EventOut(
+        id=row["id"],
+        name=row["name"],
+        subject=row["subject"],
+        actor_id=row["actor_id"],
+        data=data,
+        at=row["at"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        published_at=row["published_at"],
+    )
+
+
+async def list_events(
+    *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[EventOut], str | None]:
+    """Stored domain events, newest first, optionally of one status (``failed``: no
+    handler could take them after every attempt)."""
+    query = StoredEvent.select().order_by(StoredEvent.id, ascending=False).limit(limit + 1)
+    if status:
+        query = query.where(StoredEvent.status == status)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(StoredEvent.id < position["id"])
+    rows = await query
+    items = [_to_event(r) for r in rows[:limit]]
+    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+
+
+async def retry_event(runtime: Any, event_id: int) -> EventOut:
+    """Send a failed event round again: pending with fresh attempts; the worker's next
+    sweep publishes it to every plugin (handlers are idempotent)."""
+    async with runtime.unit_of_work():
+        updated = (
+            await StoredEvent.update({StoredEvent.status: "pending", StoredEvent.attempts: 0})
+            .where((StoredEvent.id == event_id) & (StoredEvent.status == "failed"))
+            .returning(StoredEvent.id)
+        )
+        if not updated:
+            row = await StoredEvent.select(StoredEvent.status).where(StoredEvent.id == event_id).first()
+            if row is None:
+                raise NotFound(f"there is no event {event_id}")
+            message = f"event {event_id} is {row['status']}; only failed events can be retried"
+            raise Conflict(message, extra={"status": row["status"]})
+    row = await StoredEvent.select().where(StoredEvent.id == event_id).first()
+    return _to_event(row)
