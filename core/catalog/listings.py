@@ -209,7 +209,10 @@ async def check_draft(runtime: Runtime, draft: ListingDraft) -> list[ScreenFlagO
 
     Returns the screening flags to store when the site only flags (``screening = "flag"``).
     """
-    results = [await maybe_await(r) for r in runtime.pm.hook.agorakit_validate_listing(listing=draft, runtime=runtime)]
+    results = [
+        await maybe_await(r)
+        for r in runtime.pm.hook.agorakit_validate_listing(listing=draft, runtime=runtime)
+    ]
     errors: list[FieldError] = list(collect(results))
     flags = await screen(runtime, draft)
     if flags and runtime.settings.listings.screening == "block":

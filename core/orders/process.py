@@ -195,7 +195,9 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
             for source in t.sources:
                 lines.append(f"    {source} --> {t.target}: {t.name} ({', '.join(t.actors)})")
         for timer in self.timers:
-            lines.append(f"    note right of {timer.state}: after {_duration(timer.after)} → {timer.transition}")
+            lines.append(
+                f"    note right of {timer.state}: after {_duration(timer.after)} → {timer.transition}"
+            )
         policy = self.disputes
         if policy is not None and policy.hold is not None:
             for source in policy.states:
