@@ -132,6 +132,24 @@ async def state_of(client, member, order_id) -> str:
     return (await client.get(f"/orders/{order_id}", headers=member.headers)).json()["state"]
 
 
+async def inbox(client, member) -> list[tuple[str, str]]:
+    """The member's notifications, oldest first: (template, title)."""
+    items = (await client.get("/notifications?limit=100", headers=member.headers)).json()["items"]
+    return [(n["template"], n["title"]) for n in reversed(items)]
+
+
+async def emails_to(member) -> list[str]:
+    """Subjects of the emails queued in the outbox for the member."""
+    from agorakit.notifications.tables import EmailOutbox
+
+    rows = (
+        await EmailOutbox.select(EmailOutbox.subject)
+        .where(EmailOutbox.member_id == member.id)
+        .order_by(EmailOutbox.id)
+    )
+    return [row["subject"] for row in rows]
+
+
 async def money_of(buyer, seller) -> dict[str, int]:
     return {
         "buyer_credit": await ledger.balance_of(ledger.credit(buyer.id), "USD"),
@@ -198,6 +216,8 @@ async def test_gig_goes_to_review_and_a_rejection_reaches_the_seller(client, mar
         await client.get(f"/conversations/{moderation[0]['id']}/messages", headers=seller.headers)
     ).json()
     assert "Add examples of your logos." in messages["items"][0]["body"]
+    assert [t for t, _ in await inbox(client, seller)].count("listing_rejected") == 1
+    assert len(await emails_to(seller)) == len(await inbox(client, seller))
 
     await client.post(f"/listings/{created['id']}/submit", headers=seller.headers)
     approved = await client.post(f"/operator/listings/{created['id']}/approve", headers=operator.headers)
@@ -379,6 +399,12 @@ async def test_five_dollar_gig_pays_four_to_the_seller_and_one_to_the_site(clien
     assert after["buyer_credit"] == before["buyer_credit"]
     proofs = (await client.get(f"/orders/{placed['id']}/proofs", headers=buyer.headers)).json()
     assert proofs[0]["status"] == "accepted"
+    # The buyer was told of the delivery, the seller of the order, its payment and its
+    # completion; each notice also queued an email.
+    assert "proof_submitted" in [t for t, _ in await inbox(client, buyer)]
+    seller_templates = [t for t, _ in await inbox(client, seller)]
+    assert "order_created" in seller_templates and seller_templates.count("order_transitioned") >= 2
+    assert len(await emails_to(seller)) == len(seller_templates)
     assert await ledger.check_ledger() == []
 
 
@@ -443,11 +469,13 @@ async def test_mutual_cancellation_proposal_decline_and_accept(client, market, p
     )
     problem(await client.post(f"{path}/accept", headers=buyer.headers), 409, "guard_failed")
     problem(await client.post(f"{path}/decline", headers=buyer.headers), 403, "forbidden")
+    assert "gigs_cancellation_proposed" in [t for t, _ in await inbox(client, seller)]
 
     declined = await client.post(
         f"{path}/decline", json={"reason": "I have started."}, headers=seller.headers
     )
     assert (declined.json()["status"], declined.json()["answer"]) == ("declined", "I have started.")
+    assert "gigs_cancellation_declined" in [t for t, _ in await inbox(client, buyer)]
     assert await state_of(client, buyer, placed["id"]) == "in_progress"
 
     again = await client.post(
@@ -493,6 +521,7 @@ async def test_report_of_empty_delivery_is_settled_by_an_operator(client, market
     )
     assert report.status_code == 201, report.text
     assert await state_of(client, buyer, placed["id"]) == "reported"
+    assert "dispute_opened" in [t for t, _ in await inbox(client, seller)]
     before = await money_of(buyer, seller)
     resolved = await client.post(
         f"/operator/disputes/{report.json()['id']}/resolve",
@@ -501,6 +530,8 @@ async def test_report_of_empty_delivery_is_settled_by_an_operator(client, market
     )
     assert resolved.status_code == 200, resolved.text
     after = await money_of(buyer, seller)
+    for party in (buyer, seller):
+        assert "dispute_resolved" in [t for t, _ in await inbox(client, party)]
     if outcome == "refund":
         assert await state_of(client, buyer, placed["id"]) == "refunded"
         assert after["buyer_credit"] - before["buyer_credit"] == 500
@@ -543,6 +574,7 @@ async def test_buyer_rates_the_seller_and_the_gig_after_completion(client, marke
         409,
         "already_reviewed",
     )
+    assert "review_received" in [t for t, _ in await inbox(client, seller)]
     one = (await client.get(f"/listings/{gig['id']}")).json()
     assert (one["seller"]["rating"]["average"], one["seller"]["rating"]["count"]) == ("5.00", 1)
     assert (one["rating"]["average"], one["rating"]["count"]) == ("5.00", 1)
