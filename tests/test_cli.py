@@ -42,8 +42,9 @@ def test_demo_sets_up_config_database_and_logins_once(tmp_path):
     assert "operator@example.com  /  demo-operator-pass-2026" in result.output
     config = (directory / "site.toml").read_text()
     assert "jwt_secret" in config and (directory / "demo.sqlite3").exists()
-    assert 'payment_methods = ["balance", "bank_transfer"]' in config
-    assert 'payout_methods = ["bank_transfer"]' in config
+    # Every installed plugin is enabled and every method it offers is bound.
+    assert 'payment_methods = ["balance", "paypal", "bank_transfer"]' in config
+    assert 'payout_methods = ["bank_transfer", "paypal"]' in config
 
     # The gigs plugin's demo data: gigs in several categories, a completed and reviewed
     # order, an order in progress.

@@ -7,6 +7,12 @@ A method named in the config but provided by no enabled plugin stops start-up.
 A method that needs the site's settings (a minimum, a fee, credentials) may define
 ``bind(runtime)``: it is called once for each method the site binds, and what it returns
 is the method the site uses (e.g. a copy configured from ``runtime.plugin_settings``).
+
+A method that follows an outside provider (PayPal Payouts batches, PayPal Checkout
+captures) may define ``async sync(runtime)``: every worker sweep calls it for each bound
+method that has it, outside any transaction, and reports what it returns under
+``method_syncs`` (``"payout:paypal": {...}``) when it did something.  It must be safe to
+run from several workers at once.
 """
 
 from __future__ import annotations

@@ -1,0 +1,71 @@
+"""The pay-in method ``paypal``: PayPal Checkout (Orders v2, intent CAPTURE).
+
+Starting a payment only records it (``pending``, expiring after ``approval_hours``):
+nothing is sent to PayPal inside the transaction that creates the payment (DESIGN §2).
+The buyer's client then asks for the PayPal order and its approval link
+(``POST /paypal/payments/{id}/checkout``), the buyer approves at PayPal, and the payment
+is captured and settled by ``POST /paypal/payments/{id}/capture``, by PayPal's
+``CHECKOUT.ORDER.APPROVED`` / ``PAYMENT.CAPTURE.COMPLETED`` webhooks or by the worker,
+whichever comes first, exactly once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from agorakit.errors import ServiceUnavailable
+from agorakit.money.methods import PaymentStep
+from agorakit.plugins.payments_paypal.settings import PaymentsPayPalSettings
+from agorakit.plugins.paypal.client import paypal_settings
+
+#: The method's name: what sites bind in ``[money] payment_methods``, and the ledger
+#: account ``external:paypal`` money comes from.
+METHOD = "paypal"
+#: The plugin's name: its settings section ``[plugins.payments_paypal]``.
+PLUGIN = "payments_paypal"
+
+
+class PayPalCheckout:
+    """Pay with PayPal: the buyer approves at PayPal, the site captures."""
+
+    name = METHOD
+    label = "PayPal"
+
+    def __init__(self, settings: PaymentsPayPalSettings | None = None, *, configured: bool = True) -> None:
+        self.settings = settings or PaymentsPayPalSettings()
+        self.configured = configured
+
+    def bind(self, runtime: Any) -> PayPalCheckout:
+        """This method with the site's settings; stops start-up without the paypal plugin."""
+        account = paypal_settings(runtime)  # ConfigError when "paypal" is not enabled
+        return PayPalCheckout(runtime.plugin_settings(PLUGIN), configured=account.configured)
+
+    async def start(self, *, runtime: Any, uow: Any, payment: Any) -> PaymentStep:
+        if not self.configured:
+            message = "PayPal payments are not available yet: the site has not set up its PayPal account"
+            raise ServiceUnavailable(message)
+        checkout = f"/paypal/payments/{payment.id}/checkout"
+        return PaymentStep(
+            status="pending",
+            details={
+                "checkout": checkout,
+                "next": (
+                    f"POST {checkout} for the PayPal approval link; after the buyer approves, "
+                    f"POST /paypal/payments/{payment.id}/capture"
+                ),
+            },
+            expires_at=uow.now + timedelta(hours=self.settings.approval_hours),
+        )
+
+    async def sync(self, runtime: Any) -> dict[str, Any]:
+        """The worker's step: finish PayPal payments whose webhook did not come."""
+        from agorakit.plugins.payments_paypal import service
+
+        return await service.sync_open_orders(runtime)
+
+    async def handle_paypal_event(self, runtime: Any, event: Any) -> str | None:
+        """Checkout webhooks (``CHECKOUT.ORDER.APPROVED``, ``PAYMENT.CAPTURE.*``)."""
+        from agorakit.plugins.payments_paypal import service
+
+        return await service.handle_event(runtime, event)

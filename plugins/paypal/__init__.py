@@ -1,0 +1,45 @@
+"""paypal: the PayPal account, REST client and webhook endpoint shared by the PayPal methods.
+
+Enable it together with ``payouts_paypal`` (withdrawals to PayPal) and/or
+``payments_paypal`` (PayPal Checkout pay-ins)::
+
+    [site]
+    plugins = ["paypal", "payouts_paypal", "payments_paypal"]
+
+    [plugins.paypal]
+    client_id = "..."
+    client_secret = { "$env" = "PAYPAL_CLIENT_SECRET" }
+    webhook_id = "..."
+
+It owns ``[plugins.paypal]`` (credentials, sandbox/live, webhook verification, timeouts and
+retries), the REST client both methods share (:mod:`agorakit.plugins.paypal.client`), the
+route ``POST /webhooks/paypal`` that verifies each delivery and hands it to the methods,
+and a local PayPal stand-in for tests (:mod:`agorakit.plugins.paypal.testing`).  See
+``docs/plugins/paypal.md``.
+"""
+
+from __future__ import annotations
+
+from agorakit import hookimpl
+from agorakit.settings import SettingsSpec
+
+
+@hookimpl
+def agorakit_settings():
+    from agorakit.plugins.paypal.settings import PayPalSettings
+
+    return SettingsSpec(name="paypal", type=PayPalSettings)
+
+
+@hookimpl
+def agorakit_tables():
+    from agorakit.plugins.paypal.piccolo_app import APP_CONFIG
+
+    return [APP_CONFIG]
+
+
+@hookimpl
+def agorakit_routes():
+    from agorakit.plugins.paypal.controllers import PayPalOperatorController, PayPalWebhookController
+
+    return [PayPalWebhookController, PayPalOperatorController]
