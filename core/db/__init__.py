@@ -21,6 +21,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import TABLE_REGISTRY
 
 from agorakit.db import piccolo_conf
+from agorakit.db.sqlite import SiteSQLiteEngine
 from agorakit.settings import ConfigError, DatabaseSection
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,14 +54,18 @@ class Database:
             table._meta.db = self.engine
 
     async def start(self) -> None:
-        """Open the connection pool (PostgreSQL); SQLite connects per use."""
-        if self.is_postgres and self.engine.pool is None:
+        """Open the connection pool (PostgreSQL) or the SQLite connections."""
+        if isinstance(self.engine, SiteSQLiteEngine):
+            await self.engine.open()
+        elif self.is_postgres and self.engine.pool is None:
             await self.engine.start_connection_pool(
                 min_size=self.config.pool_min_size, max_size=self.config.pool_max_size
             )
 
     async def close(self) -> None:
-        if self.is_postgres and self.engine.pool is not None:
+        if isinstance(self.engine, SiteSQLiteEngine):
+            await self.engine.close()
+        elif self.is_postgres and self.engine.pool is not None:
             await self.engine.close_connection_pool()
 
     async def ping(self) -> None:
@@ -94,6 +99,8 @@ class Database:
         (the pool shrinks for good and closing it hangs) and later queries of the same
         task would still run on the dead transaction's connection.
         """
+        if isinstance(self.engine, SiteSQLiteEngine):
+            return  # its transactions clean up after themselves (a shared writer connection)
         connection = getattr(tx, "connection", None)
         if connection is None:
             return  # a nested transaction, or no connection was made
@@ -117,7 +124,13 @@ def _make_engine(config: DatabaseSection, source: str) -> tuple[EngineKind, Engi
             message = f"{source}: database.url: give a file, e.g. sqlite:///site.sqlite3"
             raise ConfigError(message)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return "sqlite", SQLiteEngine(path=path, timeout=config.sqlite_timeout_seconds)
+        engine = SiteSQLiteEngine(
+            path,
+            timeout=config.sqlite_timeout_seconds,
+            read_connections=config.sqlite_read_connections,
+            synchronous=config.sqlite_synchronous,
+        )
+        return "sqlite", engine
     if scheme in {"postgres", "postgresql"}:
         try:
             from piccolo.engine.postgres import PostgresEngine
