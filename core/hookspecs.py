@@ -131,10 +131,12 @@ def agorakit_validate_listing(listing: Any, runtime: Any) -> list[Any] | None:
 def agorakit_screen_text(text: str, context: str) -> list[Any] | None:
     """Screen member-written text for off-platform advertising.
 
-    Called for listing titles and descriptions (and, later, offers and messages).  The
-    core's default implementation (``trylast``) flags e-mail addresses, phone numbers and
-    URLs.  Whether a flag blocks the text (422) or only marks it for moderators (the
-    listing then always goes to review) is the site's ``[listings] screening`` setting.
+    Called for listing titles and descriptions and for message bodies (and for what model
+    plugins screen, such as offers).  The core's default implementation (``trylast``)
+    flags e-mail addresses, phone numbers and URLs.  Whether a flag blocks the text (422)
+    or only marks it for moderators (a listing then always goes to review, a message is
+    listed for operators) is the site's ``[listings] screening`` / ``[messaging]
+    screening`` setting.
     Every plugin's flags count.  May be ``async``.
 
     :param text: the text to screen.
