@@ -60,20 +60,26 @@ async def deliver(runtime: Any, event: DomainEvent) -> list[str]:
 
 
 async def publish(runtime: Any, events: list[DomainEvent]) -> None:
-    """Deliver committed events and record the outcome of each."""
+    """Deliver committed events and record the outcome of each (successes in one statement)."""
+    published = []
     for event in events:
         errors = await deliver(runtime, event)
-        await _mark(runtime, event, errors)
-
-
-async def _mark(runtime: Any, event: DomainEvent, errors: list[str]) -> None:
-    if event.id is None:
-        return
-    now = runtime.clock.now()
-    if not errors:
+        if errors:
+            await _mark_failed(runtime, event, errors)
+        elif event.id is not None:
+            published.append(event.id)
+    if published:
         await StoredEvent.update(
-            {StoredEvent.status: "published", StoredEvent.published_at: now, StoredEvent.last_error: None}
-        ).where(StoredEvent.id == event.id)
+            {
+                StoredEvent.status: "published",
+                StoredEvent.published_at: runtime.clock.now(),
+                StoredEvent.last_error: None,
+            }
+        ).where(StoredEvent.id.is_in(published))
+
+
+async def _mark_failed(runtime: Any, event: DomainEvent, errors: list[str]) -> None:
+    if event.id is None:
         return
     row = await StoredEvent.select(StoredEvent.attempts).where(StoredEvent.id == event.id).first()
     attempts = (row["attempts"] if row else 0) + 1
