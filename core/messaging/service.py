@@ -115,10 +115,12 @@ async def ensure_conversation(uow: Any, *, subject: str, participant_ids: list[i
 
 async def order_parties(runtime: Any, order_id: int) -> list[int]:
     """The buyer and (once there is one) the seller of an order; 404 if there is no order."""
-    from agorakit.orders.service import get_order
+    from agorakit.orders.tables import Order
 
-    order = await get_order(runtime, order_id, caller=None)
-    return [p for p in (order.buyer_id, order.seller_id) if p is not None]
+    order = await Order.select(Order.buyer_id, Order.seller_id).where(Order.id == order_id).first()
+    if order is None:
+        raise NotFound(f"there is no order {order_id}")
+    return [p for p in (order["buyer_id"], order["seller_id"]) if p is not None]
 
 
 async def sync_order_conversation(uow: Any, order_id: int) -> int:
