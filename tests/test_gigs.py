@@ -668,3 +668,17 @@ async def test_gig_for_some_countries_refuses_other_buyers(client, market, make_
     refused = problem(await order(client, elsewhere, created["id"]), 403, "not_eligible")
     assert "GB" in refused["detail"]
     assert (await order(client, british, created["id"])).status_code == 201
+
+
+async def test_delivery_with_an_impossible_file_id_is_a_422(client, market, problem):
+    operator, seller, buyer = market
+    gig = await publish_gig(client, seller, operator)
+    placed = await paid_order(client, buyer, gig["id"])
+    for bad in ([0], [2**63], ["7"]):
+        response = await client.post(
+            f"/gigs/orders/{placed['id']}/delivery",
+            json={"message": "x", "attachments": bad},
+            headers=seller.headers,
+        )
+        problem(response, 422, "validation_error")
+    assert await state_of(client, buyer, placed["id"]) == "in_progress"

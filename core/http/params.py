@@ -2,6 +2,7 @@
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
@@ -33,3 +34,5 @@ IdempotencyKey = Annotated[
 #: A database id in a path: ``/orders/{order_id:int}``.  Bounded to the id column's
 #: range so an absurd id is a 422 (or 404), never a database overflow.
 Id = Annotated[int, PathParameter(ge=1, le=2_147_483_647)]
+#: a row id inside a request body (same bounds: a larger number could not be stored)
+RowId = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]

@@ -8,20 +8,20 @@ from typing import Annotated
 import msgspec
 
 from agorakit.attachments.schemas import AttachmentOut
+from agorakit.http.params import RowId
 
-DbId = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 #: decoding bound; the site's limit is ``[messaging] max_message_length``
 Body = Annotated[str, msgspec.Meta(max_length=100_000)]
 #: decoding bound; the site's limit is ``[messaging] max_attachments``
-AttachmentIds = Annotated[list[DbId], msgspec.Meta(max_length=50)]
+AttachmentIds = Annotated[list[RowId], msgspec.Meta(max_length=50)]
 
 
 class StartConversation(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Write about an order, ask about a listing, or message a member: give exactly one."""
 
-    order_id: DbId | None = None
-    listing_id: DbId | None = None
-    member_id: DbId | None = None
+    order_id: RowId | None = None
+    listing_id: RowId | None = None
+    member_id: RowId | None = None
     body: Body = ""
     #: ids of your uploads (POST /attachments) for this conversation's scope
     attachments: AttachmentIds = []
@@ -34,7 +34,7 @@ class PostMessage(msgspec.Struct, forbid_unknown_fields=True):
 
 class MarkRead(msgspec.Struct, forbid_unknown_fields=True):
     #: read up to this message (default: the newest)
-    up_to: DbId | None = None
+    up_to: RowId | None = None
 
 
 class ScreenFlagOut(msgspec.Struct):

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from agorakit.http.params import RowId
 from agorakit.money.amounts import Money
 
 Url = Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^https?://\S+$")]
@@ -75,7 +76,7 @@ class SubmitProof(msgspec.Struct, forbid_unknown_fields=True):
     text: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
     urls: Annotated[list[Url], msgspec.Meta(max_length=20)] = []
     #: ids of files uploaded with ``POST /attachments`` (scope ``order:<id>``) by the submitter
-    attachments: Annotated[list[Annotated[int, msgspec.Meta(ge=1)]], msgspec.Meta(max_length=20)] = []
+    attachments: Annotated[list[RowId], msgspec.Meta(max_length=20)] = []
 
 
 class ReviewProof(msgspec.Struct, forbid_unknown_fields=True):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from agorakit.http.params import RowId
 from agorakit.money.amounts import Money
 
 ExtraTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
@@ -57,7 +58,7 @@ class Delivery(msgspec.Struct, forbid_unknown_fields=True):
     #: the delivery message to the buyer
     message: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
     #: ids of files uploaded for the order (``POST /attachments`` with scope ``order:<id>``)
-    attachments: Annotated[list[Annotated[int, msgspec.Meta(ge=1)]], msgspec.Meta(max_length=20)] = []
+    attachments: Annotated[list[RowId], msgspec.Meta(max_length=20)] = []
 
 
 class ProposeCancellation(msgspec.Struct, forbid_unknown_fields=True):
