@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format docs clean
+.PHONY: install demo test lint format docs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -33,6 +33,9 @@ format: $(STAMP)
 
 docs: $(STAMP)  ## regenerate docs/hooks.md from the hookspecs
 	$(BIN)/agorakit docs hooks
+
+bench: $(STAMP)  ## benchmarks against the floor, SQLite and PostgreSQL (BENCH_ARGS="--full" for 1M listings)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo build dist *.egg-info .pytest_cache .ruff_cache

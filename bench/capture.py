@@ -1,0 +1,174 @@
+"""Capture the SQL the real app runs for each benchmarked request.
+
+``python -m bench capture [--engine postgres|sqlite]`` builds a bench site, drives one
+browse of each kind, one whole gig order flow and one withdrawal through the app
+in-process (httpx's ASGITransport), and prints every statement Piccolo sent, per
+request, with ``T<n>`` marking the statements of one transaction.  ``bench/floor.py``
+replays these statement sequences through the raw driver; run this after changing a
+service to see whether the floor still matches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.seed import (
+    FILTER_CATEGORY,
+    SEARCH_TERM,
+    Raw,
+    fund,
+    headers_for,
+    seed_categories,
+    seed_flow_parties,
+    seed_listings,
+    seed_members,
+)
+from bench.sites import bench_site
+
+
+@dataclass
+class Statement:
+    sql: str
+    transaction: int  # 0 outside a transaction
+
+
+@dataclass
+class Capture:
+    statements: list[Statement] = field(default_factory=list)
+    active: bool = False
+
+
+def _normalise(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql).strip()
+
+
+@contextlib.contextmanager
+def recording(engine: Any) -> Iterator[Capture]:
+    """Record every query the engine runs (patched on its class for the duration)."""
+    capture = Capture()
+    cls = type(engine)
+    original = cls.run_querystring
+
+    async def run_querystring(self: Any, querystring: Any, in_pool: bool = True) -> Any:
+        if capture.active:
+            sql, _ = querystring.compile_string(engine_type=self.engine_type)
+            current = self.current_transaction.get()
+            capture.statements.append(Statement(_normalise(sql), id(current) if current else 0))
+        return await original(self, querystring, in_pool=in_pool)
+
+    cls.run_querystring = run_querystring
+    try:
+        yield capture
+    finally:
+        cls.run_querystring = original
+
+
+def render(statements: list[Statement]) -> list[str]:
+    names: dict[int, str] = {}
+    lines = []
+    for statement in statements:
+        tag = "  "
+        if statement.transaction:
+            tag = names.setdefault(statement.transaction, f"T{len(names) + 1}")
+        lines.append(f"  {tag:>3} {statement.sql}")
+    return lines
+
+
+@contextlib.asynccontextmanager
+async def in_process_client(site: Any) -> AsyncIterator[tuple[Any, Any]]:
+    import httpx
+
+    from agorakit.app import app_for_runtime
+    from agorakit.runtime import Runtime
+    from agorakit.settings import load_settings
+
+    for name in ("agorakit", "httpx", "piccolo"):  # in-process: keep the terminal for the tables
+        logging.getLogger(name).setLevel(logging.WARNING)
+    runtime = Runtime(load_settings(site.config_path))
+    await runtime.db.start()
+    app = app_for_runtime(runtime)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            yield client, runtime
+    finally:
+        await runtime.db.close()
+
+
+async def capture(engine: str) -> dict[str, list[Statement]]:
+    """Statements per benchmarked request on ``engine``."""
+    out: dict[str, list[Statement]] = {}
+    async with bench_site(engine) as site:
+        async with Raw(site) as raw:
+            categories = await seed_categories(raw)
+            owners = await seed_members(raw, 5, prefix="owner")
+            await seed_listings(raw, 200, owner_ids=owners, categories=categories)
+            (withdrawer,) = await seed_members(raw, 1, prefix="withdrawer")
+        parties = await seed_flow_parties(site, 1)
+        await fund(site, [f"member:{withdrawer}:available"], 10_000)
+        buyer, seller, gig = parties.buyers[0], parties.sellers[0], parties.gigs[0]
+        async with in_process_client(site) as (client, runtime):
+            with recording(runtime.db.engine) as cap:
+
+                async def call(name: str, method: str, url: str, member: int | None, **kw: Any) -> Any:
+                    cap.statements = []
+                    cap.active = True
+                    headers = headers_for(member) if member else {}
+                    response = await client.request(method, url, headers=headers, **kw)
+                    cap.active = False
+                    assert response.status_code < 300, (name, response.status_code, response.text)
+                    out[f"{method} {name}"] = cap.statements
+                    return response.json()
+
+                await call("/listings", "GET", "/listings?limit=20", None)
+                await call(
+                    "/listings?category", "GET", f"/listings?limit=20&category={FILTER_CATEGORY}", None
+                )
+                await call("/listings?q", "GET", f"/listings?limit=20&q={SEARCH_TERM}", None)
+                order = await call("/gigs/{id}/orders", "POST", f"/gigs/{gig}/orders", buyer, json={})
+                order_id = order["id"]
+                await call(
+                    "/orders/{id}/payments",
+                    "POST",
+                    f"/orders/{order_id}/payments",
+                    buyer,
+                    json={"method": "balance"},
+                )
+                await call(
+                    "/gigs/orders/{id}/delivery",
+                    "POST",
+                    f"/gigs/orders/{order_id}/delivery",
+                    seller,
+                    json={"message": "Here you are."},
+                )
+                await call("/gigs/orders/{id}/accept", "POST", f"/gigs/orders/{order_id}/accept", buyer)
+                await call(
+                    "/withdrawals",
+                    "POST",
+                    "/withdrawals",
+                    withdrawer,
+                    json={
+                        "method": "bank_transfer",
+                        "amount": {"amount": "100.00", "currency": "USD"},
+                        "destination": {
+                            "account_holder": "Ada Lovelace",
+                            "iban": "DE89370400440532013000",
+                            "bic": "DEUTDEFF",
+                        },
+                    },
+                )
+    return out
+
+
+async def main(engine: str) -> None:
+    found = await capture(engine)
+    for name, statements in found.items():
+        transactions = len({s.transaction for s in statements if s.transaction})
+        print(f"{name}: {len(statements)} statements, {transactions} transactions")
+        print("\n".join(render(statements)))
+        print()
