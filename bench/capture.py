@@ -11,8 +11,8 @@ service to see whether the floor still matches.
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +28,7 @@ from bench.seed import (
     seed_listings,
     seed_members,
 )
-from bench.sites import bench_site
+from bench.sites import bench_site, quiet_logs
 
 
 @dataclass
@@ -87,8 +87,6 @@ async def in_process_client(site: Any) -> AsyncIterator[tuple[Any, Any]]:
     from agorakit.runtime import Runtime
     from agorakit.settings import load_settings
 
-    for name in ("agorakit", "httpx", "piccolo"):  # in-process: keep the terminal for the tables
-        logging.getLogger(name).setLevel(logging.WARNING)
     runtime = Runtime(load_settings(site.config_path))
     await runtime.db.start()
     app = app_for_runtime(runtime)
@@ -165,10 +163,29 @@ async def capture(engine: str) -> dict[str, list[Statement]]:
     return out
 
 
+def repeated_reads(statements: list[Statement]) -> dict[str, int]:
+    """Tables read more than once by the same kind of lookup: ``{"core_order by id": 9}``."""
+    found: Counter = Counter()
+    for statement in statements:
+        match = re.match(r'SELECT .*? FROM "(\w+)" WHERE (?:\()?"\w+"\."(\w+)" = \$?\??\d*', statement.sql)
+        if match:
+            found[f"{match.group(1)} by {match.group(2)}"] += 1
+    return {key: n for key, n in found.most_common() if n > 1}
+
+
 async def main(engine: str) -> None:
+    quiet_logs()
     found = await capture(engine)
+    totals: Counter = Counter()
     for name, statements in found.items():
         transactions = len({s.transaction for s in statements if s.transaction})
-        print(f"{name}: {len(statements)} statements, {transactions} transactions")
+        reads = sum(s.sql.startswith("SELECT") for s in statements)
+        repeated = ", ".join(f"{key} x{n}" for key, n in repeated_reads(statements).items())
+        print(f"{name}: {len(statements)} statements ({reads} SELECT), {transactions} transactions")
+        if repeated:
+            print(f"  repeated reads: {repeated}")
         print("\n".join(render(statements)))
         print()
+        if "/orders" in name or "/gigs" in name:
+            totals.update(repeated_reads(statements) | {"statements": len(statements)})
+    print(f"the order flow (4 requests): {dict(totals)}")

@@ -25,6 +25,7 @@ from bench.load import LoadResult, Session, Stats, burst, percentile, run_load
 from bench.report import Table
 from bench.seed import (
     FILTER_CATEGORY,
+    RARE_TERM,
     SEARCH_TERM,
     FlowParties,
     Raw,
@@ -134,6 +135,7 @@ BROWSE_VARIANTS = {
     "newest": "/listings?limit=20",
     "category": f"/listings?limit=20&category={FILTER_CATEGORY}",
     "search": f"/listings?limit=20&q={SEARCH_TERM}",
+    "rare search": f"/listings?limit=20&q={RARE_TERM}",
 }
 
 
@@ -156,6 +158,7 @@ async def browse_engine(cfg: Config, engine: str, table: Table, raw_results: dic
             async with Raw(site) as raw:
                 await seed_listings(raw, size - seeded, owner_ids=owners, categories=categories, start=seeded)
                 matches = await check_search_index(raw)
+                rare = await check_search_index(raw, RARE_TERM)
                 in_category = await count_in_category(raw, FILTER_CATEGORY)
             cfg.log(f"browse/{engine}: {size:,} listings seeded in {time.perf_counter() - started:.1f} s")
             seeded = size
@@ -167,7 +170,9 @@ async def browse_engine(cfg: Config, engine: str, table: Table, raw_results: dic
                             body = check_status(
                                 table, f"{engine} {side} {variant}", await client.get(url), 200
                             )
-                        found = {"search": matches, "category": in_category}.get(variant, size)
+                        found = {"search": matches, "rare search": rare, "category": in_category}.get(
+                            variant, size
+                        )
                         wanted = min(20, found)
                         if body is not None and len(body["items"]) != wanted:
                             table.failures.append(
@@ -197,7 +202,9 @@ async def browse_engine(cfg: Config, engine: str, table: Table, raw_results: dic
                     f"{client_per_op(app):.2f} / {client_per_op(floor):.2f}",
                 )
                 raw_results[(engine, size, variant)] = by_side
-            table.notes.append(f"{engine} {size:,}: q={SEARCH_TERM!r} matches {matches:,} listings")
+            table.notes.append(
+                f"{engine} {size:,}: q={SEARCH_TERM!r} matches {matches:,} listings, q={RARE_TERM!r} {rare}"
+            )
 
 
 async def case_browse(cfg: Config) -> list[Table]:

@@ -775,7 +775,7 @@ async def transition_notice_facts(s: Any, order_id: int, transition: str, now: d
 async def system_message(s: Any, order_id: int, event_id: int, body: str, now: datetime) -> None:
     """agorakit.messaging.service.post_system_message for an order transition."""
     await s.row('SELECT EXISTS(SELECT id FROM core_message WHERE event_id = $1) AS "exists"', event_id)
-    row, _ = await order_and_items(s, order_id)
+    row = await s.row("SELECT buyer_id, seller_id FROM core_order WHERE id = $1 LIMIT 1", order_id)
     key = f"order:{order_id}"
     await s.row(
         'INSERT INTO core_conversation ("key", kind, subject, last_message_id, last_message_at, created_at) '

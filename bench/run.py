@@ -2,7 +2,7 @@
 
 Examples::
 
-    python -m bench                          # every case, default sizes (~15 min on 2 cores)
+    python -m bench                          # every case, default sizes (10-13 min on 2 cores)
     python -m bench --full                   # the sizes: 10k/100k/1M listings, 10k timers
     python -m bench --cases browse,sqlite-reads --engines sqlite --duration 3
     python -m bench --markdown results.md --json results.json
@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: bench/run.py
 
 from bench.cases import CASES, Config
 from bench.report import Table, as_text, write
-from bench.sites import admin_dsn, postgres_unreachable
+from bench.sites import admin_dsn, postgres_unreachable, quiet_logs
 
 FULL = {"sizes": [10_000, 100_000, 1_000_000], "worker_timers": 10_000, "duration": 10.0}
 
@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser().error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     cfg = config_from(args)
+    quiet_logs()
     started = time.perf_counter()
     header = [*machine(), f"PostgreSQL {asyncio.run(postgres_version())}"]
     for line in header:

@@ -26,6 +26,9 @@ from bench.sites import JWT_SECRET, BenchSite
 #: every seeded row's clock starts here; listings are published one second apart after it
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SEARCH_TERM = "logo"  # NOUNS[0]: in 1% of the listings
+#: in the titles of the first RARE_COUNT listings only, whatever the size: an index lookup
+#: with a constant number of matches (the p50 of this search must not grow with the table)
+RARE_TERM, RARE_COUNT = "zephyr", 30
 NOUNS = (
     "logo banner flyer poster brochure website landing blog article essay "
     "resume letter video animation illustration portrait cartoon mascot icon font "
@@ -238,6 +241,8 @@ async def seed_categories(raw: Raw) -> dict[str, int]:
 def listing_text(i: int, rng: random.Random) -> tuple[str, str]:
     noun = NOUNS[i % len(NOUNS)]
     title = f"I will {rng.choice(VERBS)} a {rng.choice(ADJECTIVES)} {noun} for your {rng.choice(NOUNS[1:])}"
+    if i < RARE_COUNT:
+        title += f" ({RARE_TERM} edition)"
     words = rng.choices(FILLER, k=rng.randint(20, 40))
     return title, " ".join(words).capitalize() + "."
 
@@ -299,20 +304,20 @@ async def seed_listings(
         await raw.execute("ANALYZE")
 
 
-async def check_search_index(raw: Raw) -> int:
-    """Listings the full-text index finds for :data:`SEARCH_TERM` (raises if none)."""
+async def check_search_index(raw: Raw, term: str = SEARCH_TERM) -> int:
+    """Listings the full-text index finds for ``term`` (raises if none)."""
     if raw.pg is not None:
         rows = await raw.fetch(
             "SELECT COUNT(*) AS n FROM core_listing WHERE search_vector @@ plainto_tsquery('english', {})",
-            SEARCH_TERM,
+            term,
         )
     else:
         rows = await raw.fetch(
-            "SELECT COUNT(*) AS n FROM core_listing_fts WHERE core_listing_fts MATCH {}", SEARCH_TERM
+            "SELECT COUNT(*) AS n FROM core_listing_fts WHERE core_listing_fts MATCH {}", term
         )
     found = int(rows[0]["n"])
     if not found:
-        raise RuntimeError(f"the search index finds no listing for {SEARCH_TERM!r}: it was not filled")
+        raise RuntimeError(f"the search index finds no listing for {term!r}: it was not filled")
     return found
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -43,10 +44,22 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     module from source, ~0.2 s more); a production install has its ``.pyc`` files, so the
     servers, workers and start-up measurements get a bytecode cache outside the tree.
     """
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # AGORAKIT_* would override the bench site's config (AGORAKIT_DATABASE__URL, ...)
+        if key != "PYTHONDONTWRITEBYTECODE" and not key.startswith("AGORAKIT_")
+    }
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "agorakit-bench-pycache")
     env.update(extra)
     return env
+
+
+def quiet_logs() -> None:
+    """Keep the terminal for the tables (the command line only: it changes logger levels
+    for the rest of the process, which a test suite must not see)."""
+    for name in ("agorakit", "httpx", "piccolo"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def admin_dsn() -> str:
@@ -91,9 +104,11 @@ class BenchSite:
 
 
 def installed_plugins() -> list[str]:
+    """The shipped plugins (``agorakit.plugins.*``): a third-party plugin the bench process
+    happens to see (a test suite's sample plugin, say) may not be importable by the servers."""
     from agorakit.hooks import installed_plugins as found
 
-    return sorted(found())
+    return sorted(name for name, ep in found().items() if ep.value.startswith("agorakit.plugins."))
 
 
 def _methods(plugins: list[str]) -> tuple[list[str], list[str]]:

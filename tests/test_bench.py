@@ -1,0 +1,96 @@
+"""Smoke runs of every benchmark case with tiny sizes, so that bench/ never rots (issue 8).
+
+Each case runs as ``make bench`` runs it (real ``agorakit run`` and floor servers in
+subprocesses on free ports, the same load client) on SQLite and, where the case applies,
+PostgreSQL.  Timings are never asserted; the cases' own expectations are (every request
+answered, exactly one winner of each race, every timer fired exactly once, a sound ledger).
+
+The cases leave nothing behind for the tests that follow: their databases are dropped,
+their servers stopped, and no logger level is changed (``bench.sites.quiet_logs`` is for
+the command line only).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.cases import CASES, Config  # noqa: E402
+from bench.report import Table, as_markdown, as_text  # noqa: E402
+from bench.sites import postgres_unreachable  # noqa: E402
+
+TINY = {
+    "sizes": [60],
+    "browse_clients": 2,
+    "duration": 0.2,
+    "warmup": 0.05,
+    "flow_clients": 2,
+    "sqlite_clients": [1, 2],
+    "contention_clients": 6,
+    "withdrawal_clients": 4,
+    "contention_rounds": 1,
+    "worker_timers": 12,
+    "worker_processes": [1, 2],
+    "worker_interval": 0.01,
+    "startup_repeats": 1,
+    "profile_requests": 3,
+    "verbose": False,
+}
+
+
+@pytest.fixture(scope="module")
+async def engines() -> list[str]:
+    reason = await postgres_unreachable()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI requires PostgreSQL: {reason}", pytrace=False)
+    return ["sqlite"] if reason else ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="module")
+def logger_levels() -> dict[str, int]:
+    """The levels before the first case ran."""
+    return {name: logging.getLogger(name).level for name in ("agorakit", "httpx", "piccolo")}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_bench_case_runs_with_tiny_sizes(case, engines, logger_levels):
+    if case == "startup":
+        engines = engines[-1:]  # start-up and dispatch do not depend on the engine much; keep it quick
+    tables = await CASES[case](Config(engines=list(engines), **TINY))
+    assert tables, f"case {case} returned no table"
+    for table in tables:
+        assert not table.failures, f"{table.title}: {table.failures}"
+        assert table.rows or (case in ("flow", "worker") and "postgres" not in engines), table.title
+        for row in table.rows:
+            assert len(row) == len(table.columns)
+        assert as_text(table).startswith("== ")
+        assert as_markdown(table).startswith("#### ")
+
+
+def test_bench_leaves_logger_levels_alone(logger_levels):
+    # later tests read INFO records of the agorakit loggers with caplog
+    assert {name: logging.getLogger(name).level for name in logger_levels} == logger_levels
+
+
+def test_bench_help_runs_as_a_script():
+    found = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--full" in found.stdout
+    assert all(name in found.stdout for name in CASES)
+
+
+def test_bench_report_formats_a_table():
+    table = Table("x", "A title", ["engine", "req/s"], notes=["a note"])
+    table.add("sqlite", 1234.5)
+    assert "1,234" in as_text(table)
+    assert "| sqlite | 1,234 |" in as_markdown(table)
