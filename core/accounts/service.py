@@ -16,6 +16,7 @@ from agorakit.accounts.schemas import MemberOut, RegisterMember, UpdateProfile
 from agorakit.accounts.tables import Member
 from agorakit.accounts.throttle import Window
 from agorakit.db import is_unique_violation
+from agorakit.db.prepared import Prepared
 from agorakit.errors import (
     AccountSuspended,
     Conflict,
@@ -133,8 +134,16 @@ _PUBLIC = (
 )
 
 
+_MEMBER = Prepared(lambda id: Member.select(*_PUBLIC).where(Member.id == id).first().output(load_json=True))
+_MEMBER_WITH_STAMP = Prepared(
+    lambda id: (
+        Member.select(*_PUBLIC, Member.security_stamp).where(Member.id == id).first().output(load_json=True)
+    )
+)
+
+
 async def get_member(runtime: Runtime, member_id: int) -> MemberOut:
-    row = await Member.select(*_PUBLIC).where(Member.id == member_id).first().output(load_json=True)
+    row = await _MEMBER.run(member_id)
     if row is None:
         raise NotFound(f"there is no member {member_id}")
     return to_member(row)
@@ -142,12 +151,7 @@ async def get_member(runtime: Runtime, member_id: int) -> MemberOut:
 
 async def member_for_token(member_id: int, stamp: str) -> MemberOut | None:
     """The member a token names, if the token is still theirs (None otherwise)."""
-    row = (
-        await Member.select(*_PUBLIC, Member.security_stamp)
-        .where(Member.id == member_id)
-        .first()
-        .output(load_json=True)
-    )
+    row = await _MEMBER_WITH_STAMP.run(member_id)
     if row is None or not secrets.compare_digest(row.pop("security_stamp"), stamp):
         return None
     member = to_member(row)

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from agorakit.db.prepared import Prepared
 from agorakit.errors import AgorakitError, Conflict
 from agorakit.money.amounts import format_amount
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -164,14 +165,17 @@ async def ensure_account(
     return row
 
 
-async def _account_row(name: str, currency: str) -> dict[str, Any] | None:
-    return (
-        await LedgerAccount.select(
-            LedgerAccount.id, LedgerAccount.name, LedgerAccount.kind, LedgerAccount.balance
-        )
+_ACCOUNT = Prepared(
+    lambda name, currency: (
+        LedgerAccount.select(LedgerAccount.id, LedgerAccount.name, LedgerAccount.kind, LedgerAccount.balance)
         .where((LedgerAccount.name == name) & (LedgerAccount.currency == currency))
         .first()
     )
+)
+
+
+async def _account_row(name: str, currency: str) -> dict[str, Any] | None:
+    return await _ACCOUNT.run(name, currency)
 
 
 async def set_escrow_parties(

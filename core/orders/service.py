@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from agorakit.db.prepared import Prepared
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.money import ledger
@@ -136,11 +137,21 @@ def registry(runtime: Any) -> Registry:
 # --------------------------------------------------------------------------------------
 
 
+_ORDER = Prepared(lambda id: Order.select().where(Order.id == id).first().output(load_json=True))
+#: ``FOR UPDATE`` on PostgreSQL; SQLite has no row locks (its one writer serialises instead)
+_ORDER_FOR_UPDATE = Prepared(
+    lambda id: Order.select().where(Order.id == id).first().output(load_json=True).lock_rows()
+)
+_ITEMS = Prepared(
+    lambda order: (
+        OrderItem.select().where(OrderItem.order == order).order_by(OrderItem.position).output(load_json=True)
+    )
+)
+
+
 async def _order_row(order_id: int, *, for_update: bool = False) -> dict[str, Any]:
-    query = Order.select().where(Order.id == order_id).first().output(load_json=True)
-    if for_update and Order._meta.db.engine_type == "postgres":
-        query = query.lock_rows()
-    row = await query
+    locking = for_update and Order._meta.db.engine_type == "postgres"
+    row = await (_ORDER_FOR_UPDATE if locking else _ORDER).run(order_id)
     if row is None:
         raise NotFound(f"there is no order {order_id}")
     return row
@@ -154,12 +165,7 @@ async def locked_order_row(order_id: int) -> dict[str, Any]:
 async def _to_order(
     row: dict[str, Any], *, roles: frozenset[str] = frozenset(), process: Process | None = None
 ) -> OrderOut:
-    items = (
-        await OrderItem.select()
-        .where(OrderItem.order == row["id"])
-        .order_by(OrderItem.position)
-        .output(load_json=True)
-    )
+    items = await _ITEMS.run(row["id"])
     currency = row["currency"]
     return OrderOut(
         id=row["id"],

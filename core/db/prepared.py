@@ -1,0 +1,110 @@
+"""Hot-path queries whose SQL is built once per engine: :class:`Prepared`.
+
+Building a Piccolo query (the ``QueryString`` tree of every selected column and clause)
+and compiling it to SQL costs about 0.4 ms of CPU for a ``SELECT *`` of one of our
+tables: more than PostgreSQL takes to run it.  The statements a request runs most often
+(an order by id, its items, a member by id, a ledger account by name) have the same shape
+every time; only the values change.  A :class:`Prepared` query is built once, with
+placeholders in place of the values, compiled once per engine type, and afterwards each
+run only binds the new values and goes through the engine (current transaction, pool,
+SQLite's reader connections) and Piccolo's result processing (``output(load_json=True)``,
+``first()``) exactly as the built query would.  Measured with ``bench/``; see
+docs/performance.md.
+
+Only plain values may be parameters (ids, names, timestamps): not lists (``is_in``
+changes the SQL's shape with the list's length) and not values of JSON columns (Piccolo
+serialises those while building).  A build that puts anything else where a parameter
+goes is refused on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from piccolo.query.base import Query
+from piccolo.query.methods.select import First
+from piccolo.querystring import QueryString
+
+
+class _Param:
+    """Stands for the ``index``-th value while a :class:`Prepared` query is built."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"<parameter {self.index}>"
+
+
+class _Compiled:
+    __slots__ = ("args", "first", "query", "query_type", "sql", "table")
+
+    def __init__(self, sql: str, args: list[Any], query: Query, first: bool, qs: QueryString) -> None:
+        self.sql, self.args, self.query, self.first = sql, args, query, first
+        self.query_type, self.table = qs.query_type, qs.table
+
+
+class Prepared:
+    """A query built by ``build(*params)`` once; ``await prepared.run(*values)`` runs it.
+
+    ``build`` gets one placeholder per value and returns a Piccolo ``select()`` query
+    (optionally ``.first()``, ``.output(load_json=True)``, ``.lock_rows()``)::
+
+        ORDER_BY_ID = Prepared(lambda id: Order.select().where(Order.id == id).first())
+        row = await ORDER_BY_ID.run(order_id)
+
+    The result is what the built query would return for these values.
+    """
+
+    def __init__(self, build: Callable[..., Query | First], *, arity: int | None = None) -> None:
+        self.build = build
+        self.arity = arity if arity is not None else build.__code__.co_argcount
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _compile(self, engine_type: str) -> _Compiled:
+        built = self._built()
+        first = isinstance(built, First)
+        query = built.query if first else built
+        querystrings = query.querystrings
+        if len(querystrings) != 1:
+            raise TypeError("a prepared query must compile to one statement")
+        sql, args = querystrings[0].compile_string(engine_type=engine_type)
+        used = {arg.index for arg in args if isinstance(arg, _Param)}
+        if used != set(range(self.arity)):
+            missing = sorted(set(range(self.arity)) - used)
+            raise TypeError(
+                f"parameters {missing} of a prepared query do not reach its SQL as values "
+                "(lists, JSON values and column expressions cannot be parameters)"
+            )
+        compiled = _Compiled(sql, list(args), query, first, querystrings[0])
+        self._compiled[engine_type] = compiled
+        return compiled
+
+    def _built(self) -> Query | First:
+        try:
+            return self.build(*[_Param(i) for i in range(self.arity)])
+        except (TypeError, ValueError) as exc:  # a parameter used as a list, a JSON value, ...
+            raise TypeError(f"prepared query parameters must be plain values: {exc}") from exc
+
+    def _engine(self, compiled: _Compiled | None) -> Any:
+        if compiled is not None:
+            return compiled.query.table._meta.db
+        built = self._built()
+        return (built.query if isinstance(built, First) else built).table._meta.db
+
+    async def run(self, *values: Any) -> Any:
+        if len(values) != self.arity:
+            raise TypeError(f"this prepared query takes {self.arity} values, got {len(values)}")
+        engine = self._engine(next(iter(self._compiled.values()), None))
+        compiled = self._compiled.get(engine.engine_type) or self._compile(engine.engine_type)
+        bound = [values[a.index] if type(a) is _Param else a for a in compiled.args]
+        querystring = QueryString("", query_type=compiled.query_type, table=compiled.table)
+        querystring._frozen_compiled_strings = (compiled.sql, bound)
+        results = await engine.run_querystring(querystring, in_pool=True)
+        rows = await compiled.query._process_results(results)
+        if compiled.first:
+            return rows[0] if rows else None
+        return rows

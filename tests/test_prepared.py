@@ -1,0 +1,106 @@
+"""Prepared queries (``agorakit.db.prepared``) give what the Piccolo query would, on both engines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from agorakit.accounts.tables import Member
+from agorakit.db.prepared import Prepared
+from agorakit.orders.tables import Order, OrderItem
+
+AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+ORDER_BY_ID = Prepared(lambda id: Order.select().where(Order.id == id).first().output(load_json=True))
+MEMBER_BY_ID = Prepared(lambda id: Member.select().where(Member.id == id).first().output(load_json=True))
+ITEMS = Prepared(
+    lambda order, kind: (
+        OrderItem.select()
+        .where((OrderItem.order == order) & (OrderItem.kind == kind))
+        .order_by(OrderItem.position)
+        .output(load_json=True)
+    )
+)
+
+
+async def _order(runtime, member_id: int, *, items: int) -> int:
+    async with runtime.unit_of_work():
+        (row,) = await Order.insert(
+            Order(
+                process="p",
+                process_version=1,
+                state="new",
+                version=1,
+                buyer_id=member_id,
+                currency="USD",
+                amount=500 * items,
+                data={"note": "x", "nested": [1, 2]},
+                state_entered_at=AT,
+                created_at=AT,
+                updated_at=AT,
+            )
+        ).returning(Order.id)
+        for position in range(items, 0, -1):  # stored out of order: ORDER BY must hold
+            await OrderItem.insert(
+                OrderItem(
+                    order=row["id"],
+                    position=position,
+                    kind="base" if position % 2 else "extra",
+                    description=f"item {position}",
+                    unit_price=500,
+                    quantity=1,
+                    amount=500,
+                )
+            )
+    return row["id"]
+
+
+async def test_a_prepared_first_matches_piccolo_and_binds_new_values(runtime, make_member):
+    ada, bob = await make_member(), await make_member()
+    for member in (ada, bob):
+        expected = await Member.select().where(Member.id == member.id).first().output(load_json=True)
+        assert await MEMBER_BY_ID.run(member.id) == expected
+        assert expected["id"] == member.id
+    assert await MEMBER_BY_ID.run(10**9) is None
+
+
+async def test_a_prepared_select_keeps_order_json_and_constants(runtime, make_member):
+    buyer = await make_member()
+    order_id = await _order(runtime, buyer.id, items=4)
+    other = await _order(runtime, buyer.id, items=1)
+    rows = await ITEMS.run(order_id, "extra")
+    assert [r["position"] for r in rows] == [2, 4]
+    assert rows == (
+        await OrderItem.select()
+        .where((OrderItem.order == order_id) & (OrderItem.kind == "extra"))
+        .order_by(OrderItem.position)
+        .output(load_json=True)
+    )
+    assert [r["position"] for r in await ITEMS.run(other, "base")] == [1]
+    order = await ORDER_BY_ID.run(order_id)
+    assert order["data"] == {"note": "x", "nested": [1, 2]}  # decoded, as output(load_json=True) does
+    assert order["created_at"] == AT
+    assert order == await Order.select().where(Order.id == order_id).first().output(load_json=True)
+    assert await ITEMS.run(other, "extra") == []
+
+
+async def test_a_prepared_query_sees_the_current_transaction(runtime, make_member):
+    buyer = await make_member()
+    with pytest.raises(RuntimeError):
+        async with runtime.unit_of_work():
+            await Member.update({Member.display_name: "Inside"}).where(Member.id == buyer.id)
+            assert (await MEMBER_BY_ID.run(buyer.id))["display_name"] == "Inside"
+            raise RuntimeError("roll back")
+    assert (await MEMBER_BY_ID.run(buyer.id))["display_name"] != "Inside"
+
+
+async def test_a_prepared_query_refuses_parameters_that_are_not_values(runtime):
+    in_list = Prepared(lambda ids: Member.select().where(Member.id.is_in(ids)))
+    with pytest.raises(TypeError, match="parameters"):
+        await in_list.run([1, 2])
+    unused = Prepared(lambda id, name: Member.select().where(Member.id == id))
+    with pytest.raises(TypeError, match=r"parameters \[1\]"):
+        await unused.run(1, "x")
+    with pytest.raises(TypeError, match="takes 1 values, got 2"):
+        await MEMBER_BY_ID.run(1, 2)
