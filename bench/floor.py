@@ -376,7 +376,7 @@ def _summary(rows: Sequence[Any], ids: Sequence[int]) -> dict[int, Rating]:
     return out
 
 
-async def to_listings(s: Any, rows: Sequence[Any]) -> list[ListingOut]:
+async def to_listings(s: Any, rows: Sequence[Any], slugs: dict[int, str] | None = None) -> list[ListingOut]:
     owners = sorted({r["owner_id"] for r in rows})
     members = {
         m["id"]: m
@@ -403,7 +403,8 @@ async def to_listings(s: Any, rows: Sequence[Any]) -> list[ListingOut]:
         "buyer",
     )
     sellers, listings = _summary(seller_rows, owners), _summary(listing_rows, listing_ids)
-    slugs = {r["id"]: r["slug"] for r in await s.fetch("SELECT id, slug FROM core_category")}
+    if slugs is None:
+        slugs = {r["id"]: r["slug"] for r in await s.fetch("SELECT id, slug FROM core_category")}
     out = []
     for row in rows:
         owner = members[row["owner_id"]]
@@ -434,14 +435,16 @@ async def browse_page(
 ) -> ListingPage:
     """One page of GET /listings: the statements of agorakit.catalog.search.browse."""
     where, args = ["l.status = 'published'"], []
+    categories = await s.fetch("SELECT id, slug, parent_id FROM core_category")
+    slugs = {r["id"]: r["slug"] for r in categories}
     if category:
-        row = await s.row("SELECT * FROM core_category WHERE slug = $1 LIMIT 1", category)
-        if row is None:
+        found_id = next((r["id"] for r in categories if r["slug"] == category), None)
+        if found_id is None:
             raise Problem(422, "validation_error", f"there is no category {category!r}")
         children: dict[Any, list[int]] = {}
-        for r in await s.fetch("SELECT id, parent_id FROM core_category"):
+        for r in categories:
             children.setdefault(r["parent_id"], []).append(r["id"])
-        ids, todo = [], [row["id"]]
+        ids, todo = [], [found_id]
         while todo:
             current = todo.pop()
             ids.append(current)
@@ -461,7 +464,7 @@ async def browse_page(
     ids = [r["id"] for r in page]
     rows = await s.fetch(f"SELECT * FROM core_listing WHERE id IN ({in_list(1, len(ids))})", *ids)
     by_id = {r["id"]: r for r in rows}
-    items = await to_listings(s, [by_id[i] for i in ids if i in by_id])
+    items = await to_listings(s, [by_id[i] for i in ids if i in by_id], slugs)
     cursor = f"{page[-1]['sort_key']}:{page[-1]['id']}" if len(found) > limit else None
     return ListingPage(items, cursor)
 

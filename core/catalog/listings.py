@@ -65,7 +65,8 @@ async def listing_rating_summaries(listing_ids: list[int]) -> dict[int, RatingSu
     return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
 
 
-async def to_listings(rows: list[dict[str, Any]]) -> list[ListingOut]:
+async def to_listings(rows: list[dict[str, Any]], *, slugs: dict[int, str] | None = None) -> list[ListingOut]:
+    """API views of listing rows; ``slugs`` (category id to slug) when the caller has them."""
     if not rows:
         return []
     owner_ids = sorted({r["owner_id"] for r in rows})
@@ -77,7 +78,8 @@ async def to_listings(rows: list[dict[str, Any]]) -> list[ListingOut]:
     }
     ratings = await rating_summaries(owner_ids)
     listing_ratings = await listing_rating_summaries([r["id"] for r in rows])
-    slugs = await service.category_slugs()
+    if slugs is None:
+        slugs = await service.category_slugs()
     out = []
     for row in rows:
         owner = members[row["owner_id"]]

@@ -97,9 +97,9 @@ async def browse(
     if kind:
         where.append("l.kind = {}")
         args.append(kind)
+    categories = await service.category_index()
     if category:
-        row = await service.category_by_slug(category)
-        ids = await service.descendant_ids(row["id"])
+        ids = categories.descendants(categories.id_of(category))
         where.append(f"l.category_id IN ({', '.join(str(int(i)) for i in ids)})")
     if owner is not None:
         where.append("l.owner_id = {}")
@@ -135,7 +135,7 @@ async def browse(
         else []
     )
     by_id = {r["id"]: r for r in rows}
-    items = await to_listings([by_id[r["id"]] for r in page if r["id"] in by_id])
+    items = await to_listings([by_id[r["id"]] for r in page if r["id"] in by_id], slugs=categories.slugs)
     next_cursor = None
     if len(found) > limit:
         last = page[-1]

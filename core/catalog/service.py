@@ -59,6 +59,38 @@ async def category_slugs() -> dict[int, str]:
     return {r["id"]: r["slug"] for r in await Category.select(Category.id, Category.slug)}
 
 
+class CategoryIndex:
+    """Every category's id, slug and parent from one query (browsing needs all three)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.slugs: dict[int, str] = {r["id"]: r["slug"] for r in rows}
+        self.ids: dict[str, int] = {r["slug"]: r["id"] for r in rows}
+        self.children: dict[int | None, list[int]] = {}
+        for row in rows:
+            self.children.setdefault(row["parent_id"], []).append(row["id"])
+
+    def id_of(self, slug: str, *, field: str = "category") -> int:
+        """The category's id, or the 422 :func:`category_by_slug` gives."""
+        if slug not in self.ids:
+            raise ValidationFailed(
+                [FieldError(field, f"there is no category {slug!r} (see GET /categories)")]
+            )
+        return self.ids[slug]
+
+    def descendants(self, category_id: int) -> list[int]:
+        """The category and every category below it (as :func:`descendant_ids`)."""
+        out, todo = [], [category_id]
+        while todo:
+            current = todo.pop()
+            out.append(current)
+            todo += self.children.get(current, [])
+        return out
+
+
+async def category_index() -> CategoryIndex:
+    return CategoryIndex(await Category.select(Category.id, Category.slug, Category.parent_id))
+
+
 def _to_category(row: dict[str, Any], slugs: dict[int, str]) -> CategoryOut:
     return CategoryOut(
         id=row["id"],
