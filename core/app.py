@@ -67,8 +67,8 @@ class AgorakitInit(InitPlugin):
         app_config = jwt_auth.on_app_init(app_config)
 
         app_config.state.update({"runtime": runtime, "jwt_auth": jwt_auth})
-        app_config.on_startup.append(runtime.db.start)
-        app_config.on_shutdown.append(runtime.db.close)
+        app_config.on_startup.extend([runtime.db.start, runtime.start_background_delivery])
+        app_config.on_shutdown.extend([runtime.stop_background_delivery, runtime.db.close])
         return app_config
 
 

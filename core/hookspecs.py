@@ -325,8 +325,9 @@ def agorakit_on_event(event: DomainEvent, runtime: Any) -> None:
     the change.  Events are stored in the same transaction as the change (an outbox) and
     delivered *at least once*: when a plugin raises, the error is logged, the others still
     run, and the worker delivers the event again later (to every plugin) until all succeed
-    or the attempts run out.  Use ``event.id`` to make a handler idempotent.
-    May be ``async``.
+    or the attempts run out.  Use ``event.id`` to make a handler idempotent.  A served
+    site calls it from a background task after the response (``[events] delivery``), so
+    a handler never slows a request down.  May be ``async``.
 
     :param event: the event: ``id``, ``name``, ``at``, ``actor_id``, ``subject`` and
         ``data``.

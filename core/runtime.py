@@ -69,6 +69,18 @@ class Runtime:
         from agorakit.orders.service import registry
 
         registry(self)  # processes, guards and effects: collected and checked at start-up
+        from agorakit.events.dispatcher import EventDispatcher
+
+        #: delivers committed events; in the background only while the app is served
+        self.dispatcher = EventDispatcher(self, max_pending=settings.events.max_pending)
+
+    async def start_background_delivery(self) -> None:
+        """Deliver committed events from a background task (``[events] delivery``)."""
+        if self.settings.events.delivery == "background":
+            await self.dispatcher.start()
+
+    async def stop_background_delivery(self) -> None:
+        await self.dispatcher.stop()
 
     def _register_default_fees(self) -> None:
         from agorakit.money.commission import Commission
@@ -100,12 +112,14 @@ class Runtime:
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """Run a block in one transaction; publish its events after it commits.
 
-        An exception inside the block rolls everything back and publishes nothing.
+        An exception inside the block rolls everything back and publishes nothing.  The
+        events are delivered right away, or by the background dispatcher while the app is
+        served with ``[events] delivery = "background"``.
         """
-        from agorakit.events.outbox import publish, store
+        from agorakit.events.outbox import store
 
         uow = UnitOfWork(self)
         async with self.db.transaction():
             yield uow
             stored = await store(uow.events)  # the outbox: committed with the change
-        await publish(self, stored)
+        await self.dispatcher.submit(stored)

@@ -231,6 +231,14 @@ class LoggingSection(SettingsStruct):
     format: Literal["text", "json"] = "text"
 
 
+class EventsSection(SettingsStruct):
+    #: "background": a served site delivers committed events from a background task, after
+    #: the response; "inline": before the response (the CLI, the worker and tests always do)
+    delivery: Literal["background", "inline"] = "background"
+    #: units of work waiting for the background task before requests deliver their own
+    max_pending: PositiveInt = 1000
+
+
 class Settings(SettingsStruct):
     """The whole site config.  ``plugins`` maps a plugin name to its validated Struct."""
 
@@ -246,6 +254,7 @@ class Settings(SettingsStruct):
     messaging: MessagingSection = msgspec.field(default_factory=MessagingSection)
     email: EmailSection = msgspec.field(default_factory=EmailSection)
     reviews: ReviewsSection = msgspec.field(default_factory=ReviewsSection)
+    events: EventsSection = msgspec.field(default_factory=EventsSection)
     plugins: dict[str, Any] = {}
     #: where this config came from, for messages (set by the loader)
     source: str = "<settings>"
