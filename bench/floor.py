@@ -31,6 +31,7 @@ python -m uvicorn bench.floor:app --port 8001 --no-access-log`` (bench/sites.py 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import secrets
@@ -223,6 +224,8 @@ def dumps(value: Any) -> str:
 
 @functools.lru_cache(maxsize=512)
 def sqlite_sql(sql: str) -> str:
+    """The PostgreSQL statement in SQLite's dialect (what Piccolo and ``any_of`` write there)."""
+    sql = re.sub(r"(\S+) = ANY\(\$\d+\)", r"\1 IN (SELECT value FROM json_each($0))", sql)
     sql = re.sub(r"\$\d+", "?", sql)
     return sql.replace(" FOR NO KEY UPDATE", "").replace(" FOR UPDATE", "")
 
@@ -246,6 +249,8 @@ class SqliteSession:
 
     @staticmethod
     def _arg(value: Any) -> Any:
+        if isinstance(value, list):  # an = ANY($n) list: json_each reads it
+            return json.dumps(value)
         return str(value.astimezone(UTC)) if isinstance(value, datetime) else value
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
@@ -381,24 +386,22 @@ async def to_listings(s: Any, rows: Sequence[Any], slugs: dict[int, str] | None 
     members = {
         m["id"]: m
         for m in await s.fetch(
-            f"SELECT id, display_name, country FROM core_member WHERE id IN ({in_list(1, len(owners))})",
-            *owners,
+            "SELECT id, display_name, country FROM core_member WHERE id = ANY($1)",
+            owners,
         )
     }
     seller_rows = await s.fetch(
-        "SELECT subject_id AS key, rating, COUNT(*) AS n FROM core_review WHERE ((subject_id IN "
-        f"({in_list(1, len(owners))}) AND hidden = ${len(owners) + 1}) AND author_role = ${len(owners) + 2}) "
-        "GROUP BY subject_id, rating",
-        *owners,
+        "SELECT subject_id AS key, rating, COUNT(*) AS n FROM core_review WHERE ((subject_id = ANY($1) "
+        "AND hidden = $2) AND author_role = $3) GROUP BY subject_id, rating",
+        owners,
         False,
         "buyer",
     )
     listing_ids = sorted({r["id"] for r in rows})
     listing_rows = await s.fetch(
-        "SELECT listing_id AS key, rating, COUNT(*) AS n FROM core_review WHERE ((listing_id IN "
-        f"({in_list(1, len(listing_ids))}) AND hidden = ${len(listing_ids) + 1}) AND author_role = "
-        f"${len(listing_ids) + 2}) GROUP BY listing_id, rating",
-        *listing_ids,
+        "SELECT listing_id AS key, rating, COUNT(*) AS n FROM core_review WHERE ((listing_id = ANY($1) "
+        "AND hidden = $2) AND author_role = $3) GROUP BY listing_id, rating",
+        listing_ids,
         False,
         "buyer",
     )
@@ -462,7 +465,7 @@ async def browse_page(
     if not page:
         return ListingPage([], None)
     ids = [r["id"] for r in page]
-    rows = await s.fetch(f"SELECT * FROM core_listing WHERE id IN ({in_list(1, len(ids))})", *ids)
+    rows = await s.fetch("SELECT * FROM core_listing WHERE id = ANY($1)", ids)
     by_id = {r["id"]: r for r in rows}
     items = await to_listings(s, [by_id[i] for i in ids if i in by_id], slugs)
     cursor = f"{page[-1]['sort_key']}:{page[-1]['id']}" if len(found) > limit else None

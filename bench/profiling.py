@@ -254,15 +254,15 @@ class AiosqliteSession:
         self.connection = connection
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        from bench.floor import sqlite_sql
+        from bench.floor import SqliteSession, sqlite_sql
 
-        async with self.connection.execute(sqlite_sql(sql), args) as cursor:
+        async with self.connection.execute(sqlite_sql(sql), [SqliteSession._arg(a) for a in args]) as cursor:
             return await cursor.fetchall()
 
     async def row(self, sql: str, *args: Any) -> Any:
-        from bench.floor import sqlite_sql
+        from bench.floor import SqliteSession, sqlite_sql
 
-        async with self.connection.execute(sqlite_sql(sql), args) as cursor:
+        async with self.connection.execute(sqlite_sql(sql), [SqliteSession._arg(a) for a in args]) as cursor:
             return await cursor.fetchone()
 
 

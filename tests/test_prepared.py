@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agorakit.accounts.tables import Member
-from agorakit.db.prepared import Prepared
+from agorakit.db.prepared import Prepared, any_of
 from agorakit.orders.tables import Order, OrderItem
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -104,3 +104,16 @@ async def test_a_prepared_query_refuses_parameters_that_are_not_values(runtime):
         await unused.run(1, "x")
     with pytest.raises(TypeError, match="takes 1 values, got 2"):
         await MEMBER_BY_ID.run(1, 2)
+
+
+MEMBERS_IN = Prepared(lambda ids: Member.select(Member.id).where(any_of(Member.id, ids)).order_by(Member.id))
+
+
+async def test_a_list_is_one_parameter_whatever_its_length(runtime, make_member):
+    members = [await make_member() for _ in range(3)]
+    ids = [m.id for m in members]
+    assert [r["id"] for r in await MEMBERS_IN.run(ids)] == ids
+    assert [r["id"] for r in await MEMBERS_IN.run((ids[2], 10**9))] == [ids[2]]  # tuples too; unknown ids
+    assert await MEMBERS_IN.run([]) == []
+    compiled = MEMBERS_IN._compiled[Member._meta.db.engine_type]
+    assert compiled.sql.count("?") + compiled.sql.count("$") == 1  # the same SQL for every length

@@ -32,6 +32,7 @@ from agorakit.catalog.schemas import (
     UpdateListing,
 )
 from agorakit.catalog.tables import Listing
+from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import FieldError, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.money.amounts import money, parse_money
@@ -65,17 +66,17 @@ async def listing_rating_summaries(listing_ids: list[int]) -> dict[int, RatingSu
     return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
 
 
+_SELLERS = Prepared(
+    lambda ids: Member.select(Member.id, Member.display_name, Member.country).where(any_of(Member.id, ids))
+)
+
+
 async def to_listings(rows: list[dict[str, Any]], *, slugs: dict[int, str] | None = None) -> list[ListingOut]:
     """API views of listing rows; ``slugs`` (category id to slug) when the caller has them."""
     if not rows:
         return []
     owner_ids = sorted({r["owner_id"] for r in rows})
-    members = {
-        m["id"]: m
-        for m in await Member.select(Member.id, Member.display_name, Member.country).where(
-            Member.id.is_in(owner_ids)
-        )
-    }
+    members = {m["id"]: m for m in await _SELLERS.run(owner_ids)}
     ratings = await rating_summaries(owner_ids)
     listing_ratings = await listing_rating_summaries([r["id"] for r in rows])
     if slugs is None:

@@ -18,6 +18,7 @@ from agorakit.catalog import service
 from agorakit.catalog.listings import to_listings
 from agorakit.catalog.schemas import ListingOut
 from agorakit.catalog.tables import Listing
+from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import FieldError, ValidationFailed
 from agorakit.pagination import decode_cursor, encode_cursor
 from agorakit.runtime import Runtime
@@ -50,6 +51,9 @@ def search_words(q: str) -> list[str]:
     if not words:
         raise ValidationFailed([FieldError("q", "give at least one word to search for", "query")])
     return words
+
+
+_LISTINGS = Prepared(lambda ids: Listing.select().where(any_of(Listing.id, ids)).output(load_json=True))
 
 
 async def browse(
@@ -129,11 +133,7 @@ async def browse(
     sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT {int(limit) + 1}"
     found: list[dict[str, Any]] = await Listing.raw(sql, *all_args)
     page = found[:limit]
-    rows = (
-        await Listing.select().where(Listing.id.is_in([r["id"] for r in page])).output(load_json=True)
-        if page
-        else []
-    )
+    rows = await _LISTINGS.run([r["id"] for r in page]) if page else []
     by_id = {r["id"]: r for r in rows}
     items = await to_listings([by_id[r["id"]] for r in page if r["id"] in by_id], slugs=categories.slugs)
     next_cursor = None

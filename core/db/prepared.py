@@ -11,17 +11,22 @@ SQLite's reader connections) and Piccolo's result processing (``output(load_json
 ``first()``) exactly as the built query would.  Measured with ``bench/``; see
 docs/performance.md.
 
-Only plain values may be parameters (ids, names, timestamps): not lists (``is_in``
-changes the SQL's shape with the list's length) and not values of JSON columns (Piccolo
-serialises those while building).  A build that puts anything else where a parameter
-goes is refused on first use.
+Parameters are plain values (ids, names, timestamps), or lists through :func:`any_of`:
+``column.is_in(ids)`` would change the SQL's shape with the list's length, while
+``any_of(column, ids)`` is one parameter whatever the length (``= ANY($1)`` with an array
+on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` with JSON text on SQLite).  Values
+of JSON columns cannot be parameters (Piccolo serialises those while building).  A build
+that puts anything else where a parameter goes is refused on first use.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.query.base import Query
 from piccolo.query.methods.select import First
 from piccolo.querystring import QueryString
@@ -37,6 +42,18 @@ class _Param:
 
     def __repr__(self) -> str:
         return f"<parameter {self.index}>"
+
+
+def any_of(column: Column, values: Any) -> WhereRaw:
+    """``column`` is one of ``values``, given as one parameter (see the module's docs).
+
+    Use it in a :class:`Prepared` build with a parameter for ``values``; at run time pass
+    a list (or tuple) of plain values.
+    """
+    name = column._meta.get_full_name(with_alias=False)
+    if column._meta.table._meta.db.engine_type == "sqlite":
+        return WhereRaw(f"{name} IN (SELECT value FROM json_each({{}}))", values)
+    return WhereRaw(f"{name} = ANY({{}})", values)
 
 
 class _Compiled:
@@ -100,6 +117,10 @@ class Prepared:
             raise TypeError(f"this prepared query takes {self.arity} values, got {len(values)}")
         engine = self._engine(next(iter(self._compiled.values()), None))
         compiled = self._compiled.get(engine.engine_type) or self._compile(engine.engine_type)
+        if engine.engine_type == "sqlite" and any(isinstance(v, list | tuple) for v in values):
+            values = tuple(json.dumps(list(v)) if isinstance(v, list | tuple) else v for v in values)
+        elif any(type(v) is tuple for v in values):
+            values = tuple(list(v) if type(v) is tuple else v for v in values)
         bound = [values[a.index] if type(a) is _Param else a for a in compiled.args]
         querystring = QueryString("", query_type=compiled.query_type, table=compiled.table)
         querystring._frozen_compiled_strings = (compiled.sql, bound)

@@ -25,6 +25,7 @@ from piccolo.query.functions.aggregate import Count
 from agorakit.accounts.tables import Member
 from agorakit.catalog.tables import Listing
 from agorakit.db import is_unique_violation
+from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.orders import service as orders
 from agorakit.orders.tables import Order
@@ -74,40 +75,50 @@ def _summary(distribution: dict[int, int]) -> ReviewSummary:
     )
 
 
-async def _distributions(column: Any, ids: Iterable[int], *conditions: Any) -> dict[int, dict[int, int]]:
-    """``{id: {stars: number}}`` of the visible reviews whose ``column`` is one of ``ids``."""
+def _distribution_query(column: Any, author_role: str) -> Prepared:
+    """Stars per id of the visible reviews by ``author_role`` whose ``column`` is in a list."""
+    return Prepared(
+        lambda ids: (
+            Review.select(column.as_alias("key"), Review.rating, Count(alias="n"))
+            .where(any_of(column, ids) & (Review.hidden == False) & (Review.author_role == author_role))  # noqa: E712
+            .group_by(column, Review.rating)
+        )
+    )
+
+
+_DISTRIBUTIONS = {
+    "seller": _distribution_query(Review.subject_id, "buyer"),  # members as sellers: what buyers wrote
+    "buyer": _distribution_query(Review.subject_id, "seller"),
+    "listing": _distribution_query(Review.listing_id, "buyer"),
+}
+
+
+async def _distributions(kind: str, ids: Iterable[int]) -> dict[int, dict[int, int]]:
+    """``{id: {stars: number}}`` of the visible reviews of ``kind`` (seller, buyer, listing)."""
     wanted = sorted(set(ids))
     out: dict[int, dict[int, int]] = {i: {} for i in wanted}
     if not wanted:
         return out
-    where = column.is_in(wanted) & (Review.hidden == False)  # noqa: E712 - a SQL comparison
-    for condition in conditions:
-        where &= condition
-    rows = await (
-        Review.select(column.as_alias("key"), Review.rating, Count(alias="n"))
-        .where(where)
-        .group_by(column, Review.rating)
-    )
-    for row in rows:
+    for row in await _DISTRIBUTIONS[kind].run(wanted):
         out[row["key"]][row["rating"]] = row["n"]
     return out
 
 
 async def seller_summaries(member_ids: Iterable[int]) -> dict[int, ReviewSummary]:
     """Members' ratings as sellers (what buyers wrote), by member id."""
-    found = await _distributions(Review.subject_id, member_ids, Review.author_role == "buyer")
+    found = await _distributions("seller", member_ids)
     return {member_id: _summary(d) for member_id, d in found.items()}
 
 
 async def buyer_summaries(member_ids: Iterable[int]) -> dict[int, ReviewSummary]:
     """Members' ratings as buyers (what sellers wrote), by member id."""
-    found = await _distributions(Review.subject_id, member_ids, Review.author_role == "seller")
+    found = await _distributions("buyer", member_ids)
     return {member_id: _summary(d) for member_id, d in found.items()}
 
 
 async def listing_summaries(listing_ids: Iterable[int]) -> dict[int, ReviewSummary]:
     """Listings' ratings: what buyers wrote about orders of each listing, by listing id."""
-    found = await _distributions(Review.listing_id, listing_ids, Review.author_role == "buyer")
+    found = await _distributions("listing", listing_ids)
     return {listing_id: _summary(d) for listing_id, d in found.items()}
 
 
