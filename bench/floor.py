@@ -720,11 +720,11 @@ async def set_timer(s: Any, order_id: int, state: str, transition: str, due: dat
 async def notify(s: Any, event_id: int, member_id: int, template: str, title: str, now: datetime) -> None:
     """agorakit.notifications.service._store for one notice: recipient, opt-outs, rows."""
     members = await s.fetch(
-        "SELECT id, email, display_name, status FROM core_member WHERE id IN ($1)", member_id
+        "SELECT id, email, display_name, status FROM core_member WHERE id = ANY($1)", [member_id]
     )
     await s.fetch(
-        "SELECT member_id, category FROM core_notification_preference WHERE (member_id IN ($1) AND email = $2)",
-        member_id,
+        "SELECT member_id, category FROM core_notification_preference WHERE (member_id = ANY($1) AND email = $2)",
+        [member_id],
         False,
     )
     member = members[0]

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from agorakit.db import is_unique_violation
+from agorakit.db.prepared import Prepared
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.hooks import maybe_await
 from agorakit.money import ledger
@@ -54,12 +55,23 @@ def to_payment(row: dict[str, Any]) -> PaymentOut:
     )
 
 
+_PAYMENT = Prepared(lambda id: Payment.select().where(Payment.id == id).first().output(load_json=True))
+_PAYERS_PAYMENT = Prepared(
+    lambda id, payer: (
+        Payment.select()
+        .where((Payment.id == id) & (Payment.payer_id == payer))
+        .first()
+        .output(load_json=True)
+    )
+)
+
+
 async def get_payment(payment_id: int, *, payer_id: int | None = None) -> PaymentOut:
     """One payment; with ``payer_id``, only if it is theirs (404 otherwise)."""
-    query = Payment.select().where(Payment.id == payment_id)
-    if payer_id is not None:
-        query = query.where(Payment.payer_id == payer_id)
-    row = await query.first().output(load_json=True)
+    if payer_id is None:
+        row = await _PAYMENT.run(payment_id)
+    else:
+        row = await _PAYERS_PAYMENT.run(payment_id, payer_id)
     if row is None:
         raise NotFound(f"there is no payment {payment_id}")
     return to_payment(row)
@@ -173,14 +185,19 @@ def _minor(payment: PaymentOut) -> int:
     return parse_amount(payment.amount.amount, payment.amount.currency, allow_zero=True)
 
 
-async def payment_by_key(payer_id: int, key: str) -> PaymentOut | None:
-    """The payment a payer started with an Idempotency-Key, if any."""
-    row = (
-        await Payment.select()
-        .where((Payment.payer_id == payer_id) & (Payment.idempotency_key == key))
+_PAYMENT_BY_KEY = Prepared(
+    lambda payer, key: (
+        Payment.select()
+        .where((Payment.payer_id == payer) & (Payment.idempotency_key == key))
         .first()
         .output(load_json=True)
     )
+)
+
+
+async def payment_by_key(payer_id: int, key: str) -> PaymentOut | None:
+    """The payment a payer started with an Idempotency-Key, if any."""
+    row = await _PAYMENT_BY_KEY.run(payer_id, key)
     return to_payment(row) if row else None
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from agorakit.accounts.tables import Member
+from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.events import DomainEvent
 from agorakit.events.tables import StoredEvent
@@ -135,22 +137,25 @@ def template_variables(
     }
 
 
-async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors: list[str]) -> list[int]:
-    from agorakit.accounts.tables import Member
+_RECIPIENTS = Prepared(
+    lambda ids: Member.select(Member.id, Member.email, Member.display_name, Member.status).where(
+        any_of(Member.id, ids)
+    )
+)
+#: (member, category) pairs whose emails are turned off
+_MUTED = Prepared(
+    lambda ids: NotificationPreference.select(
+        NotificationPreference.member_id, NotificationPreference.category
+    ).where(
+        any_of(NotificationPreference.member_id, ids) & (NotificationPreference.email == False)  # noqa: E712
+    )
+)
 
+
+async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors: list[str]) -> list[int]:
     ids = sorted({n.member_id for n in notices})
-    members = {
-        row["id"]: row
-        for row in await Member.select(Member.id, Member.email, Member.display_name, Member.status).where(
-            Member.id.is_in(ids)
-        )
-    }
-    muted = {
-        (row["member_id"], row["category"])
-        for row in await NotificationPreference.select(
-            NotificationPreference.member_id, NotificationPreference.category
-        ).where(NotificationPreference.member_id.is_in(ids) & (NotificationPreference.email == False))  # noqa: E712
-    }
+    members = {row["id"]: row for row in await _RECIPIENTS.run(ids)}
+    muted = {(row["member_id"], row["category"]) for row in await _MUTED.run(ids)}
     # Render before the transaction: templates never hold a database lock.
     rendered: list[tuple[Notice, dict[str, Any], Rendered]] = []
     for notice in notices:
