@@ -298,7 +298,10 @@ async def seed_listings(
         done += len(rows)
     await _bump_sequence(raw, "core_listing")
     if raw.pg is not None:
-        await raw.execute("ANALYZE core_listing")
+        # VACUUM, not only ANALYZE: it also merges the full-text GIN index's pending list,
+        # which a bulk load leaves long and every search would scan (autovacuum does this
+        # on a live site; measured: a 30-match search 1.2 ms before, 0.5 ms after, at 1M)
+        await raw.execute("VACUUM ANALYZE core_listing")
         await raw.execute("ANALYZE core_category")
     else:
         await raw.execute("ANALYZE")

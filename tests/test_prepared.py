@@ -117,3 +117,14 @@ async def test_a_list_is_one_parameter_whatever_its_length(runtime, make_member)
     assert await MEMBERS_IN.run([]) == []
     compiled = MEMBERS_IN._compiled[Member._meta.db.engine_type]
     assert compiled.sql.count("?") + compiled.sql.count("$") == 1  # the same SQL for every length
+
+
+async def test_a_query_without_parameters_can_be_prepared(runtime, make_member):
+    every = Prepared(lambda: Member.select(Member.id).order_by(Member.id))
+    ada = await make_member()
+    assert [r["id"] for r in await every.run()] == [
+        r["id"] for r in await Member.select(Member.id).order_by(Member.id)
+    ]
+    assert ada.id in [r["id"] for r in await every.run()]
+    with pytest.raises(TypeError, match="takes 0 values, got 1"):
+        await every.run(1)

@@ -16,6 +16,7 @@ from agorakit.catalog.schemas import (
 )
 from agorakit.catalog.tables import Category, Qualification
 from agorakit.db import is_unique_violation
+from agorakit.db.prepared import Prepared
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.pagination import decode_cursor, encode_cursor
 from agorakit.runtime import Runtime
@@ -87,8 +88,11 @@ class CategoryIndex:
         return out
 
 
+_CATEGORY_INDEX = Prepared(lambda: Category.select(Category.id, Category.slug, Category.parent_id))
+
+
 async def category_index() -> CategoryIndex:
-    return CategoryIndex(await Category.select(Category.id, Category.slug, Category.parent_id))
+    return CategoryIndex(await _CATEGORY_INDEX.run())
 
 
 def _to_category(row: dict[str, Any], slugs: dict[int, str]) -> CategoryOut:
