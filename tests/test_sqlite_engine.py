@@ -106,3 +106,37 @@ async def test_another_process_waits_for_the_lock_up_to_the_timeout(engine, tmp_
     release.set()
     await task
     assert await asyncio.to_thread(other_process_write) == "written"
+
+
+async def test_piccolo_selects_go_to_a_reader_while_a_write_transaction_is_open(tmp_path):
+    """Piccolo marks its selects 'generic': the engine must still send them to a reader."""
+    from piccolo.columns import Integer
+    from piccolo.table import Table
+
+    database = Database(DatabaseSection(url=f"sqlite:///{tmp_path}/piccolo.sqlite3"))
+    await database.start()
+
+    class Counter(Table, tablename="counter", db=database.engine):
+        value = Integer()
+
+    try:
+        await Counter.create_table()
+        await Counter.insert(Counter(value=0))
+        entered, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_writer() -> None:
+            async with database.transaction():
+                await Counter.update({Counter.value: 99}, force=True)
+                entered.set()
+                await release.wait()
+
+        writer = asyncio.create_task(slow_writer())
+        await entered.wait()
+        rows = await asyncio.wait_for(Counter.select(Counter.value), 1)  # waited forever behind the writer
+        assert rows == [{"value": 0}]
+        release.set()
+        await writer
+        assert await Counter.select(Counter.value) == [{"value": 99}]
+        assert await asyncio.wait_for(Counter.raw("SELECT value FROM counter"), 1) == [{"value": 99}]
+    finally:
+        await database.close()

@@ -130,7 +130,7 @@ class SiteSQLiteEngine(SQLiteEngine):
         table: Any = None,
     ):
         pool = await self._pool()
-        if query_type == "select":
+        if query_type == "select" or _is_read(query):
             connection = await pool.readers.get()
             try:
                 return await self._execute(connection, query, args)
@@ -163,6 +163,13 @@ class SiteSQLiteEngine(SQLiteEngine):
         self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True
     ) -> SQLiteTransaction:
         return _QueuedTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
+
+
+def _is_read(sql: str) -> bool:
+    """A plain ``SELECT`` (Piccolo marks its selects ``generic``, like any other statement,
+    so the SQL says what it is): it goes to a reader connection, never waiting for the
+    writer.  Anything else — DML, DDL, pragmas, ``WITH ...`` — queues for the writer."""
+    return sql.lstrip()[:7].upper() == "SELECT "
 
 
 class _QueuedTransaction(SQLiteTransaction):
