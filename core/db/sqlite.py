@@ -27,6 +27,7 @@ them), but only one process writes at a time: that is when to move to PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from typing import Any
@@ -44,7 +45,12 @@ class _Connections:
         self.loop = loop
         self.writer: aiosqlite.Connection | None = None
         self.write_lock = asyncio.Lock()
-        self.readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        #: free reader connections, handed out first come, first served: a Semaphore
+        #: queues waiters fairly, where an asyncio.Queue lets a newcomer take a connection
+        #: a woken waiter was about to get (measured: p99 of a page of listings 0.5-1.7 s
+        #: instead of 0.2 s at 16 clients)
+        self.readers: collections.deque[aiosqlite.Connection] = collections.deque()
+        self.free_readers = asyncio.Semaphore(0)
         self.all: list[aiosqlite.Connection] = []
 
 
@@ -99,7 +105,8 @@ class SiteSQLiteEngine(SQLiteEngine):
             for _ in range(self.read_connections):
                 reader = await self._connect()
                 fresh.all.append(reader)
-                fresh.readers.put_nowait(reader)
+                fresh.readers.append(reader)
+                fresh.free_readers.release()
             self._connections = fresh
             return fresh
 
@@ -131,11 +138,12 @@ class SiteSQLiteEngine(SQLiteEngine):
     ):
         pool = await self._pool()
         if query_type == "select" or _is_read(query):
-            connection = await pool.readers.get()
-            try:
-                return await self._execute(connection, query, args)
-            finally:
-                pool.readers.put_nowait(connection)
+            async with pool.free_readers:
+                connection = pool.readers.popleft()
+                try:
+                    return await self._execute(connection, query, args)
+                finally:
+                    pool.readers.append(connection)
         async with pool.write_lock:  # anything that may write queues behind the writer
             assert pool.writer is not None
             return await self._execute(pool.writer, query, args)
