@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import pluggy
@@ -31,6 +32,8 @@ class UnitOfWork:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.events: list[DomainEvent] = []
+        #: stored events of units of work nested in this one (part of its transaction)
+        self.nested: list[DomainEvent] = []
 
     @property
     def now(self):
@@ -40,6 +43,10 @@ class UnitOfWork:
         """Record an event; it is published only if the transaction commits."""
         event = DomainEvent(name=name, at=self.now, subject=subject, actor_id=actor_id, data=data)
         self.events.append(event)
+
+
+#: the outermost unit of work of the current task, while one is open
+_outermost: ContextVar[UnitOfWork | None] = ContextVar("agorakit_outermost_unit_of_work", default=None)
 
 
 class Runtime:
@@ -114,12 +121,22 @@ class Runtime:
 
         An exception inside the block rolls everything back and publishes nothing.  The
         events are delivered right away, or by the background dispatcher while the app is
-        served with ``[events] delivery = "background"``.
+        served with ``[events] delivery = "background"``.  A unit of work opened inside
+        another one joins its transaction, so its events are delivered when the outermost
+        one has committed, not before.
         """
         from agorakit.events.outbox import store
 
+        outer = _outermost.get()
         uow = UnitOfWork(self)
-        async with self.db.transaction():
-            yield uow
-            stored = await store(uow.events)  # the outbox: committed with the change
-        await self.dispatcher.submit(stored)
+        token = _outermost.set(uow if outer is None else outer)
+        try:
+            async with self.db.transaction():
+                yield uow
+                stored = await store(uow.events)  # the outbox: committed with the change
+        finally:
+            _outermost.reset(token)
+        if outer is not None:
+            outer.nested.extend(stored)
+            return
+        await self.dispatcher.submit(uow.nested + stored)

@@ -140,3 +140,24 @@ class TestInlineSetting:
         assert not runtime.dispatcher.running
         await record(runtime, "test.two")
         assert gate.seen == ["test.two"]
+
+
+async def test_a_nested_unit_of_work_publishes_when_the_outermost_commits(runtime, gate):
+    """Inline or in the background, no handler sees an event before its transaction commits."""
+    async with runtime.unit_of_work() as outer:
+        outer.record("test.outer", subject="test:1")
+        async with runtime.unit_of_work() as inner:
+            inner.record("test.inner", subject="test:1")
+        assert gate.seen == []  # the inner block is part of the outer transaction
+    assert gate.seen == ["test.inner", "test.outer"]
+
+
+async def test_a_nested_unit_of_work_rolled_back_with_its_outer_publishes_nothing(runtime, gate):
+    with pytest.raises(RuntimeError):
+        async with runtime.unit_of_work() as outer:
+            outer.record("test.outer", subject="test:1")
+            async with runtime.unit_of_work() as inner:
+                inner.record("test.inner", subject="test:1")
+            raise RuntimeError("roll back")
+    assert gate.seen == []
+    assert await statuses("test.outer", "test.inner") == []
