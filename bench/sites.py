@@ -69,18 +69,10 @@ def admin_dsn() -> str:
 
 
 async def postgres_unreachable(dsn: str | None = None) -> str | None:
-    """Why PostgreSQL cannot be used (None when it can)."""
-    dsn = dsn or admin_dsn()
-    try:
-        import asyncpg
-    except ImportError:
-        return "asyncpg is not installed (pip install 'agorakit[postgres]')"
-    try:
-        connection = await asyncpg.connect(dsn, timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        return f"PostgreSQL at {dsn} is unreachable: {exc!r}"
-    await connection.close()
-    return None
+    """Why PostgreSQL cannot be used (None when it can): the test suite's check."""
+    from agorakit.testing import postgres_unreachable_reason
+
+    return await postgres_unreachable_reason(dsn or admin_dsn())
 
 
 @dataclass

@@ -68,7 +68,8 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-async def _postgres_unreachable_reason(dsn: str) -> str | None:
+async def postgres_unreachable_reason(dsn: str) -> str | None:
+    """Why PostgreSQL at ``dsn`` cannot be used (None when it can)."""
     try:
         import asyncpg
     except ImportError:
@@ -113,7 +114,7 @@ async def database_url(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
         return
     admin = postgres_admin_dsn()
-    reason = await _postgres_unreachable_reason(admin)
+    reason = await postgres_unreachable_reason(admin)
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"CI requires PostgreSQL: {reason}", pytrace=False)

@@ -45,12 +45,12 @@ from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction,
 from agorakit.testing import (
     TEST_DEFAULTS,
     TEST_EPOCH,
-    _postgres_unreachable_reason,
     create_postgres_database,
     deep_merge,
     drop_postgres_database,
     empty_tables,
     postgres_admin_dsn,
+    postgres_unreachable_reason,
 )
 
 MEMBERS = (1, 2, 3)
@@ -496,7 +496,7 @@ def test_money_state_machine(kind, tmp_path):
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'properties.sqlite3'}"
     else:
-        reason = _run_once(_postgres_unreachable_reason(admin))
+        reason = _run_once(postgres_unreachable_reason(admin))
         if reason:
             if os.environ.get("CI"):
                 pytest.fail(f"CI requires PostgreSQL: {reason}", pytrace=False)

@@ -44,20 +44,11 @@ async def category_by_slug(slug: str, *, field: str = "category") -> dict[str, A
 
 async def descendant_ids(category_id: int) -> list[int]:
     """The category and every category below it."""
-    rows = await Category.select(Category.id, Category.parent_id)
-    children: dict[int | None, list[int]] = {}
-    for row in rows:
-        children.setdefault(row["parent_id"], []).append(row["id"])
-    out, todo = [], [category_id]
-    while todo:
-        current = todo.pop()
-        out.append(current)
-        todo += children.get(current, [])
-    return out
+    return (await category_index()).descendants(category_id)
 
 
 async def category_slugs() -> dict[int, str]:
-    return {r["id"]: r["slug"] for r in await Category.select(Category.id, Category.slug)}
+    return (await category_index()).slugs
 
 
 class CategoryIndex:
@@ -79,7 +70,7 @@ class CategoryIndex:
         return self.ids[slug]
 
     def descendants(self, category_id: int) -> list[int]:
-        """The category and every category below it (as :func:`descendant_ids`)."""
+        """The category and every category below it."""
         out, todo = [], [category_id]
         while todo:
             current = todo.pop()
