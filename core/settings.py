@@ -87,7 +87,8 @@ class DatabaseSection(SettingsStruct):
     pool_max_size: PositiveInt = 10
     #: SQLite: seconds a writer waits for the database lock before failing
     sqlite_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    #: SQLite: persistent connections for reads outside transactions (default 4)
+    #: SQLite: persistent connections for the long reads (outside a transaction) that
+    #: outgrow the event loop's budget and run in threads; short reads run on the loop
     sqlite_read_connections: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
     #: SQLite: "full" syncs every commit to disk; "normal" (WAL) may lose the last commits
     #: on a power cut but never corrupts the file

@@ -140,3 +140,107 @@ async def test_piccolo_selects_go_to_a_reader_while_a_write_transaction_is_open(
         assert await asyncio.wait_for(Counter.raw("SELECT value FROM counter"), 1) == [{"value": 99}]
     finally:
         await database.close()
+
+
+#: A read far over the loop's budget: it counts to a million (~0.1-0.3 s here).
+_LONG_READ = (
+    "SELECT (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) "
+    "SELECT count(*) FROM c) AS n"
+)
+
+
+async def _while_ticking(action):
+    """Run ``action`` while another task counts how often the loop got to run it."""
+    ticks, done = 0, False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    try:
+        result = await action()
+    finally:
+        done = True
+        await task
+    return result, ticks
+
+
+async def test_short_reads_run_on_the_loop_and_long_ones_move_to_a_thread(engine):
+    sqlite_engine = engine.engine
+    before = sqlite_engine.moved_reads
+    rows, _ = await _while_ticking(lambda: sqlite_engine.run_ddl("SELECT value FROM counter"))
+    assert rows == [{"value": 0}]
+    assert sqlite_engine.moved_reads == before  # it fitted the budget
+
+    rows, ticks = await _while_ticking(lambda: sqlite_engine.run_ddl(_LONG_READ))
+    assert rows == [{"n": 1_000_000}]  # interrupted on the loop, run again in full in a thread
+    assert sqlite_engine.moved_reads == before + 1
+    assert ticks > 10  # the loop kept serving other tasks meanwhile
+
+
+async def test_a_long_read_inside_a_transaction_keeps_the_transaction(engine):
+    sqlite_engine = engine.engine
+    before = sqlite_engine.moved_reads
+
+    async def work():
+        async with engine.transaction():
+            await sqlite_engine.run_ddl("UPDATE counter SET value = 41 WHERE id = 1")
+            rows = await sqlite_engine.run_ddl(_LONG_READ)
+            await sqlite_engine.run_ddl("UPDATE counter SET value = value + 1 WHERE id = 1")
+            return rows
+
+    rows, ticks = await _while_ticking(work)
+    assert rows == [{"n": 1_000_000}]
+    assert sqlite_engine.moved_reads == before + 1
+    assert ticks > 10
+    # Interrupting the read on the loop did not roll back the transaction's first update.
+    assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 42}]
+
+
+async def test_a_failing_read_raises_the_database_error(engine):
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await engine.engine.run_ddl("SELECT * FROM missing")
+    with pytest.raises(sqlite3.OperationalError, match="no such column"):
+        async with engine.transaction():
+            await engine.engine.run_ddl("SELECT missing FROM counter")
+    assert await engine.engine.run_ddl("SELECT value FROM counter") == [{"value": 0}]
+
+
+async def test_column_values_keep_their_python_types(tmp_path):
+    """The lean converters give what Piccolo's gave: int, bool, aware datetime, None."""
+    from datetime import UTC, datetime
+
+    from piccolo.columns import Boolean, Integer, Timestamptz, Varchar
+    from piccolo.table import Table
+
+    database = Database(DatabaseSection(url=f"sqlite:///{tmp_path}/types.sqlite3"))
+    await database.start()
+
+    class Thing(Table, tablename="thing", db=database.engine):
+        count = Integer(null=True)
+        flag = Boolean(null=True)
+        at = Timestamptz(null=True)
+        name = Varchar(null=True)
+
+    try:
+        await Thing.create_table()
+        moment = datetime(2026, 11, 22, 15, 30, 12, 345678, tzinfo=UTC)
+        await Thing.insert(
+            Thing(count=9_007_199_254_740_993, flag=True, at=moment, name="12"),
+            Thing(count=-3, flag=False, at=moment, name=None),
+            Thing(count=None, flag=None, at=None, name=None),
+        )
+        rows = await Thing.select(Thing.count, Thing.flag, Thing.at, Thing.name).order_by(Thing.id)
+        assert rows == [
+            {"count": 9_007_199_254_740_993, "flag": True, "at": moment, "name": "12"},
+            {"count": -3, "flag": False, "at": moment, "name": None},
+            {"count": None, "flag": None, "at": None, "name": None},
+        ]
+        assert type(rows[0]["count"]) is int and type(rows[0]["flag"]) is bool
+        assert rows[0]["at"].tzinfo == UTC
+    finally:
+        await database.close()

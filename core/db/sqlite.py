@@ -1,21 +1,31 @@
 """The embedded SQLite engine, made fit for a web app's concurrency.
 
-Piccolo's ``SQLiteEngine`` opens a new connection (and a new thread) for every query
-outside a transaction and sets its pragmas before every query, and concurrent write
-transactions each take their own connection and spin on SQLite's file lock.  Measured
-on a 2-core machine, that gave one 20-row read ~1.4 ms against ~0.1 ms through stdlib
-``sqlite3``, and write transactions at 8-32 concurrent clients a p99 of seconds (lock
-waits, then ``database is locked``).
+Piccolo's ``SQLiteEngine`` opens a new connection (and a new thread, through aiosqlite)
+for every query outside a transaction and sets its pragmas before every query, and
+concurrent write transactions each take their own connection and spin on SQLite's file
+lock.  Measured on a 2-core machine, that gave one 20-row read ~1.4 ms against ~0.1 ms
+through stdlib ``sqlite3``, and write transactions at 8-32 concurrent clients a p99 of
+seconds (lock waits, then ``database is locked``).  Even one persistent aiosqlite
+connection costs 2.5-3x stdlib ``sqlite3`` per statement: every call is a hop to its
+thread and back (three for ``execute``, ``fetchall`` and closing the cursor).
 
-:class:`SiteSQLiteEngine` keeps Piccolo's query building and changes how connections are
-used, per event loop:
+:class:`SiteSQLiteEngine` keeps Piccolo's query building and changes how statements are
+run, per event loop:
 
+- **statements run on the event loop's thread**, through stdlib ``sqlite3``: most take
+  tens of microseconds, far less than a hop to a thread.  A ``SELECT`` gets a budget of
+  :data:`LOOP_STEPS` virtual-machine steps (about 1-2 ms); one that outgrows it is
+  interrupted (a progress handler) and run again in a thread, so a long search never
+  stalls the loop.  What may wait on the disk or on another process runs in the
+  connection's own thread: ``BEGIN`` (the file lock), ``COMMIT`` (the fsync) and any
+  statement that changes data outside a transaction;
 - **one writer connection**, and an ``asyncio.Lock`` in front of it: write transactions
   (every unit of work) and statements that change data queue in the process, first come
   first served, instead of fighting over the file lock; the lock is held from ``BEGIN
   IMMEDIATE`` to ``COMMIT``;
-- **a few persistent reader connections** for ``SELECT`` outside a transaction; in WAL
-  mode readers never wait for the writer;
+- **readers**: one connection for the reads run on the loop (a read there never yields,
+  so one is enough), and ``[database] sqlite_read_connections`` more for the reads moved
+  to threads.  In WAL mode readers never wait for the writer;
 - pragmas set once per connection: ``journal_mode = WAL``, ``foreign_keys = ON``,
   ``busy_timeout`` (``[database] sqlite_timeout_seconds``, for other processes sharing
   the file) and ``synchronous`` (``[database] sqlite_synchronous``).
@@ -30,12 +40,111 @@ import asyncio
 import collections
 import contextlib
 import logging
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
 log = logging.getLogger("agorakit.db")
+
+#: Virtual-machine steps a ``SELECT`` may take on the event loop's thread before it is
+#: interrupted and run again in a thread.  Measured here: 25-40 million steps a second,
+#: so about 1-2 ms; a page of listings takes a few thousand.
+LOOP_STEPS = 50_000
+
+#: Statements that may wait on the disk (``COMMIT``'s fsync) or on another process (the
+#: file lock): they run in the connection's thread, never on the loop.
+_BLOCKING = ("BEGIN", "COMMIT", "END")
+
+
+def _timestamptz_out(value: bytes) -> datetime:
+    return datetime.fromisoformat(value.decode()).replace(tzinfo=UTC)
+
+
+def _use_lean_converters() -> None:
+    """Replace three of the converters Piccolo registers (process-wide) for SQLite's
+    declared types with cheaper ones giving the same values.
+
+    Piccolo's go through a Python wrapper that decodes bytes, and its ``INTEGER`` one
+    turns every integer SQLite already returns as ``int`` into text and back through
+    ``Decimal``: measured, 250 such calls and ~0.6 ms of a 20-listing page.  Without it,
+    an INTEGER column's integers come back as they are (only a non-integral value that
+    SQLite's type affinity could not store as an integer would come back as it is stored,
+    where Piccolo would truncate it; agorakit stores integers only).
+    """
+    sqlite3.converters.pop("INTEGER", None)
+    sqlite3.register_converter("BOOLEAN", b"1".__eq__)  # Piccolo: value == "1", after decoding
+    sqlite3.register_converter("TIMESTAMPTZ", _timestamptz_out)
+
+
+_use_lean_converters()
+
+
+class _Connection:
+    """A stdlib ``sqlite3`` connection, used from the event loop and its own thread.
+
+    ``await execute(sql, args)`` is all Piccolo's transactions and savepoints need.  The
+    two sides never run at once: the writer is used under the write lock, a reader by
+    one read at a time.
+    """
+
+    def __init__(self, raw: sqlite3.Connection, name: str) -> None:
+        self.raw = raw
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"agorakit-sqlite-{name}")
+        self.on_loop = False
+        #: reads that outgrew the loop's budget and were run again in the thread
+        self.moved = 0
+        raw.set_progress_handler(self._progress, LOOP_STEPS)
+
+    def _progress(self) -> int:
+        return 1 if self.on_loop else 0  # non-zero interrupts the statement
+
+    def fetch(self, sql: str, args: Any) -> list[dict]:
+        cursor = self.raw.execute(sql, args)
+        try:
+            rows = cursor.fetchall()
+            if not rows:
+                return rows
+            # dicts as Piccolo's dict_factory makes them, the names looked up once
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in rows]
+        finally:
+            cursor.close()
+
+    async def in_thread(self, sql: str, args: Any = ()) -> list[dict]:
+        return await asyncio.get_running_loop().run_in_executor(self.thread, self.fetch, sql, args)
+
+    def on_loop_within_budget(self, sql: str, args: Any) -> list[dict] | None:
+        """Run a ``SELECT`` here, on the loop's thread; None if it outgrew the budget."""
+        self.on_loop = True
+        try:
+            return self.fetch(sql, args)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_INTERRUPT:
+                raise
+        finally:
+            self.on_loop = False
+        self.moved += 1
+        return None
+
+    async def read(self, sql: str, args: Any = ()) -> list[dict]:
+        """A ``SELECT``: on the loop within the budget, else again in the thread."""
+        rows = self.on_loop_within_budget(sql, args)
+        return rows if rows is not None else await self.in_thread(sql, args)
+
+    async def execute(self, sql: str, args: Any = ()) -> list[dict]:
+        """A statement inside a transaction (or a transaction's own ``BEGIN``/``COMMIT``)."""
+        if _is_read(sql):
+            return await self.read(sql, args)
+        if sql.lstrip()[:6].upper().startswith(_BLOCKING):
+            return await self.in_thread(sql, args)
+        return self.fetch(sql, args)  # no I/O wait: the transaction holds the file lock
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True)
+        self.raw.close()
 
 
 class _Connections:
@@ -43,15 +152,16 @@ class _Connections:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.writer: aiosqlite.Connection | None = None
+        self.writer: _Connection | None = None
         self.write_lock = asyncio.Lock()
-        #: free reader connections, handed out first come, first served: a Semaphore
-        #: queues waiters fairly, where an asyncio.Queue lets a newcomer take a connection
-        #: a woken waiter was about to get (measured: p99 of a page of listings 0.5-1.7 s
-        #: instead of 0.2 s at 16 clients)
-        self.readers: collections.deque[aiosqlite.Connection] = collections.deque()
+        #: the reads that fit the loop's budget: one connection, a read there never yields
+        self.loop_reader: _Connection | None = None
+        #: free connections for the reads moved to threads, handed out first come, first
+        #: served: a Semaphore queues waiters fairly, where an asyncio.Queue lets a newcomer
+        #: take a connection a woken waiter was about to get
+        self.readers: collections.deque[_Connection] = collections.deque()
         self.free_readers = asyncio.Semaphore(0)
-        self.all: list[aiosqlite.Connection] = []
+        self.all: list[_Connection] = []
 
 
 class SiteSQLiteEngine(SQLiteEngine):
@@ -75,16 +185,25 @@ class SiteSQLiteEngine(SQLiteEngine):
     # Lifecycle
     # ----------------------------------------------------------------------------------
 
-    async def _connect(self) -> aiosqlite.Connection:
+    def _raw_connection(self) -> sqlite3.Connection:
+        raw = sqlite3.connect(**self.connection_kwargs, check_same_thread=False)
+        for pragma in self.pragmas:
+            raw.execute(pragma).close()
+        return raw
+
+    async def _connect(self, name: str) -> _Connection:
+        # In a thread: switching to WAL may wait for another process's lock.
+        return _Connection(await asyncio.to_thread(self._raw_connection), name)
+
+    async def get_connection(self) -> Any:
+        """A new aiosqlite connection with the site's pragmas (for Piccolo's ``batch``)."""
+        import aiosqlite
+
         connection = await aiosqlite.connect(**self.connection_kwargs)
         connection.row_factory = dict_factory  # type: ignore[assignment]
         for pragma in self.pragmas:
             await connection.execute(pragma)
         return connection
-
-    async def get_connection(self) -> aiosqlite.Connection:
-        """A new connection with the site's pragmas (for Piccolo's ``batch``)."""
-        return await self._connect()
 
     async def _pool(self) -> _Connections:
         loop = asyncio.get_running_loop()
@@ -100,10 +219,11 @@ class SiteSQLiteEngine(SQLiteEngine):
             if current is not None:
                 await self._close(current)
             fresh = _Connections(loop)
-            fresh.writer = await self._connect()
-            fresh.all.append(fresh.writer)
-            for _ in range(self.read_connections):
-                reader = await self._connect()
+            fresh.writer = await self._connect("writer")
+            fresh.loop_reader = await self._connect("reader")
+            fresh.all += [fresh.writer, fresh.loop_reader]
+            for index in range(self.read_connections):
+                reader = await self._connect(f"reader-{index + 1}")
                 fresh.all.append(reader)
                 fresh.readers.append(reader)
                 fresh.free_readers.release()
@@ -123,7 +243,13 @@ class SiteSQLiteEngine(SQLiteEngine):
     async def _close(pool: _Connections) -> None:
         for connection in pool.all:
             with contextlib.suppress(Exception):
-                await connection.close()
+                await asyncio.to_thread(connection.close)
+
+    @property
+    def moved_reads(self) -> int:
+        """Reads (on this loop's connections) that outgrew the loop's budget."""
+        pool = self._connections
+        return sum(c.moved for c in pool.all) if pool is not None else 0
 
     # ----------------------------------------------------------------------------------
     # Queries outside a transaction
@@ -137,16 +263,21 @@ class SiteSQLiteEngine(SQLiteEngine):
         table: Any = None,
     ):
         pool = await self._pool()
+        args = args or ()
         if query_type == "select" or _is_read(query):
-            async with pool.free_readers:
+            assert pool.loop_reader is not None
+            rows = pool.loop_reader.on_loop_within_budget(query, args)
+            if rows is not None:
+                return rows
+            async with pool.free_readers:  # a long read: on a reader of its own, in its thread
                 connection = pool.readers.popleft()
                 try:
-                    return await self._execute(connection, query, args)
+                    return await connection.in_thread(query, args)
                 finally:
                     pool.readers.append(connection)
         async with pool.write_lock:  # anything that may write queues behind the writer
             assert pool.writer is not None
-            return await self._execute(pool.writer, query, args)
+            return await pool.writer.in_thread(query, args)  # autocommit: it syncs to disk
 
     async def _run_in_existing_connection(
         self,
@@ -156,12 +287,7 @@ class SiteSQLiteEngine(SQLiteEngine):
         query_type: str = "generic",
         table: Any = None,
     ):
-        return await self._execute(connection, query, args)
-
-    @staticmethod
-    async def _execute(connection: aiosqlite.Connection, query: str, args: list[Any] | None) -> list[dict]:
-        async with connection.execute(query, args or []) as cursor:
-            return await cursor.fetchall()  # type: ignore[return-value]
+        return await connection.execute(query, args or ())
 
     # ----------------------------------------------------------------------------------
     # Transactions
