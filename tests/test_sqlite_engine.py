@@ -244,3 +244,93 @@ async def test_column_values_keep_their_python_types(tmp_path):
         assert rows[0]["at"].tzinfo == UTC
     finally:
         await database.close()
+
+
+def _hold_write_lock(path):
+    """Another process's connection holding the file's write lock until it commits."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE counter SET value = value + 100 WHERE id = 1")
+    return other
+
+
+async def test_writes_wait_for_another_process_without_blocking_the_loop(engine, tmp_path):
+    sqlite_engine = engine.engine
+    loop = asyncio.get_running_loop()
+
+    other = _hold_write_lock(tmp_path / "engine.sqlite3")
+    loop.call_later(0.3, other.execute, "COMMIT")
+
+    async def unit_of_work():
+        async with engine.transaction():  # BEGIN IMMEDIATE: retried while the other holds the lock
+            await sqlite_engine.run_ddl("UPDATE counter SET value = value + 1 WHERE id = 1")
+
+    _, ticks = await _while_ticking(unit_of_work)
+    assert ticks > 10  # the loop kept running other tasks while the transaction waited
+    assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 101}]
+
+    # A write outside a transaction waits in the writer's thread, with the busy timeout.
+    other.execute("BEGIN IMMEDIATE")
+    loop.call_later(0.3, other.execute, "COMMIT")
+    _, ticks = await _while_ticking(
+        lambda: sqlite_engine.run_ddl("UPDATE counter SET value = 7 WHERE id = 1")
+    )
+    assert ticks > 10
+    assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 7}]
+    other.close()
+
+
+async def test_a_write_transaction_gives_up_after_the_timeout(tmp_path):
+    database = Database(
+        DatabaseSection(url=f"sqlite:///{tmp_path}/locked.sqlite3", sqlite_timeout_seconds=0.3)
+    )
+    await database.start()
+    try:
+        await database.engine.run_ddl("CREATE TABLE counter (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)")
+        await database.engine.run_ddl("INSERT INTO counter (id, value) VALUES (1, 0)")
+        other = _hold_write_lock(tmp_path / "locked.sqlite3")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            async with database.transaction():
+                await database.engine.run_ddl("UPDATE counter SET value = 1 WHERE id = 1")
+        assert 0.3 <= loop.time() - started < 2.0
+        other.execute("ROLLBACK")
+        other.close()
+        # The writer and its lock are free again.
+        async with database.transaction():
+            await database.engine.run_ddl("UPDATE counter SET value = 2 WHERE id = 1")
+        assert await database.engine.run_ddl("SELECT value FROM counter") == [{"value": 2}]
+    finally:
+        await database.close()
+
+
+async def test_commits_move_to_the_writers_thread_when_the_disk_is_slow(engine, monkeypatch):
+    import agorakit.db.sqlite as site_sqlite
+
+    sqlite_engine = engine.engine
+    monkeypatch.setattr(site_sqlite, "COMMIT_ON_LOOP_SECONDS", 0.0)  # every commit counts as slow
+    writer = (await sqlite_engine._pool()).writer
+    in_thread = []
+    original = writer.in_thread
+
+    async def spy(sql, args=()):
+        in_thread.append(sql.strip().upper())
+        return await original(sql, args)
+
+    monkeypatch.setattr(writer, "in_thread", spy)
+    for _ in range(3):
+        async with engine.transaction():
+            await sqlite_engine.run_ddl("UPDATE counter SET value = value + 1 WHERE id = 1")
+    assert in_thread == ["COMMIT", "COMMIT"]  # the first, timed on the loop, was "slow"
+    assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 3}]
+
+
+async def test_a_short_read_run_many_times_stays_on_the_loop(engine):
+    """SQLite's step counter of a cached statement grows from run to run: the budget is per
+    run, so a short read is never taken for a long one."""
+    sqlite_engine = engine.engine
+    before = sqlite_engine.moved_reads
+    for _ in range(6_000):  # well over LOOP_STEPS steps in all
+        await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1")
+    assert sqlite_engine.moved_reads == before
