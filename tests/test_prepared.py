@@ -128,3 +128,40 @@ async def test_a_query_without_parameters_can_be_prepared(runtime, make_member):
     assert ada.id in [r["id"] for r in await every.run()]
     with pytest.raises(TypeError, match="takes 0 values, got 1"):
         await every.run(1)
+
+
+async def test_rows_are_made_as_piccolo_makes_them_for_every_output(runtime, make_member):
+    """Plain selects get their rows made by ``Prepared`` itself (JSON decoded, selected
+    columns and aliases kept); other outputs still go through Piccolo: same values."""
+    buyer = await make_member()
+    order_id = await _order(runtime, buyer.id, items=1)
+    queries = {
+        "selected, aliased JSON": lambda id: (
+            Order.select(Order.id, Order.data.as_alias("payload"))
+            .where(Order.id == id)
+            .output(load_json=True)
+        ),
+        "JSON left as text": lambda id: Order.select(Order.id, Order.data).where(Order.id == id),
+        "a joined column": lambda id: (
+            OrderItem.select(OrderItem.position, OrderItem.order.data)
+            .where(OrderItem.order == id)
+            .output(load_json=True)
+        ),
+        "nested": lambda id: (
+            OrderItem.select(OrderItem.position, OrderItem.order.state)
+            .where(OrderItem.order == id)
+            .output(nested=True)
+        ),
+        "objects": lambda id: Order.objects().where(Order.id == id).output(load_json=True),
+    }
+    for label, build in queries.items():
+        prepared = Prepared(build)
+        got, expected = await prepared.run(order_id), await build(order_id)
+        if label == "objects":
+            got, expected = [o.to_dict() for o in got], [o.to_dict() for o in expected]
+        assert got == expected, label
+    plain = Prepared(queries["selected, aliased JSON"])
+    assert await plain.run(order_id) == [{"id": order_id, "payload": {"note": "x", "nested": [1, 2]}}]
+    assert plain._compiled[Order._meta.db.engine_type].plain
+    text = await Prepared(queries["JSON left as text"]).run(order_id)
+    assert isinstance(text[0]["data"], str)

@@ -65,7 +65,12 @@ def format_average(total: int, count: int) -> str | None:
     return f"{average:.2f}"
 
 
+_NO_STARS = dict.fromkeys(STARS, 0)
+
+
 def _summary(distribution: dict[int, int]) -> ReviewSummary:
+    if not distribution:  # most sellers and listings on a page
+        return ReviewSummary(average=None, count=0, distribution=_NO_STARS.copy())
     count = sum(distribution.values())
     total = sum(stars * n for stars, n in distribution.items())
     return ReviewSummary(
