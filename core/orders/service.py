@@ -163,9 +163,16 @@ async def locked_order_row(order_id: int) -> dict[str, Any]:
 
 
 async def _to_order(
-    row: dict[str, Any], *, roles: frozenset[str] = frozenset(), process: Process | None = None
+    row: dict[str, Any],
+    *,
+    roles: frozenset[str] = frozenset(),
+    process: Process | None = None,
+    items: list[dict[str, Any]] | None = None,
 ) -> OrderOut:
-    items = await _ITEMS.run(row["id"])
+    """The API view of an order row; ``items`` when the caller has them (they never change
+    after the order is created)."""
+    if items is None:
+        items = await _ITEMS.run(row["id"])
     currency = row["currency"]
     return OrderOut(
         id=row["id"],
@@ -446,15 +453,22 @@ async def fire(
 ) -> OrderOut:
     """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work."""
     async with runtime.unit_of_work() as uow:
-        row = await fire_in(uow, order_id, transition, caller=caller, data=data)
+        row, items = await _fire(uow, order_id, transition, caller=caller, data=data)
     process = registry(runtime).get(row["process"], row["process_version"])
-    return await _to_order(row, roles=roles_of(row, caller, process), process=process)
+    return await _to_order(row, roles=roles_of(row, caller, process), process=process, items=items)
 
 
 async def fire_in(
     uow: Any, order_id: int, name: str, *, caller: Any | None, data: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Fire a transition inside an existing unit of work; returns the order's new row."""
+    return (await _fire(uow, order_id, name, caller=caller, data=data))[0]
+
+
+async def _fire(
+    uow: Any, order_id: int, name: str, *, caller: Any | None, data: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """:func:`fire_in`, also returning the order's item rows."""
     runtime = uow.runtime
     row = await _order_row(order_id, for_update=True)
     process = registry(runtime).get(row["process"], row["process_version"])
@@ -488,7 +502,8 @@ async def fire_in(
     if actor_role == "candidate" and row["listing_id"] is not None:
         await _check_eligible(runtime, row["listing_id"], caller)
     reg = registry(runtime)
-    before = await _to_order(row)
+    items = await _ITEMS.run(order_id)
+    before = await _to_order(row, items=items)
     context = TransitionContext(runtime, uow, before, process, transition, actor_role, actor_id, data or {})
     for guard in transition.guards:
         reason = await maybe_await(reg.guards[guard](context))
@@ -497,8 +512,16 @@ async def fire_in(
 
     await _enter(uow, row, transition.target, name, actor_role, actor_id, data, seller_id=new_seller)
     await _set_timers(uow, order_id, process, transition.target)
-    after = await _order_row(order_id)
-    context.order = await _to_order(after)
+    # The row as _enter left it (the lock, and the version check, say no one else moved it)
+    after = {
+        **row,
+        "state": transition.target,
+        "version": row["version"] + 1,
+        "seller_id": new_seller,
+        "state_entered_at": uow.now,
+        "updated_at": uow.now,
+    }
+    context.order = await _to_order(after, items=items)
     for effect in transition.effects:
         await maybe_await(reg.effects[effect](context))
     uow.record(
@@ -511,7 +534,7 @@ async def fire_in(
         to_state=transition.target,
         actor_role=actor_role,
     )
-    return after
+    return after, items
 
 
 async def _enter(
@@ -791,7 +814,7 @@ async def submit_proof(runtime: Any, order_id: int, proof: SubmitProof, *, calle
         proof_id = rows[0]["id"]
         await _proof_transition(uow, order, "submitted", caller, proof_id)
         uow.record("proof.submitted", subject=f"order:{order_id}", actor_id=caller.id, proof=proof_id)
-    return await get_proof(runtime, order_id, proof_id, caller=caller)
+    return await _proof(order_id, proof_id)  # the caller was checked above
 
 
 async def review_proof(
@@ -831,7 +854,7 @@ async def review_proof(
             raise Conflict(f"proof {proof_id} is already {current['status']}")
         await _proof_transition(uow, order, status, caller, proof_id)
         uow.record(f"proof.{status}", subject=f"order:{order_id}", actor_id=caller.id, proof=proof_id)
-    return await get_proof(runtime, order_id, proof_id, caller=caller)
+    return await _proof(order_id, proof_id)  # the caller was checked above
 
 
 async def _proof_transition(uow: Any, order: OrderOut, event: str, caller: Any, proof_id: int) -> None:
@@ -843,12 +866,18 @@ async def _proof_transition(uow: Any, order: OrderOut, event: str, caller: Any, 
 
 async def get_proof(runtime: Any, order_id: int, proof_id: int, *, caller: Any) -> ProofOut:
     await get_order(runtime, order_id, caller=caller)
-    row = (
-        await Proof.select()
-        .where((Proof.id == proof_id) & (Proof.order == order_id))
-        .first()
-        .output(load_json=True)
+    return await _proof(order_id, proof_id)
+
+
+_PROOF = Prepared(
+    lambda order, id: (
+        Proof.select().where((Proof.id == id) & (Proof.order == order)).first().output(load_json=True)
     )
+)
+
+
+async def _proof(order_id: int, proof_id: int) -> ProofOut:
+    row = await _PROOF.run(order_id, proof_id)
     if row is None:
         raise NotFound(f"order {order_id} has no proof {proof_id}")
     return _to_proof(row)
