@@ -283,7 +283,14 @@ class Database:
         else:
             import asyncpg
 
-            self.pool = await asyncpg.create_pool(self.url, min_size=POOL_SIZE, max_size=POOL_SIZE)
+            # The server settings the app's connections use ([database] postgres_parallel_workers):
+            # the floor compares code, not PostgreSQL configurations.
+            self.pool = await asyncpg.create_pool(
+                self.url,
+                min_size=POOL_SIZE,
+                max_size=POOL_SIZE,
+                server_settings={"max_parallel_workers_per_gather": "0"},
+            )
 
     async def close(self) -> None:
         if self.connection is not None:

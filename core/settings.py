@@ -85,6 +85,9 @@ class DatabaseSection(SettingsStruct):
     #: PostgreSQL connection pool size, minimum and maximum connections per process
     pool_min_size: PositiveInt = 1
     pool_max_size: PositiveInt = 10
+    #: PostgreSQL: parallel workers one query may start (``max_parallel_workers_per_gather``
+    #: on the app's connections); 0, the default, runs every query in its own backend
+    postgres_parallel_workers: Annotated[int, msgspec.Meta(ge=0, le=64)] = 0
     #: SQLite: seconds a writer waits for the database lock before failing
     sqlite_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     #: SQLite: persistent connections for the long reads (outside a transaction) that

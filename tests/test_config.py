@@ -52,6 +52,10 @@ def test_minimal_config_gets_documented_defaults(tmp_path):
             "database: Object contains unknown field `urll`",
         ),
         (
+            f'[auth]\njwt_secret = "{SECRET}"\n[database]\npostgres_parallel_workers = -1\n',
+            "database.postgres_parallel_workers: Expected `int` >= 0",
+        ),
+        (
             f'[auth]\njwt_secret = "{SECRET}"\n[logging]\nformat = "xml"\n',
             "logging.format: Invalid enum value 'xml'; expected one of: json, text",
         ),
