@@ -165,3 +165,47 @@ async def test_rows_are_made_as_piccolo_makes_them_for_every_output(runtime, mak
     assert plain._compiled[Order._meta.db.engine_type].plain
     text = await Prepared(queries["JSON left as text"]).run(order_id)
     assert isinstance(text[0]["data"], str)
+
+
+async def test_a_prepared_insert_writes_what_piccolo_writes(runtime, make_member):
+    """Defaults for columns left out, JSON serialised the same way, the primary key from
+    the database; several rows in one statement, ids in order."""
+    from agorakit.db.prepared import PreparedInsert
+    from agorakit.orders.tables import OrderEvent
+
+    buyer = await make_member()
+    order_id = await _order(runtime, buyer.id, items=1)
+    insert = PreparedInsert(OrderEvent)
+    values = {"order": order_id, "transition": "t", "to_state": "s", "actor_role": "buyer", "at": AT}
+    async with runtime.unit_of_work():
+        mine = await insert.run({**values, "seq": 2, "data": {"a": [1, "x"]}}, {**values, "seq": 3})
+        (piccolo,) = await OrderEvent.insert(OrderEvent(**values, seq=4, data={"a": [1, "x"]})).returning(
+            OrderEvent.id
+        )
+    assert [r["id"] for r in mine] == sorted(r["id"] for r in mine)
+    rows = await OrderEvent.select().where(OrderEvent.order == order_id).order_by(OrderEvent.seq)
+    by_seq = {r["seq"]: r for r in rows}
+    assert by_seq[2]["id"] == mine[0]["id"] and by_seq[3]["id"] == mine[1]["id"]
+    assert by_seq[4]["id"] == piccolo["id"]
+    # the JSON column is stored as the same text; a column left out gets its default
+    assert by_seq[2]["data"] == by_seq[4]["data"]
+    assert by_seq[3]["data"] == "{}" and by_seq[3]["from_state"] is None
+    assert {k: v for k, v in by_seq[2].items() if k not in ("id", "seq")} == {
+        k: v for k, v in by_seq[4].items() if k not in ("id", "seq")
+    }
+    with pytest.raises(TypeError, match="no column"):
+        await insert.run({**values, "seq": 5, "colour": "red"})
+
+
+async def test_a_prepared_insert_can_skip_conflicting_rows(runtime, make_member):
+    from agorakit.db.prepared import PreparedInsert
+    from agorakit.notifications.tables import Notification
+
+    member = await make_member()
+    insert = PreparedInsert(Notification, on_conflict_do_nothing=True)
+    row = {"member_id": member.id, "event_id": 987_654, "category": "orders", "template": "t", "title": "T"}
+    async with runtime.unit_of_work():
+        first = await insert.run({**row, "body": "b", "created_at": AT})
+        again = await insert.run({**row, "body": "b", "created_at": AT})
+    assert len(first) == 1 and again == []
+    assert await Notification.count().where(Notification.event_id == 987_654) == 1

@@ -32,6 +32,8 @@ from piccolo.columns.m2m import M2MSelect
 from piccolo.query.base import Query
 from piccolo.query.methods.select import First, Select
 from piccolo.querystring import QueryString
+from piccolo.table import Table
+from piccolo.utils.sql_values import convert_to_sql_value
 
 
 class _Param:
@@ -177,3 +179,80 @@ class Prepared:
         if compiled.first:
             return rows[0] if rows else None
         return rows
+
+
+class PreparedInsert:
+    """An ``INSERT`` of rows into ``table`` whose SQL is built once per engine and row count.
+
+    Building ``Table(...)`` instances and Piccolo's insert query costs more than running
+    the statement (measured: the inserts of a gig order flow's notifications, emails,
+    history and events were about a sixth of its CPU).  Every column but the primary key
+    is written; a column left out gets its default, as ``Table(...)`` gives it, and values
+    are converted as Piccolo converts them (JSON serialised, enums by value)::
+
+        INSERT_EVENT = PreparedInsert(OrderEvent)
+        rows = await INSERT_EVENT.run({"order": 1, "seq": 2, ...})  # [{"id": ...}]
+
+    ``run`` returns the ``returning`` columns of the rows it inserted: with
+    ``on_conflict_do_nothing``, a row that hit a unique constraint (the ``conflict_target``
+    columns' one, if given) is skipped and not returned.
+    """
+
+    def __init__(
+        self,
+        table: type[Table],
+        *,
+        returning: tuple[str, ...] = ("id",),
+        on_conflict_do_nothing: bool = False,
+        conflict_target: tuple[str, ...] = (),
+    ) -> None:
+        self.table = table
+        primary_key = table._meta.primary_key
+        self.columns = [c for c in table._meta.columns if c is not primary_key]
+        self.names = frozenset(c._meta.name for c in self.columns)
+        self.returning = returning
+        self.on_conflict_do_nothing = on_conflict_do_nothing or bool(conflict_target)
+        self.conflict_target = conflict_target
+        self._sql: dict[tuple[str, int], str] = {}
+
+    def sql(self, engine_type: str, rows: int) -> str:
+        key = (engine_type, rows)
+        if key not in self._sql:
+            names = ",".join(f'"{c._meta.db_column_name}"' for c in self.columns)
+            width = len(self.columns)
+            if engine_type == "sqlite":
+                values = ",".join("(" + ",".join("?" * width) + ")" for _ in range(rows))
+            else:
+                values = ",".join(
+                    "(" + ",".join(f"${row * width + i}" for i in range(1, width + 1)) + ")"
+                    for row in range(rows)
+                )
+            sql = f"INSERT INTO {self.table._meta.get_formatted_tablename()} ({names}) VALUES {values}"
+            if self.conflict_target:
+                sql += (
+                    " ON CONFLICT (" + ",".join(f'"{name}"' for name in self.conflict_target) + ") DO NOTHING"
+                )
+            elif self.on_conflict_do_nothing:
+                sql += " ON CONFLICT DO NOTHING"
+            if self.returning:
+                sql += " RETURNING " + ",".join(f'"{name}"' for name in self.returning)
+            self._sql[key] = sql
+        return self._sql[key]
+
+    async def run(self, *rows: dict[str, Any]) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        args: list[Any] = []
+        for row in rows:
+            unknown = row.keys() - self.names
+            if unknown:
+                raise TypeError(f"{self.table.__name__} has no column(s) {', '.join(sorted(unknown))}")
+            for column in self.columns:
+                name = column._meta.name
+                value = row[name] if name in row else column.get_default_value()
+                args.append(convert_to_sql_value(value, column))
+        engine = self.table._meta.db
+        querystring = QueryString("", query_type="insert", table=self.table)
+        querystring._frozen_compiled_strings = (self.sql(engine.engine_type, len(rows)), args)
+        results = await engine.run_querystring(querystring, in_pool=True)
+        return engine.transform_response_to_dicts(results) if results else []

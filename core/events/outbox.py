@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from agorakit.db.prepared import PreparedInsert
 from agorakit.events import DomainEvent
 from agorakit.events.tables import StoredEvent
 from agorakit.hooks import maybe_await
@@ -20,24 +21,27 @@ REPUBLISH_AFTER = timedelta(seconds=30)
 MAX_ATTEMPTS = 5
 
 
+_INSERT = PreparedInsert(StoredEvent)
+
+
 async def store(events: list[DomainEvent]) -> list[DomainEvent]:
     """Write events inside the current transaction; returns them with their ids."""
     if not events:
         return []
-    rows = await StoredEvent.insert(
+    rows = await _INSERT.run(
         *[
-            StoredEvent(
-                name=e.name,
-                subject=e.subject,
-                actor_id=e.actor_id,
-                data=msgspec.to_builtins(e.data),
-                at=e.at,
-                status="pending",
-                attempts=0,
-            )
+            {
+                "name": e.name,
+                "subject": e.subject,
+                "actor_id": e.actor_id,
+                "data": msgspec.to_builtins(e.data),
+                "at": e.at,
+                "status": "pending",
+                "attempts": 0,
+            }
             for e in events
         ]
-    ).returning(StoredEvent.id)
+    )
     return [msgspec.structs.replace(e, id=row["id"]) for e, row in zip(events, rows, strict=True)]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from agorakit.accounts.tables import Member
 from agorakit.attachments.service import attachments_by_ids, check_attachments
+from agorakit.db.prepared import PreparedInsert
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.messaging.schemas import (
@@ -239,6 +240,11 @@ async def _checked_attachments(ids: list[int], scope: str | None, member_id: int
 # --------------------------------------------------------------------------------------
 
 
+_INSERT_MESSAGE = PreparedInsert(Message)
+#: one system message per event: a second delivery of the event adds nothing
+_INSERT_SYSTEM_MESSAGE = PreparedInsert(Message, conflict_target=("event_id",))
+
+
 async def _insert_message(
     uow: Any,
     conversation_id: int,
@@ -251,21 +257,18 @@ async def _insert_message(
     event_id: int | None = None,
 ) -> int | None:
     """Insert a message and move the conversation's activity; None if ``event_id`` is taken."""
-    message = Message(
-        conversation=conversation_id,
-        sender_id=sender_id,
-        kind=kind,
-        body=body,
-        attachments=list(attachment_ids),
-        flags=list(flags),
-        flagged=bool(flags),
-        event_id=event_id,
-        created_at=uow.now,
-    )
-    query = Message.insert(message).returning(Message.id)
-    if event_id is not None:
-        query = query.on_conflict(target=Message.event_id, action="DO NOTHING")
-    rows = await query
+    message = {
+        "conversation": conversation_id,
+        "sender_id": sender_id,
+        "kind": kind,
+        "body": body,
+        "attachments": list(attachment_ids),
+        "flags": list(flags),
+        "flagged": bool(flags),
+        "event_id": event_id,
+        "created_at": uow.now,
+    }
+    rows = await (_INSERT_MESSAGE if event_id is None else _INSERT_SYSTEM_MESSAGE).run(message)
     if not rows:
         return None
     message_id = rows[0]["id"]

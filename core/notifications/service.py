@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from agorakit.accounts.tables import Member
-from agorakit.db.prepared import Prepared, any_of
+from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.events import DomainEvent
 from agorakit.events.tables import StoredEvent
@@ -152,6 +152,11 @@ _MUTED = Prepared(
 )
 
 
+#: a second delivery of the same event finds its notification there (unique per event and member)
+_INSERT_NOTIFICATION = PreparedInsert(Notification, on_conflict_do_nothing=True)
+_INSERT_EMAIL = PreparedInsert(EmailOutbox)
+
+
 async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors: list[str]) -> list[int]:
     ids = sorted({n.member_id for n in notices})
     members = {row["id"]: row for row in await _RECIPIENTS.run(ids)}
@@ -177,22 +182,18 @@ async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors
     created = []
     async with runtime.unit_of_work() as uow:
         for notice, member, result in rendered:
-            rows = (
-                await Notification.insert(
-                    Notification(
-                        member_id=notice.member_id,
-                        event_id=event.id,
-                        category=notice.category,
-                        template=notice.template,
-                        title=result.subject,
-                        body=result.text,
-                        link=notice.link,
-                        read_at=None,
-                        created_at=uow.now,
-                    )
-                )
-                .on_conflict(action="DO NOTHING")
-                .returning(Notification.id)
+            rows = await _INSERT_NOTIFICATION.run(
+                {
+                    "member_id": notice.member_id,
+                    "event_id": event.id,
+                    "category": notice.category,
+                    "template": notice.template,
+                    "title": result.subject,
+                    "body": result.text,
+                    "link": notice.link,
+                    "read_at": None,
+                    "created_at": uow.now,
+                }
             )
             if not rows:
                 continue  # this event already told this member (a second delivery)
@@ -225,21 +226,21 @@ async def queue_email(
 ) -> int:
     """Put an email in the outbox inside ``uow``; the worker sends it after the commit."""
     domain = runtime.settings.email.from_address.rpartition("@")[2] or "localhost"
-    rows = await EmailOutbox.insert(
-        EmailOutbox(
-            member_id=member_id,
-            notification_id=notification_id,
-            to_address=to_address,
-            subject=subject[:255],
-            text_body=text_body,
-            html_body=html_body,
-            message_id=email.utils.make_msgid(idstring="agorakit", domain=domain),
-            status="pending",
-            attempts=0,
-            next_attempt_at=uow.now,
-            created_at=uow.now,
-        )
-    ).returning(EmailOutbox.id)
+    rows = await _INSERT_EMAIL.run(
+        {
+            "member_id": member_id,
+            "notification_id": notification_id,
+            "to_address": to_address,
+            "subject": subject[:255],
+            "text_body": text_body,
+            "html_body": html_body,
+            "message_id": email.utils.make_msgid(idstring="agorakit", domain=domain),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": uow.now,
+            "created_at": uow.now,
+        }
+    )
     return rows[0]["id"]
 
 

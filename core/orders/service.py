@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from agorakit.db.prepared import Prepared
+from agorakit.db.prepared import Prepared, PreparedInsert
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.money import ledger
@@ -537,6 +537,9 @@ async def _fire(
     return after, items
 
 
+_INSERT_HISTORY = PreparedInsert(OrderEvent, returning=())
+
+
 async def _enter(
     uow: Any,
     row: dict[str, Any],
@@ -566,18 +569,18 @@ async def _enter(
     )
     if not moved:
         raise Conflict(f"order {order_id} changed while {name} was being fired; reload it and try again")
-    await OrderEvent.insert(
-        OrderEvent(
-            order=order_id,
-            seq=row["version"] + 1,
-            transition=name,
-            from_state=row["state"],
-            to_state=target,
-            actor_role=actor_role,
-            actor_id=actor_id,
-            data=data or {},
-            at=now,
-        )
+    await _INSERT_HISTORY.run(
+        {
+            "order": order_id,
+            "seq": row["version"] + 1,
+            "transition": name,
+            "from_state": row["state"],
+            "to_state": target,
+            "actor_role": actor_role,
+            "actor_id": actor_id,
+            "data": data or {},
+            "at": now,
+        }
     )
     await OrderTimer.update({OrderTimer.status: "cancelled"}).where(
         (OrderTimer.order == order_id) & (OrderTimer.status == "pending")
