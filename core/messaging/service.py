@@ -11,12 +11,13 @@ every conversation but do not take part.  Anyone else gets a 404.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 from agorakit.accounts.tables import Member
 from agorakit.attachments.service import attachments_by_ids, check_attachments
-from agorakit.db.prepared import PreparedInsert
+from agorakit.db.prepared import Prepared, PreparedInsert
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.messaging.schemas import (
@@ -79,23 +80,30 @@ async def _ensure(uow: Any, *, key: str, subject: str | None, participant_ids: l
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"a conversation key has 1 to {MAX_KEY} characters, not {key!r}")
     # ON CONFLICT: of two concurrent creations one inserts, the other waits and finds it.
-    await Conversation.insert(
-        Conversation(key=key, kind=kind_of(key), subject=subject, last_message_id=0, created_at=uow.now)
-    ).on_conflict(target=Conversation.key, action="DO NOTHING")
-    row = await Conversation.select(Conversation.id).where(Conversation.key == key).first()
+    await _INSERT_CONVERSATION.run(
+        {"key": key, "kind": kind_of(key), "subject": subject, "last_message_id": 0, "created_at": uow.now}
+    )
+    row = await _CONVERSATION_BY_KEY.run(key)
     await _add_participants(uow, row["id"], participant_ids)
     return row["id"]
 
 
+_INSERT_CONVERSATION = PreparedInsert(Conversation, returning=(), conflict_target=("key",))
+_CONVERSATION_BY_KEY = Prepared(
+    lambda key: Conversation.select(Conversation.id).where(Conversation.key == key).first()
+)
+_INSERT_PARTICIPANTS = PreparedInsert(
+    Participant, returning=(), conflict_target=("conversation", "member_id")
+)
+
+
 async def _add_participants(uow: Any, conversation_id: int, member_ids: list[int]) -> None:
-    rows = [
-        Participant(conversation=conversation_id, member_id=m, last_read_message_id=0, joined_at=uow.now)
-        for m in dict.fromkeys(member_ids)
-    ]
-    if rows:
-        await Participant.insert(*rows).on_conflict(
-            target=(Participant.conversation, Participant.member_id), action="DO NOTHING"
-        )
+    await _INSERT_PARTICIPANTS.run(
+        *[
+            {"conversation": conversation_id, "member_id": m, "last_read_message_id": 0, "joined_at": uow.now}
+            for m in dict.fromkeys(member_ids)
+        ]
+    )
 
 
 async def ensure_conversation(uow: Any, *, subject: str, participant_ids: list[int]) -> int:
@@ -114,11 +122,16 @@ async def ensure_conversation(uow: Any, *, subject: str, participant_ids: list[i
     return await _ensure(uow, key=subject, subject=subject, participant_ids=participant_ids)
 
 
-async def order_parties(runtime: Any, order_id: int) -> list[int]:
-    """The buyer and (once there is one) the seller of an order; 404 if there is no order."""
+@functools.cache
+def _order_parties() -> Prepared:
     from agorakit.orders.tables import Order
 
-    order = await Order.select(Order.buyer_id, Order.seller_id).where(Order.id == order_id).first()
+    return Prepared(lambda id: Order.select(Order.buyer_id, Order.seller_id).where(Order.id == id).first())
+
+
+async def order_parties(runtime: Any, order_id: int) -> list[int]:
+    """The buyer and (once there is one) the seller of an order; 404 if there is no order."""
+    order = await _order_parties().run(order_id)
     if order is None:
         raise NotFound(f"there is no order {order_id}")
     return [p for p in (order["buyer_id"], order["seller_id"]) if p is not None]
@@ -388,6 +401,11 @@ async def order_conversation(runtime: Any, order_id: int, *, caller: Any) -> Con
 # --------------------------------------------------------------------------------------
 
 
+_MESSAGE_OF_EVENT = Prepared(
+    lambda event: Message.select(Message.id).where(Message.event_id == event).first()
+)
+
+
 async def post_system_message(
     uow: Any, *, subject: str, body: str, event_id: int | None = None
 ) -> int | None:
@@ -398,13 +416,13 @@ async def post_system_message(
     event the message is about) the message is posted at most once per event, so a
     redelivered event changes nothing (None).
     """
-    if event_id is not None and await Message.exists().where(Message.event_id == event_id):
+    if event_id is not None and await _MESSAGE_OF_EVENT.run(event_id) is not None:
         return None
     match = _ORDER.fullmatch(subject)
     if match:
         conversation_id = await sync_order_conversation(uow, int(match.group(1)))
     else:
-        row = await Conversation.select(Conversation.id).where(Conversation.key == subject).first()
+        row = await _CONVERSATION_BY_KEY.run(subject)
         if row is None:
             return None
         conversation_id = row["id"]

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from agorakit.db.prepared import Prepared
+from agorakit.db.prepared import Prepared, PreparedInsert
 from agorakit.errors import AgorakitError, Conflict
 from agorakit.money.amounts import format_amount
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -147,23 +147,34 @@ async def ensure_account(
     if row is not None:
         return row
     kind, member_id = account_kind(name)
-    await LedgerAccount.insert(
-        LedgerAccount(
-            name=name,
-            currency=currency,
-            kind=kind,
-            balance=0,
-            allow_negative=kind == "external",
-            member_id=member_id,
-            buyer_id=buyer_id,
-            seller_id=seller_id,
-            created_at=now,
-        )
-    ).on_conflict(target=(LedgerAccount.name, LedgerAccount.currency), action="DO NOTHING")
+    await _INSERT_ACCOUNT.run(
+        {
+            "name": name,
+            "currency": currency,
+            "kind": kind,
+            "balance": 0,
+            "allow_negative": kind == "external",
+            "member_id": member_id,
+            "buyer_id": buyer_id,
+            "seller_id": seller_id,
+            "created_at": now,
+        }
+    )
     row = await _account_row(name, currency)
     assert row is not None
     return row
 
+
+_INSERT_ACCOUNT = PreparedInsert(LedgerAccount, returning=(), conflict_target=("name", "currency"))
+_INSERT_TRANSACTION = PreparedInsert(LedgerTransaction)
+_INSERT_ENTRIES = PreparedInsert(LedgerEntry, returning=())
+_TRANSACTION_BY_KEY = Prepared(
+    lambda key: (
+        LedgerTransaction.select(LedgerTransaction.id, LedgerTransaction.kind)
+        .where(LedgerTransaction.idempotency_key == key)
+        .first()
+    )
+)
 
 _ACCOUNT = Prepared(
     lambda name, currency: (
@@ -204,11 +215,7 @@ async def post(
     :raises LedgerError: the lines do not balance, or the key was used for other lines.
     """
     net = check_balanced(lines)
-    existing = (
-        await LedgerTransaction.select(LedgerTransaction.id, LedgerTransaction.kind)
-        .where(LedgerTransaction.idempotency_key == key)
-        .first()
-    )
+    existing = await _TRANSACTION_BY_KEY.run(key)
     if existing is not None:
         await _check_same_posting(existing["id"], net, key)
         return Posting(
@@ -216,16 +223,16 @@ async def post(
         )
 
     now = uow.now
-    rows = await LedgerTransaction.insert(
-        LedgerTransaction(
-            idempotency_key=key,
-            kind=kind,
-            description=description,
-            refs=refs or {},
-            actor_id=actor_id,
-            created_at=now,
-        )
-    ).returning(LedgerTransaction.id)
+    rows = await _INSERT_TRANSACTION.run(
+        {
+            "idempotency_key": key,
+            "kind": kind,
+            "description": description,
+            "refs": refs or {},
+            "actor_id": actor_id,
+            "created_at": now,
+        }
+    )
     transaction_id = rows[0]["id"]
 
     accounts = {key_: await ensure_account(key_[0], key_[1], now=now) for key_ in net}
@@ -243,16 +250,16 @@ async def post(
         if not updated:
             raise await _insufficient(name, currency, -amount)
         entries.append(
-            LedgerEntry(
-                transaction=transaction_id,
-                account=account["id"],
-                amount=amount,
-                currency=currency,
-                balance_after=updated[0]["balance"],
-                created_at=now,
-            )
+            {
+                "transaction": transaction_id,
+                "account": account["id"],
+                "amount": amount,
+                "currency": currency,
+                "balance_after": updated[0]["balance"],
+                "created_at": now,
+            }
         )
-    await LedgerEntry.insert(*entries)
+    await _INSERT_ENTRIES.run(*entries)
     return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
 
 

@@ -17,9 +17,11 @@ the database.  The rules that keep members from being told the same thing twice:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from agorakit.db.prepared import Prepared
 from agorakit.events import DomainEvent
 from agorakit.notifications import Notice
 
@@ -57,11 +59,9 @@ async def _display_name(member_id: int | None) -> str:
 
 
 async def _order(order_id: int | None) -> dict[str, Any] | None:
-    from agorakit.orders.tables import Order
+    from agorakit.orders.service import order_by_id
 
-    if order_id is None:
-        return None
-    return await Order.select().where(Order.id == order_id).first().output(load_json=True)
+    return None if order_id is None else await order_by_id(order_id)
 
 
 async def order_created(event: DomainEvent, runtime: Any) -> list[Notice]:
@@ -87,9 +87,28 @@ async def order_created(event: DomainEvent, runtime: Any) -> list[Notice]:
     ]
 
 
+@functools.cache
+def _transition_facts() -> Prepared:
+    """The data of an order's latest history row of a transition, up to an instant."""
+    from agorakit.orders.tables import OrderEvent
+
+    return Prepared(
+        lambda order, transition, at: (
+            OrderEvent.select(OrderEvent.data)
+            .where(
+                (OrderEvent.order == order)
+                & (OrderEvent.transition == transition)
+                & (OrderEvent.at <= at)  # written just before the event, in its transaction
+            )
+            .order_by(OrderEvent.seq, ascending=False)
+            .first()
+            .output(load_json=True)
+        )
+    )
+
+
 async def order_transitioned(event: DomainEvent, runtime: Any) -> list[Notice]:
     from agorakit.orders.service import registry
-    from agorakit.orders.tables import OrderEvent
 
     order = await _order(_subject_id(event))
     if order is None:
@@ -100,17 +119,7 @@ async def order_transitioned(event: DomainEvent, runtime: Any) -> list[Notice]:
     transition = process.transition(name) if process is not None else None
     if transition is None:
         return []  # a move outside the process (disputes): its own events tell the parties
-    history = (
-        await OrderEvent.select(OrderEvent.data)
-        .where(
-            (OrderEvent.order == order["id"])
-            & (OrderEvent.transition == name)
-            & (OrderEvent.at <= event.at)  # written just before the event, in its transaction
-        )
-        .order_by(OrderEvent.seq, ascending=False)
-        .first()
-        .output(load_json=True)
-    )
+    history = await _transition_facts().run(order["id"], name, event.at)
     facts = (history or {}).get("data") or {}
     if "proof" in facts:
         return []  # the proof.* event tells the other party, with the reviewer's reason
@@ -247,12 +256,18 @@ async def qualification_decided(event: DomainEvent, runtime: Any) -> list[Notice
 # --------------------------------------------------------------------------------------
 
 
-async def _payment_notice(event: DomainEvent, template: str) -> list[Notice]:
-    from agorakit.money.amounts import format_amount
+@functools.cache
+def _payment_row() -> Prepared:
     from agorakit.money.tables import Payment
 
+    return Prepared(lambda id: Payment.select().where(Payment.id == id).first())
+
+
+async def _payment_notice(event: DomainEvent, template: str) -> list[Notice]:
+    from agorakit.money.amounts import format_amount
+
     payment_id = _subject_id(event)
-    row = await Payment.select().where(Payment.id == payment_id).first() if payment_id else None
+    row = await _payment_row().run(payment_id) if payment_id else None
     if row is None:
         return []
     ref = row["escrow_ref"] or ""

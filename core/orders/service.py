@@ -157,6 +157,11 @@ async def _order_row(order_id: int, *, for_update: bool = False) -> dict[str, An
     return row
 
 
+async def order_by_id(order_id: int) -> dict[str, Any] | None:
+    """An order's row (JSON decoded), or None."""
+    return await _ORDER.run(order_id)
+
+
 async def locked_order_row(order_id: int) -> dict[str, Any]:
     """An order's row, locked for the rest of the transaction (``FOR UPDATE`` on PostgreSQL)."""
     return await _order_row(order_id, for_update=True)
