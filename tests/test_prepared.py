@@ -209,3 +209,23 @@ async def test_a_prepared_insert_can_skip_conflicting_rows(runtime, make_member)
         again = await insert.run({**row, "body": "b", "created_at": AT})
     assert len(first) == 1 and again == []
     assert await Notification.count().where(Notification.event_id == 987_654) == 1
+
+
+async def test_a_prepared_update_binds_new_values_and_returns_what_it_moved(runtime, make_member):
+    buyer = await make_member()
+    first, second = await _order(runtime, buyer.id, items=1), await _order(runtime, buyer.id, items=1)
+    move = Prepared(
+        lambda state, new_version, id, version: (
+            Order.update({Order.state: state, Order.version: new_version})
+            .where((Order.id == id) & (Order.version == version))
+            .returning(Order.id)
+        )
+    )
+    async with runtime.unit_of_work():
+        assert await move.run("paid", 2, first, 1) == [{"id": first}]
+        assert await move.run("paid", 8, second, 7) == []  # another version: nothing moved
+    rows = await Order.select(Order.id, Order.state, Order.version).where(Order.id.is_in([first, second]))
+    assert sorted((r["id"], r["state"], r["version"]) for r in rows) == [
+        (first, "paid", 2),
+        (second, "new", 1),
+    ]

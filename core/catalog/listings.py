@@ -111,8 +111,11 @@ async def to_listings(rows: list[dict[str, Any]], *, slugs: dict[int, str] | Non
     return out
 
 
+_LISTING = Prepared(lambda id: Listing.select().where(Listing.id == id).first().output(load_json=True))
+
+
 async def _row(listing_id: int) -> dict[str, Any] | None:
-    return await Listing.select().where(Listing.id == listing_id).first().output(load_json=True)
+    return await _LISTING.run(listing_id)
 
 
 async def get_listing(listing_id: int, *, viewer: MemberOut | None = None) -> ListingOut:

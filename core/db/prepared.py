@@ -109,7 +109,8 @@ class Prepared:
     """A query built by ``build(*params)`` once; ``await prepared.run(*values)`` runs it.
 
     ``build`` gets one placeholder per value and returns a Piccolo ``select()`` query
-    (optionally ``.first()``, ``.output(load_json=True)``, ``.lock_rows()``)::
+    (optionally ``.first()``, ``.output(load_json=True)``, ``.lock_rows()``), or an
+    ``update()`` or ``delete()`` (optionally ``.returning(...)``)::
 
         ORDER_BY_ID = Prepared(lambda id: Order.select().where(Order.id == id).first())
         row = await ORDER_BY_ID.run(order_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from agorakit.db.prepared import PreparedInsert
+from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.events import DomainEvent
 from agorakit.events.tables import StoredEvent
 from agorakit.hooks import maybe_await
@@ -63,6 +63,13 @@ async def deliver(runtime: Any, event: DomainEvent) -> list[str]:
     return errors
 
 
+_MARK_PUBLISHED = Prepared(
+    lambda at, ids: StoredEvent.update(
+        {StoredEvent.status: "published", StoredEvent.published_at: at, StoredEvent.last_error: None}
+    ).where(any_of(StoredEvent.id, ids))
+)
+
+
 async def publish(runtime: Any, events: list[DomainEvent]) -> None:
     """Deliver committed events and record the outcome of each (successes in one statement)."""
     published = []
@@ -73,13 +80,7 @@ async def publish(runtime: Any, events: list[DomainEvent]) -> None:
         elif event.id is not None:
             published.append(event.id)
     if published:
-        await StoredEvent.update(
-            {
-                StoredEvent.status: "published",
-                StoredEvent.published_at: runtime.clock.now(),
-                StoredEvent.last_error: None,
-            }
-        ).where(StoredEvent.id.is_in(published))
+        await _MARK_PUBLISHED.run(runtime.clock.now(), published)
 
 
 async def _mark_failed(runtime: Any, event: DomainEvent, errors: list[str]) -> None:

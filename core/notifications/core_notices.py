@@ -44,12 +44,17 @@ def _subject_id(event: DomainEvent) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-async def _display_name(member_id: int | None) -> str:
+@functools.cache
+def _display_name_row() -> Prepared:
     from agorakit.accounts.tables import Member
 
+    return Prepared(lambda id: Member.select(Member.display_name).where(Member.id == id).first())
+
+
+async def _display_name(member_id: int | None) -> str:
     if member_id is None:
         return "someone"
-    row = await Member.select(Member.display_name).where(Member.id == member_id).first()
+    row = await _display_name_row().run(member_id)
     return row["display_name"] if row else "a former member"
 
 

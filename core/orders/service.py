@@ -543,6 +543,27 @@ async def _fire(
 
 
 _INSERT_HISTORY = PreparedInsert(OrderEvent, returning=())
+#: the move itself, unless someone else moved the order since it was read (version)
+_MOVE = Prepared(
+    lambda state, version, seller_id, at, id, read_version: (
+        Order.update(
+            {
+                Order.state: state,
+                Order.version: version,
+                Order.seller_id: seller_id,
+                Order.state_entered_at: at,
+                Order.updated_at: at,
+            }
+        )
+        .where((Order.id == id) & (Order.version == read_version))
+        .returning(Order.id)
+    )
+)
+_CANCEL_TIMERS = Prepared(
+    lambda order: OrderTimer.update({OrderTimer.status: "cancelled"}).where(
+        (OrderTimer.order == order) & (OrderTimer.status == "pending")
+    )
+)
 
 
 async def _enter(
@@ -559,19 +580,7 @@ async def _enter(
     """Move a locked order row to ``target``: bump its version, write history, stop its timers."""
     order_id = row["id"]
     now = uow.now
-    moved = (
-        await Order.update(
-            {
-                Order.state: target,
-                Order.version: row["version"] + 1,
-                Order.seller_id: seller_id,
-                Order.state_entered_at: now,
-                Order.updated_at: now,
-            }
-        )
-        .where((Order.id == order_id) & (Order.version == row["version"]))
-        .returning(Order.id)
-    )
+    moved = await _MOVE.run(target, row["version"] + 1, seller_id, now, order_id, row["version"])
     if not moved:
         raise Conflict(f"order {order_id} changed while {name} was being fired; reload it and try again")
     await _INSERT_HISTORY.run(
@@ -587,9 +596,7 @@ async def _enter(
             "at": now,
         }
     )
-    await OrderTimer.update({OrderTimer.status: "cancelled"}).where(
-        (OrderTimer.order == order_id) & (OrderTimer.status == "pending")
-    )
+    await _CANCEL_TIMERS.run(order_id)
 
 
 async def move_in(

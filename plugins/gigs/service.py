@@ -14,6 +14,7 @@ import msgspec
 
 from agorakit.catalog.listings import check_can_take, get_listing
 from agorakit.db import is_unique_violation
+from agorakit.db.prepared import Prepared
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.money.amounts import money, parse_amount
 from agorakit.orders import service as orders
@@ -200,9 +201,14 @@ def deadline_passed(ctx: Any) -> str | None:
     return None
 
 
+_SUBMITTED_PROOF = Prepared(
+    lambda order: Proof.select(Proof.id).where((Proof.order == order) & (Proof.status == "submitted")).first()
+)
+
+
 async def has_delivery(ctx: Any) -> str | None:
     """``deliver`` needs a delivery: ``POST /gigs/orders/{id}/delivery``."""
-    waiting = await Proof.exists().where((Proof.order == ctx.order.id) & (Proof.status == "submitted"))
+    waiting = await _SUBMITTED_PROOF.run(ctx.order.id) is not None
     return (
         None if waiting else f"deliver with POST /gigs/orders/{ctx.order.id}/delivery (a message and files)"
     )
@@ -392,11 +398,22 @@ async def withdraw_cancellation(runtime: Any, order_id: int, *, caller: Any) -> 
     return await _close(runtime, order_id, caller, status="withdrawn")
 
 
+_OPEN_PROPOSAL = Prepared(
+    lambda order: (
+        GigCancellation.select(GigCancellation.id)
+        .where((GigCancellation.order_id == order) & (GigCancellation.status == "open"))
+        .first()
+    )
+)
+
+
 async def lapse_proposals(runtime: Any, event: Any) -> None:
     """An order that stopped running (completed, reported, refunded) closes its open proposal."""
     if event.data.get("process") != PROCESS or event.data.get("to_state") in ("in_progress", "delivered"):
         return
     order_id = int(event.subject.split(":", 1)[1])
+    if await _OPEN_PROPOSAL.run(order_id) is None:
+        return  # nothing to close: no transaction (a proposal needs a running order)
     async with runtime.unit_of_work() as uow:
         await GigCancellation.update(
             {GigCancellation.status: "lapsed", GigCancellation.decided_at: uow.now}
