@@ -83,20 +83,31 @@ class Renderer:
                 f"searched {searched}. Add the file, or fix the notice's template name"
             )
             raise TemplateMissing(message) from exc
-        subject = " ".join(_block(text_template, "subject", variables).split())
-        text = _block(text_template, "text", variables).strip()
-        footer = _block(text_template, "footer", variables).strip()
-        html = _block(html_template, "html", {**variables, "text_body": text}).strip()
+        plain = _resolved(text_template, variables)
+        subject = " ".join(_block(plain, text_template, "subject").split())
+        text = _block(plain, text_template, "text").strip()
+        footer = _block(plain, text_template, "footer").strip()
+        html = _block(
+            _resolved(html_template, {**variables, "text_body": text}), html_template, "html"
+        ).strip()
         return Rendered(subject=subject[:255], text=text, footer=footer, html=html)
 
 
-def _block(template: jinja2.Template, block: str, variables: dict[str, Any]) -> str:
-    """Render one block, taking the most derived definition along the ``extends`` chain."""
+def _resolved(template: jinja2.Template, variables: dict[str, Any]) -> jinja2.runtime.Context:
+    """A context for ``template`` that knows every block along its ``extends`` chain.
+
+    Running the root render function resolves ``{% extends %}``: afterwards the context
+    knows every ancestor's blocks (the child's first).  Once per environment and notice:
+    the blocks are then rendered from it.
+    """
     context = template.new_context(dict(variables))
-    # Running the root render function resolves ``{% extends %}``: afterwards the context
-    # knows every ancestor's blocks (the child's first).
     for _ in template.root_render_func(context):
         pass
+    return context
+
+
+def _block(context: jinja2.runtime.Context, template: jinja2.Template, block: str) -> str:
+    """Render one block, taking the most derived definition along the ``extends`` chain."""
     functions = context.blocks.get(block)
     if not functions:
         message = f"template {template.name!r} has no block {block!r}; extend notifications/_base.jinja2"
