@@ -78,19 +78,19 @@ def _plain_select(query: Query) -> tuple[bool, tuple[str, ...]]:
     ``Query._process_results`` would (measured: a third of a page of listings' CPU went
     to that generic path).  Anything else goes through Piccolo.
     """
-    if not isinstance(query, Select):
+    if not isinstance(query, Select) or hasattr(query, "_raw_response_callback"):
         return False, ()
     output = query.output_delegate._output
     selected = query.columns_delegate.selected_columns
     if output.as_objects or output.nested or any(isinstance(c, M2MSelect) for c in selected):
         return False, ()
-    if hasattr(query, "_raw_response_callback") or not output.load_json:
+    if not output.load_json:
         return True, ()
+    if any(not isinstance(c, Column) for c in selected):  # JSON paths and other expressions
+        return False, ()
     columns = (
         [c for c in selected if isinstance(c, JSON | JSONB)] if selected else query.table._meta.json_columns
     )
-    if any(not isinstance(c, Column) for c in selected):  # JSON paths and other expressions
-        return False, ()
     names = tuple(
         c._alias
         if c._alias is not None
