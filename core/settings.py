@@ -243,6 +243,16 @@ class EventsSection(SettingsStruct):
     max_pending: PositiveInt = 1000
 
 
+class WorkerSection(SettingsStruct):
+    #: due order timers fired in one transaction (each in its own savepoint); one commit,
+    #: one claim and one delivery of their events per batch instead of per timer
+    timer_batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
+    #: a batch takes no more timers once it has run this long: it holds its orders' rows,
+    #: the ledger accounts it moved (the platform's fee account, say) and, on SQLite, the
+    #: write lock until it commits, so this bounds what a request can wait for it
+    batch_seconds: Annotated[float, msgspec.Meta(gt=0, le=10)] = 0.05
+
+
 class Settings(SettingsStruct):
     """The whole site config.  ``plugins`` maps a plugin name to its validated Struct."""
 
@@ -259,6 +269,7 @@ class Settings(SettingsStruct):
     email: EmailSection = msgspec.field(default_factory=EmailSection)
     reviews: ReviewsSection = msgspec.field(default_factory=ReviewsSection)
     events: EventsSection = msgspec.field(default_factory=EventsSection)
+    worker: WorkerSection = msgspec.field(default_factory=WorkerSection)
     plugins: dict[str, Any] = {}
     #: where this config came from, for messages (set by the loader)
     source: str = "<settings>"

@@ -64,6 +64,20 @@ def gig_process(version: int = 1, auto_complete_days: int = 3) -> Process:
                 effects=("refund_escrow",),
             ),
             Transition(
+                name="explode",
+                sources=("in_progress",),
+                target="completed",
+                actors=("system",),
+                effects=("release_escrow", "explode"),
+            ),
+            Transition(
+                name="unbalanced",
+                sources=("in_progress",),
+                target="completed",
+                actors=("system",),
+                effects=("unbalanced_entry",),
+            ),
+            Transition(
                 name="always_fails",
                 sources=("in_progress",),
                 target="completed",
@@ -116,7 +130,38 @@ class TestGigPlugin:
                 ),
             )
 
-        return {"fund_from_credit": fund_from_credit}
+        async def explode(ctx):  # after release_escrow has moved the money and the order
+            raise RuntimeError("the effect broke")
+
+        async def unbalanced_entry(ctx):  # PostgreSQL's deferred check refuses the COMMIT
+            from agorakit.money.ledger import _INSERT_ENTRIES, _INSERT_TRANSACTION, ensure_account
+
+            now = ctx.uow.now
+            account = await ensure_account(ledger.PLATFORM_FEES, "USD", now=now)
+            rows = await _INSERT_TRANSACTION.run(
+                {
+                    "idempotency_key": f"bad:{ctx.order.id}",
+                    "kind": "bad",
+                    "description": "x",
+                    "created_at": now,
+                }
+            )
+            await _INSERT_ENTRIES.run(
+                {
+                    "transaction": rows[0]["id"],
+                    "account": account["id"],
+                    "amount": 1,
+                    "currency": "USD",
+                    "balance_after": 1,
+                    "created_at": now,
+                }
+            )
+
+        return {
+            "fund_from_credit": fund_from_credit,
+            "explode": explode,
+            "unbalanced_entry": unbalanced_entry,
+        }
 
     @agorakit.hookimpl
     def agorakit_validate_proof(self, order, proof):
@@ -442,9 +487,9 @@ async def test_concurrent_transitions_from_one_state_have_one_winner(client, run
 
 
 class TestSeveralWorkers:
-    @pytest.fixture
-    def site_config(self):
-        return {"database": {"pool_max_size": 12}}
+    @pytest.fixture(params=[100, 2], ids=["batch100", "batch2"])
+    def site_config(self, request):
+        return {"database": {"pool_max_size": 12}, "worker": {"timer_batch": request.param}}
 
     async def test_each_due_timer_fires_exactly_once(self, client, runtime, make_member, clock, db_kind):
         buyer, seller = await make_member(), await make_member()
@@ -462,6 +507,133 @@ class TestSeveralWorkers:
         assert all(not r.timers_retried and not r.timers_failed for r in reports)
         assert await ledger.balance_of(ledger.available(seller.id), "USD") == 8 * 400
         assert await ledger.check_ledger() == []
+
+
+async def _due_timer(runtime, order_id, transition, state="in_progress"):
+    async with runtime.unit_of_work() as uow:
+        rows = await OrderTimer.insert(
+            OrderTimer(
+                order=order_id,
+                state=state,
+                transition=transition,
+                due_at=uow.now,
+                status="pending",
+                attempts=0,
+                created_at=uow.now,
+            )
+        ).returning(OrderTimer.id)
+    return rows[0]["id"]
+
+
+async def _delivered_orders(client, runtime, buyer, seller, count):
+    await fund_credit(runtime, buyer.id, 500 * count)
+    orders = []
+    for _ in range(count):
+        order = await new_order(runtime, buyer, seller)
+        await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+        await client.post(fire_path(order.id, "deliver"), headers=seller.headers)
+        orders.append(order.id)
+    return orders
+
+
+async def _stored_transitions(order_id):
+    from agorakit.events.tables import StoredEvent
+
+    rows = (
+        await StoredEvent.select(StoredEvent.data)
+        .output(load_json=True)
+        .order_by(StoredEvent.id)
+        .where((StoredEvent.subject == f"order:{order_id}") & (StoredEvent.name == "order.transitioned"))
+    )
+    return [r["data"]["transition"] for r in rows]
+
+
+async def test_a_failing_timer_in_a_batch_undoes_only_its_own_work(client, runtime, make_member, clock):
+    """Timers fire in one transaction per batch; one whose effect raises after the order
+    moved and the escrow was released is rolled back alone, and retried."""
+    buyer, seller = await make_member(), await make_member()
+    delivered = await _delivered_orders(client, runtime, buyer, seller, 3)
+    broken = await new_order(runtime, buyer, seller)
+    await fund_credit(runtime, buyer.id, 499)  # a second posting: another key
+    await fund_credit(runtime, buyer.id, 1)
+    assert (await client.post(fire_path(broken.id, "pay"), headers=buyer.headers)).status_code == 200
+    clock.advance(days=3)
+    timer = await _due_timer(runtime, broken.id, "explode")
+
+    report = await sweep(runtime)
+
+    assert len(report.timers_fired) == 3 and report.timers_retried == [timer]
+    for order_id in delivered:
+        assert (await client.get(f"/orders/{order_id}", headers=buyer.headers)).json()["state"] == "completed"
+        assert await _stored_transitions(order_id) == ["pay", "deliver", "auto_complete"]
+    assert await ledger.balance_of(ledger.available(seller.id), "USD") == 3 * 400
+    # The broken one: not moved, its escrow still held, no history, no event, nothing paid
+    after = (await client.get(f"/orders/{broken.id}", headers=buyer.headers)).json()
+    assert (after["state"], after["version"]) == ("in_progress", 2)
+    assert await ledger.balance_of(ledger.escrow(f"order:{broken.id}"), "USD") == 500
+    history = (await client.get(f"/orders/{broken.id}/history", headers=buyer.headers)).json()["items"]
+    assert [e["transition"] for e in history] == ["create", "pay"]
+    assert await _stored_transitions(broken.id) == ["pay"]
+    row = await OrderTimer.select().where(OrderTimer.id == timer).first()
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert row["last_error"] == "unexpected error: RuntimeError('the effect broke')"
+    assert await ledger.check_ledger() == []
+
+
+async def test_a_batch_whose_commit_fails_fires_its_timers_one_by_one(
+    client, runtime, make_member, clock, db_kind
+):
+    if db_kind != "postgres":
+        pytest.skip("PostgreSQL checks that the ledger balances at COMMIT; SQLite checks each posting")
+    buyer, seller = await make_member(), await make_member()
+    delivered = await _delivered_orders(client, runtime, buyer, seller, 2)
+    broken = await new_order(runtime, buyer, seller)
+    await fund_credit(runtime, buyer.id, 499)
+    await fund_credit(runtime, buyer.id, 1)
+    await client.post(fire_path(broken.id, "pay"), headers=buyer.headers)
+    clock.advance(days=3)
+    timer = await _due_timer(runtime, broken.id, "unbalanced")
+
+    report = await sweep(runtime)
+
+    assert len(report.timers_fired) == 2 and report.timers_retried == [timer]
+    for order_id in delivered:
+        assert (await client.get(f"/orders/{order_id}", headers=buyer.headers)).json()["state"] == "completed"
+    assert (await client.get(f"/orders/{broken.id}", headers=buyer.headers)).json()["state"] == "in_progress"
+    row = await OrderTimer.select().where(OrderTimer.id == timer).first()
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert row["last_error"].startswith("unexpected error: CheckViolationError('ledger transaction ")
+    assert row["last_error"].endswith(" is not balanced')")
+    assert await ledger.check_ledger() == []
+
+
+class TestTimeBoundBatches:
+    @pytest.fixture
+    def site_config(self):
+        return {"worker": {"timer_batch": 100, "batch_seconds": 0.000001}}
+
+    async def test_a_batch_stops_taking_timers_after_batch_seconds(
+        self, client, runtime, make_member, clock, monkeypatch
+    ):
+        buyer, seller = await make_member(), await make_member()
+        orders = await _delivered_orders(client, runtime, buyer, seller, 4)
+        clock.advance(days=3)
+        batches = []
+        original = service._fire_batch
+
+        async def counting(*args, **kwargs):
+            outcomes = await original(*args, **kwargs)
+            batches.append(len(outcomes))
+            return outcomes
+
+        monkeypatch.setattr(service, "_fire_batch", counting)
+        report = await sweep(runtime)
+        # Each batch fires one timer, then finds its time up; the rest wait for the next one.
+        assert batches == [1, 1, 1, 1, 0]
+        assert len(report.timers_fired) == 4
+        states = {(await client.get(f"/orders/{o}", headers=buyer.headers)).json()["state"] for o in orders}
+        assert states == {"completed"}
+        assert await ledger.balance_of(ledger.available(seller.id), "USD") == 4 * 400
 
 
 async def test_worker_loop_runs_sweeps(runtime):

@@ -99,6 +99,22 @@ class Database:
             await self._discard(tx)
             raise
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A savepoint in the current transaction: an exception inside the block undoes
+        the block's statements (and only them) and is raised again; the transaction goes on.
+        """
+        tx = self.engine.current_transaction.get()
+        if tx is None:
+            raise RuntimeError("a savepoint needs an open transaction")
+        point = await tx.savepoint()
+        try:
+            yield
+        except BaseException:
+            await point.rollback_to()
+            raise
+        await point.release()
+
     async def _discard(self, tx: Any) -> None:
         """Clean up after a transaction whose BEGIN, COMMIT or ROLLBACK raised.
 

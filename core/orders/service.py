@@ -10,14 +10,16 @@ transition's effects (ledger postings, ...) run — all committed together or no
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import msgspec
 
-from agorakit.db.prepared import Prepared, PreparedInsert
+from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.money import ledger
@@ -471,11 +473,19 @@ async def fire_in(
 
 
 async def _fire(
-    uow: Any, order_id: int, name: str, *, caller: Any | None, data: dict[str, Any] | None
+    uow: Any,
+    order_id: int,
+    name: str,
+    *,
+    caller: Any | None,
+    data: dict[str, Any] | None,
+    row: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """:func:`fire_in`, also returning the order's item rows."""
+    """:func:`fire_in`, also returning the order's item rows (``row``: the order's row,
+    when the caller has just read it with its lock)."""
     runtime = uow.runtime
-    row = await _order_row(order_id, for_update=True)
+    if row is None:
+        row = await _order_row(order_id, for_update=True)
     process = registry(runtime).get(row["process"], row["process_version"])
     roles = roles_of(row, caller, process)
     transition = process.transition(name)
@@ -666,65 +676,132 @@ class TimerReport(msgspec.Struct):
     failed: list[int] = []
 
 
-async def fire_due_timers(runtime: Any, *, limit: int = 100) -> TimerReport:
-    """Fire every pending timer that is due, each in its own unit of work.
+async def fire_due_timers(runtime: Any, *, limit: int = 1000) -> TimerReport:
+    """Fire pending timers that are due (at most ``limit``), in batches.
 
-    Several workers can run this at once: on PostgreSQL each timer is claimed with
-    ``FOR UPDATE SKIP LOCKED`` so it fires exactly once; SQLite runs one writer at a
-    time.  A timer whose transition fails is retried with backoff and, after
+    A batch is one unit of work: it claims up to ``[worker] timer_batch`` due timers
+    (on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so several workers can run at once
+    and each timer fires exactly once; SQLite runs one writer at a time), fires each in a
+    savepoint, marks them, and commits once; the events of the whole batch are delivered
+    together afterwards.  A batch takes no further timers once it has run
+    ``[worker] batch_seconds``.
+
+    A timer whose transition fails is rolled back to its savepoint alone: the others of
+    the batch still fire, and it is retried with backoff and, after
     ``TIMER_MAX_ATTEMPTS``, marked ``failed`` for operators — never dropped silently.
+    If the batch's commit itself fails (PostgreSQL's balanced-ledger check runs at
+    commit), its timers are fired again one per transaction, so the one at fault is the
+    only one retried.
     """
     report = TimerReport()
-    seen: set[int] = set()
-    for _ in range(limit):
-        outcome = await _fire_next_timer(runtime, seen)
-        if outcome is None:
+    handled = 0
+    size = runtime.settings.worker.timer_batch
+    while handled < limit:
+        claimed: list[int] = []
+        try:
+            outcomes = await _fire_batch(runtime, min(size, limit - handled), claimed)
+        except Exception:
+            if not claimed:
+                raise  # the claim itself failed: nothing of ours is at fault
+            log.exception("a batch of %d timers did not commit; firing them one at a time", len(claimed))
+            outcomes = []
+            for timer_id in claimed:
+                outcomes += await _fire_alone(runtime, timer_id)
+        if not outcomes:
             break
-        timer_id, result = outcome
-        seen.add(timer_id)
-        if result != "cancelled":  # its state was left before it fired: nothing to report
-            getattr(report, result).append(timer_id)
+        for timer_id, result in outcomes:
+            handled += 1
+            if result != "cancelled":  # its state was left before it fired: nothing to report
+                getattr(report, result).append(timer_id)
     return report
 
 
-async def _fire_next_timer(runtime: Any, seen: set[int]) -> tuple[int, str] | None:
-    timer_id: int | None = None
-    try:
-        async with runtime.unit_of_work() as uow:
-            query = (
-                OrderTimer.select(OrderTimer.id, OrderTimer.order, OrderTimer.transition, OrderTimer.state)
-                .where((OrderTimer.status == "pending") & (OrderTimer.due_at <= uow.now))
-                .order_by(OrderTimer.due_at)
-                .order_by(OrderTimer.id)
-                .first()
-            )
-            if seen:
-                query = query.where(OrderTimer.id.not_in(list(seen)))
-            if runtime.db.is_postgres:
-                query = query.lock_rows(skip_locked=True)
-            timer = await query
-            if timer is None:
-                return None
+def _claim_query(locking: bool, size: int | None) -> Prepared:
+    """The claim of up to ``size`` due timers, oldest first (run with the time), or with
+    ``size`` None of the due timer with a given id (run with the time and the id);
+    ``locking``: PostgreSQL's ``FOR UPDATE SKIP LOCKED``."""
+
+    def due(now: Any) -> Any:
+        return OrderTimer.select(
+            OrderTimer.id, OrderTimer.order, OrderTimer.transition, OrderTimer.state
+        ).where((OrderTimer.status == "pending") & (OrderTimer.due_at <= now))
+
+    def locked(query: Any) -> Any:
+        return query.lock_rows(skip_locked=True) if locking else query
+
+    if size is None:
+        return Prepared(lambda now, id: locked(due(now).where(OrderTimer.id == id)))
+    return Prepared(
+        lambda now: locked(due(now).order_by(OrderTimer.due_at).order_by(OrderTimer.id).limit(size))
+    )
+
+
+@functools.cache
+def _claim(locking: bool, size: int | None) -> Prepared:
+    return _claim_query(locking, size)
+
+
+_MARK_TIMERS = Prepared(
+    lambda status, at, ids: OrderTimer.update({OrderTimer.status: status, OrderTimer.fired_at: at}).where(
+        any_of(OrderTimer.id, ids)
+    )
+)
+
+
+async def _fire_batch(
+    runtime: Any, size: int, claimed: list[int], *, only: int | None = None
+) -> list[tuple[int, str]]:
+    """Claim up to ``size`` due timers (or the timer ``only``) and fire them in one unit
+    of work; ``claimed`` gets their ids before any is fired."""
+    started = time.perf_counter()
+    budget = runtime.settings.worker.batch_seconds
+    outcomes: list[tuple[int, str]] = []
+    async with runtime.unit_of_work() as uow:
+        claim = _claim(runtime.db.is_postgres, None if only is not None else size)
+        timers = await (claim.run(uow.now) if only is None else claim.run(uow.now, only))
+        # Orders are locked in id order, so concurrent workers cannot deadlock on them.
+        timers.sort(key=lambda t: (t["order"], t["id"]))
+        claimed.extend(t["id"] for t in timers)
+        fired: list[int] = []
+        cancelled: list[int] = []
+        for timer in timers:
+            if outcomes and time.perf_counter() - started > budget:
+                break  # the rest stay pending (and unlocked at commit) for the next batch
             timer_id = timer["id"]
-            row = await _order_row(timer["order"], for_update=True)
-            if row["state"] != timer["state"]:
-                await OrderTimer.update({OrderTimer.status: "cancelled"}).where(OrderTimer.id == timer_id)
-                return timer_id, "cancelled"
-            await fire_in(uow, timer["order"], timer["transition"], caller=None, data={"timer": timer_id})
-            await OrderTimer.update({OrderTimer.status: "fired", OrderTimer.fired_at: uow.now}).where(
-                OrderTimer.id == timer_id
-            )
-            return timer_id, "fired"
-    except AgorakitError as exc:
-        if timer_id is None:
-            raise
-        error = exc
+            events, nested = len(uow.events), len(uow.nested)
+            try:
+                async with runtime.db.savepoint():
+                    row = await _order_row(timer["order"], for_update=True)
+                    if row["state"] != timer["state"]:
+                        cancelled.append(timer_id)
+                        outcomes.append((timer_id, "cancelled"))
+                        continue
+                    await _fire(
+                        uow, row["id"], timer["transition"], caller=None, data={"timer": timer_id}, row=row
+                    )
+                fired.append(timer_id)
+                outcomes.append((timer_id, "fired"))
+            except Exception as exc:
+                del uow.events[events:], uow.nested[nested:]  # what the rolled-back part recorded
+                if not isinstance(exc, AgorakitError):
+                    log.exception("timer %s failed", timer_id)
+                    exc = AgorakitError(f"unexpected error: {exc!r}")
+                outcomes.append(await _record_timer_failure(runtime, timer_id, exc))
+        if fired:
+            await _MARK_TIMERS.run("fired", uow.now, fired)
+        if cancelled:
+            await _MARK_TIMERS.run("cancelled", None, cancelled)
+    return outcomes
+
+
+async def _fire_alone(runtime: Any, timer_id: int) -> list[tuple[int, str]]:
+    """Fire one timer in a unit of work of its own; a commit that fails counts as its failure."""
+    try:
+        return await _fire_batch(runtime, 1, [], only=timer_id)
     except Exception as exc:
-        if timer_id is None:
-            raise
-        log.exception("timer %s failed", timer_id)
-        error = AgorakitError(f"unexpected error: {exc!r}")
-    return await _record_timer_failure(runtime, timer_id, error)
+        log.exception("timer %s did not commit", timer_id)
+        error = exc if isinstance(exc, AgorakitError) else AgorakitError(f"unexpected error: {exc!r}")
+        return [await _record_timer_failure(runtime, timer_id, error)]
 
 
 async def _record_timer_failure(runtime: Any, timer_id: int, error: AgorakitError) -> tuple[int, str]:
