@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agorakit.accounts.tables import Member
-from agorakit.db.prepared import Prepared, any_of
+from agorakit.db.prepared import Prepared, PreparedRaw, any_of
 from agorakit.orders.tables import Order, OrderItem
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -229,3 +229,20 @@ async def test_a_prepared_update_binds_new_values_and_returns_what_it_moved(runt
         (first, "paid", 2),
         (second, "new", 1),
     ]
+
+
+async def test_a_prepared_raw_statement_binds_values_in_order_on_both_engines(runtime, make_member):
+    buyer = await make_member()
+    first, second = await _order(runtime, buyer.id, items=2), await _order(runtime, buyer.id, items=1)
+    add = PreparedRaw(
+        Order,
+        "UPDATE core_order SET amount = amount + {} WHERE id = {} AND amount + {} >= 0 RETURNING amount",
+    )
+    async with runtime.unit_of_work():
+        assert await add.run(250, first, 250) == [{"amount": 1250}]
+        assert await add.run(-600, second, -600) == []  # would go below zero: nothing changed
+        assert await add.run(-100, second, -100) == [{"amount": 400}]
+    rows = await Order.select(Order.id, Order.amount).where(Order.id.is_in([first, second]))
+    assert sorted((r["id"], r["amount"]) for r in rows) == [(first, 1250), (second, 400)]
+    with pytest.raises(TypeError, match="takes 3 values, got 2"):
+        await add.run(1, first)

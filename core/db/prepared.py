@@ -257,3 +257,36 @@ class PreparedInsert:
         querystring._frozen_compiled_strings = (self.sql(engine.engine_type, len(rows)), args)
         results = await engine.run_querystring(querystring, in_pool=True)
         return engine.transform_response_to_dicts(results) if results else []
+
+
+class PreparedRaw:
+    """Hand-written SQL on ``table``'s engine, compiled once per engine type.
+
+    ``sql`` uses ``{}`` for each value, as ``Table.raw`` does (``$1``, ``$2`` ... on
+    PostgreSQL, ``?`` on SQLite); ``await prepared.run(*values)`` returns the rows as
+    dicts.  For statements the query builder cannot parameterise, such as arithmetic
+    with a value (``SET balance = balance + {}``).
+    """
+
+    def __init__(self, table: type[Table], sql: str) -> None:
+        self.table = table
+        self.sql = sql
+        self.arity = sql.count("{}")
+        self._compiled: dict[str, tuple[str, list[int]]] = {}
+
+    def _compile(self, engine_type: str) -> tuple[str, list[int]]:
+        querystring = QueryString(self.sql, *[_Param(i) for i in range(self.arity)])
+        sql, args = querystring.compile_string(engine_type=engine_type)
+        compiled = (sql, [arg.index for arg in args])
+        self._compiled[engine_type] = compiled
+        return compiled
+
+    async def run(self, *values: Any) -> list[dict[str, Any]]:
+        if len(values) != self.arity:
+            raise TypeError(f"this prepared statement takes {self.arity} values, got {len(values)}")
+        engine = self.table._meta.db
+        sql, order = self._compiled.get(engine.engine_type) or self._compile(engine.engine_type)
+        querystring = QueryString("", query_type="raw", table=self.table)
+        querystring._frozen_compiled_strings = (sql, [values[i] for i in order])
+        results = await engine.run_querystring(querystring, in_pool=True)
+        return engine.transform_response_to_dicts(results) if results else []

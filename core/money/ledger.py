@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from agorakit.db.prepared import Prepared, PreparedInsert
+from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of
 from agorakit.errors import AgorakitError, Conflict
 from agorakit.money.amounts import format_amount
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -176,6 +176,12 @@ _TRANSACTION_BY_KEY = Prepared(
     )
 )
 
+#: nothing moves an account that may not go negative below zero
+_MOVE_BALANCE = PreparedRaw(
+    LedgerAccount,
+    "UPDATE core_ledger_account SET balance = balance + {} "
+    "WHERE id = {} AND (allow_negative OR balance + {} >= 0) RETURNING balance",
+)
 _ACCOUNT = Prepared(
     lambda name, currency: (
         LedgerAccount.select(LedgerAccount.id, LedgerAccount.name, LedgerAccount.kind, LedgerAccount.balance)
@@ -185,8 +191,36 @@ _ACCOUNT = Prepared(
 )
 
 
+_ACCOUNTS = Prepared(
+    lambda names, currency: LedgerAccount.select(
+        LedgerAccount.id, LedgerAccount.name, LedgerAccount.kind, LedgerAccount.balance
+    ).where(any_of(LedgerAccount.name, names) & (LedgerAccount.currency == currency))
+)
+
+
+async def _accounts(keys: Any, now: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """The account rows of (name, currency) ``keys``, one query per currency; the missing
+    ones are created."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for currency in {currency for _, currency in keys}:
+        names = [name for name, cur in keys if cur == currency]
+        for row in await _ACCOUNTS.run(names, currency):
+            found[(row["name"], currency)] = row
+    for name, currency in keys:
+        if (name, currency) not in found:
+            found[(name, currency)] = await ensure_account(name, currency, now=now)
+    return found
+
+
 async def _account_row(name: str, currency: str) -> dict[str, Any] | None:
     return await _ACCOUNT.run(name, currency)
+
+
+_SET_PARTIES = Prepared(
+    lambda buyer_id, seller_id, name, currency: LedgerAccount.update(
+        {LedgerAccount.buyer_id: buyer_id, LedgerAccount.seller_id: seller_id}
+    ).where((LedgerAccount.name == name) & (LedgerAccount.currency == currency))
+)
 
 
 async def set_escrow_parties(
@@ -194,9 +228,7 @@ async def set_escrow_parties(
 ) -> None:
     """Record who an escrow is from and for (balances show it as in escrow / pending)."""
     await ensure_account(escrow(ref), currency, now=now, buyer_id=buyer_id, seller_id=seller_id)
-    await LedgerAccount.update({LedgerAccount.buyer_id: buyer_id, LedgerAccount.seller_id: seller_id}).where(
-        (LedgerAccount.name == escrow(ref)) & (LedgerAccount.currency == currency)
-    )
+    await _SET_PARTIES.run(buyer_id, seller_id, escrow(ref), currency)
 
 
 async def post(
@@ -235,18 +267,12 @@ async def post(
     )
     transaction_id = rows[0]["id"]
 
-    accounts = {key_: await ensure_account(key_[0], key_[1], now=now) for key_ in net}
+    accounts = await _accounts(net, now)
     entries = []
     # A fixed order of row locks keeps concurrent postings on PostgreSQL deadlock-free.
     for (name, currency), amount in sorted(net.items(), key=lambda item: accounts[item[0]]["id"]):
         account = accounts[(name, currency)]
-        updated = await LedgerAccount.raw(
-            "UPDATE core_ledger_account SET balance = balance + {} "
-            "WHERE id = {} AND (allow_negative OR balance + {} >= 0) RETURNING balance",
-            amount,
-            account["id"],
-            amount,
-        )
+        updated = await _MOVE_BALANCE.run(amount, account["id"], amount)
         if not updated:
             raise await _insufficient(name, currency, -amount)
         entries.append(

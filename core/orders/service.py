@@ -386,6 +386,10 @@ def quote_order(
     }
 
 
+_INSERT_ORDER = PreparedInsert(Order)
+_INSERT_ITEMS = PreparedInsert(OrderItem, returning=())
+
+
 async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data) -> int:
     now = uow.now
     amount = sum(item.unit_price * item.quantity for item in items)
@@ -399,50 +403,50 @@ async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, it
         seller_id=seller_id,
         data=data,
     )
-    rows = await Order.insert(
-        Order(
-            process=definition.name,
-            process_version=definition.version,
-            state=definition.initial,
-            version=1,
-            buyer_id=buyer_id,
-            seller_id=seller_id,
-            listing_id=listing_id,
-            currency=currency,
-            amount=amount,
-            data=data,
-            state_entered_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-    ).returning(Order.id)
+    rows = await _INSERT_ORDER.run(
+        {
+            "process": definition.name,
+            "process_version": definition.version,
+            "state": definition.initial,
+            "version": 1,
+            "buyer_id": buyer_id,
+            "seller_id": seller_id,
+            "listing_id": listing_id,
+            "currency": currency,
+            "amount": amount,
+            "data": data,
+            "state_entered_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
     order_id = rows[0]["id"]
-    await OrderItem.insert(
+    await _INSERT_ITEMS.run(
         *[
-            OrderItem(
-                order=order_id,
-                position=index,
-                kind=item.kind,
-                description=item.description,
-                unit_price=item.unit_price,
-                quantity=item.quantity,
-                amount=item.unit_price * item.quantity,
-            )
+            {
+                "order": order_id,
+                "position": index,
+                "kind": item.kind,
+                "description": item.description,
+                "unit_price": item.unit_price,
+                "quantity": item.quantity,
+                "amount": item.unit_price * item.quantity,
+            }
             for index, item in enumerate(items, start=1)
         ]
     )
-    await OrderEvent.insert(
-        OrderEvent(
-            order=order_id,
-            seq=1,
-            transition="create",
-            from_state=None,
-            to_state=definition.initial,
-            actor_role="buyer",
-            actor_id=buyer_id,
-            data={},
-            at=now,
-        )
+    await _INSERT_HISTORY.run(
+        {
+            "order": order_id,
+            "seq": 1,
+            "transition": "create",
+            "from_state": None,
+            "to_state": definition.initial,
+            "actor_role": "buyer",
+            "actor_id": buyer_id,
+            "data": {},
+            "at": now,
+        }
     )
     await _set_timers(uow, order_id, definition, definition.initial)
     uow.record(
@@ -648,21 +652,25 @@ async def _check_eligible(runtime: Any, listing_id: int, member: Any) -> None:
     await check_can_take(runtime, await get_listing(listing_id), member)
 
 
+_INSERT_TIMERS = PreparedInsert(OrderTimer, returning=())
+
+
 async def _set_timers(uow: Any, order_id: int, process: Process, state: str) -> None:
+    now = uow.now
     timers = [
-        OrderTimer(
-            order=order_id,
-            state=state,
-            transition=timer.transition,
-            due_at=uow.now + timer.after,
-            status="pending",
-            attempts=0,
-            created_at=uow.now,
-        )
+        {
+            "order": order_id,
+            "state": state,
+            "transition": timer.transition,
+            "due_at": now + timer.after,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+        }
         for timer in process.timers_for(state)
     ]
     if timers:
-        await OrderTimer.insert(*timers)
+        await _INSERT_TIMERS.run(*timers)
 
 
 # --------------------------------------------------------------------------------------

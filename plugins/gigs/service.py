@@ -214,11 +214,16 @@ async def has_delivery(ctx: Any) -> str | None:
     )
 
 
+_ACCEPT_DELIVERY = Prepared(
+    lambda reviewed_by, at, order: Proof.update(
+        {Proof.status: "accepted", Proof.reviewed_by: reviewed_by, Proof.reviewed_at: at}
+    ).where((Proof.order == order) & (Proof.status == "submitted"))
+)
+
+
 async def accept_delivery(ctx: Any) -> None:
     """On completion the delivery counts as accepted (by the buyer, or by the timer)."""
-    await Proof.update(
-        {Proof.status: "accepted", Proof.reviewed_by: ctx.actor_id, Proof.reviewed_at: ctx.uow.now}
-    ).where((Proof.order == ctx.order.id) & (Proof.status == "submitted"))
+    await _ACCEPT_DELIVERY.run(ctx.actor_id, ctx.uow.now, ctx.order.id)
 
 
 async def _open_proposal(order_id: int) -> dict[str, Any] | None:
