@@ -991,3 +991,25 @@ class TestEventOutbox:
         assert (await sweep(runtime)).events_republished == [event_id]
         assert (await self.event(event_id))["status"] == "published"
         assert templates(await inbox(client, member)) == ["sample_parcel_shipped", "member_welcome"]
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("Order 12: <done> & paid", "<p>Order 12: &lt;done&gt; &amp; paid</p>"),
+        (
+            "See https://example.com/o/1 now",
+            '<p>See <a href="https://example.com/o/1" rel="noopener">https://example.com/o/1</a> now</p>',
+        ),
+        ("Mail ada@example.org", '<p>Mail <a href="mailto:ada@example.org">ada@example.org</a></p>'),
+        (
+            "Visit www.example.net\n\nBye",
+            '<p>Visit <a href="https://www.example.net" rel="noopener">www.example.net</a></p>\n<p>Bye</p>',
+        ),
+        ("one\ntwo", "<p>one<br>\ntwo</p>"),
+    ],
+)
+def test_paragraphs_escape_text_and_link_what_looks_like_an_address(text, html):
+    from agorakit.notifications.rendering import paragraphs
+
+    assert str(paragraphs(text)) == html

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agorakit.accounts.tables import Member
-from agorakit.db.prepared import Prepared, PreparedRaw, any_of
+from agorakit.db.prepared import Prepared, PreparedRaw, any_of, none_of
 from agorakit.orders.tables import Order, OrderItem
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -246,3 +246,12 @@ async def test_a_prepared_raw_statement_binds_values_in_order_on_both_engines(ru
     assert sorted((r["id"], r["amount"]) for r in rows) == [(first, 1250), (second, 400)]
     with pytest.raises(TypeError, match="takes 3 values, got 2"):
         await add.run(1, first)
+
+
+async def test_none_of_is_the_negation_of_any_of(runtime, make_member):
+    members = [await make_member() for _ in range(3)]
+    others = Prepared(lambda ids: Member.select(Member.id).where(none_of(Member.id, ids)).order_by(Member.id))
+    ids = [m.id for m in members]
+    assert [r["id"] for r in await others.run(ids[:1])] == ids[1:]
+    assert [r["id"] for r in await others.run(ids)] == []
+    assert [r["id"] for r in await others.run([])] == ids

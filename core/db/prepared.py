@@ -60,6 +60,14 @@ def any_of(column: Column, values: Any) -> WhereRaw:
     return WhereRaw(f"{name} = ANY({{}})", values)
 
 
+def none_of(column: Column, values: Any) -> WhereRaw:
+    """``column`` (NOT NULL) is none of ``values``: the negation of :func:`any_of`."""
+    name = column._meta.get_full_name(with_alias=False)
+    if column._meta.table._meta.db.engine_type == "sqlite":
+        return WhereRaw(f"{name} NOT IN (SELECT value FROM json_each({{}}))", values)
+    return WhereRaw(f"NOT ({name} = ANY({{}}))", values)
+
+
 class _Compiled:
     __slots__ = ("args", "first", "json_names", "plain", "query", "query_type", "sql", "table")
 

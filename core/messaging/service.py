@@ -17,7 +17,7 @@ from typing import Any
 
 from agorakit.accounts.tables import Member
 from agorakit.attachments.service import attachments_by_ids, check_attachments
-from agorakit.db.prepared import Prepared, PreparedInsert
+from agorakit.db.prepared import Prepared, PreparedInsert, none_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.messaging.schemas import (
@@ -76,14 +76,29 @@ def excerpt(text: str) -> str:
 # --------------------------------------------------------------------------------------
 
 
+_LAST_MESSAGE = Prepared(
+    lambda message, at, conversation, same_message: Conversation.update(
+        {Conversation.last_message_id: message, Conversation.last_message_at: at}
+    ).where((Conversation.id == conversation) & (Conversation.last_message_id < same_message))
+)
+
+
 async def _ensure(uow: Any, *, key: str, subject: str | None, participant_ids: list[int]) -> int:
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"a conversation key has 1 to {MAX_KEY} characters, not {key!r}")
-    # ON CONFLICT: of two concurrent creations one inserts, the other waits and finds it.
-    await _INSERT_CONVERSATION.run(
-        {"key": key, "kind": kind_of(key), "subject": subject, "last_message_id": 0, "created_at": uow.now}
-    )
     row = await _CONVERSATION_BY_KEY.run(key)
+    if row is None:
+        # ON CONFLICT: of two concurrent creations one inserts, the other waits and finds it.
+        await _INSERT_CONVERSATION.run(
+            {
+                "key": key,
+                "kind": kind_of(key),
+                "subject": subject,
+                "last_message_id": 0,
+                "created_at": uow.now,
+            }
+        )
+        row = await _CONVERSATION_BY_KEY.run(key)
     await _add_participants(uow, row["id"], participant_ids)
     return row["id"]
 
@@ -142,10 +157,16 @@ async def sync_order_conversation(uow: Any, order_id: int) -> int:
     parties = await order_parties(uow.runtime, order_id)
     key = f"order:{order_id}"
     conversation_id = await _ensure(uow, key=key, subject=key, participant_ids=parties)
-    await Participant.delete().where(
-        (Participant.conversation == conversation_id) & Participant.member_id.not_in(parties)
-    )
+    await _REMOVE_OTHERS.run(conversation_id, parties)
     return conversation_id
+
+
+#: participants of a conversation who are not among the members given
+_REMOVE_OTHERS = Prepared(
+    lambda conversation, members: Participant.delete().where(
+        (Participant.conversation == conversation) & none_of(Participant.member_id, members)
+    )
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -285,9 +306,7 @@ async def _insert_message(
     if not rows:
         return None
     message_id = rows[0]["id"]
-    await Conversation.update(
-        {Conversation.last_message_id: message_id, Conversation.last_message_at: uow.now}
-    ).where((Conversation.id == conversation_id) & (Conversation.last_message_id < message_id))
+    await _LAST_MESSAGE.run(message_id, uow.now, conversation_id, message_id)
     if sender_id is not None:
         await _mark_read(conversation_id, sender_id, message_id)
     return message_id

@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 import msgspec
 from jinja2.utils import urlize
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from agorakit.hooks import collect
 
@@ -53,8 +53,16 @@ def paragraphs(text: str) -> Markup:
     )
 
 
+#: what urlize turns into a link starts with or contains one of these (in any case);
+#: a line with none of them is only escaped (urlize is most of a notice's rendering)
+_LINK_MARKS = ("://", "www.", "@", ".com", ".net", ".org", "mailto:")
+
+
 def _linked(line: str) -> Markup:
     """One line of text, escaped, with its http(s) URLs made into links."""
+    lowered = line.lower()
+    if not any(mark in lowered for mark in _LINK_MARKS):
+        return escape(line)
     return Markup(urlize(line, rel="noopener"))
 
 
