@@ -335,15 +335,26 @@ async def balances_for_update(names: list[str], currency: str) -> dict[str, int]
     order, the order :func:`post` updates them in, with the lock that update takes.
     SQLite needs no lock: ``BEGIN IMMEDIATE`` already lets one writer in at a time.
     """
-    query = (
-        LedgerAccount.select(LedgerAccount.name, LedgerAccount.balance)
-        .where(LedgerAccount.name.is_in(list(names)) & (LedgerAccount.currency == currency))
-        .order_by(LedgerAccount.id)
-    )
-    if LedgerAccount._meta.db.engine_type == "postgres":
-        query = query.lock_rows("NO KEY UPDATE")
-    found = {row["name"]: row["balance"] for row in await query}
+    locking = LedgerAccount._meta.db.engine_type == "postgres"
+    rows = await _BALANCES[locking].run(list(names), currency)
+    found = {row["name"]: row["balance"] for row in rows}
     return {name: found.get(name, 0) for name in names}
+
+
+def _balances(locking: bool) -> Prepared:
+    def build(names: Any, currency: Any) -> Any:
+        query = (
+            LedgerAccount.select(LedgerAccount.name, LedgerAccount.balance)
+            .where(any_of(LedgerAccount.name, names) & (LedgerAccount.currency == currency))
+            .order_by(LedgerAccount.id)
+        )
+        return query.lock_rows("NO KEY UPDATE") if locking else query
+
+    return Prepared(build)
+
+
+#: balances of accounts by name; (PostgreSQL) locked as post() locks them
+_BALANCES = {locking: _balances(locking) for locking in (False, True)}
 
 
 # --------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from agorakit.db import is_unique_violation
-from agorakit.db.prepared import Prepared
+from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.hooks import maybe_await
 from agorakit.money import ledger
@@ -88,6 +88,9 @@ def methods(runtime: Any) -> dict[str, Any]:
     return runtime.payment_methods
 
 
+_INSERT_PAYMENT = PreparedInsert(Payment)
+
+
 async def start_payment(
     runtime: Any,
     *,
@@ -130,22 +133,22 @@ async def start_payment(
                         raise IdempotencyKeyReused("payment")
                     return first, True
             now = uow.now
-            rows = await Payment.insert(
-                Payment(
-                    payer_id=payer_id,
-                    method=method,
-                    amount=amount,
-                    currency=currency,
-                    purpose=purpose,
-                    escrow_ref=escrow_ref,
-                    status="pending",
-                    reference=_reference(),
-                    idempotency_key=idempotency_key,
-                    details={},
-                    created_at=now,
-                    updated_at=now,
-                )
-            ).returning(Payment.id)
+            rows = await _INSERT_PAYMENT.run(
+                {
+                    "payer_id": payer_id,
+                    "method": method,
+                    "amount": amount,
+                    "currency": currency,
+                    "purpose": purpose,
+                    "escrow_ref": escrow_ref,
+                    "status": "pending",
+                    "reference": _reference(),
+                    "idempotency_key": idempotency_key,
+                    "details": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             payment = await get_payment(rows[0]["id"])
             if escrow_ref is not None:
                 await ledger.set_escrow_parties(
@@ -205,6 +208,14 @@ def _reference() -> str:
     return "PAY-" + secrets.token_hex(5).upper()
 
 
+#: an open payment completed, with its details (JSON text); nothing if it is not open
+_COMPLETE = PreparedRaw(
+    Payment,
+    "UPDATE core_payment SET status = 'completed', completed_at = {}, updated_at = {}, details = {} "
+    f"WHERE id = {{}} AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)}) RETURNING id",
+)
+
+
 async def settle(
     uow: Any,
     payment: PaymentOut,
@@ -223,18 +234,8 @@ async def settle(
     if total != _minor(payment):
         message = f"sources {total} do not cover payment {payment.id} of {_minor(payment)}"
         raise ledger.LedgerError(message)
-    updated = (
-        await Payment.update(
-            {
-                Payment.status: "completed",
-                Payment.completed_at: uow.now,
-                Payment.updated_at: uow.now,
-                Payment.details: {**payment.details, **(details or {})},
-            }
-        )
-        .where((Payment.id == payment.id) & Payment.status.is_in(list(OPEN_STATUSES)))
-        .returning(Payment.id)
-    )
+    merged = msgspec.json.encode({**payment.details, **(details or {})}).decode()
+    updated = await _COMPLETE.run(uow.now, uow.now, merged, payment.id)
     if not updated:
         current = await get_payment(payment.id)
         raise Conflict(f"payment {payment.id} is {current.status}; only open payments can be completed")
