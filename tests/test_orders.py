@@ -71,6 +71,13 @@ def gig_process(version: int = 1, auto_complete_days: int = 3) -> Process:
                 effects=("release_escrow", "explode"),
             ),
             Transition(
+                name="stuck",
+                sources=("in_progress",),
+                target="completed",
+                actors=("system", "buyer"),
+                effects=("release_escrow", "deadlock_once"),
+            ),
+            Transition(
                 name="unbalanced",
                 sources=("in_progress",),
                 target="completed",
@@ -133,6 +140,13 @@ class TestGigPlugin:
         async def explode(ctx):  # after release_escrow has moved the money and the order
             raise RuntimeError("the effect broke")
 
+        async def deadlock_once(ctx):  # PostgreSQL picked this transaction as a deadlock's victim
+            from asyncpg.exceptions import DeadlockDetectedError
+
+            self.deadlocks = getattr(self, "deadlocks", 0) + 1
+            if self.deadlocks == 1 or ctx.actor_role == "buyer":
+                raise DeadlockDetectedError("deadlock detected")
+
         async def unbalanced_entry(ctx):  # PostgreSQL's deferred check refuses the COMMIT
             from agorakit.money.ledger import _INSERT_ENTRIES, _INSERT_TRANSACTION, ensure_account
 
@@ -161,6 +175,7 @@ class TestGigPlugin:
             "fund_from_credit": fund_from_credit,
             "explode": explode,
             "unbalanced_entry": unbalanced_entry,
+            "deadlock_once": deadlock_once,
         }
 
     @agorakit.hookimpl
@@ -578,6 +593,60 @@ async def test_a_failing_timer_in_a_batch_undoes_only_its_own_work(client, runti
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert row["last_error"] == "unexpected error: RuntimeError('the effect broke')"
     assert await ledger.check_ledger() == []
+
+
+async def test_a_timer_that_loses_a_deadlock_waits_for_the_next_batch(client, runtime, make_member, clock):
+    """The batch commits the timers before it; the timer itself is not counted as failed."""
+    buyer, seller = await make_member(), await make_member()
+    delivered = await _delivered_orders(client, runtime, buyer, seller, 2)
+    stuck = await new_order(runtime, buyer, seller)
+    await fund_credit(runtime, buyer.id, 499)
+    await fund_credit(runtime, buyer.id, 1)
+    await client.post(fire_path(stuck.id, "pay"), headers=buyer.headers)
+    clock.advance(days=3)
+    timer = await _due_timer(runtime, stuck.id, "stuck")
+    batches = []
+    original = service._fire_batch
+
+    async def recording(*args, **kwargs):
+        outcomes = await original(*args, **kwargs)
+        batches.append(sorted(result for _, result in outcomes))
+        return outcomes
+
+    service._fire_batch = recording
+    try:
+        report = await sweep(runtime)
+    finally:
+        service._fire_batch = original
+
+    assert batches == [["fired", "fired"], ["fired"], []]
+    assert len(report.timers_fired) == 3 and report.timers_fired[-1] == timer
+    assert report.timers_retried == [] and report.timers_failed == []
+    for order_id in [*delivered, stuck.id]:
+        assert (await client.get(f"/orders/{order_id}", headers=buyer.headers)).json()["state"] == "completed"
+    row = await OrderTimer.select().where(OrderTimer.id == timer).first()
+    assert (row["status"], row["attempts"], row["last_error"]) == ("fired", 0, None)
+    assert await ledger.balance_of(ledger.available(seller.id), "USD") == 3 * 400
+    assert await ledger.check_ledger() == []
+
+
+async def test_a_request_that_loses_a_deadlock_gets_a_409_and_changes_nothing(
+    client, runtime, make_member, problem
+):
+    buyer, seller = await make_member(), await make_member()
+    await fund_credit(runtime, buyer.id)
+    order = await new_order(runtime, buyer, seller)
+    await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+    body = problem(
+        await client.post(fire_path(order.id, "stuck"), headers=buyer.headers), 409, "concurrent_change"
+    )
+    assert body["detail"] == (
+        "another request changed the same data at the same moment; nothing was changed, try again"
+    )
+    after = (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()
+    assert (after["state"], after["version"]) == ("in_progress", 2)
+    assert await ledger.balance_of(ledger.escrow(f"order:{order.id}"), "USD") == 500
+    assert await ledger.balance_of(ledger.available(seller.id), "USD") == 0
 
 
 async def test_a_batch_whose_commit_fails_fires_its_timers_one_by_one(

@@ -186,6 +186,17 @@ def is_unique_violation(exc: BaseException) -> bool:
     return isinstance(exc, UniqueViolationError)
 
 
+#: PostgreSQL's answers when concurrent transactions got in each other's way: a deadlock,
+#: a serialization failure, a lock that could not be taken (lock_timeout / NOWAIT)
+LOCK_CONFLICTS = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """True when ``exc`` says this transaction lost to a concurrent one (on PostgreSQL: a
+    deadlock or a serialization failure); running the same work again can succeed."""
+    return getattr(exc, "sqlstate", None) in LOCK_CONFLICTS
+
+
 def _pool_connection_class() -> type:
     """asyncpg connections that skip the reset query when they go back to the pool.
 

@@ -151,6 +151,17 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[Prob
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response[Problem]:
+    from agorakit.db import is_lock_conflict
+
+    if is_lock_conflict(exc):  # rolled back whole: nothing changed, and a retry can pass
+        log.warning("%s %s lost to a concurrent transaction: %s", request.method, request.url.path, exc)
+        return problem_response(
+            request,
+            status=409,
+            code="concurrent_change",
+            title="A concurrent change got in the way",
+            detail="another request changed the same data at the same moment; nothing was changed, try again",
+        )
     status = getattr(exc, "status_code", 500)
     if not isinstance(status, int) or status < 500:
         status = 500

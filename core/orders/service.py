@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from agorakit.db import is_lock_conflict
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
@@ -791,6 +792,16 @@ async def _fire_batch(
                 outcomes.append((timer_id, "fired"))
             except Exception as exc:
                 del uow.events[events:], uow.nested[nested:]  # what the rolled-back part recorded
+                if is_lock_conflict(exc):
+                    # A deadlock with another worker or a request (the batch holds the rows
+                    # of the timers before this one): commit those, and let this timer wait
+                    # for the next batch; it is not the timer's failure.
+                    log.info(
+                        "timer %s met a concurrent transaction (%s); it fires in the next batch",
+                        timer_id,
+                        exc,
+                    )
+                    break
                 if not isinstance(exc, AgorakitError):
                     log.exception("timer %s failed", timer_id)
                     exc = AgorakitError(f"unexpected error: {exc!r}")
