@@ -218,6 +218,21 @@ async def test_same_idempotency_key_posts_once(runtime):
     assert await balances() == before_balances
 
 
+async def test_concurrent_postings_with_one_key_move_the_money_once(runtime):
+    """On PostgreSQL the second insert of the key waits for the first transaction, then
+    finds its posting: one is created, the others are answered with it."""
+    import asyncio
+
+    await fund(runtime, A, 1000)
+    results = await asyncio.gather(
+        *(post(runtime, "pay-b-race", ledger.move(A, B, 300, "USD")) for _ in range(6))
+    )
+    assert sorted(r.created for r in results) == [False] * 5 + [True]
+    assert len({r.transaction_id for r in results}) == 1
+    assert await balances() == {(OUTSIDE, "USD"): -1000, (A, "USD"): 700, (B, "USD"): 300}
+    assert await ledger.check_ledger() == []
+
+
 @pytest.mark.parametrize(
     "lines",
     [

@@ -156,11 +156,21 @@ async def sync_order_conversation(uow: Any, order_id: int) -> int:
     """Ensure the order's conversation, its participants being the order's parties now."""
     parties = await order_parties(uow.runtime, order_id)
     key = f"order:{order_id}"
+    row = await _CONVERSATION_BY_KEY.run(key)
+    if row is not None:  # most often it is there already, with these participants: read, don't write
+        members = {r["member_id"] for r in await _PARTICIPANTS.run(row["id"])}
+        if members == set(parties):
+            return row["id"]
     conversation_id = await _ensure(uow, key=key, subject=key, participant_ids=parties)
     await _REMOVE_OTHERS.run(conversation_id, parties)
     return conversation_id
 
 
+_PARTICIPANTS = Prepared(
+    lambda conversation: Participant.select(Participant.member_id).where(
+        Participant.conversation == conversation
+    )
+)
 #: participants of a conversation who are not among the members given
 _REMOVE_OTHERS = Prepared(
     lambda conversation, members: Participant.delete().where(
@@ -420,11 +430,6 @@ async def order_conversation(runtime: Any, order_id: int, *, caller: Any) -> Con
 # --------------------------------------------------------------------------------------
 
 
-_MESSAGE_OF_EVENT = Prepared(
-    lambda event: Message.select(Message.id).where(Message.event_id == event).first()
-)
-
-
 async def post_system_message(
     uow: Any, *, subject: str, body: str, event_id: int | None = None
 ) -> int | None:
@@ -435,8 +440,7 @@ async def post_system_message(
     event the message is about) the message is posted at most once per event, so a
     redelivered event changes nothing (None).
     """
-    if event_id is not None and await _MESSAGE_OF_EVENT.run(event_id) is not None:
-        return None
+    # A second delivery of the event inserts nothing (event_id is unique): no pre-check.
     match = _ORDER.fullmatch(subject)
     if match:
         conversation_id = await sync_order_conversation(uow, int(match.group(1)))

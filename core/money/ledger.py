@@ -166,7 +166,7 @@ async def ensure_account(
 
 
 _INSERT_ACCOUNT = PreparedInsert(LedgerAccount, returning=(), conflict_target=("name", "currency"))
-_INSERT_TRANSACTION = PreparedInsert(LedgerTransaction)
+_INSERT_TRANSACTION = PreparedInsert(LedgerTransaction, conflict_target=("idempotency_key",))
 _INSERT_ENTRIES = PreparedInsert(LedgerEntry, returning=())
 _TRANSACTION_BY_KEY = Prepared(
     lambda key: (
@@ -247,14 +247,9 @@ async def post(
     :raises LedgerError: the lines do not balance, or the key was used for other lines.
     """
     net = check_balanced(lines)
-    existing = await _TRANSACTION_BY_KEY.run(key)
-    if existing is not None:
-        await _check_same_posting(existing["id"], net, key)
-        return Posting(
-            transaction_id=existing["id"], idempotency_key=key, kind=existing["kind"], created=False
-        )
-
     now = uow.now
+    # A key posted before (or by a concurrent transaction that commits first) inserts
+    # nothing: the posting is then checked to be the same one, and nothing moves.
     rows = await _INSERT_TRANSACTION.run(
         {
             "idempotency_key": key,
@@ -265,6 +260,12 @@ async def post(
             "created_at": now,
         }
     )
+    if not rows:
+        existing = await _TRANSACTION_BY_KEY.run(key)
+        await _check_same_posting(existing["id"], net, key)
+        return Posting(
+            transaction_id=existing["id"], idempotency_key=key, kind=existing["kind"], created=False
+        )
     transaction_id = rows[0]["id"]
 
     accounts = await _accounts(net, now)
