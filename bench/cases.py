@@ -70,6 +70,8 @@ class Config:
     contention_rounds: int = 5
     worker_timers: int = 2_000
     worker_processes: list[int] = field(default_factory=lambda: [1, 2, 4])
+    #: ``[worker] timer_concurrency`` values measured with one worker process (the others: 1)
+    worker_concurrency: list[int] = field(default_factory=lambda: [2])
     worker_interval: float = 0.01
     startup_repeats: int = 5
     profile_requests: int = 200
@@ -576,6 +578,7 @@ async def case_worker(cfg: Config) -> list[Table]:
     columns = [
         "engine",
         "workers",
+        "batches at once",
         "timers",
         "seconds",
         "timers/s",
@@ -594,28 +597,41 @@ async def case_worker(cfg: Config) -> list[Table]:
     async with bench_site("postgres") as site:
         parties = await seed_flow_parties(site, 16)
         started = time.perf_counter()
-        total = cfg.worker_timers * len(cfg.worker_processes)
+        runs = [(workers, 1) for workers in cfg.worker_processes]
+        runs += [(1, concurrency) for concurrency in cfg.worker_concurrency if concurrency != 1]
+        total = cfg.worker_timers * len(runs)
         orders = await seed_delivered_orders(site, parties, total, due_in=timedelta(days=3))
         cfg.log(f"worker: {total} delivered orders in {time.perf_counter() - started:.1f} s")
-        for run, workers in enumerate(cfg.worker_processes):
+        for run, (workers, concurrency) in enumerate(runs):
             batch = orders[run * cfg.worker_timers : (run + 1) * cfg.worker_timers]
             async with Raw(site) as raw:  # the previous run's emails are not this run's work
                 await raw.execute("UPDATE core_email_outbox SET status = 'sent' WHERE status = 'pending'")
-            seconds, worker_cpu, db_cpu = await run_workers(cfg, site, workers, batch)
+            seconds, worker_cpu, db_cpu = await run_workers(
+                cfg, site, workers, batch, concurrency=concurrency
+            )
             problem = await check_fired_once(site, batch)
             if problem:
-                table.failures.append(f"{workers} workers: {problem}")
+                table.failures.append(f"{workers} workers x {concurrency}: {problem}")
             rate = len(batch) / seconds if seconds else None
             table.add(
-                "postgres", workers, len(batch), seconds, rate, "no" if problem else "yes", worker_cpu, db_cpu
+                "postgres",
+                workers,
+                concurrency,
+                len(batch),
+                seconds,
+                rate,
+                "no" if problem else "yes",
+                worker_cpu,
+                db_cpu,
             )
-            cfg.log(f"worker: {workers} processes: {rate or 0:.0f} timers/s")
+            cfg.log(f"worker: {workers} processes x {concurrency} batches: {rate or 0:.0f} timers/s")
         problem = await check_ledger(site)
         if problem:
             table.failures.append(problem)
     table.notes.append(
         f"workers run `agorakit worker --interval {cfg.worker_interval}`; the clock starts when the timers are made "
-        "due (all workers already sweeping) and stops when none of them is pending"
+        "due (all workers already sweeping) and stops when none of them is pending; batches at once = "
+        "[worker] timer_concurrency (batches of up to [worker] timer_batch timers, each in its own transaction)"
     )
     return [table]
 
@@ -669,15 +685,16 @@ async def check_ledger(site: BenchSite) -> str | None:
     return f"check-ledger: {'; '.join(problems)[:500]}" if problems else None
 
 
-def start_process(argv: list[str], log: Path) -> subprocess.Popen:
+def start_process(argv: list[str], log: Path, *, env: dict[str, str] | None = None) -> subprocess.Popen:
     with log.open("wb") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=subprocess_env())
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=subprocess_env(**(env or {})))
 
 
 async def run_workers(
-    cfg: Config, site: BenchSite, count: int, orders: list[int]
+    cfg: Config, site: BenchSite, count: int, orders: list[int], *, concurrency: int = 1
 ) -> tuple[float, float, float]:
-    """Start ``count`` workers, make the timers of ``orders`` due, wait until all fired."""
+    """Start ``count`` workers (each firing ``concurrency`` batches at once), make the
+    timers of ``orders`` due, wait until all fired."""
     from bench.sites import process_cpu_seconds
 
     argv = [
@@ -689,7 +706,8 @@ async def run_workers(
         str(cfg.worker_interval),
     ]
     logs = [site.directory / f"worker-{count}-{i}.log" for i in range(count)]
-    processes = [start_process(argv, log) for log in logs]
+    env = {"AGORAKIT_WORKER__TIMER_CONCURRENCY": str(concurrency)}
+    processes = [start_process(argv, log, env=env) for log in logs]
     try:
         deadline = time.perf_counter() + 60
         while not all("worker started" in log.read_text(errors="replace") for log in logs):

@@ -70,6 +70,12 @@ def parser() -> argparse.ArgumentParser:
         "--timers", type=int, default=None, help=f"due timers for the worker case ({defaults.worker_timers})"
     )
     p.add_argument("--workers", type=ints, default=defaults.worker_processes, help="worker process counts")
+    p.add_argument(
+        "--worker-concurrency",
+        type=ints,
+        default=defaults.worker_concurrency,
+        help="[worker] timer_concurrency values also measured with one worker process",
+    )
     p.add_argument("--worker-interval", type=float, default=defaults.worker_interval)
     p.add_argument("--repeats", type=int, default=defaults.startup_repeats, help="start-up measurements")
     p.add_argument("--profile-requests", type=int, default=defaults.profile_requests)
@@ -95,6 +101,7 @@ def config_from(args: argparse.Namespace) -> Config:
         contention_rounds=args.rounds,
         worker_timers=args.timers or full.get("worker_timers", defaults.worker_timers),
         worker_processes=args.workers,
+        worker_concurrency=args.worker_concurrency,
         worker_interval=args.worker_interval,
         startup_repeats=args.repeats,
         profile_requests=args.profile_requests,

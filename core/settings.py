@@ -251,6 +251,9 @@ class WorkerSection(SettingsStruct):
     #: the ledger accounts it moved (the platform's fee account, say) and, on SQLite, the
     #: write lock until it commits, so this bounds what a request can wait for it
     batch_seconds: Annotated[float, msgspec.Meta(gt=0, le=10)] = 0.05
+    #: PostgreSQL: batches one worker process fires at once, on connections of their own
+    #: (one waits for the database while another runs); SQLite always fires one at a time
+    timer_concurrency: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
 
 
 class Settings(SettingsStruct):

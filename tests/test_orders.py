@@ -502,9 +502,13 @@ async def test_concurrent_transitions_from_one_state_have_one_winner(client, run
 
 
 class TestSeveralWorkers:
-    @pytest.fixture(params=[100, 2], ids=["batch100", "batch2"])
+    @pytest.fixture(params=[(100, 1), (2, 1), (2, 3)], ids=["batch100", "batch2", "batch2-concurrency3"])
     def site_config(self, request):
-        return {"database": {"pool_max_size": 12}, "worker": {"timer_batch": request.param}}
+        batch, concurrency = request.param
+        return {
+            "database": {"pool_max_size": 16},
+            "worker": {"timer_batch": batch, "timer_concurrency": concurrency},
+        }
 
     async def test_each_due_timer_fires_exactly_once(self, client, runtime, make_member, clock, db_kind):
         buyer, seller = await make_member(), await make_member()
@@ -595,6 +599,7 @@ async def test_a_failing_timer_in_a_batch_undoes_only_its_own_work(client, runti
     assert await ledger.check_ledger() == []
 
 
+@pytest.mark.parametrize("site_config", [{"worker": {"timer_concurrency": 1}}])  # one batch at a time
 async def test_a_timer_that_loses_a_deadlock_waits_for_the_next_batch(client, runtime, make_member, clock):
     """The batch commits the timers before it; the timer itself is not counted as failed."""
     buyer, seller = await make_member(), await make_member()
@@ -679,7 +684,7 @@ async def test_a_batch_whose_commit_fails_fires_its_timers_one_by_one(
 class TestTimeBoundBatches:
     @pytest.fixture
     def site_config(self):
-        return {"worker": {"timer_batch": 100, "batch_seconds": 0.000001}}
+        return {"worker": {"timer_batch": 100, "batch_seconds": 0.000001, "timer_concurrency": 1}}
 
     async def test_a_batch_stops_taking_timers_after_batch_seconds(
         self, client, runtime, make_member, clock, monkeypatch

@@ -10,6 +10,7 @@ transition's effects (ledger postings, ...) run — all committed together or no
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -693,15 +694,35 @@ async def fire_due_timers(runtime: Any, *, limit: int = 1000) -> TimerReport:
     and each timer fires exactly once; SQLite runs one writer at a time), fires each in a
     savepoint, marks them, and commits once; the events of the whole batch are delivered
     together afterwards.  A batch takes no further timers once it has run
-    ``[worker] batch_seconds``.
+    ``[worker] batch_seconds``.  On PostgreSQL ``[worker] timer_concurrency`` batches run
+    at once, each on its own connection.
 
     A timer whose transition fails is rolled back to its savepoint alone: the others of
     the batch still fire, and it is retried with backoff and, after
     ``TIMER_MAX_ATTEMPTS``, marked ``failed`` for operators — never dropped silently.
     If the batch's commit itself fails (PostgreSQL's balanced-ledger check runs at
     commit), its timers are fired again one per transaction, so the one at fault is the
-    only one retried.
+    only one retried.  A timer that loses a deadlock (another worker's batch, a request)
+    ends its batch early: the timers before it commit, and it waits for the next batch
+    without counting an attempt.
     """
+    report = TimerReport()
+    concurrency = runtime.settings.worker.timer_concurrency if runtime.db.is_postgres else 1
+    if concurrency > 1:
+        # Each task claims its own batches (SKIP LOCKED keeps them apart) in a transaction
+        # of its own: the transaction is per task (a context variable).
+        shares = [limit // concurrency + (i < limit % concurrency) for i in range(concurrency)]
+        reports = await asyncio.gather(*(_fire_due(runtime, share) for share in shares if share))
+        for part in reports:
+            report.fired += part.fired
+            report.retried += part.retried
+            report.failed += part.failed
+        return report
+    return await _fire_due(runtime, limit)
+
+
+async def _fire_due(runtime: Any, limit: int) -> TimerReport:
+    """Fire due timers batch after batch until none is left or ``limit`` were handled."""
     report = TimerReport()
     handled = 0
     size = runtime.settings.worker.timer_batch
