@@ -910,6 +910,12 @@ def _to_proof(row: dict[str, Any]) -> ProofOut:
     )
 
 
+_WAITING_PROOF = Prepared(
+    lambda order: Proof.select(Proof.id).where((Proof.order == order) & (Proof.status == "submitted")).first()
+)
+_INSERT_PROOF = PreparedInsert(Proof)
+
+
 async def submit_proof(runtime: Any, order_id: int, proof: SubmitProof, *, caller: Any) -> ProofOut:
     """The seller (worker) submits evidence of the work; checked by ``agorakit_validate_proof``."""
     order = await get_order(runtime, order_id, caller=caller)
@@ -929,20 +935,19 @@ async def submit_proof(runtime: Any, order_id: int, proof: SubmitProof, *, calle
 
         await check_attachments(list(proof.attachments), scope=f"order:{order_id}", member_id=caller.id)
     async with runtime.unit_of_work() as uow:
-        open_proof = await Proof.exists().where((Proof.order == order_id) & Proof.status.is_in(["submitted"]))
-        if open_proof:
+        if await _WAITING_PROOF.run(order_id) is not None:
             raise Conflict("a proof of this order is waiting for review; wait for the review first")
-        rows = await Proof.insert(
-            Proof(
-                order=order_id,
-                submitted_by=caller.id,
-                text=proof.text.strip(),
-                urls=list(proof.urls),
-                attachments=list(dict.fromkeys(proof.attachments)),
-                status="submitted",
-                created_at=uow.now,
-            )
-        ).returning(Proof.id)
+        rows = await _INSERT_PROOF.run(
+            {
+                "order": order_id,
+                "submitted_by": caller.id,
+                "text": proof.text.strip(),
+                "urls": list(proof.urls),
+                "attachments": list(dict.fromkeys(proof.attachments)),
+                "status": "submitted",
+                "created_at": uow.now,
+            }
+        )
         proof_id = rows[0]["id"]
         await _proof_transition(uow, order, "submitted", caller, proof_id)
         uow.record("proof.submitted", subject=f"order:{order_id}", actor_id=caller.id, proof=proof_id)

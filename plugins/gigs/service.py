@@ -14,7 +14,7 @@ import msgspec
 
 from agorakit.catalog.listings import check_can_take, get_listing
 from agorakit.db import is_unique_violation
-from agorakit.db.prepared import Prepared
+from agorakit.db.prepared import Prepared, PreparedRaw
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.money.amounts import money, parse_amount
 from agorakit.orders import service as orders
@@ -187,8 +187,12 @@ async def start_clock(ctx: Any) -> None:
     order = ctx.order
     deadline = ctx.uow.now + timedelta(days=order.data.get("delivery_days", 1))
     data = {**order.data, "deadline": deadline.isoformat(), "paid_at": ctx.uow.now.isoformat()}
-    await Order.update({Order.data: data}).where(Order.id == order.id)
+    await _SET_DATA.run(msgspec.json.encode(data).decode(), order.id)
     ctx.order = msgspec.structs.replace(order, data=data)
+
+
+#: an order's data (JSON text): JSON values cannot be parameters of a Prepared query
+_SET_DATA = PreparedRaw(Order, "UPDATE core_order SET data = {} WHERE id = {}")
 
 
 def deadline_passed(ctx: Any) -> str | None:
