@@ -201,7 +201,10 @@ def agorakit_order_effects() -> dict[str, Any] | None:
     transition's transaction, after the order entered its new state (``ctx.order`` is
     the order after the transition): post to the ledger with ``agorakit.money.ledger``,
     write the plugin's own rows, record events with ``ctx.uow.record``.  An exception
-    rolls the whole transition back.  The core provides ``release_escrow`` (escrow →
+    rolls the whole transition back; when a timer fires it, the worker runs it in a
+    savepoint of a batch's transaction, so that rolls back this timer's work only (let
+    database errors propagate: a caught one leaves the transaction unusable).  The core
+    provides ``release_escrow`` (escrow →
     seller net + fees) and ``refund_escrow`` (escrow → buyer credit).  Effect names are
     unique across plugins.
 
