@@ -555,6 +555,14 @@ async def _delivered_orders(client, runtime, buyer, seller, count):
     return orders
 
 
+async def _paid_order_with_due_timer(client, runtime, buyer, seller, transition):
+    """A paid order (in_progress) with a pending ``transition`` timer due now."""
+    order = await new_order(runtime, buyer, seller)
+    await fund_credit(runtime, buyer.id, 500)
+    assert (await client.post(fire_path(order.id, "pay"), headers=buyer.headers)).status_code == 200
+    return order, await _due_timer(runtime, order.id, transition)
+
+
 async def _stored_transitions(order_id):
     from agorakit.events.tables import StoredEvent
 
@@ -572,12 +580,8 @@ async def test_a_failing_timer_in_a_batch_undoes_only_its_own_work(client, runti
     moved and the escrow was released is rolled back alone, and retried."""
     buyer, seller = await make_member(), await make_member()
     delivered = await _delivered_orders(client, runtime, buyer, seller, 3)
-    broken = await new_order(runtime, buyer, seller)
-    await fund_credit(runtime, buyer.id, 499)  # a second posting: another key
-    await fund_credit(runtime, buyer.id, 1)
-    assert (await client.post(fire_path(broken.id, "pay"), headers=buyer.headers)).status_code == 200
     clock.advance(days=3)
-    timer = await _due_timer(runtime, broken.id, "explode")
+    broken, timer = await _paid_order_with_due_timer(client, runtime, buyer, seller, "explode")
 
     report = await sweep(runtime)
 
@@ -604,12 +608,8 @@ async def test_a_timer_that_loses_a_deadlock_waits_for_the_next_batch(client, ru
     """The batch commits the timers before it; the timer itself is not counted as failed."""
     buyer, seller = await make_member(), await make_member()
     delivered = await _delivered_orders(client, runtime, buyer, seller, 2)
-    stuck = await new_order(runtime, buyer, seller)
-    await fund_credit(runtime, buyer.id, 499)
-    await fund_credit(runtime, buyer.id, 1)
-    await client.post(fire_path(stuck.id, "pay"), headers=buyer.headers)
     clock.advance(days=3)
-    timer = await _due_timer(runtime, stuck.id, "stuck")
+    stuck, timer = await _paid_order_with_due_timer(client, runtime, buyer, seller, "stuck")
     batches = []
     original = service._fire_batch
 
@@ -661,12 +661,8 @@ async def test_a_batch_whose_commit_fails_fires_its_timers_one_by_one(
         pytest.skip("PostgreSQL checks that the ledger balances at COMMIT; SQLite checks each posting")
     buyer, seller = await make_member(), await make_member()
     delivered = await _delivered_orders(client, runtime, buyer, seller, 2)
-    broken = await new_order(runtime, buyer, seller)
-    await fund_credit(runtime, buyer.id, 499)
-    await fund_credit(runtime, buyer.id, 1)
-    await client.post(fire_path(broken.id, "pay"), headers=buyer.headers)
     clock.advance(days=3)
-    timer = await _due_timer(runtime, broken.id, "unbalanced")
+    broken, timer = await _paid_order_with_due_timer(client, runtime, buyer, seller, "unbalanced")
 
     report = await sweep(runtime)
 
