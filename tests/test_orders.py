@@ -706,6 +706,22 @@ class TestTimeBoundBatches:
         assert await ledger.balance_of(ledger.available(seller.id), "USD") == 4 * 400
 
 
+@pytest.mark.parametrize("site_config", [{"worker": {"timer_concurrency": 2}}])
+async def test_concurrent_batches_share_the_limit_and_raise_the_first_error(runtime, monkeypatch, db_kind):
+    if db_kind != "postgres":
+        pytest.skip("SQLite fires one batch at a time")
+    calls = []
+
+    async def broken(rt, limit):
+        calls.append(limit)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(service, "_fire_due", broken)
+    with pytest.raises(RuntimeError, match="the database went away"):
+        await service.fire_due_timers(runtime, limit=5)
+    assert calls and set(calls) <= {2, 3}
+
+
 async def test_worker_loop_runs_sweeps(runtime):
     from agorakit.worker import run_worker
 

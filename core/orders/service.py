@@ -712,8 +712,13 @@ async def fire_due_timers(runtime: Any, *, limit: int = 1000) -> TimerReport:
         # Each task claims its own batches (SKIP LOCKED keeps them apart) in a transaction
         # of its own: the transaction is per task (a context variable).
         shares = [limit // concurrency + (i < limit % concurrency) for i in range(concurrency)]
-        reports = await asyncio.gather(*(_fire_due(runtime, share) for share in shares if share))
-        for part in reports:
+        try:
+            async with asyncio.TaskGroup() as group:  # one failing cancels the others
+                tasks = [group.create_task(_fire_due(runtime, share)) for share in shares if share]
+        except ExceptionGroup as failed:  # the sweep reports the first error, as with one task
+            raise failed.exceptions[0] from failed
+        for task in tasks:
+            part = task.result()
             report.fired += part.fired
             report.retried += part.retried
             report.failed += part.failed
