@@ -19,8 +19,10 @@ install: $(STAMP)  ## virtualenv with agorakit (editable) and the dev tools
 demo: $(STAMP)  ## SQLite demo site with demo data, served on http://127.0.0.1:8000
 	$(BIN)/agorakit demo
 
-test: $(STAMP) lint  ## the whole suite, SQLite and PostgreSQL
-	$(BIN)/pytest
+TEST_WORKERS ?= 2
+
+test: $(STAMP) lint  ## the whole suite, SQLite and PostgreSQL (TEST_WORKERS processes; 0: one)
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -103,6 +103,8 @@ def gig_process(version: int = 1, auto_complete_days: int = 3) -> Process:
 class TestGigPlugin:
     """A process, its guards and effects, and a proof rule, as a model plugin would ship."""
 
+    __test__ = False  # a plugin, not a test class
+
     def __init__(self, processes=None):
         self.processes = processes or [gig_process()]
 
