@@ -271,6 +271,24 @@ def make_member(runtime, app):
     return make
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "postgres_only(reason): the test proves a PostgreSQL-specific behaviour (concurrency, "
+        "constraints); its SQLite run is skipped with the reason",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request: pytest.FixtureRequest) -> None:
+    """Skip the SQLite run of a test marked ``postgres_only`` before its database is set up."""
+    marker = request.node.get_closest_marker("postgres_only")
+    if marker is None or "db_kind" not in request.fixturenames:
+        return
+    if request.getfixturevalue("db_kind") != "postgres":
+        pytest.skip(marker.args[0] if marker.args else "proves a PostgreSQL-specific behaviour")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"agorakit: PostgreSQL tests use {postgres_admin_dsn()} (AGORAKIT_TEST_POSTGRES_DSN)"
 

@@ -487,10 +487,8 @@ async def test_operator_queue_flags_overdue_disputes(client, runtime, make_membe
     )
 
 
-@pytest.mark.postgres_only
-async def test_concurrent_disputes_one_wins(client, runtime, make_member, db_kind):
-    if db_kind != "postgres":
-        pytest.skip("proves row locking under concurrency on PostgreSQL")
+@pytest.mark.postgres_only("proves row locking under concurrency on PostgreSQL")
+async def test_concurrent_disputes_one_wins(client, runtime, make_member):
     buyer, seller = await make_member(), await make_member()
     order_id = await delivered_order(client, runtime, buyer, seller)
     results = await asyncio.gather(
@@ -500,10 +498,8 @@ async def test_concurrent_disputes_one_wins(client, runtime, make_member, db_kin
     assert len((await client.get(f"/orders/{order_id}/disputes", headers=buyer.headers)).json()) == 1
 
 
-@pytest.mark.postgres_only
-async def test_concurrent_resolutions_move_money_once(client, runtime, make_member, db_kind):
-    if db_kind != "postgres":
-        pytest.skip("proves row locking under concurrency on PostgreSQL")
+@pytest.mark.postgres_only("proves row locking under concurrency on PostgreSQL")
+async def test_concurrent_resolutions_move_money_once(client, runtime, make_member):
     buyer, seller = await make_member(), await make_member()
     operator = await make_member(role="operator")
     order_id = await delivered_order(client, runtime, buyer, seller)

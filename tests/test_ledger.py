@@ -381,11 +381,10 @@ async def _account_id(name: str) -> int:
     return row["id"]
 
 
-async def test_database_refuses_unbalanced_transaction_at_commit(runtime, db_kind, clock):
-    if db_kind != "postgres":
-        pytest.skip(
-            "the balanced-transaction constraint trigger is PostgreSQL's (SQLite has no deferred triggers)"
-        )
+@pytest.mark.postgres_only(
+    "the balanced-transaction constraint trigger is PostgreSQL's (SQLite has no deferred triggers)"
+)
+async def test_database_refuses_unbalanced_transaction_at_commit(runtime, clock):
     await fund(runtime, A, 1000)
     a, outside = await _account_id(A), await _account_id(OUTSIDE)
     before = await counts()

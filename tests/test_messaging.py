@@ -562,10 +562,8 @@ async def test_ensure_conversation_post_system_message_and_transcript(runtime, m
     assert await service.transcript("lead:404") == []
 
 
-@pytest.mark.postgres_only
-async def test_ensure_conversation_concurrently_creates_one(runtime, make_member, db_kind):
-    if db_kind != "postgres":
-        pytest.skip("proves the unique key under concurrency on PostgreSQL")
+@pytest.mark.postgres_only("proves the unique key under concurrency on PostgreSQL")
+async def test_ensure_conversation_concurrently_creates_one(runtime, make_member):
     a, b = await make_member(), await make_member()
 
     async def ensure(participants):

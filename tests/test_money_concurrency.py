@@ -30,11 +30,6 @@ def site_config():
     return {"database": {"pool_max_size": 20}, "money": {"payout_methods": ["testpay"]}}
 
 
-def postgres_only(db_kind: str) -> None:
-    if db_kind != "postgres":
-        pytest.skip("concurrency is proven on PostgreSQL")
-
-
 async def fund(runtime, account: str, amount: int, currency: str = "USD") -> None:
     async with runtime.unit_of_work() as uow:
         await ledger.post(
@@ -76,10 +71,8 @@ async def assert_whole_balance_withdrawn_once(client, runtime, member, responses
     assert await ledger.check_ledger() == []
 
 
-async def test_concurrent_whole_balance_withdrawals_succeed_once(
-    client, runtime, make_member, db_kind, problem
-):
-    postgres_only(db_kind)
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+async def test_concurrent_whole_balance_withdrawals_succeed_once(client, runtime, make_member, problem):
     member = await make_member()
     await fund(runtime, ledger.available(member.id), 2500)
     responses = await asyncio.gather(*(withdraw(client, member, "25.00") for _ in range(50)))
@@ -95,8 +88,8 @@ async def test_concurrent_whole_balance_withdrawals_on_sqlite(client, runtime, m
     await assert_whole_balance_withdrawn_once(client, runtime, member, responses, problem)
 
 
-async def test_concurrent_replays_of_one_idempotency_key_withdraw_once(client, runtime, make_member, db_kind):
-    postgres_only(db_kind)
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+async def test_concurrent_replays_of_one_idempotency_key_withdraw_once(client, runtime, make_member):
     member = await make_member()
     await fund(runtime, ledger.available(member.id), 10000)
     responses = await asyncio.gather(
@@ -110,13 +103,13 @@ async def test_concurrent_replays_of_one_idempotency_key_withdraw_once(client, r
     assert await ledger.check_ledger() == []
 
 
-async def test_concurrent_escrow_payments_from_balance(runtime, make_member, db_kind):
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+async def test_concurrent_escrow_payments_from_balance(runtime, make_member):
     """Two members, each with just enough for one payment, each try five at once.
 
     (Escrows are funded by the order services, which call ``start_payment``; each call
     below is its own task and unit of work, as concurrent requests would be.)
     """
-    postgres_only(db_kind)
     first, second = await make_member(), await make_member()
     await fund(runtime, ledger.credit(first.id), 100)  # 1.00 credit + 2.00 available
     await fund(runtime, ledger.available(first.id), 200)
@@ -153,9 +146,9 @@ async def test_concurrent_escrow_payments_from_balance(runtime, make_member, db_
     assert await ledger.check_ledger() == []
 
 
-async def test_concurrent_payments_that_fit_all_succeed(runtime, make_member, db_kind):
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+async def test_concurrent_payments_that_fit_all_succeed(runtime, make_member):
     """Five 1.00 payments at once from 1.00 credit + 10.00 available: every one fits."""
-    postgres_only(db_kind)
     member = await make_member()
     await fund(runtime, ledger.credit(member.id), 100)
     await fund(runtime, ledger.available(member.id), 1000)
@@ -182,8 +175,8 @@ async def test_concurrent_payments_that_fit_all_succeed(runtime, make_member, db
     assert await ledger.check_ledger() == []
 
 
-async def test_concurrent_transfers_never_lose_an_update(runtime, db_kind):
-    postgres_only(db_kind)
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+async def test_concurrent_transfers_never_lose_an_update(runtime):
     a, b = ledger.available(1), ledger.available(2)
     await fund(runtime, a, 10000)
     await fund(runtime, b, 10000)
@@ -222,8 +215,8 @@ async def test_concurrent_transfers_never_lose_an_update(runtime, db_kind):
     assert await ledger.check_ledger() == []
 
 
-async def test_concurrent_cancellations_return_the_money_once(client, runtime, make_member, db_kind, problem):
-    postgres_only(db_kind)
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+async def test_concurrent_cancellations_return_the_money_once(client, runtime, make_member, problem):
     member = await make_member()
     await fund(runtime, ledger.available(member.id), 2500)
     created = await withdraw(client, member, "25.00")
@@ -242,10 +235,8 @@ async def test_concurrent_cancellations_return_the_money_once(client, runtime, m
     assert await ledger.check_ledger() == []
 
 
-async def test_concurrent_complete_and_fail_settle_a_withdrawal_once(
-    client, runtime, make_member, db_kind, problem
-):
-    postgres_only(db_kind)
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+async def test_concurrent_complete_and_fail_settle_a_withdrawal_once(client, runtime, make_member, problem):
     member, operator = await make_member(), await make_member(role="operator")
     await fund(runtime, ledger.available(member.id), 2500)
     created = await withdraw(client, member, "25.00")

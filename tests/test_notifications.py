@@ -394,10 +394,8 @@ async def test_event_delivered_twice_notifies_once(client, runtime, make_member,
     ) == 1
 
 
-@pytest.mark.postgres_only
-async def test_concurrent_deliveries_send_each_email_once(runtime, make_member, smtp, db_kind):
-    if db_kind != "postgres":
-        pytest.skip("proves FOR UPDATE SKIP LOCKED under concurrency on PostgreSQL")
+@pytest.mark.postgres_only("proves FOR UPDATE SKIP LOCKED under concurrency on PostgreSQL")
+async def test_concurrent_deliveries_send_each_email_once(runtime, make_member, smtp):
     members = [await make_member() for _ in range(12)]
     reports = await asyncio.gather(*(deliver_emails(runtime, limit=5) for _ in range(4)))
     reports += await asyncio.gather(*(deliver_emails(runtime) for _ in range(2)))

@@ -656,11 +656,8 @@ async def test_a_request_that_loses_a_deadlock_gets_a_409_and_changes_nothing(
     assert await ledger.balance_of(ledger.available(seller.id), "USD") == 0
 
 
-async def test_a_batch_whose_commit_fails_fires_its_timers_one_by_one(
-    client, runtime, make_member, clock, db_kind
-):
-    if db_kind != "postgres":
-        pytest.skip("PostgreSQL checks that the ledger balances at COMMIT; SQLite checks each posting")
+@pytest.mark.postgres_only("PostgreSQL checks that the ledger balances at COMMIT; SQLite checks each posting")
+async def test_a_batch_whose_commit_fails_fires_its_timers_one_by_one(client, runtime, make_member, clock):
     buyer, seller = await make_member(), await make_member()
     delivered = await _delivered_orders(client, runtime, buyer, seller, 2)
     clock.advance(days=3)
@@ -708,10 +705,9 @@ class TestTimeBoundBatches:
         assert await ledger.balance_of(ledger.available(seller.id), "USD") == 4 * 400
 
 
+@pytest.mark.postgres_only("SQLite fires one batch at a time")
 @pytest.mark.parametrize("site_config", [{"worker": {"timer_concurrency": 2}}])
-async def test_concurrent_batches_share_the_limit_and_raise_the_first_error(runtime, monkeypatch, db_kind):
-    if db_kind != "postgres":
-        pytest.skip("SQLite fires one batch at a time")
+async def test_concurrent_batches_share_the_limit_and_raise_the_first_error(runtime, monkeypatch):
     calls = []
 
     async def broken(rt, limit):

@@ -395,10 +395,8 @@ class TestGigOrder:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.postgres_only
-async def test_concurrent_deliveries_and_capture_settle_once(client, runtime, make_member, paypal, db_kind):
-    if db_kind != "postgres":
-        pytest.skip("concurrent settlement needs PostgreSQL")
+@pytest.mark.postgres_only("concurrent settlement needs PostgreSQL")
+async def test_concurrent_deliveries_and_capture_settle_once(client, runtime, make_member, paypal):
     member = await make_member()
     payment, order = await approved_deposit(client, member, paypal)
     approved = paypal.delivery("CHECKOUT.ORDER.APPROVED", paypal.order_resource(order["order_id"]))

@@ -734,10 +734,8 @@ async def test_webhook_before_the_submit_answer_is_stored(
     assert await ledger.check_ledger() == []
 
 
-@pytest.mark.postgres_only
-async def test_two_workers_at_once_pay_once(client, runtime, make_member, paypal, clock, db_kind):
-    if db_kind != "postgres":
-        pytest.skip("concurrent workers need PostgreSQL's row locks")
+@pytest.mark.postgres_only("concurrent workers need PostgreSQL's row locks")
+async def test_two_workers_at_once_pay_once(client, runtime, make_member, paypal, clock):
     members = [await seller_with_withdrawal(client, runtime, make_member) for _ in range(3)]
     await asyncio.gather(sweep(runtime), sweep(runtime))
     assert len(paypal.batches) == 1
