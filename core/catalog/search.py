@@ -122,6 +122,13 @@ async def browse(
         args.append(max_price)
 
     inner = f"SELECT l.id AS id, {key} AS sort_key FROM core_listing l{joins} WHERE {' AND '.join(where)}"
+    if words and postgres:
+        # Matches first, then their order.  Without this fence PostgreSQL may walk the
+        # sort's index (newest, price) backwards testing every listing for the words:
+        # it guesses that 0.5% of the listings hold a word it has no statistics for, so
+        # for a rare word it reads the whole table (1.25 s at 1M listings, against 6 ms
+        # through the full-text index).  A search now costs what its matches cost.
+        inner += " OFFSET 0"
     sql = f"SELECT id, sort_key FROM ({inner}) AS found"
     all_args = key_args + args
     position = decode_cursor(cursor, keys=("k", "id"))
