@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from catalog_helpers import CatalogTestPlugin, make_categories, publish
+from catalog_helpers import CatalogTestPlugin, gig, make_categories, publish
 
 import agorakit
 from agorakit.orders import service as orders
@@ -562,6 +562,97 @@ async def test_search_sort_rating_orders_listings_by_seller_rating(
     )
     ranked = [i["id"] for i in (await client.get("/listings", params={"sort": "rating"})).json()["items"]]
     assert ranked[3:] == [newer["id"], listings["low"]["id"], listings["new"]["id"]]
+
+
+async def listing_ratings(runtime, *listing_ids: int) -> list[int]:
+    from agorakit.catalog.tables import Listing
+
+    rows = await Listing.select(Listing.id, Listing.seller_rating).where(Listing.id.is_in(list(listing_ids)))
+    by_id = {r["id"]: r["seller_rating"] for r in rows}
+    return [by_id[i] for i in listing_ids]
+
+
+async def test_the_stored_seller_rating_follows_every_review_change(client, runtime, people, make_member):
+    """``sort=rating`` reads the seller's rating stored on each listing: posting, hiding
+    and showing a buyer's review again change it for every listing of the seller, drafts
+    included, and a listing created later starts with it."""
+    operator, buyer, seller = people
+    await make_categories(client, operator)
+    rival = await publish(client, await make_member(), operator, title="Rival logo")
+    published = await publish(client, seller, operator, title="Logo")
+    draft = (await client.post("/listings", json=gig(title="Draft logo"), headers=seller.headers)).json()
+    assert await listing_ratings(runtime, published["id"], draft["id"], rival["id"]) == [-1, -1, -1]
+
+    first = await review(
+        client, await completed_order(runtime, buyer, seller, published["id"]), buyer, rating=4
+    )
+    # average 4.00 from one rating: 4 * 10^6 * 10^5 + 1
+    assert await listing_ratings(runtime, published["id"], draft["id"]) == [400_000_000_001] * 2
+    await review(client, await completed_order(runtime, buyer, seller), buyer, rating=3)
+    # 3.50 from two: floor(7 * 10^6 / 2) * 10^5 + 2
+    assert await listing_ratings(runtime, published["id"], draft["id"]) == [350_000_000_002] * 2
+    # The seller's review of their buyer is about the buyer, who sells nothing here.
+    order_id = await completed_order(runtime, buyer, seller)
+    await review(client, order_id, seller, rating=1)
+    assert await listing_ratings(runtime, published["id"], rival["id"]) == [350_000_000_002, -1]
+
+    hidden = await client.post(
+        f"/operator/reviews/{first['id']}/hide", json={"reason": "spam"}, headers=operator.headers
+    )
+    assert hidden.status_code == 200, hidden.text
+    assert await listing_ratings(runtime, published["id"]) == [300_000_000_001]
+    later = (await client.post("/listings", json=gig(title="Later logo"), headers=seller.headers)).json()
+    assert await listing_ratings(runtime, later["id"]) == [300_000_000_001]
+    shown = await client.post(f"/operator/reviews/{first['id']}/unhide", headers=operator.headers)
+    assert shown.status_code == 200, shown.text
+    assert await listing_ratings(runtime, published["id"], later["id"]) == [350_000_000_002] * 2
+    ranked = [i["id"] for i in (await client.get("/listings", params={"sort": "rating"})).json()["items"]]
+    assert ranked == [published["id"], rival["id"]]
+
+
+async def test_the_migration_fills_the_same_seller_rating_the_reviews_store(client, runtime, people):
+    """Listings that existed before the rating was stored get it from the reviews area's
+    migration: the same key, computed for every listing at once."""
+    import importlib
+
+    from agorakit.catalog.tables import Listing
+
+    fill = importlib.import_module(
+        "agorakit.reviews.piccolo_migrations.core_reviews_2026_11_30t14_00_00_000000"
+    ).FILL
+    operator, buyer, seller = people
+    await make_categories(client, operator)
+    rated = await publish(client, seller, operator, title="Logo")
+    for stars in (5, 4, 4):
+        await review(client, await completed_order(runtime, buyer, seller), buyer, rating=stars)
+    unrated = await publish(client, buyer, operator, title="Another logo")
+    stored = await listing_ratings(runtime, rated["id"], unrated["id"])
+    assert stored == [433_333_300_003, -1]  # floor(13 * 10^6 / 3) * 10^5 + 3
+    await Listing.update({Listing.seller_rating: -1}, force=True)  # as the new column starts
+    await runtime.db.engine.run_ddl(fill)
+    assert await listing_ratings(runtime, rated["id"], unrated["id"]) == stored
+
+
+@pytest.mark.postgres_only("concurrent transactions about one seller")
+async def test_reviews_posted_at_once_all_count_in_the_stored_rating(client, runtime, make_member, people):
+    """Each review recomputes the seller's key from the reviews; without the lock on the
+    seller two concurrent ones each computed it without the other's review (read
+    committed), and the last to commit wrote a key missing one of them."""
+    operator, _, seller = people
+    await make_categories(client, operator)
+    listing = await publish(client, seller, operator, title="Logo")
+    buyers = [await make_member() for _ in range(8)]
+    orders_ = [await completed_order(runtime, b, seller) for b in buyers]
+    stars = [5, 4, 3, 5, 1, 2, 5, 4]
+    responses = await asyncio.gather(
+        *(
+            client.post(review_path(o), json={"rating": r, "text": "Fine."}, headers=b.headers)
+            for o, b, r in zip(orders_, buyers, stars, strict=True)
+        )
+    )
+    assert [r.status_code for r in responses] == [201] * 8
+    # floor(29 * 10^6 / 8) * 10^5 + 8
+    assert await listing_ratings(runtime, listing["id"]) == [362_500_000_008]
 
 
 # --------------------------------------------------------------------------------------

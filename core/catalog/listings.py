@@ -314,6 +314,9 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
             )
         ).returning(Listing.id)
         listing_id = rows[0]["id"]
+        from agorakit.reviews.service import store_seller_rating
+
+        await store_seller_rating(runtime, owner.id, listing_id=listing_id)  # for sort=rating
         uow.record("listing.created", subject=f"listing:{listing_id}", actor_id=owner.id, kind=kind.name)
     return await get_listing(listing_id, viewer=owner)
 

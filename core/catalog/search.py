@@ -30,20 +30,9 @@ _SORTS = {
     "newest": ("l.published_us", True),
     "price_asc": ("l.price", False),
     "price_desc": ("l.price", True),
-    "rating": (None, True),  # _SELLER_RATING below
+    # the owner's seller rating, stored on each listing (see agorakit.reviews.service)
+    "rating": ("l.seller_rating", True),
 }
-
-#: The seller's rating as one integer, best first: floor(average * 10^6) * 10^5 + the
-#: number of ratings (capped at 99999), so equal averages rank the better-tried seller
-#: first; -1 for a seller without ratings, who comes last.  Visible reviews by buyers only
-#: (as ``seller.rating`` shows).  Integer arithmetic, the same on SQLite and PostgreSQL,
-#: so the keyset cursor stays exact; ties fall back to the newest listing id.
-_SELLER_RATING = (
-    "(SELECT CASE WHEN COUNT(*) = 0 THEN -1 "
-    "ELSE (SUM(r.rating) * 1000000 / COUNT(*)) * 100000 "
-    "+ (CASE WHEN COUNT(*) > 99999 THEN 99999 ELSE COUNT(*) END) END "
-    "FROM core_review r WHERE r.subject_id = l.owner_id AND r.author_role = 'buyer' AND r.hidden = {})"
-)
 
 
 def search_words(q: str) -> list[str]:
@@ -96,8 +85,6 @@ async def browse(
                 # bm25 is smaller for better matches; title counts five times the description.
                 key = "CAST(-bm25(core_listing_fts, 5.0, 1.0) * 1000000 AS INTEGER)"
     key_args = [" ".join(words)] if postgres and sort == "relevance" else []
-    if sort == "rating":
-        key, key_args = _SELLER_RATING, [False]
     if kind:
         where.append("l.kind = {}")
         args.append(kind)

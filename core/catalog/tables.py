@@ -61,3 +61,8 @@ class Listing(Table, tablename="core_listing"):
     published_us = BigInt(
         null=True, default=None, help_text="published_at in microseconds since the epoch (sort key)."
     )
+    seller_rating = BigInt(
+        default=-1,
+        help_text="The owner's rating as a seller as one integer, the key of sort=rating; kept by the "
+        "reviews area (agorakit.reviews.service.store_seller_rating).",
+    )

@@ -127,6 +127,39 @@ async def listing_summaries(listing_ids: Iterable[int]) -> dict[int, ReviewSumma
     return {listing_id: _summary(d) for listing_id, d in found.items()}
 
 
+#: A seller's rating as one integer, best first: floor(average * 10^6) * 10^5 + the number
+#: of ratings (capped at 99999), so equal averages rank the better-tried seller first; -1
+#: for a seller without ratings, who comes last.  Visible reviews by buyers only (as
+#: ``seller.rating`` shows).  Integer arithmetic, the same on SQLite and PostgreSQL, so the
+#: keyset cursor of ``sort=rating`` stays exact.
+_SELLER_RATING_KEY = (
+    "(SELECT CASE WHEN COUNT(*) = 0 THEN -1 "
+    "ELSE (SUM(r.rating) * 1000000 / COUNT(*)) * 100000 "
+    "+ (CASE WHEN COUNT(*) > 99999 THEN 99999 ELSE COUNT(*) END) END "
+    "FROM core_review r WHERE r.subject_id = {} AND r.author_role = 'buyer' AND r.hidden = {})"
+)
+
+
+async def store_seller_rating(runtime: Any, member_id: int, *, listing_id: int | None = None) -> None:
+    """Store ``member_id``'s rating as a seller on their listings (``core_listing.seller_rating``,
+    which ``GET /listings?sort=rating`` reads from an index), or on one of them.
+
+    Call it inside the unit of work that changes what the rating counts (a buyer's review
+    posted, hidden or shown again) or that creates a listing.  On PostgreSQL it first locks
+    the member's row, so that such units of work about one seller take turns and the key
+    is computed in a statement that sees every one committed before it: two reviews posted
+    at once both count.  (SQLite runs one write transaction at a time anyway.)
+    """
+    if runtime.db.is_postgres:
+        await Member.raw("SELECT id FROM core_member WHERE id = {} FOR NO KEY UPDATE", member_id)
+    where, args = "owner_id = {}", [member_id]
+    if listing_id is not None:
+        where, args = "id = {}", [listing_id]
+    await Listing.raw(
+        f"UPDATE core_listing SET seller_rating = {_SELLER_RATING_KEY} WHERE {where}", member_id, False, *args
+    )
+
+
 async def member_rating(member_id: int) -> MemberRating:
     """A member's two summaries (as seller, as buyer); 404 for an unknown member."""
     await _check_member(member_id)
@@ -305,6 +338,8 @@ async def post_review(runtime: Any, order_id: int, cmd: PostReview, *, caller: A
                 )
             ).returning(Review.id)
             review_id = inserted[0]["id"]
+            if author_role == "buyer":
+                await store_seller_rating(runtime, subject_id)
             uow.record(
                 "review.posted",
                 subject=f"review:{review_id}",
@@ -366,6 +401,8 @@ async def hide_review(runtime: Any, review_id: int, *, reason: str, operator: An
         row = await _review_row(review_id)
         if not changed:
             raise Conflict(f"review {review_id} is already hidden")
+        if row["author_role"] == "buyer":
+            await store_seller_rating(runtime, row["subject_id"])
         uow.record(
             "review.hidden",
             subject=f"review:{review_id}",
@@ -397,6 +434,8 @@ async def unhide_review(runtime: Any, review_id: int, *, operator: Any) -> Revie
         row = await _review_row(review_id)
         if not changed:
             raise Conflict(f"review {review_id} is not hidden")
+        if row["author_role"] == "buyer":
+            await store_seller_rating(runtime, row["subject_id"])
         uow.record(
             "review.unhidden",
             subject=f"review:{review_id}",
