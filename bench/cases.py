@@ -138,6 +138,10 @@ BROWSE_VARIANTS = {
     "category": f"/listings?limit=20&category={FILTER_CATEGORY}",
     "search": f"/listings?limit=20&q={SEARCH_TERM}",
     "rare search": f"/listings?limit=20&q={RARE_TERM}",
+    # a search sorted by newest: its matches first, whatever the planner guesses of them
+    "rare, newest": f"/listings?limit=20&q={RARE_TERM}&sort=newest",
+    # the seller's rating, stored on each listing
+    "rating": "/listings?limit=20&sort=rating",
 }
 
 
@@ -172,9 +176,12 @@ async def browse_engine(cfg: Config, engine: str, table: Table, raw_results: dic
                             body = check_status(
                                 table, f"{engine} {side} {variant}", await client.get(url), 200
                             )
-                        found = {"search": matches, "rare search": rare, "category": in_category}.get(
-                            variant, size
-                        )
+                        found = {
+                            "search": matches,
+                            "rare search": rare,
+                            "rare, newest": rare,
+                            "category": in_category,
+                        }.get(variant, size)
                         wanted = min(20, found)
                         if body is not None and len(body["items"]) != wanted:
                             table.failures.append(

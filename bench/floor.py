@@ -357,10 +357,24 @@ async def member_of(request: Request, s: Any) -> Any:
 # Browse: the statements of agorakit.catalog.search.browse and listings.to_listings
 # --------------------------------------------------------------------------------------
 
-BROWSE_NEWEST = (
-    "SELECT id, sort_key FROM (SELECT l.id AS id, l.published_us AS sort_key FROM core_listing l "
+BROWSE_SORTED = (
+    "SELECT id, sort_key FROM (SELECT l.id AS id, l.{key} AS sort_key FROM core_listing l "
     "WHERE {where}) AS found ORDER BY sort_key DESC, id DESC LIMIT 21"
 )
+#: a search sorted by newest: its matches first (``OFFSET 0`` keeps PostgreSQL's planner
+#: from walking the published index instead), then their order
+SEARCH_NEWEST_PG = (
+    "SELECT id, sort_key FROM (SELECT l.id AS id, l.published_us AS sort_key FROM core_listing l "
+    "WHERE l.status = 'published' AND l.search_vector @@ plainto_tsquery('english', $1) OFFSET 0) AS found "
+    "ORDER BY sort_key DESC, id DESC LIMIT 21"
+)
+SEARCH_NEWEST_SQLITE = (
+    "SELECT id, sort_key FROM (SELECT l.id AS id, l.published_us AS sort_key FROM core_listing l "
+    "JOIN core_listing_fts ON core_listing_fts.rowid = l.id WHERE l.status = 'published' AND core_listing_fts "
+    "MATCH $1) AS found ORDER BY sort_key DESC, id DESC LIMIT 21"
+)
+#: sort -> the listing column of its key (descending)
+SORT_KEYS = {"newest": "published_us", "rating": "seller_rating"}
 SEARCH_PG = (
     "SELECT id, sort_key FROM (SELECT l.id AS id, CAST(ts_rank(l.search_vector, plainto_tsquery('english', $1)) "
     "* 1000000 AS BIGINT) AS sort_key FROM core_listing l WHERE l.status = 'published' AND l.search_vector @@ "
@@ -441,7 +455,7 @@ async def to_listings(s: Any, rows: Sequence[Any], slugs: dict[int, str] | None 
 
 
 async def browse_page(
-    s: Any, *, q: str | None, category: str | None, limit: int = 20, sqlite: bool
+    s: Any, *, q: str | None, category: str | None, sort: str | None = None, limit: int = 20, sqlite: bool
 ) -> ListingPage:
     """One page of GET /listings: the statements of agorakit.catalog.search.browse."""
     where, args = ["l.status = 'published'"], []
@@ -460,14 +474,20 @@ async def browse_page(
             ids.append(current)
             todo += children.get(current, [])
         where.append(f"l.category_id IN ({', '.join(str(int(i)) for i in ids)})")
+    if sort not in (None, *SORT_KEYS) or (sort == "rating" and q):
+        raise Problem(422, "validation_error", f"the floor does not serve sort={sort!r} here")
     if q:
         words = WORD.findall(q.lower())[:20]
-        if sqlite:
+        if sort == "newest":
+            sql = SEARCH_NEWEST_SQLITE if sqlite else SEARCH_NEWEST_PG
+            found = await s.fetch(sql, " ".join(f'"{w}"' for w in words) if sqlite else " ".join(words))
+        elif sqlite:
             found = await s.fetch(SEARCH_SQLITE, " ".join(f'"{w}"' for w in words))
         else:
             found = await s.fetch(SEARCH_PG, " ".join(words), " ".join(words))
     else:
-        found = await s.fetch(BROWSE_NEWEST.format(where=" AND ".join(where)), *args)
+        key = SORT_KEYS[sort or "newest"]
+        found = await s.fetch(BROWSE_SORTED.format(key=key, where=" AND ".join(where)), *args)
     page = found[:limit]
     if not page:
         return ListingPage([], None)
@@ -481,10 +501,13 @@ async def browse_page(
 
 @get("/listings")
 async def browse(
-    q: FromQuery[str | None] = None, category: FromQuery[str | None] = None, limit: FromQuery[int] = 20
+    q: FromQuery[str | None] = None,
+    category: FromQuery[str | None] = None,
+    sort: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 20,
 ) -> ListingPage:
     async with db.reads() as s:
-        return await browse_page(s, q=q, category=category, limit=limit, sqlite=db.sqlite)
+        return await browse_page(s, q=q, category=category, sort=sort, limit=limit, sqlite=db.sqlite)
 
 
 # --------------------------------------------------------------------------------------
