@@ -288,3 +288,124 @@ async def test_a_sorted_search_for_a_rare_word_reads_its_matches_not_the_table(
         # The full-text index or, the table being small, a sequential scan: never the
         # sort's own index (newest: core_listing_published, price: core_listing_price).
         assert "core_listing_published" not in plan and "core_listing_price" not in plan, (sort, plan)
+
+
+async def _walk_pages(client, params: dict) -> list[int]:
+    seen, cursor = [], None
+    for _ in range(50):
+        query = {**params, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        body = (await client.get("/listings", params=query)).json()
+        seen += [item["id"] for item in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError(f"no last page for {params}")
+
+
+async def test_a_filtered_browse_reads_the_sort_order_first_then_looks_its_matches_up(
+    client, people, clock, monkeypatch
+):
+    """A filtered browse walks at most ``WALK`` listings in the sort's order and, when
+    they hold no more than a page, asks for the matches instead: every page must be what
+    the filters and the sort say, whichever way it was found, and pages never repeat or
+    skip a listing."""
+    from agorakit.catalog import search
+
+    operator, seller, other = people
+    made = []
+    for n in range(8):
+        listing = await publish(
+            client,
+            (seller, other)[n % 2],
+            operator,
+            kind=("gig", "offer")[n % 3 == 0],
+            **({"attributes": {}} if n % 3 == 0 else {}),
+            category=("logo-design", "writing", "design")[n % 3],
+            title=f"Listing {n}",
+            price={"amount": f"{5 + (n * 7) % 20}.00", "currency": "USD"},
+        )
+        made.append(listing)
+        clock.advance(minutes=1)
+    cases = [
+        {"kind": "offer"},
+        {"kind": "gig", "sort": "price_asc"},
+        {"category": "design"},
+        {"category": "writing", "sort": "price_desc"},
+        {"owner": other.id, "sort": "rating"},
+        {"max_price": "12.00"},
+        {"min_price": "10.00", "kind": "gig", "sort": "price_asc"},
+        {"currency": "USD", "owner": seller.id},
+        {"country": "GB"},
+        {"kind": "nothing-like-this"},
+    ]
+    for params in cases:
+        # one page of 100 holds them all: the walk never fills it, the lookup answers
+        expected = ids(await client.get("/listings", params={**params, "limit": 100}))
+        for walk in (1000, 2, 1):
+            monkeypatch.setattr(search, "WALK", walk)
+            assert await _walk_pages(client, params) == expected, (params, walk)
+    # The filters themselves (checked against the listings made above).
+    offers = [x["id"] for x in reversed(made) if x["kind"] == "offer"]
+    assert ids(await client.get("/listings", params={"kind": "offer", "limit": 100})) == offers
+    assert len(offers) == 3
+
+
+async def test_the_lookup_after_a_short_walk_uses_the_filters_index(
+    client, people, runtime, db_kind, monkeypatch
+):
+    """When the newest listings hold no match (a kind, a currency or a price few listings
+    have), the matches are looked up by the filter's index, not by testing every listing
+    in the sort's order — on SQLite, whose statistics keep only an average count per
+    value, a hint says so (``likelihood``)."""
+    from agorakit.catalog.tables import Listing
+
+    operator, seller, _ = people
+    old = await publish(
+        client,
+        seller,
+        operator,
+        kind="offer",
+        attributes={},
+        title="An old offer",
+        price={"amount": "5.00", "currency": "USD"},
+    )
+    await runtime.db.engine.run_ddl(
+        "INSERT INTO core_listing (kind, owner_id, category_id, title, description, price, currency, "
+        "attributes, countries, status, screening_flags, created_at, updated_at, published_at, published_us) "
+        "SELECT 'gig', owner_id, category_id, 'Listing', 'Words.', 5000 + g, 'USD', attributes, '', "
+        "'published', '[]', created_at, updated_at, published_at, published_us + g "
+        f"FROM core_listing, generate_series(1, 20000) g WHERE id = {int(old['id'])}"
+        if db_kind == "postgres"
+        else "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) "
+        "INSERT INTO core_listing (kind, owner_id, category_id, title, description, price, currency, "
+        "attributes, countries, status, screening_flags, created_at, updated_at, published_at, published_us) "
+        "SELECT 'gig', owner_id, category_id, 'Listing', 'Words.', 5000 + n, 'USD', attributes, '', "
+        "'published', '[]', created_at, updated_at, published_at, published_us + n "
+        f"FROM core_listing, g WHERE id = {int(old['id'])}"
+    )
+    await runtime.db.engine.run_ddl("ANALYZE")
+    statements: list[tuple[str, tuple]] = []
+    raw = Listing.raw.__func__
+
+    def recording_raw(cls, sql, *args):
+        statements.append((sql, args))
+        return raw(cls, sql, *args)
+
+    cases = {
+        "kind": ({"kind": "offer"}, "core_listing_kind"),
+        "currency": ({"currency": "EUR"}, "core_listing_currency"),
+        "price": ({"max_price": "10.00"}, "core_listing_price"),
+    }
+    for name, (params, index) in cases.items():
+        statements.clear()
+        monkeypatch.setattr(Listing, "raw", classmethod(recording_raw))
+        found = ids(await client.get("/listings", params=params))
+        monkeypatch.setattr(Listing, "raw", classmethod(raw))
+        assert found == ([] if name == "currency" else [old["id"]]), name
+        walk, lookup = [s for s in statements if "core_listing l" in s[0]]
+        assert f"LIMIT {1000}" in walk[0], name  # the walk, then the lookup
+        explain = "EXPLAIN " if db_kind == "postgres" else "EXPLAIN QUERY PLAN "
+        plan = " ".join(
+            str(value) for row in await Listing.raw(explain + lookup[0], *lookup[1]) for value in row.values()
+        )
+        assert index in plan and "core_listing_published" not in plan, (name, plan)

@@ -42,6 +42,55 @@ def search_words(q: str) -> list[str]:
     return words
 
 
+#: How many listings a filtered browse reads in the sort's order before it looks its
+#: matches up instead.  A filter most listings pass (a big category, the site's currency)
+#: fills a page within the first few dozen; one that few pass would otherwise be tested on
+#: every listing — the planners cannot tell which from their statistics (at 1M listings:
+#: ``kind=campaign`` among gigs 1.4 s on SQLite, ``currency=EUR`` 1.0 s and
+#: ``max_price=5.01&sort=newest`` 1.0 s on PostgreSQL).  See docs/listings.md.
+WALK = 1000
+
+#: the columns the filters read, under their own names, for the walk's outer query
+_WALK_COLUMNS = (
+    "l.kind AS kind, l.category_id AS category_id, l.owner_id AS owner_id, "
+    "l.countries AS countries, l.currency AS currency, l.price AS price"
+)
+
+
+async def _walk(
+    key: str,
+    op: str,
+    direction: str,
+    position: dict[str, Any] | None,
+    filters: list[tuple[str, list[Any], bool]],
+    limit: int,
+) -> list[dict[str, Any]] | None:
+    """The page (and one more) from the first :data:`WALK` published listings after the
+    cursor in the sort's order, or None when they hold no more than a page: then the
+    rest of the table may hold more, and only the matches-first query can tell.
+
+    The walk reads the sort's index in order and stops as soon as the page is full.  The
+    outer query has no ORDER BY of its own: it streams the walk's rows in their order (a
+    sort there would read all of them first); the page is sorted again in Python.
+    """
+    walk_where, walk_args = "l.status = 'published'", []
+    if position is not None:
+        walk_where += f" AND ({key} {op} {{}} OR ({key} = {{}} AND l.id {op} {{}}))"
+        walk_args = [position["k"], position["k"], position["id"]]
+    walk = (
+        f"SELECT l.id AS id, {key} AS sort_key, {_WALK_COLUMNS} FROM core_listing l WHERE {walk_where} "
+        f"ORDER BY {key} {direction}, l.id {direction} LIMIT {WALK}"
+    )
+    conditions = " AND ".join(condition for condition, _, _ in filters)
+    values = [value for _, vs, _ in filters for value in vs]
+    sql = f"SELECT id, sort_key FROM ({walk}) AS l WHERE {conditions} LIMIT {int(limit) + 1}"
+    found: list[dict[str, Any]] = await Listing.raw(sql, *walk_args, *values)
+    if len(found) <= limit:
+        return None
+    found.sort(key=lambda r: (r["sort_key"], r["id"]), reverse=direction == "DESC")
+    return found
+
+
 _LISTINGS = Prepared(lambda ids: Listing.select().where(any_of(Listing.id, ids)).output(load_json=True))
 
 
@@ -85,47 +134,59 @@ async def browse(
                 # bm25 is smaller for better matches; title counts five times the description.
                 key = "CAST(-bm25(core_listing_fts, 5.0, 1.0) * 1000000 AS INTEGER)"
     key_args = [" ".join(words)] if postgres and sort == "relevance" else []
+    # (condition, values, rare on SQLite): the filters.  SQLite keeps only an average count
+    # per value (no histogram), so it takes a kind or a currency that few listings have to
+    # be as common as the others, and guesses at price ranges; after a short walk (below)
+    # it is told that they are rare, which at worst makes it read that kind's, currency's
+    # or price range's listings through their index.  Owners and categories have enough
+    # distinct values for its averages to be right.
+    filters: list[tuple[str, list[Any], bool]] = []
     if kind:
-        where.append("l.kind = {}")
-        args.append(kind)
+        filters.append(("l.kind = {}", [kind], True))
     categories = await service.category_index()
     if category:
         ids = categories.descendants(categories.id_of(category))
-        where.append(f"l.category_id IN ({', '.join(str(int(i)) for i in ids)})")
+        filters.append((f"l.category_id IN ({', '.join(str(int(i)) for i in ids)})", [], False))
     if owner is not None:
-        where.append("l.owner_id = {}")
-        args.append(owner)
+        filters.append(("l.owner_id = {}", [owner], False))
     if country:
-        where.append("(l.countries = '' OR l.countries LIKE {})")
-        args.append(f"%,{country.upper()},%")
+        filters.append(("(l.countries = '' OR l.countries LIKE {})", [f"%,{country.upper()},%"], False))
     if currency:
-        where.append("l.currency = {}")
-        args.append(currency)
+        # the site's own currency is the common one (a price filter implies it)
+        filters.append(("l.currency = {}", [currency], currency != runtime.settings.site.currency))
     if min_price is not None:
-        where.append("l.price >= {}")
-        args.append(min_price)
+        filters.append(("l.price >= {}", [min_price], True))
     if max_price is not None:
-        where.append("l.price <= {}")
-        args.append(max_price)
+        filters.append(("l.price <= {}", [max_price], True))
 
-    inner = f"SELECT l.id AS id, {key} AS sort_key FROM core_listing l{joins} WHERE {' AND '.join(where)}"
-    if words and postgres:
-        # Matches first, then their order.  Without this fence PostgreSQL may walk the
-        # sort's index (newest, price) backwards testing every listing for the words:
-        # it guesses that 0.5% of the listings hold a word it has no statistics for, so
-        # for a rare word it reads the whole table (1.25 s at 1M listings, against 6 ms
-        # through the full-text index).  A search now costs what its matches cost.
-        inner += " OFFSET 0"
-    sql = f"SELECT id, sort_key FROM ({inner}) AS found"
-    all_args = key_args + args
     position = decode_cursor(cursor, keys=("k", "id"))
-    if position is not None:
-        op = "<" if descending else ">"
-        sql += f" WHERE (sort_key {op} {{}} OR (sort_key = {{}} AND id {op} {{}}))"
-        all_args += [position["k"], position["k"], position["id"]]
-    direction = "DESC" if descending else "ASC"
-    sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT {int(limit) + 1}"
-    found: list[dict[str, Any]] = await Listing.raw(sql, *all_args)
+    op, direction = ("<", "DESC") if descending else (">", "ASC")
+    found: list[dict[str, Any]] | None = None
+    if filters and not words:
+        found = await _walk(key, op, direction, position, filters, limit)
+    if found is None:
+        for condition, values, misjudged in filters:
+            if misjudged and not postgres and not words:
+                # the matches are few among the newest WALK: look them up by the index
+                condition = f"likelihood({condition}, 0.001)"
+            where.append(condition)
+            args.extend(values)
+        inner = f"SELECT l.id AS id, {key} AS sort_key FROM core_listing l{joins} WHERE {' AND '.join(where)}"
+        if postgres and (words or filters):
+            # Matches first, then their order.  Without this fence PostgreSQL may walk
+            # the sort's index testing every listing: it guesses that 0.5% of the
+            # listings hold a word it has no statistics for, so for a rare word it read
+            # the whole table (1.25 s at 1M listings, against 6 ms through the full-text
+            # index); a filter that matched few of the newest listings lands here too.
+            # A search costs what its matches cost.
+            inner += " OFFSET 0"
+        sql = f"SELECT id, sort_key FROM ({inner}) AS found"
+        all_args = key_args + args
+        if position is not None:
+            sql += f" WHERE (sort_key {op} {{}} OR (sort_key = {{}} AND id {op} {{}}))"
+            all_args += [position["k"], position["k"], position["id"]]
+        sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT {int(limit) + 1}"
+        found = await Listing.raw(sql, *all_args)
     page = found[:limit]
     rows = await _LISTINGS.run([r["id"] for r in page]) if page else []
     by_id = {r["id"]: r for r in rows}
