@@ -75,8 +75,9 @@ async def _walk(
     """
     walk_where, walk_args = "l.status = 'published'", []
     if position is not None:
-        walk_where += f" AND ({key} {op} {{}} OR ({key} = {{}} AND l.id {op} {{}}))"
-        walk_args = [position["k"], position["k"], position["id"]]
+        # a row value: both engines start the index scan at the cursor
+        walk_where += f" AND ({key}, l.id) {op} ({{}}, {{}})"
+        walk_args = [position["k"], position["id"]]
     walk = (
         f"SELECT l.id AS id, {key} AS sort_key, {_WALK_COLUMNS} FROM core_listing l WHERE {walk_where} "
         f"ORDER BY {key} {direction}, l.id {direction} LIMIT {WALK}"
@@ -171,6 +172,12 @@ async def browse(
                 condition = f"likelihood({condition}, 0.001)"
             where.append(condition)
             args.extend(values)
+        if position is not None and sort != "relevance":
+            # A row value, which both engines turn into where the index scan starts (the
+            # form ``k < x OR (k = x AND id < y)`` made them read every listing before
+            # the cursor: a page deep in the list took up to 1.7 s at 1M listings).
+            where.append(f"({key}, l.id) {op} ({{}}, {{}})")
+            args += [position["k"], position["id"]]
         inner = f"SELECT l.id AS id, {key} AS sort_key FROM core_listing l{joins} WHERE {' AND '.join(where)}"
         if postgres and (words or filters):
             # Matches first, then their order.  Without this fence PostgreSQL may walk
@@ -182,9 +189,9 @@ async def browse(
             inner += " OFFSET 0"
         sql = f"SELECT id, sort_key FROM ({inner}) AS found"
         all_args = key_args + args
-        if position is not None:
-            sql += f" WHERE (sort_key {op} {{}} OR (sort_key = {{}} AND id {op} {{}}))"
-            all_args += [position["k"], position["k"], position["id"]]
+        if position is not None and sort == "relevance":  # the score is computed per match
+            sql += f" WHERE (sort_key, id) {op} ({{}}, {{}})"
+            all_args += [position["k"], position["id"]]
         sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT {int(limit) + 1}"
         found = await Listing.raw(sql, *all_args)
     page = found[:limit]
