@@ -373,6 +373,12 @@ SEARCH_NEWEST_SQLITE = (
     "JOIN core_listing_fts ON core_listing_fts.rowid = l.id WHERE l.status = 'published' AND core_listing_fts "
     "MATCH $1) AS found ORDER BY sort_key DESC, id DESC LIMIT 21"
 )
+#: a filtered browse reads at most 1,000 listings in the sort's order first (agorakit.catalog.search.WALK)
+WALK = (
+    "SELECT id, sort_key FROM (SELECT l.id AS id, l.{key} AS sort_key, l.category_id AS category_id "
+    "FROM core_listing l WHERE l.status = 'published' ORDER BY l.{key} DESC, l.id DESC LIMIT 1000) AS l "
+    "WHERE {filters} LIMIT 21"
+)
 #: sort -> the listing column of its key (descending)
 SORT_KEYS = {"newest": "published_us", "rating": "seller_rating"}
 SEARCH_PG = (
@@ -487,7 +493,12 @@ async def browse_page(
             found = await s.fetch(SEARCH_PG, " ".join(words), " ".join(words))
     else:
         key = SORT_KEYS[sort or "newest"]
-        found = await s.fetch(BROWSE_SORTED.format(key=key, where=" AND ".join(where)), *args)
+        found = []
+        if len(where) > 1:  # a filtered browse: the walk first, as agorakit's
+            filters = " AND ".join(where[1:])
+            found = await s.fetch(WALK.format(key=key, filters=filters), *args)
+        if len(found) <= limit:
+            found = await s.fetch(BROWSE_SORTED.format(key=key, where=" AND ".join(where)), *args)
     page = found[:limit]
     if not page:
         return ListingPage([], None)
