@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from unittest import mock
+
 import pytest
 from catalog_helpers import CatalogTestPlugin, gig, make_categories, publish
 
@@ -21,6 +25,32 @@ async def people(client, make_member):
 def ids(response) -> list[int]:
     assert response.status_code == 200, response.text
     return [item["id"] for item in response.json()["items"]]
+
+
+@contextlib.contextmanager
+def browse_statements() -> Iterator[list[tuple[str, tuple]]]:
+    """The statements (SQL, values) run through ``Listing.raw`` inside the block: the
+    browse's own queries."""
+    from agorakit.catalog.tables import Listing
+
+    statements: list[tuple[str, tuple]] = []
+    raw = Listing.raw.__func__
+
+    def recording(cls, sql, *args):
+        statements.append((sql, args))
+        return raw(cls, sql, *args)
+
+    with mock.patch.object(Listing, "raw", classmethod(recording)):
+        yield statements
+
+
+async def plan_of(db_kind: str, statement: tuple[str, tuple]) -> str:
+    """The query plan of a recorded statement, as one line."""
+    from agorakit.catalog.tables import Listing
+
+    sql, args = statement
+    explain = "EXPLAIN " if db_kind == "postgres" else "EXPLAIN QUERY PLAN "
+    return " ".join(str(value) for row in await Listing.raw(explain + sql, *args) for value in row.values())
 
 
 async def test_search_ranks_title_matches_first_and_hides_drafts(client, people, clock):
@@ -249,14 +279,12 @@ class TestParallelWorkersSetting:
 
 @pytest.mark.postgres_only("the plan PostgreSQL's planner picks for a sorted search")
 async def test_a_sorted_search_for_a_rare_word_reads_its_matches_not_the_table(
-    client, people, runtime, monkeypatch
+    client, people, runtime, db_kind
 ):
     """PostgreSQL guesses that 0.5% of the listings hold a word it has no statistics for,
     and for a search sorted by newest or price it then walked the sort's index, testing
     every listing: for a rare word, the whole table (1.25 s at 1M listings).  A search
     must find its matches first (the full-text index) whatever its sort."""
-    from agorakit.catalog.tables import Listing
-
     operator, seller, _ = people
     rare = await publish(client, seller, operator, title="Zephyr logo", description="A breeze.")
     # 20,000 more published listings from a handful of words: enough for the planner to
@@ -269,22 +297,11 @@ async def test_a_sorted_search_for_a_rare_word_reads_its_matches_not_the_table(
         f"FROM core_listing, generate_series(1, 20000) g WHERE id = {int(rare['id'])}"
     )
     await runtime.db.engine.run_ddl("ANALYZE core_listing")
-    statements: list[tuple[str, tuple]] = []
-    raw = Listing.raw.__func__
-
-    def recording_raw(cls, sql, *args):
-        statements.append((sql, args))
-        return raw(cls, sql, *args)
-
-    monkeypatch.setattr(Listing, "raw", classmethod(recording_raw))
     for sort in ("newest", "price_asc", "price_desc", "relevance"):
-        statements.clear()
-        found = await client.get("/listings", params={"q": "zephyr", "sort": sort})
+        with browse_statements() as statements:
+            found = await client.get("/listings", params={"q": "zephyr", "sort": sort})
         assert ids(found) == [rare["id"]], sort
-        (sql, args), *_ = [s for s in statements if "core_listing" in s[0]]
-        monkeypatch.setattr(Listing, "raw", classmethod(raw))
-        plan = "\n".join(row["QUERY PLAN"] for row in await Listing.raw("EXPLAIN " + sql, *args))
-        monkeypatch.setattr(Listing, "raw", classmethod(recording_raw))
+        plan = await plan_of(db_kind, next(st for st in statements if "core_listing" in st[0]))
         # The full-text index or, the table being small, a sequential scan: never the
         # sort's own index (newest: core_listing_published, price: core_listing_price).
         assert "core_listing_published" not in plan and "core_listing_price" not in plan, (sort, plan)
@@ -350,15 +367,12 @@ async def test_a_filtered_browse_reads_the_sort_order_first_then_looks_its_match
     assert len(offers) == 3
 
 
-async def test_the_lookup_after_a_short_walk_uses_the_filters_index(
-    client, people, runtime, db_kind, monkeypatch
-):
+async def test_the_lookup_after_a_short_walk_uses_the_filters_index(client, people, runtime, db_kind):
     """When the newest listings hold no match (a kind, a currency or a price few listings
     have), the matches are looked up by the filter's index, not by testing every listing
     in the sort's order — on SQLite, whose statistics keep only an average count per
     value, a hint says so (``likelihood``)."""
     from agorakit.catalog import search
-    from agorakit.catalog.tables import Listing
 
     operator, seller, _ = people
     old = await publish(
@@ -371,30 +385,18 @@ async def test_the_lookup_after_a_short_walk_uses_the_filters_index(
         price={"amount": "5.00", "currency": "USD"},
     )
     await copies(runtime, db_kind, old["id"], 20_000)
-    statements: list[tuple[str, tuple]] = []
-    raw = Listing.raw.__func__
-
-    def recording_raw(cls, sql, *args):
-        statements.append((sql, args))
-        return raw(cls, sql, *args)
-
     cases = {
         "kind": ({"kind": "offer"}, "core_listing_kind"),
         "currency": ({"currency": "EUR"}, "core_listing_currency"),
         "price": ({"max_price": "10.00"}, "core_listing_price"),
     }
     for name, (params, index) in cases.items():
-        statements.clear()
-        monkeypatch.setattr(Listing, "raw", classmethod(recording_raw))
-        found = ids(await client.get("/listings", params=params))
-        monkeypatch.setattr(Listing, "raw", classmethod(raw))
+        with browse_statements() as statements:
+            found = ids(await client.get("/listings", params=params))
         assert found == ([] if name == "currency" else [old["id"]]), name
-        walk, lookup = [s for s in statements if "core_listing l" in s[0]]
+        walk, lookup = [st for st in statements if "core_listing l" in st[0]]
         assert f"LIMIT {search.WALK}" in walk[0], name  # the walk, then the lookup
-        explain = "EXPLAIN " if db_kind == "postgres" else "EXPLAIN QUERY PLAN "
-        plan = " ".join(
-            str(value) for row in await Listing.raw(explain + lookup[0], *lookup[1]) for value in row.values()
-        )
+        plan = await plan_of(db_kind, lookup)
         assert index in plan and "core_listing_published" not in plan, (name, plan)
 
 
@@ -416,37 +418,25 @@ async def copies(runtime, db_kind: str, listing_id: int, count: int) -> None:
     await runtime.db.engine.run_ddl("ANALYZE")
 
 
-async def test_a_page_deep_in_the_list_starts_the_index_scan_at_its_cursor(
-    client, people, runtime, db_kind, monkeypatch
-):
+async def test_a_page_deep_in_the_list_starts_the_index_scan_at_its_cursor(client, people, runtime, db_kind):
     """The cursor is a row value, ``(key, id) < (k, i)``, which both engines turn into
     where the index scan starts; ``k < x OR (k = x AND id < y)`` made them read every
     listing before the cursor (up to 1.7 s for a page deep in a million listings)."""
-    from agorakit.catalog.tables import Listing
 
     operator, seller, _ = people
     first = await publish(client, seller, operator, title="The first")
     await copies(runtime, db_kind, first["id"], 20_000)
-    statements: list[tuple[str, tuple]] = []
-    raw = Listing.raw.__func__
-
-    def recording_raw(cls, sql, *args):
-        statements.append((sql, args))
-        return raw(cls, sql, *args)
-
     for params in ({"sort": "newest"}, {"sort": "price_asc", "category": "design"}):
         page = (await client.get("/listings", params={**params, "limit": 100})).json()
         for _ in range(3):  # a few pages down
             page = (
                 await client.get("/listings", params={**params, "limit": 100, "cursor": page["next_cursor"]})
             ).json()
-        statements.clear()
-        monkeypatch.setattr(Listing, "raw", classmethod(recording_raw))
-        deeper = await client.get("/listings", params={**params, "limit": 100, "cursor": page["next_cursor"]})
-        monkeypatch.setattr(Listing, "raw", classmethod(raw))
+        with browse_statements() as statements:
+            deeper = await client.get(
+                "/listings", params={**params, "limit": 100, "cursor": page["next_cursor"]}
+            )
         assert len(deeper.json()["items"]) == 100
-        sql, args = next(s for s in statements if "core_listing l" in s[0])
-        explain = "EXPLAIN " if db_kind == "postgres" else "EXPLAIN QUERY PLAN "
-        plan = " ".join(str(v) for row in await Listing.raw(explain + sql, *args) for v in row.values())
+        plan = await plan_of(db_kind, next(st for st in statements if "core_listing l" in st[0]))
         started = "ROW(" in plan if db_kind == "postgres" else ("published_us<" in plan or "price>" in plan)
         assert started, (params, plan)
