@@ -422,7 +422,6 @@ async def test_a_page_deep_in_the_list_starts_the_index_scan_at_its_cursor(clien
     """The cursor is a row value, ``(key, id) < (k, i)``, which both engines turn into
     where the index scan starts; ``k < x OR (k = x AND id < y)`` made them read every
     listing before the cursor (up to 1.7 s for a page deep in a million listings)."""
-
     operator, seller, _ = people
     first = await publish(client, seller, operator, title="The first")
     await copies(runtime, db_kind, first["id"], 20_000)
