@@ -29,10 +29,14 @@ def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict[str, Any
         position = msgspec.json.decode(raw)
     except (ValueError, msgspec.DecodeError):
         position = None
+    # The keys are database integers: one beyond 64 bits fits no column (an overflow, a 500).
     if (
         not isinstance(position, dict)
         or set(position) != set(keys)
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in position.values())
+        or not all(
+            isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63
+            for v in position.values()
+        )
     ):
         error = FieldError("cursor", "not a cursor from this list; start without one", "query")
         raise ValidationFailed([error])

@@ -160,3 +160,16 @@ async def test_absurd_ids_and_forged_cursors_are_4xx_not_500(client, make_member
     for path in ["/operator/members", "/payments", "/withdrawals", "/me/ledger", "/operator/withdrawals"]:
         response = await client.get(path, params={"cursor": forged}, headers=operator.headers)
         problem(response, 422, "validation_error", fields={"cursor"})
+    # Integers beyond 64 bits fit no database column: a 422 too, not an overflow.
+    huge = base64.urlsafe_b64encode(b'{"id":99999999999999999999}').decode().rstrip("=")
+    for path in ["/operator/members", "/payments", "/withdrawals", "/me/ledger", "/operator/withdrawals"]:
+        response = await client.get(path, params={"cursor": huge}, headers=operator.headers)
+        problem(response, 422, "validation_error", fields={"cursor"})
+    for keys in (b'{"k":99999999999999999999,"id":1}', b'{"k":1,"id":-99999999999999999999}'):
+        cursor = base64.urlsafe_b64encode(keys).decode().rstrip("=")
+        problem(
+            await client.get("/listings", params={"cursor": cursor}),
+            422,
+            "validation_error",
+            fields={"cursor"},
+        )
