@@ -1011,3 +1011,115 @@ def test_paragraphs_escape_text_and_link_what_looks_like_an_address(text, html):
     from agorakit.notifications.rendering import paragraphs
 
     assert str(paragraphs(text)) == html
+
+
+NOTICE_VARIABLES = {
+    "site": {"name": "Test <Market>", "base_url": "http://market.test"},
+    "member": {"id": 7, "display_name": "Ann & Co", "email": "ann@example.com"},
+    "event": {"name": "order.transitioned", "subject": "order:12", "data": {}, "at": None},
+    "link": "http://market.test/orders/12",
+    "category": "orders",
+    "order_id": 12,
+    "to_state_label": "completed",
+    "from_state_label": "delivered",
+    "what": "auto-complete",
+    "actor": "the site",
+    "reason": "late <again>",
+    # what the other shipped templates use
+    "amount": "12.50 USD",
+    "approved": True,
+    "attachments": 2,
+    "author": "Bob",
+    "author_role": "buyer",
+    "buyer_name": "Bob",
+    "category_name": "Design",
+    "conversation_subject": "About order 12",
+    "currency": "USD",
+    "excerpt": "Hi <b>there</b>, see www.example.org",
+    "fee": "1.00 USD",
+    "method": "paypal",
+    "note": "Thanks",
+    "order": 12,
+    "outcome": "refund",
+    "rating": 4,
+    "reference": "AK-12",
+    "refunded": "2.00 USD",
+    "released": "10.50 USD",
+    "sender_name": "Bob",
+    "text": "Great work",
+    "title": "Logo <design>",
+    "withdrawal_id": 3,
+}
+
+
+def render_by_root(folders, template, variables):
+    """What rendering did before the static chain: each template's root rendered in full."""
+    from agorakit.notifications import rendering
+
+    renderer = rendering.Renderer(folders)
+    renderer._chains = KeepsNothing()
+    return renderer.render(template, variables)
+
+
+class KeepsNothing(dict):
+    """A chain cache that always finds "not static": every render goes through the root."""
+
+    def __getitem__(self, key):
+        return None
+
+
+def test_every_shipped_template_renders_the_same_without_rendering_its_root():
+    from agorakit.notifications.rendering import CORE_TEMPLATES, Renderer, _static_blocks
+
+    renderer = Renderer([CORE_TEMPLATES])
+    names = sorted(p.stem for p in (CORE_TEMPLATES / "notifications").glob("*.jinja2") if p.stem != "_base")
+    assert len(names) >= 18
+    for name in names:
+        template = renderer.text_env.get_template(f"notifications/{name}.jinja2")
+        assert _static_blocks(template) is not None, name  # the fast path is taken
+        fast = renderer.render(name, NOTICE_VARIABLES)
+        assert fast == render_by_root([CORE_TEMPLATES], name, NOTICE_VARIABLES), name
+        assert fast.subject and fast.html.startswith("<!DOCTYPE html>"), name
+    order = renderer.render("order_transitioned", NOTICE_VARIABLES)
+    assert order.subject == "Order #12 is now completed"
+    assert "Reason given: late <again>" in order.text  # plain text: not escaped
+    assert "late &lt;again&gt;" in order.html and "<title>Order #12 is now completed</title>" in order.html
+    assert order.footer.startswith("You receive this email from Test <Market> (http://market.test)")
+
+
+@pytest.mark.parametrize(
+    ("top", "static"),
+    [
+        ("", True),
+        ('{% set greeting = "Howdy" %}', False),  # a variable set outside the blocks
+        ('{% import "notifications/_macros.jinja2" as m %}', False),
+        ("{% if true %}{% endif %}", False),
+    ],
+)
+def test_a_template_whose_top_level_does_more_than_blocks_is_rendered_through_its_root(tmp_path, top, static):
+    from agorakit.notifications.rendering import CORE_TEMPLATES, Renderer, _static_blocks
+
+    folder = write_template(
+        tmp_path / "site",
+        "parcel",
+        f'{top}{{% extends "notifications/_layout.jinja2" %}}\n'
+        "{% block subject %}{{ greeting | default('Hello') }} {{ member.display_name }}{% endblock %}\n"
+        "{% block text %}{{ super() }}Your parcel.{% endblock %}\n",
+    )
+    (folder / "notifications" / "_layout.jinja2").write_text(
+        '{% extends "notifications/_base.jinja2" %}{% block text %}Layout says: {% endblock %}',
+        encoding="utf-8",
+    )
+    (folder / "notifications" / "_macros.jinja2").write_text(
+        "{% macro m() %}{% endmacro %}", encoding="utf-8"
+    )
+    renderer = Renderer([folder, CORE_TEMPLATES])
+    template = renderer.text_env.get_template("notifications/parcel.jinja2")
+    assert (_static_blocks(template) is not None) is static
+    rendered = renderer.render("parcel", NOTICE_VARIABLES)
+    assert rendered == render_by_root([folder, CORE_TEMPLATES], "parcel", NOTICE_VARIABLES)
+    greeting = "Hello" if "set" not in top else "Howdy"
+    assert rendered.subject == f"{greeting} Ann & Co"
+    assert rendered.text == "Layout says: Your parcel."  # super() reaches the middle template
+    assert "<p>Layout says: Your parcel.</p>" in rendered.html
+    assert "about your orders" in rendered.footer  # the base's block, two levels up

@@ -14,10 +14,12 @@ runtime (:func:`renderer`).
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.nodes
 import msgspec
 from jinja2.utils import urlize
 from markupsafe import Markup, escape
@@ -77,6 +79,11 @@ class Renderer:
         self.html_env = jinja2.Environment(autoescape=True, **options)
         for env in (self.text_env, self.html_env):
             env.filters["paragraphs"] = paragraphs
+        #: each loaded template's blocks along its ``extends`` chain, most derived first, or
+        #: None when the chain is not static (see :func:`_static_blocks`)
+        self._chains: weakref.WeakKeyDictionary[jinja2.Template, dict[str, list[Any]] | None] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def render(self, template: str, variables: dict[str, Any]) -> Rendered:
         """Render a notice's subject, text and HTML; :class:`TemplateMissing` if it has no file."""
@@ -91,14 +98,26 @@ class Renderer:
                 f"searched {searched}. Add the file, or fix the notice's template name"
             )
             raise TemplateMissing(message) from exc
-        plain = _resolved(text_template, variables)
+        plain = self._context(text_template, variables)
         subject = " ".join(_block(plain, text_template, "subject").split())
         text = _block(plain, text_template, "text").strip()
         footer = _block(plain, text_template, "footer").strip()
         html = _block(
-            _resolved(html_template, {**variables, "text_body": text}), html_template, "html"
+            self._context(html_template, {**variables, "text_body": text}), html_template, "html"
         ).strip()
         return Rendered(subject=subject[:255], text=text, footer=footer, html=html)
+
+    def _context(self, template: jinja2.Template, variables: dict[str, Any]) -> jinja2.runtime.Context:
+        """A context for ``template`` that knows every block along its ``extends`` chain."""
+        try:
+            blocks = self._chains[template]
+        except KeyError:
+            blocks = self._chains[template] = _static_blocks(template)
+        if blocks is None:
+            return _resolved(template, variables)
+        context = template.new_context(dict(variables))
+        context.blocks = {name: list(functions) for name, functions in blocks.items()}
+        return context
 
 
 def _resolved(template: jinja2.Template, variables: dict[str, Any]) -> jinja2.runtime.Context:
@@ -106,12 +125,51 @@ def _resolved(template: jinja2.Template, variables: dict[str, Any]) -> jinja2.ru
 
     Running the root render function resolves ``{% extends %}``: afterwards the context
     knows every ancestor's blocks (the child's first).  Once per environment and notice:
-    the blocks are then rendered from it.
+    the blocks are then rendered from it.  Only for templates whose chain is not static
+    (:func:`_static_blocks`).
     """
     context = template.new_context(dict(variables))
     for _ in template.root_render_func(context):
         pass
     return context
+
+
+#: what a template's top level may hold for its blocks to be known without rendering it
+_STATIC_NODES = (jinja2.nodes.Extends, jinja2.nodes.Block, jinja2.nodes.Output)
+
+
+def _static_blocks(template: jinja2.Template) -> dict[str, list[Any]] | None:
+    """The block functions along ``template``'s ``extends`` chain, most derived first, as
+    rendering its root would collect them; None when that needs a render.
+
+    Rendering the root to learn the chain renders every block once more (the HTML one
+    with it), about half of a notice's rendering.  The chain is static when each template
+    along it holds, at its top level, only blocks, text and at most one ``extends`` of a
+    literal name: then nothing outside the blocks sets a variable or picks the parent.
+    Anything else (a ``set``, an ``import``, an ``extends`` of a variable or inside an
+    ``if``) is rendered as before, by :func:`_resolved`.
+    """
+    environment = template.environment
+    blocks: dict[str, list[Any]] = {}
+    seen: set[str | None] = set()
+    current: jinja2.Template | None = template
+    while current is not None:
+        if current.name in seen or environment.loader is None or current.name is None:
+            return None
+        seen.add(current.name)
+        source, _, _ = environment.loader.get_source(environment, current.name)
+        body = environment.parse(source, current.name).body
+        if not all(isinstance(node, _STATIC_NODES) for node in body):
+            return None
+        extends = [node for node in body if isinstance(node, jinja2.nodes.Extends)]
+        if len(extends) > 1 or (extends and not isinstance(extends[0].template, jinja2.nodes.Const)):
+            return None
+        for name, function in current.blocks.items():
+            blocks.setdefault(name, []).append(function)
+        current = (
+            environment.get_template(extends[0].template.value, parent=current.name) if extends else None
+        )
+    return blocks
 
 
 def _block(context: jinja2.runtime.Context, template: jinja2.Template, block: str) -> str:
