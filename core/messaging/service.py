@@ -17,7 +17,7 @@ from typing import Any
 
 from agorakit.accounts.tables import Member
 from agorakit.attachments.service import attachments_by_ids, check_attachments
-from agorakit.db.prepared import Prepared, PreparedInsert, none_of
+from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, none_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.messaging.schemas import (
@@ -152,25 +152,37 @@ async def order_parties(runtime: Any, order_id: int) -> list[int]:
     return [p for p in (order["buyer_id"], order["seller_id"]) if p is not None]
 
 
+@functools.cache
+def _order_conversation() -> PreparedRaw:
+    """An order's parties, its conversation and that one's participants: one row per
+    participant (one with NULLs when there is no conversation or no participant); no row
+    when there is no order."""
+    from agorakit.orders.tables import Order
+
+    return PreparedRaw(
+        Order,
+        "SELECT o.buyer_id, o.seller_id, c.id AS conversation, p.member_id FROM core_order o "
+        'LEFT JOIN core_conversation c ON c."key" = {} '
+        "LEFT JOIN core_conversation_participant p ON p.conversation = c.id WHERE o.id = {}",
+    )
+
+
 async def sync_order_conversation(uow: Any, order_id: int) -> int:
     """Ensure the order's conversation, its participants being the order's parties now."""
-    parties = await order_parties(uow.runtime, order_id)
     key = f"order:{order_id}"
-    row = await _CONVERSATION_BY_KEY.run(key)
-    if row is not None:  # most often it is there already, with these participants: read, don't write
-        members = {r["member_id"] for r in await _PARTICIPANTS.run(row["id"])}
-        if members == set(parties):
-            return row["id"]
+    rows = await _order_conversation().run(key, order_id)
+    if not rows:
+        raise NotFound(f"there is no order {order_id}")
+    parties = [p for p in (rows[0]["buyer_id"], rows[0]["seller_id"]) if p is not None]
+    conversation = rows[0]["conversation"]
+    # Most often it is there already, with these participants: read, don't write.
+    if conversation is not None and {r["member_id"] for r in rows} == set(parties):
+        return conversation
     conversation_id = await _ensure(uow, key=key, subject=key, participant_ids=parties)
     await _REMOVE_OTHERS.run(conversation_id, parties)
     return conversation_id
 
 
-_PARTICIPANTS = Prepared(
-    lambda conversation: Participant.select(Participant.member_id).where(
-        Participant.conversation == conversation
-    )
-)
 #: participants of a conversation who are not among the members given
 _REMOVE_OTHERS = Prepared(
     lambda conversation, members: Participant.delete().where(
