@@ -152,8 +152,11 @@ _MUTED = Prepared(
 )
 
 
-#: a second delivery of the same event finds its notification there (unique per event and member)
-_INSERT_NOTIFICATION = PreparedInsert(Notification, on_conflict_do_nothing=True)
+#: a second delivery of the same event finds its notification there (unique per event,
+#: member and template): its row is not returned, and no email is queued for it
+_INSERT_NOTIFICATION = PreparedInsert(
+    Notification, on_conflict_do_nothing=True, returning=("id", "member_id", "template")
+)
 _INSERT_EMAIL = PreparedInsert(EmailOutbox)
 
 
@@ -162,12 +165,14 @@ async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors
     members = {row["id"]: row for row in await _RECIPIENTS.run(ids)}
     muted = {(row["member_id"], row["category"]) for row in await _MUTED.run(ids)}
     # Render before the transaction: templates never hold a database lock.
-    rendered: list[tuple[Notice, dict[str, Any], Rendered]] = []
+    rendered: dict[tuple[int, str], tuple[Notice, dict[str, Any], Rendered]] = {}
     for notice in notices:
         member = members.get(notice.member_id)
         if member is None or member["status"] != "active":
             log.info("not notifying member %s of %s: unknown or suspended", notice.member_id, event.name)
             continue
+        if (notice.member_id, notice.template) in rendered:
+            continue  # the same notice twice: stored once, as the unique index would have it
         try:
             result = renderer(runtime).render(
                 notice.template, template_variables(runtime, event, notice, member)
@@ -178,11 +183,13 @@ async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors
             )
             errors.append(f"template {notice.template}: {exc}"[:500])
             continue
-        rendered.append((notice, member, result))
-    created = []
+        rendered[notice.member_id, notice.template] = (notice, member, result)
+    if not rendered:
+        return []
+    # One statement for the notifications, one for their emails (was one each per notice).
     async with runtime.unit_of_work() as uow:
-        for notice, member, result in rendered:
-            rows = await _INSERT_NOTIFICATION.run(
+        stored = await _INSERT_NOTIFICATION.run(
+            *[
                 {
                     "member_id": notice.member_id,
                     "event_id": event.id,
@@ -194,13 +201,18 @@ async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors
                     "read_at": None,
                     "created_at": uow.now,
                 }
-            )
-            if not rows:
-                continue  # this event already told this member (a second delivery)
-            notification_id = rows[0]["id"]
-            created.append(notification_id)
-            if member["email"] and (notice.member_id, notice.category) not in muted:
-                await queue_email(
+                for notice, _, result in rendered.values()
+            ]
+        )
+        # A row not returned: this event already told this member (a second delivery).
+        created = {(row["member_id"], row["template"]): row["id"] for row in stored}
+        emails = []
+        for key, (notice, member, result) in rendered.items():
+            notification_id = created.get(key)
+            if notification_id is None or not member["email"] or (notice.member_id, notice.category) in muted:
+                continue
+            emails.append(
+                _email_row(
                     runtime,
                     uow,
                     to_address=member["email"],
@@ -210,7 +222,36 @@ async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors
                     member_id=notice.member_id,
                     notification_id=notification_id,
                 )
-    return created
+            )
+        await _INSERT_EMAIL.run(*emails)
+    return [created[key] for key in rendered if key in created]
+
+
+def _email_row(
+    runtime: Any,
+    uow: Any,
+    *,
+    to_address: str,
+    subject: str,
+    text_body: str,
+    html_body: str | None,
+    member_id: int | None,
+    notification_id: int | None,
+) -> dict[str, Any]:
+    domain = runtime.settings.email.from_address.rpartition("@")[2] or "localhost"
+    return {
+        "member_id": member_id,
+        "notification_id": notification_id,
+        "to_address": to_address,
+        "subject": subject[:255],
+        "text_body": text_body,
+        "html_body": html_body,
+        "message_id": email.utils.make_msgid(idstring="agorakit", domain=domain),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": uow.now,
+        "created_at": uow.now,
+    }
 
 
 async def queue_email(
@@ -225,23 +266,17 @@ async def queue_email(
     notification_id: int | None = None,
 ) -> int:
     """Put an email in the outbox inside ``uow``; the worker sends it after the commit."""
-    domain = runtime.settings.email.from_address.rpartition("@")[2] or "localhost"
-    rows = await _INSERT_EMAIL.run(
-        {
-            "member_id": member_id,
-            "notification_id": notification_id,
-            "to_address": to_address,
-            "subject": subject[:255],
-            "text_body": text_body,
-            "html_body": html_body,
-            "message_id": email.utils.make_msgid(idstring="agorakit", domain=domain),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": uow.now,
-            "created_at": uow.now,
-        }
+    row = _email_row(
+        runtime,
+        uow,
+        to_address=to_address,
+        subject=subject,
+        text_body=text_body,
+        html_body=html_body,
+        member_id=member_id,
+        notification_id=notification_id,
     )
-    return rows[0]["id"]
+    return (await _INSERT_EMAIL.run(row))[0]["id"]
 
 
 # --------------------------------------------------------------------------------------
