@@ -393,8 +393,9 @@ async def seed_delivered_orders(
 
     The state the HTTP flow (order, pay from balance, deliver) leaves, minus what the
     timer does not read: the order row with its agreed quote, its item, its escrow funded
-    by a balanced ledger transaction of its own, the submitted delivery (proof), and the
-    timer due in ``due_in``.  Orders go round-robin over the parties.
+    by a balanced ledger transaction of its own, the submitted delivery (proof), the
+    order's conversation with both parties (the system message of the completion goes
+    there), and the timer due in ``due_in``.  Orders go round-robin over the parties.
     """
     now = datetime.now(UTC)
     async with Raw(site) as raw:
@@ -412,11 +413,14 @@ async def seed_delivered_orders(
         first_timer = await _max_id(raw, "core_order_timer") + 1
         first_proof = await _max_id(raw, "core_proof") + 1
         first_item = await _max_id(raw, "core_order_item") + 1
+        first_conversation = await _max_id(raw, "core_conversation") + 1
+        first_participant = await _max_id(raw, "core_conversation_participant") + 1
         external = await raw.fetch(
             "SELECT id, balance FROM core_ledger_account WHERE name = 'external:bench'"
         )
         external_id, external_balance = external[0]["id"], external[0]["balance"]
         orders, items, accounts, transactions, entries, proofs, timers = [], [], [], [], [], [], []
+        conversations, participants = [], []
         total = 0
         for n in range(count):
             index = n % len(parties.buyers)
@@ -516,6 +520,15 @@ async def seed_delivered_orders(
                     now,
                 )
             )
+            # The order's conversation with both parties, as the flow's system messages left it.
+            conversation_id = first_conversation + n
+            conversations.append(
+                (conversation_id, f"order:{order_id}", "order", f"order:{order_id}", 0, now, now)
+            )
+            participants += [
+                (first_participant + 2 * n + i, conversation_id, member, 0, now)
+                for i, member in enumerate((buyer, seller))
+            ]
             timers.append(
                 (
                     first_timer + n,
@@ -581,7 +594,18 @@ async def seed_delivered_orders(
             ],
             timers,
         )
+        await raw.insert_many(
+            "core_conversation",
+            ["id", "key", "kind", "subject", "last_message_id", "last_message_at", "created_at"],
+            conversations,
+        )
+        await raw.insert_many(
+            "core_conversation_participant",
+            ["id", "conversation", "member_id", "last_read_message_id", "joined_at"],
+            participants,
+        )
         for table in ("core_order", "core_order_item", "core_ledger_account", "core_ledger_transaction",
-                      "core_ledger_entry", "core_proof", "core_order_timer"):  # fmt: skip
+                      "core_ledger_entry", "core_proof", "core_order_timer", "core_conversation",
+                      "core_conversation_participant"):  # fmt: skip
             await _bump_sequence(raw, table)
     return [first_order + n for n in range(count)]
