@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -197,6 +198,43 @@ async def test_a_prepared_insert_writes_what_piccolo_writes(runtime, make_member
         await insert.run({**values, "seq": 5, "colour": "red"})
 
 
+async def test_a_prepared_insert_converts_what_piccolo_converts_and_passes_the_rest(runtime, make_member):
+    """Plain values go to the driver as they are; an Enum by its value, a list or dict for
+    a JSON column serialised, JSON given as text kept as text: as Piccolo converts them."""
+    import enum
+
+    from agorakit.db.prepared import PreparedInsert
+    from agorakit.orders.tables import OrderEvent
+
+    class Role(enum.Enum):
+        BUYER = "buyer"
+
+    buyer = await make_member()
+    order_id = await _order(runtime, buyer.id, items=1)
+    insert = PreparedInsert(OrderEvent)
+    values = {"order": order_id, "transition": "t", "to_state": "s", "at": AT}
+    async with runtime.unit_of_work():
+        await insert.run(
+            {**values, "seq": 2, "actor_role": Role.BUYER, "data": [1, {"b": True}]},
+            {**values, "seq": 3, "actor_role": "buyer", "data": '{"text": 1}'},
+            {**values, "seq": 4, "actor_role": "buyer", "actor_id": buyer.id, "data": {}},
+        )
+        await OrderEvent.insert(
+            OrderEvent(**values, seq=5, actor_role=Role.BUYER, data=[1, {"b": True}]),
+            OrderEvent(**values, seq=6, actor_role="buyer", data='{"text": 1}'),
+        )
+    rows = await OrderEvent.select().where(OrderEvent.order == order_id).order_by(OrderEvent.seq)
+    by_seq = {r["seq"]: r for r in rows}
+    assert by_seq[2]["actor_role"] == "buyer"
+    for mine, piccolo in ((2, 5), (3, 6)):
+        assert {k: v for k, v in by_seq[mine].items() if k not in ("id", "seq")} == {
+            k: v for k, v in by_seq[piccolo].items() if k not in ("id", "seq")
+        }
+    assert json.loads(by_seq[2]["data"]) == [1, {"b": True}]
+    assert json.loads(by_seq[3]["data"]) == {"text": 1}
+    assert by_seq[4]["actor_id"] == buyer.id and by_seq[4]["data"] == "{}"
+
+
 async def test_a_prepared_insert_can_skip_conflicting_rows(runtime, make_member):
     from agorakit.db.prepared import PreparedInsert
     from agorakit.notifications.tables import Notification
@@ -246,6 +284,26 @@ async def test_a_prepared_raw_statement_binds_values_in_order_on_both_engines(ru
     assert sorted((r["id"], r["amount"]) for r in rows) == [(first, 1250), (second, 400)]
     with pytest.raises(TypeError, match="takes 3 values, got 2"):
         await add.run(1, first)
+
+
+async def test_a_prepared_raw_statement_may_differ_by_engine_and_take_a_list(runtime, make_member):
+    from agorakit.db.prepared import any_of_sql
+
+    members = [await make_member() for _ in range(3)]
+    ids = [m.id for m in members]
+    engines = []
+
+    def sql(engine):
+        engines.append(engine)
+        return "SELECT id FROM core_member WHERE " + any_of_sql(engine, "id") + " AND id <> {} ORDER BY id"
+
+    chosen = PreparedRaw(Member, sql)
+    assert [r["id"] for r in await chosen.run(ids, ids[1])] == [ids[0], ids[2]]
+    assert [r["id"] for r in await chosen.run((ids[2],), 0)] == [ids[2]]  # a tuple is a list too
+    assert await chosen.run([], 0) == []
+    assert engines == [Member._meta.db.engine_type]  # built once per engine
+    with pytest.raises(TypeError, match="takes 2 values, got 1"):
+        await chosen.run(ids)
 
 
 async def test_none_of_is_the_negation_of_any_of(runtime, make_member):

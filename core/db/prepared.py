@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import msgspec
 from piccolo.columns import JSON, JSONB, Column
@@ -190,6 +193,12 @@ class Prepared:
         return rows
 
 
+#: value types ``convert_to_sql_value`` returns unchanged (exact types: not an Enum or a
+#: Table instance, not a list); for a JSON column only text and NULL
+_PASSING = frozenset({int, str, float, bool, type(None), datetime, date, Decimal, UUID})
+_JSON_PASSING = frozenset({str, type(None)})
+
+
 class PreparedInsert:
     """An ``INSERT`` of rows into ``table`` whose SQL is built once per engine and row count.
 
@@ -223,6 +232,11 @@ class PreparedInsert:
         self.on_conflict_do_nothing = on_conflict_do_nothing or bool(conflict_target)
         self.conflict_target = conflict_target
         self._sql: dict[tuple[str, int], str] = {}
+        #: per column: its name and the value types Piccolo's conversion passes unchanged
+        self._plan = [
+            (c, c._meta.name, _JSON_PASSING if isinstance(c, JSON | JSONB) else _PASSING)
+            for c in self.columns
+        ]
 
     def sql(self, engine_type: str, rows: int) -> str:
         key = (engine_type, rows)
@@ -256,10 +270,10 @@ class PreparedInsert:
             unknown = row.keys() - self.names
             if unknown:
                 raise TypeError(f"{self.table.__name__} has no column(s) {', '.join(sorted(unknown))}")
-            for column in self.columns:
-                name = column._meta.name
+            for column, name, passing in self._plan:
                 value = row[name] if name in row else column.get_default_value()
-                args.append(convert_to_sql_value(value, column))
+                # Piccolo's conversion leaves these values as they are: skip the call.
+                args.append(value if type(value) in passing else convert_to_sql_value(value, column))
         engine = self.table._meta.db
         querystring = QueryString("", query_type="insert", table=self.table)
         querystring._frozen_compiled_strings = (self.sql(engine.engine_type, len(rows)), args)
@@ -273,28 +287,43 @@ class PreparedRaw:
     ``sql`` uses ``{}`` for each value, as ``Table.raw`` does (``$1``, ``$2`` ... on
     PostgreSQL, ``?`` on SQLite); ``await prepared.run(*values)`` returns the rows as
     dicts.  For statements the query builder cannot parameterise, such as arithmetic
-    with a value (``SET balance = balance + {}``).
+    with a value (``SET balance = balance + {}``).  ``sql`` may be a function of the
+    engine type (``"postgres"``, ``"sqlite"``) for SQL that differs between them, such as
+    :func:`any_of_sql`; a list value is passed as :func:`any_of` passes it.
     """
 
-    def __init__(self, table: type[Table], sql: str) -> None:
+    def __init__(self, table: type[Table], sql: str | Callable[[str], str]) -> None:
         self.table = table
         self.sql = sql
-        self.arity = sql.count("{}")
-        self._compiled: dict[str, tuple[str, list[int]]] = {}
+        self._compiled: dict[str, tuple[str, list[int], int]] = {}
 
-    def _compile(self, engine_type: str) -> tuple[str, list[int]]:
-        querystring = QueryString(self.sql, *[_Param(i) for i in range(self.arity)])
+    def _compile(self, engine_type: str) -> tuple[str, list[int], int]:
+        text = self.sql(engine_type) if callable(self.sql) else self.sql
+        arity = text.count("{}")
+        querystring = QueryString(text, *[_Param(i) for i in range(arity)])
         sql, args = querystring.compile_string(engine_type=engine_type)
-        compiled = (sql, [arg.index for arg in args])
+        compiled = (sql, [arg.index for arg in args], arity)
         self._compiled[engine_type] = compiled
         return compiled
 
     async def run(self, *values: Any) -> list[dict[str, Any]]:
-        if len(values) != self.arity:
-            raise TypeError(f"this prepared statement takes {self.arity} values, got {len(values)}")
         engine = self.table._meta.db
-        sql, order = self._compiled.get(engine.engine_type) or self._compile(engine.engine_type)
+        sql, order, arity = self._compiled.get(engine.engine_type) or self._compile(engine.engine_type)
+        if len(values) != arity:
+            raise TypeError(f"this prepared statement takes {arity} values, got {len(values)}")
+        if engine.engine_type == "sqlite" and any(isinstance(v, list | tuple) for v in values):
+            values = tuple(json.dumps(list(v)) if isinstance(v, list | tuple) else v for v in values)
+        elif any(type(v) is tuple for v in values):
+            values = tuple(list(v) if type(v) is tuple else v for v in values)
         querystring = QueryString("", query_type="raw", table=self.table)
         querystring._frozen_compiled_strings = (sql, [values[i] for i in order])
         results = await engine.run_querystring(querystring, in_pool=True)
         return engine.transform_response_to_dicts(results) if results else []
+
+
+def any_of_sql(engine_type: str, expression: str) -> str:
+    """``expression`` is one of a list given as one ``{}`` value: :func:`any_of` for
+    :class:`PreparedRaw`'s SQL."""
+    if engine_type == "sqlite":
+        return f"{expression} IN (SELECT value FROM json_each({{}}))"
+    return f"{expression} = ANY({{}})"
