@@ -339,6 +339,29 @@ def agorakit_on_event(event: DomainEvent, runtime: Any) -> None:
     """
 
 
+@hookspec
+def agorakit_on_events(events: list[DomainEvent], runtime: Any) -> None:
+    """React to committed domain events a batch at a time: ``agorakit_on_event``'s set-wise form.
+
+    Gets the events that were published together, in commit order: a unit of work's,
+    several units of work's (the background delivery takes what is queued), a worker
+    batch's (each batch of fired timers) or the worker's re-published ones.  Implement it
+    instead of ``agorakit_on_event`` when a handler stores something per event and can do
+    it for the whole batch in a few statements (the core's notifications and order
+    system messages do); implement one or the other, not both.
+
+    Delivery is *at least once*, as for ``agorakit_on_event``: make the handler
+    idempotent on ``event.id``.  To fail only some events, raise
+    :class:`agorakit.events.EventsFailed` with their ids and reasons: they are delivered
+    again later, the others count as handled.  Any other exception makes the batch be
+    handed to this plugin again one event at a time, so that one bad event does not fail
+    the others.  May be ``async``.
+
+    :param events: the committed events (see ``agorakit_on_event``), oldest first.
+    :param runtime: the site's :class:`agorakit.runtime.Runtime`.
+    """
+
+
 # --------------------------------------------------------------------------------------
 # Messaging, notifications and files
 # --------------------------------------------------------------------------------------

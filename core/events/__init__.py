@@ -1,8 +1,9 @@
 """Domain events: recorded inside a unit of work, published after it commits.
 
 Event names are past tense, ``<area>.<what happened>`` (``member.registered``).  They
-reach plugins through ``agorakit_on_event``; notifications, webhooks and analytics hang
-on this seam.
+reach plugins through ``agorakit_on_event`` (one event at a time) and
+``agorakit_on_events`` (a batch at a time); notifications, webhooks and analytics hang on
+this seam.
 
 Events are a transactional outbox: the unit of work stores them (``core_domain_event``) in
 the same transaction as the change they describe, publishes them right after the commit
@@ -32,3 +33,16 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
     actor_id: int | None = None
     #: event-specific facts (JSON-serialisable)
     data: dict[str, Any] = {}
+
+
+class EventsFailed(Exception):
+    """Raised by an ``agorakit_on_events`` handler when only some events of its batch failed.
+
+    ``errors`` maps the failed events' ids to what went wrong; those events are delivered
+    again later (to every handler), the others of the batch count as handled.  Any other
+    exception a batch handler raises counts against every event of its batch.
+    """
+
+    def __init__(self, errors: dict[int | None, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"event {event_id}: {error}" for event_id, error in errors.items()))

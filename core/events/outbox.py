@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of
-from agorakit.events import DomainEvent
+from agorakit.events import DomainEvent, EventsFailed
 from agorakit.events.tables import StoredEvent
 from agorakit.hooks import maybe_await
 
@@ -46,21 +46,78 @@ async def store(events: list[DomainEvent]) -> list[DomainEvent]:
 
 
 async def deliver(runtime: Any, event: DomainEvent) -> list[str]:
-    """Hand one event to every ``agorakit_on_event`` implementation; returns their errors.
+    """Hand one event to every handler (to ``agorakit_on_events`` as a batch of one);
+    returns their errors."""
+    return (await deliver_all(runtime, [event]))[0]
 
-    A failing plugin does not stop the others; its error is logged and returned.
+
+async def deliver_all(runtime: Any, events: list[DomainEvent]) -> list[list[str]]:
+    """Hand ``events`` to every handler; returns each event's errors, in order.
+
+    Each event goes to every ``agorakit_on_event`` implementation, in order; then the
+    whole list goes once to every ``agorakit_on_events`` implementation.  A failing
+    plugin does not stop the others; its error is logged and counted against the events
+    it failed (every event of the batch, unless it raised :class:`EventsFailed`).
     """
-    errors = []
+    errors: list[list[str]] = [[] for _ in events]
     caller = runtime.pm.hook.agorakit_on_event
-    for impl in reversed(caller.get_hookimpls()):  # pluggy's call order: LIFO
-        kwargs = {"event": event, "runtime": runtime}
-        args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+    impls = list(reversed(caller.get_hookimpls()))  # pluggy's call order: LIFO
+    for index, event in enumerate(events):
+        for impl in impls:
+            try:
+                await maybe_await(impl.function(**_arguments(impl, event=event, runtime=runtime)))
+            except Exception as exc:
+                log.exception("plugin %s failed on event %s (%s)", impl.plugin_name, event.name, event.id)
+                errors[index].append(f"{impl.plugin_name}: {exc!r}"[:500])
+    for impl in reversed(runtime.pm.hook.agorakit_on_events.get_hookimpls()):
         try:
-            await maybe_await(impl.function(**args))
+            await maybe_await(impl.function(**_arguments(impl, events=list(events), runtime=runtime)))
+        except EventsFailed as failed:
+            for index, event in enumerate(events):
+                if event.id in failed.errors:
+                    log.error(
+                        "plugin %s failed on event %s (%s): %s",
+                        impl.plugin_name,
+                        event.name,
+                        event.id,
+                        failed.errors[event.id],
+                    )
+                    errors[index].append(f"{impl.plugin_name}: {failed.errors[event.id]}"[:500])
         except Exception as exc:
-            log.exception("plugin %s failed on event %s (%s)", impl.plugin_name, event.name, event.id)
-            errors.append(f"{impl.plugin_name}: {exc!r}"[:500])
+            if len(events) == 1:
+                log.exception(
+                    "plugin %s failed on event %s (%s)", impl.plugin_name, events[0].name, events[0].id
+                )
+                errors[0].append(f"{impl.plugin_name}: {exc!r}"[:500])
+                continue
+            # One bad event must not fail the others: hand them over again one at a time
+            # (handlers are idempotent on event.id), so only the culprit counts a failure.
+            log.warning(
+                "plugin %s failed on a batch of %d events (%r); delivering them one at a time",
+                impl.plugin_name,
+                len(events),
+                exc,
+            )
+            for index, event in enumerate(events):
+                errors[index] += await _deliver_alone(runtime, impl, event)
     return errors
+
+
+async def _deliver_alone(runtime: Any, impl: Any, event: DomainEvent) -> list[str]:
+    try:
+        await maybe_await(impl.function(**_arguments(impl, events=[event], runtime=runtime)))
+    except EventsFailed as failed:
+        error = failed.errors.get(event.id)
+        return [f"{impl.plugin_name}: {error}"[:500]] if error else []
+    except Exception as exc:
+        log.exception("plugin %s failed on event %s (%s)", impl.plugin_name, event.name, event.id)
+        return [f"{impl.plugin_name}: {exc!r}"[:500]]
+    return []
+
+
+def _arguments(impl: Any, **available: Any) -> dict[str, Any]:
+    """The arguments a hook implementation asks for (pluggy lets it name fewer)."""
+    return {name: available[name] for name in impl.argnames if name in available}
 
 
 _MARK_PUBLISHED = Prepared(
@@ -73,8 +130,7 @@ _MARK_PUBLISHED = Prepared(
 async def publish(runtime: Any, events: list[DomainEvent]) -> None:
     """Deliver committed events and record the outcome of each (successes in one statement)."""
     published = []
-    for event in events:
-        errors = await deliver(runtime, event)
+    for event, errors in zip(events, await deliver_all(runtime, events), strict=True):
         if errors:
             await _mark_failed(runtime, event, errors)
         elif event.id is not None:
@@ -121,12 +177,10 @@ async def republish_events(runtime: Any, *, limit: int = 100) -> list[int]:
         .order_by(StoredEvent.id)
         .limit(limit)
     )
-    done = []
-    for row in rows:
-        event = _to_event(row)
-        await publish(runtime, [event])
-        done.append(row["id"])
-    return done
+    events = [_to_event(row) for row in rows]
+    if events:
+        await publish(runtime, events)  # one batch: batch handlers take them set-wise
+    return [event.id for event in events]
 
 
 async def failed_events(*, limit: int = 100) -> list[dict[str, Any]]:

@@ -25,17 +25,16 @@ def agorakit_routes():
 
 
 @hookimpl
-async def agorakit_on_event(event, runtime):
-    """System messages (once per event): order transitions in the order's conversation,
-    moderation decisions in the listing owner's ``moderation:listing:<id>`` conversation."""
-    if event.name == "order.transitioned":
-        from agorakit.messaging.service import record_order_transition
+async def agorakit_on_events(events, runtime):
+    """System messages (once per event): order transitions in the order's conversation
+    (set-wise, the batch's at once), moderation decisions in the listing owner's
+    ``moderation:listing:<id>`` conversation."""
+    from agorakit.messaging.service import record_moderation, record_order_transitions
 
-        await record_order_transition(runtime, event)
-    elif event.name in ("listing.approved", "listing.rejected"):
-        from agorakit.messaging.service import record_moderation
-
-        await record_moderation(runtime, event)
+    await record_order_transitions(runtime, [e for e in events if e.name == "order.transitioned"])
+    for event in events:
+        if event.name in ("listing.approved", "listing.rejected"):
+            await record_moderation(runtime, event)
 
 
 @hookimpl

@@ -17,7 +17,7 @@ from typing import Any
 
 from agorakit.accounts.tables import Member
 from agorakit.attachments.service import attachments_by_ids, check_attachments
-from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, none_of
+from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of_sql, none_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.messaging.schemas import (
@@ -495,10 +495,96 @@ def transition_text(order_id: int, data: dict[str, Any]) -> str:
     )
 
 
-async def record_order_transition(runtime: Any, event: Any) -> int | None:
-    """The system message for an ``order.transitioned`` event (idempotent)."""
-    order_id = int(event.subject.split(":", 1)[1])
-    return await post_event_message(runtime, event, transition_text(order_id, event.data))
+@functools.cache
+def _orders_conversations() -> PreparedRaw:
+    """:func:`_order_conversation` for a list of orders (one value), with each order's id."""
+    from agorakit.orders.tables import Order
+
+    return PreparedRaw(
+        Order,
+        lambda engine: (
+            "SELECT o.id, o.buyer_id, o.seller_id, c.id AS conversation, p.member_id FROM core_order o "
+            "LEFT JOIN core_conversation c ON c.\"key\" = 'order:' || o.id "
+            "LEFT JOIN core_conversation_participant p ON p.conversation = c.id WHERE "
+            + any_of_sql(engine, "o.id")
+        ),
+    )
+
+
+#: each conversation's last message, from the messages given (one value: their ids)
+_TOUCH_CONVERSATIONS = PreparedRaw(
+    Conversation,
+    lambda engine: (
+        "UPDATE core_conversation SET last_message_id = m.id, last_message_at = m.at FROM ("
+        "SELECT conversation, MAX(id) AS id, MAX(created_at) AS at FROM core_message WHERE "
+        + any_of_sql(engine, "id")
+        + " GROUP BY conversation) AS m "
+        "WHERE core_conversation.id = m.conversation AND core_conversation.last_message_id < m.id"
+    ),
+)
+#: rows per INSERT statement
+CHUNK = 50
+
+
+async def record_order_transitions(runtime: Any, events: list[Any]) -> list[int]:
+    """The system messages for a batch of ``order.transitioned`` events, set-wise: one
+    read of the orders' conversations, one statement for the messages and one for the
+    conversations' activity, in one unit of work; returns the new messages' ids.
+
+    An event already recorded (a second delivery) adds nothing.  A conversation missing
+    or whose participants are no longer the order's parties is synced first, as
+    :func:`sync_order_conversation` does.  Raises :class:`~agorakit.events.EventsFailed`
+    for events whose order does not exist (after recording the others).
+    """
+    from agorakit.events import EventsFailed
+
+    wanted = [(event, int(event.subject.split(":", 1)[1])) for event in events]
+    if not wanted:
+        return []
+    inserted: list[int] = []
+    async with runtime.unit_of_work() as uow:
+        orders: dict[int, dict[str, Any]] = {}
+        for row in await _orders_conversations().run(sorted({order_id for _, order_id in wanted})):
+            order = orders.setdefault(
+                row["id"],
+                {
+                    "parties": {p for p in (row["buyer_id"], row["seller_id"]) if p is not None},
+                    "conversation": row["conversation"],
+                    "members": set(),
+                },
+            )
+            order["members"].add(row["member_id"])
+        conversations: dict[int, int] = {}
+        for order_id, order in orders.items():
+            if order["conversation"] is not None and order["members"] == order["parties"]:
+                conversations[order_id] = order["conversation"]
+            else:  # most often it is there already, with these participants
+                conversations[order_id] = await sync_order_conversation(uow, order_id)
+        rows = [
+            {
+                "conversation": conversations[order_id],
+                "sender_id": None,
+                "kind": "system",
+                "body": transition_text(order_id, event.data),
+                "attachments": [],
+                "flags": [],
+                "flagged": False,
+                "event_id": event.id,
+                "created_at": uow.now,
+            }
+            for event, order_id in wanted
+            if order_id in conversations
+        ]
+        for start in range(0, len(rows), CHUNK):
+            inserted += [row["id"] for row in await _INSERT_SYSTEM_MESSAGE.run(*rows[start : start + CHUNK])]
+        if inserted:
+            await _TOUCH_CONVERSATIONS.run(inserted)
+    missing = {
+        event.id: f"there is no order {order_id}" for event, order_id in wanted if order_id not in orders
+    }
+    if missing:
+        raise EventsFailed(missing)
+    return inserted
 
 
 async def record_moderation(runtime: Any, event: Any) -> int | None:

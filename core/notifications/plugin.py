@@ -1,5 +1,5 @@
 """The core's own plugin for notifications: its tables and routes, the shipped mailers
-(``smtp``, ``log``), the core's notices for its own events, and the ``agorakit_on_event``
+(``smtp``, ``log``), the core's notices for its own events, and the ``agorakit_on_events``
 handler that turns every committed event into notifications and emails."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ async def agorakit_notify(event, runtime):
 
 
 @hookimpl
-async def agorakit_on_event(event, runtime):
-    from agorakit.notifications.service import notify_event
+async def agorakit_on_events(events, runtime):
+    from agorakit.notifications.service import notify_events
 
-    await notify_event(runtime, event)
+    await notify_events(runtime, events)

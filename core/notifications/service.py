@@ -1,9 +1,10 @@
 """Turning events into notifications and emails; the inbox; email preferences; operator views.
 
-:func:`notify_event` runs after an event committed (the core's ``agorakit_on_event``):
-every ``agorakit_notify`` implementation says who to tell; each notice is rendered from
-its template and, in one unit of work, stored in the member's inbox and, unless the
-member turned email off for its category, queued in the email outbox.  A notification is
+:func:`notify_events` runs after events committed (the core's ``agorakit_on_events``, a
+batch of events at a time): for each event every ``agorakit_notify`` implementation says
+who to tell; each notice is rendered from its template and, in one unit of work for the
+batch, stored in the member's inbox and, unless the member turned email off for its
+category, queued in the email outbox.  A notification is
 unique per (event, member, template), so an event delivered twice notifies once.  When a
 plugin fails or a template is missing, the other notices are still stored and the error
 is raised again at the end so the event outbox delivers the event later (at least once).
@@ -20,7 +21,7 @@ import msgspec
 from agorakit.accounts.tables import Member
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
-from agorakit.events import DomainEvent
+from agorakit.events import DomainEvent, EventsFailed
 from agorakit.events.tables import StoredEvent
 from agorakit.hooks import collect, maybe_await
 from agorakit.notifications import CATEGORIES, Notice
@@ -103,14 +104,43 @@ async def notify_event(runtime: Any, event: DomainEvent) -> list[int]:
     Raises :class:`NotifyFailed` (after storing what it could) when a plugin or a template
     failed, so that the event outbox retries the event.
     """
-    notices, errors = await collect_notices(runtime, event)
-    created: list[int] = []
-    if notices:
-        created = await _store(runtime, event, notices, errors)
+    created, errors = await _notify(runtime, [event])
     if errors:
-        message = f"notifying {event.name} (event {event.id}) failed: " + "; ".join(errors)
+        message = f"notifying {event.name} (event {event.id}) failed: " + "; ".join(errors[0])
         raise NotifyFailed(message)
     return created
+
+
+async def notify_events(runtime: Any, events: list[DomainEvent]) -> list[int]:
+    """:func:`notify_event` for a batch of events, set-wise: one read of the recipients,
+    one of their email settings, one statement for the notifications and one for the
+    emails, in one unit of work; returns the new notification ids.
+
+    Raises :class:`~agorakit.events.EventsFailed` (after storing what it could) naming the
+    events whose notices could not all be made, so that the outbox retries those.
+    """
+    created, errors = await _notify(runtime, events)
+    if errors:
+        failed = {
+            events[index].id: f"notifying {events[index].name} failed: " + "; ".join(problems)
+            for index, problems in errors.items()
+        }
+        raise EventsFailed(failed)
+    return created
+
+
+async def _notify(runtime: Any, events: list[DomainEvent]) -> tuple[list[int], dict[int, list[str]]]:
+    """Collect, render and store the notices of ``events``; the new ids, and each failed
+    event's errors by its position."""
+    batch: list[tuple[int, DomainEvent, Notice]] = []
+    errors: dict[int, list[str]] = {}
+    for index, event in enumerate(events):
+        notices, problems = await collect_notices(runtime, event)
+        if problems:
+            errors[index] = problems
+        batch += [(index, event, notice) for notice in notices]
+    created = await _store(runtime, batch, errors) if batch else []
+    return created, errors
 
 
 def _absolute(runtime: Any, link: str | None) -> str | None:
@@ -155,23 +185,30 @@ _MUTED = Prepared(
 #: a second delivery of the same event finds its notification there (unique per event,
 #: member and template): its row is not returned, and no email is queued for it
 _INSERT_NOTIFICATION = PreparedInsert(
-    Notification, on_conflict_do_nothing=True, returning=("id", "member_id", "template")
+    Notification, on_conflict_do_nothing=True, returning=("id", "event_id", "member_id", "template")
 )
 _INSERT_EMAIL = PreparedInsert(EmailOutbox)
 
 
-async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors: list[str]) -> list[int]:
-    ids = sorted({n.member_id for n in notices})
+#: rows per INSERT statement (a batch of events can have hundreds of notices)
+CHUNK = 50
+
+
+async def _store(
+    runtime: Any, batch: list[tuple[int, DomainEvent, Notice]], errors: dict[int, list[str]]
+) -> list[int]:
+    ids = sorted({notice.member_id for _, _, notice in batch})
     members = {row["id"]: row for row in await _RECIPIENTS.run(ids)}
     muted = {(row["member_id"], row["category"]) for row in await _MUTED.run(ids)}
     # Render before the transaction: templates never hold a database lock.
-    rendered: dict[tuple[int, str], tuple[Notice, dict[str, Any], Rendered]] = {}
-    for notice in notices:
+    rendered: dict[tuple[Any, int, str], tuple[DomainEvent, Notice, dict[str, Any], Rendered]] = {}
+    for index, event, notice in batch:
         member = members.get(notice.member_id)
         if member is None or member["status"] != "active":
             log.info("not notifying member %s of %s: unknown or suspended", notice.member_id, event.name)
             continue
-        if (notice.member_id, notice.template) in rendered:
+        key = (event.id if event.id is not None else f"#{index}", notice.member_id, notice.template)
+        if key in rendered:
             continue  # the same notice twice: stored once, as the unique index would have it
         try:
             result = renderer(runtime).render(
@@ -181,33 +218,42 @@ async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors
             log.error(
                 "cannot render notice %r of %s (event %s): %s", notice.template, event.name, event.id, exc
             )
-            errors.append(f"template {notice.template}: {exc}"[:500])
+            errors.setdefault(index, []).append(f"template {notice.template}: {exc}"[:500])
             continue
-        rendered[notice.member_id, notice.template] = (notice, member, result)
+        rendered[key] = (event, notice, member, result)
     if not rendered:
         return []
-    # One statement for the notifications, one for their emails (was one each per notice).
+    rows = [
+        {
+            "member_id": notice.member_id,
+            "event_id": event.id,
+            "category": notice.category,
+            "template": notice.template,
+            "title": result.subject,
+            "body": result.text,
+            "link": notice.link,
+            "read_at": None,
+            "created_at": None,  # set below, inside the unit of work
+        }
+        for event, notice, _, result in rendered.values()
+    ]
+    keys = list(rendered)
+    created: dict[tuple[Any, int, str], int] = {}
+    # A statement for the notifications and one for their emails (per CHUNK rows).
     async with runtime.unit_of_work() as uow:
-        stored = await _INSERT_NOTIFICATION.run(
-            *[
-                {
-                    "member_id": notice.member_id,
-                    "event_id": event.id,
-                    "category": notice.category,
-                    "template": notice.template,
-                    "title": result.subject,
-                    "body": result.text,
-                    "link": notice.link,
-                    "read_at": None,
-                    "created_at": uow.now,
-                }
-                for notice, _, result in rendered.values()
-            ]
-        )
-        # A row not returned: this event already told this member (a second delivery).
-        created = {(row["member_id"], row["template"]): row["id"] for row in stored}
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            for row in chunk:
+                row["created_at"] = uow.now
+            stored = await _INSERT_NOTIFICATION.run(*chunk)
+            # A row not returned: this event already told this member (a second delivery).
+            returned = {(row["event_id"], row["member_id"], row["template"]): row["id"] for row in stored}
+            for key, row in zip(keys[start : start + CHUNK], chunk, strict=True):
+                notification_id = returned.get((row["event_id"], row["member_id"], row["template"]))
+                if notification_id is not None:
+                    created[key] = notification_id
         emails = []
-        for key, (notice, member, result) in rendered.items():
+        for key, (_, notice, member, result) in rendered.items():
             notification_id = created.get(key)
             if notification_id is None or not member["email"] or (notice.member_id, notice.category) in muted:
                 continue
@@ -223,8 +269,9 @@ async def _store(runtime: Any, event: DomainEvent, notices: list[Notice], errors
                     notification_id=notification_id,
                 )
             )
-        await _INSERT_EMAIL.run(*emails)
-    return [created[key] for key in rendered if key in created]
+        for start in range(0, len(emails), CHUNK):
+            await _INSERT_EMAIL.run(*emails[start : start + CHUNK])
+    return [created[key] for key in keys if key in created]
 
 
 def _email_row(
