@@ -84,12 +84,20 @@ _LAST_MESSAGE = Prepared(
 
 
 async def _ensure(uow: Any, *, key: str, subject: str | None, participant_ids: list[int]) -> int:
+    return (await _ensured(uow, key=key, subject=subject, participant_ids=participant_ids))[0]
+
+
+async def _ensured(
+    uow: Any, *, key: str, subject: str | None, participant_ids: list[int]
+) -> tuple[int, bool]:
+    """The conversation's id, and whether this call created it."""
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"a conversation key has 1 to {MAX_KEY} characters, not {key!r}")
     row = await _CONVERSATION_BY_KEY.run(key)
+    created = False
     if row is None:
         # ON CONFLICT: of two concurrent creations one inserts, the other waits and finds it.
-        await _INSERT_CONVERSATION.run(
+        inserted = await _INSERT_CONVERSATION.run(
             {
                 "key": key,
                 "kind": kind_of(key),
@@ -98,12 +106,13 @@ async def _ensure(uow: Any, *, key: str, subject: str | None, participant_ids: l
                 "created_at": uow.now,
             }
         )
-        row = await _CONVERSATION_BY_KEY.run(key)
+        created = bool(inserted)
+        row = inserted[0] if inserted else await _CONVERSATION_BY_KEY.run(key)
     await _add_participants(uow, row["id"], participant_ids)
-    return row["id"]
+    return row["id"], created
 
 
-_INSERT_CONVERSATION = PreparedInsert(Conversation, returning=(), conflict_target=("key",))
+_INSERT_CONVERSATION = PreparedInsert(Conversation, conflict_target=("key",))
 _CONVERSATION_BY_KEY = Prepared(
     lambda key: Conversation.select(Conversation.id).where(Conversation.key == key).first()
 )
@@ -178,8 +187,9 @@ async def sync_order_conversation(uow: Any, order_id: int) -> int:
     # Most often it is there already, with these participants: read, don't write.
     if conversation is not None and {r["member_id"] for r in rows} == set(parties):
         return conversation
-    conversation_id = await _ensure(uow, key=key, subject=key, participant_ids=parties)
-    await _REMOVE_OTHERS.run(conversation_id, parties)
+    conversation_id, created = await _ensured(uow, key=key, subject=key, participant_ids=parties)
+    if not created:  # a new conversation has only the parties just added
+        await _REMOVE_OTHERS.run(conversation_id, parties)
     return conversation_id
 
 

@@ -133,35 +133,32 @@ async def start_payment(
                         raise IdempotencyKeyReused("payment")
                     return first, True
             now = uow.now
-            rows = await _INSERT_PAYMENT.run(
-                {
-                    "payer_id": payer_id,
-                    "method": method,
-                    "amount": amount,
-                    "currency": currency,
-                    "purpose": purpose,
-                    "escrow_ref": escrow_ref,
-                    "status": "pending",
-                    "reference": _reference(),
-                    "idempotency_key": idempotency_key,
-                    "details": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            payment = await get_payment(rows[0]["id"])
+            row = {
+                "payer_id": payer_id,
+                "method": method,
+                "amount": amount,
+                "currency": currency,
+                "purpose": purpose,
+                "escrow_ref": escrow_ref,
+                "status": "pending",
+                "reference": _reference(),
+                "idempotency_key": idempotency_key,
+                "details": {},
+                "failure_reason": None,
+                "expires_at": None,
+                "completed_at": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            [inserted] = await _INSERT_PAYMENT.run(row)
+            payment = to_payment({**row, "id": inserted["id"]})  # what a read would give
             if escrow_ref is not None:
                 await ledger.set_escrow_parties(
                     escrow_ref, currency, now=now, buyer_id=payer_id, seller_id=seller_id
                 )
             uow.record("payment.started", subject=f"payment:{payment.id}", actor_id=payer_id, method=method)
             step: PaymentStep = await chosen.start(runtime=runtime, uow=uow, payment=payment)
-            if step.status == "completed":
-                payment = await get_payment(payment.id)
-                if payment.status != "completed":
-                    message = f"payment method {method!r} said completed but did not settle the payment"
-                    raise RuntimeError(message)
-            else:
+            if step.status != "completed":
                 await Payment.update(
                     {
                         Payment.status: step.status,
@@ -172,6 +169,9 @@ async def start_payment(
                     }
                 ).where(Payment.id == payment.id)
             payment = await get_payment(payment.id)
+            if step.status == "completed" and payment.status != "completed":
+                message = f"payment method {method!r} said completed but did not settle the payment"
+                raise RuntimeError(message)
     except Exception as exc:
         if idempotency_key is not None and is_unique_violation(exc):
             # A concurrent request with the same key won the race; answer with its payment.
@@ -251,7 +251,10 @@ async def settle(
         refs={"payment": payment.id, **({"escrow": payment.escrow_ref} if payment.escrow_ref else {})},
         actor_id=actor_id,
     )
-    settled = await get_payment(payment.id)
+    # What a read would give now (the UPDATE above set exactly these).
+    settled = msgspec.structs.replace(
+        payment, status="completed", completed_at=uow.now, details=msgspec.json.decode(merged)
+    )
     for result in uow.runtime.pm.hook.agorakit_payment_settled(uow=uow, payment=settled):
         await maybe_await(result)
     uow.record(

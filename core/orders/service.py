@@ -921,9 +921,16 @@ _WAITING_PROOF = Prepared(
 _INSERT_PROOF = PreparedInsert(Proof)
 
 
-async def submit_proof(runtime: Any, order_id: int, proof: SubmitProof, *, caller: Any) -> ProofOut:
-    """The seller (worker) submits evidence of the work; checked by ``agorakit_validate_proof``."""
-    order = await get_order(runtime, order_id, caller=caller)
+async def submit_proof(
+    runtime: Any, order_id: int, proof: SubmitProof, *, caller: Any, order: OrderOut | None = None
+) -> ProofOut:
+    """The seller (worker) submits evidence of the work; checked by ``agorakit_validate_proof``.
+
+    ``order``: the order as :func:`get_order` just gave it to ``caller`` (saves reading
+    it again); the transition the proof fires reads it again with its lock anyway.
+    """
+    if order is None or order.id != order_id:
+        order = await get_order(runtime, order_id, caller=caller)
     if caller.id != order.seller_id:
         raise Forbidden("only the seller of the order submits proofs")
     if not (proof.text.strip() or proof.urls or proof.attachments):

@@ -279,7 +279,11 @@ async def deliver(runtime: Any, order_id: int, delivery: Delivery, *, caller: An
     if not delivery.message.strip() and not delivery.attachments:
         raise ValidationFailed([FieldError("message", "a delivery needs a message or files")])
     await orders.submit_proof(
-        runtime, order_id, SubmitProof(text=delivery.message, attachments=delivery.attachments), caller=caller
+        runtime,
+        order_id,
+        SubmitProof(text=delivery.message, attachments=delivery.attachments),
+        caller=caller,
+        order=order,
     )
     return await orders.get_order(runtime, order_id, caller=caller)
 
