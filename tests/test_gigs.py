@@ -295,6 +295,9 @@ async def test_buyer_searches_asks_quotes_and_orders_with_extras(client, market,
     )
     assert body["data"]["quote"]["buyer_total"] == 3000 and body["data"]["quote"]["seller_net"] == 2400
     assert body["data"]["requirements"] == "Acme, green" and body["data"]["delivery_days"] == 5
+    # The answer is the buyer's view of the order, as reading it gives it (what they may do next).
+    assert body["allowed_transitions"] == ["cancel_unpaid"]
+    assert body == (await client.get(f"/orders/{body['id']}", headers=buyer.headers)).json()
     # Buyer and seller talk in the order's conversation after ordering too.
     said = await client.get(f"/orders/{body['id']}/conversation", headers=seller.headers)
     assert said.status_code == 200

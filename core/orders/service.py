@@ -336,8 +336,13 @@ async def create_order(
     listing_id: int | None = None,
     data: dict[str, Any] | None = None,
     uow: Any | None = None,
+    caller: Any | None = None,
 ) -> OrderOut:
-    """Create an order in its process's initial state (inside ``uow`` if given)."""
+    """Create an order in its process's initial state (inside ``uow`` if given).
+
+    Returns the order as :func:`get_order` shows it to ``caller`` (its allowed
+    transitions), or without them when no caller is given.
+    """
     if not items:
         raise ValidationFailed([FieldError("items", "an order needs at least one item")])
     for index, item in enumerate(items):
@@ -350,7 +355,11 @@ async def create_order(
             order_id = await _create(own, definition, buyer_id, seller_id, listing_id, currency, items, data)
     else:
         order_id = await _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data)
-    return await _to_order(await _order_row(order_id))
+    row = await _order_row(order_id)
+    if caller is None:
+        return await _to_order(row)
+    process = registry(runtime).processes.get((row["process"], row["process_version"]))
+    return await _to_order(row, roles=roles_of(row, caller, process), process=process)
 
 
 def quote_order(

@@ -154,7 +154,7 @@ async def order_gig(runtime: Any, listing_id: int, cmd: OrderGig, *, buyer: Any)
     await check_can_take(runtime, listing, buyer)
     items, days = _lines(listing, cmd)
     extras = [item.description.removeprefix("Extra: ") for item in items if item.kind == "extra"]
-    order = await orders.create_order(
+    return await orders.create_order(
         runtime,
         process=PROCESS,
         buyer_id=buyer.id,
@@ -168,8 +168,8 @@ async def order_gig(runtime: Any, listing_id: int, cmd: OrderGig, *, buyer: Any)
             "delivery_days": days,
             "requirements": cmd.requirements.strip(),
         },
+        caller=buyer,
     )
-    return await orders.get_order(runtime, order.id, caller=buyer)
 
 
 # --------------------------------------------------------------------------------------
