@@ -495,6 +495,45 @@ async def test_mutual_cancellation_proposal_decline_and_accept(client, market, p
     assert stranger_view.status_code == 200  # operators read every order
 
 
+async def test_an_open_proposal_lapses_when_the_order_stops_running(client, runtime, market, clock):
+    """Accepting the delivery, or the timer completing it, closes a proposal nobody answered;
+    proposals of orders still running stay open."""
+    operator, seller, buyer = market
+    gig = await publish_gig(client, seller, operator)
+    accepted, timed, running = [await paid_order(client, buyer, gig["id"]) for _ in range(3)]
+    for placed in (accepted, timed, running):
+        await deliver(client, seller, placed["id"])
+        proposed = await client.post(
+            f"/gigs/orders/{placed['id']}/cancellation",
+            json={"reason": "Let us stop here, please."},
+            headers=seller.headers,
+        )
+        assert proposed.status_code == 201, proposed.text
+    done = await client.post(f"/gigs/orders/{accepted['id']}/accept", headers=buyer.headers)
+    assert done.status_code == 200, done.text
+    # The third order is reviewed in time (the deadline moves); only the second one's timer fires.
+    clock.advance(timedelta(days=3, minutes=1))
+    async with runtime.unit_of_work():
+        from agorakit.orders.tables import OrderTimer
+
+        await OrderTimer.update({OrderTimer.status: "cancelled"}).where(
+            (OrderTimer.order == running["id"]) & (OrderTimer.status == "pending")
+        )
+    report = await sweep(runtime)
+    assert len(report.timers_fired) == 1
+    for placed, state, status in (
+        (accepted, "completed", "lapsed"),
+        (timed, "completed", "lapsed"),
+        (running, "delivered", "open"),
+    ):
+        assert await state_of(client, buyer, placed["id"]) == state
+        proposals = (
+            await client.get(f"/gigs/orders/{placed['id']}/cancellation", headers=buyer.headers)
+        ).json()
+        assert [p["status"] for p in proposals] == [status], placed["id"]
+        assert (proposals[0]["decided_at"] is not None) is (status == "lapsed")
+
+
 # --------------------------------------------------------------------------------------
 # 7. Report of a delivery without files
 # --------------------------------------------------------------------------------------

@@ -90,11 +90,10 @@ def agorakit_order_effects():
 
 
 @hookimpl
-async def agorakit_on_event(event, runtime):
-    if event.name == "order.transitioned":
-        from agorakit.plugins.gigs.service import lapse_proposals
+async def agorakit_on_events(events, runtime):
+    from agorakit.plugins.gigs.service import lapse_proposals
 
-        await lapse_proposals(runtime, event)
+    await lapse_proposals(runtime, events)
 
 
 @hookimpl

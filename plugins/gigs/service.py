@@ -14,7 +14,7 @@ import msgspec
 
 from agorakit.catalog.listings import check_can_take, get_listing
 from agorakit.db import is_unique_violation
-from agorakit.db.prepared import Prepared, PreparedRaw
+from agorakit.db.prepared import Prepared, PreparedRaw, any_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.money.amounts import money, parse_amount
 from agorakit.orders import service as orders
@@ -411,23 +411,32 @@ async def withdraw_cancellation(runtime: Any, order_id: int, *, caller: Any) -> 
     return await _close(runtime, order_id, caller, status="withdrawn")
 
 
-_OPEN_PROPOSAL = Prepared(
-    lambda order: (
-        GigCancellation.select(GigCancellation.id)
-        .where((GigCancellation.order_id == order) & (GigCancellation.status == "open"))
-        .first()
+#: the open proposals of the orders given (one value: their ids)
+_OPEN_PROPOSALS = Prepared(
+    lambda orders: GigCancellation.select(GigCancellation.order_id).where(
+        any_of(GigCancellation.order_id, orders) & (GigCancellation.status == "open")
     )
+)
+_LAPSE = Prepared(
+    lambda at, orders: GigCancellation.update(
+        {GigCancellation.status: "lapsed", GigCancellation.decided_at: at}
+    ).where(any_of(GigCancellation.order_id, orders) & (GigCancellation.status == "open"))
 )
 
 
-async def lapse_proposals(runtime: Any, event: Any) -> None:
-    """An order that stopped running (completed, reported, refunded) closes its open proposal."""
-    if event.data.get("process") != PROCESS or event.data.get("to_state") in ("in_progress", "delivered"):
-        return
-    order_id = int(event.subject.split(":", 1)[1])
-    if await _OPEN_PROPOSAL.run(order_id) is None:
+async def lapse_proposals(runtime: Any, events: list[Any]) -> None:
+    """Orders that stopped running (completed, reported, refunded) close their open
+    proposals: one read for a batch of events, and one update when there is any."""
+    stopped = sorted(
+        {
+            int(event.subject.split(":", 1)[1])
+            for event in events
+            if event.name == "order.transitioned"
+            and event.data.get("process") == PROCESS
+            and event.data.get("to_state") not in ("in_progress", "delivered")
+        }
+    )
+    if not stopped or not await _OPEN_PROPOSALS.run(stopped):
         return  # nothing to close: no transaction (a proposal needs a running order)
     async with runtime.unit_of_work() as uow:
-        await GigCancellation.update(
-            {GigCancellation.status: "lapsed", GigCancellation.decided_at: uow.now}
-        ).where((GigCancellation.order_id == order_id) & (GigCancellation.status == "open"))
+        await _LAPSE.run(uow.now, stopped)
