@@ -196,6 +196,9 @@ async def test_a_batch_notifies_each_member_once_in_a_few_statements(client, run
     assert count(seen, 'INSERT INTO "core_notification"') == 1
     assert count(seen, 'INSERT INTO "core_email_outbox"') == 1
     assert count(seen, 'INSERT INTO "core_message"') == 1
+    # The core's notices read the three orders and their history once, not once per event.
+    assert sum('FROM "core_order" ' in sql for sql in seen) == 1
+    assert sum('FROM "core_order_event" ' in sql for sql in seen) == 1
     # Each conversation's activity points at its new message.
     for event_id, conversation_id, _, _ in after_messages:
         [message] = await Message.select(Message.id).where(Message.event_id == event_id)

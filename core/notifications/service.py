@@ -132,13 +132,16 @@ async def notify_events(runtime: Any, events: list[DomainEvent]) -> list[int]:
 async def _notify(runtime: Any, events: list[DomainEvent]) -> tuple[list[int], dict[int, list[str]]]:
     """Collect, render and store the notices of ``events``; the new ids, and each failed
     event's errors by its position."""
+    from agorakit.notifications.core_notices import read_ahead
+
     batch: list[tuple[int, DomainEvent, Notice]] = []
     errors: dict[int, list[str]] = {}
-    for index, event in enumerate(events):
-        notices, problems = await collect_notices(runtime, event)
-        if problems:
-            errors[index] = problems
-        batch += [(index, event, notice) for notice in notices]
+    async with read_ahead(events):  # the orders the core's notices read, in two statements
+        for index, event in enumerate(events):
+            notices, problems = await collect_notices(runtime, event)
+            if problems:
+                errors[index] = problems
+            batch += [(index, event, notice) for notice in notices]
     created = await _store(runtime, batch, errors) if batch else []
     return created, errors
 
