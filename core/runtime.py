@@ -9,7 +9,7 @@ first argument.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -29,11 +29,19 @@ log = logging.getLogger("agorakit")
 class UnitOfWork:
     """One database transaction plus the events it will publish once committed."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, outer: UnitOfWork | None = None) -> None:
         self.runtime = runtime
+        #: the outermost unit of work of this transaction (itself when it is the outermost)
+        self.outer: UnitOfWork = outer or self
         self.events: list[DomainEvent] = []
         #: stored events of units of work nested in this one (part of its transaction)
         self.nested: list[DomainEvent] = []
+        #: work the outermost unit of work runs just before it commits, once per key, in
+        #: the order first asked for (see :meth:`before_commit`)
+        self._before_commit: dict[str, Callable[[], Awaitable[None]]] = {}
+        #: what an area keeps for its before-commit work (the ledger's deferred entries);
+        #: a savepoint rolled back cuts these lists back (:meth:`mark`, :meth:`cut_back`)
+        self.pending: dict[str, list[Any]] = {}
 
     @property
     def now(self):
@@ -43,6 +51,23 @@ class UnitOfWork:
         """Record an event; it is published only if the transaction commits."""
         event = DomainEvent(name=name, at=self.now, subject=subject, actor_id=actor_id, data=data)
         self.events.append(event)
+
+    def before_commit(self, key: str, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action`` inside the transaction, after the outermost block, just before
+        the commit (once per ``key``); an exception it raises rolls everything back."""
+        self.outer._before_commit.setdefault(key, action)
+
+    def mark(self) -> tuple[int, int, dict[str, int]]:
+        """Where this unit of work's records stand, for :meth:`cut_back` when the
+        savepoint opened now is rolled back."""
+        return len(self.events), len(self.nested), {k: len(v) for k, v in self.outer.pending.items()}
+
+    def cut_back(self, mark: tuple[int, int, dict[str, int]]) -> None:
+        """Forget what was recorded since ``mark`` (its statements were rolled back)."""
+        events, nested, pending = mark
+        del self.events[events:], self.nested[nested:]
+        for key, items in self.outer.pending.items():
+            del items[pending.get(key, 0) :]
 
 
 #: the outermost unit of work of the current task, while one is open
@@ -128,11 +153,14 @@ class Runtime:
         from agorakit.events.outbox import store
 
         outer = _outermost.get()
-        uow = UnitOfWork(self)
+        uow = UnitOfWork(self, outer)
         token = _outermost.set(uow if outer is None else outer)
         try:
             async with self.db.transaction():
                 yield uow
+                if outer is None:
+                    for action in list(uow._before_commit.values()):
+                        await action()
                 stored = await store(uow.events)  # the outbox: committed with the change
         finally:
             _outermost.reset(token)

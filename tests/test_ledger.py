@@ -233,6 +233,97 @@ async def test_concurrent_postings_with_one_key_move_the_money_once(runtime):
     assert await ledger.check_ledger() == []
 
 
+FEES = ledger.PLATFORM_FEES
+
+
+async def fee_entries() -> list[tuple[int, int]]:
+    """The fee account's entries in the order they were written: (amount, balance after)."""
+    rows = (
+        await LedgerEntry.select(LedgerEntry.amount, LedgerEntry.balance_after)
+        .where(LedgerEntry.account.name == FEES)
+        .order_by(LedgerEntry.id)
+    )
+    return [(r["amount"], r["balance_after"]) for r in rows]
+
+
+async def test_credits_to_the_fee_account_are_whole_at_commit_and_seen_by_a_debit(runtime, db_kind):
+    """On PostgreSQL the fee account's credits move its balance just before the commit
+    (one update for the transaction); each entry still gets the balance after it, a debit
+    in the same transaction sees the credits before it, and a key posted again in the
+    transaction is found."""
+    await fund(runtime, A, 1000)
+    await post(runtime, "fee-first", ledger.move(A, FEES, 10, "USD"))
+    async with runtime.unit_of_work() as uow:
+        for n, amount in enumerate((20, 30, 40)):
+            await ledger.post(
+                uow, key=f"fee-{n}", kind="fee", description="fee", lines=ledger.move(A, FEES, amount, "USD")
+            )
+        # The fee account held 10 before: only the pending credits make this refund possible.
+        await ledger.post(
+            uow, key="refund", kind="refund", description="refund", lines=ledger.move(FEES, B, 95, "USD")
+        )
+        await ledger.post(
+            uow, key="fee-3", kind="fee", description="fee", lines=ledger.move(A, FEES, 50, "USD")
+        )
+        again = await ledger.post(
+            uow, key="fee-3", kind="fee", description="fee", lines=ledger.move(A, FEES, 50, "USD")
+        )
+        assert again.created is False
+    assert await fee_entries() == [(10, 10), (20, 30), (30, 60), (40, 100), (-95, 5), (50, 55)]
+    assert (await balances())[(FEES, "USD")] == 55
+    assert await ledger.check_ledger() == []
+
+
+async def test_a_refused_debit_of_the_fee_account_moves_nothing_of_its_transaction(runtime):
+    await fund(runtime, A, 1000)
+    with pytest.raises(ledger.InsufficientFunds):
+        async with runtime.unit_of_work() as uow:
+            await ledger.post(
+                uow, key="fee-a", kind="fee", description="fee", lines=ledger.move(A, FEES, 20, "USD")
+            )
+            await ledger.post(
+                uow,
+                key="too-much",
+                kind="refund",
+                description="refund",
+                lines=ledger.move(FEES, B, 21, "USD"),
+            )
+    assert await fee_entries() == []
+    assert await balances() == {(OUTSIDE, "USD"): -1000, (A, "USD"): 1000}  # even the new accounts are gone
+    assert await ledger.check_ledger() == []
+
+
+@pytest.mark.postgres_only("the fee account's credits are deferred to the commit on PostgreSQL only")
+async def test_concurrent_transactions_credit_the_fee_account_in_a_consistent_chain(runtime):
+    """Twenty transactions at once, each crediting the fee account twice: every credit
+    counts, and the entries read in id order add up, each to the balance after it."""
+    import asyncio
+
+    await fund(runtime, A, 100_000)
+
+    async def pay_fees(n: int) -> None:
+        async with runtime.unit_of_work() as uow:
+            for part in (1, 2):
+                await ledger.post(
+                    uow,
+                    key=f"fees-{n}-{part}",
+                    kind="fee",
+                    description="fee",
+                    lines=ledger.move(A, FEES, n + part, "USD"),
+                )
+            await asyncio.sleep(0.001 * (n % 3))  # commits interleave with other transactions' postings
+
+    await asyncio.gather(*(pay_fees(n) for n in range(20)))
+    entries = await fee_entries()
+    assert len(entries) == 40
+    running = 0
+    for amount, balance_after in entries:
+        running += amount
+        assert balance_after == running
+    assert running == sum(n + part for n in range(20) for part in (1, 2)) == (await balances())[(FEES, "USD")]
+    assert await ledger.check_ledger() == []
+
+
 @pytest.mark.parametrize(
     "lines",
     [

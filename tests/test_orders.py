@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import agorakit
 from agorakit.errors import FieldError
 from agorakit.money import ledger
+from agorakit.money.tables import LedgerEntry
 from agorakit.orders import service
 from agorakit.orders.process import Process, ProcessError, Timer, Transition
 from agorakit.orders.schemas import ItemIn
@@ -513,10 +515,11 @@ class TestSeveralWorkers:
         }
 
     async def test_each_due_timer_fires_exactly_once(self, client, runtime, make_member, clock, db_kind):
-        buyer, seller = await make_member(), await make_member()
+        buyer, sellers = await make_member(), [await make_member(), await make_member()]
         await fund_credit(runtime, buyer.id, 500 * 8)
         orders = []
-        for _ in range(8):
+        for n in range(8):  # the two sellers' orders interleaved
+            seller = sellers[n % 2]
             order = await new_order(runtime, buyer, seller)
             await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
             await client.post(fire_path(order.id, "deliver"), headers=seller.headers)
@@ -526,7 +529,19 @@ class TestSeveralWorkers:
         fired = [t for r in reports for t in r.timers_fired]
         assert len(fired) == len(set(fired)) == 8
         assert all(not r.timers_retried and not r.timers_failed for r in reports)
-        assert await ledger.balance_of(ledger.available(seller.id), "USD") == 8 * 400
+        for seller in sellers:
+            assert await ledger.balance_of(ledger.available(seller.id), "USD") == 4 * 400
+        # The fee account's entries, in the order written, add up to the balance after each.
+        rows = (
+            await LedgerEntry.select(LedgerEntry.amount, LedgerEntry.balance_after)
+            .where(LedgerEntry.account.name == ledger.PLATFORM_FEES)
+            .order_by(LedgerEntry.id)
+        )
+        running = 0
+        for row in rows:
+            running += row["amount"]
+            assert row["balance_after"] == running
+        assert running == 8 * 100 == await ledger.balance_of(ledger.PLATFORM_FEES, "USD")
         assert await ledger.check_ledger() == []
 
 
@@ -577,15 +592,22 @@ async def _stored_transitions(order_id):
     return [r["data"]["transition"] for r in rows]
 
 
-async def test_a_failing_timer_in_a_batch_undoes_only_its_own_work(client, runtime, make_member, clock):
+async def test_a_failing_timer_in_a_batch_undoes_only_its_own_work(
+    client, runtime, make_member, clock, caplog
+):
     """Timers fire in one transaction per batch; one whose effect raises after the order
-    moved and the escrow was released is rolled back alone, and retried."""
+    moved and the escrow was released is rolled back alone, and retried.  What it left
+    for the commit (its fee credit, on PostgreSQL) goes with it: the batch commits."""
     buyer, seller = await make_member(), await make_member()
     delivered = await _delivered_orders(client, runtime, buyer, seller, 3)
     clock.advance(days=3)
     broken, timer = await _paid_order_with_due_timer(client, runtime, buyer, seller, "explode")
 
-    report = await sweep(runtime)
+    with caplog.at_level(logging.INFO, logger="agorakit.orders"):
+        report = await sweep(runtime)
+
+    assert "did not commit" not in caplog.text  # one batch, not the timers one by one
+    assert await ledger.balance_of(ledger.PLATFORM_FEES, "USD") == 3 * 100
 
     assert len(report.timers_fired) == 3 and report.timers_retried == [timer]
     for order_id in delivered:

@@ -261,6 +261,8 @@ async def post(
         }
     )
     if not rows:
+        if uow.runtime.db.is_postgres:
+            await _move_deferred(uow)  # a posting of this transaction may still be pending
         existing = await _TRANSACTION_BY_KEY.run(key)
         await _check_same_posting(existing["id"], net, key)
         return Posting(
@@ -270,24 +272,65 @@ async def post(
 
     accounts = await _accounts(net, now)
     entries = []
+    deferring = uow.runtime.db.is_postgres
     # A fixed order of row locks keeps concurrent postings on PostgreSQL deadlock-free.
     for (name, currency), amount in sorted(net.items(), key=lambda item: accounts[item[0]]["id"]):
         account = accounts[(name, currency)]
+        entry = {
+            "transaction": transaction_id,
+            "account": account["id"],
+            "amount": amount,
+            "currency": currency,
+            "created_at": now,
+        }
+        if deferring and name in DEFERRED and amount > 0:
+            _defer(uow, entry)  # its balance moves just before the commit
+            continue
+        if deferring and name in DEFERRED:
+            await _move_deferred(uow)  # a debit sees the credits before it, as it always did
         updated = await _MOVE_BALANCE.run(amount, account["id"], amount)
         if not updated:
             raise await _insufficient(name, currency, -amount)
-        entries.append(
-            {
-                "transaction": transaction_id,
-                "account": account["id"],
-                "amount": amount,
-                "currency": currency,
-                "balance_after": updated[0]["balance"],
-                "created_at": now,
-            }
-        )
+        entries.append({**entry, "balance_after": updated[0]["balance"]})
     await _INSERT_ENTRIES.run(*entries)
     return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
+
+
+#: accounts that most postings credit (every completion): on PostgreSQL a transaction
+#: credits them just before it commits, all its credits in one update, so that it holds
+#: their row lock for a moment instead of from its first posting on (a worker's batch of
+#: completions held the fee account's for the whole batch, and concurrent batches took
+#: turns).  Debits move at once, after the transaction's pending credits.
+DEFERRED = frozenset({PLATFORM_FEES})
+_DEFERRED_KEY = "ledger.deferred"
+
+
+def _defer(uow: Any, entry: dict[str, Any]) -> None:
+    uow.outer.pending.setdefault(_DEFERRED_KEY, []).append(entry)
+    uow.before_commit(_DEFERRED_KEY, lambda: _move_deferred(uow.outer))
+
+
+async def _move_deferred(uow: Any) -> None:
+    """Move the deferred credits' accounts (in id order) and write their entries, each
+    with the balance after it, as if they had been moved one by one."""
+    pending = uow.outer.pending.get(_DEFERRED_KEY)
+    if not pending:
+        return
+    entries = list(pending)
+    pending.clear()
+    totals: dict[int, int] = {}
+    for entry in entries:
+        totals[entry["account"]] = totals.get(entry["account"], 0) + entry["amount"]
+    written = []
+    for account_id in sorted(totals):
+        # credits only: nothing can refuse them
+        [moved] = await _MOVE_BALANCE.run(totals[account_id], account_id, totals[account_id])
+        balance = moved["balance"] - totals[account_id]
+        for entry in entries:
+            if entry["account"] == account_id:
+                balance += entry["amount"]
+                written.append({**entry, "balance_after": balance})
+    await _INSERT_ENTRIES.run(*written)
 
 
 async def _check_same_posting(transaction_id: int, net: dict[tuple[str, str], int], key: str) -> None:

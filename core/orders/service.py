@@ -785,6 +785,7 @@ def _claim(locking: bool, size: int | None) -> Prepared:
     return _claim_query(locking, size)
 
 
+_SELLERS = Prepared(lambda ids: Order.select(Order.id, Order.seller_id).where(any_of(Order.id, ids)))
 _MARK_TIMERS = Prepared(
     lambda status, at, ids: OrderTimer.update({OrderTimer.status: status, OrderTimer.fired_at: at}).where(
         any_of(OrderTimer.id, ids)
@@ -803,8 +804,10 @@ async def _fire_batch(
     async with runtime.unit_of_work() as uow:
         claim = _claim(runtime.db.is_postgres, None if only is not None else size)
         timers = await (claim.run(uow.now) if only is None else claim.run(uow.now, only))
-        # Orders are locked in id order, so concurrent workers cannot deadlock on them.
-        timers.sort(key=lambda t: (t["order"], t["id"]))
+        # Fired by seller, then order: concurrent batches lock the sellers' accounts (and
+        # the orders of each seller) in one order, so they cannot deadlock on them.
+        sellers = {r["id"]: r["seller_id"] or 0 for r in await _SELLERS.run([t["order"] for t in timers])}
+        timers.sort(key=lambda t: (sellers.get(t["order"], 0), t["order"], t["id"]))
         claimed.extend(t["id"] for t in timers)
         fired: list[int] = []
         cancelled: list[int] = []
@@ -812,7 +815,7 @@ async def _fire_batch(
             if outcomes and time.perf_counter() - started > budget:
                 break  # the rest stay pending (and unlocked at commit) for the next batch
             timer_id = timer["id"]
-            events, nested = len(uow.events), len(uow.nested)
+            mark = uow.mark()
             try:
                 async with runtime.db.savepoint():
                     row = await _order_row(timer["order"], for_update=True)
@@ -826,7 +829,7 @@ async def _fire_batch(
                 fired.append(timer_id)
                 outcomes.append((timer_id, "fired"))
             except Exception as exc:
-                del uow.events[events:], uow.nested[nested:]  # what the rolled-back part recorded
+                uow.cut_back(mark)  # what the rolled-back part recorded
                 if is_lock_conflict(exc):
                     # A deadlock with another worker or a request (the batch holds the rows
                     # of the timers before this one): commit those, and let this timer wait
