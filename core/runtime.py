@@ -57,17 +57,19 @@ class UnitOfWork:
         the commit (once per ``key``); an exception it raises rolls everything back."""
         self.outer._before_commit.setdefault(key, action)
 
-    def mark(self) -> tuple[int, int, dict[str, int]]:
-        """Where this unit of work's records stand, for :meth:`cut_back` when the
+    def mark(self) -> tuple[int, int, dict[str, list[Any]]]:
+        """What this unit of work has recorded so far, for :meth:`cut_back` when the
         savepoint opened now is rolled back."""
-        return len(self.events), len(self.nested), {k: len(v) for k, v in self.outer.pending.items()}
+        return len(self.events), len(self.nested), {k: list(v) for k, v in self.outer.pending.items()}
 
-    def cut_back(self, mark: tuple[int, int, dict[str, int]]) -> None:
-        """Forget what was recorded since ``mark`` (its statements were rolled back)."""
+    def cut_back(self, mark: tuple[int, int, dict[str, list[Any]]]) -> None:
+        """Back to ``mark``: the savepoint's statements were rolled back.  Events recorded
+        since are forgotten, and pending work is as it was (also what was done and taken
+        off the lists inside the savepoint: it was rolled back with it)."""
         events, nested, pending = mark
         del self.events[events:], self.nested[nested:]
         for key, items in self.outer.pending.items():
-            del items[pending.get(key, 0) :]
+            items[:] = pending.get(key, [])
 
 
 #: the outermost unit of work of the current task, while one is open

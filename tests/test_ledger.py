@@ -293,6 +293,38 @@ async def test_a_refused_debit_of_the_fee_account_moves_nothing_of_its_transacti
     assert await ledger.check_ledger() == []
 
 
+async def test_a_savepoint_rolled_back_keeps_the_credits_from_before_it(runtime):
+    """A worker batch fires each timer in a savepoint: a timer that fails takes back its
+    own credits, and a debit it made (which applied the credits pending before it) is
+    undone without losing those."""
+    await fund(runtime, A, 1000)
+    async with runtime.unit_of_work() as uow:
+        await ledger.post(
+            uow, key="kept", kind="fee", description="fee", lines=ledger.move(A, FEES, 40, "USD")
+        )
+        mark = uow.mark()
+        with pytest.raises(RuntimeError):
+            async with runtime.db.savepoint():
+                await ledger.post(
+                    uow, key="undone", kind="fee", description="fee", lines=ledger.move(A, FEES, 7, "USD")
+                )
+                await ledger.post(
+                    uow,
+                    key="refund",
+                    kind="refund",
+                    description="refund",
+                    lines=ledger.move(FEES, B, 30, "USD"),
+                )
+                raise RuntimeError("the timer failed")
+        uow.cut_back(mark)
+        await ledger.post(
+            uow, key="after", kind="fee", description="fee", lines=ledger.move(A, FEES, 5, "USD")
+        )
+    assert await fee_entries() == [(40, 40), (5, 45)]
+    assert await balances() == {(OUTSIDE, "USD"): -1000, (A, "USD"): 955, (FEES, "USD"): 45}
+    assert await ledger.check_ledger() == []
+
+
 @pytest.mark.postgres_only("the fee account's credits are deferred to the commit on PostgreSQL only")
 async def test_concurrent_transactions_credit_the_fee_account_in_a_consistent_chain(runtime):
     """Twenty transactions at once, each crediting the fee account twice: every credit
