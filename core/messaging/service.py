@@ -162,31 +162,45 @@ async def order_parties(runtime: Any, order_id: int) -> list[int]:
 
 
 @functools.cache
-def _order_conversation() -> PreparedRaw:
-    """An order's parties, its conversation and that one's participants: one row per
-    participant (one with NULLs when there is no conversation or no participant); no row
-    when there is no order."""
+def _orders_conversations() -> PreparedRaw:
+    """Orders' parties, their conversations and those ones' participants (one value: the
+    orders' ids): a row per participant, one with NULLs for an order without a
+    conversation or participants, none for an order that does not exist."""
     from agorakit.orders.tables import Order
 
     return PreparedRaw(
         Order,
-        "SELECT o.buyer_id, o.seller_id, c.id AS conversation, p.member_id FROM core_order o "
-        'LEFT JOIN core_conversation c ON c."key" = {} '
-        "LEFT JOIN core_conversation_participant p ON p.conversation = c.id WHERE o.id = {}",
+        lambda engine: (
+            "SELECT o.id, o.buyer_id, o.seller_id, c.id AS conversation, p.member_id FROM core_order o "
+            "LEFT JOIN core_conversation c ON c.\"key\" = 'order:' || o.id "
+            "LEFT JOIN core_conversation_participant p ON p.conversation = c.id WHERE "
+            + any_of_sql(engine, "o.id")
+        ),
     )
+
+
+async def _order_conversations(order_ids: list[int]) -> dict[int, tuple[list[int], int | None]]:
+    """Each existing order's parties (buyer, then seller) and the id of its conversation
+    when that one has exactly these participants (None: missing, or to be synced)."""
+    found: dict[int, tuple[list[int], int | None, set[int | None]]] = {}
+    for row in await _orders_conversations().run(sorted(set(order_ids))):
+        parties = [p for p in (row["buyer_id"], row["seller_id"]) if p is not None]
+        found.setdefault(row["id"], (parties, row["conversation"], set()))[2].add(row["member_id"])
+    return {
+        order_id: (parties, conversation if conversation is not None and members == set(parties) else None)
+        for order_id, (parties, conversation, members) in found.items()
+    }
 
 
 async def sync_order_conversation(uow: Any, order_id: int) -> int:
     """Ensure the order's conversation, its participants being the order's parties now."""
-    key = f"order:{order_id}"
-    rows = await _order_conversation().run(key, order_id)
-    if not rows:
+    found = await _order_conversations([order_id])
+    if order_id not in found:
         raise NotFound(f"there is no order {order_id}")
-    parties = [p for p in (rows[0]["buyer_id"], rows[0]["seller_id"]) if p is not None]
-    conversation = rows[0]["conversation"]
-    # Most often it is there already, with these participants: read, don't write.
-    if conversation is not None and {r["member_id"] for r in rows} == set(parties):
+    parties, conversation = found[order_id]
+    if conversation is not None:  # most often: there already, with these participants
         return conversation
+    key = f"order:{order_id}"
     conversation_id, created = await _ensured(uow, key=key, subject=key, participant_ids=parties)
     if not created:  # a new conversation has only the parties just added
         await _REMOVE_OTHERS.run(conversation_id, parties)
@@ -505,22 +519,6 @@ def transition_text(order_id: int, data: dict[str, Any]) -> str:
     )
 
 
-@functools.cache
-def _orders_conversations() -> PreparedRaw:
-    """:func:`_order_conversation` for a list of orders (one value), with each order's id."""
-    from agorakit.orders.tables import Order
-
-    return PreparedRaw(
-        Order,
-        lambda engine: (
-            "SELECT o.id, o.buyer_id, o.seller_id, c.id AS conversation, p.member_id FROM core_order o "
-            "LEFT JOIN core_conversation c ON c.\"key\" = 'order:' || o.id "
-            "LEFT JOIN core_conversation_participant p ON p.conversation = c.id WHERE "
-            + any_of_sql(engine, "o.id")
-        ),
-    )
-
-
 #: each conversation's last message, from the messages given (one value: their ids)
 _TOUCH_CONVERSATIONS = PreparedRaw(
     Conversation,
@@ -553,23 +551,13 @@ async def record_order_transitions(runtime: Any, events: list[Any]) -> list[int]
         return []
     inserted: list[int] = []
     async with runtime.unit_of_work() as uow:
-        orders: dict[int, dict[str, Any]] = {}
-        for row in await _orders_conversations().run(sorted({order_id for _, order_id in wanted})):
-            order = orders.setdefault(
-                row["id"],
-                {
-                    "parties": {p for p in (row["buyer_id"], row["seller_id"]) if p is not None},
-                    "conversation": row["conversation"],
-                    "members": set(),
-                },
-            )
-            order["members"].add(row["member_id"])
-        conversations: dict[int, int] = {}
-        for order_id, order in orders.items():
-            if order["conversation"] is not None and order["members"] == order["parties"]:
-                conversations[order_id] = order["conversation"]
-            else:  # most often it is there already, with these participants
-                conversations[order_id] = await sync_order_conversation(uow, order_id)
+        orders = await _order_conversations([order_id for _, order_id in wanted])
+        conversations = {
+            order_id: conversation
+            if conversation is not None
+            else await sync_order_conversation(uow, order_id)
+            for order_id, (_, conversation) in orders.items()
+        }
         rows = [
             {
                 "conversation": conversations[order_id],
