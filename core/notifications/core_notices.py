@@ -113,7 +113,7 @@ async def read_ahead(events: list[DomainEvent]) -> AsyncIterator[None]:
     if names:
         for row in await history_query.run(order_ids, names):
             history.setdefault((row["order"], row["transition"]), []).append(row)
-    token = _AHEAD.set(_Ahead(orders, {key: rows for key, rows in history.items()}))
+    token = _AHEAD.set(_Ahead(orders, history))
     try:
         yield
     finally:

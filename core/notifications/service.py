@@ -41,10 +41,6 @@ log = logging.getLogger("agorakit.notifications")
 CORE_PLUGIN = "agorakit.notifications.plugin"
 
 
-class NotifyFailed(Exception):
-    """Some notices of an event could not be made; the event is delivered again later."""
-
-
 # --------------------------------------------------------------------------------------
 # Events → notices → notifications and emails
 # --------------------------------------------------------------------------------------
@@ -98,23 +94,10 @@ def _check_notice(notice: Any) -> None:
         raise ValueError(message)
 
 
-async def notify_event(runtime: Any, event: DomainEvent) -> list[int]:
-    """Notify everyone the plugins name about ``event``; returns the new notification ids.
-
-    Raises :class:`NotifyFailed` (after storing what it could) when a plugin or a template
-    failed, so that the event outbox retries the event.
-    """
-    created, errors = await _notify(runtime, [event])
-    if errors:
-        message = f"notifying {event.name} (event {event.id}) failed: " + "; ".join(errors[0])
-        raise NotifyFailed(message)
-    return created
-
-
 async def notify_events(runtime: Any, events: list[DomainEvent]) -> list[int]:
-    """:func:`notify_event` for a batch of events, set-wise: one read of the recipients,
-    one of their email settings, one statement for the notifications and one for the
-    emails, in one unit of work; returns the new notification ids.
+    """Notify everyone the plugins name about each of ``events``, set-wise: one read of
+    the recipients, one of their email settings, one statement for the notifications and
+    one for the emails, in one unit of work; returns the new notification ids.
 
     Raises :class:`~agorakit.events.EventsFailed` (after storing what it could) naming the
     events whose notices could not all be made, so that the outbox retries those.
