@@ -209,28 +209,26 @@ async def _store(
         rendered[key] = (event, notice, member, result)
     if not rendered:
         return []
-    rows = [
-        {
-            "member_id": notice.member_id,
-            "event_id": event.id,
-            "category": notice.category,
-            "template": notice.template,
-            "title": result.subject,
-            "body": result.text,
-            "link": notice.link,
-            "read_at": None,
-            "created_at": None,  # set below, inside the unit of work
-        }
-        for event, notice, _, result in rendered.values()
-    ]
     keys = list(rendered)
     created: dict[tuple[Any, int, str], int] = {}
     # A statement for the notifications and one for their emails (per CHUNK rows).
     async with runtime.unit_of_work() as uow:
+        rows = [
+            {
+                "member_id": notice.member_id,
+                "event_id": event.id,
+                "category": notice.category,
+                "template": notice.template,
+                "title": result.subject,
+                "body": result.text,
+                "link": notice.link,
+                "read_at": None,
+                "created_at": uow.now,
+            }
+            for event, notice, _, result in rendered.values()
+        ]
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
-            for row in chunk:
-                row["created_at"] = uow.now
             stored = await _INSERT_NOTIFICATION.run(*chunk)
             # A row not returned: this event already told this member (a second delivery).
             returned = {(row["event_id"], row["member_id"], row["template"]): row["id"] for row in stored}
