@@ -348,7 +348,7 @@ def agorakit_on_events(events: list[DomainEvent], runtime: Any) -> None:
     batch's (each batch of fired timers) or the worker's re-published ones.  Implement it
     instead of ``agorakit_on_event`` when a handler stores something per event and can do
     it for the whole batch in a few statements (the core's notifications and order
-    system messages do); implement one or the other, not both.
+    system messages do).  A plugin implementing both gets every event through each.
 
     Delivery is *at least once*, as for ``agorakit_on_event``: make the handler
     idempotent on ``event.id``.  To fail only some events, raise

@@ -1094,6 +1094,7 @@ def test_every_shipped_template_renders_the_same_without_rendering_its_root():
         ('{% set greeting = "Howdy" %}', False),  # a variable set outside the blocks
         ('{% import "notifications/_macros.jinja2" as m %}', False),
         ("{% if true %}{% endif %}", False),
+        ("{{ member.display_name }}", False),  # an expression outside the blocks
     ],
 )
 def test_a_template_whose_top_level_does_more_than_blocks_is_rendered_through_its_root(tmp_path, top, static):

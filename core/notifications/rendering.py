@@ -134,8 +134,12 @@ def _resolved(template: jinja2.Template, variables: dict[str, Any]) -> jinja2.ru
     return context
 
 
-#: what a template's top level may hold for its blocks to be known without rendering it
-_STATIC_NODES = (jinja2.nodes.Extends, jinja2.nodes.Block, jinja2.nodes.Output)
+def _static_node(node: jinja2.nodes.Node) -> bool:
+    """What a template's top level may hold for its blocks to be known without rendering
+    it: blocks, ``extends``, and plain text (no expression, which might call something)."""
+    if isinstance(node, jinja2.nodes.Output):
+        return all(isinstance(child, jinja2.nodes.TemplateData) for child in node.nodes)
+    return isinstance(node, jinja2.nodes.Extends | jinja2.nodes.Block)
 
 
 def _static_blocks(template: jinja2.Template) -> dict[str, list[Any]] | None:
@@ -159,7 +163,7 @@ def _static_blocks(template: jinja2.Template) -> dict[str, list[Any]] | None:
         seen.add(current.name)
         source, _, _ = environment.loader.get_source(environment, current.name)
         body = environment.parse(source, current.name).body
-        if not all(isinstance(node, _STATIC_NODES) for node in body):
+        if not all(_static_node(node) for node in body):
             return None
         extends = [node for node in body if isinstance(node, jinja2.nodes.Extends)]
         if len(extends) > 1 or (extends and not isinstance(extends[0].template, jinja2.nodes.Const)):
