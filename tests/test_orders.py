@@ -592,6 +592,45 @@ async def _stored_transitions(order_id):
     return [r["data"]["transition"] for r in rows]
 
 
+async def test_a_batch_of_timers_gives_each_transition_its_own_orders_items(
+    client, runtime, make_member, clock, monkeypatch
+):
+    """A batch reads its orders' items at once; each effect sees its own order's, in order."""
+    from agorakit.hooks import maybe_await
+
+    buyer, seller = await make_member(), await make_member()
+    await fund_credit(runtime, buyer.id, 500 * 3)
+    orders = []
+    for n in range(3):
+        order = await service.create_order(
+            runtime,
+            process="testgig",
+            buyer_id=buyer.id,
+            seller_id=seller.id,
+            currency="USD",
+            items=[
+                ItemIn(description=f"Logo {n}", unit_price=300),
+                ItemIn(description=f"Extra {n}", unit_price=200),
+            ],
+            data={"deadline_days": 2},
+        )
+        await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
+        await client.post(fire_path(order.id, "deliver"), headers=seller.headers)
+        orders.append(order)
+    effects = service.registry(runtime).effects
+    release, seen = effects["release_escrow"], {}
+
+    async def recording(ctx):
+        seen[ctx.order.id] = [(item.position, item.description) for item in ctx.order.items]
+        return await maybe_await(release(ctx))
+
+    monkeypatch.setitem(effects, "release_escrow", recording)
+    clock.advance(days=3)
+    report = await sweep(runtime)
+    assert len(report.timers_fired) == 3
+    assert seen == {order.id: [(1, f"Logo {n}"), (2, f"Extra {n}")] for n, order in enumerate(orders)}
+
+
 async def test_a_failing_timer_in_a_batch_undoes_only_its_own_work(
     client, runtime, make_member, clock, caplog
 ):

@@ -495,9 +495,11 @@ async def _fire(
     caller: Any | None,
     data: dict[str, Any] | None,
     row: dict[str, Any] | None = None,
+    items: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """:func:`fire_in`, also returning the order's item rows (``row``: the order's row,
-    when the caller has just read it with its lock)."""
+    when the caller has just read it with its lock; ``items``: its item rows, when the
+    caller has them — they never change after the order is created)."""
     runtime = uow.runtime
     if row is None:
         row = await _order_row(order_id, for_update=True)
@@ -532,7 +534,8 @@ async def _fire(
     if actor_role == "candidate" and row["listing_id"] is not None:
         await _check_eligible(runtime, row["listing_id"], caller)
     reg = registry(runtime)
-    items = await _ITEMS.run(order_id)
+    if items is None:
+        items = await _ITEMS.run(order_id)
     before = await _to_order(row, items=items)
     context = TransitionContext(runtime, uow, before, process, transition, actor_role, actor_id, data or {})
     for guard in transition.guards:
@@ -786,6 +789,16 @@ def _claim(locking: bool, size: int | None) -> Prepared:
 
 
 _SELLERS = Prepared(lambda ids: Order.select(Order.id, Order.seller_id).where(any_of(Order.id, ids)))
+#: the items of several orders, each order's in position order
+_ITEMS_OF = Prepared(
+    lambda orders: (
+        OrderItem.select()
+        .where(any_of(OrderItem.order, orders))
+        .order_by(OrderItem.order)
+        .order_by(OrderItem.position)
+        .output(load_json=True)
+    )
+)
 _MARK_TIMERS = Prepared(
     lambda status, at, ids: OrderTimer.update({OrderTimer.status: status, OrderTimer.fired_at: at}).where(
         any_of(OrderTimer.id, ids)
@@ -806,8 +819,12 @@ async def _fire_batch(
         timers = await (claim.run(uow.now) if only is None else claim.run(uow.now, only))
         # Fired by seller, then order: concurrent batches lock the sellers' accounts (and
         # the orders of each seller) in one order, so they cannot deadlock on them.
-        sellers = {r["id"]: r["seller_id"] or 0 for r in await _SELLERS.run([t["order"] for t in timers])}
+        order_ids = sorted({t["order"] for t in timers})
+        sellers = {r["id"]: r["seller_id"] or 0 for r in await _SELLERS.run(order_ids)} if timers else {}
         timers.sort(key=lambda t: (sellers.get(t["order"], 0), t["order"], t["id"]))
+        items: dict[int, list[dict[str, Any]]] = {order_id: [] for order_id in order_ids}
+        for item in await _ITEMS_OF.run(order_ids) if timers else []:
+            items[item["order"]].append(item)
         claimed.extend(t["id"] for t in timers)
         fired: list[int] = []
         cancelled: list[int] = []
@@ -824,7 +841,13 @@ async def _fire_batch(
                         outcomes.append((timer_id, "cancelled"))
                         continue
                     await _fire(
-                        uow, row["id"], timer["transition"], caller=None, data={"timer": timer_id}, row=row
+                        uow,
+                        row["id"],
+                        timer["transition"],
+                        caller=None,
+                        data={"timer": timer_id},
+                        row=row,
+                        items=items[row["id"]],
                     )
                 fired.append(timer_id)
                 outcomes.append((timer_id, "fired"))
