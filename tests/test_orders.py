@@ -810,6 +810,11 @@ async def test_paying_an_order_from_balance_starts_it_at_once(client, runtime, m
         403,
         "forbidden",
     )
+    stranger = await make_member()
+    for path in (f"/orders/{order.id}/payments", "/orders/987654/payments"):  # nobody's business
+        problem(
+            await client.post(path, json={"method": "balance"}, headers=stranger.headers), 404, "not_found"
+        )
     paid = await client.post(
         f"/orders/{order.id}/payments",
         json={"method": "balance"},
