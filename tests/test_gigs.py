@@ -430,10 +430,15 @@ async def test_delivered_order_completes_by_itself_after_three_days(client, runt
 # --------------------------------------------------------------------------------------
 
 
-async def test_buyer_may_cancel_only_after_the_deadline(client, market, clock, problem):
+async def test_buyer_may_cancel_only_after_the_deadline(client, market, clock, problem, make_member):
     operator, seller, buyer = market
     gig = await publish_gig(client, seller, operator)
     placed = await paid_order(client, buyer, gig["id"])
+    stranger = await make_member()
+    for action in ("cancel", "accept"):  # someone else's order, or none: not found
+        path = f"/gigs/orders/{placed['id']}/{action}"
+        problem(await client.post(path, headers=stranger.headers), 404, "not_found")
+        problem(await client.post(f"/gigs/orders/99999/{action}", headers=buyer.headers), 404, "not_found")
     clock.advance(timedelta(days=2, hours=23))
     body = problem(
         await client.post(f"/gigs/orders/{placed['id']}/cancel", headers=buyer.headers), 409, "guard_failed"

@@ -248,6 +248,15 @@ async def get_order(runtime: Any, order_id: int, *, caller: Any | None) -> Order
     return await _to_order(row, roles=roles, process=process)
 
 
+async def visible_row(runtime: Any, order_id: int, *, caller: Any | None) -> dict[str, Any]:
+    """The order's row if ``caller`` may see the order (as :func:`get_order` decides), else
+    a 404: for a check that needs no more than the row."""
+    row = await _order_row(order_id)
+    if not roles_of(row, caller, registry(runtime).processes.get((row["process"], row["process_version"]))):
+        raise NotFound(f"there is no order {order_id}")
+    return row
+
+
 async def history(runtime: Any, order_id: int, *, caller: Any | None) -> list[OrderEventOut]:
     await get_order(runtime, order_id, caller=caller)
     rows = (
@@ -1148,11 +1157,7 @@ async def pay_order(
     """
     from agorakit.money.payments import payment_by_key, start_payment
 
-    # What get_order checks (404 for anyone who may not see the order), on the row alone.
-    order = await _order_row(order_id)
-    key = (order["process"], order["process_version"])
-    if not roles_of(order, caller, registry(runtime).processes.get(key)):
-        raise NotFound(f"there is no order {order_id}")
+    order = await visible_row(runtime, order_id, caller=caller)
     if caller.id != order["buyer_id"]:
         raise Forbidden("only the buyer pays for the order")
     if idempotency_key is not None:
@@ -1160,7 +1165,7 @@ async def pay_order(
         first = await payment_by_key(order["buyer_id"], idempotency_key)
         if first is not None and first.escrow_ref == f"order:{order_id}" and first.method == method:
             return first, True
-    process = registry(runtime).get(*key)
+    process = registry(runtime).get(order["process"], order["process_version"])
     transition = process.transition(process.on_payment) if process.on_payment else None
     if transition is None or order["state"] not in transition.sources:
         message = f"order {order_id} is {order['state']}; it cannot be paid now"

@@ -90,7 +90,7 @@ class GigOrderController(Controller):
     async def accept(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
     ) -> OrderOut:
-        await service._gig_order(runtime, order_id, request.user)
+        await service.check_gig_order(runtime, order_id, request.user)
         return await orders.fire(runtime, order_id, "accept", caller=request.user)
 
     @post(
@@ -102,7 +102,7 @@ class GigOrderController(Controller):
     async def cancel_late(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
     ) -> OrderOut:
-        await service._gig_order(runtime, order_id, request.user)
+        await service.check_gig_order(runtime, order_id, request.user)
         return await orders.fire(runtime, order_id, "cancel_late", caller=request.user)
 
     @get("/cancellation", operation_id="listGigCancellations", summary="Cancellation proposals of the order")

@@ -269,6 +269,13 @@ async def _gig_order(runtime: Any, order_id: int, caller: Any) -> OrderOut:
     return order
 
 
+async def check_gig_order(runtime: Any, order_id: int, caller: Any) -> None:
+    """404 unless the order is a gig order ``caller`` may see (reads its row only)."""
+    row = await orders.visible_row(runtime, order_id, caller=caller)
+    if row["process"] != PROCESS:
+        raise NotFound(f"there is no gig order {order_id}")
+
+
 async def deliver(runtime: Any, order_id: int, delivery: Delivery, *, caller: Any) -> OrderOut:
     """The seller delivers (a message and files) and marks the order complete."""
     order = await _gig_order(runtime, order_id, caller)
@@ -364,7 +371,7 @@ async def propose_cancellation(runtime: Any, order_id: int, reason: str, *, call
 
 async def accept_cancellation(runtime: Any, order_id: int, *, caller: Any) -> OrderOut:
     """The other party accepts: the order is cancelled and the buyer refunded to credit."""
-    await _gig_order(runtime, order_id, caller)
+    await check_gig_order(runtime, order_id, caller)
     return await orders.fire(runtime, order_id, "cancel_mutual", caller=caller)
 
 
