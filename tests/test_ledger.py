@@ -236,6 +236,11 @@ async def test_concurrent_postings_with_one_key_move_the_money_once(runtime):
 FEES = ledger.PLATFORM_FEES
 
 
+async def post_in(uow, key: str, lines: list[ledger.Line]) -> ledger.Posting:
+    """One posting inside the caller's unit of work."""
+    return await ledger.post(uow, key=key, kind="test_transfer", description=f"test {key}", lines=lines)
+
+
 async def fee_entries() -> list[tuple[int, int]]:
     """The fee account's entries in the order they were written: (amount, balance after)."""
     rows = (
@@ -255,19 +260,11 @@ async def test_credits_to_the_fee_account_are_whole_at_commit_and_seen_by_a_debi
     await post(runtime, "fee-first", ledger.move(A, FEES, 10, "USD"))
     async with runtime.unit_of_work() as uow:
         for n, amount in enumerate((20, 30, 40)):
-            await ledger.post(
-                uow, key=f"fee-{n}", kind="fee", description="fee", lines=ledger.move(A, FEES, amount, "USD")
-            )
+            await post_in(uow, f"fee-{n}", ledger.move(A, FEES, amount, "USD"))
         # The fee account held 10 before: only the pending credits make this refund possible.
-        await ledger.post(
-            uow, key="refund", kind="refund", description="refund", lines=ledger.move(FEES, B, 95, "USD")
-        )
-        await ledger.post(
-            uow, key="fee-3", kind="fee", description="fee", lines=ledger.move(A, FEES, 50, "USD")
-        )
-        again = await ledger.post(
-            uow, key="fee-3", kind="fee", description="fee", lines=ledger.move(A, FEES, 50, "USD")
-        )
+        await post_in(uow, "refund", ledger.move(FEES, B, 95, "USD"))
+        await post_in(uow, "fee-3", ledger.move(A, FEES, 50, "USD"))
+        again = await post_in(uow, "fee-3", ledger.move(A, FEES, 50, "USD"))
         assert again.created is False
     assert await fee_entries() == [(10, 10), (20, 30), (30, 60), (40, 100), (-95, 5), (50, 55)]
     assert (await balances())[(FEES, "USD")] == 55
@@ -278,16 +275,8 @@ async def test_a_refused_debit_of_the_fee_account_moves_nothing_of_its_transacti
     await fund(runtime, A, 1000)
     with pytest.raises(ledger.InsufficientFunds):
         async with runtime.unit_of_work() as uow:
-            await ledger.post(
-                uow, key="fee-a", kind="fee", description="fee", lines=ledger.move(A, FEES, 20, "USD")
-            )
-            await ledger.post(
-                uow,
-                key="too-much",
-                kind="refund",
-                description="refund",
-                lines=ledger.move(FEES, B, 21, "USD"),
-            )
+            await post_in(uow, "fee-a", ledger.move(A, FEES, 20, "USD"))
+            await post_in(uow, "too-much", ledger.move(FEES, B, 21, "USD"))
     assert await fee_entries() == []
     assert await balances() == {(OUTSIDE, "USD"): -1000, (A, "USD"): 1000}  # even the new accounts are gone
     assert await ledger.check_ledger() == []
@@ -299,27 +288,15 @@ async def test_a_savepoint_rolled_back_keeps_the_credits_from_before_it(runtime)
     undone without losing those."""
     await fund(runtime, A, 1000)
     async with runtime.unit_of_work() as uow:
-        await ledger.post(
-            uow, key="kept", kind="fee", description="fee", lines=ledger.move(A, FEES, 40, "USD")
-        )
+        await post_in(uow, "kept", ledger.move(A, FEES, 40, "USD"))
         mark = uow.mark()
         with pytest.raises(RuntimeError):
             async with runtime.db.savepoint():
-                await ledger.post(
-                    uow, key="undone", kind="fee", description="fee", lines=ledger.move(A, FEES, 7, "USD")
-                )
-                await ledger.post(
-                    uow,
-                    key="refund",
-                    kind="refund",
-                    description="refund",
-                    lines=ledger.move(FEES, B, 30, "USD"),
-                )
+                await post_in(uow, "undone", ledger.move(A, FEES, 7, "USD"))
+                await post_in(uow, "refund", ledger.move(FEES, B, 30, "USD"))
                 raise RuntimeError("the timer failed")
         uow.cut_back(mark)
-        await ledger.post(
-            uow, key="after", kind="fee", description="fee", lines=ledger.move(A, FEES, 5, "USD")
-        )
+        await post_in(uow, "after", ledger.move(A, FEES, 5, "USD"))
     assert await fee_entries() == [(40, 40), (5, 45)]
     assert await balances() == {(OUTSIDE, "USD"): -1000, (A, "USD"): 955, (FEES, "USD"): 45}
     assert await ledger.check_ledger() == []
@@ -336,13 +313,7 @@ async def test_concurrent_transactions_credit_the_fee_account_in_a_consistent_ch
     async def pay_fees(n: int) -> None:
         async with runtime.unit_of_work() as uow:
             for part in (1, 2):
-                await ledger.post(
-                    uow,
-                    key=f"fees-{n}-{part}",
-                    kind="fee",
-                    description="fee",
-                    lines=ledger.move(A, FEES, n + part, "USD"),
-                )
+                await post_in(uow, f"fees-{n}-{part}", ledger.move(A, FEES, n + part, "USD"))
             await asyncio.sleep(0.001 * (n % 3))  # commits interleave with other transactions' postings
 
     await asyncio.gather(*(pay_fees(n) for n in range(20)))
