@@ -251,7 +251,7 @@ async def fee_entries() -> list[tuple[int, int]]:
     return [(r["amount"], r["balance_after"]) for r in rows]
 
 
-async def test_credits_to_the_fee_account_are_whole_at_commit_and_seen_by_a_debit(runtime, db_kind):
+async def test_credits_to_the_fee_account_are_whole_at_commit_and_seen_by_a_debit(runtime):
     """On PostgreSQL the fee account's credits move its balance just before the commit
     (one update for the transaction); each entry still gets the balance after it, a debit
     in the same transaction sees the credits before it, and a key posted again in the
