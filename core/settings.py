@@ -254,6 +254,10 @@ class WorkerSection(SettingsStruct):
     #: PostgreSQL: batches one worker process fires at once, on connections of their own
     #: (one waits for the database while another runs); SQLite always fires one at a time
     timer_concurrency: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
+    #: fire a batch's timers of one transition together (the orders moved in one
+    #: statement, the postings in one call) when its guards and effects have set forms;
+    #: false: one order at a time, as a request fires them
+    fire_in_sets: bool = True
 
 
 class Settings(SettingsStruct):

@@ -740,11 +740,19 @@ async def test_a_batch_whose_commit_fails_fires_its_timers_one_by_one(client, ru
 class TestTimeBoundBatches:
     @pytest.fixture
     def site_config(self):
-        return {"worker": {"timer_batch": 100, "batch_seconds": 0.000001, "timer_concurrency": 1}}
+        return {
+            "worker": {
+                "timer_batch": 100,
+                "batch_seconds": 0.000001,
+                "timer_concurrency": 1,
+                "fire_in_sets": False,
+            }
+        }
 
     async def test_a_batch_stops_taking_timers_after_batch_seconds(
         self, client, runtime, make_member, clock, monkeypatch
     ):
+        """One order at a time (sets: test_timers_fired_as_sets.py)."""
         buyer, seller = await make_member(), await make_member()
         orders = await _delivered_orders(client, runtime, buyer, seller, 4)
         clock.advance(days=3)

@@ -14,6 +14,7 @@ together with the state change the money movement belongs to.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -296,6 +297,163 @@ async def post(
     return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
 
 
+class NewPosting(msgspec.Struct, frozen=True, kw_only=True):
+    """One posting of :func:`post_many`: what :func:`post` takes as its arguments."""
+
+    key: str
+    kind: str
+    description: str
+    lines: list[Line]
+    refs: dict[str, Any] | None = None
+    actor_id: int | None = None
+
+
+async def post_one(uow: Any, posting: NewPosting) -> Posting:
+    """:func:`post` with its arguments as a :class:`NewPosting`."""
+    return await post(
+        uow,
+        key=posting.key,
+        kind=posting.kind,
+        description=posting.description,
+        lines=posting.lines,
+        refs=posting.refs,
+        actor_id=posting.actor_id,
+    )
+
+
+_INSERT_TRANSACTIONS = PreparedInsert(
+    LedgerTransaction, returning=("id", "idempotency_key"), conflict_target=("idempotency_key",)
+)
+
+
+def _accounts_locked(locking: bool) -> Prepared:
+    def build(ids: Any) -> Any:
+        query = (
+            LedgerAccount.select(LedgerAccount.id, LedgerAccount.balance, LedgerAccount.allow_negative)
+            .where(any_of(LedgerAccount.id, ids))
+            .order_by(LedgerAccount.id)
+        )
+        return query.lock_rows("NO KEY UPDATE") if locking else query
+
+    return Prepared(build)
+
+
+#: accounts by id, with the lock :func:`post` takes (PostgreSQL), in id order
+_ACCOUNTS_LOCKED = {locking: _accounts_locked(locking) for locking in (False, True)}
+
+
+def _move_balances_sql(engine_type: str) -> str:
+    """Add a delta to each of several accounts: one JSON text value ``[[id, delta], ...]``."""
+    if engine_type == "sqlite":
+        rows = (
+            "(SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS delta "
+            "FROM json_each({}))"
+        )
+    else:
+        rows = "(SELECT (e->>0)::bigint AS id, (e->>1)::bigint AS delta FROM jsonb_array_elements({}::jsonb) AS e)"
+    return (
+        "UPDATE core_ledger_account SET balance = core_ledger_account.balance + v.delta "
+        f"FROM {rows} AS v WHERE core_ledger_account.id = v.id "
+        "RETURNING core_ledger_account.id, core_ledger_account.balance"
+    )
+
+
+_MOVE_BALANCES = PreparedRaw(LedgerAccount, _move_balances_sql)
+
+
+async def post_many(uow: Any, postings: list[NewPosting]) -> list[Posting]:
+    """Write several balanced postings inside the caller's unit of work, in a fixed
+    number of statements whatever their number: the same result as :func:`post` on each
+    in turn (the same entries, each with the balance after it, the same refusals).
+
+    Every account they move is locked at once, in id order (PostgreSQL), so that two
+    transactions posting many at once cannot deadlock on them; the platform fee
+    account's credits wait for the commit, as with :func:`post`.
+
+    :raises InsufficientFunds: an account that may not go negative would, at the first
+        posting that takes it below zero (nothing of the others is kept either: the
+        caller's unit of work, or its savepoint, rolls back).
+    :raises LedgerError: lines that do not balance, or a key used for other lines.
+    """
+    if not postings:
+        return []
+    nets = [check_balanced(p.lines) for p in postings]
+    now = uow.now
+    rows = await _INSERT_TRANSACTIONS.run(
+        *(
+            {
+                "idempotency_key": p.key,
+                "kind": p.kind,
+                "description": p.description,
+                "refs": p.refs or {},
+                "actor_id": p.actor_id,
+                "created_at": now,
+            }
+            for p in postings
+        )
+    )
+    ids = {row["idempotency_key"]: row["id"] for row in rows}
+    # A key inserted now is new for its first posting; any other posting is a replay
+    # (a key posted before, or given twice), checked to be the same posting afterwards.
+    fresh: list[int] = []
+    keys: set[str] = set()
+    for index, posting in enumerate(postings):
+        if posting.key in ids and posting.key not in keys:
+            fresh.append(index)
+            keys.add(posting.key)
+    deferring = uow.runtime.db.is_postgres
+    accounts = await _accounts({key for i in fresh for key in nets[i]}, now)
+    # Deferred credits move at commit: their accounts are not locked now.
+    moved = sorted(
+        {
+            accounts[key]["id"]
+            for i in fresh
+            for key, amount in nets[i].items()
+            if not (deferring and key[0] in DEFERRED and amount > 0)
+        }
+    )
+    locked = {row["id"]: row for row in await _ACCOUNTS_LOCKED[deferring].run(moved)} if moved else {}
+    balances = {account_id: locked[account_id]["balance"] for account_id in moved}
+    entries = []
+    for i in fresh:
+        for (name, currency), amount in sorted(nets[i].items(), key=lambda item: accounts[item[0]]["id"]):
+            account_id = accounts[(name, currency)]["id"]
+            entry = {
+                "transaction": ids[postings[i].key],
+                "account": account_id,
+                "amount": amount,
+                "currency": currency,
+                "created_at": now,
+            }
+            if deferring and name in DEFERRED:
+                if amount < 0:
+                    raise LedgerError(f"post_many does not debit {name}; post() does")
+                _defer(uow, entry)
+                continue
+            balance = balances[account_id] + amount
+            if balance < 0 and not locked[account_id]["allow_negative"]:
+                raise _insufficient_at(name, currency, balances[account_id], -amount)
+            balances[account_id] = balance
+            entries.append({**entry, "balance_after": balance})
+    changed = [[a, balances[a] - locked[a]["balance"]] for a in moved if balances[a] != locked[a]["balance"]]
+    if changed:
+        after = await _MOVE_BALANCES.run(json.dumps(changed))
+        if {row["id"]: row["balance"] for row in after} != {a: balances[a] for a, _ in changed}:
+            raise LedgerError("account balances changed while several postings were written")
+    await _INSERT_ENTRIES.run(*entries)
+    out, new = [], set(fresh)
+    for index, (posting, net) in enumerate(zip(postings, nets, strict=True)):
+        if index in new:
+            out.append(Posting(ids[posting.key], posting.key, posting.kind, created=True))
+            continue
+        if deferring:
+            await _move_deferred(uow)  # a posting of this transaction may still be pending
+        existing = await _TRANSACTION_BY_KEY.run(posting.key)
+        await _check_same_posting(existing["id"], net, posting.key)
+        out.append(Posting(existing["id"], posting.key, existing["kind"], created=False))
+    return out
+
+
 #: accounts that most postings credit (every completion): on PostgreSQL a transaction
 #: credits them just before it commits, all its credits in one update, so that it holds
 #: their row lock for a moment instead of from its first posting on (a worker's batch of
@@ -345,7 +503,10 @@ async def _check_same_posting(transaction_id: int, net: dict[tuple[str, str], in
 
 async def _insufficient(name: str, currency: str, needed: int) -> InsufficientFunds:
     row = await _account_row(name, currency)
-    balance = row["balance"] if row else 0
+    return _insufficient_at(name, currency, row["balance"] if row else 0, needed)
+
+
+def _insufficient_at(name: str, currency: str, balance: int, needed: int) -> InsufficientFunds:
     kind, _ = account_kind(name)
     what = {"available": "available balance", "credit": "credit balance"}.get(kind, f"account {name}")
     detail = (
@@ -366,6 +527,16 @@ async def _insufficient(name: str, currency: str, needed: int) -> InsufficientFu
 async def balance_of(name: str, currency: str) -> int:
     row = await _account_row(name, currency)
     return row["balance"] if row else 0
+
+
+async def balances_of(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Balances of several (name, currency) accounts, one query per currency (0 for an
+    account not opened yet)."""
+    found = dict.fromkeys(keys, 0)
+    for currency in {currency for _, currency in keys}:
+        for row in await _ACCOUNTS.run([name for name, cur in keys if cur == currency], currency):
+            found[(row["name"], currency)] = row["balance"]
+    return found
 
 
 async def balances_for_update(names: list[str], currency: str) -> dict[str, int]:

@@ -334,6 +334,38 @@ class TransitionContext:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def set_form(many: Any) -> Any:
+    """Give a guard or an effect its set form, which the worker uses to fire a batch of
+    due timers' transitions together instead of one order at a time::
+
+        async def release_escrow_many(contexts): ...  # one posting call for all of them
+
+        @set_form(release_escrow_many)
+        async def release_escrow(ctx): ...
+
+    ``many(contexts)`` gets the :class:`TransitionContext` of every order of the batch
+    (one process, one transition, in order) and must leave the database as calling the
+    single form on each in turn would: an effect returns nothing, a guard returns one
+    reason (or None) per context.  A transition fires as a set only when all its guards
+    and effects have one; if ``many`` raises, the batch's set is rolled back and its
+    orders fire one at a time, so the single form decides what fails.
+    """
+
+    def attach(single: Any) -> Any:
+        single.many = many
+        return single
+
+    return attach
+
+
+def fires_as_set(runtime: Any, transition: Transition) -> bool:
+    """Whether the worker may fire ``transition`` on a batch of orders at once."""
+    reg = registry(runtime)
+    return all(callable(getattr(reg.guards[name], "many", None)) for name in transition.guards) and all(
+        callable(getattr(reg.effects[name], "many", None)) for name in transition.effects
+    )
+
+
 async def create_order(
     runtime: Any,
     *,
@@ -679,8 +711,14 @@ _INSERT_TIMERS = PreparedInsert(OrderTimer, returning=())
 
 
 async def _set_timers(uow: Any, order_id: int, process: Process, state: str) -> None:
-    now = uow.now
-    timers = [
+    timers = _timer_rows(order_id, process, state, uow.now)
+    if timers:
+        await _INSERT_TIMERS.run(*timers)
+
+
+def _timer_rows(order_id: int, process: Process, state: str, now: Any) -> list[dict[str, Any]]:
+    """The timer rows of an order that enters ``state`` at ``now``."""
+    return [
         {
             "order": order_id,
             "state": state,
@@ -692,8 +730,6 @@ async def _set_timers(uow: Any, order_id: int, process: Process, state: str) -> 
         }
         for timer in process.timers_for(state)
     ]
-    if timers:
-        await _INSERT_TIMERS.run(*timers)
 
 
 # --------------------------------------------------------------------------------------
@@ -797,7 +833,12 @@ def _claim(locking: bool, size: int | None) -> Prepared:
     return _claim_query(locking, size)
 
 
-_SELLERS = Prepared(lambda ids: Order.select(Order.id, Order.seller_id).where(any_of(Order.id, ids)))
+#: what a batch groups and orders its timers by (read without a lock)
+_BATCH_ORDERS = Prepared(
+    lambda ids: Order.select(
+        Order.id, Order.seller_id, Order.state, Order.process, Order.process_version
+    ).where(any_of(Order.id, ids))
+)
 #: the items of several orders, each order's in position order
 _ITEMS_OF = Prepared(
     lambda orders: (
@@ -829,15 +870,46 @@ async def _fire_batch(
         # Fired by seller, then order: concurrent batches lock the sellers' accounts (and
         # the orders of each seller) in one order, so they cannot deadlock on them.
         order_ids = sorted({t["order"] for t in timers})
-        sellers = {r["id"]: r["seller_id"] or 0 for r in await _SELLERS.run(order_ids)} if timers else {}
-        timers.sort(key=lambda t: (sellers.get(t["order"], 0), t["order"], t["id"]))
+        orders = {r["id"]: r for r in await _BATCH_ORDERS.run(order_ids)} if timers else {}
+        timers.sort(key=lambda t: (_seller(orders, t), t["order"], t["id"]))
         items: dict[int, list[dict[str, Any]]] = {order_id: [] for order_id in order_ids}
         for item in await _ITEMS_OF.run(order_ids) if timers else []:
             items[item["order"]].append(item)
         claimed.extend(t["id"] for t in timers)
         fired: list[int] = []
         cancelled: list[int] = []
-        for timer in timers:
+        singles = timers
+        if runtime.settings.worker.fire_in_sets:
+            sets, singles = _sets(runtime, timers, orders)
+            for (process, transition), group in sets:
+                if outcomes and time.perf_counter() - started > budget:
+                    singles = []  # the rest stay pending (and unlocked at commit)
+                    break
+                mark = uow.mark()
+                try:
+                    async with runtime.db.savepoint():
+                        done, gone, rest = await _fire_set(uow, process, transition, group, items)
+                except Exception as exc:
+                    uow.cut_back(mark)
+                    if is_lock_conflict(exc):  # as below: commit the timers before it
+                        log.info("a set of %d timers met a concurrent transaction (%s)", len(group), exc)
+                        singles = []
+                        break
+                    # The single forms decide which of its timers fails, and how.
+                    log.warning(
+                        "a set of %d %s timers failed (%r); firing them one by one",
+                        len(group),
+                        transition.name,
+                        exc,
+                    )
+                    done, gone, rest = [], [], group
+                fired += done
+                cancelled += gone
+                outcomes += [(timer_id, "fired") for timer_id in done]
+                outcomes += [(timer_id, "cancelled") for timer_id in gone]
+                singles += rest
+            singles.sort(key=lambda t: (_seller(orders, t), t["order"], t["id"]))
+        for timer in singles:
             if outcomes and time.perf_counter() - started > budget:
                 break  # the rest stay pending (and unlocked at commit) for the next batch
             timer_id = timer["id"]
@@ -881,6 +953,159 @@ async def _fire_batch(
         if cancelled:
             await _MARK_TIMERS.run("cancelled", None, cancelled)
     return outcomes
+
+
+def _seller(orders: dict[int, dict[str, Any]], timer: dict[str, Any]) -> int:
+    row = orders.get(timer["order"])
+    return (row["seller_id"] or 0) if row else 0
+
+
+def _sets(
+    runtime: Any, timers: list[dict[str, Any]], orders: dict[int, dict[str, Any]]
+) -> tuple[list[tuple[tuple[Process, Transition], list[dict[str, Any]]]], list[dict[str, Any]]]:
+    """The timers whose transitions fire as sets, grouped by process and transition (an
+    order at most once per group), and the others."""
+    reg = registry(runtime)
+    groups: dict[tuple[Any, ...], tuple[tuple[Process, Transition], list[dict[str, Any]]]] = {}
+    seen: set[tuple[Any, ...]] = set()
+    singles = []
+    for timer in timers:
+        row = orders.get(timer["order"])
+        process = reg.processes.get((row["process"], row["process_version"])) if row else None
+        transition = process.transition(timer["transition"]) if process else None
+        key = (row["process"], row["process_version"], timer["transition"]) if row else None
+        if (
+            transition is None
+            or "system" not in transition.actors
+            or (key, timer["order"]) in seen
+            or not fires_as_set(runtime, transition)
+        ):
+            singles.append(timer)
+            continue
+        seen.add((key, timer["order"]))
+        groups.setdefault(key, ((process, transition), []))[1].append(timer)
+    return list(groups.values()), singles
+
+
+def _locked_orders(locking: bool) -> Prepared:
+    def build(ids: Any) -> Any:
+        query = Order.select().where(any_of(Order.id, ids)).order_by(Order.id).output(load_json=True)
+        return query.lock_rows() if locking else query
+
+    return Prepared(build)
+
+
+#: orders' rows by id, locked in id order (``FOR UPDATE`` on PostgreSQL)
+_LOCKED_ORDERS = {locking: _locked_orders(locking) for locking in (False, True)}
+_MOVE_ALL = Prepared(
+    lambda state, at, ids: (
+        Order.update(
+            {
+                Order.state: state,
+                Order.version: Order.version + 1,
+                Order.state_entered_at: at,
+                Order.updated_at: at,
+            }
+        )
+        .where(any_of(Order.id, ids))
+        .returning(Order.id)
+    )
+)
+_CANCEL_TIMERS_OF = Prepared(
+    lambda orders: OrderTimer.update({OrderTimer.status: "cancelled"}).where(
+        any_of(OrderTimer.order, orders) & (OrderTimer.status == "pending")
+    )
+)
+
+
+async def _fire_set(
+    uow: Any,
+    process: Process,
+    transition: Transition,
+    timers: list[dict[str, Any]],
+    items: dict[int, list[dict[str, Any]]],
+) -> tuple[list[int], list[int], list[dict[str, Any]]]:
+    """Fire the timers' ``transition`` on their orders (one each) together, as
+    :func:`_fire` does one at a time, in a fixed number of statements: the orders locked
+    at once, one move, one history insert, one timer cancel and set, and each guard's and
+    effect's set form once.  Returns the timers fired, those whose order had left their
+    state (cancelled), and those a guard refused (left to fire one by one, which records
+    why)."""
+    runtime = uow.runtime
+    reg = registry(runtime)
+    rows = {
+        row["id"]: row
+        for row in await _LOCKED_ORDERS[runtime.db.is_postgres].run(sorted(t["order"] for t in timers))
+    }
+    cancelled, firing = [], []
+    for timer in timers:
+        row = rows[timer["order"]]
+        if row["state"] != timer["state"]:
+            cancelled.append(timer["id"])
+            continue
+        before = await _to_order(row, items=items[row["id"]])
+        context = TransitionContext(
+            runtime, uow, before, process, transition, "system", None, {"timer": timer["id"]}
+        )
+        firing.append((timer, row, context))
+    refused: list[dict[str, Any]] = []
+    for guard in transition.guards:
+        reasons = await maybe_await(reg.guards[guard].many([context for _, _, context in firing]))
+        passing = []
+        for entry, reason in zip(firing, reasons, strict=True):
+            (refused.append(entry[0]) if reason else passing.append(entry))
+        firing = passing
+    if not firing:
+        return [], cancelled, refused
+    now = uow.now
+    ids = [row["id"] for _, row, _ in firing]
+    moved = await _MOVE_ALL.run(transition.target, now, ids)
+    if len(moved) != len(ids):
+        raise Conflict(f"orders changed while {transition.name} was being fired; firing them one by one")
+    await _INSERT_HISTORY.run(
+        *(
+            {
+                "order": row["id"],
+                "seq": row["version"] + 1,
+                "transition": transition.name,
+                "from_state": row["state"],
+                "to_state": transition.target,
+                "actor_role": "system",
+                "actor_id": None,
+                "data": context.data,
+                "at": now,
+            }
+            for _, row, context in firing
+        )
+    )
+    await _CANCEL_TIMERS_OF.run(ids)
+    new_timers = [t for order_id in ids for t in _timer_rows(order_id, process, transition.target, now)]
+    if new_timers:
+        await _INSERT_TIMERS.run(*new_timers)
+    for _, row, context in firing:
+        after = {
+            **row,
+            "state": transition.target,
+            "version": row["version"] + 1,
+            "state_entered_at": now,
+            "updated_at": now,
+        }
+        context.order = await _to_order(after, items=items[row["id"]])
+    contexts = [context for _, _, context in firing]
+    for effect in transition.effects:
+        await maybe_await(reg.effects[effect].many(contexts))
+    for _, row, _ in firing:
+        uow.record(
+            "order.transitioned",
+            subject=f"order:{row['id']}",
+            actor_id=None,
+            process=process.name,
+            transition=transition.name,
+            from_state=row["state"],
+            to_state=transition.target,
+            actor_role="system",
+        )
+    return [timer["id"] for timer, _, _ in firing], cancelled, refused
 
 
 async def _fire_alone(runtime: Any, timer_id: int) -> list[tuple[int, str]]:
@@ -1087,7 +1312,7 @@ async def list_proofs(runtime: Any, order_id: int, *, caller: Any) -> list[Proof
 # --------------------------------------------------------------------------------------
 
 
-async def release_escrow(ctx: TransitionContext) -> None:
+def _release_posting(ctx: TransitionContext) -> ledger.NewPosting:
     """Pay the seller: escrow → seller available (net of fees) + escrow → platform:fees."""
     order = ctx.order
     if order.seller_id is None:
@@ -1107,8 +1332,7 @@ async def release_escrow(ctx: TransitionContext) -> None:
     lines = ledger.move(escrow, ledger.available(order.seller_id), net, currency)
     if fees:
         lines += ledger.move(escrow, ledger.PLATFORM_FEES, fees, currency)
-    await ledger.post(
-        ctx.uow,
+    return ledger.NewPosting(
         key=f"order:{order.id}:release",
         kind="escrow_released",
         description=f"Order {order.id} completed: payment to the seller",
@@ -1118,22 +1342,55 @@ async def release_escrow(ctx: TransitionContext) -> None:
     )
 
 
+async def release_escrow_many(contexts: list[TransitionContext]) -> None:
+    """:func:`release_escrow` for several orders: their postings in one call."""
+    if contexts:
+        await ledger.post_many(contexts[0].uow, [_release_posting(ctx) for ctx in contexts])
+
+
+@set_form(release_escrow_many)
+async def release_escrow(ctx: TransitionContext) -> None:
+    """Pay the seller: escrow → seller available (net of fees) + escrow → platform:fees."""
+    await ledger.post_one(ctx.uow, _release_posting(ctx))
+
+
+def _refund_posting(ctx: TransitionContext, held: int) -> ledger.NewPosting:
+    order = ctx.order
+    escrow = ledger.escrow(f"order:{order.id}")
+    return ledger.NewPosting(
+        key=f"order:{order.id}:refund",
+        kind="escrow_refunded",
+        description=f"Order {order.id} cancelled: refund to your credit",
+        lines=ledger.move(escrow, ledger.credit(order.buyer_id), held, order.amount.currency),
+        refs={"order": order.id},
+        actor_id=ctx.actor_id,
+    )
+
+
+async def refund_escrow_many(contexts: list[TransitionContext]) -> None:
+    """:func:`refund_escrow` for several orders: their escrows read at once, their
+    postings in one call."""
+    if not contexts:
+        return
+    held = await ledger.balances_of(
+        [(ledger.escrow(f"order:{ctx.order.id}"), ctx.order.amount.currency) for ctx in contexts]
+    )
+    postings = []
+    for ctx in contexts:
+        amount = held[(ledger.escrow(f"order:{ctx.order.id}"), ctx.order.amount.currency)]
+        if amount:
+            postings.append(_refund_posting(ctx, amount))
+    await ledger.post_many(contexts[0].uow, postings)
+
+
+@set_form(refund_escrow_many)
 async def refund_escrow(ctx: TransitionContext) -> None:
     """Give the buyer back everything in the escrow, as site credit."""
     order = ctx.order
-    currency = order.amount.currency
-    escrow = ledger.escrow(f"order:{order.id}")
-    held = await ledger.balance_of(escrow, currency)
+    held = await ledger.balance_of(ledger.escrow(f"order:{order.id}"), order.amount.currency)
     if held:
-        await ledger.post(
-            ctx.uow,
-            key=f"order:{order.id}:refund",
-            kind="escrow_refunded",
-            description=f"Order {order.id} cancelled: refund to your credit",
-            lines=ledger.move(escrow, ledger.credit(order.buyer_id), held, currency),
-            refs={"order": order.id},
-            actor_id=ctx.actor_id,
-        )
+        posting = _refund_posting(ctx, held)
+        await ledger.post_one(ctx.uow, posting)
 
 
 def item_amount(item: OrderItemOut) -> int:

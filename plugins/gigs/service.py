@@ -225,6 +225,24 @@ _ACCEPT_DELIVERY = Prepared(
 )
 
 
+_ACCEPT_DELIVERIES = Prepared(
+    lambda reviewed_by, at, orders: Proof.update(
+        {Proof.status: "accepted", Proof.reviewed_by: reviewed_by, Proof.reviewed_at: at}
+    ).where(any_of(Proof.order, orders) & (Proof.status == "submitted"))
+)
+
+
+async def accept_deliveries(contexts: list[Any]) -> None:
+    """:func:`accept_delivery` for several orders: one update per actor (the timer's
+    completions are all the system's)."""
+    by_actor: dict[int | None, list[int]] = {}
+    for ctx in contexts:
+        by_actor.setdefault(ctx.actor_id, []).append(ctx.order.id)
+    for actor_id, order_ids in by_actor.items():
+        await _ACCEPT_DELIVERIES.run(actor_id, contexts[0].uow.now, order_ids)
+
+
+@orders.set_form(accept_deliveries)
 async def accept_delivery(ctx: Any) -> None:
     """On completion the delivery counts as accepted (by the buyer, or by the timer)."""
     await _ACCEPT_DELIVERY.run(ctx.actor_id, ctx.uow.now, ctx.order.id)
