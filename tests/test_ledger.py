@@ -327,6 +327,155 @@ async def test_concurrent_transactions_credit_the_fee_account_in_a_consistent_ch
     assert await ledger.check_ledger() == []
 
 
+# --------------------------------------------------------------------------------------
+# Several postings at once (post_many: the worker's sets of timers)
+# --------------------------------------------------------------------------------------
+
+
+def new_posting(key: str, lines: list[ledger.Line]) -> ledger.NewPosting:
+    return ledger.NewPosting(key=key, kind="test_transfer", description=f"test {key}", lines=lines)
+
+
+def chain(a: str, b: str, c: str) -> list[ledger.NewPosting]:
+    """Postings that move the same accounts one after another, one of them two lines."""
+    return [
+        new_posting(f"{a}-1", ledger.move(a, b, 300, "USD")),
+        new_posting(f"{a}-2", ledger.move(b, c, 100, "USD")),
+        new_posting(f"{a}-3", ledger.move(a, c, 200, "USD") + ledger.move(a, b, 50, "USD")),
+        new_posting(f"{a}-4", ledger.move(c, a, 25, "USD")),
+    ]
+
+
+async def entries_of(prefix: str) -> list[tuple[str, str, int, int]]:
+    """(posting key, account, amount, balance after) of the postings keyed ``prefix-*``, in id order."""
+    rows = (
+        await LedgerEntry.select(
+            LedgerEntry.transaction.idempotency_key,
+            LedgerEntry.account.name,
+            LedgerEntry.amount,
+            LedgerEntry.balance_after,
+        )
+        .where(LedgerEntry.transaction.idempotency_key.like(f"{prefix}-%"))
+        .order_by(LedgerEntry.id)
+    )
+    return [tuple(row.values()) for row in rows]
+
+
+async def test_post_many_writes_what_post_writes_one_after_another(runtime):
+    a, b, c = ledger.available(1), ledger.available(2), ledger.credit(3)
+    x, y, z = ledger.available(11), ledger.available(12), ledger.credit(13)
+    await fund(runtime, a, 1000)
+    await fund(runtime, x, 1000)
+    async with runtime.unit_of_work() as uow:
+        made = await ledger.post_many(uow, chain(a, b, c))
+    assert [(p.idempotency_key, p.created) for p in made] == [(f"{a}-{n}", True) for n in (1, 2, 3, 4)]
+    async with runtime.unit_of_work() as uow:
+        for posting in chain(x, y, z):
+            await ledger.post_one(uow, posting)
+    # Within a posting, entries go in account order (a, then b, then c: opened in that order).
+    assert await entries_of(a) == [
+        (f"{a}-1", a, -300, 700),
+        (f"{a}-1", b, 300, 300),
+        (f"{a}-2", b, -100, 200),
+        (f"{a}-2", c, 100, 100),
+        (f"{a}-3", a, -250, 450),
+        (f"{a}-3", b, 50, 250),
+        (f"{a}-3", c, 200, 300),
+        (f"{a}-4", a, 25, 475),
+        (f"{a}-4", c, -25, 275),
+    ]
+    mirrored = {x: a, y: b, z: c}
+    assert [
+        (key.replace(x, a), mirrored[name], amount, after) for key, name, amount, after in await entries_of(x)
+    ] == await entries_of(a)
+    found = await balances()
+    assert [found[(n, "USD")] for n in (a, b, c)] == [475, 250, 275] == [found[(n, "USD")] for n in (x, y, z)]
+    assert await ledger.check_ledger() == []
+
+
+async def test_post_many_refuses_at_the_posting_that_overdraws_and_writes_nothing(runtime):
+    """The second posting would take A below zero after the first: the same refusal as
+    post() one after another gives, and nothing of either is kept."""
+    await fund(runtime, A, 100)
+    before_counts, before_balances = await counts(), await balances()
+    postings = [
+        new_posting("first", ledger.move(A, B, 70, "USD")),
+        new_posting("second", ledger.move(A, ledger.credit(3), 50, "USD")),
+    ]
+    with pytest.raises(ledger.InsufficientFunds) as many:
+        async with runtime.unit_of_work() as uow:
+            await ledger.post_many(uow, postings)
+    with pytest.raises(ledger.InsufficientFunds) as one_by_one:
+        async with runtime.unit_of_work() as uow:
+            for posting in postings:
+                await ledger.post_one(uow, posting)
+    assert (
+        many.value.detail
+        == one_by_one.value.detail
+        == ("your available balance is 0.30 USD; this needs 0.50 USD")
+    )
+    assert many.value.extra == one_by_one.value.extra
+    assert await counts() == before_counts
+    assert await balances() == before_balances
+
+
+async def test_post_many_replays_known_keys_and_refuses_a_key_used_for_other_lines(runtime):
+    await fund(runtime, A, 1000)
+    await post(runtime, "known", ledger.move(A, B, 10, "USD"))
+    async with runtime.unit_of_work() as uow:
+        made = await ledger.post_many(
+            uow,
+            [
+                new_posting("known", ledger.move(A, B, 10, "USD")),
+                new_posting("new", ledger.move(A, B, 5, "USD")),
+                new_posting("new", ledger.move(A, B, 5, "USD")),  # twice in one call: once
+            ],
+        )
+    assert [(p.idempotency_key, p.created) for p in made] == [("known", False), ("new", True), ("new", False)]
+    assert (await balances())[(B, "USD")] == 15
+    before_counts, before_balances = await counts(), await balances()
+    with pytest.raises(ledger.LedgerError, match="'known' was already used for a different posting"):
+        async with runtime.unit_of_work() as uow:
+            await ledger.post_many(
+                uow,
+                [
+                    new_posting("other", ledger.move(A, B, 1, "USD")),
+                    new_posting("known", ledger.move(A, B, 11, "USD")),
+                ],
+            )
+    assert await counts() == before_counts
+    assert await balances() == before_balances
+    assert await ledger.check_ledger() == []
+
+
+async def test_post_many_credits_the_fee_account_as_post_does(runtime, db_kind):
+    """Credits to the fee account join the transaction's pending ones (PostgreSQL) and get
+    the balance after each; a debit of it is left to post() there."""
+    await fund(runtime, A, 1000)
+    async with runtime.unit_of_work() as uow:
+        await post_in(uow, "fee-0", ledger.move(A, FEES, 5, "USD"))
+        await ledger.post_many(
+            uow,
+            [
+                new_posting("fee-1", ledger.move(A, FEES, 10, "USD")),
+                new_posting("fee-2", ledger.move(A, FEES, 20, "USD") + ledger.move(A, B, 1, "USD")),
+            ],
+        )
+    assert await fee_entries() == [(5, 5), (10, 15), (20, 35)]
+    refund = [new_posting("refund", ledger.move(FEES, B, 30, "USD"))]
+    if db_kind == "postgres":
+        with pytest.raises(
+            ledger.LedgerError, match="post_many does not debit platform:fees; post\\(\\) does"
+        ):
+            async with runtime.unit_of_work() as uow:
+                await ledger.post_many(uow, refund)
+    else:  # SQLite moves every account at once, the fee account too
+        async with runtime.unit_of_work() as uow:
+            await ledger.post_many(uow, refund)
+        assert await fee_entries() == [(5, 5), (10, 15), (20, 35), (-30, 5)]
+    assert await ledger.check_ledger() == []
+
+
 @pytest.mark.parametrize(
     "lines",
     [

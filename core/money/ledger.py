@@ -402,7 +402,8 @@ async def post_many(uow: Any, postings: list[NewPosting]) -> list[Posting]:
             fresh.append(index)
             keys.add(posting.key)
     deferring = uow.runtime.db.is_postgres
-    accounts = await _accounts({key for i in fresh for key in nets[i]}, now)
+    # (missing accounts are opened in the order the postings one by one would open them)
+    accounts = await _accounts(list(dict.fromkeys(key for i in fresh for key in nets[i])), now)
     # Deferred credits move at commit: their accounts are not locked now.
     moved = sorted(
         {

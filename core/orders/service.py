@@ -1049,7 +1049,7 @@ async def _fire_set(
         )
         firing.append((timer, row, context))
     refused: list[dict[str, Any]] = []
-    for guard in transition.guards:
+    for guard in transition.guards if firing else ():
         reasons = await maybe_await(reg.guards[guard].many([context for _, _, context in firing]))
         passing = []
         for entry, reason in zip(firing, reasons, strict=True):
