@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import msgspec
 import pytest
 
 from agorakit.money import ledger
@@ -411,18 +412,31 @@ async def test_five_dollar_gig_pays_four_to_the_seller_and_one_to_the_site(clien
     assert await ledger.check_ledger() == []
 
 
-async def test_delivered_order_completes_by_itself_after_three_days(client, runtime, market, clock):
+@pytest.mark.parametrize("fire_in_sets", [True, False], ids=["as-a-set", "one-by-one"])
+async def test_delivered_orders_complete_by_themselves_after_three_days(
+    client, runtime, market, clock, fire_in_sets
+):
+    """Three delivered orders' timers fire in one batch: as a set (the default) or one by
+    one, each order completes, its delivery counts as accepted and its seller is paid."""
     operator, seller, buyer = market
+    worker = msgspec.structs.replace(runtime.settings.worker, fire_in_sets=fire_in_sets)
+    runtime.settings = msgspec.structs.replace(runtime.settings, worker=worker)
     gig = await publish_gig(client, seller, operator, price=usd("5.00"))
-    placed = await paid_order(client, buyer, gig["id"])
-    await deliver(client, seller, placed["id"])
+    placed = [await paid_order(client, buyer, gig["id"]) for _ in range(3)]
+    for order_ in placed:
+        await deliver(client, seller, order_["id"])
     clock.advance(timedelta(days=3) - timedelta(seconds=1))
     await sweep(runtime)
-    assert await state_of(client, buyer, placed["id"]) == "delivered"
+    assert [await state_of(client, buyer, o["id"]) for o in placed] == ["delivered"] * 3
     clock.advance(timedelta(seconds=1))
-    await sweep(runtime)
-    assert await state_of(client, buyer, placed["id"]) == "completed"
-    assert await ledger.balance_of(ledger.available(seller.id), "USD") == 400
+    report = await sweep(runtime)
+    assert len(report.timers_fired) == 3
+    for order_ in placed:
+        assert await state_of(client, buyer, order_["id"]) == "completed"
+        proofs = (await client.get(f"/orders/{order_['id']}/proofs", headers=buyer.headers)).json()
+        assert [(p["status"], p["reviewed_by"]) for p in proofs] == [("accepted", None)]
+    assert await ledger.balance_of(ledger.available(seller.id), "USD") == 3 * 400
+    assert await ledger.balance_of(ledger.PLATFORM_FEES, "USD") == 3 * 100
 
 
 # --------------------------------------------------------------------------------------
