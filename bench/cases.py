@@ -70,8 +70,9 @@ class Config:
     contention_rounds: int = 5
     worker_timers: int = 2_000
     worker_processes: list[int] = field(default_factory=lambda: [1, 2, 4])
-    #: ``[worker] timer_concurrency`` values measured with one worker process (the others: 1)
-    worker_concurrency: list[int] = field(default_factory=lambda: [2])
+    #: ``[worker] timer_concurrency`` values also measured with one worker process (the
+    #: process counts above run with the default)
+    worker_concurrency: list[int] = field(default_factory=lambda: [1])
     worker_interval: float = 0.01
     startup_repeats: int = 5
     profile_requests: int = 200
@@ -604,8 +605,11 @@ async def case_worker(cfg: Config) -> list[Table]:
     async with bench_site("postgres") as site:
         parties = await seed_flow_parties(site, 16)
         started = time.perf_counter()
-        runs = [(workers, 1) for workers in cfg.worker_processes]
-        runs += [(1, concurrency) for concurrency in cfg.worker_concurrency if concurrency != 1]
+        from agorakit.settings import WorkerSection
+
+        default = WorkerSection().timer_concurrency
+        runs = [(workers, default) for workers in cfg.worker_processes]
+        runs += [(1, concurrency) for concurrency in cfg.worker_concurrency if concurrency != default]
         total = cfg.worker_timers * len(runs)
         orders = await seed_delivered_orders(site, parties, total, due_in=timedelta(days=3))
         cfg.log(f"worker: {total} delivered orders in {time.perf_counter() - started:.1f} s")

@@ -74,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
         "--worker-concurrency",
         type=ints,
         default=defaults.worker_concurrency,
-        help="[worker] timer_concurrency values also measured with one worker process",
+        help="[worker] timer_concurrency values also measured with one worker process (the others run the default)",
     )
     p.add_argument("--worker-interval", type=float, default=defaults.worker_interval)
     p.add_argument("--repeats", type=int, default=defaults.startup_repeats, help="start-up measurements")

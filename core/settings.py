@@ -253,7 +253,7 @@ class WorkerSection(SettingsStruct):
     batch_seconds: Annotated[float, msgspec.Meta(gt=0, le=10)] = 0.05
     #: PostgreSQL: batches one worker process fires at once, on connections of their own
     #: (one waits for the database while another runs); SQLite always fires one at a time
-    timer_concurrency: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
+    timer_concurrency: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2
     #: fire a batch's timers of one transition together (the orders moved in one
     #: statement, the postings in one call) when its guards and effects have set forms;
     #: false: one order at a time, as a request fires them

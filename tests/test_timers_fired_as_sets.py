@@ -343,7 +343,7 @@ async def test_a_set_whose_effect_fails_fires_its_timers_one_by_one(runtime, mak
     assert await ledger.check_ledger() == []
 
 
-@pytest.mark.parametrize("site_config", [{"worker": {"batch_seconds": 0.000001}}])
+@pytest.mark.parametrize("site_config", [{"worker": {"batch_seconds": 0.000001, "timer_concurrency": 1}}])
 async def test_a_set_is_fired_whole_then_the_batch_takes_no_more(runtime, make_member, clock):
     """batch_seconds is checked between sets (and single timers): a set is not split."""
     fire_in_sets(runtime, True)

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from agorakit.db import is_lock_conflict
-from agorakit.db.prepared import Prepared, PreparedInsert, any_of
+from agorakit.db.prepared import Prepared, PreparedInsert, any_of, none_of
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.hooks import collect, maybe_await
 from agorakit.money import ledger
@@ -1011,9 +1011,11 @@ _MOVE_ALL = Prepared(
         .returning(Order.id)
     )
 )
+#: the pending timers of orders that leave their state, but the ones firing (marked fired
+#: by the batch: one update of their rows instead of two)
 _CANCEL_TIMERS_OF = Prepared(
-    lambda orders: OrderTimer.update({OrderTimer.status: "cancelled"}).where(
-        any_of(OrderTimer.order, orders) & (OrderTimer.status == "pending")
+    lambda orders, firing: OrderTimer.update({OrderTimer.status: "cancelled"}).where(
+        any_of(OrderTimer.order, orders) & (OrderTimer.status == "pending") & none_of(OrderTimer.id, firing)
     )
 )
 
@@ -1078,7 +1080,7 @@ async def _fire_set(
             for _, row, context in firing
         )
     )
-    await _CANCEL_TIMERS_OF.run(ids)
+    await _CANCEL_TIMERS_OF.run(ids, [timer["id"] for timer, _, _ in firing])
     new_timers = [t for order_id in ids for t in _timer_rows(order_id, process, transition.target, now)]
     if new_timers:
         await _INSERT_TIMERS.run(*new_timers)
