@@ -27,7 +27,11 @@ async def test_connections_use_wal_and_foreign_keys_once(engine):
     rows = await engine.engine.run_ddl("PRAGMA journal_mode")
     assert rows == [{"journal_mode": "wal"}]
     assert await engine.engine.run_ddl("PRAGMA foreign_keys") == [{"foreign_keys": 1}]
-    assert await engine.engine.run_ddl("PRAGMA busy_timeout") == [{"timeout": 2000}]
+    pool = await engine.engine._pool()
+    # Readers wait for another process's lock up to the timeout; the writer never blocks
+    # the loop (it retries with asyncio pauses, see test_writes_wait_for_another_process...).
+    assert pool.loop_reader.raw.execute("PRAGMA busy_timeout").fetchone() == (2000,)
+    assert pool.writer.raw.execute("PRAGMA busy_timeout").fetchone() == (0,)
 
 
 async def test_concurrent_write_transactions_queue_instead_of_failing(engine):
@@ -269,7 +273,7 @@ async def test_writes_wait_for_another_process_without_blocking_the_loop(engine,
     assert ticks > 10  # the loop kept running other tasks while the transaction waited
     assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 101}]
 
-    # A write outside a transaction waits in the writer's thread, with the busy timeout.
+    # A write outside a transaction is retried the same way.
     other.execute("BEGIN IMMEDIATE")
     loop.call_later(0.3, other.execute, "COMMIT")
     _, ticks = await _while_ticking(
@@ -322,8 +326,108 @@ async def test_commits_move_to_the_writers_thread_when_the_disk_is_slow(engine, 
     for _ in range(3):
         async with engine.transaction():
             await sqlite_engine.run_ddl("UPDATE counter SET value = value + 1 WHERE id = 1")
-    assert in_thread == ["COMMIT", "COMMIT"]  # the first, timed on the loop, was "slow"
+    # (the fixture's writes, timed on the loop, were "slow": every COMMIT is in the thread)
+    assert in_thread == ["COMMIT", "COMMIT", "COMMIT"]
     assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 3}]
+    # Writes outside a transaction follow: in the writer's thread, with the busy timeout.
+    threaded = []
+    monkeypatch.setattr(
+        writer, "_write_waiting", lambda sql, args: threaded.append(sql) or writer.fetch(sql, args)
+    )
+    await sqlite_engine.run_ddl("UPDATE counter SET value = 9 WHERE id = 1")
+    assert threaded == ["UPDATE counter SET value = 9 WHERE id = 1"]
+    assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 9}]
+
+
+async def test_commits_and_writes_run_on_the_loop_while_the_disk_is_fast(engine, monkeypatch):
+    """Nothing holds the write lock across a hop to a thread: no writer then ever queues."""
+    sqlite_engine = engine.engine
+    writer = (await sqlite_engine._pool()).writer
+    threaded = []
+    monkeypatch.setattr(writer, "in_thread", lambda *a: threaded.append(a))
+    monkeypatch.setattr(writer, "_write_waiting", lambda *a: threaded.append(a))
+    for _ in range(5):
+        async with engine.transaction():
+            await sqlite_engine.run_ddl("UPDATE counter SET value = value + 1 WHERE id = 1")
+        await sqlite_engine.run_ddl("UPDATE counter SET value = value + 10 WHERE id = 1")
+    assert threaded == []
+    assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 55}]
+
+
+class TestWriteLock:
+    """The writer's lock: a newcomer takes a free lock at once; no waiter is passed over twice."""
+
+    @staticmethod
+    def lock():
+        from agorakit.db.sqlite import _WriteLock
+
+        return _WriteLock()
+
+    async def test_a_free_lock_is_taken_at_once_though_a_woken_waiter_has_not_run_yet(self):
+        lock, order = self.lock(), []
+        await lock.acquire()
+
+        async def waiter():
+            await lock.acquire()
+            order.append("waiter")
+            lock.release()
+
+        task = asyncio.ensure_future(waiter())
+        await asyncio.sleep(0)  # the waiter queues
+        lock.release()  # wakes it; it runs only at the loop's next turn
+        assert not lock.locked()
+        acquiring = lock.acquire()
+        with pytest.raises(StopIteration):  # done at its first step, no wait (asyncio.Lock would queue)
+            acquiring.send(None)
+        order.append("newcomer")
+        lock.release()
+        await task
+        assert order == ["newcomer", "waiter"]
+        assert not lock.locked()
+
+    async def test_a_waiter_passed_over_once_is_handed_the_lock_next(self):
+        lock, order = self.lock(), []
+        await lock.acquire()
+
+        async def take(name):
+            await lock.acquire()
+            order.append(name)
+            lock.release()
+
+        first = asyncio.ensure_future(take("first waiter"))
+        await asyncio.sleep(0)
+        lock.release()  # the first waiter is woken ...
+        await lock.acquire()  # ... and a newcomer takes the lock first, then pauses holding it
+        order.append("newcomer")
+        await asyncio.sleep(0)  # the woken waiter finds it taken: it waits again, at the head
+        late = asyncio.ensure_future(take("late newcomer"))
+        await asyncio.sleep(0)  # the late one queues behind it
+        lock.release()  # handed to the first waiter, though the late one is also waiting
+        assert lock.locked()
+        await asyncio.gather(first, late)
+        assert order == ["newcomer", "first waiter", "late newcomer"]
+        assert not lock.locked()
+
+    async def test_a_cancelled_waiter_passes_its_turn_on(self):
+        lock, order = self.lock(), []
+        await lock.acquire()
+
+        async def take(name):
+            await lock.acquire()
+            order.append(name)
+            lock.release()
+
+        cancelled = asyncio.ensure_future(take("cancelled"))
+        second = asyncio.ensure_future(take("second"))
+        await asyncio.sleep(0)
+        lock.release()  # wakes "cancelled" ...
+        cancelled.cancel()  # ... which is cancelled before it runs: "second" gets the turn
+        await asyncio.gather(second, return_exceptions=True)
+        assert order == ["second"]
+        assert cancelled.cancelled()
+        assert not lock.locked()
+        with pytest.raises(RuntimeError, match="not held"):
+            lock.release()
 
 
 async def test_a_short_read_run_many_times_stays_on_the_loop(engine):
