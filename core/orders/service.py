@@ -598,16 +598,7 @@ async def _fire(
     context.order = await _to_order(after, items=items)
     for effect in transition.effects:
         await maybe_await(reg.effects[effect](context))
-    uow.record(
-        "order.transitioned",
-        subject=f"order:{order_id}",
-        actor_id=actor_id,
-        process=process.name,
-        transition=name,
-        from_state=row["state"],
-        to_state=transition.target,
-        actor_role=actor_role,
-    )
+    _record_transition(uow, row, process, name, transition.target, actor_role, actor_id)
     return after, items
 
 
@@ -652,20 +643,53 @@ async def _enter(
     moved = await _MOVE.run(target, row["version"] + 1, seller_id, now, order_id, row["version"])
     if not moved:
         raise Conflict(f"order {order_id} changed while {name} was being fired; reload it and try again")
-    await _INSERT_HISTORY.run(
-        {
-            "order": order_id,
-            "seq": row["version"] + 1,
-            "transition": name,
-            "from_state": row["state"],
-            "to_state": target,
-            "actor_role": actor_role,
-            "actor_id": actor_id,
-            "data": data or {},
-            "at": now,
-        }
-    )
+    await _INSERT_HISTORY.run(_history_row(row, target, name, actor_role, actor_id, data, now))
     await _CANCEL_TIMERS.run(order_id)
+
+
+def _history_row(
+    row: dict[str, Any],
+    target: str,
+    name: str,
+    actor_role: str,
+    actor_id: int | None,
+    data: dict[str, Any] | None,
+    now: Any,
+) -> dict[str, Any]:
+    """The history entry of an order (its row before the move) entering ``target``."""
+    return {
+        "order": row["id"],
+        "seq": row["version"] + 1,
+        "transition": name,
+        "from_state": row["state"],
+        "to_state": target,
+        "actor_role": actor_role,
+        "actor_id": actor_id,
+        "data": data or {},
+        "at": now,
+    }
+
+
+def _record_transition(
+    uow: Any,
+    row: dict[str, Any],
+    process: Process,
+    name: str,
+    target: str,
+    actor_role: str,
+    actor_id: int | None,
+) -> None:
+    """The ``order.transitioned`` event of an order (its row before the move)."""
+    uow.record(
+        "order.transitioned",
+        subject=f"order:{row['id']}",
+        actor_id=actor_id,
+        process=process.name,
+        transition=name,
+        from_state=row["state"],
+        to_state=target,
+        actor_role=actor_role,
+    )
 
 
 async def move_in(
@@ -687,16 +711,7 @@ async def move_in(
     process = registry(uow.runtime).get(row["process"], row["process_version"])
     await _enter(uow, row, target, name, actor_role, actor_id, data, seller_id=row["seller_id"])
     await _set_timers(uow, order_id, process, target)
-    uow.record(
-        "order.transitioned",
-        subject=f"order:{order_id}",
-        actor_id=actor_id,
-        process=process.name,
-        transition=name,
-        from_state=row["state"],
-        to_state=target,
-        actor_role=actor_role,
-    )
+    _record_transition(uow, row, process, name, target, actor_role, actor_id)
     return await _order_row(order_id)
 
 
@@ -1055,7 +1070,10 @@ async def _fire_set(
         reasons = await maybe_await(reg.guards[guard].many([context for _, _, context in firing]))
         passing = []
         for entry, reason in zip(firing, reasons, strict=True):
-            (refused.append(entry[0]) if reason else passing.append(entry))
+            if reason:
+                refused.append(entry[0])
+            else:
+                passing.append(entry)
         firing = passing
     if not firing:
         return [], cancelled, refused
@@ -1066,17 +1084,7 @@ async def _fire_set(
         raise Conflict(f"orders changed while {transition.name} was being fired; firing them one by one")
     await _INSERT_HISTORY.run(
         *(
-            {
-                "order": row["id"],
-                "seq": row["version"] + 1,
-                "transition": transition.name,
-                "from_state": row["state"],
-                "to_state": transition.target,
-                "actor_role": "system",
-                "actor_id": None,
-                "data": context.data,
-                "at": now,
-            }
+            _history_row(row, transition.target, transition.name, "system", None, context.data, now)
             for _, row, context in firing
         )
     )
@@ -1097,16 +1105,7 @@ async def _fire_set(
     for effect in transition.effects:
         await maybe_await(reg.effects[effect].many(contexts))
     for _, row, _ in firing:
-        uow.record(
-            "order.transitioned",
-            subject=f"order:{row['id']}",
-            actor_id=None,
-            process=process.name,
-            transition=transition.name,
-            from_state=row["state"],
-            to_state=transition.target,
-            actor_role="system",
-        )
+        _record_transition(uow, row, process, transition.name, transition.target, "system", None)
     return [timer["id"] for timer, _, _ in firing], cancelled, refused
 
 
@@ -1391,8 +1390,7 @@ async def refund_escrow(ctx: TransitionContext) -> None:
     order = ctx.order
     held = await ledger.balance_of(ledger.escrow(f"order:{order.id}"), order.amount.currency)
     if held:
-        posting = _refund_posting(ctx, held)
-        await ledger.post_one(ctx.uow, posting)
+        await ledger.post_one(ctx.uow, _refund_posting(ctx, held))
 
 
 def item_amount(item: OrderItemOut) -> int:
