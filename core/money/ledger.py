@@ -167,7 +167,11 @@ async def ensure_account(
 
 
 _INSERT_ACCOUNT = PreparedInsert(LedgerAccount, returning=(), conflict_target=("name", "currency"))
-_INSERT_TRANSACTION = PreparedInsert(LedgerTransaction, conflict_target=("idempotency_key",))
+#: a key posted before inserts nothing and is not returned (the key says which row is which
+#: when several are inserted at once)
+_INSERT_TRANSACTION = PreparedInsert(
+    LedgerTransaction, returning=("id", "idempotency_key"), conflict_target=("idempotency_key",)
+)
 _INSERT_ENTRIES = PreparedInsert(LedgerEntry, returning=())
 _TRANSACTION_BY_KEY = Prepared(
     lambda key: (
@@ -321,11 +325,6 @@ async def post_one(uow: Any, posting: NewPosting) -> Posting:
     )
 
 
-_INSERT_TRANSACTIONS = PreparedInsert(
-    LedgerTransaction, returning=("id", "idempotency_key"), conflict_target=("idempotency_key",)
-)
-
-
 def _accounts_locked(locking: bool) -> Prepared:
     def build(ids: Any) -> Any:
         query = (
@@ -379,7 +378,7 @@ async def post_many(uow: Any, postings: list[NewPosting]) -> list[Posting]:
         return []
     nets = [check_balanced(p.lines) for p in postings]
     now = uow.now
-    rows = await _INSERT_TRANSACTIONS.run(
+    rows = await _INSERT_TRANSACTION.run(
         *(
             {
                 "idempotency_key": p.key,
