@@ -178,6 +178,7 @@ def worker(ctx: click.Context, interval: float) -> None:
     """Run the worker: sweep (timers, payment expiry, ...) every --interval seconds until stopped."""
     import signal
 
+    from agorakit.app import freeze_startup_heap
     from agorakit.http.logging import configure_logging
     from agorakit.runtime import Runtime
     from agorakit.worker import run_worker
@@ -192,6 +193,7 @@ def worker(ctx: click.Context, interval: float) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await runtime.db.start()
+        freeze_startup_heap()
         try:
             await run_worker(runtime, interval=interval, stop=stop)
         finally:
