@@ -108,6 +108,31 @@ def agorakit_listing_kinds() -> list[Any] | None:
     """
 
 
+@hookspec(firstresult=True)
+def agorakit_rank_listings(runtime: Any, words: list[str], offset: int, limit: int) -> list[int] | None:
+    """Rank the listings a full-text search matches, best first: a search engine plugin.
+
+    Called by ``GET /listings?q=...`` sorted by relevance (the default with ``q``), for
+    each slice of the ranking the page needs.  Return the ids at positions ``offset`` to
+    ``offset + limit - 1`` of the ranking of published listings that match every one of
+    ``words`` (lower case, as the query gave them; stem them as your index does); fewer
+    than ``limit`` means the ranking ends there.  The core then keeps, in that order,
+    those the database says are published and pass the request's filters (kind,
+    category, price, ...), asking for further slices until the page is full, so an id
+    your index still holds for a listing since paused or closed is harmless.  A database
+    ranks every match of a word before it knows the best 20 (``ts_rank``, FTS5's
+    ``bm25``), so a word in 1% of a million listings costs a page tens to hundreds of
+    milliseconds; an index that keeps its postings ranked answers in a fraction of one.
+    May be ``async``.  Stops at the first non-None result; return None to let the
+    database rank (``agorakit.plugins.search_tantivy`` ships one).
+
+    :param words: the search's words, at least one.
+    :param offset: the position of the first id wanted (0 = the best match).
+    :param limit: how many ids are wanted.
+    :return: listing ids, best first, or None.
+    """
+
+
 @hookspec
 def agorakit_validate_listing(listing: Any, runtime: Any) -> list[Any] | None:
     """Check a listing before it is saved or submitted for review.

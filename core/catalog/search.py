@@ -11,6 +11,7 @@ id, so pages never repeat or skip a listing even when many share a price.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -18,8 +19,9 @@ from agorakit.catalog import service
 from agorakit.catalog.listings import to_listings
 from agorakit.catalog.schemas import ListingOut
 from agorakit.catalog.tables import Listing
-from agorakit.db.prepared import Prepared, any_of
+from agorakit.db.prepared import Prepared, any_of, any_of_sql
 from agorakit.errors import FieldError, ValidationFailed
+from agorakit.hooks import maybe_await
 from agorakit.pagination import decode_cursor, encode_cursor
 from agorakit.runtime import Runtime
 
@@ -160,6 +162,10 @@ async def browse(
     if max_price is not None:
         filters.append(("l.price <= {}", [max_price], True))
 
+    if sort == "relevance" and runtime.pm.hook.agorakit_rank_listings.get_hookimpls():
+        ranked = await _ranked(runtime, words, filters, cursor, limit)
+        if ranked is not None:
+            return await _page(ranked, limit, categories, ("r", "id"))
     position = decode_cursor(cursor, keys=("k", "id"))
     op, direction = ("<", "DESC") if descending else (">", "ASC")
     found: list[dict[str, Any]] | None = None
@@ -194,6 +200,13 @@ async def browse(
             all_args += [position["k"], position["id"]]
         sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT {int(limit) + 1}"
         found = await Listing.raw(sql, *all_args)
+    return await _page(found, limit, categories, ("k", "id"))
+
+
+async def _page(
+    found: list[dict[str, Any]], limit: int, categories: Any, keys: tuple[str, str]
+) -> tuple[list[ListingOut], str | None]:
+    """The listings of a page's rows (and one more: then a cursor ``{keys}`` after the last)."""
     page = found[:limit]
     rows = await _LISTINGS.run([r["id"] for r in page]) if page else []
     by_id = {r["id"]: r for r in rows}
@@ -201,5 +214,61 @@ async def browse(
     next_cursor = None
     if len(found) > limit:
         last = page[-1]
-        next_cursor = encode_cursor({"k": int(last["sort_key"]), "id": int(last["id"])})
+        next_cursor = encode_cursor({keys[0]: int(last["sort_key"]), keys[1]: int(last["id"])})
     return items, next_cursor
+
+
+#: the first slice of a search engine's ranking a page asks for (a few pages' worth, so
+#: that filters dropping part of it still fill the page); each further slice is 4x larger
+FIRST_SLICE = 100
+
+
+async def _ranked(
+    runtime: Runtime,
+    words: list[str],
+    filters: list[tuple[str, list[Any], bool]],
+    cursor: str | None,
+    limit: int,
+) -> list[dict[str, Any]] | None:
+    """The page (and one more) from a search engine plugin's ranking
+    (``agorakit_rank_listings``): its slices, kept in their order where the database says
+    the listing is published and passes every filter.  ``sort_key`` is the position in
+    the ranking (the cursor's ``r``).  None when no plugin ranks this search (the
+    database does)."""
+    position = decode_cursor(cursor, keys=("r", "id"))
+    start = position["r"] + 1 if position is not None else 0
+    want = limit + 1
+    size, offset = max(FIRST_SLICE, 4 * want), start
+    found: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    while len(found) < want:
+        ranked = await maybe_await(
+            runtime.pm.hook.agorakit_rank_listings(runtime=runtime, words=words, offset=offset, limit=size)
+        )
+        if ranked is None:
+            return None if position is None and offset == start else found
+        ids = [int(i) for i in ranked[:size]]
+        kept = await _listed(runtime, [i for i in ids if i not in seen], filters) if ids else set()
+        for place, listing_id in enumerate(ids, start=offset):
+            if listing_id in kept and listing_id not in seen:
+                found.append({"id": listing_id, "sort_key": place})
+                seen.add(listing_id)
+        if len(ids) < size:
+            break  # the ranking ends here
+        offset += size
+        size *= 4
+    return found
+
+
+async def _listed(runtime: Runtime, ids: list[int], filters: list[tuple[str, list[Any], bool]]) -> set[int]:
+    """Those of ``ids`` that are published and pass every filter."""
+    if not ids:
+        return set()
+    engine = "postgres" if runtime.db.is_postgres else "sqlite"
+    conditions = ["l.status = 'published'", any_of_sql(engine, "l.id")] + [c for c, _, _ in filters]
+    values = [value for _, vs, _ in filters for value in vs]
+    listed = ids if runtime.db.is_postgres else json.dumps(ids)
+    rows = await Listing.raw(
+        f"SELECT l.id AS id FROM core_listing l WHERE {' AND '.join(conditions)}", listed, *values
+    )
+    return {row["id"] for row in rows}

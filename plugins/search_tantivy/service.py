@@ -1,0 +1,124 @@
+"""Keeping the search index in step with the listings, and its command line."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agorakit.catalog.tables import Listing
+from agorakit.db.prepared import Prepared, any_of
+from agorakit.events import DomainEvent, EventsFailed
+from agorakit.plugins.search_tantivy.index import IndexBusy, ListingIndex
+
+NAME = "search_tantivy"
+
+#: listings read per statement while the index is rebuilt
+REBUILD_BATCH = 5_000
+
+
+def listing_index(runtime: Any) -> ListingIndex:
+    """This process's handle on the site's index (opened, or created empty, on first use)."""
+    found = getattr(runtime, "_search_index", None)
+    if found is None:
+        settings = runtime.plugin_settings(NAME)
+        found = runtime._search_index = ListingIndex(
+            index_folder(runtime.settings.source, settings.index_dir),
+            refresh_seconds=settings.refresh_seconds,
+            writer_heap_mb=settings.writer_heap_mb,
+        )
+    return found
+
+
+def index_folder(source: str, index_dir: str) -> Path:
+    """``index_dir``; a relative one is in the site config file's folder (two sites
+    started from one folder keep their own), or the working directory without a file."""
+    folder = Path(index_dir)
+    config = Path(source)
+    if not folder.is_absolute() and config.is_file():
+        folder = config.parent / folder
+    return folder
+
+
+_ROWS = Prepared(
+    lambda ids: Listing.select(Listing.id, Listing.title, Listing.description, Listing.status).where(
+        any_of(Listing.id, ids)
+    )
+)
+
+
+def _listing_id(event: DomainEvent) -> int | None:
+    if not event.name.startswith("listing.") or not event.subject.startswith("listing:"):
+        return None
+    try:
+        return int(event.subject.split(":", 1)[1])
+    except ValueError:
+        return None
+
+
+async def index_listing_events(runtime: Any, events: list[DomainEvent]) -> None:
+    """Bring the listings these events are about up to date in the index, as the
+    database has them now: published ones (re)indexed, the others dropped.  One read and
+    one commit for the batch; another process writing makes the batch fail, and the
+    outbox delivers it again."""
+    ids = sorted({i for i in map(_listing_id, events) if i is not None})
+    if not ids:
+        return
+    rows = {row["id"]: row for row in await _ROWS.run(ids)}
+    published = [row for row in rows.values() if row["status"] == "published"]
+    gone = [i for i in ids if i not in rows or rows[i]["status"] != "published"]
+    try:
+        await listing_index(runtime).apply(published, gone)
+    except IndexBusy as busy:
+        raise EventsFailed(
+            {event.id: str(busy) for event in events if _listing_id(event) is not None}
+        ) from busy
+
+
+async def _published(batch: int) -> AsyncIterator[list[dict[str, Any]]]:
+    after = 0
+    while True:
+        rows = await (
+            Listing.select(Listing.id, Listing.title, Listing.description)
+            .where((Listing.status == "published") & (Listing.id > after))
+            .order_by(Listing.id)
+            .limit(batch)
+        )
+        if not rows:
+            return
+        yield rows
+        after = rows[-1]["id"]
+
+
+async def rebuild(runtime: Any) -> int:
+    """Index every published listing anew; returns how many the index holds."""
+    return await listing_index(runtime).rebuild(_published(REBUILD_BATCH))
+
+
+@click.group(name="search-index")
+def command() -> None:
+    """The listings' search index (search_tantivy plugin)."""
+
+
+@command.command(name="rebuild")
+@click.pass_context
+def rebuild_command(ctx: click.Context) -> None:
+    """Index every published listing anew (after enabling the plugin, or restoring a backup)."""
+    from agorakit.cli import run_with_runtime
+
+    count = run_with_runtime(ctx, rebuild)
+    click.echo(f"indexed {count} published listings")
+
+
+@command.command(name="count")
+@click.pass_context
+def count_command(ctx: click.Context) -> None:
+    """How many listings the index holds (compare with the published listings)."""
+    from agorakit.cli import run_with_runtime
+
+    async def count(runtime: Any) -> int:
+        return listing_index(runtime).count()
+
+    click.echo(str(run_with_runtime(ctx, count)))
