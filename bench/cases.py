@@ -46,6 +46,7 @@ from bench.sites import (
     app_server,
     bench_site,
     floor_server,
+    installed_plugins,
     postgres_cpu_seconds,
     running,
     subprocess_env,
@@ -168,6 +169,12 @@ async def browse_engine(cfg: Config, engine: str, table: Table, raw_results: dic
                 rare = await check_search_index(raw, RARE_TERM)
                 in_category = await count_in_category(raw, FILTER_CATEGORY)
             cfg.log(f"browse/{engine}: {size:,} listings seeded in {time.perf_counter() - started:.1f} s")
+            if "search_tantivy" in site.plugins:
+                started = time.perf_counter()
+                indexed = await rebuild_search_index(site)
+                cfg.log(
+                    f"browse/{engine}: {indexed:,} listings indexed in {time.perf_counter() - started:.1f} s"
+                )
             seeded = size
             results: dict[str, dict[str, LoadResult]] = {}
             for side in SIDES:
@@ -215,6 +222,26 @@ async def browse_engine(cfg: Config, engine: str, table: Table, raw_results: dic
             table.notes.append(
                 f"{engine} {size:,}: q={SEARCH_TERM!r} matches {matches:,} listings, q={RARE_TERM!r} {rare}"
             )
+    if "search_tantivy" in installed_plugins():
+        table.notes.append(
+            "search and rare search (sorted by relevance) are ranked by the search_tantivy plugin's index "
+            "on agorakit (the database checks the ranked listings); the floor ranks in SQL (ts_rank / bm25)"
+        )
+
+
+async def rebuild_search_index(site: BenchSite) -> int:
+    """What ``agorakit search-index rebuild`` does, in-process: the listings seeded by SQL
+    reach the search plugin's index (no events were written for them)."""
+    from agorakit.plugins.search_tantivy.service import rebuild
+    from agorakit.runtime import Runtime
+    from agorakit.settings import load_settings
+
+    runtime = Runtime(load_settings(site.config_path))
+    await runtime.db.start()
+    try:
+        return await rebuild(runtime)
+    finally:
+        await runtime.db.close()
 
 
 async def case_browse(cfg: Config) -> list[Table]:
