@@ -222,11 +222,6 @@ async def browse_engine(cfg: Config, engine: str, table: Table, raw_results: dic
             table.notes.append(
                 f"{engine} {size:,}: q={SEARCH_TERM!r} matches {matches:,} listings, q={RARE_TERM!r} {rare}"
             )
-    if "search_tantivy" in installed_plugins():
-        table.notes.append(
-            "search and rare search (sorted by relevance) are ranked by the search_tantivy plugin's index "
-            "on agorakit (the database checks the ranked listings); the floor ranks in SQL (ts_rank / bm25)"
-        )
 
 
 async def rebuild_search_index(site: BenchSite) -> int:
@@ -256,6 +251,11 @@ async def case_browse(cfg: Config) -> list[Table]:
     raw_results: dict = {}
     for engine in cfg.engines:
         await browse_engine(cfg, engine, table, raw_results)
+    if "search_tantivy" in installed_plugins():
+        table.notes.append(
+            "search and rare search (sorted by relevance) are ranked by the search_tantivy plugin's index "
+            "on agorakit (the database checks the ranked listings); the floor ranks in SQL (ts_rank / bm25)"
+        )
     scaling = Table(
         "browse",
         "1. Browse/search: p50 at the largest size vs the smallest (goal <= 2x)",

@@ -280,3 +280,24 @@ def test_the_cli_rebuilds_and_counts(tmp_path):
     assert run("search-index", "rebuild") == "indexed 0 published listings"
     assert run("search-index", "count") == "0"
     assert (tmp_path / "search-index").is_dir()
+
+
+async def test_words_the_index_cannot_parse_are_ranked_by_the_database(client, people, runtime, monkeypatch):
+    from agorakit.plugins.search_tantivy.service import listing_index
+
+    operator, seller = people
+    listing = await publish(client, seller, operator, title="Logo fallback")
+    index = listing_index(runtime)
+
+    class Refusing:  # the real index, but its query parser refuses
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def parse_query(self, *args, **kwargs):
+            raise ValueError("Syntax Error")
+
+    monkeypatch.setattr(index, "index", Refusing(index.index))
+    assert ids(await client.get("/listings", params={"q": "fallback"})) == [listing["id"]]

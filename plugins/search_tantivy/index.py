@@ -58,16 +58,21 @@ class ListingIndex:
     # Reading
     # ----------------------------------------------------------------------------------
 
-    def rank(self, words: list[str], offset: int, limit: int) -> list[int]:
-        """Ids of the listings matching every word, best first, from ``offset``."""
+    def rank(self, words: list[str], offset: int, limit: int) -> list[int] | None:
+        """Ids of the listings matching every word, best first, from ``offset`` (None if
+        the words make no query: the database ranks then)."""
         self._refresh()
-        # Words are \\w+ runs, lower case: no query syntax can reach the parser.
-        query = self.index.parse_query(
-            " ".join(words),
-            ["title", "description"],
-            field_boosts={"title": TITLE_BOOST},
-            conjunction_by_default=True,
-        )
+        # Words are \w+ runs, lower case: no query syntax reaches the parser.
+        try:
+            query = self.index.parse_query(
+                " ".join(words),
+                ["title", "description"],
+                field_boosts={"title": TITLE_BOOST},
+                conjunction_by_default=True,
+            )
+        except ValueError as exc:
+            log.warning("search words %r make no tantivy query (%s); the database ranks them", words, exc)
+            return None
         searcher = self.index.searcher()
         hits = searcher.search(query, limit, count=False, offset=offset).hits
         return [searcher.doc(address)["id"][0] for _, address in hits]
@@ -90,7 +95,7 @@ class ListingIndex:
         """(Re)index ``upserts`` (rows with id, title, description) and drop ``deletes``
         (ids), in one commit, in a thread: the loop goes on meanwhile."""
         async with self.writing:
-            await asyncio.to_thread(self._write, upserts, list(deletes), False)
+            await asyncio.to_thread(self._write, upserts, list(deletes))
         self._refresh(force=True)
 
     async def rebuild(self, batches: Any) -> int:
@@ -118,7 +123,7 @@ class ListingIndex:
                 ) from exc
             raise
 
-    def _write(self, upserts: list[dict[str, Any]], deletes: list[int], _: bool) -> None:
+    def _write(self, upserts: list[dict[str, Any]], deletes: list[int]) -> None:
         writer = self._writer()
         try:
             for listing_id in {*deletes, *(row["id"] for row in upserts)}:
