@@ -59,8 +59,9 @@ class ListingIndex:
     # ----------------------------------------------------------------------------------
 
     def rank(self, words: list[str], offset: int, limit: int) -> list[int] | None:
-        """Ids of the listings matching every word, best first, from ``offset`` (None if
-        the words make no query: the database ranks then)."""
+        """Ids of the listings matching every word, best first, from ``offset``; None when
+        the index is empty (not built yet) or the words make no query: the database
+        ranks then."""
         self._refresh()
         # Words are \w+ runs, lower case: no query syntax reaches the parser.
         try:
@@ -74,6 +75,8 @@ class ListingIndex:
             log.warning("search words %r make no tantivy query (%s); the database ranks them", words, exc)
             return None
         searcher = self.index.searcher()
+        if not searcher.num_docs:
+            return None  # not built yet (or nothing published): the database ranks
         hits = searcher.search(query, limit, count=False, offset=offset).hits
         return [searcher.doc(address)["id"][0] for _, address in hits]
 

@@ -108,7 +108,10 @@ def rebuild_command(ctx: click.Context) -> None:
     """Index every published listing anew (after enabling the plugin, or restoring a backup)."""
     from agorakit.cli import run_with_runtime
 
-    count = run_with_runtime(ctx, rebuild)
+    try:
+        count = run_with_runtime(ctx, rebuild)
+    except IndexBusy as busy:
+        raise click.ClickException(f"{busy}; try again when it is done") from None
     click.echo(f"indexed {count} published listings")
 
 
