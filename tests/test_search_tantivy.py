@@ -101,6 +101,28 @@ class TestTheHook:
         assert ids(await client.get("/listings", params={"q": "logo", "category": "writing"})) == [wanted]
         assert [(offset, limit) for _, offset, limit in ranking.calls] == [(0, 100), (100, 400)]
 
+    async def test_forged_cursors_are_refused_or_end_the_list(self, client, people, ranking, problem):
+        from agorakit.catalog.search import RANK_DEPTH
+        from agorakit.pagination import encode_cursor
+
+        operator, seller = people
+        listing = (await publish(client, seller, operator, title="Logo deep"))["id"]
+        ranking.order = [listing]
+        before_start = encode_cursor({"r": -5, "id": listing})
+        problem(
+            await client.get("/listings", params={"q": "logo", "cursor": before_start}),
+            422,
+            "validation_error",
+            fields={"cursor"},
+        )
+        ranking.calls.clear()
+        for deep in (RANK_DEPTH, 2**62):
+            response = await client.get(
+                "/listings", params={"q": "logo", "cursor": encode_cursor({"r": deep, "id": 1})}
+            )
+            assert response.json() == {"items": [], "next_cursor": None}
+        assert ranking.calls == []  # nothing asked beyond the depth
+
     async def test_a_cursor_of_the_other_ranking_is_refused(self, client, people, ranking, problem):
         operator, seller = people
         for n in range(3):

@@ -221,6 +221,9 @@ async def _page(
 #: the first slice of a search engine's ranking a page asks for (a few pages' worth, so
 #: that filters dropping part of it still fill the page); each further slice is 4x larger
 FIRST_SLICE = 100
+#: how deep into a search engine's ranking pages go (as search engines cap their result
+#: windows): a page that would start, or have to look, beyond it ends there
+RANK_DEPTH = 100_000
 
 
 async def _ranked(
@@ -236,12 +239,17 @@ async def _ranked(
     the ranking (the cursor's ``r``).  None when no plugin ranks this search (the
     database does)."""
     position = decode_cursor(cursor, keys=("r", "id"))
+    if position is not None and position["r"] < 0:
+        raise ValidationFailed(
+            [FieldError("cursor", "not a cursor from this list; start without one", "query")]
+        )
     start = position["r"] + 1 if position is not None else 0
     want = limit + 1
     size, offset = max(FIRST_SLICE, 4 * want), start
     found: list[dict[str, Any]] = []
     seen: set[int] = set()
-    while len(found) < want:
+    while len(found) < want and offset < RANK_DEPTH:
+        size = min(size, RANK_DEPTH - offset)
         ranked = await maybe_await(
             runtime.pm.hook.agorakit_rank_listings(runtime=runtime, words=words, offset=offset, limit=size)
         )
