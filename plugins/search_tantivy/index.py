@@ -15,6 +15,7 @@ a listing paused a moment ago and still in the index is never shown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -112,7 +113,7 @@ class ListingIndex:
                     await asyncio.to_thread(_add_all, writer, rows)
                 await asyncio.to_thread(_commit, writer)
             except BaseException:
-                await asyncio.to_thread(writer.rollback)
+                await asyncio.to_thread(_discard, writer)
                 raise
         return self.count()
 
@@ -134,7 +135,7 @@ class ListingIndex:
             _add_all(writer, upserts)
             _commit(writer)
         except BaseException:
-            writer.rollback()
+            _discard(writer)
             raise
 
 
@@ -145,6 +146,12 @@ def _add_all(writer: Any, rows: list[dict[str, Any]]) -> None:
                 id=int(row["id"]), title=row["title"] or "", description=row["description"] or ""
             )
         )
+
+
+def _discard(writer: Any) -> None:
+    """Undo what a failed batch added (a writer already committed cannot roll back)."""
+    with contextlib.suppress(Exception):
+        writer.rollback()
 
 
 def _commit(writer: Any) -> None:
