@@ -1005,6 +1005,8 @@ class TestEventOutbox:
             '<p>Visit <a href="https://www.example.net" rel="noopener">www.example.net</a></p>\n<p>Bye</p>',
         ),
         ("one\ntwo", "<p>one<br>\ntwo</p>"),
+        ("a <i>\r\n\r\n\r\nb", "<p>a &lt;i&gt;</p>\n<p>b</p>"),
+        ("  \n\n  ", ""),
     ],
 )
 def test_paragraphs_escape_text_and_link_what_looks_like_an_address(text, html):

@@ -48,10 +48,14 @@ class Rendered(msgspec.Struct, frozen=True):
 def paragraphs(text: str) -> Markup:
     """Plain text as HTML: escaped, blank-line separated parts as ``<p>``, line breaks kept."""
     parts = [part.strip() for part in str(text).replace("\r\n", "\n").split("\n\n")]
-    return Markup("\n").join(
-        Markup("<p>{}</p>").format(Markup("<br>\n").join(_linked(line) for line in part.split("\n")))
-        for part in parts
-        if part
+    # Joined as plain strings of escaped pieces (each line is escaped or linked), then
+    # marked safe once: Markup's own join and format escape again and cost half as much more.
+    return Markup(
+        "\n".join(
+            "<p>" + "<br>\n".join(str(_linked(line)) for line in part.split("\n")) + "</p>"
+            for part in parts
+            if part
+        )
     )
 
 
