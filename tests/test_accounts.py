@@ -366,3 +366,59 @@ async def test_token_lifetime_follows_settings(client, make_member, site_setting
     assert timedelta(seconds=claims["exp"] - claims["iat"]) == timedelta(
         minutes=site_settings.auth.token_ttl_minutes
     )
+
+
+def test_verified_tokens_are_remembered_until_they_expire(monkeypatch):
+    """The same token on every request is decoded once; a remembered token that expired
+    is refused as before and forgotten; a forged one is never remembered; the memory is
+    bounded."""
+    from datetime import UTC, datetime
+
+    from litestar.exceptions import NotAuthorizedException
+    from litestar.security.jwt import Token
+
+    from agorakit.accounts.auth import CachedToken
+
+    monkeypatch.setattr(CachedToken, "_verified", type(CachedToken._verified)())
+    monkeypatch.setattr(CachedToken, "SIZE", 2)
+    secret = "s" * 40
+    decoded = []
+    original = Token.decode.__func__
+
+    def counting(cls, *args, **kwargs):
+        decoded.append(args[0])
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Token, "decode", classmethod(counting))
+
+    def signed(sub: str, exp: datetime) -> str:
+        return jwt.encode(
+            {"sub": sub, "exp": int(exp.timestamp()), "iat": int(datetime.now(UTC).timestamp())},
+            secret,
+            "HS256",
+        )
+
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    first = signed("1", soon)
+    assert CachedToken.decode(first, secret, "HS256").sub == "1"
+    assert CachedToken.decode(first, secret, "HS256").sub == "1"
+    assert decoded == [first]  # decoded once
+    # A forged signature: refused every time, never remembered.
+    forged = jwt.encode({"sub": "1", "exp": int(soon.timestamp())}, "x" * 40, "HS256")
+    for _ in range(2):
+        with pytest.raises(NotAuthorizedException):
+            CachedToken.decode(forged, secret, "HS256")
+    assert decoded.count(forged) == 2
+    # A token remembered while valid, met again after its expiry: refused and forgotten.
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    stale = signed("2", past)
+    CachedToken._verified[(stale, secret, "HS256", True, True)] = CachedToken(sub="2", exp=soon)
+    CachedToken._verified[(stale, secret, "HS256", True, True)].exp = past
+    with pytest.raises(NotAuthorizedException):
+        CachedToken.decode(stale, secret, "HS256")
+    assert all(key[0] != stale for key in CachedToken._verified)
+    # At most SIZE tokens: the least recently used go first.
+    tokens = [signed(str(n), soon) for n in range(3)]
+    for encoded in tokens:
+        CachedToken.decode(encoded, secret, "HS256")
+    assert [key[0] for key in CachedToken._verified] == tokens[1:]
