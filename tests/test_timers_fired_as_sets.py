@@ -129,6 +129,13 @@ def extra_plugins(plugin):
     return [("settest", plugin)]
 
 
+@pytest.fixture
+def site_config():
+    # One batch at a time: two at once (PostgreSQL's default) would split a sweep's timers
+    # between them as their claims race, and the rows compared below would interleave.
+    return {"worker": {"timer_concurrency": 1}}
+
+
 def fire_in_sets(runtime, on: bool) -> None:
     worker = msgspec.structs.replace(runtime.settings.worker, fire_in_sets=on)
     runtime.settings = msgspec.structs.replace(runtime.settings, worker=worker)
