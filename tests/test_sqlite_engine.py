@@ -363,6 +363,17 @@ class TestWriteLock:
 
         return _WriteLock()
 
+    @staticmethod
+    def taker(lock, order):
+        """A task body that takes the lock, notes its name and lets go."""
+
+        async def take(name):
+            await lock.acquire()
+            order.append(name)
+            lock.release()
+
+        return take
+
     async def test_a_free_lock_is_taken_at_once_though_a_woken_waiter_has_not_run_yet(self):
         lock, order = self.lock(), []
         await lock.acquire()
@@ -389,10 +400,7 @@ class TestWriteLock:
         lock, order = self.lock(), []
         await lock.acquire()
 
-        async def take(name):
-            await lock.acquire()
-            order.append(name)
-            lock.release()
+        take = self.taker(lock, order)
 
         first = asyncio.ensure_future(take("first waiter"))
         await asyncio.sleep(0)
@@ -412,10 +420,7 @@ class TestWriteLock:
         lock, order = self.lock(), []
         await lock.acquire()
 
-        async def take(name):
-            await lock.acquire()
-            order.append(name)
-            lock.release()
+        take = self.taker(lock, order)
 
         cancelled = asyncio.ensure_future(take("cancelled"))
         second = asyncio.ensure_future(take("second"))
