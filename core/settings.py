@@ -96,6 +96,9 @@ class DatabaseSection(SettingsStruct):
     #: SQLite: "full" syncs every commit to disk; "normal" (WAL) may lose the last commits
     #: on a power cut but never corrupts the file
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    #: SQLite: commit the units of work that finish together with one ``COMMIT`` (one
+    #: disk sync), each still answered only after it is on disk
+    sqlite_group_commit: bool = True
 
 
 class AuthSection(SettingsStruct):

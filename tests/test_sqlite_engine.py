@@ -443,3 +443,165 @@ async def test_a_short_read_run_many_times_stays_on_the_loop(engine):
     for _ in range(6_000):  # well over LOOP_STEPS steps in all
         await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1")
     assert sqlite_engine.moved_reads == before
+
+
+class TestGroupCommit:
+    """Units of work that finish in the same turn of the loop share one COMMIT (one disk
+    sync); each returns only once its changes are on disk."""
+
+    @staticmethod
+    async def commits(engine, monkeypatch) -> list[str]:
+        """The COMMITs the writer runs, from now on."""
+        writer = (await engine.engine._pool()).writer
+        seen: list[str] = []
+        original = writer._commit
+
+        async def spy(sql, args):
+            seen.append(sql)
+            return await original(sql, args)
+
+        monkeypatch.setattr(writer, "_commit", spy)
+        return seen
+
+    @staticmethod
+    def on_disk(tmp_path, sql="SELECT id, value FROM counter ORDER BY id"):
+        """What another process sees in the file."""
+        other = sqlite3.connect(tmp_path / "engine.sqlite3")
+        try:
+            return other.execute(sql).fetchall()
+        finally:
+            other.close()
+
+    @staticmethod
+    async def until_waiting(pool, count):
+        """Let the loop turn until ``count`` units wait for the group's COMMIT."""
+        for _ in range(10):
+            if len(pool.group) >= count:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError(f"{len(pool.group)} units wait for the commit, not {count}")
+
+    @staticmethod
+    async def insert(engine, row_id, *, fail=False):
+        async with engine.transaction():
+            await engine.engine.run_ddl(f"INSERT INTO counter (id, value) VALUES ({row_id}, {row_id})")
+            if fail:
+                raise ValueError(f"unit {row_id} fails")
+
+    async def test_units_finishing_together_share_one_commit(self, engine, tmp_path, monkeypatch):
+        commits = await self.commits(engine, monkeypatch)
+        await asyncio.gather(*(self.insert(engine, n) for n in range(2, 12)))
+        assert commits == ["COMMIT"]
+        assert self.on_disk(tmp_path) == [(1, 0), *((n, n) for n in range(2, 12))]
+        # One after another, each unit is a group of its own.
+        for n in (12, 13):
+            await self.insert(engine, n)
+        assert commits == ["COMMIT"] * 3
+
+    async def test_a_unit_returns_only_once_its_changes_are_on_disk(self, engine, tmp_path):
+        pool = await engine.engine._pool()
+        unit = asyncio.ensure_future(self.insert(engine, 2))
+        await self.until_waiting(pool, 1)  # the unit is done and waits for the group's COMMIT
+        assert not unit.done()
+        assert self.on_disk(tmp_path) == [(1, 0)]
+        await unit
+        assert self.on_disk(tmp_path) == [(1, 0), (2, 2)]
+        assert not pool.group_open and not pool.writer.raw.in_transaction
+
+    async def test_a_failing_unit_rolls_back_only_its_own_changes(self, engine, tmp_path, monkeypatch):
+        commits = await self.commits(engine, monkeypatch)
+        results = await asyncio.gather(
+            self.insert(engine, 2),
+            self.insert(engine, 3, fail=True),
+            self.insert(engine, 4),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] is None
+        assert isinstance(results[1], ValueError)
+        assert commits == ["COMMIT"]
+        assert self.on_disk(tmp_path) == [(1, 0), (2, 2), (4, 4)]
+
+    async def test_a_unit_that_rolls_back_alone_leaves_no_transaction_open(self, engine, tmp_path):
+        with pytest.raises(ValueError):
+            await self.insert(engine, 2, fail=True)
+        pool = await engine.engine._pool()
+        assert not pool.group_open and not pool.writer.raw.in_transaction
+        other = sqlite3.connect(tmp_path / "engine.sqlite3", timeout=0)
+        other.execute("BEGIN IMMEDIATE")  # the file's write lock is free at once
+        other.execute("ROLLBACK")
+        other.close()
+
+    async def test_a_failed_commit_fails_every_unit_of_its_group(self, engine, tmp_path, monkeypatch):
+        writer = (await engine.engine._pool()).writer
+
+        async def disk_full(sql, args):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(writer, "_commit", disk_full)
+        results = await asyncio.gather(self.insert(engine, 2), self.insert(engine, 3), return_exceptions=True)
+        for result in results:
+            assert isinstance(result, sqlite3.OperationalError)
+            assert "not committed: database or disk is full" in str(result)
+        monkeypatch.undo()
+        assert self.on_disk(tmp_path) == [(1, 0)]
+        await self.insert(engine, 4)  # the writer is clean again
+        assert self.on_disk(tmp_path) == [(1, 0), (4, 4)]
+
+    async def test_units_waiting_for_a_transaction_sqlite_rolled_back_fail(self, engine, tmp_path):
+        """SQLite itself rolls the whole transaction back on some errors (I/O, a full disk):
+        the units released into it are lost, and they say so instead of returning."""
+        pool = await engine.engine._pool()
+        first = asyncio.ensure_future(self.insert(engine, 2))
+        await self.until_waiting(pool, 1)
+
+        with pytest.raises(ValueError):
+            async with engine.transaction():
+                await engine.engine.run_ddl("INSERT INTO counter (id, value) VALUES (3, 3)")
+                pool.writer.raw.execute("ROLLBACK")  # what SQLite does on SQLITE_IOERR
+                raise ValueError("an I/O error")
+        with pytest.raises(sqlite3.OperationalError, match="not committed"):
+            await first
+        assert self.on_disk(tmp_path) == [(1, 0)]
+        assert not pool.group_open and not pool.writer.raw.in_transaction
+        await self.insert(engine, 4)
+        assert self.on_disk(tmp_path) == [(1, 0), (4, 4)]
+
+    async def test_a_write_outside_a_transaction_commits_the_waiting_group_first(self, engine, tmp_path):
+        pool = await engine.engine._pool()
+        unit = asyncio.ensure_future(self.insert(engine, 2))
+        await self.until_waiting(pool, 1)
+        waiter = pool.group[0]
+        await engine.engine.run_ddl("UPDATE counter SET value = 20 WHERE id = 2")
+        assert waiter.done() and waiter.exception() is None  # committed before the statement ran
+        assert not pool.writer.raw.in_transaction  # and the statement committed by itself
+        await unit
+        assert self.on_disk(tmp_path) == [(1, 0), (2, 20)]
+
+    async def test_a_cancelled_unit_still_joins_the_commit(self, engine, tmp_path):
+        """Cancelled while it waits (a client gone), a unit's changes are committed with its
+        group, like a unit cancelled just after its own COMMIT."""
+        pool = await engine.engine._pool()
+        unit = asyncio.ensure_future(self.insert(engine, 2))
+        other = asyncio.ensure_future(self.insert(engine, 3))
+        await self.until_waiting(pool, 2)
+        unit.cancel()
+        await other
+        with pytest.raises(asyncio.CancelledError):
+            await unit
+        assert self.on_disk(tmp_path) == [(1, 0), (2, 2), (3, 3)]
+
+    async def test_without_group_commit_each_unit_commits_alone(self, tmp_path, monkeypatch):
+        database = Database(
+            DatabaseSection(url=f"sqlite:///{tmp_path}/engine.sqlite3", sqlite_group_commit=False)
+        )
+        await database.start()
+        try:
+            await database.engine.run_ddl(
+                "CREATE TABLE counter (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)"
+            )
+            commits = await self.commits(database, monkeypatch)
+            await asyncio.gather(*(self.insert(database, n) for n in range(1, 6)))
+            assert commits == ["COMMIT"] * 5
+            assert self.on_disk(tmp_path) == [(n, n) for n in range(1, 6)]
+        finally:
+            await database.close()

@@ -154,6 +154,7 @@ def _make_engine(config: DatabaseSection, source: str) -> tuple[EngineKind, Engi
             timeout=config.sqlite_timeout_seconds,
             read_connections=config.sqlite_read_connections,
             synchronous=config.sqlite_synchronous,
+            group_commit=config.sqlite_group_commit,
         )
         return "sqlite", engine
     if scheme in {"postgres", "postgresql"}:

@@ -29,6 +29,14 @@ run, per event loop:
   over the file lock; the lock is held from ``BEGIN IMMEDIATE`` to ``COMMIT``, which
   almost never yields to the loop, and a newcomer takes a free lock at once
   (:class:`_WriteLock`);
+- **group commit** (``[database] sqlite_group_commit``, on by default): the units of
+  work that finish in the same turn of the event loop share one ``COMMIT``, so one disk
+  sync.  The writer keeps one transaction open across them, each unit a savepoint in
+  it; a unit that fails rolls back to its savepoint, leaving the others' changes; each
+  unit waits for the group's ``COMMIT`` before it returns, so nothing is answered (or
+  published) before it is on disk, and if that ``COMMIT`` fails every unit in the group
+  fails with it.  At 32 clients on the order flow about six units share a commit; the
+  syncs were a fifth of the event loop's time;
 - **readers**: one connection for the reads run on the loop (a read there never yields,
   so one is enough), and ``[database] sqlite_read_connections`` more for the reads moved
   to threads.  In WAL mode readers never wait for the writer;
@@ -329,6 +337,14 @@ class _WriteLock:
         self.release()
 
 
+class _GroupLost(sqlite3.OperationalError):
+    """The ``COMMIT`` of a unit of work's group failed: its changes are not saved."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"the transaction was not committed: {cause}")
+        self.__cause__ = cause
+
+
 class _Connections:
     """The connections and the writer lock of one event loop."""
 
@@ -344,16 +360,77 @@ class _Connections:
         self.readers: collections.deque[_Connection] = collections.deque()
         self.free_readers = asyncio.Semaphore(0)
         self.all: list[_Connection] = []
+        #: group commit: whether the writer has a transaction open holding units of work
+        #: that are done but not yet committed, and their waiters
+        self.group_open = False
+        self.group: list[asyncio.Future[None]] = []
+        self.committer: asyncio.Task[None] | None = None
+
+    def join_group(self) -> asyncio.Future[None]:
+        """A unit of work done on the open transaction: a future that the group's
+        ``COMMIT`` resolves (or fails); the first one schedules the committer."""
+        waiter = self.loop.create_future()
+        self.group.append(waiter)
+        if self.committer is None:
+            # A task's first step runs on the loop's next iteration: every unit of work
+            # that finishes in this one joins the group first.
+            self.committer = self.loop.create_task(self._commit_group())
+        return waiter
+
+    async def _commit_group(self) -> None:
+        async with self.write_lock:
+            if self.committer is asyncio.current_task():  # else a write committed the group
+                await self.commit_group()
+
+    async def commit_group(self) -> None:
+        """``COMMIT`` the open transaction and resolve its units' waiters (under the lock)."""
+        waiters, self.group, self.committer = self.group, [], None
+        assert self.writer is not None
+        error: BaseException | None = None
+        if self.group_open:
+            self.group_open = False
+            try:
+                if not self.writer.raw.in_transaction:
+                    raise sqlite3.OperationalError("SQLite rolled the transaction back")
+                await self.writer.execute("COMMIT")
+            except Exception as exc:
+                error = exc
+                if self.writer.raw.in_transaction:
+                    with contextlib.suppress(Exception):
+                        self.writer.fetch("ROLLBACK", ())
+        for waiter in waiters:
+            if waiter.done():
+                continue
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(_GroupLost(error))
+
+    def lose_group(self, error: BaseException) -> None:
+        """SQLite rolled the open transaction back (an I/O error, a full disk): the units
+        of work waiting for its ``COMMIT`` fail with it."""
+        self.group_open = False
+        waiters, self.group = self.group, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(_GroupLost(error))
 
 
 class SiteSQLiteEngine(SQLiteEngine):
     """SQLite with one queued writer and persistent readers (see the module docstring)."""
 
     def __init__(
-        self, path: str, *, timeout: float, read_connections: int = 4, synchronous: str = "full"
+        self,
+        path: str,
+        *,
+        timeout: float,
+        read_connections: int = 4,
+        synchronous: str = "full",
+        group_commit: bool = True,
     ) -> None:
         super().__init__(path=path, timeout=timeout)
         self.timeout = timeout
+        self.group_commit = group_commit
         self.read_connections = read_connections
         self.pragmas = (
             "PRAGMA journal_mode = WAL",
@@ -425,6 +502,9 @@ class SiteSQLiteEngine(SQLiteEngine):
 
     @staticmethod
     async def _close(pool: _Connections) -> None:
+        if pool.group_open and pool.loop is asyncio.get_running_loop():
+            async with pool.write_lock:
+                await pool.commit_group()
         for connection in pool.all:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(connection.close)
@@ -461,6 +541,8 @@ class SiteSQLiteEngine(SQLiteEngine):
                     pool.readers.append(connection)
         async with pool.write_lock:  # anything that may write queues behind the writer
             assert pool.writer is not None
+            if pool.group_open:
+                await pool.commit_group()  # this statement commits by itself, after them
             return await pool.writer.write(query, args)
 
     async def _run_in_existing_connection(
@@ -491,9 +573,18 @@ def _is_read(sql: str) -> bool:
 
 
 class _QueuedTransaction(SQLiteTransaction):
-    """A transaction on the writer connection, holding the process's write lock throughout."""
+    """A unit of work on the writer connection, holding the process's write lock throughout.
+
+    With group commit (the default) the unit is a savepoint in a transaction that stays
+    open across units: the first unit begins it, each unit releases its savepoint (or
+    rolls back to it) and waits for the group's ``COMMIT``, which runs once the units of
+    the loop's current iteration are done.  Without it, the unit is a transaction of its
+    own (``BEGIN IMMEDIATE`` ... ``COMMIT``).
+    """
 
     engine: SiteSQLiteEngine
+
+    _UNIT = "agorakit_unit"
 
     async def __aenter__(self) -> SQLiteTransaction:
         if self._parent is not None:
@@ -503,29 +594,82 @@ class _QueuedTransaction(SQLiteTransaction):
         try:
             self.connection = pool.writer
             self._lock = pool.write_lock
-            await self.begin()
+            self._group = pool if self.engine.group_commit else None
+            if self._group is None:
+                await self.begin()
+            else:
+                if not pool.group_open:
+                    await self.begin()
+                    pool.group_open = True
+                await self.connection.execute(f"SAVEPOINT {self._UNIT}")
         except BaseException:
+            if pool.group_open and not pool.group:
+                pool.group_open = False
+                with contextlib.suppress(Exception):
+                    pool.writer.fetch("ROLLBACK", ())  # type: ignore[union-attr]
             pool.write_lock.release()
             raise
         self.context = self.engine.current_transaction.set(self)
         return self
 
+    async def commit(self) -> None:
+        if self._group is None:
+            await super().commit()
+            return
+        await self.connection.execute(f"RELEASE {self._UNIT}")
+        self._committed = True
+
+    async def rollback(self) -> None:
+        if self._group is None:
+            await super().rollback()
+            return
+        await self.connection.execute(f"ROLLBACK TO {self._UNIT}")
+        await self.connection.execute(f"RELEASE {self._UNIT}")
+        self._rolled_back = True
+
     async def __aexit__(self, exception_type, exception, traceback) -> bool:
         if self._parent:
             return exception is None
+        group, waiter = self._group, None
         try:
             if exception:
                 if not self._rolled_back:
-                    await self.rollback()
+                    await self._undo()
             elif not self._committed and not self._rolled_back:
                 try:
                     await self.commit()
                 except BaseException:
-                    # Leave the shared connection clean for the next transaction.
-                    with contextlib.suppress(Exception):
-                        await self.connection.execute("ROLLBACK")
+                    await self._undo()
                     raise
+            if group is not None and self._committed:
+                waiter = group.join_group()
         finally:
             self.engine.current_transaction.reset(self.context)
             self._lock.release()
+        if waiter is not None:
+            # Shielded: a cancelled request does not cancel the commit its changes join.
+            await asyncio.shield(waiter)
         return exception is None
+
+    async def _undo(self) -> None:
+        """Roll the unit back, leaving the shared connection clean for the next one."""
+        if self._group is None:
+            with contextlib.suppress(Exception):
+                await self.connection.execute("ROLLBACK")
+            self._rolled_back = True
+            return
+        try:
+            await self.rollback()
+            if not self._group.group:
+                # No unit waits for this transaction's COMMIT: it holds nothing, end it
+                # rather than keep the file's write lock until the next unit.
+                self._group.group_open = False
+                await self.connection.execute("ROLLBACK")
+        except Exception as exc:
+            # SQLite rolled the whole transaction back (an I/O error, say): the units
+            # released into it and waiting for its COMMIT are lost with it.
+            if self.connection.raw.in_transaction:
+                with contextlib.suppress(Exception):
+                    self.connection.fetch("ROLLBACK", ())
+            self._group.lose_group(exc)
+            self._rolled_back = True
