@@ -158,6 +158,32 @@ def test_run_serves_the_api(tmp_path):
         server.stdout.close()
 
 
+def test_run_parses_http_with_httptools(tmp_path, monkeypatch):
+    import uvicorn
+
+    from agorakit.cli import serve
+    from agorakit.settings import load_settings
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options, app=app))
+    monkeypatch.setenv("AGORAKIT_CONFIG", "")  # serve() sets it; restored afterwards
+    serve(
+        load_settings(write_config(tmp_path)),
+        config_path=str(tmp_path / "site.toml"),
+        host="127.0.0.1",
+        port=1,
+    )
+    assert served["app"] == "agorakit.app:app_from_env" and served["factory"] is True
+    assert served["http"] == "httptools"
+
+    async def asgi_app(scope, receive, send):  # pragma: no cover - never called
+        raise AssertionError
+
+    config = uvicorn.Config(asgi_app, http=served["http"])
+    config.load()  # the parser is installed (a dependency), so uvicorn can load it
+    assert config.http_protocol_class.__name__ == "HttpToolsProtocol"
+
+
 def test_tick_runs_one_sweep_as_of_an_instant(tmp_path):
     config = write_config(tmp_path)
     assert invoke("--config", str(config), "migrate").exit_code == 0
