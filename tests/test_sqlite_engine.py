@@ -329,14 +329,18 @@ async def test_commits_move_to_the_writers_thread_when_the_disk_is_slow(engine, 
     # (the fixture's writes, timed on the loop, were "slow": every COMMIT is in the thread)
     assert in_thread == ["COMMIT", "COMMIT", "COMMIT"]
     assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 3}]
-    # Writes outside a transaction follow: in the writer's thread, with the busy timeout.
+    # A change outside a transaction is a unit of work of its own: its COMMIT follows.
+    await sqlite_engine.run_ddl("UPDATE counter SET value = 9 WHERE id = 1")
+    assert in_thread == ["COMMIT"] * 4
+    assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 9}]
+    # Other writes outside a transaction: in the writer's thread, with the busy timeout.
     threaded = []
     monkeypatch.setattr(
         writer, "_write_waiting", lambda sql, args: threaded.append(sql) or writer.fetch(sql, args)
     )
-    await sqlite_engine.run_ddl("UPDATE counter SET value = 9 WHERE id = 1")
-    assert threaded == ["UPDATE counter SET value = 9 WHERE id = 1"]
-    assert await sqlite_engine.run_ddl("SELECT value FROM counter WHERE id = 1") == [{"value": 9}]
+    await sqlite_engine.run_ddl("CREATE INDEX counter_value ON counter (value)")
+    assert threaded == ["CREATE INDEX counter_value ON counter (value)"]
+    assert await sqlite_engine.run_ddl("PRAGMA index_list(counter)") != []
 
 
 async def test_commits_and_writes_run_on_the_loop_while_the_disk_is_fast(engine, monkeypatch):
@@ -566,16 +570,38 @@ class TestGroupCommit:
         await self.insert(engine, 4)
         assert self.on_disk(tmp_path) == [(1, 0), (4, 4)]
 
-    async def test_a_write_outside_a_transaction_commits_the_waiting_group_first(self, engine, tmp_path):
+    async def test_a_change_outside_a_transaction_joins_the_group(self, engine, tmp_path, monkeypatch):
+        commits = await self.commits(engine, monkeypatch)
+        await asyncio.gather(
+            self.insert(engine, 2),
+            engine.engine.run_ddl("UPDATE counter SET value = 10 WHERE id = 1"),
+            engine.engine.run_ddl("INSERT INTO counter (id, value) VALUES (3, 3)"),
+        )
+        assert commits == ["COMMIT"]
+        assert self.on_disk(tmp_path) == [(1, 10), (2, 2), (3, 3)]
+        # One that fails changes nothing, and the writer goes on.
+        with pytest.raises(sqlite3.IntegrityError):
+            await engine.engine.run_ddl("INSERT INTO counter (id, value) VALUES (3, 30)")
+        pool = await engine.engine._pool()
+        assert not pool.group_open and not pool.writer.raw.in_transaction
+        await engine.engine.run_ddl("DELETE FROM counter WHERE id = 3")
+        assert self.on_disk(tmp_path) == [(1, 10), (2, 2)]
+
+    async def test_other_writes_outside_a_transaction_commit_the_waiting_group_first(self, engine, tmp_path):
+        """DDL and pragmas may not run inside a transaction: the group commits, then they
+        run on their own."""
         pool = await engine.engine._pool()
         unit = asyncio.ensure_future(self.insert(engine, 2))
         await self.until_waiting(pool, 1)
         waiter = pool.group[0]
-        await engine.engine.run_ddl("UPDATE counter SET value = 20 WHERE id = 2")
+        await engine.engine.run_ddl("CREATE INDEX counter_value ON counter (value)")
         assert waiter.done() and waiter.exception() is None  # committed before the statement ran
         assert not pool.writer.raw.in_transaction  # and the statement committed by itself
         await unit
-        assert self.on_disk(tmp_path) == [(1, 0), (2, 20)]
+        assert self.on_disk(tmp_path) == [(1, 0), (2, 2)]
+        assert self.on_disk(tmp_path, "SELECT name FROM sqlite_master WHERE type = 'index'") == [
+            ("counter_value",)
+        ]
 
     async def test_a_cancelled_unit_still_joins_the_commit(self, engine, tmp_path):
         """Cancelled while it waits (a client gone), a unit's changes are committed with its
