@@ -12,8 +12,10 @@ Faithfulness (see docs/performance.md):
   re-reads (the same order row read three times, the payment row four times) and the
   work of the after-commit event handlers (notification, email outbox, the order
   conversation's system message, marking events published);
-- each request is **one** transaction here; the app uses 2-4 (the unit of work, one per
-  event handler) plus autocommit statements between them;
+- each request is **one** transaction here, with its own ``COMMIT``; the app uses 2-4
+  (the unit of work, one per event handler) plus autocommit statements between them, and
+  on SQLite commits the units that finish together with one ``COMMIT`` (group commit:
+  one disk sync for several requests, which the floor does not do);
 - bodies (notification texts, emails) are fixed strings of similar size instead of
   rendered Jinja2 templates; responses have the app's shape;
 - the bearer token is checked like the app does (HS256 JWT, then the member row and its
