@@ -167,6 +167,7 @@ def test_run_parses_http_with_httptools(tmp_path, monkeypatch):
     served = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options, app=app))
     monkeypatch.setenv("AGORAKIT_CONFIG", "")  # serve() sets it; restored afterwards
+    monkeypatch.setattr("agorakit.http.logging.configure_logging", lambda config: None)
     serve(
         load_settings(write_config(tmp_path)),
         config_path=str(tmp_path / "site.toml"),
