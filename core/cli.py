@@ -117,6 +117,7 @@ def serve(settings: Settings, *, config_path: str, host: str, port: int, workers
         http="httptools",  # the C parser: ~0.1 ms less per request than the pure-Python h11
         log_level=settings.logging.level.lower(),
         access_log=False,  # agorakit.http.access logs every request with more fields
+        server_header=False,  # "server: uvicorn" tells a scanner what to try; clients need nothing from it
     )
 
 
