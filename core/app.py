@@ -17,13 +17,15 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import InitPlugin
 
 import agorakit
 from agorakit.accounts.auth import make_jwt_auth
 from agorakit.clock import Clock
 from agorakit.hooks import collect
+from agorakit.http.body import BodyRequest
+from agorakit.http.docs_ui import docs_router, render_plugins
+from agorakit.http.headers import add_response_headers
 from agorakit.http.logging import request_logging_middleware
 from agorakit.http.problems import EXCEPTION_HANDLERS
 from agorakit.runtime import Runtime
@@ -48,7 +50,9 @@ class AgorakitInit(InitPlugin):
         app_config.route_handlers.extend(collect(runtime.pm.hook.agorakit_routes()))
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.request_class = BodyRequest  # strict, typed body decoding for every route
         app_config.middleware.insert(0, request_logging_middleware)
+        app_config.before_send.append(add_response_headers)
         app_config.request_max_body_size = settings.http.max_body_bytes
         if settings.http.cors_origins:
             app_config.cors_config = CORSConfig(
@@ -62,7 +66,8 @@ class AgorakitInit(InitPlugin):
             version=agorakit.__version__,
             description=f"The {settings.site.name} API, served by agorakit.",
             path=docs_path,
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            openapi_router=docs_router(docs_path),  # pinned, integrity-checked UIs under a CSP
+            render_plugins=render_plugins(),
         )
         jwt_auth = make_jwt_auth(runtime, exclude=[f"^{docs_path}"])
         app_config = jwt_auth.on_app_init(app_config)
