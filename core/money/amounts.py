@@ -2,8 +2,10 @@
 
 Every amount in the domain is an ``int`` of the currency's minor unit (cents for USD,
 yen for JPY).  Strings like ``"12.50"`` exist only at the API edge: :func:`parse_amount`
-turns one into minor units (refusing negatives, non-numbers, too many decimals and
-amounts over the site's maximum) and :func:`format_amount` turns minor units back.
+turns one into minor units and :func:`format_amount` turns minor units back.  An amount
+is exactly ASCII digits with an optional ``.`` and more ASCII digits; everything else is
+refused: negatives, signs, exponents, white space, other scripts' digits, too many
+decimals and amounts over the site's maximum.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ _EXPONENTS = {
     "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
 }  # fmt: skip
 
-_AMOUNT = re.compile(r"^(?P<units>\d{1,15})(?:\.(?P<fraction>\d+))?$")
+#: ASCII digits only (``\d`` would take full-width or Arabic-Indic digits as numbers too),
+#: matched against the whole text: no sign, no exponent, no surrounding white space.
+_AMOUNT = re.compile(r"(?P<units>[0-9]{1,15})(?:\.(?P<fraction>[0-9]+))?")
 
 CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["USD"])]
 AmountText = Annotated[
@@ -65,11 +69,11 @@ def parse_amount(
 ) -> int:
     """Parse a decimal string into minor units of ``currency``, or raise a 422 field error."""
     digits = exponent(currency)
-    match = _AMOUNT.match(text.strip()) if isinstance(text, str) else None
+    match = _AMOUNT.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         problem = (
             "must not be negative"
-            if isinstance(text, str) and text.strip().startswith("-")
+            if isinstance(text, str) and text.startswith("-")
             else f'must be a decimal number written as a string, e.g. "{format_amount(1250, currency)}"'
         )
         raise ValidationFailed([FieldError(field, problem)])
