@@ -30,6 +30,7 @@ from agorakit.errors import (
 )
 from agorakit.pagination import decode_cursor, encode_cursor
 from agorakit.runtime import Runtime
+from agorakit.text import check_name
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SKILL = re.compile(r"^[a-z0-9][a-z0-9 +#.\-]*$")
@@ -78,7 +79,7 @@ def normalise_display_name(name: str) -> str:
     name = " ".join(name.split())
     if not name or _CONTROL.search(name):
         raise ValidationFailed([FieldError("display_name", "must be 1-80 visible characters")])
-    return name
+    return check_name(name, field="display_name")
 
 
 def normalise_skills(skills: list[str]) -> list[str]:

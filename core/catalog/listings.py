@@ -38,6 +38,7 @@ from agorakit.hooks import collect, maybe_await
 from agorakit.money.amounts import money, parse_money
 from agorakit.pagination import decode_cursor, encode_cursor
 from agorakit.runtime import Runtime
+from agorakit.text import name_error
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -167,7 +168,8 @@ def _kind(runtime: Runtime, name: str) -> ListingKind:
 def validate_attributes(kind: ListingKind, attributes: dict[str, Any]) -> msgspec.Struct:
     """Convert attributes to the kind's Struct; errors are ``attributes.<field>``."""
     try:
-        return msgspec.convert(attributes, kind.attributes, strict=False)
+        # Strict like the body it came in: "3" is not a number of days.
+        return msgspec.convert(attributes, kind.attributes, strict=True)
     except msgspec.ValidationError as exc:
         match = _AT.match(str(exc))
         assert match is not None
@@ -183,6 +185,8 @@ def _clean_text(runtime: Runtime, title: str, description: str) -> tuple[str, st
     errors = []
     if not title or _CONTROL.search(title):
         errors.append(FieldError("title", "must have visible characters"))
+    elif (error := name_error(title, field="title")) is not None:
+        errors.append(error)
     elif len(title) > limits.max_title_length:
         errors.append(FieldError("title", f"must be at most {limits.max_title_length} characters"))
     if not description or _CONTROL.search(description):

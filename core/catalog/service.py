@@ -20,6 +20,7 @@ from agorakit.db.prepared import Prepared
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.pagination import decode_cursor, encode_cursor
 from agorakit.runtime import Runtime
+from agorakit.text import check_name
 
 # --------------------------------------------------------------------------------------
 # Categories
@@ -110,7 +111,7 @@ async def category_tree() -> list[CategoryNode]:
 
 
 async def create_category(runtime: Runtime, cmd: CreateCategory, *, actor_id: int) -> CategoryOut:
-    name = " ".join(cmd.name.split())
+    name = check_name(" ".join(cmd.name.split()), field="name")
     if not name:
         raise ValidationFailed([FieldError("name", "must have visible characters")])
     try:
@@ -153,7 +154,7 @@ async def update_category(
                 raise NotFound(f"there is no category {category_id}")
             changes: dict[Any, Any] = {}
             if cmd.name is not UNSET:
-                name = " ".join(cmd.name.split())
+                name = check_name(" ".join(cmd.name.split()), field="name")
                 if not name:
                     raise ValidationFailed([FieldError("name", "must have visible characters")])
                 changes[Category.name] = name

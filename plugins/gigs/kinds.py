@@ -9,6 +9,7 @@ import msgspec
 from agorakit.errors import FieldError, ValidationFailed
 from agorakit.money.amounts import AmountText, format_amount, parse_amount
 from agorakit.plugins.gigs.settings import GigsSettings
+from agorakit.text import name_error
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 
@@ -65,6 +66,8 @@ def gig_problems(listing: Any, settings: GigsSettings) -> list[FieldError]:
             price = None
         if price is not None and price <= 0:
             problems.append(FieldError(f"{field}.price", "must be greater than zero"))
+        if (error := name_error(extra.title, field=f"{field}.title")) is not None:
+            problems.append(error)
         key = extra.title.strip().casefold()
         if key in seen:
             problems.append(FieldError(f"{field}.title", "two extras have this title"))
