@@ -506,17 +506,35 @@ async def _insufficient(name: str, currency: str, needed: int) -> InsufficientFu
     return _insufficient_at(name, currency, row["balance"] if row else 0, needed)
 
 
+def account_in_words(name: str) -> str:
+    """How people are told about an account in messages: never its internal name.
+
+    ``member:8:available`` → "your available balance", ``order:8:escrow`` → "the payment
+    held for order 8".  Every message a member can see names accounts through this.
+    """
+    kind, _ = account_kind(name)
+    parts = name.split(":")
+    if kind in ("available", "credit"):
+        return f"your {kind} balance"
+    if kind == "escrow":
+        return f"the payment held for {' '.join(parts[:-1])}"
+    if kind == "clearing":
+        return f"the withdrawals in progress through {parts[1]}"
+    if kind == "external":
+        return f"the money received through {parts[1]}"
+    return {"fees": "the site's fees", "vouchers": "the outstanding vouchers"}[kind]
+
+
 def _insufficient_at(name: str, currency: str, balance: int, needed: int) -> InsufficientFunds:
     kind, _ = account_kind(name)
-    what = {"available": "available balance", "credit": "credit balance"}.get(kind, f"account {name}")
     detail = (
-        f"your {what} is {format_amount(balance, currency)} {currency}; "
+        f"{account_in_words(name)} is {format_amount(balance, currency)} {currency}; "
         f"this needs {format_amount(needed, currency)} {currency}"
     )
     return InsufficientFunds(
         detail,
         extra={
-            "account": name,
+            "account": kind,
             "balance": format_amount(balance, currency),
             "needed": format_amount(needed, currency),
             "currency": currency,
@@ -615,4 +633,13 @@ async def check_ledger() -> list[str]:
     return problems
 
 
-__all__ = ["Conflict", "InsufficientFunds", "LedgerError", "Line", "Posting", "move", "post"]
+__all__ = [
+    "Conflict",
+    "InsufficientFunds",
+    "LedgerError",
+    "Line",
+    "Posting",
+    "account_in_words",
+    "move",
+    "post",
+]
