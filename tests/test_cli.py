@@ -152,6 +152,7 @@ def test_run_serves_the_api(tmp_path):
                 time.sleep(0.2)
         assert response.json()["status"] == "ok"
         assert response.headers["x-request-id"]
+        assert "server" not in response.headers  # uvicorn's "server: uvicorn" is turned off
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -176,6 +177,7 @@ def test_run_parses_http_with_httptools(tmp_path, monkeypatch):
     )
     assert served["app"] == "agorakit.app:app_from_env" and served["factory"] is True
     assert served["http"] == "httptools"
+    assert served["server_header"] is False
 
     async def asgi_app(scope, receive, send):  # pragma: no cover - never called
         raise AssertionError

@@ -508,7 +508,8 @@ async def test_member_account_cannot_go_negative(runtime, problem, account):
     assert error.code == "insufficient_funds"
     what = "available balance" if account.endswith("available") else "credit balance"
     assert error.detail == f"your {what} is 5.00 USD; this needs 5.01 USD"
-    assert error.extra == {"account": account, "balance": "5.00", "needed": "5.01", "currency": "USD"}
+    kind = "available" if account.endswith("available") else "credit"
+    assert error.extra == {"account": kind, "balance": "5.00", "needed": "5.01", "currency": "USD"}
     # The transaction row written before the refused update was rolled back with it.
     assert await counts() == before_counts
     assert await balances() == before_balances
