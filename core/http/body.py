@@ -19,6 +19,7 @@ Failures are client errors, never a 500:
 from __future__ import annotations
 
 import re
+import weakref
 from functools import partial
 from typing import Any
 
@@ -39,9 +40,9 @@ class MalformedBody(AgorakitError):
     title = "The request body cannot be read"
 
 
-#: One strict decoder per route handler, made on the route's first request (handlers
-#: live as long as the app; a decoder costs far more to make than to use).
-_decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+#: One strict decoder per route handler, made on the route's first request (a decoder
+#: costs far more to make than to use), and gone with the handler's app.
+_decoders: weakref.WeakKeyDictionary[Any, msgspec.json.Decoder[Any]] = weakref.WeakKeyDictionary()
 
 
 def body_decoder(route_handler: Any) -> msgspec.json.Decoder[Any]:
