@@ -496,9 +496,9 @@ def test_every_account_kind_has_words():
     assert ledger.account_in_words("member:8:credit") == "your credit balance"
     assert ledger.account_in_words("order:8:escrow") == "the payment held for order 8"
     assert ledger.account_in_words("campaign:3:escrow") == "the payment held for campaign 3"
-    assert ledger.account_in_words("platform:fees") == "the site's fees"
-    assert ledger.account_in_words("payouts:paypal:clearing") == "the withdrawals in progress through paypal"
+    assert ledger.account_in_words("platform:fees") == "the site's fee balance"
+    assert ledger.account_in_words("payouts:paypal:clearing") == "the money in withdrawals through paypal"
     assert ledger.account_in_words("external:bank_transfer") == "the money received through bank_transfer"
-    assert ledger.account_in_words("vouchers:outstanding") == "the outstanding vouchers"
+    assert ledger.account_in_words("vouchers:outstanding") == "the outstanding voucher balance"
     for name in ["member:8:available", "order:8:escrow", "platform:fees", "payouts:paypal:clearing"]:
         assert not _ACCOUNT_NAME.search(ledger.account_in_words(name))

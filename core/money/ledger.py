@@ -519,10 +519,10 @@ def account_in_words(name: str) -> str:
     if kind == "escrow":
         return f"the payment held for {' '.join(parts[:-1])}"
     if kind == "clearing":
-        return f"the withdrawals in progress through {parts[1]}"
+        return f"the money in withdrawals through {parts[1]}"
     if kind == "external":
         return f"the money received through {parts[1]}"
-    return {"fees": "the site's fees", "vouchers": "the outstanding vouchers"}[kind]
+    return {"fees": "the site's fee balance", "vouchers": "the outstanding voucher balance"}[kind]
 
 
 def _insufficient_at(name: str, currency: str, balance: int, needed: int) -> InsufficientFunds:
