@@ -27,7 +27,7 @@ def decode_cursor(cursor: str | None, *, keys: tuple[str, ...]) -> dict[str, Any
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = msgspec.json.decode(raw)
-    except (ValueError, msgspec.DecodeError):
+    except (ValueError, msgspec.DecodeError, RecursionError):  # a cursor of [[[[... is just malformed
         position = None
     # The keys are database integers: one beyond 64 bits fits no column (an overflow, a 500).
     if (

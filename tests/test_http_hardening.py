@@ -162,6 +162,24 @@ async def test_deeply_nested_array_on_anonymous_routes_is_a_quiet_400(client, ca
     assert response.json()["detail"] == "Expected `object`, got `array`"
 
 
+async def test_deeply_nested_cursor_is_a_422_on_the_cursor(client, problem, caplog):
+    cursor = base64.urlsafe_b64encode(DEEP.encode()).decode().rstrip("=")
+    with caplog.at_level(logging.INFO):
+        response = await client.get("/listings", params={"cursor": cursor})
+    body = problem(response, 422, "validation_error", fields={"cursor"})
+    assert body["errors"][0]["source"] == "query"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_deeply_nested_paypal_webhook_body_is_not_an_event():
+    from agorakit.plugins.paypal.webhooks import WebhookInvalid, decode_event
+
+    with pytest.raises(WebhookInvalid) as refused:
+        decode_event(('{"id": "WH-1", "event_type": "X", "resource": ' + DEEP + "}").encode())
+    assert refused.value.status == 400
+    assert refused.value.detail == "the body is not a PayPal event: it is nested too deeply"
+
+
 async def test_well_formed_body_still_reaches_a_free_form_route(client):
     response = await client.post("/test/echo", json={"b": [[1]], "a": {"c": None}})
     assert response.status_code == 201, response.text

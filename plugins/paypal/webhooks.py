@@ -255,6 +255,8 @@ def decode_event(body: bytes) -> tuple[Event, dict[str, Any]]:
         event = msgspec.convert(raw, Event)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise WebhookInvalid(f"the body is not a PayPal event: {exc}") from exc
+    except RecursionError:  # anyone can post here, and online verification reads the body first
+        raise WebhookInvalid("the body is not a PayPal event: it is nested too deeply") from None
     if not event.id or not event.event_type or len(event.id) > 80 or len(event.event_type) > 80:
         raise WebhookInvalid("the event has no id or event_type (or they are too long)")
     return event, raw
