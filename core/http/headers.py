@@ -1,7 +1,7 @@
 """Headers every HTTP response carries, added once for the whole app.
 
-- ``X-Content-Type-Options: nosniff``: a browser never guesses an answer to be HTML or
-  script, whatever a member managed to put in it.
+- ``X-Content-Type-Options: nosniff`` (unless the route sent it already): a browser
+  never guesses an answer to be HTML or script, whatever a member managed to put in it.
 - ``Cache-Control: no-store`` unless the route set its own Cache-Control: the API's
   answers are a member's own data (tokens, balances, messages) that no browser or proxy
   cache should keep.
@@ -25,8 +25,14 @@ async def add_response_headers(message: Message, scope: Scope) -> None:
     headers = message.get("headers")
     if not isinstance(headers, list):
         headers = message["headers"] = list(headers or ())  # type: ignore[typeddict-unknown-key]
-    headers.append(_NOSNIFF)
-    for name, _ in headers:
-        if name.lower() == b"cache-control":
-            return
-    headers.append(_NO_STORE)
+    nosniff = no_store = True
+    for name, _ in headers:  # a handful of headers; a route's own settings win
+        name = name.lower()
+        if name == b"x-content-type-options":
+            nosniff = False
+        elif name == b"cache-control":
+            no_store = False
+    if nosniff:
+        headers.append(_NOSNIFF)
+    if no_store:
+        headers.append(_NO_STORE)
