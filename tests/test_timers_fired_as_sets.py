@@ -342,7 +342,7 @@ async def test_a_set_whose_effect_fails_fires_its_timers_one_by_one(runtime, mak
     assert sorted(report.fired) == sorted(timers[o]["id"] for o in (orders[0], orders[2]))
     assert report.retried == [timers[orders[1]]["id"]]
     assert timers[orders[1]]["last_error"] == (
-        f"your account order:{orders[1]}:escrow is 0.00 USD; this needs 10.00 USD"
+        f"the payment held for order {orders[1]} is 0.00 USD; this needs 10.00 USD"
     )
     assert await ledger.balance_of(ledger.available(seller.id), "USD") == 2 * 800
     states = [(await service.order_by_id(o))["state"] for o in orders]
