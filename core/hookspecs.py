@@ -415,6 +415,32 @@ def agorakit_notify(event: DomainEvent, runtime: Any) -> list[Any] | None:
     """
 
 
+@hookspec(firstresult=True)
+def agorakit_account_email(
+    runtime: Any, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
+) -> bool | None:
+    """Queue a security email about a member's account, inside the caller's unit of work.
+
+    Called by the accounts area for the emails that carry a secret or concern the
+    account itself, whatever the member's notification settings: the email verification
+    link (template ``account_verify_email``), the password reset link
+    (``account_password_reset``) and the notice that someone tried to register with the
+    member's address (``account_registration_attempt``).  These never go to the inbox
+    (a secret must not stay on the site).  The core's notifications plugin renders
+    ``notifications/<template>.jinja2`` and puts the email in the outbox, sent after the
+    commit; a plugin can send them another way.  May be ``async``.  Stops at the first
+    non-None result.
+
+    :param uow: the unit of work that made the secret; queue in it so that nothing is
+        sent if it rolls back.
+    :param member: ``id``, ``email`` (the recipient) and ``display_name``.
+    :param template: the template name.
+    :param context: template variables: ``link`` and ``token`` for the verification
+        and reset emails, with ``hours`` or ``minutes`` of validity.
+    :return: True when the email is queued, or None to let another plugin do it.
+    """
+
+
 @hookspec
 def agorakit_template_dirs() -> list[Any] | None:
     """Contribute folders of Jinja2 templates (notification emails and inbox texts).

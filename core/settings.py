@@ -24,6 +24,7 @@ what was expected.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -110,16 +111,53 @@ class AuthSection(SettingsStruct):
     password_min_length: Annotated[int, msgspec.Meta(ge=8, le=128)] = 10
     #: minimum zxcvbn strength score 0-4 a new password must reach (default 2)
     password_min_score: Annotated[int, msgspec.Meta(ge=0, le=4)] = 2
-    #: login attempts allowed per client address per minute (default 20)
+    #: login attempts allowed per client address per minute, whatever the account (default 20)
     login_attempts_per_minute: PositiveInt = 20
-    #: failed logins on one account before it is throttled (default 5) ...
+    #: consecutive failed logins on one account from one client address before that
+    #: address must wait for that account (default 5); other addresses are not affected
     login_max_failures: PositiveInt = 5
-    #: ... for this many minutes (default 15)
-    login_lockout_minutes: PositiveInt = 15
+    #: the first wait after ``login_max_failures``, in seconds (default 30); each further
+    #: failure doubles it ...
+    login_delay_seconds: PositiveInt = 30
+    #: ... up to this many seconds (default 900 = 15 minutes)
+    login_delay_max_seconds: PositiveInt = 900
+    #: minutes without a failure after which an account and address start again from zero
+    #: (default 60); a successful login also starts again
+    login_failures_forgotten_minutes: PositiveInt = 60
+    #: registrations allowed per client address per hour (default 10)
+    registrations_per_hour: PositiveInt = 10
+    #: password reset and verification emails asked per client address per hour (default 10)
+    account_emails_per_hour: PositiveInt = 10
+    #: password reset and verification emails sent to one address per hour (default 3)
+    account_emails_per_address_per_hour: PositiveInt = 3
+    #: hours an email verification link stays valid (default 48)
+    email_verification_hours: PositiveInt = 48
+    #: minutes a password reset link stays valid (default 60)
+    password_reset_minutes: PositiveInt = 60
+    #: the link in a verification email: ``{base_url}`` is ``[site] base_url``, ``{token}``
+    #: the secret (a page of the site's front end posts it to /auth/email-verification/confirm)
+    verify_email_url: str = "{base_url}/verify-email?token={token}"
+    #: the link in a password reset email (posted with the new password to
+    #: /auth/password-reset/confirm)
+    password_reset_url: str = "{base_url}/reset-password?token={token}"
+    #: whether a member must verify their email address before they can log in; false
+    #: (the default) lets them log in at once and shows ``email_verified`` on ``/me``
+    require_verified_email: bool = False
     #: argon2id cost: iterations (default 3), memory in KiB (default 65536), lanes (4)
     argon2_time_cost: PositiveInt = 3
     argon2_memory_kib: Annotated[int, msgspec.Meta(ge=8)] = 65536
     argon2_parallelism: PositiveInt = 4
+
+    def __post_init__(self) -> None:
+        for name in ("verify_email_url", "password_reset_url"):
+            pattern = getattr(self, name)
+            try:
+                pattern.format(base_url="", token="")
+            except (KeyError, IndexError, ValueError):
+                message = f"{name}: use only {{base_url}} and {{token}} in {pattern!r}"
+                raise ValueError(message) from None
+            if "{token}" not in pattern:
+                raise ValueError(f"{name}: {pattern!r} must contain {{token}}")
 
 
 class HttpSection(SettingsStruct):
@@ -129,6 +167,18 @@ class HttpSection(SettingsStruct):
     max_body_bytes: PositiveInt = 1_048_576
     #: where the OpenAPI docs UI is served; the schema is at ``<docs_path>/openapi.json``
     docs_path: str = "/docs"
+    #: addresses or networks of the reverse proxies in front of the site (e.g.
+    #: ["127.0.0.1", "10.0.0.0/8"]); only a request from one of them may name its client
+    #: with ``X-Forwarded-For``. Empty (the default): the header is ignored
+    trusted_proxies: list[str] = []
+
+    def __post_init__(self) -> None:
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                message = f"trusted_proxies: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                raise ValueError(message) from None
 
 
 Percent = Annotated[str, msgspec.Meta(pattern=r"^(100|\d{1,2}(\.\d{1,2})?)$", examples=["20", "12.5"])]

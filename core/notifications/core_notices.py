@@ -440,6 +440,7 @@ CORE_NOTICES: dict[str, Callable[[DomainEvent, Any], Awaitable[list[Notice]]]] =
     "withdrawal.failed": withdrawal_finished,
     "member.registered": _account_notice("member_welcome"),
     "member.password_changed": _account_notice("member_password_changed"),
+    "member.password_reset": _account_notice("member_password_changed"),
     "member.reactivated": _account_notice("member_reactivated"),
 }
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from agorakit.accounts.roles import is_operator
 from agorakit.db import is_lock_conflict
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of, none_of
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -225,7 +226,7 @@ def roles_of(order: dict[str, Any], caller: Any | None, process: Process | None 
         roles.add("buyer")
     if order["seller_id"] is not None and caller.id == order["seller_id"]:
         roles.add("seller")
-    if getattr(caller, "role", None) == "operator":
+    if is_operator(caller):
         roles.add("operator")
     if (
         order["seller_id"] is None
