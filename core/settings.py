@@ -78,6 +78,17 @@ class SiteSection(SettingsStruct):
     currency: CurrencyCode = "USD"
     #: names of the installed plugins this site enables (entry points of group "agorakit")
     plugins: list[str] = []
+    #: where to report a vulnerability in this site: an email address or an https URL,
+    #: published at /.well-known/security.txt; empty (the default): not published
+    security_contact: str = ""
+
+    def __post_init__(self) -> None:
+        contact = self.security_contact
+        if contact and not (
+            contact.startswith("https://") or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", contact)
+        ):
+            message = f"security_contact: {contact!r} is neither an email address nor an https:// URL"
+            raise ValueError(message)
 
 
 class DatabaseSection(SettingsStruct):

@@ -287,3 +287,38 @@ async def test_a_remembered_token_of_a_suspended_member_gets_403_with_the_reason
     for _ in range(2):
         body = problem(await client.get("/me", headers=erin.headers), 403, "account_suspended")
         assert body["detail"] == "this account is suspended: chargebacks. Contact the site's operators."
+
+
+# --------------------------------------------------------------------------------------
+# Where to report a vulnerability
+# --------------------------------------------------------------------------------------
+
+
+async def test_security_txt_is_absent_without_a_contact(client, problem):
+    problem(await client.get("/.well-known/security.txt"), 404, "not_found")
+
+
+class TestSecurityContact:
+    @pytest.fixture
+    def site_config(self):
+        return {"site": {"security_contact": "security@market.example", "base_url": "https://market.example"}}
+
+    async def test_security_txt_names_the_contact(self, client, clock):
+        response = await client.get("/.well-known/security.txt")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        expires = (clock.now() + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert response.text == (
+            "Contact: mailto:security@market.example\n"
+            f"Expires: {expires}\n"
+            "Canonical: https://market.example/.well-known/security.txt\n"
+            "Preferred-Languages: en\n"
+        )
+
+
+def test_a_security_contact_must_be_an_email_or_https_url():
+    from agorakit.settings import ConfigError, settings_from_dict
+
+    data = {"auth": {"jwt_secret": "k" * 40}, "site": {"security_contact": "call us"}}
+    with pytest.raises(ConfigError, match="security_contact"):
+        settings_from_dict(data, source="site.toml", environ={})
