@@ -127,3 +127,20 @@ def test_users_create_owner(tmp_path):
         input="operator-passphrase-99\n",
     )
     assert operator.output.startswith("operator ops@example.com created (id ")
+
+
+def test_no_code_compares_a_role_with_operator():
+    """Owners must pass every operator check: code asks ``is_operator(member)``."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    pattern = re.compile(r"""role\b["']?(?:,\s*None\))?\s*[!=]=\s*["']operator["']""")
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("core", "plugins")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line) and path.name != "roles.py"  # roles.py states the rule
+    ]
+    assert offenders == []
