@@ -152,7 +152,8 @@ async def sign_up(runtime: Runtime, cmd: RegisterMember, *, client: str) -> Acce
     """
     state = accounts(runtime)
     _check(state.throttles.register_per_address, client, "too many registrations from your address")
-    email, display_name, _, _ = check_registration(runtime, cmd)  # 422 before anything counts
+    checked = check_registration(runtime, cmd)  # 422 before anything counts
+    email, display_name, _, _ = checked
     # Per recipient too, on every registration: a taken address's owner is emailed each
     # time, and a limit met only by taken addresses would tell them apart.
     _check(state.throttles.emails_per_recipient, email.lower(), "too many emails asked for this address")
@@ -165,7 +166,7 @@ async def sign_up(runtime: Runtime, cmd: RegisterMember, *, client: str) -> Acce
         await _verification_email(runtime, uow, member)
 
     try:
-        await create_member(runtime, cmd, password_hash=password_hash, then=verify)
+        await create_member(runtime, cmd, password_hash=password_hash, checked=checked, then=verify)
     except EmailTaken:
         async with runtime.unit_of_work() as uow:
             row = await Member.select(*_RECIPIENT).where(Member.email_key == email.lower()).first()

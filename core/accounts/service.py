@@ -239,10 +239,14 @@ async def create_member(
     role: str = "member",
     email_verified: bool = False,
     password_hash: str | None = None,
+    checked: tuple[str, str, str, list[str]] | None = None,
     then: Any = None,
 ) -> int:
-    """Insert the member; ``then(uow, member_id, email)`` runs in the same unit of work."""
-    email, display_name, country, skills = check_registration(runtime, cmd)
+    """Insert the member; ``then(uow, member_id, email)`` runs in the same unit of work.
+
+    ``checked`` is :func:`check_registration`'s result when the caller ran it already.
+    """
+    email, display_name, country, skills = checked or check_registration(runtime, cmd)
     if password_hash is None:
         password_hash = await accounts(runtime).passwords.hash(cmd.password)
     try:
