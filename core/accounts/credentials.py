@@ -79,12 +79,13 @@ async def _send(runtime: Runtime, uow: Any, member: dict[str, Any], template: st
 
 
 async def _issue(runtime: Runtime, uow: Any, member: dict[str, Any], purpose: str, ttl: timedelta) -> str:
-    """A new secret for ``member``; earlier unused ones of the same purpose stop working."""
+    """A new secret for ``member``; earlier ones of the same purpose stop working.
+
+    Their rows go (used or not), so a member has at most one row per purpose.
+    """
     token = secrets.token_urlsafe(32)
     await AccountToken.delete().where(
-        (AccountToken.member_id == member["id"])
-        & (AccountToken.purpose == purpose)
-        & AccountToken.used_at.is_null()
+        (AccountToken.member_id == member["id"]) & (AccountToken.purpose == purpose)
     )
     await AccountToken.insert(
         AccountToken(
