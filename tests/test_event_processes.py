@@ -242,3 +242,15 @@ async def test_a_unit_of_work_stores_its_events_with_the_process_id(runtime, wor
         uow.record("test.two", subject="test:1")
     rows = await StoredEvent.select(StoredEvent.process_id, StoredEvent.status).order_by(StoredEvent.id)
     assert rows == [{"process_id": worker.id, "status": "published"}] * 2
+
+
+def test_a_timeout_shorter_than_two_heartbeats_is_a_config_error():
+    from agorakit.settings import ConfigError, settings_from_dict
+
+    data = {
+        "auth": {"jwt_secret": "k" * 40},
+        "events": {"heartbeat_seconds": 10, "process_timeout_seconds": 15},
+    }
+    with pytest.raises(ConfigError) as raised:
+        settings_from_dict(data, source="site.toml", environ={})
+    assert "process_timeout_seconds (15) must be at least twice heartbeat_seconds (10)" in str(raised.value)
