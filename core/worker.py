@@ -3,7 +3,8 @@
 ``agorakit tick [--at ISO8601]`` runs one sweep as of an instant (tests and operators);
 the order engine adds its timers to the sweep.  Each step runs in its own transaction.
 
-Order of the steps: domain events left pending are published again first, then unpaid
+Order of the steps: domain events left pending are published again first (at once those
+of a process that is gone, see :mod:`agorakit.events.processes`), then unpaid
 payments expire and due order timers fire, and last the email outbox is delivered, so
 that the notifications all the earlier steps caused go out in the same sweep.
 """

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+from piccolo.columns.combination import WhereRaw
 
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.events import DomainEvent, EventsFailed
@@ -179,23 +180,29 @@ async def republish_events(runtime: Any, *, limit: int = 100) -> list[int]:
     idempotent anyway).  Taken events are claimed for this process first (on PostgreSQL
     with ``FOR UPDATE SKIP LOCKED``, so two workers do not take the same ones).
     """
-    from agorakit.events.processes import live_process_ids
+    from agorakit.events.processes import forget_gone_processes
 
-    live = await live_process_ids(runtime)
-    rows = await _claim(runtime, live, limit)
+    await forget_gone_processes(runtime)
+    rows = await _claim(runtime, limit)
     events = [_to_event(row) for row in rows]
     if events:
         await publish(runtime, events)  # one batch: batch handlers take them set-wise
     return [event.id for event in events]
 
 
-async def _claim(runtime: Any, live: list[int], limit: int) -> list[dict[str, Any]]:
+#: the registry is read by the claim itself: a process that registered a moment ago and
+#: stored events since is seen as live
+_OWNER_GONE = WhereRaw(
+    '"core_domain_event"."process_id" IS NOT NULL AND '
+    '"core_domain_event"."process_id" NOT IN (SELECT "id" FROM "core_process")'
+)
+
+
+async def _claim(runtime: Any, limit: int) -> list[dict[str, Any]]:
     async with runtime.db.transaction():
         now = runtime.clock.now()
         cutoff = now - REPUBLISH_AFTER
-        owner_gone = StoredEvent.process_id.is_not_null()
-        if live:
-            owner_gone &= StoredEvent.process_id.not_in(live)
+        owner_gone = _OWNER_GONE
         waited = (StoredEvent.claimed_at.is_null() & (StoredEvent.at <= cutoff)) | (
             StoredEvent.claimed_at <= cutoff
         )

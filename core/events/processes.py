@@ -7,13 +7,13 @@ when it stops cleanly.  The events a unit of work stores carry the id of the row
 process that will publish them (``core_domain_event.process_id``, written by the same
 INSERT, so a request runs no extra statement).
 
-The worker's sweep (:func:`live_process_ids`) tells the live processes from the gone ones:
-a row is gone when its heartbeat is older than ``[events] process_timeout_seconds``, or,
-for a process on the sweeper's own host, at once when the operating system no longer runs
-it (killed, crashed; a pid reused by another program does not count as it, its start time
-differs).  Gone rows are deleted; the pending events of a process that has no row are
-published again by that same sweep, without the 30 s wait that protects the in-flight
-events of a live process.
+The worker's sweep first deletes the rows of the gone processes
+(:func:`forget_gone_processes`): a process is gone when its heartbeat is older than
+``[events] process_timeout_seconds``, or, on the sweeper's own host, at once when the
+operating system no longer runs it (killed, crashed; a pid reused by another program does
+not count as it, its start time differs).  Then it publishes the pending events of every
+process that has no row, without the 30 s wait that protects the in-flight events of a
+live process.
 
 Heartbeats are written with the runtime's clock, so the hosts' clocks must agree to well
 within the timeout (NTP).  Hosts are told apart by host name, boot id and PID namespace,
@@ -161,13 +161,13 @@ class ProcessRegistration:
                 log.exception("could not refresh the heartbeat of process %s", self.id)
 
 
-async def live_process_ids(runtime: Any) -> list[int]:
-    """The ids of the registered processes still running; deletes the rows of gone ones."""
+async def forget_gone_processes(runtime: Any) -> list[int]:
+    """Delete the rows of the registered processes that are gone; returns their ids."""
     now = runtime.clock.now()
     timeout = timedelta(seconds=runtime.settings.events.process_timeout_seconds)
     own = runtime.process_id
     here = host_key()
-    live, gone = [], []
+    gone = []
     for row in await ServerProcess.select(
         ServerProcess.id,
         ServerProcess.host,
@@ -176,12 +176,10 @@ async def live_process_ids(runtime: Any) -> list[int]:
         ServerProcess.heartbeat_at,
     ):
         if row["id"] == own:
-            live.append(row["id"])
-        elif row["heartbeat_at"] < now - timeout or (row["host"] == here and not is_running(row)):
+            continue
+        if row["heartbeat_at"] < now - timeout or (row["host"] == here and not is_running(row)):
             gone.append(row["id"])
-        else:
-            live.append(row["id"])
     if gone:
         log.warning("processes %s are gone; publishing what they left pending", gone)
         await ServerProcess.delete().where(ServerProcess.id.is_in(gone))
-    return live
+    return gone
