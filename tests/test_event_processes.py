@@ -13,7 +13,7 @@ import pytest
 
 from agorakit import hookimpl
 from agorakit.events import DomainEvent
-from agorakit.events.outbox import REPUBLISH_AFTER, store
+from agorakit.events.outbox import REPUBLISH_AFTER, republish_events, store
 from agorakit.events.processes import ProcessRegistration, host_key, pid_started
 from agorakit.events.tables import ServerProcess, StoredEvent
 from agorakit.worker import sweep
@@ -254,3 +254,14 @@ def test_a_timeout_shorter_than_two_heartbeats_is_a_config_error():
     with pytest.raises(ConfigError) as raised:
         settings_from_dict(data, source="site.toml", environ={})
     assert "process_timeout_seconds (15) must be at least twice heartbeat_seconds (10)" in str(raised.value)
+
+
+async def test_two_sweeps_at_once_take_each_left_event_once(runtime, worker, recorder):
+    left = [await left_pending(runtime, 10_000, f"test:{n}") for n in range(12)]  # an unknown, gone process
+    first, second = await asyncio.gather(
+        republish_events(runtime, limit=8), republish_events(runtime, limit=8)
+    )
+    assert sorted(first + second) == left  # claimed for this worker by one sweep: not by the other
+    assert sorted(recorder.seen) == left
+    rows = await StoredEvent.select(StoredEvent.status, StoredEvent.process_id)
+    assert {(row["status"], row["process_id"]) for row in rows} == {("published", worker.id)}
