@@ -107,6 +107,8 @@ class Runtime:
 
         #: delivers committed events; in the background only while the app is served
         self.dispatcher = EventDispatcher(self, max_pending=settings.events.max_pending)
+        #: when a worker sweep of this process last checked the orders' escrows
+        self.escrow_checked_at: Any = None
 
     async def start_background_delivery(self) -> None:
         """Deliver committed events from a background task (``[events] delivery``)."""
