@@ -110,6 +110,8 @@ class Runtime:
 
         #: delivers committed events; in the background only while the app is served
         self.dispatcher = EventDispatcher(self, max_pending=settings.events.max_pending)
+        #: when a worker sweep of this process last checked the orders' escrows
+        self.escrow_checked_at: Any = None
         #: this process's row in the process registry, while it is registered
         self.process: ProcessRegistration | None = None
 

@@ -276,6 +276,9 @@ class WorkerSection(SettingsStruct):
     #: statement, the postings in one call) when its guards and effects have set forms;
     #: false: one order at a time, as a request fires them
     fire_in_sets: bool = True
+    #: minutes between two checks of every running order's escrow by a worker process
+    #: (each violation is logged as an error and listed in the sweep's report); 0: never
+    escrow_check_minutes: Annotated[int, msgspec.Meta(ge=0, le=10080)] = 60
 
 
 class Settings(SettingsStruct):
