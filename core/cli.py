@@ -162,7 +162,11 @@ def tick(ctx: click.Context, at: str | None) -> None:
     async def work() -> Any:
         await runtime.db.start()
         try:
-            return await sweep(runtime)
+            await runtime.start_process("tick")  # if it dies, its events are republished at once
+            try:
+                return await sweep(runtime)
+            finally:
+                await runtime.stop_process()
         finally:
             await runtime.db.close()
 
@@ -200,7 +204,11 @@ def worker(ctx: click.Context, interval: float) -> None:
         await runtime.db.start()
         freeze_startup_heap()
         try:
-            await run_worker(runtime, interval=interval, stop=stop)
+            await runtime.start_process("worker")
+            try:
+                await run_worker(runtime, interval=interval, stop=stop)
+            finally:
+                await runtime.stop_process()
         finally:
             await runtime.db.close()
 

@@ -280,6 +280,37 @@ def agorakit_compute_fees(quote: Quote) -> list[FeeLine] | None:
 
 
 @hookspec
+def agorakit_payment_starting(
+    uow: Any,
+    payer_id: int,
+    method: str,
+    amount: int,
+    currency: str,
+    purpose: str,
+    escrow_ref: str | None,
+) -> None:
+    """Check a payment before it starts, inside its transaction; raise to refuse it.
+
+    Called by :func:`agorakit.money.payments.start_payment` for every payment, whatever
+    its method, before the payment is stored and its method starts.  The owner of what
+    an escrow pays for locks it here and refuses what it cannot take, so that the check
+    and the debit are one transaction (the order engine locks the order and refuses a
+    second payment while one is open or completed: ``409 order_already_paid``).  An
+    exception (an :class:`agorakit.errors.AgorakitError` for a problem response) stops
+    the payment and changes nothing.  May be ``async``.
+
+    :param uow: the unit of work of the new payment.
+    :param payer_id: who pays.
+    :param method: the payment method's name.
+    :param amount: the amount, in minor units of ``currency``.
+    :param currency: ISO 4217 code.
+    :param purpose: ``"deposit"`` (to the payer's credit) or ``"escrow"``.
+    :param escrow_ref: for ``purpose="escrow"``, what the escrow holds money for
+        (``"order:12"``); None for a deposit.
+    """
+
+
+@hookspec
 def agorakit_payment_settled(uow: Any, payment: Any) -> None:
     """React to a payment being settled, inside the same transaction.
 

@@ -305,6 +305,21 @@ class EventsSection(SettingsStruct):
     delivery: Literal["background", "inline"] = "background"
     #: units of work waiting for the background task before requests deliver their own
     max_pending: PositiveInt = 1000
+    #: seconds between the heartbeats of a running app or worker process (its row in
+    #: ``core_process``, which its stored events point to); default 5
+    heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
+    #: seconds without a heartbeat after which a process counts as gone: the worker then
+    #: publishes its pending events at once instead of waiting 30 s after each event;
+    #: at least twice ``heartbeat_seconds``; default 15
+    process_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 15.0
+
+    def __post_init__(self) -> None:
+        if self.process_timeout_seconds < 2 * self.heartbeat_seconds:
+            message = (
+                f"process_timeout_seconds ({self.process_timeout_seconds:g}) must be at least twice "
+                f"heartbeat_seconds ({self.heartbeat_seconds:g}), or a live process would count as gone"
+            )
+            raise ValueError(message)
 
 
 class WorkerSection(SettingsStruct):
@@ -322,6 +337,9 @@ class WorkerSection(SettingsStruct):
     #: statement, the postings in one call) when its guards and effects have set forms;
     #: false: one order at a time, as a request fires them
     fire_in_sets: bool = True
+    #: minutes between two checks of every running order's escrow by a worker process
+    #: (each violation is logged as an error and listed in the sweep's report); 0: never
+    escrow_check_minutes: Annotated[int, msgspec.Meta(ge=0, le=10080)] = 60
 
 
 class Settings(SettingsStruct):
