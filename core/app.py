@@ -7,6 +7,7 @@ manager.  Nothing here knows which marketplace models a site enables.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 
@@ -73,8 +74,16 @@ class AgorakitInit(InitPlugin):
         app_config = jwt_auth.on_app_init(app_config)
 
         app_config.state.update({"runtime": runtime, "jwt_auth": jwt_auth})
-        app_config.on_startup.extend([runtime.db.start, runtime.start_background_delivery])
-        app_config.on_shutdown.extend([runtime.stop_background_delivery, runtime.db.close])
+        app_config.on_startup.extend(
+            [
+                runtime.db.start,
+                functools.partial(runtime.start_process, "app"),
+                runtime.start_background_delivery,
+            ]
+        )
+        app_config.on_shutdown.extend(
+            [runtime.stop_background_delivery, runtime.stop_process, runtime.db.close]
+        )
         return app_config
 
 
