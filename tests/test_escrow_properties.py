@@ -11,22 +11,19 @@ order state and payment status equals the model, no order has two completed paym
 no member account is negative.  Operations the model says must be refused raise the
 right error and change nothing.
 
-Hypothesis state machines are synchronous, so the test builds its own runtime on its
-own fresh database and event loop instead of using the (async) fixtures.
+``AGORAKIT_PROPERTY_EXAMPLES=300`` runs more examples than the default 20 (a longer hunt).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import uuid
 from collections import Counter
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -34,12 +31,11 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 from money_helpers import ManualPayout
+from state_machine_helpers import World, run_machine
 
 import agorakit
-from agorakit.clock import FrozenClock
 from agorakit.errors import Conflict, Forbidden, NotFound
 from agorakit.money import ledger, payments, withdrawals
 from agorakit.money.fees import FeeLine, percent_of
@@ -51,16 +47,7 @@ from agorakit.orders.payments import OrderAlreadyPaid, pay_order
 from agorakit.orders.process import Process, Transition
 from agorakit.orders.schemas import ItemIn
 from agorakit.orders.tables import Order, OrderEvent
-from agorakit.testing import (
-    TEST_DEFAULTS,
-    TEST_EPOCH,
-    create_postgres_database,
-    deep_merge,
-    drop_postgres_database,
-    empty_tables,
-    postgres_admin_dsn,
-    postgres_unreachable_reason,
-)
+from agorakit.testing import empty_tables
 
 MEMBERS = (1, 2, 3)
 OPERATOR = SimpleNamespace(id=9, role="operator")
@@ -138,41 +125,6 @@ class EscrowPlugin:
         return [FeeLine(payer="buyer", amount=percent_of(quote.amount, "5"), label="Service fee")]
 
 
-class World:
-    """A runtime on its own database, driven by its own event loop."""
-
-    def __init__(self, database_url: str) -> None:
-        from agorakit.db.migrate import migrate
-        from agorakit.hooks import get_plugin_manager
-        from agorakit.runtime import Runtime
-        from agorakit.settings import settings_from_dict
-
-        pm = get_plugin_manager([], extra=[("test-escrow", EscrowPlugin())], source="property test")
-        data = deep_merge(
-            TEST_DEFAULTS,
-            {
-                "database": {"url": database_url},
-                "money": {"payment_methods": ["balance", "testbank"], "payout_methods": [PAYOUT]},
-            },
-        )
-        config = settings_from_dict(data, source="property test", environ={}, pm=pm)
-        self.loop = asyncio.new_event_loop()
-        self.clock = FrozenClock(TEST_EPOCH)
-        self.runtime = Runtime(config, pm=pm, clock=self.clock)
-        self.run(self.runtime.db.start())
-        self.run(migrate(self.runtime.db, self.runtime.apps))
-
-    def run(self, coroutine: Any) -> Any:
-        return self.loop.run_until_complete(coroutine)
-
-    def close(self) -> None:
-        try:
-            self.run(self.runtime.db.close())
-            self.run(self.loop.shutdown_asyncgens())
-        finally:
-            self.loop.close()
-
-
 async def _snapshot() -> tuple[Any, ...]:
     """Everything a refused operation must leave as it was."""
     accounts = await LedgerAccount.select(
@@ -222,6 +174,8 @@ class EscrowMachine(RuleBasedStateMachine):
         self.orders: dict[int, SimpleNamespace] = {}
         #: payment id -> its order, method, status, amount, expiry
         self.payments: dict[int, SimpleNamespace] = {}
+        #: (payer, Idempotency-Key) -> the payment it started
+        self.keys: dict[tuple[int, str | None], int] = {}
         #: withdrawal id -> [status, member, amount, currency]
         self.withdrawals: dict[int, list[Any]] = {}
         self.n = 0
@@ -241,7 +195,6 @@ class EscrowMachine(RuleBasedStateMachine):
 
     def refused(self, coroutine: Any, error: type[BaseException], match: str | None = None) -> None:
         """Run ``coroutine``, which must raise ``error`` and change nothing at all."""
-        event(f"refused: {error.__name__}")
         before = self.run(_snapshot())
         with pytest.raises(error, match=match):
             self.run(coroutine)
@@ -361,15 +314,29 @@ class EscrowMachine(RuleBasedStateMachine):
     def pay(self, data, method):
         """The buyer pays an order from their balance (settled at once) or starts a slow
         payment; only an order waiting for its payment, with none open or completed, can
-        be paid, only by its buyer, and from the balance only with enough in it."""
+        be paid, only by its buyer, and from the balance only with enough in it.  An
+        Idempotency-Key used before answers with its payment and changes nothing."""
         order_id = self.pick_order(data, self.payable())
         order = self.orders[order_id]
         who = "buyer" if mostly(data) else data.draw(st.sampled_from(["seller", "operator", "stranger"]))
+        key = data.draw(st.sampled_from([None, None, "key-a", "key-b"]))
         caller = OPERATOR if who == "operator" else member(getattr(order, who))
-        call = pay_order(self.runtime, order_id, caller=caller, method=method)
+        call = pay_order(self.runtime, order_id, caller=caller, method=method, idempotency_key=key)
         credit = self.model[(ledger.credit(order.buyer), order.currency)]
+        first = self.keys.get((order.buyer, key))
         if who != "buyer":
             refusal: type[BaseException] | None = NotFound if who == "stranger" else Forbidden
+        elif first is not None and (self.payments[first].order, self.payments[first].method) == (
+            order_id,
+            method,
+        ):
+            before = self.run(_snapshot())
+            payment, replayed = self.run(call)
+            assert (payment.id, payment.status, replayed) == (first, self.payments[first].status, True)
+            assert self.run(_snapshot()) == before
+            return
+        elif first is not None:
+            refusal = payments.IdempotencyKeyReused
         elif self.funding(order_id):
             refusal = OrderAlreadyPaid
         elif order.state != "awaiting_payment":
@@ -389,11 +356,12 @@ class EscrowMachine(RuleBasedStateMachine):
         )
         record = SimpleNamespace(order=order_id, method=method, status=payment.status, amount=order.total)
         self.payments[payment.id] = record
+        if key is not None:
+            self.keys[(order.buyer, key)] = payment.id
         if method == "testbank":
             assert payment.status == "awaiting_funds"  # nothing moves until the money arrives
             assert payment.expires_at == self.world.clock.now() + EXPIRY
             record.expires_at = payment.expires_at
-            event("slow payment started")
             return
         from_credit = min(credit, order.total)  # credit is spent first
         assert payment.status == "completed"
@@ -403,7 +371,6 @@ class EscrowMachine(RuleBasedStateMachine):
         self.move(ledger.available(order.buyer), escrow, order.total - from_credit, order.currency)
         record.expires_at = None
         order.state = "in_progress"
-        event("paid by balance")
 
     @precondition(lambda self: self.payments)
     @rule(data=st.data())
@@ -431,14 +398,12 @@ class EscrowMachine(RuleBasedStateMachine):
             assert (settled.status, settled.failure_reason) == ("completed", None)
             self.move(BANK, escrow, record.amount, order.currency)
             record.status, order.state = "completed", "in_progress"
-            event("slow payment settled")
             return
         why = order.state if order.state in ("completed", "cancelled") else "paid"
         assert settled.status == "refunded"
         assert settled.failure_reason == f"order {record.order} was already {why} when the payment arrived"
         self.move(BANK, ledger.credit(order.buyer), record.amount, order.currency)  # through the escrow
         record.status = "refunded"
-        event(f"slow payment handed back ({why})")
 
     @precondition(lambda self: self.payments)
     @rule(data=st.data())
@@ -456,7 +421,6 @@ class EscrowMachine(RuleBasedStateMachine):
             return
         assert self.run(call).status == "cancelled"
         record.status = "cancelled"
-        event("payment cancelled")
 
     @precondition(lambda self: any(self.payments[i].expires_at for i in self.payment_ids(*OPEN)))
     @rule(hours=st.sampled_from([1, 12, 47, 48, 72]))
@@ -466,17 +430,18 @@ class EscrowMachine(RuleBasedStateMachine):
         due = [i for i in self.payment_ids(*OPEN) if self.payments[i].expires_at is not None]
         due = [i for i in due if self.payments[i].expires_at <= now]
         assert expired == due
-        event(f"payments expired: {len(due)}")
         for payment_id in due:
             self.payments[payment_id].status = "expired"
 
-    @precondition(lambda self: any(self.payment_ids("completed")))
+    @precondition(lambda self: self.payment_ids(*FUNDING))
     @rule(data=st.data())
     def legacy_second_payment(self, data):
-        """An open payment of an already paid order, written before one payment per order
-        was enforced (no expiry): it must be handed back exactly when it settles."""
+        """A second open payment of an order already paid (mostly) or being paid, written
+        before one payment per order was enforced (no expiry): whichever settles first
+        pays the order, any other is handed back exactly when it settles."""
         paid = sorted({self.payments[i].order for i in self.payment_ids("completed")})
-        order_id = data.draw(st.sampled_from(paid))
+        paying = sorted({self.payments[i].order for i in self.payment_ids(*OPEN)})
+        order_id = data.draw(st.sampled_from(paid if paid and mostly(data) else paying or paid))
         order = self.orders[order_id]
         now = self.world.clock.now()
 
@@ -502,7 +467,6 @@ class EscrowMachine(RuleBasedStateMachine):
         self.payments[payment_id] = SimpleNamespace(
             order=order_id, method="testbank", status="awaiting_funds", amount=order.total, expires_at=None
         )
-        event("legacy payment written")
 
     # -- transitions -----------------------------------------------------------------------
 
@@ -516,27 +480,33 @@ class EscrowMachine(RuleBasedStateMachine):
             *(("deliver", "seller") if self.orders[order_id].state == "in_progress" else ("accept", "buyer")),
         )
 
-    @precondition(lambda self: self.orders)
+    @precondition(lambda self: self.order_ids("awaiting_payment", "in_progress", "delivered"))
     @rule(data=st.data())
-    def fire(self, data):
-        """Mostly a transition the order's state offers, by one of its actors; sometimes
-        anything by anyone, which the engine must refuse."""
+    def cancel_or_refund(self, data):
+        """An order is called off: by its buyer before payment, by either party after, or
+        by an operator at any time; a paid order's escrow goes back to the buyer's credit."""
         paid = self.order_ids("in_progress", "delivered")
-        fitting = paid if paid and mostly(data) else self.order_ids("awaiting_payment")
-        order_id = self.pick_order(data, fitting or paid)
-        order = self.orders[order_id]
-        offered = [n for n, (sources, _, _) in TRANSITIONS.items() if order.state in sources and n != "paid"]
-        if offered and mostly(data):
-            name = data.draw(st.sampled_from(offered))
-            who = data.draw(st.sampled_from(TRANSITIONS[name][2]))
-        else:
-            name = data.draw(st.sampled_from(sorted(TRANSITIONS)))
-            who = data.draw(st.sampled_from(["buyer", "seller", "operator", "stranger", "system"]))
+        order_id = self.pick_order(data, paid) if paid else data.draw(st.sampled_from(self.order_ids()))
+        state = self.orders[order_id].state
+        name = data.draw(
+            st.sampled_from(["cancel" if state != "awaiting_payment" else "cancel_unpaid", "refund"])
+        )
+        self._fire(order_id, name, data.draw(st.sampled_from(TRANSITIONS[name][2])))
+
+    @precondition(lambda self: self.orders)
+    @rule(
+        data=st.data(),
+        name=st.sampled_from(sorted(TRANSITIONS)),
+        who=st.sampled_from(["buyer", "seller", "operator", "stranger", "system"]),
+    )
+    def fire_anything(self, data, name, who):
+        """Any transition by anyone on any order: the engine allows what the process says
+        and refuses the rest with the reason."""
         if name == "paid" and who == "system":
             # Only a settled payment fires ``paid``; firing it bare would leave the escrow
             # empty, which is the process author's business, not the engine's.
             who = "buyer"
-        self._fire(order_id, name, who)
+        self._fire(data.draw(st.sampled_from(self.order_ids())), name, who)
 
     def _fire(self, order_id: int, name: str, who: str) -> None:
         order = self.orders[order_id]
@@ -555,7 +525,6 @@ class EscrowMachine(RuleBasedStateMachine):
             return
         fired = self.run(call)
         assert fired.state == target
-        event(f"fired {name}")
         escrow = ledger.escrow(f"order:{order_id}")
         if name == "accept":
             self.move(escrow, ledger.available(order.seller), order.net, order.currency)
@@ -593,7 +562,6 @@ class EscrowMachine(RuleBasedStateMachine):
         assert withdrawal.status == "requested"
         self.move(ledger.available(member_id), ledger.clearing(PAYOUT), amount, currency)
         self.withdrawals[withdrawal.id] = ["requested", member_id, amount, currency]
-        event("withdrawal requested")
 
     @precondition(lambda self: self.with_status("requested", "processing"))
     @rule(data=st.data(), outcome=st.sampled_from(["completed", "failed"]))
@@ -650,41 +618,18 @@ class EscrowMachine(RuleBasedStateMachine):
         assert statuses == {i: w[0] for i, w in self.withdrawals.items()}
 
 
-def _run_once(coroutine: Any) -> Any:
-    """Run one coroutine on a loop of its own (leaving the thread's event loop alone)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_escrow_state_machine(kind, tmp_path):
-    admin, name = postgres_admin_dsn(), f"agorakit_escrow_{uuid.uuid4().hex[:12]}"
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'escrow.sqlite3'}"
-    else:
-        reason = _run_once(postgres_unreachable_reason(admin))
-        if reason:
-            if os.environ.get("CI"):
-                pytest.fail(f"CI requires PostgreSQL: {reason}", pytrace=False)
-            pytest.skip(reason)
-        url = _run_once(create_postgres_database(admin, name))
-    try:
-        world = World(url)
-        try:
-            run_state_machine_as_test(
-                lambda: EscrowMachine(world),
-                settings=settings(
-                    max_examples=int(os.environ.get("ESCROW_EXAMPLES", "20")),
-                    stateful_step_count=25,
-                    deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow],
-                ),
-            )
-        finally:
-            world.close()
-    finally:
-        if kind == "postgres":
-            _run_once(drop_postgres_database(admin, name))
+    run_machine(
+        kind,
+        tmp_path,
+        EscrowMachine,
+        plugins=[("test-escrow", EscrowPlugin())],
+        config={"money": {"payment_methods": ["balance", "testbank"], "payout_methods": [PAYOUT]}},
+        settings=settings(
+            max_examples=int(os.environ.get("AGORAKIT_PROPERTY_EXAMPLES", "20")),
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
