@@ -48,13 +48,15 @@ from agorakit.orders.process import Process, Transition
 from agorakit.orders.schemas import ItemIn
 from agorakit.orders.tables import Order, OrderEvent
 from agorakit.testing import empty_tables
+from agorakit.worker import sweep
 
 MEMBERS = (1, 2, 3)
 OPERATOR = SimpleNamespace(id=9, role="operator")
 CURRENCIES = ("USD", "EUR")
 PRICES = (500, 1999, 2500, 8000)
 OUTSIDE = ledger.external("test")
-BANK = ledger.external("testbank")
+#: the slow pay-in methods and the status their payments wait in
+SLOW = {"testbank": "awaiting_funds", "testcard": "pending"}
 PAYOUT, PAYOUT_FEE, PAYOUT_MINIMUM = "testwire", 25, 100
 EXPIRY = timedelta(hours=48)
 OPEN = ("pending", "awaiting_funds")
@@ -105,8 +107,19 @@ class SlowBank:
         return PaymentStep(status="awaiting_funds", expires_at=uow.now + EXPIRY)
 
 
+class SlowCard:
+    """A provider-backed pay-in (PayPal-like): pending, with no expiry, until the
+    provider reports the money captured."""
+
+    name = "testcard"
+    label = "Test card"
+
+    async def start(self, *, runtime, uow, payment):
+        return PaymentStep(status="pending", provider_ref=f"CARD-{payment.id}")
+
+
 class EscrowPlugin:
-    """The test process, the slow bank, a payout method and a 5% buyer service fee."""
+    """The test process, two slow pay-ins, a payout method and a 5% buyer service fee."""
 
     @agorakit.hookimpl
     def agorakit_processes(self, runtime):
@@ -114,7 +127,7 @@ class EscrowPlugin:
 
     @agorakit.hookimpl
     def agorakit_payment_methods(self):
-        return [SlowBank()]
+        return [SlowBank(), SlowCard()]
 
     @agorakit.hookimpl
     def agorakit_payout_methods(self):
@@ -310,7 +323,7 @@ class EscrowMachine(RuleBasedStateMachine):
     # -- paying ----------------------------------------------------------------------------
 
     @precondition(lambda self: self.orders)
-    @rule(data=st.data(), method=st.sampled_from(["balance", "testbank"]))
+    @rule(data=st.data(), method=st.sampled_from(["balance", "testbank", "testcard"]))
     def pay(self, data, method):
         """The buyer pays an order from their balance (settled at once) or starts a slow
         payment; only an order waiting for its payment, with none open or completed, can
@@ -358,10 +371,10 @@ class EscrowMachine(RuleBasedStateMachine):
         self.payments[payment.id] = record
         if key is not None:
             self.keys[(order.buyer, key)] = payment.id
-        if method == "testbank":
-            assert payment.status == "awaiting_funds"  # nothing moves until the money arrives
-            assert payment.expires_at == self.world.clock.now() + EXPIRY
-            record.expires_at = payment.expires_at
+        if method != "balance":  # nothing moves until the money arrives
+            expires_at = self.world.clock.now() + EXPIRY if method == "testbank" else None
+            assert (payment.status, payment.expires_at) == (SLOW[method], expires_at)
+            record.expires_at = expires_at
             return
         from_credit = min(credit, order.total)  # credit is spent first
         assert payment.status == "completed"
@@ -387,7 +400,9 @@ class EscrowMachine(RuleBasedStateMachine):
         async def confirm():
             payment = await payments.get_payment(payment_id)
             async with self.runtime.unit_of_work() as uow:
-                return await payments.settle(uow, payment, sources=[(BANK, record.amount)], actor_id=None)
+                return await payments.settle(
+                    uow, payment, sources=[(ledger.external(record.method), record.amount)], actor_id=None
+                )
 
         if record.status not in OPEN:
             self.refused(confirm(), Conflict, f"payment {payment_id} is {record.status}")
@@ -396,13 +411,15 @@ class EscrowMachine(RuleBasedStateMachine):
         escrow = ledger.escrow(f"order:{record.order}")
         if order.state == "awaiting_payment":
             assert (settled.status, settled.failure_reason) == ("completed", None)
-            self.move(BANK, escrow, record.amount, order.currency)
+            self.move(ledger.external(record.method), escrow, record.amount, order.currency)
             record.status, order.state = "completed", "in_progress"
             return
         why = order.state if order.state in ("completed", "cancelled") else "paid"
         assert settled.status == "refunded"
         assert settled.failure_reason == f"order {record.order} was already {why} when the payment arrived"
-        self.move(BANK, ledger.credit(order.buyer), record.amount, order.currency)  # through the escrow
+        self.move(
+            ledger.external(record.method), ledger.credit(order.buyer), record.amount, order.currency
+        )  # through the escrow
         record.status = "refunded"
 
     @precondition(lambda self: self.payments)
@@ -423,10 +440,16 @@ class EscrowMachine(RuleBasedStateMachine):
         record.status = "cancelled"
 
     @precondition(lambda self: any(self.payments[i].expires_at for i in self.payment_ids(*OPEN)))
-    @rule(hours=st.sampled_from([1, 12, 47, 48, 72]))
-    def expire_payments(self, hours):
+    @rule(hours=st.sampled_from([1, 12, 47, 48, 72]), by_worker=st.booleans())
+    def expire_payments(self, hours, by_worker):
+        """Time passes; unconfirmed transfers expire (the worker's sweep, or the call)."""
         now = self.world.clock.advance(hours=hours)
-        expired = self.run(payments.expire_payments(self.runtime))
+        if by_worker:
+            report = self.run(sweep(self.runtime))
+            expired = report.expired_payments
+            assert report.escrow_problems == []  # checked: an hour or more has passed
+        else:
+            expired = self.run(payments.expire_payments(self.runtime))
         due = [i for i in self.payment_ids(*OPEN) if self.payments[i].expires_at is not None]
         due = [i for i in due if self.payments[i].expires_at <= now]
         assert expired == due
@@ -625,7 +648,7 @@ def test_escrow_state_machine(kind, tmp_path):
         tmp_path,
         EscrowMachine,
         plugins=[("test-escrow", EscrowPlugin())],
-        config={"money": {"payment_methods": ["balance", "testbank"], "payout_methods": [PAYOUT]}},
+        config={"money": {"payment_methods": ["balance", *SLOW], "payout_methods": [PAYOUT]}},
         settings=settings(
             max_examples=int(os.environ.get("AGORAKIT_PROPERTY_EXAMPLES", "20")),
             stateful_step_count=25,
