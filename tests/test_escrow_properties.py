@@ -1,28 +1,39 @@
 """A Hypothesis state machine over orders and their money, on SQLite and PostgreSQL.
 
 Many orders at once (USD and EUR, a few totals, a 5% buyer service fee besides the
-seller's 20% commission) are paid from the buyer's balance or by a slow bank-like method
-confirmed later, cancelled before or after payment, delivered, accepted and refunded by
-an operator, while their payments are cancelled, expire, or arrive for orders that no
-longer need them; sellers withdraw what they earned.  A Python model tracks every order,
-payment and account.  After every step: each order's escrow holds what its state says
-(``escrow_problem_lines``), the ledger is sound (``check_ledger``), every stored balance,
-order state and payment status equals the model, no order has two completed payments and
-no member account is negative.  Operations the model says must be refused raise the
-right error and change nothing.
+seller's 20% commission) are paid from the buyer's balance, or by a slow pay-in confirmed
+later (a bank transfer that expires, a provider payment that stays pending), with and
+without Idempotency-Keys; they are cancelled before or after payment, delivered,
+accepted and refunded by an operator, while their payments are cancelled, expire, or
+arrive for orders that no longer need them (also second payments written before one
+payment per order was enforced); sellers withdraw what they earned.  A Python model
+tracks every order, payment and account.  After every step: each order's escrow holds
+what its state says (``escrow_problem_lines``), the ledger is sound (``check_ledger``),
+every stored balance, order state and payment status equals the model, no order has two
+completed payments and no member account is negative.  Operations the model says must be
+refused raise the right error and change nothing.
 
-``AGORAKIT_PROPERTY_EXAMPLES=300`` runs more examples than the default 20 (a longer hunt).
+``AGORAKIT_PROPERTY_EXAMPLES=300`` runs that many examples instead of 20 (a longer hunt).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from escrow_helpers import (
+    EXPIRY,
+    PAYOUT,
+    PAYOUT_FEE,
+    PAYOUT_MINIMUM,
+    SERVICE_FEE_PERCENT,
+    SLOW,
+    TRANSITIONS,
+    EscrowPlugin,
+)
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -32,19 +43,15 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from money_helpers import ManualPayout
 from state_machine_helpers import World, run_machine
 
-import agorakit
 from agorakit.errors import Conflict, Forbidden, NotFound
 from agorakit.money import ledger, payments, withdrawals
-from agorakit.money.fees import FeeLine, percent_of
-from agorakit.money.methods import PaymentStep
+from agorakit.money.fees import percent_of
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction, Payment, Withdrawal
 from agorakit.orders import service
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.payments import OrderAlreadyPaid, pay_order
-from agorakit.orders.process import Process, Transition
 from agorakit.orders.schemas import ItemIn
 from agorakit.orders.tables import Order, OrderEvent
 from agorakit.testing import empty_tables
@@ -55,87 +62,8 @@ OPERATOR = SimpleNamespace(id=9, role="operator")
 CURRENCIES = ("USD", "EUR")
 PRICES = (500, 1999, 2500, 8000)
 OUTSIDE = ledger.external("test")
-#: the slow pay-in methods and the status their payments wait in
-SLOW = {"testbank": "awaiting_funds", "testcard": "pending"}
-PAYOUT, PAYOUT_FEE, PAYOUT_MINIMUM = "testwire", 25, 100
-EXPIRY = timedelta(hours=48)
 OPEN = ("pending", "awaiting_funds")
 FUNDING = (*OPEN, "completed")
-
-
-def escrow_process() -> Process:
-    def move(name, sources, target, actors, effects=()):
-        return Transition(name=name, sources=sources, target=target, actors=actors, effects=effects)
-
-    return Process(
-        name="testescrow",
-        version=1,
-        states=("awaiting_payment", "in_progress", "delivered", "completed", "cancelled"),
-        initial="awaiting_payment",
-        final=("completed", "cancelled"),
-        transitions=(
-            move("paid", ("awaiting_payment",), "in_progress", ("system",)),
-            move("deliver", ("in_progress",), "delivered", ("seller",)),
-            move("accept", ("delivered",), "completed", ("buyer",), ("release_escrow",)),
-            move("cancel_unpaid", ("awaiting_payment",), "cancelled", ("buyer",)),
-            move(
-                "cancel", ("in_progress", "delivered"), "cancelled", ("buyer", "seller"), ("refund_escrow",)
-            ),
-            move(
-                "refund",
-                ("awaiting_payment", "in_progress", "delivered"),
-                "cancelled",
-                ("operator",),
-                ("refund_escrow",),
-            ),
-        ),
-        on_payment="paid",
-    )
-
-
-#: the process's transitions as the model knows them: (sources, target, actors)
-TRANSITIONS = {t.name: (t.sources, t.target, t.actors) for t in escrow_process().transitions}
-
-
-class SlowBank:
-    """A bank-transfer-like pay-in: it waits for the money until someone confirms it."""
-
-    name = "testbank"
-    label = "Test bank transfer"
-
-    async def start(self, *, runtime, uow, payment):
-        return PaymentStep(status="awaiting_funds", expires_at=uow.now + EXPIRY)
-
-
-class SlowCard:
-    """A provider-backed pay-in (PayPal-like): pending, with no expiry, until the
-    provider reports the money captured."""
-
-    name = "testcard"
-    label = "Test card"
-
-    async def start(self, *, runtime, uow, payment):
-        return PaymentStep(status="pending", provider_ref=f"CARD-{payment.id}")
-
-
-class EscrowPlugin:
-    """The test process, two slow pay-ins, a payout method and a 5% buyer service fee."""
-
-    @agorakit.hookimpl
-    def agorakit_processes(self, runtime):
-        return [escrow_process()]
-
-    @agorakit.hookimpl
-    def agorakit_payment_methods(self):
-        return [SlowBank(), SlowCard()]
-
-    @agorakit.hookimpl
-    def agorakit_payout_methods(self):
-        return [ManualPayout(PAYOUT, minimum=PAYOUT_MINIMUM, fee=PAYOUT_FEE, label="Test wire")]
-
-    @agorakit.hookimpl
-    def agorakit_compute_fees(self, quote):
-        return [FeeLine(payer="buyer", amount=percent_of(quote.amount, "5"), label="Service fee")]
 
 
 async def _snapshot() -> tuple[Any, ...]:
@@ -285,7 +213,7 @@ class EscrowMachine(RuleBasedStateMachine):
             )
         )
         amount = sum(p * q for p, q in prices)
-        commission, service_fee = percent_of(amount, "20"), percent_of(amount, "5")
+        commission, service_fee = percent_of(amount, "20"), percent_of(amount, SERVICE_FEE_PERCENT)
         quote = order.data["quote"]
         assert (quote["buyer_total"], quote["seller_net"], quote["platform_total"]) == (
             amount + service_fee,
