@@ -290,7 +290,7 @@ class EscrowMachine(RuleBasedStateMachine):
             self.refused(call, refusal)
             return
         payment, replayed = self.run(call)
-        assert (replayed, payments._minor(payment), payment.amount.currency) == (
+        assert (replayed, payments.minor_units(payment), payment.amount.currency) == (
             False,
             order.total,
             order.currency,
