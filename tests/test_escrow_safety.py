@@ -347,6 +347,47 @@ async def test_payment_left_from_before_settles_into_a_paid_order_as_an_exact_re
     await assert_sound(runtime)
 
 
+async def test_payment_of_the_wrong_amount_written_around_the_check_is_refunded(
+    client, runtime, market, clock
+):
+    """An open payment row for less than the order costs (written before the check, or
+    by a plugin's own insert) settles as a refund: the order stays unpaid and its escrow
+    never holds a wrong amount."""
+    operator, _, buyer, gig_id = market
+    order_id = await place(client, buyer, gig_id)
+    [short] = await Payment.insert(
+        Payment(
+            payer_id=buyer.id,
+            method="bank_transfer",
+            amount=PRICE - 500,
+            currency="USD",
+            purpose="escrow",
+            escrow_ref=f"order:{order_id}",
+            status="awaiting_funds",
+            reference="PAY-LEGACY0002",
+            details={},
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+    ).returning(Payment.id)
+    confirmed = await client.post(
+        f"/bank-transfer/payments/{short['id']}/confirm",
+        json={"amount": usd("20.00"), "reference": "STMT-10"},
+        headers=operator.headers,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "refunded"
+    assert confirmed.json()["failure_reason"] == f"order {order_id} costs 25.00 USD, not 20.00 USD"
+    assert await state_of(client, buyer, order_id) == "awaiting_payment"
+    assert await escrow_of(order_id) == 0
+    assert await credit_of(buyer) == CREDIT + 2000
+    await assert_sound(runtime)
+    # the order can still be paid properly
+    assert (await pay(client, buyer, order_id, "balance")).status_code == 201
+    assert await escrow_of(order_id) == PRICE
+    await assert_sound(runtime)
+
+
 # --------------------------------------------------------------------------------------
 # Fifty concurrent payments of one order
 # --------------------------------------------------------------------------------------

@@ -248,7 +248,7 @@ class MoneyMachine(RuleBasedStateMachine):
     def confirm_deposit(self, data):
         payment_id = data.draw(st.sampled_from(sorted(self.awaiting)))
         payment = self.awaiting.pop(payment_id)
-        amount = payments._minor(payment)
+        amount = payments.minor_units(payment)
 
         async def confirm():
             async with self.runtime.unit_of_work() as uow:
@@ -263,7 +263,7 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def confirm_deposit_again(self, data):
         payment = self.confirmed[data.draw(st.sampled_from(sorted(self.confirmed)))]
-        amount = payments._minor(payment)
+        amount = payments.minor_units(payment)
 
         async def confirm():
             async with self.runtime.unit_of_work() as uow:
@@ -508,7 +508,7 @@ def test_money_state_machine(kind, tmp_path):
             run_state_machine_as_test(
                 lambda: MoneyMachine(world),
                 settings=settings(
-                    max_examples=25,
+                    max_examples=int(os.environ.get("AGORAKIT_PROPERTY_EXAMPLES", "25")),
                     stateful_step_count=20,
                     deadline=None,
                     suppress_health_check=[HealthCheck.too_slow],

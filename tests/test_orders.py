@@ -844,7 +844,8 @@ async def test_paying_an_order_from_balance_starts_it_at_once(client, runtime, m
     again = await client.post(
         f"/orders/{order.id}/payments", json={"method": "balance"}, headers=buyer.headers
     )
-    problem(again, 409, "transition_not_allowed")
+    body = problem(again, 409, "order_already_paid")
+    assert body["extra"]["payment_id"] == paid.json()["id"]
     assert await ledger.balance_of(ledger.available(buyer.id), "USD") == 800  # paid once
 
 

@@ -191,10 +191,17 @@ async def start_payment(
 
 def _request_of(payment: PaymentOut) -> tuple[Any, ...]:
     """What an Idempotency-Key stands for: the same key must mean the same payment."""
-    return (payment.method, _minor(payment), payment.amount.currency, payment.purpose, payment.escrow_ref)
+    return (
+        payment.method,
+        minor_units(payment),
+        payment.amount.currency,
+        payment.purpose,
+        payment.escrow_ref,
+    )
 
 
-def _minor(payment: PaymentOut) -> int:
+def minor_units(payment: PaymentOut) -> int:
+    """The payment's amount in minor units of its currency."""
     from agorakit.money.amounts import parse_amount
 
     return parse_amount(payment.amount.amount, payment.amount.currency, allow_zero=True)
@@ -243,8 +250,8 @@ async def settle(
     """
     currency = payment.amount.currency
     total = sum(amount for _, amount in sources)
-    if total != _minor(payment):
-        message = f"sources {total} do not cover payment {payment.id} of {_minor(payment)}"
+    if total != minor_units(payment):
+        message = f"sources {total} do not cover payment {payment.id} of {minor_units(payment)}"
         raise ledger.LedgerError(message)
     merged = msgspec.json.encode({**payment.details, **(details or {})}).decode()
     updated = await _COMPLETE.run(uow.now, uow.now, merged, payment.id)
@@ -301,7 +308,7 @@ async def refund_settled_payment(uow: Any, payment: PaymentOut, *, reason: str) 
     (from ``agorakit_payment_settled``); a payment that is not completed is a 409.
     """
     currency = payment.amount.currency
-    amount = _minor(payment)
+    amount = minor_units(payment)
     updated = await _REFUND.run(reason, uow.now, payment.id)
     if not updated:
         current = await get_payment(payment.id)
@@ -420,7 +427,7 @@ class BalanceMethod:
             message = "a deposit brings money in from outside; choose another payment method"
             raise ValidationFailed([FieldError("method", message)])
         currency = payment.amount.currency
-        needed = _minor(payment)
+        needed = minor_units(payment)
         # Locked until the payment settles: concurrent payments see each other's spending.
         held = await ledger.balances_for_update(
             [ledger.credit(payment.payer_id), ledger.available(payment.payer_id)], currency
@@ -462,6 +469,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "funding_payments",
     "get_payment",
+    "minor_units",
     "refund_settled_payment",
     "settle",
     "start_payment",

@@ -120,11 +120,18 @@ async def on_payment_settled(uow: Any, payment: Any) -> None:
     except NotFound:
         return  # an escrow named like an order but not run by the engine: nothing to move
     transition = _payment_transition(uow.runtime, row)
-    if transition is not None and row["state"] in transition.sources:
-        await _fire(uow, order_id, transition.name, caller=None, data={"payment": payment.id}, row=row)
-        return
     process = registry(uow.runtime).get(row["process"], row["process_version"])
-    if row["state"] in process.final:
+    due = ((row["data"] or {}).get("quote") or {}).get("buyer_total")
+    paid = payments.minor_units(payment)
+    if transition is not None and row["state"] in transition.sources:
+        if (due is None or paid == due) and payment.amount.currency == row["currency"]:
+            await _fire(uow, order_id, transition.name, caller=None, data={"payment": payment.id}, row=row)
+            return
+        # Only a payment written around check_payment_start gets here (a row from before
+        # it, a plugin's own insert): it would leave the escrow holding the wrong amount.
+        owed = f"{format_amount(due, row['currency'])} {row['currency']}" if due is not None else "?"
+        reason = f"order {order_id} costs {owed}, not {payment.amount.amount} {payment.amount.currency}"
+    elif row["state"] in process.final:
         reason = f"order {order_id} was already {row['state']} when the payment arrived"
     else:
         reason = f"order {order_id} was already paid when the payment arrived"

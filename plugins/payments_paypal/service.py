@@ -314,7 +314,7 @@ async def _settle(
 ) -> PaymentOut:
     amount = capture_.get("amount") or {}
     currency = payment.amount.currency
-    cents = payments._minor(payment)
+    cents = payments.minor_units(payment)
     try:
         captured = (
             from_paypal(amount.get("value", ""), currency)
