@@ -18,13 +18,15 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins import InitPlugin
+from litestar.plugins import InitPlugin, ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
 
 import agorakit
-from agorakit.accounts.auth import make_jwt_auth
+from agorakit.accounts.auth import make_jwt_auth, operator_only
 from agorakit.clock import Clock
 from agorakit.hooks import collect
 from agorakit.http.logging import request_logging_middleware
+from agorakit.http.openapi import document_route
 from agorakit.http.problems import EXCEPTION_HANDLERS
 from agorakit.runtime import Runtime
 from agorakit.settings import Settings, load_settings
@@ -34,11 +36,19 @@ def provide_runtime(state: State) -> Runtime:
     return state.runtime
 
 
-class AgorakitInit(InitPlugin):
-    """Collects the app's parts from the plugin manager."""
+class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
+    """Collects the app's parts from the plugin manager, and documents each route's
+    security requirement and error responses as the app registers it."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.jwt_auth = None
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if isinstance(route, HTTPRoute):
+            if self.jwt_auth is not None:
+                self.jwt_auth.document_route(route)
+            document_route(route, operator_guard=operator_only)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         runtime = self.runtime
@@ -66,6 +76,7 @@ class AgorakitInit(InitPlugin):
         )
         jwt_auth = make_jwt_auth(runtime, exclude=[f"^{docs_path}"])
         app_config = jwt_auth.on_app_init(app_config)
+        self.jwt_auth = jwt_auth
 
         app_config.state.update({"runtime": runtime, "jwt_auth": jwt_auth})
         app_config.on_startup.extend([runtime.db.start, runtime.start_background_delivery])
