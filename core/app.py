@@ -46,9 +46,9 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
 
     def receive_route(self, route: BaseRoute) -> None:
         if isinstance(route, HTTPRoute):
+            document_route(route, operator_guard=operator_only)
             if self.jwt_auth is not None:
                 self.jwt_auth.document_route(route)
-            document_route(route, operator_guard=operator_only)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         runtime = self.runtime

@@ -104,12 +104,14 @@ class MemberJWTAuth(JWTAuth[MemberOut, Token]):
         return any(re.search(pattern, route.path_format or "/") for pattern in patterns)
 
     def document_route(self, route: HTTPRoute) -> None:
-        """Give each operation of ``route`` that needs a token its requirement and 401."""
+        """Give each operation of ``route`` that needs a token its requirement, its 401, and
+        its 403 (a suspended member's token is refused with ``account_suspended``)."""
         for handler in route.route_handlers:
             if self.is_public(route, handler):
                 continue
             handler.security = [*(handler.security or []), self.security_requirement]
-            handler.responses = {401: problem(401), **(handler.responses or {})}
+            own = handler.responses or {}
+            handler.responses = {401: problem(401), 403: problem(403), **own}
 
 
 def make_jwt_auth(runtime: Runtime, *, exclude: list[str]) -> MemberJWTAuth:

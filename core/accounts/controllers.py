@@ -23,6 +23,7 @@ from agorakit.accounts.schemas import (
     SuspendMember,
     UpdateProfile,
 )
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, MemberRequest
 from agorakit.pagination import DEFAULT_LIMIT, check_limit
 from agorakit.runtime import Runtime
@@ -46,7 +47,13 @@ class AuthController(Controller):
         member = await service.register(runtime, data)
         return await issue_token(runtime, request.app.state.jwt_auth, member)
 
-    @post("/login", operation_id="login", summary="Log in and get a bearer token", status_code=HTTP_200_OK)
+    @post(
+        "/login",
+        operation_id="login",
+        responses=problems(401, 403, 429),
+        summary="Log in and get a bearer token",
+        status_code=HTTP_200_OK,
+    )
     async def login(
         self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[Login]
     ) -> AuthToken:

@@ -11,15 +11,18 @@ from the route's shape and are added here once, when the app registers the route
 - 413 ``request_too_large`` for a route that takes a body;
 - 404 ``not_found`` for a route with a path parameter (an id that does not exist or
   belongs to someone the caller may not see: the API answers 404 for both);
+- 409 for a route that changes something: the state does not allow it, or a concurrent
+  change got in the way (``concurrent_change``: nothing changed, a retry can pass);
 - 403 for a route behind the operators-only guard;
-- 401 and the bearer-token requirement for a route that needs a token (set by the JWT
-  config, :meth:`agorakit.accounts.auth.MemberJWTAuth.document_route`);
+- 401 and 403 (a suspended account) and the bearer-token requirement for a route that
+  needs a token (set by the JWT config,
+  :meth:`agorakit.accounts.auth.MemberJWTAuth.document_route`);
 - 200 beside the 201 of a POST that takes an ``Idempotency-Key``: a replay answers 200
   with the first result.
 
-A route adds the errors its service can raise beyond these (409 conflicts, a 403 rule,
-429 throttles, 503 for a provider that is not configured) with
-``responses=problems(409, 403)``.
+A route adds the errors its service can raise beyond these (a 409 on a read, 429
+throttles, 503 for a provider that is not configured, 502 for a provider's refusal)
+with ``responses=problems(409, 503)``.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     401: "No valid bearer token (`unauthenticated`), or wrong credentials.",
     403: "The caller may not do this (`forbidden`, or a more specific code such as `account_suspended`).",
     404: "No such object, or one the caller may not see (`not_found`).",
-    409: "The object's current state does not allow this (`conflict`, or a more specific code).",
+    409: "The current state does not allow this (`conflict`, or a more specific code), or a concurrent "
+    "change got in the way (`concurrent_change`: nothing changed, try again).",
     413: "The request body is larger than the site allows (`request_too_large`).",
     415: "The uploaded file's type is not accepted (`unsupported_media_type`).",
     422: "The input is well-formed but invalid (`validation_error`); `errors` names each field.",
     429: "Too many attempts (`too_many_requests`); the `Retry-After` header says when to try again.",
+    502: "The payment provider refused the request (`paypal_error`); `extra.debug_id` is its reference.",
     503: "A service this operation needs is not configured or not reachable (`service_unavailable`).",
 }
 
@@ -114,6 +119,8 @@ def document_route(route: HTTPRoute, *, operator_guard: Any) -> None:
             documented.update(problems(413))
         if route.path_parameters:
             documented.update(problems(404))
+        if handler.http_methods - {"GET", "HEAD", "OPTIONS"}:
+            documented.update(problems(409))
         if any(operator_guard in (layer.guards or ()) for layer in handler.ownership_layers):
             documented[403] = problem(403, "The caller is not an operator (`forbidden`).")
         if handler.status_code == 201 and _takes_idempotency_key(handler):
