@@ -57,6 +57,7 @@ class World:
     seller: Any
     buyer: Any
     stranger: Any
+    target: Any
     ids: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,9 +82,11 @@ async def fund(runtime, account: str, cents: int) -> None:
 async def build_world(client, runtime, make_member) -> World:
     operator = await make_member(role="operator")
     seller, buyer, stranger = await make_member(), await make_member(), await make_member()
-    world = World(operator, seller, buyer, stranger)
+    target = await make_member()  # for operator actions on members (suspension)
+    world = World(operator, seller, buyer, stranger, target)
     ids = world.ids
-    ids["member_id"] = buyer.id
+    ids["member_id"] = target.id
+    ids["seller_id"] = seller.id
     for slug, name, parent in [("design", "Design", None), ("logo-design", "Logo design", "design")]:
         category = await _ok(
             await client.post(
@@ -101,6 +104,14 @@ async def build_world(client, runtime, make_member) -> World:
     ids["listing_id"] = gig["id"]
     await _ok(await client.post(f"/listings/{gig['id']}/submit", headers=seller.headers))
     await _ok(await client.post(f"/operator/listings/{gig['id']}/approve", headers=operator.headers))
+
+    draft = await _ok(
+        await client.post(
+            "/listings", json={**GIG, "title": "I will write your slogan"}, headers=seller.headers
+        ),
+        201,
+    )
+    ids["draft_listing_id"] = draft["id"]
 
     order = await _ok(await client.post(f"/gigs/{gig['id']}/orders", json={}, headers=buyer.headers), 201)
     ids["order_id"] = order_id = order["id"]
@@ -165,10 +176,61 @@ async def build_world(client, runtime, make_member) -> World:
         201,
     )
     ids["withdrawal_id"] = withdrawal["id"]
+    await _reviewed_order(client, world, gig["id"])
+    third = await _ok(await client.post(f"/gigs/{gig['id']}/orders", json={}, headers=buyer.headers), 201)
+    ids["cancel_order_id"] = third["id"]  # paid, in progress: for cancellation proposals
+    await _ok(
+        await client.post(
+            f"/orders/{third['id']}/payments", json={"method": "balance"}, headers=buyer.headers
+        ),
+        201,
+    )
+    qualification = await _ok(
+        await client.post("/qualifications", json={"category": "design"}, headers=seller.headers), 201
+    )
+    ids["qualification_id"] = qualification["id"]
+    batch = await _ok(
+        await client.post(
+            "/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers
+        ),
+        201,
+    )
+    ids["ref"] = batch["ref"]
     notifications = await _ok(await client.get("/notifications", headers=seller.headers))
-    if notifications["items"]:
-        ids["notification_id"] = notifications["items"][0]["id"]
+    ids["notification_id"] = notifications["items"][0]["id"]
+    emails = await _ok(await client.get("/operator/emails", headers=operator.headers))
+    ids["email_id"] = emails["items"][0]["id"]
+    events = await _ok(await client.get("/operator/events", headers=operator.headers))
+    ids["event_id"] = events["items"][0]["id"]
     return world
+
+
+async def _reviewed_order(client, world: World, gig_id: int) -> None:
+    """A second order of the gig, delivered, accepted and reviewed by the buyer."""
+    buyer, seller = world.buyer, world.seller
+    order = await _ok(await client.post(f"/gigs/{gig_id}/orders", json={}, headers=buyer.headers), 201)
+    order_id = world.ids["completed_order_id"] = order["id"]
+    await _ok(
+        await client.post(f"/orders/{order_id}/payments", json={"method": "balance"}, headers=buyer.headers),
+        201,
+    )
+    await _ok(
+        await client.post(
+            f"/gigs/orders/{order_id}/delivery",
+            json={"message": "Done, see the files."},
+            headers=seller.headers,
+        )
+    )
+    await _ok(await client.post(f"/gigs/orders/{order_id}/accept", headers=buyer.headers))
+    review = await _ok(
+        await client.post(
+            f"/orders/{order_id}/reviews",
+            json={"rating": 5, "text": "Fast and friendly."},
+            headers=buyer.headers,
+        ),
+        201,
+    )
+    world.ids["review_id"] = review["id"]
 
 
 __all__ = ["IBAN_ACCOUNT", "PNG", "World", "all_plugins_config", "build_world", "usd"]
