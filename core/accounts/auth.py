@@ -86,8 +86,8 @@ class MemberJWTAuth(JWTAuth[MemberOut, Token]):
 
     Litestar puts the bearer requirement on the whole document, which marks public
     routes (login, browsing, the health check) as needing a token too.  Here it goes on
-    each operation that does need one, with its 401 answer; a public operation has no
-    security requirement.
+    each operation that does need one, with its 401 and 403 answers; a public operation
+    has no security requirement.
     """
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
@@ -109,7 +109,8 @@ class MemberJWTAuth(JWTAuth[MemberOut, Token]):
         for handler in route.route_handlers:
             if self.is_public(route, handler):
                 continue
-            handler.security = [*(handler.security or []), self.security_requirement]
+            if self.security_requirement not in (handler.security or []):
+                handler.security = [*(handler.security or []), self.security_requirement]
             own = handler.responses or {}
             handler.responses = {401: problem(401), 403: problem(403), **own}
 
