@@ -5,7 +5,8 @@ enabled (valid input, and input that breaks the schema), as an operator, as a me
 and without a token, with path ids that exist (the seeded world) and ids that do not.
 Each response must be a documented status with its documented media type and schema,
 and never a 5xx other than a documented 503 (a provider the site has not set up, such as
-PayPal without credentials) or 502 (the provider refused).  A failure lists each case with a curl command that reproduces it.
+PayPal without credentials) or 502 (the provider refused).  A failure lists each case
+with a curl command that reproduces it.
 
 Runs on SQLite with a few examples per operation (``AGORAKIT_FUZZ_EXAMPLES``, default
 4: about a minute); ``make fuzz`` runs more, with a fresh random seed each time.
