@@ -28,6 +28,7 @@ from agorakit.hooks import collect
 from agorakit.http.logging import request_logging_middleware
 from agorakit.http.openapi import document_route
 from agorakit.http.problems import EXCEPTION_HANDLERS
+from agorakit.http.text_input import refuse_nul_characters
 from agorakit.runtime import Runtime
 from agorakit.settings import Settings, load_settings
 
@@ -59,6 +60,7 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.middleware.insert(0, request_logging_middleware)
+        app_config.before_request = refuse_nul_characters
         app_config.request_max_body_size = settings.http.max_body_bytes
         if settings.http.cors_origins:
             app_config.cors_config = CORSConfig(

@@ -43,7 +43,10 @@ CHECKS = [status_code_conformance, content_type_conformance, response_schema_con
 PROVIDER_STATUSES = {502, 503}
 BASE_URL = "http://testserver"
 
-pytestmark = [pytest.mark.fuzz, pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)]
+#: the suite fuzzes on SQLite; `make fuzz` on PostgreSQL too
+DATABASES = os.environ.get("AGORAKIT_FUZZ_DATABASES", "sqlite").split(",")
+
+pytestmark = [pytest.mark.fuzz, pytest.mark.parametrize("db_kind", DATABASES, indirect=True)]
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ class PayPalWebhookController(Controller):
     @post(
         "",
         operation_id="paypalReceiveWebhook",
-        responses=problems(400, 401, 413, 503),
+        responses=problems(400, 401, 413, 422, 503),
         summary="PayPal calls this with payout and checkout events (signature verified first)",
         status_code=HTTP_200_OK,
         opt={"exclude_from_auth": True},
