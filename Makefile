@@ -26,8 +26,9 @@ test: $(STAMP) lint  ## the whole suite, SQLite and PostgreSQL (TEST_WORKERS pro
 
 FUZZ_EXAMPLES ?= 40
 
-fuzz: $(STAMP)  ## the schema fuzzer, longer and with a fresh random seed (FUZZ_EXAMPLES per operation and mode)
-	AGORAKIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) AGORAKIT_FUZZ_RANDOM=1 $(BIN)/pytest -p no:xdist -m fuzz tests/test_fuzz_schema.py
+fuzz: $(STAMP)  ## the schema fuzzer, longer, with a fresh random seed, on SQLite and PostgreSQL (FUZZ_EXAMPLES per operation and mode)
+	AGORAKIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) AGORAKIT_FUZZ_RANDOM=1 AGORAKIT_FUZZ_DATABASES=sqlite,postgres \
+		$(BIN)/pytest -n $(TEST_WORKERS) -m fuzz tests/test_fuzz_schema.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

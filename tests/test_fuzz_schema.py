@@ -9,7 +9,8 @@ PayPal without credentials) or 502 (the provider refused).  A failure lists each
 with a curl command that reproduces it.
 
 Runs on SQLite with a few examples per operation (``AGORAKIT_FUZZ_EXAMPLES``, default
-4: about a minute); ``make fuzz`` runs more, with a fresh random seed each time.
+4: about a minute); ``make fuzz`` runs more, with a fresh random seed each time, on
+SQLite and PostgreSQL (``AGORAKIT_FUZZ_DATABASES``).
 """
 
 from __future__ import annotations
