@@ -710,14 +710,14 @@ async def check_fired_once(site: BenchSite, orders: list[int]) -> str | None:
 async def check_ledger(site: BenchSite) -> str | None:
     """What ``agorakit check-ledger`` checks, in-process: None when the ledger is sound."""
     from agorakit.money.ledger import check_ledger as recompute
-    from agorakit.orders.service import final_orders_with_escrow
+    from agorakit.orders.escrow import escrow_problem_lines
     from agorakit.runtime import Runtime
     from agorakit.settings import load_settings
 
     runtime = Runtime(load_settings(site.config_path))
     await runtime.db.start()
     try:
-        problems = await recompute() + await final_orders_with_escrow(runtime)
+        problems = await recompute() + await escrow_problem_lines(runtime)
     finally:
         await runtime.db.close()
     return f"check-ledger: {'; '.join(problems)[:500]}" if problems else None

@@ -978,10 +978,20 @@ async def pay_order(request: Request, order_id: FromPath[int], data: JSONBody[Pa
         raise Problem(422, "validation_error", "the floor pays from the balance only")
     async with db.transaction() as s:
         buyer = await member_of(request, s)
-        row, _ = await order_and_items(s, order_id)
+        # locked: one payment funds an order, whatever else pays it at the same moment
+        row, _ = await order_and_items(s, order_id, lock=True)
         party(row, buyer["id"])
         if row["buyer_id"] != buyer["id"]:
             raise Problem(403, "forbidden", "only the buyer pays for the order")
+        funding = await s.row(
+            "SELECT id FROM core_payment WHERE escrow_ref = $1 AND status IN ($2, $3, $4) LIMIT 1",
+            f"order:{order_id}",
+            "pending",
+            "awaiting_funds",
+            "completed",
+        )
+        if funding is not None:
+            raise Problem(409, "order_already_paid", f"order {order_id} is already paid")
         if row["state"] != "awaiting_payment":
             raise Problem(409, "transition_not_allowed", f"order {order_id} is {row['state']}")
         now = datetime.now(UTC)

@@ -7,6 +7,7 @@ manager.  Nothing here knows which marketplace models a site enables.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 
@@ -22,7 +23,7 @@ from litestar.plugins import InitPlugin, ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
 import agorakit
-from agorakit.accounts.auth import make_jwt_auth, operator_only
+from agorakit.accounts.auth import make_jwt_auth, operator_only, owner_only
 from agorakit.clock import Clock
 from agorakit.hooks import collect
 from agorakit.http.logging import request_logging_middleware
@@ -47,7 +48,7 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
 
     def receive_route(self, route: BaseRoute) -> None:
         if isinstance(route, HTTPRoute):
-            document_route(route, operator_guard=operator_only)
+            document_route(route, role_guards={operator_only: "an operator", owner_only: "the site's owner"})
             if self.jwt_auth is not None:
                 self.jwt_auth.document_route(route)
 
@@ -81,8 +82,16 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
         self.jwt_auth = jwt_auth
 
         app_config.state.update({"runtime": runtime, "jwt_auth": jwt_auth})
-        app_config.on_startup.extend([runtime.db.start, runtime.start_background_delivery])
-        app_config.on_shutdown.extend([runtime.stop_background_delivery, runtime.db.close])
+        app_config.on_startup.extend(
+            [
+                runtime.db.start,
+                functools.partial(runtime.start_process, "app"),
+                runtime.start_background_delivery,
+            ]
+        )
+        app_config.on_shutdown.extend(
+            [runtime.stop_background_delivery, runtime.stop_process, runtime.db.close]
+        )
         return app_config
 
 

@@ -1,7 +1,7 @@
 """The ``agorakit`` command line.
 
 Core commands: ``run``, ``migrate``, ``makemigrations``, ``plugins``, ``demo``,
-``users create-operator``, ``docs hooks``.  Enabled plugins add their own through the
+``users create-operator``, ``users create-owner``, ``docs hooks``.  Enabled plugins add their own through the
 ``agorakit_cli`` hook; the site config is read from ``--config`` / ``$AGORAKIT_CONFIG``
 (default ``site.toml``).
 """
@@ -115,6 +115,10 @@ def serve(settings: Settings, *, config_path: str, host: str, port: int, workers
         port=port,
         workers=workers,
         http="httptools",  # the C parser: ~0.1 ms less per request than the pure-Python h11
+        # X-Forwarded-For only from the proxies the site names (uvicorn trusts 127.0.0.1 by
+        # default); agorakit.http.client reads the header with the same list
+        proxy_headers=bool(settings.http.trusted_proxies),
+        forwarded_allow_ips=list(settings.http.trusted_proxies),
         log_level=settings.logging.level.lower(),
         access_log=False,  # agorakit.http.access logs every request with more fields
     )
@@ -158,7 +162,11 @@ def tick(ctx: click.Context, at: str | None) -> None:
     async def work() -> Any:
         await runtime.db.start()
         try:
-            return await sweep(runtime)
+            await runtime.start_process("tick")  # if it dies, its events are republished at once
+            try:
+                return await sweep(runtime)
+            finally:
+                await runtime.stop_process()
         finally:
             await runtime.db.close()
 
@@ -196,7 +204,11 @@ def worker(ctx: click.Context, interval: float) -> None:
         await runtime.db.start()
         freeze_startup_heap()
         try:
-            await run_worker(runtime, interval=interval, stop=stop)
+            await runtime.start_process("worker")
+            try:
+                await run_worker(runtime, interval=interval, stop=stop)
+            finally:
+                await runtime.stop_process()
         finally:
             await runtime.db.close()
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from agorakit.hooks import call_each, installed_plugins
 from agorakit.settings import Settings, load_settings
 
-#: (role name, email, password, display name, country, skills, account role)
+#: (role name, email, password, display name, country, skills, account role); the demo's
+#: operator is the site's owner, so it can also manage operators
 DEMO_MEMBERS = [
-    ("operator", "operator@example.com", "demo-operator-pass-2026", "Olga Operator", "US", [], "operator"),
+    ("operator", "operator@example.com", "demo-operator-pass-2026", "Olga Operator", "US", [], "owner"),
     (
         "seller",
         "seller@example.com",
@@ -104,7 +105,7 @@ async def load_demo_data(runtime) -> dict:
         cmd = RegisterMember(
             email=email, password=password, display_name=display_name, country=country, skills=skills
         )
-        members[name] = await service.register(runtime, cmd, role=role)
+        members[name] = await service.register(runtime, cmd, role=role, email_verified=True)
     await _opening_balances(runtime, members)
     await call_each(runtime.pm, "agorakit_demo_data", runtime=runtime, members=members)
     return members

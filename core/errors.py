@@ -108,3 +108,15 @@ class ServiceUnavailable(AgorakitError):
     status = 503
     code = "service_unavailable"
     title = "Service unavailable"
+
+
+class EmailNotVerified(AgorakitError):
+    status = 403
+    code = "email_not_verified"
+    title = "The email address is not verified"
+
+
+class InvalidToken(AgorakitError):
+    status = 400
+    code = "invalid_token"
+    title = "The link is invalid or expired"

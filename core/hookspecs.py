@@ -280,6 +280,37 @@ def agorakit_compute_fees(quote: Quote) -> list[FeeLine] | None:
 
 
 @hookspec
+def agorakit_payment_starting(
+    uow: Any,
+    payer_id: int,
+    method: str,
+    amount: int,
+    currency: str,
+    purpose: str,
+    escrow_ref: str | None,
+) -> None:
+    """Check a payment before it starts, inside its transaction; raise to refuse it.
+
+    Called by :func:`agorakit.money.payments.start_payment` for every payment, whatever
+    its method, before the payment is stored and its method starts.  The owner of what
+    an escrow pays for locks it here and refuses what it cannot take, so that the check
+    and the debit are one transaction (the order engine locks the order and refuses a
+    second payment while one is open or completed: ``409 order_already_paid``).  An
+    exception (an :class:`agorakit.errors.AgorakitError` for a problem response) stops
+    the payment and changes nothing.  May be ``async``.
+
+    :param uow: the unit of work of the new payment.
+    :param payer_id: who pays.
+    :param method: the payment method's name.
+    :param amount: the amount, in minor units of ``currency``.
+    :param currency: ISO 4217 code.
+    :param purpose: ``"deposit"`` (to the payer's credit) or ``"escrow"``.
+    :param escrow_ref: for ``purpose="escrow"``, what the escrow holds money for
+        (``"order:12"``); None for a deposit.
+    """
+
+
+@hookspec
 def agorakit_payment_settled(uow: Any, payment: Any) -> None:
     """React to a payment being settled, inside the same transaction.
 
@@ -412,6 +443,32 @@ def agorakit_notify(event: DomainEvent, runtime: Any) -> list[Any] | None:
     :param runtime: the site's :class:`agorakit.runtime.Runtime`.
     :return: a list of :class:`agorakit.notifications.Notice` (``member_id``,
         ``category``, ``template``, ``context``, ``link``), or None.
+    """
+
+
+@hookspec(firstresult=True)
+def agorakit_account_email(
+    runtime: Any, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
+) -> bool | None:
+    """Queue a security email about a member's account, inside the caller's unit of work.
+
+    Called by the accounts area for the emails that carry a secret or concern the
+    account itself, whatever the member's notification settings: the email verification
+    link (template ``account_verify_email``), the password reset link
+    (``account_password_reset``) and the notice that someone tried to register with the
+    member's address (``account_registration_attempt``).  These never go to the inbox
+    (a secret must not stay on the site).  The core's notifications plugin renders
+    ``notifications/<template>.jinja2`` and puts the email in the outbox, sent after the
+    commit; a plugin can send them another way.  May be ``async``.  Stops at the first
+    non-None result.
+
+    :param uow: the unit of work that made the secret; queue in it so that nothing is
+        sent if it rolls back.
+    :param member: ``id``, ``email`` (the recipient) and ``display_name``.
+    :param template: the template name.
+    :param context: template variables: ``link`` and ``token`` for the verification
+        and reset emails, with ``hours`` or ``minutes`` of validity.
+    :return: True when the email is queued, or None to let another plugin do it.
     """
 
 

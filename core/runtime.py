@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -22,6 +22,9 @@ from agorakit.db.migrate import sort_apps
 from agorakit.events import DomainEvent
 from agorakit.hooks import PluginInfo, collect, get_plugin_manager, plugin_info
 from agorakit.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.events.processes import ProcessRegistration
 
 log = logging.getLogger("agorakit")
 
@@ -107,6 +110,31 @@ class Runtime:
 
         #: delivers committed events; in the background only while the app is served
         self.dispatcher = EventDispatcher(self, max_pending=settings.events.max_pending)
+        #: when a worker sweep of this process last checked the orders' escrows
+        self.escrow_checked_at: Any = None
+        #: this process's row in the process registry, while it is registered
+        self.process: ProcessRegistration | None = None
+
+    @property
+    def process_id(self) -> int | None:
+        """The registry id stored events carry (None: not registered, e.g. the tests'
+        in-process client and one-off commands; their events wait the full 30 s)."""
+        return self.process.id if self.process is not None else None
+
+    async def start_process(self, kind: str = "app") -> None:
+        """Register this process (app, worker, tick) and keep its heartbeat going, so the
+        worker republishes at once what it leaves pending if it dies."""
+        from agorakit.events.processes import ProcessRegistration
+
+        if self.process is None:
+            self.process = ProcessRegistration(self, kind)
+            await self.process.start()
+
+    async def stop_process(self) -> None:
+        """Deregister (a clean stop): what is still pending is the worker's at once."""
+        if self.process is not None:
+            process, self.process = self.process, None
+            await process.stop()
 
     async def start_background_delivery(self) -> None:
         """Deliver committed events from a background task (``[events] delivery``)."""
@@ -163,7 +191,7 @@ class Runtime:
                 if outer is None:
                     for action in list(uow._before_commit.values()):
                         await action()
-                stored = await store(uow.events)  # the outbox: committed with the change
+                stored = await store(uow.events, self.process_id)  # the outbox: committed with the change
         finally:
             _outermost.reset(token)
         if outer is not None:

@@ -24,6 +24,7 @@ what was expected.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -77,6 +78,17 @@ class SiteSection(SettingsStruct):
     currency: CurrencyCode = "USD"
     #: names of the installed plugins this site enables (entry points of group "agorakit")
     plugins: list[str] = []
+    #: where to report a vulnerability in this site: an email address or an https URL,
+    #: published at /.well-known/security.txt; empty (the default): not published
+    security_contact: str = ""
+
+    def __post_init__(self) -> None:
+        contact = self.security_contact
+        if contact and not (
+            contact.startswith("https://") or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", contact)
+        ):
+            message = f"security_contact: {contact!r} is neither an email address nor an https:// URL"
+            raise ValueError(message)
 
 
 class DatabaseSection(SettingsStruct):
@@ -110,16 +122,53 @@ class AuthSection(SettingsStruct):
     password_min_length: Annotated[int, msgspec.Meta(ge=8, le=128)] = 10
     #: minimum zxcvbn strength score 0-4 a new password must reach (default 2)
     password_min_score: Annotated[int, msgspec.Meta(ge=0, le=4)] = 2
-    #: login attempts allowed per client address per minute (default 20)
+    #: login attempts allowed per client address per minute, whatever the account (default 20)
     login_attempts_per_minute: PositiveInt = 20
-    #: failed logins on one account before it is throttled (default 5) ...
+    #: consecutive failed logins on one account from one client address before that
+    #: address must wait for that account (default 5); other addresses are not affected
     login_max_failures: PositiveInt = 5
-    #: ... for this many minutes (default 15)
-    login_lockout_minutes: PositiveInt = 15
+    #: the first wait after ``login_max_failures``, in seconds (default 30); each further
+    #: failure doubles it ...
+    login_delay_seconds: PositiveInt = 30
+    #: ... up to this many seconds (default 900 = 15 minutes)
+    login_delay_max_seconds: PositiveInt = 900
+    #: minutes without a failure after which an account and address start again from zero
+    #: (default 60); a successful login also starts again
+    login_failures_forgotten_minutes: PositiveInt = 60
+    #: registrations allowed per client address per hour (default 10)
+    registrations_per_hour: PositiveInt = 10
+    #: password reset and verification emails asked per client address per hour (default 10)
+    account_emails_per_hour: PositiveInt = 10
+    #: password reset and verification emails sent to one address per hour (default 3)
+    account_emails_per_address_per_hour: PositiveInt = 3
+    #: hours an email verification link stays valid (default 48)
+    email_verification_hours: PositiveInt = 48
+    #: minutes a password reset link stays valid (default 60)
+    password_reset_minutes: PositiveInt = 60
+    #: the link in a verification email: ``{base_url}`` is ``[site] base_url``, ``{token}``
+    #: the secret (a page of the site's front end posts it to /auth/email-verification/confirm)
+    verify_email_url: str = "{base_url}/verify-email?token={token}"
+    #: the link in a password reset email (posted with the new password to
+    #: /auth/password-reset/confirm)
+    password_reset_url: str = "{base_url}/reset-password?token={token}"
+    #: whether a member must verify their email address before they can log in; false
+    #: (the default) lets them log in at once and shows ``email_verified`` on ``/me``
+    require_verified_email: bool = False
     #: argon2id cost: iterations (default 3), memory in KiB (default 65536), lanes (4)
     argon2_time_cost: PositiveInt = 3
     argon2_memory_kib: Annotated[int, msgspec.Meta(ge=8)] = 65536
     argon2_parallelism: PositiveInt = 4
+
+    def __post_init__(self) -> None:
+        for name in ("verify_email_url", "password_reset_url"):
+            pattern = getattr(self, name)
+            try:
+                pattern.format(base_url="", token="")
+            except (KeyError, IndexError, ValueError):
+                message = f"{name}: use only {{base_url}} and {{token}} in {pattern!r}"
+                raise ValueError(message) from None
+            if "{token}" not in pattern:
+                raise ValueError(f"{name}: {pattern!r} must contain {{token}}")
 
 
 class HttpSection(SettingsStruct):
@@ -129,6 +178,18 @@ class HttpSection(SettingsStruct):
     max_body_bytes: PositiveInt = 1_048_576
     #: where the OpenAPI docs UI is served; the schema is at ``<docs_path>/openapi.json``
     docs_path: str = "/docs"
+    #: addresses or networks of the reverse proxies in front of the site (e.g.
+    #: ["127.0.0.1", "10.0.0.0/8"]); only a request from one of them may name its client
+    #: with ``X-Forwarded-For``. Empty (the default): the header is ignored
+    trusted_proxies: list[str] = []
+
+    def __post_init__(self) -> None:
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                message = f"trusted_proxies: {entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                raise ValueError(message) from None
 
 
 Percent = Annotated[str, msgspec.Meta(pattern=r"^(100|\d{1,2}(\.\d{1,2})?)$", examples=["20", "12.5"])]
@@ -244,6 +305,21 @@ class EventsSection(SettingsStruct):
     delivery: Literal["background", "inline"] = "background"
     #: units of work waiting for the background task before requests deliver their own
     max_pending: PositiveInt = 1000
+    #: seconds between the heartbeats of a running app or worker process (its row in
+    #: ``core_process``, which its stored events point to); default 5
+    heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0
+    #: seconds without a heartbeat after which a process counts as gone: the worker then
+    #: publishes its pending events at once instead of waiting 30 s after each event;
+    #: at least twice ``heartbeat_seconds``; default 15
+    process_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 15.0
+
+    def __post_init__(self) -> None:
+        if self.process_timeout_seconds < 2 * self.heartbeat_seconds:
+            message = (
+                f"process_timeout_seconds ({self.process_timeout_seconds:g}) must be at least twice "
+                f"heartbeat_seconds ({self.heartbeat_seconds:g}), or a live process would count as gone"
+            )
+            raise ValueError(message)
 
 
 class WorkerSection(SettingsStruct):
@@ -261,6 +337,9 @@ class WorkerSection(SettingsStruct):
     #: statement, the postings in one call) when its guards and effects have set forms;
     #: false: one order at a time, as a request fires them
     fire_in_sets: bool = True
+    #: minutes between two checks of every running order's escrow by a worker process
+    #: (each violation is logged as an error and listed in the sweep's report); 0: never
+    escrow_check_minutes: Annotated[int, msgspec.Meta(ge=0, le=10080)] = 60
 
 
 class Settings(SettingsStruct):

@@ -244,7 +244,11 @@ _counter = itertools.count(1)
 
 @pytest.fixture
 def make_member(runtime, app):
-    """Factory: ``await make_member(role="operator", country="DE")``."""
+    """Factory: ``await make_member(role="operator", country="DE")``.
+
+    The member is created directly (no registration email) with a verified email
+    address, unless ``email_verified=False``.
+    """
     from agorakit.accounts import service
     from agorakit.accounts.auth import issue_token
     from agorakit.accounts.schemas import RegisterMember
@@ -259,7 +263,10 @@ def make_member(runtime, app):
             "skills": [],
             **fields,
         }
-        member = await service.register(runtime, RegisterMember(password=password, **data), role=role)
+        verified = data.pop("email_verified", True)
+        member = await service.register(
+            runtime, RegisterMember(password=password, **data), role=role, email_verified=verified
+        )
         token = await issue_token(runtime, app.state.jwt_auth, member)
         return MemberLogin(
             member=member,

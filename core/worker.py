@@ -3,9 +3,12 @@
 ``agorakit tick [--at ISO8601]`` runs one sweep as of an instant (tests and operators);
 the order engine adds its timers to the sweep.  Each step runs in its own transaction.
 
-Order of the steps: domain events left pending are published again first, then unpaid
+Order of the steps: domain events left pending are published again first (at once those
+of a process that is gone, see :mod:`agorakit.events.processes`), then unpaid
 payments expire and due order timers fire, and last the email outbox is delivered, so
-that the notifications all the earlier steps caused go out in the same sweep.
+that the notifications all the earlier steps caused go out in the same sweep.  Every
+``[worker] escrow_check_minutes`` a sweep also checks that every order's escrow holds
+what it must (the check ``agorakit check-ledger`` runs) and logs each violation.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class SweepReport(msgspec.Struct):
     emails_failed: list[int] = []
     #: what provider-backed methods did (e.g. "payout:paypal": batches sent and synced)
     method_syncs: dict[str, Any] = {}
+    #: orders whose escrow does not hold what it must, when this sweep checked them
+    escrow_problems: list[str] = []
 
 
 async def sweep(runtime: Any) -> SweepReport:
@@ -46,6 +51,7 @@ async def sweep(runtime: Any) -> SweepReport:
     timers = await fire_due_timers(runtime)
     synced = await sync_methods(runtime)  # provider-backed methods (PayPal), before the emails
     emails = await deliver_emails(runtime)
+    escrow = await check_escrows(runtime)
     report = SweepReport(
         expired_payments=expired,
         timers_fired=timers.fired,
@@ -56,10 +62,30 @@ async def sweep(runtime: Any) -> SweepReport:
         emails_retried=emails.retried,
         emails_failed=emails.failed,
         method_syncs=synced,
+        escrow_problems=escrow,
     )
     if any(msgspec.to_builtins(report).values()):
         log.info("sweep: %s", msgspec.to_builtins(report))
     return report
+
+
+async def check_escrows(runtime: Any) -> list[str]:
+    """Every ``[worker] escrow_check_minutes`` (as the runtime's clock tells), the orders
+    whose escrow does not hold what it must; each is logged as an error."""
+    from datetime import timedelta
+
+    from agorakit.orders.escrow import escrow_problem_lines
+
+    minutes = runtime.settings.worker.escrow_check_minutes
+    now = runtime.clock.now()
+    last = runtime.escrow_checked_at
+    if not minutes or (last is not None and last <= now < last + timedelta(minutes=minutes)):
+        return []
+    runtime.escrow_checked_at = now
+    problems = await escrow_problem_lines(runtime)
+    for problem in problems:
+        log.error("escrow check: %s", problem)
+    return problems
 
 
 async def sync_methods(runtime: Any) -> dict[str, Any]:

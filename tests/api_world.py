@@ -58,6 +58,7 @@ class World:
     buyer: Any
     stranger: Any
     target: Any
+    site_owner: Any
     ids: dict[str, Any] = field(default_factory=dict)
 
 
@@ -83,7 +84,8 @@ async def build_world(client, runtime, make_member) -> World:
     operator = await make_member(role="operator")
     seller, buyer, stranger = await make_member(), await make_member(), await make_member()
     target = await make_member()  # for operator actions on members (suspension)
-    world = World(operator, seller, buyer, stranger, target)
+    site_owner = await make_member(role="owner")
+    world = World(operator, seller, buyer, stranger, target, site_owner)
     ids = world.ids
     ids["member_id"] = target.id
     ids["seller_id"] = seller.id

@@ -32,8 +32,9 @@ OK = "ok"
 
 @dataclass(frozen=True)
 class Rule:
-    #: who owns the object: "buyer", "seller", "operator" (operator-only route) or
-    #: "anyone" (any signed-in member, or the public on a public route)
+    #: who owns the object: "buyer", "seller", "operator" (operator-only route),
+    #: "site_owner" (owner-only route) or "anyone" (any signed-in member, or the public on
+    #: a public route)
     owner: str
     #: path parameter -> name of a world id (or a literal value)
     path: dict[str, Any]
@@ -57,6 +58,11 @@ def operators(*, operator: int | str = OK, body: Any = None, **path: Any) -> Rul
     return Rule("operator", path, stranger=403, operator=operator, body=body)
 
 
+def owners(*, body: Any = None, **path: Any) -> Rule:
+    """A route for the site's owner only: members and operators get 403."""
+    return Rule("site_owner", path, stranger=403, operator=403, body=body)
+
+
 ORDER = {"order_id": "order_id"}
 DONE = {"order_id": "completed_order_id"}
 CANCEL = {"order_id": "cancel_order_id"}
@@ -68,6 +74,7 @@ MATRIX: dict[str, Rule] = {
     "getMember": operators(member_id="member_id"),
     "suspendMember": operators(member_id="member_id", body={"reason": "spam"}),
     "reactivateMember": operators(member_id="member_id"),
+    "setMemberRole": owners(member_id="member_id", body={"role": "member"}),
     # catalog
     "operatorUpdateCategory": operators(category_id="category_id", body={"position": 3}),
     "operatorApproveQualification": operators(qualification_id="qualification_id"),
@@ -209,7 +216,7 @@ def expected(rule: Rule, actor: str, op: Operation) -> int | str:
         return rule.operator
     if actor == "stranger":
         return rule.stranger
-    return rule.operator if rule.owner == "operator" else OK  # the owner
+    return rule.operator if rule.owner == "operator" else OK  # the owner (an operator on operator routes)
 
 
 async def test_each_actor_gets_what_the_matrix_says(client, runtime, make_member):
@@ -220,6 +227,7 @@ async def test_each_actor_gets_what_the_matrix_says(client, runtime, make_member
         "buyer": world.buyer.headers,
         "seller": world.seller.headers,
         "stranger": world.stranger.headers,
+        "site_owner": world.site_owner.headers,
         "anonymous": {},
     }
     wrong: list[str] = []
@@ -231,14 +239,14 @@ async def test_each_actor_gets_what_the_matrix_says(client, runtime, make_member
         owner = {"anyone": "buyer", "operator": "operator"}.get(rule.owner, rule.owner)
         # the member actors first: the owner's call may change the object's state
         actors = ["anonymous", "stranger"]
-        if rule.owner == "operator":
-            actors.append("buyer")  # a member on an operator route, even a party of the object
-        else:
+        if rule.owner in ("operator", "site_owner"):
+            actors.append("buyer")  # a member on a role route, even a party of the object
+        if rule.owner != "operator":
             actors.append("operator")
         actors.append("owner")
         for actor in actors:
             who = owner if actor == "owner" else actor
-            want = 403 if (actor == "buyer" and rule.owner == "operator") else expected(rule, actor, op)
+            want = 403 if actor == "buyer" else expected(rule, actor, op)
             kwargs: dict[str, Any] = {"headers": tokens[who]}
             if rule.body is not None:
                 kwargs["json"] = rule.body

@@ -11,6 +11,7 @@ import pytest
 import agorakit
 from agorakit.money import ledger
 from agorakit.orders import service as orders
+from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.process import DisputePolicy, Process, Timer, Transition
 from agorakit.orders.schemas import ItemIn
 from agorakit.worker import sweep
@@ -306,7 +307,7 @@ async def test_resolve_with_full_refund_credits_the_buyer(client, runtime, make_
     problem(await resolve(client, operator, dispute["id"], outcome="release"), 409, "dispute_resolved")
     assert await balances(buyer, seller, order_id) == after
     assert await ledger.check_ledger() == []
-    assert await orders.final_orders_with_escrow(runtime) == []
+    assert await escrow_problem_lines(runtime) == []
 
 
 async def test_resolve_with_partial_refund_releases_the_rest_at_the_fee_rate(

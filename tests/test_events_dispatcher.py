@@ -77,7 +77,7 @@ async def test_a_request_is_answered_while_its_handlers_wait(runtime, background
         "country": "GB",
     }
     response = await asyncio.wait_for(client.post("/auth/register", json=body), 10)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     assert gate.seen == []  # inline delivery would still be waiting at the gate
     gate.open.set()
     await background.drain()

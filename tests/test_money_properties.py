@@ -508,7 +508,7 @@ def test_money_state_machine(kind, tmp_path):
             run_state_machine_as_test(
                 lambda: MoneyMachine(world),
                 settings=settings(
-                    max_examples=25,
+                    max_examples=int(os.environ.get("AGORAKIT_PROPERTY_EXAMPLES", "25")),
                     stateful_step_count=20,
                     deadline=None,
                     suppress_health_check=[HealthCheck.too_slow],

@@ -13,6 +13,7 @@ from agorakit.errors import FieldError
 from agorakit.money import ledger
 from agorakit.money.tables import LedgerEntry
 from agorakit.orders import service
+from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.process import Process, ProcessError, Timer, Transition
 from agorakit.orders.schemas import ItemIn
 from agorakit.orders.tables import OrderTimer
@@ -843,7 +844,8 @@ async def test_paying_an_order_from_balance_starts_it_at_once(client, runtime, m
     again = await client.post(
         f"/orders/{order.id}/payments", json={"method": "balance"}, headers=buyer.headers
     )
-    problem(again, 409, "transition_not_allowed")
+    body = problem(again, 409, "order_already_paid")
+    assert body["extra"]["payment_id"] == paid.json()["id"]
     assert await ledger.balance_of(ledger.available(buyer.id), "USD") == 800  # paid once
 
 
@@ -1024,13 +1026,14 @@ async def test_check_ledger_reports_a_final_order_that_still_holds_escrow(client
     await fund_credit(runtime, buyer.id)
     order = await new_order(runtime, buyer, seller)
     await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
-    assert await service.final_orders_with_escrow(runtime) == []
+    assert await escrow_problem_lines(runtime) == []
     # Force the order into a final state without its effect (as a buggy plugin might).
     from agorakit.orders.tables import Order
 
     await Order.update({Order.state: "completed"}).where(Order.id == order.id)
-    assert await service.final_orders_with_escrow(runtime) == [
-        f"order:{order.id}:escrow USD: order is completed (final) but its escrow holds 500"
+    assert await escrow_problem_lines(runtime) == [
+        f"order:{order.id}:escrow USD: order {order.id} is completed and its escrow holds "
+        "5.00 USD, but must hold 0.00 USD"
     ]
 
 

@@ -18,6 +18,7 @@ import pytest
 import agorakit
 from agorakit.money import ledger
 from agorakit.orders import service
+from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.process import Process, Timer, Transition
 from agorakit.orders.schemas import ItemIn
 from agorakit.orders.tables import OrderTimer
@@ -259,7 +260,7 @@ async def test_timers_fired_as_a_set_leave_what_one_by_one_leaves(runtime, make_
     stale = [t for t in sets["core_order_timer"] if t["order"] == orders["delivered"][0]]
     assert [t["status"] for t in stale] == ["cancelled", "cancelled", "fired", "cancelled"]
     assert await ledger.check_ledger() == []
-    assert await service.final_orders_with_escrow(runtime) == []
+    assert await escrow_problem_lines(runtime) == []
 
 
 async def check_outcome(buyers, sellers, orders):

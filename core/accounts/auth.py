@@ -1,9 +1,10 @@
 """Bearer tokens (Litestar's JWT support) and the role guard.
 
-A token names the member (``sub``) and carries their security stamp; changing the
-password or suspending the account changes the stamp, so every older token stops
-working at once.  Each request re-reads the member, so a role change or a suspension
-takes effect on the next request.
+A token names the member (``sub``) and carries their security stamp; changing or
+resetting the password or suspending the account changes the stamp, so every older
+token stops working at once.  Each request re-reads the member (tokens remembered by
+:class:`CachedToken` too: only the signature check is skipped), so a role change, a
+suspension (403 ``account_suspended``) or a new stamp takes effect on the next request.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from litestar.routes import HTTPRoute
 from litestar.security.jwt import JWTAuth, Token
 
 from agorakit.accounts import service
+from agorakit.accounts.roles import is_operator
 from agorakit.accounts.schemas import AuthToken, MemberOut
 from agorakit.errors import Forbidden
 from agorakit.http.openapi import problem
@@ -145,6 +147,12 @@ async def issue_token(runtime: Runtime, jwt_auth: JWTAuth, member: MemberOut) ->
 
 
 def operator_only(connection: ASGIConnection[Any, MemberOut, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: only operators pass."""
-    if connection.user.role != "operator":
+    """Guard: only operators (and the site's owners) pass."""
+    if not is_operator(connection.user):
         raise Forbidden("this action is for the site's operators only")
+
+
+def owner_only(connection: ASGIConnection[Any, MemberOut, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: only the site's owners pass."""
+    if connection.user.role != "owner":
+        raise Forbidden("this action is for the site's owner only")

@@ -7,30 +7,36 @@ from typing import Annotated
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from agorakit.accounts import service
-from agorakit.accounts.auth import issue_token, operator_only
+from agorakit.accounts import credentials, service
+from agorakit.accounts.auth import issue_token, operator_only, owner_only
 from agorakit.accounts.schemas import (
+    Accepted,
     AuthToken,
     ChangePassword,
+    ChangeRole,
+    ConfirmToken,
     Login,
     MemberOut,
     MemberPage,
     RegisterMember,
+    RequestEmail,
+    ResetPassword,
     Role,
     Status,
     SuspendMember,
     UpdateProfile,
 )
+from agorakit.http.client import client_address
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, MemberRequest
 from agorakit.pagination import DEFAULT_LIMIT, check_limit
 from agorakit.runtime import Runtime
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _client(request: Request, runtime: Runtime) -> str:
+    return client_address(request.scope, runtime.settings.http.trusted_proxies)
 
 
 class AuthController(Controller):
@@ -39,13 +45,16 @@ class AuthController(Controller):
     opt = {"exclude_from_auth": True}
 
     @post(
-        "/register", operation_id="register", summary="Create a member account", status_code=HTTP_201_CREATED
+        "/register",
+        operation_id="register",
+        responses=problems(429),
+        summary="Create a member account (the next step arrives by email)",
+        status_code=HTTP_202_ACCEPTED,
     )
     async def register(
         self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[RegisterMember]
-    ) -> AuthToken:
-        member = await service.register(runtime, data)
-        return await issue_token(runtime, request.app.state.jwt_auth, member)
+    ) -> Accepted:
+        return await credentials.sign_up(runtime, data, client=_client(request, runtime))
 
     @post(
         "/login",
@@ -57,10 +66,62 @@ class AuthController(Controller):
     async def login(
         self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[Login]
     ) -> AuthToken:
-        member = await service.authenticate(
-            runtime, email=data.email, password=data.password, client=_client(request)
+        member = await credentials.authenticate(
+            runtime, email=data.email, password=data.password, client=_client(request, runtime)
         )
         return await issue_token(runtime, request.app.state.jwt_auth, member)
+
+    @post(
+        "/email-verification",
+        operation_id="requestEmailVerification",
+        responses=problems(429),
+        summary="Email a new verification link",
+        status_code=HTTP_202_ACCEPTED,
+    )
+    async def request_verification(
+        self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[RequestEmail]
+    ) -> Accepted:
+        return await credentials.request_verification(
+            runtime, email=data.email, client=_client(request, runtime)
+        )
+
+    @post(
+        "/email-verification/confirm",
+        operation_id="confirmEmailVerification",
+        summary="Verify the email address with the emailed token",
+        status_code=HTTP_200_OK,
+    )
+    async def confirm_verification(
+        self, runtime: NamedDependency[Runtime], data: JSONBody[ConfirmToken]
+    ) -> Accepted:
+        return await credentials.confirm_verification(runtime, token=data.token)
+
+    @post(
+        "/password-reset",
+        operation_id="requestPasswordReset",
+        responses=problems(429),
+        summary="Email a password reset link",
+        status_code=HTTP_202_ACCEPTED,
+    )
+    async def request_password_reset(
+        self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[RequestEmail]
+    ) -> Accepted:
+        return await credentials.request_password_reset(
+            runtime, email=data.email, client=_client(request, runtime)
+        )
+
+    @post(
+        "/password-reset/confirm",
+        operation_id="confirmPasswordReset",
+        summary="Set a new password with the emailed token (every session ends)",
+        status_code=HTTP_200_OK,
+    )
+    async def confirm_password_reset(
+        self, runtime: NamedDependency[Runtime], data: JSONBody[ResetPassword]
+    ) -> Accepted:
+        return await credentials.confirm_password_reset(
+            runtime, token=data.token, new_password=data.new_password
+        )
 
 
 class MeController(Controller):
@@ -119,7 +180,7 @@ class OperatorMembersController(Controller):
     @post(
         "/{member_id:int}/suspend",
         operation_id="suspendMember",
-        summary="Suspend an account (its tokens stop working)",
+        summary="Suspend an account (its tokens stop working; operators: owner only)",
         status_code=HTTP_200_OK,
     )
     async def suspend(
@@ -136,10 +197,26 @@ class OperatorMembersController(Controller):
     @post(
         "/{member_id:int}/reactivate",
         operation_id="reactivateMember",
-        summary="Lift a suspension",
+        summary="Lift a suspension (operators: owner only)",
         status_code=HTTP_200_OK,
     )
     async def reactivate(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], member_id: Id
     ) -> MemberOut:
         return await service.reactivate(runtime, operator_id=request.user.id, member_id=member_id)
+
+    @post(
+        "/{member_id:int}/role",
+        operation_id="setMemberRole",
+        summary="Make a member a member, operator or owner (owner only)",
+        status_code=HTTP_200_OK,
+        guards=[owner_only],
+    )
+    async def set_role(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        member_id: Id,
+        data: JSONBody[ChangeRole],
+    ) -> MemberOut:
+        return await service.set_role(runtime, owner_id=request.user.id, member_id=member_id, role=data.role)

@@ -13,7 +13,8 @@ Password = Annotated[str, Meta(max_length=1024)]
 DisplayName = Annotated[str, Meta(max_length=80, examples=["Ada L."])]
 CountryCode = Annotated[str, Meta(max_length=2, examples=["GB"], description="ISO 3166-1 alpha-2")]
 Skills = Annotated[list[Annotated[str, Meta(max_length=40)]], Meta(max_length=50)]
-Role = Literal["member", "operator"]
+#: member < operator < owner: an owner may do all an operator may, and manage operators
+Role = Literal["member", "operator", "owner"]
 Status = Literal["active", "suspended"]
 
 
@@ -43,6 +44,29 @@ class ChangePassword(msgspec.Struct, forbid_unknown_fields=True):
     new_password: Password
 
 
+class RequestEmail(msgspec.Struct, forbid_unknown_fields=True):
+    """Where to send a password reset link."""
+
+    email: Email
+
+
+class ConfirmToken(msgspec.Struct, forbid_unknown_fields=True):
+    """The secret from an emailed link."""
+
+    token: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class ResetPassword(msgspec.Struct, forbid_unknown_fields=True):
+    """The secret from a password reset email and the new password."""
+
+    token: Annotated[str, Meta(min_length=1, max_length=200)]
+    new_password: Password
+
+
+class ChangeRole(msgspec.Struct, forbid_unknown_fields=True):
+    role: Role
+
+
 class SuspendMember(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, Meta(min_length=1, max_length=500)]
 
@@ -59,6 +83,21 @@ class MemberOut(msgspec.Struct):
     status: Status
     created_at: datetime
     suspended_reason: str | None = None
+    #: whether the member proved they read ``email`` (followed the verification link)
+    email_verified: bool = False
+
+
+class Accepted(msgspec.Struct):
+    """The answer to a request whose outcome arrives by email.
+
+    It is the same whether or not the address belongs to an account, so it tells
+    nobody which addresses are registered.
+    """
+
+    #: the address the request named (normalised)
+    email: str
+    #: what happens next, for people
+    detail: str
 
 
 class AuthToken(msgspec.Struct):

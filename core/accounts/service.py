@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -12,9 +11,10 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from agorakit.accounts.passwords import Passwords
+from agorakit.accounts.roles import OPERATOR_ROLES
 from agorakit.accounts.schemas import MemberOut, RegisterMember, UpdateProfile
 from agorakit.accounts.tables import Member
-from agorakit.accounts.throttle import Window
+from agorakit.accounts.throttle import AccountThrottles, memory_throttles
 from agorakit.db import is_unique_violation
 from agorakit.db.prepared import Prepared
 from agorakit.errors import (
@@ -23,9 +23,7 @@ from agorakit.errors import (
     EmailTaken,
     FieldError,
     Forbidden,
-    InvalidCredentials,
     NotFound,
-    TooManyRequests,
     ValidationFailed,
 )
 from agorakit.pagination import decode_cursor, encode_cursor
@@ -36,15 +34,16 @@ _SKILL = re.compile(r"^[a-z0-9][a-z0-9 +#.\-]*$")
 
 
 class Accounts:
-    """Per-runtime state of the accounts area: the hasher and the login throttles."""
+    """Per-runtime state of the accounts area: the hasher and the throttles.
+
+    ``throttles`` may be replaced (before the first request) by a shared implementation
+    of :class:`agorakit.accounts.throttle.Throttle`.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         auth = runtime.settings.auth
         self.passwords = Passwords(auth)
-        self.per_address = Window(runtime.clock, auth.login_attempts_per_minute, timedelta(minutes=1))
-        self.per_account = Window(
-            runtime.clock, auth.login_max_failures, timedelta(minutes=auth.login_lockout_minutes)
-        )
+        self.throttles: AccountThrottles = memory_throttles(runtime.clock, auth)
 
 
 def accounts(runtime: Runtime) -> Accounts:
@@ -118,6 +117,8 @@ def _collect(*checks: Any) -> list[Any]:
 
 
 def to_member(row: dict[str, Any]) -> MemberOut:
+    row = dict(row)
+    row["email_verified"] = row.pop("email_verified_at", None) is not None
     return msgspec.convert(row, MemberOut, from_attributes=False, strict=False)
 
 
@@ -131,6 +132,7 @@ _PUBLIC = (
     Member.status,
     Member.created_at,
     Member.suspended_reason,
+    Member.email_verified_at,
 )
 
 
@@ -150,13 +152,21 @@ async def get_member(runtime: Runtime, member_id: int) -> MemberOut:
 
 
 async def member_for_token(member_id: int, stamp: str) -> MemberOut | None:
-    """The member a token names, if the token is still theirs (None otherwise)."""
+    """The member a token names, if the token is still theirs (None otherwise).
+
+    A suspended member's token (current or not: suspending changes the stamp) gets
+    403 ``account_suspended`` with the reason, so the member learns why; the token is
+    genuine, it was signed by the site for this member.
+    """
     row = await _MEMBER_WITH_STAMP.run(member_id)
-    if row is None or not secrets.compare_digest(row.pop("security_stamp"), stamp):
+    if row is None:
         return None
+    current = row.pop("security_stamp")
     member = to_member(row)
     if member.status == "suspended":
-        raise AccountSuspended(_suspended_detail(member.suspended_reason))
+        raise AccountSuspended(suspended_detail(member.suspended_reason))
+    if not secrets.compare_digest(current, stamp):
+        return None
     return member
 
 
@@ -197,8 +207,20 @@ async def list_members(
 # --------------------------------------------------------------------------------------
 
 
-async def register(runtime: Runtime, cmd: RegisterMember, *, role: str = "member") -> MemberOut:
-    """Create an account.  Emails are unique case-insensitively (409 ``email_taken``)."""
+async def register(
+    runtime: Runtime, cmd: RegisterMember, *, role: str = "member", email_verified: bool = False
+) -> MemberOut:
+    """Create an account (the CLI, the demo, tests and :func:`.credentials.sign_up`).
+
+    Emails are unique case-insensitively: a taken one raises ``email_taken`` (409).  The
+    public ``POST /auth/register`` never shows that error (see ``credentials.sign_up``).
+    """
+    member_id = await create_member(runtime, cmd, role=role, email_verified=email_verified)
+    return await get_member(runtime, member_id)
+
+
+def check_registration(runtime: Runtime, cmd: RegisterMember) -> tuple[str, str, str, list[str]]:
+    """The normalised email, display name, country and skills, or every field error."""
     personal = [cmd.email, cmd.email.split("@")[0], cmd.display_name]
     email, display_name, country, skills, _ = _collect(
         lambda: normalise_email(cmd.email),
@@ -207,7 +229,26 @@ async def register(runtime: Runtime, cmd: RegisterMember, *, role: str = "member
         lambda: normalise_skills(cmd.skills),
         lambda: _check_password(runtime, cmd.password, field="password", personal=personal),
     )
-    password_hash = await accounts(runtime).passwords.hash(cmd.password)
+    return email, display_name, country, skills
+
+
+async def create_member(
+    runtime: Runtime,
+    cmd: RegisterMember,
+    *,
+    role: str = "member",
+    email_verified: bool = False,
+    password_hash: str | None = None,
+    checked: tuple[str, str, str, list[str]] | None = None,
+    then: Any = None,
+) -> int:
+    """Insert the member; ``then(uow, member_id, email)`` runs in the same unit of work.
+
+    ``checked`` is :func:`check_registration`'s result when the caller ran it already.
+    """
+    email, display_name, country, skills = checked or check_registration(runtime, cmd)
+    if password_hash is None:
+        password_hash = await accounts(runtime).passwords.hash(cmd.password)
     try:
         async with runtime.unit_of_work() as uow:
             taken = await Member.exists().where(Member.email_key == email.lower())
@@ -225,59 +266,27 @@ async def register(runtime: Runtime, cmd: RegisterMember, *, role: str = "member
                     role=role,
                     status="active",
                     security_stamp=secrets.token_hex(16),
+                    email_verified_at=now if email_verified else None,
                     created_at=now,
                     updated_at=now,
                 )
             ).returning(Member.id)
             member_id = rows[0]["id"]
             uow.record("member.registered", subject=f"member:{member_id}", actor_id=member_id, role=role)
+            if then is not None:
+                await then(uow, member_id, email)
     except Exception as exc:
         if is_unique_violation(exc):  # lost a race with a concurrent registration
             raise EmailTaken(_email_taken_detail(email)) from None
         raise
-    return await get_member(runtime, member_id)
+    return member_id
 
 
 def _email_taken_detail(email: str) -> str:
     return f"{email} is already registered; log in, or use another address"
 
 
-async def authenticate(runtime: Runtime, *, email: str, password: str, client: str) -> MemberOut:
-    """Check a login.  Throttled per client address and per account (429 + Retry-After)."""
-    state = accounts(runtime)
-    address_key = f"ip:{client}"
-    retry = state.per_address.retry_after(address_key)
-    if retry:
-        message = f"too many login attempts from your address; try again in {retry} s"
-        raise TooManyRequests(message, retry_after=retry)
-    state.per_address.hit(address_key)
-    email_key = email.strip().lower()
-    account_key = f"account:{email_key}"
-    retry = state.per_account.retry_after(account_key)
-    if retry:
-        message = f"too many failed logins for this account; try again in {retry} s"
-        raise TooManyRequests(message, retry_after=retry)
-
-    row = (
-        await Member.select(Member.id, Member.password_hash, Member.status, Member.suspended_reason)
-        .where(Member.email_key == email_key)
-        .first()
-    )
-    ok = await state.passwords.verify(row["password_hash"] if row else None, password)
-    if not ok or row is None:
-        state.per_account.hit(account_key)
-        raise InvalidCredentials("the email or password is wrong")
-    state.per_account.reset(account_key)
-    if row["status"] == "suspended":
-        raise AccountSuspended(_suspended_detail(row["suspended_reason"]))
-    if state.passwords.needs_rehash(row["password_hash"]):
-        new_hash = await state.passwords.hash(password)
-        async with runtime.unit_of_work():
-            await Member.update({Member.password_hash: new_hash}).where(Member.id == row["id"])
-    return await get_member(runtime, row["id"])
-
-
-def _suspended_detail(reason: str | None) -> str:
+def suspended_detail(reason: str | None) -> str:
     because = f": {reason}" if reason else ""
     return f"this account is suspended{because}. Contact the site's operators."
 
@@ -341,19 +350,54 @@ async def change_password(
     return await get_member(runtime, member_id)
 
 
+async def _target_for_staff_change(runtime: Runtime, *, actor_id: int, member_id: int, action: str) -> dict:
+    """Read (and on PostgreSQL lock) the member an operator acts on, checking who may.
+
+    Operators manage members; only an owner manages operators and owners.
+    """
+    query = Member.select(Member.id, Member.role, Member.status).where(Member.id.is_in([actor_id, member_id]))
+    if runtime.db.is_postgres:
+        query = query.lock_rows()
+    rows = {row["id"]: row for row in await query}
+    target = rows.get(member_id)
+    if target is None:
+        raise NotFound(f"there is no member {member_id}")
+    actor_role = rows[actor_id]["role"] if actor_id in rows else None
+    if target["role"] in OPERATOR_ROLES and actor_role != "owner":
+        message = f"only the site's owner can {action} an operator or owner (member {member_id} is {target['role']})"
+        raise Forbidden(message)
+    return target
+
+
+async def _check_owner_remains(runtime: Runtime, *, losing: int) -> None:
+    """409 when member ``losing`` is the last active owner (the site would have none)."""
+    query = Member.select(Member.id).where((Member.role == "owner") & (Member.status == "active"))
+    if runtime.db.is_postgres:
+        query = query.lock_rows()
+    owners = {row["id"] for row in await query}
+    if owners <= {losing}:
+        message = f"member {losing} is the site's last owner; make another member owner first"
+        raise Conflict(message)
+
+
 async def suspend(runtime: Runtime, *, operator_id: int, member_id: int, reason: str) -> MemberOut:
-    """Suspend an account: its tokens stop working at once and it cannot log in."""
+    """Suspend an account: it cannot log in, and its tokens get 403 ``account_suspended``.
+
+    Its stamp changes too, so tokens issued before stay dead after a reactivation.
+    """
     if operator_id == member_id:
         raise Forbidden("operators cannot suspend their own account")
     reason = " ".join(reason.split())
     if not reason:
         raise ValidationFailed([FieldError("reason", "say why the account is suspended")])
     async with runtime.unit_of_work() as uow:
-        row = await Member.select(Member.status).where(Member.id == member_id).first()
-        if row is None:
-            raise NotFound(f"there is no member {member_id}")
+        row = await _target_for_staff_change(
+            runtime, actor_id=operator_id, member_id=member_id, action="suspend"
+        )
         if row["status"] == "suspended":
             raise Conflict(f"member {member_id} is already suspended")
+        if row["role"] == "owner":
+            await _check_owner_remains(runtime, losing=member_id)
         await Member.update(
             {
                 Member.status: "suspended",
@@ -368,9 +412,9 @@ async def suspend(runtime: Runtime, *, operator_id: int, member_id: int, reason:
 
 async def reactivate(runtime: Runtime, *, operator_id: int, member_id: int) -> MemberOut:
     async with runtime.unit_of_work() as uow:
-        row = await Member.select(Member.status).where(Member.id == member_id).first()
-        if row is None:
-            raise NotFound(f"there is no member {member_id}")
+        row = await _target_for_staff_change(
+            runtime, actor_id=operator_id, member_id=member_id, action="reactivate"
+        )
         if row["status"] != "suspended":
             raise Conflict(f"member {member_id} is not suspended")
         await Member.update(
@@ -380,9 +424,36 @@ async def reactivate(runtime: Runtime, *, operator_id: int, member_id: int) -> M
     return await get_member(runtime, member_id)
 
 
+async def set_role(runtime: Runtime, *, owner_id: int, member_id: int, role: str) -> MemberOut:
+    """Make a member a member, operator or owner (owners only; the last owner stays)."""
+    if role not in ("member", *OPERATOR_ROLES):
+        raise ValidationFailed([FieldError("role", "must be member, operator or owner")])
+    async with runtime.unit_of_work() as uow:
+        row = await _target_for_staff_change(runtime, actor_id=owner_id, member_id=member_id, action="change")
+        actor = await Member.select(Member.role).where(Member.id == owner_id).first()
+        if actor is None or actor["role"] != "owner":
+            raise Forbidden("only the site's owner can change roles")
+        if row["role"] == role:
+            return await get_member(runtime, member_id)
+        if row["role"] == "owner":
+            await _check_owner_remains(runtime, losing=member_id)
+        await Member.update({Member.role: role, Member.updated_at: uow.now}).where(Member.id == member_id)
+        uow.record(
+            "member.role_changed",
+            subject=f"member:{member_id}",
+            actor_id=owner_id,
+            role=role,
+            previous=row["role"],
+        )
+    return await get_member(runtime, member_id)
+
+
 async def create_operator(
-    runtime: Runtime, *, email: str, password: str, display_name: str, country: str
+    runtime: Runtime, *, email: str, password: str, display_name: str, country: str, owner: bool = False
 ) -> MemberOut:
-    """Create an operator account (``agorakit users create-operator``)."""
+    """Create an operator account, or with ``owner`` the site's owner (``agorakit users``).
+
+    Its email counts as verified: the person running the command chose it.
+    """
     cmd = RegisterMember(email=email, password=password, display_name=display_name, country=country)
-    return await register(runtime, cmd, role="operator")
+    return await register(runtime, cmd, role="owner" if owner else "operator", email_verified=True)

@@ -1,11 +1,11 @@
 """Tables of the accounts area."""
 
-from piccolo.columns import JSON, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
 class Member(Table, tablename="core_member"):
-    """A person on the site: buyer, seller, worker, employer or operator."""
+    """A person on the site: buyer, seller, worker, employer, operator or owner."""
 
     email = Varchar(length=254, help_text="Email address as the member typed it (normalised).")
     email_key = Varchar(length=254, unique=True, index=True, help_text="Lower-cased email: unique per site.")
@@ -13,11 +13,32 @@ class Member(Table, tablename="core_member"):
     display_name = Varchar(length=80, help_text="Name shown to other members.")
     country = Varchar(length=2, help_text="ISO 3166-1 alpha-2 country code, upper case.")
     skills = JSON(default=[], help_text="JSON list of lower-cased skill tags.")
-    role = Varchar(length=16, default="member", help_text="member | operator")
+    role = Varchar(length=16, default="member", help_text="member | operator | owner")
     status = Varchar(length=16, default="active", help_text="active | suspended")
     suspended_reason = Text(null=True, default=None, help_text="Why an operator suspended it.")
     security_stamp = Varchar(
-        length=32, help_text="Changes on password change or suspension: old tokens stop working."
+        length=32, help_text="Changes on password change, reset or suspension: old tokens stop working."
+    )
+    email_verified_at = Timestamptz(
+        null=True,
+        default=None,
+        help_text="When the member proved they read the email address; null = not yet.",
     )
     created_at = Timestamptz(help_text="Registration instant (from the runtime clock).")
     updated_at = Timestamptz(help_text="Last profile change.")
+
+
+class AccountToken(Table, tablename="core_account_token"):
+    """A single-use secret sent by email (verify the address, reset the password).
+
+    Only a SHA-256 hash of the secret is kept: a copy of the database cannot be used to
+    take over an account.
+    """
+
+    member_id = Integer(index=True, help_text="The member it was sent to.")
+    purpose = Varchar(length=16, help_text="verify_email | reset_password")
+    token_hash = Varchar(length=64, unique=True, help_text="Hex SHA-256 of the secret (never the secret).")
+    email = Varchar(length=254, help_text="The address it was sent to (what a verification proves).")
+    created_at = Timestamptz(help_text="When it was sent.")
+    expires_at = Timestamptz(help_text="Refused from this instant on.")
+    used_at = Timestamptz(null=True, default=None, help_text="When it was used; a used token is refused.")

@@ -19,6 +19,7 @@ from typing import Any
 
 import filetype
 
+from agorakit.accounts.roles import is_operator
 from agorakit.attachments.schemas import AttachmentOut
 from agorakit.attachments.storage import new_key, storage_for
 from agorakit.attachments.tables import Attachment
@@ -142,7 +143,7 @@ async def check_scope_access(runtime: Any, scope: str, member: Any, *, write: bo
     order = await get_order(runtime, ident, caller=member)
     if member.id in (order.buyer_id, order.seller_id):
         return
-    if not write and member.role == "operator":
+    if not write and is_operator(member):
         return
     raise NotFound(f"there is no order {ident}")
 
@@ -253,7 +254,7 @@ async def _get(attachment_id: int) -> AttachmentOut:
 
 async def _readable_row(runtime: Any, attachment_id: int, viewer: Any) -> dict[str, Any]:
     row = await _row(attachment_id)
-    if viewer.role != "operator":
+    if not is_operator(viewer):
         try:
             await check_scope_access(runtime, row["scope"], viewer, write=False)
         except NotFound:

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
+from agorakit.accounts.roles import is_operator
 from agorakit.accounts.schemas import MemberOut
 from agorakit.accounts.tables import Member
 from agorakit.catalog import service
@@ -133,7 +134,7 @@ async def get_listing(listing_id: int, *, viewer: MemberOut | None = None) -> Li
 def _may_see(row: dict[str, Any], viewer: MemberOut | None) -> bool:
     if row["status"] not in HIDDEN:
         return True
-    return viewer is not None and (viewer.role == "operator" or viewer.id == row["owner_id"])
+    return viewer is not None and (is_operator(viewer) or viewer.id == row["owner_id"])
 
 
 async def list_own(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
+from agorakit.accounts.roles import is_operator
 from agorakit.db import is_unique_violation
 from agorakit.disputes.schemas import (
     DisputeOut,
@@ -134,7 +135,7 @@ async def dispute_reasons(runtime: Any, order_id: int, *, caller: Any) -> Disput
 async def get_dispute(runtime: Any, dispute_id: int, *, caller: Any) -> DisputeOut:
     """A dispute, for the parties of its order and operators; 404 for anyone else."""
     row = await _dispute_row(dispute_id)
-    if getattr(caller, "role", None) != "operator":
+    if not is_operator(caller):
         try:
             await orders.get_order(runtime, row["order_id"], caller=caller)
         except NotFound:
@@ -147,7 +148,7 @@ async def get_dispute(runtime: Any, dispute_id: int, *, caller: Any) -> DisputeO
 
 async def order_disputes(runtime: Any, order_id: int, *, caller: Any) -> list[DisputeOut]:
     order = await orders.get_order(runtime, order_id, caller=caller)
-    if getattr(caller, "role", None) != "operator" and caller.id not in (order.buyer_id, order.seller_id):
+    if not is_operator(caller) and caller.id not in (order.buyer_id, order.seller_id):
         raise NotFound(f"there is no order {order_id}")
     rows = (
         await Dispute.select().where(Dispute.order_id == order_id).order_by(Dispute.id).output(load_json=True)
@@ -366,7 +367,7 @@ async def resolve_dispute(
     runtime: Any, dispute_id: int, body: ResolveDispute, *, caller: Any, idempotency_key: str | None = None
 ) -> tuple[DisputeOut, bool]:
     """An operator settles a dispute; returns ``(dispute, replayed)``."""
-    if getattr(caller, "role", None) != "operator":
+    if not is_operator(caller):
         raise Forbidden("only operators resolve disputes")
     note = body.note.strip()
     if body.outcome == "reject" and not note:

@@ -10,7 +10,8 @@ time; they are off the request path now.
 Nothing is lost by this: the events are in the outbox (``core_domain_event``) before the
 dispatcher sees them.  If the process stops with events still queued, or a handler
 fails, they stay ``pending`` and the worker re-publishes them (at least once; handlers
-deduplicate on ``event.id``).  The queue is bounded: when it is full, the request that
+deduplicate on ``event.id``): at once when this process is gone (they carry its registry
+id, see :mod:`agorakit.events.processes`), 30 s after them while it lives.  The queue is bounded: when it is full, the request that
 committed delivers its own events (back-pressure instead of unbounded memory).
 
 The dispatcher runs only while the app is being served (Litestar's start-up and

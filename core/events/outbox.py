@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+from piccolo.columns.combination import WhereRaw
 
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.events import DomainEvent, EventsFailed
@@ -24,8 +25,12 @@ MAX_ATTEMPTS = 5
 _INSERT = PreparedInsert(StoredEvent)
 
 
-async def store(events: list[DomainEvent]) -> list[DomainEvent]:
-    """Write events inside the current transaction; returns them with their ids."""
+async def store(events: list[DomainEvent], process_id: int | None = None) -> list[DomainEvent]:
+    """Write events inside the current transaction; returns them with their ids.
+
+    ``process_id``: the registered process that will publish them (see
+    :mod:`agorakit.events.processes`), written by the same INSERT.
+    """
     if not events:
         return []
     rows = await _INSERT.run(
@@ -38,6 +43,7 @@ async def store(events: list[DomainEvent]) -> list[DomainEvent]:
                 "at": e.at,
                 "status": "pending",
                 "attempts": 0,
+                "process_id": process_id,
             }
             for e in events
         ]
@@ -167,20 +173,53 @@ def _to_event(row: dict[str, Any]) -> DomainEvent:
 async def republish_events(runtime: Any, *, limit: int = 100) -> list[int]:
     """Publish again events left pending (a crash after commit, a failing handler).
 
-    Only events older than :data:`REPUBLISH_AFTER` are taken, so an event a request is
-    publishing right now is normally left to it; handlers are idempotent anyway.
+    The events of a process that is gone (no heartbeat, killed, stopped: see
+    :mod:`agorakit.events.processes`) are taken at once.  Those of a live process, or of
+    none registered, only :data:`REPUBLISH_AFTER` after they happened or were last taken
+    over, so that an event a request is publishing right now is left to it (handlers are
+    idempotent anyway).  Taken events are claimed for this process first (on PostgreSQL
+    with ``FOR UPDATE SKIP LOCKED``, so two workers do not take the same ones).
     """
-    cutoff = runtime.clock.now() - REPUBLISH_AFTER
-    rows = (
-        await StoredEvent.select()
-        .where((StoredEvent.status == "pending") & (StoredEvent.at <= cutoff))
-        .order_by(StoredEvent.id)
-        .limit(limit)
-    )
+    from agorakit.events.processes import forget_gone_processes
+
+    await forget_gone_processes(runtime)
+    rows = await _claim(runtime, limit)
     events = [_to_event(row) for row in rows]
     if events:
         await publish(runtime, events)  # one batch: batch handlers take them set-wise
     return [event.id for event in events]
+
+
+#: the registry is read by the claim itself: a process that registered a moment ago and
+#: stored events since is seen as live
+_OWNER_GONE = WhereRaw(
+    '"core_domain_event"."process_id" IS NOT NULL AND '
+    '"core_domain_event"."process_id" NOT IN (SELECT "id" FROM "core_process")'
+)
+
+
+async def _claim(runtime: Any, limit: int) -> list[dict[str, Any]]:
+    async with runtime.db.transaction():
+        now = runtime.clock.now()
+        cutoff = now - REPUBLISH_AFTER
+        owner_gone = _OWNER_GONE
+        waited = (StoredEvent.claimed_at.is_null() & (StoredEvent.at <= cutoff)) | (
+            StoredEvent.claimed_at <= cutoff
+        )
+        query = (
+            StoredEvent.select()
+            .where((StoredEvent.status == "pending") & (owner_gone | waited))
+            .order_by(StoredEvent.id)
+            .limit(limit)
+        )
+        if runtime.db.is_postgres:
+            query = query.lock_rows(skip_locked=True)
+        rows = await query
+        if rows:
+            await StoredEvent.update(
+                {StoredEvent.process_id: runtime.process_id, StoredEvent.claimed_at: now}
+            ).where(StoredEvent.id.is_in([row["id"] for row in rows]))
+    return rows
 
 
 async def failed_events(*, limit: int = 100) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from the route's shape and are added here once, when the app registers the route
   belongs to someone the caller may not see: the API answers 404 for both);
 - 409 for a route that changes something: the state does not allow it, or a concurrent
   change got in the way (``concurrent_change``: nothing changed, a retry can pass);
-- 403 for a route behind the operators-only guard;
+- 403 for a route behind a role guard (operators only, the owner only);
 - 401 and 403 (a suspended account) and the bearer-token requirement for a route that
   needs a token (set by the JWT config,
   :meth:`agorakit.accounts.auth.MemberJWTAuth.document_route`);
@@ -106,7 +106,7 @@ def _success_type(handler: HTTPRouteHandler) -> Any:
     return returned.annotation
 
 
-def document_route(route: HTTPRoute, *, operator_guard: Any) -> None:
+def document_route(route: HTTPRoute, *, role_guards: dict[Any, str]) -> None:
     """Add the error responses every route of this shape can produce (see the module doc)."""
     for handler in route.route_handlers:
         if not handler.resolve_include_in_schema():
@@ -121,8 +121,10 @@ def document_route(route: HTTPRoute, *, operator_guard: Any) -> None:
             documented.update(problems(404))
         if handler.http_methods - {"GET", "HEAD", "OPTIONS"}:
             documented.update(problems(409))
-        if any(operator_guard in (layer.guards or ()) for layer in handler.ownership_layers):
-            documented[403] = problem(403, "The caller is not an operator (`forbidden`).")
+        guards = [g for layer in handler.ownership_layers for g in (layer.guards or ())]
+        for guard, who in role_guards.items():
+            if guard in guards:
+                documented[403] = problem(403, f"The caller is not {who} (`forbidden`).")
         if handler.status_code == 201 and _takes_idempotency_key(handler):
             documented[200] = ResponseSpec(
                 data_container=_success_type(handler),

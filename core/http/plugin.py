@@ -5,6 +5,7 @@ from agorakit import hookimpl
 
 @hookimpl
 def agorakit_routes():
+    from agorakit.http.security_txt import SecurityTxtController
     from agorakit.http.system import SystemController
 
-    return [SystemController]
+    return [SystemController, SecurityTxtController]

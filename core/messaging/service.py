@@ -15,6 +15,7 @@ import functools
 import re
 from typing import Any
 
+from agorakit.accounts.roles import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.attachments.service import attachments_by_ids, check_attachments
 from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of_sql, none_of
@@ -228,7 +229,7 @@ async def conversation_access(
     if row is not None:
         if await _takes_part(runtime, row, member.id):
             return row
-        if member.role == "operator":
+        if is_operator(member):
             if write:
                 raise Forbidden("operators read conversations but do not write in them")
             return row
@@ -454,7 +455,7 @@ async def order_conversation(runtime: Any, order_id: int, *, caller: Any) -> Con
     from agorakit.orders.service import get_order
 
     order = await get_order(runtime, order_id, caller=caller)
-    if caller.id not in (order.buyer_id, order.seller_id) and caller.role != "operator":
+    if caller.id not in (order.buyer_id, order.seller_id) and not is_operator(caller):
         raise NotFound(f"there is no order {order_id}")
     async with runtime.unit_of_work() as uow:
         conversation_id = await sync_order_conversation(uow, order_id)
@@ -654,7 +655,7 @@ async def _messages_out(rows: list[dict[str, Any]], viewer: Any) -> list[Message
     files = {
         a.id: a for a in await attachments_by_ids(sorted({i for r in rows for i in r["attachments"] or []}))
     }
-    operator = viewer.role == "operator"
+    operator = is_operator(viewer)
     return [
         MessageOut(
             id=r["id"],

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
+from agorakit.accounts.roles import is_operator
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money import balances, payments, withdrawals
@@ -141,7 +142,7 @@ class PaymentController(Controller):
 
     @get("/{payment_id:int}", operation_id="getPayment", summary="One of your payments")
     async def get_one(self, request: MemberRequest, payment_id: Id) -> PaymentOut:
-        payer = None if request.user.role == "operator" else request.user.id
+        payer = None if is_operator(request.user) else request.user.id
         return await payments.get_payment(payment_id, payer_id=payer)
 
     @post(
@@ -203,7 +204,7 @@ class WithdrawalController(Controller):
 
     @get("/{withdrawal_id:int}", operation_id="getWithdrawal", summary="One of your withdrawals")
     async def get_one(self, request: MemberRequest, withdrawal_id: Id) -> WithdrawalOut:
-        member = None if request.user.role == "operator" else request.user.id
+        member = None if is_operator(request.user) else request.user.id
         return await withdrawals.get_withdrawal(withdrawal_id, member_id=member)
 
     @post(

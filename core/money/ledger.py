@@ -539,6 +539,20 @@ async def balances_of(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]
     return found
 
 
+async def nonzero_escrows(prefix: str = "") -> list[tuple[str, str, int]]:
+    """``(ref, currency, balance)`` of every escrow holding money (or owing it), for refs
+    starting with ``prefix`` (``"order:"``): what an invariant check walks."""
+    rows = await LedgerAccount.select(
+        LedgerAccount.name, LedgerAccount.currency, LedgerAccount.balance
+    ).where((LedgerAccount.kind == "escrow") & (LedgerAccount.balance != 0))
+    found = []
+    for row in rows:
+        ref = row["name"].removesuffix(":escrow")
+        if ref.startswith(prefix):
+            found.append((ref, row["currency"], row["balance"]))
+    return found
+
+
 async def balances_for_update(names: list[str], currency: str) -> dict[str, int]:
     """Balances of ``names`` (0 for an account not opened yet), locked to the end of the
     transaction.

@@ -26,6 +26,8 @@ from agorakit.money.tables import Payment
 from agorakit.pagination import decode_cursor, encode_cursor
 
 OPEN_STATUSES = ("pending", "awaiting_funds")
+#: statuses of a payment that is funding, or has funded, its target
+FUNDING_STATUSES = (*OPEN_STATUSES, "completed")
 
 
 class IdempotencyKeyReused(ValidationFailed):
@@ -123,15 +125,19 @@ async def start_payment(
             if idempotency_key is not None:
                 first = await payment_by_key(payer_id, idempotency_key)
                 if first is not None:
-                    if (
-                        first.method,
-                        _minor(first),
-                        first.amount.currency,
-                        first.purpose,
-                        first.escrow_ref,
-                    ) != request:
+                    if _request_of(first) != request:
                         raise IdempotencyKeyReused("payment")
                     return first, True
+            for result in runtime.pm.hook.agorakit_payment_starting(
+                uow=uow,
+                payer_id=payer_id,
+                method=method,
+                amount=amount,
+                currency=currency,
+                purpose=purpose,
+                escrow_ref=escrow_ref,
+            ):
+                await maybe_await(result)
             now = uow.now
             row = {
                 "payer_id": payer_id,
@@ -173,13 +179,19 @@ async def start_payment(
                 message = f"payment method {method!r} said completed but did not settle the payment"
                 raise RuntimeError(message)
     except Exception as exc:
-        if idempotency_key is not None and is_unique_violation(exc):
-            # A concurrent request with the same key won the race; answer with its payment.
+        if idempotency_key is not None and (is_unique_violation(exc) or isinstance(exc, Conflict)):
+            # A concurrent request with the same key won the race (its row, or the lock
+            # its target took, made this one fail): answer with its payment.
             first = await payment_by_key(payer_id, idempotency_key)
-            if first is not None:
+            if first is not None and _request_of(first) == request:
                 return first, True
         raise
     return payment, False
+
+
+def _request_of(payment: PaymentOut) -> tuple[Any, ...]:
+    """What an Idempotency-Key stands for: the same key must mean the same payment."""
+    return (payment.method, _minor(payment), payment.amount.currency, payment.purpose, payment.escrow_ref)
 
 
 def _minor(payment: PaymentOut) -> int:
@@ -257,15 +269,77 @@ async def settle(
     )
     for result in uow.runtime.pm.hook.agorakit_payment_settled(uow=uow, payment=settled):
         await maybe_await(result)
+    current = await get_payment(payment.id)
+    if current.status == "completed":  # not handed back by refund_settled_payment
+        uow.record(
+            "payment.completed",
+            subject=f"payment:{payment.id}",
+            actor_id=actor_id,
+            payer_id=payment.payer_id,
+            escrow_ref=payment.escrow_ref,
+            method=payment.method,
+        )
+    return current
+
+
+#: a completed payment handed back; nothing if it is not completed
+_REFUND = PreparedRaw(
+    Payment,
+    "UPDATE core_payment SET status = 'refunded', failure_reason = {}, updated_at = {} "
+    "WHERE id = {} AND status = 'completed' RETURNING id",
+)
+
+
+async def refund_settled_payment(uow: Any, payment: PaymentOut, *, reason: str) -> PaymentOut:
+    """Hand a payment that has just settled back to its payer, as site credit.
+
+    For money that arrives for something that no longer needs it (an order already paid
+    by another payment, cancelled or expired meanwhile): exactly the payment's own
+    amount goes from its target to the payer's credit, nothing else the target holds.
+    The payment ends ``refunded`` with ``reason`` as its ``failure_reason``, and the
+    payer is told (``payment.refunded``).  Call it in the unit of work of the settlement
+    (from ``agorakit_payment_settled``); a payment that is not completed is a 409.
+    """
+    currency = payment.amount.currency
+    amount = _minor(payment)
+    updated = await _REFUND.run(reason, uow.now, payment.id)
+    if not updated:
+        current = await get_payment(payment.id)
+        raise Conflict(f"payment {payment.id} is {current.status}; only a completed payment can be refunded")
+    await ledger.post(
+        uow,
+        key=f"payment:{payment.id}:refund",
+        kind="payment_refunded",
+        description=f"payment {payment.reference} refunded to your credit: {reason}",
+        lines=ledger.move(target_account(payment), ledger.credit(payment.payer_id), amount, currency),
+        refs={"payment": payment.id, **({"escrow": payment.escrow_ref} if payment.escrow_ref else {})},
+        actor_id=None,
+    )
     uow.record(
-        "payment.completed",
+        "payment.refunded",
         subject=f"payment:{payment.id}",
-        actor_id=actor_id,
         payer_id=payment.payer_id,
         escrow_ref=payment.escrow_ref,
         method=payment.method,
+        reason=reason,
     )
-    return await get_payment(payment.id)
+    return msgspec.structs.replace(payment, status="refunded", failure_reason=reason)
+
+
+_FUNDING = Prepared(
+    lambda ref: (
+        Payment.select()
+        .where((Payment.escrow_ref == ref) & Payment.status.is_in(list(FUNDING_STATUSES)))
+        .order_by(Payment.id)
+        .output(load_json=True)
+    )
+)
+
+
+async def funding_payments(escrow_ref: str) -> list[PaymentOut]:
+    """Payments of an escrow that are open or completed (not failed, expired, cancelled
+    or refunded), oldest first."""
+    return [to_payment(row) for row in await _FUNDING.run(escrow_ref)]
 
 
 async def cancel_payment(runtime: Any, *, payment_id: int, payer_id: int) -> PaymentOut:
@@ -381,4 +455,14 @@ def expiry(now: datetime, hours: int) -> datetime:
     return now + timedelta(hours=hours)
 
 
-__all__ = ["BalanceMethod", "IdempotencyKeyReused", "msgspec", "settle", "start_payment"]
+__all__ = [
+    "FUNDING_STATUSES",
+    "OPEN_STATUSES",
+    "BalanceMethod",
+    "IdempotencyKeyReused",
+    "funding_payments",
+    "get_payment",
+    "refund_settled_payment",
+    "settle",
+    "start_payment",
+]

@@ -10,7 +10,9 @@ import msgspec
 from agorakit.money.amounts import Money
 
 MethodName = Annotated[str, msgspec.Meta(min_length=1, max_length=40, examples=["bank_transfer"])]
-PaymentStatus = Literal["pending", "awaiting_funds", "completed", "failed", "expired", "cancelled"]
+PaymentStatus = Literal[
+    "pending", "awaiting_funds", "completed", "failed", "expired", "cancelled", "refunded"
+]
 WithdrawalStatus = Literal["requested", "processing", "completed", "failed", "cancelled"]
 
 

@@ -66,7 +66,7 @@ class Payment(Table, tablename="core_payment"):
     purpose = Varchar(length=16, help_text="deposit | escrow")
     escrow_ref = Varchar(length=80, null=True, default=None, help_text="e.g. order:12 for purpose=escrow")
     status = Varchar(
-        length=16, index=True, help_text="pending|awaiting_funds|completed|failed|expired|cancelled"
+        length=16, index=True, help_text="pending|awaiting_funds|completed|failed|expired|cancelled|refunded"
     )
     reference = Varchar(length=40, help_text="Reference the payer quotes (bank transfer).")
     idempotency_key = Varchar(length=200, null=True, default=None)

@@ -340,7 +340,7 @@ def _payment_row() -> Prepared:
     return Prepared(lambda id: Payment.select().where(Payment.id == id).first())
 
 
-async def _payment_notice(event: DomainEvent, template: str) -> list[Notice]:
+async def _payment_notice(event: DomainEvent, template: str, **context: Any) -> list[Notice]:
     from agorakit.money.amounts import format_amount
 
     payment_id = _subject_id(event)
@@ -361,6 +361,7 @@ async def _payment_notice(event: DomainEvent, template: str) -> list[Notice]:
                 "amount": format_amount(row["amount"], row["currency"]),
                 "currency": row["currency"],
                 "order_id": order_id,
+                **context,
             },
             link=f"/orders/{order_id}" if order_id else f"/payments/{row['id']}",
         )
@@ -377,6 +378,12 @@ async def payment_completed(event: DomainEvent, runtime: Any) -> list[Notice]:
 
 async def payment_expired(event: DomainEvent, runtime: Any) -> list[Notice]:
     return await _payment_notice(event, "payment_expired")
+
+
+async def payment_refunded(event: DomainEvent, runtime: Any) -> list[Notice]:
+    """The payer learns that money that arrived for nothing was handed back as credit
+    (whoever settled it: the payment is never reported completed)."""
+    return await _payment_notice(event, "payment_refunded", reason=event.data.get("reason") or "")
 
 
 async def withdrawal_finished(event: DomainEvent, runtime: Any) -> list[Notice]:
@@ -436,10 +443,12 @@ CORE_NOTICES: dict[str, Callable[[DomainEvent, Any], Awaitable[list[Notice]]]] =
     "qualification.rejected": qualification_decided,
     "payment.completed": payment_completed,
     "payment.expired": payment_expired,
+    "payment.refunded": payment_refunded,
     "withdrawal.completed": withdrawal_finished,
     "withdrawal.failed": withdrawal_finished,
     "member.registered": _account_notice("member_welcome"),
     "member.password_changed": _account_notice("member_password_changed"),
+    "member.password_reset": _account_notice("member_password_changed"),
     "member.reactivated": _account_notice("member_reactivated"),
 }
 

@@ -45,3 +45,10 @@ async def agorakit_on_events(events, runtime):
     from agorakit.notifications.service import notify_events
 
     await notify_events(runtime, events)
+
+
+@hookimpl(trylast=True)
+async def agorakit_account_email(runtime, uow, member, template, context):
+    from agorakit.notifications.account_emails import queue_account_email
+
+    return await queue_account_email(runtime, uow, member, template, context)

@@ -523,7 +523,15 @@ async def retry_event(runtime: Any, event_id: int) -> EventOut:
     sweep publishes it to every plugin (handlers are idempotent)."""
     async with runtime.unit_of_work():
         updated = (
-            await StoredEvent.update({StoredEvent.status: "pending", StoredEvent.attempts: 0})
+            await StoredEvent.update(
+                # no owner, not claimed: the next sweep takes it (it happened long ago)
+                {
+                    StoredEvent.status: "pending",
+                    StoredEvent.attempts: 0,
+                    StoredEvent.process_id: None,
+                    StoredEvent.claimed_at: None,
+                }
+            )
             .where((StoredEvent.id == event_id) & (StoredEvent.status == "failed"))
             .returning(StoredEvent.id)
         )

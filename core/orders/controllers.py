@@ -15,6 +15,7 @@ from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money.controllers import created_or_replayed
 from agorakit.money.schemas import PaymentOut
 from agorakit.orders import service
+from agorakit.orders.payments import pay_order
 from agorakit.orders.schemas import (
     FireTransition,
     OrderHistory,
@@ -94,7 +95,7 @@ class OrderController(Controller):
         data: JSONBody[PayOrder],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PaymentOut]:
-        payment, replayed = await service.pay_order(
+        payment, replayed = await pay_order(
             runtime, order_id, caller=request.user, method=data.method, idempotency_key=idempotency_key
         )
         return created_or_replayed(payment, replayed)

@@ -27,7 +27,14 @@ def agorakit_order_effects():
 
 
 @hookimpl
+async def agorakit_payment_starting(uow, amount, currency, purpose, escrow_ref):
+    from agorakit.orders.payments import check_payment_start
+
+    await check_payment_start(uow, amount=amount, currency=currency, purpose=purpose, escrow_ref=escrow_ref)
+
+
+@hookimpl
 async def agorakit_payment_settled(uow, payment):
-    from agorakit.orders.service import on_payment_settled
+    from agorakit.orders.payments import on_payment_settled
 
     await on_payment_settled(uow, payment)

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from agorakit.accounts.roles import is_operator
 from agorakit.db import is_lock_conflict
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of, none_of
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -225,7 +226,7 @@ def roles_of(order: dict[str, Any], caller: Any | None, process: Process | None 
         roles.add("buyer")
     if order["seller_id"] is not None and caller.id == order["seller_id"]:
         roles.add("seller")
-    if getattr(caller, "role", None) == "operator":
+    if is_operator(caller):
         roles.add("operator")
     if (
         order["seller_id"] is None
@@ -1397,105 +1398,3 @@ def item_amount(item: OrderItemOut) -> int:
     from agorakit.money.amounts import parse_amount
 
     return parse_amount(item.amount.amount, item.amount.currency, allow_zero=True)
-
-
-# --------------------------------------------------------------------------------------
-# Paying for an order
-# --------------------------------------------------------------------------------------
-
-
-async def pay_order(
-    runtime: Any, order_id: int, *, caller: Any, method: str, idempotency_key: str | None = None
-) -> tuple[Any, bool]:
-    """The buyer pays the order's total (with buyer fees) into its escrow; ``(payment, replayed)``.
-
-    A method that settles at once (``balance``) moves the order on in the same
-    transaction; others (``bank_transfer``) move it when the payment settles.
-    """
-    from agorakit.money.payments import payment_by_key, start_payment
-
-    order = await visible_row(runtime, order_id, caller=caller)
-    if caller.id != order["buyer_id"]:
-        raise Forbidden("only the buyer pays for the order")
-    if idempotency_key is not None:
-        # A replay answers with the first payment even though the order has moved on.
-        first = await payment_by_key(order["buyer_id"], idempotency_key)
-        if first is not None and first.escrow_ref == f"order:{order_id}" and first.method == method:
-            return first, True
-    process = registry(runtime).get(order["process"], order["process_version"])
-    transition = process.transition(process.on_payment) if process.on_payment else None
-    if transition is None or order["state"] not in transition.sources:
-        message = f"order {order_id} is {order['state']}; it cannot be paid now"
-        raise TransitionNotAllowed(message, extra={"state": order["state"]})
-    return await start_payment(
-        runtime,
-        payer_id=order["buyer_id"],
-        method=method,
-        amount=order["data"]["quote"]["buyer_total"],
-        currency=order["currency"],
-        purpose="escrow",
-        escrow_ref=f"order:{order_id}",
-        seller_id=order["seller_id"],
-        idempotency_key=idempotency_key,
-    )
-
-
-async def on_payment_settled(uow: Any, payment: Any) -> None:
-    """Move an order on when its payment settles (``Process.on_payment``).
-
-    Money that arrives for an order that can no longer take it (cancelled while a bank
-    transfer was on its way) goes straight back to the buyer as site credit.
-    """
-    ref = payment.escrow_ref or ""
-    if not ref.startswith("order:"):
-        return
-    order_id = int(ref.split(":", 1)[1])
-    try:
-        row = await _order_row(order_id, for_update=True)
-    except NotFound:
-        return  # an escrow named like an order but not run by the engine: nothing to move
-    process = registry(uow.runtime).get(row["process"], row["process_version"])
-    transition = process.transition(process.on_payment) if process.on_payment else None
-    if transition is not None and row["state"] in transition.sources:
-        await _fire(uow, order_id, transition.name, caller=None, data={"payment": payment.id}, row=row)
-        return
-    currency = payment.amount.currency
-    held = await ledger.balance_of(ledger.escrow(ref), currency)
-    if held:
-        await ledger.post(
-            uow,
-            key=f"payment:{payment.id}:returned",
-            kind="escrow_refunded",
-            description=(
-                f"Payment {payment.reference} arrived after order {order_id} was {row['state']}: "
-                "refunded to your credit"
-            ),
-            lines=ledger.move(ledger.escrow(ref), ledger.credit(row["buyer_id"]), held, currency),
-            refs={"order": order_id, "payment": payment.id},
-            actor_id=None,
-        )
-
-
-async def final_orders_with_escrow(runtime: Any) -> list[str]:
-    """Problems: orders in a final state whose escrow still holds money (DESIGN §4)."""
-    reg = registry(runtime)
-    problems = []
-    rows = await ledger.LedgerAccount.select(
-        ledger.LedgerAccount.name, ledger.LedgerAccount.currency, ledger.LedgerAccount.balance
-    ).where((ledger.LedgerAccount.kind == "escrow") & (ledger.LedgerAccount.balance != 0))
-    for account in rows:
-        ref = account["name"].removesuffix(":escrow")
-        if not ref.startswith("order:"):
-            continue
-        order = (
-            await Order.select(Order.process, Order.process_version, Order.state)
-            .where(Order.id == int(ref.split(":", 1)[1]))
-            .first()
-        )
-        process = reg.processes.get((order["process"], order["process_version"])) if order else None
-        if process is not None and order["state"] in process.final:
-            problems.append(
-                f"{account['name']} {account['currency']}: order is {order['state']} (final) "
-                f"but its escrow holds {account['balance']}"
-            )
-    return problems

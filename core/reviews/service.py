@@ -22,6 +22,7 @@ from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
+from agorakit.accounts.roles import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.catalog.tables import Listing
 from agorakit.db import is_unique_violation
@@ -226,7 +227,7 @@ async def order_reviews(runtime: Any, order_id: int, *, caller: Any) -> list[Rev
     """Both reviews of an order, hidden ones included (marked), for its parties and operators."""
     await orders.get_order(runtime, order_id, caller=caller)  # 404 for anyone else
     rows = await Review.select().where(Review.order_id == order_id).order_by(Review.id)
-    return await _to_reviews(rows, operator=caller.role == "operator")
+    return await _to_reviews(rows, operator=is_operator(caller))
 
 
 async def _page(query: Any, cursor: str | None, limit: int) -> tuple[list[ReviewOut], str | None]:

@@ -11,6 +11,7 @@ from agorakit.catalog.schemas import CreateCategory, CreateListing
 from agorakit.catalog.tables import Category
 from agorakit.money.amounts import Money
 from agorakit.orders import service as orders
+from agorakit.orders.payments import pay_order
 from agorakit.plugins.gigs import service
 from agorakit.plugins.gigs.schemas import Delivery, OrderGig
 
@@ -86,7 +87,7 @@ async def load_demo_gigs(runtime: Any, members: dict[str, Any]) -> None:
     done = await service.order_gig(
         runtime, gig_ids[0], OrderGig(requirements="Acme Bakery; warm colours."), buyer=buyer
     )
-    await orders.pay_order(runtime, done.id, caller=buyer, method="balance")
+    await pay_order(runtime, done.id, caller=buyer, method="balance")
     await service.deliver(
         runtime, done.id, Delivery(message="Here are the three concepts, in SVG and PNG."), caller=seller
     )
@@ -102,4 +103,4 @@ async def load_demo_gigs(runtime: Any, members: dict[str, Any]) -> None:
     running = await service.order_gig(
         runtime, gig_ids[1], OrderGig(quantity=2, requirements="A cover letter."), buyer=buyer
     )
-    await orders.pay_order(runtime, running.id, caller=buyer, method="balance")
+    await pay_order(runtime, running.id, caller=buyer, method="balance")
