@@ -10,7 +10,8 @@ of the seeded world (``api_world``) as:
   since the API never tells a member about another member's objects; 403 on
   operator routes; allowed where the object is public (a published listing);
 - an **operator**: allowed, or what the entry says (operators read orders but do not
-  write in other members' conversations, pay their orders or review their work);
+  write in other members' conversations, pay their orders or review their work); on a
+  route for the site's owner only (changing roles), 403, and the owner is allowed;
 - **anonymous** (no token): 401 on every operation the document marks as needing a
   bearer token, allowed on the others.
 
