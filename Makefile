@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format docs bench clean
+.PHONY: install demo test fuzz lint format docs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -23,6 +23,12 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP) lint  ## the whole suite, SQLite and PostgreSQL (TEST_WORKERS processes; 0: one)
 	$(BIN)/pytest -n $(TEST_WORKERS)
+
+FUZZ_EXAMPLES ?= 40
+
+fuzz: $(STAMP)  ## the schema fuzzer, longer, with a fresh random seed, on SQLite and PostgreSQL (FUZZ_EXAMPLES per operation and mode)
+	AGORAKIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) AGORAKIT_FUZZ_RANDOM=1 AGORAKIT_FUZZ_DATABASES=sqlite,postgres \
+		$(BIN)/pytest -n $(TEST_WORKERS) -m fuzz tests/test_fuzz_schema.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -18,17 +18,20 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
-from litestar.plugins import InitPlugin
+from litestar.plugins import InitPlugin, ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
 
 import agorakit
-from agorakit.accounts.auth import make_jwt_auth
+from agorakit.accounts.auth import make_jwt_auth, operator_only, owner_only
 from agorakit.clock import Clock
 from agorakit.hooks import collect
 from agorakit.http.body import BodyRequest
 from agorakit.http.docs_ui import docs_router, render_plugins
 from agorakit.http.headers import add_response_headers
 from agorakit.http.logging import request_logging_middleware
+from agorakit.http.openapi import document_route
 from agorakit.http.problems import EXCEPTION_HANDLERS
+from agorakit.http.text_input import refuse_nul_characters
 from agorakit.runtime import Runtime
 from agorakit.settings import Settings, load_settings
 
@@ -37,11 +40,19 @@ def provide_runtime(state: State) -> Runtime:
     return state.runtime
 
 
-class AgorakitInit(InitPlugin):
-    """Collects the app's parts from the plugin manager."""
+class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
+    """Collects the app's parts from the plugin manager, and documents each route's
+    security requirement and error responses as the app registers it."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.jwt_auth = None
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if isinstance(route, HTTPRoute):
+            document_route(route, role_guards={operator_only: "an operator", owner_only: "the site's owner"})
+            if self.jwt_auth is not None:
+                self.jwt_auth.document_route(route)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         runtime = self.runtime
@@ -54,6 +65,7 @@ class AgorakitInit(InitPlugin):
         app_config.request_class = BodyRequest  # strict, typed body decoding for every route
         app_config.middleware.insert(0, request_logging_middleware)
         app_config.before_send.append(add_response_headers)
+        app_config.before_request = refuse_nul_characters
         app_config.request_max_body_size = settings.http.max_body_bytes
         if settings.http.cors_origins:
             app_config.cors_config = CORSConfig(
@@ -72,6 +84,7 @@ class AgorakitInit(InitPlugin):
         )
         jwt_auth = make_jwt_auth(runtime, exclude=[f"^{docs_path}"])
         app_config = jwt_auth.on_app_init(app_config)
+        self.jwt_auth = jwt_auth
 
         app_config.state.update({"runtime": runtime, "jwt_auth": jwt_auth})
         app_config.on_startup.extend(

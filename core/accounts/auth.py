@@ -9,18 +9,22 @@ suspension (403 ``account_suspended``) or a new stamp takes effect on the next r
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.routes import HTTPRoute
 from litestar.security.jwt import JWTAuth, Token
 
 from agorakit.accounts import service
 from agorakit.accounts.roles import is_operator
 from agorakit.accounts.schemas import AuthToken, MemberOut
 from agorakit.errors import Forbidden
+from agorakit.http.openapi import problem
 from agorakit.runtime import Runtime
 
 #: Paths served without a token (the docs UI and schema are added by the app).
@@ -79,7 +83,41 @@ class CachedToken(Token):
         return token
 
 
-def make_jwt_auth(runtime: Runtime, *, exclude: list[str]) -> JWTAuth[MemberOut, Token]:
+class MemberJWTAuth(JWTAuth[MemberOut, Token]):
+    """Litestar's JWT config, with the token requirement documented per operation.
+
+    Litestar puts the bearer requirement on the whole document, which marks public
+    routes (login, browsing, the health check) as needing a token too.  Here it goes on
+    each operation that does need one, with its 401 and 403 answers; a public operation
+    has no security requirement.
+    """
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config = super().on_app_init(app_config)
+        if app_config.openapi_config and app_config.openapi_config.security:
+            kept = [r for r in app_config.openapi_config.security if r != self.security_requirement]
+            app_config.openapi_config.security = kept or None
+        return app_config
+
+    def is_public(self, route: HTTPRoute, handler: BaseRouteHandler) -> bool:
+        if handler.opt.get(self.exclude_opt_key):
+            return True
+        patterns = [self.exclude] if isinstance(self.exclude, str) else list(self.exclude or [])
+        return any(re.search(pattern, route.path_format or "/") for pattern in patterns)
+
+    def document_route(self, route: HTTPRoute) -> None:
+        """Give each operation of ``route`` that needs a token its requirement, its 401, and
+        its 403 (a suspended member's token is refused with ``account_suspended``)."""
+        for handler in route.route_handlers:
+            if self.is_public(route, handler):
+                continue
+            if self.security_requirement not in (handler.security or []):
+                handler.security = [*(handler.security or []), self.security_requirement]
+            own = handler.responses or {}
+            handler.responses = {401: problem(401), 403: problem(403), **own}
+
+
+def make_jwt_auth(runtime: Runtime, *, exclude: list[str]) -> MemberJWTAuth:
     auth = runtime.settings.auth
 
     async def retrieve_member(token: Token, connection: ASGIConnection) -> MemberOut | None:
@@ -89,7 +127,7 @@ def make_jwt_auth(runtime: Runtime, *, exclude: list[str]) -> JWTAuth[MemberOut,
             return None
         return await service.member_for_token(member_id, str(token.extras.get("ss", "")))
 
-    return JWTAuth[MemberOut, Token](
+    return MemberJWTAuth(
         retrieve_user_handler=retrieve_member,
         token_cls=CachedToken,
         token_secret=auth.jwt_secret,

@@ -29,6 +29,7 @@ from agorakit.accounts.schemas import (
     UpdateProfile,
 )
 from agorakit.http.client import client_address
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, MemberRequest
 from agorakit.pagination import DEFAULT_LIMIT, check_limit
 from agorakit.runtime import Runtime
@@ -46,6 +47,7 @@ class AuthController(Controller):
     @post(
         "/register",
         operation_id="register",
+        responses=problems(429),
         summary="Create a member account (the next step arrives by email)",
         status_code=HTTP_202_ACCEPTED,
     )
@@ -54,7 +56,13 @@ class AuthController(Controller):
     ) -> Accepted:
         return await credentials.sign_up(runtime, data, client=_client(request, runtime))
 
-    @post("/login", operation_id="login", summary="Log in and get a bearer token", status_code=HTTP_200_OK)
+    @post(
+        "/login",
+        operation_id="login",
+        responses=problems(401, 403, 429),
+        summary="Log in and get a bearer token",
+        status_code=HTTP_200_OK,
+    )
     async def login(
         self, request: Request, runtime: NamedDependency[Runtime], data: JSONBody[Login]
     ) -> AuthToken:
@@ -66,6 +74,7 @@ class AuthController(Controller):
     @post(
         "/email-verification",
         operation_id="requestEmailVerification",
+        responses=problems(429),
         summary="Email a new verification link",
         status_code=HTTP_202_ACCEPTED,
     )
@@ -90,6 +99,7 @@ class AuthController(Controller):
     @post(
         "/password-reset",
         operation_id="requestPasswordReset",
+        responses=problems(429),
         summary="Email a password reset link",
         status_code=HTTP_202_ACCEPTED,
     )

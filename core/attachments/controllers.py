@@ -8,12 +8,14 @@ from urllib.parse import quote
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.status_codes import HTTP_201_CREATED
 
 from agorakit.attachments import service
 from agorakit.attachments.schemas import AttachmentOut
 from agorakit.attachments.uploads import read_upload_form
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, MemberRequest
 from agorakit.runtime import Runtime
 
@@ -63,6 +65,7 @@ class AttachmentController(Controller):
     @post(
         "",
         operation_id="uploadAttachment",
+        responses=problems(400, 404, 413, 415, 422),
         summary="Upload a file for an order or a conversation (multipart/form-data)",
         status_code=HTTP_201_CREATED,
         # The body may be as large as [attachments] max_bytes: read_upload_form enforces it.
@@ -90,6 +93,15 @@ class AttachmentController(Controller):
         operation_id="downloadAttachment",
         summary="Download an attachment's content",
         media_type="application/octet-stream",
+        # served as the attachment's own type (image/png, application/pdf, ...)
+        responses={
+            200: ResponseSpec(
+                data_container=bytes,
+                media_type="*/*",
+                description="The file, as its own content type (`content_type` of the attachment)",
+                generate_examples=False,
+            )
+        },
     )
     async def content(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], attachment_id: Id

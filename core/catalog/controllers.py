@@ -33,6 +33,7 @@ from agorakit.catalog.schemas import (
     UpdateListing,
 )
 from agorakit.errors import Unauthenticated
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, Limit, MemberRequest
 from agorakit.money.amounts import parse_amount
 from agorakit.pagination import DEFAULT_LIMIT
@@ -209,7 +210,13 @@ class ListingController(Controller):
         )
         return ListingPage(items=items, next_cursor=next_cursor)
 
-    @get("/listings/{listing_id:int}", operation_id="getListing", summary="One listing", opt=PUBLIC)
+    @get(
+        "/listings/{listing_id:int}",
+        operation_id="getListing",
+        responses=problems(401, 403),
+        summary="One listing",
+        opt=PUBLIC,
+    )
     async def get_one(self, request: Request, listing_id: Id) -> ListingOut:
         return await listings.get_listing(listing_id, viewer=await optional_member(request))
 

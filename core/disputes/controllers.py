@@ -10,6 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from agorakit.accounts.auth import operator_only
 from agorakit.disputes import service
 from agorakit.disputes.schemas import DisputeOut, DisputePage, DisputeReasons, OpenDispute, ResolveDispute
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.runtime import Runtime
@@ -26,7 +27,10 @@ class OrderDisputeController(Controller):
         return await service.order_disputes(runtime, order_id, caller=request.user)
 
     @get(
-        "/reasons", operation_id="listDisputeReasons", summary="Reason codes and rules for disputing an order"
+        "/reasons",
+        operation_id="listDisputeReasons",
+        responses=problems(409),
+        summary="Reason codes and rules for disputing an order",
     )
     async def reasons(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id

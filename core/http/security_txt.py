@@ -14,6 +14,7 @@ from litestar.di import NamedDependency
 from litestar.response import Response
 
 from agorakit.errors import NotFound
+from agorakit.http.openapi import problems
 from agorakit.runtime import Runtime
 
 
@@ -25,6 +26,7 @@ class SecurityTxtController(Controller):
     @get(
         "/security.txt",
         operation_id="getSecurityTxt",
+        responses=problems(404),
         summary="Where to report a vulnerability (RFC 9116)",
         media_type="text/plain",
     )

@@ -14,6 +14,7 @@ import agorakit
 from agorakit.accounts.auth import operator_only
 from agorakit.errors import ServiceUnavailable
 from agorakit.hooks import hooks_of, plugin_info
+from agorakit.http.openapi import problems
 from agorakit.runtime import Runtime
 from agorakit.settings import masked
 
@@ -53,6 +54,7 @@ class SystemController(Controller):
     @get(
         "/health",
         operation_id="health",
+        responses=problems(503),
         summary="Liveness and database check",
         status_code=HTTP_200_OK,
         opt={"exclude_from_auth": True},

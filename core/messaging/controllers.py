@@ -10,6 +10,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, Limit, MemberRequest
 from agorakit.messaging import service
 from agorakit.messaging.schemas import (
@@ -36,6 +37,7 @@ class ConversationController(Controller):
     @post(
         "",
         operation_id="startConversation",
+        responses=problems(404),
         summary="Write about an order, ask about a listing, or message a member",
         status_code=HTTP_201_CREATED,
     )

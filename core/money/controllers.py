@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
 from agorakit.accounts.roles import is_operator
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money import balances, payments, withdrawals
 from agorakit.money.amounts import money, parse_money
@@ -101,6 +102,7 @@ class PaymentController(Controller):
     @post(
         "",
         operation_id="createDeposit",
+        responses=problems(503),
         summary="Add money to your credit balance",
         status_code=HTTP_201_CREATED,
     )
@@ -162,6 +164,7 @@ class WithdrawalController(Controller):
     @post(
         "",
         operation_id="createWithdrawal",
+        responses=problems(503),
         summary="Withdraw from your available balance",
         status_code=HTTP_201_CREATED,
     )

@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money.controllers import created_or_replayed
 from agorakit.money.schemas import PaymentOut
@@ -82,6 +83,7 @@ class OrderController(Controller):
     @post(
         "/{order_id:int}/payments",
         operation_id="payOrder",
+        responses=problems(503),
         summary="Pay for the order (its total, with any buyer fees) by a payment method",
         status_code=HTTP_201_CREATED,
     )

@@ -10,6 +10,7 @@ from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.catalog.controllers import optional_member
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, MemberRequest
 from agorakit.orders import service as orders
 from agorakit.orders.schemas import OrderOut
@@ -32,6 +33,7 @@ class GigController(Controller):
     @get(
         "/{listing_id:int}/quote",
         operation_id="quoteGig",
+        responses=problems(401, 403),
         summary="Price a gig with extras and a quantity: line items, fees, total, deadline",
         opt={"exclude_from_auth": True},
     )

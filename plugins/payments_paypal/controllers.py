@@ -6,6 +6,7 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, MemberRequest
 from agorakit.money.schemas import PaymentOut
 from agorakit.plugins.payments_paypal import service
@@ -20,6 +21,7 @@ class PayPalCheckoutController(Controller):
     @post(
         "/{payment_id:int}/checkout",
         operation_id="paypalCheckout",
+        responses=problems(502, 503),
         summary="The PayPal order of your PayPal payment and the link where you approve it",
         status_code=HTTP_200_OK,
     )
@@ -31,6 +33,7 @@ class PayPalCheckoutController(Controller):
     @post(
         "/{payment_id:int}/capture",
         operation_id="paypalCapture",
+        responses=problems(502, 503),
         summary="After approving at PayPal: capture the payment (settles it once)",
         status_code=HTTP_200_OK,
     )

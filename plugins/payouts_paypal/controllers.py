@@ -8,6 +8,7 @@ from litestar.params import FromQuery
 from litestar.status_codes import HTTP_200_OK
 
 from agorakit.accounts.auth import operator_only
+from agorakit.http.openapi import problems
 from agorakit.http.params import Id, Limit, MemberRequest
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.plugins.payouts_paypal import service
@@ -46,6 +47,7 @@ class PayPalPayoutsController(Controller):
     @post(
         "/batches/{batch_id:int}/sync",
         operation_id="paypalSyncPayoutBatch",
+        responses=problems(503),
         summary="Ask PayPal now for a batch's status (the worker does it regularly)",
         status_code=HTTP_200_OK,
     )
@@ -55,6 +57,7 @@ class PayPalPayoutsController(Controller):
     @post(
         "/run",
         operation_id="paypalRunPayouts",
+        responses=problems(503),
         summary="Batch, send and sync PayPal withdrawals now (what the worker does each sweep)",
         status_code=HTTP_200_OK,
     )
@@ -72,6 +75,7 @@ class PayPalPayoutsController(Controller):
     @post(
         "/withdrawals/{withdrawal_id:int}/cancel",
         operation_id="paypalCancelUnclaimedPayout",
+        responses=problems(503),
         summary="Cancel an unclaimed PayPal payout (the money returns, the withdrawal fails)",
         status_code=HTTP_200_OK,
     )

@@ -8,6 +8,7 @@ from litestar.params import FromQuery
 from litestar.status_codes import HTTP_200_OK
 
 from agorakit.accounts.auth import operator_only
+from agorakit.http.openapi import problems
 from agorakit.http.params import Limit
 from agorakit.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
 from agorakit.plugins.paypal import webhooks
@@ -23,6 +24,7 @@ class PayPalWebhookController(Controller):
     @post(
         "",
         operation_id="paypalReceiveWebhook",
+        responses=problems(400, 401, 413, 422, 503),
         summary="PayPal calls this with payout and checkout events (signature verified first)",
         status_code=HTTP_200_OK,
         opt={"exclude_from_auth": True},

@@ -1,0 +1,245 @@
+"""A small marketplace with every shipped plugin enabled, built through the HTTP API.
+
+The schema fuzzer and the authorization matrix both need a site where the ids in paths
+exist: an operator, a seller and a buyer with a published gig, a paid and delivered
+order with its conversation, an attachment, a report (dispute), a pending deposit and a
+withdrawal.  ``build_world`` makes one and returns the ids by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agorakit.hooks import installed_plugins
+from agorakit.money import ledger
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6364f8cf50"
+    "0f0003860180583c9f6b0000000049454e44ae426082"
+)
+IBAN_ACCOUNT = {"account_holder": "Ada Lovelace", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"}
+
+
+def shipped_plugins() -> list[str]:
+    """The plugins agorakit ships (not a third-party one another test installed)."""
+    return sorted(
+        name for name, ep in installed_plugins().items() if ep.value.startswith("agorakit.plugins.")
+    )
+
+
+def all_plugins_config(tmp_path) -> dict[str, Any]:
+    """Site config with every shipped plugin enabled (as ``agorakit demo`` writes it).
+
+    PayPal has no credentials, as on a site that has not set it up yet: its routes answer
+    503, and nothing reaches the internet.
+    """
+    return {
+        "site": {"plugins": shipped_plugins()},
+        "money": {
+            "payment_methods": ["balance", "bank_transfer", "paypal"],
+            "payout_methods": ["bank_transfer", "paypal"],
+        },
+        "attachments": {"path": str(tmp_path / "files")},
+    }
+
+
+def usd(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "USD"}
+
+
+GIG = {
+    "kind": "gig",
+    "title": "I will design a minimalist logo",
+    "description": "Three concepts, vector files and two rounds of changes.",
+    "price": usd("25.00"),
+    "category": "logo-design",
+    "attributes": {"delivery_days": 3, "extras": [], "max_quantity": 3, "requirements": "Your brand name."},
+}
+
+
+@dataclass
+class World:
+    operator: Any
+    seller: Any
+    buyer: Any
+    stranger: Any
+    target: Any
+    site_owner: Any
+    ids: dict[str, Any] = field(default_factory=dict)
+
+
+async def _ok(response, status: int = 200) -> dict:
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: {response.text}"
+    )
+    return response.json()
+
+
+async def fund(runtime, account: str, cents: int) -> None:
+    async with runtime.unit_of_work() as uow:
+        await ledger.post(
+            uow,
+            key=f"world:{account}:{cents}",
+            kind="test_funding",
+            description="test funding",
+            lines=ledger.move(ledger.external("test"), account, cents, "USD"),
+        )
+
+
+async def build_world(client, runtime, make_member) -> World:
+    operator = await make_member(role="operator")
+    seller, buyer, stranger = await make_member(), await make_member(), await make_member()
+    target = await make_member()  # for operator actions on members (suspension)
+    site_owner = await make_member(role="owner")
+    world = World(operator, seller, buyer, stranger, target, site_owner)
+    ids = world.ids
+    ids["member_id"] = target.id
+    ids["seller_id"] = seller.id
+    for slug, name, parent in [("design", "Design", None), ("logo-design", "Logo design", "design")]:
+        category = await _ok(
+            await client.post(
+                "/operator/categories",
+                json={"slug": slug, "name": name, "parent": parent},
+                headers=operator.headers,
+            ),
+            201,
+        )
+        ids["category_id"] = category["id"]
+    await fund(runtime, ledger.credit(buyer.id), 10000)
+    await fund(runtime, ledger.available(seller.id), 10000)
+
+    gig = await _ok(await client.post("/listings", json=GIG, headers=seller.headers), 201)
+    ids["listing_id"] = gig["id"]
+    await _ok(await client.post(f"/listings/{gig['id']}/submit", headers=seller.headers))
+    await _ok(await client.post(f"/operator/listings/{gig['id']}/approve", headers=operator.headers))
+
+    draft = await _ok(
+        await client.post(
+            "/listings", json={**GIG, "title": "I will write your slogan"}, headers=seller.headers
+        ),
+        201,
+    )
+    ids["draft_listing_id"] = draft["id"]
+
+    order = await _ok(await client.post(f"/gigs/{gig['id']}/orders", json={}, headers=buyer.headers), 201)
+    ids["order_id"] = order_id = order["id"]
+    payment = await _ok(
+        await client.post(f"/orders/{order_id}/payments", json={"method": "balance"}, headers=buyer.headers),
+        201,
+    )
+    ids["order_payment_id"] = payment["id"]
+
+    conversation = await _ok(await client.get(f"/orders/{order_id}/conversation", headers=buyer.headers))
+    ids["conversation_id"] = conversation["id"]
+    await _ok(
+        await client.post(
+            f"/conversations/{conversation['id']}/messages",
+            json={"body": "Can you use blue?"},
+            headers=buyer.headers,
+        ),
+        201,
+    )
+    attachment = await _ok(
+        await client.post(
+            "/attachments",
+            files={"file": ("logo.png", PNG, "image/png")},
+            data={"scope": f"order:{order_id}"},
+            headers=seller.headers,
+        ),
+        201,
+    )
+    ids["attachment_id"] = attachment["id"]
+    await _ok(
+        await client.post(
+            f"/gigs/orders/{order_id}/delivery",
+            json={"message": "Here you are: three concepts.", "attachments": [attachment["id"]]},
+            headers=seller.headers,
+        )
+    )
+    proofs = await _ok(await client.get(f"/orders/{order_id}/proofs", headers=buyer.headers))
+    ids["proof_id"] = proofs[0]["id"]
+    dispute = await _ok(
+        await client.post(
+            f"/orders/{order_id}/disputes",
+            json={"reason": "not_as_described", "text": "These are not the concepts we agreed."},
+            headers=buyer.headers,
+        ),
+        201,
+    )
+    ids["dispute_id"] = dispute["id"]
+
+    deposit = await _ok(
+        await client.post(
+            "/payments", json={"method": "bank_transfer", "amount": usd("20.00")}, headers=buyer.headers
+        ),
+        201,
+    )
+    ids["payment_id"] = deposit["id"]
+    withdrawal = await _ok(
+        await client.post(
+            "/withdrawals",
+            json={"method": "bank_transfer", "amount": usd("60.00"), "destination": IBAN_ACCOUNT},
+            headers=seller.headers,
+        ),
+        201,
+    )
+    ids["withdrawal_id"] = withdrawal["id"]
+    await _reviewed_order(client, world, gig["id"])
+    third = await _ok(await client.post(f"/gigs/{gig['id']}/orders", json={}, headers=buyer.headers), 201)
+    ids["cancel_order_id"] = third["id"]  # paid, in progress: for cancellation proposals
+    await _ok(
+        await client.post(
+            f"/orders/{third['id']}/payments", json={"method": "balance"}, headers=buyer.headers
+        ),
+        201,
+    )
+    qualification = await _ok(
+        await client.post("/qualifications", json={"category": "design"}, headers=seller.headers), 201
+    )
+    ids["qualification_id"] = qualification["id"]
+    batch = await _ok(
+        await client.post(
+            "/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers
+        ),
+        201,
+    )
+    ids["ref"] = batch["ref"]
+    notifications = await _ok(await client.get("/notifications", headers=seller.headers))
+    ids["notification_id"] = notifications["items"][0]["id"]
+    emails = await _ok(await client.get("/operator/emails", headers=operator.headers))
+    ids["email_id"] = emails["items"][0]["id"]
+    events = await _ok(await client.get("/operator/events", headers=operator.headers))
+    ids["event_id"] = events["items"][0]["id"]
+    return world
+
+
+async def _reviewed_order(client, world: World, gig_id: int) -> None:
+    """A second order of the gig, delivered, accepted and reviewed by the buyer."""
+    buyer, seller = world.buyer, world.seller
+    order = await _ok(await client.post(f"/gigs/{gig_id}/orders", json={}, headers=buyer.headers), 201)
+    order_id = world.ids["completed_order_id"] = order["id"]
+    await _ok(
+        await client.post(f"/orders/{order_id}/payments", json={"method": "balance"}, headers=buyer.headers),
+        201,
+    )
+    await _ok(
+        await client.post(
+            f"/gigs/orders/{order_id}/delivery",
+            json={"message": "Done, see the files."},
+            headers=seller.headers,
+        )
+    )
+    await _ok(await client.post(f"/gigs/orders/{order_id}/accept", headers=buyer.headers))
+    review = await _ok(
+        await client.post(
+            f"/orders/{order_id}/reviews",
+            json={"rating": 5, "text": "Fast and friendly."},
+            headers=buyer.headers,
+        ),
+        201,
+    )
+    world.ids["review_id"] = review["id"]
+
+
+__all__ = ["IBAN_ACCOUNT", "PNG", "World", "all_plugins_config", "build_world", "usd"]

@@ -1,0 +1,271 @@
+"""Who may touch which object: every operation that takes an id in its path, per actor.
+
+The operations come from the OpenAPI document, so a new route with an id in its path
+fails here until ``MATRIX`` says who may use it.  Each operation is called on an object
+of the seeded world (``api_world``) as:
+
+- the **owner** (a party of the order, the listing's seller, ...): allowed, which means
+  anything but 401/403/404 (the state or the body may still refuse with 409 or 422);
+- a **stranger** (another member): by default 404, as if the object did not exist,
+  since the API never tells a member about another member's objects; 403 on
+  operator routes; allowed where the object is public (a published listing);
+- an **operator**: allowed, or what the entry says (operators read orders but do not
+  write in other members' conversations, pay their orders or review their work); on a
+  route for the site's owner only (changing roles), 403, and the owner is allowed;
+- **anonymous** (no token): 401 on every operation the document marks as needing a
+  bearer token, allowed on the others.
+
+Every expected 403/404 must also be documented for the operation.  Runs on SQLite and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from api_world import all_plugins_config, build_world, usd
+
+#: allowed: the request passed authentication and authorization (any status but 401/403/404)
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class Rule:
+    #: who owns the object: "buyer", "seller", "operator" (operator-only route),
+    #: "site_owner" (owner-only route) or "anyone" (any signed-in member, or the public on
+    #: a public route)
+    owner: str
+    #: path parameter -> name of a world id (or a literal value)
+    path: dict[str, Any]
+    stranger: int | str = 404
+    operator: int | str = OK
+    body: Any = None
+
+
+def party(owner: str, *, stranger: int | str = 404, operator: int | str = OK, body: Any = None, **path: Any):
+    """An object of ``owner``'s that other members may not see."""
+    return Rule(owner, path, stranger=stranger, operator=operator, body=body)
+
+
+def anyone(*, operator: int | str = OK, body: Any = None, **path: Any) -> Rule:
+    """A public object (a published listing, a member's ratings): every member may use it."""
+    return Rule("anyone", path, stranger=OK, operator=operator, body=body)
+
+
+def operators(*, operator: int | str = OK, body: Any = None, **path: Any) -> Rule:
+    """An operator-only route: members get 403."""
+    return Rule("operator", path, stranger=403, operator=operator, body=body)
+
+
+def owners(*, body: Any = None, **path: Any) -> Rule:
+    """A route for the site's owner only: members and operators get 403."""
+    return Rule("site_owner", path, stranger=403, operator=403, body=body)
+
+
+ORDER = {"order_id": "order_id"}
+DONE = {"order_id": "completed_order_id"}
+CANCEL = {"order_id": "cancel_order_id"}
+
+#: operation id -> who may use it.  Order matters a little: the calls change the world
+#: (a suspension before the reactivation).
+MATRIX: dict[str, Rule] = {
+    # accounts
+    "getMember": operators(member_id="member_id"),
+    "suspendMember": operators(member_id="member_id", body={"reason": "spam"}),
+    "reactivateMember": operators(member_id="member_id"),
+    "setMemberRole": owners(member_id="member_id", body={"role": "member"}),
+    # catalog
+    "operatorUpdateCategory": operators(category_id="category_id", body={"position": 3}),
+    "operatorApproveQualification": operators(qualification_id="qualification_id"),
+    "operatorRejectQualification": operators(
+        qualification_id="qualification_id", body={"reason": "no portfolio"}
+    ),
+    "getListing": anyone(listing_id="listing_id"),
+    "getListingEligibility": anyone(listing_id="listing_id"),
+    "updateListing": party(
+        "seller", operator=404, listing_id="draft_listing_id", body={"title": "I will write a slogan"}
+    ),
+    "submitListing": party("seller", operator=404, listing_id="draft_listing_id"),
+    "pauseListing": party("seller", operator=404, listing_id="draft_listing_id"),
+    "resumeListing": party("seller", operator=404, listing_id="draft_listing_id"),
+    "closeListing": party("seller", operator=404, listing_id="draft_listing_id"),
+    "operatorApproveListing": operators(listing_id="draft_listing_id"),
+    "operatorRejectListing": operators(listing_id="draft_listing_id", body={"reason": "too vague"}),
+    # orders
+    "getOrder": party("buyer", **ORDER),
+    "getOrderHistory": party("buyer", **ORDER),
+    "fireTransition": party("buyer", order_id="order_id", name="accept"),
+    "payOrder": party("buyer", operator=403, body={"method": "balance"}, **ORDER),
+    "listProofs": party("buyer", **ORDER),
+    "submitProof": party("seller", operator=403, body={"text": "the files"}, **ORDER),
+    "reviewProof": party(
+        "buyer", operator=403, body={"decision": "accept"}, order_id="order_id", proof_id="proof_id"
+    ),
+    # messaging and attachments
+    "getOrderConversation": party("buyer", **ORDER),
+    "getConversation": party("buyer", conversation_id="conversation_id"),
+    "listMessages": party("buyer", conversation_id="conversation_id"),
+    "postMessage": party("buyer", operator=403, body={"body": "hello"}, conversation_id="conversation_id"),
+    "markConversationRead": party("buyer", operator=403, body={}, conversation_id="conversation_id"),
+    "getAttachment": party("buyer", attachment_id="attachment_id"),
+    "downloadAttachment": party("buyer", attachment_id="attachment_id"),
+    # notifications
+    "markNotificationRead": party("seller", operator=404, notification_id="notification_id"),
+    "operatorRetryEmail": operators(email_id="email_id"),
+    "operatorRetryEvent": operators(event_id="event_id"),
+    # reviews
+    "listOrderReviews": party("buyer", **DONE),
+    "postReview": party("buyer", operator=403, body={"rating": 4, "text": "Good."}, **DONE),
+    "listListingReviews": anyone(listing_id="listing_id"),
+    "getMemberRating": anyone(member_id="seller_id"),
+    "listMemberReviews": anyone(member_id="seller_id"),
+    "operatorGetReview": operators(review_id="review_id"),
+    "operatorHideReview": operators(review_id="review_id", body={"reason": "personal data"}),
+    "operatorUnhideReview": operators(review_id="review_id"),
+    # disputes
+    "listOrderDisputes": party("buyer", **ORDER),
+    "listDisputeReasons": party("buyer", **ORDER),
+    "openDispute": party(
+        "buyer", operator=403, body={"reason": "not_delivered", "text": "Nothing came."}, **ORDER
+    ),
+    "getDispute": party("buyer", dispute_id="dispute_id"),
+    "resolveDispute": operators(dispute_id="dispute_id", body={"outcome": "reject", "note": "delivered"}),
+    # money
+    "getPayment": party("buyer", payment_id="payment_id"),
+    "cancelPayment": party("buyer", operator=404, payment_id="payment_id"),
+    "getWithdrawal": party("seller", withdrawal_id="withdrawal_id"),
+    "cancelWithdrawal": party("seller", operator=404, withdrawal_id="withdrawal_id"),
+    "operatorGetAccount": operators(name="platform:fees"),
+    "operatorCompleteWithdrawal": operators(withdrawal_id="withdrawal_id", body={}),
+    "operatorFailWithdrawal": operators(withdrawal_id="withdrawal_id", body={"reason": "account closed"}),
+    # gigs
+    "quoteGig": anyone(listing_id="listing_id"),
+    "orderGig": anyone(listing_id="listing_id", body={}),
+    "listGigCancellations": party("buyer", **CANCEL),
+    "proposeGigCancellation": party("buyer", operator=403, body={"reason": "no longer needed"}, **CANCEL),
+    "declineGigCancellation": party("seller", operator=403, body={}, **CANCEL),
+    "acceptGigCancellation": party("seller", operator=403, **CANCEL),
+    "withdrawGigCancellation": party("buyer", operator=403, **CANCEL),
+    "cancelLateGigOrder": party("buyer", **ORDER),
+    "deliverGigOrder": party("seller", operator=403, body={"message": "again"}, **ORDER),
+    "acceptGigOrder": party("buyer", operator=403, **ORDER),
+    # bank_transfer
+    "bankTransferConfirmPayment": operators(
+        payment_id="payment_id", body={"amount": usd("20.00"), "reference": "STMT-1"}
+    ),
+    "bankTransferGetPayoutBatch": operators(ref="ref"),
+    "bankTransferExportPayoutBatch": operators(ref="ref"),
+    # paypal (not configured on this site: no PayPal payout exists, checkout answers 503)
+    "paypalCheckout": party("buyer", operator=404, payment_id="payment_id"),
+    "paypalCapture": party("buyer", operator=404, payment_id="payment_id"),
+    "paypalGetPayoutBatch": operators(operator=404, batch_id=999),
+    "paypalSyncPayoutBatch": operators(operator=404, batch_id=999),
+    "paypalGetPayoutItem": operators(operator=404, withdrawal_id="withdrawal_id"),
+    "paypalCancelUnclaimedPayout": operators(operator=404, withdrawal_id="withdrawal_id"),
+}
+
+
+@pytest.fixture
+def site_config(tmp_path):
+    return all_plugins_config(tmp_path)
+
+
+@dataclass
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    protected: bool
+    documented: set[int] = field(default_factory=set)
+
+
+async def operations_with_path_ids(client) -> dict[str, Operation]:
+    document = (await client.get("/docs/openapi.json")).json()
+    found = {}
+    for path, item in document["paths"].items():
+        if "{" not in path:
+            continue
+        for method, op in item.items():
+            found[op["operationId"]] = Operation(
+                op["operationId"],
+                method.upper(),
+                path,
+                protected=bool(op.get("security")),
+                documented={int(code) for code in op["responses"]},
+            )
+    return found
+
+
+async def test_every_operation_with_a_path_id_has_a_matrix_entry(client):
+    operations = await operations_with_path_ids(client)
+    missing = [op for op_id, op in operations.items() if op_id not in MATRIX]
+    stale = sorted(set(MATRIX) - set(operations))
+    assert not missing, (
+        "operations that take an id in their path need an entry in MATRIX "
+        "(tests/test_authorization_matrix.py) saying who may use them:\n"
+        + "\n".join(f"  {op.operation_id}: {op.method} {op.path}" for op in missing)
+    )
+    assert not stale, f"MATRIX has entries for operations that no longer exist: {stale}"
+
+
+def expected(rule: Rule, actor: str, op: Operation) -> int | str:
+    if actor == "anonymous":
+        return 401 if op.protected else OK
+    if actor == "operator":
+        return rule.operator
+    if actor == "stranger":
+        return rule.stranger
+    return rule.operator if rule.owner == "operator" else OK  # the owner (an operator on operator routes)
+
+
+async def test_each_actor_gets_what_the_matrix_says(client, runtime, make_member):
+    world = await build_world(client, runtime, make_member)
+    operations = await operations_with_path_ids(client)
+    tokens = {
+        "operator": world.operator.headers,
+        "buyer": world.buyer.headers,
+        "seller": world.seller.headers,
+        "stranger": world.stranger.headers,
+        "site_owner": world.site_owner.headers,
+        "anonymous": {},
+    }
+    wrong: list[str] = []
+    calls = 0
+    for operation_id, rule in MATRIX.items():
+        op = operations[operation_id]
+        values = {name: world.ids.get(value, value) for name, value in rule.path.items()}
+        url = op.path.format(**values)
+        owner = {"anyone": "buyer", "operator": "operator"}.get(rule.owner, rule.owner)
+        # the member actors first: the owner's call may change the object's state
+        actors = ["anonymous", "stranger"]
+        if rule.owner in ("operator", "site_owner"):
+            actors.append("buyer")  # a member on a role route, even a party of the object
+        if rule.owner != "operator":
+            actors.append("operator")
+        actors.append("owner")
+        for actor in actors:
+            who = owner if actor == "owner" else actor
+            want = 403 if actor == "buyer" else expected(rule, actor, op)
+            kwargs: dict[str, Any] = {"headers": tokens[who]}
+            if rule.body is not None:
+                kwargs["json"] = rule.body
+            response = await client.request(op.method, url, **kwargs)
+            calls += 1
+            got = response.status_code
+            if got >= 500:
+                wrong.append(f"{operation_id} as {actor}: {got} {response.text[:200]}")
+            elif want == OK:
+                if got in (401, 403, 404):
+                    wrong.append(
+                        f"{operation_id} as {actor} ({who}): want allowed, got {got} {response.text[:200]}"
+                    )
+            elif got != want:
+                wrong.append(
+                    f"{operation_id} as {actor} ({who}): want {want}, got {got} {response.text[:200]}"
+                )
+            elif want not in op.documented:
+                wrong.append(f"{operation_id}: answers {want} to the {actor} but does not document it")
+    assert calls >= 4 * len(MATRIX)
+    assert not wrong, "\n".join(wrong)

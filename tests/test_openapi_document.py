@@ -1,0 +1,114 @@
+"""The OpenAPI document describes the responses the API really sends.
+
+On a site with every shipped plugin enabled: every error is problem details with the
+one ``Problem`` schema, only operations that need a token carry the bearer requirement,
+and the shapes of routes bring their errors.  (The schema fuzzer checks real responses
+against the document; this checks the document itself.)
+"""
+
+from __future__ import annotations
+
+import pytest
+from api_world import all_plugins_config
+
+pytestmark = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+
+PUBLIC = {
+    "health",
+    "index",
+    "register",
+    "login",
+    "requestEmailVerification",
+    "confirmEmailVerification",
+    "requestPasswordReset",
+    "confirmPasswordReset",
+    "getSecurityTxt",
+    "listCategories",
+    "browseListings",
+    "getListing",
+    "listListingReviews",
+    "getMemberRating",
+    "listMemberReviews",
+    "listPaymentMethods",
+    "listPayoutMethods",
+    "quoteGig",
+    "paypalReceiveWebhook",
+}
+
+
+@pytest.fixture
+def site_config(tmp_path):
+    return all_plugins_config(tmp_path)
+
+
+@pytest.fixture
+async def document(client):
+    return (await client.get("/docs/openapi.json")).json()
+
+
+def operations(document):
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            yield method.upper(), path, op
+
+
+async def test_errors_are_problem_details_with_one_schema(document, client):
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
+    assert set(problem["properties"]) == {
+        "type",
+        "title",
+        "status",
+        "detail",
+        "code",
+        "instance",
+        "errors",
+        "extra",
+    }
+    field_error = document["components"]["schemas"]["FieldError"]
+    assert set(field_error["properties"]) == {"field", "message", "source"}
+    for method, path, op in operations(document):
+        for status, response in op["responses"].items():
+            if int(status) < 400:
+                continue
+            assert response["content"] == {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }, f"{method} {path} {status}"
+    # what the API sends for bad input matches (Litestar's own 400 schema is gone)
+    sent = await client.post("/auth/register", json={"email": 5})
+    assert sent.headers["content-type"] == "application/problem+json"
+    assert set(sent.json()) <= set(problem["properties"])
+
+
+async def test_only_operations_that_need_a_token_say_so(document):
+    assert "security" not in document
+    assert "BearerToken" in document["components"]["securitySchemes"]
+    public = {op["operationId"] for _, _, op in operations(document) if "security" not in op}
+    assert public == PUBLIC, (
+        f"served without a token but not listed in PUBLIC: {sorted(public - PUBLIC)}; "
+        f"listed in PUBLIC but need a token: {sorted(PUBLIC - public)}"
+    )
+    for method, path, op in operations(document):
+        if op["operationId"] not in PUBLIC:
+            assert op["security"] == [{"BearerToken": []}], f"{method} {path}"
+            assert {"401", "403"} <= set(op["responses"]), f"{method} {path}"
+
+
+async def test_route_shapes_bring_their_errors(document):
+    ops = {op["operationId"]: (method, path, op) for method, path, op in operations(document)}
+    for operation_id, (method, path, op) in ops.items():
+        codes = set(op["responses"])
+        if "{" in path:
+            assert {"400", "404", "422"} <= codes, f"{operation_id}: a path id"
+        if method != "GET":
+            assert "409" in codes, f"{operation_id}: a change"
+        if "requestBody" in op and operation_id != "uploadAttachment":
+            assert {"400", "413", "422"} <= codes, f"{operation_id}: a body"
+    assert {"401", "403", "429"} <= set(ops["login"][2]["responses"])
+    assert "403" in ops["listMembers"][2]["responses"]
+    assert {"415", "413"} <= set(ops["uploadAttachment"][2]["responses"])
+    assert "503" in ops["paypalCheckout"][2]["responses"] and "502" in ops["paypalCheckout"][2]["responses"]
+    # a replayed Idempotency-Key answers 200 with the first result
+    assert set(ops["createDeposit"][2]["responses"]) >= {"200", "201"}
+    download = ops["downloadAttachment"][2]["responses"]["200"]
+    assert list(download["content"]) == ["*/*"]
