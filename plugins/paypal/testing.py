@@ -30,15 +30,17 @@ and the certificate download are not in PayPal's files and are checked by hand.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import itertools
 import json
+import os
 import re
 import secrets
 import string
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -902,6 +904,26 @@ class _OpenAPIResponse:
         self.data = response.content or None
 
 
+@contextlib.contextmanager
+def _python_schema_backend() -> Iterator[None]:
+    """Check PayPal's files with the ``jsonschema`` backend of openapi-spec-validator.
+
+    With ``jsonschema-rs`` installed (schemathesis brings it) the validator picks that
+    backend by itself, and its regular-expression dialect refuses patterns in PayPal's
+    published files (an email address pattern), so they would not load.
+    """
+    name = "OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND"
+    before = os.environ.get(name)
+    os.environ[name] = "jsonschema"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 class PayPalContract:
     """Validates traffic against PayPal's published OpenAPI files (see the module docstring)."""
 
@@ -913,7 +935,8 @@ class PayPalContract:
         for prefix, name in SPEC_FILES.items():
             path = (self.spec_dir / name).resolve()
             if path not in _SPECS:
-                _SPECS[path] = OpenAPI.from_file_path(str(path))
+                with _python_schema_backend():
+                    _SPECS[path] = OpenAPI.from_file_path(str(path))
             self.apis[prefix] = _SPECS[path]
         #: every problem found, as "METHOD path: what"
         self.violations: list[str] = []
