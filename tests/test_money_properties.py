@@ -14,9 +14,7 @@ own fresh database and event loop instead of using the (async) fixtures.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import uuid
 from collections import Counter
 from types import SimpleNamespace
 from typing import Any
@@ -30,12 +28,11 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 from money_helpers import ManualPayout
+from state_machine_helpers import World, run_machine
 
 import agorakit
-from agorakit.clock import FrozenClock
 from agorakit.errors import Conflict
 from agorakit.money import ledger, payments, withdrawals
 from agorakit.money.amounts import format_amount
@@ -43,14 +40,7 @@ from agorakit.money.fees import Quote, compute_fees, percent_of
 from agorakit.money.methods import PaymentStep
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction, Payment, Withdrawal
 from agorakit.testing import (
-    TEST_DEFAULTS,
-    TEST_EPOCH,
-    create_postgres_database,
-    deep_merge,
-    drop_postgres_database,
     empty_tables,
-    postgres_admin_dsn,
-    postgres_unreachable_reason,
 )
 
 MEMBERS = (1, 2, 3)
@@ -80,40 +70,6 @@ class Methods:
     @agorakit.hookimpl
     def agorakit_payout_methods(self):
         return [ManualPayout(PAYOUT, minimum=PAYOUT_MINIMUM, fee=PAYOUT_FEE, label="Test wire")]
-
-
-class World:
-    """A runtime on its own database, driven by its own event loop."""
-
-    def __init__(self, database_url: str) -> None:
-        from agorakit.db.migrate import migrate
-        from agorakit.hooks import get_plugin_manager
-        from agorakit.runtime import Runtime
-        from agorakit.settings import settings_from_dict
-
-        pm = get_plugin_manager([], extra=[("test-methods", Methods())], source="property test")
-        data = deep_merge(
-            TEST_DEFAULTS,
-            {
-                "database": {"url": database_url},
-                "money": {"payment_methods": ["balance", "testbank"], "payout_methods": [PAYOUT]},
-            },
-        )
-        config = settings_from_dict(data, source="property test", environ={}, pm=pm)
-        self.loop = asyncio.new_event_loop()
-        self.runtime = Runtime(config, pm=pm, clock=FrozenClock(TEST_EPOCH))
-        self.run(self.runtime.db.start())
-        self.run(migrate(self.runtime.db, self.runtime.apps))
-
-    def run(self, coroutine: Any) -> Any:
-        return self.loop.run_until_complete(coroutine)
-
-    def close(self) -> None:
-        try:
-            self.run(self.runtime.db.close())
-            self.run(self.loop.shutdown_asyncgens())
-        finally:
-            self.loop.close()
 
 
 async def _snapshot() -> tuple[Any, ...]:
@@ -481,41 +437,18 @@ class MoneyMachine(RuleBasedStateMachine):
         assert await ledger.check_ledger() == []
 
 
-def _run_once(coroutine: Any) -> Any:
-    """Run one coroutine on a loop of its own (leaving the thread's event loop alone)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_money_state_machine(kind, tmp_path):
-    admin, name = postgres_admin_dsn(), f"agorakit_props_{uuid.uuid4().hex[:12]}"
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'properties.sqlite3'}"
-    else:
-        reason = _run_once(postgres_unreachable_reason(admin))
-        if reason:
-            if os.environ.get("CI"):
-                pytest.fail(f"CI requires PostgreSQL: {reason}", pytrace=False)
-            pytest.skip(reason)
-        url = _run_once(create_postgres_database(admin, name))
-    try:
-        world = World(url)
-        try:
-            run_state_machine_as_test(
-                lambda: MoneyMachine(world),
-                settings=settings(
-                    max_examples=int(os.environ.get("AGORAKIT_PROPERTY_EXAMPLES", "25")),
-                    stateful_step_count=20,
-                    deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow],
-                ),
-            )
-        finally:
-            world.close()
-    finally:
-        if kind == "postgres":
-            _run_once(drop_postgres_database(admin, name))
+    run_machine(
+        kind,
+        tmp_path,
+        MoneyMachine,
+        plugins=[("test-methods", Methods())],
+        config={"money": {"payment_methods": ["balance", "testbank"], "payout_methods": [PAYOUT]}},
+        settings=settings(
+            max_examples=int(os.environ.get("AGORAKIT_PROPERTY_EXAMPLES", "25")),
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
