@@ -1,4 +1,4 @@
-"""agorakit's benchmark suite (issue 8): ``make bench`` or ``python -m bench --help``.
+"""agorakit's benchmark suite: ``make bench`` or ``python -m bench --help``.
 
 See docs/performance.md for what each case measures, how, and the results.
 """

@@ -1,4 +1,4 @@
-"""The benchmark cases of issue 8; each returns result tables.
+"""The benchmark cases; each returns result tables.
 
 Every case builds its own bench site (:func:`bench.sites.bench_site`), seeds it with SQL,
 starts the real app (``agorakit run``) and the floor (``uvicorn bench.floor:app``) one

@@ -1,4 +1,4 @@
-"""The one clock all domain code reads (DESIGN §2).
+"""The one clock all domain code reads.
 
 Services never call ``datetime.now()``; they ask the runtime's clock, so tests and the CLI
 (``agorakit tick --at``) can run the marketplace "as of" any instant without sleeping.

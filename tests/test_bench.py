@@ -1,4 +1,4 @@
-"""Smoke runs of every benchmark case with tiny sizes, so that bench/ never rots (issue 8).
+"""Smoke runs of every benchmark case with tiny sizes, so that bench/ never rots.
 
 Each case runs as ``make bench`` runs it (real ``agorakit run`` and floor servers in
 subprocesses on free ports, the same load client) on SQLite and, where the case applies,

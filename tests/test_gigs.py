@@ -1,4 +1,4 @@
-"""The gigs model end to end, driven through the HTTP API as a client would (issue 6).
+"""The gigs model end to end, driven through the HTTP API as a client would.
 
 Every flow checks the order's states, the exact ledger amounts in cents and who may do
 what.  The plugin is enabled the way a site enables it: one line in ``site.plugins``.

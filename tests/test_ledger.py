@@ -1,4 +1,4 @@
-"""The double-entry ledger (DESIGN §4), on SQLite and PostgreSQL.
+"""The double-entry ledger, on SQLite and PostgreSQL.
 
 Service-level tests of :func:`agorakit.money.ledger.post`: balanced postings, refused
 postings that write nothing, idempotency keys, accounts that may not go negative, the

@@ -1,4 +1,4 @@
-"""Concurrent requests cannot overdraw, pay twice or lose an update (DESIGN §4).
+"""Concurrent requests cannot overdraw, pay twice or lose an update.
 
 Real concurrency: every request below runs as its own asyncio task through the ASGI app
 (``asyncio.gather`` of client calls), each unit of work on its own pooled PostgreSQL

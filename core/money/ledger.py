@@ -1,4 +1,4 @@
-"""The double-entry ledger (DESIGN §4).
+"""The double-entry ledger.
 
 A posting is a set of entries on named accounts that sums to zero per currency.  It is
 append-only, has a kind, references and a unique idempotency key: posting again with a

@@ -1,4 +1,4 @@
-"""Declarative order processes (DESIGN §5).
+"""Declarative order processes.
 
 A process is data: states, transitions (which states they leave, the state they enter,
 which actors may fire them, guards that must pass and effects that run), and timers that

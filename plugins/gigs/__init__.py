@@ -1,4 +1,4 @@
-"""gigs: the Fiverr-style gig marketplace (DESIGN §6), on the core's listings, orders and ledger.
+"""gigs: the Fiverr-style gig marketplace, on the core's listings, orders and ledger.
 
 Enable it with ``plugins = ["gigs"]``; settings in ``[plugins.gigs]``.  See ``docs/plugins/gigs.md``.
 """

@@ -1,4 +1,4 @@
-"""The gig order process (DESIGN §6, gigs): built from the plugin's settings."""
+"""The gig order process: built from the plugin's settings."""
 
 from __future__ import annotations
 

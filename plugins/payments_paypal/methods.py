@@ -1,7 +1,7 @@
 """The pay-in method ``paypal``: PayPal Checkout (Orders v2, intent CAPTURE).
 
 Starting a payment only records it (``pending``, expiring after ``approval_hours``):
-nothing is sent to PayPal inside the transaction that creates the payment (DESIGN §2).
+nothing is sent to PayPal inside the transaction that creates the payment.
 The buyer's client then asks for the PayPal order and its approval link
 (``POST /paypal/payments/{id}/checkout``), the buyer approves at PayPal, and the payment
 is captured and settled by ``POST /paypal/payments/{id}/capture``, by PayPal's
