@@ -446,10 +446,6 @@ class EscrowMachine(RuleBasedStateMachine):
     def fire_anything(self, data, name, who):
         """Any transition by anyone on any order: the engine allows what the process says
         and refuses the rest with the reason."""
-        if name == "paid" and who == "system":
-            # Only a settled payment fires ``paid``; firing it bare would leave the escrow
-            # empty, which is the process author's business, not the engine's.
-            who = "buyer"
         self._fire(data.draw(st.sampled_from(self.order_ids())), name, who)
 
     def _fire(self, order_id: int, name: str, who: str) -> None:
@@ -460,6 +456,9 @@ class EscrowMachine(RuleBasedStateMachine):
         sources, target, actors = TRANSITIONS[name]
         if who == "stranger":
             self.refused(call, NotFound)
+            return
+        if name == "paid":  # the process's on_payment: only its payment's settlement fires it
+            self.refused(call, service.TransitionNotAllowed)
             return
         if order.state not in sources:
             self.refused(call, service.TransitionNotAllowed)

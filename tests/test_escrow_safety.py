@@ -20,6 +20,7 @@ import agorakit
 from agorakit.errors import Conflict, Forbidden
 from agorakit.money import ledger, payments
 from agorakit.money.tables import Payment
+from agorakit.orders import service
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.payments import OrderAlreadyPaid
 from agorakit.plugins.paypal.client import use_transport
@@ -551,3 +552,24 @@ class TestPaymentStartingHook:
         assert (await pay(client, buyer, order_id, "balance")).status_code == 201
         problem(await pay(client, buyer, order_id, "balance"), 409, "order_already_paid")
         assert await Payment.count() == 2
+
+
+async def test_the_payment_transition_fires_only_when_a_payment_settles(client, runtime, market, problem):
+    """Fired by anyone or anything else, ``paid`` would start an order with an empty escrow."""
+    operator, _, buyer, gig_id = market
+    order_id = await place(client, buyer, gig_id)
+    expected = f"paid happens when the order's payment settles; pay it with POST /orders/{order_id}/payments"
+    for who in (buyer, operator):
+        body = problem(
+            await client.post(f"/orders/{order_id}/transitions/paid", headers=who.headers),
+            409,
+            "transition_not_allowed",
+        )
+        assert body["detail"] == expected
+    with pytest.raises(service.TransitionNotAllowed) as refused:
+        await service.fire(runtime, order_id, "paid", caller=None)  # a plugin's code, as system
+    assert str(refused.value) == expected
+    assert await state_of(client, buyer, order_id) == "awaiting_payment"
+    assert (await pay(client, buyer, order_id, "balance")).status_code == 201
+    assert await state_of(client, buyer, order_id) == "in_progress"
+    await assert_sound(runtime)

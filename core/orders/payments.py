@@ -125,7 +125,8 @@ async def on_payment_settled(uow: Any, payment: Any) -> None:
     paid = payments.minor_units(payment)
     if transition is not None and row["state"] in transition.sources:
         if (due is None or paid == due) and payment.amount.currency == row["currency"]:
-            await _fire(uow, order_id, transition.name, caller=None, data={"payment": payment.id}, row=row)
+            data = {"payment": payment.id}
+            await _fire(uow, order_id, transition.name, caller=None, data=data, row=row, settling=True)
             return
         # Only a payment written around check_payment_start gets here (a row from before
         # it, a plugin's own insert): it would leave the escrow holding the wrong amount.

@@ -538,16 +538,24 @@ async def _fire(
     data: dict[str, Any] | None,
     row: dict[str, Any] | None = None,
     items: list[dict[str, Any]] | None = None,
+    settling: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """:func:`fire_in`, also returning the order's item rows (``row``: the order's row,
     when the caller has just read it with its lock; ``items``: its item rows, when the
-    caller has them — they never change after the order is created)."""
+    caller has them — they never change after the order is created; ``settling``: the
+    order's payment is settling, the one thing that may fire its ``on_payment``)."""
     runtime = uow.runtime
     if row is None:
         row = await _order_row(order_id, for_update=True)
     process = registry(runtime).get(row["process"], row["process_version"])
     roles = roles_of(row, caller, process)
     transition = process.transition(name)
+    if name == process.on_payment and not settling and roles:
+        # Fired bare, it would move the order on with nothing in its escrow.
+        message = (
+            f"{name} happens when the order's payment settles; pay it with POST /orders/{order_id}/payments"
+        )
+        raise TransitionNotAllowed(message, extra={"state": row["state"]})
     if not roles:
         if transition is not None and "candidate" in transition.actors and row["seller_id"] is not None:
             # A candidate who lost the race: the order was open a moment ago.
