@@ -47,3 +47,16 @@ async def test_nul_in_a_query_value_or_a_nested_field_is_refused(client, make_me
     )
     problem(created, 422, "validation_error", fields={"name"})
     assert (await client.get("/categories")).json() == []
+
+
+async def test_nul_deep_inside_a_body_nested_past_the_decoders_limit_is_a_client_error(client):
+    """Nested too deep to read, the body is answered as malformed, not with a 500."""
+    for depth in (900, 1000, 3000):
+        body = "[" * depth + '"\\u0000"' + "]" * depth
+        response = await client.post(
+            "/auth/login", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code in (400, 422), (depth, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "Traceback" not in response.text
+    assert await Member.count() == 0

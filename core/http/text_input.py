@@ -23,20 +23,25 @@ NUL = "\x00"
 MESSAGE = "must not contain NUL (\\u0000) characters"
 
 
-def _nul_fields(value: Any, path: str) -> list[str]:
-    if isinstance(value, str):
-        return [path or "body"] if NUL in value else []
+def _nul_fields(value: Any) -> list[str]:
+    """Paths of the strings (and object keys) holding NUL, walked without recursion: a
+    body may nest as deep as the decoder allows."""
     found: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            name = f"{path}.{key}" if path else str(key)
-            if NUL in str(key):
-                found.append(name)
-            found.extend(_nul_fields(item, name))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_nul_fields(item, f"{path}[{index}]"))
-    return found
+    pending: list[tuple[Any, str]] = [(value, "")]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                found.append(path or "body")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = f"{path}.{key}" if path else str(key)
+                if NUL in str(key):
+                    found.append(name)
+                pending.append((child, name))
+        elif isinstance(item, list):
+            pending.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+    return sorted(set(found))
 
 
 async def refuse_nul_characters(request: Request) -> None:
@@ -55,9 +60,10 @@ async def refuse_nul_characters(request: Request) -> None:
         if b"\\u0000" in body:
             try:
                 decoded = msgspec.json.decode(body)
-            except msgspec.DecodeError:
-                decoded = None  # the route's own decoding answers a body that is not JSON
-            errors.extend(FieldError(name, MESSAGE, "body") for name in _nul_fields(decoded, ""))
+            except (msgspec.DecodeError, RecursionError):
+                # not JSON, or nested too deep to read: the route's own decoding answers it
+                decoded = None
+            errors.extend(FieldError(name, MESSAGE, "body") for name in _nul_fields(decoded))
     if errors:
         raise ValidationFailed(errors)
 
