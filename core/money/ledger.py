@@ -25,6 +25,7 @@ import msgspec
 from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of
 from agorakit.errors import AgorakitError, Conflict
 from agorakit.money.amounts import format_amount
+from agorakit.money.checks import check_ledger, nonzero_escrows  # re-exported: callers find them here
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
 
 PLATFORM_FEES = "platform:fees"
@@ -557,20 +558,6 @@ async def balances_of(keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]
     return found
 
 
-async def nonzero_escrows(prefix: str = "") -> list[tuple[str, str, int]]:
-    """``(ref, currency, balance)`` of every escrow holding money (or owing it), for refs
-    starting with ``prefix`` (``"order:"``): what an invariant check walks."""
-    rows = await LedgerAccount.select(
-        LedgerAccount.name, LedgerAccount.currency, LedgerAccount.balance
-    ).where((LedgerAccount.kind == "escrow") & (LedgerAccount.balance != 0))
-    found = []
-    for row in rows:
-        ref = row["name"].removesuffix(":escrow")
-        if ref.startswith(prefix):
-            found.append((ref, row["currency"], row["balance"]))
-    return found
-
-
 async def balances_for_update(names: list[str], currency: str) -> dict[str, int]:
     """Balances of ``names`` (0 for an account not opened yet), locked to the end of the
     transaction.
@@ -604,49 +591,6 @@ def _balances(locking: bool) -> Prepared:
 _BALANCES = {locking: _balances(locking) for locking in (False, True)}
 
 
-# --------------------------------------------------------------------------------------
-# Checking
-# --------------------------------------------------------------------------------------
-
-
-async def check_ledger() -> list[str]:
-    """Recompute the ledger from its entries; returns every problem found (empty = sound)."""
-    problems: list[str] = []
-    recomputed = await LedgerEntry.raw(
-        "SELECT a.name, a.currency, a.balance, a.allow_negative, COALESCE(SUM(e.amount), 0) AS total "
-        "FROM core_ledger_account a LEFT JOIN core_ledger_entry e ON e.account = a.id "
-        "GROUP BY a.id, a.name, a.currency, a.balance, a.allow_negative ORDER BY a.id"
-    )
-    per_currency: Counter[str] = Counter()
-    for row in recomputed:
-        per_currency[row["currency"]] += row["total"]
-        if row["balance"] != row["total"]:
-            problems.append(
-                f"{row['name']} {row['currency']}: stored balance {row['balance']} "
-                f"but entries sum to {row['total']}"
-            )
-        if not row["allow_negative"] and row["total"] < 0:
-            problems.append(f"{row['name']} {row['currency']}: negative balance {row['total']}")
-    for currency, total in per_currency.items():
-        if total:
-            problems.append(f"{currency}: all accounts sum to {total}, not zero")
-    unbalanced = await LedgerEntry.raw(
-        'SELECT "transaction", currency, SUM(amount) AS total FROM core_ledger_entry '
-        'GROUP BY "transaction", currency HAVING SUM(amount) <> 0'
-    )
-    for row in unbalanced:
-        problems.append(
-            f"transaction {row['transaction']} {row['currency']}: entries sum to {row['total']}, not zero"
-        )
-    lonely = await LedgerEntry.raw(
-        "SELECT t.id FROM core_ledger_transaction t LEFT JOIN core_ledger_entry e "
-        'ON e."transaction" = t.id GROUP BY t.id HAVING COUNT(e.id) < 2'
-    )
-    for row in lonely:
-        problems.append(f"transaction {row['id']} has fewer than two entries")
-    return problems
-
-
 __all__ = [
     "Conflict",
     "InsufficientFunds",
@@ -654,6 +598,8 @@ __all__ = [
     "Line",
     "Posting",
     "account_in_words",
+    "check_ledger",
     "move",
+    "nonzero_escrows",
     "post",
 ]
