@@ -6,7 +6,7 @@ import asyncio
 import secrets
 from pathlib import Path
 
-from agorakit.hooks import call_each, installed_plugins
+from agorakit.hooks import installed_plugins
 from agorakit.settings import Settings, load_settings
 
 #: (role name, email, password, display name, country, skills, account role); the demo's
@@ -107,7 +107,7 @@ async def load_demo_data(runtime) -> dict:
         )
         members[name] = await service.register(runtime, cmd, role=role, email_verified=True)
     await _opening_balances(runtime, members)
-    await call_each(runtime.pm, "agorakit_demo_data", runtime=runtime, members=members)
+    await runtime.hooks.each("agorakit_demo_data", runtime=runtime, members=members)
     return members
 
 

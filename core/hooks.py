@@ -142,15 +142,76 @@ async def call_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> 
     An exception in one plugin is logged with the plugin's name and does not stop the
     others: used for after-commit hooks whose callers cannot undo anything.
     """
-    caller = getattr(pm.hook, hook_name)
-    results = []
-    for impl in reversed(caller.get_hookimpls()):  # pluggy's call order: LIFO
-        args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
-        try:
-            results.append(await maybe_await(impl.function(**args)))
-        except Exception:
-            log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
-    return results
+    return await Hooks(pm).each(hook_name, **kwargs)
+
+
+class Hooks:
+    """How the core and plugins call hooks: one place for awaiting, flattening, the
+    first-result rule and the error policy (``runtime.hooks``).
+
+    Implementations run in pluggy's order (last registered first, ``tryfirst``/
+    ``trylast`` honoured) with the keyword arguments each one accepts.  Any of them may be
+    async: each result is awaited before the next implementation runs, so ``first``
+    returns the first result that is not None also when implementations are coroutines
+    (pluggy's own ``firstresult`` would stop at the first coroutine object).
+    """
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+
+    def implementations(self, name: str) -> list[Any]:
+        """The hook's implementations in call order (wrappers are not supported)."""
+        caller = getattr(self.pm.hook, name)
+        return [impl for impl in reversed(caller.get_hookimpls()) if not (impl.hookwrapper or impl.wrapper)]
+
+    def _calls(self, name: str, kwargs: dict[str, Any]) -> Iterable[tuple[Any, Any]]:
+        for impl in self.implementations(name):
+            yield impl, impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
+
+    async def collect(self, name: str, /, **kwargs: Any) -> list[Any]:
+        """Every implementation's result, awaited; lists flattened, None skipped.  An
+        exception propagates (the caller's transaction rolls back)."""
+        results = [await maybe_await(result) for _impl, result in self._calls(name, kwargs)]
+        return collect(results)
+
+    async def first(self, name: str, /, **kwargs: Any) -> Any:
+        """The first result that is not None (None if there is none)."""
+        for _impl, result in self._calls(name, kwargs):
+            value = await maybe_await(result)
+            if value is not None:
+                return value
+        return None
+
+    async def each(self, name: str, /, **kwargs: Any) -> list[Any]:
+        """Every implementation on its own: one that fails is logged with the plugin's
+        name and the others still run (for after-commit hooks that cannot undo)."""
+        results = []
+        for impl in self.implementations(name):
+            args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+            try:
+                results.append(await maybe_await(impl.function(**args)))
+            except Exception:
+                log.exception("plugin %s failed in %s", impl.plugin_name, name)
+        return results
+
+    def collect_sync(self, name: str, /, **kwargs: Any) -> list[Any]:
+        """:meth:`collect` for start-up hooks, which must not be async."""
+        return collect(_sync(name, impl, result) for impl, result in self._calls(name, kwargs))
+
+    def first_sync(self, name: str, /, **kwargs: Any) -> Any:
+        """:meth:`first` for hooks that must not be async."""
+        for impl, result in self._calls(name, kwargs):
+            if _sync(name, impl, result) is not None:
+                return result
+        return None
+
+
+def _sync(name: str, impl: Any, result: Any) -> Any:
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise ConfigError(f"plugin {impl.plugin_name!r}: {name} must not be async")
+    return result
 
 
 def collect(results: Iterable[Any]) -> list[Any]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import click
     from piccolo.conf.apps import AppConfig
 
-    from agorakit.events import DomainEvent
+    from agorakit.events import DomainEvent, Event
     from agorakit.money.fees import FeeLine, Quote
     from agorakit.settings import SettingsSpec
 
@@ -376,6 +376,17 @@ def agorakit_can_withdraw(member: Any, request: Any) -> str | None:
 # --------------------------------------------------------------------------------------
 # Domain events
 # --------------------------------------------------------------------------------------
+
+
+@hookspec
+def agorakit_event_types() -> list[type[Event]] | None:
+    """Declare domain event classes (start-up).
+
+    Return a list of :class:`agorakit.events.Event` subclasses, each with a unique
+    ``name`` class variable and typed fields.  Recorded events of these classes reach
+    handlers with ``event.payload`` set to the typed event; ``docs/events.md`` lists the
+    core's and the shipped plugins' classes.  Must not be async.
+    """
 
 
 @hookspec

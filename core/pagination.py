@@ -6,11 +6,14 @@ A cursor encodes the integer keys of the last item of a page; anything else is r
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
 from agorakit.errors import FieldError, ValidationFailed
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -48,3 +51,11 @@ def check_limit(limit: int) -> int:
         error = FieldError("limit", f"must be between 1 and {MAX_LIMIT}", "query")
         raise ValidationFailed([error])
     return limit
+
+
+def page(rows: Sequence[T], limit: int, key: Callable[[T], dict[str, Any]]) -> tuple[list[T], str | None]:
+    """One page of a keyset query that fetched ``limit + 1`` rows, and the cursor to the
+    next page (None on the last): ``key`` gives the position of a row, e.g.
+    ``lambda row: {"id": row["id"]}``."""
+    items = list(rows[:limit])
+    return items, encode_cursor(key(items[-1])) if len(rows) > limit else None

@@ -14,13 +14,14 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pluggy
 
 from agorakit.clock import Clock, SystemClock
 from agorakit.db import Database
 from agorakit.db.migrate import sort_apps
-from agorakit.events import DomainEvent
-from agorakit.hooks import PluginInfo, collect, get_plugin_manager, plugin_info
+from agorakit.events import DomainEvent, Event, EventTypes
+from agorakit.hooks import Hooks, PluginInfo, collect, get_plugin_manager, plugin_info
 from agorakit.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,10 +51,17 @@ class UnitOfWork:
     def now(self):
         return self.runtime.clock.now()
 
-    def record(self, name: str, *, subject: str, actor_id: int | None = None, **data: Any) -> None:
+    def record(self, event: Event | str, *, subject: str, actor_id: int | None = None, **data: Any) -> None:
         """Record an event; it is published only if the transaction commits."""
-        event = DomainEvent(name=name, at=self.now, subject=subject, actor_id=actor_id, data=data)
-        self.events.append(event)
+        if isinstance(event, Event):
+            name, payload, data = event.name, event, msgspec.to_builtins(event)
+        else:  # an untyped event: name and facts
+            name, payload = event, None
+        self.events.append(
+            DomainEvent(
+                name=name, at=self.now, subject=subject, actor_id=actor_id, data=data, payload=payload
+            )
+        )
 
     def before_commit(self, key: str, action: Callable[[], Awaitable[None]]) -> None:
         """Run ``action`` inside the transaction, after the outermost block, just before
@@ -90,7 +98,11 @@ class Runtime:
         self.settings = settings
         self.pm = pm or get_plugin_manager(settings.site.plugins, source=settings.source)
         self.clock: Clock = clock or SystemClock()
+        #: how hooks are called (see :class:`agorakit.hooks.Hooks`)
+        self.hooks = Hooks(self.pm)
         self.db = Database(settings.database, source=settings.source)
+        #: the registered domain event classes (``agorakit_event_types``)
+        self.event_types = EventTypes(self.hooks.collect_sync("agorakit_event_types"))
         self.apps = sort_apps(collect(self.pm.hook.agorakit_tables()))
         self.db.bind(self.apps)
         self._register_default_fees()

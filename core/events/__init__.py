@@ -5,6 +5,12 @@ reach plugins through ``agorakit_on_event`` (one event at a time) and
 ``agorakit_on_events`` (a batch at a time); notifications, webhooks and analytics hang on
 this seam.
 
+Each event is a typed msgspec Struct, a subclass of :class:`Event` named by its
+``name`` class variable and registered through ``agorakit_event_types``; the unit of work
+records one (``uow.record(OrderTransitioned(...), subject="order:4")``) and handlers
+receive the :class:`DomainEvent` envelope, whose ``payload`` is that Struct again
+(``isinstance(event.payload, OrderTransitioned)``).
+
 Events are a transactional outbox: the unit of work stores them (``core_domain_event``) in
 the same transaction as the change they describe, publishes them right after the commit
 and marks them published.  If the process dies in between, or a handler fails, the worker
@@ -15,9 +21,20 @@ least once*: handlers use ``event.id`` to stay idempotent.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every domain event: what happened, with typed facts.
+
+    A subclass sets ``name`` (past tense, ``<area>.<what happened>``) and declares its
+    facts as fields (JSON-serialisable: ints, strings, amounts in minor units, ...).
+    """
+
+    #: what happened, e.g. ``order.transitioned``
+    name: ClassVar[str]
 
 
 class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,6 +50,8 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
     actor_id: int | None = None
     #: event-specific facts (JSON-serialisable)
     data: dict[str, Any] = {}
+    #: the typed event (an :class:`Event`); None when its name is not registered
+    payload: Any = None
 
 
 class EventsFailed(Exception):
@@ -46,3 +65,29 @@ class EventsFailed(Exception):
     def __init__(self, errors: dict[int | None, str]) -> None:
         self.errors = errors
         super().__init__("; ".join(f"event {event_id}: {error}" for event_id, error in errors.items()))
+
+
+class EventTypes:
+    """The registered event classes by name (``runtime.event_types``)."""
+
+    def __init__(self, classes: list[type[Event]]) -> None:
+        self.by_name: dict[str, type[Event]] = {}
+        for cls in classes:
+            name = getattr(cls, "name", None)
+            if not (isinstance(cls, type) and issubclass(cls, Event)) or not isinstance(name, str):
+                raise TypeError(f"{cls!r} is not an Event subclass with a name")
+            known = self.by_name.get(name)
+            if known is not None and known is not cls:
+                raise TypeError(f"event {name!r} is registered twice: {known!r} and {cls!r}")
+            self.by_name[name] = cls
+
+    def payload(self, name: str, data: dict[str, Any]) -> Event | None:
+        """The typed event stored as ``name`` and ``data`` (None if unknown or no longer
+        decodable: the envelope is still delivered)."""
+        cls = self.by_name.get(name)
+        if cls is None:
+            return None
+        try:
+            return msgspec.convert(data, cls)
+        except msgspec.ValidationError:
+            return None

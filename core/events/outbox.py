@@ -159,14 +159,16 @@ async def _mark_failed(runtime: Any, event: DomainEvent, errors: list[str]) -> N
     ).where(StoredEvent.id == event.id)
 
 
-def _to_event(row: dict[str, Any]) -> DomainEvent:
+def _to_event(runtime: Any, row: dict[str, Any]) -> DomainEvent:
+    data = row["data"] if isinstance(row["data"], dict) else msgspec.json.decode(row["data"] or "{}")
     return DomainEvent(
         id=row["id"],
         name=row["name"],
         at=row["at"],
         subject=row["subject"],
         actor_id=row["actor_id"],
-        data=row["data"] if isinstance(row["data"], dict) else msgspec.json.decode(row["data"] or "{}"),
+        data=data,
+        payload=runtime.event_types.payload(row["name"], data),
     )
 
 
@@ -184,7 +186,7 @@ async def republish_events(runtime: Any, *, limit: int = 100) -> list[int]:
 
     await forget_gone_processes(runtime)
     rows = await _claim(runtime, limit)
-    events = [_to_event(row) for row in rows]
+    events = [_to_event(runtime, row) for row in rows]
     if events:
         await publish(runtime, events)  # one batch: batch handlers take them set-wise
     return [event.id for event in events]
