@@ -8,7 +8,7 @@ that defines it::
     from agorakit.exports import lazy_exports
 
     if TYPE_CHECKING:
-        from agorakit.orders.engine import fire
+        from agorakit.orders.engine import fire as fire
 
     EXPORTS = {"fire": "agorakit.orders.engine"}
     __all__ = sorted(EXPORTS)
@@ -16,8 +16,8 @@ that defines it::
 
 A name is imported from its module on first use, so importing one module of an area
 (``agorakit.orders.tables``) does not import the whole area and the areas' packages do
-not import each other when they load.  The ``TYPE_CHECKING`` imports give type checkers
-and editors the same names.
+not import each other when they load.  The ``TYPE_CHECKING`` imports (``x as x``: an explicit
+re-export) give type checkers, linters and editors the same names.
 """
 
 from __future__ import annotations

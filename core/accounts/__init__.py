@@ -1,6 +1,35 @@
 """Accounts: members, operators and owners; registration, login, email verification,
-password reset, profiles, suspension."""
+password reset, profiles, suspension.
 
-from agorakit.accounts.roles import OPERATOR_ROLES, is_operator
+The names below are this area's plugin API (``docs/plugin-api.md``); its modules are
+internal.
+"""
 
-__all__ = ["OPERATOR_ROLES", "is_operator"]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agorakit.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from agorakit.accounts.auth import issue_token as issue_token
+    from agorakit.accounts.auth import make_jwt_auth as make_jwt_auth
+    from agorakit.accounts.auth import operator_only as operator_only
+    from agorakit.accounts.auth import owner_only as owner_only
+    from agorakit.accounts.roles import OPERATOR_ROLES as OPERATOR_ROLES
+    from agorakit.accounts.roles import is_operator as is_operator
+    from agorakit.accounts.schemas import MemberOut as MemberOut
+    from agorakit.accounts.schemas import RegisterMember as RegisterMember
+
+EXPORTS: dict[str, str] = {
+    "is_operator": "agorakit.accounts.roles",
+    "issue_token": "agorakit.accounts.auth",
+    "make_jwt_auth": "agorakit.accounts.auth",
+    "MemberOut": "agorakit.accounts.schemas",
+    "operator_only": "agorakit.accounts.auth",
+    "OPERATOR_ROLES": "agorakit.accounts.roles",
+    "owner_only": "agorakit.accounts.auth",
+    "RegisterMember": "agorakit.accounts.schemas",
+}
+__all__ = sorted(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

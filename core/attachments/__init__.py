@@ -4,4 +4,28 @@ A file is checked (size, type read from its content), kept by the site's storage
 (``[attachments] storage``; the core ships ``local``) under a random key, and described by
 a ``core_attachment`` row.  Only the parties of its scope (``order:<id>`` or
 ``conversation:<id>``) and operators can read it.
+
+The names below are this area's plugin API (``docs/plugin-api.md``); its modules are
+internal.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agorakit.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from agorakit.attachments.schemas import AttachmentOut as AttachmentOut
+    from agorakit.attachments.service import attachments_by_ids as attachments_by_ids
+    from agorakit.attachments.service import check_attachments as check_attachments
+    from agorakit.attachments.storage import storage_for as storage_for
+
+EXPORTS: dict[str, str] = {
+    "AttachmentOut": "agorakit.attachments.schemas",
+    "attachments_by_ids": "agorakit.attachments.service",
+    "check_attachments": "agorakit.attachments.service",
+    "storage_for": "agorakit.attachments.storage",
+}
+__all__ = sorted(EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
