@@ -112,3 +112,10 @@ def create_owner(
         password_stdin=password_stdin,
         owner=True,
     )
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.accounts.events import EVENTS
+
+    return EVENTS

@@ -24,3 +24,10 @@ def agorakit_storages():
     from agorakit.attachments.storage import LocalStorage
 
     return [LocalStorage()]
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.attachments.events import EVENTS
+
+    return EVENTS

@@ -21,3 +21,10 @@ def agorakit_routes():
     from agorakit.catalog import controllers as c
 
     return [c.CategoryController, c.QualificationController, c.ListingController, c.ModerationController]
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.catalog.events import EVENTS
+
+    return EVENTS

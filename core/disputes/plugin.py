@@ -66,3 +66,10 @@ def agorakit_notify(event, runtime):
             if member is not None
         ]
     return None
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.disputes.events import EVENTS
+
+    return EVENTS

@@ -45,3 +45,10 @@ def agorakit_notify(event, runtime):
     from agorakit.messaging.service import message_notices
 
     return message_notices(event)
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.messaging.events import EVENTS
+
+    return EVENTS

@@ -62,3 +62,10 @@ def check_ledger(ctx: click.Context) -> None:
         "ledger ok: every transaction balances, every balance matches its entries, "
         "every order's escrow holds what it must"
     )
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.money.events import EVENTS
+
+    return EVENTS

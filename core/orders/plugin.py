@@ -38,3 +38,10 @@ async def agorakit_payment_settled(uow, payment):
     from agorakit.orders.payments import on_payment_settled
 
     await on_payment_settled(uow, payment)
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.orders.events import EVENTS
+
+    return EVENTS

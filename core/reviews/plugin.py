@@ -67,3 +67,10 @@ def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
     if " " in cut:
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" .,;:") + "…"
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.reviews.events import EVENTS
+
+    return EVENTS

@@ -1,0 +1,140 @@
+"""The catalog events: categories, qualifications and listings through moderation.
+
+Each class is one domain event of this area (``docs/events.md``); ``subject`` and
+``actor_id`` travel on the envelope (:class:`agorakit.events.DomainEvent`).
+"""
+
+from __future__ import annotations
+
+from agorakit.events import Event
+
+
+class CategoryCreated(Event, frozen=True, kw_only=True):
+    """An operator created a category."""
+
+    name = "category.created"
+    category_id: int
+    slug: str
+
+
+class CategoryUpdated(Event, frozen=True, kw_only=True):
+    """An operator changed a category."""
+
+    name = "category.updated"
+    category_id: int
+
+
+class QualificationApplied(Event, frozen=True, kw_only=True):
+    """A member applied to be qualified for a category."""
+
+    name = "qualification.applied"
+    qualification_id: int
+    member_id: int
+    category: str
+
+
+class QualificationApproved(Event, frozen=True, kw_only=True):
+    """An operator approved a member's application."""
+
+    name = "qualification.approved"
+    qualification_id: int
+    member_id: int
+    category_id: int
+
+
+class QualificationRejected(Event, frozen=True, kw_only=True):
+    """An operator rejected a member's application, with a reason."""
+
+    name = "qualification.rejected"
+    qualification_id: int
+    member_id: int
+    category_id: int
+    reason: str
+
+
+class ListingCreated(Event, frozen=True, kw_only=True):
+    """A member created a listing (a draft)."""
+
+    name = "listing.created"
+    listing_id: int
+    kind: str
+
+
+class ListingUpdated(Event, frozen=True, kw_only=True):
+    """The owner changed a listing."""
+
+    name = "listing.updated"
+    listing_id: int
+
+
+class ListingSubmitted(Event, frozen=True, kw_only=True):
+    """A listing went to moderation."""
+
+    name = "listing.submitted"
+    listing_id: int
+    kind: str
+
+
+class ListingPublished(Event, frozen=True, kw_only=True):
+    """A listing was published without moderation."""
+
+    name = "listing.published"
+    listing_id: int
+    kind: str
+
+
+class ListingApproved(Event, frozen=True, kw_only=True):
+    """An operator approved a listing: it is published."""
+
+    name = "listing.approved"
+    listing_id: int
+    owner_id: int
+
+
+class ListingRejected(Event, frozen=True, kw_only=True):
+    """An operator rejected a listing, with a reason."""
+
+    name = "listing.rejected"
+    listing_id: int
+    owner_id: int
+    reason: str
+
+
+class ListingPaused(Event, frozen=True, kw_only=True):
+    """The owner paused a listing."""
+
+    name = "listing.paused"
+    listing_id: int
+
+
+class ListingResumed(Event, frozen=True, kw_only=True):
+    """The owner resumed a paused listing."""
+
+    name = "listing.resumed"
+    listing_id: int
+
+
+class ListingClosed(Event, frozen=True, kw_only=True):
+    """The owner closed a listing for good."""
+
+    name = "listing.closed"
+    listing_id: int
+
+
+#: this area's events, registered through ``agorakit_event_types``
+EVENTS: list[type[Event]] = [
+    CategoryCreated,
+    CategoryUpdated,
+    QualificationApplied,
+    QualificationApproved,
+    QualificationRejected,
+    ListingCreated,
+    ListingUpdated,
+    ListingSubmitted,
+    ListingPublished,
+    ListingApproved,
+    ListingRejected,
+    ListingPaused,
+    ListingResumed,
+    ListingClosed,
+]

@@ -1,0 +1,27 @@
+"""The messaging events.
+
+Each class is one domain event of this area (``docs/events.md``); ``subject`` and
+``actor_id`` travel on the envelope (:class:`agorakit.events.DomainEvent`).
+"""
+
+from __future__ import annotations
+
+from agorakit.events import Event
+
+
+class MessagePosted(Event, frozen=True, kw_only=True):
+    """A member posted a message in a conversation."""
+
+    name = "message.posted"
+    conversation_id: int
+    message_id: int
+    recipients: list[int]
+    conversation_subject: str | None = None
+    sender_name: str
+    excerpt: str
+    attachments: int = 0
+    flagged: bool = False
+
+
+#: this area's events, registered through ``agorakit_event_types``
+EVENTS: list[type[Event]] = [MessagePosted]
