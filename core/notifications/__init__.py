@@ -23,9 +23,16 @@ Plugins return :class:`Notice` objects::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+from agorakit.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from agorakit.notifications.core_notices import ACTOR_LABELS as ACTOR_LABELS
+    from agorakit.notifications.core_notices import display_name as display_name
+    from agorakit.notifications.core_notices import humanize as humanize
 
 #: What a notice is about; members turn email on or off per category.
 CATEGORIES: tuple[str, ...] = ("orders", "messages", "reviews", "disputes", "listings", "money", "account")
@@ -46,4 +53,11 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
     link: str | None = None
 
 
-__all__ = ["CATEGORIES", "Notice"]
+#: helpers for writing notices, defined in this area's modules
+EXPORTS: dict[str, str] = {
+    "ACTOR_LABELS": "agorakit.notifications.core_notices",
+    "display_name": "agorakit.notifications.core_notices",
+    "humanize": "agorakit.notifications.core_notices",
+}
+__all__ = sorted(["CATEGORIES", "Notice", *EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

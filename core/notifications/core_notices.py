@@ -53,7 +53,7 @@ def _display_name_row() -> Prepared:
     return Prepared(lambda id: Member.select(Member.display_name).where(Member.id == id).first())
 
 
-async def _display_name(member_id: int | None) -> str:
+async def display_name(member_id: int | None) -> str:
     if member_id is None:
         return "someone"
     row = await _display_name_row().run(member_id)
@@ -156,7 +156,7 @@ async def order_created(event: DomainEvent, runtime: Any) -> list[Notice]:
             context={
                 "order_id": order["id"],
                 "process": order["process"],
-                "buyer_name": await _display_name(order["buyer_id"]),
+                "buyer_name": await display_name(order["buyer_id"]),
                 "amount": format_amount(order["amount"], order["currency"]),
                 "currency": order["currency"],
             },
