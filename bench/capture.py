@@ -1,11 +1,11 @@
 """Capture the SQL the real app runs for each benchmarked request.
 
-``python -m bench capture [--engine postgres|sqlite]`` builds a bench site, drives one
-browse of each kind, one whole gig order flow and one withdrawal through the app
-in-process (httpx's ASGITransport), and prints every statement Piccolo sent, per
-request, with ``T<n>`` marking the statements of one transaction.  ``bench/floor.py``
-replays these statement sequences through the raw driver; run this after changing a
-service to see whether the floor still matches.
+``python -m bench capture [--engine postgres|sqlite] [--floor]`` builds a bench site,
+drives one browse of each kind, one whole gig order flow and one withdrawal through the
+app in-process (httpx's ASGITransport), and prints every statement Piccolo sent, per
+request, with ``T<n>`` marking the statements of one transaction; with ``--floor``, the
+statements ``bench/floor.py`` runs for the same requests.  ``tests/test_bench_statements.py``
+compares the two counts request by request.
 """
 
 from __future__ import annotations
@@ -98,8 +98,77 @@ async def in_process_client(site: Any) -> AsyncIterator[tuple[Any, Any]]:
         await runtime.db.close()
 
 
-async def capture(engine: str) -> dict[str, list[Statement]]:
-    """Statements per benchmarked request on ``engine``."""
+@contextlib.contextmanager
+def recording_floor() -> Iterator[Capture]:
+    """Record every statement the floor runs (its two session classes patched for the duration)."""
+    from bench import floor
+
+    capture = Capture()
+    originals = [
+        (cls, name, getattr(cls, name))
+        for cls in (floor.PgSession, floor.SqliteSession)
+        for name in ("fetch", "row")
+    ]
+
+    def recorder(cls: type, original: Any) -> Any:
+        async def run(self: Any, sql: str, *args: Any) -> Any:
+            if capture.active:
+                if cls is floor.SqliteSession:
+                    text, open_ = floor.sqlite_sql(sql), self.connection.in_transaction
+                else:
+                    text, open_ = sql, self.connection.is_in_transaction()
+                capture.statements.append(Statement(_normalise(text), id(self.connection) if open_ else 0))
+            return await original(self, sql, *args)
+
+        return run
+
+    for cls, name, original in originals:
+        setattr(cls, name, recorder(cls, original))
+    try:
+        yield capture
+    finally:
+        for cls, name, original in originals:
+            setattr(cls, name, original)
+
+
+@contextlib.asynccontextmanager
+async def floor_client(site: Any) -> AsyncIterator[Any]:
+    """The floor app in-process on ``site``'s database (its module globals swapped for the duration)."""
+    import httpx
+
+    from bench import floor
+    from bench.sites import JWT_SECRET
+
+    saved = floor.db, floor.JWT_SECRET
+    floor.db, floor.JWT_SECRET = floor.Database(site.floor_url), JWT_SECRET
+    await floor.db.start()
+    transport = httpx.ASGITransport(app=floor.app, client=("127.0.0.1", 50000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            yield client
+    finally:
+        await floor.db.close()
+        floor.db, floor.JWT_SECRET = saved
+
+
+#: the benchmarked requests, in the order :func:`capture` sends them
+REQUESTS = (
+    "GET /listings",
+    "GET /listings?category",
+    "GET /listings?q",
+    "POST /gigs/{id}/orders",
+    "POST /orders/{id}/payments",
+    "POST /gigs/orders/{id}/delivery",
+    "POST /gigs/orders/{id}/accept",
+    "POST /withdrawals",
+)
+
+
+async def capture(engine: str, side: str = "app") -> dict[str, list[Statement]]:
+    """Statements per benchmarked request on ``engine``, by the real app or (``side="floor"``) the floor.
+
+    Each call builds its own site with the same seed, so the app and the floor start from
+    the same rows (the first posting to an account creates it, on both sides)."""
     out: dict[str, list[Statement]] = {}
     async with bench_site(engine) as site:
         async with Raw(site) as raw:
@@ -110,56 +179,62 @@ async def capture(engine: str) -> dict[str, list[Statement]]:
         parties = await seed_flow_parties(site, 1)
         await fund(site, [f"member:{withdrawer}:available"], 10_000)
         buyer, seller, gig = parties.buyers[0], parties.sellers[0], parties.gigs[0]
-        async with in_process_client(site) as (client, runtime):
-            with recording(runtime.db.engine) as cap:
+        async with contextlib.AsyncExitStack() as stack:
+            if side == "app":
+                client, runtime = await stack.enter_async_context(in_process_client(site))
+                cap = stack.enter_context(recording(runtime.db.engine))
+            elif side == "floor":
+                client = await stack.enter_async_context(floor_client(site))
+                cap = stack.enter_context(recording_floor())
+            else:
+                raise ValueError(f"unknown side {side!r}")
 
-                async def call(name: str, method: str, url: str, member: int | None, **kw: Any) -> Any:
-                    cap.statements = []
-                    cap.active = True
-                    headers = headers_for(member) if member else {}
-                    response = await client.request(method, url, headers=headers, **kw)
-                    cap.active = False
-                    assert response.status_code < 300, (name, response.status_code, response.text)
-                    out[f"{method} {name}"] = cap.statements
-                    return response.json()
+            async def call(name: str, method: str, url: str, member: int | None, **kw: Any) -> Any:
+                cap.statements = []
+                cap.active = True
+                headers = headers_for(member) if member else {}
+                response = await client.request(method, url, headers=headers, **kw)
+                cap.active = False
+                assert response.status_code < 300, (side, name, response.status_code, response.text)
+                out[f"{method} {name}"] = cap.statements
+                return response.json()
 
-                await call("/listings", "GET", "/listings?limit=20", None)
-                await call(
-                    "/listings?category", "GET", f"/listings?limit=20&category={FILTER_CATEGORY}", None
-                )
-                await call("/listings?q", "GET", f"/listings?limit=20&q={SEARCH_TERM}", None)
-                order = await call("/gigs/{id}/orders", "POST", f"/gigs/{gig}/orders", buyer, json={})
-                order_id = order["id"]
-                await call(
-                    "/orders/{id}/payments",
-                    "POST",
-                    f"/orders/{order_id}/payments",
-                    buyer,
-                    json={"method": "balance"},
-                )
-                await call(
-                    "/gigs/orders/{id}/delivery",
-                    "POST",
-                    f"/gigs/orders/{order_id}/delivery",
-                    seller,
-                    json={"message": "Here you are."},
-                )
-                await call("/gigs/orders/{id}/accept", "POST", f"/gigs/orders/{order_id}/accept", buyer)
-                await call(
-                    "/withdrawals",
-                    "POST",
-                    "/withdrawals",
-                    withdrawer,
-                    json={
-                        "method": "bank_transfer",
-                        "amount": {"amount": "100.00", "currency": "USD"},
-                        "destination": {
-                            "account_holder": "Ada Lovelace",
-                            "iban": "DE89370400440532013000",
-                            "bic": "DEUTDEFF",
-                        },
+            await call("/listings", "GET", "/listings?limit=20", None)
+            await call("/listings?category", "GET", f"/listings?limit=20&category={FILTER_CATEGORY}", None)
+            await call("/listings?q", "GET", f"/listings?limit=20&q={SEARCH_TERM}", None)
+            order = await call("/gigs/{id}/orders", "POST", f"/gigs/{gig}/orders", buyer, json={})
+            order_id = order["id"]
+            await call(
+                "/orders/{id}/payments",
+                "POST",
+                f"/orders/{order_id}/payments",
+                buyer,
+                json={"method": "balance"},
+            )
+            await call(
+                "/gigs/orders/{id}/delivery",
+                "POST",
+                f"/gigs/orders/{order_id}/delivery",
+                seller,
+                json={"message": "Here you are."},
+            )
+            await call("/gigs/orders/{id}/accept", "POST", f"/gigs/orders/{order_id}/accept", buyer)
+            await call(
+                "/withdrawals",
+                "POST",
+                "/withdrawals",
+                withdrawer,
+                json={
+                    "method": "bank_transfer",
+                    "amount": {"amount": "100.00", "currency": "USD"},
+                    "destination": {
+                        "account_holder": "Ada Lovelace",
+                        "iban": "DE89370400440532013000",
+                        "bic": "DEUTDEFF",
                     },
-                )
+                },
+            )
+    assert tuple(out) == REQUESTS, list(out)
     return out
 
 
@@ -173,9 +248,9 @@ def repeated_reads(statements: list[Statement]) -> dict[str, int]:
     return {key: n for key, n in found.most_common() if n > 1}
 
 
-async def main(engine: str) -> None:
+async def main(engine: str, side: str = "app") -> None:
     quiet_logs()
-    found = await capture(engine)
+    found = await capture(engine, side)
     totals: Counter = Counter()
     for name, statements in found.items():
         transactions = len({s.transaction for s in statements if s.transaction})

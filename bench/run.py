@@ -8,6 +8,7 @@ Examples::
     python -m bench --markdown               # also write bench/results/<date>-<commit>.md
     python -m bench --markdown results.md --json results.json
     python -m bench capture --engine postgres   # the SQL the app runs per benchmarked request
+    python -m bench capture --floor             # the SQL the floor runs for the same requests
 """
 
 from __future__ import annotations
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.capture import main as capture_main
 
         engine = argv[argv.index("--engine") + 1] if "--engine" in argv else "sqlite"
-        asyncio.run(capture_main(engine))
+        asyncio.run(capture_main(engine, "floor" if "--floor" in argv else "app"))
         return 0
     args = parser().parse_args(argv)
     names = [n for n in args.cases.split(",") if n]
@@ -249,9 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         parser().error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     cfg = config_from(args)
     quiet_logs()
-    started = time.perf_counter()
+    started, now, found = time.perf_counter(), datetime.now(UTC), source_commit()
     header = [*machine(), f"PostgreSQL {asyncio.run(postgres_version())}"]
-    for line in header:
+    for line in [f"commit {found}", *header]:
         print(f"# {line}")
     print()
     tables = asyncio.run(run(cfg, names))
@@ -261,7 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# total {total:.0f} s")
     markdown = args.markdown
     if markdown is not None:
-        found, now = source_commit(), datetime.now(UTC)
         if markdown == RESULTS:
             markdown = results_file(RESULTS, now, found)
         intro = results_intro(

@@ -144,3 +144,70 @@ def test_bad_database_url_is_a_config_error(url, message):
     settings = settings_from_dict({"auth": {"jwt_secret": SECRET}, "database": {"url": url}}, environ={})
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Runtime(settings)
+
+
+def documented_overrides() -> list[tuple[str, str, str | None]]:
+    """Every ``AGORAKIT_<SECTION>__<KEY>`` example in the README and the configuration
+    reference: (document, variable, the value written next to it or None)."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"\b(AGORAKIT_[A-Z0-9_]+?__[A-Z0-9_]+)(?:='([^']*)'|=(\S+?)[`\s])?")
+    found = []
+    for name in ("README.md", "docs/configuration.md"):
+        for match in pattern.finditer((repo / name).read_text(encoding="utf-8")):
+            found.append((name, match.group(1), match.group(2) or match.group(3)))
+    return found
+
+
+def plausible(default, variable: str) -> str:
+    """A value of the key's type, different from its default where that is easy."""
+    if isinstance(default, bool):
+        return "false" if default else "true"
+    if isinstance(default, int):
+        return str(default + 1)
+    if variable == "AGORAKIT_AUTH__JWT_SECRET":
+        return "e" * 40
+    if isinstance(default, str):
+        return default
+    raise AssertionError(f"no plausible value for {variable} (default {default!r}): write one in the docs")
+
+
+def test_docs_name_at_least_one_env_override_of_a_plugin_key():
+    variables = {variable for _, variable, _ in documented_overrides()}
+    assert "AGORAKIT_PLUGINS__GIGS__AUTO_COMPLETE_DAYS" in variables
+    assert "AGORAKIT_DATABASE__URL" in variables
+
+
+@pytest.mark.parametrize(("document", "variable", "written"), documented_overrides())
+def test_documented_env_override_is_accepted(tmp_path, document, variable, written):
+    """Following the docs' example must not stop start-up: the variable names a real key."""
+    path = write(tmp_path, f'[auth]\njwt_secret = "{SECRET}"\n[site]\nplugins = ["gigs"]\n')
+    keys = [part.lower() for part in variable.removeprefix("AGORAKIT_").split("__")]
+    default = key_of(load_settings(path, environ={}), keys)
+    value = written if written is not None else plausible(default, variable)
+    loaded = key_of(load_settings(path, environ={variable: value}), keys)
+    assert loaded == typed(value, default), f"{document}: {variable}={value!r} loaded as {loaded!r}"
+
+
+def key_of(settings, keys: list[str]):
+    node = settings
+    for key in keys:
+        fields = node if isinstance(node, dict) else node.__struct_fields__
+        assert key in fields, f"{'.'.join(keys)} is not a settings key (no {key!r} among {sorted(fields)})"
+        node = node[key] if isinstance(node, dict) else getattr(node, key)
+    return node
+
+
+def typed(text: str, default):
+    """``text`` as the settings loader converts it for a key of ``default``'s type."""
+    import json
+
+    if isinstance(default, bool):
+        return text == "true"
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, list | dict):
+        return json.loads(text)
+    return text
