@@ -94,3 +94,22 @@ def test_bench_report_formats_a_table():
     table.add("sqlite", 1234.5)
     assert "1,234" in as_text(table)
     assert "| sqlite | 1,234 |" in as_markdown(table)
+
+
+def test_bench_results_file_is_dated_and_names_the_commit(tmp_path):
+    from datetime import UTC, datetime
+
+    from bench.run import RESULTS, parser, results_file, results_intro
+
+    assert parser().parse_args(["--markdown"]).markdown == RESULTS
+    assert parser().parse_args(["--markdown", "x.md"]).markdown.name == "x.md"
+    when, commit = datetime(2026, 12, 6, 8, 1, tzinfo=UTC), "ce3d41c051824d451dc712bb9e6a8e9c2e23a8ca"
+    first = results_file(tmp_path / "results", when, commit)
+    assert first.name == "2026-12-06-ce3d41c.md"
+    first.write_text("x", encoding="utf-8")
+    assert results_file(tmp_path / "results", when, commit).name == "2026-12-06-ce3d41c-2.md"
+    intro = results_intro(when=when, commit=commit, argv=["--cases", "flow"], machine=["CPU: x"], seconds=90)
+    assert intro.startswith("# Benchmark results, 2026-12-06 08:01 UTC\n")
+    assert f"- commit: {commit}\n" in intro
+    assert "- command: `python -m bench --cases flow` (1.5 min)\n" in intro
+    assert "- CPU: x\n" in intro
