@@ -13,12 +13,12 @@ Layout of ``site.toml``::
     jwt_secret = { "$env" = "ACME_JWT_SECRET" }
 
     [plugins.gigs]                          # settings of an enabled plugin
-    site_fee_percent = 20
+    auto_complete_days = 3
 
 Secrets come from the environment in two ways: a value written as
 ``{ "$env" = "NAME" }`` (optionally ``default = ...``) is read from ``$NAME``, and any key
 can be overridden by ``AGORAKIT_<SECTION>__<KEY>`` (``AGORAKIT_DATABASE__URL``,
-``AGORAKIT_PLUGINS__GIGS__SITE_FEE_PERCENT``).  Every error names the file, the key and
+``AGORAKIT_PLUGINS__GIGS__AUTO_COMPLETE_DAYS``).  Every error names the file, the key and
 what was expected.
 """
 
