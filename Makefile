@@ -34,13 +34,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check core plugins tests
 	$(BIN)/agorakit docs hooks --check
+	$(BIN)/agorakit docs events --check
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format core plugins tests
 
-docs: $(STAMP)  ## regenerate docs/hooks.md from the hookspecs
+docs: $(STAMP)  ## regenerate docs/hooks.md from the hookspecs and docs/events.md from the event classes
 	$(BIN)/agorakit docs hooks
+	$(BIN)/agorakit docs events
 
 bench: $(STAMP)  ## benchmarks against the floor, SQLite and PostgreSQL (BENCH_ARGS="--full" for 1M listings)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -24,7 +24,6 @@ from litestar.routes import BaseRoute, HTTPRoute
 import agorakit
 from agorakit.accounts.auth import make_jwt_auth, operator_only, owner_only
 from agorakit.clock import Clock
-from agorakit.hooks import collect
 from agorakit.http.body import BodyRequest
 from agorakit.http.docs_ui import docs_router, render_plugins
 from agorakit.http.headers import add_response_headers
@@ -59,7 +58,7 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
         settings = runtime.settings
         docs_path = settings.http.docs_path.rstrip("/") or "/docs"
 
-        app_config.route_handlers.extend(collect(runtime.pm.hook.agorakit_routes()))
+        app_config.route_handlers.extend(runtime.hooks.collect_sync("agorakit_routes"))
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.request_class = BodyRequest  # strict, typed body decoding for every route

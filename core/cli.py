@@ -306,11 +306,25 @@ def docs_hooks(output: str, check: bool) -> None:
     """Write the hook reference from the hookspec docstrings."""
     from agorakit.docgen import hook_reference
 
-    text = hook_reference()
+    _write_doc(output, hook_reference(), check=check, command="agorakit docs hooks")
+
+
+@docs.command("events")
+@click.option("--output", "-o", default="docs/events.md", show_default=True)
+@click.option("--check", is_flag=True, help="Exit 1 if the file is out of date instead of writing it.")
+def docs_events(output: str, check: bool) -> None:
+    """Write the domain event reference from the event classes of the core and the
+    shipped plugins."""
+    from agorakit.docgen import event_reference
+
+    _write_doc(output, event_reference(), check=check, command="agorakit docs events")
+
+
+def _write_doc(output: str, text: str, *, check: bool, command: str) -> None:
     path = Path(output)
     if check:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            raise click.ClickException(f"{output} is out of date; run `agorakit docs hooks`")
+            raise click.ClickException(f"{output} is out of date; run `{command}`")
         click.echo(f"{output} is up to date")
         return
     path.parent.mkdir(parents=True, exist_ok=True)

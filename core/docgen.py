@@ -1,8 +1,16 @@
-"""Generates ``docs/hooks.md`` from the hookspec docstrings (``agorakit docs hooks``)."""
+"""Generates the reference docs: ``docs/hooks.md`` from the hookspec docstrings
+(``agorakit docs hooks``) and ``docs/events.md`` from the domain event classes
+(``agorakit docs events``)."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+import re
+import textwrap
+import types
+import typing
+from typing import Any
 
 from agorakit import hookspecs
 
@@ -43,3 +51,145 @@ def _kind(fn) -> str:
     if opts.get("historic"):
         return "historic (registration)"
     return "collect: every plugin's result is used"
+
+
+# --------------------------------------------------------------------------------------
+# docs/events.md: the domain event classes
+# --------------------------------------------------------------------------------------
+
+EVENTS_HEADER = """# Domain events
+
+Generated from the event classes by `agorakit docs events`; do not edit by hand.  Every
+event the core and the shipped plugins record, with its typed facts.
+
+An event reaches `agorakit_on_event` and `agorakit_on_events` handlers (and
+`agorakit_notify`) after its transaction commits, in a `DomainEvent` envelope:
+
+| envelope field | what it is |
+|---|---|
+| `id` | the stored event's id, unique: handlers deduplicate on it (delivery is at least once) |
+| `name` | the event's name, e.g. `order.transitioned` |
+| `at` | when it happened (the site's clock) |
+| `subject` | what it happened to, e.g. `order:40` |
+| `actor_id` | the member who caused it; null for the system (timers, the worker) |
+| `payload` | the typed event: an instance of the class below (None for a name no plugin registered) |
+| `data` | the payload as a JSON object (for templates and webhooks) |
+
+A handler tells events apart by their class, `isinstance(event.payload, OrderTransitioned)`;
+a plugin declares its own classes (subclasses of `agorakit.events.Event`) with the hook
+`agorakit_event_types` ([hooks](hooks.md#agorakit_event_types)).  Amounts are integers in
+minor units of the event's currency.
+
+"""
+
+
+def shipped_plugins() -> list[str]:
+    """The installed plugins that ship with agorakit (``agorakit.plugins.*``)."""
+    from agorakit.hooks import installed_plugins
+
+    return sorted(
+        name for name, ep in installed_plugins().items() if ep.value.startswith("agorakit.plugins.")
+    )
+
+
+def event_classes() -> list[tuple[str, list[type]]]:
+    """The registered event classes of the core and every shipped plugin, by the plugin
+    that registers them (core areas first, in registration order)."""
+    from agorakit.hooks import Hooks, collect, get_plugin_manager
+
+    pm = get_plugin_manager(shipped_plugins(), source="agorakit docs events")
+    groups: list[tuple[str, list[type]]] = []
+    for impl in reversed(Hooks(pm).implementations("agorakit_event_types")):  # registration order
+        classes = collect([impl.function()])
+        if classes:
+            groups.append((_group_name(impl.plugin_name), classes))
+    return groups
+
+
+def _group_name(plugin_name: str) -> str:
+    if plugin_name.startswith("agorakit.") and plugin_name.endswith(".plugin"):
+        return plugin_name.split(".")[1]  # agorakit.orders.plugin: the orders area
+    return f"{plugin_name} plugin"
+
+
+def event_reference() -> str:
+    groups = event_classes()
+    parts = [EVENTS_HEADER, "| event | class | registered by |\n|---|---|---|\n"]
+    for group, classes in groups:
+        for cls in classes:
+            parts.append(f"| [`{cls.name}`](#{_anchor(cls.name)}) | `{_qualified(cls)}` | {group} |\n")
+    for group, classes in groups:
+        parts.append(f"\n## {group}\n")
+        for cls in classes:
+            parts.append(f"\n### `{cls.name}`\n\n`{_qualified(cls)}`\n\n")
+            doc = inspect.cleandoc(cls.__doc__ or "")
+            if doc:
+                parts.append(f"{doc}\n\n")
+            parts.append(_fields_table(cls))
+    return "".join(parts)
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _anchor(name: str) -> str:
+    """GitHub's anchor of a heading ``name`` (code spans and dots dropped)."""
+    return re.sub(r"[^a-z0-9_\- ]", "", name.lower()).replace(" ", "-")
+
+
+def _fields_table(cls: type) -> str:
+    import msgspec
+
+    fields = msgspec.structs.fields(cls)
+    if not fields:
+        return "No fields: the envelope's `subject` says what it is about.\n"
+    comments = _field_comments(cls)
+    rows = ["| field | type | notes |\n|---|---|---|\n"]
+    for field in fields:
+        notes = comments.get(field.name, "")
+        if field.default is not msgspec.NODEFAULT:
+            default = f"default `{field.default!r}`"
+            notes = f"{notes}; {default}" if notes else default
+        kind = _type_name(field.type).replace("|", "\\|")  # a pipe in a table cell is escaped
+        cells = [f"`{field.name}`", f"`{kind}`", notes]
+        rows.append("| " + " | ".join(cells).rstrip() + " |\n")
+    return "".join(rows)
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """The ``#:`` comment lines above each field of ``cls``'s class body."""
+    try:
+        lines, _ = inspect.getsourcelines(cls)
+    except (OSError, TypeError):  # no source (a class built at run time)
+        return {}
+    tree = ast.parse(textwrap.dedent("".join(lines)))
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    source = "".join(lines).splitlines()
+    out: dict[str, str] = {}
+    for node in body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            comment: list[str] = []
+            index = node.lineno - 2
+            while index >= 0 and source[index].strip().startswith("#:"):
+                comment.insert(0, source[index].strip()[2:].strip())
+                index -= 1
+            if comment:
+                out[node.target.id] = " ".join(comment).replace("|", "\\|")
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    args = typing.get_args(tp)
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        return " | ".join(_type_name(arg) for arg in args)
+    if origin is typing.Literal:
+        return " | ".join(repr(arg) for arg in args)
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(arg) for arg in args)}]"
+    if tp is type(None):
+        return "None"
+    if tp is Any:
+        return "Any"
+    return getattr(tp, "__name__", str(tp))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import itertools
 import re
 from pathlib import Path
 
@@ -49,3 +51,83 @@ def test_relative_links_in_the_docs_point_to_files_that_exist():
             if path and not (page.parent / path).exists():
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert broken == []
+
+
+def test_the_event_reference_is_current():
+    from agorakit.docgen import event_reference
+
+    assert (ROOT / "docs" / "events.md").read_text(encoding="utf-8") == event_reference(), (
+        "docs/events.md is out of date; run `agorakit docs events`"
+    )
+
+
+def test_the_event_reference_lists_every_event_of_the_core_and_the_shipped_plugins():
+    from agorakit.disputes.events import DisputeResolved
+    from agorakit.docgen import event_classes, event_reference, shipped_plugins
+
+    assert {"gigs", "bank_transfer", "payments_paypal", "payouts_paypal"} <= set(shipped_plugins())
+    groups = dict(event_classes())
+    assert DisputeResolved in groups["disputes"]
+    text = event_reference()
+    assert "### `dispute.resolved`\n\n`agorakit.disputes.events.DisputeResolved`\n\n" in text
+    assert "| `seller_id` | `int \\| None` | None while the order has no seller (an open request) |" in text
+    assert "| [`dispute.resolved`](#disputeresolved) |" in text
+
+
+def _literal_strings(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return bool(node.elts) and all(_literal_strings(element) for element in node.elts)
+    return False
+
+
+def _is_event_name(node: ast.AST) -> bool:
+    """``event.name`` (or ``e.name``, ``stored_event.name``, ...)."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "name"
+        and isinstance(node.value, ast.Name)
+        and (node.value.id in {"e", "ev"} or node.value.id.endswith("event"))
+    )
+
+
+def event_name_comparisons(source: str) -> list[int]:
+    """Lines of ``source`` that compare an event's name to string literals."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for (left, right), op in zip(itertools.pairwise(operands), node.ops, strict=True):
+            if not isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn):
+                continue
+            if (_is_event_name(left) and _literal_strings(right)) or (
+                _is_event_name(right) and _literal_strings(left)
+            ):
+                lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_the_event_name_check_finds_comparisons_with_literals():
+    source = (
+        'if event.name == "order.created": pass\n'
+        'if "dispute.opened" != event.name: pass\n'
+        'if event.name in ("a.b", "c.d"): pass\n'
+        "if isinstance(event.payload, OrderCreated): pass\n"
+        "if event.name == other.name: pass\n"
+        'if mailer.name == "smtp": pass\n'
+    )
+    assert event_name_comparisons(source) == [1, 2, 3]
+
+
+def test_no_handler_compares_an_event_name_to_a_string_literal():
+    """Handlers test the typed payload, ``isinstance(event.payload, X)``: a renamed or
+    misspelt name is then an import error, not a handler that silently never runs."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for folder in ("core", "plugins")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for line in event_name_comparisons(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

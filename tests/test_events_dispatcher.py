@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from agorakit import hookimpl
+from agorakit.accounts.events import MemberRegistered
 from agorakit.events.dispatcher import EventDispatcher
 from agorakit.events.outbox import republish_events
 from agorakit.events.tables import StoredEvent
@@ -21,7 +22,7 @@ class Gate:
 
     @hookimpl
     async def agorakit_on_event(self, event, runtime):
-        if event.name in ("test.slow", "member.registered"):
+        if event.name == "test.slow" or isinstance(event.payload, MemberRegistered):
             await self.open.wait()
         if event.name == "test.parent":  # a handler with its own unit of work
             async with runtime.unit_of_work() as uow:

@@ -383,7 +383,7 @@ async def test_event_delivered_twice_notifies_once(client, runtime, make_member,
     buyer, seller = await make_member(), await make_member()
     await paid_order(client, runtime, buyer, seller)
     [stored] = await StoredEvent.select().where(StoredEvent.name == "order.transitioned")
-    event = event_outbox._to_event(stored)
+    event = event_outbox._to_event(runtime, stored)
     before = (await Notification.count(), await EmailOutbox.count())
     assert await event_outbox.deliver(runtime, event) == []
     assert await event_outbox.deliver(runtime, event) == []

@@ -156,12 +156,12 @@ async def test_post_review_buyer_and_seller_review_each_other(client, runtime, p
         ("review.posted", f"review:{by_seller['id']}", seller.id),
     ]
     assert posted[0].data == {
-        "review": body["id"],
-        "order": order_id,
-        "subject_member": seller.id,
+        "review_id": body["id"],
+        "order_id": order_id,
+        "subject_member_id": seller.id,
         "author_role": "buyer",
         "rating": 5,
-        "listing": None,
+        "listing_id": None,
     }
 
 
@@ -491,17 +491,22 @@ async def test_hide_review_drops_it_from_summaries_and_public_lists(
             "review.hidden",
             operator.id,
             {
-                "review": rude["id"],
-                "order": second,
-                "subject_member": seller.id,
-                "author": buyer.id,
+                "review_id": rude["id"],
+                "order_id": second,
+                "subject_member_id": seller.id,
+                "author_id": buyer.id,
                 "reason": "insults, not feedback",
             },
         ),
         (
             "review.unhidden",
             operator.id,
-            {"review": rude["id"], "order": second, "subject_member": seller.id, "author": buyer.id},
+            {
+                "review_id": rude["id"],
+                "order_id": second,
+                "subject_member_id": seller.id,
+                "author_id": buyer.id,
+            },
         ),
     ]
 

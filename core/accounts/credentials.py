@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from agorakit.accounts.events import MemberEmailVerified, MemberPasswordReset
 from agorakit.accounts.schemas import Accepted, MemberOut, RegisterMember
 from agorakit.accounts.service import (
     _check_password,
@@ -40,7 +41,6 @@ from agorakit.errors import (
     InvalidToken,
     TooManyRequests,
 )
-from agorakit.hooks import maybe_await
 from agorakit.runtime import Runtime
 
 VERIFY_EMAIL = "verify_email"
@@ -68,14 +68,14 @@ def _link(runtime: Runtime, pattern: str, token: str) -> str:
 
 async def _send(runtime: Runtime, uow: Any, member: dict[str, Any], template: str, **context: Any) -> None:
     """Queue a security email to ``member`` in ``uow`` (sent after the commit)."""
-    results = runtime.pm.hook.agorakit_account_email(
+    await runtime.hooks.first(
+        "agorakit_account_email",
         runtime=runtime,
         uow=uow,
         member={"id": member["id"], "email": member["email"], "display_name": member["display_name"]},
         template=template,
         context=context,
     )
-    await maybe_await(results)
 
 
 async def _issue(runtime: Runtime, uow: Any, member: dict[str, Any], purpose: str, ttl: timedelta) -> str:
@@ -264,7 +264,9 @@ async def confirm_verification(runtime: Runtime, *, token: str) -> Accepted:
         await Member.update({Member.email_verified_at: uow.now}).where(
             (Member.id == member_id) & Member.email_verified_at.is_null()
         )
-        uow.record("member.email_verified", subject=f"member:{member_id}", actor_id=member_id)
+        uow.record(
+            MemberEmailVerified(member_id=member_id), subject=f"member:{member_id}", actor_id=member_id
+        )
     return _accepted(used["email"], "the email address is verified")
 
 
@@ -332,5 +334,7 @@ async def confirm_password_reset(runtime: Runtime, *, token: str, new_password: 
             & Member.email_verified_at.is_null()
             & (Member.email_key == used["email"].lower())
         )
-        uow.record("member.password_reset", subject=f"member:{member_id}", actor_id=member_id)
+        uow.record(
+            MemberPasswordReset(member_id=member_id), subject=f"member:{member_id}", actor_id=member_id
+        )
     return _accepted(used["email"], "the password is changed and every session ended; log in with it")

@@ -119,3 +119,11 @@ def agorakit_event_types():
     from agorakit.accounts.events import EVENTS
 
     return EVENTS
+
+
+@hookimpl
+def agorakit_notify(event):
+    """Receipts of account changes to the member (welcome, password changed, reactivated)."""
+    from agorakit.accounts.notices import account_notices
+
+    return account_notices(event)

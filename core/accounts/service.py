@@ -10,6 +10,14 @@ import msgspec
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
+from agorakit.accounts.events import (
+    MemberPasswordChanged,
+    MemberProfileUpdated,
+    MemberReactivated,
+    MemberRegistered,
+    MemberRoleChanged,
+    MemberSuspended,
+)
 from agorakit.accounts.passwords import Passwords
 from agorakit.accounts.roles import OPERATOR_ROLES
 from agorakit.accounts.schemas import MemberOut, RegisterMember, UpdateProfile
@@ -26,7 +34,7 @@ from agorakit.errors import (
     NotFound,
     ValidationFailed,
 )
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 from agorakit.text import check_name
 
@@ -152,6 +160,15 @@ async def get_member(runtime: Runtime, member_id: int) -> MemberOut:
     return to_member(row)
 
 
+_DISPLAY_NAME = Prepared(lambda id: Member.select(Member.display_name).where(Member.id == id).first())
+
+
+async def display_name_of(member_id: int) -> str | None:
+    """The name member ``member_id`` shows to others (None: there is no such member)."""
+    row = await _DISPLAY_NAME.run(member_id)
+    return row["display_name"] if row else None
+
+
 async def member_for_token(member_id: int, stamp: str) -> MemberOut | None:
     """The member a token names, if the token is still theirs (None otherwise).
 
@@ -197,10 +214,8 @@ async def list_members(
         query = query.where(Member.role == role)
     if email:
         query = query.where(Member.email_key == email.strip().lower())
-    rows = await query.output(load_json=True)
-    items = [to_member(r) for r in rows[:limit]]
-    next_cursor = encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
-    return items, next_cursor
+    rows, next_cursor = page(await query.output(load_json=True), limit, lambda row: {"id": row["id"]})
+    return [to_member(row) for row in rows], next_cursor
 
 
 # --------------------------------------------------------------------------------------
@@ -273,7 +288,11 @@ async def create_member(
                 )
             ).returning(Member.id)
             member_id = rows[0]["id"]
-            uow.record("member.registered", subject=f"member:{member_id}", actor_id=member_id, role=role)
+            uow.record(
+                MemberRegistered(member_id=member_id, role=role),
+                subject=f"member:{member_id}",
+                actor_id=member_id,
+            )
             if then is not None:
                 await then(uow, member_id, email)
     except Exception as exc:
@@ -310,7 +329,9 @@ async def update_profile(runtime: Runtime, member_id: int, cmd: UpdateProfile) -
             await Member.update(changes).where(Member.id == member_id)
             fields = sorted(column._meta.name for column in changes if column is not Member.updated_at)
             uow.record(
-                "member.profile_updated", subject=f"member:{member_id}", actor_id=member_id, fields=fields
+                MemberProfileUpdated(member_id=member_id, fields=fields),
+                subject=f"member:{member_id}",
+                actor_id=member_id,
             )
     return await get_member(runtime, member_id)
 
@@ -347,7 +368,9 @@ async def change_password(
                 Member.updated_at: uow.now,
             }
         ).where(Member.id == member_id)
-        uow.record("member.password_changed", subject=f"member:{member_id}", actor_id=member_id)
+        uow.record(
+            MemberPasswordChanged(member_id=member_id), subject=f"member:{member_id}", actor_id=member_id
+        )
     return await get_member(runtime, member_id)
 
 
@@ -407,7 +430,11 @@ async def suspend(runtime: Runtime, *, operator_id: int, member_id: int, reason:
                 Member.updated_at: uow.now,
             }
         ).where(Member.id == member_id)
-        uow.record("member.suspended", subject=f"member:{member_id}", actor_id=operator_id, reason=reason)
+        uow.record(
+            MemberSuspended(member_id=member_id, reason=reason),
+            subject=f"member:{member_id}",
+            actor_id=operator_id,
+        )
     return await get_member(runtime, member_id)
 
 
@@ -421,7 +448,9 @@ async def reactivate(runtime: Runtime, *, operator_id: int, member_id: int) -> M
         await Member.update(
             {Member.status: "active", Member.suspended_reason: None, Member.updated_at: uow.now}
         ).where(Member.id == member_id)
-        uow.record("member.reactivated", subject=f"member:{member_id}", actor_id=operator_id)
+        uow.record(
+            MemberReactivated(member_id=member_id), subject=f"member:{member_id}", actor_id=operator_id
+        )
     return await get_member(runtime, member_id)
 
 
@@ -440,11 +469,9 @@ async def set_role(runtime: Runtime, *, owner_id: int, member_id: int, role: str
             await _check_owner_remains(runtime, losing=member_id)
         await Member.update({Member.role: role, Member.updated_at: uow.now}).where(Member.id == member_id)
         uow.record(
-            "member.role_changed",
+            MemberRoleChanged(member_id=member_id, role=role, previous=row["role"]),
             subject=f"member:{member_id}",
             actor_id=owner_id,
-            role=role,
-            previous=row["role"],
         )
     return await get_member(runtime, member_id)
 

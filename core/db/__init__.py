@@ -4,6 +4,10 @@ SQLite (a file; the embedded default) or PostgreSQL (by DSN; production and seve
 app processes).  Piccolo tables find their engine through ``Table._meta.db``;
 :meth:`Database.bind` points every registered table at this site's engine, so one
 process serves one database at a time.
+
+The names in ``__all__`` are public (plugins may use ``is_unique_violation`` and
+``is_lock_conflict``); the modules of this package (``prepared``, ``sqlite``, ``migrate``,
+...) are the core's internals.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from agorakit.settings import ConfigError, DatabaseSection
 
 if TYPE_CHECKING:  # pragma: no cover
     from piccolo.conf.apps import AppConfig
+
+__all__ = ["LOCK_CONFLICTS", "Database", "EngineKind", "is_lock_conflict", "is_unique_violation"]
 
 EngineKind = Literal["sqlite", "postgres"]
 

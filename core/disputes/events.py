@@ -18,7 +18,8 @@ class DisputeOpened(Event, frozen=True, kw_only=True):
     reason: str
     opener_role: str
     buyer_id: int
-    seller_id: int
+    #: None while the order has no seller (an open request)
+    seller_id: int | None
 
 
 class DisputeResolved(Event, frozen=True, kw_only=True):
@@ -33,7 +34,8 @@ class DisputeResolved(Event, frozen=True, kw_only=True):
     currency: str
     note: str
     buyer_id: int
-    seller_id: int
+    #: None while the order has no seller (an open request)
+    seller_id: int | None
 
 
 #: this area's events, registered through ``agorakit_event_types``

@@ -26,33 +26,34 @@ def agorakit_routes():
 @hookimpl
 def agorakit_notify(event, runtime):
     """Tell the other party a dispute was opened, and both parties how it was resolved."""
-    from agorakit.money.amounts import format_amount
+    from agorakit.disputes.events import DisputeOpened, DisputeResolved
+    from agorakit.money import format_amount
     from agorakit.notifications import Notice
 
-    data = event.data
-    if event.name == "dispute.opened":
-        other = data["seller"] if data["opener_role"] == "buyer" else data["buyer"]
+    payload = event.payload
+    if isinstance(payload, DisputeOpened):
+        other = payload.seller_id if payload.opener_role == "buyer" else payload.buyer_id
         if other is None:
             return None
-        context = {"dispute": data["dispute"], "order": data["order"], "reason": data["reason"]}
+        context = {"dispute": payload.dispute_id, "order": payload.order_id, "reason": payload.reason}
         return [
             Notice(
                 member_id=other,
                 category="disputes",
                 template="dispute_opened",
                 context=context,
-                link=f"/disputes/{data['dispute']}",
+                link=f"/disputes/{payload.dispute_id}",
             )
         ]
-    if event.name == "dispute.resolved":
+    if isinstance(payload, DisputeResolved):
         context = {
-            "dispute": data["dispute"],
-            "order": data["order"],
-            "outcome": data["outcome"],
-            "refunded": format_amount(data["refunded"], data["currency"]),
-            "released": format_amount(data["released"], data["currency"]),
-            "currency": data["currency"],
-            "note": data["note"],
+            "dispute": payload.dispute_id,
+            "order": payload.order_id,
+            "outcome": payload.outcome,
+            "refunded": format_amount(payload.refunded, payload.currency),
+            "released": format_amount(payload.released, payload.currency),
+            "currency": payload.currency,
+            "note": payload.note,
         }
         return [
             Notice(
@@ -60,9 +61,9 @@ def agorakit_notify(event, runtime):
                 category="disputes",
                 template="dispute_resolved",
                 context={**context, "role": role},
-                link=f"/disputes/{data['dispute']}",
+                link=f"/disputes/{payload.dispute_id}",
             )
-            for role, member in (("buyer", data["buyer"]), ("seller", data["seller"]))
+            for role, member in (("buyer", payload.buyer_id), ("seller", payload.seller_id))
             if member is not None
         ]
     return None

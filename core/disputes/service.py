@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from agorakit.accounts.roles import is_operator
 from agorakit.db import is_unique_violation
+from agorakit.disputes.events import DisputeOpened
+from agorakit.disputes.events import DisputeResolved as DisputeResolvedEvent
 from agorakit.disputes.schemas import (
     DisputeOut,
     DisputeReason,
@@ -35,7 +37,7 @@ from agorakit.money.amounts import format_amount, money, parse_amount
 from agorakit.orders import service as orders
 from agorakit.orders.process import DisputePolicy, Process
 from agorakit.orders.tables import Order, OrderEvent, Proof
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.pagination import decode_cursor, page
 
 MIN_TEXT = 10
 Status = Literal["open", "resolved"]
@@ -173,14 +175,14 @@ async def dispute_queue(
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(Dispute.id > position["id"])
-    rows = await query
+    rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
     policies: dict[int, DisputePolicy | None] = {}
     items = []
-    for row in rows[:limit]:
+    for row in rows:
         if row["order_id"] not in policies:
             policies[row["order_id"]] = await _order_policy(runtime, row["order_id"])
         items.append(_to_out(row, policies[row["order_id"]], now))
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    return items, next_cursor
 
 
 # --------------------------------------------------------------------------------------
@@ -277,17 +279,15 @@ async def _open(
             actor_id=member_id,
             data={"dispute": dispute_id, "reason": reason},
         )
-    uow.record(
-        "dispute.opened",
-        subject=f"dispute:{dispute_id}",
-        actor_id=member_id,
-        dispute=dispute_id,
-        order=order_id,
+    opened = DisputeOpened(
+        dispute_id=dispute_id,
+        order_id=order_id,
         reason=reason,
         opener_role=role,
-        buyer=row["buyer_id"],
-        seller=row["seller_id"],
+        buyer_id=row["buyer_id"],
+        seller_id=row["seller_id"],
     )
+    uow.record(opened, subject=f"dispute:{dispute_id}", actor_id=member_id)
     return dispute_id
 
 
@@ -428,20 +428,18 @@ async def _resolve(
             actor_id=operator_id,
             data={"dispute": dispute["id"], "note": note},
         )
-    uow.record(
-        "dispute.resolved",
-        subject=f"dispute:{dispute['id']}",
-        actor_id=operator_id,
-        dispute=dispute["id"],
-        order=order["id"],
+    resolved = DisputeResolvedEvent(
+        dispute_id=dispute["id"],
+        order_id=order["id"],
         outcome=body.outcome,
         refunded=refunded,
         released=released,
         currency=order["currency"],
         note=note,
-        buyer=order["buyer_id"],
-        seller=order["seller_id"],
+        buyer_id=order["buyer_id"],
+        seller_id=order["seller_id"],
     )
+    uow.record(resolved, subject=f"dispute:{dispute['id']}", actor_id=operator_id)
 
 
 def _refund_amount(body: ResolveDispute, refundable: int, currency: str) -> int:

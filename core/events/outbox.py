@@ -66,8 +66,7 @@ async def deliver_all(runtime: Any, events: list[DomainEvent]) -> list[list[str]
     it failed (every event of the batch, unless it raised :class:`EventsFailed`).
     """
     errors: list[list[str]] = [[] for _ in events]
-    caller = runtime.pm.hook.agorakit_on_event
-    impls = list(reversed(caller.get_hookimpls()))  # pluggy's call order: LIFO
+    impls = runtime.hooks.implementations("agorakit_on_event")
     for index, event in enumerate(events):
         for impl in impls:
             try:
@@ -75,7 +74,7 @@ async def deliver_all(runtime: Any, events: list[DomainEvent]) -> list[list[str]
             except Exception as exc:
                 log.exception("plugin %s failed on event %s (%s)", impl.plugin_name, event.name, event.id)
                 errors[index].append(f"{impl.plugin_name}: {exc!r}"[:500])
-    for impl in reversed(runtime.pm.hook.agorakit_on_events.get_hookimpls()):
+    for impl in runtime.hooks.implementations("agorakit_on_events"):
         try:
             await maybe_await(impl.function(**_arguments(impl, events=list(events), runtime=runtime)))
         except EventsFailed as failed:

@@ -7,18 +7,24 @@ into a site notification (the member's inbox) and, unless the member turned emai
 for that category, an email in the outbox that the worker delivers over SMTP with
 retries (:mod:`agorakit.notifications.outbox`).
 
-Plugins return :class:`Notice` objects::
+Plugins return :class:`Notice` objects, telling events apart by their typed payload::
 
     from agorakit import hookimpl
     from agorakit.notifications import Notice
 
+    from .events import GigExtended
+
     @hookimpl
     def agorakit_notify(event, runtime):
-        if event.name == "gigs.extended":
-            return [Notice(member_id=event.data["buyer_id"], category="orders",
-                           template="gigs_extended", context={"days": event.data["days"]},
-                           link=f"/orders/{event.data['order_id']}")]
+        payload = event.payload
+        if isinstance(payload, GigExtended):
+            return [Notice(member_id=payload.buyer_id, category="orders",
+                           template="gigs_extended", context={"days": payload.days},
+                           link=f"/orders/{payload.order_id}")]
         return None
+
+The helpers :data:`ACTOR_LABELS`, :func:`humanize` and :func:`display_name` word the
+context of a notice the way the core's own notices do.
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ import msgspec
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from agorakit.notifications.core_notices import ACTOR_LABELS as ACTOR_LABELS
-    from agorakit.notifications.core_notices import display_name as display_name
-    from agorakit.notifications.core_notices import humanize as humanize
+    from agorakit.notifications.naming import ACTOR_LABELS as ACTOR_LABELS
+    from agorakit.notifications.naming import display_name as display_name
+    from agorakit.notifications.naming import humanize as humanize
 
 #: What a notice is about; members turn email on or off per category.
 CATEGORIES: tuple[str, ...] = ("orders", "messages", "reviews", "disputes", "listings", "money", "account")
@@ -55,9 +61,9 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
 
 #: helpers for writing notices, defined in this area's modules
 EXPORTS: dict[str, str] = {
-    "ACTOR_LABELS": "agorakit.notifications.core_notices",
-    "display_name": "agorakit.notifications.core_notices",
-    "humanize": "agorakit.notifications.core_notices",
+    "ACTOR_LABELS": "agorakit.notifications.naming",
+    "display_name": "agorakit.notifications.naming",
+    "humanize": "agorakit.notifications.naming",
 }
 __all__ = sorted(["CATEGORIES", "Notice", *EXPORTS])
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

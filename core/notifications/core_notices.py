@@ -25,39 +25,12 @@ from typing import Any
 
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.events import DomainEvent
-from agorakit.notifications import Notice
-
-ACTOR_LABELS = {
-    "buyer": "the buyer",
-    "seller": "the seller",
-    "candidate": "the seller",
-    "operator": "an operator",
-    "system": "the site, automatically",
-}
-
-
-def humanize(name: str) -> str:
-    """``auto_complete`` → ``auto complete``."""
-    return name.replace("_", " ").replace("-", " ").strip()
+from agorakit.notifications import ACTOR_LABELS, Notice, display_name, humanize
 
 
 def _subject_id(event: DomainEvent) -> int | None:
     _, _, value = event.subject.partition(":")
     return int(value) if value.isdigit() else None
-
-
-@functools.cache
-def _display_name_row() -> Prepared:
-    from agorakit.accounts.tables import Member
-
-    return Prepared(lambda id: Member.select(Member.display_name).where(Member.id == id).first())
-
-
-async def display_name(member_id: int | None) -> str:
-    if member_id is None:
-        return "someone"
-    row = await _display_name_row().run(member_id)
-    return row["display_name"] if row else "a former member"
 
 
 # --------------------------------------------------------------------------------------
@@ -413,22 +386,6 @@ async def withdrawal_finished(event: DomainEvent, runtime: Any) -> list[Notice]:
     ]
 
 
-# --------------------------------------------------------------------------------------
-# Accounts
-# --------------------------------------------------------------------------------------
-
-
-def _account_notice(template: str) -> Callable[[DomainEvent, Any], Awaitable[list[Notice]]]:
-    async def notices(event: DomainEvent, runtime: Any) -> list[Notice]:
-        member_id = _subject_id(event)
-        if member_id is None:
-            return []
-        return [Notice(member_id=member_id, category="account", template=template, link="/me")]
-
-    notices.__name__ = template
-    return notices
-
-
 #: event name → the function that says who to tell
 CORE_NOTICES: dict[str, Callable[[DomainEvent, Any], Awaitable[list[Notice]]]] = {
     "order.created": order_created,
@@ -446,10 +403,6 @@ CORE_NOTICES: dict[str, Callable[[DomainEvent, Any], Awaitable[list[Notice]]]] =
     "payment.refunded": payment_refunded,
     "withdrawal.completed": withdrawal_finished,
     "withdrawal.failed": withdrawal_finished,
-    "member.registered": _account_notice("member_welcome"),
-    "member.password_changed": _account_notice("member_password_changed"),
-    "member.password_reset": _account_notice("member_password_changed"),
-    "member.reactivated": _account_notice("member_reactivated"),
 }
 
 

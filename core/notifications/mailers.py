@@ -15,7 +15,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
-from agorakit.hooks import collect
 from agorakit.settings import ConfigError
 
 log = logging.getLogger("agorakit.email")
@@ -116,7 +115,7 @@ class LogMailer:
 def available_mailers(runtime: Any) -> dict[str, Any]:
     """Every mailer the enabled plugins offer, by name."""
     out: dict[str, Any] = {}
-    for mailer in collect(runtime.pm.hook.agorakit_mailers()):
+    for mailer in runtime.hooks.collect_sync("agorakit_mailers"):
         if mailer.name in out:
             message = f"{runtime.settings.source}: two plugins provide a mailer named {mailer.name!r}"
             raise ConfigError(message)

@@ -195,9 +195,8 @@ def template_folders(runtime: Any) -> list[Path]:
     site_dir = runtime.settings.email.templates_dir
     if site_dir:
         folders.append(Path(site_dir))
-    caller = runtime.pm.hook.agorakit_template_dirs
-    # pluggy calls the most recently registered plugin first; "plugin order" is registration order
-    for impl in caller.get_hookimpls():
+    # hooks run the most recently registered plugin first; "plugin order" is registration order
+    for impl in reversed(runtime.hooks.implementations("agorakit_template_dirs")):
         folders.extend(Path(folder) for folder in collect([impl.function()]))
     folders.append(CORE_TEMPLATES)
     return folders

@@ -23,7 +23,7 @@ from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.events import DomainEvent, EventsFailed
 from agorakit.events.tables import StoredEvent
-from agorakit.hooks import collect, maybe_await
+from agorakit.hooks import CORE_PLUGINS, collect, maybe_await
 from agorakit.notifications import CATEGORIES, Notice
 from agorakit.notifications.rendering import Rendered, renderer
 from agorakit.notifications.schemas import (
@@ -33,12 +33,12 @@ from agorakit.notifications.schemas import (
     NotificationSettings,
 )
 from agorakit.notifications.tables import EmailOutbox, Notification, NotificationPreference
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.pagination import decode_cursor, page
 
 log = logging.getLogger("agorakit.notifications")
 
-#: the core's own notification plugin: its generic notices yield to a plugin's own
-CORE_PLUGIN = "agorakit.notifications.plugin"
+#: the core's own plugins (each area's notices): their generic notices yield to a plugin's own
+CORE_NOTICE_PLUGINS = frozenset(CORE_PLUGINS)
 
 
 # --------------------------------------------------------------------------------------
@@ -52,11 +52,10 @@ async def collect_notices(runtime: Any, event: DomainEvent) -> tuple[list[Notice
     The core's generic notice for a member is dropped when another plugin tells that
     member about the same event: a plugin that describes an event better wins.
     """
-    caller = runtime.pm.hook.agorakit_notify
     by_plugin: list[tuple[str, list[Notice]]] = []
     errors: list[str] = []
     kwargs = {"event": event, "runtime": runtime}
-    for impl in reversed(caller.get_hookimpls()):  # pluggy's call order: LIFO
+    for impl in runtime.hooks.implementations("agorakit_notify"):
         args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
         try:
             notices = collect([await maybe_await(impl.function(**args))])
@@ -69,12 +68,14 @@ async def collect_notices(runtime: Any, event: DomainEvent) -> tuple[list[Notice
             errors.append(f"{impl.plugin_name}: {type(exc).__name__}: {exc}"[:500])
             continue
         by_plugin.append((impl.plugin_name, notices))
-    told_by_plugins = {n.member_id for name, notices in by_plugin if name != CORE_PLUGIN for n in notices}
+    told_by_plugins = {
+        n.member_id for name, notices in by_plugin if name not in CORE_NOTICE_PLUGINS for n in notices
+    }
     chosen = [
         notice
         for name, notices in by_plugin
         for notice in notices
-        if name != CORE_PLUGIN or notice.member_id not in told_by_plugins
+        if name not in CORE_NOTICE_PLUGINS or notice.member_id not in told_by_plugins
     ]
     return chosen, errors
 
@@ -344,9 +345,8 @@ async def list_notifications(
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(Notification.id < position["id"])
-    rows = await query
-    items = [_to_notification(r) for r in rows[:limit]]
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
+    return [_to_notification(row) for row in rows], next_cursor
 
 
 async def unread_count(member_id: int) -> int:
@@ -454,9 +454,8 @@ async def list_emails(
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(EmailOutbox.id < position["id"])
-    rows = await query
-    items = [_to_email(r) for r in rows[:limit]]
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
+    return [_to_email(row) for row in rows], next_cursor
 
 
 async def retry_email(runtime: Any, email_id: int) -> EmailOut:
@@ -513,9 +512,8 @@ async def list_events(
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(StoredEvent.id < position["id"])
-    rows = await query
-    items = [_to_event(r) for r in rows[:limit]]
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
+    return [_to_event(row) for row in rows], next_cursor
 
 
 async def retry_event(runtime: Any, event_id: int) -> EventOut:

@@ -29,20 +29,22 @@ def agorakit_routes():
 @hookimpl
 async def agorakit_notify(event, runtime):
     """Tell the reviewed member about a review of them (``review.posted``)."""
-    if event.name != "review.posted":
+    from agorakit.reviews.events import ReviewPosted
+
+    posted = event.payload
+    if not isinstance(posted, ReviewPosted):
         return None
     from agorakit.errors import NotFound
     from agorakit.notifications import Notice
     from agorakit.reviews.service import get_review
 
-    data = event.data
     try:
-        review = await get_review(data["review"])
+        review = await get_review(posted.review_id)
     except NotFound:  # reviews are never deleted; only a wiped database gets here
         return None
     return [
         Notice(
-            member_id=data["subject_member"],
+            member_id=posted.subject_member_id,
             category="reviews",
             template="review_received",
             context={
@@ -50,10 +52,10 @@ async def agorakit_notify(event, runtime):
                 "text": excerpt(review.text),
                 "author": review.author_name,
                 "author_role": review.author_role,
-                "order": data["order"],
+                "order": posted.order_id,
                 "review": review.id,
             },
-            link=f"/orders/{data['order']}",
+            link=f"/orders/{posted.order_id}",
         )
     ]
 

@@ -30,7 +30,8 @@ from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.orders import service as orders
 from agorakit.orders.tables import Order
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.pagination import decode_cursor, page
+from agorakit.reviews.events import ReviewHidden, ReviewPosted, ReviewUnhidden
 from agorakit.reviews.schemas import MemberRating, PostReview, ReviewOut, ReviewSummary
 from agorakit.reviews.tables import Review
 
@@ -235,9 +236,12 @@ async def _page(query: Any, cursor: str | None, limit: int) -> tuple[list[Review
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(Review.id < position["id"])
-    rows = await query.order_by(Review.id, ascending=False).limit(limit + 1)
-    items = await _to_reviews(rows[:limit])
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    rows, next_cursor = page(
+        await query.order_by(Review.id, ascending=False).limit(limit + 1),
+        limit,
+        lambda row: {"id": row["id"]},
+    )
+    return await _to_reviews(rows), next_cursor
 
 
 async def member_reviews(
@@ -272,9 +276,12 @@ async def list_reviews(
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(Review.id < position["id"])
-    rows = await query.order_by(Review.id, ascending=False).limit(limit + 1)
-    items = await _to_reviews(rows[:limit], operator=True)
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    rows, next_cursor = page(
+        await query.order_by(Review.id, ascending=False).limit(limit + 1),
+        limit,
+        lambda row: {"id": row["id"]},
+    )
+    return await _to_reviews(rows, operator=True), next_cursor
 
 
 async def _check_member(member_id: int) -> None:
@@ -341,17 +348,15 @@ async def post_review(runtime: Any, order_id: int, cmd: PostReview, *, caller: A
             review_id = inserted[0]["id"]
             if author_role == "buyer":
                 await store_seller_rating(runtime, subject_id)
-            uow.record(
-                "review.posted",
-                subject=f"review:{review_id}",
-                actor_id=caller.id,
-                review=review_id,
-                order=order_id,
-                subject_member=subject_id,
+            posted = ReviewPosted(
+                review_id=review_id,
+                order_id=order_id,
+                subject_member_id=subject_id,
                 author_role=author_role,
                 rating=cmd.rating,
-                listing=order.listing_id,
+                listing_id=order.listing_id,
             )
+            uow.record(posted, subject=f"review:{review_id}", actor_id=caller.id)
     except Exception as exc:
         if is_unique_violation(exc):  # a concurrent request of the same author won
             raise _already(order_id) from None
@@ -404,16 +409,14 @@ async def hide_review(runtime: Any, review_id: int, *, reason: str, operator: An
             raise Conflict(f"review {review_id} is already hidden")
         if row["author_role"] == "buyer":
             await store_seller_rating(runtime, row["subject_id"])
-        uow.record(
-            "review.hidden",
-            subject=f"review:{review_id}",
-            actor_id=operator.id,
-            review=review_id,
-            order=row["order_id"],
-            subject_member=row["subject_id"],
-            author=row["author_id"],
+        hidden = ReviewHidden(
+            review_id=review_id,
+            order_id=row["order_id"],
+            subject_member_id=row["subject_id"],
+            author_id=row["author_id"],
             reason=reason,
         )
+        uow.record(hidden, subject=f"review:{review_id}", actor_id=operator.id)
     return await get_review(review_id, operator=True)
 
 
@@ -437,13 +440,11 @@ async def unhide_review(runtime: Any, review_id: int, *, operator: Any) -> Revie
             raise Conflict(f"review {review_id} is not hidden")
         if row["author_role"] == "buyer":
             await store_seller_rating(runtime, row["subject_id"])
-        uow.record(
-            "review.unhidden",
-            subject=f"review:{review_id}",
-            actor_id=operator.id,
-            review=review_id,
-            order=row["order_id"],
-            subject_member=row["subject_id"],
-            author=row["author_id"],
+        unhidden = ReviewUnhidden(
+            review_id=review_id,
+            order_id=row["order_id"],
+            subject_member_id=row["subject_id"],
+            author_id=row["author_id"],
         )
+        uow.record(unhidden, subject=f"review:{review_id}", actor_id=operator.id)
     return await get_review(review_id, operator=True)

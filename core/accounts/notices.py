@@ -1,0 +1,33 @@
+"""Who the accounts area tells about its own events (its ``agorakit_notify``).
+
+Account notices are receipts: the member hears of a change to their own account even
+when they made it themselves (the welcome, a changed or reset password), and of an
+operator lifting their suspension.
+"""
+
+from __future__ import annotations
+
+from agorakit.accounts.events import (
+    MemberPasswordChanged,
+    MemberPasswordReset,
+    MemberReactivated,
+    MemberRegistered,
+)
+from agorakit.events import DomainEvent, Event
+from agorakit.notifications import Notice
+
+#: event classes → the template of the notice to the member they are about
+TEMPLATES: tuple[tuple[tuple[type[Event], ...], str], ...] = (
+    ((MemberRegistered,), "member_welcome"),
+    ((MemberPasswordChanged, MemberPasswordReset), "member_password_changed"),
+    ((MemberReactivated,), "member_reactivated"),
+)
+
+
+def account_notices(event: DomainEvent) -> list[Notice] | None:
+    """The notice to the member an account event is about (None for other events)."""
+    payload = event.payload
+    for classes, template in TEMPLATES:
+        if isinstance(payload, classes):
+            return [Notice(member_id=payload.member_id, category="account", template=template, link="/me")]
+    return None
