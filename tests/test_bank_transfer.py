@@ -148,6 +148,7 @@ async def test_plugin_routes_settings_and_hooks_are_listed(client, make_member):
         "payout_fee": "0.00",
     }
     assert plugin["hooks"] == [
+        "agorakit_event_types",
         "agorakit_payment_methods",
         "agorakit_payout_methods",
         "agorakit_routes",

@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from agorakit.money.payments import expire_payments as expire_payments
     from agorakit.money.schemas import PaymentOut as PaymentOut
 
-if TYPE_CHECKING:  # payout queue
+if TYPE_CHECKING:  # payout queue, and settling a pay-in a method confirms itself
+    from agorakit.money.ledger import external as external
+    from agorakit.money.payments import get_payment as get_payment
+    from agorakit.money.payments import settle as settle
     from agorakit.money.payout_queue import QueuedWithdrawal as QueuedWithdrawal
     from agorakit.money.payout_queue import attach_to_batch as attach_to_batch
     from agorakit.money.payout_queue import batch_withdrawal_ids as batch_withdrawal_ids
@@ -64,6 +67,10 @@ EXPORTS: dict[str, str] = {
     "withdrawal_status": "agorakit.money.payout_queue",
     "complete_payout": "agorakit.money.payout_queue",
     "fail_payout": "agorakit.money.payout_queue",
+    # settling a pay-in a method confirms itself (bank_transfer)
+    "external": "agorakit.money.ledger",
+    "get_payment": "agorakit.money.payments",
+    "settle": "agorakit.money.payments",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -7,11 +7,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.status_codes import HTTP_200_OK
 
-from agorakit.accounts.auth import operator_only
-from agorakit.http.openapi import problems
-from agorakit.http.params import Id, Limit, MemberRequest
+from agorakit.accounts import operator_only
+from agorakit.http import Id, Limit, MemberRequest, problems
 from agorakit.pagination import DEFAULT_LIMIT
-from agorakit.plugins.payouts_paypal import service
+from agorakit.plugins.payouts_paypal import service, store
 from agorakit.plugins.payouts_paypal.schemas import (
     PayoutBatchOut,
     PayoutBatchPage,
@@ -33,7 +32,7 @@ class PayPalPayoutsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         status: FromQuery[str | None] = None,
     ) -> PayoutBatchPage:
-        items, next_cursor = await service.list_batches(cursor=cursor, limit=limit, status=status)
+        items, next_cursor = await store.list_batches(cursor=cursor, limit=limit, status=status)
         return PayoutBatchPage(items=items, next_cursor=next_cursor)
 
     @get(
@@ -42,7 +41,7 @@ class PayPalPayoutsController(Controller):
         summary="One PayPal payout batch with its PayPal ids and items",
     )
     async def get_batch(self, batch_id: Id) -> PayoutBatchOut:
-        return await service.get_batch(batch_id)
+        return await store.get_batch(batch_id)
 
     @post(
         "/batches/{batch_id:int}/sync",
@@ -70,7 +69,7 @@ class PayPalPayoutsController(Controller):
         summary="A withdrawal's PayPal payout item (PayPal ids, status, error)",
     )
     async def get_item(self, withdrawal_id: Id) -> PayoutItemOut:
-        return await service.get_item(withdrawal_id)
+        return await store.get_item(withdrawal_id)
 
     @post(
         "/withdrawals/{withdrawal_id:int}/cancel",
