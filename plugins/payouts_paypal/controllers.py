@@ -8,7 +8,7 @@ from litestar.params import FromQuery
 from litestar.status_codes import HTTP_200_OK
 
 from agorakit.accounts import operator_only
-from agorakit.http import Id, Limit, MemberRequest, problems
+from agorakit.http import Id, Limit, MemberRequest, problem
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.plugins.payouts_paypal import service, store
 from agorakit.plugins.payouts_paypal.schemas import (
@@ -46,7 +46,7 @@ class PayPalPayoutsController(Controller):
     @post(
         "/batches/{batch_id:int}/sync",
         operation_id="paypalSyncPayoutBatch",
-        responses=problems(503),
+        responses={503: problem(503)},
         summary="Ask PayPal now for a batch's status (the worker does it regularly)",
         status_code=HTTP_200_OK,
     )
@@ -56,7 +56,7 @@ class PayPalPayoutsController(Controller):
     @post(
         "/run",
         operation_id="paypalRunPayouts",
-        responses=problems(503),
+        responses={503: problem(503)},
         summary="Batch, send and sync PayPal withdrawals now (what the worker does each sweep)",
         status_code=HTTP_200_OK,
     )
@@ -74,7 +74,7 @@ class PayPalPayoutsController(Controller):
     @post(
         "/withdrawals/{withdrawal_id:int}/cancel",
         operation_id="paypalCancelUnclaimedPayout",
-        responses=problems(503),
+        responses={503: problem(503)},
         summary="Cancel an unclaimed PayPal payout (the money returns, the withdrawal fails)",
         status_code=HTTP_200_OK,
     )

@@ -8,7 +8,7 @@ from litestar.params import FromQuery
 from litestar.status_codes import HTTP_200_OK
 
 from agorakit.accounts import operator_only
-from agorakit.http import Limit, problems
+from agorakit.http import Limit, problem
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.plugins.paypal import webhooks
 from agorakit.plugins.paypal.schemas import WebhookEventPage
@@ -22,7 +22,7 @@ class PayPalWebhookController(Controller):
     @post(
         "",
         operation_id="paypalReceiveWebhook",
-        responses=problems(400, 401, 413, 422, 503),
+        responses={status: problem(status) for status in (400, 401, 413, 422, 503)},
         summary="PayPal calls this with payout and checkout events (signature verified first)",
         status_code=HTTP_200_OK,
         opt={"exclude_from_auth": True},
