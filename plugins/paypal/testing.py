@@ -25,6 +25,11 @@ With a :class:`PayPalContract` (PayPal's published OpenAPI files, read with
 ``openapi-core``), every request the plugins send and every response the stand-in returns
 is validated; violations are collected in ``contract.violations``.  The token endpoint
 and the certificate download are not in PayPal's files and are checked by hand.
+
+This module holds the stand-in's plumbing, OAuth2 and webhooks; its Payouts part is
+:mod:`.testing_payouts`, its Orders part :mod:`.testing_orders`, the contract
+:mod:`.testing_contract` and the shared pieces :mod:`.testing_support`.  Import them all
+from here.
 """
 
 from __future__ import annotations
