@@ -15,9 +15,11 @@ from datetime import timedelta
 
 import pytest
 
+from agorakit.events.tables import StoredEvent
 from agorakit.money import ledger, payments
 from agorakit.money.methods import PaymentMethod, PayoutMethod
 from agorakit.money.tables import LedgerTransaction, Payment, Withdrawal
+from agorakit.plugins.bank_transfer.events import PayoutBatchCreated
 from agorakit.plugins.bank_transfer.tables import PayoutBatch
 from agorakit.settings import ConfigError, settings_from_dict
 from agorakit.testing import TEST_DEFAULTS, TEST_EPOCH, deep_merge
@@ -148,6 +150,7 @@ async def test_plugin_routes_settings_and_hooks_are_listed(client, make_member):
         "payout_fee": "0.00",
     }
     assert plugin["hooks"] == [
+        "agorakit_event_types",
         "agorakit_payment_methods",
         "agorakit_payout_methods",
         "agorakit_routes",
@@ -583,6 +586,26 @@ async def test_payout_batch_takes_requested_withdrawals_and_exports_csv(
     assert await PayoutBatch.count() == 1
     assert await account_balance(client, operator, "payouts:bank_transfer:clearing") == "135.50"
     assert await ledger.check_ledger() == []
+
+
+async def test_a_payout_batch_records_its_typed_event(client, runtime, make_member):
+    seller, operator = await make_member(), await make_member(role="operator")
+    await fund(runtime, seller.id, 20000)
+    await withdraw(client, seller, "60.00", IBAN_ACCOUNT)
+    await withdraw(client, seller, "50.25", US_ACCOUNT)
+    response = await client.post(
+        "/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers
+    )
+    ref = response.json()["ref"]
+    (stored,) = await (
+        StoredEvent.select()
+        .where(StoredEvent.name == "bank_transfer.payout_batch_created")
+        .output(load_json=True)
+    )
+    assert (stored["subject"], stored["actor_id"]) == (f"bank_transfer_batch:{ref}", operator.id)
+    assert runtime.event_types.payload(stored["name"], stored["data"]) == PayoutBatchCreated(
+        ref=ref, currency="USD", count=2, total=11025
+    )
 
 
 async def test_concurrent_batches_never_take_a_withdrawal_twice(client, runtime, make_member):

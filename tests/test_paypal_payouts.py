@@ -18,9 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agorakit.events.tables import StoredEvent
 from agorakit.money import ledger
 from agorakit.money.tables import Withdrawal
 from agorakit.plugins.payouts_paypal import service
+from agorakit.plugins.payouts_paypal.events import (
+    PayPalPayoutBatchCreated,
+    PayPalPayoutBatchSubmitted,
+    PayPalPayoutItemUpdated,
+)
 from agorakit.plugins.payouts_paypal.tables import PayPalPayoutBatch, PayPalPayoutItem
 from agorakit.plugins.paypal.client import use_transport
 from agorakit.plugins.paypal.testing import FakePayPal, PayPalContract, spec_dir_problem
@@ -262,6 +268,53 @@ async def test_worker_sends_a_batch_and_success_completes_the_withdrawal(
     before = len(paypal.requests)
     await next_sync(runtime, clock)
     assert len(paypal.requests) == before
+
+
+async def test_batch_and_item_events_are_typed(client, runtime, make_member, paypal, clock):
+    _, withdrawal = await seller_with_withdrawal(client, runtime, make_member, amount="20.00")
+    await sweep(runtime)
+    (batch,) = await PayPalPayoutBatch.select()
+    item_id = paypal.set_item_status(f"WD-{withdrawal['id']}", "SUCCESS")
+    await next_sync(runtime, clock)
+    stored = await (
+        StoredEvent.select()
+        .where(StoredEvent.name.like("paypal_payout.%"))
+        .order_by(StoredEvent.id)
+        .output(load_json=True)
+    )
+    typed = [(row["subject"], runtime.event_types.payload(row["name"], row["data"])) for row in stored]
+    assert typed == [
+        (
+            f"paypal_payout_batch:{batch['id']}",
+            PayPalPayoutBatchCreated(
+                batch_id=batch["id"],
+                sender_batch_id=batch["sender_batch_id"],
+                currency="USD",
+                count=1,
+                total=2000,
+            ),
+        ),
+        (
+            f"paypal_payout_batch:{batch['id']}",
+            PayPalPayoutBatchSubmitted(
+                batch_id=batch["id"],
+                sender_batch_id=batch["sender_batch_id"],
+                paypal_batch_id=batch["paypal_batch_id"],
+            ),
+        ),
+        (
+            f"withdrawal:{withdrawal['id']}",
+            PayPalPayoutItemUpdated(
+                withdrawal_id=withdrawal["id"], status="PENDING", paypal_item_id=item_id, outcome=None
+            ),
+        ),
+        (
+            f"withdrawal:{withdrawal['id']}",
+            PayPalPayoutItemUpdated(
+                withdrawal_id=withdrawal["id"], status="SUCCESS", paypal_item_id=item_id, outcome="completed"
+            ),
+        ),
+    ]
 
 
 class TestWithFee:

@@ -44,3 +44,10 @@ def agorakit_payout_methods():
     from agorakit.plugins.bank_transfer.methods import BankTransferPayout
 
     return [BankTransferPayout()]
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.plugins.bank_transfer.events import EVENTS
+
+    return EVENTS

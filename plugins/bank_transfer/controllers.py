@@ -7,9 +7,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from agorakit.accounts.auth import operator_only
-from agorakit.http.params import Id, Limit, MemberRequest
-from agorakit.money.schemas import PaymentOut
+from agorakit.accounts import operator_only
+from agorakit.http import Id, Limit, MemberRequest
+from agorakit.money import PaymentOut
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.plugins.bank_transfer import service
 from agorakit.plugins.bank_transfer.schemas import (

@@ -13,8 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from agorakit.money.amounts import format_amount
-from agorakit.money.methods import PaymentStep
+from agorakit.money import PaymentStep, format_amount
 from agorakit.plugins.bank_transfer.destinations import DESTINATION_FIELDS, validate_destination
 from agorakit.plugins.bank_transfer.settings import BankTransferSettings, to_minor
 

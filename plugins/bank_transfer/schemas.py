@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from agorakit.money.amounts import CurrencyCode, Money
+from agorakit.money import CurrencyCode, Money
 
 
 class ConfirmPayment(msgspec.Struct, forbid_unknown_fields=True):

@@ -17,11 +17,22 @@ from datetime import datetime
 from typing import Any
 
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
-from agorakit.money import ledger, payments, withdrawals
-from agorakit.money.amounts import Money, format_amount, money, parse_amount
-from agorakit.money.schemas import PaymentOut
-from agorakit.money.tables import Withdrawal
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.money import (
+    Money,
+    PaymentOut,
+    attach_to_batch,
+    batch_withdrawal_ids,
+    batch_withdrawals,
+    claim_waiting,
+    external,
+    format_amount,
+    get_payment,
+    money,
+    parse_amount,
+    settle,
+)
+from agorakit.pagination import decode_cursor, page
+from agorakit.plugins.bank_transfer.events import PayoutBatchCreated
 from agorakit.plugins.bank_transfer.methods import METHOD
 from agorakit.plugins.bank_transfer.schemas import PayoutBatchOut
 from agorakit.plugins.bank_transfer.tables import PayoutBatch
@@ -65,7 +76,7 @@ async def confirm_payment(
         message = "give the reference the bank statement shows for the transfer"
         raise ValidationFailed([FieldError("reference", message)])
     async with runtime.unit_of_work() as uow:
-        payment = await payments.get_payment(payment_id)
+        payment = await get_payment(payment_id)
         if payment.method != METHOD:
             message = (
                 f"payment {payment_id} is paid by {payment.method}, not by bank transfer; "
@@ -74,14 +85,14 @@ async def confirm_payment(
             raise ValidationFailed([FieldError("payment_id", message, "path")])
         _check_open(payment, uow.now)
         cents = _confirmed_amount(payment, amount)
-        await payments.settle(
+        await settle(
             uow,
             payment,
-            sources=[(ledger.external(METHOD), cents)],
+            sources=[(external(METHOD), cents)],
             actor_id=operator_id,
             details={"confirmed_reference": statement_reference, "confirmed_by": operator_id},
         )
-    return await payments.get_payment(payment_id)
+    return await get_payment(payment_id)
 
 
 def _check_open(payment: PaymentOut, now: datetime) -> None:
@@ -137,42 +148,28 @@ async def create_payout_batch(runtime: Any, *, currency: str, operator_id: int) 
         message = f"{currency} is not accepted here; use {', '.join(runtime.currencies)}"
         raise ValidationFailed([FieldError("currency", message)])
     async with runtime.unit_of_work() as uow:
-        query = (
-            Withdrawal.select(Withdrawal.id)
-            .where(
-                (Withdrawal.method == METHOD)
-                & (Withdrawal.status == "requested")
-                & (Withdrawal.currency == currency)
-            )
-            .order_by(Withdrawal.id)
-        )
-        if runtime.db.is_postgres:
-            # Two operators batching at once split the withdrawals instead of colliding.
-            query = query.lock_rows(skip_locked=True)
-        ids = [row["id"] for row in await query]
-        if not ids:
+        # Two operators batching at once split the withdrawals instead of colliding.
+        waiting = await claim_waiting(uow, METHOD, currency=currency)
+        if not waiting:
             message = f"there are no requested bank transfer withdrawals in {currency}; nothing was batched"
             raise EmptyBatch(message, extra={"currency": currency})
         ref = f"BT-{uow.now:%Y%m%d}-{secrets.token_hex(4).upper()}"
-        rows = await withdrawals.mark_processing(uow, ids, batch_ref=ref, actor_id=operator_id)
-        total = sum(row["amount"] - row["fee"] for row in rows)
+        batched = await attach_to_batch(uow, [w.id for w in waiting], batch_ref=ref, actor_id=operator_id)
+        total = sum(w.net for w in batched)
         await PayoutBatch.insert(
             PayoutBatch(
                 ref=ref,
                 currency=currency,
-                withdrawal_count=len(rows),
+                withdrawal_count=len(batched),
                 total=total,
                 created_by=operator_id,
                 created_at=uow.now,
             )
         )
         uow.record(
-            "bank_transfer.payout_batch_created",
+            PayoutBatchCreated(ref=ref, currency=currency, count=len(batched), total=total),
             subject=f"bank_transfer_batch:{ref}",
             actor_id=operator_id,
-            currency=currency,
-            count=len(rows),
-            total=total,
         )
     return await get_payout_batch(ref)
 
@@ -185,17 +182,12 @@ async def get_payout_batch(ref: str) -> PayoutBatchOut:
 
 
 async def _to_batch(row: dict[str, Any]) -> PayoutBatchOut:
-    ids = (
-        await Withdrawal.select(Withdrawal.id)
-        .where(Withdrawal.batch_ref == row["ref"])
-        .order_by(Withdrawal.id)
-    )
     return PayoutBatchOut(
         ref=row["ref"],
         currency=row["currency"],
         count=row["withdrawal_count"],
         total=money(row["total"], row["currency"]),
-        withdrawal_ids=[r["id"] for r in ids],
+        withdrawal_ids=await batch_withdrawal_ids(row["ref"]),
         created_by=row["created_by"],
         created_at=row["created_at"],
     )
@@ -207,10 +199,8 @@ async def list_payout_batches(*, cursor: str | None, limit: int) -> tuple[list[P
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(PayoutBatch.id < position["id"])
-    rows = await query
-    items = [await _to_batch(row) for row in rows[:limit]]
-    next_cursor = encode_cursor({"id": rows[limit - 1]["id"]}) if len(rows) > limit else None
-    return items, next_cursor
+    rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
+    return [await _to_batch(row) for row in rows], next_cursor
 
 
 async def payout_batch_csv(ref: str) -> str:
@@ -220,22 +210,18 @@ async def payout_batch_csv(ref: str) -> str:
     whatever happened to the withdrawals since.
     """
     batch = await get_payout_batch(ref)
-    rows = await (
-        Withdrawal.select().where(Withdrawal.batch_ref == ref).order_by(Withdrawal.id).output(load_json=True)
-    )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        destination = row["destination"] or {}
+    for withdrawal in await batch_withdrawals(ref):
         writer.writerow(
             [
-                row["id"],
-                row["member_id"],
-                *(destination.get(field) or "" for field in CSV_COLUMNS[2:7]),
-                format_amount(row["amount"] - row["fee"], batch.currency),
+                withdrawal.id,
+                withdrawal.member_id,
+                *(withdrawal.destination.get(field) or "" for field in CSV_COLUMNS[2:7]),
+                format_amount(withdrawal.net, batch.currency),
                 batch.currency,
-                f"WD-{row['id']}",
+                f"WD-{withdrawal.id}",
             ]
         )
     return out.getvalue()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from agorakit.money.amounts import exponent
+from agorakit.money import exponent
 from agorakit.settings import AmountSetting, SettingsStruct
 
 DEFAULT_INSTRUCTIONS = (

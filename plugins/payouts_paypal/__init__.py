@@ -45,3 +45,10 @@ def agorakit_payout_methods():
     from agorakit.plugins.payouts_paypal.methods import PayPalPayout
 
     return [PayPalPayout()]
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.plugins.payouts_paypal.events import EVENTS
+
+    return EVENTS

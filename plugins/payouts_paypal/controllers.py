@@ -7,11 +7,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.status_codes import HTTP_200_OK
 
-from agorakit.accounts.auth import operator_only
-from agorakit.http.openapi import problems
-from agorakit.http.params import Id, Limit, MemberRequest
+from agorakit.accounts import operator_only
+from agorakit.http import Id, Limit, MemberRequest, problem
 from agorakit.pagination import DEFAULT_LIMIT
-from agorakit.plugins.payouts_paypal import service
+from agorakit.plugins.payouts_paypal import service, store
 from agorakit.plugins.payouts_paypal.schemas import (
     PayoutBatchOut,
     PayoutBatchPage,
@@ -33,7 +32,7 @@ class PayPalPayoutsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         status: FromQuery[str | None] = None,
     ) -> PayoutBatchPage:
-        items, next_cursor = await service.list_batches(cursor=cursor, limit=limit, status=status)
+        items, next_cursor = await store.list_batches(cursor=cursor, limit=limit, status=status)
         return PayoutBatchPage(items=items, next_cursor=next_cursor)
 
     @get(
@@ -42,12 +41,12 @@ class PayPalPayoutsController(Controller):
         summary="One PayPal payout batch with its PayPal ids and items",
     )
     async def get_batch(self, batch_id: Id) -> PayoutBatchOut:
-        return await service.get_batch(batch_id)
+        return await store.get_batch(batch_id)
 
     @post(
         "/batches/{batch_id:int}/sync",
         operation_id="paypalSyncPayoutBatch",
-        responses=problems(503),
+        responses={503: problem(503)},
         summary="Ask PayPal now for a batch's status (the worker does it regularly)",
         status_code=HTTP_200_OK,
     )
@@ -57,7 +56,7 @@ class PayPalPayoutsController(Controller):
     @post(
         "/run",
         operation_id="paypalRunPayouts",
-        responses=problems(503),
+        responses={503: problem(503)},
         summary="Batch, send and sync PayPal withdrawals now (what the worker does each sweep)",
         status_code=HTTP_200_OK,
     )
@@ -70,12 +69,12 @@ class PayPalPayoutsController(Controller):
         summary="A withdrawal's PayPal payout item (PayPal ids, status, error)",
     )
     async def get_item(self, withdrawal_id: Id) -> PayoutItemOut:
-        return await service.get_item(withdrawal_id)
+        return await store.get_item(withdrawal_id)
 
     @post(
         "/withdrawals/{withdrawal_id:int}/cancel",
         operation_id="paypalCancelUnclaimedPayout",
-        responses=problems(503),
+        responses={503: problem(503)},
         summary="Cancel an unclaimed PayPal payout (the money returns, the withdrawal fails)",
         status_code=HTTP_200_OK,
     )

@@ -2,7 +2,7 @@
 
 Members withdraw to a PayPal account given by its email (``{"email": ...}``); the
 worker batches, sends and follows the withdrawals (:mod:`.service`), and PayPal's
-webhooks move them sooner.  Operators never complete or fail them by hand.
+webhooks (:mod:`.webhooks`) move them sooner.  Operators never complete or fail them by hand.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from agorakit.errors import FieldError, ServiceUnavailable, ValidationFailed
-from agorakit.money.amounts import format_amount
+from agorakit.money import format_amount
 from agorakit.plugins.payouts_paypal.settings import PayoutsPayPalSettings
 from agorakit.plugins.paypal.amounts import setting_to_minor
 from agorakit.plugins.paypal.client import paypal_settings
@@ -90,6 +90,6 @@ class PayPalPayout:
 
     async def handle_paypal_event(self, runtime: Any, event: Any) -> str | None:
         """Payout webhooks (``PAYMENT.PAYOUTSBATCH.*``, ``PAYMENT.PAYOUTS-ITEM.*``)."""
-        from agorakit.plugins.payouts_paypal import service
+        from agorakit.plugins.payouts_paypal import webhooks
 
-        return await service.handle_event(runtime, event)
+        return await webhooks.handle_event(runtime, event)

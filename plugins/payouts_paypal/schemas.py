@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from agorakit.money.amounts import Money
+from agorakit.money import Money
 
 
 class PayoutItemOut(msgspec.Struct):

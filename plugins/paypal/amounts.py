@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from agorakit.money.amounts import exponent, format_amount
+from agorakit.money import exponent, format_amount
 
 _VALUE = re.compile(r"^-?\d+(\.\d+)?$")
 

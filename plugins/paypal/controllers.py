@@ -7,13 +7,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.status_codes import HTTP_200_OK
 
-from agorakit.accounts.auth import operator_only
-from agorakit.http.openapi import problems
-from agorakit.http.params import Limit
-from agorakit.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from agorakit.accounts import operator_only
+from agorakit.http import Limit, problem
+from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.plugins.paypal import webhooks
-from agorakit.plugins.paypal.schemas import WebhookEventOut, WebhookEventPage
-from agorakit.plugins.paypal.tables import WebhookEvent
+from agorakit.plugins.paypal.schemas import WebhookEventPage
 from agorakit.runtime import Runtime
 
 
@@ -24,7 +22,7 @@ class PayPalWebhookController(Controller):
     @post(
         "",
         operation_id="paypalReceiveWebhook",
-        responses=problems(400, 401, 413, 422, 503),
+        responses={status: problem(status) for status in (400, 401, 413, 422, 503)},
         summary="PayPal calls this with payout and checkout events (signature verified first)",
         status_code=HTTP_200_OK,
         opt={"exclude_from_auth": True},
@@ -51,26 +49,7 @@ class PayPalOperatorController(Controller):
         event_type: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
     ) -> WebhookEventPage:
-        query = WebhookEvent.select().order_by(WebhookEvent.id, ascending=False).limit(limit + 1)
-        position = decode_cursor(cursor, keys=("id",))
-        if position is not None:
-            query = query.where(WebhookEvent.id < int(position["id"]))
-        if event_type:
-            query = query.where(WebhookEvent.event_type == event_type)
-        if status:
-            query = query.where(WebhookEvent.status == status)
-        rows = await query
-        items = [
-            WebhookEventOut(
-                event_id=r["event_id"],
-                event_type=r["event_type"],
-                resource_id=r["resource_id"],
-                status=r["status"],
-                result=r["result"],
-                received_at=r["received_at"],
-                processed_at=r["processed_at"],
-            )
-            for r in rows[:limit]
-        ]
-        next_cursor = encode_cursor({"id": rows[limit - 1]["id"]}) if len(rows) > limit else None
+        items, next_cursor = await webhooks.list_events(
+            cursor=cursor, limit=limit, event_type=event_type, status=status
+        )
         return WebhookEventPage(items=items, next_cursor=next_cursor)

@@ -36,7 +36,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from agorakit.db import is_unique_violation
 from agorakit.errors import AgorakitError, ServiceUnavailable
+from agorakit.pagination import decode_cursor, page
 from agorakit.plugins.paypal.client import PayPalClient, PayPalError, client_for, paypal_settings
+from agorakit.plugins.paypal.schemas import WebhookEventOut
 from agorakit.plugins.paypal.settings import PayPalSettings
 from agorakit.plugins.paypal.tables import WebhookEvent
 
@@ -369,3 +371,36 @@ async def _finish(runtime: Any, event_id: str, status: str, result: str) -> None
                 WebhookEvent.processed_at: uow.now,
             }
         ).where(WebhookEvent.event_id == event_id)
+
+
+# --------------------------------------------------------------------------------------
+# What operators see
+# --------------------------------------------------------------------------------------
+
+
+async def list_events(
+    *, cursor: str | None, limit: int, event_type: str | None = None, status: str | None = None
+) -> tuple[list[WebhookEventOut], str | None]:
+    """The webhook events received, newest first (optionally of one type or status)."""
+    query = WebhookEvent.select().order_by(WebhookEvent.id, ascending=False).limit(limit + 1)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(WebhookEvent.id < int(position["id"]))
+    if event_type:
+        query = query.where(WebhookEvent.event_type == event_type)
+    if status:
+        query = query.where(WebhookEvent.status == status)
+    rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
+    items = [
+        WebhookEventOut(
+            event_id=r["event_id"],
+            event_type=r["event_type"],
+            resource_id=r["resource_id"],
+            status=r["status"],
+            result=r["result"],
+            received_at=r["received_at"],
+            processed_at=r["processed_at"],
+        )
+        for r in rows
+    ]
+    return items, next_cursor
