@@ -29,7 +29,7 @@ from agorakit.http.docs_ui import docs_router, render_plugins
 from agorakit.http.headers import add_response_headers
 from agorakit.http.logging import request_logging_middleware
 from agorakit.http.openapi import document_route
-from agorakit.http.problems import EXCEPTION_HANDLERS
+from agorakit.http.problem_details import EXCEPTION_HANDLERS
 from agorakit.http.text_input import refuse_nul_characters
 from agorakit.runtime import Runtime
 from agorakit.settings import Settings, load_settings

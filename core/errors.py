@@ -1,6 +1,6 @@
 """Domain exceptions.
 
-Business rules raise these; one exception handler (:mod:`agorakit.http.problems`) turns
+Business rules raise these; one exception handler (:mod:`agorakit.http.problem_details`) turns
 them into RFC 9457 problem details. Each class carries a stable ``code`` (part of the API
 contract: clients switch on it) and the HTTP status it maps to.
 """

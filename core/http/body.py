@@ -67,7 +67,7 @@ def decode_body(body: bytes, route_handler: Any) -> Any:
         message, _, where = str(exc).partition(" - at ")
         path = _PATH.search(where)
         # The same shape Litestar gives its own validation errors, so one handler
-        # (agorakit.http.problems) turns both into field errors.
+        # (agorakit.http.problem_details) turns both into field errors.
         error = {"message": message, "key": path.group("path") if path else "data", "source": "body"}
         raise ValidationException(detail="the request body has invalid fields", extra=[error]) from None
     except msgspec.DecodeError as exc:

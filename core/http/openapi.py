@@ -1,7 +1,7 @@
 """The error responses of the OpenAPI document.
 
 Every error the API sends is an RFC 9457 problem details body
-(:class:`~agorakit.http.problems.Problem`, ``application/problem+json``), so the
+(:class:`~agorakit.http.problem_details.Problem`, ``application/problem+json``), so the
 document describes each operation's errors with that one schema.  Most of them follow
 from the route's shape and are added here once, when the app registers the route:
 
@@ -33,7 +33,7 @@ from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.routes import HTTPRoute
 
-from agorakit.http.problems import PROBLEM_MEDIA_TYPE, Problem
+from agorakit.http.problem_details import PROBLEM_MEDIA_TYPE, Problem
 
 #: What each documented error status means across the API (the problem ``code`` in
 #: brackets is the generic one; domain errors carry more specific codes).
