@@ -91,3 +91,6 @@ class EventTypes:
             return msgspec.convert(data, cls)
         except msgspec.ValidationError:
             return None
+
+
+__all__ = ["DomainEvent", "Event", "EventTypes", "EventsFailed"]
