@@ -210,10 +210,10 @@ def agorakit_order_guards() -> dict[str, Any] | None:
 
     Called once at start-up.  A guard is ``guard(ctx) -> str | None`` (may be ``async``):
     None lets the transition happen, a sentence refuses it with a 409 ``guard_failed``
-    that shows the sentence.  ``ctx`` is an :class:`agorakit.orders.service.TransitionContext`
+    that shows the sentence.  ``ctx`` is an :class:`agorakit.orders.TransitionContext`
     (``runtime``, ``uow``, ``order``, ``transition``, ``actor_role``, ``actor_id``,
     ``data``).  Guard names are unique across plugins.  A guard with a set form
-    (``agorakit.orders.service.set_form``: ``many(contexts)`` returns one reason or None
+    (``agorakit.orders.set_form``: ``many(contexts)`` returns one reason or None
     per context) lets the worker fire its transition's due timers as a set.
 
     :return: a dict of name → guard, or None.
@@ -233,7 +233,7 @@ def agorakit_order_effects() -> dict[str, Any] | None:
     database errors propagate: a caught one leaves the transaction unusable).  The core
     provides ``release_escrow`` (escrow →
     seller net + fees) and ``refund_escrow`` (escrow → buyer credit).  Effect names are
-    unique across plugins.  An effect with a set form (``agorakit.orders.service.set_form``:
+    unique across plugins.  An effect with a set form (``agorakit.orders.set_form``:
     ``many(contexts)`` does for a batch's orders what the effect does for each in turn)
     lets the worker fire its transition's due timers as a set, in a few statements.
 

@@ -21,7 +21,7 @@ def agorakit_routes():
 
 @hookimpl
 def agorakit_order_effects():
-    from agorakit.orders.service import refund_escrow, release_escrow
+    from agorakit.orders.settlement import refund_escrow, release_escrow
 
     return {"release_escrow": release_escrow, "refund_escrow": refund_escrow}
 
