@@ -457,6 +457,25 @@ def agorakit_notify(event: DomainEvent, runtime: Any) -> list[Any] | None:
     """
 
 
+@hookspec
+def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Any) -> Any:
+    """Read ahead, once for a batch of events, what this plugin's ``agorakit_notify``
+    will need for each of them.
+
+    The notification service calls it with every batch of committed events it notifies
+    about and enters each returned async context manager around the whole batch: inside
+    it, the plugin's ``agorakit_notify`` finds what was read (e.g. in a context variable
+    the manager sets and resets) instead of reading it once per event.  The orders area
+    reads the batch's orders and their history this way, in two statements.  May be
+    ``async``.
+
+    :param events: the committed events of the batch.
+    :param runtime: the site's :class:`agorakit.runtime.Runtime`.
+    :return: an async context manager (or a list of them), or None when the batch needs
+        nothing read ahead.
+    """
+
+
 @hookspec(firstresult=True)
 def agorakit_account_email(
     runtime: Any, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]

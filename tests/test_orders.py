@@ -384,7 +384,7 @@ async def test_failing_timer_is_retried_then_reported_to_operators(client, runti
     assert outcomes == [(1, 0), (1, 0), (1, 0), (1, 0), (0, 1)]
     failed = (
         await client.get("/operator/timers", params={"status": "failed"}, headers=operator.headers)
-    ).json()
+    ).json()["items"]
     assert [(t["order_id"], t["transition"], t["attempts"]) for t in failed] == [
         (order.id, "always_fails", 5)
     ]

@@ -21,7 +21,7 @@ from agorakit.money import ledger
 from agorakit.orders import timers as order_timers
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.process import Process, Timer, Transition
-from agorakit.orders.registry import fires_as_set
+from agorakit.orders.process_registry import fires_as_set
 from agorakit.orders.schemas import ItemIn
 from agorakit.orders.tables import OrderTimer
 from agorakit.testing import TEST_EPOCH, empty_tables

@@ -12,6 +12,7 @@ is raised again at the end so the event outbox delivers the event later (at leas
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 from typing import Any
@@ -37,8 +38,8 @@ from agorakit.pagination import decode_cursor, encode_cursor
 
 log = logging.getLogger("agorakit.notifications")
 
-#: the core's own notification plugin: its generic notices yield to a plugin's own
-CORE_PLUGIN = "agorakit.notifications.plugin"
+#: the core's plugins whose generic notices yield to a plugin's own
+CORE_NOTICE_PLUGINS = frozenset({"agorakit.notifications.plugin", "agorakit.orders.plugin"})
 
 
 # --------------------------------------------------------------------------------------
@@ -69,12 +70,14 @@ async def collect_notices(runtime: Any, event: DomainEvent) -> tuple[list[Notice
             errors.append(f"{impl.plugin_name}: {type(exc).__name__}: {exc}"[:500])
             continue
         by_plugin.append((impl.plugin_name, notices))
-    told_by_plugins = {n.member_id for name, notices in by_plugin if name != CORE_PLUGIN for n in notices}
+    told_by_plugins = {
+        n.member_id for name, notices in by_plugin if name not in CORE_NOTICE_PLUGINS for n in notices
+    }
     chosen = [
         notice
         for name, notices in by_plugin
         for notice in notices
-        if name != CORE_PLUGIN or notice.member_id not in told_by_plugins
+        if name not in CORE_NOTICE_PLUGINS or notice.member_id not in told_by_plugins
     ]
     return chosen, errors
 
@@ -115,11 +118,13 @@ async def notify_events(runtime: Any, events: list[DomainEvent]) -> list[int]:
 async def _notify(runtime: Any, events: list[DomainEvent]) -> tuple[list[int], dict[int, list[str]]]:
     """Collect, render and store the notices of ``events``; the new ids, and each failed
     event's errors by its position."""
-    from agorakit.notifications.core_notices import read_ahead
-
     batch: list[tuple[int, DomainEvent, Notice]] = []
     errors: dict[int, list[str]] = {}
-    async with read_ahead(events):  # the orders the core's notices read, in two statements
+    async with contextlib.AsyncExitStack() as ahead:  # what notices read, once for the batch
+        for manager in await runtime.hooks.collect(
+            "agorakit_notices_read_ahead", events=events, runtime=runtime
+        ):
+            await ahead.enter_async_context(manager)
         for index, event in enumerate(events):
             notices, problems = await collect_notices(runtime, event)
             if problems:

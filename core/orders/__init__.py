@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from agorakit.orders.process import Transition as Transition
     from agorakit.orders.process import TransitionNotAllowed as TransitionNotAllowed
     from agorakit.orders.process import UnknownTransition as UnknownTransition
+    from agorakit.orders.process_registry import registry as registry
+    from agorakit.orders.process_registry import set_form as set_form
     from agorakit.orders.proofs import accept_submitted_proofs as accept_submitted_proofs
     from agorakit.orders.proofs import accept_submitted_proofs_many as accept_submitted_proofs_many
     from agorakit.orders.proofs import has_submitted_proof as has_submitted_proof
@@ -45,8 +47,6 @@ if TYPE_CHECKING:
     from agorakit.orders.queries import order_by_id as order_by_id
     from agorakit.orders.queries import roles_of as roles_of
     from agorakit.orders.queries import visible_row as visible_row
-    from agorakit.orders.registry import registry as registry
-    from agorakit.orders.registry import set_form as set_form
     from agorakit.orders.schemas import ItemIn as ItemIn
     from agorakit.orders.schemas import OrderOut as OrderOut
     from agorakit.orders.schemas import SubmitProof as SubmitProof
@@ -82,9 +82,9 @@ EXPORTS: dict[str, str] = {
     "ProofRejected": "agorakit.orders.events",
     "ProofSubmitted": "agorakit.orders.events",
     "quote_order": "agorakit.orders.engine",
-    "registry": "agorakit.orders.registry",
+    "registry": "agorakit.orders.process_registry",
     "roles_of": "agorakit.orders.queries",
-    "set_form": "agorakit.orders.registry",
+    "set_form": "agorakit.orders.process_registry",
     "submit_proof": "agorakit.orders.proofs",
     "SubmitProof": "agorakit.orders.schemas",
     "Timer": "agorakit.orders.process",

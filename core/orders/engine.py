@@ -26,8 +26,8 @@ from agorakit.hooks import maybe_await
 from agorakit.money.fees import Quote, compute_fees
 from agorakit.orders.events import OrderCreated, OrderTransitioned
 from agorakit.orders.process import GuardFailed, Process, Transition
+from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import _ITEMS, _order_row, _to_order, roles_of
-from agorakit.orders.registry import registry
 from agorakit.orders.schemas import ItemIn, OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderItem, OrderTimer
 

@@ -21,8 +21,8 @@ from agorakit.money import payments
 from agorakit.money.amounts import format_amount
 from agorakit.orders.engine import _fire
 from agorakit.orders.process import TransitionNotAllowed
+from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import locked_order_row, visible_row
-from agorakit.orders.registry import registry
 
 ORDER_PREFIX = "order:"
 

@@ -9,8 +9,8 @@ from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.orders.engine import fire_in
 from agorakit.orders.events import ProofAccepted, ProofCorrectionRequested, ProofRejected, ProofSubmitted
+from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import get_order
-from agorakit.orders.registry import registry
 from agorakit.orders.schemas import OrderOut, ProofOut, SubmitProof
 from agorakit.orders.tables import Proof
 

@@ -10,7 +10,7 @@ from agorakit.db.prepared import Prepared
 from agorakit.errors import NotFound
 from agorakit.money.amounts import money
 from agorakit.orders.process import Process
-from agorakit.orders.registry import registry
+from agorakit.orders.process_registry import registry
 from agorakit.orders.schemas import OrderEventOut, OrderItemOut, OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderItem
 from agorakit.pagination import decode_cursor, page

@@ -7,7 +7,7 @@ from __future__ import annotations
 from agorakit.errors import Conflict
 from agorakit.money import ledger
 from agorakit.orders.engine import TransitionContext, quote_order
-from agorakit.orders.registry import set_form
+from agorakit.orders.process_registry import set_form
 from agorakit.orders.schemas import OrderItemOut
 
 

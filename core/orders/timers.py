@@ -18,8 +18,8 @@ from agorakit.errors import AgorakitError
 from agorakit.orders.engine import _fire, fire_set
 from agorakit.orders.events import OrderTimerFailed
 from agorakit.orders.process import Process, Transition
+from agorakit.orders.process_registry import fires_as_set, registry
 from agorakit.orders.queries import _order_row
-from agorakit.orders.registry import fires_as_set, registry
 from agorakit.orders.schemas import TimerOut
 from agorakit.orders.tables import Order, OrderItem, OrderTimer
 from agorakit.pagination import decode_cursor, page
