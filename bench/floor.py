@@ -705,7 +705,7 @@ async def mark_published(s: Any, ids: list[int], now: datetime) -> None:
 async def enter(
     s: Any, row: Any, target: str, name: str, role: str, actor: Any, data: dict, now: datetime
 ) -> None:
-    """agorakit.orders.service._enter: version check, history, timers of the old state."""
+    """agorakit.orders.engine._enter_all: version check, history, timers of the old state."""
     moved = await s.row(
         "UPDATE core_order SET state = $1, version = $2, seller_id = $3, state_entered_at = $4, updated_at = $5 "
         "WHERE (id = $6 AND version = $7) RETURNING id",

@@ -210,10 +210,10 @@ def agorakit_order_guards() -> dict[str, Any] | None:
 
     Called once at start-up.  A guard is ``guard(ctx) -> str | None`` (may be ``async``):
     None lets the transition happen, a sentence refuses it with a 409 ``guard_failed``
-    that shows the sentence.  ``ctx`` is an :class:`agorakit.orders.service.TransitionContext`
+    that shows the sentence.  ``ctx`` is an :class:`agorakit.orders.TransitionContext`
     (``runtime``, ``uow``, ``order``, ``transition``, ``actor_role``, ``actor_id``,
     ``data``).  Guard names are unique across plugins.  A guard with a set form
-    (``agorakit.orders.service.set_form``: ``many(contexts)`` returns one reason or None
+    (``agorakit.orders.set_form``: ``many(contexts)`` returns one reason or None
     per context) lets the worker fire its transition's due timers as a set.
 
     :return: a dict of name → guard, or None.
@@ -233,7 +233,7 @@ def agorakit_order_effects() -> dict[str, Any] | None:
     database errors propagate: a caught one leaves the transaction unusable).  The core
     provides ``release_escrow`` (escrow →
     seller net + fees) and ``refund_escrow`` (escrow → buyer credit).  Effect names are
-    unique across plugins.  An effect with a set form (``agorakit.orders.service.set_form``:
+    unique across plugins.  An effect with a set form (``agorakit.orders.set_form``:
     ``many(contexts)`` does for a batch's orders what the effect does for each in turn)
     lets the worker fire its transition's due timers as a set, in a few statements.
 
@@ -454,6 +454,25 @@ def agorakit_notify(event: DomainEvent, runtime: Any) -> list[Any] | None:
     :param runtime: the site's :class:`agorakit.runtime.Runtime`.
     :return: a list of :class:`agorakit.notifications.Notice` (``member_id``,
         ``category``, ``template``, ``context``, ``link``), or None.
+    """
+
+
+@hookspec
+def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Any) -> Any:
+    """Read ahead, once for a batch of events, what this plugin's ``agorakit_notify``
+    will need for each of them.
+
+    The notification service calls it with every batch of committed events it notifies
+    about and enters each returned async context manager around the whole batch: inside
+    it, the plugin's ``agorakit_notify`` finds what was read (e.g. in a context variable
+    the manager sets and resets) instead of reading it once per event.  The orders area
+    reads the batch's orders and their history this way, in two statements.  May be
+    ``async``.
+
+    :param events: the committed events of the batch.
+    :param runtime: the site's :class:`agorakit.runtime.Runtime`.
+    :return: an async context manager (or a list of them), or None when the batch needs
+        nothing read ahead.
     """
 
 

@@ -115,7 +115,7 @@ class Runtime:
         from agorakit.notifications.mailers import mailer_for
 
         mailer_for(self)  # likewise an unknown [email] mailer
-        from agorakit.orders.service import registry
+        from agorakit.orders import registry
 
         registry(self)  # processes, guards and effects: collected and checked at start-up
         from agorakit.events.dispatcher import EventDispatcher

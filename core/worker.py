@@ -44,7 +44,7 @@ async def sweep(runtime: Any) -> SweepReport:
     from agorakit.events.outbox import republish_events
     from agorakit.money.payments import expire_payments
     from agorakit.notifications.outbox import deliver_emails
-    from agorakit.orders.service import fire_due_timers
+    from agorakit.orders import fire_due_timers
 
     republished = await republish_events(runtime)
     expired = await expire_payments(runtime)

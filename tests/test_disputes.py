@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 import agorakit
+from agorakit import orders
 from agorakit.money import ledger
-from agorakit.orders import service as orders
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.process import DisputePolicy, Process, Timer, Transition
 from agorakit.orders.schemas import ItemIn

@@ -45,11 +45,11 @@ from hypothesis.stateful import (
 )
 from state_machine_helpers import World, run_machine
 
+from agorakit import orders as orders_api
 from agorakit.errors import Conflict, Forbidden, NotFound
 from agorakit.money import ledger, payments, withdrawals
 from agorakit.money.fees import percent_of
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction, Payment, Withdrawal
-from agorakit.orders import service
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.payments import OrderAlreadyPaid, pay_order
 from agorakit.orders.schemas import ItemIn
@@ -202,7 +202,7 @@ class EscrowMachine(RuleBasedStateMachine):
         seller = MEMBERS[(MEMBERS.index(buyer) + seller_offset) % len(MEMBERS)]
         items = [ItemIn(description=f"item {i}", unit_price=p, quantity=q) for i, (p, q) in enumerate(prices)]
         order = self.run(
-            service.create_order(
+            orders_api.create_order(
                 self.runtime,
                 process="testescrow",
                 buyer_id=buyer,
@@ -281,7 +281,7 @@ class EscrowMachine(RuleBasedStateMachine):
         elif self.funding(order_id):
             refusal = OrderAlreadyPaid
         elif order.state != "awaiting_payment":
-            refusal = service.TransitionNotAllowed
+            refusal = orders_api.TransitionNotAllowed
         elif method == "balance" and self.spendable(order.buyer, order.currency) < order.total:
             refusal = ledger.InsufficientFunds
         else:
@@ -452,19 +452,19 @@ class EscrowMachine(RuleBasedStateMachine):
         order = self.orders[order_id]
         callers = {"operator": OPERATOR, "system": None}
         caller = callers[who] if who in callers else member(getattr(order, who))
-        call = service.fire(self.runtime, order_id, name, caller=caller)
+        call = orders_api.fire(self.runtime, order_id, name, caller=caller)
         sources, target, actors = TRANSITIONS[name]
         if who == "stranger":
             self.refused(call, NotFound)
             return
         if name == "paid":  # the process's on_payment: only its payment's settlement fires it
-            self.refused(call, service.TransitionNotAllowed)
+            self.refused(call, orders_api.TransitionNotAllowed)
             return
         if order.state not in sources:
-            self.refused(call, service.TransitionNotAllowed)
+            self.refused(call, orders_api.TransitionNotAllowed)
             return
         if who not in actors:
-            self.refused(call, service.ActorNotAllowed)
+            self.refused(call, orders_api.ActorNotAllowed)
             return
         fired = self.run(call)
         assert fired.state == target

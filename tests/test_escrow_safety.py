@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 import agorakit
+from agorakit import orders as orders_api
 from agorakit.errors import Conflict, Forbidden
 from agorakit.money import ledger, payments
 from agorakit.money.tables import Payment
-from agorakit.orders import service
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.payments import OrderAlreadyPaid
 from agorakit.plugins.paypal.client import use_transport
@@ -566,8 +566,8 @@ async def test_the_payment_transition_fires_only_when_a_payment_settles(client, 
             "transition_not_allowed",
         )
         assert body["detail"] == expected
-    with pytest.raises(service.TransitionNotAllowed) as refused:
-        await service.fire(runtime, order_id, "paid", caller=None)  # a plugin's code, as system
+    with pytest.raises(orders_api.TransitionNotAllowed) as refused:
+        await orders_api.fire(runtime, order_id, "paid", caller=None)  # a plugin's code, as system
     assert str(refused.value) == expected
     assert await state_of(client, buyer, order_id) == "awaiting_payment"
     assert (await pay(client, buyer, order_id, "balance")).status_code == 201

@@ -743,3 +743,16 @@ async def test_delivery_with_an_impossible_file_id_is_a_422(client, market, prob
         )
         problem(response, 422, "validation_error")
     assert await state_of(client, buyer, placed["id"]) == "in_progress"
+
+
+async def test_accepting_a_cancellation_nobody_proposed_says_how_to_propose_one(client, market, problem):
+    operator, seller, buyer = market
+    gig = await publish_gig(client, seller, operator)
+    placed = await paid_order(client, buyer, gig["id"])
+    path = f"/gigs/orders/{placed['id']}/cancellation"
+    body = problem(await client.post(f"{path}/accept", headers=seller.headers), 409, "guard_failed")
+    assert body["detail"] == (
+        "there is no cancellation proposal to accept; "
+        f"propose one with POST /gigs/orders/{placed['id']}/cancellation"
+    )
+    assert await state_of(client, buyer, placed["id"]) == "in_progress"

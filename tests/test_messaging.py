@@ -10,6 +10,7 @@ from catalog_helpers import CatalogTestPlugin, gig, make_categories, publish
 from test_orders import TestGigPlugin as GigPlugin
 from test_orders import fire_path, fund_credit, gig_process, new_order
 
+from agorakit import orders
 from agorakit.events import DomainEvent
 from agorakit.events.outbox import deliver
 from agorakit.events.tables import StoredEvent
@@ -17,7 +18,6 @@ from agorakit.messaging import plugin as messaging_plugin
 from agorakit.messaging import service
 from agorakit.messaging.schemas import PostMessage
 from agorakit.messaging.tables import Conversation, ConversationParticipant, Message
-from agorakit.orders import service as orders
 from agorakit.orders.process import Process, Transition
 from agorakit.orders.schemas import ItemIn
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 
 import agorakit
+from agorakit import orders as orders_api
 from agorakit.errors import FieldError
 from agorakit.money import ledger
 from agorakit.money.tables import LedgerEntry
-from agorakit.orders import service
+from agorakit.orders import timers as order_timers
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.process import Process, ProcessError, Timer, Transition
 from agorakit.orders.schemas import ItemIn
@@ -207,7 +208,7 @@ async def fund_credit(runtime, member_id, cents=500):
 
 
 async def new_order(runtime, buyer, seller, **data):
-    return await service.create_order(
+    return await orders_api.create_order(
         runtime,
         process="testgig",
         buyer_id=buyer.id,
@@ -376,14 +377,14 @@ async def test_failing_timer_is_retried_then_reported_to_operators(client, runti
             )
         )
     outcomes = []
-    for _ in range(service.TIMER_MAX_ATTEMPTS):
+    for _ in range(order_timers.TIMER_MAX_ATTEMPTS):
         report = await sweep(runtime)
         outcomes.append((len(report.timers_retried), len(report.timers_failed)))
         clock.advance(hours=2)
     assert outcomes == [(1, 0), (1, 0), (1, 0), (1, 0), (0, 1)]
     failed = (
         await client.get("/operator/timers", params={"status": "failed"}, headers=operator.headers)
-    ).json()
+    ).json()["items"]
     assert [(t["order_id"], t["transition"], t["attempts"]) for t in failed] == [
         (order.id, "always_fails", 5)
     ]
@@ -440,14 +441,14 @@ async def test_orders_keep_the_process_version_they_started_with(runtime, make_m
     runtime._orders_registry = None  # start-up collects processes again
     second = await new_order(runtime, buyer, seller)
     assert (first.process_version, second.process_version) == (1, 2)
-    fired = await service.fire(runtime, first.id, "refund", caller=await _operator(runtime))
+    fired = await orders_api.fire(runtime, first.id, "refund", caller=await _operator(runtime))
     assert (fired.state, fired.process_version) == ("cancelled", 1)
     plugin.processes = [gig_process(2)]
     runtime._orders_registry = None
     from agorakit.errors import Conflict
 
     with pytest.raises(Conflict, match="no enabled plugin provides any more"):
-        await service.fire(runtime, first.id, "refund", caller=await _operator(runtime, "op2@example.com"))
+        await orders_api.fire(runtime, first.id, "refund", caller=await _operator(runtime, "op2@example.com"))
     plugin.processes = [gig_process(1)]
     runtime._orders_registry = None
 
@@ -603,7 +604,7 @@ async def test_a_batch_of_timers_gives_each_transition_its_own_orders_items(
     await fund_credit(runtime, buyer.id, 500 * 3)
     orders = []
     for n in range(3):
-        order = await service.create_order(
+        order = await orders_api.create_order(
             runtime,
             process="testgig",
             buyer_id=buyer.id,
@@ -618,7 +619,7 @@ async def test_a_batch_of_timers_gives_each_transition_its_own_orders_items(
         await client.post(fire_path(order.id, "pay"), headers=buyer.headers)
         await client.post(fire_path(order.id, "deliver"), headers=seller.headers)
         orders.append(order)
-    effects = service.registry(runtime).effects
+    effects = orders_api.registry(runtime).effects
     release, seen = effects["release_escrow"], {}
 
     async def recording(ctx):
@@ -675,18 +676,18 @@ async def test_a_timer_that_loses_a_deadlock_waits_for_the_next_batch(client, ru
     clock.advance(days=3)
     stuck, timer = await _paid_order_with_due_timer(client, runtime, buyer, seller, "stuck")
     batches = []
-    original = service._fire_batch
+    original = order_timers._fire_batch
 
     async def recording(*args, **kwargs):
         outcomes = await original(*args, **kwargs)
         batches.append(sorted(result for _, result in outcomes))
         return outcomes
 
-    service._fire_batch = recording
+    order_timers._fire_batch = recording
     try:
         report = await sweep(runtime)
     finally:
-        service._fire_batch = original
+        order_timers._fire_batch = original
 
     assert batches == [["fired", "fired"], ["fired"], []]
     assert len(report.timers_fired) == 3 and report.timers_fired[-1] == timer
@@ -758,14 +759,14 @@ class TestTimeBoundBatches:
         orders = await _delivered_orders(client, runtime, buyer, seller, 4)
         clock.advance(days=3)
         batches = []
-        original = service._fire_batch
+        original = order_timers._fire_batch
 
         async def counting(*args, **kwargs):
             outcomes = await original(*args, **kwargs)
             batches.append(len(outcomes))
             return outcomes
 
-        monkeypatch.setattr(service, "_fire_batch", counting)
+        monkeypatch.setattr(order_timers, "_fire_batch", counting)
         report = await sweep(runtime)
         # Each batch fires one timer, then finds its time up; the rest wait for the next one.
         assert batches == [1, 1, 1, 1, 0]
@@ -784,9 +785,9 @@ async def test_concurrent_batches_share_the_limit_and_raise_the_first_error(runt
         calls.append(limit)
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(service, "_fire_due", broken)
+    monkeypatch.setattr(order_timers, "_fire_due", broken)
     with pytest.raises(RuntimeError, match="the database went away"):
-        await service.fire_due_timers(runtime, limit=5)
+        await orders_api.fire_due_timers(runtime, limit=5)
     assert calls and set(calls) <= {2, 3}
 
 
@@ -960,7 +961,7 @@ class TestOpenRequests:
     async def test_one_candidate_wins_the_lock_the_others_get_409(self, client, runtime, make_member):
         buyer = await make_member()
         sellers = [await make_member() for _ in range(8)]
-        order = await service.create_order(
+        order = await orders_api.create_order(
             runtime,
             process="testrequest",
             buyer_id=buyer.id,
@@ -1002,7 +1003,7 @@ class TestOpenRequests:
         seller, vetoed = await make_member(), await make_member()
         await make_categories(client, operator)
         listing = await publish(client, seller, operator)
-        order = await service.create_order(
+        order = await orders_api.create_order(
             runtime,
             process="testrequest",
             buyer_id=buyer.id,
@@ -1041,7 +1042,7 @@ async def test_an_order_without_seller_is_hidden_when_its_process_has_no_candida
     client, runtime, make_member, problem
 ):
     buyer, stranger = await make_member(), await make_member()
-    order = await service.create_order(
+    order = await orders_api.create_order(
         runtime,
         process="testgig",
         buyer_id=buyer.id,

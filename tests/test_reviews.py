@@ -8,7 +8,7 @@ import pytest
 from catalog_helpers import CatalogTestPlugin, gig, make_categories, publish
 
 import agorakit
-from agorakit.orders import service as orders
+from agorakit import orders
 from agorakit.orders.process import Process, Transition
 from agorakit.orders.schemas import ItemIn
 from agorakit.reviews.plugin import excerpt

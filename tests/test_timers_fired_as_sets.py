@@ -2,7 +2,7 @@
 
 A set is the orders locked at once, moved, written to history and given their new timers
 in one statement each, with each guard's and effect's set form called once
-(:func:`agorakit.orders.service.set_form`).  It must leave the database exactly as firing
+(:func:`agorakit.orders.orders_api.set_form`).  It must leave the database exactly as firing
 the same timers one order at a time does; these tests fire the same scenario both ways
 and compare every table the engine, the ledger and the event handlers write.
 """
@@ -16,10 +16,12 @@ import msgspec
 import pytest
 
 import agorakit
+from agorakit import orders as orders_api
 from agorakit.money import ledger
-from agorakit.orders import service
+from agorakit.orders import timers as order_timers
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.process import Process, Timer, Transition
+from agorakit.orders.process_registry import fires_as_set
 from agorakit.orders.schemas import ItemIn
 from agorakit.orders.tables import OrderTimer
 from agorakit.testing import TEST_EPOCH, empty_tables
@@ -94,7 +96,7 @@ class SetPlugin:
             self.guard_sets.append([ctx.order.id for ctx in contexts])
             return [reason(ctx) for ctx in contexts]
 
-        @service.set_form(many)
+        @orders_api.set_form(many)
         async def not_on_hold(ctx):
             return reason(ctx)
 
@@ -154,7 +156,7 @@ async def fund(runtime, member_id, cents):
 
 
 async def new_order(runtime, buyer, seller, **data):
-    return await service.create_order(
+    return await orders_api.create_order(
         runtime,
         process="settest",
         buyer_id=buyer.id,
@@ -181,13 +183,13 @@ async def scenario(runtime, make_member, clock, tag, *, staged=True):
     for n in range(6):
         buyer, seller = buyers[n % 2], sellers[n % 3]
         order = await new_order(runtime, buyer, seller)
-        await service.fire(runtime, order.id, "pay", caller=buyer.member)
-        await service.fire(runtime, order.id, "deliver", caller=seller.member)
+        await orders_api.fire(runtime, order.id, "pay", caller=buyer.member)
+        await orders_api.fire(runtime, order.id, "deliver", caller=seller.member)
         orders["delivered"].append(order.id)
     for n in range(3):
         buyer, seller = buyers[n % 2], sellers[(n + 1) % 3]
         order = await new_order(runtime, buyer, seller, hold=n == 1)
-        await service.fire(runtime, order.id, "pay", caller=buyer.member)
+        await orders_api.fire(runtime, order.id, "pay", caller=buyer.member)
         orders["stalled"].append(order.id)
     for n in range(2):
         orders["unpaid"].append((await new_order(runtime, buyers[n], sellers[n])).id)
@@ -231,11 +233,11 @@ async def dump(runtime) -> dict[str, list[dict]]:
 
 
 async def test_timers_fired_as_a_set_leave_what_one_by_one_leaves(runtime, make_member, clock, plugin):
-    registry = service.registry(runtime)
+    registry = orders_api.registry(runtime)
     process = registry.get("settest", 1)
-    assert service.fires_as_set(runtime, process.transition("auto_complete"))
-    assert service.fires_as_set(runtime, process.transition("expire"))
-    assert not service.fires_as_set(runtime, process.transition("close"))
+    assert fires_as_set(runtime, process.transition("auto_complete"))
+    assert fires_as_set(runtime, process.transition("expire"))
+    assert not fires_as_set(runtime, process.transition("close"))
 
     fire_in_sets(runtime, False)
     _, _, _, one_by_one = await scenario(runtime, make_member, clock, "a")
@@ -265,7 +267,7 @@ async def test_timers_fired_as_a_set_leave_what_one_by_one_leaves(runtime, make_
 
 async def check_outcome(buyers, sellers, orders):
     """What members see: 20% commission, sellers paid their net, buyers refunded to credit."""
-    states = {o: (await service.order_by_id(o))["state"] for group in orders.values() for o in group}
+    states = {o: (await orders_api.order_by_id(o))["state"] for group in orders.values() for o in group}
     assert [states[o] for o in orders["delivered"]] == ["completed"] * 6
     assert [states[o] for o in orders["stalled"]] == ["cancelled", "in_progress", "cancelled"]
     assert [states[o] for o in orders["unpaid"]] == ["cancelled", "cancelled"]
@@ -296,11 +298,11 @@ async def test_a_set_runs_the_same_statements_for_three_orders_as_for_twelve(run
     for size in (1, 3, 12):
         for _ in range(size):
             order = await new_order(runtime, buyer, seller)
-            await service.fire(runtime, order.id, "pay", caller=buyer.member)
-            await service.fire(runtime, order.id, "deliver", caller=seller.member)
+            await orders_api.fire(runtime, order.id, "pay", caller=buyer.member)
+            await orders_api.fire(runtime, order.id, "deliver", caller=seller.member)
         clock.advance(days=3)
         with statements(runtime) as sql:
-            report = await service.fire_due_timers(runtime)
+            report = await orders_api.fire_due_timers(runtime)
         assert len(report.fired) == size
         seen[size] = sql
     # (the first set also opened the seller's and the fee account)
@@ -319,8 +321,8 @@ async def test_a_set_whose_effect_fails_fires_its_timers_one_by_one(runtime, mak
     orders = []
     for _ in range(3):
         order = await new_order(runtime, buyer, seller)
-        await service.fire(runtime, order.id, "pay", caller=buyer.member)
-        await service.fire(runtime, order.id, "deliver", caller=seller.member)
+        await orders_api.fire(runtime, order.id, "pay", caller=buyer.member)
+        await orders_api.fire(runtime, order.id, "deliver", caller=seller.member)
         orders.append(order.id)
     # The middle order's escrow was emptied behind the engine's back.
     async with runtime.unit_of_work() as uow:
@@ -333,7 +335,7 @@ async def test_a_set_whose_effect_fails_fires_its_timers_one_by_one(runtime, mak
         )
     clock.advance(days=3)
     with caplog.at_level(logging.INFO, logger="agorakit.orders"):
-        report = await service.fire_due_timers(runtime)
+        report = await orders_api.fire_due_timers(runtime)
 
     assert "a set of 3 auto_complete timers failed (InsufficientFunds" in caplog.text
     assert "did not commit" not in caplog.text
@@ -346,7 +348,7 @@ async def test_a_set_whose_effect_fails_fires_its_timers_one_by_one(runtime, mak
         f"the payment held for order {orders[1]} is 0.00 USD; this needs 10.00 USD"
     )
     assert await ledger.balance_of(ledger.available(seller.id), "USD") == 2 * 800
-    states = [(await service.order_by_id(o))["state"] for o in orders]
+    states = [(await orders_api.order_by_id(o))["state"] for o in orders]
     assert states == ["completed", "delivered", "completed"]
     assert await ledger.check_ledger() == []
 
@@ -359,22 +361,22 @@ async def test_a_set_is_fired_whole_then_the_batch_takes_no_more(runtime, make_m
     await fund(runtime, buyer.id, 4 * 1000)
     for _ in range(3):
         order = await new_order(runtime, buyer, seller)
-        await service.fire(runtime, order.id, "pay", caller=buyer.member)
-        await service.fire(runtime, order.id, "deliver", caller=seller.member)
+        await orders_api.fire(runtime, order.id, "pay", caller=buyer.member)
+        await orders_api.fire(runtime, order.id, "deliver", caller=seller.member)
     await new_order(runtime, buyer, seller)  # unpaid: its expire timer is another set
     clock.advance(days=3)
     batches = []
-    original = service._fire_batch
+    original = order_timers._fire_batch
 
     async def counting(*args, **kwargs):
         outcomes = await original(*args, **kwargs)
         batches.append(sorted(result for _, result in outcomes))
         return outcomes
 
-    service._fire_batch = counting
+    order_timers._fire_batch = counting
     try:
-        report = await service.fire_due_timers(runtime)
+        report = await orders_api.fire_due_timers(runtime)
     finally:
-        service._fire_batch = original
+        order_timers._fire_batch = original
     assert [len(b) for b in batches] == [3, 1, 0] or [len(b) for b in batches] == [1, 3, 0]
     assert len(report.fired) == 4

@@ -138,7 +138,7 @@ async def check_scope_access(runtime: Any, scope: str, member: Any, *, write: bo
             message = f"files for this conversation belong to its order: use scope {scope_of(conversation)}"
             raise ValidationFailed([FieldError("scope", message)])
         return
-    from agorakit.orders.service import get_order
+    from agorakit.orders import get_order
 
     order = await get_order(runtime, ident, caller=member)
     if member.id in (order.buyer_id, order.seller_id):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
+from agorakit import orders
 from agorakit.accounts.roles import is_operator
 from agorakit.db import is_unique_violation
 from agorakit.disputes.events import DisputeOpened
@@ -34,7 +35,6 @@ from agorakit.disputes.tables import Dispute
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount, money, parse_amount
-from agorakit.orders import service as orders
 from agorakit.orders.process import DisputePolicy, Process
 from agorakit.orders.tables import Order, OrderEvent, Proof
 from agorakit.pagination import decode_cursor, page

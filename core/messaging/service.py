@@ -418,7 +418,7 @@ async def _target(runtime: Any, cmd: StartConversation, caller: Any) -> tuple[st
         message = "give exactly one of order_id, listing_id and member_id"
         raise ValidationFailed([FieldError(name, message) for name in given or ["order_id"]])
     if cmd.order_id is not None:
-        from agorakit.orders.service import get_order
+        from agorakit.orders import get_order
 
         order = await get_order(runtime, cmd.order_id, caller=caller)
         if caller.id not in (order.buyer_id, order.seller_id):
@@ -452,7 +452,7 @@ async def _direct_target(member_id: int, caller: Any) -> tuple[str, None, list[i
 
 async def order_conversation(runtime: Any, order_id: int, *, caller: Any) -> ConversationOut:
     """The order's conversation for its parties and operators (created on first use)."""
-    from agorakit.orders.service import get_order
+    from agorakit.orders import get_order
 
     order = await get_order(runtime, order_id, caller=caller)
     if caller.id not in (order.buyer_id, order.seller_id) and not is_operator(caller):

@@ -6,24 +6,19 @@ the database.  The rules that keep members from being told the same thing twice:
 
 - nobody is told about what they did themselves (``event.actor_id``), except receipts
   of account changes (welcome, password changed);
-- an order transition fired by a proof (its history data has ``proof``) is announced by
-  the ``proof.*`` event instead, which carries the reviewer's reason;
-- an order transition fired by a payment (``payment`` in its data) is announced to the
-  seller only; the payer hears of the payment itself (``payment.completed``) when someone
-  else settled it (an operator confirming a bank transfer);
-- order moves outside the process's transitions (a dispute putting an order on hold or
-  resolving it) are announced by the dispute's own events.
+- the payer hears of a payment (``payment.completed``) only when someone else settled it
+  (an operator confirming a bank transfer).
+
+The orders area tells about its own events (``agorakit.orders.notices``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from agorakit.db.prepared import Prepared, any_of
+from agorakit.db.prepared import Prepared
 from agorakit.events import DomainEvent
 from agorakit.notifications import ACTOR_LABELS, Notice, display_name, humanize
 
@@ -31,223 +26,6 @@ from agorakit.notifications import ACTOR_LABELS, Notice, display_name, humanize
 def _subject_id(event: DomainEvent) -> int | None:
     _, _, value = event.subject.partition(":")
     return int(value) if value.isdigit() else None
-
-
-# --------------------------------------------------------------------------------------
-# Orders and proofs
-# --------------------------------------------------------------------------------------
-
-
-class _Ahead:
-    """What :func:`read_ahead` read for a batch of events: order rows by id, and their
-    history rows of the batch's transitions by (order, transition)."""
-
-    def __init__(
-        self, orders: dict[int, dict[str, Any]], history: dict[tuple[int, str], list[dict[str, Any]]]
-    ):
-        self.orders = orders
-        self.history = history
-
-
-_AHEAD: ContextVar[_Ahead | None] = ContextVar("agorakit_notices_ahead", default=None)
-
-
-@functools.cache
-def _ahead_queries() -> tuple[Prepared, Prepared]:
-    from agorakit.orders.tables import Order, OrderEvent
-
-    orders = Prepared(lambda ids: Order.select().where(any_of(Order.id, ids)).output(load_json=True))
-    history = Prepared(
-        lambda ids, names: (
-            OrderEvent.select(
-                OrderEvent.order, OrderEvent.transition, OrderEvent.seq, OrderEvent.at, OrderEvent.data
-            )
-            .where(any_of(OrderEvent.order, ids) & any_of(OrderEvent.transition, names))
-            .output(load_json=True)
-        )
-    )
-    return orders, history
-
-
-@contextlib.asynccontextmanager
-async def read_ahead(events: list[DomainEvent]) -> AsyncIterator[None]:
-    """Inside the block, the notices of ``events`` find their orders and order history
-    read already: two statements for the batch instead of two per order event."""
-    order_ids = sorted(
-        {i for e in events if e.subject.startswith("order:") and (i := _subject_id(e)) is not None}
-    )
-    if len(order_ids) < 2:  # one order: nothing to save
-        yield
-        return
-    orders_query, history_query = _ahead_queries()
-    orders = {row["id"]: row for row in await orders_query.run(order_ids)}
-    names = sorted({e.data.get("transition") for e in events if e.name == "order.transitioned"} - {None, ""})
-    history: dict[tuple[int, str], list[dict[str, Any]]] = {}
-    if names:
-        for row in await history_query.run(order_ids, names):
-            history.setdefault((row["order"], row["transition"]), []).append(row)
-    token = _AHEAD.set(_Ahead(orders, history))
-    try:
-        yield
-    finally:
-        _AHEAD.reset(token)
-
-
-async def _order(order_id: int | None) -> dict[str, Any] | None:
-    from agorakit.orders.service import order_by_id
-
-    if order_id is None:
-        return None
-    ahead = _AHEAD.get()
-    if ahead is not None and order_id in ahead.orders:
-        return ahead.orders[order_id]
-    return await order_by_id(order_id)
-
-
-async def _facts(order_id: int, transition: str, at: Any) -> dict[str, Any]:
-    """The data of the order's latest history row of ``transition`` up to ``at``."""
-    ahead = _AHEAD.get()
-    if ahead is not None and order_id in ahead.orders and transition:
-        rows = [r for r in ahead.history.get((order_id, transition), ()) if r["at"] <= at]
-        latest = max(rows, key=lambda r: r["seq"], default=None)
-        return (latest or {}).get("data") or {}
-    history = await _transition_facts().run(order_id, transition, at)
-    return (history or {}).get("data") or {}
-
-
-async def order_created(event: DomainEvent, runtime: Any) -> list[Notice]:
-    from agorakit.money.amounts import format_amount
-
-    order = await _order(_subject_id(event))
-    if order is None or order["seller_id"] is None or order["seller_id"] == event.actor_id:
-        return []  # an open request has no seller yet: its plugin tells the candidates
-    return [
-        Notice(
-            member_id=order["seller_id"],
-            category="orders",
-            template="order_created",
-            context={
-                "order_id": order["id"],
-                "process": order["process"],
-                "buyer_name": await display_name(order["buyer_id"]),
-                "amount": format_amount(order["amount"], order["currency"]),
-                "currency": order["currency"],
-            },
-            link=f"/orders/{order['id']}",
-        )
-    ]
-
-
-@functools.cache
-def _transition_facts() -> Prepared:
-    """The data of an order's latest history row of a transition, up to an instant."""
-    from agorakit.orders.tables import OrderEvent
-
-    return Prepared(
-        lambda order, transition, at: (
-            OrderEvent.select(OrderEvent.data)
-            .where(
-                (OrderEvent.order == order)
-                & (OrderEvent.transition == transition)
-                & (OrderEvent.at <= at)  # written just before the event, in its transaction
-            )
-            .order_by(OrderEvent.seq, ascending=False)
-            .first()
-            .output(load_json=True)
-        )
-    )
-
-
-async def order_transitioned(event: DomainEvent, runtime: Any) -> list[Notice]:
-    from agorakit.orders.service import registry
-
-    order = await _order(_subject_id(event))
-    if order is None:
-        return []
-    data = event.data
-    name = data.get("transition", "")
-    process = registry(runtime).processes.get((order["process"], order["process_version"]))
-    transition = process.transition(name) if process is not None else None
-    if transition is None:
-        return []  # a move outside the process (disputes): its own events tell the parties
-    facts = await _facts(order["id"], name, event.at)
-    if "proof" in facts:
-        return []  # the proof.* event tells the other party, with the reviewer's reason
-    parties = [("buyer", order["buyer_id"]), ("seller", order["seller_id"])]
-    if "payment" in facts:
-        parties = [("seller", order["seller_id"])]  # the payer hears of the payment itself
-    context = {
-        "order_id": order["id"],
-        "process": order["process"],
-        "transition": name,
-        "what": transition.summary or humanize(name),
-        "from_state": data.get("from_state"),
-        "to_state": data.get("to_state"),
-        "from_state_label": humanize(data.get("from_state") or ""),
-        "to_state_label": humanize(data.get("to_state") or ""),
-        "actor_role": data.get("actor_role"),
-        "actor": ACTOR_LABELS.get(data.get("actor_role", ""), "someone"),
-        "reason": facts.get("reason") or facts.get("note") or "",
-    }
-    return [
-        Notice(
-            member_id=member_id,
-            category="orders",
-            template="order_transitioned",
-            context={**context, "role": role},
-            link=f"/orders/{order['id']}",
-        )
-        for role, member_id in parties
-        if member_id is not None and member_id != event.actor_id
-    ]
-
-
-async def _proof(proof_id: Any) -> dict[str, Any] | None:
-    from agorakit.orders.tables import Proof
-
-    if not isinstance(proof_id, int):
-        return None
-    return await Proof.select().where(Proof.id == proof_id).first()
-
-
-async def proof_submitted(event: DomainEvent, runtime: Any) -> list[Notice]:
-    order = await _order(_subject_id(event))
-    if order is None or order["buyer_id"] == event.actor_id:
-        return []
-    return [
-        Notice(
-            member_id=order["buyer_id"],
-            category="orders",
-            template="proof_submitted",
-            context={"order_id": order["id"], "proof_id": event.data.get("proof")},
-            link=f"/orders/{order['id']}/proofs",
-        )
-    ]
-
-
-async def proof_reviewed(event: DomainEvent, runtime: Any) -> list[Notice]:
-    proof = await _proof(event.data.get("proof"))
-    if proof is None or proof["submitted_by"] == event.actor_id:
-        return []
-    outcome = {
-        "proof.accepted": "accepted",
-        "proof.rejected": "rejected",
-        "proof.correction_requested": "sent back for a correction",
-    }[event.name]
-    return [
-        Notice(
-            member_id=proof["submitted_by"],
-            category="orders",
-            template="proof_reviewed",
-            context={
-                "order_id": proof["order"],
-                "proof_id": proof["id"],
-                "outcome": outcome,
-                "reason": proof["review_reason"] or "",
-            },
-            link=f"/orders/{proof['order']}/proofs",
-        )
-    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -388,12 +166,6 @@ async def withdrawal_finished(event: DomainEvent, runtime: Any) -> list[Notice]:
 
 #: event name → the function that says who to tell
 CORE_NOTICES: dict[str, Callable[[DomainEvent, Any], Awaitable[list[Notice]]]] = {
-    "order.created": order_created,
-    "order.transitioned": order_transitioned,
-    "proof.submitted": proof_submitted,
-    "proof.accepted": proof_reviewed,
-    "proof.rejected": proof_reviewed,
-    "proof.correction_requested": proof_reviewed,
     "listing.approved": listing_moderated,
     "listing.rejected": listing_moderated,
     "qualification.approved": qualification_decided,

@@ -12,6 +12,7 @@ is raised again at the end so the event outbox delivers the event later (at leas
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 from typing import Any
@@ -116,11 +117,13 @@ async def notify_events(runtime: Any, events: list[DomainEvent]) -> list[int]:
 async def _notify(runtime: Any, events: list[DomainEvent]) -> tuple[list[int], dict[int, list[str]]]:
     """Collect, render and store the notices of ``events``; the new ids, and each failed
     event's errors by its position."""
-    from agorakit.notifications.core_notices import read_ahead
-
     batch: list[tuple[int, DomainEvent, Notice]] = []
     errors: dict[int, list[str]] = {}
-    async with read_ahead(events):  # the orders the core's notices read, in two statements
+    async with contextlib.AsyncExitStack() as ahead:  # what notices read, once for the batch
+        for manager in await runtime.hooks.collect(
+            "agorakit_notices_read_ahead", events=events, runtime=runtime
+        ):
+            await ahead.enter_async_context(manager)
         for index, event in enumerate(events):
             notices, problems = await collect_notices(runtime, event)
             if problems:

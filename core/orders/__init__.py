@@ -11,48 +11,88 @@ from typing import TYPE_CHECKING
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
+    from agorakit.orders.data import merge_order_data as merge_order_data
+    from agorakit.orders.data import merge_order_data_many as merge_order_data_many
+    from agorakit.orders.engine import TransitionContext as TransitionContext
+    from agorakit.orders.engine import create_order as create_order
+    from agorakit.orders.engine import fire as fire
+    from agorakit.orders.engine import fire_in as fire_in
+    from agorakit.orders.engine import move_in as move_in
+    from agorakit.orders.engine import quote_order as quote_order
     from agorakit.orders.escrow import escrow_problem_lines as escrow_problem_lines
+    from agorakit.orders.events import OrderCreated as OrderCreated
+    from agorakit.orders.events import OrderTimerFailed as OrderTimerFailed
+    from agorakit.orders.events import OrderTransitioned as OrderTransitioned
+    from agorakit.orders.events import ProofAccepted as ProofAccepted
+    from agorakit.orders.events import ProofCorrectionRequested as ProofCorrectionRequested
+    from agorakit.orders.events import ProofRejected as ProofRejected
+    from agorakit.orders.events import ProofSubmitted as ProofSubmitted
     from agorakit.orders.payments import pay_order as pay_order
+    from agorakit.orders.process import ActorNotAllowed as ActorNotAllowed
     from agorakit.orders.process import DisputePolicy as DisputePolicy
+    from agorakit.orders.process import GuardFailed as GuardFailed
     from agorakit.orders.process import Process as Process
     from agorakit.orders.process import Timer as Timer
     from agorakit.orders.process import Transition as Transition
+    from agorakit.orders.process import TransitionNotAllowed as TransitionNotAllowed
+    from agorakit.orders.process import UnknownTransition as UnknownTransition
+    from agorakit.orders.process_registry import registry as registry
+    from agorakit.orders.process_registry import set_form as set_form
+    from agorakit.orders.proofs import accept_submitted_proofs as accept_submitted_proofs
+    from agorakit.orders.proofs import accept_submitted_proofs_many as accept_submitted_proofs_many
+    from agorakit.orders.proofs import has_submitted_proof as has_submitted_proof
+    from agorakit.orders.proofs import submit_proof as submit_proof
+    from agorakit.orders.queries import get_order as get_order
+    from agorakit.orders.queries import locked_order_row as locked_order_row
+    from agorakit.orders.queries import order_by_id as order_by_id
+    from agorakit.orders.queries import roles_of as roles_of
+    from agorakit.orders.queries import visible_row as visible_row
     from agorakit.orders.schemas import ItemIn as ItemIn
     from agorakit.orders.schemas import OrderOut as OrderOut
     from agorakit.orders.schemas import SubmitProof as SubmitProof
-    from agorakit.orders.service import create_order as create_order
-    from agorakit.orders.service import fire as fire
-    from agorakit.orders.service import fire_due_timers as fire_due_timers
-    from agorakit.orders.service import get_order as get_order
-    from agorakit.orders.service import locked_order_row as locked_order_row
-    from agorakit.orders.service import order_by_id as order_by_id
-    from agorakit.orders.service import quote_order as quote_order
-    from agorakit.orders.service import registry as registry
-    from agorakit.orders.service import set_form as set_form
-    from agorakit.orders.service import submit_proof as submit_proof
-    from agorakit.orders.service import visible_row as visible_row
+    from agorakit.orders.timers import fire_due_timers as fire_due_timers
 
 EXPORTS: dict[str, str] = {
-    "create_order": "agorakit.orders.service",
+    "accept_submitted_proofs": "agorakit.orders.proofs",
+    "accept_submitted_proofs_many": "agorakit.orders.proofs",
+    "ActorNotAllowed": "agorakit.orders.process",
+    "create_order": "agorakit.orders.engine",
     "DisputePolicy": "agorakit.orders.process",
     "escrow_problem_lines": "agorakit.orders.escrow",
-    "fire": "agorakit.orders.service",
-    "fire_due_timers": "agorakit.orders.service",
-    "get_order": "agorakit.orders.service",
+    "fire": "agorakit.orders.engine",
+    "fire_due_timers": "agorakit.orders.timers",
+    "fire_in": "agorakit.orders.engine",
+    "get_order": "agorakit.orders.queries",
+    "GuardFailed": "agorakit.orders.process",
+    "has_submitted_proof": "agorakit.orders.proofs",
     "ItemIn": "agorakit.orders.schemas",
-    "locked_order_row": "agorakit.orders.service",
-    "order_by_id": "agorakit.orders.service",
+    "locked_order_row": "agorakit.orders.queries",
+    "merge_order_data": "agorakit.orders.data",
+    "merge_order_data_many": "agorakit.orders.data",
+    "move_in": "agorakit.orders.engine",
+    "order_by_id": "agorakit.orders.queries",
+    "OrderCreated": "agorakit.orders.events",
     "OrderOut": "agorakit.orders.schemas",
+    "OrderTimerFailed": "agorakit.orders.events",
+    "OrderTransitioned": "agorakit.orders.events",
     "pay_order": "agorakit.orders.payments",
     "Process": "agorakit.orders.process",
-    "quote_order": "agorakit.orders.service",
-    "registry": "agorakit.orders.service",
-    "set_form": "agorakit.orders.service",
-    "submit_proof": "agorakit.orders.service",
+    "ProofAccepted": "agorakit.orders.events",
+    "ProofCorrectionRequested": "agorakit.orders.events",
+    "ProofRejected": "agorakit.orders.events",
+    "ProofSubmitted": "agorakit.orders.events",
+    "quote_order": "agorakit.orders.engine",
+    "registry": "agorakit.orders.process_registry",
+    "roles_of": "agorakit.orders.queries",
+    "set_form": "agorakit.orders.process_registry",
+    "submit_proof": "agorakit.orders.proofs",
     "SubmitProof": "agorakit.orders.schemas",
     "Timer": "agorakit.orders.process",
     "Transition": "agorakit.orders.process",
-    "visible_row": "agorakit.orders.service",
+    "TransitionContext": "agorakit.orders.engine",
+    "TransitionNotAllowed": "agorakit.orders.process",
+    "UnknownTransition": "agorakit.orders.process",
+    "visible_row": "agorakit.orders.queries",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -14,7 +14,7 @@ from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money.controllers import created_or_replayed
 from agorakit.money.schemas import PaymentOut
-from agorakit.orders import service
+from agorakit.orders import engine, proofs, queries, timers
 from agorakit.orders.payments import pay_order
 from agorakit.orders.schemas import (
     FireTransition,
@@ -25,7 +25,7 @@ from agorakit.orders.schemas import (
     ProofOut,
     ReviewProof,
     SubmitProof,
-    TimerOut,
+    TimerPage,
 )
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.runtime import Runtime
@@ -45,7 +45,7 @@ class OrderController(Controller):
         role: FromQuery[Literal["buyer", "seller"] | None] = None,
         order_state: Annotated[str | None, QueryParameter(name="state", max_length=40)] = None,
     ) -> OrderPage:
-        items, next_cursor = await service.list_orders(
+        items, next_cursor = await queries.list_orders(
             runtime, caller=request.user, cursor=cursor, limit=limit, role=role, state=order_state
         )
         return OrderPage(items=items, next_cursor=next_cursor)
@@ -54,13 +54,13 @@ class OrderController(Controller):
     async def get_one(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
     ) -> OrderOut:
-        return await service.get_order(runtime, order_id, caller=request.user)
+        return await queries.get_order(runtime, order_id, caller=request.user)
 
     @get("/{order_id:int}/history", operation_id="getOrderHistory", summary="Every transition of an order")
     async def get_history(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
     ) -> OrderHistory:
-        return OrderHistory(items=await service.history(runtime, order_id, caller=request.user))
+        return OrderHistory(items=await queries.history(runtime, order_id, caller=request.user))
 
     @post(
         "/{order_id:int}/transitions/{name:str}",
@@ -76,7 +76,7 @@ class OrderController(Controller):
         name: FromPath[str],
         data: JSONBody[FireTransition | None] = None,
     ) -> OrderOut:
-        return await service.fire(
+        return await engine.fire(
             runtime, order_id, name, caller=request.user, data=data.data if data else None
         )
 
@@ -104,7 +104,7 @@ class OrderController(Controller):
     async def proofs(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
     ) -> list[ProofOut]:
-        return await service.list_proofs(runtime, order_id, caller=request.user)
+        return await proofs.list_proofs(runtime, order_id, caller=request.user)
 
     @post(
         "/{order_id:int}/proofs",
@@ -119,7 +119,7 @@ class OrderController(Controller):
         order_id: Id,
         data: JSONBody[SubmitProof],
     ) -> ProofOut:
-        return await service.submit_proof(runtime, order_id, data, caller=request.user)
+        return await proofs.submit_proof(runtime, order_id, data, caller=request.user)
 
     @post(
         "/{order_id:int}/proofs/{proof_id:int}/review",
@@ -135,7 +135,7 @@ class OrderController(Controller):
         proof_id: Id,
         data: JSONBody[ReviewProof],
     ) -> ProofOut:
-        return await service.review_proof(
+        return await proofs.review_proof(
             runtime, order_id, proof_id, decision=data.decision, reason=data.reason, caller=request.user
         )
 
@@ -151,6 +151,6 @@ class OperatorTimerController(Controller):
         status: FromQuery[Literal["pending", "fired", "cancelled", "failed"] | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
-    ) -> list[TimerOut]:
-        items, _ = await service.list_timers(status=status, cursor=cursor, limit=limit)
-        return items
+    ) -> TimerPage:
+        items, next_cursor = await timers.list_timers(status=status, cursor=cursor, limit=limit)
+        return TimerPage(items=items, next_cursor=next_cursor)

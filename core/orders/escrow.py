@@ -20,7 +20,7 @@ from typing import Any
 
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount
-from agorakit.orders.service import registry
+from agorakit.orders.process_registry import registry
 from agorakit.orders.tables import Order
 
 log = logging.getLogger("agorakit.orders")

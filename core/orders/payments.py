@@ -19,7 +19,10 @@ from typing import Any
 from agorakit.errors import Conflict, Forbidden, NotFound
 from agorakit.money import payments
 from agorakit.money.amounts import format_amount
-from agorakit.orders.service import TransitionNotAllowed, _fire, locked_order_row, registry, visible_row
+from agorakit.orders.engine import _fire
+from agorakit.orders.process import TransitionNotAllowed
+from agorakit.orders.process_registry import registry
+from agorakit.orders.queries import locked_order_row, visible_row
 
 ORDER_PREFIX = "order:"
 

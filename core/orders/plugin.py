@@ -1,4 +1,5 @@
-"""The core's own plugin for orders: tables, routes and the core's escrow effects."""
+"""The core's own plugin for orders: tables, routes, the core's escrow effects, the
+orders' events and who is told about them."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def agorakit_routes():
 
 @hookimpl
 def agorakit_order_effects():
-    from agorakit.orders.service import refund_escrow, release_escrow
+    from agorakit.orders.settlement import refund_escrow, release_escrow
 
     return {"release_escrow": release_escrow, "refund_escrow": refund_escrow}
 
@@ -45,3 +46,17 @@ def agorakit_event_types():
     from agorakit.orders.events import EVENTS
 
     return EVENTS
+
+
+@hookimpl(trylast=True)
+async def agorakit_notify(event, runtime):
+    from agorakit.orders.notices import order_notices
+
+    return await order_notices(event, runtime)
+
+
+@hookimpl
+def agorakit_notices_read_ahead(events):
+    from agorakit.orders.notices import read_ahead
+
+    return read_ahead(events)

@@ -18,6 +18,8 @@ from typing import Literal
 
 import msgspec
 
+from agorakit.errors import Conflict, Forbidden, NotFound
+
 #: ``candidate``: a member who is not yet a party of an order without a seller (an open
 #: prepaid request, a microjob position); firing a transition as candidate makes them the
 #: order's seller — of concurrent candidates exactly one wins.
@@ -27,6 +29,26 @@ ProofEvent = Literal["submitted", "accepted", "rejected", "correction_requested"
 
 class ProcessError(Exception):
     """A process definition is inconsistent (a bug in the plugin that defines it)."""
+
+
+class TransitionNotAllowed(Conflict):
+    code = "transition_not_allowed"
+    title = "The transition is not allowed in the order's state"
+
+
+class ActorNotAllowed(Forbidden):
+    code = "actor_not_allowed"
+    title = "You may not fire this transition"
+
+
+class GuardFailed(Conflict):
+    code = "guard_failed"
+    title = "A condition of the transition is not met"
+
+
+class UnknownTransition(NotFound):
+    code = "unknown_transition"
+    title = "The process has no such transition"
 
 
 class Transition(msgspec.Struct, frozen=True, kw_only=True):
@@ -184,6 +206,45 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
     def available(self, state: str, roles: set[str] | frozenset[str]) -> list[str]:
         """Transitions ``roles`` may fire from ``state``."""
         return [t.name for t in self.transitions if state in t.sources and roles & set(t.actors)]
+
+    def check(
+        self,
+        name: str,
+        state: str,
+        roles: set[str] | frozenset[str],
+        *,
+        order_id: int,
+        settling: bool = False,
+    ) -> tuple[Transition, str]:
+        """Whether ``roles`` may fire ``name`` on order ``order_id`` in ``state``: the
+        transition and the role that fires it, or the error saying why not.
+
+        The process's ``on_payment`` transition fires only when the order's payment is
+        ``settling`` (fired bare it would move the order on with nothing in its escrow).
+        Raises :class:`TransitionNotAllowed`, :class:`UnknownTransition` or
+        :class:`ActorNotAllowed`; guards are checked by the engine afterwards.
+        """
+        if name == self.on_payment and not settling:
+            message = f"{name} happens when the order's payment settles; pay it with POST /orders/{order_id}/payments"
+            raise TransitionNotAllowed(message, extra={"state": state})
+        transition = self.transition(name)
+        allowed = self.available(state, roles)
+        if transition is None:
+            names = ", ".join(t.name for t in self.transitions)
+            raise UnknownTransition(
+                f"process {self.name} has no transition {name!r}; it has: {names}",
+                extra={"allowed_transitions": allowed},
+            )
+        if state not in transition.sources:
+            message = (
+                f"order {order_id} is {state}; {name} is possible only from {', '.join(transition.sources)}"
+            )
+            raise TransitionNotAllowed(message, extra={"state": state, "allowed_transitions": allowed})
+        acting = [role for role in transition.actors if role in roles]
+        if not acting:
+            message = f"{name} is for the {' or '.join(transition.actors)} of the order"
+            raise ActorNotAllowed(message, extra={"state": state, "allowed_transitions": allowed})
+        return transition, acting[0]
 
     def timers_for(self, state: str) -> list[Timer]:
         return [timer for timer in self.timers if timer.state == state]

@@ -46,6 +46,11 @@ class OrderPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class TimerPage(msgspec.Struct):
+    items: list[TimerOut]
+    next_cursor: str | None
+
+
 class FireTransition(msgspec.Struct, forbid_unknown_fields=True):
     """Optional facts for the transition (a reason, a note); stored in the history."""
 
@@ -112,7 +117,7 @@ class TimerOut(msgspec.Struct):
 
 
 class ItemIn(msgspec.Struct, frozen=True, kw_only=True):
-    """An order line for :func:`agorakit.orders.service.create_order` (minor units)."""
+    """An order line for :func:`agorakit.orders.create_order` (minor units)."""
 
     description: str
     unit_price: int

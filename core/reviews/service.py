@@ -22,13 +22,13 @@ from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
+from agorakit import orders
 from agorakit.accounts.roles import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.catalog.tables import Listing
 from agorakit.db import is_unique_violation
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from agorakit.orders import service as orders
 from agorakit.orders.tables import Order
 from agorakit.pagination import decode_cursor, page
 from agorakit.reviews.events import ReviewHidden, ReviewPosted, ReviewUnhidden

@@ -36,7 +36,7 @@ def agorakit_routes():
 
 @hookimpl
 def agorakit_listing_kinds():
-    from agorakit.catalog.kinds import ListingKind
+    from agorakit.catalog import ListingKind
     from agorakit.plugins.gigs.kinds import GigAttributes
 
     return [ListingKind(name="gig", attributes=GigAttributes, review_required=True, charge_fees=True)]
@@ -101,6 +101,13 @@ def agorakit_notify(event, runtime):
     from agorakit.plugins.gigs.notices import gig_notices
 
     return gig_notices(event)
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.plugins.gigs.events import EVENTS
+
+    return EVENTS
 
 
 @hookimpl

@@ -9,11 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from agorakit.catalog.controllers import optional_member
-from agorakit.http.openapi import problems
-from agorakit.http.params import Id, MemberRequest
-from agorakit.orders import service as orders
-from agorakit.orders.schemas import OrderOut
+from agorakit import orders
+from agorakit.catalog import optional_member
+from agorakit.http import Id, MemberRequest, problem
+from agorakit.orders import OrderOut
 from agorakit.plugins.gigs import service
 from agorakit.plugins.gigs.schemas import (
     AnswerCancellation,
@@ -33,7 +32,7 @@ class GigController(Controller):
     @get(
         "/{listing_id:int}/quote",
         operation_id="quoteGig",
-        responses=problems(401, 403),
+        responses={status: problem(status) for status in (401, 403)},
         summary="Price a gig with extras and a quantity: line items, fees, total, deadline",
         opt={"exclude_from_auth": True},
     )

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agorakit.catalog import listings
-from agorakit.catalog import service as catalog
-from agorakit.catalog.schemas import CreateCategory, CreateListing
-from agorakit.catalog.tables import Category
-from agorakit.money.amounts import Money
-from agorakit.orders import service as orders
-from agorakit.orders.payments import pay_order
+from agorakit import catalog, orders
+from agorakit.catalog import CreateCategory, CreateListing
+from agorakit.money import Money
+from agorakit.orders import pay_order
 from agorakit.plugins.gigs import service
 from agorakit.plugins.gigs.schemas import Delivery, OrderGig
 
@@ -57,8 +54,9 @@ GIGS = [
 
 
 async def _categories(runtime: Any, operator: Any) -> None:
+    existing = set((await catalog.category_slugs()).values())
     for slug, name, parent in CATEGORIES:
-        if not await Category.exists().where(Category.slug == slug):
+        if slug not in existing:
             await catalog.create_category(
                 runtime, CreateCategory(slug=slug, name=name, parent=parent), actor_id=operator.id
             )
@@ -78,9 +76,9 @@ async def load_demo_gigs(runtime: Any, members: dict[str, Any]) -> None:
             category=category,
             attributes=attributes,
         )
-        listing = await listings.create_listing(runtime, cmd, owner=seller)
-        await listings.submit_listing(runtime, listing.id, owner=seller)
-        await listings.moderate(runtime, listing.id, approve=True, actor_id=operator.id)
+        listing = await catalog.create_listing(runtime, cmd, owner=seller)
+        await catalog.submit_listing(runtime, listing.id, owner=seller)
+        await catalog.moderate(runtime, listing.id, approve=True, actor_id=operator.id)
         gig_ids.append(listing.id)
 
     # A completed order (logo, 25.00 paid from the buyer's credit) with the buyer's review.
@@ -92,8 +90,7 @@ async def load_demo_gigs(runtime: Any, members: dict[str, Any]) -> None:
         runtime, done.id, Delivery(message="Here are the three concepts, in SVG and PNG."), caller=seller
     )
     await orders.fire(runtime, done.id, "accept", caller=buyer)
-    from agorakit.reviews.schemas import PostReview
-    from agorakit.reviews.service import post_review
+    from agorakit.reviews import PostReview, post_review
 
     await post_review(
         runtime, done.id, PostReview(rating=5, text="Three lovely concepts, delivered early."), caller=buyer

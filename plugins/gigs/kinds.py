@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 
 from agorakit.errors import FieldError, ValidationFailed
-from agorakit.money.amounts import AmountText, format_amount, parse_amount
+from agorakit.money import AmountText, format_amount, parse_amount
 from agorakit.plugins.gigs.settings import GigsSettings
 from agorakit.text import name_error
 

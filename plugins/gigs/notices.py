@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from agorakit.plugins.gigs.events import CancellationDeclined, CancellationProposed
+
+TEMPLATES = {
+    CancellationProposed: "gigs_cancellation_proposed",
+    CancellationDeclined: "gigs_cancellation_declined",
+}
+
 
 def gig_notices(event: Any) -> list[Any] | None:
-    if event.name not in ("gigs.cancellation_proposed", "gigs.cancellation_declined"):
+    payload = event.payload
+    if not isinstance(payload, CancellationProposed | CancellationDeclined) or payload.recipient is None:
         return None
     from agorakit.notifications import Notice
 
-    recipient = event.data.get("recipient")
-    if recipient is None:
-        return None
-    template = event.name.replace("gigs.", "gigs_")
-    order = event.data["order"]
     return [
         Notice(
-            member_id=recipient,
+            member_id=payload.recipient,
             category="orders",
-            template=template,
-            context={"order": order, "reason": event.data.get("reason", "")},
-            link=f"/gigs/orders/{order}/cancellation",
+            template=TEMPLATES[type(payload)],
+            context={"order": payload.order_id, "reason": payload.reason},
+            link=f"/gigs/orders/{payload.order_id}/cancellation",
         )
     ]

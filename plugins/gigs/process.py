@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from agorakit.orders.process import DisputePolicy, Process, Timer, Transition
+from agorakit.orders import DisputePolicy, Process, Timer, Transition
 from agorakit.plugins.gigs.settings import GigsSettings
 
 PROCESS = "gig_order"

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from agorakit.http.params import RowId
-from agorakit.money.amounts import Money
+from agorakit.http import RowId
+from agorakit.money import Money
 
 ExtraTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
 Reason = Annotated[str, msgspec.Meta(max_length=2000)]

@@ -12,14 +12,13 @@ from typing import Any
 
 import msgspec
 
-from agorakit.catalog.listings import check_can_take, get_listing
+from agorakit import orders
+from agorakit.catalog import check_can_take, get_listing
 from agorakit.db import is_unique_violation
-from agorakit.db.prepared import Prepared, PreparedRaw, any_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from agorakit.money.amounts import money, parse_amount
-from agorakit.orders import service as orders
-from agorakit.orders.schemas import ItemIn, OrderOut, SubmitProof
-from agorakit.orders.tables import Order, Proof
+from agorakit.money import money, parse_amount
+from agorakit.orders import ItemIn, OrderOut, SubmitProof
+from agorakit.plugins.gigs.events import CancellationDeclined, CancellationProposed, CancellationWithdrawn
 from agorakit.plugins.gigs.process import PROCESS
 from agorakit.plugins.gigs.schemas import (
     CancellationOut,
@@ -186,13 +185,9 @@ async def start_clock(ctx: Any) -> None:
     """Effect of ``paid``: the delivery deadline counts from the payment (not the order)."""
     order = ctx.order
     deadline = ctx.uow.now + timedelta(days=order.data.get("delivery_days", 1))
-    data = {**order.data, "deadline": deadline.isoformat(), "paid_at": ctx.uow.now.isoformat()}
-    await _SET_DATA.run(msgspec.json.encode(data).decode(), order.id)
+    patch = {"deadline": deadline.isoformat(), "paid_at": ctx.uow.now.isoformat()}
+    data = await orders.merge_order_data(order, patch)
     ctx.order = msgspec.structs.replace(order, data=data)
-
-
-#: an order's data (JSON text): JSON values cannot be parameters of a Prepared query
-_SET_DATA = PreparedRaw(Order, "UPDATE core_order SET data = {} WHERE id = {}")
 
 
 def deadline_passed(ctx: Any) -> str | None:
@@ -205,47 +200,27 @@ def deadline_passed(ctx: Any) -> str | None:
     return None
 
 
-_SUBMITTED_PROOF = Prepared(
-    lambda order: Proof.select(Proof.id).where((Proof.order == order) & (Proof.status == "submitted")).first()
-)
-
-
 async def has_delivery(ctx: Any) -> str | None:
     """``deliver`` needs a delivery: ``POST /gigs/orders/{id}/delivery``."""
-    waiting = await _SUBMITTED_PROOF.run(ctx.order.id) is not None
+    waiting = await orders.has_submitted_proof(ctx.order.id)
     return (
         None if waiting else f"deliver with POST /gigs/orders/{ctx.order.id}/delivery (a message and files)"
     )
 
 
-_ACCEPT_DELIVERY = Prepared(
-    lambda reviewed_by, at, order: Proof.update(
-        {Proof.status: "accepted", Proof.reviewed_by: reviewed_by, Proof.reviewed_at: at}
-    ).where((Proof.order == order) & (Proof.status == "submitted"))
-)
-
-
-_ACCEPT_DELIVERIES = Prepared(
-    lambda reviewed_by, at, orders: Proof.update(
-        {Proof.status: "accepted", Proof.reviewed_by: reviewed_by, Proof.reviewed_at: at}
-    ).where(any_of(Proof.order, orders) & (Proof.status == "submitted"))
-)
-
-
 async def accept_deliveries(contexts: list[Any]) -> None:
     """:func:`accept_delivery` for several orders: one update per actor (the timer's
     completions are all the system's)."""
-    by_actor: dict[int | None, list[int]] = {}
-    for ctx in contexts:
-        by_actor.setdefault(ctx.actor_id, []).append(ctx.order.id)
-    for actor_id, order_ids in by_actor.items():
-        await _ACCEPT_DELIVERIES.run(actor_id, contexts[0].uow.now, order_ids)
+    if contexts:
+        await orders.accept_submitted_proofs_many(
+            contexts[0].uow, [(ctx.order.id, ctx.actor_id) for ctx in contexts]
+        )
 
 
 @orders.set_form(accept_deliveries)
 async def accept_delivery(ctx: Any) -> None:
     """On completion the delivery counts as accepted (by the buyer, or by the timer)."""
-    await _ACCEPT_DELIVERY.run(ctx.actor_id, ctx.uow.now, ctx.order.id)
+    await accept_deliveries([ctx])
 
 
 async def _open_proposal(order_id: int) -> dict[str, Any] | None:
@@ -259,7 +234,10 @@ async def _open_proposal(order_id: int) -> dict[str, Any] | None:
 async def other_party_proposed(ctx: Any) -> str | None:
     proposal = await _open_proposal(ctx.order.id)
     if proposal is None:
-        return "there is no cancellation proposal to accept; propose one with POST /gigs/orders/{id}/cancellation"
+        return (
+            "there is no cancellation proposal to accept; "
+            f"propose one with POST /gigs/orders/{ctx.order.id}/cancellation"
+        )
     if proposal["proposed_by"] == ctx.actor_id:
         return "you proposed this cancellation; the other party has to accept it"
     return None
@@ -371,13 +349,11 @@ async def propose_cancellation(runtime: Any, order_id: int, reason: str, *, call
             proposal_id = rows[0]["id"]
             other = order.seller_id if caller.id == order.buyer_id else order.buyer_id
             uow.record(
-                "gigs.cancellation_proposed",
+                CancellationProposed(
+                    order_id=order_id, proposal_id=proposal_id, reason=reason, recipient=other
+                ),
                 subject=f"order:{order_id}",
                 actor_id=caller.id,
-                order=order_id,
-                proposal=proposal_id,
-                reason=reason,
-                recipient=other,
             )
     except Exception as exc:
         if is_unique_violation(exc):
@@ -415,14 +391,16 @@ async def _close(
                 GigCancellation.decided_at: uow.now,
             }
         ).where(GigCancellation.id == proposal["id"])
+        closed = CancellationDeclined if status == "declined" else CancellationWithdrawn
         uow.record(
-            f"gigs.cancellation_{status}",
+            closed(
+                order_id=order_id,
+                proposal_id=proposal["id"],
+                recipient=proposal["proposed_by"] if status == "declined" else None,
+                reason=" ".join(answer.split()),
+            ),
             subject=f"order:{order_id}",
             actor_id=caller.id,
-            order=order_id,
-            proposal=proposal["id"],
-            recipient=proposal["proposed_by"] if status == "declined" else None,
-            reason=" ".join(answer.split()),
         )
     row = await GigCancellation.select().where(GigCancellation.id == proposal["id"]).first()
     return _to_cancellation(row, order)
@@ -436,32 +414,26 @@ async def withdraw_cancellation(runtime: Any, order_id: int, *, caller: Any) -> 
     return await _close(runtime, order_id, caller, status="withdrawn")
 
 
-#: the open proposals of the orders given (one value: their ids)
-_OPEN_PROPOSALS = Prepared(
-    lambda orders: GigCancellation.select(GigCancellation.order_id).where(
-        any_of(GigCancellation.order_id, orders) & (GigCancellation.status == "open")
-    )
-)
-_LAPSE = Prepared(
-    lambda at, orders: GigCancellation.update(
-        {GigCancellation.status: "lapsed", GigCancellation.decided_at: at}
-    ).where(any_of(GigCancellation.order_id, orders) & (GigCancellation.status == "open"))
-)
-
-
 async def lapse_proposals(runtime: Any, events: list[Any]) -> None:
     """Orders that stopped running (completed, reported, refunded) close their open
     proposals: one read for a batch of events, and one update when there is any."""
     stopped = sorted(
         {
-            int(event.subject.split(":", 1)[1])
+            event.payload.order_id
             for event in events
-            if event.name == "order.transitioned"
-            and event.data.get("process") == PROCESS
-            and event.data.get("to_state") not in ("in_progress", "delivered")
+            if isinstance(event.payload, orders.OrderTransitioned)
+            and event.payload.process == PROCESS
+            and event.payload.to_state not in ("in_progress", "delivered")
         }
     )
-    if not stopped or not await _OPEN_PROPOSALS.run(stopped):
+    if not stopped:
+        return
+    open_ones = GigCancellation.select(GigCancellation.order_id).where(
+        GigCancellation.order_id.is_in(stopped) & (GigCancellation.status == "open")
+    )
+    if not await open_ones:
         return  # nothing to close: no transaction (a proposal needs a running order)
     async with runtime.unit_of_work() as uow:
-        await _LAPSE.run(uow.now, stopped)
+        await GigCancellation.update(
+            {GigCancellation.status: "lapsed", GigCancellation.decided_at: uow.now}
+        ).where(GigCancellation.order_id.is_in(stopped) & (GigCancellation.status == "open"))

@@ -1,0 +1,539 @@
+"""The order engine: create orders, quote them, fire transitions, move orders.
+
+Firing a transition is one unit of work: the caller's role is worked out (buyer, seller,
+operator, or system for timers), the transition is checked against the order's state and
+the process's actors (:meth:`Process.check`) and guards, the order moves with an
+optimistic version check (of two concurrent transitions from one state exactly one wins;
+the other gets a 409), the history gets an event, the old state's timers are cancelled
+and the new state's are set, and the transition's effects (ledger postings, ...) run —
+all committed together or not at all.
+
+Every move goes through one write path, :func:`_enter_all`, whether it moves one order
+(a request, a timer, a dispute) or a set of orders (the worker's batch of timers of one
+transition, :func:`fire_set`): the same statements, one of each kind, for any number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from agorakit.db.prepared import Prepared, PreparedInsert, any_of, none_of
+from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
+from agorakit.hooks import maybe_await
+from agorakit.money.fees import Quote, compute_fees
+from agorakit.orders.events import OrderCreated, OrderTransitioned
+from agorakit.orders.process import GuardFailed, Process, Transition
+from agorakit.orders.process_registry import registry
+from agorakit.orders.queries import _ITEMS, _order_row, _to_order, roles_of
+from agorakit.orders.schemas import ItemIn, OrderOut
+from agorakit.orders.tables import Order, OrderEvent, OrderItem, OrderTimer
+
+
+@dataclass
+class TransitionContext:
+    """What guards and effects see."""
+
+    runtime: Any
+    uow: Any
+    order: OrderOut
+    process: Process
+    transition: Transition
+    actor_role: str
+    actor_id: int | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+async def create_order(
+    runtime: Any,
+    *,
+    process: str,
+    buyer_id: int,
+    currency: str,
+    items: list[ItemIn],
+    seller_id: int | None = None,
+    listing_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    uow: Any | None = None,
+    caller: Any | None = None,
+) -> OrderOut:
+    """Create an order in its process's initial state (inside ``uow`` if given).
+
+    Returns the order as :func:`get_order` shows it to ``caller`` (its allowed
+    transitions), or without them when no caller is given.
+    """
+    if not items:
+        raise ValidationFailed([FieldError("items", "an order needs at least one item")])
+    for index, item in enumerate(items):
+        if item.unit_price < 0 or item.quantity < 1:
+            message = "unit price must not be negative and quantity must be at least 1"
+            raise ValidationFailed([FieldError(f"items[{index}]", message)])
+    definition = registry(runtime).latest(process)
+    if uow is None:
+        async with runtime.unit_of_work() as own:
+            order_id = await _create(own, definition, buyer_id, seller_id, listing_id, currency, items, data)
+    else:
+        order_id = await _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data)
+    row = await _order_row(order_id)
+    if caller is None:
+        return await _to_order(row)
+    process = registry(runtime).processes.get((row["process"], row["process_version"]))
+    return await _to_order(row, roles=roles_of(row, caller, process), process=process)
+
+
+def quote_order(
+    runtime: Any,
+    *,
+    process: str,
+    amount: int,
+    currency: str,
+    buyer_id: int,
+    seller_id: int | None,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """The fee breakdown agreed when the order is placed (kept in ``data["quote"]``).
+
+    ``data["fee_kind"]`` names the kind fee plugins see (default: the process name);
+    ``data["charge_fees"] = False`` (e.g. free offers) means no fee at all.
+    """
+    if not data.get("charge_fees", True):
+        return {"buyer_total": amount, "seller_net": amount, "platform_total": 0, "lines": []}
+    breakdown = compute_fees(
+        runtime.pm,
+        Quote(
+            amount=amount,
+            currency=currency,
+            kind=data.get("fee_kind", process),
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+        ),
+    )
+    return {
+        "buyer_total": breakdown.buyer_total,
+        "seller_net": breakdown.seller_net,
+        "platform_total": breakdown.platform_total,
+        "lines": msgspec.to_builtins(breakdown.lines),
+    }
+
+
+_INSERT_ORDER = PreparedInsert(Order)
+_INSERT_ITEMS = PreparedInsert(OrderItem, returning=())
+
+
+async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data) -> int:
+    now = uow.now
+    amount = sum(item.unit_price * item.quantity for item in items)
+    data = dict(data or {})
+    data["quote"] = quote_order(
+        uow.runtime,
+        process=definition.name,
+        amount=amount,
+        currency=currency,
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        data=data,
+    )
+    rows = await _INSERT_ORDER.run(
+        {
+            "process": definition.name,
+            "process_version": definition.version,
+            "state": definition.initial,
+            "version": 1,
+            "buyer_id": buyer_id,
+            "seller_id": seller_id,
+            "listing_id": listing_id,
+            "currency": currency,
+            "amount": amount,
+            "data": data,
+            "state_entered_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    order_id = rows[0]["id"]
+    await _INSERT_ITEMS.run(
+        *[
+            {
+                "order": order_id,
+                "position": index,
+                "kind": item.kind,
+                "description": item.description,
+                "unit_price": item.unit_price,
+                "quantity": item.quantity,
+                "amount": item.unit_price * item.quantity,
+            }
+            for index, item in enumerate(items, start=1)
+        ]
+    )
+    await _INSERT_HISTORY.run(
+        {
+            "order": order_id,
+            "seq": 1,
+            "transition": "create",
+            "from_state": None,
+            "to_state": definition.initial,
+            "actor_role": "buyer",
+            "actor_id": buyer_id,
+            "data": {},
+            "at": now,
+        }
+    )
+    timers = _timer_rows(order_id, definition, definition.initial, now)
+    if timers:
+        await _INSERT_TIMERS.run(*timers)
+    uow.record(
+        OrderCreated(order_id=order_id, process=definition.name, state=definition.initial),
+        subject=f"order:{order_id}",
+        actor_id=buyer_id,
+    )
+    return order_id
+
+
+async def fire(
+    runtime: Any, order_id: int, transition: str, *, caller: Any | None, data: dict[str, Any] | None = None
+) -> OrderOut:
+    """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work."""
+    async with runtime.unit_of_work() as uow:
+        row, items = await _fire(uow, order_id, transition, caller=caller, data=data)
+    process = registry(runtime).get(row["process"], row["process_version"])
+    return await _to_order(row, roles=roles_of(row, caller, process), process=process, items=items)
+
+
+async def fire_in(
+    uow: Any, order_id: int, name: str, *, caller: Any | None, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Fire a transition inside an existing unit of work; returns the order's new row."""
+    return (await _fire(uow, order_id, name, caller=caller, data=data))[0]
+
+
+async def _fire(
+    uow: Any,
+    order_id: int,
+    name: str,
+    *,
+    caller: Any | None,
+    data: dict[str, Any] | None,
+    row: dict[str, Any] | None = None,
+    items: list[dict[str, Any]] | None = None,
+    settling: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """:func:`fire_in`, also returning the order's item rows (``row``: the order's row,
+    when the caller has just read it with its lock; ``items``: its item rows, when the
+    caller has them — they never change after the order is created; ``settling``: the
+    order's payment is settling, the one thing that may fire its ``on_payment``)."""
+    runtime = uow.runtime
+    if row is None:
+        row = await _order_row(order_id, for_update=True)
+    process = registry(runtime).get(row["process"], row["process_version"])
+    roles = roles_of(row, caller, process)
+    if not roles:
+        transition = process.transition(name)
+        if transition is not None and "candidate" in transition.actors and row["seller_id"] is not None:
+            # A candidate who lost the race: the order was open a moment ago.
+            raise Conflict(f"order {order_id} was taken by another seller", extra={"state": row["state"]})
+        raise NotFound(f"there is no order {order_id}")
+    transition, actor_role = process.check(name, row["state"], roles, order_id=order_id, settling=settling)
+    actor_id = getattr(caller, "id", None)
+    new_seller = actor_id if actor_role == "candidate" else row["seller_id"]
+    if actor_role == "candidate" and row["listing_id"] is not None:
+        await _check_eligible(runtime, row["listing_id"], caller)
+    reg = registry(runtime)
+    if items is None:
+        items = await _ITEMS.run(order_id)
+    before = await _to_order(row, items=items)
+    context = TransitionContext(runtime, uow, before, process, transition, actor_role, actor_id, data or {})
+    for guard in transition.guards:
+        reason = await maybe_await(reg.guards[guard](context))
+        if reason:
+            raise GuardFailed(str(reason), extra={"guard": guard, "state": row["state"]})
+    [after] = await _transition_all(uow, [_Entry(row, context, items, new_seller)])
+    return after, items
+
+
+@dataclass
+class _Entry:
+    """One order entering its transition's target: its row before the move, the context
+    its guards saw, its item rows and its seller afterwards."""
+
+    row: dict[str, Any]
+    context: TransitionContext
+    items: list[dict[str, Any]]
+    seller_id: int | None
+
+
+async def _transition_all(
+    uow: Any, entries: list[_Entry], *, firing: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """Move the orders of ``entries`` (one process, one transition) to its target, run
+    its effects and record the events; their new rows.  One order runs each effect's
+    single form, several orders its set form."""
+    first = entries[0].context
+    process, transition = first.process, first.transition
+    afters = await _enter_all(
+        uow,
+        process,
+        transition.target,
+        transition.name,
+        [(e.row, e.context.actor_role, e.context.actor_id, e.context.data, e.seller_id) for e in entries],
+        firing=firing,
+    )
+    for entry, after in zip(entries, afters, strict=True):
+        entry.context.order = await _to_order(after, items=entry.items)
+    reg = registry(uow.runtime)
+    for effect in transition.effects:
+        if len(entries) == 1:
+            await maybe_await(reg.effects[effect](first))
+        else:
+            await maybe_await(reg.effects[effect].many([e.context for e in entries]))
+    for entry in entries:
+        _record_transition(
+            uow,
+            entry.row,
+            process,
+            transition.name,
+            transition.target,
+            entry.context.actor_role,
+            entry.context.actor_id,
+        )
+    return afters
+
+
+_INSERT_HISTORY = PreparedInsert(OrderEvent, returning=())
+_INSERT_TIMERS = PreparedInsert(OrderTimer, returning=())
+#: one order's move, unless someone else moved it since it was read (version)
+_MOVE = Prepared(
+    lambda state, version, seller_id, at, id, read_version: (
+        Order.update(
+            {
+                Order.state: state,
+                Order.version: version,
+                Order.seller_id: seller_id,
+                Order.state_entered_at: at,
+                Order.updated_at: at,
+            }
+        )
+        .where((Order.id == id) & (Order.version == read_version))
+        .returning(Order.id)
+    )
+)
+#: several orders' move (their rows are locked; a set never changes an order's seller)
+_MOVE_ALL = Prepared(
+    lambda state, at, ids: (
+        Order.update(
+            {
+                Order.state: state,
+                Order.version: Order.version + 1,
+                Order.state_entered_at: at,
+                Order.updated_at: at,
+            }
+        )
+        .where(any_of(Order.id, ids))
+        .returning(Order.id)
+    )
+)
+_CANCEL_TIMERS = Prepared(
+    lambda order: OrderTimer.update({OrderTimer.status: "cancelled"}).where(
+        (OrderTimer.order == order) & (OrderTimer.status == "pending")
+    )
+)
+#: the pending timers of orders that leave their state, but the ones firing (marked fired
+#: by the batch: one update of their rows instead of two)
+_CANCEL_TIMERS_OF = Prepared(
+    lambda orders, firing: OrderTimer.update({OrderTimer.status: "cancelled"}).where(
+        any_of(OrderTimer.order, orders) & (OrderTimer.status == "pending") & none_of(OrderTimer.id, firing)
+    )
+)
+
+
+async def _enter_all(
+    uow: Any,
+    process: Process,
+    target: str,
+    name: str,
+    moves: list[tuple[dict[str, Any], str, int | None, dict[str, Any] | None, int | None]],
+    *,
+    firing: list[int] | None = None,
+) -> list[dict[str, Any]]:
+    """The write path of every move: locked order rows (each move is ``(row, actor_role,
+    actor_id, data, seller_id)``) enter ``target`` by ``name``, their versions bumped,
+    their history written, their pending timers cancelled (but ``firing``) and the new
+    state's set, in one statement each.  Returns the rows as they now are."""
+    now = uow.now
+    ids = [row["id"] for row, *_ in moves]
+    if len(moves) == 1:
+        row, _, _, _, seller_id = moves[0]
+        moved = await _MOVE.run(target, row["version"] + 1, seller_id, now, row["id"], row["version"])
+        if not moved:
+            raise Conflict(f"order {row['id']} changed while {name} was being fired; reload it and try again")
+    else:
+        if any(seller_id != row["seller_id"] for row, *_, seller_id in moves):
+            raise ValueError("a set of moves cannot change the orders' sellers")
+        moved = await _MOVE_ALL.run(target, now, ids)
+        if len(moved) != len(ids):
+            raise Conflict(f"orders changed while {name} was being fired; firing them one by one")
+    await _INSERT_HISTORY.run(
+        *(
+            {
+                "order": row["id"],
+                "seq": row["version"] + 1,
+                "transition": name,
+                "from_state": row["state"],
+                "to_state": target,
+                "actor_role": actor_role,
+                "actor_id": actor_id,
+                "data": data or {},
+                "at": now,
+            }
+            for row, actor_role, actor_id, data, _ in moves
+        )
+    )
+    if firing:
+        await _CANCEL_TIMERS_OF.run(ids, firing)
+    elif len(ids) == 1:
+        await _CANCEL_TIMERS.run(ids[0])
+    else:
+        await _CANCEL_TIMERS_OF.run(ids, [])
+    timers = [t for order_id in ids for t in _timer_rows(order_id, process, target, now)]
+    if timers:
+        await _INSERT_TIMERS.run(*timers)
+    return [
+        {
+            **row,
+            "state": target,
+            "version": row["version"] + 1,
+            "seller_id": seller_id,
+            "state_entered_at": now,
+            "updated_at": now,
+        }
+        for row, *_, seller_id in moves
+    ]
+
+
+def _record_transition(
+    uow: Any,
+    row: dict[str, Any],
+    process: Process,
+    name: str,
+    target: str,
+    actor_role: str,
+    actor_id: int | None,
+) -> None:
+    """The ``order.transitioned`` event of an order (its row before the move)."""
+    uow.record(
+        OrderTransitioned(
+            order_id=row["id"],
+            process=process.name,
+            transition=name,
+            from_state=row["state"],
+            to_state=target,
+            actor_role=actor_role,
+        ),
+        subject=f"order:{row['id']}",
+        actor_id=actor_id,
+    )
+
+
+async def move_in(
+    uow: Any,
+    order_id: int,
+    target: str,
+    *,
+    name: str,
+    actor_role: str,
+    actor_id: int | None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Move an order to ``target`` outside its transitions (the dispute engine's moves).
+
+    The caller has checked that the move is allowed; the order's history, timers and the
+    ``order.transitioned`` event are written as for a transition.  Returns the new row.
+    """
+    row = await _order_row(order_id, for_update=True)
+    process = registry(uow.runtime).get(row["process"], row["process_version"])
+    await _enter_all(uow, process, target, name, [(row, actor_role, actor_id, data, row["seller_id"])])
+    _record_transition(uow, row, process, name, target, actor_role, actor_id)
+    return await _order_row(order_id)
+
+
+async def _check_eligible(runtime: Any, listing_id: int, member: Any) -> None:
+    """A candidate must be allowed to take the order's listing (``agorakit_can_take``)."""
+    from agorakit.catalog import check_can_take, get_listing
+
+    await check_can_take(runtime, await get_listing(listing_id), member)
+
+
+def _timer_rows(order_id: int, process: Process, state: str, now: Any) -> list[dict[str, Any]]:
+    """The timer rows of an order that enters ``state`` at ``now``."""
+    return [
+        {
+            "order": order_id,
+            "state": state,
+            "transition": timer.transition,
+            "due_at": now + timer.after,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+        }
+        for timer in process.timers_for(state)
+    ]
+
+
+def _locked_orders(locking: bool) -> Prepared:
+    def build(ids: Any) -> Any:
+        query = Order.select().where(any_of(Order.id, ids)).order_by(Order.id).output(load_json=True)
+        return query.lock_rows() if locking else query
+
+    return Prepared(build)
+
+
+#: orders' rows by id, locked in id order (``FOR UPDATE`` on PostgreSQL)
+_LOCKED_ORDERS = {locking: _locked_orders(locking) for locking in (False, True)}
+
+
+async def fire_set(
+    uow: Any,
+    process: Process,
+    transition: Transition,
+    timers: list[dict[str, Any]],
+    items: dict[int, list[dict[str, Any]]],
+) -> tuple[list[int], list[int], list[dict[str, Any]]]:
+    """Fire the timers' ``transition`` on their orders (one each) together, as
+    :func:`_fire` does one at a time, in a fixed number of statements: the orders locked
+    at once, the write path once (:func:`_enter_all`), and each guard's and effect's set
+    form once.  Returns the timers fired, those whose order had left their state
+    (cancelled), and those a guard refused (left to fire one by one, which records
+    why)."""
+    runtime = uow.runtime
+    reg = registry(runtime)
+    rows = {
+        row["id"]: row
+        for row in await _LOCKED_ORDERS[runtime.db.is_postgres].run(sorted(t["order"] for t in timers))
+    }
+    cancelled: list[int] = []
+    firing: list[tuple[dict[str, Any], _Entry]] = []
+    for timer in timers:
+        row = rows[timer["order"]]
+        if row["state"] != timer["state"]:
+            cancelled.append(timer["id"])
+            continue
+        before = await _to_order(row, items=items[row["id"]])
+        context = TransitionContext(
+            runtime, uow, before, process, transition, "system", None, {"timer": timer["id"]}
+        )
+        firing.append((timer, _Entry(row, context, items[row["id"]], row["seller_id"])))
+    refused: list[dict[str, Any]] = []
+    for guard in transition.guards if firing else ():
+        reasons = await maybe_await(reg.guards[guard].many([entry.context for _, entry in firing]))
+        passing = []
+        for pair, reason in zip(firing, reasons, strict=True):
+            if reason:
+                refused.append(pair[0])
+            else:
+                passing.append(pair)
+        firing = passing
+    if not firing:
+        return [], cancelled, refused
+    await _transition_all(uow, [entry for _, entry in firing], firing=[timer["id"] for timer, _ in firing])
+    return [timer["id"] for timer, _ in firing], cancelled, refused

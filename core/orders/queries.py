@@ -1,0 +1,185 @@
+"""Reading orders: their rows, the API view, who the caller is to an order, history and
+the caller's list of orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agorakit.accounts.roles import is_operator
+from agorakit.db.prepared import Prepared
+from agorakit.errors import NotFound
+from agorakit.money.amounts import money
+from agorakit.orders.process import Process
+from agorakit.orders.process_registry import registry
+from agorakit.orders.schemas import OrderEventOut, OrderItemOut, OrderOut
+from agorakit.orders.tables import Order, OrderEvent, OrderItem
+from agorakit.pagination import decode_cursor, page
+
+_ORDER = Prepared(lambda id: Order.select().where(Order.id == id).first().output(load_json=True))
+#: ``FOR UPDATE`` on PostgreSQL; SQLite has no row locks (its one writer serialises instead)
+_ORDER_FOR_UPDATE = Prepared(
+    lambda id: Order.select().where(Order.id == id).first().output(load_json=True).lock_rows()
+)
+_ITEMS = Prepared(
+    lambda order: (
+        OrderItem.select().where(OrderItem.order == order).order_by(OrderItem.position).output(load_json=True)
+    )
+)
+
+
+async def _order_row(order_id: int, *, for_update: bool = False) -> dict[str, Any]:
+    locking = for_update and Order._meta.db.engine_type == "postgres"
+    row = await (_ORDER_FOR_UPDATE if locking else _ORDER).run(order_id)
+    if row is None:
+        raise NotFound(f"there is no order {order_id}")
+    return row
+
+
+async def order_by_id(order_id: int) -> dict[str, Any] | None:
+    """An order's row (JSON decoded), or None."""
+    return await _ORDER.run(order_id)
+
+
+async def locked_order_row(order_id: int) -> dict[str, Any]:
+    """An order's row, locked for the rest of the transaction (``FOR UPDATE`` on PostgreSQL)."""
+    return await _order_row(order_id, for_update=True)
+
+
+async def _to_order(
+    row: dict[str, Any],
+    *,
+    roles: frozenset[str] = frozenset(),
+    process: Process | None = None,
+    items: list[dict[str, Any]] | None = None,
+) -> OrderOut:
+    """The API view of an order row; ``items`` when the caller has them (they never change
+    after the order is created)."""
+    if items is None:
+        items = await _ITEMS.run(row["id"])
+    currency = row["currency"]
+    return OrderOut(
+        id=row["id"],
+        process=row["process"],
+        process_version=row["process_version"],
+        state=row["state"],
+        version=row["version"],
+        buyer_id=row["buyer_id"],
+        seller_id=row["seller_id"],
+        listing_id=row["listing_id"],
+        amount=money(row["amount"], currency),
+        items=[
+            OrderItemOut(
+                position=i["position"],
+                kind=i["kind"],
+                description=i["description"],
+                unit_price=money(i["unit_price"], currency),
+                quantity=i["quantity"],
+                amount=money(i["amount"], currency),
+            )
+            for i in items
+        ],
+        data=row["data"] or {},
+        state_entered_at=row["state_entered_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        allowed_transitions=process.available(row["state"], roles) if process and roles else [],
+    )
+
+
+def roles_of(order: dict[str, Any], caller: Any | None, process: Process | None = None) -> frozenset[str]:
+    """What the caller is to this order: buyer, seller, operator, or system (no caller).
+
+    ``candidate`` only while the order has no seller and its process lets a candidate
+    fire something from the current state: other orders stay invisible to non-parties.
+    """
+    if caller is None:
+        return frozenset({"system"})
+    roles = set()
+    if caller.id == order["buyer_id"]:
+        roles.add("buyer")
+    if order["seller_id"] is not None and caller.id == order["seller_id"]:
+        roles.add("seller")
+    if is_operator(caller):
+        roles.add("operator")
+    if (
+        order["seller_id"] is None
+        and caller.id != order["buyer_id"]
+        and getattr(caller, "status", "active") == "active"
+        and process is not None
+        and process.available(order["state"], frozenset({"candidate"}))
+    ):
+        roles.add("candidate")  # may take the order (and become its seller)
+    return frozenset(roles)
+
+
+async def get_order(runtime: Any, order_id: int, *, caller: Any | None) -> OrderOut:
+    """An order for one of its parties or an operator; 404 for anyone else."""
+    row = await _order_row(order_id)
+    process = registry(runtime).processes.get((row["process"], row["process_version"]))
+    roles = roles_of(row, caller, process)
+    if not roles:
+        raise NotFound(f"there is no order {order_id}")
+    return await _to_order(row, roles=roles, process=process)
+
+
+async def visible_row(runtime: Any, order_id: int, *, caller: Any | None) -> dict[str, Any]:
+    """The order's row if ``caller`` may see the order (as :func:`get_order` decides), else
+    a 404: for a check that needs no more than the row."""
+    row = await _order_row(order_id)
+    if not roles_of(row, caller, registry(runtime).processes.get((row["process"], row["process_version"]))):
+        raise NotFound(f"there is no order {order_id}")
+    return row
+
+
+async def history(runtime: Any, order_id: int, *, caller: Any | None) -> list[OrderEventOut]:
+    await get_order(runtime, order_id, caller=caller)
+    rows = (
+        await OrderEvent.select()
+        .where(OrderEvent.order == order_id)
+        .order_by(OrderEvent.seq)
+        .output(load_json=True)
+    )
+    return [
+        OrderEventOut(
+            seq=r["seq"],
+            transition=r["transition"],
+            from_state=r["from_state"],
+            to_state=r["to_state"],
+            actor_role=r["actor_role"],
+            actor_id=r["actor_id"],
+            data=r["data"] or {},
+            at=r["at"],
+        )
+        for r in rows
+    ]
+
+
+async def list_orders(
+    runtime: Any,
+    *,
+    caller: Any,
+    cursor: str | None,
+    limit: int,
+    role: str | None = None,
+    state: str | None = None,
+) -> tuple[list[OrderOut], str | None]:
+    """The caller's orders (as buyer, seller or either), newest first."""
+    query = Order.select().order_by(Order.id, ascending=False).limit(limit + 1)
+    if role == "buyer":
+        query = query.where(Order.buyer_id == caller.id)
+    elif role == "seller":
+        query = query.where(Order.seller_id == caller.id)
+    else:
+        query = query.where((Order.buyer_id == caller.id) | (Order.seller_id == caller.id))
+    if state:
+        query = query.where(Order.state == state)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Order.id < position["id"])
+    rows, next_cursor = page(await query.output(load_json=True), limit, lambda row: {"id": row["id"]})
+    reg = registry(runtime)
+    items = []
+    for row in rows:
+        process = reg.processes.get((row["process"], row["process_version"]))
+        items.append(await _to_order(row, roles=roles_of(row, caller, process), process=process))
+    return items, next_cursor
