@@ -38,4 +38,4 @@ def test_every_exported_name_resolves_and_no_module_shadows_it(area):
         value = getattr(package, name)
         assert not isinstance(value, types.ModuleType), f"agorakit.{area}.{name} is a module"
     with pytest.raises(AttributeError):
-        getattr(package, "no_such_name")
+        _ = package.no_such_name

@@ -20,7 +20,7 @@ from typing import Any
 
 from agorakit.db.prepared import Prepared
 from agorakit.events import DomainEvent
-from agorakit.notifications import ACTOR_LABELS, Notice, display_name, humanize
+from agorakit.notifications import Notice
 
 
 def _subject_id(event: DomainEvent) -> int | None:
