@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from agorakit.money.fees import FeeLine as FeeLine
     from agorakit.money.fees import Quote as Quote
     from agorakit.money.fees import compute_fees as compute_fees
+    from agorakit.money.fees import percent_of as percent_of
     from agorakit.money.methods import PaymentStep as PaymentStep
     from agorakit.money.payments import OPEN_STATUSES as OPEN_STATUSES
     from agorakit.money.payments import expire_payments as expire_payments
@@ -81,6 +82,7 @@ EXPORTS: dict[str, str] = {
     "PaymentRefunded": "agorakit.money.events",
     "PaymentStarted": "agorakit.money.events",
     "PaymentStep": "agorakit.money.methods",
+    "percent_of": "agorakit.money.fees",
     "Quote": "agorakit.money.fees",
     "settle": "agorakit.money.payments",
     "settle_from_provider": "agorakit.money.providers",
