@@ -12,7 +12,8 @@
   through ``agorakit_payment_settled``) in one transaction, exactly once — the capture
   route, the webhooks and the worker may all try.  ``PENDING`` keeps the payment open
   (no expiry) until PayPal decides; ``DECLINED``/``FAILED`` fail it.  Money captured for a
-  payment that had meanwhile expired or been cancelled goes to the payer's site credit.
+  payment that had meanwhile expired, been cancelled or failed goes to the payer's site
+  credit; a settlement refused for another reason leaves the payment open for the next try.
 
 Refunds of orders stay on the site (the buyer's credit, the seed rule); nothing here sends
 money back to PayPal.
@@ -357,8 +358,8 @@ async def _settle(
 async def _credit_late_capture(
     runtime: Any, payment: PaymentOut, capture_: dict[str, Any], cents: int
 ) -> None:
-    """PayPal took the money for a payment that had expired or been cancelled meanwhile:
-    the payer gets it as site credit (never lost, never paid twice)."""
+    """PayPal took the money for a payment that had expired, been cancelled or failed
+    meanwhile: the payer gets it as site credit (never lost, never paid twice)."""
     currency = payment.amount.currency
     async with runtime.unit_of_work() as uow:
         credited = await credit_late_payment(
