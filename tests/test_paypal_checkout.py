@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+import agorakit
+from agorakit.errors import Conflict
 from agorakit.money import ledger
 from agorakit.money.tables import Payment
 from agorakit.plugins.payments_paypal.tables import PayPalOrder
@@ -415,3 +417,40 @@ async def test_concurrent_deliveries_and_capture_settle_once(client, runtime, ma
     assert await ledger.balance_of(ledger.external("paypal"), "USD") == -2500
     assert await PayPalOrder.count() == 1
     assert await ledger.check_ledger() == []
+
+
+class RefusesFirstSettlement:
+    """What a payment pays for refuses it once (e.g. the order changed meanwhile)."""
+
+    def __init__(self) -> None:
+        self.refused = 0
+
+    @agorakit.hookimpl
+    def agorakit_payment_settled(self, uow, payment):
+        if not self.refused:
+            self.refused += 1
+            raise Conflict("the order changed meanwhile; try again")
+
+
+class TestSettlementRefusedOnce:
+    @pytest.fixture
+    def extra_plugins(self):
+        return [("refuses", RefusesFirstSettlement())]
+
+    async def test_the_payment_stays_open_without_credit_and_settles_on_the_next_try(
+        self, client, runtime, make_member, paypal, clock
+    ):
+        member = await make_member()
+        payment, _order = await approved_deposit(client, member, paypal)
+        refused = await capture(client, member, payment["id"])
+        assert refused.status_code == 409, refused.text
+        assert (await payment_row(payment["id"]))["status"] == "pending"
+        assert await ledger.balance_of(ledger.credit(member.id), "USD") == 0
+        assert await ledger.balance_of(ledger.external("paypal"), "USD") == 0
+        clock.advance(timedelta(minutes=11))  # the worker's next check with PayPal
+        report = await sweep(runtime)
+        assert report.method_syncs == {"payment:paypal": {"settled": [payment["id"]], "errors": []}}
+        assert (await payment_row(payment["id"]))["status"] == "completed"
+        assert await ledger.balance_of(ledger.credit(member.id), "USD") == 2500
+        assert await ledger.balance_of(ledger.external("paypal"), "USD") == -2500
+        assert await ledger.check_ledger() == []

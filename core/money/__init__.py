@@ -1,7 +1,10 @@
 """Money: the double-entry ledger, balances, fees, pay-ins, withdrawals and payouts.
 
 The names below are this area's plugin API (``docs/plugin-api.md``); its modules are
-internal.
+internal.  A pay-in method whose money comes through an outside provider follows its
+payments with the functions of :mod:`agorakit.money.providers` (``settle_from_provider``,
+``fail_payment``, ...); handlers of this area's events test ``event.payload`` against
+its event classes (``PaymentCompleted``, ``WithdrawalFailed``, ...).
 """
 
 from __future__ import annotations
@@ -20,17 +23,38 @@ if TYPE_CHECKING:
     from agorakit.money.amounts import parse_amount as parse_amount
     from agorakit.money.amounts import parse_money as parse_money
     from agorakit.money.controllers import created_or_replayed as created_or_replayed
+    from agorakit.money.events import PaymentCancelled as PaymentCancelled
+    from agorakit.money.events import PaymentCompleted as PaymentCompleted
+    from agorakit.money.events import PaymentExpired as PaymentExpired
+    from agorakit.money.events import PaymentFailed as PaymentFailed
+    from agorakit.money.events import PaymentRefunded as PaymentRefunded
+    from agorakit.money.events import PaymentStarted as PaymentStarted
+    from agorakit.money.events import WithdrawalCancelled as WithdrawalCancelled
+    from agorakit.money.events import WithdrawalCompleted as WithdrawalCompleted
+    from agorakit.money.events import WithdrawalFailed as WithdrawalFailed
+    from agorakit.money.events import WithdrawalProcessing as WithdrawalProcessing
+    from agorakit.money.events import WithdrawalRequested as WithdrawalRequested
     from agorakit.money.fees import FeeLine as FeeLine
     from agorakit.money.fees import Quote as Quote
     from agorakit.money.fees import compute_fees as compute_fees
+    from agorakit.money.fees import percent_of as percent_of
     from agorakit.money.methods import PaymentStep as PaymentStep
+    from agorakit.money.payments import OPEN_STATUSES as OPEN_STATUSES
     from agorakit.money.payments import expire_payments as expire_payments
+    from agorakit.money.payments import get_payment as get_payment
+    from agorakit.money.payments import minor_units as minor_units
+    from agorakit.money.payments import settle as settle
+    from agorakit.money.providers import UNPAID_ENDS as UNPAID_ENDS
+    from agorakit.money.providers import attach_provider_ref as attach_provider_ref
+    from agorakit.money.providers import credit_late_payment as credit_late_payment
+    from agorakit.money.providers import fail_payment as fail_payment
+    from agorakit.money.providers import keep_open as keep_open
+    from agorakit.money.providers import open_payment_ids as open_payment_ids
+    from agorakit.money.providers import settle_from_provider as settle_from_provider
     from agorakit.money.schemas import PaymentOut as PaymentOut
 
 if TYPE_CHECKING:  # payout queue, and settling a pay-in a method confirms itself
-    from agorakit.money.ledger import external as external
-    from agorakit.money.payments import get_payment as get_payment
-    from agorakit.money.payments import settle as settle
+    from agorakit.money.account_names import external as external
     from agorakit.money.payout_queue import QueuedWithdrawal as QueuedWithdrawal
     from agorakit.money.payout_queue import attach_to_batch as attach_to_batch
     from agorakit.money.payout_queue import batch_withdrawal_ids as batch_withdrawal_ids
@@ -43,19 +67,34 @@ if TYPE_CHECKING:  # payout queue, and settling a pay-in a method confirms itsel
 
 EXPORTS: dict[str, str] = {
     "AmountText": "agorakit.money.amounts",
+    "attach_provider_ref": "agorakit.money.providers",
     "compute_fees": "agorakit.money.fees",
     "created_or_replayed": "agorakit.money.controllers",
+    "credit_late_payment": "agorakit.money.providers",
     "CurrencyCode": "agorakit.money.amounts",
     "expire_payments": "agorakit.money.payments",
     "exponent": "agorakit.money.amounts",
+    "fail_payment": "agorakit.money.providers",
     "FeeLine": "agorakit.money.fees",
     "format_amount": "agorakit.money.amounts",
+    "get_payment": "agorakit.money.payments",
+    "keep_open": "agorakit.money.providers",
+    "minor_units": "agorakit.money.payments",
     "Money": "agorakit.money.amounts",
     "money": "agorakit.money.amounts",
+    "open_payment_ids": "agorakit.money.providers",
+    "OPEN_STATUSES": "agorakit.money.payments",
     "parse_amount": "agorakit.money.amounts",
     "parse_money": "agorakit.money.amounts",
+    "PaymentCancelled": "agorakit.money.events",
+    "PaymentCompleted": "agorakit.money.events",
+    "PaymentExpired": "agorakit.money.events",
+    "PaymentFailed": "agorakit.money.events",
     "PaymentOut": "agorakit.money.schemas",
+    "PaymentRefunded": "agorakit.money.events",
+    "PaymentStarted": "agorakit.money.events",
     "PaymentStep": "agorakit.money.methods",
+    "percent_of": "agorakit.money.fees",
     "Quote": "agorakit.money.fees",
     # payout queue
     "QueuedWithdrawal": "agorakit.money.payout_queue",
@@ -68,9 +107,15 @@ EXPORTS: dict[str, str] = {
     "complete_payout": "agorakit.money.payout_queue",
     "fail_payout": "agorakit.money.payout_queue",
     # settling a pay-in a method confirms itself (bank_transfer)
-    "external": "agorakit.money.ledger",
-    "get_payment": "agorakit.money.payments",
+    "external": "agorakit.money.account_names",
     "settle": "agorakit.money.payments",
+    "settle_from_provider": "agorakit.money.providers",
+    "UNPAID_ENDS": "agorakit.money.providers",
+    "WithdrawalCancelled": "agorakit.money.events",
+    "WithdrawalCompleted": "agorakit.money.events",
+    "WithdrawalFailed": "agorakit.money.events",
+    "WithdrawalProcessing": "agorakit.money.events",
+    "WithdrawalRequested": "agorakit.money.events",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -16,7 +16,7 @@ from agorakit.money.schemas import (
     StatementLine,
 )
 from agorakit.money.tables import LedgerAccount, LedgerEntry
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.pagination import decode_cursor, page
 
 
 async def member_balances(member_id: int, *, default_currency: str) -> list[CurrencyBalance]:
@@ -77,9 +77,7 @@ async def _entries(
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(LedgerEntry.id < int(position["id"]))
-    rows = await query.output(load_json=True)
-    page = rows[:limit]
-    return page, encode_cursor({"id": page[-1]["id"]}) if len(rows) > limit else None
+    return page(await query.output(load_json=True), limit, lambda row: {"id": row["id"]})
 
 
 async def statement(

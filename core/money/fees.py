@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from agorakit.money.ledger import LedgerError
+from agorakit.hooks import Hooks
+from agorakit.money.account_names import LedgerError
 
 
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,15 +67,19 @@ def percent_of(amount: int, percent: str | Decimal) -> int:
 
 
 def compute_fees(pm: Any, quote: Quote) -> FeeBreakdown:
-    """Collect every fee plugin's lines for ``quote`` and add them up."""
+    """Collect every fee plugin's lines for ``quote`` and add them up.
+
+    ``pm`` is the site's plugin manager (``runtime.pm``) or its hook facade
+    (``runtime.hooks``).
+    """
+    hooks = pm if isinstance(pm, Hooks) else Hooks(pm)
     lines: list[FeeLine] = []
-    for result in pm.hook.agorakit_compute_fees(quote=quote):
-        for line in result or []:
-            if not isinstance(line, FeeLine) or not isinstance(line.amount, int) or line.amount < 0:
-                message = f"a fee plugin returned an invalid fee line: {line!r}"
-                raise LedgerError(message)
-            if line.amount:
-                lines.append(line)
+    for line in hooks.collect_sync("agorakit_compute_fees", quote=quote):
+        if not isinstance(line, FeeLine) or not isinstance(line.amount, int) or line.amount < 0:
+            message = f"a fee plugin returned an invalid fee line: {line!r}"
+            raise LedgerError(message)
+        if line.amount:
+            lines.append(line)
     seller_fees = sum(line.amount for line in lines if line.payer == "seller")
     buyer_fees = sum(line.amount for line in lines if line.payer == "buyer")
     if seller_fees > quote.amount:

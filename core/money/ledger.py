@@ -9,13 +9,14 @@ postings exactly the ones that fit succeed (row locks on PostgreSQL, one writer 
 on SQLite).  ``check_ledger`` recomputes everything from the entries.
 
 Call :func:`post` inside a unit of work (``async with runtime.unit_of_work() as uow``),
-together with the state change the money movement belongs to.
+together with the state change the money movement belongs to.  Account names
+(``available(8)``, ``escrow("order:12")``, ...) are :mod:`agorakit.money.account_names`,
+re-exported here.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -24,62 +25,21 @@ import msgspec
 
 from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of
 from agorakit.errors import AgorakitError, Conflict
+from agorakit.money.account_names import (  # re-exported: callers find them here
+    PLATFORM_FEES,
+    VOUCHERS_OUTSTANDING,
+    LedgerError,
+    account_in_words,
+    account_kind,
+    available,
+    clearing,
+    credit,
+    escrow,
+    external,
+)
 from agorakit.money.amounts import format_amount
 from agorakit.money.checks import check_ledger, nonzero_escrows  # re-exported: callers find them here
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
-
-PLATFORM_FEES = "platform:fees"
-VOUCHERS_OUTSTANDING = "vouchers:outstanding"
-
-_KINDS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^member:(?P<member>\d+):available$"), "available"),
-    (re.compile(r"^member:(?P<member>\d+):credit$"), "credit"),
-    (re.compile(r"^[a-z_]+:[A-Za-z0-9_-]+:escrow$"), "escrow"),
-    (re.compile(r"^platform:fees$"), "fees"),
-    (re.compile(r"^payouts:[a-z0-9_]+:clearing$"), "clearing"),
-    (re.compile(r"^external:[a-z0-9_]+$"), "external"),
-    (re.compile(r"^vouchers:outstanding$"), "vouchers"),
-]
-
-
-def available(member_id: int) -> str:
-    """Earned, withdrawable money of a member."""
-    return f"member:{member_id}:available"
-
-
-def credit(member_id: int) -> str:
-    """Site wallet of a member: spendable, never withdrawable."""
-    return f"member:{member_id}:credit"
-
-
-def escrow(ref: str) -> str:
-    """What a buyer paid for one order/campaign/request, e.g. ``escrow("order:12")``."""
-    return f"{ref}:escrow"
-
-
-def clearing(method: str) -> str:
-    """Withdrawals in flight through a payout method."""
-    return f"payouts:{method}:clearing"
-
-
-def external(method: str) -> str:
-    """The outside world for a pay-in/pay-out method (negative as money comes in)."""
-    return f"external:{method}"
-
-
-def account_kind(name: str) -> tuple[str, int | None]:
-    """The kind of an account name and, for member accounts, the member id."""
-    for pattern, kind in _KINDS:
-        match = pattern.match(name)
-        if match:
-            member = match.groupdict().get("member")
-            return kind, int(member) if member else None
-    message = f"{name!r} is not a ledger account name"
-    raise LedgerError(message)
-
-
-class LedgerError(Exception):
-    """A programming error in a posting (unbalanced, bad account): a bug, never user input."""
 
 
 class InsufficientFunds(AgorakitError):
@@ -507,25 +467,6 @@ async def _insufficient(name: str, currency: str, needed: int) -> InsufficientFu
     return _insufficient_at(name, currency, row["balance"] if row else 0, needed)
 
 
-def account_in_words(name: str) -> str:
-    """How people are told about an account in messages: never its internal name.
-
-    ``member:8:available`` → "your available balance", ``order:8:escrow`` → "the payment
-    held for order 8".  Every message a member can see names accounts through this.
-    """
-    kind, _ = account_kind(name)
-    parts = name.split(":")
-    if kind in ("available", "credit"):
-        return f"your {kind} balance"
-    if kind == "escrow":
-        return f"the payment held for {' '.join(parts[:-1])}"
-    if kind == "clearing":
-        return f"the money in withdrawals through {parts[1]}"
-    if kind == "external":
-        return f"the money received through {parts[1]}"
-    return {"fees": "the site's fee balance", "vouchers": "the outstanding voucher balance"}[kind]
-
-
 def _insufficient_at(name: str, currency: str, balance: int, needed: int) -> InsufficientFunds:
     kind, _ = account_kind(name)
     detail = (
@@ -592,13 +533,21 @@ _BALANCES = {locking: _balances(locking) for locking in (False, True)}
 
 
 __all__ = [
+    "PLATFORM_FEES",
+    "VOUCHERS_OUTSTANDING",
     "Conflict",
     "InsufficientFunds",
     "LedgerError",
     "Line",
     "Posting",
     "account_in_words",
+    "account_kind",
+    "available",
     "check_ledger",
+    "clearing",
+    "credit",
+    "escrow",
+    "external",
     "move",
     "nonzero_escrows",
     "post",

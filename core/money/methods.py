@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
-from agorakit.hooks import collect
 from agorakit.settings import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,8 +84,8 @@ class PayoutMethod(Protocol):
 def bind_methods(runtime: Runtime) -> tuple[dict[str, PaymentMethod], dict[str, PayoutMethod]]:
     """The methods the site config binds, checked against what the plugins provide."""
     source = runtime.settings.source
-    offered_in = _by_name(collect(runtime.pm.hook.agorakit_payment_methods()), "payment", source)
-    offered_out = _by_name(collect(runtime.pm.hook.agorakit_payout_methods()), "payout", source)
+    offered_in = _by_name(runtime.hooks.collect_sync("agorakit_payment_methods"), "payment", source)
+    offered_out = _by_name(runtime.hooks.collect_sync("agorakit_payout_methods"), "payout", source)
     money = runtime.settings.money
     return (
         _bound(_pick(offered_in, money.payment_methods, "money.payment_methods", source), runtime),

@@ -17,13 +17,19 @@ import msgspec
 from agorakit.db import is_unique_violation
 from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
-from agorakit.hooks import maybe_await
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount, money
+from agorakit.money.events import (
+    PaymentCancelled,
+    PaymentCompleted,
+    PaymentExpired,
+    PaymentRefunded,
+    PaymentStarted,
+)
 from agorakit.money.methods import PaymentStep
 from agorakit.money.schemas import PaymentOut
 from agorakit.money.tables import Payment
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.pagination import decode_cursor, page
 
 OPEN_STATUSES = ("pending", "awaiting_funds")
 #: statuses of a payment that is funding, or has funded, its target
@@ -128,7 +134,8 @@ async def start_payment(
                     if _request_of(first) != request:
                         raise IdempotencyKeyReused("payment")
                     return first, True
-            for result in runtime.pm.hook.agorakit_payment_starting(
+            await runtime.hooks.collect(
+                "agorakit_payment_starting",
                 uow=uow,
                 payer_id=payer_id,
                 method=method,
@@ -136,8 +143,7 @@ async def start_payment(
                 currency=currency,
                 purpose=purpose,
                 escrow_ref=escrow_ref,
-            ):
-                await maybe_await(result)
+            )
             now = uow.now
             row = {
                 "payer_id": payer_id,
@@ -162,7 +168,11 @@ async def start_payment(
                 await ledger.set_escrow_parties(
                     escrow_ref, currency, now=now, buyer_id=payer_id, seller_id=seller_id
                 )
-            uow.record("payment.started", subject=f"payment:{payment.id}", actor_id=payer_id, method=method)
+            uow.record(
+                PaymentStarted(payment_id=payment.id, method=method),
+                subject=f"payment:{payment.id}",
+                actor_id=payer_id,
+            )
             step: PaymentStep = await chosen.start(runtime=runtime, uow=uow, payment=payment)
             if step.status != "completed":
                 await Payment.update(
@@ -274,17 +284,18 @@ async def settle(
     settled = msgspec.structs.replace(
         payment, status="completed", completed_at=uow.now, details=msgspec.json.decode(merged)
     )
-    for result in uow.runtime.pm.hook.agorakit_payment_settled(uow=uow, payment=settled):
-        await maybe_await(result)
+    await uow.runtime.hooks.collect("agorakit_payment_settled", uow=uow, payment=settled)
     current = await get_payment(payment.id)
     if current.status == "completed":  # not handed back by refund_settled_payment
         uow.record(
-            "payment.completed",
+            PaymentCompleted(
+                payment_id=payment.id,
+                payer_id=payment.payer_id,
+                escrow_ref=payment.escrow_ref,
+                method=payment.method,
+            ),
             subject=f"payment:{payment.id}",
             actor_id=actor_id,
-            payer_id=payment.payer_id,
-            escrow_ref=payment.escrow_ref,
-            method=payment.method,
         )
     return current
 
@@ -323,12 +334,14 @@ async def refund_settled_payment(uow: Any, payment: PaymentOut, *, reason: str) 
         actor_id=None,
     )
     uow.record(
-        "payment.refunded",
+        PaymentRefunded(
+            payment_id=payment.id,
+            payer_id=payment.payer_id,
+            escrow_ref=payment.escrow_ref,
+            method=payment.method,
+            reason=reason,
+        ),
         subject=f"payment:{payment.id}",
-        payer_id=payment.payer_id,
-        escrow_ref=payment.escrow_ref,
-        method=payment.method,
-        reason=reason,
     )
     return msgspec.structs.replace(payment, status="refunded", failure_reason=reason)
 
@@ -359,7 +372,9 @@ async def cancel_payment(runtime: Any, *, payment_id: int, payer_id: int) -> Pay
         )
         if not updated:
             raise Conflict(f"payment {payment_id} is {payment.status}; only open payments can be cancelled")
-        uow.record("payment.cancelled", subject=f"payment:{payment_id}", actor_id=payer_id)
+        uow.record(
+            PaymentCancelled(payment_id=payment_id), subject=f"payment:{payment_id}", actor_id=payer_id
+        )
     return await get_payment(payment_id)
 
 
@@ -383,7 +398,7 @@ async def expire_payments(runtime: Any) -> list[int]:
         )
         ids = sorted(row["id"] for row in rows)
         for payment_id in ids:
-            uow.record("payment.expired", subject=f"payment:{payment_id}")
+            uow.record(PaymentExpired(payment_id=payment_id), subject=f"payment:{payment_id}")
     return ids
 
 
@@ -406,9 +421,8 @@ async def list_payments(
         query = query.where(Payment.status == status)
     if method:
         query = query.where(Payment.method == method)
-    rows = await query.output(load_json=True)
-    items = [to_payment(r) for r in rows[:limit]]
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    rows, next_cursor = page(await query.output(load_json=True), limit, lambda row: {"id": row["id"]})
+    return [to_payment(row) for row in rows], next_cursor
 
 
 # --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The core's own plugin for money: tables, routes, the balance method, CLI commands."""
+"""The core's own plugin for money: tables, routes, the balance method, CLI commands,
+its events and their notifications."""
 
 from __future__ import annotations
 
@@ -69,3 +70,12 @@ def agorakit_event_types():
     from agorakit.money.events import EVENTS
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_notify(event, runtime):
+    """Tell payers about payments others settled, expired or refunded payments, and
+    members about their finished withdrawals."""
+    from agorakit.money.notices import money_notices
+
+    return await money_notices(event, runtime)

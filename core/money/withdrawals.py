@@ -15,13 +15,19 @@ import msgspec
 
 from agorakit.db import is_unique_violation
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from agorakit.hooks import maybe_await
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount, money
+from agorakit.money.events import (
+    WithdrawalCancelled,
+    WithdrawalCompleted,
+    WithdrawalFailed,
+    WithdrawalProcessing,
+    WithdrawalRequested,
+)
 from agorakit.money.payments import IdempotencyKeyReused
 from agorakit.money.schemas import WithdrawalOut
 from agorakit.money.tables import Withdrawal
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.pagination import decode_cursor, page
 
 
 class WithdrawalRequest(msgspec.Struct, frozen=True):
@@ -107,14 +113,8 @@ async def request_withdrawal(
         message = f"the {payout.label} fee ({format_amount(fee, currency)}) leaves nothing to pay out"
         raise ValidationFailed([FieldError("amount.amount", message)])
     request = WithdrawalRequest(method=method, amount=amount, currency=currency)
-    reasons = [
-        reason
-        for reason in [
-            await maybe_await(r)
-            for r in runtime.pm.hook.agorakit_can_withdraw(member=member, request=request)
-        ]
-        if reason
-    ]
+    vetoes = await runtime.hooks.collect("agorakit_can_withdraw", member=member, request=request)
+    reasons = [reason for reason in vetoes if reason]
     if reasons:
         raise WithdrawalNotAllowed("; ".join(reasons), extra={"reasons": reasons})
 
@@ -153,10 +153,9 @@ async def request_withdrawal(
                 actor_id=member.id,
             )
             uow.record(
-                "withdrawal.requested",
+                WithdrawalRequested(withdrawal_id=withdrawal_id, method=method),
                 subject=f"withdrawal:{withdrawal_id}",
                 actor_id=member.id,
-                method=method,
             )
     except Exception as exc:
         if idempotency_key is not None and is_unique_violation(exc):
@@ -199,7 +198,11 @@ async def cancel_withdrawal(runtime: Any, *, withdrawal_id: int, member_id: int)
     async with runtime.unit_of_work() as uow:
         row = await _transition(uow, withdrawal_id, from_=("requested",), to="cancelled")
         await _return_funds(uow, row, kind="withdrawal_cancelled", actor_id=member_id, why="cancelled")
-        uow.record("withdrawal.cancelled", subject=f"withdrawal:{withdrawal_id}", actor_id=member_id)
+        uow.record(
+            WithdrawalCancelled(withdrawal_id=withdrawal_id),
+            subject=f"withdrawal:{withdrawal_id}",
+            actor_id=member_id,
+        )
     return await get_withdrawal(withdrawal_id)
 
 
@@ -212,7 +215,11 @@ async def mark_processing(
         row = await _transition(
             uow, withdrawal_id, from_=("requested",), to="processing", batch_ref=batch_ref
         )
-        uow.record("withdrawal.processing", subject=f"withdrawal:{withdrawal_id}", actor_id=actor_id)
+        uow.record(
+            WithdrawalProcessing(withdrawal_id=withdrawal_id),
+            subject=f"withdrawal:{withdrawal_id}",
+            actor_id=actor_id,
+        )
         rows.append(row)
     return rows
 
@@ -239,10 +246,9 @@ async def complete_withdrawal(
             actor_id=actor_id,
         )
         uow.record(
-            "withdrawal.completed",
+            WithdrawalCompleted(withdrawal_id=withdrawal_id, member_id=row["member_id"]),
             subject=f"withdrawal:{withdrawal_id}",
             actor_id=actor_id,
-            member_id=row["member_id"],
         )
     return await get_withdrawal(withdrawal_id)
 
@@ -259,11 +265,9 @@ async def fail_withdrawal(
         )
         await _return_funds(uow, row, kind="withdrawal_failed", actor_id=actor_id, why=f"failed: {reason}")
         uow.record(
-            "withdrawal.failed",
+            WithdrawalFailed(withdrawal_id=withdrawal_id, member_id=row["member_id"], reason=reason),
             subject=f"withdrawal:{withdrawal_id}",
             actor_id=actor_id,
-            member_id=row["member_id"],
-            reason=reason,
         )
     return await get_withdrawal(withdrawal_id)
 
@@ -310,6 +314,5 @@ async def list_withdrawals(
         query = query.where(Withdrawal.status == status)
     if method:
         query = query.where(Withdrawal.method == method)
-    rows = await query.output(load_json=True)
-    items = [to_withdrawal(r) for r in rows[:limit]]
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    rows, next_cursor = page(await query.output(load_json=True), limit, lambda row: {"id": row["id"]})
+    return [to_withdrawal(row) for row in rows], next_cursor

@@ -44,3 +44,10 @@ def agorakit_payment_methods():
     from agorakit.plugins.payments_paypal.methods import PayPalCheckout
 
     return [PayPalCheckout()]
+
+
+@hookimpl
+def agorakit_event_types():
+    from agorakit.plugins.payments_paypal.events import EVENTS
+
+    return EVENTS

@@ -6,12 +6,14 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
-from agorakit.http.openapi import problems
-from agorakit.http.params import Id, MemberRequest
-from agorakit.money.schemas import PaymentOut
+from agorakit.http import Id, MemberRequest, problem
+from agorakit.money import PaymentOut
 from agorakit.plugins.payments_paypal import service
 from agorakit.plugins.payments_paypal.schemas import CheckoutOut
 from agorakit.runtime import Runtime
+
+#: PayPal refused the request (502) or did not answer (503)
+_PAYPAL_PROBLEMS = {502: problem(502), 503: problem(503)}
 
 
 class PayPalCheckoutController(Controller):
@@ -21,7 +23,7 @@ class PayPalCheckoutController(Controller):
     @post(
         "/{payment_id:int}/checkout",
         operation_id="paypalCheckout",
-        responses=problems(502, 503),
+        responses=_PAYPAL_PROBLEMS,
         summary="The PayPal order of your PayPal payment and the link where you approve it",
         status_code=HTTP_200_OK,
     )
@@ -33,7 +35,7 @@ class PayPalCheckoutController(Controller):
     @post(
         "/{payment_id:int}/capture",
         operation_id="paypalCapture",
-        responses=problems(502, 503),
+        responses=_PAYPAL_PROBLEMS,
         summary="After approving at PayPal: capture the payment (settles it once)",
         status_code=HTTP_200_OK,
     )

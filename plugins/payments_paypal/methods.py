@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from agorakit.errors import ServiceUnavailable
-from agorakit.money.methods import PaymentStep
+from agorakit.money import PaymentStep
 from agorakit.plugins.payments_paypal.settings import PaymentsPayPalSettings
 from agorakit.plugins.paypal.client import paypal_settings
 

@@ -12,7 +12,8 @@
   through ``agorakit_payment_settled``) in one transaction, exactly once — the capture
   route, the webhooks and the worker may all try.  ``PENDING`` keeps the payment open
   (no expiry) until PayPal decides; ``DECLINED``/``FAILED`` fail it.  Money captured for a
-  payment that had meanwhile expired or been cancelled goes to the payer's site credit.
+  payment that had meanwhile expired, been cancelled or failed goes to the payer's site
+  credit; a settlement refused for another reason leaves the payment open for the next try.
 
 Refunds of orders stay on the site (the buyer's credit, the seed rule); nothing here sends
 money back to PayPal.
@@ -33,10 +34,24 @@ from agorakit.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from agorakit.money import ledger, payments
-from agorakit.money.amounts import format_amount
-from agorakit.money.schemas import PaymentOut
-from agorakit.money.tables import Payment
+from agorakit.money import (
+    OPEN_STATUSES,
+    PaymentOut,
+    attach_provider_ref,
+    credit_late_payment,
+    fail_payment,
+    format_amount,
+    get_payment,
+    keep_open,
+    minor_units,
+    open_payment_ids,
+    settle_from_provider,
+)
+from agorakit.plugins.payments_paypal.events import (
+    PayPalCapturePending,
+    PayPalLateCaptureCredited,
+    PayPalOrderCreated,
+)
 from agorakit.plugins.payments_paypal.methods import METHOD, PLUGIN
 from agorakit.plugins.payments_paypal.schemas import CheckoutOut
 from agorakit.plugins.payments_paypal.tables import PayPalOrder
@@ -45,7 +60,7 @@ from agorakit.plugins.paypal.client import PayPalError, client_for
 
 log = logging.getLogger("agorakit.paypal.checkout")
 
-OPEN = payments.OPEN_STATUSES
+OPEN = OPEN_STATUSES
 
 
 class PayPalProblem(AgorakitError):
@@ -99,7 +114,7 @@ def _failed(exc: PayPalError) -> PayPalFailed:
 
 
 async def _paypal_payment(payment_id: int, payer_id: int | None) -> PaymentOut:
-    payment = await payments.get_payment(payment_id, payer_id=payer_id)
+    payment = await get_payment(payment_id, payer_id=payer_id)
     if payment.method != METHOD:
         message = f"payment {payment_id} is paid by {payment.method}, not by PayPal"
         raise ValidationFailed([FieldError("payment_id", message, "path")])
@@ -188,22 +203,16 @@ async def checkout(runtime: Any, *, payment_id: int, payer_id: int) -> CheckoutO
                     updated_at=uow.now,
                 )
             )
-            await Payment.update(
-                {
-                    Payment.provider_ref: order["id"],
-                    Payment.details: {
-                        **payment.details,
-                        "paypal_order_id": order["id"],
-                        "approve_url": approve_url,
-                    },
-                    Payment.updated_at: uow.now,
-                }
-            ).where((Payment.id == payment.id) & Payment.status.is_in(list(OPEN)))
+            await attach_provider_ref(
+                uow,
+                payment,
+                order["id"],
+                details={"paypal_order_id": order["id"], "approve_url": approve_url},
+            )
             uow.record(
-                "paypal_checkout.order_created",
+                PayPalOrderCreated(payment_id=payment.id, order_id=order["id"]),
                 subject=f"payment:{payment.id}",
                 actor_id=payer_id,
-                order_id=order["id"],
             )
     except Exception as exc:
         if not is_unique_violation(exc):
@@ -282,7 +291,7 @@ async def apply_order(runtime: Any, row: dict[str, Any], order: dict[str, Any]) 
     if captures:
         return await apply_capture(runtime, row, captures[0], order_status=order.get("status"))
     await _note(runtime, row["id"], status=order.get("status"))
-    return await payments.get_payment(row["payment_id"])
+    return await get_payment(row["payment_id"])
 
 
 async def apply_capture(
@@ -291,13 +300,13 @@ async def apply_capture(
     """Settle on a COMPLETED capture of the exact amount; keep PENDING open; fail a DECLINED one."""
     status = str(capture_.get("status") or "").upper()
     capture_id = capture_.get("id")
-    payment = await payments.get_payment(row["payment_id"])
+    payment = await get_payment(row["payment_id"])
     await _note(runtime, row["id"], status=order_status, capture_id=capture_id, capture_status=status)
     if status == "COMPLETED":
         return await _settle(runtime, row, payment, capture_)
     if status == "PENDING":
         await _hold_open(runtime, payment, capture_)
-        return await payments.get_payment(payment.id)
+        return await get_payment(payment.id)
     if status in ("DECLINED", "FAILED"):
         await _fail(runtime, payment, f"PayPal {status.lower()} the capture {capture_id}")
         raise CaptureDeclined(
@@ -314,7 +323,7 @@ async def _settle(
 ) -> PaymentOut:
     amount = capture_.get("amount") or {}
     currency = payment.amount.currency
-    cents = payments.minor_units(payment)
+    cents = minor_units(payment)
     try:
         captured = (
             from_paypal(amount.get("value", ""), currency)
@@ -334,48 +343,45 @@ async def _settle(
     details = {"paypal_order_id": row["order_id"], "paypal_capture_id": capture_.get("id")}
     try:
         async with runtime.unit_of_work() as uow:
-            await payments.settle(
-                uow,
-                payment,
-                sources=[(ledger.external(METHOD), cents)],
-                actor_id=payment.payer_id,
-                details=details,
-            )
+            await settle_from_provider(uow, payment, actor_id=payment.payer_id, details=details)
     except Conflict:
-        current = await payments.get_payment(payment.id)
-        if current.status == "completed":
+        current = await get_payment(payment.id)
+        if current.status in ("completed", "refunded"):
             return current  # settled by the route, a webhook or the worker: once is enough
+        if current.status in OPEN:
+            raise  # refused for another reason: the next try (webhook, worker) settles it
         await _credit_late_capture(runtime, current, capture_, cents)
-        return await payments.get_payment(payment.id)
-    return await payments.get_payment(payment.id)
+        return await get_payment(payment.id)
+    return await get_payment(payment.id)
 
 
 async def _credit_late_capture(
     runtime: Any, payment: PaymentOut, capture_: dict[str, Any], cents: int
 ) -> None:
-    """PayPal took the money for a payment that had expired or been cancelled meanwhile:
-    the payer gets it as site credit (never lost, never paid twice)."""
+    """PayPal took the money for a payment that had expired, been cancelled or failed
+    meanwhile: the payer gets it as site credit (never lost, never paid twice)."""
     currency = payment.amount.currency
     async with runtime.unit_of_work() as uow:
-        posting = await ledger.post(
+        credited = await credit_late_payment(
             uow,
+            payment,
+            amount=cents,
             key=f"paypal:capture:{capture_.get('id')}:credit",
             kind="paypal_late_capture",
             description=(
                 f"PayPal payment {payment.reference} arrived after the payment was {payment.status}; "
                 f"{format_amount(cents, currency)} {currency} added to your credit"
             ),
-            lines=ledger.move(ledger.external(METHOD), ledger.credit(payment.payer_id), cents, currency),
-            refs={"payment": payment.id},
-            actor_id=None,
         )
-        if posting.created:
+        if credited:
             uow.record(
-                "paypal_checkout.late_capture_credited",
+                PayPalLateCaptureCredited(
+                    payment_id=payment.id,
+                    payer_id=payment.payer_id,
+                    capture_id=capture_.get("id"),
+                    amount=cents,
+                ),
                 subject=f"payment:{payment.id}",
-                payer_id=payment.payer_id,
-                capture_id=capture_.get("id"),
-                amount=cents,
             )
     log.warning(
         "payment %s was %s when PayPal captured it; credited to the payer", payment.id, payment.status
@@ -386,39 +392,21 @@ async def _hold_open(runtime: Any, payment: PaymentOut, capture_: dict[str, Any]
     """A PENDING capture: PayPal has the buyer's approval; the payment must not expire."""
     reason = (capture_.get("status_details") or {}).get("reason")
     async with runtime.unit_of_work() as uow:
-        held = (
-            await Payment.update(
-                {
-                    Payment.expires_at: None,
-                    Payment.details: {
-                        **payment.details,
-                        "paypal_capture_id": capture_.get("id"),
-                        "paypal_capture_status": "PENDING",
-                        **({"paypal_pending_reason": reason} if reason else {}),
-                    },
-                    Payment.updated_at: uow.now,
-                }
-            )
-            .where((Payment.id == payment.id) & Payment.status.is_in(list(OPEN)))
-            .returning(Payment.id)
-        )
+        details = {
+            "paypal_capture_id": capture_.get("id"),
+            "paypal_capture_status": "PENDING",
+            **({"paypal_pending_reason": reason} if reason else {}),
+        }
+        held = await keep_open(uow, payment, details=details)
         if held and payment.details.get("paypal_capture_status") != "PENDING":
-            uow.record("paypal_checkout.capture_pending", subject=f"payment:{payment.id}", reason=reason)
+            uow.record(
+                PayPalCapturePending(payment_id=payment.id, reason=reason), subject=f"payment:{payment.id}"
+            )
 
 
 async def _fail(runtime: Any, payment: PaymentOut, reason: str) -> None:
     async with runtime.unit_of_work() as uow:
-        failed = (
-            await Payment.update(
-                {Payment.status: "failed", Payment.failure_reason: reason, Payment.updated_at: uow.now}
-            )
-            .where((Payment.id == payment.id) & Payment.status.is_in(list(OPEN)))
-            .returning(Payment.id)
-        )
-        if failed:
-            uow.record(
-                "payment.failed", subject=f"payment:{payment.id}", payer_id=payment.payer_id, reason=reason
-            )
+        await fail_payment(uow, payment, reason=reason)
 
 
 async def _note(
@@ -491,14 +479,13 @@ async def sync_open_orders(runtime: Any) -> dict[str, Any]:
     if not client.configured:
         return report
     now = runtime.clock.now()
+    open_ids = await open_payment_ids(METHOD)
+    if not open_ids:
+        return report
     rows = await (
         PayPalOrder.select(PayPalOrder.all_columns())
         .where(
-            PayPalOrder.payment_id.is_in(
-                Payment.select(Payment.id).where(
-                    (Payment.method == METHOD) & Payment.status.is_in(list(OPEN))
-                )
-            )
+            PayPalOrder.payment_id.is_in(open_ids)
             & (PayPalOrder.next_sync_at.is_null() | (PayPalOrder.next_sync_at <= now))
         )
         .order_by(PayPalOrder.id)
