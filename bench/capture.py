@@ -4,17 +4,19 @@
 drives one browse of each kind, one whole gig order flow and one withdrawal through the
 app in-process (httpx's ASGITransport), and prints every statement Piccolo sent, per
 request, with ``T<n>`` marking the statements of one transaction; with ``--floor``, the
-statements ``bench/floor.py`` runs for the same requests.  ``tests/test_bench_statements.py``
+statements the floor (``bench/floor/``) runs for the same requests.  ``tests/test_bench_statements.py``
 compares the two counts request by request.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bench.seed import (
@@ -139,16 +141,16 @@ async def floor_client(site: Any) -> AsyncIterator[Any]:
     from bench import floor
     from bench.sites import JWT_SECRET
 
-    saved = floor.db, floor.JWT_SECRET
-    floor.db, floor.JWT_SECRET = floor.Database(site.floor_url), JWT_SECRET
-    await floor.db.start()
+    database = floor.Database(site.floor_url)
+    saved = floor.configure(database, JWT_SECRET)
+    await database.start()
     transport = httpx.ASGITransport(app=floor.app, client=("127.0.0.1", 50000))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             yield client
     finally:
-        await floor.db.close()
-        floor.db, floor.JWT_SECRET = saved
+        await database.close()
+        floor.configure(*saved)
 
 
 #: the benchmarked requests, in the order :func:`capture` sends them
@@ -164,12 +166,137 @@ REQUESTS = (
 )
 
 
+#: the rows a request writes, per table, as the app and the floor must both leave them
+#: (ids that both sides assign the same way included; texts of rendered templates left out)
+STATE = {
+    "ledger accounts": (
+        "SELECT name, currency, kind, balance, allow_negative, member_id, buyer_id, seller_id "
+        "FROM core_ledger_account ORDER BY name"
+    ),
+    "ledger transactions": (
+        "SELECT idempotency_key, kind, description, refs, actor_id FROM core_ledger_transaction "
+        "ORDER BY idempotency_key"
+    ),
+    "ledger entries": (
+        "SELECT t.idempotency_key, a.name, e.amount, e.currency, e.balance_after FROM core_ledger_entry e "
+        'JOIN core_ledger_transaction t ON t.id = e."transaction" JOIN core_ledger_account a ON a.id = e.account '
+        "ORDER BY t.idempotency_key, a.name"
+    ),
+    "orders": (
+        "SELECT id, process, process_version, state, version, buyer_id, seller_id, listing_id, currency, "
+        "amount, data FROM core_order ORDER BY id"
+    ),
+    "order items": (
+        'SELECT "order", position, kind, description, unit_price, quantity, amount FROM core_order_item '
+        'ORDER BY "order", position'
+    ),
+    "order history": (
+        'SELECT "order", seq, transition, from_state, to_state, actor_role, actor_id, data FROM core_order_event '
+        'ORDER BY "order", seq'
+    ),
+    "order timers": (
+        'SELECT "order", state, transition, status, attempts FROM core_order_timer ORDER BY "order", id'
+    ),
+    "payments": (
+        "SELECT id, payer_id, method, amount, currency, purpose, escrow_ref, status, details, failure_reason "
+        "FROM core_payment ORDER BY id"
+    ),
+    "proofs": 'SELECT id, "order", submitted_by, text, status, reviewed_by FROM core_proof ORDER BY id',
+    "domain events": "SELECT name, subject, actor_id, data, status FROM core_domain_event ORDER BY id",
+    "notifications": (
+        "SELECT n.member_id, d.name AS event, n.category, n.template, n.link, n.read_at FROM core_notification n "
+        "JOIN core_domain_event d ON d.id = n.event_id ORDER BY n.id"
+    ),
+    "emails": (
+        "SELECT o.member_id, d.name AS event, o.to_address, o.status, o.attempts FROM core_email_outbox o "
+        "JOIN core_notification n ON n.id = o.notification_id JOIN core_domain_event d ON d.id = n.event_id "
+        "ORDER BY o.id"
+    ),
+    "conversations": (
+        'SELECT c."key", c.kind, c.subject, m.body AS last_message FROM core_conversation c '
+        'LEFT JOIN core_message m ON m.id = c.last_message_id ORDER BY c."key"'
+    ),
+    "participants": (
+        'SELECT c."key", p.member_id, p.last_read_message_id FROM core_conversation_participant p '
+        'JOIN core_conversation c ON c.id = p.conversation ORDER BY c."key", p.member_id'
+    ),
+    "messages": (
+        'SELECT c."key", m.sender_id, m.kind, m.body, m.attachments, m.flags, m.flagged, d.name AS event '
+        "FROM core_message m JOIN core_conversation c ON c.id = m.conversation "
+        "LEFT JOIN core_domain_event d ON d.id = m.event_id ORDER BY m.id"
+    ),
+    "withdrawals": (
+        "SELECT id, member_id, method, amount, fee, currency, destination, status, batch_ref, provider_ref "
+        "FROM core_withdrawal ORDER BY id"
+    ),
+    "cancellations": "SELECT order_id, status FROM gigs_cancellation ORDER BY id",
+}
+
+
+_REFERENCE = re.compile(r"PAY-[0-9A-F]{10}")
+
+
+def _is_time(value: str) -> bool:
+    if len(value) < 19 or not value[:4].isdigit() or value[4] != "-":
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def comparable(value: Any) -> Any:
+    """``value`` with what differs between two runs of the same work masked: times, JSON
+    texts decoded, payment references (random)."""
+    if isinstance(value, dict):
+        return {k: "<reference>" if k == "reference" else comparable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [comparable(v) for v in value]
+    if isinstance(value, datetime):
+        return "<time>"
+    if isinstance(value, str):
+        if _is_time(value):
+            return "<time>"
+        value = _REFERENCE.sub("PAY-<reference>", value)
+        if value[:1] in "{[":
+            try:
+                return comparable(json.loads(value))
+            except ValueError:
+                return value
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+async def state_of(site: Any) -> dict[str, list[Any]]:
+    """The rows of :data:`STATE`, comparable across sides and engines."""
+    async with Raw(site) as raw:
+        return {name: comparable(await raw.fetch(sql)) for name, sql in STATE.items()}
+
+
+@dataclass
+class Run:
+    """One pass of the benchmarked requests: per request, its statements and its response
+    body; then the rows every table holds."""
+
+    statements: dict[str, list[Statement]]
+    responses: dict[str, Any]
+    state: dict[str, list[Any]]
+
+
 async def capture(engine: str, side: str = "app") -> dict[str, list[Statement]]:
-    """Statements per benchmarked request on ``engine``, by the real app or (``side="floor"``) the floor.
+    """Statements per benchmarked request on ``engine``, by the real app or (``side="floor"``) the floor."""
+    return (await run(engine, side)).statements
+
+
+async def run(engine: str, side: str = "app") -> Run:
+    """The benchmarked requests on ``engine``, by the real app or (``side="floor"``) the floor.
 
     Each call builds its own site with the same seed, so the app and the floor start from
     the same rows (the first posting to an account creates it, on both sides)."""
     out: dict[str, list[Statement]] = {}
+    responses: dict[str, Any] = {}
     async with bench_site(engine) as site:
         async with Raw(site) as raw:
             categories = await seed_categories(raw)
@@ -197,6 +324,7 @@ async def capture(engine: str, side: str = "app") -> dict[str, list[Statement]]:
                 cap.active = False
                 assert response.status_code < 300, (side, name, response.status_code, response.text)
                 out[f"{method} {name}"] = cap.statements
+                responses[f"{method} {name}"] = response.json()
                 return response.json()
 
             await call("/listings", "GET", "/listings?limit=20", None)
@@ -234,8 +362,9 @@ async def capture(engine: str, side: str = "app") -> dict[str, list[Statement]]:
                     },
                 },
             )
+        state = await state_of(site)
     assert tuple(out) == REQUESTS, list(out)
-    return out
+    return Run(out, comparable(responses), state)
 
 
 def repeated_reads(statements: list[Statement]) -> dict[str, int]:

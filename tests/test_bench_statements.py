@@ -1,16 +1,18 @@
-"""The floor's statement counts against the app's, request by request.
+"""The floor's statement counts against the app's, request by request, and the floor's results.
 
-``bench/floor.py`` is the leanest version of each benchmarked request: the SQL the app
-runs, through the raw driver, with nothing else.  Its figures mean something only while it
-does the same work as the app, so this test drives every benchmarked request through both
-in-process (``bench.capture``: the same seed, the same requests, the app's statements
-recorded at Piccolo's engine, the floor's at its driver sessions) and compares the
-number of statements each runs.  ``BEGIN``/``COMMIT``/savepoints are not counted on
-either side.
+The floor (``bench/floor/``) is the leanest way to do each benchmarked request's work: the
+same response, the same rows written, the same ledger postings, notifications, emails and
+messages, in as few statements as that work needs.  Its figures mean something only while
+it does the same work as the app and no more statements than the app for it, so this test
+drives every benchmarked request through both in-process (``bench.capture``: the same
+seed, the same requests, the app's statements recorded at Piccolo's engine, the floor's at
+its driver sessions), compares the response bodies and the rows every table holds
+afterwards, and the number of statements each side runs.  ``BEGIN``/``COMMIT``/savepoints
+are not counted on either side.
 
-Where the two differ, ``DIFFERENCE`` states by how much and why (app minus floor).  A
-change to either side that adds or removes a statement fails here: then either the floor
-follows the app, or the difference and its reason are updated.
+``DIFFERENCE`` states, per request, the app's statements minus the floor's (never
+negative) and why.  A change to either side that adds or removes a statement fails here:
+then either the floor follows, or the difference and its reason are updated.
 """
 
 from __future__ import annotations
@@ -24,46 +26,70 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.capture import REQUESTS, Statement, capture  # noqa: E402
+from bench.capture import REQUESTS, Run, Statement, run  # noqa: E402
 from bench.sites import postgres_unreachable  # noqa: E402
 
-#: request -> (the app's statements minus the floor's, why); negative: the floor runs more
+#: what the app reads and writes for the same work on its two sides of a commit; the
+#: floor does its event handlers' work in the request's transaction
+AFTER_COMMIT = (
+    "after its commit the app reads the recipient and their email preferences in two reads (the floor "
+    "in one) and marks the events published with an update (the floor writes them published)"
+)
+#: request -> (the app's statements minus the floor's, why)
 DIFFERENCE: dict[str, tuple[int, str]] = {
     "GET /listings": (0, "the same six reads"),
     "GET /listings?category": (0, "the same six reads (the walk of the category's newest listings)"),
     "GET /listings?q": (0, "the same six reads"),
     "POST /gigs/{id}/orders": (
-        -2,
-        "the floor reads the new order and its items twice for the response, the app once",
+        10,
+        "the app reads the gig's seller, its two rating summaries and the categories (4, a listing view "
+        "the order does not show), the new order and its items back for the response (2: the floor's "
+        "inserts return them), and the order and the buyer's name again for the notice (2: the floor "
+        f"holds them); {AFTER_COMMIT} (2)",
     ),
     "POST /orders/{id}/payments": (
-        -9,
-        "the floor reads the order's items twice more, the payment three times more and an "
-        "account once more; it looks the posting's key up before inserting it (the app: "
-        "ON CONFLICT DO NOTHING); its system message checks for an existing message and "
-        "prunes the participants, which the app's one conversation read makes needless",
+        18,
+        "the app reads the order before locking it and checks for a funding payment in a read of its "
+        "own (2: the floor's locked read has it as an EXISTS); it inserts the payment pending, settles "
+        "it with an update and reads it back twice (3: the floor inserts it settled, returning it); it "
+        "looks the escrow account up, creates it, reads it again, sets its parties and reads the "
+        "posting's accounts (5, where the floor's escrow update finds none and one insert creates it "
+        "with its balance and parties: +4); it reads the order and its items again and writes the "
+        "order's data in a second update (3); after its commit it reads the order and its history "
+        "row for the notice (2) and the order's conversation three times where the floor reads it "
+        f"once (2); {AFTER_COMMIT} (2)",
     ),
     "POST /gigs/orders/{id}/delivery": (
-        -11,
-        "the floor reads the order and its items three times more; its system message "
-        "checks for an existing message, creates and reads the conversation, inserts and "
-        "prunes the participants (five statements the app's one conversation read replaces)",
+        13,
+        "the app reads the order, its items and its waiting proofs in three reads (the floor in one: "
+        "+2) and all three again before the transition (3); after its commit it reads the order twice "
+        f"and its history row for the notices (3); {AFTER_COMMIT} (2); it reads the proof, the order "
+        "and its items back for the response (3: the floor's update returns the order)",
     ),
     "POST /gigs/orders/{id}/accept": (
-        -10,
-        "the app reads the order's open cancellation proposals (one set-wise read, +1); the "
-        "floor reads the order once more and its items three times more, looks the "
-        "posting's key up, closes the proposal with an update whether there is one or not, "
-        "and runs the five extra statements of its system message",
+        11,
+        "the app reads the order before locking it and its items in a read of their own (2: the floor "
+        "reads both in one locked read); it reads the posting's accounts and looks each of the two "
+        "new ones up, creates it and reads it again (7, where each new account costs the floor an "
+        "update that finds none and an insert: +5); it reads the open cancellation proposals where "
+        "the floor lapses them with an update (0); after its commit it reads the order and its "
+        f"history row for the notice (2); {AFTER_COMMIT} (2)",
     ),
-    "POST /withdrawals": (-1, "the floor looks the posting's key up before inserting it"),
+    "POST /withdrawals": (
+        5,
+        "the app reads the posting's accounts and looks the new clearing account up, creates it and "
+        "reads it again (4, where the floor's update that finds none and an insert create it: +3); it "
+        "marks the event published with an update (1: the floor writes it published) and reads the "
+        "withdrawal back for the response (1: the floor's insert returns it)",
+    ),
 }
 #: on PostgreSQL, added to ``DIFFERENCE``
 POSTGRES_DIFFERENCE: dict[str, tuple[int, str]] = {
     "POST /gigs/orders/{id}/accept": (
         1,
-        "the platform's fee credit is kept to the end of the unit of work and applied just "
-        "before the commit, with an entry insert of its own (deferred fee credits)",
+        "the app keeps the platform's fee credit to the end of the unit of work and applies it just "
+        "before the commit with an entry insert of its own; the floor applies it at the end of its "
+        "transaction too, with the posting's one entry insert",
     ),
 }
 
@@ -71,16 +97,32 @@ POSTGRES_DIFFERENCE: dict[str, tuple[int, str]] = {
 def test_every_benchmarked_request_has_a_stated_difference():
     assert set(DIFFERENCE) == set(REQUESTS) and set(POSTGRES_DIFFERENCE) <= set(REQUESTS)
     assert all(reason for _, reason in DIFFERENCE.values())
+    for name, (difference, _) in DIFFERENCE.items():
+        extra = POSTGRES_DIFFERENCE.get(name, (0, ""))[0]
+        assert difference >= 0 and difference + extra >= 0, (
+            f"the floor runs more statements than the app: {name}"
+        )
 
 
-_captured: dict[tuple[str, str], dict[str, list[Statement]]] = {}
+_runs: dict[tuple[str, str], Run] = {}
+
+
+async def runs(engine: str, side: str) -> Run:
+    """One run per engine and side for the whole module (each builds and seeds a site)."""
+    if (engine, side) not in _runs:
+        _runs[engine, side] = await run(engine, side)
+    return _runs[engine, side]
 
 
 async def statements(engine: str, side: str) -> dict[str, list[Statement]]:
-    """One capture per engine and side for the whole module (each builds and seeds a site)."""
-    if (engine, side) not in _captured:
-        _captured[engine, side] = await capture(engine, side)
-    return _captured[engine, side]
+    return (await runs(engine, side)).statements
+
+
+async def skip_without(engine: str) -> None:
+    if engine == "postgres":
+        reason = await postgres_unreachable()
+        if reason:
+            pytest.skip(f"PostgreSQL: {reason}")
 
 
 def listing(found: list[Statement]) -> str:
@@ -90,10 +132,7 @@ def listing(found: list[Statement]) -> str:
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 @pytest.mark.parametrize("request_name", REQUESTS)
 async def test_app_runs_the_floors_statements(engine, request_name):
-    if engine == "postgres":
-        reason = await postgres_unreachable()
-        if reason:
-            pytest.skip(f"PostgreSQL: {reason}")
+    await skip_without(engine)
     app = (await statements(engine, "app"))[request_name]
     floor = (await statements(engine, "floor"))[request_name]
     expected, why = DIFFERENCE[request_name]
@@ -107,3 +146,15 @@ async def test_app_runs_the_floors_statements(engine, request_name):
     assert all(s.transaction for s in floor if not s.sql.startswith("SELECT")), (
         "the floor writes in its transaction"
     )
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_floor_answers_and_writes_what_the_app_does(engine):
+    await skip_without(engine)
+    app, floor = await runs(engine, "app"), await runs(engine, "floor")
+    for name in REQUESTS:
+        assert floor.responses[name] == app.responses[name], f"{name} on {engine}: the response bodies differ"
+    for table, rows in app.state.items():
+        assert floor.state[table] == rows, f"{table} on {engine}: the rows differ after the requests"
+    balances = {row["name"]: row["balance"] for row in floor.state["ledger accounts"]}
+    assert sum(balances.values()) == 0, "the floor's ledger balances"

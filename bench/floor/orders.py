@@ -1,0 +1,478 @@
+"""The gig order flow: order, pay from balance, deliver, accept.
+
+Each request reads what it needs once (the order with its items in one read, locked on
+PostgreSQL where it moves; a check on a related row as an ``EXISTS`` of that read), takes
+what it writes back from ``RETURNING``, and moves the order with one ``UPDATE`` (state,
+version and the transition's data together).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from litestar import Request, post
+from litestar.params import FromPath, JSONBody
+
+from bench.floor import driver, ledger
+from bench.floor.driver import insert
+from bench.floor.effects import member_of, notify, store_events, system_message
+from bench.floor.schemas import (
+    Delivery,
+    ItemOut,
+    OrderGig,
+    OrderOut,
+    PaymentOut,
+    PayOrder,
+    Problem,
+    dumps,
+    loads,
+    money,
+)
+
+COMMISSION_PERCENT = Decimal("20")
+GIG_PROCESS = "gig_order"
+UNPAID_EXPIRY = timedelta(hours=72)
+AUTO_COMPLETE = timedelta(days=3)
+FUNDING = ("pending", "awaiting_funds", "completed")
+#: state -> role -> the transitions the order's response offers that role (the gig process)
+TRANSITIONS = {
+    "awaiting_payment": {"buyer": ["cancel_unpaid"]},
+    "in_progress": {"buyer": ["cancel_late", "cancel_mutual"], "seller": ["deliver", "cancel_mutual"]},
+    "delivered": {"buyer": ["accept", "cancel_mutual"], "seller": ["cancel_mutual"]},
+}
+ITEM_COLUMNS = ("position", "kind", "description", "unit_price", "quantity", "amount")
+#: the order and its items in one read, with the ``{check}`` a request makes as column ``busy``
+ORDER_WITH_ITEMS = (
+    "SELECT o.*, {check} AS busy, "
+    + ", ".join(f"i.{c} AS item_{c}" for c in ITEM_COLUMNS)
+    + ' FROM core_order o LEFT JOIN core_order_item i ON i."order" = o.id WHERE o.id = ${n} '
+    "ORDER BY i.position FOR UPDATE OF o"
+)
+PROOF_WAITING = 'EXISTS(SELECT 1 FROM core_proof WHERE "order" = $1 AND status = $2)'
+
+
+def quote(amount: int) -> dict[str, Any]:
+    fee = int((Decimal(amount) * COMMISSION_PERCENT / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    line = {
+        "payer": "seller",
+        "amount": fee,
+        "label": f"Site fee ({COMMISSION_PERCENT}%)",
+        "code": "commission",
+    }
+    return {"buyer_total": amount, "seller_net": amount - fee, "platform_total": fee, "lines": [line]}
+
+
+def to_order(row: Any, items: list[Any], caller_id: int, prefix: str = "") -> OrderOut:
+    """The app's order body; ``items`` are item rows (``prefix``: their columns' prefix)."""
+    currency = row["currency"]
+    role = "buyer" if caller_id == row["buyer_id"] else "seller" if caller_id == row["seller_id"] else ""
+    return OrderOut(
+        id=row["id"],
+        process=row["process"],
+        process_version=row["process_version"],
+        state=row["state"],
+        version=row["version"],
+        buyer_id=row["buyer_id"],
+        seller_id=row["seller_id"],
+        listing_id=row["listing_id"],
+        amount=money(row["amount"], currency),
+        items=[
+            ItemOut(
+                i[f"{prefix}position"],
+                i[f"{prefix}kind"],
+                i[f"{prefix}description"],
+                money(i[f"{prefix}unit_price"], currency),
+                i[f"{prefix}quantity"],
+                money(i[f"{prefix}amount"], currency),
+            )
+            for i in items
+            if i[f"{prefix}position"] is not None
+        ],
+        data=loads(row["data"]) or {},
+        state_entered_at=row["state_entered_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        allowed_transitions=list(TRANSITIONS.get(row["state"], {}).get(role, [])),
+    )
+
+
+async def order_of(s: Any, order_id: int, member_id: int, check: str, *args: Any) -> list[Any]:
+    """The order's rows (one per item), locked on PostgreSQL; 404 unless the member is a party.
+
+    ``check``: an SQL condition on ``$1``..``$n`` (``args``), read as the rows' ``busy``."""
+    rows = await s.fetch(ORDER_WITH_ITEMS.format(check=check, n=len(args) + 1), *args, order_id)
+    if not rows or member_id not in (rows[0]["buyer_id"], rows[0]["seller_id"]):
+        raise Problem(404, "not_found", f"there is no order {order_id}")
+    return rows
+
+
+async def enter(
+    s: Any,
+    row: Any,
+    target: str,
+    name: str,
+    role: str,
+    actor: Any,
+    history: dict,
+    now: datetime,
+    data: Any = None,
+) -> Any:
+    """Fire a transition: the order moved (version checked; ``data`` replaces its data),
+    its history row, the old state's timers cancelled; the order as it is now."""
+    data_sql, data_args = (", data = $5", [dumps(data)]) if data is not None else ("", [])
+    n = 5 + len(data_args)
+    moved = await s.row(
+        f"UPDATE core_order SET state = $1, version = $2, state_entered_at = $3, updated_at = $4{data_sql} "
+        f"WHERE id = ${n} AND version = ${n + 1} RETURNING *",
+        target,
+        row["version"] + 1,
+        now,
+        now,
+        *data_args,
+        row["id"],
+        row["version"],
+    )
+    if moved is None:
+        raise Problem(409, "conflict", f"order {row['id']} changed while {name} was being fired")
+    await insert(
+        s,
+        "core_order_event",
+        {
+            "order": row["id"],
+            "seq": row["version"] + 1,
+            "transition": name,
+            "from_state": row["state"],
+            "to_state": target,
+            "actor_role": role,
+            "actor_id": actor,
+            "data": dumps(history),
+            "at": now,
+        },
+    )
+    await s.fetch(
+        'UPDATE core_order_timer SET status = $1 WHERE "order" = $2 AND status = $3',
+        "cancelled",
+        row["id"],
+        "pending",
+    )
+    return moved
+
+
+def transitioned(row: Any, name: str, target: str, role: str, actor: Any) -> tuple:
+    data = {"process": GIG_PROCESS, "transition": name, "from_state": row["state"], "to_state": target}
+    return ("order.transitioned", f"order:{row['id']}", actor, data | {"actor_role": role})
+
+
+async def set_timer(s: Any, order_id: int, state: str, transition: str, due: datetime, now: datetime) -> None:
+    await insert(
+        s,
+        "core_order_timer",
+        {
+            "order": order_id,
+            "state": state,
+            "transition": transition,
+            "due_at": due,
+            "status": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "fired_at": None,
+            "created_at": now,
+        },
+    )
+
+
+@post("/gigs/{listing_id:int}/orders", status_code=201)
+async def order_gig(request: Request, listing_id: FromPath[int], data: JSONBody[OrderGig]) -> OrderOut:
+    async with driver.db.transaction() as s:
+        buyer = await member_of(request, s)
+        listing = await s.row("SELECT * FROM core_listing WHERE id = $1 LIMIT 1", listing_id)
+        if listing is None or listing["kind"] != "gig":
+            raise Problem(404, "not_found", f"there is no gig {listing_id}")
+        if listing["owner_id"] == buyer["id"]:
+            raise Problem(403, "forbidden", "you cannot order your own gig")
+        if listing["status"] != "published":
+            raise Problem(409, "gig_not_available", f"gig {listing_id} is {listing['status']}")
+        now = datetime.now(UTC)
+        amount = listing["price"] * data.quantity
+        order_data = {
+            "fee_kind": "gig",
+            "gig": {"title": listing["title"], "extras": [], "quantity": data.quantity},
+            "delivery_days": loads(listing["attributes"])["delivery_days"],
+            "requirements": data.requirements.strip(),
+            "quote": quote(amount),
+        }
+        order = await insert(
+            s,
+            "core_order",
+            {
+                "process": GIG_PROCESS,
+                "process_version": 1,
+                "state": "awaiting_payment",
+                "version": 1,
+                "buyer_id": buyer["id"],
+                "seller_id": listing["owner_id"],
+                "listing_id": listing_id,
+                "currency": listing["currency"],
+                "amount": amount,
+                "data": dumps(order_data),
+                "state_entered_at": now,
+                "created_at": now,
+                "updated_at": now,
+            },
+            returning="*",
+        )
+        order_id = order["id"]
+        item = await insert(
+            s,
+            "core_order_item",
+            {
+                "order": order_id,
+                "position": 1,
+                "kind": "base",
+                "description": listing["title"][:200],
+                "unit_price": listing["price"],
+                "quantity": data.quantity,
+                "amount": amount,
+            },
+            returning="*",
+        )
+        await insert(
+            s,
+            "core_order_event",
+            {
+                "order": order_id,
+                "seq": 1,
+                "transition": "create",
+                "from_state": None,
+                "to_state": "awaiting_payment",
+                "actor_role": "buyer",
+                "actor_id": buyer["id"],
+                "data": "{}",
+                "at": now,
+            },
+        )
+        await set_timer(s, order_id, "awaiting_payment", "expire", now + UNPAID_EXPIRY, now)
+        created = {"process": GIG_PROCESS, "state": "awaiting_payment"}
+        (event,) = await store_events(s, [("order.created", f"order:{order_id}", buyer["id"], created)], now)
+        title = f"New order {order_id} from {buyer['display_name']}"
+        await notify(s, event, listing["owner_id"], "order_created", title, f"/orders/{order_id}", now)
+    return to_order(order, [item], buyer["id"])
+
+
+@post("/orders/{order_id:int}/payments", status_code=201)
+async def pay_order(request: Request, order_id: FromPath[int], data: JSONBody[PayOrder]) -> PaymentOut:
+    if data.method != "balance":
+        raise Problem(422, "validation_error", "the floor pays from the balance only")
+    escrow_ref = f"order:{order_id}"
+    async with driver.db.transaction() as s:
+        buyer = await member_of(request, s)
+        # locked: one payment funds an order, whatever else pays it at the same moment
+        funded = f"EXISTS(SELECT 1 FROM core_payment WHERE escrow_ref = $1 AND status IN {FUNDING!r})"
+        row = (await order_of(s, order_id, buyer["id"], funded, escrow_ref))[0]
+        if row["buyer_id"] != buyer["id"]:
+            raise Problem(403, "forbidden", "only the buyer pays for the order")
+        if row["busy"]:
+            raise Problem(409, "order_already_paid", f"order {order_id} is already paid")
+        if row["state"] != "awaiting_payment":
+            raise Problem(409, "transition_not_allowed", f"order {order_id} is {row['state']}")
+        now = datetime.now(UTC)
+        total = loads(row["data"])["quote"]["buyer_total"]
+        credit, available = f"member:{buyer['id']}:credit", f"member:{buyer['id']}:available"
+        held = {
+            r["name"]: r["balance"]
+            for r in await s.fetch(
+                "SELECT name, balance FROM core_ledger_account WHERE name IN ($1, $2) AND currency = $3 "
+                "ORDER BY name FOR NO KEY UPDATE",
+                available,
+                credit,
+                ledger.CURRENCY,
+            )
+        }
+        have = held.get(credit, 0) + held.get(available, 0)
+        if have < total:
+            detail = (
+                f"your balance is {money(have, 'USD').amount} USD (credit and available together); "
+                f"this needs {money(total, 'USD').amount} USD"
+            )
+            raise Problem(409, "insufficient_funds", detail)
+        from_credit = min(held.get(credit, 0), total)
+        reference = "PAY-" + secrets.token_hex(5).upper()
+        payment = await insert(
+            s,
+            "core_payment",
+            {
+                "payer_id": buyer["id"],
+                "method": "balance",
+                "amount": total,
+                "currency": "USD",
+                "purpose": "escrow",
+                "escrow_ref": escrow_ref,
+                "status": "completed",
+                "reference": reference,
+                "idempotency_key": None,
+                "provider_ref": None,
+                "details": dumps({"from_credit": from_credit, "from_available": total - from_credit}),
+                "failure_reason": None,
+                "expires_at": None,
+                "completed_at": now,
+                "created_at": now,
+                "updated_at": now,
+            },
+            returning="*",
+        )
+        payment_id, escrow = payment["id"], f"{escrow_ref}:escrow"
+        await ledger.post(
+            s,
+            key=f"payment:{payment_id}:settle",
+            kind="payment_completed",
+            description=f"payment for {escrow_ref} by balance ({reference})",
+            moves={credit: -from_credit, available: from_credit - total, escrow: total},
+            refs={"payment": payment_id, "escrow": escrow_ref},
+            actor=buyer["id"],
+            now=now,
+            parties={escrow: (buyer["id"], row["seller_id"])},
+        )
+        # the paid transition and its effect (the seller's clock starts)
+        order_data = loads(row["data"])
+        order_data["deadline"] = (now + timedelta(days=order_data.get("delivery_days", 1))).isoformat()
+        order_data["paid_at"] = now.isoformat()
+        await enter(s, row, "in_progress", "paid", "system", None, {"payment": payment_id}, now, order_data)
+        paid = transitioned(row, "paid", "in_progress", "system", None)
+        settled = {"payer_id": buyer["id"], "escrow_ref": escrow_ref, "method": "balance"}
+        events = await store_events(
+            s,
+            [
+                ("payment.started", f"payment:{payment_id}", buyer["id"], {"method": "balance"}),
+                paid,
+                ("payment.completed", f"payment:{payment_id}", buyer["id"], settled),
+            ],
+            now,
+        )
+        link = f"/orders/{order_id}"
+        await notify(
+            s, events[1], row["seller_id"], "order_transitioned", f"Order {order_id} was paid", link, now
+        )
+        text = f"Order {order_id}: awaiting payment → in progress (paid automatically)"
+        await system_message(s, row, events[1], text, now)
+    return PaymentOut(
+        id=payment["id"],
+        payer_id=payment["payer_id"],
+        method=payment["method"],
+        amount=money(payment["amount"], payment["currency"]),
+        purpose=payment["purpose"],
+        escrow_ref=payment["escrow_ref"],
+        status=payment["status"],
+        reference=payment["reference"],
+        details=loads(payment["details"]) or {},
+        failure_reason=payment["failure_reason"],
+        expires_at=payment["expires_at"],
+        completed_at=payment["completed_at"],
+        created_at=payment["created_at"],
+    )
+
+
+@post("/gigs/orders/{order_id:int}/delivery", status_code=200)
+async def deliver(request: Request, order_id: FromPath[int], data: JSONBody[Delivery]) -> OrderOut:
+    async with driver.db.transaction() as s:
+        seller = await member_of(request, s)
+        rows = await order_of(s, order_id, seller["id"], PROOF_WAITING, order_id, "submitted")
+        row = rows[0]
+        if row["seller_id"] != seller["id"]:
+            raise Problem(403, "forbidden", "only the seller delivers the order")
+        if row["state"] != "in_progress":
+            raise Problem(409, "conflict", f"order {order_id} is {row['state']}")
+        if row["busy"]:
+            raise Problem(409, "conflict", "a proof of this order is waiting for review")
+        now = datetime.now(UTC)
+        proof = await insert(
+            s,
+            "core_proof",
+            {
+                "order": order_id,
+                "submitted_by": seller["id"],
+                "text": data.message.strip(),
+                "urls": "[]",
+                "attachments": "[]",
+                "status": "submitted",
+                "review_reason": None,
+                "reviewed_by": None,
+                "reviewed_at": None,
+                "created_at": now,
+            },
+        )
+        after = await enter(
+            s, row, "delivered", "deliver", "seller", seller["id"], {"proof": proof["id"]}, now
+        )
+        await set_timer(s, order_id, "delivered", "auto_complete", now + AUTO_COMPLETE, now)
+        events = await store_events(
+            s,
+            [
+                transitioned(row, "deliver", "delivered", "seller", seller["id"]),
+                ("proof.submitted", f"order:{order_id}", seller["id"], {"proof": proof["id"]}),
+            ],
+            now,
+        )
+        text = f"Order {order_id}: in progress → delivered (deliver by the seller)"
+        await system_message(s, row, events[0], text, now)
+        title, link = f"Order {order_id} was delivered", f"/orders/{order_id}/proofs"
+        await notify(s, events[1], row["buyer_id"], "proof_submitted", title, link, now)
+    return to_order(after, rows, seller["id"], prefix="item_")
+
+
+@post("/gigs/orders/{order_id:int}/accept", status_code=200)
+async def accept(request: Request, order_id: FromPath[int]) -> OrderOut:
+    async with driver.db.transaction() as s:
+        buyer = await member_of(request, s)
+        rows = await order_of(s, order_id, buyer["id"], "FALSE")
+        row = rows[0]
+        if row["state"] != "delivered":
+            raise Problem(409, "transition_not_allowed", f"order {order_id} is {row['state']}")
+        if row["buyer_id"] != buyer["id"]:
+            raise Problem(403, "actor_not_allowed", "accept is for the buyer of the order")
+        now = datetime.now(UTC)
+        after = await enter(s, row, "completed", "accept", "buyer", buyer["id"], {}, now)
+        await s.fetch(
+            'UPDATE core_proof SET status = $1, reviewed_by = $2, reviewed_at = $3 WHERE "order" = $4 AND status = $5',
+            "accepted",
+            buyer["id"],
+            now,
+            order_id,
+            "submitted",
+        )
+        figures = loads(row["data"])["quote"]
+        net, fees = figures["seller_net"], figures["platform_total"]
+        posting = await ledger.begin(
+            s,
+            key=f"order:{order_id}:release",
+            kind="escrow_released",
+            description=f"Order {order_id} completed: payment to the seller",
+            moves={
+                f"order:{order_id}:escrow": -(net + fees),
+                f"member:{row['seller_id']}:available": net,
+                "platform:fees": fees,
+            },
+            refs={"order": order_id},
+            actor=buyer["id"],
+            now=now,
+        )
+        (event,) = await store_events(
+            s, [transitioned(row, "accept", "completed", "buyer", buyer["id"])], now
+        )
+        # open cancellation proposals lapse
+        await s.fetch(
+            "UPDATE gigs_cancellation SET status = $1, decided_at = $2 WHERE order_id = $3 AND status = $4",
+            "lapsed",
+            now,
+            order_id,
+            "open",
+        )
+        title, link = f"Order {order_id} was completed", f"/orders/{order_id}"
+        await notify(s, event, row["seller_id"], "order_transitioned", title, link, now)
+        text = f"Order {order_id}: delivered → completed (accept by the buyer)"
+        await system_message(s, row, event, text, now)
+        if posting is not None:
+            await posting.finish()  # the platform's fee credit, just before the commit
+    return to_order(after, rows, buyer["id"], prefix="item_")
