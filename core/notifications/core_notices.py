@@ -1,7 +1,7 @@
 """Who the core tells about its own events (the core's ``agorakit_notify``).
 
 Each function takes a committed event and returns notices; facts that the event's data
-does not carry (an order's parties, a listing's title, a payment's amount) are read from
+does not carry (an order's parties, a payment's amount) are read from
 the database.  The rules that keep members from being told the same thing twice:
 
 - nobody is told about what they did themselves (``event.actor_id``), except receipts
@@ -278,57 +278,6 @@ async def proof_reviewed(event: DomainEvent, runtime: Any) -> list[Notice]:
 
 
 # --------------------------------------------------------------------------------------
-# Listings and qualifications
-# --------------------------------------------------------------------------------------
-
-
-async def listing_moderated(event: DomainEvent, runtime: Any) -> list[Notice]:
-    from agorakit.catalog.tables import Listing
-
-    listing_id = _subject_id(event)
-    owner_id = event.data.get("owner_id")
-    if listing_id is None or owner_id is None:
-        return []
-    row = await Listing.select(Listing.title).where(Listing.id == listing_id).first()
-    approved = event.name == "listing.approved"
-    return [
-        Notice(
-            member_id=owner_id,
-            category="listings",
-            template="listing_approved" if approved else "listing_rejected",
-            context={
-                "listing_id": listing_id,
-                "title": row["title"] if row else f"#{listing_id}",
-                "reason": event.data.get("reason") or "",
-            },
-            link=f"/listings/{listing_id}",
-        )
-    ]
-
-
-async def qualification_decided(event: DomainEvent, runtime: Any) -> list[Notice]:
-    from agorakit.catalog.tables import Category
-
-    member_id = event.data.get("member_id")
-    if member_id is None:
-        return []
-    row = await Category.select(Category.name).where(Category.id == event.data.get("category_id")).first()
-    return [
-        Notice(
-            member_id=member_id,
-            category="listings",
-            template="qualification_decided",
-            context={
-                "approved": event.name == "qualification.approved",
-                "category_name": row["name"] if row else "the category",
-                "reason": event.data.get("reason") or "",
-            },
-            link="/me/qualifications",
-        )
-    ]
-
-
-# --------------------------------------------------------------------------------------
 # Money
 # --------------------------------------------------------------------------------------
 
@@ -437,10 +386,6 @@ CORE_NOTICES: dict[str, Callable[[DomainEvent, Any], Awaitable[list[Notice]]]] =
     "proof.accepted": proof_reviewed,
     "proof.rejected": proof_reviewed,
     "proof.correction_requested": proof_reviewed,
-    "listing.approved": listing_moderated,
-    "listing.rejected": listing_moderated,
-    "qualification.approved": qualification_decided,
-    "qualification.rejected": qualification_decided,
     "payment.completed": payment_completed,
     "payment.expired": payment_expired,
     "payment.refunded": payment_refunded,
