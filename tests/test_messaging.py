@@ -481,6 +481,7 @@ async def test_order_transition_posts_one_system_message(client, runtime, make_m
         subject=stored["subject"],
         actor_id=stored["actor_id"],
         data=stored["data"],
+        payload=runtime.event_types.payload(stored["name"], stored["data"]),
     )
     assert await deliver(runtime, event) == []
     assert await deliver(runtime, event) == []
@@ -594,7 +595,7 @@ async def test_message_posted_event_and_notices(client, runtime, make_member):
     assert stored["subject"] == f"conversation:{conversation['id']}"
     assert stored["actor_id"] == alice.id
     data = stored["data"]
-    assert (data["conversation"], data["message"], data["recipients"]) == (
+    assert (data["conversation_id"], data["message_id"], data["recipients"]) == (
         conversation["id"],
         conversation["last_message"]["id"],
         [bob.id],
@@ -603,7 +604,8 @@ async def test_message_posted_event_and_notices(client, runtime, make_member):
     assert data["excerpt"].startswith("Hello Bob, x") and len(data["excerpt"]) == 200
 
     event = DomainEvent(id=stored["id"], name=stored["name"], at=stored["at"], subject=stored["subject"],
-                        actor_id=stored["actor_id"], data=data)  # fmt: skip
+                        actor_id=stored["actor_id"], data=data,
+                        payload=runtime.event_types.payload(stored["name"], data))  # fmt: skip
     notices = messaging_plugin.agorakit_notify(event=event, runtime=runtime)
     assert [(n.member_id, n.category, n.template, n.link) for n in notices] == [
         (bob.id, "messages", "message_received", f"/conversations/{conversation['id']}")

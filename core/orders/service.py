@@ -689,16 +689,17 @@ def _record_transition(
     actor_id: int | None,
 ) -> None:
     """The ``order.transitioned`` event of an order (its row before the move)."""
-    uow.record(
-        "order.transitioned",
-        subject=f"order:{row['id']}",
-        actor_id=actor_id,
+    from agorakit.orders.events import OrderTransitioned
+
+    transitioned = OrderTransitioned(
+        order_id=row["id"],
         process=process.name,
         transition=name,
         from_state=row["state"],
         to_state=target,
         actor_role=actor_role,
     )
+    uow.record(transitioned, subject=f"order:{row['id']}", actor_id=actor_id)
 
 
 async def move_in(
