@@ -126,7 +126,7 @@ async def test_deliver_hands_one_event_to_batch_handlers_as_a_batch_of_one(runti
     await record(runtime, "test.a")
     [stored] = await StoredEvent.select().where(StoredEvent.name == "test.a")
     batches.calls.clear()
-    assert await event_outbox.deliver(runtime, event_outbox._to_event(stored)) == []
+    assert await event_outbox.deliver(runtime, event_outbox._to_event(runtime, stored)) == []
     assert batches.calls == [["test.a"]]
 
 
@@ -147,7 +147,7 @@ async def three_paid_orders(client, runtime, make_member):
         .where(StoredEvent.subject.is_in([f"order:{o.id}" for o, _, _ in orders]))
         .order_by(StoredEvent.id)
     )
-    events = [event_outbox._to_event(r) for r in rows if r["data"] and "pay" in str(r["data"])]
+    events = [event_outbox._to_event(runtime, r) for r in rows if r["data"] and "pay" in str(r["data"])]
     assert len(events) == 3
     return orders, events
 
@@ -224,7 +224,7 @@ async def test_two_transitions_of_one_order_in_a_batch_post_both_and_the_last_is
         .where((StoredEvent.name == "order.transitioned") & (StoredEvent.subject == f"order:{order.id}"))
         .order_by(StoredEvent.id)
     )
-    both = [event_outbox._to_event(r) for r in rows][-2:]
+    both = [event_outbox._to_event(runtime, r) for r in rows][-2:]
     ids = [e.id for e in both]
     texts = [m[3] for m in await system_messages(ids)]
     assert len(texts) == 2
@@ -271,7 +271,7 @@ async def test_an_event_about_a_missing_order_fails_alone(client, runtime, make_
     assert "messaging" in lost["last_error"] and "there is no order 987654" in lost["last_error"]
     # In a batch with others: only it fails; the others are recorded.
     await Message.delete().where(Message.event_id.is_in([e.id for e in events]))
-    batch = [*events[:2], event_outbox._to_event(lost), events[2]]
+    batch = [*events[:2], event_outbox._to_event(runtime, lost), events[2]]
     errors = await event_outbox.deliver_all(runtime, batch)
     assert [bool(e) for e in errors] == [False, False, True, False]
     assert len(await system_messages([e.id for e in events])) == 3
