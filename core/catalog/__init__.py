@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from agorakit.catalog.schemas import CreateListing as CreateListing
     from agorakit.catalog.search import listing_texts as listing_texts
     from agorakit.catalog.search import published_listing_texts as published_listing_texts
+    from agorakit.catalog.service import is_qualified as is_qualified
 
 EXPORTS: dict[str, str] = {
     "CategoryCreated": "agorakit.catalog.events",
@@ -42,6 +43,7 @@ EXPORTS: dict[str, str] = {
     "CreateCategory": "agorakit.catalog.schemas",
     "CreateListing": "agorakit.catalog.schemas",
     "get_listing": "agorakit.catalog.listings",
+    "is_qualified": "agorakit.catalog.service",
     "listing_texts": "agorakit.catalog.search",
     "ListingApproved": "agorakit.catalog.events",
     "ListingClosed": "agorakit.catalog.events",
