@@ -15,8 +15,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from agorakit.accounts.roles import is_operator
-from agorakit.accounts.schemas import MemberOut
+from agorakit.accounts import MemberOut, is_operator
 from agorakit.accounts.tables import Member
 from agorakit.catalog import service
 from agorakit.catalog.checks import check_draft, clean_text, countries_of, kind_named, validate_attributes
@@ -46,7 +45,7 @@ from agorakit.catalog.schemas import (
 from agorakit.catalog.tables import Listing
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import FieldError, NotFound, ValidationFailed
-from agorakit.money.amounts import money, parse_money
+from agorakit.money import money, parse_money
 from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 
@@ -61,7 +60,7 @@ HIDDEN = ("draft", "pending_review", "rejected")
 
 async def rating_summaries(member_ids: list[int]) -> dict[int, RatingSummary]:
     """Sellers' rating summaries: what buyers wrote, hidden reviews left out."""
-    from agorakit.reviews.service import seller_summaries
+    from agorakit.reviews import seller_summaries
 
     found = await seller_summaries(member_ids)
     return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
@@ -69,7 +68,7 @@ async def rating_summaries(member_ids: list[int]) -> dict[int, RatingSummary]:
 
 async def listing_rating_summaries(listing_ids: list[int]) -> dict[int, RatingSummary]:
     """Listings' own rating summaries: what buyers of each listing wrote."""
-    from agorakit.reviews.service import listing_summaries
+    from agorakit.reviews import listing_summaries
 
     found = await listing_summaries(listing_ids)
     return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
@@ -233,7 +232,7 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
             )
         ).returning(Listing.id)
         listing_id = rows[0]["id"]
-        from agorakit.reviews.service import store_seller_rating
+        from agorakit.reviews import store_seller_rating
 
         await store_seller_rating(runtime, owner.id, listing_id=listing_id)  # for sort=rating
         created = ListingCreated(listing_id=listing_id, kind=kind.name)
