@@ -18,6 +18,7 @@ from agorakit.events import outbox as event_outbox
 from agorakit.events.tables import StoredEvent
 from agorakit.messaging.tables import Conversation, ConversationParticipant, Message
 from agorakit.notifications.tables import EmailOutbox, Notification
+from agorakit.orders.events import OrderTransitioned
 
 
 class Batches:
@@ -256,11 +257,15 @@ async def test_a_conversation_missing_a_party_is_synced_before_its_message(clien
 async def test_an_event_about_a_missing_order_fails_alone(client, runtime, make_member):
     _, events = await three_paid_orders(client, runtime, make_member)
     async with runtime.unit_of_work() as uow:
-        uow.record(
-            "order.transitioned",
-            subject="order:987654",
-            data={"transition": "pay", "from_state": "new", "to_state": "paid", "actor_role": "buyer"},
+        lost_order = OrderTransitioned(
+            order_id=987654,
+            process="gig",
+            transition="pay",
+            from_state="new",
+            to_state="paid",
+            actor_role="buyer",
         )
+        uow.record(lost_order, subject="order:987654")
     [lost] = await StoredEvent.select().where(StoredEvent.subject == "order:987654")
     assert (lost["status"], lost["attempts"]) == ("pending", 1)
     assert "messaging" in lost["last_error"] and "there is no order 987654" in lost["last_error"]

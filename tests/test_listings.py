@@ -344,7 +344,7 @@ async def test_listing_lifecycle_with_review(client, people, problem, clock, eve
         "listing.closed",
     ]
     rejected_event = next(d for n, s, d in events.names if n == "listing.rejected")
-    assert rejected_event == {"owner_id": seller.id, "reason": "Show real samples"}
+    assert rejected_event == {"listing_id": listing_id, "owner_id": seller.id, "reason": "Show real samples"}
 
     own = (await client.get("/me/listings", headers=seller.headers)).json()
     assert [(i["id"], i["status"]) for i in own["items"]] == [(listing_id, "closed")]

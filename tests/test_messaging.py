@@ -481,6 +481,7 @@ async def test_order_transition_posts_one_system_message(client, runtime, make_m
         subject=stored["subject"],
         actor_id=stored["actor_id"],
         data=stored["data"],
+        payload=runtime.event_types.payload(stored["name"], stored["data"]),
     )
     assert await deliver(runtime, event) == []
     assert await deliver(runtime, event) == []
@@ -594,7 +595,7 @@ async def test_message_posted_event_and_notices(client, runtime, make_member):
     assert stored["subject"] == f"conversation:{conversation['id']}"
     assert stored["actor_id"] == alice.id
     data = stored["data"]
-    assert (data["conversation"], data["message"], data["recipients"]) == (
+    assert (data["conversation_id"], data["message_id"], data["recipients"]) == (
         conversation["id"],
         conversation["last_message"]["id"],
         [bob.id],
@@ -603,7 +604,8 @@ async def test_message_posted_event_and_notices(client, runtime, make_member):
     assert data["excerpt"].startswith("Hello Bob, x") and len(data["excerpt"]) == 200
 
     event = DomainEvent(id=stored["id"], name=stored["name"], at=stored["at"], subject=stored["subject"],
-                        actor_id=stored["actor_id"], data=data)  # fmt: skip
+                        actor_id=stored["actor_id"], data=data,
+                        payload=runtime.event_types.payload(stored["name"], data))  # fmt: skip
     notices = messaging_plugin.agorakit_notify(event=event, runtime=runtime)
     assert [(n.member_id, n.category, n.template, n.link) for n in notices] == [
         (bob.id, "messages", "message_received", f"/conversations/{conversation['id']}")
@@ -674,3 +676,33 @@ async def test_moderation_decisions_reach_the_owner_in_site_messaging(client, ma
     ).json()
     assert len(messages["items"]) == 2
     assert any("approved" in m["body"] for m in messages["items"])
+
+
+async def test_one_message_is_written_with_one_insert_and_two_updates(client, runtime, make_member):
+    """Posting one message is the set-wise write of one row: the message, its
+    conversation's activity and the sender's read mark, a statement each."""
+    from unittest import mock
+
+    alice, bob = await make_member(), await make_member()
+    conversation = (await start(client, alice, member_id=bob.id, body="first")).json()
+    engine = Message._meta.db
+    seen: list[str] = []
+    run = type(engine).run_querystring
+
+    async def recording(self, querystring, in_pool=True):
+        seen.append(querystring.compile_string(engine_type=self.engine_type)[0].lstrip().upper())
+        return await run(self, querystring, in_pool=in_pool)
+
+    with mock.patch.object(type(engine), "run_querystring", recording):
+        response = await say(client, bob, conversation["id"], "second")
+    assert response.status_code == 201, response.text
+    writes = [
+        sql.split("(")[0].split(" SET")[0].strip() for sql in seen if sql.startswith(("INSERT", "UPDATE"))
+    ]
+    assert sorted(w for w in writes if "CORE_MESSAGE" in w or "CORE_CONVERSATION" in w) == [
+        'INSERT INTO "CORE_MESSAGE"',
+        'UPDATE "CORE_CONVERSATION_PARTICIPANT"',
+        "UPDATE CORE_CONVERSATION",
+    ]
+    listed = (await client.get(f"/conversations/{conversation['id']}", headers=alice.headers)).json()
+    assert listed["last_message"]["body"] == "second" and listed["unread_count"] == 1

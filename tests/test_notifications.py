@@ -755,6 +755,53 @@ class TestListingsAndMoney:
         assert item["title"] == 'Your listing "I will design a minimalist logo" needs changes'
         assert "Reason: Show real samples" in item["body"]
 
+    async def test_listing_approval_tells_the_owner(self, client, runtime, make_member):
+        from catalog_helpers import gig, make_categories
+
+        owner, operator = await make_member(), await make_member(role="operator")
+        await make_categories(client, operator)
+        listing = (await client.post("/listings", json=gig(), headers=owner.headers)).json()
+        await client.post(f"/listings/{listing['id']}/submit", headers=owner.headers)
+        approved = await client.post(f"/operator/listings/{listing['id']}/approve", headers=operator.headers)
+        assert approved.status_code == 200, approved.text
+        [item, _welcome] = await inbox(client, owner)
+        assert (item["template"], item["category"], item["link"]) == (
+            "listing_approved",
+            "listings",
+            f"/listings/{listing['id']}",
+        )
+        assert item["title"] == 'Your listing "I will design a minimalist logo" is published'
+        assert "listing_approved" not in templates(await inbox(client, operator))
+
+    async def test_qualification_decisions_tell_the_applicant(self, client, runtime, make_member):
+        from catalog_helpers import make_categories
+
+        member, operator = await make_member(), await make_member(role="operator")
+        await make_categories(client, operator)
+        decided = []
+        for slug, decision in (("logo-design", {"approve": True}), ("writing", {"reason": "Show samples"})):
+            applied = await client.post("/qualifications", json={"category": slug}, headers=member.headers)
+            assert applied.status_code == 201, applied.text
+            action = "approve" if decision.get("approve") else "reject"
+            body = {} if action == "approve" else {"reason": decision["reason"]}
+            response = await client.post(
+                f"/operator/qualifications/{applied.json()['id']}/{action}",
+                json=body or None,
+                headers=operator.headers,
+            )
+            assert response.status_code == 200, response.text
+            decided.append(response.json()["status"])
+        assert decided == ["approved", "rejected"]
+        [rejected, approved, _welcome] = await inbox(client, member)
+        assert (approved["template"], approved["category"], approved["link"]) == (
+            "qualification_decided",
+            "listings",
+            "/me/qualifications",
+        )
+        assert approved["title"] == "You may now sell in Logo design"
+        assert rejected["title"] == "Your application for Writing was declined"
+        assert "Reason: Show samples" in rejected["body"]
+
     async def test_confirmed_bank_transfer_and_failed_withdrawal_tell_the_member(
         self, client, runtime, make_member
     ):

@@ -136,6 +136,44 @@ class TestTheHook:
         problem(response, 422, "validation_error", fields={"cursor"})
 
 
+class Declining:
+    """An async ranker that declines every search (returns None), asked before the others."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @agorakit.hookimpl
+    async def agorakit_rank_listings(self, runtime, words, offset, limit):
+        self.calls += 1
+        return None
+
+
+class TestAnAsyncRankerDeclining:
+    @pytest.fixture
+    def site_config(self):
+        return {}
+
+    @pytest.fixture
+    def declining(self):
+        return Declining()
+
+    @pytest.fixture
+    def ranking(self):
+        return FixedRanking()
+
+    @pytest.fixture
+    def extra_plugins(self, ranking, declining):
+        # the last registered is asked first: the declining one, then the fixed ranking
+        return [("catalog-test", CatalogTestPlugin()), ("ranking", ranking), ("declining", declining)]
+
+    async def test_the_next_ranker_answers(self, client, people, ranking, declining):
+        operator, seller = people
+        logos = [(await publish(client, seller, operator, title=f"Logo {n}"))["id"] for n in range(3)]
+        ranking.order = [logos[2], logos[0], logos[1]]
+        assert ids(await client.get("/listings", params={"q": "logo"})) == [logos[2], logos[0], logos[1]]
+        assert declining.calls == 1 and ranking.calls == [(["logo"], 0, 100)]
+
+
 # --------------------------------------------------------------------------------------
 # The tantivy plugin
 # --------------------------------------------------------------------------------------
@@ -253,6 +291,7 @@ async def test_rebuild_indexes_the_published_listings_anew(client, people, runti
 async def test_a_batch_meeting_another_writer_is_delivered_again(client, people, runtime):
     """Another process holding the index's write lock fails the listing events of the
     batch (the outbox delivers them again later); nothing else fails."""
+    from agorakit.catalog import ListingUpdated
     from agorakit.events import DomainEvent
     from agorakit.plugins.search_tantivy.service import index_listing_events, listing_index
 
@@ -263,7 +302,11 @@ async def test_a_batch_meeting_another_writer_is_delivered_again(client, people,
     try:
         events = [
             DomainEvent(
-                id=1, name="listing.updated", subject=f"listing:{listing['id']}", at=runtime.clock.now()
+                id=1,
+                name="listing.updated",
+                subject=f"listing:{listing['id']}",
+                at=runtime.clock.now(),
+                payload=ListingUpdated(listing_id=listing["id"]),
             ),
             DomainEvent(id=2, name="order.transitioned", subject="order:5", at=runtime.clock.now()),
         ]

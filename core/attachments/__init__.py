@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
+    from agorakit.attachments.events import AttachmentUploaded as AttachmentUploaded
     from agorakit.attachments.schemas import AttachmentOut as AttachmentOut
     from agorakit.attachments.service import attachments_by_ids as attachments_by_ids
     from agorakit.attachments.service import check_attachments as check_attachments
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 EXPORTS: dict[str, str] = {
     "AttachmentOut": "agorakit.attachments.schemas",
+    "AttachmentUploaded": "agorakit.attachments.events",
     "attachments_by_ids": "agorakit.attachments.service",
     "check_attachments": "agorakit.attachments.service",
     "storage_for": "agorakit.attachments.storage",

@@ -19,7 +19,8 @@ from typing import Any
 
 import filetype
 
-from agorakit.accounts.roles import is_operator
+from agorakit.accounts import is_operator
+from agorakit.attachments.events import AttachmentUploaded
 from agorakit.attachments.schemas import AttachmentOut
 from agorakit.attachments.storage import new_key, storage_for
 from agorakit.attachments.tables import Attachment
@@ -131,7 +132,7 @@ async def check_scope_access(runtime: Any, scope: str, member: Any, *, write: bo
     """
     kind, ident = parse_scope(scope)
     if kind == "conversation":
-        from agorakit.messaging.service import conversation_access, scope_of
+        from agorakit.messaging import conversation_access, scope_of
 
         conversation = await conversation_access(runtime, ident, member, write=write)
         if write and scope_of(conversation) != scope:
@@ -211,14 +212,10 @@ async def _insert_row(uow, member_id, scope, name, content_type, data, storage_n
         )
     ).returning(Attachment.id)
     attachment_id = rows[0]["id"]
-    uow.record(
-        "attachment.uploaded",
-        subject=f"attachment:{attachment_id}",
-        actor_id=member_id,
-        scope=scope,
-        content_type=content_type,
-        size=len(data),
+    uploaded = AttachmentUploaded(
+        attachment_id=attachment_id, scope=scope, content_type=content_type, size=len(data)
     )
+    uow.record(uploaded, subject=f"attachment:{attachment_id}", actor_id=member_id)
     return attachment_id
 
 

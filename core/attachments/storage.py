@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from agorakit.hooks import collect
 from agorakit.settings import ConfigError
 
 
@@ -92,7 +91,7 @@ def storages(runtime: Any) -> dict[str, Any]:
     found = getattr(runtime, "_attachment_storages", None)
     if found is None:
         found = {}
-        for storage in collect(runtime.pm.hook.agorakit_storages()):
+        for storage in runtime.hooks.collect_sync("agorakit_storages"):
             if storage.name in found:
                 raise ConfigError(
                     f"{runtime.settings.source}: two plugins provide a storage named {storage.name!r}"

@@ -12,6 +12,21 @@ from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
     from agorakit.catalog.controllers import optional_member as optional_member
+    from agorakit.catalog.events import CategoryCreated as CategoryCreated
+    from agorakit.catalog.events import CategoryUpdated as CategoryUpdated
+    from agorakit.catalog.events import ListingApproved as ListingApproved
+    from agorakit.catalog.events import ListingClosed as ListingClosed
+    from agorakit.catalog.events import ListingCreated as ListingCreated
+    from agorakit.catalog.events import ListingEvent as ListingEvent
+    from agorakit.catalog.events import ListingPaused as ListingPaused
+    from agorakit.catalog.events import ListingPublished as ListingPublished
+    from agorakit.catalog.events import ListingRejected as ListingRejected
+    from agorakit.catalog.events import ListingResumed as ListingResumed
+    from agorakit.catalog.events import ListingSubmitted as ListingSubmitted
+    from agorakit.catalog.events import ListingUpdated as ListingUpdated
+    from agorakit.catalog.events import QualificationApplied as QualificationApplied
+    from agorakit.catalog.events import QualificationApproved as QualificationApproved
+    from agorakit.catalog.events import QualificationRejected as QualificationRejected
     from agorakit.catalog.kinds import ListingKind as ListingKind
     from agorakit.catalog.listings import check_can_take as check_can_take
     from agorakit.catalog.listings import create_listing as create_listing
@@ -20,20 +35,41 @@ if TYPE_CHECKING:
     from agorakit.catalog.listings import submit_listing as submit_listing
     from agorakit.catalog.schemas import CreateCategory as CreateCategory
     from agorakit.catalog.schemas import CreateListing as CreateListing
+    from agorakit.catalog.search import listing_texts as listing_texts
+    from agorakit.catalog.search import published_listing_texts as published_listing_texts
     from agorakit.catalog.service import category_slugs as category_slugs
     from agorakit.catalog.service import create_category as create_category
+    from agorakit.catalog.service import is_qualified as is_qualified
 
 EXPORTS: dict[str, str] = {
     "category_slugs": "agorakit.catalog.service",
+    "CategoryCreated": "agorakit.catalog.events",
+    "CategoryUpdated": "agorakit.catalog.events",
     "check_can_take": "agorakit.catalog.listings",
     "create_category": "agorakit.catalog.service",
     "create_listing": "agorakit.catalog.listings",
     "CreateCategory": "agorakit.catalog.schemas",
     "CreateListing": "agorakit.catalog.schemas",
     "get_listing": "agorakit.catalog.listings",
+    "is_qualified": "agorakit.catalog.service",
+    "listing_texts": "agorakit.catalog.search",
+    "ListingApproved": "agorakit.catalog.events",
+    "ListingClosed": "agorakit.catalog.events",
+    "ListingCreated": "agorakit.catalog.events",
+    "ListingEvent": "agorakit.catalog.events",
     "ListingKind": "agorakit.catalog.kinds",
+    "ListingPaused": "agorakit.catalog.events",
+    "ListingPublished": "agorakit.catalog.events",
+    "ListingRejected": "agorakit.catalog.events",
+    "ListingResumed": "agorakit.catalog.events",
+    "ListingSubmitted": "agorakit.catalog.events",
+    "ListingUpdated": "agorakit.catalog.events",
     "moderate": "agorakit.catalog.listings",
     "optional_member": "agorakit.catalog.controllers",
+    "published_listing_texts": "agorakit.catalog.search",
+    "QualificationApplied": "agorakit.catalog.events",
+    "QualificationApproved": "agorakit.catalog.events",
+    "QualificationRejected": "agorakit.catalog.events",
     "submit_listing": "agorakit.catalog.listings",
 }
 __all__ = sorted(EXPORTS)

@@ -10,9 +10,8 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from agorakit.accounts import MemberOut, operator_only
 from agorakit.accounts import service as accounts
-from agorakit.accounts.auth import operator_only
-from agorakit.accounts.schemas import MemberOut
 from agorakit.catalog import listings, search, service
 from agorakit.catalog.schemas import (
     ApplyQualification,
@@ -35,7 +34,7 @@ from agorakit.catalog.schemas import (
 from agorakit.errors import Unauthenticated
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, Limit, MemberRequest
-from agorakit.money.amounts import parse_amount
+from agorakit.money import parse_amount
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.runtime import Runtime
 

@@ -52,73 +52,72 @@ class QualificationRejected(Event, frozen=True, kw_only=True):
     reason: str
 
 
-class ListingCreated(Event, frozen=True, kw_only=True):
+class ListingEvent(Event, frozen=True, kw_only=True):
+    """Base of the events about one listing (``subject`` is ``listing:<listing_id>``): a
+    handler that follows every listing change tests ``isinstance(event.payload,
+    ListingEvent)``."""
+
+    listing_id: int
+
+
+class ListingCreated(ListingEvent, frozen=True, kw_only=True):
     """A member created a listing (a draft)."""
 
     name = "listing.created"
-    listing_id: int
     kind: str
 
 
-class ListingUpdated(Event, frozen=True, kw_only=True):
+class ListingUpdated(ListingEvent, frozen=True, kw_only=True):
     """The owner changed a listing."""
 
     name = "listing.updated"
-    listing_id: int
 
 
-class ListingSubmitted(Event, frozen=True, kw_only=True):
+class ListingSubmitted(ListingEvent, frozen=True, kw_only=True):
     """A listing went to moderation."""
 
     name = "listing.submitted"
-    listing_id: int
     kind: str
 
 
-class ListingPublished(Event, frozen=True, kw_only=True):
+class ListingPublished(ListingEvent, frozen=True, kw_only=True):
     """A listing was published without moderation."""
 
     name = "listing.published"
-    listing_id: int
     kind: str
 
 
-class ListingApproved(Event, frozen=True, kw_only=True):
+class ListingApproved(ListingEvent, frozen=True, kw_only=True):
     """An operator approved a listing: it is published."""
 
     name = "listing.approved"
-    listing_id: int
     owner_id: int
 
 
-class ListingRejected(Event, frozen=True, kw_only=True):
+class ListingRejected(ListingEvent, frozen=True, kw_only=True):
     """An operator rejected a listing, with a reason."""
 
     name = "listing.rejected"
-    listing_id: int
     owner_id: int
     reason: str
 
 
-class ListingPaused(Event, frozen=True, kw_only=True):
+class ListingPaused(ListingEvent, frozen=True, kw_only=True):
     """The owner paused a listing."""
 
     name = "listing.paused"
-    listing_id: int
 
 
-class ListingResumed(Event, frozen=True, kw_only=True):
+class ListingResumed(ListingEvent, frozen=True, kw_only=True):
     """The owner resumed a paused listing."""
 
     name = "listing.resumed"
-    listing_id: int
 
 
-class ListingClosed(Event, frozen=True, kw_only=True):
+class ListingClosed(ListingEvent, frozen=True, kw_only=True):
     """The owner closed a listing for good."""
 
     name = "listing.closed"
-    listing_id: int
 
 
 #: this area's events, registered through ``agorakit_event_types``

@@ -6,7 +6,6 @@ from typing import Any
 
 import msgspec
 
-from agorakit.hooks import collect
 from agorakit.settings import ConfigError
 
 
@@ -34,7 +33,7 @@ def listing_kinds(runtime: Any) -> dict[str, ListingKind]:
     kinds = getattr(runtime, "_listing_kinds", None)
     if kinds is None:
         kinds = {}
-        for kind in collect(runtime.pm.hook.agorakit_listing_kinds()):
+        for kind in runtime.hooks.collect_sync("agorakit_listing_kinds"):
             if kind.name in kinds:
                 message = f"{runtime.settings.source}: two plugins register the listing kind {kind.name!r}"
                 raise ConfigError(message)

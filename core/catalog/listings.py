@@ -9,19 +9,29 @@ Editing a rejected listing makes it a draft again.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from msgspec import UNSET
 
-from agorakit.accounts.roles import is_operator
-from agorakit.accounts.schemas import MemberOut
+from agorakit.accounts import MemberOut, is_operator
 from agorakit.accounts.tables import Member
 from agorakit.catalog import service
+from agorakit.catalog.checks import check_draft, clean_text, countries_of, kind_named, validate_attributes
 from agorakit.catalog.errors import NotEligible, WrongListingState
-from agorakit.catalog.kinds import ListingKind, listing_kinds
+from agorakit.catalog.events import (
+    ListingApproved,
+    ListingClosed,
+    ListingCreated,
+    ListingPaused,
+    ListingPublished,
+    ListingRejected,
+    ListingResumed,
+    ListingSubmitted,
+    ListingUpdated,
+)
+from agorakit.catalog.kinds import ListingKind
 from agorakit.catalog.schemas import (
     CreateListing,
     ListingDraft,
@@ -35,14 +45,10 @@ from agorakit.catalog.schemas import (
 from agorakit.catalog.tables import Listing
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import FieldError, NotFound, ValidationFailed
-from agorakit.hooks import collect, maybe_await
-from agorakit.money.amounts import money, parse_money
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.money import money, parse_money
+from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
-from agorakit.text import name_error
 
-_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: statuses only the owner (and operators) may see
 HIDDEN = ("draft", "pending_review", "rejected")
 
@@ -54,7 +60,7 @@ HIDDEN = ("draft", "pending_review", "rejected")
 
 async def rating_summaries(member_ids: list[int]) -> dict[int, RatingSummary]:
     """Sellers' rating summaries: what buyers wrote, hidden reviews left out."""
-    from agorakit.reviews.service import seller_summaries
+    from agorakit.reviews import seller_summaries
 
     found = await seller_summaries(member_ids)
     return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
@@ -62,7 +68,7 @@ async def rating_summaries(member_ids: list[int]) -> dict[int, RatingSummary]:
 
 async def listing_rating_summaries(listing_ids: list[int]) -> dict[int, RatingSummary]:
     """Listings' own rating summaries: what buyers of each listing wrote."""
-    from agorakit.reviews.service import listing_summaries
+    from agorakit.reviews import listing_summaries
 
     found = await listing_summaries(listing_ids)
     return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
@@ -148,103 +154,10 @@ async def list_own(
         query = query.where(Listing.id < position["id"])
     if status is not None:
         query = query.where(Listing.status == status)
-    rows = await query.limit(limit + 1).output(load_json=True)
-    items = await to_listings(rows[:limit])
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
-
-
-# --------------------------------------------------------------------------------------
-# Validation and screening
-# --------------------------------------------------------------------------------------
-
-
-def _kind(runtime: Runtime, name: str) -> ListingKind:
-    kinds = listing_kinds(runtime)
-    if name not in kinds:
-        known = ", ".join(sorted(kinds)) or "none (enable a marketplace plugin)"
-        raise ValidationFailed([FieldError("kind", f"unknown listing kind {name!r}; this site has: {known}")])
-    return kinds[name]
-
-
-def validate_attributes(kind: ListingKind, attributes: dict[str, Any]) -> msgspec.Struct:
-    """Convert attributes to the kind's Struct; errors are ``attributes.<field>``."""
-    try:
-        # Strict like the body it came in: "3" is not a number of days.
-        return msgspec.convert(attributes, kind.attributes, strict=True)
-    except msgspec.ValidationError as exc:
-        match = _AT.match(str(exc))
-        assert match is not None
-        path = (match.group("path") or "").lstrip(".")
-        field = f"attributes.{path}" if path else "attributes"
-        raise ValidationFailed([FieldError(field, match.group("message"))]) from None
-
-
-def _clean_text(runtime: Runtime, title: str, description: str) -> tuple[str, str, list[FieldError]]:
-    limits = runtime.settings.listings
-    title = " ".join(title.split())
-    description = description.strip()
-    errors = []
-    if not title or _CONTROL.search(title):
-        errors.append(FieldError("title", "must have visible characters"))
-    elif (error := name_error(title, field="title")) is not None:
-        errors.append(error)
-    elif len(title) > limits.max_title_length:
-        errors.append(FieldError("title", f"must be at most {limits.max_title_length} characters"))
-    if not description or _CONTROL.search(description):
-        errors.append(FieldError("description", "must have visible characters"))
-    elif len(description) > limits.max_description_length:
-        errors.append(
-            FieldError("description", f"must be at most {limits.max_description_length} characters")
-        )
-    return title, description, errors
-
-
-async def screen(runtime: Runtime, draft: ListingDraft) -> list[ScreenFlagOut]:
-    """Run ``agorakit_screen_text`` on the title and the description."""
-    flags: list[ScreenFlagOut] = []
-    for field in ("title", "description"):
-        text = getattr(draft, field)
-        results = [
-            await maybe_await(r)
-            for r in runtime.pm.hook.agorakit_screen_text(text=text, context=f"listing.{field}")
-        ]
-        for flag in collect(results):
-            out = ScreenFlagOut(field=field, reason=flag.reason, match=flag.match)
-            if out not in flags:
-                flags.append(out)
-    return flags
-
-
-async def check_draft(runtime: Runtime, draft: ListingDraft) -> list[ScreenFlagOut]:
-    """Plugins' validation and the screening; raises 422 with every problem found.
-
-    Returns the screening flags to store when the site only flags (``screening = "flag"``).
-    """
-    results = [
-        await maybe_await(r)
-        for r in runtime.pm.hook.agorakit_validate_listing(listing=draft, runtime=runtime)
-    ]
-    errors: list[FieldError] = list(collect(results))
-    flags = await screen(runtime, draft)
-    if flags and runtime.settings.listings.screening == "block":
-        for flag in flags:
-            message = (
-                f"contains {_article(flag.reason)} {flag.reason} ({flag.match!r}); contact details and links "
-                "to other sites are not allowed, members talk through the site"
-            )
-            errors.append(FieldError(flag.field, message))
-    if errors:
-        raise ValidationFailed(errors)
-    return flags
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
-
-
-def _countries(attributes: msgspec.Struct) -> str:
-    codes = getattr(attributes, "countries", None) or []
-    return "".join(f",{c.upper()}" for c in codes) + ("," if codes else "")
+    rows, next_cursor = page(
+        await query.limit(limit + 1).output(load_json=True), limit, lambda r: {"id": r["id"]}
+    )
+    return await to_listings(rows), next_cursor
 
 
 # --------------------------------------------------------------------------------------
@@ -256,10 +169,10 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
     """Create a draft.  Nothing is public until it is submitted (and approved)."""
     errors: list[FieldError] = []
     kind = attributes = price = currency = category = None
-    title, description, text_errors = _clean_text(runtime, cmd.title, cmd.description)
+    title, description, text_errors = clean_text(runtime, cmd.title, cmd.description)
     errors += text_errors
     for check in (
-        lambda: _kind(runtime, cmd.kind),
+        lambda: kind_named(runtime, cmd.kind),
         lambda: parse_money(
             cmd.price,
             accepted=runtime.currencies,
@@ -311,7 +224,7 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
                 price=price,
                 currency=currency,
                 attributes=msgspec.to_builtins(attributes),
-                countries=_countries(attributes),
+                countries=countries_of(attributes),
                 status="draft",
                 screening_flags=msgspec.to_builtins(flags),
                 created_at=uow.now,
@@ -319,10 +232,11 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
             )
         ).returning(Listing.id)
         listing_id = rows[0]["id"]
-        from agorakit.reviews.service import store_seller_rating
+        from agorakit.reviews import store_seller_rating
 
         await store_seller_rating(runtime, owner.id, listing_id=listing_id)  # for sort=rating
-        uow.record("listing.created", subject=f"listing:{listing_id}", actor_id=owner.id, kind=kind.name)
+        created = ListingCreated(listing_id=listing_id, kind=kind.name)
+        uow.record(created, subject=f"listing:{listing_id}", actor_id=owner.id)
     return await get_listing(listing_id, viewer=owner)
 
 
@@ -362,14 +276,14 @@ async def update_listing(
     row = await _owned(listing_id, owner)
     if row["status"] == "closed":
         raise _wrong_state(row, "edited", ("draft", "pending_review", "published", "rejected", "paused"))
-    kind = _kind(runtime, row["kind"])
+    kind = kind_named(runtime, row["kind"])
     errors: list[FieldError] = []
     new = dict(row)
     slugs = await service.category_slugs()
     slug = slugs.get(row["category_id"], "")
     title = cmd.title if cmd.title is not UNSET else row["title"]
     description = cmd.description if cmd.description is not UNSET else row["description"]
-    new["title"], new["description"], text_errors = _clean_text(runtime, title, description)
+    new["title"], new["description"], text_errors = clean_text(runtime, title, description)
     errors += text_errors
     if cmd.price is not UNSET:
         try:
@@ -411,7 +325,7 @@ async def update_listing(
             Listing.currency: new["currency"],
             Listing.category_id: new["category_id"],
             Listing.attributes: msgspec.to_builtins(attributes),
-            Listing.countries: _countries(attributes),
+            Listing.countries: countries_of(attributes),
             Listing.screening_flags: msgspec.to_builtins(flags),
             Listing.updated_at: uow.now,
         }
@@ -419,11 +333,10 @@ async def update_listing(
             changes[Listing.status] = "draft"
         elif status in ("published", "paused") and (kind.review_required or flags):
             changes.update({Listing.status: "pending_review", Listing.submitted_at: uow.now})
-            uow.record(
-                "listing.submitted", subject=f"listing:{listing_id}", actor_id=owner.id, kind=row["kind"]
-            )
+            submitted = ListingSubmitted(listing_id=listing_id, kind=row["kind"])
+            uow.record(submitted, subject=f"listing:{listing_id}", actor_id=owner.id)
         await Listing.update(changes).where(Listing.id == listing_id)
-        uow.record("listing.updated", subject=f"listing:{listing_id}", actor_id=owner.id)
+        uow.record(ListingUpdated(listing_id=listing_id), subject=f"listing:{listing_id}", actor_id=owner.id)
     return await get_listing(listing_id, viewer=owner)
 
 
@@ -435,7 +348,7 @@ async def submit_listing(runtime: Runtime, listing_id: int, *, owner: MemberOut)
     row = await _owned(listing_id, owner)
     if row["status"] not in ("draft", "rejected"):
         raise _wrong_state(row, "submitted", ("draft", "rejected"))
-    kind = _kind(runtime, row["kind"])
+    kind = kind_named(runtime, row["kind"])
     attributes = validate_attributes(kind, row["attributes"])
     slug = (await service.category_slugs()).get(row["category_id"], "")
     flags = await check_draft(runtime, _draft_of(row, slug, attributes))
@@ -452,10 +365,14 @@ async def submit_listing(runtime: Runtime, listing_id: int, *, owner: MemberOut)
         subject = f"listing:{listing_id}"
         if kind.review_required or flags:
             changes[Listing.status] = "pending_review"
-            uow.record("listing.submitted", subject=subject, actor_id=owner.id, kind=row["kind"])
+            uow.record(
+                ListingSubmitted(listing_id=listing_id, kind=row["kind"]), subject=subject, actor_id=owner.id
+            )
         else:
             changes.update(_publication(uow.now))
-            uow.record("listing.published", subject=subject, actor_id=owner.id, kind=row["kind"])
+            uow.record(
+                ListingPublished(listing_id=listing_id, kind=row["kind"]), subject=subject, actor_id=owner.id
+            )
         await Listing.update(changes).where(Listing.id == listing_id)
     return await get_listing(listing_id, viewer=owner)
 
@@ -475,9 +392,9 @@ def _epoch_us(at: datetime) -> int:
 
 _OWNER_MOVES = {
     # action: (allowed from, to, event)
-    "pause": (("published",), "paused", "listing.paused"),
-    "resume": (("paused",), "published", "listing.resumed"),
-    "close": (("draft", "pending_review", "published", "rejected", "paused"), "closed", "listing.closed"),
+    "pause": (("published",), "paused", ListingPaused),
+    "resume": (("paused",), "published", ListingResumed),
+    "close": (("draft", "pending_review", "published", "rejected", "paused"), "closed", ListingClosed),
 }
 
 
@@ -492,7 +409,7 @@ async def move_listing(runtime: Runtime, listing_id: int, action: str, *, owner:
         await Listing.update({Listing.status: target, Listing.updated_at: uow.now}).where(
             Listing.id == listing_id
         )
-        uow.record(event, subject=f"listing:{listing_id}", actor_id=owner.id)
+        uow.record(event(listing_id=listing_id), subject=f"listing:{listing_id}", actor_id=owner.id)
     return await get_listing(listing_id, viewer=owner)
 
 
@@ -532,8 +449,12 @@ async def pending_queue(
         query = query.where(
             (Listing.submitted_at > at) | ((Listing.submitted_at == at) & (Listing.id > position["id"]))
         )
-    rows = await query.limit(limit + 1).output(load_json=True)
-    listings = await to_listings(rows[:limit])
+    rows, next_cursor = page(
+        await query.limit(limit + 1).output(load_json=True),
+        limit,
+        lambda r: {"at": _epoch_us(r["submitted_at"]), "id": r["id"]},
+    )
+    listings = await to_listings(rows)
     now = runtime.clock.now()
     target = runtime.settings.listings.review_target_hours * 3600
     items = []
@@ -548,10 +469,6 @@ async def pending_queue(
                 screening_flags=flags,
             )
         )
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor({"at": _epoch_us(last["submitted_at"]), "id": last["id"]})
     return items, next_cursor
 
 
@@ -570,16 +487,12 @@ async def moderate(
         subject = f"listing:{listing_id}"
         if approve:
             changes = _publication(uow.now)
-            uow.record("listing.approved", subject=subject, actor_id=actor_id, owner_id=row["owner_id"])
+            approved = ListingApproved(listing_id=listing_id, owner_id=row["owner_id"])
+            uow.record(approved, subject=subject, actor_id=actor_id)
         else:
             changes = {Listing.status: "rejected", Listing.rejection_reason: reason}
-            uow.record(
-                "listing.rejected",
-                subject=subject,
-                actor_id=actor_id,
-                owner_id=row["owner_id"],
-                reason=reason,
-            )
+            rejected = ListingRejected(listing_id=listing_id, owner_id=row["owner_id"], reason=reason or "")
+            uow.record(rejected, subject=subject, actor_id=actor_id)
         changes[Listing.updated_at] = uow.now
         await Listing.update(changes).where(Listing.id == listing_id)
     return (await to_listings([await _row(listing_id)]))[0]  # type: ignore[list-item]
@@ -597,8 +510,7 @@ async def eligibility_reasons(runtime: Runtime, listing: ListingOut, member: Mem
         reasons.append("this is your own listing")
     if listing.status != "published":
         reasons.append(f"the listing is {listing.status}, not published")
-    for result in runtime.pm.hook.agorakit_can_take(listing=listing, member=member):
-        veto = await maybe_await(result)
+    for veto in await runtime.hooks.collect("agorakit_can_take", listing=listing, member=member):
         if veto:
             reasons.append(str(veto))
     return reasons

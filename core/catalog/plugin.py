@@ -28,3 +28,12 @@ def agorakit_event_types():
     from agorakit.catalog.events import EVENTS
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_notify(event, runtime):
+    """Tell a listing's owner about the moderation decision, and an applicant about their
+    qualification (category ``listings``)."""
+    from agorakit.catalog.notices import catalog_notices
+
+    return await catalog_notices(event, runtime)

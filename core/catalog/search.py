@@ -21,8 +21,7 @@ from agorakit.catalog.schemas import ListingOut
 from agorakit.catalog.tables import Listing
 from agorakit.db.prepared import Prepared, any_of, any_of_sql
 from agorakit.errors import FieldError, ValidationFailed
-from agorakit.hooks import maybe_await
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -162,7 +161,7 @@ async def browse(
     if max_price is not None:
         filters.append(("l.price <= {}", [max_price], True))
 
-    if sort == "relevance" and runtime.pm.hook.agorakit_rank_listings.get_hookimpls():
+    if sort == "relevance" and runtime.hooks.implementations("agorakit_rank_listings"):
         ranked = await _ranked(runtime, words, filters, cursor, limit)
         if ranked is not None:
             return await _page(ranked, limit, categories, ("r", "id"))
@@ -207,14 +206,10 @@ async def _page(
     found: list[dict[str, Any]], limit: int, categories: Any, keys: tuple[str, str]
 ) -> tuple[list[ListingOut], str | None]:
     """The listings of a page's rows (and one more: then a cursor ``{keys}`` after the last)."""
-    page = found[:limit]
-    rows = await _LISTINGS.run([r["id"] for r in page]) if page else []
+    shown, next_cursor = page(found, limit, lambda r: {keys[0]: int(r["sort_key"]), keys[1]: int(r["id"])})
+    rows = await _LISTINGS.run([r["id"] for r in shown]) if shown else []
     by_id = {r["id"]: r for r in rows}
-    items = await to_listings([by_id[r["id"]] for r in page if r["id"] in by_id], slugs=categories.slugs)
-    next_cursor = None
-    if len(found) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor({keys[0]: int(last["sort_key"]), keys[1]: int(last["id"])})
+    items = await to_listings([by_id[r["id"]] for r in shown if r["id"] in by_id], slugs=categories.slugs)
     return items, next_cursor
 
 
@@ -250,8 +245,8 @@ async def _ranked(
     seen: set[int] = set()
     while len(found) < want and offset < RANK_DEPTH:
         size = min(size, RANK_DEPTH - offset)
-        ranked = await maybe_await(
-            runtime.pm.hook.agorakit_rank_listings(runtime=runtime, words=words, offset=offset, limit=size)
+        ranked = await runtime.hooks.first(
+            "agorakit_rank_listings", runtime=runtime, words=words, offset=offset, limit=size
         )
         if ranked is None:
             return None if position is None and offset == start else found
@@ -280,3 +275,31 @@ async def _listed(runtime: Runtime, ids: list[int], filters: list[tuple[str, lis
         f"SELECT l.id AS id FROM core_listing l WHERE {' AND '.join(conditions)}", listed, *values
     )
     return {row["id"] for row in rows}
+
+
+# --------------------------------------------------------------------------------------
+# What a search engine plugin indexes
+# --------------------------------------------------------------------------------------
+
+_TEXTS = Prepared(
+    lambda ids: Listing.select(Listing.id, Listing.title, Listing.description, Listing.status).where(
+        any_of(Listing.id, ids)
+    )
+)
+
+
+async def listing_texts(listing_ids: list[int]) -> list[dict[str, Any]]:
+    """``id``, ``title``, ``description`` and ``status`` of the listings given (those that
+    exist, in no particular order): what a search index keeps of them."""
+    return await _TEXTS.run(listing_ids) if listing_ids else []
+
+
+async def published_listing_texts(*, after: int, limit: int) -> list[dict[str, Any]]:
+    """``id``, ``title`` and ``description`` of up to ``limit`` published listings with ids
+    above ``after``, by id: a search index is rebuilt by walking them."""
+    return await (
+        Listing.select(Listing.id, Listing.title, Listing.description)
+        .where((Listing.status == "published") & (Listing.id > after))
+        .order_by(Listing.id)
+        .limit(limit)
+    )

@@ -6,6 +6,13 @@ from typing import Any
 
 from msgspec import UNSET
 
+from agorakit.catalog.events import (
+    CategoryCreated,
+    CategoryUpdated,
+    QualificationApplied,
+    QualificationApproved,
+    QualificationRejected,
+)
 from agorakit.catalog.schemas import (
     ApplyQualification,
     CategoryNode,
@@ -18,7 +25,7 @@ from agorakit.catalog.tables import Category, Qualification
 from agorakit.db import is_unique_violation
 from agorakit.db.prepared import Prepared
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
-from agorakit.pagination import decode_cursor, encode_cursor
+from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 from agorakit.text import check_name
 
@@ -128,7 +135,9 @@ async def create_category(runtime: Runtime, cmd: CreateCategory, *, actor_id: in
             ).returning(Category.id)
             category_id = rows[0]["id"]
             uow.record(
-                "category.created", subject=f"category:{category_id}", actor_id=actor_id, slug=cmd.slug
+                CategoryCreated(category_id=category_id, slug=cmd.slug),
+                subject=f"category:{category_id}",
+                actor_id=actor_id,
             )
     except Exception as exc:
         if is_unique_violation(exc):
@@ -174,7 +183,11 @@ async def update_category(
                 changes[Category.parent_id] = parent_id
             if changes:
                 await Category.update(changes).where(Category.id == category_id)
-                uow.record("category.updated", subject=f"category:{category_id}", actor_id=actor_id)
+                uow.record(
+                    CategoryUpdated(category_id=category_id),
+                    subject=f"category:{category_id}",
+                    actor_id=actor_id,
+                )
     except Exception as exc:
         if is_unique_violation(exc):
             raise _slug_taken(str(cmd.slug)) from None
@@ -232,12 +245,10 @@ async def apply_for_qualification(
                 )
             ).returning(Qualification.id)
             qualification_id = rows[0]["id"]
-            uow.record(
-                "qualification.applied",
-                subject=f"qualification:{qualification_id}",
-                actor_id=member_id,
-                category=cmd.category,
+            applied = QualificationApplied(
+                qualification_id=qualification_id, member_id=member_id, category=cmd.category
             )
+            uow.record(applied, subject=f"qualification:{qualification_id}", actor_id=member_id)
     except Exception as exc:
         if is_unique_violation(exc):  # a concurrent application won
             raise _already_pending(cmd.category) from None
@@ -263,8 +274,8 @@ async def list_qualifications(
         query = query.where(Qualification.status == status)
     rows = await query
     slugs = await category_slugs()
-    items = [_to_qualification(r, slugs) for r in rows[:limit]]
-    return items, encode_cursor({"id": items[-1].id}) if len(rows) > limit else None
+    found, next_cursor = page(rows, limit, lambda row: {"id": row["id"]})
+    return [_to_qualification(r, slugs) for r in found], next_cursor
 
 
 async def decide_qualification(
@@ -289,12 +300,15 @@ async def decide_qualification(
                 Qualification.decided_at: uow.now,
             }
         ).where(Qualification.id == qualification_id)
-        data = {"member_id": row["member_id"], "category_id": row["category_id"]}
-        if not approve:
-            data["reason"] = reason
-        uow.record(
-            f"qualification.{status}", subject=f"qualification:{qualification_id}", actor_id=actor_id, **data
+        facts = {
+            "qualification_id": qualification_id,
+            "member_id": row["member_id"],
+            "category_id": row["category_id"],
+        }
+        decided = (
+            QualificationApproved(**facts) if approve else QualificationRejected(**facts, reason=reason or "")
         )
+        uow.record(decided, subject=f"qualification:{qualification_id}", actor_id=actor_id)
     return await get_qualification(qualification_id)
 
 

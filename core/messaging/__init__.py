@@ -2,7 +2,7 @@
 
 One conversation per order, one per (listing, asking member), one per pair of members
 for direct messages, plus conversations other modules open by subject
-(:func:`agorakit.messaging.service.ensure_conversation`).  Messages are screened for
+(:func:`agorakit.messaging.ensure_conversation`).  Messages are screened for
 off-platform contact details; order transitions appear as system messages.
 
 The names below are this area's plugin API (``docs/plugin-api.md``); its modules are
@@ -16,14 +16,22 @@ from typing import TYPE_CHECKING
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from agorakit.messaging.service import conversation_access as conversation_access
-    from agorakit.messaging.service import scope_of as scope_of
-    from agorakit.messaging.service import transcript as transcript
+    from agorakit.messaging.conversations import conversation_access as conversation_access
+    from agorakit.messaging.conversations import ensure_conversation as ensure_conversation
+    from agorakit.messaging.conversations import scope_of as scope_of
+    from agorakit.messaging.events import MessagePosted as MessagePosted
+    from agorakit.messaging.reading import transcript as transcript
+    from agorakit.messaging.system import post_event_message as post_event_message
+    from agorakit.messaging.system import post_system_message as post_system_message
 
 EXPORTS: dict[str, str] = {
-    "conversation_access": "agorakit.messaging.service",
-    "scope_of": "agorakit.messaging.service",
-    "transcript": "agorakit.messaging.service",
+    "conversation_access": "agorakit.messaging.conversations",
+    "ensure_conversation": "agorakit.messaging.conversations",
+    "MessagePosted": "agorakit.messaging.events",
+    "post_event_message": "agorakit.messaging.system",
+    "post_system_message": "agorakit.messaging.system",
+    "scope_of": "agorakit.messaging.conversations",
+    "transcript": "agorakit.messaging.reading",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -29,20 +29,20 @@ async def agorakit_on_events(events, runtime):
     """System messages (once per event): order transitions in the order's conversation
     (set-wise, the batch's at once), moderation decisions in the listing owner's
     ``moderation:listing:<id>`` conversation."""
-    from agorakit.messaging.service import record_moderation, record_order_transitions
+    from agorakit.catalog import ListingApproved, ListingRejected
+    from agorakit.messaging.system import record_moderation, record_order_transitions
+    from agorakit.orders.events import OrderTransitioned
 
-    await record_order_transitions(runtime, [e for e in events if e.name == "order.transitioned"])
+    await record_order_transitions(runtime, [e for e in events if isinstance(e.payload, OrderTransitioned)])
     for event in events:
-        if event.name in ("listing.approved", "listing.rejected"):
+        if isinstance(event.payload, ListingApproved | ListingRejected):
             await record_moderation(runtime, event)
 
 
 @hookimpl
 def agorakit_notify(event, runtime):
     """Tell every recipient of a message (category ``messages``)."""
-    if event.name != "message.posted":
-        return None
-    from agorakit.messaging.service import message_notices
+    from agorakit.messaging.notices import message_notices
 
     return message_notices(event)
 

@@ -33,13 +33,6 @@ def agorakit_mailers():
     return [SmtpMailer(), LogMailer()]
 
 
-@hookimpl(trylast=True)
-async def agorakit_notify(event, runtime):
-    from agorakit.notifications.core_notices import core_notices
-
-    return await core_notices(event, runtime)
-
-
 @hookimpl
 async def agorakit_on_events(events, runtime):
     from agorakit.notifications.service import notify_events

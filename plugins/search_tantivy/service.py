@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from agorakit.catalog.tables import Listing
-from agorakit.db.prepared import Prepared, any_of
+from agorakit.catalog import ListingEvent, listing_texts, published_listing_texts
 from agorakit.events import DomainEvent, EventsFailed
 from agorakit.plugins.search_tantivy.index import IndexBusy, ListingIndex
 
@@ -42,20 +41,9 @@ def index_folder(source: str, index_dir: str) -> Path:
     return folder
 
 
-_ROWS = Prepared(
-    lambda ids: Listing.select(Listing.id, Listing.title, Listing.description, Listing.status).where(
-        any_of(Listing.id, ids)
-    )
-)
-
-
 def _listing_id(event: DomainEvent) -> int | None:
-    if not event.name.startswith("listing.") or not event.subject.startswith("listing:"):
-        return None
-    try:
-        return int(event.subject.split(":", 1)[1])
-    except ValueError:
-        return None
+    """The listing a listing event is about (None for any other event)."""
+    return event.payload.listing_id if isinstance(event.payload, ListingEvent) else None
 
 
 async def index_listing_events(runtime: Any, events: list[DomainEvent]) -> None:
@@ -66,7 +54,7 @@ async def index_listing_events(runtime: Any, events: list[DomainEvent]) -> None:
     ids = sorted({i for i in map(_listing_id, events) if i is not None})
     if not ids:
         return
-    rows = {row["id"]: row for row in await _ROWS.run(ids)}
+    rows = {row["id"]: row for row in await listing_texts(ids)}
     published = [row for row in rows.values() if row["status"] == "published"]
     gone = [i for i in ids if i not in rows or rows[i]["status"] != "published"]
     try:
@@ -80,12 +68,7 @@ async def index_listing_events(runtime: Any, events: list[DomainEvent]) -> None:
 async def _published(batch: int) -> AsyncIterator[list[dict[str, Any]]]:
     after = 0
     while True:
-        rows = await (
-            Listing.select(Listing.id, Listing.title, Listing.description)
-            .where((Listing.status == "published") & (Listing.id > after))
-            .order_by(Listing.id)
-            .limit(batch)
-        )
+        rows = await published_listing_texts(after=after, limit=batch)
         if not rows:
             return
         yield rows

@@ -1,0 +1,71 @@
+"""Who the catalog tells about its own events (its ``agorakit_notify``): a listing's
+owner when an operator approved or rejected it, a member when an operator decided their
+qualification application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agorakit.catalog.events import (
+    ListingApproved,
+    ListingRejected,
+    QualificationApproved,
+    QualificationRejected,
+)
+from agorakit.catalog.tables import Category, Listing
+from agorakit.db.prepared import Prepared
+from agorakit.events import DomainEvent
+from agorakit.notifications import Notice
+
+_TITLE = Prepared(lambda id: Listing.select(Listing.title).where(Listing.id == id).first())
+_CATEGORY_NAME = Prepared(lambda id: Category.select(Category.name).where(Category.id == id).first())
+
+
+async def listing_moderated(event: DomainEvent) -> list[Notice]:
+    payload = event.payload
+    assert isinstance(payload, ListingApproved | ListingRejected)
+    listing_id = payload.listing_id
+    row = await _TITLE.run(listing_id)
+    approved = isinstance(payload, ListingApproved)
+    return [
+        Notice(
+            member_id=payload.owner_id,
+            category="listings",
+            template="listing_approved" if approved else "listing_rejected",
+            context={
+                "listing_id": listing_id,
+                "title": row["title"] if row else f"#{listing_id}",
+                "reason": "" if approved else payload.reason,
+            },
+            link=f"/listings/{listing_id}",
+        )
+    ]
+
+
+async def qualification_decided(event: DomainEvent) -> list[Notice]:
+    payload = event.payload
+    assert isinstance(payload, QualificationApproved | QualificationRejected)
+    row = await _CATEGORY_NAME.run(payload.category_id)
+    approved = isinstance(payload, QualificationApproved)
+    return [
+        Notice(
+            member_id=payload.member_id,
+            category="listings",
+            template="qualification_decided",
+            context={
+                "approved": approved,
+                "category_name": row["name"] if row else "the category",
+                "reason": "" if approved else payload.reason,
+            },
+            link="/me/qualifications",
+        )
+    ]
+
+
+async def catalog_notices(event: DomainEvent, runtime: Any) -> list[Notice] | None:
+    """The catalog's notices for one event (None for the events it does not describe)."""
+    if isinstance(event.payload, ListingApproved | ListingRejected):
+        return await listing_moderated(event)
+    if isinstance(event.payload, QualificationApproved | QualificationRejected):
+        return await qualification_decided(event)
+    return None

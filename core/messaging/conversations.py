@@ -1,0 +1,242 @@
+"""Conversations: their keys, creating them (idempotent, safe under concurrency), who takes
+part, and who may read and write.
+
+Every conversation has a unique ``key``: ``order:<id>`` (one per order), ``listing:<id>:
+member:<id>`` (one per listing and asking member), ``members:<low>:<high>`` (direct
+messages), or a subject another module chooses (:func:`ensure_conversation`).  Who takes
+part is kept in ``core_conversation_participant``; for an order's conversation it is
+derived from the order's parties whenever the conversation is used, so a seller who
+locks an open request joins it, and one who lets it go leaves it.  Operators may read
+every conversation but do not take part.  Anyone else gets a 404.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from agorakit.accounts import is_operator
+from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of_sql, none_of
+from agorakit.errors import Forbidden, NotFound
+from agorakit.messaging.tables import Conversation
+from agorakit.messaging.tables import ConversationParticipant as Participant
+
+ORDER_KEY = re.compile(r"^order:([1-9]\d*)$")
+#: longest conversation key / subject
+MAX_KEY = 120
+
+
+# --------------------------------------------------------------------------------------
+# Keys, kinds and scopes
+# --------------------------------------------------------------------------------------
+
+
+def kind_of(key: str) -> str:
+    if ORDER_KEY.fullmatch(key):
+        return "order"
+    if key.startswith("listing:"):
+        return "listing"
+    if key.startswith("members:"):
+        return "direct"
+    return key.split(":", 1)[0][:40]
+
+
+def order_id_of(conversation: dict[str, Any]) -> int | None:
+    match = ORDER_KEY.fullmatch(conversation["key"])
+    return int(match.group(1)) if match else None
+
+
+def scope_of(conversation: dict[str, Any]) -> str:
+    """The attachment scope of a conversation: its order's, or its own."""
+    return conversation["key"] if order_id_of(conversation) else f"conversation:{conversation['id']}"
+
+
+# --------------------------------------------------------------------------------------
+# Creating conversations (idempotent, safe under concurrency)
+# --------------------------------------------------------------------------------------
+
+
+async def ensure(uow: Any, *, key: str, subject: str | None, participant_ids: list[int]) -> int:
+    return (await ensured(uow, key=key, subject=subject, participant_ids=participant_ids))[0]
+
+
+async def ensured(uow: Any, *, key: str, subject: str | None, participant_ids: list[int]) -> tuple[int, bool]:
+    """The conversation's id, and whether this call created it."""
+    if not key or len(key) > MAX_KEY:
+        raise ValueError(f"a conversation key has 1 to {MAX_KEY} characters, not {key!r}")
+    row = await CONVERSATION_BY_KEY.run(key)
+    created = False
+    if row is None:
+        # ON CONFLICT: of two concurrent creations one inserts, the other waits and finds it.
+        inserted = await _INSERT_CONVERSATION.run(
+            {
+                "key": key,
+                "kind": kind_of(key),
+                "subject": subject,
+                "last_message_id": 0,
+                "created_at": uow.now,
+            }
+        )
+        created = bool(inserted)
+        row = inserted[0] if inserted else await CONVERSATION_BY_KEY.run(key)
+    await _add_participants(uow, row["id"], participant_ids)
+    return row["id"], created
+
+
+_INSERT_CONVERSATION = PreparedInsert(Conversation, conflict_target=("key",))
+CONVERSATION_BY_KEY = Prepared(
+    lambda key: Conversation.select(Conversation.id).where(Conversation.key == key).first()
+)
+_INSERT_PARTICIPANTS = PreparedInsert(
+    Participant, returning=(), conflict_target=("conversation", "member_id")
+)
+
+
+async def _add_participants(uow: Any, conversation_id: int, member_ids: list[int]) -> None:
+    await _INSERT_PARTICIPANTS.run(
+        *[
+            {"conversation": conversation_id, "member_id": m, "last_read_message_id": 0, "joined_at": uow.now}
+            for m in dict.fromkeys(member_ids)
+        ]
+    )
+
+
+async def ensure_conversation(uow: Any, *, subject: str, participant_ids: list[int]) -> int:
+    """The id of the conversation about ``subject``, created if needed; adds participants.
+
+    ``subject`` is the conversation's unique key: pick one that names exactly one
+    conversation (``"order:12"``, ``"lead_charge:8"``).  Participants are only added,
+    never removed.  Runs inside the caller's unit of work; safe when two transactions
+    ensure the same subject at once (exactly one conversation results).  An order's
+    conversation (``order:<id>``) always has the order's parties as participants:
+    ``participant_ids`` is ignored for it.
+    """
+    match = ORDER_KEY.fullmatch(subject)
+    if match:
+        return await sync_order_conversation(uow, int(match.group(1)))
+    return await ensure(uow, key=subject, subject=subject, participant_ids=participant_ids)
+
+
+async def order_parties(runtime: Any, order_id: int) -> list[int]:
+    """The buyer and (once there is one) the seller of an order; 404 if there is no order."""
+    from agorakit.orders import order_by_id
+
+    order = await order_by_id(order_id)
+    if order is None:
+        raise NotFound(f"there is no order {order_id}")
+    return [p for p in (order["buyer_id"], order["seller_id"]) if p is not None]
+
+
+@functools.cache
+def _orders_conversations() -> PreparedRaw:
+    """Orders' parties, their conversations and those ones' participants (one value: the
+    orders' ids): a row per participant, one with NULLs for an order without a
+    conversation or participants, none for an order that does not exist."""
+    from agorakit.orders.tables import Order
+
+    return PreparedRaw(
+        Order,
+        lambda engine: (
+            "SELECT o.id, o.buyer_id, o.seller_id, c.id AS conversation, p.member_id FROM core_order o "
+            "LEFT JOIN core_conversation c ON c.\"key\" = 'order:' || o.id "
+            "LEFT JOIN core_conversation_participant p ON p.conversation = c.id WHERE "
+            + any_of_sql(engine, "o.id")
+        ),
+    )
+
+
+async def order_conversations(order_ids: list[int]) -> dict[int, tuple[list[int], int | None]]:
+    """Each existing order's parties (buyer, then seller) and the id of its conversation
+    when that one has exactly these participants (None: missing, or to be synced)."""
+    found: dict[int, tuple[list[int], int | None, set[int | None]]] = {}
+    for row in await _orders_conversations().run(sorted(set(order_ids))):
+        parties = [p for p in (row["buyer_id"], row["seller_id"]) if p is not None]
+        found.setdefault(row["id"], (parties, row["conversation"], set()))[2].add(row["member_id"])
+    return {
+        order_id: (parties, conversation if conversation is not None and members == set(parties) else None)
+        for order_id, (parties, conversation, members) in found.items()
+    }
+
+
+async def sync_order_conversation(uow: Any, order_id: int) -> int:
+    """Ensure the order's conversation, its participants being the order's parties now."""
+    found = await order_conversations([order_id])
+    if order_id not in found:
+        raise NotFound(f"there is no order {order_id}")
+    parties, conversation = found[order_id]
+    if conversation is not None:  # most often: there already, with these participants
+        return conversation
+    key = f"order:{order_id}"
+    conversation_id, created = await ensured(uow, key=key, subject=key, participant_ids=parties)
+    if not created:  # a new conversation has only the parties just added
+        await _REMOVE_OTHERS.run(conversation_id, parties)
+    return conversation_id
+
+
+#: participants of a conversation who are not among the members given
+_REMOVE_OTHERS = Prepared(
+    lambda conversation, members: Participant.delete().where(
+        (Participant.conversation == conversation) & none_of(Participant.member_id, members)
+    )
+)
+
+
+# --------------------------------------------------------------------------------------
+# Who may read and write
+# --------------------------------------------------------------------------------------
+
+
+# --------------------------------------------------------------------------------------
+# Who takes part, who may read and write
+# --------------------------------------------------------------------------------------
+
+
+async def conversation_access(
+    runtime: Any, conversation_id: int, member: Any, *, write: bool
+) -> dict[str, Any]:
+    """The conversation if ``member`` takes part (or, to read, is an operator); else 404."""
+    row = await Conversation.select().where(Conversation.id == conversation_id).first()
+    if row is not None:
+        if await _takes_part(runtime, row, member.id):
+            return row
+        if is_operator(member):
+            if write:
+                raise Forbidden("operators read conversations but do not write in them")
+            return row
+    raise NotFound(f"there is no conversation {conversation_id}")
+
+
+async def _is_participant(conversation_id: int, member_id: int) -> bool:
+    return await Participant.exists().where(
+        (Participant.conversation == conversation_id) & (Participant.member_id == member_id)
+    )
+
+
+async def _takes_part(runtime: Any, conversation: dict[str, Any], member_id: int) -> bool:
+    order_id = order_id_of(conversation)
+    if order_id is None:
+        return await _is_participant(conversation["id"], member_id)
+    if member_id not in await order_parties(runtime, order_id):
+        return False
+    if not await _is_participant(conversation["id"], member_id):
+        async with runtime.unit_of_work() as uow:
+            await sync_order_conversation(uow, order_id)
+    return True
+
+
+async def participant_ids(conversation_id: int) -> list[int]:
+    rows = (
+        await Participant.select(Participant.member_id)
+        .where(Participant.conversation == conversation_id)
+        .order_by(Participant.id)
+    )
+    return [r["member_id"] for r in rows]
+
+
+async def mark_read_up_to(conversation_id: int, member_id: int, message_id: int) -> None:
+    await Participant.update({Participant.last_read_message_id: message_id}).where(
+        (Participant.conversation == conversation_id)
+        & (Participant.member_id == member_id)
+        & (Participant.last_read_message_id < message_id)
+    )
