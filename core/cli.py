@@ -1,9 +1,9 @@
 """The ``agorakit`` command line.
 
 Core commands: ``run``, ``migrate``, ``makemigrations``, ``plugins``, ``demo``,
-``users create-operator``, ``users create-owner``, ``docs hooks``.  Enabled plugins add their own through the
-``agorakit_cli`` hook; the site config is read from ``--config`` / ``$AGORAKIT_CONFIG``
-(default ``site.toml``).
+``users create-operator``, ``users create-owner``, ``docs hooks``, ``clock`` (the test
+clock).  Enabled plugins add their own through the ``agorakit_cli`` hook; the site config
+is read from ``--config`` / ``$AGORAKIT_CONFIG`` (default ``site.toml``).
 """
 
 from __future__ import annotations
@@ -150,6 +150,10 @@ def tick(ctx: click.Context, at: str | None) -> None:
     from agorakit.worker import sweep
 
     clock = None
+    settings = _state(ctx).settings()
+    if at is not None and settings.dev.test_clock:
+        message = "this site runs on a test clock: move it with `agorakit clock advance` instead of --at"
+        raise click.UsageError(message)
     if at is not None:
         try:
             instant = datetime.fromisoformat(at)
@@ -158,7 +162,7 @@ def tick(ctx: click.Context, at: str | None) -> None:
         if instant.tzinfo is None:
             raise click.BadParameter("give a timezone, e.g. 2026-05-01T12:00:00Z", param_hint="--at")
         clock = FrozenClock(instant)
-    runtime = Runtime(_state(ctx).settings(), clock=clock)
+    runtime = Runtime(settings, clock=clock)
 
     async def work() -> Any:
         await runtime.db.start()

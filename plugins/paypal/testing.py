@@ -49,6 +49,8 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from agorakit.clock import SystemClock
+
 SANDBOX = "https://api-m.sandbox.paypal.com"
 CERT_HOST = "api.sandbox.paypal.com"
 CERT_PATH = "/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77"
@@ -184,10 +186,9 @@ class FakePayPal:
         token_ttl: int = 32400,
         contract: PayPalContract | None = None,
     ) -> None:
-        if clock is None:
-            self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
-        else:
-            self.now = clock.now if hasattr(clock, "now") else clock
+        if clock is None:  # PayPal's servers run on the real time
+            clock = SystemClock()
+        self.now: Callable[[], datetime] = clock.now if hasattr(clock, "now") else clock
         self.client_id, self.client_secret, self.webhook_id = client_id, client_secret, webhook_id
         self.token_ttl = token_ttl
         self.contract = contract
