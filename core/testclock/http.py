@@ -2,7 +2,7 @@
 
 - Each request first reads the clock's shared state, so an advance made by another
   process (an operator, ``agorakit clock advance``) holds for this request at once.
-- Every response carries ``X-Agorakit-Test-Clock: <the site's time, ISO 8601>``, so
+- Every response carries ``X-Agorakit-Test-Clock: <the site's time, ISO 8601 in UTC>``, so
   nobody mistakes the site for a production one (also the answers the router gives
   before any middleware runs: 404, 405).
 """
@@ -38,6 +38,6 @@ def test_clock_header(runtime: Any) -> Callable[[Message, Scope], Awaitable[None
         headers = message.get("headers")
         if not isinstance(headers, list):
             headers = message["headers"] = list(headers or ())  # type: ignore[typeddict-unknown-key]
-        headers.append((HEADER, runtime.clock.now().isoformat().encode()))
+        headers.append((HEADER, runtime.clock.now().isoformat().replace("+00:00", "Z").encode()))
 
     return add_header
