@@ -45,15 +45,22 @@ def _state(ctx: click.Context) -> CliState:
     return ctx.find_object(CliState) or CliState(os.environ.get("AGORAKIT_CONFIG", DEFAULT_CONFIG))
 
 
-def run_with_runtime(ctx: click.Context, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Build the runtime from the site config and run ``work(runtime)`` with the DB open."""
+def run_with_runtime(ctx: click.Context, work: Callable[[Any], Awaitable[T]], *, site_time: bool = True) -> T:
+    """Build the runtime from the site config and run ``work(runtime)`` with the DB open.
+
+    On a site with a test clock the runtime first reads the site's time (``site_time``;
+    not for the commands that build the database)."""
     from agorakit.runtime import Runtime
 
     runtime = Runtime(_state(ctx).settings())
 
     async def main() -> T:
+        from agorakit.testclock.service import refresh
+
         await runtime.db.start()
         try:
+            if site_time:
+                await refresh(runtime)
             return await work(runtime)
         finally:
             await runtime.db.close()
@@ -134,7 +141,7 @@ def migrate(ctx: click.Context) -> None:
     async def work(runtime: Any) -> list[str]:
         return await run_migrations(runtime.db, runtime.apps)
 
-    applied = run_with_runtime(ctx, work)
+    applied = run_with_runtime(ctx, work, site_time=False)
     click.echo("\n".join(f"applied {m}" for m in applied) if applied else "no migrations to apply")
 
 
@@ -235,7 +242,7 @@ def makemigrations(ctx: click.Context, app_name: str, desc: str) -> None:
             raise click.ClickException(f"no app {app_name!r}; apps: {', '.join(sorted(apps))}")
         return await make_migration(apps[app_name], desc)
 
-    path = run_with_runtime(ctx, work)
+    path = run_with_runtime(ctx, work, site_time=False)
     click.echo(f"wrote {path}" if path else f"{app_name}: no changes")
 
 

@@ -23,7 +23,6 @@ from agorakit.db.migrate import sort_apps
 from agorakit.events import DomainEvent, Event, EventTypes
 from agorakit.hooks import Hooks, PluginInfo, collect, get_plugin_manager, plugin_info
 from agorakit.settings import Settings
-from agorakit.testclock.service import clock_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.events.processes import ProcessRegistration
@@ -101,7 +100,11 @@ class Runtime:
         #: the real time (heartbeats, process liveness): the system clock unless given one
         self.wall_clock: Clock = clock or SystemClock()
         #: the site's time: the wall clock, or a test clock over it (``[dev] test_clock``)
-        self.clock: Clock = clock_for(settings, self.wall_clock)
+        self.clock: Clock = self.wall_clock
+        if settings.dev.test_clock:
+            from agorakit.testclock.service import clock_for
+
+            self.clock = clock_for(settings, self.wall_clock)
         #: how hooks are called (see :class:`agorakit.hooks.Hooks`)
         self.hooks = Hooks(self.pm)
         self.db = Database(settings.database, source=settings.source)
