@@ -184,7 +184,10 @@ def parse_duration(text: str) -> timedelta:
     parts = _DURATION.findall(compact)
     if not parts or "".join(n + u for n, u in parts) != compact:
         raise ValueError(f"{text!r} is not a duration: write e.g. 3d, 36h, 1w2d, 90m or 45s")
-    return sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta(0))
+    try:
+        return sum((timedelta(**{_UNITS[unit]: int(n)}) for n, unit in parts), timedelta(0))
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any clock goes") from None
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -223,6 +226,8 @@ async def advance(runtime: Any, *, by: timedelta | None = None, to: datetime | N
         raise _invalid("by", "give a positive duration: the clock never goes backwards")
     if to is not None and to.tzinfo is None:
         raise _invalid("to", "give the instant with its timezone, e.g. 2026-05-01T12:00:00Z")
+    if by is not None and by > MAX_ADVANCE:
+        raise _invalid("by", "one advance moves the clock ten years at most")
     target = started + by if by is not None else to
     assert target is not None
     if target < started:
@@ -231,7 +236,7 @@ async def advance(runtime: Any, *, by: timedelta | None = None, to: datetime | N
         )
         raise ClockBackwards(message)
     if target - started > MAX_ADVANCE:
-        raise _invalid("to" if to is not None else "by", "one advance moves the clock ten years at most")
+        raise _invalid("to", "one advance moves the clock ten years at most")
     steps: list[Step] = []
     sweeps = 0
     current = started
