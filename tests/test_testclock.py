@@ -424,3 +424,19 @@ class TestWithoutATestClock:
         result = CliRunner().invoke(build_cli([]), ["--config", str(config), "clock", "show"])
         assert result.exit_code == 1
         assert "this site has no test clock" in result.output
+
+
+def test_tick_at_is_refused_on_a_test_clock(tmp_path):
+    from agorakit.cli import build_cli
+
+    config = tmp_path / "site.toml"
+    config.write_text(
+        '[site]\nenvironment = "staging"\n[dev]\ntest_clock = true\n'
+        '[auth]\njwt_secret = "0123456789abcdef0123456789abcdef0123"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        build_cli([]), ["--config", str(config), "tick", "--at", "2026-05-01T12:00:00Z"]
+    )
+    assert result.exit_code == 2
+    assert "runs on a test clock: move it with `agorakit clock advance`" in result.output
