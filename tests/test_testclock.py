@@ -13,10 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 import agorakit
+from agorakit import orders
 from agorakit.money import ledger
-from agorakit.orders import service as orders
-from agorakit.orders.process import Process, Timer, Transition
-from agorakit.orders.schemas import ItemIn
+from agorakit.orders import ItemIn, Process, Timer, Transition
 from agorakit.orders.tables import OrderEvent, OrderTimer
 from agorakit.settings import ConfigError, settings_from_dict
 from agorakit.testclock.service import DatabaseClock, parse_duration
