@@ -64,6 +64,11 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
         app_config.request_class = BodyRequest  # strict, typed body decoding for every route
         app_config.middleware.insert(0, request_logging_middleware)
         app_config.before_send.append(add_response_headers)
+        if settings.dev.test_clock:  # read the shared clock per request, and say so on every answer
+            from agorakit.testclock.http import test_clock_header, test_clock_middleware
+
+            app_config.middleware.append(test_clock_middleware(runtime))
+            app_config.before_send.append(test_clock_header(runtime))
         app_config.before_request = refuse_nul_characters
         app_config.request_max_body_size = settings.http.max_body_bytes
         if settings.http.cors_origins:

@@ -1,9 +1,9 @@
 """The ``agorakit`` command line.
 
 Core commands: ``run``, ``migrate``, ``makemigrations``, ``plugins``, ``demo``,
-``users create-operator``, ``users create-owner``, ``docs hooks``.  Enabled plugins add their own through the
-``agorakit_cli`` hook; the site config is read from ``--config`` / ``$AGORAKIT_CONFIG``
-(default ``site.toml``).
+``users create-operator``, ``users create-owner``, ``docs hooks``, ``clock`` (the test
+clock).  Enabled plugins add their own through the ``agorakit_cli`` hook; the site config
+is read from ``--config`` / ``$AGORAKIT_CONFIG`` (default ``site.toml``).
 """
 
 from __future__ import annotations
@@ -45,15 +45,22 @@ def _state(ctx: click.Context) -> CliState:
     return ctx.find_object(CliState) or CliState(os.environ.get("AGORAKIT_CONFIG", DEFAULT_CONFIG))
 
 
-def run_with_runtime(ctx: click.Context, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Build the runtime from the site config and run ``work(runtime)`` with the DB open."""
+def run_with_runtime(ctx: click.Context, work: Callable[[Any], Awaitable[T]], *, site_time: bool = True) -> T:
+    """Build the runtime from the site config and run ``work(runtime)`` with the DB open.
+
+    On a site with a test clock the runtime first reads the site's time (``site_time``;
+    not for the commands that build the database)."""
     from agorakit.runtime import Runtime
 
     runtime = Runtime(_state(ctx).settings())
 
     async def main() -> T:
+        from agorakit.testclock.service import refresh
+
         await runtime.db.start()
         try:
+            if site_time:
+                await refresh(runtime)
             return await work(runtime)
         finally:
             await runtime.db.close()
@@ -134,7 +141,7 @@ def migrate(ctx: click.Context) -> None:
     async def work(runtime: Any) -> list[str]:
         return await run_migrations(runtime.db, runtime.apps)
 
-    applied = run_with_runtime(ctx, work)
+    applied = run_with_runtime(ctx, work, site_time=False)
     click.echo("\n".join(f"applied {m}" for m in applied) if applied else "no migrations to apply")
 
 
@@ -150,6 +157,10 @@ def tick(ctx: click.Context, at: str | None) -> None:
     from agorakit.worker import sweep
 
     clock = None
+    settings = _state(ctx).settings()
+    if at is not None and settings.dev.test_clock:
+        message = "this site runs on a test clock: move it with `agorakit clock advance` instead of --at"
+        raise click.UsageError(message)
     if at is not None:
         try:
             instant = datetime.fromisoformat(at)
@@ -158,7 +169,7 @@ def tick(ctx: click.Context, at: str | None) -> None:
         if instant.tzinfo is None:
             raise click.BadParameter("give a timezone, e.g. 2026-05-01T12:00:00Z", param_hint="--at")
         clock = FrozenClock(instant)
-    runtime = Runtime(_state(ctx).settings(), clock=clock)
+    runtime = Runtime(settings, clock=clock)
 
     async def work() -> Any:
         await runtime.db.start()
@@ -231,7 +242,7 @@ def makemigrations(ctx: click.Context, app_name: str, desc: str) -> None:
             raise click.ClickException(f"no app {app_name!r}; apps: {', '.join(sorted(apps))}")
         return await make_migration(apps[app_name], desc)
 
-    path = run_with_runtime(ctx, work)
+    path = run_with_runtime(ctx, work, site_time=False)
     click.echo(f"wrote {path}" if path else f"{app_name}: no changes")
 
 

@@ -41,6 +41,8 @@ name = "agorakit demo market"
 base_url = "http://127.0.0.1:8000"
 currency = "USD"
 plugins = [{plugins}]
+# a development site: it may run on a test clock
+environment = "development"
 
 [database]
 url = "sqlite:///{(directory / "demo.sqlite3").as_posix()}"
@@ -55,6 +57,11 @@ payout_methods = [{", ".join(f'"{m}"' for m in pay_out)}]
 [email]
 # the demo has no SMTP server: emails are written to the log (use "smtp" in production)
 mailer = "log"
+
+[dev]
+# the site's time is a clock kept in the database: move it with `agorakit clock advance 3d`
+# (or POST /operator/clock/advance) to try what happens after days; see docs/testing.md
+test_clock = true
 """,
         encoding="utf-8",
     )

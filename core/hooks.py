@@ -38,6 +38,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.disputes.plugin",
     "agorakit.http.plugin",
     "agorakit.notifications.plugin",
+    "agorakit.testclock.plugin",
 )
 
 

@@ -97,7 +97,14 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.pm = pm or get_plugin_manager(settings.site.plugins, source=settings.source)
-        self.clock: Clock = clock or SystemClock()
+        #: the real time (heartbeats, process liveness): the system clock unless given one
+        self.wall_clock: Clock = clock or SystemClock()
+        #: the site's time: the wall clock, or a test clock over it (``[dev] test_clock``)
+        self.clock: Clock = self.wall_clock
+        if settings.dev.test_clock:
+            from agorakit.testclock.service import clock_for
+
+            self.clock = clock_for(settings, self.wall_clock)
         #: how hooks are called (see :class:`agorakit.hooks.Hooks`)
         self.hooks = Hooks(self.pm)
         self.db = Database(settings.database, source=settings.source)

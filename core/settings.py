@@ -81,6 +81,9 @@ class SiteSection(SettingsStruct):
     #: where to report a vulnerability in this site: an email address or an https URL,
     #: published at /.well-known/security.txt; empty (the default): not published
     security_contact: str = ""
+    #: what this deployment is: "development", "staging" or "production"; only
+    #: development and staging sites may run on a test clock (``[dev] test_clock``)
+    environment: Literal["development", "staging", "production"] = "production"
 
     def __post_init__(self) -> None:
         contact = self.security_contact
@@ -342,6 +345,12 @@ class WorkerSection(SettingsStruct):
     escrow_check_minutes: Annotated[int, msgspec.Meta(ge=0, le=10080)] = 60
 
 
+class DevSection(SettingsStruct):
+    #: the site's time comes from a clock kept in the database, shared by every process,
+    #: that operators move on (``agorakit clock``); development and staging only
+    test_clock: bool = False
+
+
 class Settings(SettingsStruct):
     """The whole site config.  ``plugins`` maps a plugin name to its validated Struct."""
 
@@ -359,6 +368,7 @@ class Settings(SettingsStruct):
     reviews: ReviewsSection = msgspec.field(default_factory=ReviewsSection)
     events: EventsSection = msgspec.field(default_factory=EventsSection)
     worker: WorkerSection = msgspec.field(default_factory=WorkerSection)
+    dev: DevSection = msgspec.field(default_factory=DevSection)
     plugins: dict[str, Any] = {}
     #: where this config came from, for messages (set by the loader)
     source: str = "<settings>"
@@ -413,6 +423,12 @@ def settings_from_dict(
     settings = msgspec.structs.replace(settings, source=source)
     if len(set(settings.site.plugins)) != len(settings.site.plugins):
         message = f"{source}: site.plugins: a plugin is listed twice: {settings.site.plugins}"
+        raise ConfigError(message)
+    if settings.dev.test_clock and settings.site.environment == "production":
+        message = (
+            f"{source}: dev.test_clock: a test clock moves the whole site's time and is refused "
+            'in production; set [site] environment = "development" or "staging" to use it'
+        )
         raise ConfigError(message)
     if pm is None:
         from agorakit.hooks import get_plugin_manager

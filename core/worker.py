@@ -14,6 +14,7 @@ what it must (the check ``agorakit check-ledger`` runs) and logs each violation.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -38,14 +39,18 @@ class SweepReport(msgspec.Struct):
     escrow_problems: list[str] = []
 
 
-async def sweep(runtime: Any) -> SweepReport:
+async def sweep(runtime: Any, *, refresh_clock: bool = True) -> SweepReport:
     """One pass: republish pending events, expire unpaid payments, fire due order timers,
-    deliver due emails."""
+    deliver due emails.  On a site with a test clock the sweep first reads the clock's
+    state (``refresh_clock``), so that it sees what an operator set in another process."""
     from agorakit.events.outbox import republish_events
     from agorakit.money.payments import expire_payments
     from agorakit.notifications.outbox import deliver_emails
     from agorakit.orders import fire_due_timers
+    from agorakit.testclock.service import refresh
 
+    if refresh_clock:
+        await refresh(runtime)
     republished = await republish_events(runtime)
     expired = await expire_payments(runtime)
     timers = await fire_due_timers(runtime)
@@ -67,6 +72,33 @@ async def sweep(runtime: Any) -> SweepReport:
     if any(msgspec.to_builtins(report).values()):
         log.info("sweep: %s", msgspec.to_builtins(report))
     return report
+
+
+async def next_due(
+    runtime: Any, *, after: datetime | None = None, until: datetime | None = None
+) -> datetime | None:
+    """The earliest instant after ``after`` (or at or before ``until``) at which the sweep
+    has something to do: a pending order timer, an open payment's expiry, an email's next
+    attempt.  None: nothing in that range.  A test clock steps through these instants."""
+    from agorakit.money.payments import OPEN_STATUSES
+    from agorakit.money.tables import Payment
+    from agorakit.notifications.tables import EmailOutbox
+    from agorakit.orders.tables import OrderTimer
+
+    found: list[datetime] = []
+    for column, pending in (
+        (OrderTimer.due_at, OrderTimer.status == "pending"),
+        (Payment.expires_at, Payment.status.is_in(list(OPEN_STATUSES)) & Payment.expires_at.is_not_null()),
+        (
+            EmailOutbox.next_attempt_at,
+            (EmailOutbox.status == "pending") & EmailOutbox.next_attempt_at.is_not_null(),
+        ),
+    ):
+        where = pending & (column > after) if after is not None else pending & (column <= until)
+        row = await column._meta.table.select(column.as_alias("due")).where(where).order_by(column).first()
+        if row is not None:
+            found.append(row["due"])
+    return min(found, default=None)
 
 
 async def check_escrows(runtime: Any) -> list[str]:

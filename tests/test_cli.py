@@ -45,6 +45,10 @@ def test_demo_sets_up_config_database_and_logins_once(tmp_path):
     # Every installed plugin is enabled and every method it offers is bound.
     assert 'payment_methods = ["balance", "paypal", "bank_transfer"]' in config
     assert 'payout_methods = ["bank_transfer", "paypal"]' in config
+    # A development site on a test clock: its time can be moved on to try what takes days.
+    assert 'environment = "development"' in config and "test_clock = true" in config
+    shown = invoke("--config", str(directory / "site.toml"), "clock", "show")
+    assert shown.exit_code == 0 and shown.output.endswith("(running)\n"), shown.output
 
     # The gigs plugin's demo data: gigs in several categories, a completed and reviewed
     # order, an order in progress.

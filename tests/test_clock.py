@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +50,56 @@ async def test_domain_code_reads_the_runtime_clock(client, clock):
 
     row = await Member.select(Member.created_at).where(Member.email_key == "t@example.com").first()
     assert row["created_at"].isoformat() == "2027-02-09T09:00:00+00:00"
+
+
+# --------------------------------------------------------------------------------------
+# The lint rule: the core and the plugins read the time only through a clock
+# --------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+RUFF = Path(sys.executable).parent / "ruff"
+
+STRAY = """\
+import datetime as dt
+import time
+from datetime import UTC, date, datetime
+from time import time as seconds
+
+a = datetime.now(UTC)
+b = dt.datetime.utcnow()
+c = time.time()
+d = date.today()
+e = time.perf_counter()  # a duration, not the time: allowed
+"""
+
+
+def lint(path: Path, *targets: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(RUFF), "check", "--select", "TID251", "--output-format", "concise", "--no-cache", *targets],
+        cwd=path,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_a_stray_read_of_the_time_fails_the_lint(tmp_path):
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    for name in ("core/clock.py", "core/orders/stray.py", "plugins/gigs/stray.py", "tests/test_x.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(STRAY, encoding="utf-8")
+    result = lint(tmp_path, ".")
+    assert result.returncode == 1, result.stdout + result.stderr
+    flagged = sorted(
+        line.split(" TID251 ")[0].rstrip(":") for line in result.stdout.splitlines() if " TID251 " in line
+    )
+    expected = [
+        f"{module}:{position}"
+        for module in ("core/orders/stray.py", "plugins/gigs/stray.py")
+        for position in ("4:18", "6:5", "7:5", "8:5", "9:5")
+    ]
+    assert flagged == sorted(expected)  # the clock module and the tests may read the time
+
+
+def test_the_core_and_the_plugins_read_the_time_only_through_a_clock():
+    result = lint(ROOT, "core", "plugins")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -52,7 +52,7 @@ class Accounts:
     def __init__(self, runtime: Runtime) -> None:
         auth = runtime.settings.auth
         self.passwords = Passwords(auth)
-        self.throttles: AccountThrottles = memory_throttles(runtime.clock, auth)
+        self.throttles: AccountThrottles = memory_throttles(runtime.wall_clock, auth)
 
 
 def accounts(runtime: Runtime) -> Accounts:

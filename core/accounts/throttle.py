@@ -1,4 +1,5 @@
-"""Throttles for logins, registrations and account emails, on the runtime's clock.
+"""Throttles for logins, registrations and account emails, on the runtime's wall clock
+(the real time, also on a site that runs on a test clock).
 
 Every throttle follows :class:`Throttle`: ask ``retry_after(key)`` before the work, call
 ``hit(key)`` when an attempt counts, ``reset(key)`` when it should be forgotten (a

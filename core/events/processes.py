@@ -15,8 +15,8 @@ not count as it, its start time differs).  Then it publishes the pending events 
 process that has no row, without the 30 s wait that protects the in-flight events of a
 live process.
 
-Heartbeats are written with the runtime's clock, so the hosts' clocks must agree to well
-within the timeout (NTP).  Hosts are told apart by host name, boot id and PID namespace,
+Heartbeats are written with the runtime's wall clock (real time, also on a site that runs
+on a test clock), so the hosts' clocks must agree to well within the timeout (NTP).  Hosts are told apart by host name, boot id and PID namespace,
 so containers on one machine do not mistake each other's pids.
 """
 
@@ -91,7 +91,7 @@ class ProcessRegistration:
         self.task: asyncio.Task | None = None
 
     def _row(self) -> dict[str, Any]:
-        now = self.runtime.clock.now()
+        now = self.runtime.wall_clock.now()
         pid = os.getpid()
         return {
             "kind": self.kind,
@@ -115,7 +115,7 @@ class ProcessRegistration:
             await self.register()
             return
         updated = (
-            await ServerProcess.update({ServerProcess.heartbeat_at: self.runtime.clock.now()})
+            await ServerProcess.update({ServerProcess.heartbeat_at: self.runtime.wall_clock.now()})
             .where(ServerProcess.id == self.id)
             .returning(ServerProcess.id)
         )
@@ -163,7 +163,7 @@ class ProcessRegistration:
 
 async def forget_gone_processes(runtime: Any) -> list[int]:
     """Delete the rows of the registered processes that are gone; returns their ids."""
-    now = runtime.clock.now()
+    now = runtime.wall_clock.now()
     timeout = timedelta(seconds=runtime.settings.events.process_timeout_seconds)
     own = runtime.process_id
     here = host_key()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -21,10 +22,12 @@ from agorakit.settings import masked
 log = logging.getLogger("agorakit.http")
 
 
-class Health(msgspec.Struct):
+class Health(msgspec.Struct, omit_defaults=True):
     status: str
     database: str
     version: str
+    #: the site's time, present only on a site that runs on a test clock ([dev] test_clock)
+    test_clock: datetime | None = None
 
 
 class Index(msgspec.Struct):
@@ -65,7 +68,10 @@ class SystemController(Controller):
         except Exception as exc:
             log.warning("health check: database unreachable: %r", exc)
             raise ServiceUnavailable("the database is unreachable") from None
-        return Health(status="ok", database=runtime.db.kind, version=agorakit.__version__)
+        test_clock = runtime.clock.now() if runtime.settings.dev.test_clock else None
+        return Health(
+            status="ok", database=runtime.db.kind, version=agorakit.__version__, test_clock=test_clock
+        )
 
     @get(
         "/",

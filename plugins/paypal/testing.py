@@ -41,12 +41,13 @@ import re
 import secrets
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 
+from agorakit.clock import SystemClock
 from agorakit.plugins.paypal.testing_contract import PayPalContract, spec_dir_problem
 from agorakit.plugins.paypal.testing_orders import FakeOrders, approve_url
 from agorakit.plugins.paypal.testing_payouts import FakePayouts
@@ -94,10 +95,9 @@ class FakePayPal(FakePayouts, FakeOrders):
         token_ttl: int = 32400,
         contract: PayPalContract | None = None,
     ) -> None:
-        if clock is None:
-            self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
-        else:
-            self.now = clock.now if hasattr(clock, "now") else clock
+        if clock is None:  # PayPal's servers run on the real time
+            clock = SystemClock()
+        self.now: Callable[[], datetime] = clock.now if hasattr(clock, "now") else clock
         self.client_id, self.client_secret, self.webhook_id = client_id, client_secret, webhook_id
         self.token_ttl = token_ttl
         self.contract = contract

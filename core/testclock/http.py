@@ -1,0 +1,43 @@
+"""The HTTP edge of a site that runs on a test clock (installed only then).
+
+- Each request first reads the clock's shared state, so an advance made by another
+  process (an operator, ``agorakit clock advance``) holds for this request at once.
+- Every response carries ``X-Agorakit-Test-Clock: <the site's time, ISO 8601 in UTC>``, so
+  nobody mistakes the site for a production one (also the answers the router gives
+  before any middleware runs: 404, 405).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from agorakit.testclock.service import refresh
+
+HEADER = b"x-agorakit-test-clock"
+
+
+def test_clock_middleware(runtime: Any) -> Callable[[ASGIApp], ASGIApp]:
+    def factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                await refresh(runtime)
+            await app(scope, receive, send)
+
+        return middleware
+
+    return factory
+
+
+def test_clock_header(runtime: Any) -> Callable[[Message, Scope], Awaitable[None]]:
+    async def add_header(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = message.get("headers")
+        if not isinstance(headers, list):
+            headers = message["headers"] = list(headers or ())  # type: ignore[typeddict-unknown-key]
+        headers.append((HEADER, runtime.clock.now().isoformat().replace("+00:00", "Z").encode()))
+
+    return add_header
