@@ -262,19 +262,31 @@ def agorakit_validate_proof(order: Any, proof: Any) -> list[Any] | None:
 
 
 @hookspec
-def agorakit_compute_fees(quote: Quote) -> list[FeeLine] | None:
+def agorakit_compute_fees(runtime: Any, quote: Quote) -> list[FeeLine] | None:
     """Price the fees of a sale.
 
-    Called whenever an order is quoted or its escrow released.  Every fee plugin returns
-    its own lines; the core adds them up (no plugin sees another's result).  A seller
-    fee is taken from what the seller receives; a buyer fee is added to what the buyer
-    pays.  Amounts are integer minor units, never negative; round percentages half up
-    (:func:`agorakit.money.fees.percent_of`).  The core's default percentage commission
-    is registered ``trylast``; set ``[fees] commission = false`` when yours replaces it.
+    Called whenever an order is quoted (a quote shown before ordering, and the one
+    agreed when the order is placed, which its escrow release pays out).  Every fee
+    plugin returns its own lines; the core adds them up (no plugin sees another's
+    result).  A seller fee is taken from what the seller receives; a buyer fee is added
+    to what the buyer pays.  Amounts are integer minor units, never negative; round
+    percentages half up (:func:`agorakit.money.percent_of`).  The core's default
+    percentage commission is registered ``trylast``; set ``[fees] commission = false``
+    when yours replaces it.  Must not be async: it runs on the order's hot path, with
+    what it needs in ``quote``.
 
-    :param quote: :class:`agorakit.money.fees.Quote`: ``amount``, ``currency``, ``kind``,
-        ``buyer_id``, ``seller_id`` and ``context``.
-    :return: a list of :class:`agorakit.money.fees.FeeLine` (``payer``, ``amount``,
+    :param runtime: the site's runtime; read your plugin's settings with
+        ``runtime.plugin_settings("<name>")`` (None only when fees are priced without a
+        site, e.g. by a plugin manager alone in a unit test).
+    :param quote: :class:`agorakit.money.Quote`: ``amount`` (minor units, every line
+        item times its quantity), ``currency``, ``kind`` (the fee kind: the listing
+        kind, or the process name for an order without one), ``buyer_id`` (None for a
+        visitor's quote), ``seller_id`` and ``context``, a
+        :class:`agorakit.money.QuoteContext`: ``listing_id``, ``listing_kind``,
+        ``category`` (the category's slug), ``seller_country``, ``buyer_country``
+        (ISO 3166-1 alpha-2) and ``quantity``; a field is None when the sale has no
+        such thing.
+    :return: a list of :class:`agorakit.money.FeeLine` (``payer``, ``amount``,
         ``label``, ``code``), or None for no fee.
     """
 

@@ -131,3 +131,59 @@ def test_no_handler_compares_an_event_name_to_a_string_literal():
         for line in event_name_comparisons(path.read_text(encoding="utf-8"))
     ]
     assert found == []
+
+
+PLUGIN_API_AREAS = [
+    "accounts",
+    "attachments",
+    "catalog",
+    "disputes",
+    "events",
+    "http",
+    "messaging",
+    "money",
+    "notifications",
+    "orders",
+    "reviews",
+]
+
+
+def _plugin_api_sections() -> dict[str, list[str]]:
+    """Area -> the names ``docs/plugin-api.md`` lists in its section's table."""
+    text = (ROOT / "docs" / "plugin-api.md").read_text(encoding="utf-8")
+    sections: dict[str, list[str]] = {}
+    for match in re.finditer(
+        r"^## `agorakit\.([a-z_]+)`\n(.*?)(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL
+    ):
+        sections[match.group(1)] = re.findall(
+            r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \|", match.group(2), re.MULTILINE
+        )
+    return sections
+
+
+def test_the_plugin_api_page_lists_exactly_what_each_area_exports():
+    import importlib
+
+    sections = _plugin_api_sections()
+    assert sorted(sections) == PLUGIN_API_AREAS
+    for area, listed in sections.items():
+        package = importlib.import_module(f"agorakit.{area}")
+        exported = set(package.__all__)
+        assert len(listed) == len(set(listed)), f"agorakit.{area}: a name is listed twice"
+        assert set(listed) - exported == set(), (
+            f"docs/plugin-api.md lists names agorakit.{area} does not export"
+        )
+        assert exported - set(listed) == set(), (
+            f"agorakit.{area} exports names docs/plugin-api.md does not list"
+        )
+        for name in listed:
+            assert getattr(package, name) is not None
+
+
+def test_the_worked_examples_in_the_money_page_are_the_tested_modules():
+    page = (ROOT / "docs" / "money.md").read_text(encoding="utf-8")
+    for example in ("category_fees.py", "acmepay_payouts.py"):
+        source = (ROOT / "tests" / "examples" / example).read_text(encoding="utf-8")
+        assert f"```python\n{source}```" in page, (
+            f"docs/money.md does not show tests/examples/{example} as it is"
+        )

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from agorakit.money.events import WithdrawalRequested as WithdrawalRequested
     from agorakit.money.fees import FeeLine as FeeLine
     from agorakit.money.fees import Quote as Quote
+    from agorakit.money.fees import QuoteContext as QuoteContext
     from agorakit.money.fees import compute_fees as compute_fees
     from agorakit.money.fees import percent_of as percent_of
     from agorakit.money.methods import PaymentStep as PaymentStep
@@ -96,6 +97,7 @@ EXPORTS: dict[str, str] = {
     "PaymentStep": "agorakit.money.methods",
     "percent_of": "agorakit.money.fees",
     "Quote": "agorakit.money.fees",
+    "QuoteContext": "agorakit.money.fees",
     # payout queue
     "QueuedWithdrawal": "agorakit.money.payout_queue",
     "count_waiting": "agorakit.money.payout_queue",

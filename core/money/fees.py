@@ -1,8 +1,10 @@
 """Fees: plugins return independent fee lines for a quote; the core adds them up.
 
-``agorakit_compute_fees(quote)`` is a collecting hook: every fee plugin returns its own
-:class:`FeeLine` list, none sees another's result.  The core's default is a percentage
-commission on the seller's side (:mod:`agorakit.money.commission`).
+``agorakit_compute_fees(runtime, quote)`` is a collecting hook: every fee plugin returns
+its own :class:`FeeLine` list, none sees another's result.  A plugin reads its own settings
+with ``runtime.plugin_settings("<name>")`` and what is sold from ``quote.context``
+(:class:`QuoteContext`).  The core's default is a percentage commission on the seller's
+side (:mod:`agorakit.money.commission`).
 
 Rounding: a percentage fee is computed in integer minor units and rounded half up to the
 minor unit: ``fee = (amount * hundredths_of_percent + 5000) // 10000``.  20% of 5.00 is
@@ -21,6 +23,26 @@ from agorakit.hooks import Hooks
 from agorakit.money.account_names import LedgerError
 
 
+class QuoteContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a quote is for, beyond its amount: the listing, its category, the parties'
+    countries and the quantity.  A field is None when the sale has no such thing (an
+    order without a listing, a quote shown to a visitor who is not signed in)."""
+
+    #: the listing ordered
+    listing_id: int | None = None
+    #: the listing's kind ("gig", ...), as registered with ``agorakit_listing_kinds``
+    listing_kind: str | None = None
+    #: the slug of the listing's category
+    category: str | None = None
+    #: ISO 3166-1 alpha-2 country of the seller ("US")
+    seller_country: str | None = None
+    #: ISO 3166-1 alpha-2 country of the buyer
+    buyer_country: str | None = None
+    #: how many of the listing are bought (for an order of line items: the largest
+    #: quantity of a line)
+    quantity: int = 1
+
+
 class Quote(msgspec.Struct, frozen=True, kw_only=True):
     """What is being sold, for fee plugins to price."""
 
@@ -31,8 +53,8 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     kind: str = "order"
     buyer_id: int | None = None
     seller_id: int | None = None
-    #: anything else a fee plugin may use (category, country, quantity, ...)
-    context: dict[str, Any] = {}
+    #: the listing, its category, the parties' countries and the quantity
+    context: QuoteContext = msgspec.field(default_factory=QuoteContext)
 
 
 class FeeLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,15 +88,21 @@ def percent_of(amount: int, percent: str | Decimal) -> int:
     return (amount * int(hundredths) + 5000) // 10000
 
 
-def compute_fees(pm: Any, quote: Quote) -> FeeBreakdown:
+def compute_fees(runtime: Any, quote: Quote) -> FeeBreakdown:
     """Collect every fee plugin's lines for ``quote`` and add them up.
 
-    ``pm`` is the site's plugin manager (``runtime.pm``) or its hook facade
-    (``runtime.hooks``).
+    ``runtime`` is the site's runtime, which the fee plugins receive.  A bare plugin
+    manager (``runtime.pm``) or hook facade (``runtime.hooks``) is accepted too, for
+    pricing without a site; the plugins then receive ``runtime=None``.
     """
-    hooks = pm if isinstance(pm, Hooks) else Hooks(pm)
+    if isinstance(runtime, Hooks):
+        hooks, runtime = runtime, None
+    elif hasattr(runtime, "hooks"):
+        hooks = runtime.hooks
+    else:
+        hooks, runtime = Hooks(runtime), None
     lines: list[FeeLine] = []
-    for line in hooks.collect_sync("agorakit_compute_fees", quote=quote):
+    for line in hooks.collect_sync("agorakit_compute_fees", runtime=runtime, quote=quote):
         if not isinstance(line, FeeLine) or not isinstance(line.amount, int) or line.amount < 0:
             message = f"a fee plugin returned an invalid fee line: {line!r}"
             raise LedgerError(message)

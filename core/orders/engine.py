@@ -23,11 +23,12 @@ import msgspec
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of, none_of
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.hooks import maybe_await
-from agorakit.money.fees import Quote, compute_fees
+from agorakit.money.fees import Quote, QuoteContext, compute_fees
 from agorakit.orders.events import OrderCreated, OrderTransitioned
 from agorakit.orders.process import GuardFailed, Process, Transition
 from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import _ITEMS, _order_row, _to_order, roles_of
+from agorakit.orders.quotes import load_quote_context, order_quantity
 from agorakit.orders.schemas import ItemIn, OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderItem, OrderTimer
 
@@ -58,11 +59,15 @@ async def create_order(
     data: dict[str, Any] | None = None,
     uow: Any | None = None,
     caller: Any | None = None,
+    quote_context: QuoteContext | None = None,
 ) -> OrderOut:
     """Create an order in its process's initial state (inside ``uow`` if given).
 
-    Returns the order as :func:`get_order` shows it to ``caller`` (its allowed
-    transitions), or without them when no caller is given.
+    ``quote_context`` is what fee plugins see of the sale (the listing, its category,
+    both parties' countries, the quantity); a caller that has read the listing and the
+    buyer passes it, otherwise it is read in one statement (not when the order charges
+    no fees).  Returns the order as :func:`get_order` shows it to ``caller`` (its
+    allowed transitions), or without them when no caller is given.
     """
     if not items:
         raise ValidationFailed([FieldError("items", "an order needs at least one item")])
@@ -71,11 +76,12 @@ async def create_order(
             message = "unit price must not be negative and quantity must be at least 1"
             raise ValidationFailed([FieldError(f"items[{index}]", message)])
     definition = registry(runtime).latest(process)
+    args = (definition, buyer_id, seller_id, listing_id, currency, items, data, quote_context)
     if uow is None:
         async with runtime.unit_of_work() as own:
-            order_id = await _create(own, definition, buyer_id, seller_id, listing_id, currency, items, data)
+            order_id = await _create(own, *args)
     else:
-        order_id = await _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data)
+        order_id = await _create(uow, *args)
     row = await _order_row(order_id)
     if caller is None:
         return await _to_order(row)
@@ -92,22 +98,25 @@ def quote_order(
     buyer_id: int,
     seller_id: int | None,
     data: dict[str, Any],
+    context: QuoteContext,
 ) -> dict[str, Any]:
     """The fee breakdown agreed when the order is placed (kept in ``data["quote"]``).
 
     ``data["fee_kind"]`` names the kind fee plugins see (default: the process name);
-    ``data["charge_fees"] = False`` (e.g. free offers) means no fee at all.
+    ``data["charge_fees"] = False`` (e.g. free offers) means no fee at all.  ``context``
+    is what fee plugins see of the sale (:class:`agorakit.money.QuoteContext`).
     """
     if not data.get("charge_fees", True):
         return {"buyer_total": amount, "seller_net": amount, "platform_total": 0, "lines": []}
     breakdown = compute_fees(
-        runtime.pm,
+        runtime,
         Quote(
             amount=amount,
             currency=currency,
             kind=data.get("fee_kind", process),
             buyer_id=buyer_id,
             seller_id=seller_id,
+            context=context,
         ),
     )
     return {
@@ -122,10 +131,17 @@ _INSERT_ORDER = PreparedInsert(Order)
 _INSERT_ITEMS = PreparedInsert(OrderItem, returning=())
 
 
-async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data) -> int:
+async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data, context) -> int:
     now = uow.now
     amount = sum(item.unit_price * item.quantity for item in items)
     data = dict(data or {})
+    if context is None and data.get("charge_fees", True):
+        context = await load_quote_context(
+            listing_id=listing_id,
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            quantity=order_quantity(item.quantity for item in items),
+        )
     data["quote"] = quote_order(
         uow.runtime,
         process=definition.name,
@@ -134,6 +150,7 @@ async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, it
         buyer_id=buyer_id,
         seller_id=seller_id,
         data=data,
+        context=context or QuoteContext(),  # none read: the order charges no fees
     )
     rows = await _INSERT_ORDER.run(
         {

@@ -8,24 +8,41 @@ from agorakit.errors import Conflict
 from agorakit.money import ledger
 from agorakit.orders.engine import TransitionContext, quote_order
 from agorakit.orders.process_registry import set_form
+from agorakit.orders.quotes import load_quote_context, order_quantity
 from agorakit.orders.schemas import OrderItemOut
 
 
-def _release_posting(ctx: TransitionContext) -> ledger.NewPosting:
+async def _agreed_quote(ctx: TransitionContext) -> dict:
+    """The fee breakdown agreed when the order was placed; priced now (its context read
+    in one statement) for an order that kept none."""
+    order = ctx.order
+    quote = order.data.get("quote")
+    if quote is not None:
+        return quote
+    context = await load_quote_context(
+        listing_id=order.listing_id,
+        buyer_id=order.buyer_id,
+        seller_id=order.seller_id,
+        quantity=order_quantity(item.quantity for item in order.items),
+    )
+    return quote_order(
+        ctx.runtime,
+        process=order.process,
+        amount=sum(item_amount(i) for i in order.items),
+        currency=order.amount.currency,
+        buyer_id=order.buyer_id,
+        seller_id=order.seller_id,
+        data=order.data,
+        context=context,
+    )
+
+
+def _release_posting(ctx: TransitionContext, quote: dict) -> ledger.NewPosting:
     """Pay the seller: escrow → seller available (net of fees) + escrow → platform:fees."""
     order = ctx.order
     if order.seller_id is None:
         raise Conflict(f"order {order.id} has no seller to pay")
     currency = order.amount.currency
-    quote = order.data.get("quote") or quote_order(
-        ctx.runtime,
-        process=order.process,
-        amount=sum(item_amount(i) for i in order.items),
-        currency=currency,
-        buyer_id=order.buyer_id,
-        seller_id=order.seller_id,
-        data=order.data,
-    )
     net, fees = quote["seller_net"], quote["platform_total"]
     escrow = ledger.escrow(f"order:{order.id}")
     lines = ledger.move(escrow, ledger.available(order.seller_id), net, currency)
@@ -44,7 +61,8 @@ def _release_posting(ctx: TransitionContext) -> ledger.NewPosting:
 async def release_escrow_many(contexts: list[TransitionContext]) -> None:
     """:func:`release_escrow` for several orders: their postings in one call."""
     if contexts:
-        await ledger.post_many(contexts[0].uow, [_release_posting(ctx) for ctx in contexts])
+        postings = [_release_posting(ctx, await _agreed_quote(ctx)) for ctx in contexts]
+        await ledger.post_many(contexts[0].uow, postings)
 
 
 @set_form(release_escrow_many)

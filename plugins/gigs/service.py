@@ -16,7 +16,7 @@ from agorakit import orders
 from agorakit.catalog import check_can_take, get_listing
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from agorakit.money import money, parse_amount
+from agorakit.money import QuoteContext, money, parse_amount
 from agorakit.orders import ItemIn, OrderOut, SubmitProof
 from agorakit.plugins.gigs.events import CancellationDeclined, CancellationProposed, CancellationWithdrawn
 from agorakit.plugins.gigs.process import PROCESS
@@ -100,6 +100,18 @@ def _lines(listing: Any, cmd: OrderGig) -> tuple[list[ItemIn], int]:
     return items, days
 
 
+def _quote_context(listing: Any, buyer: Any | None, cmd: OrderGig) -> QuoteContext:
+    """What fee plugins see of this sale: read with the gig and the buyer already."""
+    return QuoteContext(
+        listing_id=listing.id,
+        listing_kind=listing.kind,
+        category=listing.category,
+        seller_country=listing.seller.country,
+        buyer_country=getattr(buyer, "country", None),
+        quantity=cmd.quantity,
+    )
+
+
 def _check_buyer(listing: Any, buyer: Any) -> None:
     if listing.seller.id == buyer.id:
         raise Forbidden("you cannot order your own gig")
@@ -121,6 +133,7 @@ async def quote_gig(runtime: Any, listing_id: int, cmd: OrderGig, *, buyer: Any 
         buyer_id=getattr(buyer, "id", None),
         seller_id=listing.seller.id,
         data={"fee_kind": KIND},
+        context=_quote_context(listing, buyer, cmd),
     )
     return GigQuote(
         listing_id=listing.id,
@@ -168,6 +181,7 @@ async def order_gig(runtime: Any, listing_id: int, cmd: OrderGig, *, buyer: Any)
             "requirements": cmd.requirements.strip(),
         },
         caller=buyer,
+        quote_context=_quote_context(listing, buyer, cmd),
     )
 
 
