@@ -155,9 +155,8 @@ def _plugin_api_sections() -> dict[str, list[str]]:
     for match in re.finditer(
         r"^## `agorakit\.([a-z_]+)`\n(.*?)(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL
     ):
-        sections[match.group(1)] = re.findall(
-            r"^\| `([A-Za-z_][A-Za-z0-9_]*)` \|", match.group(2), re.MULTILINE
-        )
+        cells = re.findall(r"^\| (`[^|]*`) \|", match.group(2), re.MULTILINE)  # a row's first cell
+        sections[match.group(1)] = [name for cell in cells for name in re.findall(r"`([A-Za-z_]\w*)`", cell)]
     return sections
 
 
