@@ -67,11 +67,12 @@ DIFFERENCE: dict[str, tuple[int, str]] = {
         "and its items back for the response (3: the floor's update returns the order)",
     ),
     "POST /gigs/orders/{id}/accept": (
-        11,
+        10,
         "the app reads the order before locking it and its items in a read of their own (2: the floor "
-        "reads both in one locked read); it reads the posting's accounts and looks each of the two "
-        "new ones up, creates it and reads it again (7, where each new account costs the floor an "
-        "update that finds none and an insert: +5); it reads the open cancellation proposals where "
+        "reads both in one locked read); it reads the posting's accounts, looks each of the two new "
+        "ones up, creates it and reads it again, then reads the balances it checks and updates them "
+        "in one statement (9, where the floor updates each of its three accounts by name, which "
+        "returns the balance it checks, and a new account costs an insert: 5; +4); it reads the open cancellation proposals where "
         "the floor lapses them with an update (0); after its commit it reads the order and its "
         f"history row for the notice (2); {AFTER_COMMIT} (2)",
     ),
@@ -86,10 +87,11 @@ DIFFERENCE: dict[str, tuple[int, str]] = {
 #: on PostgreSQL, added to ``DIFFERENCE``
 POSTGRES_DIFFERENCE: dict[str, tuple[int, str]] = {
     "POST /gigs/orders/{id}/accept": (
-        1,
+        2,
         "the app keeps the platform's fee credit to the end of the unit of work and applies it just "
-        "before the commit with an entry insert of its own; the floor applies it at the end of its "
-        "transaction too, with the posting's one entry insert",
+        "before the commit with a balance update and an entry insert of its own (on SQLite they join "
+        "the posting's update and entry insert); the floor credits the fee at the end of its "
+        "transaction too, inside the posting's statements",
     ),
 }
 

@@ -162,7 +162,13 @@ async def enter(
 
 
 def transitioned(row: Any, name: str, target: str, role: str, actor: Any) -> tuple:
-    data = {"process": GIG_PROCESS, "transition": name, "from_state": row["state"], "to_state": target}
+    data = {
+        "order_id": row["id"],
+        "process": GIG_PROCESS,
+        "transition": name,
+        "from_state": row["state"],
+        "to_state": target,
+    }
     return ("order.transitioned", f"order:{row['id']}", actor, data | {"actor_role": role})
 
 
@@ -255,7 +261,7 @@ async def order_gig(request: Request, listing_id: FromPath[int], data: JSONBody[
             },
         )
         await set_timer(s, order_id, "awaiting_payment", "expire", now + UNPAID_EXPIRY, now)
-        created = {"process": GIG_PROCESS, "state": "awaiting_payment"}
+        created = {"order_id": order_id, "process": GIG_PROCESS, "state": "awaiting_payment"}
         (event,) = await store_events(s, [("order.created", f"order:{order_id}", buyer["id"], created)], now)
         title = f"New order {order_id} from {buyer['display_name']}"
         await notify(s, event, listing["owner_id"], "order_created", title, f"/orders/{order_id}", now)
@@ -341,11 +347,21 @@ async def pay_order(request: Request, order_id: FromPath[int], data: JSONBody[Pa
         order_data["paid_at"] = now.isoformat()
         await enter(s, row, "in_progress", "paid", "system", None, {"payment": payment_id}, now, order_data)
         paid = transitioned(row, "paid", "in_progress", "system", None)
-        settled = {"payer_id": buyer["id"], "escrow_ref": escrow_ref, "method": "balance"}
+        settled = {
+            "payment_id": payment_id,
+            "payer_id": buyer["id"],
+            "escrow_ref": escrow_ref,
+            "method": "balance",
+        }
         events = await store_events(
             s,
             [
-                ("payment.started", f"payment:{payment_id}", buyer["id"], {"method": "balance"}),
+                (
+                    "payment.started",
+                    f"payment:{payment_id}",
+                    buyer["id"],
+                    {"payment_id": payment_id, "method": "balance"},
+                ),
                 paid,
                 ("payment.completed", f"payment:{payment_id}", buyer["id"], settled),
             ],
@@ -411,7 +427,12 @@ async def deliver(request: Request, order_id: FromPath[int], data: JSONBody[Deli
             s,
             [
                 transitioned(row, "deliver", "delivered", "seller", seller["id"]),
-                ("proof.submitted", f"order:{order_id}", seller["id"], {"proof": proof["id"]}),
+                (
+                    "proof.submitted",
+                    f"order:{order_id}",
+                    seller["id"],
+                    {"order_id": order_id, "proof_id": proof["id"]},
+                ),
             ],
             now,
         )

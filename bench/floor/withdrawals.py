@@ -57,7 +57,18 @@ async def withdraw(request: Request, data: JSONBody[CreateWithdrawal]) -> Withdr
             now=now,
         )
         subject = f"withdrawal:{row['id']}"
-        await store_events(s, [("withdrawal.requested", subject, member["id"], {"method": data.method})], now)
+        await store_events(
+            s,
+            [
+                (
+                    "withdrawal.requested",
+                    subject,
+                    member["id"],
+                    {"withdrawal_id": row["id"], "method": data.method},
+                )
+            ],
+            now,
+        )
     return WithdrawalOut(
         id=row["id"],
         member_id=row["member_id"],
