@@ -10,6 +10,7 @@ import sys
 from datetime import timedelta
 
 import pytest
+from event_helpers import make_event
 
 from agorakit import hookimpl
 from agorakit.events import DomainEvent
@@ -172,7 +173,7 @@ async def test_a_served_process_left_events_queued_at_shutdown_the_sweep_takes_t
     await runtime.dispatcher.start()
     try:
         async with runtime.unit_of_work() as uow:
-            uow.record("test.queued", subject="test:1")
+            uow.record(make_event("test.queued"), subject="test:1")
         [row] = await StoredEvent.select().where(StoredEvent.name == "test.queued")
         assert (row["status"], row["process_id"]) == ("pending", runtime.process_id)
         await runtime.dispatcher.stop(timeout=0.05)
@@ -238,8 +239,8 @@ async def test_a_process_taken_for_gone_registers_again_under_its_id(runtime, wo
 
 async def test_a_unit_of_work_stores_its_events_with_the_process_id(runtime, worker, recorder):
     async with runtime.unit_of_work() as uow:
-        uow.record("test.one", subject="test:1")
-        uow.record("test.two", subject="test:1")
+        uow.record(make_event("test.one"), subject="test:1")
+        uow.record(make_event("test.two"), subject="test:1")
     rows = await StoredEvent.select(StoredEvent.process_id, StoredEvent.status).order_by(StoredEvent.id)
     assert rows == [{"process_id": worker.id, "status": "published"}] * 2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from event_helpers import make_event
 
 from agorakit import hookimpl
 from agorakit.accounts.events import MemberRegistered
@@ -26,7 +27,7 @@ class Gate:
             await self.open.wait()
         if event.name == "test.parent":  # a handler with its own unit of work
             async with runtime.unit_of_work() as uow:
-                uow.record("test.child", subject="test:1")
+                uow.record(make_event("test.child"), subject="test:1")
         self.seen.append(event.name)
 
 
@@ -49,7 +50,7 @@ async def background(runtime):
 
 async def record(runtime, name: str) -> None:
     async with runtime.unit_of_work() as uow:
-        uow.record(name, subject="test:1")
+        uow.record(make_event(name), subject="test:1")
 
 
 async def statuses(*names: str) -> list[str]:
@@ -146,9 +147,9 @@ class TestInlineSetting:
 async def test_a_nested_unit_of_work_publishes_when_the_outermost_commits(runtime, gate):
     """Inline or in the background, no handler sees an event before its transaction commits."""
     async with runtime.unit_of_work() as outer:
-        outer.record("test.outer", subject="test:1")
+        outer.record(make_event("test.outer"), subject="test:1")
         async with runtime.unit_of_work() as inner:
-            inner.record("test.inner", subject="test:1")
+            inner.record(make_event("test.inner"), subject="test:1")
         assert gate.seen == []  # the inner block is part of the outer transaction
     assert gate.seen == ["test.inner", "test.outer"]
 
@@ -156,9 +157,9 @@ async def test_a_nested_unit_of_work_publishes_when_the_outermost_commits(runtim
 async def test_a_nested_unit_of_work_rolled_back_with_its_outer_publishes_nothing(runtime, gate):
     with pytest.raises(RuntimeError):
         async with runtime.unit_of_work() as outer:
-            outer.record("test.outer", subject="test:1")
+            outer.record(make_event("test.outer"), subject="test:1")
             async with runtime.unit_of_work() as inner:
-                inner.record("test.inner", subject="test:1")
+                inner.record(make_event("test.inner"), subject="test:1")
             raise RuntimeError("roll back")
     assert gate.seen == []
     assert await statuses("test.outer", "test.inner") == []

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from event_helpers import make_event
 from test_orders import TestGigPlugin as GigPlugin
 from test_orders import fire_path, fund_credit, new_order
 
@@ -470,7 +471,7 @@ class TestMissingTemplate:
         member = await make_member()
         with caplog.at_level(logging.ERROR, logger="agorakit"):
             async with runtime.unit_of_work() as uow:
-                uow.record("sample.parcel_lost", subject="parcel:9", recipient=member.id)
+                uow.record(make_event("sample.parcel_lost", recipient=member.id), subject="parcel:9")
         assert "'notifications/sample_no_such.jinja2' not found" in caplog.text
         [event] = await StoredEvent.select().where(StoredEvent.name == "sample.parcel_lost")
         assert (event["status"], event["attempts"]) == ("pending", 1)
@@ -483,7 +484,7 @@ class TestMissingTemplate:
         member = await make_member()
         with caplog.at_level(logging.ERROR, logger="agorakit"):
             async with runtime.unit_of_work() as uow:
-                uow.record("sample.parcel_gossip", subject="parcel:10", recipient=member.id)
+                uow.record(make_event("sample.parcel_gossip", recipient=member.id), subject="parcel:10")
         assert "plugin missing failed in agorakit_notify" in caplog.text
         [event] = await StoredEvent.select().where(StoredEvent.name == "sample.parcel_gossip")
         assert (event["status"], event["attempts"]) == ("pending", 1)
@@ -555,7 +556,9 @@ class TestNotifyHooks:
     async def test_hook_agorakit_notify(self, client, runtime, make_member, smtp):
         member = await make_member(display_name="Pat")
         async with runtime.unit_of_work() as uow:
-            uow.record("sample.parcel_shipped", subject="parcel:7", recipient=member.id, parcel="PX-7")
+            uow.record(
+                make_event("sample.parcel_shipped", recipient=member.id, parcel="PX-7"), subject="parcel:7"
+            )
         [item, _welcome] = await inbox(client, member)
         assert (item["template"], item["category"], item["title"], item["link"]) == (
             "sample_parcel_shipped",
@@ -613,7 +616,9 @@ class TestSiteBeatsPluginTemplates:
     async def test_site_folder_comes_before_plugin_folders(self, client, runtime, make_member):
         member = await make_member()
         async with runtime.unit_of_work() as uow:
-            uow.record("sample.parcel_shipped", subject="parcel:8", recipient=member.id, parcel="PX-8")
+            uow.record(
+                make_event("sample.parcel_shipped", recipient=member.id, parcel="PX-8"), subject="parcel:8"
+            )
         assert (await inbox(client, member))[0]["title"] == "Site: PX-8"
 
 
@@ -958,7 +963,8 @@ class TestEventOutbox:
     async def record(self, runtime, member, parcel: str) -> int:
         async with runtime.unit_of_work() as uow:
             uow.record(
-                "sample.parcel_shipped", subject=f"parcel:{parcel}", recipient=member.id, parcel=parcel
+                make_event("sample.parcel_shipped", recipient=member.id, parcel=parcel),
+                subject=f"parcel:{parcel}",
             )
         [row] = await StoredEvent.select(StoredEvent.id).where(StoredEvent.subject == f"parcel:{parcel}")
         return row["id"]

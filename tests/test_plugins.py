@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from event_helpers import make_event
 
 from agorakit import hookimpl, hookspecs
 from agorakit.docgen import hook_reference, hookspec_functions
@@ -194,13 +195,13 @@ async def test_event_handler_failure_does_not_stop_other_plugins(runtime):
     pm = get_plugin_manager([], extra=[("broken", Broken()), ("listening", Listening())])
     rt = Runtime(runtime.settings, pm=pm, clock=runtime.clock)
     async with rt.unit_of_work() as uow:
-        uow.record("thing.happened", subject="thing:1")
+        uow.record(make_event("thing.happened"), subject="thing:1")
     assert seen == [("thing.happened", True)]
 
     seen.clear()
     with pytest.raises(ValueError):
         async with rt.unit_of_work() as uow:
-            uow.record("thing.happened", subject="thing:2")
+            uow.record(make_event("thing.happened"), subject="thing:2")
             raise ValueError("rolled back")
     assert seen == []
 
