@@ -21,11 +21,14 @@ from agorakit.clock import Clock, SystemClock
 from agorakit.db import Database
 from agorakit.db.migrate import sort_apps
 from agorakit.events import DomainEvent, Event, EventTypes
-from agorakit.hooks import Hooks, PluginInfo, collect, get_plugin_manager, plugin_info
+from agorakit.events.dispatcher import EventDispatcher
+from agorakit.events.outbox import store
+from agorakit.events.processes import ProcessRegistration
+from agorakit.hooks import Hooks, collect, get_plugin_manager
 from agorakit.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.events.processes import ProcessRegistration
+    from agorakit.money.methods import PaymentMethod, PayoutMethod
 
 log = logging.getLogger("agorakit")
 
@@ -105,21 +108,12 @@ class Runtime:
         self.event_types = EventTypes(self.hooks.collect_sync("agorakit_event_types"))
         self.apps = sort_apps(collect(self.pm.hook.agorakit_tables()))
         self.db.bind(self.apps)
-        self._register_default_fees()
-        from agorakit.money.methods import bind_methods
-
-        self.payment_methods, self.payout_methods = bind_methods(self)
-        from agorakit.attachments.storage import storage_for
-
-        storage_for(self)  # an unknown [attachments] storage stops start-up, not the first upload
-        from agorakit.notifications.mailers import mailer_for
-
-        mailer_for(self)  # likewise an unknown [email] mailer
-        from agorakit.orders import registry
-
-        registry(self)  # processes, guards and effects: collected and checked at start-up
-        from agorakit.events.dispatcher import EventDispatcher
-
+        #: the bound payment and payout methods by name (money binds them at start-up)
+        self.payment_methods: dict[str, PaymentMethod] = {}
+        self.payout_methods: dict[str, PayoutMethod] = {}
+        # each area binds and checks what it needs (methods, storage, mailer, processes):
+        # a wrong config stops start-up here, not the first request that needs it
+        self.hooks.collect_sync("agorakit_startup", runtime=self)
         #: delivers committed events; in the background only while the app is served
         self.dispatcher = EventDispatcher(self, max_pending=settings.events.max_pending)
         #: when a worker sweep of this process last checked the orders' escrows
@@ -136,8 +130,6 @@ class Runtime:
     async def start_process(self, kind: str = "app") -> None:
         """Register this process (app, worker, tick) and keep its heartbeat going, so the
         worker republishes at once what it leaves pending if it dies."""
-        from agorakit.events.processes import ProcessRegistration
-
         if self.process is None:
             self.process = ProcessRegistration(self, kind)
             await self.process.start()
@@ -156,27 +148,11 @@ class Runtime:
     async def stop_background_delivery(self) -> None:
         await self.dispatcher.stop()
 
-    def _register_default_fees(self) -> None:
-        from agorakit.money.commission import Commission
-
-        name = "agorakit.money.commission"
-        if self.settings.fees.commission and self.pm.get_plugin(name) is None:
-            self.pm.register(Commission(self.settings.fees), name=name)
-            plugin_info(self.pm)[name] = PluginInfo(name=name, builtin=True)
-
     @property
     def currencies(self) -> list[str]:
         """Currencies the site accepts: its own first, then ``[money] currencies``."""
         site = self.settings.site.currency
         return [site, *(c for c in self.settings.money.currencies if c != site)]
-
-    def max_amount(self, currency: str) -> int:
-        """``[money] max_amount`` in minor units of ``currency``."""
-        from decimal import Decimal
-
-        from agorakit.money.amounts import exponent
-
-        return int(Decimal(self.settings.money.max_amount) * 10 ** exponent(currency))
 
     def plugin_settings(self, name: str) -> Any:
         """The validated settings Struct of an enabled plugin."""
@@ -192,8 +168,6 @@ class Runtime:
         another one joins its transaction, so its events are delivered when the outermost
         one has committed, not before.
         """
-        from agorakit.events.outbox import store
-
         outer = _outermost.get()
         uow = UnitOfWork(self, outer)
         token = _outermost.set(uow if outer is None else outer)

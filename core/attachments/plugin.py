@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.attachments.storage import storage_for
+
+
+@hookimpl(tryfirst=True)
+def agorakit_startup(runtime):
+    """Bind the ``[attachments] storage``: an unknown one stops start-up, not the first upload."""
+    storage_for(runtime)
 
 
 @hookimpl

@@ -45,7 +45,7 @@ from agorakit.catalog.schemas import (
 from agorakit.catalog.tables import Listing
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import FieldError, NotFound, ValidationFailed
-from agorakit.money import money, parse_money
+from agorakit.money import max_amount, money, parse_money
 from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 
@@ -177,7 +177,7 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
             cmd.price,
             accepted=runtime.currencies,
             field="price",
-            maximum=runtime.max_amount(cmd.price.currency),
+            maximum=max_amount(runtime, cmd.price.currency),
         ),
     ):
         try:
@@ -291,7 +291,7 @@ async def update_listing(
                 cmd.price,
                 accepted=runtime.currencies,
                 field="price",
-                maximum=runtime.max_amount(cmd.price.currency),
+                maximum=max_amount(runtime, cmd.price.currency),
             )
         except ValidationFailed as exc:
             errors += exc.errors

@@ -6,6 +6,22 @@ from __future__ import annotations
 import click
 
 from agorakit import hookimpl
+from agorakit.hooks import PluginInfo, plugin_info
+from agorakit.money.commission import Commission
+from agorakit.money.methods import bind_methods
+
+#: the name the default commission is registered under
+COMMISSION = "agorakit.money.commission"
+
+
+@hookimpl(tryfirst=True)
+def agorakit_startup(runtime):
+    """Register the default commission (unless ``[fees] commission = false``) and bind
+    the payment and payout methods the site config names."""
+    if runtime.settings.fees.commission and runtime.pm.get_plugin(COMMISSION) is None:
+        runtime.pm.register(Commission(runtime.settings.fees), name=COMMISSION)
+        plugin_info(runtime.pm)[COMMISSION] = PluginInfo(name=COMMISSION, builtin=True)
+    runtime.payment_methods, runtime.payout_methods = bind_methods(runtime)
 
 
 @hookimpl

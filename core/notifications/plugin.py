@@ -5,6 +5,13 @@ handler that turns every committed event into notifications and emails."""
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.notifications.mailers import mailer_for
+
+
+@hookimpl(tryfirst=True)
+def agorakit_startup(runtime):
+    """Bind the ``[email] mailer``: an unknown one stops start-up, not the first email."""
+    mailer_for(runtime)
 
 
 @hookimpl

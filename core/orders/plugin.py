@@ -4,6 +4,14 @@ orders' events and who is told about them."""
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.orders.process_registry import registry
+
+
+@hookimpl(tryfirst=True)
+def agorakit_startup(runtime):
+    """Collect and check the processes, guards and effects (a process naming a guard no
+    plugin provides stops start-up)."""
+    registry(runtime)
 
 
 @hookimpl
