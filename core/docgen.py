@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
 import textwrap
@@ -13,10 +14,12 @@ import typing
 from typing import Any
 
 from agorakit import hookspecs
+from agorakit.hooks import AREA_HOOKSPECS
 
 HEADER = """# Hook reference
 
-Generated from `core/hookspecs.py` by `agorakit docs hooks`; do not edit by hand.
+Generated from `core/hookspecs.py` and the hooks core areas define (`core/catalog/hookspecs.py`,
+`core/attachments/hookspecs.py`) by `agorakit docs hooks`; do not edit by hand.
 Implement a hook with `@agorakit.hookimpl` on a function of the same name; see
 [writing a plugin](plugins.md).  Hooks are called with keyword arguments, and an
 implementation may accept any subset of the parameters.
@@ -24,17 +27,27 @@ implementation may accept any subset of the parameters.
 """
 
 
+def hookspec_modules() -> list[types.ModuleType]:
+    """:mod:`agorakit.hookspecs`, then the modules of the hooks core areas define."""
+    return [hookspecs, *(importlib.import_module(name) for name in AREA_HOOKSPECS)]
+
+
 def hookspec_functions() -> list:
-    return [
-        fn
-        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-        if name.startswith("agorakit_") and fn.__module__ == hookspecs.__name__
-    ]
+    """Every hookspec, in the order of the reference: module by module, as written."""
+    found = []
+    for module in hookspec_modules():
+        specs = [
+            fn
+            for name, fn in inspect.getmembers(module, inspect.isfunction)
+            if name.startswith("agorakit_") and fn.__module__ == module.__name__
+        ]
+        found += sorted(specs, key=lambda fn: fn.__code__.co_firstlineno)
+    return found
 
 
 def hook_reference() -> str:
     parts = [HEADER, "| hook | kind |\n|---|---|\n"]
-    specs = sorted(hookspec_functions(), key=lambda fn: fn.__code__.co_firstlineno)
+    specs = hookspec_functions()
     for fn in specs:
         parts.append(f"| [`{fn.__name__}`](#{fn.__name__}) | {_kind(fn)} |\n")
     for fn in specs:

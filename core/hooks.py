@@ -40,6 +40,13 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.notifications.plugin",
 )
 
+#: Modules of the hooks core areas define for the layers above them (see
+#: ``docs/plugin-api.md``), added next to :mod:`agorakit.hookspecs`.
+AREA_HOOKSPECS: tuple[str, ...] = (
+    "agorakit.catalog.hookspecs",
+    "agorakit.attachments.hookspecs",
+)
+
 
 class PluginInfo(msgspec.Struct, frozen=True):
     """What is known about one registered plugin (shown by ``GET /-/plugins``)."""
@@ -70,6 +77,8 @@ def get_plugin_manager(
     """
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
+    for module_name in AREA_HOOKSPECS:
+        pm.add_hookspecs(importlib.import_module(module_name))
     infos: dict[str, PluginInfo] = {}
     for module_name in CORE_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)

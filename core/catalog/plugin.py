@@ -6,7 +6,14 @@ from agorakit import hookimpl
 
 # The default screening is an ordinary trylast hookimpl; importing it here registers it
 # with this core plugin.
+from agorakit.catalog.listings import bind_ratings
 from agorakit.catalog.screening import agorakit_screen_text  # noqa: F401
+
+
+@hookimpl
+def agorakit_startup(runtime):
+    """Bind the ratings listings show (``agorakit_listing_ratings``)."""
+    bind_ratings(runtime.hooks.first_sync("agorakit_listing_ratings"))
 
 
 @hookimpl

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.errors import FieldError, ValidationFailed
+from agorakit.messaging.conversations import conversation_access, scope_of
 
 
 @hookimpl
@@ -52,3 +54,17 @@ def agorakit_event_types():
     from agorakit.messaging.events import EVENTS
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_scope_access(scope, member, write, runtime):
+    """Files of ``conversation:<id>``: its participants (and operators, to read); a
+    conversation about an order keeps its files under the order's scope."""
+    kind, _, ident = scope.partition(":")
+    if kind != "conversation":
+        return None
+    conversation = await conversation_access(runtime, int(ident), member, write=write)
+    if write and scope_of(conversation) != scope:
+        message = f"files for this conversation belong to its order: use scope {scope_of(conversation)}"
+        raise ValidationFailed([FieldError("scope", message)])
+    return True

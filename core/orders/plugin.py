@@ -4,7 +4,10 @@ orders' events and who is told about them."""
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.accounts import is_operator
+from agorakit.errors import NotFound
 from agorakit.orders.process_registry import registry
+from agorakit.orders.queries import get_order
 
 
 @hookimpl(tryfirst=True)
@@ -68,3 +71,17 @@ def agorakit_notices_read_ahead(events):
     from agorakit.orders.notices import read_ahead
 
     return read_ahead(events)
+
+
+@hookimpl
+async def agorakit_scope_access(scope, member, write, runtime):
+    """Files of ``order:<id>``: its buyer and seller upload and read them; operators read them."""
+    kind, _, ident = scope.partition(":")
+    if kind != "order":
+        return None
+    order = await get_order(runtime, int(ident), caller=member)
+    if member.id in (order.buyer_id, order.seller_id):
+        return True
+    if not write and is_operator(member):
+        return True
+    raise NotFound(f"there is no order {ident}")

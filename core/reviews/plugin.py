@@ -3,9 +3,31 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.reviews.service import listing_summaries, seller_summaries, store_seller_rating
 
 #: longest excerpt of a review's text put in the notification
 EXCERPT_LENGTH = 200
+
+
+class ListingRatings:
+    """The ratings listings show: visible reviews by buyers, of the seller and of the listing."""
+
+    async def sellers(self, member_ids):
+        return await seller_summaries(member_ids)
+
+    async def listings(self, listing_ids):
+        return await listing_summaries(listing_ids)
+
+
+@hookimpl
+def agorakit_listing_ratings():
+    return ListingRatings()
+
+
+@hookimpl
+async def agorakit_listing_created(listing_id, owner_id, runtime):
+    """A new listing carries its seller's rating from the start (``sort=rating``)."""
+    await store_seller_rating(runtime, owner_id, listing_id=listing_id)
 
 
 @hookimpl
