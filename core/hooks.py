@@ -37,6 +37,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.reviews.plugin",
     "agorakit.disputes.plugin",
     "agorakit.http.plugin",
+    "agorakit.system",
     "agorakit.notifications.plugin",
 )
 

@@ -8,24 +8,29 @@ first argument.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import click
 import msgspec
 import pluggy
 
 from agorakit.clock import Clock, SystemClock
 from agorakit.db import Database
 from agorakit.db.migrate import sort_apps
+from agorakit.errors import AgorakitError
 from agorakit.events import DomainEvent, Event, EventTypes
 from agorakit.events.dispatcher import EventDispatcher
 from agorakit.events.outbox import store
 from agorakit.events.processes import ProcessRegistration
 from agorakit.hooks import Hooks, collect, get_plugin_manager
-from agorakit.settings import Settings
+from agorakit.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.money.methods import PaymentMethod, PayoutMethod
@@ -184,3 +189,58 @@ class Runtime:
             outer.nested.extend(stored)
             return
         await self.dispatcher.submit(uow.nested + stored)
+
+
+# --------------------------------------------------------------------------------------
+# Commands: a runtime for one ``agorakit`` CLI command (plugins' commands use these)
+# --------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+DEFAULT_CONFIG = "site.toml"
+
+
+class CliState:
+    """The site config an ``agorakit`` command runs with, loaded once on first use."""
+
+    def __init__(self, config_path: str) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+
+def cli_state(ctx: click.Context) -> CliState:
+    """The ``agorakit`` command's site config (``--config``, else ``$AGORAKIT_CONFIG``)."""
+    return ctx.find_object(CliState) or CliState(os.environ.get("AGORAKIT_CONFIG", DEFAULT_CONFIG))
+
+
+def run_with_runtime(ctx: click.Context, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Build the runtime from the site config and run ``work(runtime)`` with the DB open."""
+    runtime = Runtime(cli_state(ctx).settings())
+
+    async def main() -> T:
+        await runtime.db.start()
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.db.close()
+
+    return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def fail_on_domain_error() -> Iterator[None]:
+    """Turn a domain error into a one-line CLI error (exit status 1)."""
+    try:
+        yield
+    except AgorakitError as exc:
+        lines = [exc.detail] + [
+            f"  {e.field}: {e.message}" for e in exc.errors if e.message not in exc.detail
+        ]
+        raise click.ClickException("\n".join(lines)) from None

@@ -59,7 +59,7 @@ def _create_staff(
     owner: bool,
 ) -> None:
     from agorakit.accounts import service
-    from agorakit.cli import fail_on_domain_error, run_with_runtime
+    from agorakit.runtime import fail_on_domain_error, run_with_runtime
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -119,11 +119,3 @@ def agorakit_event_types():
     from agorakit.accounts.events import EVENTS
 
     return EVENTS
-
-
-@hookimpl
-def agorakit_notify(event):
-    """Receipts of account changes to the member (welcome, password changed, reactivated)."""
-    from agorakit.accounts.notices import account_notices
-
-    return account_notices(event)

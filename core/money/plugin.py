@@ -3,8 +3,6 @@ its events and their notifications."""
 
 from __future__ import annotations
 
-import click
-
 from agorakit import hookimpl
 from agorakit.hooks import PluginInfo, plugin_info
 from agorakit.money.commission import Commission
@@ -49,36 +47,6 @@ def agorakit_payment_methods():
     from agorakit.money.payments import BalanceMethod
 
     return [BalanceMethod()]
-
-
-@hookimpl
-def agorakit_cli(cli: click.Group) -> None:
-    cli.add_command(check_ledger)
-
-
-@click.command("check-ledger")
-@click.pass_context
-def check_ledger(ctx: click.Context) -> None:
-    """Recompute every balance from the entries and check every invariant, including the
-    escrow of every order: nothing once final or while unpaid, exactly what the buyer
-    paid while it runs (exit 1 on a problem)."""
-    from agorakit.cli import run_with_runtime
-    from agorakit.money.ledger import check_ledger as run_check
-
-    async def work(runtime):
-        from agorakit.orders.escrow import escrow_problem_lines
-
-        return await run_check() + await escrow_problem_lines(runtime)
-
-    problems = run_with_runtime(ctx, work)
-    if problems:
-        for problem in problems:
-            click.echo(f"PROBLEM {problem}", err=True)
-        raise click.ClickException(f"the ledger has {len(problems)} problem(s)")
-    click.echo(
-        "ledger ok: every transaction balances, every balance matches its entries, "
-        "every order's escrow holds what it must"
-    )
 
 
 @hookimpl

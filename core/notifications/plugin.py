@@ -5,6 +5,7 @@ handler that turns every committed event into notifications and emails."""
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.notifications.account_notices import account_notices
 from agorakit.notifications.mailers import mailer_for
 
 
@@ -52,3 +53,9 @@ async def agorakit_account_email(runtime, uow, member, template, context):
     from agorakit.notifications.account_emails import queue_account_email
 
     return await queue_account_email(runtime, uow, member, template, context)
+
+
+@hookimpl
+def agorakit_notify(event):
+    """Receipts of account changes to the member (welcome, password changed, reactivated)."""
+    return account_notices(event)

@@ -3,11 +3,16 @@ orders' events and who is told about them."""
 
 from __future__ import annotations
 
+import click
+
 from agorakit import hookimpl
 from agorakit.accounts import is_operator
 from agorakit.errors import NotFound
+from agorakit.money.ledger import check_ledger as run_check
+from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import get_order
+from agorakit.runtime import run_with_runtime
 
 
 @hookimpl(tryfirst=True)
@@ -85,3 +90,30 @@ async def agorakit_scope_access(scope, member, write, runtime):
     if not write and is_operator(member):
         return True
     raise NotFound(f"there is no order {ident}")
+
+
+# The ledger check runs here, in the area above money: it checks the orders' escrows too.
+@hookimpl
+def agorakit_cli(cli: click.Group) -> None:
+    cli.add_command(check_ledger)
+
+
+@click.command("check-ledger")
+@click.pass_context
+def check_ledger(ctx: click.Context) -> None:
+    """Recompute every balance from the entries and check every invariant, including the
+    escrow of every order: nothing once final or while unpaid, exactly what the buyer
+    paid while it runs (exit 1 on a problem)."""
+
+    async def work(runtime):
+        return await run_check() + await escrow_problem_lines(runtime)
+
+    problems = run_with_runtime(ctx, work)
+    if problems:
+        for problem in problems:
+            click.echo(f"PROBLEM {problem}", err=True)
+        raise click.ClickException(f"the ledger has {len(problems)} problem(s)")
+    click.echo(
+        "ledger ok: every transaction balances, every balance matches its entries, "
+        "every order's escrow holds what it must"
+    )

@@ -89,7 +89,7 @@ def command() -> None:
 @click.pass_context
 def rebuild_command(ctx: click.Context) -> None:
     """Index every published listing anew (after enabling the plugin, or restoring a backup)."""
-    from agorakit.cli import run_with_runtime
+    from agorakit.runtime import run_with_runtime
 
     try:
         count = run_with_runtime(ctx, rebuild)
@@ -102,7 +102,7 @@ def rebuild_command(ctx: click.Context) -> None:
 @click.pass_context
 def count_command(ctx: click.Context) -> None:
     """How many listings the index holds (compare with the published listings)."""
-    from agorakit.cli import run_with_runtime
+    from agorakit.runtime import run_with_runtime
 
     async def count(runtime: Any) -> int:
         return listing_index(runtime).count()
