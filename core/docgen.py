@@ -13,8 +13,10 @@ import types
 import typing
 from typing import Any
 
+import msgspec
+
 from agorakit import hookspecs
-from agorakit.hooks import AREA_HOOKSPECS
+from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, installed_plugins
 
 HEADER = """# Hook reference
 
@@ -98,7 +100,6 @@ minor units of the event's currency.
 
 def shipped_plugins() -> list[str]:
     """The installed plugins that ship with agorakit (``agorakit.plugins.*``)."""
-    from agorakit.hooks import installed_plugins
 
     return sorted(
         name for name, ep in installed_plugins().items() if ep.value.startswith("agorakit.plugins.")
@@ -108,7 +109,6 @@ def shipped_plugins() -> list[str]:
 def event_classes() -> list[tuple[str, list[type]]]:
     """The registered event classes of the core and every shipped plugin, by the plugin
     that registers them (core areas first, in registration order)."""
-    from agorakit.hooks import Hooks, collect, get_plugin_manager
 
     pm = get_plugin_manager(shipped_plugins(), source="agorakit docs events")
     groups: list[tuple[str, list[type]]] = []
@@ -152,7 +152,6 @@ def _anchor(name: str) -> str:
 
 
 def _fields_table(cls: type) -> str:
-    import msgspec
 
     fields = msgspec.structs.fields(cls)
     if not fields:

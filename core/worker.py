@@ -13,10 +13,18 @@ what it must (the check ``agorakit check-ledger`` runs) and logs each violation.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 import msgspec
+
+from agorakit.events.outbox import republish_events
+from agorakit.money.payments import expire_payments
+from agorakit.notifications.outbox import deliver_emails
+from agorakit.orders import fire_due_timers
+from agorakit.orders.escrow import escrow_problem_lines
 
 log = logging.getLogger("agorakit.worker")
 
@@ -41,10 +49,6 @@ class SweepReport(msgspec.Struct):
 async def sweep(runtime: Any) -> SweepReport:
     """One pass: republish pending events, expire unpaid payments, fire due order timers,
     deliver due emails."""
-    from agorakit.events.outbox import republish_events
-    from agorakit.money.payments import expire_payments
-    from agorakit.notifications.outbox import deliver_emails
-    from agorakit.orders import fire_due_timers
 
     republished = await republish_events(runtime)
     expired = await expire_payments(runtime)
@@ -72,9 +76,6 @@ async def sweep(runtime: Any) -> SweepReport:
 async def check_escrows(runtime: Any) -> list[str]:
     """Every ``[worker] escrow_check_minutes`` (as the runtime's clock tells), the orders
     whose escrow does not hold what it must; each is logged as an error."""
-    from datetime import timedelta
-
-    from agorakit.orders.escrow import escrow_problem_lines
 
     minutes = runtime.settings.worker.escrow_check_minutes
     now = runtime.clock.now()
@@ -108,7 +109,6 @@ async def sync_methods(runtime: Any) -> dict[str, Any]:
 
 async def run_worker(runtime: Any, *, interval: float, stop: Any = None, sweeps: int | None = None) -> int:
     """Sweep every ``interval`` seconds until ``stop`` (an asyncio.Event) is set; returns sweeps run."""
-    import asyncio
 
     done = 0
     while (stop is None or not stop.is_set()) and (sweeps is None or done < sweeps):

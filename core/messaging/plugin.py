@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.catalog import ListingApproved, ListingRejected
 from agorakit.errors import FieldError, ValidationFailed
+from agorakit.messaging.controllers import (
+    ConversationController,
+    OperatorMessageController,
+    OrderConversationController,
+    UnreadController,
+)
 from agorakit.messaging.conversations import conversation_access, scope_of
+from agorakit.messaging.events import EVENTS
+from agorakit.messaging.notices import message_notices
+from agorakit.messaging.piccolo_app import APP_CONFIG
+from agorakit.messaging.system import record_moderation, record_order_transitions
+from agorakit.orders.events import OrderTransitioned
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.messaging.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.messaging.controllers import (
-        ConversationController,
-        OperatorMessageController,
-        OrderConversationController,
-        UnreadController,
-    )
 
     return [ConversationController, OrderConversationController, UnreadController, OperatorMessageController]
 
@@ -31,9 +36,6 @@ async def agorakit_on_events(events, runtime):
     """System messages (once per event): order transitions in the order's conversation
     (set-wise, the batch's at once), moderation decisions in the listing owner's
     ``moderation:listing:<id>`` conversation."""
-    from agorakit.catalog import ListingApproved, ListingRejected
-    from agorakit.messaging.system import record_moderation, record_order_transitions
-    from agorakit.orders.events import OrderTransitioned
 
     await record_order_transitions(runtime, [e for e in events if isinstance(e.payload, OrderTransitioned)])
     for event in events:
@@ -44,14 +46,12 @@ async def agorakit_on_events(events, runtime):
 @hookimpl
 def agorakit_notify(event, runtime):
     """Tell every recipient of a message (category ``messages``)."""
-    from agorakit.messaging.notices import message_notices
 
     return message_notices(event)
 
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.messaging.events import EVENTS
 
     return EVENTS
 

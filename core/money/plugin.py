@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from agorakit import hookimpl
 from agorakit.hooks import PluginInfo, plugin_info
+from agorakit.money import controllers as c
 from agorakit.money.commission import Commission
+from agorakit.money.events import EVENTS
 from agorakit.money.methods import bind_methods
+from agorakit.money.notices import money_notices
+from agorakit.money.payments import BalanceMethod
+from agorakit.money.piccolo_app import APP_CONFIG
 
 #: the name the default commission is registered under
 COMMISSION = "agorakit.money.commission"
@@ -24,14 +29,12 @@ def agorakit_startup(runtime):
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.money.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.money import controllers as c
 
     return [
         c.BalanceController,
@@ -44,14 +47,12 @@ def agorakit_routes():
 
 @hookimpl
 def agorakit_payment_methods():
-    from agorakit.money.payments import BalanceMethod
 
     return [BalanceMethod()]
 
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.money.events import EVENTS
 
     return EVENTS
 
@@ -60,6 +61,5 @@ def agorakit_event_types():
 async def agorakit_notify(event, runtime):
     """Tell payers about payments others settled, expired or refunded payments, and
     members about their finished withdrawals."""
-    from agorakit.money.notices import money_notices
 
     return await money_notices(event, runtime)

@@ -9,9 +9,15 @@ from agorakit import hookimpl
 from agorakit.accounts import is_operator
 from agorakit.errors import NotFound
 from agorakit.money.ledger import check_ledger as run_check
+from agorakit.orders.controllers import OperatorTimerController, OrderController
 from agorakit.orders.escrow import escrow_problem_lines
+from agorakit.orders.events import EVENTS
+from agorakit.orders.notices import order_notices, read_ahead
+from agorakit.orders.payments import check_payment_start, on_payment_settled
+from agorakit.orders.piccolo_app import APP_CONFIG
 from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import get_order
+from agorakit.orders.settlement import refund_escrow, release_escrow
 from agorakit.runtime import run_with_runtime
 
 
@@ -24,56 +30,48 @@ def agorakit_startup(runtime):
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.orders.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.orders.controllers import OperatorTimerController, OrderController
 
     return [OrderController, OperatorTimerController]
 
 
 @hookimpl
 def agorakit_order_effects():
-    from agorakit.orders.settlement import refund_escrow, release_escrow
 
     return {"release_escrow": release_escrow, "refund_escrow": refund_escrow}
 
 
 @hookimpl
 async def agorakit_payment_starting(uow, amount, currency, purpose, escrow_ref):
-    from agorakit.orders.payments import check_payment_start
 
     await check_payment_start(uow, amount=amount, currency=currency, purpose=purpose, escrow_ref=escrow_ref)
 
 
 @hookimpl
 async def agorakit_payment_settled(uow, payment):
-    from agorakit.orders.payments import on_payment_settled
 
     await on_payment_settled(uow, payment)
 
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.orders.events import EVENTS
 
     return EVENTS
 
 
 @hookimpl(trylast=True)
 async def agorakit_notify(event, runtime):
-    from agorakit.orders.notices import order_notices
 
     return await order_notices(event, runtime)
 
 
 @hookimpl
 def agorakit_notices_read_ahead(events):
-    from agorakit.orders.notices import read_ahead
 
     return read_ahead(events)
 

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
-from agorakit.reviews.service import listing_summaries, seller_summaries, store_seller_rating
+from agorakit.errors import NotFound
+from agorakit.notifications import Notice
+from agorakit.reviews.controllers import (
+    OperatorReviewController,
+    OrderReviewController,
+    PublicReviewController,
+)
+from agorakit.reviews.events import EVENTS, ReviewPosted
+from agorakit.reviews.piccolo_app import APP_CONFIG
+from agorakit.reviews.service import get_review, listing_summaries, seller_summaries, store_seller_rating
 
 #: longest excerpt of a review's text put in the notification
 EXCERPT_LENGTH = 200
@@ -32,18 +41,12 @@ async def agorakit_listing_created(listing_id, owner_id, runtime):
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.reviews.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.reviews.controllers import (
-        OperatorReviewController,
-        OrderReviewController,
-        PublicReviewController,
-    )
 
     return [OrderReviewController, PublicReviewController, OperatorReviewController]
 
@@ -51,14 +54,10 @@ def agorakit_routes():
 @hookimpl
 async def agorakit_notify(event, runtime):
     """Tell the reviewed member about a review of them (``review.posted``)."""
-    from agorakit.reviews.events import ReviewPosted
 
     posted = event.payload
     if not isinstance(posted, ReviewPosted):
         return None
-    from agorakit.errors import NotFound
-    from agorakit.notifications import Notice
-    from agorakit.reviews.service import get_review
 
     try:
         review = await get_review(posted.review_id)
@@ -95,6 +94,5 @@ def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.reviews.events import EVENTS
 
     return EVENTS
