@@ -33,6 +33,7 @@ fuzz: $(STAMP)  ## the schema fuzzer, longer, with a fresh random seed, on SQLit
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check core plugins tests
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/agorakit docs hooks --check
 	$(BIN)/agorakit docs events --check
 

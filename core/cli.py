@@ -9,75 +9,26 @@ is read from ``--config`` / ``$AGORAKIT_CONFIG`` (default ``site.toml``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 import agorakit
-from agorakit.errors import AgorakitError
+from agorakit.runtime import (  # the helpers plugins' commands use, declared in agorakit.runtime
+    DEFAULT_CONFIG,
+    CliState,
+    Runtime,
+    cli_state,
+    fail_on_domain_error,
+    run_with_runtime,
+)
 from agorakit.settings import ConfigError, Settings, load_settings
 
-T = TypeVar("T")
-DEFAULT_CONFIG = "site.toml"
-
-
-class CliState:
-    def __init__(self, config_path: str) -> None:
-        self.config_path = config_path
-        self._settings: Settings | None = None
-
-    def settings(self) -> Settings:
-        if self._settings is None:
-            try:
-                self._settings = load_settings(self.config_path)
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from None
-        return self._settings
-
-
-def _state(ctx: click.Context) -> CliState:
-    return ctx.find_object(CliState) or CliState(os.environ.get("AGORAKIT_CONFIG", DEFAULT_CONFIG))
-
-
-def run_with_runtime(ctx: click.Context, work: Callable[[Any], Awaitable[T]], *, site_time: bool = True) -> T:
-    """Build the runtime from the site config and run ``work(runtime)`` with the DB open.
-
-    On a site with a test clock the runtime first reads the site's time (``site_time``;
-    not for the commands that build the database)."""
-    from agorakit.runtime import Runtime
-
-    runtime = Runtime(_state(ctx).settings())
-
-    async def main() -> T:
-        from agorakit.testclock.service import refresh
-
-        await runtime.db.start()
-        try:
-            if site_time:
-                await refresh(runtime)
-            return await work(runtime)
-        finally:
-            await runtime.db.close()
-
-    return asyncio.run(main())
-
-
-@contextlib.contextmanager
-def fail_on_domain_error() -> Iterator[None]:
-    """Turn a domain error into a one-line CLI error (exit status 1)."""
-    try:
-        yield
-    except AgorakitError as exc:
-        lines = [exc.detail] + [
-            f"  {e.field}: {e.message}" for e in exc.errors if e.message not in exc.detail
-        ]
-        raise click.ClickException("\n".join(lines)) from None
+__all__ = ["CliState", "build_cli", "cli", "fail_on_domain_error", "main", "run_with_runtime"]
 
 
 @click.group()
@@ -103,7 +54,7 @@ def cli(ctx: click.Context, config: str) -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the site's API (uvicorn)."""
-    state = _state(ctx)
+    state = cli_state(ctx)
     settings = state.settings()  # fail here, with a clear message, on a bad config
     serve(settings, config_path=state.config_path, host=host, port=port, workers=workers)
 
@@ -153,11 +104,10 @@ def tick(ctx: click.Context, at: str | None) -> None:
     from datetime import datetime
 
     from agorakit.clock import FrozenClock
-    from agorakit.runtime import Runtime
     from agorakit.worker import sweep
 
     clock = None
-    settings = _state(ctx).settings()
+    settings = cli_state(ctx).settings()
     if at is not None and settings.dev.test_clock:
         message = "this site runs on a test clock: move it with `agorakit clock advance` instead of --at"
         raise click.UsageError(message)
@@ -201,10 +151,9 @@ def worker(ctx: click.Context, interval: float) -> None:
 
     from agorakit.app import freeze_startup_heap
     from agorakit.http.logging import configure_logging
-    from agorakit.runtime import Runtime
     from agorakit.worker import run_worker
 
-    settings = _state(ctx).settings()
+    settings = cli_state(ctx).settings()
     configure_logging(settings.logging)
     runtime = Runtime(settings)
 
@@ -254,7 +203,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     from agorakit.hooks import get_plugin_manager, hooks_of, installed_plugins, plugin_info
     from agorakit.settings import masked
 
-    settings = _state(ctx).settings()
+    settings = cli_state(ctx).settings()
     pm = get_plugin_manager(settings.site.plugins, source=settings.source)
     rows = []
     for name, info in plugin_info(pm).items():

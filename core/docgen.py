@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
 import textwrap
@@ -12,11 +13,15 @@ import types
 import typing
 from typing import Any
 
+import msgspec
+
 from agorakit import hookspecs
+from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, installed_plugins
 
 HEADER = """# Hook reference
 
-Generated from `core/hookspecs.py` by `agorakit docs hooks`; do not edit by hand.
+Generated from `core/hookspecs.py` and the hooks core areas define (`core/catalog/hookspecs.py`,
+`core/attachments/hookspecs.py`) by `agorakit docs hooks`; do not edit by hand.
 Implement a hook with `@agorakit.hookimpl` on a function of the same name; see
 [writing a plugin](plugins.md).  Hooks are called with keyword arguments, and an
 implementation may accept any subset of the parameters.
@@ -24,17 +29,27 @@ implementation may accept any subset of the parameters.
 """
 
 
+def hookspec_modules() -> list[types.ModuleType]:
+    """:mod:`agorakit.hookspecs`, then the modules of the hooks core areas define."""
+    return [hookspecs, *(importlib.import_module(name) for name in AREA_HOOKSPECS)]
+
+
 def hookspec_functions() -> list:
-    return [
-        fn
-        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-        if name.startswith("agorakit_") and fn.__module__ == hookspecs.__name__
-    ]
+    """Every hookspec, in the order of the reference: module by module, as written."""
+    found = []
+    for module in hookspec_modules():
+        specs = [
+            fn
+            for name, fn in inspect.getmembers(module, inspect.isfunction)
+            if name.startswith("agorakit_") and fn.__module__ == module.__name__
+        ]
+        found += sorted(specs, key=lambda fn: fn.__code__.co_firstlineno)
+    return found
 
 
 def hook_reference() -> str:
     parts = [HEADER, "| hook | kind |\n|---|---|\n"]
-    specs = sorted(hookspec_functions(), key=lambda fn: fn.__code__.co_firstlineno)
+    specs = hookspec_functions()
     for fn in specs:
         parts.append(f"| [`{fn.__name__}`](#{fn.__name__}) | {_kind(fn)} |\n")
     for fn in specs:
@@ -85,7 +100,6 @@ minor units of the event's currency.
 
 def shipped_plugins() -> list[str]:
     """The installed plugins that ship with agorakit (``agorakit.plugins.*``)."""
-    from agorakit.hooks import installed_plugins
 
     return sorted(
         name for name, ep in installed_plugins().items() if ep.value.startswith("agorakit.plugins.")
@@ -95,7 +109,6 @@ def shipped_plugins() -> list[str]:
 def event_classes() -> list[tuple[str, list[type]]]:
     """The registered event classes of the core and every shipped plugin, by the plugin
     that registers them (core areas first, in registration order)."""
-    from agorakit.hooks import Hooks, collect, get_plugin_manager
 
     pm = get_plugin_manager(shipped_plugins(), source="agorakit docs events")
     groups: list[tuple[str, list[type]]] = []
@@ -139,7 +152,6 @@ def _anchor(name: str) -> str:
 
 
 def _fields_table(cls: type) -> str:
-    import msgspec
 
     fields = msgspec.structs.fields(cls)
     if not fields:

@@ -37,8 +37,16 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.reviews.plugin",
     "agorakit.disputes.plugin",
     "agorakit.http.plugin",
+    "agorakit.system",
     "agorakit.notifications.plugin",
     "agorakit.testclock.plugin",
+)
+
+#: Modules of the hooks core areas define for the layers above them (see
+#: ``docs/plugin-api.md``), added next to :mod:`agorakit.hookspecs`.
+AREA_HOOKSPECS: tuple[str, ...] = (
+    "agorakit.catalog.hookspecs",
+    "agorakit.attachments.hookspecs",
 )
 
 
@@ -71,6 +79,8 @@ def get_plugin_manager(
     """
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
+    for module_name in AREA_HOOKSPECS:
+        pm.add_hookspecs(importlib.import_module(module_name))
     infos: dict[str, PluginInfo] = {}
     for module_name in CORE_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)

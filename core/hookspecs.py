@@ -88,6 +88,22 @@ def agorakit_cli(cli: click.Group) -> None:
     """
 
 
+@hookspec
+def agorakit_startup(runtime: Any) -> None:
+    """Bind what the plugin needs for the whole life of a runtime, and check it.
+
+    Called once while the runtime is built (app, worker, CLI command, test), after the
+    tables are bound and before anything is served; synchronous (not ``async``).  The
+    core's areas start here: money binds the payment and payout methods and registers
+    the default commission, attachments its storage, notifications its mailer, orders
+    checks its processes, guards and effects.  The core's own implementations run
+    first, so a plugin's finds them bound.  Raise
+    :class:`~agorakit.settings.ConfigError` to stop start-up with a message.
+
+    :param runtime: the :class:`agorakit.runtime.Runtime` being built.
+    """
+
+
 # --------------------------------------------------------------------------------------
 # Listings and eligibility
 # --------------------------------------------------------------------------------------

@@ -8,24 +8,32 @@ first argument.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import click
 import msgspec
 import pluggy
 
 from agorakit.clock import Clock, SystemClock
 from agorakit.db import Database
 from agorakit.db.migrate import sort_apps
+from agorakit.errors import AgorakitError
 from agorakit.events import DomainEvent, Event, EventTypes
-from agorakit.hooks import Hooks, PluginInfo, collect, get_plugin_manager, plugin_info
-from agorakit.settings import Settings
+from agorakit.events.dispatcher import EventDispatcher
+from agorakit.events.outbox import store
+from agorakit.events.processes import ProcessRegistration
+from agorakit.hooks import Hooks, collect, get_plugin_manager
+from agorakit.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.events.processes import ProcessRegistration
+    from agorakit.money.methods import PaymentMethod, PayoutMethod
 
 log = logging.getLogger("agorakit")
 
@@ -99,12 +107,9 @@ class Runtime:
         self.pm = pm or get_plugin_manager(settings.site.plugins, source=settings.source)
         #: the real time (heartbeats, process liveness): the system clock unless given one
         self.wall_clock: Clock = clock or SystemClock()
-        #: the site's time: the wall clock, or a test clock over it (``[dev] test_clock``)
+        #: the site's time: the wall clock, or a test clock over it that the test clock's
+        #: area puts here at start-up (``[dev] test_clock``)
         self.clock: Clock = self.wall_clock
-        if settings.dev.test_clock:
-            from agorakit.testclock.service import clock_for
-
-            self.clock = clock_for(settings, self.wall_clock)
         #: how hooks are called (see :class:`agorakit.hooks.Hooks`)
         self.hooks = Hooks(self.pm)
         self.db = Database(settings.database, source=settings.source)
@@ -112,27 +117,25 @@ class Runtime:
         self.event_types = EventTypes(self.hooks.collect_sync("agorakit_event_types"))
         self.apps = sort_apps(collect(self.pm.hook.agorakit_tables()))
         self.db.bind(self.apps)
-        self._register_default_fees()
-        from agorakit.money.methods import bind_methods
-
-        self.payment_methods, self.payout_methods = bind_methods(self)
-        from agorakit.attachments.storage import storage_for
-
-        storage_for(self)  # an unknown [attachments] storage stops start-up, not the first upload
-        from agorakit.notifications.mailers import mailer_for
-
-        mailer_for(self)  # likewise an unknown [email] mailer
-        from agorakit.orders import registry
-
-        registry(self)  # processes, guards and effects: collected and checked at start-up
-        from agorakit.events.dispatcher import EventDispatcher
-
+        #: the bound payment and payout methods by name (money binds them at start-up)
+        self.payment_methods: dict[str, PaymentMethod] = {}
+        self.payout_methods: dict[str, PayoutMethod] = {}
+        # each area binds and checks what it needs (methods, storage, mailer, processes):
+        # a wrong config stops start-up here, not the first request that needs it
+        self.hooks.collect_sync("agorakit_startup", runtime=self)
         #: delivers committed events; in the background only while the app is served
         self.dispatcher = EventDispatcher(self, max_pending=settings.events.max_pending)
         #: when a worker sweep of this process last checked the orders' escrows
         self.escrow_checked_at: Any = None
         #: this process's row in the process registry, while it is registered
         self.process: ProcessRegistration | None = None
+
+    async def refresh_clock(self) -> None:
+        """Read the site's time where it is kept (a test clock's shared state; per request,
+        per sweep, per command); nothing for the system clock."""
+        refresh = getattr(self.clock, "refresh", None)
+        if refresh is not None:
+            await refresh()
 
     @property
     def process_id(self) -> int | None:
@@ -143,8 +146,6 @@ class Runtime:
     async def start_process(self, kind: str = "app") -> None:
         """Register this process (app, worker, tick) and keep its heartbeat going, so the
         worker republishes at once what it leaves pending if it dies."""
-        from agorakit.events.processes import ProcessRegistration
-
         if self.process is None:
             self.process = ProcessRegistration(self, kind)
             await self.process.start()
@@ -163,27 +164,11 @@ class Runtime:
     async def stop_background_delivery(self) -> None:
         await self.dispatcher.stop()
 
-    def _register_default_fees(self) -> None:
-        from agorakit.money.commission import Commission
-
-        name = "agorakit.money.commission"
-        if self.settings.fees.commission and self.pm.get_plugin(name) is None:
-            self.pm.register(Commission(self.settings.fees), name=name)
-            plugin_info(self.pm)[name] = PluginInfo(name=name, builtin=True)
-
     @property
     def currencies(self) -> list[str]:
         """Currencies the site accepts: its own first, then ``[money] currencies``."""
         site = self.settings.site.currency
         return [site, *(c for c in self.settings.money.currencies if c != site)]
-
-    def max_amount(self, currency: str) -> int:
-        """``[money] max_amount`` in minor units of ``currency``."""
-        from decimal import Decimal
-
-        from agorakit.money.amounts import exponent
-
-        return int(Decimal(self.settings.money.max_amount) * 10 ** exponent(currency))
 
     def plugin_settings(self, name: str) -> Any:
         """The validated settings Struct of an enabled plugin."""
@@ -199,8 +184,6 @@ class Runtime:
         another one joins its transaction, so its events are delivered when the outermost
         one has committed, not before.
         """
-        from agorakit.events.outbox import store
-
         outer = _outermost.get()
         uow = UnitOfWork(self, outer)
         token = _outermost.set(uow if outer is None else outer)
@@ -217,3 +200,63 @@ class Runtime:
             outer.nested.extend(stored)
             return
         await self.dispatcher.submit(uow.nested + stored)
+
+
+# --------------------------------------------------------------------------------------
+# Commands: a runtime for one ``agorakit`` CLI command (plugins' commands use these)
+# --------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+DEFAULT_CONFIG = "site.toml"
+
+
+class CliState:
+    """The site config an ``agorakit`` command runs with, loaded once on first use."""
+
+    def __init__(self, config_path: str) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+
+def cli_state(ctx: click.Context) -> CliState:
+    """The ``agorakit`` command's site config (``--config``, else ``$AGORAKIT_CONFIG``)."""
+    return ctx.find_object(CliState) or CliState(os.environ.get("AGORAKIT_CONFIG", DEFAULT_CONFIG))
+
+
+def run_with_runtime(ctx: click.Context, work: Callable[[Any], Awaitable[T]], *, site_time: bool = True) -> T:
+    """Build the runtime from the site config and run ``work(runtime)`` with the DB open.
+
+    On a site with a test clock the runtime first reads the site's time (``site_time``;
+    not for the commands that build the database)."""
+    runtime = Runtime(cli_state(ctx).settings())
+
+    async def main() -> T:
+        await runtime.db.start()
+        try:
+            if site_time:
+                await runtime.refresh_clock()
+            return await work(runtime)
+        finally:
+            await runtime.db.close()
+
+    return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def fail_on_domain_error() -> Iterator[None]:
+    """Turn a domain error into a one-line CLI error (exit status 1)."""
+    try:
+        yield
+    except AgorakitError as exc:
+        lines = [exc.detail] + [
+            f"  {e.field}: {e.message}" for e in exc.errors if e.message not in exc.detail
+        ]
+        raise click.ClickException("\n".join(lines)) from None

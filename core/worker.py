@@ -13,11 +13,18 @@ what it must (the check ``agorakit check-ledger`` runs) and logs each violation.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+
+from agorakit.events.outbox import republish_events
+from agorakit.money.payments import expire_payments
+from agorakit.notifications.outbox import deliver_emails
+from agorakit.orders import fire_due_timers
+from agorakit.orders.escrow import escrow_problem_lines
 
 log = logging.getLogger("agorakit.worker")
 
@@ -43,14 +50,9 @@ async def sweep(runtime: Any, *, refresh_clock: bool = True) -> SweepReport:
     """One pass: republish pending events, expire unpaid payments, fire due order timers,
     deliver due emails.  On a site with a test clock the sweep first reads the clock's
     state (``refresh_clock``), so that it sees what an operator set in another process."""
-    from agorakit.events.outbox import republish_events
-    from agorakit.money.payments import expire_payments
-    from agorakit.notifications.outbox import deliver_emails
-    from agorakit.orders import fire_due_timers
-    from agorakit.testclock.service import refresh
 
     if refresh_clock:
-        await refresh(runtime)
+        await runtime.refresh_clock()
     republished = await republish_events(runtime)
     expired = await expire_payments(runtime)
     timers = await fire_due_timers(runtime)
@@ -104,9 +106,6 @@ async def next_due(
 async def check_escrows(runtime: Any) -> list[str]:
     """Every ``[worker] escrow_check_minutes`` (as the runtime's clock tells), the orders
     whose escrow does not hold what it must; each is logged as an error."""
-    from datetime import timedelta
-
-    from agorakit.orders.escrow import escrow_problem_lines
 
     minutes = runtime.settings.worker.escrow_check_minutes
     now = runtime.clock.now()
@@ -140,7 +139,6 @@ async def sync_methods(runtime: Any) -> dict[str, Any]:
 
 async def run_worker(runtime: Any, *, interval: float, stop: Any = None, sweeps: int | None = None) -> int:
     """Sweep every ``interval`` seconds until ``stop`` (an asyncio.Event) is set; returns sweeps run."""
-    import asyncio
 
     done = 0
     while (stop is None or not stop.is_set()) and (sweeps is None or done < sweeps):

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from event_helpers import make_event
 
-from agorakit import hookimpl, hookspecs
+from agorakit import hookimpl
 from agorakit.docgen import hook_reference, hookspec_functions
 from agorakit.hooks import get_plugin_manager, installed_plugins
 from agorakit.settings import ConfigError, settings_from_dict
@@ -223,12 +223,13 @@ def test_hook_agorakit_cli(sample_plugin, tmp_path):
 def test_every_hookspec_is_documented_and_tested():
     reference = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")
     tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("test_*.py"))
-    names = [fn.__name__ for fn in hookspec_functions()]
-    assert names, "no hookspecs found"
-    for name in names:
+    specs = hookspec_functions()  # agorakit.hookspecs and the hooks core areas define
+    assert specs, "no hookspecs found"
+    for fn in specs:
+        name = fn.__name__
         assert f"\n## {name}\n" in reference, f"{name} has no entry in docs/hooks.md"
         assert re.search(rf"def test_hook_{name}\b", tests), f"{name} has no test named test_hook_{name}"
-        assert inspect.getdoc(getattr(hookspecs, name)), f"{name} has no docstring"
+        assert inspect.getdoc(fn), f"{name} has no docstring"
 
 
 def test_hook_reference_is_up_to_date():

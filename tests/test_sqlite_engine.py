@@ -310,7 +310,7 @@ async def test_a_write_transaction_gives_up_after_the_timeout(tmp_path):
 
 
 async def test_commits_move_to_the_writers_thread_when_the_disk_is_slow(engine, monkeypatch):
-    import agorakit.db.sqlite as site_sqlite
+    import agorakit.db.sqlite_connections as site_sqlite
 
     sqlite_engine = engine.engine
     monkeypatch.setattr(site_sqlite, "COMMIT_ON_LOOP_SECONDS", 0.0)  # every commit counts as slow

@@ -7,18 +7,21 @@ import sys
 import click
 
 from agorakit import hookimpl
+from agorakit.accounts import service
+from agorakit.accounts.controllers import AuthController, MeController, OperatorMembersController
+from agorakit.accounts.events import EVENTS
+from agorakit.accounts.piccolo_app import APP_CONFIG
+from agorakit.runtime import fail_on_domain_error, run_with_runtime
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.accounts.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.accounts.controllers import AuthController, MeController, OperatorMembersController
 
     return [AuthController, MeController, OperatorMembersController]
 
@@ -58,8 +61,6 @@ def _create_staff(
     password_stdin: bool,
     owner: bool,
 ) -> None:
-    from agorakit.accounts import service
-    from agorakit.cli import fail_on_domain_error, run_with_runtime
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -116,14 +117,5 @@ def create_owner(
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.accounts.events import EVENTS
 
     return EVENTS
-
-
-@hookimpl
-def agorakit_notify(event):
-    """Receipts of account changes to the member (welcome, password changed, reactivated)."""
-    from agorakit.accounts.notices import account_notices
-
-    return account_notices(event)

@@ -128,25 +128,15 @@ def parse_scope(scope: str | None) -> tuple[str, int]:
 async def check_scope_access(runtime: Any, scope: str, member: Any, *, write: bool) -> None:
     """Pass if ``member`` may upload to (``write``) or read files of ``scope``; else 404.
 
-    Operators may read every scope; they upload only where they take part.
+    The area that owns the scope's kind decides (``agorakit_scope_access``): orders
+    for ``order:<id>``, messaging for ``conversation:<id>``.
     """
     kind, ident = parse_scope(scope)
-    if kind == "conversation":
-        from agorakit.messaging import conversation_access, scope_of
-
-        conversation = await conversation_access(runtime, ident, member, write=write)
-        if write and scope_of(conversation) != scope:
-            message = f"files for this conversation belong to its order: use scope {scope_of(conversation)}"
-            raise ValidationFailed([FieldError("scope", message)])
-        return
-    from agorakit.orders import get_order
-
-    order = await get_order(runtime, ident, caller=member)
-    if member.id in (order.buyer_id, order.seller_id):
-        return
-    if not write and is_operator(member):
-        return
-    raise NotFound(f"there is no order {ident}")
+    allowed = await runtime.hooks.first(
+        "agorakit_scope_access", scope=f"{kind}:{ident}", member=member, write=write, runtime=runtime
+    )
+    if not allowed:
+        raise NotFound(f"there is no {kind} {ident}")
 
 
 # --------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from agorakit.catalog.schemas import (
 from agorakit.catalog.tables import Listing
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import FieldError, NotFound, ValidationFailed
-from agorakit.money import money, parse_money
+from agorakit.money import max_amount, money, parse_money
 from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 
@@ -58,19 +58,35 @@ HIDDEN = ("draft", "pending_review", "rejected")
 # --------------------------------------------------------------------------------------
 
 
+class _NoRatings:
+    """Listings without a ratings provider: no seller or listing has ratings."""
+
+    async def sellers(self, member_ids: list[int]) -> dict[int, Any]:
+        return {i: RatingSummary(average=None, count=0) for i in member_ids}
+
+    async def listings(self, listing_ids: list[int]) -> dict[int, Any]:
+        return {i: RatingSummary(average=None, count=0) for i in listing_ids}
+
+
+#: where listings' ratings come from (``agorakit_listing_ratings``, bound at start-up)
+_ratings: Any = _NoRatings()
+
+
+def bind_ratings(provider: Any) -> None:
+    """Use ``provider`` for the ratings listings show (None: no ratings)."""
+    global _ratings
+    _ratings = provider if provider is not None else _NoRatings()
+
+
 async def rating_summaries(member_ids: list[int]) -> dict[int, RatingSummary]:
     """Sellers' rating summaries: what buyers wrote, hidden reviews left out."""
-    from agorakit.reviews import seller_summaries
-
-    found = await seller_summaries(member_ids)
+    found = await _ratings.sellers(member_ids)
     return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
 
 
 async def listing_rating_summaries(listing_ids: list[int]) -> dict[int, RatingSummary]:
     """Listings' own rating summaries: what buyers of each listing wrote."""
-    from agorakit.reviews import listing_summaries
-
-    found = await listing_summaries(listing_ids)
+    found = await _ratings.listings(listing_ids)
     return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
 
 
@@ -177,7 +193,7 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
             cmd.price,
             accepted=runtime.currencies,
             field="price",
-            maximum=runtime.max_amount(cmd.price.currency),
+            maximum=max_amount(runtime, cmd.price.currency),
         ),
     ):
         try:
@@ -232,9 +248,10 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
             )
         ).returning(Listing.id)
         listing_id = rows[0]["id"]
-        from agorakit.reviews import store_seller_rating
-
-        await store_seller_rating(runtime, owner.id, listing_id=listing_id)  # for sort=rating
+        # in this transaction: the reviews area stores the seller's rating (sort=rating)
+        await runtime.hooks.collect(
+            "agorakit_listing_created", uow=uow, listing_id=listing_id, owner_id=owner.id, runtime=runtime
+        )
         created = ListingCreated(listing_id=listing_id, kind=kind.name)
         uow.record(created, subject=f"listing:{listing_id}", actor_id=owner.id)
     return await get_listing(listing_id, viewer=owner)
@@ -291,7 +308,7 @@ async def update_listing(
                 cmd.price,
                 accepted=runtime.currencies,
                 field="price",
-                maximum=runtime.max_amount(cmd.price.currency),
+                maximum=max_amount(runtime, cmd.price.currency),
             )
         except ValidationFailed as exc:
             errors += exc.errors

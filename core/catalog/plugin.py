@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.catalog import controllers as c
+from agorakit.catalog.events import EVENTS
 
 # The default screening is an ordinary trylast hookimpl; importing it here registers it
 # with this core plugin.
+from agorakit.catalog.listings import bind_ratings
+from agorakit.catalog.notices import catalog_notices
+from agorakit.catalog.piccolo_app import APP_CONFIG
 from agorakit.catalog.screening import agorakit_screen_text  # noqa: F401
 
 
 @hookimpl
+def agorakit_startup(runtime):
+    """Bind the ratings listings show (``agorakit_listing_ratings``)."""
+    bind_ratings(runtime.hooks.first_sync("agorakit_listing_ratings"))
+
+
+@hookimpl
 def agorakit_tables():
-    from agorakit.catalog.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.catalog import controllers as c
 
     return [c.CategoryController, c.QualificationController, c.ListingController, c.ModerationController]
 
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.catalog.events import EVENTS
 
     return EVENTS
 
@@ -34,6 +42,5 @@ def agorakit_event_types():
 async def agorakit_notify(event, runtime):
     """Tell a listing's owner about the moderation decision, and an applicant about their
     qualification (category ``listings``)."""
-    from agorakit.catalog.notices import catalog_notices
 
     return await catalog_notices(event, runtime)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from agorakit.money import Money
+from agorakit.money import Money, parse_amount
 
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=60, examples=["logo-design"])]
 CategoryName = Annotated[str, Meta(min_length=1, max_length=80, examples=["Logo design"])]
@@ -165,7 +165,6 @@ class ListingOut(msgspec.Struct, kw_only=True):
 
     @property
     def price_minor(self) -> int:
-        from agorakit.money import parse_amount
 
         return parse_amount(self.price.amount, self.price.currency, allow_zero=True)
 

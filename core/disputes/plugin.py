@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.disputes.controllers import (
+    DisputeController,
+    OperatorDisputeController,
+    OrderDisputeController,
+)
+from agorakit.disputes.events import EVENTS, DisputeOpened, DisputeResolved
+from agorakit.disputes.piccolo_app import APP_CONFIG
+from agorakit.money import format_amount
+from agorakit.notifications import Notice
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.disputes.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.disputes.controllers import (
-        DisputeController,
-        OperatorDisputeController,
-        OrderDisputeController,
-    )
 
     return [OrderDisputeController, DisputeController, OperatorDisputeController]
 
@@ -26,9 +29,6 @@ def agorakit_routes():
 @hookimpl
 def agorakit_notify(event, runtime):
     """Tell the other party a dispute was opened, and both parties how it was resolved."""
-    from agorakit.disputes.events import DisputeOpened, DisputeResolved
-    from agorakit.money import format_amount
-    from agorakit.notifications import Notice
 
     payload = event.payload
     if isinstance(payload, DisputeOpened):
@@ -71,6 +71,5 @@ def agorakit_notify(event, runtime):
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.disputes.events import EVENTS
 
     return EVENTS

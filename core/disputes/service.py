@@ -19,6 +19,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
+import msgspec
+
 from agorakit import orders
 from agorakit.accounts.roles import is_operator
 from agorakit.db import is_unique_violation
@@ -33,6 +35,7 @@ from agorakit.disputes.schemas import (
 )
 from agorakit.disputes.tables import Dispute
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.messaging.service import transcript
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount, money, parse_amount
 from agorakit.orders.process import DisputePolicy, Process
@@ -293,7 +296,6 @@ async def _open(
 
 async def _evidence(order: dict[str, Any]) -> dict[str, Any]:
     """What the operator needs to decide, captured as it was when the dispute was opened."""
-    from agorakit.messaging.service import transcript
 
     order_id = order["id"]
     history = await OrderEvent.select().where(OrderEvent.order == order_id).order_by(OrderEvent.seq)
@@ -340,7 +342,6 @@ async def _evidence(order: dict[str, Any]) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    import msgspec
 
     return msgspec.json.decode(msgspec.json.encode(value))
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.events.piccolo_app import APP_CONFIG
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.events.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]

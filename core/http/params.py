@@ -1,16 +1,21 @@
 """Request parameters shared by several areas."""
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import Request
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
-from agorakit.accounts.schemas import MemberOut
 from agorakit.pagination import MAX_LIMIT
 
-#: A request whose ``request.user`` is the authenticated member.
-MemberRequest = Request[MemberOut, Any, Any]
+#: A request whose ``request.user`` is the authenticated member.  (The member's type is
+#: for type checkers; the HTTP area sits below accounts and does not import it.)
+if TYPE_CHECKING:
+    from agorakit.accounts.schemas import MemberOut
+
+    MemberRequest = Request[MemberOut, Any, Any]
+else:
+    MemberRequest = Request[Any, Any, Any]
 
 #: ``?limit=`` of a paginated list (1-100, default 20 where it is used).
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]

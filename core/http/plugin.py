@@ -1,11 +1,9 @@
-"""The core's own plugin for the HTTP system routes."""
+"""The core's own plugin for the HTTP area's routes (``/.well-known/security.txt``)."""
 
 from agorakit import hookimpl
+from agorakit.http.security_txt import SecurityTxtController
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.http.security_txt import SecurityTxtController
-    from agorakit.http.system import SystemController
-
-    return [SystemController, SecurityTxtController]
+    return [SecurityTxtController]

@@ -23,6 +23,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from agorakit.db import is_lock_conflict
 from agorakit.errors import AgorakitError, FieldError
 
 log = logging.getLogger("agorakit.http")
@@ -151,7 +152,6 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[Prob
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response[Problem]:
-    from agorakit.db import is_lock_conflict
 
     if is_lock_conflict(exc):  # rolled back whole: nothing changed, and a retry can pass
         log.warning("%s %s lost to a concurrent transaction: %s", request.method, request.url.path, exc)

@@ -21,6 +21,8 @@ from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of_s
 from agorakit.errors import Forbidden, NotFound
 from agorakit.messaging.tables import Conversation
 from agorakit.messaging.tables import ConversationParticipant as Participant
+from agorakit.orders import order_by_id
+from agorakit.orders.tables import Order
 
 ORDER_KEY = re.compile(r"^order:([1-9]\d*)$")
 #: longest conversation key / subject
@@ -120,7 +122,6 @@ async def ensure_conversation(uow: Any, *, subject: str, participant_ids: list[i
 
 async def order_parties(runtime: Any, order_id: int) -> list[int]:
     """The buyer and (once there is one) the seller of an order; 404 if there is no order."""
-    from agorakit.orders import order_by_id
 
     order = await order_by_id(order_id)
     if order is None:
@@ -133,7 +134,6 @@ def _orders_conversations() -> PreparedRaw:
     """Orders' parties, their conversations and those ones' participants (one value: the
     orders' ids): a row per participant, one with NULLs for an order without a
     conversation or participants, none for an order that does not exist."""
-    from agorakit.orders.tables import Order
 
     return PreparedRaw(
         Order,

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.catalog import ListingApproved, ListingRejected
+from agorakit.errors import FieldError, ValidationFailed
+from agorakit.messaging.controllers import (
+    ConversationController,
+    OperatorMessageController,
+    OrderConversationController,
+    UnreadController,
+)
+from agorakit.messaging.conversations import conversation_access, scope_of
+from agorakit.messaging.events import EVENTS
+from agorakit.messaging.notices import message_notices
+from agorakit.messaging.piccolo_app import APP_CONFIG
+from agorakit.messaging.system import record_moderation, record_order_transitions
+from agorakit.orders.events import OrderTransitioned
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.messaging.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.messaging.controllers import (
-        ConversationController,
-        OperatorMessageController,
-        OrderConversationController,
-        UnreadController,
-    )
 
     return [ConversationController, OrderConversationController, UnreadController, OperatorMessageController]
 
@@ -29,9 +36,6 @@ async def agorakit_on_events(events, runtime):
     """System messages (once per event): order transitions in the order's conversation
     (set-wise, the batch's at once), moderation decisions in the listing owner's
     ``moderation:listing:<id>`` conversation."""
-    from agorakit.catalog import ListingApproved, ListingRejected
-    from agorakit.messaging.system import record_moderation, record_order_transitions
-    from agorakit.orders.events import OrderTransitioned
 
     await record_order_transitions(runtime, [e for e in events if isinstance(e.payload, OrderTransitioned)])
     for event in events:
@@ -42,13 +46,25 @@ async def agorakit_on_events(events, runtime):
 @hookimpl
 def agorakit_notify(event, runtime):
     """Tell every recipient of a message (category ``messages``)."""
-    from agorakit.messaging.notices import message_notices
 
     return message_notices(event)
 
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.messaging.events import EVENTS
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_scope_access(scope, member, write, runtime):
+    """Files of ``conversation:<id>``: its participants (and operators, to read); a
+    conversation about an order keeps its files under the order's scope."""
+    kind, _, ident = scope.partition(":")
+    if kind != "conversation":
+        return None
+    conversation = await conversation_access(runtime, int(ident), member, write=write)
+    if write and scope_of(conversation) != scope:
+        message = f"files for this conversation belong to its order: use scope {scope_of(conversation)}"
+        raise ValidationFailed([FieldError("scope", message)])
+    return True

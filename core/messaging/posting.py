@@ -9,6 +9,7 @@ from typing import Any
 from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.attachments import check_attachments
+from agorakit.catalog import get_listing
 from agorakit.db.prepared import PreparedInsert, PreparedRaw, any_of_sql
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.messaging.conversations import (
@@ -24,6 +25,7 @@ from agorakit.messaging.events import MessagePosted
 from agorakit.messaging.reading import get_conversation, get_message
 from agorakit.messaging.schemas import ConversationOut, MessageOut, PostMessage, StartConversation
 from agorakit.messaging.tables import Conversation, Message
+from agorakit.orders import get_order
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: characters of a message quoted in notifications
@@ -231,8 +233,6 @@ async def _target(runtime: Any, cmd: StartConversation, caller: Any) -> tuple[st
         message = "give exactly one of order_id, listing_id and member_id"
         raise ValidationFailed([FieldError(name, message) for name in given or ["order_id"]])
     if cmd.order_id is not None:
-        from agorakit.orders import get_order
-
         order = await get_order(runtime, cmd.order_id, caller=caller)
         if caller.id not in (order.buyer_id, order.seller_id):
             raise NotFound(f"there is no order {cmd.order_id}")
@@ -243,7 +243,6 @@ async def _target(runtime: Any, cmd: StartConversation, caller: Any) -> tuple[st
 
 
 async def _listing_target(listing_id: int, caller: Any) -> tuple[str, str, list[int]]:
-    from agorakit.catalog import get_listing
 
     listing = await get_listing(listing_id, viewer=caller)
     if listing.seller.id == caller.id:
@@ -265,7 +264,6 @@ async def _direct_target(member_id: int, caller: Any) -> tuple[str, None, list[i
 
 async def order_conversation(runtime: Any, order_id: int, *, caller: Any) -> ConversationOut:
     """The order's conversation for its parties and operators (created on first use)."""
-    from agorakit.orders import get_order
 
     order = await get_order(runtime, order_id, caller=caller)
     if caller.id not in (order.buyer_id, order.seller_id) and not is_operator(caller):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from agorakit.catalog import ListingRejected, listing_texts
+from agorakit.events import EventsFailed
 from agorakit.messaging.conversations import (
     CONVERSATION_BY_KEY,
     ORDER_KEY,
@@ -78,7 +80,6 @@ async def record_order_transitions(runtime: Any, events: list[Any]) -> list[int]
     :func:`sync_order_conversation` does.  Raises :class:`~agorakit.events.EventsFailed`
     for events whose order does not exist (after recording the others).
     """
-    from agorakit.events import EventsFailed
 
     wanted = [(event, event.payload.order_id) for event in events]
     if not wanted:
@@ -116,7 +117,6 @@ async def record_moderation(runtime: Any, event: Any) -> int | None:
     """Tell a listing's owner in site messaging that an operator approved or rejected it
     (``event.payload``: a :class:`~agorakit.catalog.ListingApproved` or
     :class:`~agorakit.catalog.ListingRejected`)."""
-    from agorakit.catalog import ListingRejected, listing_texts
 
     decision = event.payload
     listing_id = decision.listing_id

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from agorakit.money.amounts import Money as Money
     from agorakit.money.amounts import exponent as exponent
     from agorakit.money.amounts import format_amount as format_amount
+    from agorakit.money.amounts import max_amount as max_amount
     from agorakit.money.amounts import money as money
     from agorakit.money.amounts import parse_amount as parse_amount
     from agorakit.money.amounts import parse_money as parse_money
@@ -80,6 +81,7 @@ EXPORTS: dict[str, str] = {
     "format_amount": "agorakit.money.amounts",
     "get_payment": "agorakit.money.payments",
     "keep_open": "agorakit.money.providers",
+    "max_amount": "agorakit.money.amounts",
     "minor_units": "agorakit.money.payments",
     "Money": "agorakit.money.amounts",
     "money": "agorakit.money.amounts",

@@ -11,7 +11,8 @@ decimals and amounts over the site's maximum.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
 import msgspec
 
@@ -45,6 +46,11 @@ class Money(msgspec.Struct, frozen=True):
 def exponent(currency: str) -> int:
     """Digits after the decimal point in ``currency`` (2 unless ISO 4217 says otherwise)."""
     return _EXPONENTS.get(currency, 2)
+
+
+def max_amount(runtime: Any, currency: str) -> int:
+    """``[money] max_amount`` in minor units of ``currency``."""
+    return int(Decimal(runtime.settings.money.max_amount) * 10 ** exponent(currency))
 
 
 def format_amount(minor: int, currency: str) -> str:

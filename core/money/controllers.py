@@ -14,7 +14,7 @@ from agorakit.accounts.roles import is_operator
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money import balances, payments, withdrawals
-from agorakit.money.amounts import money, parse_money
+from agorakit.money.amounts import max_amount, money, parse_money
 from agorakit.money.schemas import (
     AccountOut,
     Balance,
@@ -114,7 +114,7 @@ class PaymentController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[PaymentOut]:
         amount, currency = parse_money(
-            data.amount, accepted=runtime.currencies, maximum=runtime.max_amount(data.amount.currency)
+            data.amount, accepted=runtime.currencies, maximum=max_amount(runtime, data.amount.currency)
         )
         payment, replayed = await payments.start_payment(
             runtime,
@@ -176,7 +176,7 @@ class WithdrawalController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[WithdrawalOut]:
         amount, currency = parse_money(
-            data.amount, accepted=runtime.currencies, maximum=runtime.max_amount(data.amount.currency)
+            data.amount, accepted=runtime.currencies, maximum=max_amount(runtime, data.amount.currency)
         )
         withdrawal, replayed = await withdrawals.request_withdrawal(
             runtime,

@@ -27,19 +27,18 @@ from agorakit.money.events import (
     WithdrawalCompleted,
     WithdrawalFailed,
 )
+from agorakit.money.tables import Payment, Withdrawal
 from agorakit.notifications import Notice
 
 
 @functools.cache
 def _payment_row() -> Prepared:
-    from agorakit.money.tables import Payment
 
     return Prepared(lambda id: Payment.select().where(Payment.id == id).first())
 
 
 @functools.cache
 def _withdrawal_row() -> Prepared:
-    from agorakit.money.tables import Withdrawal
 
     return Prepared(lambda id: Withdrawal.select().where(Withdrawal.id == id).first())
 

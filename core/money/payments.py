@@ -9,7 +9,7 @@ an operator to confirm receipt; unconfirmed payments expire.  Settling posts
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -18,7 +18,7 @@ from agorakit.db import is_unique_violation
 from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.money import ledger
-from agorakit.money.amounts import format_amount, money
+from agorakit.money.amounts import format_amount, money, parse_amount
 from agorakit.money.events import (
     PaymentCancelled,
     PaymentCompleted,
@@ -212,7 +212,6 @@ def _request_of(payment: PaymentOut) -> tuple[Any, ...]:
 
 def minor_units(payment: PaymentOut) -> int:
     """The payment's amount in minor units of its currency."""
-    from agorakit.money.amounts import parse_amount
 
     return parse_amount(payment.amount.amount, payment.amount.currency, allow_zero=True)
 
@@ -471,7 +470,6 @@ class BalanceMethod:
 
 
 def expiry(now: datetime, hours: int) -> datetime:
-    from datetime import timedelta
 
     return now + timedelta(hours=hours)
 

@@ -3,21 +3,38 @@ its events and their notifications."""
 
 from __future__ import annotations
 
-import click
-
 from agorakit import hookimpl
+from agorakit.hooks import PluginInfo, plugin_info
+from agorakit.money import controllers as c
+from agorakit.money.commission import Commission
+from agorakit.money.events import EVENTS
+from agorakit.money.methods import bind_methods
+from agorakit.money.notices import money_notices
+from agorakit.money.payments import BalanceMethod
+from agorakit.money.piccolo_app import APP_CONFIG
+
+#: the name the default commission is registered under
+COMMISSION = "agorakit.money.commission"
+
+
+@hookimpl(tryfirst=True)
+def agorakit_startup(runtime):
+    """Register the default commission (unless ``[fees] commission = false``) and bind
+    the payment and payout methods the site config names."""
+    if runtime.settings.fees.commission and runtime.pm.get_plugin(COMMISSION) is None:
+        runtime.pm.register(Commission(runtime.settings.fees), name=COMMISSION)
+        plugin_info(runtime.pm)[COMMISSION] = PluginInfo(name=COMMISSION, builtin=True)
+    runtime.payment_methods, runtime.payout_methods = bind_methods(runtime)
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.money.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.money import controllers as c
 
     return [
         c.BalanceController,
@@ -30,44 +47,12 @@ def agorakit_routes():
 
 @hookimpl
 def agorakit_payment_methods():
-    from agorakit.money.payments import BalanceMethod
 
     return [BalanceMethod()]
 
 
 @hookimpl
-def agorakit_cli(cli: click.Group) -> None:
-    cli.add_command(check_ledger)
-
-
-@click.command("check-ledger")
-@click.pass_context
-def check_ledger(ctx: click.Context) -> None:
-    """Recompute every balance from the entries and check every invariant, including the
-    escrow of every order: nothing once final or while unpaid, exactly what the buyer
-    paid while it runs (exit 1 on a problem)."""
-    from agorakit.cli import run_with_runtime
-    from agorakit.money.ledger import check_ledger as run_check
-
-    async def work(runtime):
-        from agorakit.orders.escrow import escrow_problem_lines
-
-        return await run_check() + await escrow_problem_lines(runtime)
-
-    problems = run_with_runtime(ctx, work)
-    if problems:
-        for problem in problems:
-            click.echo(f"PROBLEM {problem}", err=True)
-        raise click.ClickException(f"the ledger has {len(problems)} problem(s)")
-    click.echo(
-        "ledger ok: every transaction balances, every balance matches its entries, "
-        "every order's escrow holds what it must"
-    )
-
-
-@hookimpl
 def agorakit_event_types():
-    from agorakit.money.events import EVENTS
 
     return EVENTS
 
@@ -76,6 +61,5 @@ def agorakit_event_types():
 async def agorakit_notify(event, runtime):
     """Tell payers about payments others settled, expired or refunded payments, and
     members about their finished withdrawals."""
-    from agorakit.money.notices import money_notices
 
     return await money_notices(event, runtime)

@@ -3,6 +3,8 @@ implementations share (exported by :mod:`agorakit.notifications`)."""
 
 from __future__ import annotations
 
+from agorakit.accounts import display_name_of
+
 #: who fired an order transition, by the actor role the order's history records
 ACTOR_LABELS = {
     "buyer": "the buyer",
@@ -21,7 +23,6 @@ def humanize(name: str) -> str:
 async def display_name(member_id: int | None) -> str:
     """The name a member shows to others, for a notice: ``someone`` when nobody is named,
     ``a former member`` when the member is gone."""
-    from agorakit.accounts import display_name_of
 
     if member_id is None:
         return "someone"

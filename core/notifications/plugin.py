@@ -5,18 +5,28 @@ handler that turns every committed event into notifications and emails."""
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.notifications import controllers as c
+from agorakit.notifications.account_emails import queue_account_email
+from agorakit.notifications.account_notices import account_notices
+from agorakit.notifications.mailers import LogMailer, SmtpMailer, mailer_for
+from agorakit.notifications.piccolo_app import APP_CONFIG
+from agorakit.notifications.service import notify_events
+
+
+@hookimpl(tryfirst=True)
+def agorakit_startup(runtime):
+    """Bind the ``[email] mailer``: an unknown one stops start-up, not the first email."""
+    mailer_for(runtime)
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.notifications.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.notifications import controllers as c
 
     return [
         c.NotificationController,
@@ -28,20 +38,23 @@ def agorakit_routes():
 
 @hookimpl(trylast=True)
 def agorakit_mailers():
-    from agorakit.notifications.mailers import LogMailer, SmtpMailer
 
     return [SmtpMailer(), LogMailer()]
 
 
 @hookimpl
 async def agorakit_on_events(events, runtime):
-    from agorakit.notifications.service import notify_events
 
     await notify_events(runtime, events)
 
 
 @hookimpl(trylast=True)
 async def agorakit_account_email(runtime, uow, member, template, context):
-    from agorakit.notifications.account_emails import queue_account_email
 
     return await queue_account_email(runtime, uow, member, template, context)
+
+
+@hookimpl
+def agorakit_notify(event):
+    """Receipts of account changes to the member (welcome, password changed, reactivated)."""
+    return account_notices(event)

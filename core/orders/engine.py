@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from agorakit.catalog import check_can_take, get_listing
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of, none_of
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.hooks import maybe_await
@@ -476,7 +477,6 @@ async def move_in(
 
 async def _check_eligible(runtime: Any, listing_id: int, member: Any) -> None:
     """A candidate must be allowed to take the order's listing (``agorakit_can_take``)."""
-    from agorakit.catalog import check_can_take, get_listing
 
     await check_can_take(runtime, await get_listing(listing_id), member)
 

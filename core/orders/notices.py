@@ -23,6 +23,7 @@ from typing import Any
 
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.events import DomainEvent
+from agorakit.money import format_amount
 from agorakit.notifications import ACTOR_LABELS, Notice, display_name, humanize
 from agorakit.orders.events import (
     OrderCreated,
@@ -120,7 +121,6 @@ async def _facts(order_id: int, transition: str, at: Any) -> dict[str, Any]:
 
 
 async def order_created(event: DomainEvent, runtime: Any) -> list[Notice]:
-    from agorakit.money import format_amount
 
     order = await _order(event.payload.order_id)
     if order is None or order["seller_id"] is None or order["seller_id"] == event.actor_id:

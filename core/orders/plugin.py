@@ -3,60 +3,115 @@ orders' events and who is told about them."""
 
 from __future__ import annotations
 
+import click
+
 from agorakit import hookimpl
+from agorakit.accounts import is_operator
+from agorakit.errors import NotFound
+from agorakit.money.ledger import check_ledger as run_check
+from agorakit.orders.controllers import OperatorTimerController, OrderController
+from agorakit.orders.escrow import escrow_problem_lines
+from agorakit.orders.events import EVENTS
+from agorakit.orders.notices import order_notices, read_ahead
+from agorakit.orders.payments import check_payment_start, on_payment_settled
+from agorakit.orders.piccolo_app import APP_CONFIG
+from agorakit.orders.process_registry import registry
+from agorakit.orders.queries import get_order
+from agorakit.orders.settlement import refund_escrow, release_escrow
+from agorakit.runtime import run_with_runtime
+
+
+@hookimpl(tryfirst=True)
+def agorakit_startup(runtime):
+    """Collect and check the processes, guards and effects (a process naming a guard no
+    plugin provides stops start-up)."""
+    registry(runtime)
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.orders.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.orders.controllers import OperatorTimerController, OrderController
 
     return [OrderController, OperatorTimerController]
 
 
 @hookimpl
 def agorakit_order_effects():
-    from agorakit.orders.settlement import refund_escrow, release_escrow
 
     return {"release_escrow": release_escrow, "refund_escrow": refund_escrow}
 
 
 @hookimpl
 async def agorakit_payment_starting(uow, amount, currency, purpose, escrow_ref):
-    from agorakit.orders.payments import check_payment_start
 
     await check_payment_start(uow, amount=amount, currency=currency, purpose=purpose, escrow_ref=escrow_ref)
 
 
 @hookimpl
 async def agorakit_payment_settled(uow, payment):
-    from agorakit.orders.payments import on_payment_settled
 
     await on_payment_settled(uow, payment)
 
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.orders.events import EVENTS
 
     return EVENTS
 
 
 @hookimpl(trylast=True)
 async def agorakit_notify(event, runtime):
-    from agorakit.orders.notices import order_notices
 
     return await order_notices(event, runtime)
 
 
 @hookimpl
 def agorakit_notices_read_ahead(events):
-    from agorakit.orders.notices import read_ahead
 
     return read_ahead(events)
+
+
+@hookimpl
+async def agorakit_scope_access(scope, member, write, runtime):
+    """Files of ``order:<id>``: its buyer and seller upload and read them; operators read them."""
+    kind, _, ident = scope.partition(":")
+    if kind != "order":
+        return None
+    order = await get_order(runtime, int(ident), caller=member)
+    if member.id in (order.buyer_id, order.seller_id):
+        return True
+    if not write and is_operator(member):
+        return True
+    raise NotFound(f"there is no order {ident}")
+
+
+# The ledger check runs here, in the area above money: it checks the orders' escrows too.
+@hookimpl
+def agorakit_cli(cli: click.Group) -> None:
+    cli.add_command(check_ledger)
+
+
+@click.command("check-ledger")
+@click.pass_context
+def check_ledger(ctx: click.Context) -> None:
+    """Recompute every balance from the entries and check every invariant, including the
+    escrow of every order: nothing once final or while unpaid, exactly what the buyer
+    paid while it runs (exit 1 on a problem)."""
+
+    async def work(runtime):
+        return await run_check() + await escrow_problem_lines(runtime)
+
+    problems = run_with_runtime(ctx, work)
+    if problems:
+        for problem in problems:
+            click.echo(f"PROBLEM {problem}", err=True)
+        raise click.ClickException(f"the ledger has {len(problems)} problem(s)")
+    click.echo(
+        "ledger ok: every transaction balances, every balance matches its entries, "
+        "every order's escrow holds what it must"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agorakit.attachments import check_attachments
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.orders.engine import fire_in
@@ -62,8 +63,6 @@ async def submit_proof(
     if problems:
         raise ValidationFailed(problems)
     if proof.attachments:
-        from agorakit.attachments import check_attachments
-
         await check_attachments(list(proof.attachments), scope=f"order:{order_id}", member_id=caller.id)
     async with runtime.unit_of_work() as uow:
         if await _WAITING_PROOF.run(order_id) is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from agorakit.errors import Conflict
 from agorakit.money import ledger
+from agorakit.money.amounts import parse_amount
 from agorakit.orders.engine import TransitionContext, quote_order
 from agorakit.orders.process_registry import set_form
 from agorakit.orders.quotes import load_quote_context, order_quantity
@@ -108,6 +109,5 @@ async def refund_escrow(ctx: TransitionContext) -> None:
 
 
 def item_amount(item: OrderItemOut) -> int:
-    from agorakit.money.amounts import parse_amount
 
     return parse_amount(item.amount.amount, item.amount.currency, allow_zero=True)

@@ -3,25 +3,50 @@
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.errors import NotFound
+from agorakit.notifications import Notice
+from agorakit.reviews.controllers import (
+    OperatorReviewController,
+    OrderReviewController,
+    PublicReviewController,
+)
+from agorakit.reviews.events import EVENTS, ReviewPosted
+from agorakit.reviews.piccolo_app import APP_CONFIG
+from agorakit.reviews.service import get_review, listing_summaries, seller_summaries, store_seller_rating
 
 #: longest excerpt of a review's text put in the notification
 EXCERPT_LENGTH = 200
 
 
+class ListingRatings:
+    """The ratings listings show: visible reviews by buyers, of the seller and of the listing."""
+
+    async def sellers(self, member_ids):
+        return await seller_summaries(member_ids)
+
+    async def listings(self, listing_ids):
+        return await listing_summaries(listing_ids)
+
+
+@hookimpl
+def agorakit_listing_ratings():
+    return ListingRatings()
+
+
+@hookimpl
+async def agorakit_listing_created(listing_id, owner_id, runtime):
+    """A new listing carries its seller's rating from the start (``sort=rating``)."""
+    await store_seller_rating(runtime, owner_id, listing_id=listing_id)
+
+
 @hookimpl
 def agorakit_tables():
-    from agorakit.reviews.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.reviews.controllers import (
-        OperatorReviewController,
-        OrderReviewController,
-        PublicReviewController,
-    )
 
     return [OrderReviewController, PublicReviewController, OperatorReviewController]
 
@@ -29,14 +54,10 @@ def agorakit_routes():
 @hookimpl
 async def agorakit_notify(event, runtime):
     """Tell the reviewed member about a review of them (``review.posted``)."""
-    from agorakit.reviews.events import ReviewPosted
 
     posted = event.payload
     if not isinstance(posted, ReviewPosted):
         return None
-    from agorakit.errors import NotFound
-    from agorakit.notifications import Notice
-    from agorakit.reviews.service import get_review
 
     try:
         review = await get_review(posted.review_id)
@@ -73,6 +94,5 @@ def excerpt(text: str, length: int = EXCERPT_LENGTH) -> str:
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.reviews.events import EVENTS
 
     return EVENTS

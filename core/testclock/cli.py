@@ -9,7 +9,7 @@ from typing import Any
 import click
 import msgspec
 
-from agorakit.cli import fail_on_domain_error, run_with_runtime
+from agorakit.runtime import fail_on_domain_error, run_with_runtime
 
 
 @click.group()

@@ -5,6 +5,15 @@ from __future__ import annotations
 from agorakit import hookimpl
 
 
+@hookimpl(tryfirst=True)
+def agorakit_startup(runtime):
+    """The site's time becomes the test clock's (``[dev] test_clock``), before the other
+    areas start."""
+    from agorakit.testclock.service import clock_for
+
+    runtime.clock = clock_for(runtime.settings, runtime.wall_clock)
+
+
 @hookimpl
 def agorakit_tables():
     from agorakit.testclock.piccolo_app import APP_CONFIG

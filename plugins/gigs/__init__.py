@@ -8,6 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from agorakit import hookimpl
+from agorakit.catalog import ListingKind
+from agorakit.plugins.gigs import service
+from agorakit.plugins.gigs.controllers import GigController, GigOrderController
+from agorakit.plugins.gigs.demo import load_demo_gigs
+from agorakit.plugins.gigs.events import EVENTS
+from agorakit.plugins.gigs.kinds import GigAttributes, gig_problems
+from agorakit.plugins.gigs.notices import gig_notices
+from agorakit.plugins.gigs.piccolo_app import APP_CONFIG
+from agorakit.plugins.gigs.process import gig_order_process
+from agorakit.plugins.gigs.service import lapse_proposals
+from agorakit.plugins.gigs.settings import GigsSettings
 from agorakit.settings import SettingsSpec
 
 NAME = "gigs"
@@ -15,29 +26,24 @@ NAME = "gigs"
 
 @hookimpl
 def agorakit_settings():
-    from agorakit.plugins.gigs.settings import GigsSettings
 
     return SettingsSpec(name=NAME, type=GigsSettings)
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.plugins.gigs.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.plugins.gigs.controllers import GigController, GigOrderController
 
     return [GigController, GigOrderController]
 
 
 @hookimpl
 def agorakit_listing_kinds():
-    from agorakit.catalog import ListingKind
-    from agorakit.plugins.gigs.kinds import GigAttributes
 
     return [ListingKind(name="gig", attributes=GigAttributes, review_required=True, charge_fees=True)]
 
@@ -46,7 +52,6 @@ def agorakit_listing_kinds():
 def agorakit_validate_listing(listing, runtime):
     if listing.kind != "gig":
         return None
-    from agorakit.plugins.gigs.kinds import gig_problems
 
     return gig_problems(listing, runtime.plugin_settings(NAME))
 
@@ -62,14 +67,12 @@ def agorakit_can_take(listing, member):
 
 @hookimpl
 def agorakit_processes(runtime):
-    from agorakit.plugins.gigs.process import gig_order_process
 
     return [gig_order_process(runtime.plugin_settings(NAME))]
 
 
 @hookimpl
 def agorakit_order_guards():
-    from agorakit.plugins.gigs import service
 
     return {
         "gigs_deadline_passed": service.deadline_passed,
@@ -80,7 +83,6 @@ def agorakit_order_guards():
 
 @hookimpl
 def agorakit_order_effects():
-    from agorakit.plugins.gigs import service
 
     return {
         "gigs_start_clock": service.start_clock,
@@ -91,21 +93,18 @@ def agorakit_order_effects():
 
 @hookimpl
 async def agorakit_on_events(events, runtime):
-    from agorakit.plugins.gigs.service import lapse_proposals
 
     await lapse_proposals(runtime, events)
 
 
 @hookimpl
 def agorakit_notify(event, runtime):
-    from agorakit.plugins.gigs.notices import gig_notices
 
     return gig_notices(event)
 
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.plugins.gigs.events import EVENTS
 
     return EVENTS
 
@@ -117,6 +116,5 @@ def agorakit_template_dirs():
 
 @hookimpl
 async def agorakit_demo_data(runtime, members):
-    from agorakit.plugins.gigs.demo import load_demo_gigs
 
     await load_demo_gigs(runtime, members)

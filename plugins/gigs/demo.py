@@ -11,6 +11,7 @@ from agorakit.money import Money
 from agorakit.orders import pay_order
 from agorakit.plugins.gigs import service
 from agorakit.plugins.gigs.schemas import Delivery, OrderGig
+from agorakit.reviews import PostReview, post_review
 
 CATEGORIES = [
     ("design", "Design", None),
@@ -90,7 +91,6 @@ async def load_demo_gigs(runtime: Any, members: dict[str, Any]) -> None:
         runtime, done.id, Delivery(message="Here are the three concepts, in SVG and PNG."), caller=seller
     )
     await orders.fire(runtime, done.id, "accept", caller=buyer)
-    from agorakit.reviews import PostReview, post_review
 
     await post_review(
         runtime, done.id, PostReview(rating=5, text="Three lovely concepts, delivered early."), caller=buyer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agorakit.notifications import Notice
 from agorakit.plugins.gigs.events import CancellationDeclined, CancellationProposed
 
 TEMPLATES = {
@@ -16,7 +17,6 @@ def gig_notices(event: Any) -> list[Any] | None:
     payload = event.payload
     if not isinstance(payload, CancellationProposed | CancellationDeclined) or payload.recipient is None:
         return None
-    from agorakit.notifications import Notice
 
     return [
         Notice(

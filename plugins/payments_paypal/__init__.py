@@ -15,39 +15,39 @@ See ``docs/plugins/payments_paypal.md``.
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.plugins.payments_paypal.controllers import PayPalCheckoutController
+from agorakit.plugins.payments_paypal.events import EVENTS
+from agorakit.plugins.payments_paypal.methods import PayPalCheckout
+from agorakit.plugins.payments_paypal.piccolo_app import APP_CONFIG
+from agorakit.plugins.payments_paypal.settings import PaymentsPayPalSettings
 from agorakit.settings import SettingsSpec
 
 
 @hookimpl
 def agorakit_settings():
-    from agorakit.plugins.payments_paypal.settings import PaymentsPayPalSettings
 
     return SettingsSpec(name="payments_paypal", type=PaymentsPayPalSettings)
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.plugins.payments_paypal.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.plugins.payments_paypal.controllers import PayPalCheckoutController
 
     return [PayPalCheckoutController]
 
 
 @hookimpl
 def agorakit_payment_methods():
-    from agorakit.plugins.payments_paypal.methods import PayPalCheckout
 
     return [PayPalCheckout()]
 
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.plugins.payments_paypal.events import EVENTS
 
     return EVENTS

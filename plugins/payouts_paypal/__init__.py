@@ -16,39 +16,39 @@ it to the end; PayPal's webhooks move items sooner.  See ``docs/plugins/payouts_
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.plugins.payouts_paypal.controllers import PayPalPayoutsController
+from agorakit.plugins.payouts_paypal.events import EVENTS
+from agorakit.plugins.payouts_paypal.methods import PayPalPayout
+from agorakit.plugins.payouts_paypal.piccolo_app import APP_CONFIG
+from agorakit.plugins.payouts_paypal.settings import PayoutsPayPalSettings
 from agorakit.settings import SettingsSpec
 
 
 @hookimpl
 def agorakit_settings():
-    from agorakit.plugins.payouts_paypal.settings import PayoutsPayPalSettings
 
     return SettingsSpec(name="payouts_paypal", type=PayoutsPayPalSettings)
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.plugins.payouts_paypal.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.plugins.payouts_paypal.controllers import PayPalPayoutsController
 
     return [PayPalPayoutsController]
 
 
 @hookimpl
 def agorakit_payout_methods():
-    from agorakit.plugins.payouts_paypal.methods import PayPalPayout
 
     return [PayPalPayout()]
 
 
 @hookimpl
 def agorakit_event_types():
-    from agorakit.plugins.payouts_paypal.events import EVENTS
 
     return EVENTS

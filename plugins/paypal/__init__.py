@@ -21,25 +21,25 @@ and a local PayPal stand-in for tests (:mod:`agorakit.plugins.paypal.testing`). 
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.plugins.paypal.controllers import PayPalOperatorController, PayPalWebhookController
+from agorakit.plugins.paypal.piccolo_app import APP_CONFIG
+from agorakit.plugins.paypal.settings import PayPalSettings
 from agorakit.settings import SettingsSpec
 
 
 @hookimpl
 def agorakit_settings():
-    from agorakit.plugins.paypal.settings import PayPalSettings
 
     return SettingsSpec(name="paypal", type=PayPalSettings)
 
 
 @hookimpl
 def agorakit_tables():
-    from agorakit.plugins.paypal.piccolo_app import APP_CONFIG
 
     return [APP_CONFIG]
 
 
 @hookimpl
 def agorakit_routes():
-    from agorakit.plugins.paypal.controllers import PayPalOperatorController, PayPalWebhookController
 
     return [PayPalWebhookController, PayPalOperatorController]

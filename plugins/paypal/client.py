@@ -34,6 +34,7 @@ from urllib.parse import quote
 import httpx
 
 from agorakit.plugins.paypal.settings import PayPalSettings
+from agorakit.settings import ConfigError
 
 log = logging.getLogger("agorakit.paypal")
 
@@ -410,7 +411,6 @@ PLUGIN = "paypal"
 
 def paypal_settings(runtime: Any) -> PayPalSettings:
     """``[plugins.paypal]`` of the site; a clear error when the plugin is not enabled."""
-    from agorakit.settings import ConfigError
 
     if PLUGIN not in runtime.settings.site.plugins:
         message = (

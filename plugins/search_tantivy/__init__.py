@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from agorakit import hookimpl
+from agorakit.plugins.search_tantivy.service import command, index_listing_events, listing_index
+from agorakit.plugins.search_tantivy.settings import SearchSettings
 from agorakit.settings import SettingsSpec
 
 NAME = "search_tantivy"
@@ -18,27 +20,23 @@ NAME = "search_tantivy"
 
 @hookimpl
 def agorakit_settings():
-    from agorakit.plugins.search_tantivy.settings import SearchSettings
 
     return SettingsSpec(name=NAME, type=SearchSettings)
 
 
 @hookimpl
 def agorakit_rank_listings(runtime, words, offset, limit):
-    from agorakit.plugins.search_tantivy.service import listing_index
 
     return listing_index(runtime).rank(words, offset, limit)
 
 
 @hookimpl
 async def agorakit_on_events(events, runtime):
-    from agorakit.plugins.search_tantivy.service import index_listing_events
 
     await index_listing_events(runtime, events)
 
 
 @hookimpl
 def agorakit_cli(cli: Any) -> None:
-    from agorakit.plugins.search_tantivy.service import command
 
     cli.add_command(command)

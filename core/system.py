@@ -1,4 +1,8 @@
-"""System routes: health, the index, and what is running (``/-/plugins``)."""
+"""System routes: health, the index, and what is running (``/-/plugins``).
+
+A core plugin of its own (registered after ``agorakit.http.plugin``): it sits above the
+areas, since ``/-/plugins`` is for operators and who is an operator is the accounts
+area's to say, and the HTTP area lies below accounts."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
 import agorakit
-from agorakit.accounts.auth import operator_only
+from agorakit import hookimpl
+from agorakit.accounts import operator_only
 from agorakit.errors import ServiceUnavailable
 from agorakit.hooks import hooks_of, plugin_info
 from agorakit.http.openapi import problems
@@ -109,3 +114,8 @@ class SystemController(Controller):
                 )
             )
         return PluginList(agorakit_version=agorakit.__version__, plugins=out)
+
+
+@hookimpl
+def agorakit_routes():
+    return [SystemController]

@@ -1,4 +1,7 @@
-"""Who the accounts area tells about its own events (its ``agorakit_notify``).
+"""Who is told about the accounts area's events (the notifications area's ``agorakit_notify``).
+
+They live here, not in ``agorakit.accounts``: notifications sits above accounts (it
+names members and reads their addresses), so accounts does not import it.
 
 Account notices are receipts: the member hears of a change to their own account even
 when they made it themselves (the welcome, a changed or reset password), and of an

@@ -1,0 +1,25 @@
+"""The hook the attachments area defines: who may use an attachment scope.  The areas
+that own the scopes (orders for ``order:<id>``, messaging for ``conversation:<id>``) sit
+above attachments and answer through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agorakit import hookspec
+
+
+@hookspec(firstresult=True)
+def agorakit_scope_access(scope: str, member: Any, write: bool, runtime: Any) -> bool | None:
+    """Decide whether ``member`` may upload files to (``write``) or read files of ``scope``.
+
+    Called for every upload and every download.  The area or plugin that owns the
+    scope's kind (the part before the colon) answers: return True to let the member
+    through, or raise a domain error (a 404 :class:`~agorakit.errors.NotFound` hides the
+    scope from members who may not see it).  Return None for a scope that is not yours.
+    A scope nobody answers for is a 404.  May be ``async``.
+
+    :param scope: ``"<kind>:<id>"``, e.g. ``"order:12"``.
+    :param member: the caller, a :class:`agorakit.accounts.schemas.MemberOut`.
+    :param write: True for an upload, False for a download.
+    """
