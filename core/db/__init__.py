@@ -5,8 +5,8 @@ app processes).  Piccolo tables find their engine through ``Table._meta.db``;
 :meth:`Database.bind` points every registered table at this site's engine, so one
 process serves one database at a time.
 
-The names in ``__all__`` are public (plugins may use ``is_unique_violation`` and
-``is_lock_conflict``); the modules of this package (``prepared``, ``sqlite``, ``migrate``,
+The names in ``__all__`` are public (plugins may use ``is_unique_violation``,
+``is_lock_conflict`` and ``Table``, the base of their tables); the modules of this package (``prepared``, ``sqlite``, ``migrate``,
 ...) are the core's internals.
 """
 
@@ -26,12 +26,20 @@ from piccolo.table import TABLE_REGISTRY
 
 from agorakit.db import piccolo_conf
 from agorakit.db.sqlite import SiteSQLiteEngine
+from agorakit.db.table import Table
 from agorakit.settings import ConfigError, DatabaseSection
 
 if TYPE_CHECKING:  # pragma: no cover
     from piccolo.conf.apps import AppConfig
 
-__all__ = ["LOCK_CONFLICTS", "Database", "EngineKind", "is_lock_conflict", "is_unique_violation"]
+__all__ = [
+    "LOCK_CONFLICTS",
+    "Database",
+    "EngineKind",
+    "Table",
+    "is_lock_conflict",
+    "is_unique_violation",
+]
 
 EngineKind = Literal["sqlite", "postgres"]
 

@@ -1,7 +1,7 @@
 """Tables of the bank_transfer plugin: the manual payout batches operators export."""
 
 from piccolo.columns import BigInt, Integer, Timestamptz, Varchar
-from piccolo.table import Table
+from agorakit.db import Table
 
 
 class PayoutBatch(Table, tablename="bank_transfer_payout_batch"):
