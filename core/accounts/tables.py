@@ -1,6 +1,7 @@
 """Tables of the accounts area."""
 
 from piccolo.columns import JSON, Integer, Text, Timestamptz, Varchar
+
 from agorakit.db.table import Table
 
 

@@ -1,6 +1,7 @@
 """Tables of the attachments area."""
 
 from piccolo.columns import BigInt, Integer, Timestamptz, Varchar
+
 from agorakit.db.table import Table
 
 

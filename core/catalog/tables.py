@@ -6,6 +6,7 @@ PostgreSQL) are created in raw SQL by the area's second migration.
 """
 
 from piccolo.columns import JSON, BigInt, Integer, Text, Timestamptz, Varchar
+
 from agorakit.db.table import Table
 
 

@@ -1,6 +1,7 @@
 """Tables of the disputes area: a party's report on an order (or a charge) and its outcome."""
 
 from piccolo.columns import JSON, BigInt, Integer, Text, Timestamptz, Varchar
+
 from agorakit.db.table import Table
 
 

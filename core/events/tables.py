@@ -2,6 +2,7 @@
 registry of the processes that deliver them."""
 
 from piccolo.columns import JSON, BigInt, Integer, Text, Timestamptz, Varchar
+
 from agorakit.db.table import Table
 
 

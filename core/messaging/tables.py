@@ -1,6 +1,7 @@
 """Tables of the messaging area: conversations, their participants and messages."""
 
 from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+
 from agorakit.db.table import Table
 
 

@@ -15,6 +15,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+
 from agorakit.db.table import Table
 
 

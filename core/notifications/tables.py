@@ -1,6 +1,7 @@
 """Tables of the notifications area: the inbox, the email outbox and email preferences."""
 
 from piccolo.columns import Boolean, Integer, Text, Timestamptz, Varchar
+
 from agorakit.db.table import Table
 
 

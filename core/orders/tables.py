@@ -1,6 +1,7 @@
 """Tables of the orders area: orders, their items, history, timers and proofs."""
 
 from piccolo.columns import JSON, BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
+
 from agorakit.db.table import Table
 
 

@@ -1,6 +1,7 @@
 """Tables of the reviews area: what the parties of a completed order say about each other."""
 
 from piccolo.columns import Boolean, Integer, Text, Timestamptz, Varchar
+
 from agorakit.db.table import Table
 
 

@@ -1,6 +1,7 @@
 """Tables of the bank_transfer plugin: the manual payout batches operators export."""
 
 from piccolo.columns import BigInt, Integer, Timestamptz, Varchar
+
 from agorakit.db import Table
 
 

@@ -1,6 +1,7 @@
 """Tables of the gigs plugin: mutual cancellation proposals."""
 
 from piccolo.columns import Integer, Text, Timestamptz, Varchar
+
 from agorakit.db import Table
 
 

@@ -1,6 +1,7 @@
 """Tables of the payments_paypal plugin: the PayPal order of each PayPal payment."""
 
 from piccolo.columns import Integer, Text, Timestamptz, Varchar
+
 from agorakit.db import Table
 
 

@@ -6,6 +6,7 @@ worker that died) is the same request to PayPal, which pays a ``sender_batch_id`
 """
 
 from piccolo.columns import BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
+
 from agorakit.db import Table
 
 

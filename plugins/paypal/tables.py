@@ -1,6 +1,7 @@
 """Tables of the paypal plugin: the webhook deliveries it accepted."""
 
 from piccolo.columns import JSON, Text, Timestamptz, Varchar
+
 from agorakit.db import Table
 
 
