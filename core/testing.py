@@ -223,7 +223,7 @@ async def client(app) -> AsyncIterator[Any]:
 
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
-        test_client.app = app
+        test_client.app = app  # pyright: ignore[reportAttributeAccessIssue]  # tests reach the app here
         yield test_client
 
 

@@ -108,7 +108,7 @@ def storage_for(runtime: Any, name: str | None = None) -> Storage:
     Raises :class:`~agorakit.settings.ConfigError` when no plugin provides it.
     """
     available = storages(runtime)
-    name = name or runtime.settings.attachments.storage
+    name = name or str(runtime.settings.attachments.storage)
     storage = available.get(name)
     if storage is None:
         known = ", ".join(sorted(available)) or "none"

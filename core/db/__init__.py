@@ -16,7 +16,7 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from piccolo.apps.migrations.tables import Migration
@@ -31,6 +31,7 @@ from agorakit.settings import ConfigError, DatabaseSection
 
 if TYPE_CHECKING:  # pragma: no cover
     from piccolo.conf.apps import AppConfig
+    from piccolo.engine.postgres import PostgresEngine
 
 __all__ = [
     "LOCK_CONFLICTS",
@@ -56,6 +57,11 @@ class Database:
     def is_postgres(self) -> bool:
         return self.kind == "postgres"
 
+    @property
+    def _postgres(self) -> PostgresEngine:
+        """The engine as PostgreSQL's; meaningful only where :attr:`is_postgres`."""
+        return cast("PostgresEngine", self.engine)
+
     def bind(self, apps: Iterable[AppConfig] = ()) -> None:
         """Make this engine the one every table, and Piccolo's migrations, use."""
         piccolo_conf.DB = self.engine
@@ -71,8 +77,8 @@ class Database:
         """Open the connection pool (PostgreSQL) or the SQLite connections."""
         if isinstance(self.engine, SiteSQLiteEngine):
             await self.engine.open()
-        elif self.is_postgres and self.engine.pool is None:
-            await self.engine.start_connection_pool(
+        elif self.is_postgres and self._postgres.pool is None:
+            await self._postgres.start_connection_pool(
                 min_size=self.config.pool_min_size,
                 max_size=self.config.pool_max_size,
                 connection_class=_pool_connection_class(),
@@ -88,8 +94,8 @@ class Database:
     async def close(self) -> None:
         if isinstance(self.engine, SiteSQLiteEngine):
             await self.engine.close()
-        elif self.is_postgres and self.engine.pool is not None:
-            await self.engine.close_connection_pool()
+        elif self.is_postgres and self._postgres.pool is not None:
+            await self._postgres.close_connection_pool()
 
     async def ping(self) -> None:
         """Round-trip a trivial query; raises when the database is unreachable."""
@@ -148,8 +154,9 @@ class Database:
             if tx.engine.current_transaction.get() is not tx:
                 return  # Piccolo's exit ran to the end and cleaned up
             tx.engine.current_transaction.reset(context)
-        if self.is_postgres and self.engine.pool is not None:
-            await self.engine.pool.release(connection)  # asyncpg rolls back what is left
+        pool = self._postgres.pool if self.is_postgres else None
+        if pool is not None:
+            await pool.release(connection)  # asyncpg rolls back what is left
         else:
             await connection.close()
 

@@ -84,7 +84,7 @@ def _to_out(row: dict[str, Any], policy: DisputePolicy | None, now: Any) -> Disp
         opened_by=row["opened_by"],
         opener_role=row["opener_role"],
         reason=row["reason"],
-        reason_label=labels.get(row["reason"], row["reason"]),
+        reason_label=labels.get(row["reason"]) or row["reason"],
         text=row["text"],
         status=row["status"],
         outcome=row["outcome"],
@@ -143,7 +143,7 @@ async def get_dispute(runtime: Any, dispute_id: int, *, caller: Any) -> DisputeO
         except NotFound:
             raise NotFound(f"there is no dispute {dispute_id}") from None
         order = await Order.select(Order.buyer_id, Order.seller_id).where(Order.id == row["order_id"]).first()
-        if caller.id not in (order["buyer_id"], order["seller_id"]):
+        if order is None or caller.id not in (order["buyer_id"], order["seller_id"]):
             raise NotFound(f"there is no dispute {dispute_id}")  # a candidate is not a party
     return _to_out(row, await _order_policy(runtime, row["order_id"]), runtime.clock.now())
 

@@ -188,7 +188,7 @@ async def republish_events(runtime: Any, *, limit: int = 100) -> list[int]:
     events = [_to_event(runtime, row) for row in rows]
     if events:
         await publish(runtime, events)  # one batch: batch handlers take them set-wise
-    return [event.id for event in events]
+    return [event.id for event in events if event.id is not None]  # stored events have ids
 
 
 #: the registry is read by the claim itself: a process that registered a moment ago and

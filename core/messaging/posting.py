@@ -215,11 +215,12 @@ async def start_conversation(runtime: Any, cmd: StartConversation, *, caller: An
     scope = key if ORDER_KEY.fullmatch(key) else (f"conversation:{existing['id']}" if existing else None)
     ids = await _checked_attachments(cmd.attachments, scope, caller.id)
     async with runtime.unit_of_work() as uow:
-        if ORDER_KEY.fullmatch(key):
+        if cmd.order_id is not None and ORDER_KEY.fullmatch(key):
             conversation_id = await sync_order_conversation(uow, cmd.order_id)
         else:
             conversation_id = await ensure(uow, key=key, subject=subject, participant_ids=parties)
         conversation = await Conversation.select().where(Conversation.id == conversation_id).first()
+        assert conversation is not None  # made or found just above, in this unit of work
         await _post(uow, conversation, caller, text, ids, flags)
     return await get_conversation(runtime, conversation_id, viewer=caller)
 
@@ -239,6 +240,7 @@ async def _target(runtime: Any, cmd: StartConversation, caller: Any) -> tuple[st
         return f"order:{order.id}", f"order:{order.id}", []
     if cmd.listing_id is not None:
         return await _listing_target(cmd.listing_id, caller)
+    assert cmd.member_id is not None  # exactly one of the three is given
     return await _direct_target(cmd.member_id, caller)
 
 

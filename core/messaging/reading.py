@@ -8,7 +8,7 @@ from typing import Any
 from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.attachments import attachments_by_ids
-from agorakit.errors import FieldError, ValidationFailed
+from agorakit.errors import FieldError, NotFound, ValidationFailed
 from agorakit.messaging.conversations import conversation_access, mark_read_up_to
 from agorakit.messaging.schemas import ConversationOut, MessageOut, ParticipantOut, ScreenFlagOut, UnreadOut
 from agorakit.messaging.tables import Conversation, Message
@@ -69,6 +69,8 @@ async def _messages_out(rows: list[dict[str, Any]], viewer: Any) -> list[Message
 
 async def get_message(message_id: int, *, viewer: Any) -> MessageOut:
     row = await Message.select().where(Message.id == message_id).first().output(load_json=True)
+    if row is None:
+        raise NotFound(f"there is no message {message_id}")
     return (await _messages_out([row], viewer))[0]
 
 

@@ -61,7 +61,7 @@ def transition_text(order_id: int, data: dict[str, Any]) -> str:
         return str(value or "?").replace("_", " ")
 
     role = data.get("actor_role")
-    who = "automatically" if role == "system" else f"by the {_ROLE_WORDS.get(role, words(role))}"
+    who = "automatically" if role == "system" else f"by the {_ROLE_WORDS.get(str(role), words(role))}"
     return (
         f"Order {order_id}: {words(data.get('from_state'))} → {words(data.get('to_state'))} "
         f"({words(data.get('transition'))} {who})"

@@ -170,13 +170,12 @@ def _static_blocks(template: jinja2.Template) -> dict[str, list[Any]] | None:
         if not all(_static_node(node) for node in body):
             return None
         extends = [node for node in body if isinstance(node, jinja2.nodes.Extends)]
-        if len(extends) > 1 or (extends and not isinstance(extends[0].template, jinja2.nodes.Const)):
+        parents = [node.template for node in extends if isinstance(node.template, jinja2.nodes.Const)]
+        if len(extends) > 1 or len(parents) != len(extends):
             return None
         for name, function in current.blocks.items():
             blocks.setdefault(name, []).append(function)
-        current = (
-            environment.get_template(extends[0].template.value, parent=current.name) if extends else None
-        )
+        current = environment.get_template(parents[0].value, parent=current.name) if parents else None
     return blocks
 
 

@@ -483,6 +483,7 @@ async def retry_email(runtime: Any, email_id: int) -> EmailOut:
             message = f"email {email_id} is {row['status']}; only failed emails can be retried"
             raise Conflict(message, extra={"status": row["status"]})
     row = await EmailOutbox.select().where(EmailOutbox.id == email_id).first()
+    assert row is not None  # read above in the same call; emails are never deleted
     return _to_email(row)
 
 
@@ -543,4 +544,5 @@ async def retry_event(runtime: Any, event_id: int) -> EventOut:
             message = f"event {event_id} is {row['status']}; only failed events can be retried"
             raise Conflict(message, extra={"status": row["status"]})
     row = await StoredEvent.select().where(StoredEvent.id == event_id).first()
+    assert row is not None  # read above in the same call; events are never deleted
     return _to_event(row)

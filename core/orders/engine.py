@@ -79,8 +79,8 @@ async def create_order(
     row = await _order_row(order_id)
     if caller is None:
         return await _to_order(row)
-    process = registry(runtime).processes.get((row["process"], row["process_version"]))
-    return await _to_order(row, roles=roles_of(row, caller, process), process=process)
+    definition = registry(runtime).processes.get((row["process"], row["process_version"]))
+    return await _to_order(row, roles=roles_of(row, caller, definition), process=definition)
 
 
 def quote_order(
@@ -89,7 +89,7 @@ def quote_order(
     process: str,
     amount: int,
     currency: str,
-    buyer_id: int,
+    buyer_id: int | None,
     seller_id: int | None,
     data: dict[str, Any],
 ) -> dict[str, Any]:
@@ -241,7 +241,8 @@ async def _fire(
         await _check_eligible(runtime, row["listing_id"], caller)
     reg = registry(runtime)
     if items is None:
-        items = await _ITEMS.run(order_id)
+        fetched: list[dict[str, Any]] = await _ITEMS.run(order_id)
+        items = fetched
     before = await _to_order(row, items=items)
     context = TransitionContext(runtime, uow, before, process, transition, actor_role, actor_id, data or {})
     for guard in transition.guards:

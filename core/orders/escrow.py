@@ -106,7 +106,7 @@ async def escrow_problems(runtime: Any) -> list[EscrowProblem]:
             .first()
         )
         process = reg.processes.get((row["process"], row["process_version"])) if row else None
-        if process is not None and row["state"] in process.final:
+        if row is not None and process is not None and row["state"] in process.final:
             problems.append(EscrowProblem(row["id"], row["state"], currency, balance, 0))
     problems.sort(key=lambda p: (p.order_id, p.currency))
     return problems

@@ -55,7 +55,8 @@ async def _to_order(
     """The API view of an order row; ``items`` when the caller has them (they never change
     after the order is created)."""
     if items is None:
-        items = await _ITEMS.run(row["id"])
+        fetched: list[dict[str, Any]] = await _ITEMS.run(row["id"])
+        items = fetched
     currency = row["currency"]
     return OrderOut(
         id=row["id"],

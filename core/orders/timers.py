@@ -267,6 +267,9 @@ def _sets(
         process = reg.processes.get((row["process"], row["process_version"])) if row else None
         transition = process.transition(timer["transition"]) if process else None
         key = (row["process"], row["process_version"], timer["transition"]) if row else None
+        if row is None or process is None or key is None:
+            singles.append(timer)
+            continue
         if (
             transition is None
             or "system" not in transition.actors
@@ -293,6 +296,8 @@ async def _fire_alone(runtime: Any, timer_id: int) -> list[tuple[int, str]]:
 async def _record_timer_failure(runtime: Any, timer_id: int, error: AgorakitError) -> tuple[int, str]:
     async with runtime.unit_of_work() as uow:
         row = await OrderTimer.select(OrderTimer.attempts).where(OrderTimer.id == timer_id).first()
+        if row is None:  # gone with its order meanwhile: nothing left to fire
+            return timer_id, "cancelled"
         attempts = row["attempts"] + 1
         failed = attempts >= TIMER_MAX_ATTEMPTS
         await OrderTimer.update(

@@ -67,7 +67,7 @@ def format_average(total: int, count: int) -> str | None:
     return f"{average:.2f}"
 
 
-_NO_STARS = dict.fromkeys(STARS, 0)
+_NO_STARS: dict[int, int] = dict.fromkeys(STARS, 0)
 
 
 def _summary(distribution: dict[int, int]) -> ReviewSummary:
@@ -327,6 +327,8 @@ async def post_review(runtime: Any, order_id: int, cmd: PostReview, *, caller: A
     try:
         async with runtime.unit_of_work() as uow:
             row = await Order.select(Order.state, Order.state_entered_at).where(Order.id == order_id).first()
+            if row is None:
+                raise NotFound(f"there is no order {order_id}")
             _check_reviewable(runtime, order_id, row["state"], row["state_entered_at"], process, uow.now)
             if subject_id is None:
                 raise NotReviewable(f"order {order_id} has no seller to review")

@@ -175,7 +175,8 @@ async def create_payout_batch(runtime: Any, *, currency: str, operator_id: int) 
 
 
 async def get_payout_batch(ref: str) -> PayoutBatchOut:
-    row = await PayoutBatch.select().where(PayoutBatch.ref == ref).first()
+    column = PayoutBatch._meta.get_column_by_name("ref")  # ``PayoutBatch.ref``, which shadows a method
+    row = await PayoutBatch.select().where(column == ref).first()
     if row is None:
         raise NotFound(f"there is no payout batch {ref[:40]!r}")
     return await _to_batch(row)

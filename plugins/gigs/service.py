@@ -126,7 +126,7 @@ async def quote_gig(runtime: Any, listing_id: int, cmd: OrderGig, *, buyer: Any 
         listing_id=listing.id,
         items=[
             QuoteLine(
-                kind=item.kind,
+                kind="extra" if item.kind == "extra" else "base",
                 description=item.description,
                 unit_price=money(item.unit_price, currency),
                 quantity=item.quantity,
@@ -360,6 +360,7 @@ async def propose_cancellation(runtime: Any, order_id: int, reason: str, *, call
             raise CancellationOpen(f"order {order_id} already has an open cancellation proposal") from None
         raise
     row = await GigCancellation.select().where(GigCancellation.id == proposal_id).first()
+    assert row is not None  # inserted just above
     return _to_cancellation(row, order)
 
 
@@ -403,6 +404,7 @@ async def _close(
             actor_id=caller.id,
         )
     row = await GigCancellation.select().where(GigCancellation.id == proposal["id"]).first()
+    assert row is not None  # proposals are never deleted
     return _to_cancellation(row, order)
 
 

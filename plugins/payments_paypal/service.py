@@ -483,7 +483,7 @@ async def sync_open_orders(runtime: Any) -> dict[str, Any]:
     if not open_ids:
         return report
     rows = await (
-        PayPalOrder.select(PayPalOrder.all_columns())
+        PayPalOrder.select(*PayPalOrder.all_columns())
         .where(
             PayPalOrder.payment_id.is_in(open_ids)
             & (PayPalOrder.next_sync_at.is_null() | (PayPalOrder.next_sync_at <= now))

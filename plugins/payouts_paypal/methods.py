@@ -66,6 +66,7 @@ class PayPalPayout:
             if key != "email"
         ]
         email = destination.get("email")
+        normalised = ""
         if not isinstance(email, str) or not email.strip():
             errors.append(FieldError("destination.email", "give the email address of your PayPal account"))
         else:

@@ -126,7 +126,7 @@ async def finish_rejected(runtime: Any) -> None:
     """Fail the withdrawals of refused batches that are not failed yet (also after a crash)."""
     rows = await (
         PayPalPayoutItem.select(
-            PayPalPayoutItem.all_columns(), PayPalPayoutItem.batch.last_error.as_alias("batch_error")
+            *PayPalPayoutItem.all_columns(), PayPalPayoutItem.batch.last_error.as_alias("batch_error")
         )
         .where((PayPalPayoutItem.batch.status == "rejected") & PayPalPayoutItem.outcome.is_null())
         .order_by(PayPalPayoutItem.id)
