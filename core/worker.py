@@ -95,12 +95,13 @@ async def sync_methods(runtime: Any) -> dict[str, Any]:
     batches, PayPal checkout captures approved orders); what it returns is reported under
     ``"payment:<name>"`` / ``"payout:<name>"`` when it did something.
     """
+    from agorakit.money import SyncsWithProvider
+
     out: dict[str, Any] = {}
     for kind, methods in (("payment", runtime.payment_methods), ("payout", runtime.payout_methods)):
         for name, method in methods.items():
-            sync = getattr(method, "sync", None)
-            if callable(sync):
-                result = await sync(runtime)
+            if isinstance(method, SyncsWithProvider):
+                result = await method.sync(runtime)
                 if result and (not isinstance(result, dict) or any(result.values())):
                     out[f"{kind}:{name}"] = result
     return out

@@ -37,6 +37,14 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
+@runtime_checkable
+class BindableStorage(Storage, Protocol):
+    """A :class:`Storage` with the optional ``bind(runtime)``: called once, before the
+    storage's first use, to read the site's settings; it configures the storage in place."""
+
+    def bind(self, runtime: Any) -> None: ...
+
+
 def new_key() -> str:
     """A fresh random storage key: 32 lower-case hex digits."""
     return secrets.token_hex(16)
@@ -118,8 +126,7 @@ def storage_for(runtime: Any, name: str | None = None) -> Storage:
         )
         raise ConfigError(message)
     if name not in runtime._attachment_storages_bound:
-        bind = getattr(storage, "bind", None)
-        if bind is not None:
-            bind(runtime)
+        if isinstance(storage, BindableStorage):
+            storage.bind(runtime)
         runtime._attachment_storages_bound.add(name)
     return storage

@@ -51,6 +51,14 @@ class Mailer(Protocol):
         ...
 
 
+@runtime_checkable
+class BindableMailer(Mailer, Protocol):
+    """A :class:`Mailer` with the optional ``bind(runtime)``: called once with the site's
+    runtime; what it returns is the mailer the site uses."""
+
+    def bind(self, runtime: Any) -> Mailer: ...
+
+
 def to_mime(message: EmailMessage) -> email.message.EmailMessage:
     """A standard library message: multipart/alternative with the text and HTML parts."""
     mime = email.message.EmailMessage()
@@ -137,6 +145,7 @@ def mailer_for(runtime: Any) -> Any:
             f"{wanted!r}; available: {', '.join(sorted(offered)) or 'none'}"
         )
         raise ConfigError(message)
-    bind = getattr(mailer, "bind", None)
-    found = runtime._notifications_mailer = bind(runtime) if callable(bind) else mailer
+    found = runtime._notifications_mailer = (
+        mailer.bind(runtime) if isinstance(mailer, BindableMailer) else mailer
+    )
     return found
