@@ -357,8 +357,11 @@ def _plugin_manager_for_cli(argv: list[str]):
 
 
 def build_cli(argv: list[str] | None = None) -> click.Group:
-    pm = _plugin_manager_for_cli(sys.argv[1:] if argv is None else argv)
-    pm.hook.agorakit_cli(cli=cli)
+    from agorakit.hooks import Hooks
+
+    Hooks(_plugin_manager_for_cli(sys.argv[1:] if argv is None else argv)).collect_sync(
+        "agorakit_cli", cli=cli
+    )
     return cli
 
 

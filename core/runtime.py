@@ -21,7 +21,7 @@ from agorakit.clock import Clock, SystemClock
 from agorakit.db import Database
 from agorakit.db.migrate import sort_apps
 from agorakit.events import DomainEvent, Event, EventTypes
-from agorakit.hooks import Hooks, PluginInfo, collect, get_plugin_manager, plugin_info
+from agorakit.hooks import Hooks, PluginInfo, get_plugin_manager, plugin_info
 from agorakit.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,7 +103,7 @@ class Runtime:
         self.db = Database(settings.database, source=settings.source)
         #: the registered domain event classes (``agorakit_event_types``)
         self.event_types = EventTypes(self.hooks.collect_sync("agorakit_event_types"))
-        self.apps = sort_apps(collect(self.pm.hook.agorakit_tables()))
+        self.apps = sort_apps(self.hooks.collect_sync("agorakit_tables"))
         self.db.bind(self.apps)
         self._register_default_fees()
         from agorakit.money.methods import bind_methods

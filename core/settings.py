@@ -428,7 +428,9 @@ def validate_plugin_settings(settings: Settings, pm: pluggy.PluginManager) -> Se
     """Check each ``[plugins.<name>]`` section against the Struct its plugin declares."""
     source = settings.source
     specs: dict[str, SettingsSpec] = {}
-    for spec in pm.hook.agorakit_settings():
+    from agorakit.hooks import Hooks  # the hooks module imports this one
+
+    for spec in Hooks(pm).collect_sync("agorakit_settings"):
         if spec is None:
             continue
         if spec.name in specs:
