@@ -15,13 +15,16 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 import agorakit
 from agorakit.errors import AgorakitError
 from agorakit.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "site.toml"
@@ -131,7 +134,7 @@ def migrate(ctx: click.Context) -> None:
     """Apply pending database migrations (core and enabled plugins)."""
     from agorakit.db.migrate import migrate as run_migrations
 
-    async def work(runtime: Any) -> list[str]:
+    async def work(runtime: Runtime) -> list[str]:
         return await run_migrations(runtime.db, runtime.apps)
 
     applied = run_with_runtime(ctx, work)
@@ -225,7 +228,7 @@ def makemigrations(ctx: click.Context, app_name: str, desc: str) -> None:
     """Write a new migration for a Piccolo app whose tables changed."""
     from agorakit.db.migrate import make_migration
 
-    async def work(runtime: Any) -> str | None:
+    async def work(runtime: Runtime) -> str | None:
         apps = {app.app_name: app for app in runtime.apps}
         if app_name not in apps:
             raise click.ClickException(f"no app {app_name!r}; apps: {', '.join(sorted(apps))}")

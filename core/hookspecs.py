@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from agorakit.events import DomainEvent, Event
     from agorakit.money.fees import FeeLine, Quote
+    from agorakit.runtime import Runtime
     from agorakit.settings import SettingsSpec
 
 
@@ -109,7 +110,7 @@ def agorakit_listing_kinds() -> list[Any] | None:
 
 
 @hookspec(firstresult=True)
-def agorakit_rank_listings(runtime: Any, words: list[str], offset: int, limit: int) -> list[int] | None:
+def agorakit_rank_listings(runtime: Runtime, words: list[str], offset: int, limit: int) -> list[int] | None:
     """Rank the listings a full-text search matches, best first: a search engine plugin.
 
     Called by ``GET /listings?q=...`` sorted by relevance (the default with ``q``), for
@@ -134,7 +135,7 @@ def agorakit_rank_listings(runtime: Any, words: list[str], offset: int, limit: i
 
 
 @hookspec
-def agorakit_validate_listing(listing: Any, runtime: Any) -> list[Any] | None:
+def agorakit_validate_listing(listing: Any, runtime: Runtime) -> list[Any] | None:
     """Check a listing before it is saved or submitted for review.
 
     Called when a listing is created, edited and submitted, with the listing as it would
@@ -190,7 +191,7 @@ def agorakit_can_take(listing: Any, member: Any) -> str | None:
 
 
 @hookspec
-def agorakit_processes(runtime: Any) -> list[Any] | None:
+def agorakit_processes(runtime: Runtime) -> list[Any] | None:
     """Contribute order processes.
 
     Called once at start-up.  Return :class:`agorakit.orders.process.Process` objects:
@@ -390,7 +391,7 @@ def agorakit_event_types() -> list[type[Event]] | None:
 
 
 @hookspec
-def agorakit_on_event(event: DomainEvent, runtime: Any) -> None:
+def agorakit_on_event(event: DomainEvent, runtime: Runtime) -> None:
     """React to a domain event, after the transaction that produced it has committed.
 
     Called for every event (``member.registered``, ``order.transitioned``,
@@ -411,7 +412,7 @@ def agorakit_on_event(event: DomainEvent, runtime: Any) -> None:
 
 
 @hookspec
-def agorakit_on_events(events: list[DomainEvent], runtime: Any) -> None:
+def agorakit_on_events(events: list[DomainEvent], runtime: Runtime) -> None:
     """React to committed domain events a batch at a time: ``agorakit_on_event``'s set-wise form.
 
     Gets the events that were published together, in commit order: a unit of work's,
@@ -439,7 +440,7 @@ def agorakit_on_events(events: list[DomainEvent], runtime: Any) -> None:
 
 
 @hookspec
-def agorakit_notify(event: DomainEvent, runtime: Any) -> list[Any] | None:
+def agorakit_notify(event: DomainEvent, runtime: Runtime) -> list[Any] | None:
     """Say who should be told about a domain event, and with which template.
 
     Called after commit for every event, by the core's notification service, which turns
@@ -458,7 +459,7 @@ def agorakit_notify(event: DomainEvent, runtime: Any) -> list[Any] | None:
 
 
 @hookspec
-def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Any) -> Any:
+def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Runtime) -> Any:
     """Read ahead, once for a batch of events, what this plugin's ``agorakit_notify``
     will need for each of them.
 
@@ -478,7 +479,7 @@ def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Any) -> Any:
 
 @hookspec(firstresult=True)
 def agorakit_account_email(
-    runtime: Any, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
+    runtime: Runtime, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
 ) -> bool | None:
     """Queue a security email about a member's account, inside the caller's unit of work.
 
@@ -551,7 +552,7 @@ def agorakit_storages() -> list[Any] | None:
 
 
 @hookspec
-def agorakit_demo_data(runtime: Any, members: dict[str, Any]) -> None:
+def agorakit_demo_data(runtime: Runtime, members: dict[str, Any]) -> None:
     """Load the plugin's demo data into a freshly migrated demo site (``agorakit demo``).
 
     Called once, after the core has created the demo members, only when the demo

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 import pluggy
@@ -25,6 +25,9 @@ from agorakit.hooks import Hooks, PluginInfo, get_plugin_manager, plugin_info
 from agorakit.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit import runtime as public
+    from agorakit.attachments.storage import Storage
+    from agorakit.catalog.kinds import ListingKind
     from agorakit.events.processes import ProcessRegistration
 
 log = logging.getLogger("agorakit")
@@ -88,6 +91,16 @@ _outermost: ContextVar[UnitOfWork | None] = ContextVar("agorakit_outermost_unit_
 
 
 class Runtime:
+    # What the areas build from the plugins on first use and keep for this runtime
+    # (declared for type checkers; absent until first use, None after a reset).
+    _attachment_storages: dict[str, Storage] | None
+    _attachment_storages_bound: set[str]
+    _listing_kinds: dict[str, ListingKind] | None
+    # (Any: the modules that set these are read both as themselves and through the package)
+    _notifications_mailer: Any  # Mailer
+    _notifications_renderer: Any  # Renderer
+    _orders_registry: Any  # Registry
+
     def __init__(
         self,
         settings: Settings,
@@ -108,24 +121,30 @@ class Runtime:
         self._register_default_fees()
         from agorakit.money.methods import bind_methods
 
-        self.payment_methods, self.payout_methods = bind_methods(self)
+        self.payment_methods, self.payout_methods = bind_methods(self._site)
         from agorakit.attachments.storage import storage_for
 
-        storage_for(self)  # an unknown [attachments] storage stops start-up, not the first upload
+        storage_for(self._site)  # an unknown [attachments] storage stops start-up, not the first upload
         from agorakit.notifications.mailers import mailer_for
 
-        mailer_for(self)  # likewise an unknown [email] mailer
+        mailer_for(self._site)  # likewise an unknown [email] mailer
         from agorakit.orders import registry
 
-        registry(self)  # processes, guards and effects: collected and checked at start-up
+        registry(self._site)  # processes, guards and effects: collected and checked at start-up
         from agorakit.events.dispatcher import EventDispatcher
 
         #: delivers committed events; in the background only while the app is served
-        self.dispatcher = EventDispatcher(self, max_pending=settings.events.max_pending)
+        self.dispatcher = EventDispatcher(self._site, max_pending=settings.events.max_pending)
         #: when a worker sweep of this process last checked the orders' escrows
         self.escrow_checked_at: Any = None
         #: this process's row in the process registry, while it is registered
         self.process: ProcessRegistration | None = None
+
+    @property
+    def _site(self) -> public.Runtime:
+        """This runtime as the other modules name its class, ``agorakit.runtime.Runtime``
+        (a type checker reads this file both as itself and through the package)."""
+        return cast("public.Runtime", self)
 
     @property
     def process_id(self) -> int | None:
@@ -139,7 +158,7 @@ class Runtime:
         from agorakit.events.processes import ProcessRegistration
 
         if self.process is None:
-            self.process = ProcessRegistration(self, kind)
+            self.process = ProcessRegistration(self._site, kind)
             await self.process.start()
 
     async def stop_process(self) -> None:

@@ -14,9 +14,12 @@ what it must (the check ``agorakit check-ledger`` runs) and logs each violation.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.worker")
 
@@ -38,7 +41,7 @@ class SweepReport(msgspec.Struct):
     escrow_problems: list[str] = []
 
 
-async def sweep(runtime: Any) -> SweepReport:
+async def sweep(runtime: Runtime) -> SweepReport:
     """One pass: republish pending events, expire unpaid payments, fire due order timers,
     deliver due emails."""
     from agorakit.events.outbox import republish_events
@@ -69,7 +72,7 @@ async def sweep(runtime: Any) -> SweepReport:
     return report
 
 
-async def check_escrows(runtime: Any) -> list[str]:
+async def check_escrows(runtime: Runtime) -> list[str]:
     """Every ``[worker] escrow_check_minutes`` (as the runtime's clock tells), the orders
     whose escrow does not hold what it must; each is logged as an error."""
     from datetime import timedelta
@@ -88,7 +91,7 @@ async def check_escrows(runtime: Any) -> list[str]:
     return problems
 
 
-async def sync_methods(runtime: Any) -> dict[str, Any]:
+async def sync_methods(runtime: Runtime) -> dict[str, Any]:
     """Let payment and payout methods that follow an outside provider catch up with it.
 
     A bound method may define ``async sync(runtime)`` (PayPal payouts send and follow
@@ -107,7 +110,9 @@ async def sync_methods(runtime: Any) -> dict[str, Any]:
     return out
 
 
-async def run_worker(runtime: Any, *, interval: float, stop: Any = None, sweeps: int | None = None) -> int:
+async def run_worker(
+    runtime: Runtime, *, interval: float, stop: Any = None, sweeps: int | None = None
+) -> int:
     """Sweep every ``interval`` seconds until ``stop`` (an asyncio.Event) is set; returns sweeps run."""
     import asyncio
 

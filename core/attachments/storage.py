@@ -13,9 +13,12 @@ import re
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agorakit.settings import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 @runtime_checkable
@@ -42,7 +45,7 @@ class BindableStorage(Storage, Protocol):
     """A :class:`Storage` with the optional ``bind(runtime)``: called once, before the
     storage's first use, to read the site's settings; it configures the storage in place."""
 
-    def bind(self, runtime: Any) -> None: ...
+    def bind(self, runtime: Runtime) -> None: ...
 
 
 def new_key() -> str:
@@ -59,7 +62,7 @@ class LocalStorage:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).resolve() if root is not None else None
 
-    def bind(self, runtime: Any) -> None:
+    def bind(self, runtime: Runtime) -> None:
         if self.root is None:
             self.root = Path(runtime.settings.attachments.path).resolve()
 
@@ -94,7 +97,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def storages(runtime: Any) -> dict[str, Any]:
+def storages(runtime: Runtime) -> dict[str, Any]:
     """Every storage the plugins offer, by name (collected once per runtime)."""
     found = getattr(runtime, "_attachment_storages", None)
     if found is None:
@@ -110,7 +113,7 @@ def storages(runtime: Any) -> dict[str, Any]:
     return found
 
 
-def storage_for(runtime: Any, name: str | None = None) -> Storage:
+def storage_for(runtime: Runtime, name: str | None = None) -> Storage:
     """The bound storage called ``name`` (default: the site's ``[attachments] storage``).
 
     Raises :class:`~agorakit.settings.ConfigError` when no plugin provides it.

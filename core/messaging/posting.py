@@ -4,7 +4,7 @@ starting a conversation about an order, a listing or with a member."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
@@ -25,6 +25,9 @@ from agorakit.messaging.reading import get_conversation, get_message
 from agorakit.messaging.schemas import ConversationOut, MessageOut, PostMessage, StartConversation
 from agorakit.messaging.tables import Conversation, Message
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: characters of a message quoted in notifications
 EXCERPT_LENGTH = 200
@@ -40,7 +43,7 @@ def excerpt(text: str) -> str:
     return flat if len(flat) <= EXCERPT_LENGTH else flat[: EXCERPT_LENGTH - 1] + "…"
 
 
-def clean_body(runtime: Any, body: str, attachment_ids: list[int]) -> str:
+def clean_body(runtime: Runtime, body: str, attachment_ids: list[int]) -> str:
     """The body, trimmed; 422 when empty without files, too long, or with too many files."""
     limits = runtime.settings.messaging
     text = body.replace("\r\n", "\n").strip()
@@ -58,7 +61,7 @@ def clean_body(runtime: Any, body: str, attachment_ids: list[int]) -> str:
     return text
 
 
-async def screen_body(runtime: Any, text: str) -> list[dict[str, str]]:
+async def screen_body(runtime: Runtime, text: str) -> list[dict[str, str]]:
     """``agorakit_screen_text`` flags for a message; 422 if the site blocks them."""
     mode = runtime.settings.messaging.screening
     if mode == "off" or not text:
@@ -190,7 +193,9 @@ async def _post(uow: Any, conversation: dict[str, Any], sender: Any, text: str, 
     return message_id
 
 
-async def post_message(runtime: Any, conversation_id: int, cmd: PostMessage, *, sender: Any) -> MessageOut:
+async def post_message(
+    runtime: Runtime, conversation_id: int, cmd: PostMessage, *, sender: Any
+) -> MessageOut:
     """A participant writes in a conversation (checked, screened, with their own files)."""
     conversation = await conversation_access(runtime, conversation_id, sender, write=True)
     text = clean_body(runtime, cmd.body, cmd.attachments)
@@ -206,7 +211,7 @@ async def post_message(runtime: Any, conversation_id: int, cmd: PostMessage, *, 
 # --------------------------------------------------------------------------------------
 
 
-async def start_conversation(runtime: Any, cmd: StartConversation, *, caller: Any) -> ConversationOut:
+async def start_conversation(runtime: Runtime, cmd: StartConversation, *, caller: Any) -> ConversationOut:
     """Find or create the conversation about an order, a listing or with a member; post in it."""
     key, subject, parties = await _target(runtime, cmd, caller)
     text = clean_body(runtime, cmd.body, cmd.attachments)
@@ -225,7 +230,7 @@ async def start_conversation(runtime: Any, cmd: StartConversation, *, caller: An
     return await get_conversation(runtime, conversation_id, viewer=caller)
 
 
-async def _target(runtime: Any, cmd: StartConversation, caller: Any) -> tuple[str, str | None, list[int]]:
+async def _target(runtime: Runtime, cmd: StartConversation, caller: Any) -> tuple[str, str | None, list[int]]:
     """``(key, subject, participants)`` of the conversation ``cmd`` asks for."""
     given = [name for name in ("order_id", "listing_id", "member_id") if getattr(cmd, name) is not None]
     if len(given) != 1:
@@ -265,7 +270,7 @@ async def _direct_target(member_id: int, caller: Any) -> tuple[str, None, list[i
     return f"members:{low}:{high}", None, [caller.id, member_id]
 
 
-async def order_conversation(runtime: Any, order_id: int, *, caller: Any) -> ConversationOut:
+async def order_conversation(runtime: Runtime, order_id: int, *, caller: Any) -> ConversationOut:
     """The order's conversation for its parties and operators (created on first use)."""
     from agorakit.orders import get_order
 

@@ -3,7 +3,7 @@ read state and unread counts, and a conversation's transcript."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
@@ -14,6 +14,9 @@ from agorakit.messaging.schemas import ConversationOut, MessageOut, ParticipantO
 from agorakit.messaging.tables import Conversation, Message
 from agorakit.messaging.tables import ConversationParticipant as Participant
 from agorakit.pagination import decode_cursor, page
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 async def transcript(subject: str) -> list[dict[str, Any]]:
@@ -128,7 +131,7 @@ def _by_id(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"]}
 
 
-async def get_conversation(runtime: Any, conversation_id: int, *, viewer: Any) -> ConversationOut:
+async def get_conversation(runtime: Runtime, conversation_id: int, *, viewer: Any) -> ConversationOut:
     row = await conversation_access(runtime, conversation_id, viewer, write=False)
     return (await _conversations_out([row], viewer))[0]
 
@@ -156,7 +159,7 @@ async def list_conversations(
 
 
 async def list_messages(
-    runtime: Any,
+    runtime: Runtime,
     conversation_id: int,
     *,
     viewer: Any,
@@ -179,7 +182,9 @@ async def list_messages(
     return await _messages_out(rows, viewer), next_cursor
 
 
-async def mark_read(runtime: Any, conversation_id: int, *, viewer: Any, up_to: int | None) -> ConversationOut:
+async def mark_read(
+    runtime: Runtime, conversation_id: int, *, viewer: Any, up_to: int | None
+) -> ConversationOut:
     """Mark the conversation read up to a message (default: all of it); never backwards."""
     conversation = await conversation_access(runtime, conversation_id, viewer, write=True)
     target = conversation["last_message_id"]

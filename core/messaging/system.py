@@ -3,7 +3,7 @@ its conversation, a listing's moderation in its owner's), at most once per event
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.messaging.conversations import (
     CONVERSATION_BY_KEY,
@@ -13,6 +13,9 @@ from agorakit.messaging.conversations import (
     sync_order_conversation,
 )
 from agorakit.messaging.posting import insert_message, insert_messages, message_row
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 async def post_system_message(
@@ -40,7 +43,7 @@ async def post_system_message(
 
 
 async def post_event_message(
-    runtime: Any, event: Any, body: str, *, subject: str | None = None
+    runtime: Runtime, event: Any, body: str, *, subject: str | None = None
 ) -> int | None:
     """From an ``agorakit_on_event`` handler: a system message about ``event``, once.
 
@@ -68,7 +71,7 @@ def transition_text(order_id: int, data: dict[str, Any]) -> str:
     )
 
 
-async def record_order_transitions(runtime: Any, events: list[Any]) -> list[int]:
+async def record_order_transitions(runtime: Runtime, events: list[Any]) -> list[int]:
     """The system messages for a batch of ``order.transitioned`` events, set-wise: one
     read of the orders' conversations, one statement for the messages and one for the
     conversations' activity, in one unit of work; returns the new messages' ids.
@@ -112,7 +115,7 @@ async def record_order_transitions(runtime: Any, events: list[Any]) -> list[int]
     return inserted
 
 
-async def record_moderation(runtime: Any, event: Any) -> int | None:
+async def record_moderation(runtime: Runtime, event: Any) -> int | None:
     """Tell a listing's owner in site messaging that an operator approved or rejected it
     (``event.payload``: a :class:`~agorakit.catalog.ListingApproved` or
     :class:`~agorakit.catalog.ListingRejected`)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import jinja2.nodes
@@ -25,6 +25,9 @@ from jinja2.utils import urlize
 from markupsafe import Markup, escape
 
 from agorakit.hooks import collect
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 #: the core's own templates (always searched last)
 CORE_TEMPLATES = Path(__file__).parent / "templates"
@@ -188,7 +191,7 @@ def _block(context: jinja2.runtime.Context, template: jinja2.Template, block: st
     return "".join(functions[0](context))
 
 
-def template_folders(runtime: Any) -> list[Path]:
+def template_folders(runtime: Runtime) -> list[Path]:
     """Where templates are looked up, in order: the site's folder, plugins', the core's."""
     folders: list[Path] = []
     site_dir = runtime.settings.email.templates_dir
@@ -201,7 +204,7 @@ def template_folders(runtime: Any) -> list[Path]:
     return folders
 
 
-def renderer(runtime: Any) -> Renderer:
+def renderer(runtime: Runtime) -> Renderer:
     """The runtime's renderer, built on first use."""
     found = getattr(runtime, "_notifications_renderer", None)
     if found is None:

@@ -16,7 +16,7 @@ transition, :func:`fire_set`): the same statements, one of each kind, for any nu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -31,12 +31,15 @@ from agorakit.orders.queries import _ITEMS, _order_row, _to_order, roles_of
 from agorakit.orders.schemas import ItemIn, OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderItem, OrderTimer
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 
 @dataclass
 class TransitionContext:
     """What guards and effects see."""
 
-    runtime: Any
+    runtime: Runtime
     uow: Any
     order: OrderOut
     process: Process
@@ -47,7 +50,7 @@ class TransitionContext:
 
 
 async def create_order(
-    runtime: Any,
+    runtime: Runtime,
     *,
     process: str,
     buyer_id: int,
@@ -84,7 +87,7 @@ async def create_order(
 
 
 def quote_order(
-    runtime: Any,
+    runtime: Runtime,
     *,
     process: str,
     amount: int,
@@ -192,7 +195,12 @@ async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, it
 
 
 async def fire(
-    runtime: Any, order_id: int, transition: str, *, caller: Any | None, data: dict[str, Any] | None = None
+    runtime: Runtime,
+    order_id: int,
+    transition: str,
+    *,
+    caller: Any | None,
+    data: dict[str, Any] | None = None,
 ) -> OrderOut:
     """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work."""
     async with runtime.unit_of_work() as uow:
@@ -458,7 +466,7 @@ async def move_in(
     return await _order_row(order_id)
 
 
-async def _check_eligible(runtime: Any, listing_id: int, member: Any) -> None:
+async def _check_eligible(runtime: Runtime, listing_id: int, member: Any) -> None:
     """A candidate must be allowed to take the order's listing (``agorakit_can_take``)."""
     from agorakit.catalog import check_can_take, get_listing
 

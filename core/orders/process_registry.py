@@ -34,13 +34,13 @@ class SetForm(Protocol):
 class Registry:
     """The processes, guards and effects of a site, checked against each other."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         try:
             self._collect(runtime)
         except (ValueError, ProcessError) as exc:
             raise ConfigError(f"{runtime.settings.source}: {exc}") from exc
 
-    def _collect(self, runtime: Any) -> None:
+    def _collect(self, runtime: Runtime) -> None:
         self.processes: dict[tuple[str, int], Process] = {}
         for process in runtime.hooks.collect_sync("agorakit_processes", runtime=runtime):
             key = (process.name, process.version)
@@ -88,7 +88,7 @@ def _named(results: list[dict[str, Any] | None], what: str) -> dict[str, Any]:
     return out
 
 
-def registry(runtime: Any) -> Registry:
+def registry(runtime: Runtime) -> Registry:
     found = getattr(runtime, "_orders_registry", None)
     if found is None:
         found = runtime._orders_registry = Registry(runtime)
