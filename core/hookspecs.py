@@ -215,7 +215,8 @@ def agorakit_order_guards() -> dict[str, Any] | None:
     (``runtime``, ``uow``, ``order``, ``transition``, ``actor_role``, ``actor_id``,
     ``data``).  Guard names are unique across plugins.  A guard with a set form
     (``agorakit.orders.set_form``: ``many(contexts)`` returns one reason or None
-    per context) lets the worker fire its transition's due timers as a set.
+    per context; the result follows :class:`agorakit.orders.SetForm`) lets the worker
+    fire its transition's due timers as a set.
 
     :return: a dict of name → guard, or None.
     """
@@ -235,8 +236,8 @@ def agorakit_order_effects() -> dict[str, Any] | None:
     provides ``release_escrow`` (escrow →
     seller net + fees) and ``refund_escrow`` (escrow → buyer credit).  Effect names are
     unique across plugins.  An effect with a set form (``agorakit.orders.set_form``:
-    ``many(contexts)`` does for a batch's orders what the effect does for each in turn)
-    lets the worker fire its transition's due timers as a set, in a few statements.
+    ``many(contexts)`` does for a batch's orders what the effect does for each in turn;
+    the result follows :class:`agorakit.orders.SetForm`) lets the worker fire its transition's due timers as a set, in a few statements.
 
     :return: a dict of name → effect, or None.
     """
@@ -334,8 +335,10 @@ def agorakit_payment_methods() -> list[Any] | None:
     returning a :class:`agorakit.money.methods.PaymentStep`.  A method that settles at
     once calls :func:`agorakit.money.payments.settle` in the given unit of work.  See
     :class:`agorakit.money.methods.PaymentMethod`.  A method that needs the site's
-    settings may define ``bind(runtime)``: it is called once if the site binds the
-    method, and what it returns is the method used.
+    settings may define ``bind(runtime)`` (:class:`agorakit.money.BindsToSite`): it is
+    called once if the site binds the method, and what it returns is the method used.  A
+    method that follows an outside provider may define ``async sync(runtime)``
+    (:class:`agorakit.money.SyncsWithProvider`), which every worker sweep calls.
 
     :return: a list of payment method objects, or None.
     """
@@ -351,9 +354,11 @@ def agorakit_payout_methods() -> list[Any] | None:
     ``destination_fields`` it needs, ``minimum(currency)``, ``fee(amount, currency)``,
     ``fee_description(currency)`` and ``validate_destination(destination)``.  See
     :class:`agorakit.money.methods.PayoutMethod`.  A method that needs the site's
-    settings (its minimum, its fee, credentials) may define ``bind(runtime)``: it is
-    called once if the site binds the method, and what it returns is the method used
-    (e.g. a copy configured from ``runtime.plugin_settings(...)``).
+    settings (its minimum, its fee, credentials) may define ``bind(runtime)``
+    (:class:`agorakit.money.BindsToSite`): it is called once if the site binds the
+    method, and what it returns is the method used (e.g. a copy configured from
+    ``runtime.plugin_settings(...)``).  ``async sync(runtime)``
+    (:class:`agorakit.money.SyncsWithProvider`) is optional too, as for pay-in methods.
 
     :return: a list of payout method objects, or None.
     """
@@ -527,7 +532,8 @@ def agorakit_mailers() -> list[Any] | None:
     database transaction; raising means "not sent, try again later" (with backoff).
 
     :return: a list of objects following :class:`agorakit.notifications.mailers.Mailer`
-        (``name``, ``async send(message)``, optional ``bind(runtime)``), or None.
+        (``name``, ``async send(message)``, optional ``bind(runtime)``:
+        :class:`agorakit.notifications.BindableMailer`), or None.
     """
 
 
@@ -542,7 +548,8 @@ def agorakit_storages() -> list[Any] | None:
 
     :return: a list of objects following :class:`agorakit.attachments.storage.Storage`
         (``name``, ``async save(key, data)``, ``async read(key)``, ``async delete(key)``,
-        optional ``bind(runtime)``), or None.
+        optional ``bind(runtime)``: :class:`agorakit.attachments.BindableStorage`), or
+        None.
     """
 
 
