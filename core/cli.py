@@ -89,7 +89,7 @@ def migrate(ctx: click.Context) -> None:
     """Apply pending database migrations (core and enabled plugins)."""
     from agorakit.db.migrate import migrate as run_migrations
 
-    async def work(runtime: Any) -> list[str]:
+    async def work(runtime: Runtime) -> list[str]:
         return await run_migrations(runtime.db, runtime.apps)
 
     applied = run_with_runtime(ctx, work, site_time=False)
@@ -185,7 +185,7 @@ def makemigrations(ctx: click.Context, app_name: str, desc: str) -> None:
     """Write a new migration for a Piccolo app whose tables changed."""
     from agorakit.db.migrate import make_migration
 
-    async def work(runtime: Any) -> str | None:
+    async def work(runtime: Runtime) -> str | None:
         apps = {app.app_name: app for app in runtime.apps}
         if app_name not in apps:
             raise click.ClickException(f"no app {app_name!r}; apps: {', '.join(sorted(apps))}")
@@ -317,8 +317,11 @@ def _plugin_manager_for_cli(argv: list[str]):
 
 
 def build_cli(argv: list[str] | None = None) -> click.Group:
-    pm = _plugin_manager_for_cli(sys.argv[1:] if argv is None else argv)
-    pm.hook.agorakit_cli(cli=cli)
+    from agorakit.hooks import Hooks
+
+    Hooks(_plugin_manager_for_cli(sys.argv[1:] if argv is None else argv)).collect_sync(
+        "agorakit_cli", cli=cli
+    )
     return cli
 
 

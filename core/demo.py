@@ -70,11 +70,11 @@ test_clock = true
 
 def _offered_methods(enabled: list[str]) -> tuple[list[str], list[str]]:
     """Every pay-in and payout method the enabled plugins offer (the demo binds them all)."""
-    from agorakit.hooks import collect, get_plugin_manager
+    from agorakit.hooks import Hooks, get_plugin_manager
 
-    pm = get_plugin_manager(enabled)
-    pay_in = [m.name for m in collect(pm.hook.agorakit_payment_methods())]
-    pay_out = [m.name for m in collect(pm.hook.agorakit_payout_methods())]
+    hooks = Hooks(get_plugin_manager(enabled))
+    pay_in = [m.name for m in hooks.collect_sync("agorakit_payment_methods")]
+    pay_out = [m.name for m in hooks.collect_sync("agorakit_payout_methods")]
     return sorted(pay_in, key=lambda name: name != "balance"), sorted(pay_out)
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from agorakit.events import DomainEvent, Event
     from agorakit.money.fees import FeeLine, Quote
+    from agorakit.runtime import Runtime
     from agorakit.settings import SettingsSpec
 
 
@@ -125,7 +126,7 @@ def agorakit_listing_kinds() -> list[Any] | None:
 
 
 @hookspec(firstresult=True)
-def agorakit_rank_listings(runtime: Any, words: list[str], offset: int, limit: int) -> list[int] | None:
+def agorakit_rank_listings(runtime: Runtime, words: list[str], offset: int, limit: int) -> list[int] | None:
     """Rank the listings a full-text search matches, best first: a search engine plugin.
 
     Called by ``GET /listings?q=...`` sorted by relevance (the default with ``q``), for
@@ -150,7 +151,7 @@ def agorakit_rank_listings(runtime: Any, words: list[str], offset: int, limit: i
 
 
 @hookspec
-def agorakit_validate_listing(listing: Any, runtime: Any) -> list[Any] | None:
+def agorakit_validate_listing(listing: Any, runtime: Runtime) -> list[Any] | None:
     """Check a listing before it is saved or submitted for review.
 
     Called when a listing is created, edited and submitted, with the listing as it would
@@ -206,7 +207,7 @@ def agorakit_can_take(listing: Any, member: Any) -> str | None:
 
 
 @hookspec
-def agorakit_processes(runtime: Any) -> list[Any] | None:
+def agorakit_processes(runtime: Runtime) -> list[Any] | None:
     """Contribute order processes.
 
     Called once at start-up.  Return :class:`agorakit.orders.process.Process` objects:
@@ -230,7 +231,8 @@ def agorakit_order_guards() -> dict[str, Any] | None:
     (``runtime``, ``uow``, ``order``, ``transition``, ``actor_role``, ``actor_id``,
     ``data``).  Guard names are unique across plugins.  A guard with a set form
     (``agorakit.orders.set_form``: ``many(contexts)`` returns one reason or None
-    per context) lets the worker fire its transition's due timers as a set.
+    per context; the result follows :class:`agorakit.orders.SetForm`) lets the worker
+    fire its transition's due timers as a set.
 
     :return: a dict of name → guard, or None.
     """
@@ -250,8 +252,8 @@ def agorakit_order_effects() -> dict[str, Any] | None:
     provides ``release_escrow`` (escrow →
     seller net + fees) and ``refund_escrow`` (escrow → buyer credit).  Effect names are
     unique across plugins.  An effect with a set form (``agorakit.orders.set_form``:
-    ``many(contexts)`` does for a batch's orders what the effect does for each in turn)
-    lets the worker fire its transition's due timers as a set, in a few statements.
+    ``many(contexts)`` does for a batch's orders what the effect does for each in turn;
+    the result follows :class:`agorakit.orders.SetForm`) lets the worker fire its transition's due timers as a set, in a few statements.
 
     :return: a dict of name → effect, or None.
     """
@@ -361,8 +363,10 @@ def agorakit_payment_methods() -> list[Any] | None:
     returning a :class:`agorakit.money.methods.PaymentStep`.  A method that settles at
     once calls :func:`agorakit.money.payments.settle` in the given unit of work.  See
     :class:`agorakit.money.methods.PaymentMethod`.  A method that needs the site's
-    settings may define ``bind(runtime)``: it is called once if the site binds the
-    method, and what it returns is the method used.
+    settings may define ``bind(runtime)`` (:class:`agorakit.money.BindsToSite`): it is
+    called once if the site binds the method, and what it returns is the method used.  A
+    method that follows an outside provider may define ``async sync(runtime)``
+    (:class:`agorakit.money.SyncsWithProvider`), which every worker sweep calls.
 
     :return: a list of payment method objects, or None.
     """
@@ -378,9 +382,11 @@ def agorakit_payout_methods() -> list[Any] | None:
     ``destination_fields`` it needs, ``minimum(currency)``, ``fee(amount, currency)``,
     ``fee_description(currency)`` and ``validate_destination(destination)``.  See
     :class:`agorakit.money.methods.PayoutMethod`.  A method that needs the site's
-    settings (its minimum, its fee, credentials) may define ``bind(runtime)``: it is
-    called once if the site binds the method, and what it returns is the method used
-    (e.g. a copy configured from ``runtime.plugin_settings(...)``).
+    settings (its minimum, its fee, credentials) may define ``bind(runtime)``
+    (:class:`agorakit.money.BindsToSite`): it is called once if the site binds the
+    method, and what it returns is the method used (e.g. a copy configured from
+    ``runtime.plugin_settings(...)``).  ``async sync(runtime)``
+    (:class:`agorakit.money.SyncsWithProvider`) is optional too, as for pay-in methods.
 
     :return: a list of payout method objects, or None.
     """
@@ -418,7 +424,7 @@ def agorakit_event_types() -> list[type[Event]] | None:
 
 
 @hookspec
-def agorakit_on_event(event: DomainEvent, runtime: Any) -> None:
+def agorakit_on_event(event: DomainEvent, runtime: Runtime) -> None:
     """React to a domain event, after the transaction that produced it has committed.
 
     Called for every event (``member.registered``, ``order.transitioned``,
@@ -439,7 +445,7 @@ def agorakit_on_event(event: DomainEvent, runtime: Any) -> None:
 
 
 @hookspec
-def agorakit_on_events(events: list[DomainEvent], runtime: Any) -> None:
+def agorakit_on_events(events: list[DomainEvent], runtime: Runtime) -> None:
     """React to committed domain events a batch at a time: ``agorakit_on_event``'s set-wise form.
 
     Gets the events that were published together, in commit order: a unit of work's,
@@ -467,7 +473,7 @@ def agorakit_on_events(events: list[DomainEvent], runtime: Any) -> None:
 
 
 @hookspec
-def agorakit_notify(event: DomainEvent, runtime: Any) -> list[Any] | None:
+def agorakit_notify(event: DomainEvent, runtime: Runtime) -> list[Any] | None:
     """Say who should be told about a domain event, and with which template.
 
     Called after commit for every event, by the core's notification service, which turns
@@ -486,7 +492,7 @@ def agorakit_notify(event: DomainEvent, runtime: Any) -> list[Any] | None:
 
 
 @hookspec
-def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Any) -> Any:
+def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Runtime) -> Any:
     """Read ahead, once for a batch of events, what this plugin's ``agorakit_notify``
     will need for each of them.
 
@@ -506,7 +512,7 @@ def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Any) -> Any:
 
 @hookspec(firstresult=True)
 def agorakit_account_email(
-    runtime: Any, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
+    runtime: Runtime, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
 ) -> bool | None:
     """Queue a security email about a member's account, inside the caller's unit of work.
 
@@ -554,7 +560,8 @@ def agorakit_mailers() -> list[Any] | None:
     database transaction; raising means "not sent, try again later" (with backoff).
 
     :return: a list of objects following :class:`agorakit.notifications.mailers.Mailer`
-        (``name``, ``async send(message)``, optional ``bind(runtime)``), or None.
+        (``name``, ``async send(message)``, optional ``bind(runtime)``:
+        :class:`agorakit.notifications.BindableMailer`), or None.
     """
 
 
@@ -569,7 +576,8 @@ def agorakit_storages() -> list[Any] | None:
 
     :return: a list of objects following :class:`agorakit.attachments.storage.Storage`
         (``name``, ``async save(key, data)``, ``async read(key)``, ``async delete(key)``,
-        optional ``bind(runtime)``), or None.
+        optional ``bind(runtime)``: :class:`agorakit.attachments.BindableStorage`), or
+        None.
     """
 
 
@@ -579,7 +587,7 @@ def agorakit_storages() -> list[Any] | None:
 
 
 @hookspec
-def agorakit_demo_data(runtime: Any, members: dict[str, Any]) -> None:
+def agorakit_demo_data(runtime: Runtime, members: dict[str, Any]) -> None:
     """Load the plugin's demo data into a freshly migrated demo site (``agorakit demo``).
 
     Called once, after the core has created the demo members, only when the demo

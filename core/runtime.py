@@ -15,7 +15,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 import msgspec
@@ -33,6 +33,9 @@ from agorakit.hooks import Hooks, collect, get_plugin_manager
 from agorakit.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit import runtime as public
+    from agorakit.attachments.storage import Storage
+    from agorakit.catalog.kinds import ListingKind
     from agorakit.money.methods import PaymentMethod, PayoutMethod
 
 log = logging.getLogger("agorakit")
@@ -96,6 +99,16 @@ _outermost: ContextVar[UnitOfWork | None] = ContextVar("agorakit_outermost_unit_
 
 
 class Runtime:
+    # What the areas build from the plugins on first use and keep for this runtime
+    # (declared for type checkers; absent until first use, None after a reset).
+    _attachment_storages: dict[str, Storage] | None
+    _attachment_storages_bound: set[str]
+    _listing_kinds: dict[str, ListingKind] | None
+    # (Any: the modules that set these are read both as themselves and through the package)
+    _notifications_mailer: Any  # Mailer
+    _notifications_renderer: Any  # Renderer
+    _orders_registry: Any  # Registry
+
     def __init__(
         self,
         settings: Settings,
@@ -115,7 +128,7 @@ class Runtime:
         self.db = Database(settings.database, source=settings.source)
         #: the registered domain event classes (``agorakit_event_types``)
         self.event_types = EventTypes(self.hooks.collect_sync("agorakit_event_types"))
-        self.apps = sort_apps(collect(self.pm.hook.agorakit_tables()))
+        self.apps = sort_apps(self.hooks.collect_sync("agorakit_tables"))
         self.db.bind(self.apps)
         #: the bound payment and payout methods by name (money binds them at start-up)
         self.payment_methods: dict[str, PaymentMethod] = {}
@@ -124,7 +137,7 @@ class Runtime:
         # a wrong config stops start-up here, not the first request that needs it
         self.hooks.collect_sync("agorakit_startup", runtime=self)
         #: delivers committed events; in the background only while the app is served
-        self.dispatcher = EventDispatcher(self, max_pending=settings.events.max_pending)
+        self.dispatcher = EventDispatcher(self._site, max_pending=settings.events.max_pending)
         #: when a worker sweep of this process last checked the orders' escrows
         self.escrow_checked_at: Any = None
         #: this process's row in the process registry, while it is registered
@@ -138,6 +151,12 @@ class Runtime:
             await refresh()
 
     @property
+    def _site(self) -> public.Runtime:
+        """This runtime as the other modules name its class, ``agorakit.runtime.Runtime``
+        (a type checker reads this file both as itself and through the package)."""
+        return cast("public.Runtime", self)
+
+    @property
     def process_id(self) -> int | None:
         """The registry id stored events carry (None: not registered, e.g. the tests'
         in-process client and one-off commands; their events wait the full 30 s)."""
@@ -147,7 +166,7 @@ class Runtime:
         """Register this process (app, worker, tick) and keep its heartbeat going, so the
         worker republishes at once what it leaves pending if it dies."""
         if self.process is None:
-            self.process = ProcessRegistration(self, kind)
+            self.process = ProcessRegistration(self._site, kind)
             await self.process.start()
 
     async def stop_process(self) -> None:

@@ -51,7 +51,10 @@ class ConfigError(Exception):
 
 
 class SettingsStruct(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Base for settings Structs: unknown keys are errors (they are usually typos)."""
+    """Base for settings Structs: unknown keys are errors (they are usually typos).
+
+    Subclasses repeat ``frozen=True``: msgspec inherits it, type checkers do not.
+    """
 
 
 class SettingsSpec(msgspec.Struct, frozen=True):
@@ -69,7 +72,7 @@ CurrencyCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 
 
-class SiteSection(SettingsStruct):
+class SiteSection(SettingsStruct, frozen=True):
     #: the marketplace's name, shown in the API docs and emails
     name: str = "agorakit marketplace"
     #: public URL of the site, used in links; no trailing slash
@@ -94,7 +97,7 @@ class SiteSection(SettingsStruct):
             raise ValueError(message)
 
 
-class DatabaseSection(SettingsStruct):
+class DatabaseSection(SettingsStruct, frozen=True):
     #: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``postgresql://user@host/db``
     url: str = "sqlite:///agorakit.sqlite3"
     #: PostgreSQL connection pool size, minimum and maximum connections per process
@@ -116,7 +119,7 @@ class DatabaseSection(SettingsStruct):
     sqlite_group_commit: bool = True
 
 
-class AuthSection(SettingsStruct):
+class AuthSection(SettingsStruct, frozen=True):
     #: HMAC key signing bearer tokens (HS256); at least 32 characters; keep it secret
     jwt_secret: Annotated[str, msgspec.Meta(min_length=32, extra={"secret": True})]
     #: minutes a bearer token stays valid (default 1440 = one day)
@@ -174,7 +177,7 @@ class AuthSection(SettingsStruct):
                 raise ValueError(f"{name}: {pattern!r} must contain {{token}}")
 
 
-class HttpSection(SettingsStruct):
+class HttpSection(SettingsStruct, frozen=True):
     #: origins allowed by CORS (e.g. ["https://app.example.com"]); empty = CORS off
     cors_origins: list[str] = []
     #: largest request body accepted, in bytes (default 1 MiB); larger gets 413
@@ -199,7 +202,7 @@ Percent = Annotated[str, msgspec.Meta(pattern=r"^(100|\d{1,2}(\.\d{1,2})?)$", ex
 AmountSetting = Annotated[str, msgspec.Meta(pattern=r"^\d{1,12}(\.\d{1,3})?$", examples=["15.00"])]
 
 
-class MoneySection(SettingsStruct):
+class MoneySection(SettingsStruct, frozen=True):
     #: currencies accepted besides site.currency (ISO 4217 codes)
     currencies: list[CurrencyCode] = []
     #: largest amount one payment or withdrawal may have, in each currency's units
@@ -210,7 +213,7 @@ class MoneySection(SettingsStruct):
     payout_methods: list[str] = []
 
 
-class FeesSection(SettingsStruct):
+class FeesSection(SettingsStruct, frozen=True):
     #: apply the core's seller-side percentage commission; false when a fee plugin replaces it
     commission: bool = True
     #: the commission, percent of the amount released to the seller (default 20)
@@ -219,7 +222,7 @@ class FeesSection(SettingsStruct):
     commission_by_kind: dict[str, Percent] = {}
 
 
-class ListingsSection(SettingsStruct):
+class ListingsSection(SettingsStruct, frozen=True):
     #: what a screening flag (e-mail, phone number, URL in a listing) does: "block" refuses
     #: the text with a 422; "flag" saves it, sends it to review and shows the flags to moderators
     screening: Literal["block", "flag"] = "block"
@@ -231,7 +234,7 @@ class ListingsSection(SettingsStruct):
     max_description_length: Annotated[int, msgspec.Meta(ge=100, le=50000)] = 10000
 
 
-class AttachmentsSection(SettingsStruct):
+class AttachmentsSection(SettingsStruct, frozen=True):
     #: where files are kept, by storage name (from agorakit_storages); "local" = a folder on disk
     storage: str = "local"
     #: folder of the "local" storage; relative paths are relative to the working directory
@@ -252,7 +255,7 @@ class AttachmentsSection(SettingsStruct):
     )
 
 
-class MessagingSection(SettingsStruct):
+class MessagingSection(SettingsStruct, frozen=True):
     #: what a screening flag (e-mail, phone number, URL) in a message does: "block" refuses
     #: the message with a 422, "flag" delivers it and lists it for operators, "off" skips screening
     screening: Literal["block", "flag", "off"] = "flag"
@@ -262,7 +265,7 @@ class MessagingSection(SettingsStruct):
     max_attachments: Annotated[int, msgspec.Meta(ge=0, le=50)] = 10
 
 
-class EmailSection(SettingsStruct):
+class EmailSection(SettingsStruct, frozen=True):
     #: how email leaves, by mailer name (from agorakit_mailers): "smtp", or "log" (development:
     #: the message is written to the log and counted as sent)
     mailer: str = "smtp"
@@ -288,21 +291,21 @@ class EmailSection(SettingsStruct):
     templates_dir: str = ""
 
 
-class ReviewsSection(SettingsStruct):
+class ReviewsSection(SettingsStruct, frozen=True):
     #: days after an order completes during which its parties may review each other (default 30)
     window_days: PositiveInt = 30
     #: longest review text, in characters (default 2000)
     max_text_length: Annotated[int, msgspec.Meta(ge=10, le=20_000)] = 2000
 
 
-class LoggingSection(SettingsStruct):
+class LoggingSection(SettingsStruct, frozen=True):
     #: log level of the ``agorakit`` loggers
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: "text" for people, "json" (one object per line) for log collectors
     format: Literal["text", "json"] = "text"
 
 
-class EventsSection(SettingsStruct):
+class EventsSection(SettingsStruct, frozen=True):
     #: "background": a served site delivers committed events from a background task, after
     #: the response; "inline": before the response (the CLI, the worker and tests always do)
     delivery: Literal["background", "inline"] = "background"
@@ -325,7 +328,7 @@ class EventsSection(SettingsStruct):
             raise ValueError(message)
 
 
-class WorkerSection(SettingsStruct):
+class WorkerSection(SettingsStruct, frozen=True):
     #: due order timers fired in one transaction (each in its own savepoint); one commit,
     #: one claim and one delivery of their events per batch instead of per timer
     timer_batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
@@ -345,13 +348,13 @@ class WorkerSection(SettingsStruct):
     escrow_check_minutes: Annotated[int, msgspec.Meta(ge=0, le=10080)] = 60
 
 
-class DevSection(SettingsStruct):
+class DevSection(SettingsStruct, frozen=True):
     #: the site's time comes from a clock kept in the database, shared by every process,
     #: that operators move on (``agorakit clock``); development and staging only
     test_clock: bool = False
 
 
-class Settings(SettingsStruct):
+class Settings(SettingsStruct, frozen=True):
     """The whole site config.  ``plugins`` maps a plugin name to its validated Struct."""
 
     auth: AuthSection
@@ -441,7 +444,9 @@ def validate_plugin_settings(settings: Settings, pm: pluggy.PluginManager) -> Se
     """Check each ``[plugins.<name>]`` section against the Struct its plugin declares."""
     source = settings.source
     specs: dict[str, SettingsSpec] = {}
-    for spec in pm.hook.agorakit_settings():
+    from agorakit.hooks import Hooks  # the hooks module imports this one
+
+    for spec in Hooks(pm).collect_sync("agorakit_settings"):
         if spec is None:
             continue
         if spec.name in specs:

@@ -32,9 +32,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: A fixed instant every test starts at (the runtime clock), so dates are reproducible.
@@ -179,7 +182,7 @@ async def runtime(site_settings, plugin_manager, clock) -> AsyncIterator[Any]:
             await rt.db.close()
 
 
-async def empty_tables(runtime: Any) -> None:
+async def empty_tables(runtime: Runtime) -> None:
     tables = [t for app in runtime.apps for t in app.table_classes]
     if not tables:
         return
@@ -223,7 +226,7 @@ async def client(app) -> AsyncIterator[Any]:
 
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as test_client:
-        test_client.app = app
+        test_client.app = app  # pyright: ignore[reportAttributeAccessIssue]  # tests reach the app here
         yield test_client
 
 

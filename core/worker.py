@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -25,6 +25,9 @@ from agorakit.money.payments import expire_payments
 from agorakit.notifications.outbox import deliver_emails
 from agorakit.orders import fire_due_timers
 from agorakit.orders.escrow import escrow_problem_lines
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.worker")
 
@@ -46,7 +49,7 @@ class SweepReport(msgspec.Struct):
     escrow_problems: list[str] = []
 
 
-async def sweep(runtime: Any, *, refresh_clock: bool = True) -> SweepReport:
+async def sweep(runtime: Runtime, *, refresh_clock: bool = True) -> SweepReport:
     """One pass: republish pending events, expire unpaid payments, fire due order timers,
     deliver due emails.  On a site with a test clock the sweep first reads the clock's
     state (``refresh_clock``), so that it sees what an operator set in another process."""
@@ -77,7 +80,7 @@ async def sweep(runtime: Any, *, refresh_clock: bool = True) -> SweepReport:
 
 
 async def next_due(
-    runtime: Any, *, after: datetime | None = None, until: datetime | None = None
+    runtime: Runtime, *, after: datetime | None = None, until: datetime | None = None
 ) -> datetime | None:
     """The earliest instant after ``after`` (or at or before ``until``) at which the sweep
     has something to do: a pending order timer, an open payment's expiry, an email's next
@@ -119,25 +122,28 @@ async def check_escrows(runtime: Any) -> list[str]:
     return problems
 
 
-async def sync_methods(runtime: Any) -> dict[str, Any]:
+async def sync_methods(runtime: Runtime) -> dict[str, Any]:
     """Let payment and payout methods that follow an outside provider catch up with it.
 
     A bound method may define ``async sync(runtime)`` (PayPal payouts send and follow
     batches, PayPal checkout captures approved orders); what it returns is reported under
     ``"payment:<name>"`` / ``"payout:<name>"`` when it did something.
     """
+    from agorakit.money import SyncsWithProvider
+
     out: dict[str, Any] = {}
     for kind, methods in (("payment", runtime.payment_methods), ("payout", runtime.payout_methods)):
         for name, method in methods.items():
-            sync = getattr(method, "sync", None)
-            if callable(sync):
-                result = await sync(runtime)
+            if isinstance(method, SyncsWithProvider):
+                result = await method.sync(runtime)
                 if result and (not isinstance(result, dict) or any(result.values())):
                     out[f"{kind}:{name}"] = result
     return out
 
 
-async def run_worker(runtime: Any, *, interval: float, stop: Any = None, sweeps: int | None = None) -> int:
+async def run_worker(
+    runtime: Runtime, *, interval: float, stop: Any = None, sweeps: int | None = None
+) -> int:
     """Sweep every ``interval`` seconds until ``stop`` (an asyncio.Event) is set; returns sweeps run."""
 
     done = 0

@@ -314,12 +314,13 @@ def suspended_detail(reason: str | None) -> str:
 async def update_profile(runtime: Runtime, member_id: int, cmd: UpdateProfile) -> MemberOut:
     changes: dict[Any, Any] = {}
     checks = []
-    if cmd.display_name is not msgspec.UNSET:
-        checks.append((Member.display_name, lambda: normalise_display_name(cmd.display_name)))
-    if cmd.country is not msgspec.UNSET:
-        checks.append((Member.country, lambda: normalise_country(cmd.country)))
-    if cmd.skills is not msgspec.UNSET:
-        checks.append((Member.skills, lambda: normalise_skills(cmd.skills)))
+    display_name, country, skills = cmd.display_name, cmd.country, cmd.skills
+    if display_name is not msgspec.UNSET:
+        checks.append((Member.display_name, lambda: normalise_display_name(display_name)))
+    if country is not msgspec.UNSET:
+        checks.append((Member.country, lambda: normalise_country(country)))
+    if skills is not msgspec.UNSET:
+        checks.append((Member.skills, lambda: normalise_skills(skills)))
     values = _collect(*(check for _, check in checks))
     for (column, _), value in zip(checks, values, strict=True):
         changes[column] = value

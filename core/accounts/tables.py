@@ -1,7 +1,8 @@
 """Tables of the accounts area."""
 
 from piccolo.columns import JSON, Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class Member(Table, tablename="core_member"):

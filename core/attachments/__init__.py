@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from agorakit.attachments.schemas import AttachmentOut as AttachmentOut
     from agorakit.attachments.service import attachments_by_ids as attachments_by_ids
     from agorakit.attachments.service import check_attachments as check_attachments
+    from agorakit.attachments.storage import BindableStorage as BindableStorage
+    from agorakit.attachments.storage import Storage as Storage
     from agorakit.attachments.storage import storage_for as storage_for
 
 EXPORTS: dict[str, str] = {
@@ -28,6 +30,8 @@ EXPORTS: dict[str, str] = {
     "attachments_by_ids": "agorakit.attachments.service",
     "check_attachments": "agorakit.attachments.service",
     "storage_for": "agorakit.attachments.storage",
+    "Storage": "agorakit.attachments.storage",
+    "BindableStorage": "agorakit.attachments.storage",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.status_codes import HTTP_201_CREATED
 
 from agorakit.attachments import service
@@ -24,7 +24,9 @@ _UPLOAD_FORM = Schema(
     required=["file", "scope"],
     properties={
         "file": Schema(
-            type=OpenAPIType.STRING, format="binary", description="The file ([attachments] max_bytes)"
+            type=OpenAPIType.STRING,
+            format=OpenAPIFormat.BINARY,
+            description="The file ([attachments] max_bytes)",
         ),
         "scope": Schema(
             type=OpenAPIType.STRING,

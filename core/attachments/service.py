@@ -15,7 +15,7 @@ import logging
 import mimetypes
 import re
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filetype
 
@@ -25,6 +25,9 @@ from agorakit.attachments.schemas import AttachmentOut
 from agorakit.attachments.storage import new_key, storage_for
 from agorakit.attachments.tables import Attachment
 from agorakit.errors import AgorakitError, FieldError, NotFound, ValidationFailed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.attachments")
 
@@ -125,7 +128,7 @@ def parse_scope(scope: str | None) -> tuple[str, int]:
 # --------------------------------------------------------------------------------------
 
 
-async def check_scope_access(runtime: Any, scope: str, member: Any, *, write: bool) -> None:
+async def check_scope_access(runtime: Runtime, scope: str, member: Any, *, write: bool) -> None:
     """Pass if ``member`` may upload to (``write``) or read files of ``scope``; else 404.
 
     The area that owns the scope's kind decides (``agorakit_scope_access``): orders
@@ -145,7 +148,7 @@ async def check_scope_access(runtime: Any, scope: str, member: Any, *, write: bo
 
 
 async def upload(
-    runtime: Any, *, member: Any, scope: str | None, filename: str | None, data: bytes | None
+    runtime: Runtime, *, member: Any, scope: str | None, filename: str | None, data: bytes | None
 ) -> AttachmentOut:
     """Keep a file for ``scope`` after checking the uploader, the size and the type."""
     errors = []
@@ -169,7 +172,7 @@ async def upload(
     return await _store(runtime, member.id, scope, name, content_type, data)
 
 
-async def _store(runtime: Any, member_id: int, scope: str, name: str, content_type: str, data: bytes):
+async def _store(runtime: Runtime, member_id: int, scope: str, name: str, content_type: str, data: bytes):
     storage = storage_for(runtime)
     key = new_key()
     await storage.save(key, data)
@@ -239,7 +242,7 @@ async def _get(attachment_id: int) -> AttachmentOut:
     return _to_out(await _row(attachment_id))
 
 
-async def _readable_row(runtime: Any, attachment_id: int, viewer: Any) -> dict[str, Any]:
+async def _readable_row(runtime: Runtime, attachment_id: int, viewer: Any) -> dict[str, Any]:
     row = await _row(attachment_id)
     if not is_operator(viewer):
         try:
@@ -249,12 +252,12 @@ async def _readable_row(runtime: Any, attachment_id: int, viewer: Any) -> dict[s
     return row
 
 
-async def get_attachment(runtime: Any, attachment_id: int, *, viewer: Any) -> AttachmentOut:
+async def get_attachment(runtime: Runtime, attachment_id: int, *, viewer: Any) -> AttachmentOut:
     """An attachment's description, for the parties of its scope and operators."""
     return _to_out(await _readable_row(runtime, attachment_id, viewer))
 
 
-async def read_content(runtime: Any, attachment_id: int, *, viewer: Any) -> tuple[AttachmentOut, bytes]:
+async def read_content(runtime: Runtime, attachment_id: int, *, viewer: Any) -> tuple[AttachmentOut, bytes]:
     """An attachment and its bytes, for the parties of its scope and operators."""
     row = await _readable_row(runtime, attachment_id, viewer)
     try:

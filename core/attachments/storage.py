@@ -13,9 +13,12 @@ import re
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agorakit.settings import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 @runtime_checkable
@@ -37,6 +40,14 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
+@runtime_checkable
+class BindableStorage(Storage, Protocol):
+    """A :class:`Storage` with the optional ``bind(runtime)``: called once, before the
+    storage's first use, to read the site's settings; it configures the storage in place."""
+
+    def bind(self, runtime: Runtime) -> None: ...
+
+
 def new_key() -> str:
     """A fresh random storage key: 32 lower-case hex digits."""
     return secrets.token_hex(16)
@@ -51,7 +62,7 @@ class LocalStorage:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root).resolve() if root is not None else None
 
-    def bind(self, runtime: Any) -> None:
+    def bind(self, runtime: Runtime) -> None:
         if self.root is None:
             self.root = Path(runtime.settings.attachments.path).resolve()
 
@@ -86,7 +97,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def storages(runtime: Any) -> dict[str, Any]:
+def storages(runtime: Runtime) -> dict[str, Any]:
     """Every storage the plugins offer, by name (collected once per runtime)."""
     found = getattr(runtime, "_attachment_storages", None)
     if found is None:
@@ -102,13 +113,13 @@ def storages(runtime: Any) -> dict[str, Any]:
     return found
 
 
-def storage_for(runtime: Any, name: str | None = None) -> Storage:
+def storage_for(runtime: Runtime, name: str | None = None) -> Storage:
     """The bound storage called ``name`` (default: the site's ``[attachments] storage``).
 
     Raises :class:`~agorakit.settings.ConfigError` when no plugin provides it.
     """
     available = storages(runtime)
-    name = name or runtime.settings.attachments.storage
+    name = name or str(runtime.settings.attachments.storage)
     storage = available.get(name)
     if storage is None:
         known = ", ".join(sorted(available)) or "none"
@@ -118,8 +129,7 @@ def storage_for(runtime: Any, name: str | None = None) -> Storage:
         )
         raise ConfigError(message)
     if name not in runtime._attachment_storages_bound:
-        bind = getattr(storage, "bind", None)
-        if bind is not None:
-            bind(runtime)
+        if isinstance(storage, BindableStorage):
+            storage.bind(runtime)
         runtime._attachment_storages_bound.add(name)
     return storage

@@ -1,7 +1,8 @@
 """Tables of the attachments area."""
 
 from piccolo.columns import BigInt, Integer, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class Attachment(Table, tablename="core_attachment"):

@@ -99,6 +99,6 @@ def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
-def countries_of(attributes: msgspec.Struct) -> str:
+def countries_of(attributes: msgspec.Struct | None) -> str:
     codes = getattr(attributes, "countries", None) or []
     return "".join(f",{c.upper()}" for c in codes) + ("," if codes else "")

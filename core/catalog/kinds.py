@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from agorakit.settings import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 class ListingKind(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,7 +31,7 @@ class ListingKind(msgspec.Struct, frozen=True, kw_only=True):
     charge_fees: bool = True
 
 
-def listing_kinds(runtime: Any) -> dict[str, ListingKind]:
+def listing_kinds(runtime: Runtime) -> dict[str, ListingKind]:
     """The kinds the site's plugins register, collected once per runtime."""
     kinds = getattr(runtime, "_listing_kinds", None)
     if kinds is None:

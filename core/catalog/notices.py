@@ -4,7 +4,7 @@ qualification application."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agorakit.catalog.events import (
     ListingApproved,
@@ -16,6 +16,9 @@ from agorakit.catalog.tables import Category, Listing
 from agorakit.db.prepared import Prepared
 from agorakit.events import DomainEvent
 from agorakit.notifications import Notice
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 _TITLE = Prepared(lambda id: Listing.select(Listing.title).where(Listing.id == id).first())
 _CATEGORY_NAME = Prepared(lambda id: Category.select(Category.name).where(Category.id == id).first())
@@ -62,7 +65,7 @@ async def qualification_decided(event: DomainEvent) -> list[Notice]:
     ]
 
 
-async def catalog_notices(event: DomainEvent, runtime: Any) -> list[Notice] | None:
+async def catalog_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] | None:
     """The catalog's notices for one event (None for the events it does not describe)."""
     if isinstance(event.payload, ListingApproved | ListingRejected):
         return await listing_moderated(event)

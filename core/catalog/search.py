@@ -198,7 +198,8 @@ async def browse(
             sql += f" WHERE (sort_key, id) {op} ({{}}, {{}})"
             all_args += [position["k"], position["id"]]
         sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT {int(limit) + 1}"
-        found = await Listing.raw(sql, *all_args)
+        matches: list[dict[str, Any]] = await Listing.raw(sql, *all_args)
+        found = matches
     return await _page(found, limit, categories, ("k", "id"))
 
 

@@ -6,7 +6,8 @@ PostgreSQL) are created in raw SQL by the area's second migration.
 """
 
 from piccolo.columns import JSON, BigInt, Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class Category(Table, tablename="core_category"):

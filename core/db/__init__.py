@@ -5,8 +5,8 @@ app processes).  Piccolo tables find their engine through ``Table._meta.db``;
 :meth:`Database.bind` points every registered table at this site's engine, so one
 process serves one database at a time.
 
-The names in ``__all__`` are public (plugins may use ``is_unique_violation`` and
-``is_lock_conflict``); the modules of this package (``prepared``, ``sqlite``, ``migrate``,
+The names in ``__all__`` are public (plugins may use ``is_unique_violation``,
+``is_lock_conflict`` and ``Table``, the base of their tables); the modules of this package (``prepared``, ``sqlite``, ``migrate``,
 ...) are the core's internals.
 """
 
@@ -16,7 +16,7 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 from piccolo.apps.migrations.tables import Migration
@@ -26,12 +26,21 @@ from piccolo.table import TABLE_REGISTRY
 
 from agorakit.db import piccolo_conf
 from agorakit.db.sqlite import SiteSQLiteEngine
+from agorakit.db.table import Table
 from agorakit.settings import ConfigError, DatabaseSection
 
 if TYPE_CHECKING:  # pragma: no cover
     from piccolo.conf.apps import AppConfig
+    from piccolo.engine.postgres import PostgresEngine
 
-__all__ = ["LOCK_CONFLICTS", "Database", "EngineKind", "is_lock_conflict", "is_unique_violation"]
+__all__ = [
+    "LOCK_CONFLICTS",
+    "Database",
+    "EngineKind",
+    "Table",
+    "is_lock_conflict",
+    "is_unique_violation",
+]
 
 EngineKind = Literal["sqlite", "postgres"]
 
@@ -48,6 +57,11 @@ class Database:
     def is_postgres(self) -> bool:
         return self.kind == "postgres"
 
+    @property
+    def _postgres(self) -> PostgresEngine:
+        """The engine as PostgreSQL's; meaningful only where :attr:`is_postgres`."""
+        return cast("PostgresEngine", self.engine)
+
     def bind(self, apps: Iterable[AppConfig] = ()) -> None:
         """Make this engine the one every table, and Piccolo's migrations, use."""
         piccolo_conf.DB = self.engine
@@ -63,8 +77,8 @@ class Database:
         """Open the connection pool (PostgreSQL) or the SQLite connections."""
         if isinstance(self.engine, SiteSQLiteEngine):
             await self.engine.open()
-        elif self.is_postgres and self.engine.pool is None:
-            await self.engine.start_connection_pool(
+        elif self.is_postgres and self._postgres.pool is None:
+            await self._postgres.start_connection_pool(
                 min_size=self.config.pool_min_size,
                 max_size=self.config.pool_max_size,
                 connection_class=_pool_connection_class(),
@@ -80,8 +94,8 @@ class Database:
     async def close(self) -> None:
         if isinstance(self.engine, SiteSQLiteEngine):
             await self.engine.close()
-        elif self.is_postgres and self.engine.pool is not None:
-            await self.engine.close_connection_pool()
+        elif self.is_postgres and self._postgres.pool is not None:
+            await self._postgres.close_connection_pool()
 
     async def ping(self) -> None:
         """Round-trip a trivial query; raises when the database is unreachable."""
@@ -140,8 +154,9 @@ class Database:
             if tx.engine.current_transaction.get() is not tx:
                 return  # Piccolo's exit ran to the end and cleaned up
             tx.engine.current_transaction.reset(context)
-        if self.is_postgres and self.engine.pool is not None:
-            await self.engine.pool.release(connection)  # asyncpg rolls back what is left
+        pool = self._postgres.pool if self.is_postgres else None
+        if pool is not None:
+            await pool.release(connection)  # asyncpg rolls back what is left
         else:
             await connection.close()
 

@@ -184,7 +184,7 @@ class SiteSQLiteEngine(SQLiteEngine):
         table: Any = None,
     ):
         pool = await self._pool()
-        args = args or ()
+        args = args or []
         if query_type == "select" or _is_read(query):
             assert pool.loop_reader is not None
             rows = pool.loop_reader.on_loop_within_budget(query, args)
@@ -238,6 +238,8 @@ class _QueuedTransaction(SQLiteTransaction):
     """
 
     engine: SiteSQLiteEngine
+    #: the pool's writer, from entering the transaction on
+    connection: _Writer  # pyright: ignore[reportIncompatibleVariableOverride]  # never None once entered
 
     _UNIT = "agorakit_unit"
 
@@ -247,6 +249,7 @@ class _QueuedTransaction(SQLiteTransaction):
         pool = await self.engine._pool()
         await pool.write_lock.acquire()
         try:
+            assert pool.writer is not None  # an open pool has its writer
             self.connection = pool.writer
             self._lock = pool.write_lock
             self._group = pool if self.engine.group_commit else None

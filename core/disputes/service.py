@@ -17,7 +17,7 @@ order and a ``dispute.resolved`` event, all in one transaction.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
@@ -41,6 +41,9 @@ from agorakit.money.amounts import format_amount, money, parse_amount
 from agorakit.orders.process import DisputePolicy, Process
 from agorakit.orders.tables import Order, OrderEvent, Proof
 from agorakit.pagination import decode_cursor, page
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 MIN_TEXT = 10
 Status = Literal["open", "resolved"]
@@ -73,7 +76,7 @@ class DisputeResolved(Conflict):
 # --------------------------------------------------------------------------------------
 
 
-def _policy(runtime: Any, row: dict[str, Any]) -> tuple[Process, DisputePolicy | None]:
+def _policy(runtime: Runtime, row: dict[str, Any]) -> tuple[Process, DisputePolicy | None]:
     process = orders.registry(runtime).get(row["process"], row["process_version"])
     return process, process.disputes
 
@@ -87,7 +90,7 @@ def _to_out(row: dict[str, Any], policy: DisputePolicy | None, now: Any) -> Disp
         opened_by=row["opened_by"],
         opener_role=row["opener_role"],
         reason=row["reason"],
-        reason_label=labels.get(row["reason"], row["reason"]),
+        reason_label=labels.get(row["reason"]) or row["reason"],
         text=row["text"],
         status=row["status"],
         outcome=row["outcome"],
@@ -105,7 +108,7 @@ def _to_out(row: dict[str, Any], policy: DisputePolicy | None, now: Any) -> Disp
     )
 
 
-async def _order_policy(runtime: Any, order_id: int) -> DisputePolicy | None:
+async def _order_policy(runtime: Runtime, order_id: int) -> DisputePolicy | None:
     row = await Order.select(Order.process, Order.process_version).where(Order.id == order_id).first()
     if row is None:
         return None
@@ -122,7 +125,7 @@ async def _dispute_row(dispute_id: int, *, for_update: bool = False) -> dict[str
     return row
 
 
-async def dispute_reasons(runtime: Any, order_id: int, *, caller: Any) -> DisputeReasons:
+async def dispute_reasons(runtime: Runtime, order_id: int, *, caller: Any) -> DisputeReasons:
     """The reason codes (and rules) a party of the order can open a dispute with."""
     order = await orders.get_order(runtime, order_id, caller=caller)
     process = orders.registry(runtime).get(order.process, order.process_version)
@@ -137,7 +140,7 @@ async def dispute_reasons(runtime: Any, order_id: int, *, caller: Any) -> Disput
     )
 
 
-async def get_dispute(runtime: Any, dispute_id: int, *, caller: Any) -> DisputeOut:
+async def get_dispute(runtime: Runtime, dispute_id: int, *, caller: Any) -> DisputeOut:
     """A dispute, for the parties of its order and operators; 404 for anyone else."""
     row = await _dispute_row(dispute_id)
     if not is_operator(caller):
@@ -146,12 +149,12 @@ async def get_dispute(runtime: Any, dispute_id: int, *, caller: Any) -> DisputeO
         except NotFound:
             raise NotFound(f"there is no dispute {dispute_id}") from None
         order = await Order.select(Order.buyer_id, Order.seller_id).where(Order.id == row["order_id"]).first()
-        if caller.id not in (order["buyer_id"], order["seller_id"]):
+        if order is None or caller.id not in (order["buyer_id"], order["seller_id"]):
             raise NotFound(f"there is no dispute {dispute_id}")  # a candidate is not a party
     return _to_out(row, await _order_policy(runtime, row["order_id"]), runtime.clock.now())
 
 
-async def order_disputes(runtime: Any, order_id: int, *, caller: Any) -> list[DisputeOut]:
+async def order_disputes(runtime: Runtime, order_id: int, *, caller: Any) -> list[DisputeOut]:
     order = await orders.get_order(runtime, order_id, caller=caller)
     if not is_operator(caller) and caller.id not in (order.buyer_id, order.seller_id):
         raise NotFound(f"there is no order {order_id}")
@@ -164,7 +167,7 @@ async def order_disputes(runtime: Any, order_id: int, *, caller: Any) -> list[Di
 
 
 async def dispute_queue(
-    runtime: Any, *, status: str | None, overdue: bool | None, cursor: str | None, limit: int
+    runtime: Runtime, *, status: str | None, overdue: bool | None, cursor: str | None, limit: int
 ) -> tuple[list[DisputeOut], str | None]:
     """The operators' queue: oldest first; ``overdue`` keeps open ones past their target."""
     now = runtime.clock.now()
@@ -193,7 +196,7 @@ async def dispute_queue(
 # --------------------------------------------------------------------------------------
 
 
-async def open_dispute(runtime: Any, order_id: int, body: OpenDispute, *, caller: Any) -> DisputeOut:
+async def open_dispute(runtime: Runtime, order_id: int, body: OpenDispute, *, caller: Any) -> DisputeOut:
     """A party opens a dispute on an order: checks the policy, captures evidence, holds the order."""
     order = await orders.get_order(runtime, order_id, caller=caller)
     if caller.id == order.buyer_id:
@@ -365,7 +368,12 @@ def seller_share(remainder: int, quote: dict[str, Any]) -> int:
 
 
 async def resolve_dispute(
-    runtime: Any, dispute_id: int, body: ResolveDispute, *, caller: Any, idempotency_key: str | None = None
+    runtime: Runtime,
+    dispute_id: int,
+    body: ResolveDispute,
+    *,
+    caller: Any,
+    idempotency_key: str | None = None,
 ) -> tuple[DisputeOut, bool]:
     """An operator settles a dispute; returns ``(dispute, replayed)``."""
     if not is_operator(caller):

@@ -1,7 +1,8 @@
 """Tables of the disputes area: a party's report on an order (or a charge) and its outcome."""
 
 from piccolo.columns import JSON, BigInt, Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class Dispute(Table, tablename="core_dispute"):

@@ -24,9 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agorakit.events import DomainEvent
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.events")
 
@@ -35,7 +38,7 @@ BATCH = 64
 
 
 class EventDispatcher:
-    def __init__(self, runtime: Any, *, max_pending: int = 1000) -> None:
+    def __init__(self, runtime: Runtime, *, max_pending: int = 1000) -> None:
         self.runtime = runtime
         self.queue: asyncio.Queue[list[DomainEvent]] = asyncio.Queue(maxsize=max_pending)
         self.task: asyncio.Task | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from piccolo.columns.combination import WhereRaw
@@ -13,6 +13,9 @@ from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.events import DomainEvent, EventsFailed
 from agorakit.events.tables import StoredEvent
 from agorakit.hooks import maybe_await
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.events")
 
@@ -51,13 +54,13 @@ async def store(events: list[DomainEvent], process_id: int | None = None) -> lis
     return [msgspec.structs.replace(e, id=row["id"]) for e, row in zip(events, rows, strict=True)]
 
 
-async def deliver(runtime: Any, event: DomainEvent) -> list[str]:
+async def deliver(runtime: Runtime, event: DomainEvent) -> list[str]:
     """Hand one event to every handler (to ``agorakit_on_events`` as a batch of one);
     returns their errors."""
     return (await deliver_all(runtime, [event]))[0]
 
 
-async def deliver_all(runtime: Any, events: list[DomainEvent]) -> list[list[str]]:
+async def deliver_all(runtime: Runtime, events: list[DomainEvent]) -> list[list[str]]:
     """Hand ``events`` to every handler; returns each event's errors, in order.
 
     Each event goes to every ``agorakit_on_event`` implementation, in order; then the
@@ -108,7 +111,7 @@ async def deliver_all(runtime: Any, events: list[DomainEvent]) -> list[list[str]
     return errors
 
 
-async def _deliver_alone(runtime: Any, impl: Any, event: DomainEvent) -> list[str]:
+async def _deliver_alone(runtime: Runtime, impl: Any, event: DomainEvent) -> list[str]:
     try:
         await maybe_await(impl.function(**_arguments(impl, events=[event], runtime=runtime)))
     except EventsFailed as failed:
@@ -132,7 +135,7 @@ _MARK_PUBLISHED = Prepared(
 )
 
 
-async def publish(runtime: Any, events: list[DomainEvent]) -> None:
+async def publish(runtime: Runtime, events: list[DomainEvent]) -> None:
     """Deliver committed events and record the outcome of each (successes in one statement)."""
     published = []
     for event, errors in zip(events, await deliver_all(runtime, events), strict=True):
@@ -144,7 +147,7 @@ async def publish(runtime: Any, events: list[DomainEvent]) -> None:
         await _MARK_PUBLISHED.run(runtime.clock.now(), published)
 
 
-async def _mark_failed(runtime: Any, event: DomainEvent, errors: list[str]) -> None:
+async def _mark_failed(runtime: Runtime, event: DomainEvent, errors: list[str]) -> None:
     if event.id is None:
         return
     row = await StoredEvent.select(StoredEvent.attempts).where(StoredEvent.id == event.id).first()
@@ -158,7 +161,7 @@ async def _mark_failed(runtime: Any, event: DomainEvent, errors: list[str]) -> N
     ).where(StoredEvent.id == event.id)
 
 
-def _to_event(runtime: Any, row: dict[str, Any]) -> DomainEvent:
+def _to_event(runtime: Runtime, row: dict[str, Any]) -> DomainEvent:
     data = row["data"] if isinstance(row["data"], dict) else msgspec.json.decode(row["data"] or "{}")
     return DomainEvent(
         id=row["id"],
@@ -171,7 +174,7 @@ def _to_event(runtime: Any, row: dict[str, Any]) -> DomainEvent:
     )
 
 
-async def republish_events(runtime: Any, *, limit: int = 100) -> list[int]:
+async def republish_events(runtime: Runtime, *, limit: int = 100) -> list[int]:
     """Publish again events left pending (a crash after commit, a failing handler).
 
     The events of a process that is gone (no heartbeat, killed, stopped: see
@@ -188,7 +191,7 @@ async def republish_events(runtime: Any, *, limit: int = 100) -> list[int]:
     events = [_to_event(runtime, row) for row in rows]
     if events:
         await publish(runtime, events)  # one batch: batch handlers take them set-wise
-    return [event.id for event in events]
+    return [event.id for event in events if event.id is not None]  # stored events have ids
 
 
 #: the registry is read by the claim itself: a process that registered a moment ago and
@@ -199,7 +202,7 @@ _OWNER_GONE = WhereRaw(
 )
 
 
-async def _claim(runtime: Any, limit: int) -> list[dict[str, Any]]:
+async def _claim(runtime: Runtime, limit: int) -> list[dict[str, Any]]:
     async with runtime.db.transaction():
         now = runtime.clock.now()
         cutoff = now - REPUBLISH_AFTER

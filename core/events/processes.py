@@ -31,9 +31,12 @@ import secrets
 import socket
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.events.tables import ServerProcess
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.events")
 
@@ -84,7 +87,7 @@ def is_running(row: dict[str, Any]) -> bool:
 class ProcessRegistration:
     """This process's row in ``core_process`` and the task that keeps it fresh."""
 
-    def __init__(self, runtime: Any, kind: str) -> None:
+    def __init__(self, runtime: Runtime, kind: str) -> None:
         self.runtime = runtime
         self.kind = kind
         self.id: int | None = None
@@ -161,7 +164,7 @@ class ProcessRegistration:
                 log.exception("could not refresh the heartbeat of process %s", self.id)
 
 
-async def forget_gone_processes(runtime: Any) -> list[int]:
+async def forget_gone_processes(runtime: Runtime) -> list[int]:
     """Delete the rows of the registered processes that are gone; returns their ids."""
     now = runtime.wall_clock.now()
     timeout = timedelta(seconds=runtime.settings.events.process_timeout_seconds)

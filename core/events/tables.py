@@ -2,7 +2,8 @@
 registry of the processes that deliver them."""
 
 from piccolo.columns import JSON, BigInt, Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class StoredEvent(Table, tablename="core_domain_event"):

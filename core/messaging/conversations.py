@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts import is_operator
 from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of_sql, none_of
@@ -23,6 +23,9 @@ from agorakit.messaging.tables import Conversation
 from agorakit.messaging.tables import ConversationParticipant as Participant
 from agorakit.orders import order_by_id
 from agorakit.orders.tables import Order
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 ORDER_KEY = re.compile(r"^order:([1-9]\d*)$")
 #: longest conversation key / subject
@@ -120,7 +123,7 @@ async def ensure_conversation(uow: Any, *, subject: str, participant_ids: list[i
     return await ensure(uow, key=subject, subject=subject, participant_ids=participant_ids)
 
 
-async def order_parties(runtime: Any, order_id: int) -> list[int]:
+async def order_parties(runtime: Runtime, order_id: int) -> list[int]:
     """The buyer and (once there is one) the seller of an order; 404 if there is no order."""
 
     order = await order_by_id(order_id)
@@ -193,7 +196,7 @@ _REMOVE_OTHERS = Prepared(
 
 
 async def conversation_access(
-    runtime: Any, conversation_id: int, member: Any, *, write: bool
+    runtime: Runtime, conversation_id: int, member: Any, *, write: bool
 ) -> dict[str, Any]:
     """The conversation if ``member`` takes part (or, to read, is an operator); else 404."""
     row = await Conversation.select().where(Conversation.id == conversation_id).first()
@@ -213,7 +216,7 @@ async def _is_participant(conversation_id: int, member_id: int) -> bool:
     )
 
 
-async def _takes_part(runtime: Any, conversation: dict[str, Any], member_id: int) -> bool:
+async def _takes_part(runtime: Runtime, conversation: dict[str, Any], member_id: int) -> bool:
     order_id = order_id_of(conversation)
     if order_id is None:
         return await _is_participant(conversation["id"], member_id)

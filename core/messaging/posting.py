@@ -4,7 +4,7 @@ starting a conversation about an order, a listing or with a member."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
@@ -27,6 +27,9 @@ from agorakit.messaging.schemas import ConversationOut, MessageOut, PostMessage,
 from agorakit.messaging.tables import Conversation, Message
 from agorakit.orders import get_order
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: characters of a message quoted in notifications
 EXCERPT_LENGTH = 200
@@ -42,7 +45,7 @@ def excerpt(text: str) -> str:
     return flat if len(flat) <= EXCERPT_LENGTH else flat[: EXCERPT_LENGTH - 1] + "…"
 
 
-def clean_body(runtime: Any, body: str, attachment_ids: list[int]) -> str:
+def clean_body(runtime: Runtime, body: str, attachment_ids: list[int]) -> str:
     """The body, trimmed; 422 when empty without files, too long, or with too many files."""
     limits = runtime.settings.messaging
     text = body.replace("\r\n", "\n").strip()
@@ -60,7 +63,7 @@ def clean_body(runtime: Any, body: str, attachment_ids: list[int]) -> str:
     return text
 
 
-async def screen_body(runtime: Any, text: str) -> list[dict[str, str]]:
+async def screen_body(runtime: Runtime, text: str) -> list[dict[str, str]]:
     """``agorakit_screen_text`` flags for a message; 422 if the site blocks them."""
     mode = runtime.settings.messaging.screening
     if mode == "off" or not text:
@@ -192,7 +195,9 @@ async def _post(uow: Any, conversation: dict[str, Any], sender: Any, text: str, 
     return message_id
 
 
-async def post_message(runtime: Any, conversation_id: int, cmd: PostMessage, *, sender: Any) -> MessageOut:
+async def post_message(
+    runtime: Runtime, conversation_id: int, cmd: PostMessage, *, sender: Any
+) -> MessageOut:
     """A participant writes in a conversation (checked, screened, with their own files)."""
     conversation = await conversation_access(runtime, conversation_id, sender, write=True)
     text = clean_body(runtime, cmd.body, cmd.attachments)
@@ -208,7 +213,7 @@ async def post_message(runtime: Any, conversation_id: int, cmd: PostMessage, *, 
 # --------------------------------------------------------------------------------------
 
 
-async def start_conversation(runtime: Any, cmd: StartConversation, *, caller: Any) -> ConversationOut:
+async def start_conversation(runtime: Runtime, cmd: StartConversation, *, caller: Any) -> ConversationOut:
     """Find or create the conversation about an order, a listing or with a member; post in it."""
     key, subject, parties = await _target(runtime, cmd, caller)
     text = clean_body(runtime, cmd.body, cmd.attachments)
@@ -217,16 +222,17 @@ async def start_conversation(runtime: Any, cmd: StartConversation, *, caller: An
     scope = key if ORDER_KEY.fullmatch(key) else (f"conversation:{existing['id']}" if existing else None)
     ids = await _checked_attachments(cmd.attachments, scope, caller.id)
     async with runtime.unit_of_work() as uow:
-        if ORDER_KEY.fullmatch(key):
+        if cmd.order_id is not None and ORDER_KEY.fullmatch(key):
             conversation_id = await sync_order_conversation(uow, cmd.order_id)
         else:
             conversation_id = await ensure(uow, key=key, subject=subject, participant_ids=parties)
         conversation = await Conversation.select().where(Conversation.id == conversation_id).first()
+        assert conversation is not None  # made or found just above, in this unit of work
         await _post(uow, conversation, caller, text, ids, flags)
     return await get_conversation(runtime, conversation_id, viewer=caller)
 
 
-async def _target(runtime: Any, cmd: StartConversation, caller: Any) -> tuple[str, str | None, list[int]]:
+async def _target(runtime: Runtime, cmd: StartConversation, caller: Any) -> tuple[str, str | None, list[int]]:
     """``(key, subject, participants)`` of the conversation ``cmd`` asks for."""
     given = [name for name in ("order_id", "listing_id", "member_id") if getattr(cmd, name) is not None]
     if len(given) != 1:
@@ -239,6 +245,7 @@ async def _target(runtime: Any, cmd: StartConversation, caller: Any) -> tuple[st
         return f"order:{order.id}", f"order:{order.id}", []
     if cmd.listing_id is not None:
         return await _listing_target(cmd.listing_id, caller)
+    assert cmd.member_id is not None  # exactly one of the three is given
     return await _direct_target(cmd.member_id, caller)
 
 
@@ -262,7 +269,7 @@ async def _direct_target(member_id: int, caller: Any) -> tuple[str, None, list[i
     return f"members:{low}:{high}", None, [caller.id, member_id]
 
 
-async def order_conversation(runtime: Any, order_id: int, *, caller: Any) -> ConversationOut:
+async def order_conversation(runtime: Runtime, order_id: int, *, caller: Any) -> ConversationOut:
     """The order's conversation for its parties and operators (created on first use)."""
 
     order = await get_order(runtime, order_id, caller=caller)

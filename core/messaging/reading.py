@@ -3,17 +3,20 @@ read state and unread counts, and a conversation's transcript."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.attachments import attachments_by_ids
-from agorakit.errors import FieldError, ValidationFailed
+from agorakit.errors import FieldError, NotFound, ValidationFailed
 from agorakit.messaging.conversations import conversation_access, mark_read_up_to
 from agorakit.messaging.schemas import ConversationOut, MessageOut, ParticipantOut, ScreenFlagOut, UnreadOut
 from agorakit.messaging.tables import Conversation, Message
 from agorakit.messaging.tables import ConversationParticipant as Participant
 from agorakit.pagination import decode_cursor, page
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 async def transcript(subject: str) -> list[dict[str, Any]]:
@@ -69,6 +72,8 @@ async def _messages_out(rows: list[dict[str, Any]], viewer: Any) -> list[Message
 
 async def get_message(message_id: int, *, viewer: Any) -> MessageOut:
     row = await Message.select().where(Message.id == message_id).first().output(load_json=True)
+    if row is None:
+        raise NotFound(f"there is no message {message_id}")
     return (await _messages_out([row], viewer))[0]
 
 
@@ -126,7 +131,7 @@ def _by_id(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"]}
 
 
-async def get_conversation(runtime: Any, conversation_id: int, *, viewer: Any) -> ConversationOut:
+async def get_conversation(runtime: Runtime, conversation_id: int, *, viewer: Any) -> ConversationOut:
     row = await conversation_access(runtime, conversation_id, viewer, write=False)
     return (await _conversations_out([row], viewer))[0]
 
@@ -154,7 +159,7 @@ async def list_conversations(
 
 
 async def list_messages(
-    runtime: Any,
+    runtime: Runtime,
     conversation_id: int,
     *,
     viewer: Any,
@@ -177,7 +182,9 @@ async def list_messages(
     return await _messages_out(rows, viewer), next_cursor
 
 
-async def mark_read(runtime: Any, conversation_id: int, *, viewer: Any, up_to: int | None) -> ConversationOut:
+async def mark_read(
+    runtime: Runtime, conversation_id: int, *, viewer: Any, up_to: int | None
+) -> ConversationOut:
     """Mark the conversation read up to a message (default: all of it); never backwards."""
     conversation = await conversation_access(runtime, conversation_id, viewer, write=True)
     target = conversation["last_message_id"]

@@ -3,7 +3,7 @@ its conversation, a listing's moderation in its owner's), at most once per event
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.catalog import ListingRejected, listing_texts
 from agorakit.events import EventsFailed
@@ -15,6 +15,9 @@ from agorakit.messaging.conversations import (
     sync_order_conversation,
 )
 from agorakit.messaging.posting import insert_message, insert_messages, message_row
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 async def post_system_message(
@@ -42,7 +45,7 @@ async def post_system_message(
 
 
 async def post_event_message(
-    runtime: Any, event: Any, body: str, *, subject: str | None = None
+    runtime: Runtime, event: Any, body: str, *, subject: str | None = None
 ) -> int | None:
     """From an ``agorakit_on_event`` handler: a system message about ``event``, once.
 
@@ -63,14 +66,14 @@ def transition_text(order_id: int, data: dict[str, Any]) -> str:
         return str(value or "?").replace("_", " ")
 
     role = data.get("actor_role")
-    who = "automatically" if role == "system" else f"by the {_ROLE_WORDS.get(role, words(role))}"
+    who = "automatically" if role == "system" else f"by the {_ROLE_WORDS.get(str(role), words(role))}"
     return (
         f"Order {order_id}: {words(data.get('from_state'))} → {words(data.get('to_state'))} "
         f"({words(data.get('transition'))} {who})"
     )
 
 
-async def record_order_transitions(runtime: Any, events: list[Any]) -> list[int]:
+async def record_order_transitions(runtime: Runtime, events: list[Any]) -> list[int]:
     """The system messages for a batch of ``order.transitioned`` events, set-wise: one
     read of the orders' conversations, one statement for the messages and one for the
     conversations' activity, in one unit of work; returns the new messages' ids.
@@ -113,7 +116,7 @@ async def record_order_transitions(runtime: Any, events: list[Any]) -> list[int]
     return inserted
 
 
-async def record_moderation(runtime: Any, event: Any) -> int | None:
+async def record_moderation(runtime: Runtime, event: Any) -> int | None:
     """Tell a listing's owner in site messaging that an operator approved or rejected it
     (``event.payload``: a :class:`~agorakit.catalog.ListingApproved` or
     :class:`~agorakit.catalog.ListingRejected`)."""

@@ -1,7 +1,8 @@
 """Tables of the messaging area: conversations, their participants and messages."""
 
 from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class Conversation(Table, tablename="core_conversation"):

@@ -40,7 +40,11 @@ if TYPE_CHECKING:
     from agorakit.money.fees import QuoteContext as QuoteContext
     from agorakit.money.fees import compute_fees as compute_fees
     from agorakit.money.fees import percent_of as percent_of
+    from agorakit.money.methods import BindsToSite as BindsToSite
+    from agorakit.money.methods import PaymentMethod as PaymentMethod
     from agorakit.money.methods import PaymentStep as PaymentStep
+    from agorakit.money.methods import PayoutMethod as PayoutMethod
+    from agorakit.money.methods import SyncsWithProvider as SyncsWithProvider
     from agorakit.money.payments import OPEN_STATUSES as OPEN_STATUSES
     from agorakit.money.payments import expire_payments as expire_payments
     from agorakit.money.payments import get_payment as get_payment
@@ -97,6 +101,10 @@ EXPORTS: dict[str, str] = {
     "PaymentRefunded": "agorakit.money.events",
     "PaymentStarted": "agorakit.money.events",
     "PaymentStep": "agorakit.money.methods",
+    "PaymentMethod": "agorakit.money.methods",
+    "PayoutMethod": "agorakit.money.methods",
+    "BindsToSite": "agorakit.money.methods",
+    "SyncsWithProvider": "agorakit.money.methods",
     "percent_of": "agorakit.money.fees",
     "Quote": "agorakit.money.fees",
     "QuoteContext": "agorakit.money.fees",

@@ -81,6 +81,23 @@ class PayoutMethod(Protocol):
         ...
 
 
+@runtime_checkable
+class BindsToSite(Protocol):
+    """The optional ``bind(runtime)`` of a payment or payout method: called once when the
+    site binds the method; what it returns is the method the site uses."""
+
+    def bind(self, runtime: Runtime) -> Any: ...
+
+
+@runtime_checkable
+class SyncsWithProvider(Protocol):
+    """The optional ``async sync(runtime)`` of a payment or payout method that follows an
+    outside provider: each worker sweep calls it outside any transaction; a truthy result
+    (a dict with a truthy value) is reported under ``method_syncs``."""
+
+    async def sync(self, runtime: Runtime) -> Any: ...
+
+
 def bind_methods(runtime: Runtime) -> tuple[dict[str, PaymentMethod], dict[str, PayoutMethod]]:
     """The methods the site config binds, checked against what the plugins provide."""
     source = runtime.settings.source
@@ -118,6 +135,5 @@ def _bound(methods: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     """Let each method configure itself for this site (optional ``bind(runtime)``)."""
     out = {}
     for name, method in methods.items():
-        bind = getattr(method, "bind", None)
-        out[name] = bind(runtime) if callable(bind) else method
+        out[name] = method.bind(runtime) if isinstance(method, BindsToSite) else method
     return out

@@ -15,7 +15,7 @@ withdrawal itself.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.db.prepared import Prepared
 from agorakit.events import DomainEvent
@@ -29,6 +29,9 @@ from agorakit.money.events import (
 )
 from agorakit.money.tables import Payment, Withdrawal
 from agorakit.notifications import Notice
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 @functools.cache
@@ -91,7 +94,7 @@ async def _withdrawal_notice(event: DomainEvent, withdrawal_id: int, *, reason: 
     ]
 
 
-async def money_notices(event: DomainEvent, runtime: Any) -> list[Notice] | None:
+async def money_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] | None:
     """The notices of one money event (None for the events of other areas)."""
     payload = event.payload
     if isinstance(payload, PaymentCompleted):

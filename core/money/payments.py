@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -30,6 +30,9 @@ from agorakit.money.methods import PaymentStep
 from agorakit.money.schemas import PaymentOut
 from agorakit.money.tables import Payment
 from agorakit.pagination import decode_cursor, page
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 OPEN_STATUSES = ("pending", "awaiting_funds")
 #: statuses of a payment that is funding, or has funded, its target
@@ -92,7 +95,7 @@ def target_account(payment: PaymentOut) -> str:
     return ledger.escrow(payment.escrow_ref)
 
 
-def methods(runtime: Any) -> dict[str, Any]:
+def methods(runtime: Runtime) -> dict[str, Any]:
     return runtime.payment_methods
 
 
@@ -100,7 +103,7 @@ _INSERT_PAYMENT = PreparedInsert(Payment)
 
 
 async def start_payment(
-    runtime: Any,
+    runtime: Runtime,
     *,
     payer_id: int,
     method: str,
@@ -361,7 +364,7 @@ async def funding_payments(escrow_ref: str) -> list[PaymentOut]:
     return [to_payment(row) for row in await _FUNDING.run(escrow_ref)]
 
 
-async def cancel_payment(runtime: Any, *, payment_id: int, payer_id: int) -> PaymentOut:
+async def cancel_payment(runtime: Runtime, *, payment_id: int, payer_id: int) -> PaymentOut:
     async with runtime.unit_of_work() as uow:
         payment = await get_payment(payment_id, payer_id=payer_id)
         updated = (
@@ -377,7 +380,7 @@ async def cancel_payment(runtime: Any, *, payment_id: int, payer_id: int) -> Pay
     return await get_payment(payment_id)
 
 
-async def expire_payments(runtime: Any) -> list[int]:
+async def expire_payments(runtime: Runtime) -> list[int]:
     """Expire every open payment whose ``expires_at`` has passed; returns their ids."""
     async with runtime.unit_of_work() as uow:
         rows = (
@@ -435,7 +438,7 @@ class BalanceMethod:
     name = "balance"
     label = "Your balance"
 
-    async def start(self, *, runtime: Any, uow: Any, payment: PaymentOut) -> PaymentStep:
+    async def start(self, *, runtime: Runtime, uow: Any, payment: PaymentOut) -> PaymentStep:
         if payment.purpose == "deposit":
             message = "a deposit brings money in from outside; choose another payment method"
             raise ValidationFailed([FieldError("method", message)])

@@ -18,7 +18,7 @@ through these functions instead of reading the withdrawal table:
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -26,6 +26,9 @@ from agorakit.db.prepared import Prepared
 from agorakit.errors import Conflict, NotFound
 from agorakit.money import withdrawals
 from agorakit.money.tables import Withdrawal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 #: the columns a payout method reads (everything but the bookkeeping timestamps)
 _COLUMNS = (
@@ -165,7 +168,7 @@ async def withdrawal_status(withdrawal_id: int) -> str:
 
 
 async def complete_payout(
-    runtime: Any, withdrawal_id: int, *, provider_ref: str | None = None, actor_id: int | None = None
+    runtime: Runtime, withdrawal_id: int, *, provider_ref: str | None = None, actor_id: int | None = None
 ) -> str:
     """The payout method paid a ``processing`` withdrawal out: ``clearing → external:{method}``
     (the net) and ``clearing → platform:fees`` (the fee), in one transaction.
@@ -182,7 +185,9 @@ async def complete_payout(
     return done.status
 
 
-async def fail_payout(runtime: Any, withdrawal_id: int, *, reason: str, actor_id: int | None = None) -> str:
+async def fail_payout(
+    runtime: Runtime, withdrawal_id: int, *, reason: str, actor_id: int | None = None
+) -> str:
     """The payout method could not pay a ``requested`` or ``processing`` withdrawal: the whole
     amount goes back to the member's available balance, in one transaction.
 

@@ -15,7 +15,8 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class LedgerAccount(Table, tablename="core_ledger_account"):

@@ -9,7 +9,7 @@ a conditional update, so a withdrawal is completed (and paid out) at most once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -28,6 +28,9 @@ from agorakit.money.payments import IdempotencyKeyReused
 from agorakit.money.schemas import WithdrawalOut
 from agorakit.money.tables import Withdrawal
 from agorakit.pagination import decode_cursor, page
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 class WithdrawalRequest(msgspec.Struct, frozen=True):
@@ -87,7 +90,7 @@ async def _row(withdrawal_id: int) -> dict[str, Any]:
 
 
 async def request_withdrawal(
-    runtime: Any,
+    runtime: Runtime,
     *,
     member: Any,
     method: str,
@@ -192,7 +195,7 @@ async def _transition(
     return await _row(withdrawal_id)
 
 
-async def cancel_withdrawal(runtime: Any, *, withdrawal_id: int, member_id: int) -> WithdrawalOut:
+async def cancel_withdrawal(runtime: Runtime, *, withdrawal_id: int, member_id: int) -> WithdrawalOut:
     """The member takes back a withdrawal that has not been sent yet."""
     await get_withdrawal(withdrawal_id, member_id=member_id)  # 404 for someone else's
     async with runtime.unit_of_work() as uow:
@@ -225,10 +228,10 @@ async def mark_processing(
 
 
 async def complete_withdrawal(
-    runtime: Any, *, withdrawal_id: int, actor_id: int | None, provider_ref: str | None = None
+    runtime: Runtime, *, withdrawal_id: int, actor_id: int | None, provider_ref: str | None = None
 ) -> WithdrawalOut:
     async with runtime.unit_of_work() as uow:
-        values = {"completed_at": uow.now}
+        values: dict[str, Any] = {"completed_at": uow.now}
         if provider_ref:
             values["provider_ref"] = provider_ref
         row = await _transition(uow, withdrawal_id, from_=("processing",), to="completed", **values)
@@ -254,7 +257,7 @@ async def complete_withdrawal(
 
 
 async def fail_withdrawal(
-    runtime: Any, *, withdrawal_id: int, actor_id: int | None, reason: str
+    runtime: Runtime, *, withdrawal_id: int, actor_id: int | None, reason: str
 ) -> WithdrawalOut:
     reason = " ".join(reason.split())
     if not reason:
@@ -286,7 +289,7 @@ async def _return_funds(uow: Any, row: dict[str, Any], *, kind: str, actor_id: i
     )
 
 
-def check_manual(runtime: Any, withdrawal: WithdrawalOut) -> None:
+def check_manual(runtime: Runtime, withdrawal: WithdrawalOut) -> None:
     """Operators settle by hand only withdrawals of a manual payout method."""
     method = runtime.payout_methods.get(withdrawal.method)
     if method is not None and not method.manual:

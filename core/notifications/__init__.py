@@ -36,6 +36,9 @@ import msgspec
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
+    from agorakit.notifications.mailers import BindableMailer as BindableMailer
+    from agorakit.notifications.mailers import EmailMessage as EmailMessage
+    from agorakit.notifications.mailers import Mailer as Mailer
     from agorakit.notifications.naming import ACTOR_LABELS as ACTOR_LABELS
     from agorakit.notifications.naming import display_name as display_name
     from agorakit.notifications.naming import humanize as humanize
@@ -59,8 +62,11 @@ class Notice(msgspec.Struct, frozen=True, kw_only=True):
     link: str | None = None
 
 
-#: helpers for writing notices, defined in this area's modules
+#: helpers for writing notices and the mailer protocols, defined in this area's modules
 EXPORTS: dict[str, str] = {
+    "BindableMailer": "agorakit.notifications.mailers",
+    "EmailMessage": "agorakit.notifications.mailers",
+    "Mailer": "agorakit.notifications.mailers",
     "ACTOR_LABELS": "agorakit.notifications.naming",
     "display_name": "agorakit.notifications.naming",
     "humanize": "agorakit.notifications.naming",

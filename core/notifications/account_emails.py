@@ -9,14 +9,17 @@ account).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.notifications.rendering import renderer
 from agorakit.notifications.service import queue_email
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 
 async def queue_account_email(
-    runtime: Any, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
+    runtime: Runtime, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
 ) -> bool:
     site = runtime.settings.site
     variables = {

@@ -16,11 +16,13 @@ from agorakit.accounts.events import (
     MemberReactivated,
     MemberRegistered,
 )
-from agorakit.events import DomainEvent, Event
+from agorakit.events import DomainEvent
 from agorakit.notifications import Notice
 
+AccountEvent = MemberRegistered | MemberPasswordChanged | MemberPasswordReset | MemberReactivated
+
 #: event classes → the template of the notice to the member they are about
-TEMPLATES: tuple[tuple[tuple[type[Event], ...], str], ...] = (
+TEMPLATES: tuple[tuple[tuple[type[AccountEvent], ...], str], ...] = (
     ((MemberRegistered,), "member_welcome"),
     ((MemberPasswordChanged, MemberPasswordReset), "member_password_changed"),
     ((MemberReactivated,), "member_reactivated"),

@@ -11,11 +11,14 @@ from __future__ import annotations
 import email.message
 import email.utils
 import logging
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
 from agorakit.settings import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.email")
 
@@ -51,6 +54,14 @@ class Mailer(Protocol):
         ...
 
 
+@runtime_checkable
+class BindableMailer(Mailer, Protocol):
+    """A :class:`Mailer` with the optional ``bind(runtime)``: called once with the site's
+    runtime; what it returns is the mailer the site uses."""
+
+    def bind(self, runtime: Runtime) -> Mailer: ...
+
+
 def to_mime(message: EmailMessage) -> email.message.EmailMessage:
     """A standard library message: multipart/alternative with the text and HTML parts."""
     mime = email.message.EmailMessage()
@@ -76,7 +87,7 @@ class SmtpMailer:
     def __init__(self, settings: Any = None) -> None:
         self.settings = settings
 
-    def bind(self, runtime: Any) -> SmtpMailer:
+    def bind(self, runtime: Runtime) -> SmtpMailer:
         return SmtpMailer(runtime.settings.email)
 
     async def send(self, message: EmailMessage) -> None:
@@ -112,7 +123,7 @@ class LogMailer:
         )
 
 
-def available_mailers(runtime: Any) -> dict[str, Any]:
+def available_mailers(runtime: Runtime) -> dict[str, Any]:
     """Every mailer the enabled plugins offer, by name."""
     out: dict[str, Any] = {}
     for mailer in runtime.hooks.collect_sync("agorakit_mailers"):
@@ -123,7 +134,7 @@ def available_mailers(runtime: Any) -> dict[str, Any]:
     return out
 
 
-def mailer_for(runtime: Any) -> Any:
+def mailer_for(runtime: Runtime) -> Any:
     """The mailer ``[email] mailer`` names, bound to the site (built once per runtime)."""
     found = getattr(runtime, "_notifications_mailer", None)
     if found is not None:
@@ -137,6 +148,7 @@ def mailer_for(runtime: Any) -> Any:
             f"{wanted!r}; available: {', '.join(sorted(offered)) or 'none'}"
         )
         raise ConfigError(message)
-    bind = getattr(mailer, "bind", None)
-    found = runtime._notifications_mailer = bind(runtime) if callable(bind) else mailer
+    found = runtime._notifications_mailer = (
+        mailer.bind(runtime) if isinstance(mailer, BindableMailer) else mailer
+    )
     return found

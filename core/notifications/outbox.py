@@ -14,12 +14,15 @@ from __future__ import annotations
 import email.utils
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from agorakit.notifications.mailers import EmailMessage, mailer_for
 from agorakit.notifications.tables import EmailOutbox
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.email")
 
@@ -42,7 +45,7 @@ def retry_delay(settings: Any, attempts: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-async def _claim(runtime: Any, limit: int) -> list[dict[str, Any]]:
+async def _claim(runtime: Runtime, limit: int) -> list[dict[str, Any]]:
     async with runtime.db.transaction():
         now = runtime.clock.now()
         due = ((EmailOutbox.status == "pending") & (EmailOutbox.next_attempt_at <= now)) | (
@@ -59,7 +62,7 @@ async def _claim(runtime: Any, limit: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _message(runtime: Any, row: dict[str, Any]) -> EmailMessage:
+def _message(runtime: Runtime, row: dict[str, Any]) -> EmailMessage:
     settings = runtime.settings
     return EmailMessage(
         to=row["to_address"],
@@ -75,7 +78,7 @@ def _message(runtime: Any, row: dict[str, Any]) -> EmailMessage:
     )
 
 
-async def deliver_emails(runtime: Any, *, limit: int = 50) -> DeliveryReport:
+async def deliver_emails(runtime: Runtime, *, limit: int = 50) -> DeliveryReport:
     """Send the due emails of the outbox (at most ``limit``); nothing is lost on failure."""
     mailer = mailer_for(runtime)  # a config error surfaces before anything is claimed
     report = DeliveryReport()

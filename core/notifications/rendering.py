@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import jinja2.nodes
@@ -25,6 +25,9 @@ from jinja2.utils import urlize
 from markupsafe import Markup, escape
 
 from agorakit.hooks import collect
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 #: the core's own templates (always searched last)
 CORE_TEMPLATES = Path(__file__).parent / "templates"
@@ -170,13 +173,12 @@ def _static_blocks(template: jinja2.Template) -> dict[str, list[Any]] | None:
         if not all(_static_node(node) for node in body):
             return None
         extends = [node for node in body if isinstance(node, jinja2.nodes.Extends)]
-        if len(extends) > 1 or (extends and not isinstance(extends[0].template, jinja2.nodes.Const)):
+        parents = [node.template for node in extends if isinstance(node.template, jinja2.nodes.Const)]
+        if len(extends) > 1 or len(parents) != len(extends):
             return None
         for name, function in current.blocks.items():
             blocks.setdefault(name, []).append(function)
-        current = (
-            environment.get_template(extends[0].template.value, parent=current.name) if extends else None
-        )
+        current = environment.get_template(parents[0].value, parent=current.name) if parents else None
     return blocks
 
 
@@ -189,7 +191,7 @@ def _block(context: jinja2.runtime.Context, template: jinja2.Template, block: st
     return "".join(functions[0](context))
 
 
-def template_folders(runtime: Any) -> list[Path]:
+def template_folders(runtime: Runtime) -> list[Path]:
     """Where templates are looked up, in order: the site's folder, plugins', the core's."""
     folders: list[Path] = []
     site_dir = runtime.settings.email.templates_dir
@@ -202,7 +204,7 @@ def template_folders(runtime: Any) -> list[Path]:
     return folders
 
 
-def renderer(runtime: Any) -> Renderer:
+def renderer(runtime: Runtime) -> Renderer:
     """The runtime's renderer, built on first use."""
     found = getattr(runtime, "_notifications_renderer", None)
     if found is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -36,6 +36,9 @@ from agorakit.notifications.schemas import (
 from agorakit.notifications.tables import EmailOutbox, Notification, NotificationPreference
 from agorakit.pagination import decode_cursor, page
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 log = logging.getLogger("agorakit.notifications")
 
 #: the core's own plugins (each area's notices): their generic notices yield to a plugin's own
@@ -47,7 +50,7 @@ CORE_NOTICE_PLUGINS = frozenset(CORE_PLUGINS)
 # --------------------------------------------------------------------------------------
 
 
-async def collect_notices(runtime: Any, event: DomainEvent) -> tuple[list[Notice], list[str]]:
+async def collect_notices(runtime: Runtime, event: DomainEvent) -> tuple[list[Notice], list[str]]:
     """Every plugin's notices for ``event``, and the errors of the plugins that failed.
 
     The core's generic notice for a member is dropped when another plugin tells that
@@ -96,7 +99,7 @@ def _check_notice(notice: Any) -> None:
         raise ValueError(message)
 
 
-async def notify_events(runtime: Any, events: list[DomainEvent]) -> list[int]:
+async def notify_events(runtime: Runtime, events: list[DomainEvent]) -> list[int]:
     """Notify everyone the plugins name about each of ``events``, set-wise: one read of
     the recipients, one of their email settings, one statement for the notifications and
     one for the emails, in one unit of work; returns the new notification ids.
@@ -114,7 +117,7 @@ async def notify_events(runtime: Any, events: list[DomainEvent]) -> list[int]:
     return created
 
 
-async def _notify(runtime: Any, events: list[DomainEvent]) -> tuple[list[int], dict[int, list[str]]]:
+async def _notify(runtime: Runtime, events: list[DomainEvent]) -> tuple[list[int], dict[int, list[str]]]:
     """Collect, render and store the notices of ``events``; the new ids, and each failed
     event's errors by its position."""
     batch: list[tuple[int, DomainEvent, Notice]] = []
@@ -133,7 +136,7 @@ async def _notify(runtime: Any, events: list[DomainEvent]) -> tuple[list[int], d
     return created, errors
 
 
-def _absolute(runtime: Any, link: str | None) -> str | None:
+def _absolute(runtime: Runtime, link: str | None) -> str | None:
     if not link:
         return None
     if link.startswith(("http://", "https://")):
@@ -142,7 +145,7 @@ def _absolute(runtime: Any, link: str | None) -> str | None:
 
 
 def template_variables(
-    runtime: Any, event: DomainEvent, notice: Notice, member: dict[str, Any]
+    runtime: Runtime, event: DomainEvent, notice: Notice, member: dict[str, Any]
 ) -> dict[str, Any]:
     """What a template sees: the notice's context plus ``site``, ``member``, ``event``,
     ``link`` and ``category`` (these names win over the context's)."""
@@ -185,7 +188,7 @@ CHUNK = 50
 
 
 async def _store(
-    runtime: Any, batch: list[tuple[int, DomainEvent, Notice]], errors: dict[int, list[str]]
+    runtime: Runtime, batch: list[tuple[int, DomainEvent, Notice]], errors: dict[int, list[str]]
 ) -> list[int]:
     ids = sorted({notice.member_id for _, _, notice in batch})
     members = {row["id"]: row for row in await _RECIPIENTS.run(ids)}
@@ -263,7 +266,7 @@ async def _store(
 
 
 def _email_row(
-    runtime: Any,
+    runtime: Runtime,
     uow: Any,
     *,
     to_address: str,
@@ -290,7 +293,7 @@ def _email_row(
 
 
 async def queue_email(
-    runtime: Any,
+    runtime: Runtime,
     uow: Any,
     *,
     to_address: str,
@@ -358,7 +361,7 @@ async def unread_count(member_id: int) -> int:
     )
 
 
-async def mark_read(runtime: Any, member_id: int, notification_id: int) -> NotificationOut:
+async def mark_read(runtime: Runtime, member_id: int, notification_id: int) -> NotificationOut:
     """Mark one of the member's notifications read (again is fine); 404 for anyone else's."""
     async with runtime.unit_of_work() as uow:
         await Notification.update({Notification.read_at: uow.now}).where(
@@ -376,7 +379,7 @@ async def mark_read(runtime: Any, member_id: int, notification_id: int) -> Notif
     return _to_notification(row)
 
 
-async def mark_all_read(runtime: Any, member_id: int) -> int:
+async def mark_all_read(runtime: Runtime, member_id: int) -> int:
     """Mark every unread notification of the member read; returns how many."""
     async with runtime.unit_of_work() as uow:
         rows = (
@@ -401,7 +404,9 @@ async def email_preferences(member_id: int) -> NotificationSettings:
     return NotificationSettings(email={category: chosen.get(category, True) for category in CATEGORIES})
 
 
-async def set_email_preferences(runtime: Any, member_id: int, email: dict[str, bool]) -> NotificationSettings:
+async def set_email_preferences(
+    runtime: Runtime, member_id: int, email: dict[str, bool]
+) -> NotificationSettings:
     """Turn email on or off for the categories given; the others keep their setting."""
     unknown = sorted(set(email) - set(CATEGORIES))
     if unknown:
@@ -461,7 +466,7 @@ async def list_emails(
     return [_to_email(row) for row in rows], next_cursor
 
 
-async def retry_email(runtime: Any, email_id: int) -> EmailOut:
+async def retry_email(runtime: Runtime, email_id: int) -> EmailOut:
     """Give a failed email a fresh set of attempts, starting now (after fixing the cause)."""
     async with runtime.unit_of_work() as uow:
         updated = (
@@ -483,6 +488,7 @@ async def retry_email(runtime: Any, email_id: int) -> EmailOut:
             message = f"email {email_id} is {row['status']}; only failed emails can be retried"
             raise Conflict(message, extra={"status": row["status"]})
     row = await EmailOutbox.select().where(EmailOutbox.id == email_id).first()
+    assert row is not None  # read above in the same call; emails are never deleted
     return _to_email(row)
 
 
@@ -519,7 +525,7 @@ async def list_events(
     return [_to_event(row) for row in rows], next_cursor
 
 
-async def retry_event(runtime: Any, event_id: int) -> EventOut:
+async def retry_event(runtime: Runtime, event_id: int) -> EventOut:
     """Send a failed event round again: pending with fresh attempts; the worker's next
     sweep publishes it to every plugin (handlers are idempotent)."""
     async with runtime.unit_of_work():
@@ -543,4 +549,5 @@ async def retry_event(runtime: Any, event_id: int) -> EventOut:
             message = f"event {event_id} is {row['status']}; only failed events can be retried"
             raise Conflict(message, extra={"status": row["status"]})
     row = await StoredEvent.select().where(StoredEvent.id == event_id).first()
+    assert row is not None  # read above in the same call; events are never deleted
     return _to_event(row)

@@ -1,7 +1,8 @@
 """Tables of the notifications area: the inbox, the email outbox and email preferences."""
 
 from piccolo.columns import Boolean, Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class Notification(Table, tablename="core_notification"):

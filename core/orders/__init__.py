@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from agorakit.orders.process import Transition as Transition
     from agorakit.orders.process import TransitionNotAllowed as TransitionNotAllowed
     from agorakit.orders.process import UnknownTransition as UnknownTransition
+    from agorakit.orders.process_registry import SetForm as SetForm
     from agorakit.orders.process_registry import registry as registry
     from agorakit.orders.process_registry import set_form as set_form
     from agorakit.orders.proofs import accept_submitted_proofs as accept_submitted_proofs
@@ -85,6 +86,7 @@ EXPORTS: dict[str, str] = {
     "registry": "agorakit.orders.process_registry",
     "roles_of": "agorakit.orders.queries",
     "set_form": "agorakit.orders.process_registry",
+    "SetForm": "agorakit.orders.process_registry",
     "submit_proof": "agorakit.orders.proofs",
     "SubmitProof": "agorakit.orders.schemas",
     "Timer": "agorakit.orders.process",

@@ -16,7 +16,7 @@ transition, :func:`fire_set`): the same statements, one of each kind, for any nu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -33,12 +33,15 @@ from agorakit.orders.quotes import load_quote_context, order_quantity
 from agorakit.orders.schemas import ItemIn, OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderItem, OrderTimer
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 
 @dataclass
 class TransitionContext:
     """What guards and effects see."""
 
-    runtime: Any
+    runtime: Runtime
     uow: Any
     order: OrderOut
     process: Process
@@ -49,7 +52,7 @@ class TransitionContext:
 
 
 async def create_order(
-    runtime: Any,
+    runtime: Runtime,
     *,
     process: str,
     buyer_id: int,
@@ -86,17 +89,17 @@ async def create_order(
     row = await _order_row(order_id)
     if caller is None:
         return await _to_order(row)
-    process = registry(runtime).processes.get((row["process"], row["process_version"]))
-    return await _to_order(row, roles=roles_of(row, caller, process), process=process)
+    definition = registry(runtime).processes.get((row["process"], row["process_version"]))
+    return await _to_order(row, roles=roles_of(row, caller, definition), process=definition)
 
 
 def quote_order(
-    runtime: Any,
+    runtime: Runtime,
     *,
     process: str,
     amount: int,
     currency: str,
-    buyer_id: int,
+    buyer_id: int | None,
     seller_id: int | None,
     data: dict[str, Any],
     context: QuoteContext,
@@ -210,7 +213,12 @@ async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, it
 
 
 async def fire(
-    runtime: Any, order_id: int, transition: str, *, caller: Any | None, data: dict[str, Any] | None = None
+    runtime: Runtime,
+    order_id: int,
+    transition: str,
+    *,
+    caller: Any | None,
+    data: dict[str, Any] | None = None,
 ) -> OrderOut:
     """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work."""
     async with runtime.unit_of_work() as uow:
@@ -259,7 +267,8 @@ async def _fire(
         await _check_eligible(runtime, row["listing_id"], caller)
     reg = registry(runtime)
     if items is None:
-        items = await _ITEMS.run(order_id)
+        fetched: list[dict[str, Any]] = await _ITEMS.run(order_id)
+        items = fetched
     before = await _to_order(row, items=items)
     context = TransitionContext(runtime, uow, before, process, transition, actor_role, actor_id, data or {})
     for guard in transition.guards:
@@ -475,7 +484,7 @@ async def move_in(
     return await _order_row(order_id)
 
 
-async def _check_eligible(runtime: Any, listing_id: int, member: Any) -> None:
+async def _check_eligible(runtime: Runtime, listing_id: int, member: Any) -> None:
     """A candidate must be allowed to take the order's listing (``agorakit_can_take``)."""
 
     await check_can_take(runtime, await get_listing(listing_id), member)

@@ -16,12 +16,15 @@ amounts, in the ledger's words.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount
 from agorakit.orders.process_registry import registry
 from agorakit.orders.tables import Order
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.orders")
 
@@ -61,7 +64,7 @@ def expected_escrow(process: Any, row: dict[str, Any]) -> int | None:
     return int(((row["data"] or {}).get("quote") or {}).get("buyer_total", 0))
 
 
-async def escrow_problems(runtime: Any) -> list[EscrowProblem]:
+async def escrow_problems(runtime: Runtime) -> list[EscrowProblem]:
     """Every order whose escrow breaks the invariant (see the module); empty = sound.
 
     Reads the orders that are not final, a page at a time, with their escrows, then the
@@ -106,13 +109,13 @@ async def escrow_problems(runtime: Any) -> list[EscrowProblem]:
             .first()
         )
         process = reg.processes.get((row["process"], row["process_version"])) if row else None
-        if process is not None and row["state"] in process.final:
+        if row is not None and process is not None and row["state"] in process.final:
             problems.append(EscrowProblem(row["id"], row["state"], currency, balance, 0))
     problems.sort(key=lambda p: (p.order_id, p.currency))
     return problems
 
 
-async def escrow_problem_lines(runtime: Any) -> list[str]:
+async def escrow_problem_lines(runtime: Runtime) -> list[str]:
     """:func:`escrow_problems` as lines for ``check-ledger``."""
     return [str(problem) for problem in await escrow_problems(runtime)]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.events import DomainEvent
@@ -36,6 +36,9 @@ from agorakit.orders.events import (
 from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import order_by_id
 from agorakit.orders.tables import Order, OrderEvent, Proof
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 ProofReviewed = ProofAccepted | ProofRejected | ProofCorrectionRequested
 _OUTCOMES = {
@@ -120,7 +123,8 @@ async def _facts(order_id: int, transition: str, at: Any) -> dict[str, Any]:
     return (history or {}).get("data") or {}
 
 
-async def order_created(event: DomainEvent, runtime: Any) -> list[Notice]:
+async def order_created(event: DomainEvent, runtime: Runtime) -> list[Notice]:
+    from agorakit.money import format_amount
 
     order = await _order(event.payload.order_id)
     if order is None or order["seller_id"] is None or order["seller_id"] == event.actor_id:
@@ -158,7 +162,7 @@ _TRANSITION_FACTS = Prepared(
 )
 
 
-async def order_transitioned(event: DomainEvent, runtime: Any) -> list[Notice]:
+async def order_transitioned(event: DomainEvent, runtime: Runtime) -> list[Notice]:
     moved = event.payload
     order = await _order(moved.order_id)
     if order is None:
@@ -203,7 +207,7 @@ async def order_transitioned(event: DomainEvent, runtime: Any) -> list[Notice]:
 _PROOF = Prepared(lambda id: Proof.select().where(Proof.id == id).first())
 
 
-async def proof_submitted(event: DomainEvent, runtime: Any) -> list[Notice]:
+async def proof_submitted(event: DomainEvent, runtime: Runtime) -> list[Notice]:
     order = await _order(event.payload.order_id)
     if order is None or order["buyer_id"] == event.actor_id:
         return []
@@ -218,7 +222,7 @@ async def proof_submitted(event: DomainEvent, runtime: Any) -> list[Notice]:
     ]
 
 
-async def proof_reviewed(event: DomainEvent, runtime: Any) -> list[Notice]:
+async def proof_reviewed(event: DomainEvent, runtime: Runtime) -> list[Notice]:
     proof = await _PROOF.run(event.payload.proof_id)
     if proof is None or proof["submitted_by"] == event.actor_id:
         return []
@@ -239,7 +243,7 @@ async def proof_reviewed(event: DomainEvent, runtime: Any) -> list[Notice]:
     ]
 
 
-async def order_notices(event: DomainEvent, runtime: Any) -> list[Notice]:
+async def order_notices(event: DomainEvent, runtime: Runtime) -> list[Notice]:
     """The orders area's notices for one event (none for events of other areas)."""
     payload = event.payload
     if isinstance(payload, OrderCreated):

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.errors import Conflict, Forbidden, NotFound
 from agorakit.money import payments
@@ -23,6 +23,9 @@ from agorakit.orders.engine import _fire
 from agorakit.orders.process import TransitionNotAllowed
 from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import locked_order_row, visible_row
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 ORDER_PREFIX = "order:"
 
@@ -40,13 +43,13 @@ def order_id_of(escrow_ref: str | None) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _payment_transition(runtime: Any, row: dict[str, Any]) -> Any:
+def _payment_transition(runtime: Runtime, row: dict[str, Any]) -> Any:
     process = registry(runtime).get(row["process"], row["process_version"])
     return process.transition(process.on_payment) if process.on_payment else None
 
 
 async def pay_order(
-    runtime: Any, order_id: int, *, caller: Any, method: str, idempotency_key: str | None = None
+    runtime: Runtime, order_id: int, *, caller: Any, method: str, idempotency_key: str | None = None
 ) -> tuple[Any, bool]:
     """The buyer pays the order's total (with buyer fees) into its escrow; ``(payment, replayed)``.
 

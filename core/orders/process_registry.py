@@ -3,23 +3,44 @@ forms of guards and effects that let the worker fire a batch of orders at once."
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from agorakit.errors import Conflict
 from agorakit.orders.process import Process, ProcessError, Transition
 from agorakit.settings import ConfigError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.orders.engine import TransitionContext
+    from agorakit.runtime import Runtime
+
+
+@runtime_checkable
+class SetForm(Protocol):
+    """A guard or an effect (``agorakit_order_guards``/``agorakit_order_effects``) that has
+    its set form, as :func:`set_form` makes it.
+
+    Called with one :class:`TransitionContext` it is the single form (a guard returns a
+    reason or None, an effect nothing; either may be async).  ``many(contexts)`` is the set
+    form: one call for a batch of orders (a guard returns one reason or None per context).
+    Guards and effects without ``many`` are plain callables of one context.
+    """
+
+    many: Callable[[list[TransitionContext]], Any]
+
+    def __call__(self, context: TransitionContext, /) -> Any: ...
+
 
 class Registry:
     """The processes, guards and effects of a site, checked against each other."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         try:
             self._collect(runtime)
         except (ValueError, ProcessError) as exc:
             raise ConfigError(f"{runtime.settings.source}: {exc}") from exc
 
-    def _collect(self, runtime: Any) -> None:
+    def _collect(self, runtime: Runtime) -> None:
         self.processes: dict[tuple[str, int], Process] = {}
         for process in runtime.hooks.collect_sync("agorakit_processes", runtime=runtime):
             key = (process.name, process.version)
@@ -67,14 +88,16 @@ def _named(results: list[dict[str, Any] | None], what: str) -> dict[str, Any]:
     return out
 
 
-def registry(runtime: Any) -> Registry:
+def registry(runtime: Runtime) -> Registry:
     found = getattr(runtime, "_orders_registry", None)
     if found is None:
         found = runtime._orders_registry = Registry(runtime)
     return found
 
 
-def set_form(many: Any) -> Any:
+def set_form(
+    many: Callable[[list[TransitionContext]], Any],
+) -> Callable[[Callable[[TransitionContext], Any]], SetForm]:
     """Give a guard or an effect its set form, which the worker uses to fire a batch of
     due timers' transitions together instead of one order at a time::
 
@@ -92,16 +115,17 @@ def set_form(many: Any) -> Any:
     orders fire one at a time, so the single form decides what fails.
     """
 
-    def attach(single: Any) -> Any:
-        single.many = many
-        return single
+    def attach(single: Callable[[TransitionContext], Any]) -> SetForm:
+        form = cast("SetForm", single)
+        form.many = many
+        return form
 
     return attach
 
 
-def fires_as_set(runtime: Any, transition: Transition) -> bool:
+def fires_as_set(runtime: Runtime, transition: Transition) -> bool:
     """Whether the worker may fire ``transition`` on a batch of orders at once."""
     reg = registry(runtime)
-    return all(callable(getattr(reg.guards[name], "many", None)) for name in transition.guards) and all(
-        callable(getattr(reg.effects[name], "many", None)) for name in transition.effects
+    return all(isinstance(reg.guards[name], SetForm) for name in transition.guards) and all(
+        isinstance(reg.effects[name], SetForm) for name in transition.effects
     )

@@ -3,7 +3,7 @@ correction; each step can fire a transition of the order's process (``on_proof``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.attachments import check_attachments
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of
@@ -14,6 +14,9 @@ from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import get_order
 from agorakit.orders.schemas import OrderOut, ProofOut, SubmitProof
 from agorakit.orders.tables import Proof
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 #: the event of each review outcome
 _REVIEWED = {
@@ -46,7 +49,7 @@ _INSERT_PROOF = PreparedInsert(Proof)
 
 
 async def submit_proof(
-    runtime: Any, order_id: int, proof: SubmitProof, *, caller: Any, order: OrderOut | None = None
+    runtime: Runtime, order_id: int, proof: SubmitProof, *, caller: Any, order: OrderOut | None = None
 ) -> ProofOut:
     """The seller (worker) submits evidence of the work; checked by ``agorakit_validate_proof``.
 
@@ -89,7 +92,7 @@ async def submit_proof(
 
 
 async def review_proof(
-    runtime: Any, order_id: int, proof_id: int, *, decision: str, reason: str, caller: Any
+    runtime: Runtime, order_id: int, proof_id: int, *, decision: str, reason: str, caller: Any
 ) -> ProofOut:
     """The buyer accepts a proof, rejects it, or asks for a correction (with a reason)."""
     order = await get_order(runtime, order_id, caller=caller)
@@ -139,7 +142,7 @@ async def _proof_transition(uow: Any, order: OrderOut, event: str, caller: Any, 
         await fire_in(uow, order.id, name, caller=caller, data={"proof": proof_id})
 
 
-async def get_proof(runtime: Any, order_id: int, proof_id: int, *, caller: Any) -> ProofOut:
+async def get_proof(runtime: Runtime, order_id: int, proof_id: int, *, caller: Any) -> ProofOut:
     await get_order(runtime, order_id, caller=caller)
     return await _proof(order_id, proof_id)
 
@@ -158,7 +161,7 @@ async def _proof(order_id: int, proof_id: int) -> ProofOut:
     return _to_proof(row)
 
 
-async def list_proofs(runtime: Any, order_id: int, *, caller: Any) -> list[ProofOut]:
+async def list_proofs(runtime: Runtime, order_id: int, *, caller: Any) -> list[ProofOut]:
     await get_order(runtime, order_id, caller=caller)
     rows = await Proof.select().where(Proof.order == order_id).order_by(Proof.id).output(load_json=True)
     return [_to_proof(r) for r in rows]

@@ -3,7 +3,7 @@ the caller's list of orders."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts.roles import is_operator
 from agorakit.db.prepared import Prepared
@@ -14,6 +14,9 @@ from agorakit.orders.process_registry import registry
 from agorakit.orders.schemas import OrderEventOut, OrderItemOut, OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderItem
 from agorakit.pagination import decode_cursor, page
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 _ORDER = Prepared(lambda id: Order.select().where(Order.id == id).first().output(load_json=True))
 #: ``FOR UPDATE`` on PostgreSQL; SQLite has no row locks (its one writer serialises instead)
@@ -55,7 +58,8 @@ async def _to_order(
     """The API view of an order row; ``items`` when the caller has them (they never change
     after the order is created)."""
     if items is None:
-        items = await _ITEMS.run(row["id"])
+        fetched: list[dict[str, Any]] = await _ITEMS.run(row["id"])
+        items = fetched
     currency = row["currency"]
     return OrderOut(
         id=row["id"],
@@ -112,7 +116,7 @@ def roles_of(order: dict[str, Any], caller: Any | None, process: Process | None 
     return frozenset(roles)
 
 
-async def get_order(runtime: Any, order_id: int, *, caller: Any | None) -> OrderOut:
+async def get_order(runtime: Runtime, order_id: int, *, caller: Any | None) -> OrderOut:
     """An order for one of its parties or an operator; 404 for anyone else."""
     row = await _order_row(order_id)
     process = registry(runtime).processes.get((row["process"], row["process_version"]))
@@ -122,7 +126,7 @@ async def get_order(runtime: Any, order_id: int, *, caller: Any | None) -> Order
     return await _to_order(row, roles=roles, process=process)
 
 
-async def visible_row(runtime: Any, order_id: int, *, caller: Any | None) -> dict[str, Any]:
+async def visible_row(runtime: Runtime, order_id: int, *, caller: Any | None) -> dict[str, Any]:
     """The order's row if ``caller`` may see the order (as :func:`get_order` decides), else
     a 404: for a check that needs no more than the row."""
     row = await _order_row(order_id)
@@ -131,7 +135,7 @@ async def visible_row(runtime: Any, order_id: int, *, caller: Any | None) -> dic
     return row
 
 
-async def history(runtime: Any, order_id: int, *, caller: Any | None) -> list[OrderEventOut]:
+async def history(runtime: Runtime, order_id: int, *, caller: Any | None) -> list[OrderEventOut]:
     await get_order(runtime, order_id, caller=caller)
     rows = (
         await OrderEvent.select()
@@ -155,7 +159,7 @@ async def history(runtime: Any, order_id: int, *, caller: Any | None) -> list[Or
 
 
 async def list_orders(
-    runtime: Any,
+    runtime: Runtime,
     *,
     caller: Any,
     cursor: str | None,

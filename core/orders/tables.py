@@ -1,7 +1,8 @@
 """Tables of the orders area: orders, their items, history, timers and proofs."""
 
 from piccolo.columns import JSON, BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class Order(Table, tablename="core_order"):

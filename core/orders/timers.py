@@ -8,7 +8,7 @@ import functools
 import logging
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -24,6 +24,9 @@ from agorakit.orders.schemas import TimerOut
 from agorakit.orders.tables import Order, OrderItem, OrderTimer
 from agorakit.pagination import decode_cursor, page
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 log = logging.getLogger("agorakit.orders")
 
 #: Attempts before a failing timer is marked ``failed`` (and shown to operators).
@@ -36,7 +39,7 @@ class TimerReport(msgspec.Struct):
     failed: list[int] = []
 
 
-async def fire_due_timers(runtime: Any, *, limit: int = 1000) -> TimerReport:
+async def fire_due_timers(runtime: Runtime, *, limit: int = 1000) -> TimerReport:
     """Fire pending timers that are due (at most ``limit``), in batches.
 
     A batch is one unit of work: it claims up to ``[worker] timer_batch`` due timers
@@ -76,7 +79,7 @@ async def fire_due_timers(runtime: Any, *, limit: int = 1000) -> TimerReport:
     return await _fire_due(runtime, limit)
 
 
-async def _fire_due(runtime: Any, limit: int) -> TimerReport:
+async def _fire_due(runtime: Runtime, limit: int) -> TimerReport:
     """Fire due timers batch after batch until none is left or ``limit`` were handled."""
     report = TimerReport()
     handled = 0
@@ -150,7 +153,7 @@ _MARK_TIMERS = Prepared(
 
 
 async def _fire_batch(
-    runtime: Any, size: int, claimed: list[int], *, only: int | None = None
+    runtime: Runtime, size: int, claimed: list[int], *, only: int | None = None
 ) -> list[tuple[int, str]]:
     """Claim up to ``size`` due timers (or the timer ``only``) and fire them in one unit
     of work; ``claimed`` gets their ids before any is fired."""
@@ -254,7 +257,7 @@ def _seller(orders: dict[int, dict[str, Any]], timer: dict[str, Any]) -> int:
 
 
 def _sets(
-    runtime: Any, timers: list[dict[str, Any]], orders: dict[int, dict[str, Any]]
+    runtime: Runtime, timers: list[dict[str, Any]], orders: dict[int, dict[str, Any]]
 ) -> tuple[list[tuple[tuple[Process, Transition], list[dict[str, Any]]]], list[dict[str, Any]]]:
     """The timers whose transitions fire as sets, grouped by process and transition (an
     order at most once per group), and the others."""
@@ -267,6 +270,9 @@ def _sets(
         process = reg.processes.get((row["process"], row["process_version"])) if row else None
         transition = process.transition(timer["transition"]) if process else None
         key = (row["process"], row["process_version"], timer["transition"]) if row else None
+        if row is None or process is None or key is None:
+            singles.append(timer)
+            continue
         if (
             transition is None
             or "system" not in transition.actors
@@ -280,7 +286,7 @@ def _sets(
     return list(groups.values()), singles
 
 
-async def _fire_alone(runtime: Any, timer_id: int) -> list[tuple[int, str]]:
+async def _fire_alone(runtime: Runtime, timer_id: int) -> list[tuple[int, str]]:
     """Fire one timer in a unit of work of its own; a commit that fails counts as its failure."""
     try:
         return await _fire_batch(runtime, 1, [], only=timer_id)
@@ -290,9 +296,11 @@ async def _fire_alone(runtime: Any, timer_id: int) -> list[tuple[int, str]]:
         return [await _record_timer_failure(runtime, timer_id, error)]
 
 
-async def _record_timer_failure(runtime: Any, timer_id: int, error: AgorakitError) -> tuple[int, str]:
+async def _record_timer_failure(runtime: Runtime, timer_id: int, error: AgorakitError) -> tuple[int, str]:
     async with runtime.unit_of_work() as uow:
         row = await OrderTimer.select(OrderTimer.attempts).where(OrderTimer.id == timer_id).first()
+        if row is None:  # gone with its order meanwhile: nothing left to fire
+            return timer_id, "cancelled"
         attempts = row["attempts"] + 1
         failed = attempts >= TIMER_MAX_ATTEMPTS
         await OrderTimer.update(

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from piccolo.query.functions.aggregate import Count
 
@@ -34,6 +34,9 @@ from agorakit.pagination import decode_cursor, page
 from agorakit.reviews.events import ReviewHidden, ReviewPosted, ReviewUnhidden
 from agorakit.reviews.schemas import MemberRating, PostReview, ReviewOut, ReviewSummary
 from agorakit.reviews.tables import Review
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 STARS = (1, 2, 3, 4, 5)
@@ -67,7 +70,7 @@ def format_average(total: int, count: int) -> str | None:
     return f"{average:.2f}"
 
 
-_NO_STARS = dict.fromkeys(STARS, 0)
+_NO_STARS: dict[int, int] = dict.fromkeys(STARS, 0)
 
 
 def _summary(distribution: dict[int, int]) -> ReviewSummary:
@@ -142,7 +145,7 @@ _SELLER_RATING_KEY = (
 )
 
 
-async def store_seller_rating(runtime: Any, member_id: int, *, listing_id: int | None = None) -> None:
+async def store_seller_rating(runtime: Runtime, member_id: int, *, listing_id: int | None = None) -> None:
     """Store ``member_id``'s rating as a seller on their listings (``core_listing.seller_rating``,
     which ``GET /listings?sort=rating`` reads from an index), or on one of them.
 
@@ -224,7 +227,7 @@ async def get_review(review_id: int, *, operator: bool = False) -> ReviewOut:
     return (await _to_reviews([await _review_row(review_id)], operator=operator))[0]
 
 
-async def order_reviews(runtime: Any, order_id: int, *, caller: Any) -> list[ReviewOut]:
+async def order_reviews(runtime: Runtime, order_id: int, *, caller: Any) -> list[ReviewOut]:
     """Both reviews of an order, hidden ones included (marked), for its parties and operators."""
     await orders.get_order(runtime, order_id, caller=caller)  # 404 for anyone else
     rows = await Review.select().where(Review.order_id == order_id).order_by(Review.id)
@@ -299,7 +302,7 @@ async def _check_listing(listing_id: int) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def clean_text(runtime: Any, text: str) -> str:
+def clean_text(runtime: Runtime, text: str) -> str:
     """The feedback without surrounding blanks; 422 when empty, too long or with control characters."""
     text = text.strip()
     limit = runtime.settings.reviews.max_text_length
@@ -313,7 +316,7 @@ def clean_text(runtime: Any, text: str) -> str:
     return text
 
 
-async def post_review(runtime: Any, order_id: int, cmd: PostReview, *, caller: Any) -> ReviewOut:
+async def post_review(runtime: Runtime, order_id: int, cmd: PostReview, *, caller: Any) -> ReviewOut:
     """A party of a completed order reviews the other party (once, within the window)."""
     order = await orders.get_order(runtime, order_id, caller=caller)  # 404 for non-parties
     if caller.id == order.buyer_id and caller.id != order.seller_id:
@@ -327,6 +330,8 @@ async def post_review(runtime: Any, order_id: int, cmd: PostReview, *, caller: A
     try:
         async with runtime.unit_of_work() as uow:
             row = await Order.select(Order.state, Order.state_entered_at).where(Order.id == order_id).first()
+            if row is None:
+                raise NotFound(f"there is no order {order_id}")
             _check_reviewable(runtime, order_id, row["state"], row["state_entered_at"], process, uow.now)
             if subject_id is None:
                 raise NotReviewable(f"order {order_id} has no seller to review")
@@ -369,7 +374,7 @@ def _already(order_id: int) -> AlreadyReviewed:
 
 
 def _check_reviewable(
-    runtime: Any, order_id: int, state: str, entered_at: Any, process: Any, now: Any
+    runtime: Runtime, order_id: int, state: str, entered_at: Any, process: Any, now: Any
 ) -> None:
     if not process.reviewable:
         raise NotReviewable(f"orders of {process.name} cannot be reviewed", extra={"state": state})
@@ -386,7 +391,7 @@ def _check_reviewable(
         raise ReviewWindowClosed(message, extra={"closed_at": closes.isoformat()})
 
 
-async def hide_review(runtime: Any, review_id: int, *, reason: str, operator: Any) -> ReviewOut:
+async def hide_review(runtime: Runtime, review_id: int, *, reason: str, operator: Any) -> ReviewOut:
     """Hide a review (operators): it leaves public lists and summaries at once."""
     reason = " ".join(reason.split())
     if not reason:
@@ -420,7 +425,7 @@ async def hide_review(runtime: Any, review_id: int, *, reason: str, operator: An
     return await get_review(review_id, operator=True)
 
 
-async def unhide_review(runtime: Any, review_id: int, *, operator: Any) -> ReviewOut:
+async def unhide_review(runtime: Runtime, review_id: int, *, operator: Any) -> ReviewOut:
     """Show a hidden review again (operators)."""
     async with runtime.unit_of_work() as uow:
         changed = (

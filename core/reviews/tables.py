@@ -1,7 +1,8 @@
 """Tables of the reviews area: what the parties of a completed order say about each other."""
 
 from piccolo.columns import Boolean, Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db.table import Table
 
 
 class Review(Table, tablename="core_review"):

@@ -11,11 +11,14 @@ the bank, and mark each one completed or failed.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.money import PaymentStep, format_amount
 from agorakit.plugins.bank_transfer.destinations import DESTINATION_FIELDS, validate_destination
 from agorakit.plugins.bank_transfer.settings import BankTransferSettings, to_minor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 #: The methods' name: what sites bind in ``[money]``, and the ledger accounts
 #: ``external:bank_transfer`` and ``payouts:bank_transfer:clearing``.
@@ -30,7 +33,7 @@ class BankTransferPayIn:
     name = METHOD
     label = "Bank transfer"
 
-    async def start(self, *, runtime: Any, uow: Any, payment: Any) -> PaymentStep:
+    async def start(self, *, runtime: Runtime, uow: Any, payment: Any) -> PaymentStep:
         settings: BankTransferSettings = runtime.plugin_settings(PLUGIN)
         return PaymentStep(
             status="awaiting_funds",
@@ -55,7 +58,7 @@ class BankTransferPayout:
     def __init__(self, settings: BankTransferSettings | None = None) -> None:
         self.settings = settings or BankTransferSettings()
 
-    def bind(self, runtime: Any) -> BankTransferPayout:
+    def bind(self, runtime: Runtime) -> BankTransferPayout:
         """This method with the site's ``[plugins.bank_transfer]`` settings."""
         return BankTransferPayout(runtime.plugin_settings(PLUGIN))
 

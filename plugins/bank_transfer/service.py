@@ -14,7 +14,7 @@ import csv
 import io
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.money import (
@@ -36,6 +36,9 @@ from agorakit.plugins.bank_transfer.events import PayoutBatchCreated
 from agorakit.plugins.bank_transfer.methods import METHOD
 from agorakit.plugins.bank_transfer.schemas import PayoutBatchOut
 from agorakit.plugins.bank_transfer.tables import PayoutBatch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 #: Columns of the payout CSV, in order.
 CSV_COLUMNS = (
@@ -63,7 +66,7 @@ class EmptyBatch(Conflict):
 
 
 async def confirm_payment(
-    runtime: Any, *, payment_id: int, operator_id: int, amount: Money, reference: str
+    runtime: Runtime, *, payment_id: int, operator_id: int, amount: Money, reference: str
 ) -> PaymentOut:
     """Settle an awaiting bank transfer whose money an operator saw arrive.
 
@@ -138,7 +141,7 @@ def _confirmed_amount(payment: PaymentOut, confirmed: Money) -> int:
 # --------------------------------------------------------------------------------------
 
 
-async def create_payout_batch(runtime: Any, *, currency: str, operator_id: int) -> PayoutBatchOut:
+async def create_payout_batch(runtime: Runtime, *, currency: str, operator_id: int) -> PayoutBatchOut:
     """Batch every requested bank withdrawal in ``currency``, oldest first.
 
     :raises ValidationFailed: the site does not accept ``currency``.
@@ -175,7 +178,8 @@ async def create_payout_batch(runtime: Any, *, currency: str, operator_id: int) 
 
 
 async def get_payout_batch(ref: str) -> PayoutBatchOut:
-    row = await PayoutBatch.select().where(PayoutBatch.ref == ref).first()
+    column = PayoutBatch._meta.get_column_by_name("ref")  # ``PayoutBatch.ref``, which shadows a method
+    row = await PayoutBatch.select().where(column == ref).first()
     if row is None:
         raise NotFound(f"there is no payout batch {ref[:40]!r}")
     return await _to_batch(row)

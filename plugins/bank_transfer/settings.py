@@ -17,7 +17,7 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 
-class BankTransferSettings(SettingsStruct):
+class BankTransferSettings(SettingsStruct, frozen=True):
     #: hours an unconfirmed bank transfer pay-in waits for the money before it expires
     #: (default 72)
     payin_expiry_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 90)] = 72

@@ -1,7 +1,8 @@
 """Tables of the bank_transfer plugin: the manual payout batches operators export."""
 
 from piccolo.columns import BigInt, Integer, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db import Table
 
 
 class PayoutBatch(Table, tablename="bank_transfer_payout_batch"):
@@ -10,7 +11,8 @@ class PayoutBatch(Table, tablename="bank_transfer_payout_batch"):
     Its withdrawals are the ``core_withdrawal`` rows whose ``batch_ref`` is ``ref``.
     """
 
-    ref = Varchar(length=40, unique=True, help_text="Batch reference, e.g. BT-20260105-9F3A1C2B.")
+    # The column shadows Piccolo's ``Table.ref()`` (never used on this table).
+    ref = Varchar(length=40, unique=True, help_text="Batch reference, e.g. BT-20260105-9F3A1C2B.")  # pyright: ignore[reportAssignmentType]
     currency = Varchar(length=3, help_text="ISO 4217 code; a batch holds one currency.")
     #: not ``count``: that would hide ``Table.count()``
     withdrawal_count = Integer(help_text="Number of withdrawals in the batch.")

@@ -3,7 +3,7 @@ and an order in progress — made through the services, as real use would."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit import catalog, orders
 from agorakit.catalog import CreateCategory, CreateListing
@@ -12,6 +12,9 @@ from agorakit.orders import pay_order
 from agorakit.plugins.gigs import service
 from agorakit.plugins.gigs.schemas import Delivery, OrderGig
 from agorakit.reviews import PostReview, post_review
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 CATEGORIES = [
     ("design", "Design", None),
@@ -54,7 +57,7 @@ GIGS = [
 ]
 
 
-async def _categories(runtime: Any, operator: Any) -> None:
+async def _categories(runtime: Runtime, operator: Any) -> None:
     existing = set((await catalog.category_slugs()).values())
     for slug, name, parent in CATEGORIES:
         if slug not in existing:
@@ -63,7 +66,7 @@ async def _categories(runtime: Any, operator: Any) -> None:
             )
 
 
-async def load_demo_gigs(runtime: Any, members: dict[str, Any]) -> None:
+async def load_demo_gigs(runtime: Runtime, members: dict[str, Any]) -> None:
     seller, buyer, operator = members["seller"], members["buyer"], members["operator"]
     currency = runtime.settings.site.currency
     await _categories(runtime, operator)

@@ -8,7 +8,7 @@ conversations, reviews and reports (disputes).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -29,6 +29,9 @@ from agorakit.plugins.gigs.schemas import (
     QuoteLine,
 )
 from agorakit.plugins.gigs.tables import GigCancellation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 KIND = "gig"
 
@@ -119,7 +122,7 @@ def _check_buyer(listing: Any, buyer: Any) -> None:
         raise GigNotAvailable(f"gig {listing.id} is {listing.status}; only published gigs can be ordered")
 
 
-async def quote_gig(runtime: Any, listing_id: int, cmd: OrderGig, *, buyer: Any | None) -> GigQuote:
+async def quote_gig(runtime: Runtime, listing_id: int, cmd: OrderGig, *, buyer: Any | None) -> GigQuote:
     """What ordering the gig with these extras and this quantity costs, and when it is due."""
     listing = await _gig(listing_id, viewer=buyer)
     items, days = _lines(listing, cmd)
@@ -139,7 +142,7 @@ async def quote_gig(runtime: Any, listing_id: int, cmd: OrderGig, *, buyer: Any 
         listing_id=listing.id,
         items=[
             QuoteLine(
-                kind=item.kind,
+                kind="extra" if item.kind == "extra" else "base",
                 description=item.description,
                 unit_price=money(item.unit_price, currency),
                 quantity=item.quantity,
@@ -159,7 +162,7 @@ async def quote_gig(runtime: Any, listing_id: int, cmd: OrderGig, *, buyer: Any 
     )
 
 
-async def order_gig(runtime: Any, listing_id: int, cmd: OrderGig, *, buyer: Any) -> OrderOut:
+async def order_gig(runtime: Runtime, listing_id: int, cmd: OrderGig, *, buyer: Any) -> OrderOut:
     """A buyer orders a published gig: an order awaiting payment, its price fixed now."""
     listing = await _gig(listing_id, viewer=buyer)
     _check_buyer(listing, buyer)
@@ -272,21 +275,21 @@ async def close_proposal(ctx: Any) -> None:
 # --------------------------------------------------------------------------------------
 
 
-async def _gig_order(runtime: Any, order_id: int, caller: Any) -> OrderOut:
+async def _gig_order(runtime: Runtime, order_id: int, caller: Any) -> OrderOut:
     order = await orders.get_order(runtime, order_id, caller=caller)
     if order.process != PROCESS:
         raise NotFound(f"there is no gig order {order_id}")
     return order
 
 
-async def check_gig_order(runtime: Any, order_id: int, caller: Any) -> None:
+async def check_gig_order(runtime: Runtime, order_id: int, caller: Any) -> None:
     """404 unless the order is a gig order ``caller`` may see (reads its row only)."""
     row = await orders.visible_row(runtime, order_id, caller=caller)
     if row["process"] != PROCESS:
         raise NotFound(f"there is no gig order {order_id}")
 
 
-async def deliver(runtime: Any, order_id: int, delivery: Delivery, *, caller: Any) -> OrderOut:
+async def deliver(runtime: Runtime, order_id: int, delivery: Delivery, *, caller: Any) -> OrderOut:
     """The seller delivers (a message and files) and marks the order complete."""
     order = await _gig_order(runtime, order_id, caller)
     if caller.id != order.seller_id:
@@ -330,7 +333,7 @@ def _party(order: Any, caller: Any) -> None:
         raise Forbidden("only the buyer and the seller of the order can do this")
 
 
-async def cancellations(runtime: Any, order_id: int, *, caller: Any) -> list[CancellationOut]:
+async def cancellations(runtime: Runtime, order_id: int, *, caller: Any) -> list[CancellationOut]:
     order = await _gig_order(runtime, order_id, caller)
     rows = (
         await GigCancellation.select()
@@ -340,7 +343,9 @@ async def cancellations(runtime: Any, order_id: int, *, caller: Any) -> list[Can
     return [_to_cancellation(row, order) for row in rows]
 
 
-async def propose_cancellation(runtime: Any, order_id: int, reason: str, *, caller: Any) -> CancellationOut:
+async def propose_cancellation(
+    runtime: Runtime, order_id: int, reason: str, *, caller: Any
+) -> CancellationOut:
     order = await _gig_order(runtime, order_id, caller)
     _party(order, caller)
     reason = " ".join(reason.split())
@@ -374,17 +379,18 @@ async def propose_cancellation(runtime: Any, order_id: int, reason: str, *, call
             raise CancellationOpen(f"order {order_id} already has an open cancellation proposal") from None
         raise
     row = await GigCancellation.select().where(GigCancellation.id == proposal_id).first()
+    assert row is not None  # inserted just above
     return _to_cancellation(row, order)
 
 
-async def accept_cancellation(runtime: Any, order_id: int, *, caller: Any) -> OrderOut:
+async def accept_cancellation(runtime: Runtime, order_id: int, *, caller: Any) -> OrderOut:
     """The other party accepts: the order is cancelled and the buyer refunded to credit."""
     await check_gig_order(runtime, order_id, caller)
     return await orders.fire(runtime, order_id, "cancel_mutual", caller=caller)
 
 
 async def _close(
-    runtime: Any, order_id: int, caller: Any, *, status: str, answer: str = ""
+    runtime: Runtime, order_id: int, caller: Any, *, status: str, answer: str = ""
 ) -> CancellationOut:
     order = await _gig_order(runtime, order_id, caller)
     _party(order, caller)
@@ -417,18 +423,21 @@ async def _close(
             actor_id=caller.id,
         )
     row = await GigCancellation.select().where(GigCancellation.id == proposal["id"]).first()
+    assert row is not None  # proposals are never deleted
     return _to_cancellation(row, order)
 
 
-async def decline_cancellation(runtime: Any, order_id: int, answer: str, *, caller: Any) -> CancellationOut:
+async def decline_cancellation(
+    runtime: Runtime, order_id: int, answer: str, *, caller: Any
+) -> CancellationOut:
     return await _close(runtime, order_id, caller, status="declined", answer=answer)
 
 
-async def withdraw_cancellation(runtime: Any, order_id: int, *, caller: Any) -> CancellationOut:
+async def withdraw_cancellation(runtime: Runtime, order_id: int, *, caller: Any) -> CancellationOut:
     return await _close(runtime, order_id, caller, status="withdrawn")
 
 
-async def lapse_proposals(runtime: Any, events: list[Any]) -> None:
+async def lapse_proposals(runtime: Runtime, events: list[Any]) -> None:
     """Orders that stopped running (completed, reported, refunded) close their open
     proposals: one read for a batch of events, and one update when there is any."""
     stopped = sorted(

@@ -9,7 +9,7 @@ import msgspec
 from agorakit.settings import AmountSetting, SettingsStruct
 
 
-class GigsSettings(SettingsStruct):
+class GigsSettings(SettingsStruct, frozen=True):
     #: lowest base price of a gig, a decimal string in the listing's currency (default "5.00")
     min_price: AmountSetting = "5.00"
     #: highest price of one extra, in the listing's currency (default "1000.00")

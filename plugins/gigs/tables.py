@@ -1,7 +1,8 @@
 """Tables of the gigs plugin: mutual cancellation proposals."""
 
 from piccolo.columns import Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db import Table
 
 
 class GigCancellation(Table, tablename="gigs_cancellation"):

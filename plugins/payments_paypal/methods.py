@@ -12,12 +12,15 @@ whichever comes first, exactly once.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.errors import ServiceUnavailable
 from agorakit.money import PaymentStep
 from agorakit.plugins.payments_paypal.settings import PaymentsPayPalSettings
 from agorakit.plugins.paypal.client import paypal_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 #: The method's name: what sites bind in ``[money] payment_methods``, and the ledger
 #: account ``external:paypal`` money comes from.
@@ -36,12 +39,12 @@ class PayPalCheckout:
         self.settings = settings or PaymentsPayPalSettings()
         self.configured = configured
 
-    def bind(self, runtime: Any) -> PayPalCheckout:
+    def bind(self, runtime: Runtime) -> PayPalCheckout:
         """This method with the site's settings; stops start-up without the paypal plugin."""
         account = paypal_settings(runtime)  # ConfigError when "paypal" is not enabled
         return PayPalCheckout(runtime.plugin_settings(PLUGIN), configured=account.configured)
 
-    async def start(self, *, runtime: Any, uow: Any, payment: Any) -> PaymentStep:
+    async def start(self, *, runtime: Runtime, uow: Any, payment: Any) -> PaymentStep:
         if not self.configured:
             message = "PayPal payments are not available yet: the site has not set up its PayPal account"
             raise ServiceUnavailable(message)
@@ -58,13 +61,13 @@ class PayPalCheckout:
             expires_at=uow.now + timedelta(hours=self.settings.approval_hours),
         )
 
-    async def sync(self, runtime: Any) -> dict[str, Any]:
+    async def sync(self, runtime: Runtime) -> dict[str, Any]:
         """The worker's step: finish PayPal payments whose webhook did not come."""
         from agorakit.plugins.payments_paypal import service
 
         return await service.sync_open_orders(runtime)
 
-    async def handle_paypal_event(self, runtime: Any, event: Any) -> str | None:
+    async def handle_paypal_event(self, runtime: Runtime, event: Any) -> str | None:
         """Checkout webhooks (``CHECKOUT.ORDER.APPROVED``, ``PAYMENT.CAPTURE.*``)."""
         from agorakit.plugins.payments_paypal import service
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.db import is_unique_violation
 from agorakit.errors import (
@@ -58,6 +58,9 @@ from agorakit.plugins.payments_paypal.tables import PayPalOrder
 from agorakit.plugins.paypal.amounts import from_paypal
 from agorakit.plugins.paypal.client import PayPalError, client_for
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 log = logging.getLogger("agorakit.paypal.checkout")
 
 OPEN = OPEN_STATUSES
@@ -90,7 +93,7 @@ class PayPalFailed(AgorakitError):
     title = "PayPal refused the request"
 
 
-def _settings(runtime: Any) -> Any:
+def _settings(runtime: Runtime) -> Any:
     return runtime.plugin_settings(PLUGIN)
 
 
@@ -137,7 +140,7 @@ def _approve_link(order: dict[str, Any]) -> str | None:
 # --------------------------------------------------------------------------------------
 
 
-async def checkout(runtime: Any, *, payment_id: int, payer_id: int) -> CheckoutOut:
+async def checkout(runtime: Runtime, *, payment_id: int, payer_id: int) -> CheckoutOut:
     """The PayPal order of an open PayPal payment (created once) and its approval link."""
     payment = await _paypal_payment(payment_id, payer_id)
     row = await _order_row(payment_id)
@@ -230,7 +233,7 @@ async def checkout(runtime: Any, *, payment_id: int, payer_id: int) -> CheckoutO
 # --------------------------------------------------------------------------------------
 
 
-async def capture(runtime: Any, *, payment_id: int, payer_id: int | None) -> PaymentOut:
+async def capture(runtime: Runtime, *, payment_id: int, payer_id: int | None) -> PaymentOut:
     """Capture an approved PayPal payment and settle it (once); ``payer_id`` None = system."""
     payment = await _paypal_payment(payment_id, payer_id)
     if payment.status == "completed":
@@ -281,7 +284,7 @@ async def _get_order(client: Any, order_id: str) -> dict[str, Any]:
         raise _failed(exc) from exc
 
 
-async def apply_order(runtime: Any, row: dict[str, Any], order: dict[str, Any]) -> PaymentOut:
+async def apply_order(runtime: Runtime, row: dict[str, Any], order: dict[str, Any]) -> PaymentOut:
     """Act on an order as PayPal shows it (after capture, a lookup or a webhook)."""
     captures = [
         c
@@ -295,7 +298,7 @@ async def apply_order(runtime: Any, row: dict[str, Any], order: dict[str, Any]) 
 
 
 async def apply_capture(
-    runtime: Any, row: dict[str, Any], capture_: dict[str, Any], *, order_status: str | None = None
+    runtime: Runtime, row: dict[str, Any], capture_: dict[str, Any], *, order_status: str | None = None
 ) -> PaymentOut:
     """Settle on a COMPLETED capture of the exact amount; keep PENDING open; fail a DECLINED one."""
     status = str(capture_.get("status") or "").upper()
@@ -319,7 +322,7 @@ async def apply_capture(
 
 
 async def _settle(
-    runtime: Any, row: dict[str, Any], payment: PaymentOut, capture_: dict[str, Any]
+    runtime: Runtime, row: dict[str, Any], payment: PaymentOut, capture_: dict[str, Any]
 ) -> PaymentOut:
     amount = capture_.get("amount") or {}
     currency = payment.amount.currency
@@ -356,7 +359,7 @@ async def _settle(
 
 
 async def _credit_late_capture(
-    runtime: Any, payment: PaymentOut, capture_: dict[str, Any], cents: int
+    runtime: Runtime, payment: PaymentOut, capture_: dict[str, Any], cents: int
 ) -> None:
     """PayPal took the money for a payment that had expired, been cancelled or failed
     meanwhile: the payer gets it as site credit (never lost, never paid twice)."""
@@ -388,7 +391,7 @@ async def _credit_late_capture(
     )
 
 
-async def _hold_open(runtime: Any, payment: PaymentOut, capture_: dict[str, Any]) -> None:
+async def _hold_open(runtime: Runtime, payment: PaymentOut, capture_: dict[str, Any]) -> None:
     """A PENDING capture: PayPal has the buyer's approval; the payment must not expire."""
     reason = (capture_.get("status_details") or {}).get("reason")
     async with runtime.unit_of_work() as uow:
@@ -404,13 +407,13 @@ async def _hold_open(runtime: Any, payment: PaymentOut, capture_: dict[str, Any]
             )
 
 
-async def _fail(runtime: Any, payment: PaymentOut, reason: str) -> None:
+async def _fail(runtime: Runtime, payment: PaymentOut, reason: str) -> None:
     async with runtime.unit_of_work() as uow:
         await fail_payment(uow, payment, reason=reason)
 
 
 async def _note(
-    runtime: Any,
+    runtime: Runtime,
     row_id: int,
     *,
     status: str | None = None,
@@ -436,7 +439,7 @@ async def _note(
 # --------------------------------------------------------------------------------------
 
 
-async def handle_event(runtime: Any, event: Any) -> str | None:
+async def handle_event(runtime: Runtime, event: Any) -> str | None:
     """A verified checkout webhook; None when it is not about a payment of this site."""
     resource = event.resource or {}
     if event.event_type == "CHECKOUT.ORDER.APPROVED":
@@ -459,7 +462,7 @@ async def handle_event(runtime: Any, event: Any) -> str | None:
     return None
 
 
-async def _finish(runtime: Any, row: dict[str, Any], action: Any) -> str:
+async def _finish(runtime: Runtime, row: dict[str, Any], action: Any) -> str:
     try:
         payment = await action()
     except ServiceUnavailable as exc:
@@ -472,7 +475,7 @@ async def _finish(runtime: Any, row: dict[str, Any], action: Any) -> str:
     return f"payment {payment.id} {payment.status}"
 
 
-async def sync_open_orders(runtime: Any) -> dict[str, Any]:
+async def sync_open_orders(runtime: Runtime) -> dict[str, Any]:
     """Ask PayPal about open PayPal payments due for a check; capture approved ones."""
     report: dict[str, Any] = {"settled": [], "errors": []}
     client = client_for(runtime)
@@ -483,7 +486,7 @@ async def sync_open_orders(runtime: Any) -> dict[str, Any]:
     if not open_ids:
         return report
     rows = await (
-        PayPalOrder.select(PayPalOrder.all_columns())
+        PayPalOrder.select(*PayPalOrder.all_columns())
         .where(
             PayPalOrder.payment_id.is_in(open_ids)
             & (PayPalOrder.next_sync_at.is_null() | (PayPalOrder.next_sync_at <= now))

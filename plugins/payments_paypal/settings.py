@@ -14,7 +14,7 @@ from agorakit.settings import SettingsStruct
 Url = Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^(https?://\S+)?$")]
 
 
-class PaymentsPayPalSettings(SettingsStruct):
+class PaymentsPayPalSettings(SettingsStruct, frozen=True):
     #: hours a PayPal payment waits for the buyer to approve it before it expires (default 3);
     #: a capture PayPal holds as PENDING keeps the payment open until PayPal decides
     approval_hours: Annotated[int, msgspec.Meta(ge=1, le=72)] = 3

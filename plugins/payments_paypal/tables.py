@@ -1,7 +1,8 @@
 """Tables of the payments_paypal plugin: the PayPal order of each PayPal payment."""
 
 from piccolo.columns import Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db import Table
 
 
 class PayPalOrder(Table, tablename="payments_paypal_order"):

@@ -13,12 +13,15 @@ moves no money.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.money import complete_payout, fail_payout
 from agorakit.plugins.payouts_paypal.events import PayPalPayoutItemUpdated, PayPalPayoutLateStatus
 from agorakit.plugins.payouts_paypal.store import batch_row, store_submission
 from agorakit.plugins.payouts_paypal.tables import PayPalPayoutItem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.paypal.payouts")
 
@@ -36,7 +39,7 @@ RANK: dict[str, int] = {
 
 
 async def apply_item_status(
-    runtime: Any,
+    runtime: Runtime,
     resource: dict[str, Any],
     *,
     status: str | None = None,
@@ -73,7 +76,7 @@ async def apply_item_status(
 
 
 async def _settle_withdrawal(
-    runtime: Any, item: dict[str, Any], new: str, paypal_item_id: str | None, reason: str | None
+    runtime: Runtime, item: dict[str, Any], new: str, paypal_item_id: str | None, reason: str | None
 ) -> str:
     withdrawal_id = item["withdrawal_id"]
     wanted = "completed" if new == SUCCESS else "failed"
@@ -94,7 +97,7 @@ async def _settle_withdrawal(
 
 
 async def _move(
-    runtime: Any,
+    runtime: Runtime,
     item: dict[str, Any],
     new: str,
     paypal_item_id: str | None,
@@ -140,7 +143,7 @@ async def _move(
     return bool(moved)
 
 
-async def _late_status(runtime: Any, item: dict[str, Any], new: str) -> str:
+async def _late_status(runtime: Runtime, item: dict[str, Any], new: str) -> str:
     """A final status after another (e.g. REVERSED after SUCCESS): recorded, no money moves."""
     async with runtime.unit_of_work() as uow:
         changed = (
@@ -190,7 +193,7 @@ async def _find_item(resource: dict[str, Any]) -> dict[str, Any] | None:
     return row
 
 
-async def _adopt_batch(runtime: Any, item: dict[str, Any], resource: dict[str, Any]) -> None:
+async def _adopt_batch(runtime: Runtime, item: dict[str, Any], resource: dict[str, Any]) -> None:
     """A verified report about an item of a batch we have not stored as accepted yet
     (the webhook came before the submit answer was stored): PayPal has the batch."""
     paypal_batch_id = resource.get("payout_batch_id")

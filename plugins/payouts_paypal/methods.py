@@ -7,7 +7,7 @@ webhooks (:mod:`.webhooks`) move them sooner.  Operators never complete or fail 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -16,6 +16,9 @@ from agorakit.money import format_amount
 from agorakit.plugins.payouts_paypal.settings import PayoutsPayPalSettings
 from agorakit.plugins.paypal.amounts import setting_to_minor
 from agorakit.plugins.paypal.client import paypal_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 #: The method's name: what sites bind in ``[money] payout_methods``, and the ledger
 #: accounts ``payouts:paypal:clearing`` and ``external:paypal``.
@@ -36,7 +39,7 @@ class PayPalPayout:
         self.settings = settings or PayoutsPayPalSettings()
         self.configured = configured
 
-    def bind(self, runtime: Any) -> PayPalPayout:
+    def bind(self, runtime: Runtime) -> PayPalPayout:
         """This method with the site's settings; stops start-up without the paypal plugin."""
         account = paypal_settings(runtime)  # ConfigError when "paypal" is not enabled
         return PayPalPayout(runtime.plugin_settings(PLUGIN), configured=account.configured)
@@ -66,6 +69,7 @@ class PayPalPayout:
             if key != "email"
         ]
         email = destination.get("email")
+        normalised = ""
         if not isinstance(email, str) or not email.strip():
             errors.append(FieldError("destination.email", "give the email address of your PayPal account"))
         else:
@@ -82,13 +86,13 @@ class PayPalPayout:
             raise ValidationFailed(errors)
         return {"email": normalised}
 
-    async def sync(self, runtime: Any) -> dict[str, Any]:
+    async def sync(self, runtime: Runtime) -> dict[str, Any]:
         """The worker's step: batch, send and follow PayPal withdrawals."""
         from agorakit.plugins.payouts_paypal import service
 
         return await service.run(runtime)
 
-    async def handle_paypal_event(self, runtime: Any, event: Any) -> str | None:
+    async def handle_paypal_event(self, runtime: Runtime, event: Any) -> str | None:
         """Payout webhooks (``PAYMENT.PAYOUTSBATCH.*``, ``PAYMENT.PAYOUTS-ITEM.*``)."""
         from agorakit.plugins.payouts_paypal import webhooks
 

@@ -27,7 +27,7 @@ import logging
 import re
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.errors import Conflict, ServiceUnavailable
 from agorakit.money import QueuedWithdrawal, attach_to_batch, claim_waiting, count_waiting
@@ -52,6 +52,9 @@ from agorakit.plugins.payouts_paypal.tables import PayPalPayoutBatch, PayPalPayo
 from agorakit.plugins.paypal.amounts import from_paypal, to_paypal
 from agorakit.plugins.paypal.client import PayPalAuthError, PayPalError, client_for, paypal_settings
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 log = logging.getLogger("agorakit.paypal.payouts")
 
 _BATCH_LINK = re.compile(r"/v1/payments/payouts/([A-Za-z0-9_-]{1,40})(?:[/?#]|$)")
@@ -72,7 +75,7 @@ class PayPalRefused(Conflict):
 # --------------------------------------------------------------------------------------
 
 
-async def run(runtime: Any) -> dict[str, Any]:
+async def run(runtime: Runtime) -> dict[str, Any]:
     """Batch, send and follow PayPal withdrawals; returns what it did (for the sweep report).
 
     PayPal errors are recorded on the batch and logged, never raised: the sweep goes on,
@@ -118,7 +121,7 @@ async def run(runtime: Any) -> dict[str, Any]:
     return report
 
 
-async def create_batches(runtime: Any) -> list[int]:
+async def create_batches(runtime: Runtime) -> list[int]:
     """Batch every requested PayPal withdrawal, per currency, oldest first; new batch ids."""
     settings = plugin_settings(runtime)
     created: list[int] = []
@@ -181,7 +184,7 @@ async def create_batches(runtime: Any) -> list[int]:
     return created
 
 
-def payout_body(runtime: Any, batch: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+def payout_body(runtime: Runtime, batch: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``POST /v1/payments/payouts`` body: the same for every attempt at a batch."""
     settings = plugin_settings(runtime)
     site = runtime.settings.site.name
@@ -206,7 +209,7 @@ def payout_body(runtime: Any, batch: dict[str, Any], items: list[dict[str, Any]]
     }
 
 
-async def submit_batch(runtime: Any, batch_id: int) -> str:
+async def submit_batch(runtime: Runtime, batch_id: int) -> str:
     """Send a created batch to PayPal once; returns submitted | busy | retry | rejected | blocked."""
     settings = plugin_settings(runtime)
     client = client_for(runtime)
@@ -305,7 +308,7 @@ def _mismatch(answer: dict[str, Any], batch: dict[str, Any], items: list[dict[st
     return None
 
 
-async def sync_batch(runtime: Any, batch_id: int) -> PayoutBatchOut:
+async def sync_batch(runtime: Runtime, batch_id: int) -> PayoutBatchOut:
     """Ask PayPal for a submitted batch and every item's status (all pages)."""
     settings = plugin_settings(runtime)
     client = client_for(runtime)
@@ -353,7 +356,7 @@ async def sync_batch(runtime: Any, batch_id: int) -> PayoutBatchOut:
 # --------------------------------------------------------------------------------------
 
 
-async def cancel_unclaimed(runtime: Any, *, withdrawal_id: int, operator_id: int) -> PayoutItemOut:
+async def cancel_unclaimed(runtime: Runtime, *, withdrawal_id: int, operator_id: int) -> PayoutItemOut:
     """Cancel an UNCLAIMED PayPal payout; PayPal returns the money and the withdrawal fails."""
     item = await item_by_withdrawal(withdrawal_id)
     if item["status"] != "UNCLAIMED" or not item["paypal_item_id"]:
@@ -378,7 +381,7 @@ def _unavailable(exc: PayPalError) -> ServiceUnavailable:
     )
 
 
-async def sync_now(runtime: Any, batch_id: int) -> PayoutBatchOut:
+async def sync_now(runtime: Runtime, batch_id: int) -> PayoutBatchOut:
     """An operator asks PayPal now (instead of waiting for the worker)."""
     if not client_for(runtime).configured:
         paypal_settings(runtime)

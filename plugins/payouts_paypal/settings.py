@@ -13,7 +13,7 @@ import msgspec
 from agorakit.settings import AmountSetting, SettingsStruct
 
 
-class PayoutsPayPalSettings(SettingsStruct):
+class PayoutsPayPalSettings(SettingsStruct, frozen=True):
     #: smallest PayPal withdrawal, a decimal string in each currency's units (default
     #: "15.00", the seed's "PayPal from $15"); rounded up to the currency's minor unit
     payout_minimum: AmountSetting = "15.00"

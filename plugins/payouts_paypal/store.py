@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.errors import NotFound
 from agorakit.money import fail_payout, money
@@ -25,15 +25,18 @@ from agorakit.plugins.payouts_paypal.schemas import PayoutBatchOut, PayoutItemOu
 from agorakit.plugins.payouts_paypal.tables import PayPalPayoutBatch, PayPalPayoutItem
 from agorakit.plugins.paypal.client import PayPalError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 log = logging.getLogger("agorakit.paypal.payouts")
 
 
-def plugin_settings(runtime: Any) -> Any:
+def plugin_settings(runtime: Runtime) -> Any:
     """The site's ``[plugins.payouts_paypal]``."""
     return runtime.plugin_settings(PLUGIN)
 
 
-async def store_submission(runtime: Any, batch_id: int, answer: dict[str, Any]) -> None:
+async def store_submission(runtime: Runtime, batch_id: int, answer: dict[str, Any]) -> None:
     """Keep PayPal's batch id: the batch is submitted (from the answer, a lookup or a webhook)."""
     header = answer.get("batch_header") or {}
     paypal_batch_id = header.get("payout_batch_id")
@@ -70,7 +73,7 @@ async def store_submission(runtime: Any, batch_id: int, answer: dict[str, Any]) 
 # --------------------------------------------------------------------------------------
 
 
-async def note_error(runtime: Any, batch_id: int, exc: PayPalError, *, release: bool = False) -> None:
+async def note_error(runtime: Runtime, batch_id: int, exc: PayPalError, *, release: bool = False) -> None:
     log.warning("payout batch %s: %s", batch_id, exc.describe())
     values: dict[Any, Any] = {
         PayPalPayoutBatch.last_error: exc.describe()[:2000],
@@ -85,7 +88,7 @@ async def note_error(runtime: Any, batch_id: int, exc: PayPalError, *, release: 
         await PayPalPayoutBatch.update(values).where(PayPalPayoutBatch.id == batch_id)
 
 
-async def block(runtime: Any, batch_id: int, why: str) -> None:
+async def block(runtime: Runtime, batch_id: int, why: str) -> None:
     message = f"sender_batch_id already used at PayPal for another batch: {why}; an operator must check it"
     log.error("payout batch %s: %s", batch_id, message)
     async with runtime.unit_of_work() as uow:
@@ -103,7 +106,7 @@ async def block(runtime: Any, batch_id: int, why: str) -> None:
         )
 
 
-async def reject(runtime: Any, batch_id: int, exc: PayPalError) -> None:
+async def reject(runtime: Runtime, batch_id: int, exc: PayPalError) -> None:
     """PayPal refused the batch (it paid nobody): fail its withdrawals, money back."""
     log.warning("payout batch %s refused: %s", batch_id, exc.describe())
     async with runtime.unit_of_work() as uow:
@@ -122,11 +125,11 @@ async def reject(runtime: Any, batch_id: int, exc: PayPalError) -> None:
     await finish_rejected(runtime)
 
 
-async def finish_rejected(runtime: Any) -> None:
+async def finish_rejected(runtime: Runtime) -> None:
     """Fail the withdrawals of refused batches that are not failed yet (also after a crash)."""
     rows = await (
         PayPalPayoutItem.select(
-            PayPalPayoutItem.all_columns(), PayPalPayoutItem.batch.last_error.as_alias("batch_error")
+            *PayPalPayoutItem.all_columns(), PayPalPayoutItem.batch.last_error.as_alias("batch_error")
         )
         .where((PayPalPayoutItem.batch.status == "rejected") & PayPalPayoutItem.outcome.is_null())
         .order_by(PayPalPayoutItem.id)

@@ -6,7 +6,8 @@ worker that died) is the same request to PayPal, which pays a ``sender_batch_id`
 """
 
 from piccolo.columns import BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db import Table
 
 
 class PayPalPayoutBatch(Table, tablename="payouts_paypal_batch"):

@@ -8,12 +8,15 @@ both agree; batch events carry no items, so the batch is synced.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.plugins.payouts_paypal.items import apply_item_status
 from agorakit.plugins.payouts_paypal.service import sync_batch
 from agorakit.plugins.payouts_paypal.store import store_submission
 from agorakit.plugins.payouts_paypal.tables import PayPalPayoutBatch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 #: The item status a ``PAYMENT.PAYOUTS-ITEM.*`` event means when its resource has none.
 ITEM_EVENTS = {
@@ -29,7 +32,7 @@ ITEM_EVENTS = {
 }
 
 
-async def handle_event(runtime: Any, event: Any) -> str | None:
+async def handle_event(runtime: Runtime, event: Any) -> str | None:
     """A verified payout webhook; None when it is not a payout event of this site."""
     resource = event.resource or {}
     if event.event_type.startswith("PAYMENT.PAYOUTS-ITEM."):

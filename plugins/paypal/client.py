@@ -28,13 +28,16 @@ import re
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
 from agorakit.plugins.paypal.settings import PayPalSettings
 from agorakit.settings import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.paypal")
 
@@ -409,7 +412,7 @@ _transports: weakref.WeakKeyDictionary[Any, tuple[httpx.AsyncBaseTransport, Any]
 PLUGIN = "paypal"
 
 
-def paypal_settings(runtime: Any) -> PayPalSettings:
+def paypal_settings(runtime: Runtime) -> PayPalSettings:
     """``[plugins.paypal]`` of the site; a clear error when the plugin is not enabled."""
 
     if PLUGIN not in runtime.settings.site.plugins:
@@ -421,7 +424,7 @@ def paypal_settings(runtime: Any) -> PayPalSettings:
     return runtime.plugin_settings(PLUGIN)
 
 
-def client_for(runtime: Any) -> PayPalClient:
+def client_for(runtime: Runtime) -> PayPalClient:
     """The site's PayPal client (one per runtime)."""
     client = _clients.get(runtime)
     if client is None:
@@ -434,7 +437,7 @@ def client_for(runtime: Any) -> PayPalClient:
 
 
 def use_transport(
-    runtime: Any,
+    runtime: Runtime,
     transport: httpx.AsyncBaseTransport,
     *,
     sleep: Callable[[float], Awaitable[Any]] | None = None,

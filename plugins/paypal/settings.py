@@ -16,7 +16,7 @@ SANDBOX_URL = "https://api-m.sandbox.paypal.com"
 DEFAULT_CERT_HOSTS = ["api.paypal.com", "api.sandbox.paypal.com", "*.paypal.com"]
 
 
-class PayPalSettings(SettingsStruct):
+class PayPalSettings(SettingsStruct, frozen=True):
     #: the REST app's client id (PayPal developer dashboard → Apps & Credentials); empty =
     #: PayPal not configured: the site starts, the PayPal methods answer 503 until it is set
     client_id: Annotated[str, msgspec.Meta(max_length=200)] = ""

@@ -1,7 +1,8 @@
 """Tables of the paypal plugin: the webhook deliveries it accepted."""
 
 from piccolo.columns import JSON, Text, Timestamptz, Varchar
-from piccolo.table import Table
+
+from agorakit.db import Table
 
 
 class WebhookEvent(Table, tablename="paypal_webhook_event"):

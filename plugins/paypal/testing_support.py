@@ -148,13 +148,13 @@ class FakeCore:
         return secrets.token_hex(6)
 
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-        headers = {
+        sent = {
             "paypal-debug-id": body.get("debug_id")
             if isinstance(body, dict) and body.get("debug_id")
             else self._debug_id(),
             **(headers or {}),
         }
-        return httpx.Response(status, json=body, headers=headers)
+        return httpx.Response(status, json=body, headers=sent)
 
     def _error(
         self,

@@ -25,7 +25,7 @@ import fnmatch
 import logging
 import zlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import msgspec
@@ -41,6 +41,9 @@ from agorakit.plugins.paypal.client import PayPalClient, PayPalError, client_for
 from agorakit.plugins.paypal.schemas import WebhookEventOut
 from agorakit.plugins.paypal.settings import PayPalSettings
 from agorakit.plugins.paypal.tables import WebhookEvent
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.paypal.webhooks")
 
@@ -269,13 +272,13 @@ def decode_event(body: bytes) -> tuple[Event, dict[str, Any]]:
 # --------------------------------------------------------------------------------------
 
 
-def handlers(runtime: Any) -> list[Any]:
+def handlers(runtime: Runtime) -> list[Any]:
     """The bound methods that take PayPal events (pay-ins first)."""
     methods = [*runtime.payment_methods.values(), *runtime.payout_methods.values()]
     return [m for m in methods if callable(getattr(m, "handle_paypal_event", None))]
 
 
-async def receive(runtime: Any, headers: Any, body: bytes) -> WebhookAck:
+async def receive(runtime: Runtime, headers: Any, body: bytes) -> WebhookAck:
     """Verify, record and handle one delivery (see the module docstring)."""
     settings = paypal_settings(runtime)
     if not settings.webhook_id:
@@ -319,7 +322,7 @@ async def receive(runtime: Any, headers: Any, body: bytes) -> WebhookAck:
     return WebhookAck(event_id=event.id, event_type=event.event_type, status=status, result=result)
 
 
-async def dispatch(runtime: Any, event: Event) -> str | None:
+async def dispatch(runtime: Runtime, event: Event) -> str | None:
     for method in handlers(runtime):
         result = await method.handle_paypal_event(runtime=runtime, event=event)
         if result:
@@ -332,7 +335,7 @@ def _describe(exc: Exception) -> str:
 
 
 async def _record(
-    runtime: Any, event: Event, raw: dict[str, Any], transmission: Transmission
+    runtime: Runtime, event: Event, raw: dict[str, Any], transmission: Transmission
 ) -> tuple[dict[str, Any], bool]:
     """The event's row; ``first`` is True when this delivery created it."""
     existing = await WebhookEvent.select().where(WebhookEvent.event_id == event.id).first()
@@ -362,7 +365,7 @@ async def _record(
     return row, existing is None
 
 
-async def _finish(runtime: Any, event_id: str, status: str, result: str) -> None:
+async def _finish(runtime: Runtime, event_id: str, status: str, result: str) -> None:
     async with runtime.unit_of_work() as uow:
         await WebhookEvent.update(
             {

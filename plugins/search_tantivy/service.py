@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,18 +13,22 @@ from agorakit.events import DomainEvent, EventsFailed
 from agorakit.plugins.search_tantivy.index import IndexBusy, ListingIndex
 from agorakit.runtime import run_with_runtime
 
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
+
 NAME = "search_tantivy"
 
 #: listings read per statement while the index is rebuilt
 REBUILD_BATCH = 5_000
 
 
-def listing_index(runtime: Any) -> ListingIndex:
+def listing_index(runtime: Runtime) -> ListingIndex:
     """This process's handle on the site's index (opened, or created empty, on first use)."""
     found = getattr(runtime, "_search_index", None)
     if found is None:
         settings = runtime.plugin_settings(NAME)
-        found = runtime._search_index = ListingIndex(
+        # kept on the runtime: one index per site, dropped with it
+        found = runtime._search_index = ListingIndex(  # pyright: ignore[reportAttributeAccessIssue]
             index_folder(runtime.settings.source, settings.index_dir),
             refresh_seconds=settings.refresh_seconds,
             writer_heap_mb=settings.writer_heap_mb,
@@ -47,7 +51,7 @@ def _listing_id(event: DomainEvent) -> int | None:
     return event.payload.listing_id if isinstance(event.payload, ListingEvent) else None
 
 
-async def index_listing_events(runtime: Any, events: list[DomainEvent]) -> None:
+async def index_listing_events(runtime: Runtime, events: list[DomainEvent]) -> None:
     """Bring the listings these events are about up to date in the index, as the
     database has them now: published ones (re)indexed, the others dropped.  One read and
     one commit for the batch; another process writing makes the batch fail, and the
@@ -76,7 +80,7 @@ async def _published(batch: int) -> AsyncIterator[list[dict[str, Any]]]:
         after = rows[-1]["id"]
 
 
-async def rebuild(runtime: Any) -> int:
+async def rebuild(runtime: Runtime) -> int:
     """Index every published listing anew; returns how many the index holds."""
     return await listing_index(runtime).rebuild(_published(REBUILD_BATCH))
 
@@ -103,7 +107,7 @@ def rebuild_command(ctx: click.Context) -> None:
 def count_command(ctx: click.Context) -> None:
     """How many listings the index holds (compare with the published listings)."""
 
-    async def count(runtime: Any) -> int:
+    async def count(runtime: Runtime) -> int:
         return listing_index(runtime).count()
 
     click.echo(str(run_with_runtime(ctx, count)))

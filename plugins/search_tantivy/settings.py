@@ -9,7 +9,7 @@ import msgspec
 from agorakit.settings import SettingsStruct
 
 
-class SearchSettings(SettingsStruct):
+class SearchSettings(SettingsStruct, frozen=True):
     #: folder of the search index; a relative path is relative to the site config file's
     #: folder (default "search-index").  Every process of a site (app, worker) uses it.
     index_dir: str = "search-index"
