@@ -29,7 +29,7 @@ from agorakit.events import DomainEvent, Event, EventTypes
 from agorakit.events.dispatcher import EventDispatcher
 from agorakit.events.outbox import store
 from agorakit.events.processes import ProcessRegistration
-from agorakit.hooks import Hooks, collect, get_plugin_manager
+from agorakit.hooks import Hooks, get_plugin_manager
 from agorakit.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -124,7 +124,6 @@ async def _facts(order_id: int, transition: str, at: Any) -> dict[str, Any]:
 
 
 async def order_created(event: DomainEvent, runtime: Runtime) -> list[Notice]:
-    from agorakit.money import format_amount
 
     order = await _order(event.payload.order_id)
     if order is None or order["seller_id"] is None or order["seller_id"] == event.actor_id:
