@@ -62,15 +62,19 @@ class UnitOfWork:
     def now(self):
         return self.runtime.clock.now()
 
-    def record(self, event: Event | str, *, subject: str, actor_id: int | None = None, **data: Any) -> None:
-        """Record an event; it is published only if the transaction commits."""
-        if isinstance(event, Event):
-            name, payload, data = event.name, event, msgspec.to_builtins(event)
-        else:  # an untyped event: name and facts
-            name, payload = event, None
+    def record(self, event: Event, *, subject: str, actor_id: int | None = None) -> None:
+        """Record a typed event about ``subject`` (``"order:12"``), caused by ``actor_id``
+        (None: the system); it is published only if the transaction commits."""
+        if not isinstance(event, Event):
+            raise TypeError(f"record() takes an agorakit.events.Event, not {type(event).__name__}")
         self.events.append(
             DomainEvent(
-                name=name, at=self.now, subject=subject, actor_id=actor_id, data=data, payload=payload
+                name=event.name,
+                at=self.now,
+                subject=subject,
+                actor_id=actor_id,
+                data=msgspec.to_builtins(event),
+                payload=event,
             )
         )
 

@@ -155,3 +155,9 @@ async def test_a_typed_event_reaches_handlers_typed_first_time_and_when_republis
     rt.clock.advance(seconds=120)
     await republish_events(rt)
     assert seen == [("sample.parcel_shipped", "parcel:9", data, expected)]
+
+
+async def test_only_typed_events_are_recorded(runtime):
+    async with runtime.unit_of_work() as uow:
+        with pytest.raises(TypeError, match="record\\(\\) takes an agorakit.events.Event, not str"):
+            uow.record("sample.parcel_shipped", subject="parcel:1")  # type: ignore[arg-type]
