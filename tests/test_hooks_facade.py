@@ -159,5 +159,5 @@ async def test_a_typed_event_reaches_handlers_typed_first_time_and_when_republis
 
 async def test_only_typed_events_are_recorded(runtime):
     async with runtime.unit_of_work() as uow:
-        with pytest.raises(TypeError, match="record\\(\\) takes an agorakit.events.Event, not str"):
+        with pytest.raises(TypeError, match=r"record\(\) takes an agorakit\.events\.Event, not str"):
             uow.record("sample.parcel_shipped", subject="parcel:1")  # type: ignore[arg-type]
