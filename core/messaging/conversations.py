@@ -25,6 +25,7 @@ from agorakit.orders import order_by_id
 from agorakit.orders.tables import Order
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.accounts.schemas import MemberOut
     from agorakit.runtime import Runtime, UnitOfWork
 
 ORDER_KEY = re.compile(r"^order:([1-9]\d*)$")
@@ -198,7 +199,7 @@ _REMOVE_OTHERS = Prepared(
 
 
 async def conversation_access(
-    runtime: Runtime, conversation_id: int, member: Any, *, write: bool
+    runtime: Runtime, conversation_id: int, member: MemberOut, *, write: bool
 ) -> dict[str, Any]:
     """The conversation if ``member`` takes part (or, to read, is an operator); else 404."""
     row = await Conversation.select().where(Conversation.id == conversation_id).first()

@@ -176,7 +176,7 @@ async def insert_message(uow: UnitOfWork, conversation_id: int, **message: Any) 
 
 
 async def _post(
-    uow: UnitOfWork, conversation: dict[str, Any], sender: Any, text: str, ids: list[int], flags
+    uow: UnitOfWork, conversation: dict[str, Any], sender: MemberOut, text: str, ids: list[int], flags
 ) -> int:
     conversation_id = conversation["id"]
     message_id = await insert_message(
@@ -199,7 +199,7 @@ async def _post(
 
 
 async def post_message(
-    runtime: Runtime, conversation_id: int, cmd: PostMessage, *, sender: Any
+    runtime: Runtime, conversation_id: int, cmd: PostMessage, *, sender: MemberOut
 ) -> MessageOut:
     """A participant writes in a conversation (checked, screened, with their own files)."""
     conversation = await conversation_access(runtime, conversation_id, sender, write=True)

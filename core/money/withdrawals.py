@@ -30,6 +30,7 @@ from agorakit.money.tables import Withdrawal
 from agorakit.pagination import decode_cursor, page
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.accounts.schemas import MemberOut
     from agorakit.runtime import Runtime, UnitOfWork
 
 
@@ -92,7 +93,7 @@ async def _row(withdrawal_id: int) -> dict[str, Any]:
 async def request_withdrawal(
     runtime: Runtime,
     *,
-    member: Any,
+    member: MemberOut,
     method: str,
     amount: int,
     currency: str,

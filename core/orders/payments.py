@@ -26,6 +26,7 @@ from agorakit.orders.queries import locked_order_row, visible_row
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.accounts.schemas import MemberOut
+    from agorakit.money.schemas import PaymentOut
     from agorakit.runtime import Runtime, UnitOfWork
 
 ORDER_PREFIX = "order:"
@@ -116,7 +117,7 @@ async def check_payment_start(
         raise Conflict(message, extra={"state": row["state"]})
 
 
-async def on_payment_settled(uow: UnitOfWork, payment: Any) -> None:
+async def on_payment_settled(uow: UnitOfWork, payment: PaymentOut) -> None:
     """Move an order on when its payment settles (``Process.on_payment``), or hand the
     payment back when the order no longer needs it."""
     order_id = order_id_of(payment.escrow_ref)

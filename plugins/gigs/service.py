@@ -50,7 +50,7 @@ class CancellationOpen(Conflict):
 # --------------------------------------------------------------------------------------
 
 
-async def _gig(listing_id: int, viewer: Any | None = None):
+async def _gig(listing_id: int, viewer: MemberOut | None = None):
     listing = await get_listing(listing_id, viewer=viewer)
     if listing.kind != KIND:
         raise NotFound(f"there is no gig {listing_id}")
