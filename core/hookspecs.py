@@ -17,20 +17,30 @@ from typing import TYPE_CHECKING, Any
 from agorakit import hookspec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from collections.abc import Callable
+    from contextlib import AbstractAsyncContextManager
+    from os import PathLike
+
     import click
+    from litestar.types import ControllerRouterHandler
     from piccolo.conf.apps import AppConfig
 
+    from agorakit.accounts import MemberOut
+    from agorakit.attachments import Storage
+    from agorakit.catalog import ListingKind
+    from agorakit.catalog.schemas import ListingDraft, ListingOut
+    from agorakit.catalog.screening import ScreenFlag
+    from agorakit.errors import FieldError
     from agorakit.events import DomainEvent, Event
-    from agorakit.money.fees import FeeLine, Quote
-    from agorakit.runtime import Runtime
+    from agorakit.money import FeeLine, PaymentMethod, PaymentOut, PayoutMethod, Quote
+    from agorakit.money.withdrawals import WithdrawalRequest
+    from agorakit.notifications import Mailer, Notice
+    from agorakit.orders import OrderOut, Process, SubmitProof, TransitionContext
+    from agorakit.runtime import Runtime, UnitOfWork
     from agorakit.settings import SettingsSpec
 
 
-# --------------------------------------------------------------------------------------
-# Registration: collected once at start-up
-# --------------------------------------------------------------------------------------
-
-
+# -- Registration: collected once at start-up ------------------------------------------
 @hookspec
 def agorakit_settings() -> SettingsSpec | None:
     """Declare the plugin's settings.
@@ -64,7 +74,7 @@ def agorakit_tables() -> list[AppConfig] | None:
 
 
 @hookspec
-def agorakit_routes() -> list[Any] | None:
+def agorakit_routes() -> list[ControllerRouterHandler] | None:
     """Contribute HTTP routes.
 
     Called once at start-up.  Return Litestar controllers, routers or route handlers.
@@ -90,7 +100,7 @@ def agorakit_cli(cli: click.Group) -> None:
 
 
 @hookspec
-def agorakit_startup(runtime: Any) -> None:
+def agorakit_startup(runtime: Runtime) -> None:
     """Bind what the plugin needs for the whole life of a runtime, and check it.
 
     Called once while the runtime is built (app, worker, CLI command, test), after the
@@ -105,13 +115,9 @@ def agorakit_startup(runtime: Any) -> None:
     """
 
 
-# --------------------------------------------------------------------------------------
-# Listings and eligibility
-# --------------------------------------------------------------------------------------
-
-
+# -- Listings and eligibility ----------------------------------------------------------
 @hookspec
-def agorakit_listing_kinds() -> list[Any] | None:
+def agorakit_listing_kinds() -> list[ListingKind] | None:
     """Register listing kinds (gig, campaign, offer, request, lead, ...).
 
     Called once at start-up.  Each kind is an :class:`agorakit.catalog.kinds.ListingKind`:
@@ -151,7 +157,7 @@ def agorakit_rank_listings(runtime: Runtime, words: list[str], offset: int, limi
 
 
 @hookspec
-def agorakit_validate_listing(listing: Any, runtime: Runtime) -> list[Any] | None:
+def agorakit_validate_listing(listing: ListingDraft, runtime: Runtime) -> list[FieldError] | None:
     """Check a listing before it is saved or submitted for review.
 
     Called when a listing is created, edited and submitted, with the listing as it would
@@ -170,7 +176,7 @@ def agorakit_validate_listing(listing: Any, runtime: Runtime) -> list[Any] | Non
 
 
 @hookspec
-def agorakit_screen_text(text: str, context: str) -> list[Any] | None:
+def agorakit_screen_text(text: str, context: str) -> list[ScreenFlag] | None:
     """Screen member-written text for off-platform advertising.
 
     Called for listing titles and descriptions and for message bodies (and for what model
@@ -189,7 +195,7 @@ def agorakit_screen_text(text: str, context: str) -> list[Any] | None:
 
 
 @hookspec
-def agorakit_can_take(listing: Any, member: Any) -> str | None:
+def agorakit_can_take(listing: ListingOut, member: MemberOut) -> str | None:
     """Veto a member taking a listing (ordering a gig, taking a task, locking a request).
 
     Every plugin is asked; any veto denies, and the reason is shown to the member.  Use it
@@ -201,13 +207,9 @@ def agorakit_can_take(listing: Any, member: Any) -> str | None:
     """
 
 
-# --------------------------------------------------------------------------------------
-# Orders
-# --------------------------------------------------------------------------------------
-
-
+# -- Orders ----------------------------------------------------------------------------
 @hookspec
-def agorakit_processes(runtime: Runtime) -> list[Any] | None:
+def agorakit_processes(runtime: Runtime) -> list[Process] | None:
     """Contribute order processes.
 
     Called once at start-up.  Return :class:`agorakit.orders.process.Process` objects:
@@ -222,7 +224,7 @@ def agorakit_processes(runtime: Runtime) -> list[Any] | None:
 
 
 @hookspec
-def agorakit_order_guards() -> dict[str, Any] | None:
+def agorakit_order_guards() -> dict[str, Callable[[TransitionContext], Any]] | None:
     """Name guards that transitions can require.
 
     Called once at start-up.  A guard is ``guard(ctx) -> str | None`` (may be ``async``):
@@ -239,7 +241,7 @@ def agorakit_order_guards() -> dict[str, Any] | None:
 
 
 @hookspec
-def agorakit_order_effects() -> dict[str, Any] | None:
+def agorakit_order_effects() -> dict[str, Callable[[TransitionContext], Any]] | None:
     """Name effects that transitions run.
 
     Called once at start-up.  An effect is ``async effect(ctx)`` run inside the
@@ -260,7 +262,7 @@ def agorakit_order_effects() -> dict[str, Any] | None:
 
 
 @hookspec
-def agorakit_validate_proof(order: Any, proof: Any) -> list[Any] | None:
+def agorakit_validate_proof(order: OrderOut, proof: SubmitProof) -> list[FieldError] | None:
     """Check a proof of work before it is stored.
 
     Called when a proof (a delivery, a microjob proof) is submitted.  Every plugin may
@@ -274,13 +276,9 @@ def agorakit_validate_proof(order: Any, proof: Any) -> list[Any] | None:
     """
 
 
-# --------------------------------------------------------------------------------------
-# Money
-# --------------------------------------------------------------------------------------
-
-
+# -- Money -----------------------------------------------------------------------------
 @hookspec
-def agorakit_compute_fees(runtime: Any, quote: Quote) -> list[FeeLine] | None:
+def agorakit_compute_fees(runtime: Runtime | None, quote: Quote) -> list[FeeLine] | None:
     """Price the fees of a sale.
 
     Called whenever an order is quoted (a quote shown before ordering, and the one
@@ -311,7 +309,7 @@ def agorakit_compute_fees(runtime: Any, quote: Quote) -> list[FeeLine] | None:
 
 @hookspec
 def agorakit_payment_starting(
-    uow: Any,
+    uow: UnitOfWork,
     payer_id: int,
     method: str,
     amount: int,
@@ -341,7 +339,7 @@ def agorakit_payment_starting(
 
 
 @hookspec
-def agorakit_payment_settled(uow: Any, payment: Any) -> None:
+def agorakit_payment_settled(uow: UnitOfWork, payment: PaymentOut) -> None:
     """React to a payment being settled, inside the same transaction.
 
     Called by :func:`agorakit.money.payments.settle` right after the money moved into the
@@ -355,7 +353,7 @@ def agorakit_payment_settled(uow: Any, payment: Any) -> None:
 
 
 @hookspec
-def agorakit_payment_methods() -> list[Any] | None:
+def agorakit_payment_methods() -> list[PaymentMethod] | None:
     """Offer pay-in methods.
 
     Called once at start-up.  Each method has a ``name`` (what ``[money]
@@ -373,7 +371,7 @@ def agorakit_payment_methods() -> list[Any] | None:
 
 
 @hookspec
-def agorakit_payout_methods() -> list[Any] | None:
+def agorakit_payout_methods() -> list[PayoutMethod] | None:
     """Offer payout (withdrawal) methods.
 
     Called once at start-up.  Each method has a ``name`` (bound by ``[money]
@@ -393,7 +391,7 @@ def agorakit_payout_methods() -> list[Any] | None:
 
 
 @hookspec
-def agorakit_can_withdraw(member: Any, request: Any) -> str | None:
+def agorakit_can_withdraw(member: MemberOut, request: WithdrawalRequest) -> str | None:
     """Veto a withdrawal.  Any veto denies it.
 
     Called before a withdrawal is accepted, after its amount, minimum and destination
@@ -407,11 +405,7 @@ def agorakit_can_withdraw(member: Any, request: Any) -> str | None:
     """
 
 
-# --------------------------------------------------------------------------------------
-# Domain events
-# --------------------------------------------------------------------------------------
-
-
+# -- Domain events ---------------------------------------------------------------------
 @hookspec
 def agorakit_event_types() -> list[type[Event]] | None:
     """Declare domain event classes (start-up).
@@ -467,13 +461,9 @@ def agorakit_on_events(events: list[DomainEvent], runtime: Runtime) -> None:
     """
 
 
-# --------------------------------------------------------------------------------------
-# Messaging, notifications and files
-# --------------------------------------------------------------------------------------
-
-
+# -- Messaging, notifications and files ------------------------------------------------
 @hookspec
-def agorakit_notify(event: DomainEvent, runtime: Runtime) -> list[Any] | None:
+def agorakit_notify(event: DomainEvent, runtime: Runtime) -> list[Notice] | None:
     """Say who should be told about a domain event, and with which template.
 
     Called after commit for every event, by the core's notification service, which turns
@@ -492,7 +482,9 @@ def agorakit_notify(event: DomainEvent, runtime: Runtime) -> list[Any] | None:
 
 
 @hookspec
-def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Runtime) -> Any:
+def agorakit_notices_read_ahead(
+    events: list[DomainEvent], runtime: Runtime
+) -> AbstractAsyncContextManager[Any] | list[AbstractAsyncContextManager[Any]] | None:
     """Read ahead, once for a batch of events, what this plugin's ``agorakit_notify``
     will need for each of them.
 
@@ -512,7 +504,7 @@ def agorakit_notices_read_ahead(events: list[DomainEvent], runtime: Runtime) -> 
 
 @hookspec(firstresult=True)
 def agorakit_account_email(
-    runtime: Runtime, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
+    runtime: Runtime, uow: UnitOfWork, member: dict[str, Any], template: str, context: dict[str, Any]
 ) -> bool | None:
     """Queue a security email about a member's account, inside the caller's unit of work.
 
@@ -537,7 +529,7 @@ def agorakit_account_email(
 
 
 @hookspec
-def agorakit_template_dirs() -> list[Any] | None:
+def agorakit_template_dirs() -> list[str | PathLike[str]] | None:
     """Contribute folders of Jinja2 templates (notification emails and inbox texts).
 
     Called once at start-up.  A notice's template ``gigs_delivered`` is looked up as
@@ -551,7 +543,7 @@ def agorakit_template_dirs() -> list[Any] | None:
 
 
 @hookspec
-def agorakit_mailers() -> list[Any] | None:
+def agorakit_mailers() -> list[Mailer] | None:
     """Contribute ways of sending email (the outbox's transport).
 
     Called once at start-up.  The site picks one by name with ``[email] mailer``; the
@@ -566,7 +558,7 @@ def agorakit_mailers() -> list[Any] | None:
 
 
 @hookspec
-def agorakit_storages() -> list[Any] | None:
+def agorakit_storages() -> list[Storage] | None:
     """Contribute places to keep uploaded files (attachments).
 
     Called once at start-up.  The site picks one by name with ``[attachments] storage``;
@@ -581,13 +573,9 @@ def agorakit_storages() -> list[Any] | None:
     """
 
 
-# --------------------------------------------------------------------------------------
-# Demo site
-# --------------------------------------------------------------------------------------
-
-
+# -- Demo site -------------------------------------------------------------------------
 @hookspec
-def agorakit_demo_data(runtime: Runtime, members: dict[str, Any]) -> None:
+def agorakit_demo_data(runtime: Runtime, members: dict[str, MemberOut]) -> None:
     """Load the plugin's demo data into a freshly migrated demo site (``agorakit demo``).
 
     Called once, after the core has created the demo members, only when the demo

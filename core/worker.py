@@ -106,7 +106,7 @@ async def next_due(
     return min(found, default=None)
 
 
-async def check_escrows(runtime: Any) -> list[str]:
+async def check_escrows(runtime: Runtime) -> list[str]:
     """Every ``[worker] escrow_check_minutes`` (as the runtime's clock tells), the orders
     whose escrow does not hold what it must; each is logged as an error."""
 

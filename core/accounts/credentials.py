@@ -41,7 +41,7 @@ from agorakit.errors import (
     InvalidToken,
     TooManyRequests,
 )
-from agorakit.runtime import Runtime
+from agorakit.runtime import Runtime, UnitOfWork
 
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"
@@ -66,7 +66,9 @@ def _link(runtime: Runtime, pattern: str, token: str) -> str:
     return pattern.format(base_url=runtime.settings.site.base_url.rstrip("/"), token=quote(token, safe=""))
 
 
-async def _send(runtime: Runtime, uow: Any, member: dict[str, Any], template: str, **context: Any) -> None:
+async def _send(
+    runtime: Runtime, uow: UnitOfWork, member: dict[str, Any], template: str, **context: Any
+) -> None:
     """Queue a security email to ``member`` in ``uow`` (sent after the commit)."""
     await runtime.hooks.first(
         "agorakit_account_email",
@@ -78,7 +80,9 @@ async def _send(runtime: Runtime, uow: Any, member: dict[str, Any], template: st
     )
 
 
-async def _issue(runtime: Runtime, uow: Any, member: dict[str, Any], purpose: str, ttl: timedelta) -> str:
+async def _issue(
+    runtime: Runtime, uow: UnitOfWork, member: dict[str, Any], purpose: str, ttl: timedelta
+) -> str:
     """A new secret for ``member``; earlier ones of the same purpose stop working.
 
     Their rows go (used or not), so a member has at most one row per purpose.
@@ -101,7 +105,7 @@ async def _issue(runtime: Runtime, uow: Any, member: dict[str, Any], purpose: st
     return token
 
 
-async def _redeem(uow: Any, token: str, purpose: str) -> dict[str, Any]:
+async def _redeem(uow: UnitOfWork, token: str, purpose: str) -> dict[str, Any]:
     """Use a secret once: the row it names, or 400 ``invalid_token`` (unknown, used, expired)."""
     used = (
         await AccountToken.update({AccountToken.used_at: uow.now})
@@ -121,7 +125,7 @@ async def _redeem(uow: Any, token: str, purpose: str) -> dict[str, Any]:
 _RECIPIENT = (Member.id, Member.email, Member.display_name, Member.status, Member.email_verified_at)
 
 
-async def _verification_email(runtime: Runtime, uow: Any, member: dict[str, Any]) -> None:
+async def _verification_email(runtime: Runtime, uow: UnitOfWork, member: dict[str, Any]) -> None:
     auth = runtime.settings.auth
     token = await _issue(runtime, uow, member, VERIFY_EMAIL, timedelta(hours=auth.email_verification_hours))
     await _send(
@@ -162,7 +166,7 @@ async def sign_up(runtime: Runtime, cmd: RegisterMember, *, client: str) -> Acce
     state.throttles.emails_per_recipient.hit(email.lower())
     password_hash = await state.passwords.hash(cmd.password)
 
-    async def verify(uow: Any, member_id: int, address: str) -> None:
+    async def verify(uow: UnitOfWork, member_id: int, address: str) -> None:
         member = {"id": member_id, "email": address, "display_name": display_name}
         await _verification_email(runtime, uow, member)
 

@@ -4,13 +4,17 @@ above attachments and answer through it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agorakit import hookspec
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from agorakit.accounts.schemas import MemberOut
+    from agorakit.runtime import Runtime
+
 
 @hookspec(firstresult=True)
-def agorakit_scope_access(scope: str, member: Any, write: bool, runtime: Any) -> bool | None:
+def agorakit_scope_access(scope: str, member: MemberOut, write: bool, runtime: Runtime) -> bool | None:
     """Decide whether ``member`` may upload files to (``write``) or read files of ``scope``.
 
     Called for every upload and every download.  The area or plugin that owns the

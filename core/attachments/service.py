@@ -27,6 +27,7 @@ from agorakit.attachments.tables import Attachment
 from agorakit.errors import AgorakitError, FieldError, NotFound, ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.accounts.schemas import MemberOut
     from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.attachments")
@@ -128,7 +129,7 @@ def parse_scope(scope: str | None) -> tuple[str, int]:
 # --------------------------------------------------------------------------------------
 
 
-async def check_scope_access(runtime: Runtime, scope: str, member: Any, *, write: bool) -> None:
+async def check_scope_access(runtime: Runtime, scope: str, member: MemberOut, *, write: bool) -> None:
     """Pass if ``member`` may upload to (``write``) or read files of ``scope``; else 404.
 
     The area that owns the scope's kind decides (``agorakit_scope_access``): orders
@@ -148,7 +149,7 @@ async def check_scope_access(runtime: Runtime, scope: str, member: Any, *, write
 
 
 async def upload(
-    runtime: Runtime, *, member: Any, scope: str | None, filename: str | None, data: bytes | None
+    runtime: Runtime, *, member: MemberOut, scope: str | None, filename: str | None, data: bytes | None
 ) -> AttachmentOut:
     """Keep a file for ``scope`` after checking the uploader, the size and the type."""
     errors = []
@@ -242,7 +243,7 @@ async def _get(attachment_id: int) -> AttachmentOut:
     return _to_out(await _row(attachment_id))
 
 
-async def _readable_row(runtime: Runtime, attachment_id: int, viewer: Any) -> dict[str, Any]:
+async def _readable_row(runtime: Runtime, attachment_id: int, viewer: MemberOut) -> dict[str, Any]:
     row = await _row(attachment_id)
     if not is_operator(viewer):
         try:
@@ -252,12 +253,14 @@ async def _readable_row(runtime: Runtime, attachment_id: int, viewer: Any) -> di
     return row
 
 
-async def get_attachment(runtime: Runtime, attachment_id: int, *, viewer: Any) -> AttachmentOut:
+async def get_attachment(runtime: Runtime, attachment_id: int, *, viewer: MemberOut) -> AttachmentOut:
     """An attachment's description, for the parties of its scope and operators."""
     return _to_out(await _readable_row(runtime, attachment_id, viewer))
 
 
-async def read_content(runtime: Runtime, attachment_id: int, *, viewer: Any) -> tuple[AttachmentOut, bytes]:
+async def read_content(
+    runtime: Runtime, attachment_id: int, *, viewer: MemberOut
+) -> tuple[AttachmentOut, bytes]:
     """An attachment and its bytes, for the parties of its scope and operators."""
     row = await _readable_row(runtime, attachment_id, viewer)
     try:

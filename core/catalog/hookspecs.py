@@ -4,9 +4,12 @@ reviews reach listings through these hooks rather than the catalog importing the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit import hookspec
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from agorakit.runtime import Runtime, UnitOfWork
 
 
 @hookspec(firstresult=True)
@@ -23,7 +26,7 @@ def agorakit_listing_ratings() -> Any:
 
 
 @hookspec
-def agorakit_listing_created(uow: Any, listing_id: int, owner_id: int, runtime: Any) -> None:
+def agorakit_listing_created(uow: UnitOfWork, listing_id: int, owner_id: int, runtime: Runtime) -> None:
     """Do what must happen in the same transaction as a new listing.
 
     Called inside the unit of work that inserts the listing (still a draft), before its

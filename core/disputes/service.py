@@ -43,7 +43,8 @@ from agorakit.orders.tables import Order, OrderEvent, Proof
 from agorakit.pagination import decode_cursor, page
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.accounts.schemas import MemberOut
+    from agorakit.runtime import Runtime, UnitOfWork
 
 MIN_TEXT = 10
 Status = Literal["open", "resolved"]
@@ -125,7 +126,7 @@ async def _dispute_row(dispute_id: int, *, for_update: bool = False) -> dict[str
     return row
 
 
-async def dispute_reasons(runtime: Runtime, order_id: int, *, caller: Any) -> DisputeReasons:
+async def dispute_reasons(runtime: Runtime, order_id: int, *, caller: MemberOut) -> DisputeReasons:
     """The reason codes (and rules) a party of the order can open a dispute with."""
     order = await orders.get_order(runtime, order_id, caller=caller)
     process = orders.registry(runtime).get(order.process, order.process_version)
@@ -140,7 +141,7 @@ async def dispute_reasons(runtime: Runtime, order_id: int, *, caller: Any) -> Di
     )
 
 
-async def get_dispute(runtime: Runtime, dispute_id: int, *, caller: Any) -> DisputeOut:
+async def get_dispute(runtime: Runtime, dispute_id: int, *, caller: MemberOut) -> DisputeOut:
     """A dispute, for the parties of its order and operators; 404 for anyone else."""
     row = await _dispute_row(dispute_id)
     if not is_operator(caller):
@@ -154,7 +155,7 @@ async def get_dispute(runtime: Runtime, dispute_id: int, *, caller: Any) -> Disp
     return _to_out(row, await _order_policy(runtime, row["order_id"]), runtime.clock.now())
 
 
-async def order_disputes(runtime: Runtime, order_id: int, *, caller: Any) -> list[DisputeOut]:
+async def order_disputes(runtime: Runtime, order_id: int, *, caller: MemberOut) -> list[DisputeOut]:
     order = await orders.get_order(runtime, order_id, caller=caller)
     if not is_operator(caller) and caller.id not in (order.buyer_id, order.seller_id):
         raise NotFound(f"there is no order {order_id}")
@@ -196,7 +197,9 @@ async def dispute_queue(
 # --------------------------------------------------------------------------------------
 
 
-async def open_dispute(runtime: Runtime, order_id: int, body: OpenDispute, *, caller: Any) -> DisputeOut:
+async def open_dispute(
+    runtime: Runtime, order_id: int, body: OpenDispute, *, caller: MemberOut
+) -> DisputeOut:
     """A party opens a dispute on an order: checks the policy, captures evidence, holds the order."""
     order = await orders.get_order(runtime, order_id, caller=caller)
     if caller.id == order.buyer_id:
@@ -236,7 +239,7 @@ def _duplicate_error(order_id: int) -> Conflict:
 
 
 async def _open(
-    uow: Any, order_id: int, policy: DisputePolicy, role: str, member_id: int, reason: str, text: str
+    uow: UnitOfWork, order_id: int, policy: DisputePolicy, role: str, member_id: int, reason: str, text: str
 ) -> int:
     row = await orders.locked_order_row(order_id)
     now = uow.now
@@ -372,7 +375,7 @@ async def resolve_dispute(
     dispute_id: int,
     body: ResolveDispute,
     *,
-    caller: Any,
+    caller: MemberOut,
     idempotency_key: str | None = None,
 ) -> tuple[DisputeOut, bool]:
     """An operator settles a dispute; returns ``(dispute, replayed)``."""
@@ -398,7 +401,12 @@ async def resolve_dispute(
 
 
 async def _resolve(
-    uow: Any, dispute: dict[str, Any], body: ResolveDispute, note: str, operator_id: int, key: str | None
+    uow: UnitOfWork,
+    dispute: dict[str, Any],
+    body: ResolveDispute,
+    note: str,
+    operator_id: int,
+    key: str | None,
 ) -> None:
     order = await orders.locked_order_row(dispute["order_id"])
     policy = _policy(uow.runtime, order)[1]
@@ -464,7 +472,7 @@ def _refund_amount(body: ResolveDispute, refundable: int, currency: str) -> int:
 
 
 async def _settle_escrow(
-    uow: Any, dispute: dict[str, Any], order: dict[str, Any], body: ResolveDispute
+    uow: UnitOfWork, dispute: dict[str, Any], order: dict[str, Any], body: ResolveDispute
 ) -> tuple[int, int]:
     """Refund and/or release what the order's escrow holds."""
     if body.outcome == "reject":
@@ -506,7 +514,7 @@ async def _settle_escrow(
 
 
 async def _settle_charge(
-    uow: Any, dispute: dict[str, Any], order: dict[str, Any], body: ResolveDispute
+    uow: UnitOfWork, dispute: dict[str, Any], order: dict[str, Any], body: ResolveDispute
 ) -> tuple[int, int]:
     """Refund (part of) a charge the platform kept, such as a lead, from its fees."""
     if body.outcome == "release":

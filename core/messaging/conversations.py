@@ -25,7 +25,8 @@ from agorakit.orders import order_by_id
 from agorakit.orders.tables import Order
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.accounts.schemas import MemberOut
+    from agorakit.runtime import Runtime, UnitOfWork
 
 ORDER_KEY = re.compile(r"^order:([1-9]\d*)$")
 #: longest conversation key / subject
@@ -62,11 +63,13 @@ def scope_of(conversation: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-async def ensure(uow: Any, *, key: str, subject: str | None, participant_ids: list[int]) -> int:
+async def ensure(uow: UnitOfWork, *, key: str, subject: str | None, participant_ids: list[int]) -> int:
     return (await ensured(uow, key=key, subject=subject, participant_ids=participant_ids))[0]
 
 
-async def ensured(uow: Any, *, key: str, subject: str | None, participant_ids: list[int]) -> tuple[int, bool]:
+async def ensured(
+    uow: UnitOfWork, *, key: str, subject: str | None, participant_ids: list[int]
+) -> tuple[int, bool]:
     """The conversation's id, and whether this call created it."""
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"a conversation key has 1 to {MAX_KEY} characters, not {key!r}")
@@ -98,7 +101,7 @@ _INSERT_PARTICIPANTS = PreparedInsert(
 )
 
 
-async def _add_participants(uow: Any, conversation_id: int, member_ids: list[int]) -> None:
+async def _add_participants(uow: UnitOfWork, conversation_id: int, member_ids: list[int]) -> None:
     await _INSERT_PARTICIPANTS.run(
         *[
             {"conversation": conversation_id, "member_id": m, "last_read_message_id": 0, "joined_at": uow.now}
@@ -107,7 +110,7 @@ async def _add_participants(uow: Any, conversation_id: int, member_ids: list[int
     )
 
 
-async def ensure_conversation(uow: Any, *, subject: str, participant_ids: list[int]) -> int:
+async def ensure_conversation(uow: UnitOfWork, *, subject: str, participant_ids: list[int]) -> int:
     """The id of the conversation about ``subject``, created if needed; adds participants.
 
     ``subject`` is the conversation's unique key: pick one that names exactly one
@@ -162,7 +165,7 @@ async def order_conversations(order_ids: list[int]) -> dict[int, tuple[list[int]
     }
 
 
-async def sync_order_conversation(uow: Any, order_id: int) -> int:
+async def sync_order_conversation(uow: UnitOfWork, order_id: int) -> int:
     """Ensure the order's conversation, its participants being the order's parties now."""
     found = await order_conversations([order_id])
     if order_id not in found:
@@ -196,7 +199,7 @@ _REMOVE_OTHERS = Prepared(
 
 
 async def conversation_access(
-    runtime: Runtime, conversation_id: int, member: Any, *, write: bool
+    runtime: Runtime, conversation_id: int, member: MemberOut, *, write: bool
 ) -> dict[str, Any]:
     """The conversation if ``member`` takes part (or, to read, is an operator); else 404."""
     row = await Conversation.select().where(Conversation.id == conversation_id).first()

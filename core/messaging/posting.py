@@ -28,7 +28,8 @@ from agorakit.messaging.tables import Conversation, Message
 from agorakit.orders import get_order
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.accounts.schemas import MemberOut
+    from agorakit.runtime import Runtime, UnitOfWork
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: characters of a message quoted in notifications
@@ -124,7 +125,7 @@ CHUNK = 50
 
 
 def message_row(
-    uow: Any,
+    uow: UnitOfWork,
     conversation_id: int,
     *,
     sender_id: int | None,
@@ -162,7 +163,7 @@ async def insert_messages(rows: list[dict[str, Any]]) -> list[int]:
     return inserted
 
 
-async def insert_message(uow: Any, conversation_id: int, **message: Any) -> int | None:
+async def insert_message(uow: UnitOfWork, conversation_id: int, **message: Any) -> int | None:
     """:func:`insert_messages` for one message (the arguments of :func:`message_row`),
     read by its sender up to it; its id, or None if its ``event_id`` is taken."""
     inserted = await insert_messages([message_row(uow, conversation_id, **message)])
@@ -174,7 +175,9 @@ async def insert_message(uow: Any, conversation_id: int, **message: Any) -> int 
     return inserted[0]
 
 
-async def _post(uow: Any, conversation: dict[str, Any], sender: Any, text: str, ids: list[int], flags) -> int:
+async def _post(
+    uow: UnitOfWork, conversation: dict[str, Any], sender: MemberOut, text: str, ids: list[int], flags
+) -> int:
     conversation_id = conversation["id"]
     message_id = await insert_message(
         uow, conversation_id, sender_id=sender.id, kind="member", body=text, attachment_ids=ids, flags=flags
@@ -196,7 +199,7 @@ async def _post(uow: Any, conversation: dict[str, Any], sender: Any, text: str, 
 
 
 async def post_message(
-    runtime: Runtime, conversation_id: int, cmd: PostMessage, *, sender: Any
+    runtime: Runtime, conversation_id: int, cmd: PostMessage, *, sender: MemberOut
 ) -> MessageOut:
     """A participant writes in a conversation (checked, screened, with their own files)."""
     conversation = await conversation_access(runtime, conversation_id, sender, write=True)
@@ -213,7 +216,9 @@ async def post_message(
 # --------------------------------------------------------------------------------------
 
 
-async def start_conversation(runtime: Runtime, cmd: StartConversation, *, caller: Any) -> ConversationOut:
+async def start_conversation(
+    runtime: Runtime, cmd: StartConversation, *, caller: MemberOut
+) -> ConversationOut:
     """Find or create the conversation about an order, a listing or with a member; post in it."""
     key, subject, parties = await _target(runtime, cmd, caller)
     text = clean_body(runtime, cmd.body, cmd.attachments)
@@ -232,7 +237,9 @@ async def start_conversation(runtime: Runtime, cmd: StartConversation, *, caller
     return await get_conversation(runtime, conversation_id, viewer=caller)
 
 
-async def _target(runtime: Runtime, cmd: StartConversation, caller: Any) -> tuple[str, str | None, list[int]]:
+async def _target(
+    runtime: Runtime, cmd: StartConversation, caller: MemberOut
+) -> tuple[str, str | None, list[int]]:
     """``(key, subject, participants)`` of the conversation ``cmd`` asks for."""
     given = [name for name in ("order_id", "listing_id", "member_id") if getattr(cmd, name) is not None]
     if len(given) != 1:
@@ -249,7 +256,7 @@ async def _target(runtime: Runtime, cmd: StartConversation, caller: Any) -> tupl
     return await _direct_target(cmd.member_id, caller)
 
 
-async def _listing_target(listing_id: int, caller: Any) -> tuple[str, str, list[int]]:
+async def _listing_target(listing_id: int, caller: MemberOut) -> tuple[str, str, list[int]]:
 
     listing = await get_listing(listing_id, viewer=caller)
     if listing.seller.id == caller.id:
@@ -260,7 +267,7 @@ async def _listing_target(listing_id: int, caller: Any) -> tuple[str, str, list[
     return f"listing:{listing_id}:member:{caller.id}", f"listing:{listing_id}", [caller.id, listing.seller.id]
 
 
-async def _direct_target(member_id: int, caller: Any) -> tuple[str, None, list[int]]:
+async def _direct_target(member_id: int, caller: MemberOut) -> tuple[str, None, list[int]]:
     if member_id == caller.id:
         raise ValidationFailed([FieldError("member_id", "you cannot write to yourself")])
     if not await Member.exists().where((Member.id == member_id) & (Member.status == "active")):
@@ -269,7 +276,7 @@ async def _direct_target(member_id: int, caller: Any) -> tuple[str, None, list[i
     return f"members:{low}:{high}", None, [caller.id, member_id]
 
 
-async def order_conversation(runtime: Runtime, order_id: int, *, caller: Any) -> ConversationOut:
+async def order_conversation(runtime: Runtime, order_id: int, *, caller: MemberOut) -> ConversationOut:
     """The order's conversation for its parties and operators (created on first use)."""
 
     order = await get_order(runtime, order_id, caller=caller)

@@ -16,6 +16,7 @@ from agorakit.messaging.tables import ConversationParticipant as Participant
 from agorakit.pagination import decode_cursor, page
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.accounts.schemas import MemberOut
     from agorakit.runtime import Runtime
 
 
@@ -48,7 +49,7 @@ async def _names(member_ids: set[int]) -> dict[int, str]:
     return {r["id"]: r["display_name"] for r in rows}
 
 
-async def _messages_out(rows: list[dict[str, Any]], viewer: Any) -> list[MessageOut]:
+async def _messages_out(rows: list[dict[str, Any]], viewer: MemberOut) -> list[MessageOut]:
     names = await _names({r["sender_id"] for r in rows if r["sender_id"] is not None})
     files = {
         a.id: a for a in await attachments_by_ids(sorted({i for r in rows for i in r["attachments"] or []}))
@@ -70,7 +71,7 @@ async def _messages_out(rows: list[dict[str, Any]], viewer: Any) -> list[Message
     ]
 
 
-async def get_message(message_id: int, *, viewer: Any) -> MessageOut:
+async def get_message(message_id: int, *, viewer: MemberOut) -> MessageOut:
     row = await Message.select().where(Message.id == message_id).first().output(load_json=True)
     if row is None:
         raise NotFound(f"there is no message {message_id}")
@@ -92,7 +93,7 @@ async def _unread_counts(member_id: int) -> dict[int, int]:
     return {r["conversation"]: r["unread"] for r in rows}
 
 
-async def _conversations_out(rows: list[dict[str, Any]], viewer: Any) -> list[ConversationOut]:
+async def _conversations_out(rows: list[dict[str, Any]], viewer: MemberOut) -> list[ConversationOut]:
     if not rows:
         return []
     ids = [r["id"] for r in rows]
@@ -131,13 +132,13 @@ def _by_id(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"]}
 
 
-async def get_conversation(runtime: Runtime, conversation_id: int, *, viewer: Any) -> ConversationOut:
+async def get_conversation(runtime: Runtime, conversation_id: int, *, viewer: MemberOut) -> ConversationOut:
     row = await conversation_access(runtime, conversation_id, viewer, write=False)
     return (await _conversations_out([row], viewer))[0]
 
 
 async def list_conversations(
-    *, viewer: Any, cursor: str | None, limit: int
+    *, viewer: MemberOut, cursor: str | None, limit: int
 ) -> tuple[list[ConversationOut], str | None]:
     """The viewer's conversations, the most recently active first."""
     mine = Participant.select(Participant.conversation).where(Participant.member_id == viewer.id)
@@ -162,7 +163,7 @@ async def list_messages(
     runtime: Runtime,
     conversation_id: int,
     *,
-    viewer: Any,
+    viewer: MemberOut,
     cursor: str | None,
     limit: int,
     after: int | None = None,
@@ -183,7 +184,7 @@ async def list_messages(
 
 
 async def mark_read(
-    runtime: Runtime, conversation_id: int, *, viewer: Any, up_to: int | None
+    runtime: Runtime, conversation_id: int, *, viewer: MemberOut, up_to: int | None
 ) -> ConversationOut:
     """Mark the conversation read up to a message (default: all of it); never backwards."""
     conversation = await conversation_access(runtime, conversation_id, viewer, write=True)
@@ -206,7 +207,7 @@ async def unread_summary(member_id: int) -> UnreadOut:
 
 
 async def operator_messages(
-    *, viewer: Any, flagged: bool, cursor: str | None, limit: int
+    *, viewer: MemberOut, flagged: bool, cursor: str | None, limit: int
 ) -> tuple[list[MessageOut], str | None]:
     """Messages for moderators, newest first; by default only those screening flagged."""
     query = Message.select().order_by(Message.id, ascending=False).limit(limit + 1)

@@ -17,11 +17,11 @@ from agorakit.messaging.conversations import (
 from agorakit.messaging.posting import insert_message, insert_messages, message_row
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.runtime import Runtime, UnitOfWork
 
 
 async def post_system_message(
-    uow: Any, *, subject: str, body: str, event_id: int | None = None
+    uow: UnitOfWork, *, subject: str, body: str, event_id: int | None = None
 ) -> int | None:
     """Post a system message in the conversation about ``subject``; its id, or None.
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 
 from agorakit.errors import FieldError, ValidationFailed
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from agorakit.runtime import Runtime
 
 #: ISO 4217 currencies whose minor unit is not 1/100.
 _EXPONENTS = {
@@ -48,7 +51,7 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency, 2)
 
 
-def max_amount(runtime: Any, currency: str) -> int:
+def max_amount(runtime: Runtime, currency: str) -> int:
     """``[money] max_amount`` in minor units of ``currency``."""
     return int(Decimal(runtime.settings.money.max_amount) * 10 ** exponent(currency))
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -40,6 +40,9 @@ from agorakit.money.account_names import (  # re-exported: callers find them her
 from agorakit.money.amounts import format_amount
 from agorakit.money.checks import check_ledger, nonzero_escrows  # re-exported: callers find them here
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from agorakit.runtime import UnitOfWork
 
 
 class InsufficientFunds(AgorakitError):
@@ -198,7 +201,7 @@ async def set_escrow_parties(
 
 
 async def post(
-    uow: Any,
+    uow: UnitOfWork,
     *,
     key: str,
     kind: str,
@@ -273,7 +276,7 @@ class NewPosting(msgspec.Struct, frozen=True, kw_only=True):
     actor_id: int | None = None
 
 
-async def post_one(uow: Any, posting: NewPosting) -> Posting:
+async def post_one(uow: UnitOfWork, posting: NewPosting) -> Posting:
     """:func:`post` with its arguments as a :class:`NewPosting`."""
     return await post(
         uow,
@@ -321,7 +324,7 @@ def _move_balances_sql(engine_type: str) -> str:
 _MOVE_BALANCES = PreparedRaw(LedgerAccount, _move_balances_sql)
 
 
-async def post_many(uow: Any, postings: list[NewPosting]) -> list[Posting]:
+async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting]:
     """Write several balanced postings inside the caller's unit of work, in a fixed
     number of statements whatever their number: the same result as :func:`post` on each
     in turn (the same entries, each with the balance after it, the same refusals).
@@ -424,12 +427,12 @@ DEFERRED = frozenset({PLATFORM_FEES})
 _DEFERRED_KEY = "ledger.deferred"
 
 
-def _defer(uow: Any, entry: dict[str, Any]) -> None:
+def _defer(uow: UnitOfWork, entry: dict[str, Any]) -> None:
     uow.outer.pending.setdefault(_DEFERRED_KEY, []).append(entry)
     uow.before_commit(_DEFERRED_KEY, lambda: _move_deferred(uow.outer))
 
 
-async def _move_deferred(uow: Any) -> None:
+async def _move_deferred(uow: UnitOfWork) -> None:
     """Move the deferred credits' accounts (in id order) and write their entries, each
     with the balance after it, as if they had been moved one by one."""
     pending = uow.outer.pending.get(_DEFERRED_KEY)

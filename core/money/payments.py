@@ -32,7 +32,7 @@ from agorakit.money.tables import Payment
 from agorakit.pagination import decode_cursor, page
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.runtime import Runtime, UnitOfWork
 
 OPEN_STATUSES = ("pending", "awaiting_funds")
 #: statuses of a payment that is funding, or has funded, its target
@@ -248,7 +248,7 @@ _COMPLETE = PreparedRaw(
 
 
 async def settle(
-    uow: Any,
+    uow: UnitOfWork,
     payment: PaymentOut,
     *,
     sources: list[tuple[str, int]],
@@ -310,7 +310,7 @@ _REFUND = PreparedRaw(
 )
 
 
-async def refund_settled_payment(uow: Any, payment: PaymentOut, *, reason: str) -> PaymentOut:
+async def refund_settled_payment(uow: UnitOfWork, payment: PaymentOut, *, reason: str) -> PaymentOut:
     """Hand a payment that has just settled back to its payer, as site credit.
 
     For money that arrives for something that no longer needs it (an order already paid
@@ -438,7 +438,7 @@ class BalanceMethod:
     name = "balance"
     label = "Your balance"
 
-    async def start(self, *, runtime: Runtime, uow: Any, payment: PaymentOut) -> PaymentStep:
+    async def start(self, *, runtime: Runtime, uow: UnitOfWork, payment: PaymentOut) -> PaymentStep:
         if payment.purpose == "deposit":
             message = "a deposit brings money in from outside; choose another payment method"
             raise ValidationFailed([FieldError("method", message)])

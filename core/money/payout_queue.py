@@ -28,7 +28,7 @@ from agorakit.money import withdrawals
 from agorakit.money.tables import Withdrawal
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.runtime import Runtime, UnitOfWork
 
 #: the columns a payout method reads (everything but the bookkeeping timestamps)
 _COLUMNS = (
@@ -121,7 +121,7 @@ async def count_waiting(method: str) -> int:
 
 
 async def claim_waiting(
-    uow: Any, method: str, *, currency: str | None = None, limit: int | None = None
+    uow: UnitOfWork, method: str, *, currency: str | None = None, limit: int | None = None
 ) -> list[QueuedWithdrawal]:
     """The ``requested`` withdrawals of ``method`` (of ``currency``, at most ``limit``), oldest first.
 
@@ -139,7 +139,7 @@ async def claim_waiting(
 
 
 async def attach_to_batch(
-    uow: Any, withdrawal_ids: list[int], *, batch_ref: str, actor_id: int | None = None
+    uow: UnitOfWork, withdrawal_ids: list[int], *, batch_ref: str, actor_id: int | None = None
 ) -> list[QueuedWithdrawal]:
     """Mark claimed withdrawals ``processing`` in the batch ``batch_ref`` (in the caller's
     unit of work); a withdrawal that is no longer ``requested`` is a 409 and rolls it back."""

@@ -20,13 +20,16 @@ the worker may all try: the first one acts, the others change nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agorakit.money import ledger
 from agorakit.money.events import PaymentFailed
 from agorakit.money.payments import OPEN_STATUSES, minor_units, settle
 from agorakit.money.schemas import PaymentOut
 from agorakit.money.tables import Payment
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from agorakit.runtime import UnitOfWork
 
 #: statuses of a payment that ended without its money: money arriving for one is credited
 UNPAID_ENDS = ("expired", "cancelled", "failed")
@@ -41,7 +44,7 @@ def _merged(payment: PaymentOut, details: dict[str, Any] | None) -> dict[str, An
 
 
 async def attach_provider_ref(
-    uow: Any, payment: PaymentOut, provider_ref: str, *, details: dict[str, Any] | None = None
+    uow: UnitOfWork, payment: PaymentOut, provider_ref: str, *, details: dict[str, Any] | None = None
 ) -> bool:
     """Keep the provider's reference for ``payment`` (``provider_ref``) and ``details``
     merged into its details; False (nothing changed) when it is no longer open."""
@@ -59,7 +62,7 @@ async def attach_provider_ref(
     return bool(updated)
 
 
-async def keep_open(uow: Any, payment: PaymentOut, *, details: dict[str, Any] | None = None) -> bool:
+async def keep_open(uow: UnitOfWork, payment: PaymentOut, *, details: dict[str, Any] | None = None) -> bool:
     """The provider holds the payer's money and has not decided yet: the open payment no
     longer expires; ``details`` are merged into its details.  False (nothing changed)
     when it is no longer open."""
@@ -78,7 +81,7 @@ async def keep_open(uow: Any, payment: PaymentOut, *, details: dict[str, Any] | 
 
 
 async def settle_from_provider(
-    uow: Any, payment: PaymentOut, *, actor_id: int | None, details: dict[str, Any] | None = None
+    uow: UnitOfWork, payment: PaymentOut, *, actor_id: int | None, details: dict[str, Any] | None = None
 ) -> PaymentOut:
     """The payment's whole amount arrived through its method's provider: move it from
     ``external:<method>`` into the payment's target and mark it completed
@@ -87,7 +90,9 @@ async def settle_from_provider(
     return await settle(uow, payment, sources=sources, actor_id=actor_id, details=details)
 
 
-async def fail_payment(uow: Any, payment: PaymentOut, *, reason: str, actor_id: int | None = None) -> bool:
+async def fail_payment(
+    uow: UnitOfWork, payment: PaymentOut, *, reason: str, actor_id: int | None = None
+) -> bool:
     """The provider refused the payment: an open payment ends ``failed`` with ``reason``
     and its payer is told (``payment.failed``).  False (nothing changed) when it is no
     longer open."""
@@ -108,7 +113,7 @@ async def fail_payment(uow: Any, payment: PaymentOut, *, reason: str, actor_id: 
 
 
 async def credit_late_payment(
-    uow: Any, payment: PaymentOut, *, amount: int, key: str, kind: str, description: str
+    uow: UnitOfWork, payment: PaymentOut, *, amount: int, key: str, kind: str, description: str
 ) -> bool:
     """Money the provider took for ``payment`` after it ended unpaid (expired, cancelled
     or failed meanwhile) goes to the payer's site credit: ``amount`` minor units from

@@ -30,7 +30,8 @@ from agorakit.money.tables import Withdrawal
 from agorakit.pagination import decode_cursor, page
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.accounts.schemas import MemberOut
+    from agorakit.runtime import Runtime, UnitOfWork
 
 
 class WithdrawalRequest(msgspec.Struct, frozen=True):
@@ -92,7 +93,7 @@ async def _row(withdrawal_id: int) -> dict[str, Any]:
 async def request_withdrawal(
     runtime: Runtime,
     *,
-    member: Any,
+    member: MemberOut,
     method: str,
     amount: int,
     currency: str,
@@ -179,7 +180,7 @@ async def _by_key(member_id: int, key: str) -> dict[str, Any] | None:
 
 
 async def _transition(
-    uow: Any, withdrawal_id: int, *, from_: tuple[str, ...], to: str, **values: Any
+    uow: UnitOfWork, withdrawal_id: int, *, from_: tuple[str, ...], to: str, **values: Any
 ) -> dict[str, Any]:
     """Move a withdrawal to ``to`` if it is in one of ``from_``; 409 otherwise."""
     columns = {getattr(Withdrawal, k): v for k, v in values.items()}
@@ -210,7 +211,7 @@ async def cancel_withdrawal(runtime: Runtime, *, withdrawal_id: int, member_id: 
 
 
 async def mark_processing(
-    uow: Any, withdrawal_ids: list[int], *, batch_ref: str, actor_id: int | None = None
+    uow: UnitOfWork, withdrawal_ids: list[int], *, batch_ref: str, actor_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Mark requested withdrawals as sent in a batch (inside the caller's unit of work)."""
     rows = []
@@ -275,7 +276,9 @@ async def fail_withdrawal(
     return await get_withdrawal(withdrawal_id)
 
 
-async def _return_funds(uow: Any, row: dict[str, Any], *, kind: str, actor_id: int | None, why: str) -> None:
+async def _return_funds(
+    uow: UnitOfWork, row: dict[str, Any], *, kind: str, actor_id: int | None, why: str
+) -> None:
     await ledger.post(
         uow,
         key=f"withdrawal:{row['id']}:return",

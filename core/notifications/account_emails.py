@@ -15,11 +15,11 @@ from agorakit.notifications.rendering import renderer
 from agorakit.notifications.service import queue_email
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.runtime import Runtime, UnitOfWork
 
 
 async def queue_account_email(
-    runtime: Runtime, uow: Any, member: dict[str, Any], template: str, context: dict[str, Any]
+    runtime: Runtime, uow: UnitOfWork, member: dict[str, Any], template: str, context: dict[str, Any]
 ) -> bool:
     site = runtime.settings.site
     variables = {

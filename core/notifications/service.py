@@ -37,7 +37,7 @@ from agorakit.notifications.tables import EmailOutbox, Notification, Notificatio
 from agorakit.pagination import decode_cursor, page
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.runtime import Runtime, UnitOfWork
 
 log = logging.getLogger("agorakit.notifications")
 
@@ -267,7 +267,7 @@ async def _store(
 
 def _email_row(
     runtime: Runtime,
-    uow: Any,
+    uow: UnitOfWork,
     *,
     to_address: str,
     subject: str,
@@ -294,7 +294,7 @@ def _email_row(
 
 async def queue_email(
     runtime: Runtime,
-    uow: Any,
+    uow: UnitOfWork,
     *,
     to_address: str,
     subject: str,

@@ -34,7 +34,8 @@ from agorakit.orders.schemas import ItemIn, OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderItem, OrderTimer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.accounts.schemas import MemberOut
+    from agorakit.runtime import Runtime, UnitOfWork
 
 
 @dataclass
@@ -42,7 +43,7 @@ class TransitionContext:
     """What guards and effects see."""
 
     runtime: Runtime
-    uow: Any
+    uow: UnitOfWork
     order: OrderOut
     process: Process
     transition: Transition
@@ -61,8 +62,8 @@ async def create_order(
     seller_id: int | None = None,
     listing_id: int | None = None,
     data: dict[str, Any] | None = None,
-    uow: Any | None = None,
-    caller: Any | None = None,
+    uow: UnitOfWork | None = None,
+    caller: MemberOut | None = None,
     quote_context: QuoteContext | None = None,
 ) -> OrderOut:
     """Create an order in its process's initial state (inside ``uow`` if given).
@@ -217,7 +218,7 @@ async def fire(
     order_id: int,
     transition: str,
     *,
-    caller: Any | None,
+    caller: MemberOut | None,
     data: dict[str, Any] | None = None,
 ) -> OrderOut:
     """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work."""
@@ -228,18 +229,18 @@ async def fire(
 
 
 async def fire_in(
-    uow: Any, order_id: int, name: str, *, caller: Any | None, data: dict[str, Any] | None = None
+    uow: UnitOfWork, order_id: int, name: str, *, caller: MemberOut | None, data: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Fire a transition inside an existing unit of work; returns the order's new row."""
     return (await _fire(uow, order_id, name, caller=caller, data=data))[0]
 
 
 async def _fire(
-    uow: Any,
+    uow: UnitOfWork,
     order_id: int,
     name: str,
     *,
-    caller: Any | None,
+    caller: MemberOut | None,
     data: dict[str, Any] | None,
     row: dict[str, Any] | None = None,
     items: list[dict[str, Any]] | None = None,
@@ -291,7 +292,7 @@ class _Entry:
 
 
 async def _transition_all(
-    uow: Any, entries: list[_Entry], *, firing: list[int] | None = None
+    uow: UnitOfWork, entries: list[_Entry], *, firing: list[int] | None = None
 ) -> list[dict[str, Any]]:
     """Move the orders of ``entries`` (one process, one transition) to its target, run
     its effects and record the events; their new rows.  One order runs each effect's
@@ -375,7 +376,7 @@ _CANCEL_TIMERS_OF = Prepared(
 
 
 async def _enter_all(
-    uow: Any,
+    uow: UnitOfWork,
     process: Process,
     target: str,
     name: str,
@@ -439,7 +440,7 @@ async def _enter_all(
 
 
 def _record_transition(
-    uow: Any,
+    uow: UnitOfWork,
     row: dict[str, Any],
     process: Process,
     name: str,
@@ -463,7 +464,7 @@ def _record_transition(
 
 
 async def move_in(
-    uow: Any,
+    uow: UnitOfWork,
     order_id: int,
     target: str,
     *,
@@ -519,7 +520,7 @@ _LOCKED_ORDERS = {locking: _locked_orders(locking) for locking in (False, True)}
 
 
 async def fire_set(
-    uow: Any,
+    uow: UnitOfWork,
     process: Process,
     transition: Transition,
     timers: list[dict[str, Any]],

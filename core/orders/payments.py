@@ -25,7 +25,9 @@ from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import locked_order_row, visible_row
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.accounts.schemas import MemberOut
+    from agorakit.money.schemas import PaymentOut
+    from agorakit.runtime import Runtime, UnitOfWork
 
 ORDER_PREFIX = "order:"
 
@@ -49,7 +51,7 @@ def _payment_transition(runtime: Runtime, row: dict[str, Any]) -> Any:
 
 
 async def pay_order(
-    runtime: Runtime, order_id: int, *, caller: Any, method: str, idempotency_key: str | None = None
+    runtime: Runtime, order_id: int, *, caller: MemberOut, method: str, idempotency_key: str | None = None
 ) -> tuple[Any, bool]:
     """The buyer pays the order's total (with buyer fees) into its escrow; ``(payment, replayed)``.
 
@@ -79,7 +81,7 @@ async def pay_order(
 
 
 async def check_payment_start(
-    uow: Any, *, amount: int, currency: str, purpose: str, escrow_ref: str | None
+    uow: UnitOfWork, *, amount: int, currency: str, purpose: str, escrow_ref: str | None
 ) -> None:
     """Refuse a payment into an order's escrow that the order cannot take (see the module)."""
     order_id = order_id_of(escrow_ref) if purpose == "escrow" else None
@@ -115,7 +117,7 @@ async def check_payment_start(
         raise Conflict(message, extra={"state": row["state"]})
 
 
-async def on_payment_settled(uow: Any, payment: Any) -> None:
+async def on_payment_settled(uow: UnitOfWork, payment: PaymentOut) -> None:
     """Move an order on when its payment settles (``Process.on_payment``), or hand the
     payment back when the order no longer needs it."""
     order_id = order_id_of(payment.escrow_ref)

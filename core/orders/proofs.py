@@ -16,7 +16,8 @@ from agorakit.orders.schemas import OrderOut, ProofOut, SubmitProof
 from agorakit.orders.tables import Proof
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.accounts.schemas import MemberOut
+    from agorakit.runtime import Runtime, UnitOfWork
 
 #: the event of each review outcome
 _REVIEWED = {
@@ -49,7 +50,7 @@ _INSERT_PROOF = PreparedInsert(Proof)
 
 
 async def submit_proof(
-    runtime: Runtime, order_id: int, proof: SubmitProof, *, caller: Any, order: OrderOut | None = None
+    runtime: Runtime, order_id: int, proof: SubmitProof, *, caller: MemberOut, order: OrderOut | None = None
 ) -> ProofOut:
     """The seller (worker) submits evidence of the work; checked by ``agorakit_validate_proof``.
 
@@ -92,7 +93,7 @@ async def submit_proof(
 
 
 async def review_proof(
-    runtime: Runtime, order_id: int, proof_id: int, *, decision: str, reason: str, caller: Any
+    runtime: Runtime, order_id: int, proof_id: int, *, decision: str, reason: str, caller: MemberOut
 ) -> ProofOut:
     """The buyer accepts a proof, rejects it, or asks for a correction (with a reason)."""
     order = await get_order(runtime, order_id, caller=caller)
@@ -135,14 +136,16 @@ async def review_proof(
     return await _proof(order_id, proof_id)  # the caller was checked above
 
 
-async def _proof_transition(uow: Any, order: OrderOut, event: str, caller: Any, proof_id: int) -> None:
+async def _proof_transition(
+    uow: UnitOfWork, order: OrderOut, event: str, caller: MemberOut, proof_id: int
+) -> None:
     process = registry(uow.runtime).get(order.process, order.process_version)
     name = process.on_proof.get(event)
     if name:
         await fire_in(uow, order.id, name, caller=caller, data={"proof": proof_id})
 
 
-async def get_proof(runtime: Runtime, order_id: int, proof_id: int, *, caller: Any) -> ProofOut:
+async def get_proof(runtime: Runtime, order_id: int, proof_id: int, *, caller: MemberOut) -> ProofOut:
     await get_order(runtime, order_id, caller=caller)
     return await _proof(order_id, proof_id)
 
@@ -161,7 +164,7 @@ async def _proof(order_id: int, proof_id: int) -> ProofOut:
     return _to_proof(row)
 
 
-async def list_proofs(runtime: Runtime, order_id: int, *, caller: Any) -> list[ProofOut]:
+async def list_proofs(runtime: Runtime, order_id: int, *, caller: MemberOut) -> list[ProofOut]:
     await get_order(runtime, order_id, caller=caller)
     rows = await Proof.select().where(Proof.order == order_id).order_by(Proof.id).output(load_json=True)
     return [_to_proof(r) for r in rows]
@@ -174,7 +177,7 @@ _ACCEPT_SUBMITTED = Prepared(
 )
 
 
-async def accept_submitted_proofs_many(uow: Any, accepted: list[tuple[int, int | None]]) -> None:
+async def accept_submitted_proofs_many(uow: UnitOfWork, accepted: list[tuple[int, int | None]]) -> None:
     """:func:`accept_submitted_proofs` for several orders, given as ``(order_id,
     reviewer_id)`` pairs: one update per reviewer (a timer's completions are all the
     system's, reviewer None)."""
@@ -185,7 +188,7 @@ async def accept_submitted_proofs_many(uow: Any, accepted: list[tuple[int, int |
         await _ACCEPT_SUBMITTED.run(reviewer_id, uow.now, order_ids)
 
 
-async def accept_submitted_proofs(uow: Any, order_id: int, *, reviewer_id: int | None) -> None:
+async def accept_submitted_proofs(uow: UnitOfWork, order_id: int, *, reviewer_id: int | None) -> None:
     """Mark the order's proofs waiting for review accepted by ``reviewer_id`` (None: the
     site, e.g. a timer's completion), inside ``uow``; no event is recorded (the order's
     transition that accepts them tells the parties)."""

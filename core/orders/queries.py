@@ -16,6 +16,7 @@ from agorakit.orders.tables import Order, OrderEvent, OrderItem
 from agorakit.pagination import decode_cursor, page
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.accounts.schemas import MemberOut
     from agorakit.runtime import Runtime
 
 _ORDER = Prepared(lambda id: Order.select().where(Order.id == id).first().output(load_json=True))
@@ -90,7 +91,9 @@ async def _to_order(
     )
 
 
-def roles_of(order: dict[str, Any], caller: Any | None, process: Process | None = None) -> frozenset[str]:
+def roles_of(
+    order: dict[str, Any], caller: MemberOut | None, process: Process | None = None
+) -> frozenset[str]:
     """What the caller is to this order: buyer, seller, operator, or system (no caller).
 
     ``candidate`` only while the order has no seller and its process lets a candidate
@@ -116,7 +119,7 @@ def roles_of(order: dict[str, Any], caller: Any | None, process: Process | None 
     return frozenset(roles)
 
 
-async def get_order(runtime: Runtime, order_id: int, *, caller: Any | None) -> OrderOut:
+async def get_order(runtime: Runtime, order_id: int, *, caller: MemberOut | None) -> OrderOut:
     """An order for one of its parties or an operator; 404 for anyone else."""
     row = await _order_row(order_id)
     process = registry(runtime).processes.get((row["process"], row["process_version"]))
@@ -126,7 +129,7 @@ async def get_order(runtime: Runtime, order_id: int, *, caller: Any | None) -> O
     return await _to_order(row, roles=roles, process=process)
 
 
-async def visible_row(runtime: Runtime, order_id: int, *, caller: Any | None) -> dict[str, Any]:
+async def visible_row(runtime: Runtime, order_id: int, *, caller: MemberOut | None) -> dict[str, Any]:
     """The order's row if ``caller`` may see the order (as :func:`get_order` decides), else
     a 404: for a check that needs no more than the row."""
     row = await _order_row(order_id)
@@ -135,7 +138,7 @@ async def visible_row(runtime: Runtime, order_id: int, *, caller: Any | None) ->
     return row
 
 
-async def history(runtime: Runtime, order_id: int, *, caller: Any | None) -> list[OrderEventOut]:
+async def history(runtime: Runtime, order_id: int, *, caller: MemberOut | None) -> list[OrderEventOut]:
     await get_order(runtime, order_id, caller=caller)
     rows = (
         await OrderEvent.select()
@@ -161,7 +164,7 @@ async def history(runtime: Runtime, order_id: int, *, caller: Any | None) -> lis
 async def list_orders(
     runtime: Runtime,
     *,
-    caller: Any,
+    caller: MemberOut,
     cursor: str | None,
     limit: int,
     role: str | None = None,

@@ -36,6 +36,7 @@ from agorakit.reviews.schemas import MemberRating, PostReview, ReviewOut, Review
 from agorakit.reviews.tables import Review
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.accounts.schemas import MemberOut
     from agorakit.runtime import Runtime
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -227,7 +228,7 @@ async def get_review(review_id: int, *, operator: bool = False) -> ReviewOut:
     return (await _to_reviews([await _review_row(review_id)], operator=operator))[0]
 
 
-async def order_reviews(runtime: Runtime, order_id: int, *, caller: Any) -> list[ReviewOut]:
+async def order_reviews(runtime: Runtime, order_id: int, *, caller: MemberOut) -> list[ReviewOut]:
     """Both reviews of an order, hidden ones included (marked), for its parties and operators."""
     await orders.get_order(runtime, order_id, caller=caller)  # 404 for anyone else
     rows = await Review.select().where(Review.order_id == order_id).order_by(Review.id)
@@ -316,7 +317,7 @@ def clean_text(runtime: Runtime, text: str) -> str:
     return text
 
 
-async def post_review(runtime: Runtime, order_id: int, cmd: PostReview, *, caller: Any) -> ReviewOut:
+async def post_review(runtime: Runtime, order_id: int, cmd: PostReview, *, caller: MemberOut) -> ReviewOut:
     """A party of a completed order reviews the other party (once, within the window)."""
     order = await orders.get_order(runtime, order_id, caller=caller)  # 404 for non-parties
     if caller.id == order.buyer_id and caller.id != order.seller_id:

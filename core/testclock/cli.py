@@ -9,7 +9,7 @@ from typing import Any
 import click
 import msgspec
 
-from agorakit.runtime import fail_on_domain_error, run_with_runtime
+from agorakit.runtime import Runtime, fail_on_domain_error, run_with_runtime
 
 
 @click.group()
@@ -17,7 +17,7 @@ def clock() -> None:
     """Read and move the site's test clock (development and staging sites)."""
 
 
-def _show(runtime: Any, state: Any) -> str:
+def _show(runtime: Runtime, state: Any) -> str:
     running = "frozen" if state.frozen else "running"
     return f"{runtime.clock.now().isoformat()}  ({running})"
 
@@ -25,7 +25,7 @@ def _show(runtime: Any, state: Any) -> str:
 def _run(ctx: click.Context, action: Any) -> Any:
     from agorakit.testclock import service
 
-    async def work(runtime: Any) -> Any:
+    async def work(runtime: Runtime) -> Any:
         with fail_on_domain_error():
             return runtime, await action(service, runtime)
 

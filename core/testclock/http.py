@@ -10,16 +10,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from agorakit.testclock.service import refresh
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from agorakit.runtime import Runtime
+
 HEADER = b"x-agorakit-test-clock"
 
 
-def test_clock_middleware(runtime: Any) -> Callable[[ASGIApp], ASGIApp]:
+def test_clock_middleware(runtime: Runtime) -> Callable[[ASGIApp], ASGIApp]:
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "http":
@@ -31,7 +34,7 @@ def test_clock_middleware(runtime: Any) -> Callable[[ASGIApp], ASGIApp]:
     return factory
 
 
-def test_clock_header(runtime: Any) -> Callable[[Message, Scope], Awaitable[None]]:
+def test_clock_header(runtime: Runtime) -> Callable[[Message, Scope], Awaitable[None]]:
     async def add_header(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -28,6 +28,9 @@ from agorakit.clock import Clock
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.testclock.tables import SiteClock
 from agorakit.worker import SweepReport
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.testclock")
 
@@ -85,7 +88,7 @@ def clock_for(settings: Any, base: Clock) -> Clock:
     return DatabaseClock(base)
 
 
-def test_clock(runtime: Any) -> DatabaseClock:
+def test_clock(runtime: Runtime) -> DatabaseClock:
     """The runtime's test clock; 404 ``not_found`` when the site has none."""
     clock = runtime.clock
     if not isinstance(clock, DatabaseClock):
@@ -93,7 +96,7 @@ def test_clock(runtime: Any) -> DatabaseClock:
     return clock
 
 
-async def refresh(runtime: Any) -> None:
+async def refresh(runtime: Runtime) -> None:
     """Read the test clock's state if the site runs on one (per request, per sweep)."""
     if isinstance(runtime.clock, DatabaseClock):
         await runtime.clock.refresh()
@@ -125,7 +128,7 @@ async def _read(base: Clock) -> ClockState:
     return _state(row)
 
 
-async def _write(runtime: Any, *, to: datetime | None = None, frozen: bool | None = None) -> ClockState:
+async def _write(runtime: Runtime, *, to: datetime | None = None, frozen: bool | None = None) -> ClockState:
     """Set the clock (never backwards: ``to`` before the clock's time leaves it there)."""
     clock = test_clock(runtime)
     await _read(clock.base)  # the row exists
@@ -149,16 +152,16 @@ async def _write(runtime: Any, *, to: datetime | None = None, frozen: bool | Non
     return state
 
 
-async def read(runtime: Any) -> ClockState:
+async def read(runtime: Runtime) -> ClockState:
     return await test_clock(runtime).refresh()
 
 
-async def freeze(runtime: Any) -> ClockState:
+async def freeze(runtime: Runtime) -> ClockState:
     """Stop the clock at its current instant."""
     return await _write(runtime, frozen=True)
 
 
-async def unfreeze(runtime: Any) -> ClockState:
+async def unfreeze(runtime: Runtime) -> ClockState:
     """Let the clock run on with real time from its current instant."""
     return await _write(runtime, frozen=False)
 
@@ -212,7 +215,7 @@ class Advanced(msgspec.Struct):
     steps: list[Step]
 
 
-async def advance(runtime: Any, *, by: timedelta | None = None, to: datetime | None = None) -> Advanced:
+async def advance(runtime: Runtime, *, by: timedelta | None = None, to: datetime | None = None) -> Advanced:
     """Move the clock forward by ``by`` or to ``to``, running the worker's sweep at every
     instant on the way at which something became due, in due order."""
     from agorakit.worker import next_due, sweep

@@ -18,7 +18,8 @@ from agorakit.plugins.bank_transfer.destinations import DESTINATION_FIELDS, vali
 from agorakit.plugins.bank_transfer.settings import BankTransferSettings, to_minor
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.money import PaymentOut
+    from agorakit.runtime import Runtime, UnitOfWork
 
 #: The methods' name: what sites bind in ``[money]``, and the ledger accounts
 #: ``external:bank_transfer`` and ``payouts:bank_transfer:clearing``.
@@ -33,7 +34,7 @@ class BankTransferPayIn:
     name = METHOD
     label = "Bank transfer"
 
-    async def start(self, *, runtime: Runtime, uow: Any, payment: Any) -> PaymentStep:
+    async def start(self, *, runtime: Runtime, uow: UnitOfWork, payment: PaymentOut) -> PaymentStep:
         settings: BankTransferSettings = runtime.plugin_settings(PLUGIN)
         return PaymentStep(
             status="awaiting_funds",

@@ -31,6 +31,7 @@ from agorakit.plugins.gigs.schemas import (
 from agorakit.plugins.gigs.tables import GigCancellation
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.accounts import MemberOut
     from agorakit.runtime import Runtime
 
 KIND = "gig"
@@ -49,7 +50,7 @@ class CancellationOpen(Conflict):
 # --------------------------------------------------------------------------------------
 
 
-async def _gig(listing_id: int, viewer: Any | None = None):
+async def _gig(listing_id: int, viewer: MemberOut | None = None):
     listing = await get_listing(listing_id, viewer=viewer)
     if listing.kind != KIND:
         raise NotFound(f"there is no gig {listing_id}")
@@ -275,21 +276,21 @@ async def close_proposal(ctx: Any) -> None:
 # --------------------------------------------------------------------------------------
 
 
-async def _gig_order(runtime: Runtime, order_id: int, caller: Any) -> OrderOut:
+async def _gig_order(runtime: Runtime, order_id: int, caller: MemberOut) -> OrderOut:
     order = await orders.get_order(runtime, order_id, caller=caller)
     if order.process != PROCESS:
         raise NotFound(f"there is no gig order {order_id}")
     return order
 
 
-async def check_gig_order(runtime: Runtime, order_id: int, caller: Any) -> None:
+async def check_gig_order(runtime: Runtime, order_id: int, caller: MemberOut) -> None:
     """404 unless the order is a gig order ``caller`` may see (reads its row only)."""
     row = await orders.visible_row(runtime, order_id, caller=caller)
     if row["process"] != PROCESS:
         raise NotFound(f"there is no gig order {order_id}")
 
 
-async def deliver(runtime: Runtime, order_id: int, delivery: Delivery, *, caller: Any) -> OrderOut:
+async def deliver(runtime: Runtime, order_id: int, delivery: Delivery, *, caller: MemberOut) -> OrderOut:
     """The seller delivers (a message and files) and marks the order complete."""
     order = await _gig_order(runtime, order_id, caller)
     if caller.id != order.seller_id:
@@ -328,12 +329,12 @@ def _to_cancellation(row: dict[str, Any], order: Any) -> CancellationOut:
     )
 
 
-def _party(order: Any, caller: Any) -> None:
+def _party(order: Any, caller: MemberOut) -> None:
     if caller.id not in (order.buyer_id, order.seller_id):
         raise Forbidden("only the buyer and the seller of the order can do this")
 
 
-async def cancellations(runtime: Runtime, order_id: int, *, caller: Any) -> list[CancellationOut]:
+async def cancellations(runtime: Runtime, order_id: int, *, caller: MemberOut) -> list[CancellationOut]:
     order = await _gig_order(runtime, order_id, caller)
     rows = (
         await GigCancellation.select()
@@ -344,7 +345,7 @@ async def cancellations(runtime: Runtime, order_id: int, *, caller: Any) -> list
 
 
 async def propose_cancellation(
-    runtime: Runtime, order_id: int, reason: str, *, caller: Any
+    runtime: Runtime, order_id: int, reason: str, *, caller: MemberOut
 ) -> CancellationOut:
     order = await _gig_order(runtime, order_id, caller)
     _party(order, caller)
@@ -383,14 +384,14 @@ async def propose_cancellation(
     return _to_cancellation(row, order)
 
 
-async def accept_cancellation(runtime: Runtime, order_id: int, *, caller: Any) -> OrderOut:
+async def accept_cancellation(runtime: Runtime, order_id: int, *, caller: MemberOut) -> OrderOut:
     """The other party accepts: the order is cancelled and the buyer refunded to credit."""
     await check_gig_order(runtime, order_id, caller)
     return await orders.fire(runtime, order_id, "cancel_mutual", caller=caller)
 
 
 async def _close(
-    runtime: Runtime, order_id: int, caller: Any, *, status: str, answer: str = ""
+    runtime: Runtime, order_id: int, caller: MemberOut, *, status: str, answer: str = ""
 ) -> CancellationOut:
     order = await _gig_order(runtime, order_id, caller)
     _party(order, caller)
@@ -428,12 +429,12 @@ async def _close(
 
 
 async def decline_cancellation(
-    runtime: Runtime, order_id: int, answer: str, *, caller: Any
+    runtime: Runtime, order_id: int, answer: str, *, caller: MemberOut
 ) -> CancellationOut:
     return await _close(runtime, order_id, caller, status="declined", answer=answer)
 
 
-async def withdraw_cancellation(runtime: Runtime, order_id: int, *, caller: Any) -> CancellationOut:
+async def withdraw_cancellation(runtime: Runtime, order_id: int, *, caller: MemberOut) -> CancellationOut:
     return await _close(runtime, order_id, caller, status="withdrawn")
 
 

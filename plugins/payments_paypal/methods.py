@@ -20,7 +20,8 @@ from agorakit.plugins.payments_paypal.settings import PaymentsPayPalSettings
 from agorakit.plugins.paypal.client import paypal_settings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from agorakit.runtime import Runtime
+    from agorakit.money import PaymentOut
+    from agorakit.runtime import Runtime, UnitOfWork
 
 #: The method's name: what sites bind in ``[money] payment_methods``, and the ledger
 #: account ``external:paypal`` money comes from.
@@ -44,7 +45,7 @@ class PayPalCheckout:
         account = paypal_settings(runtime)  # ConfigError when "paypal" is not enabled
         return PayPalCheckout(runtime.plugin_settings(PLUGIN), configured=account.configured)
 
-    async def start(self, *, runtime: Runtime, uow: Any, payment: Any) -> PaymentStep:
+    async def start(self, *, runtime: Runtime, uow: UnitOfWork, payment: PaymentOut) -> PaymentStep:
         if not self.configured:
             message = "PayPal payments are not available yet: the site has not set up its PayPal account"
             raise ServiceUnavailable(message)
