@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from unittest import mock
 
 import pytest
+from event_helpers import make_event
 from test_notifications import paid_order
 from test_orders import TestGigPlugin as GigPlugin
 from test_orders import fire_path
@@ -52,7 +53,7 @@ async def record(runtime, *names: str) -> None:
     """One unit of work recording ``names``: they are published together after its commit."""
     async with runtime.unit_of_work() as uow:
         for name in names:
-            uow.record(name, subject="test:1")
+            uow.record(make_event(name), subject="test:1")
 
 
 async def outcome(*names: str) -> dict[str, tuple[str, int, str | None]]:
