@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import msgspec.inspect as mi
+from test_plugin_api import AREAS
 
 from agorakit.settings import Settings
 
@@ -133,19 +134,7 @@ def test_no_handler_compares_an_event_name_to_a_string_literal():
     assert found == []
 
 
-PLUGIN_API_AREAS = [
-    "accounts",
-    "attachments",
-    "catalog",
-    "disputes",
-    "events",
-    "http",
-    "messaging",
-    "money",
-    "notifications",
-    "orders",
-    "reviews",
-]
+PLUGIN_API_AREAS = AREAS  # the areas whose packages declare a plugin API
 
 
 def _plugin_api_sections() -> dict[str, list[str]]:
