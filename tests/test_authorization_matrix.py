@@ -100,6 +100,7 @@ MATRIX: dict[str, Rule] = {
     "payOrder": party("buyer", operator=403, body={"method": "balance"}, **ORDER),
     "listProofs": party("buyer", **ORDER),
     "submitProof": party("seller", operator=403, body={"text": "the files"}, **ORDER),
+    "deliverOrder": party("seller", operator=403, body={"message": "again"}, **ORDER),
     "reviewProof": party(
         "buyer", operator=403, body={"decision": "accept"}, order_id="order_id", proof_id="proof_id"
     ),

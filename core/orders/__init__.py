@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from agorakit.orders.events import ProofCorrectionRequested as ProofCorrectionRequested
     from agorakit.orders.events import ProofRejected as ProofRejected
     from agorakit.orders.events import ProofSubmitted as ProofSubmitted
+    from agorakit.orders.fixed_price import deadline_of as deadline_of
+    from agorakit.orders.fixed_price import deliver_order as deliver_order
+    from agorakit.orders.fixed_price import fixed_price_process as fixed_price_process
     from agorakit.orders.payments import pay_order as pay_order
     from agorakit.orders.process import ActorNotAllowed as ActorNotAllowed
     from agorakit.orders.process import DisputePolicy as DisputePolicy
@@ -58,11 +61,14 @@ EXPORTS: dict[str, str] = {
     "accept_submitted_proofs_many": "agorakit.orders.proofs",
     "ActorNotAllowed": "agorakit.orders.process",
     "create_order": "agorakit.orders.engine",
+    "deadline_of": "agorakit.orders.fixed_price",
+    "deliver_order": "agorakit.orders.fixed_price",
     "DisputePolicy": "agorakit.orders.process",
     "escrow_problem_lines": "agorakit.orders.escrow",
     "fire": "agorakit.orders.engine",
     "fire_due_timers": "agorakit.orders.timers",
     "fire_in": "agorakit.orders.engine",
+    "fixed_price_process": "agorakit.orders.fixed_price",
     "get_order": "agorakit.orders.queries",
     "GuardFailed": "agorakit.orders.process",
     "has_submitted_proof": "agorakit.orders.proofs",

@@ -15,8 +15,10 @@ from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money.controllers import created_or_replayed
 from agorakit.money.schemas import PaymentOut
 from agorakit.orders import engine, proofs, queries, timers
+from agorakit.orders.fixed_price import deliver_order
 from agorakit.orders.payments import pay_order
 from agorakit.orders.schemas import (
+    DeliverOrder,
     FireTransition,
     OrderHistory,
     OrderOut,
@@ -120,6 +122,23 @@ class OrderController(Controller):
         data: JSONBody[SubmitProof],
     ) -> ProofOut:
         return await proofs.submit_proof(runtime, order_id, data, caller=request.user)
+
+    @post(
+        "/{order_id:int}/delivery",
+        operation_id="deliverOrder",
+        summary="Deliver a fixed-price order (seller): a message and files; marks it delivered",
+        status_code=HTTP_200_OK,
+    )
+    async def deliver(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        order_id: Id,
+        data: JSONBody[DeliverOrder],
+    ) -> OrderOut:
+        return await deliver_order(
+            runtime, order_id, message=data.message, attachments=list(data.attachments), caller=request.user
+        )
 
     @post(
         "/{order_id:int}/proofs/{proof_id:int}/review",

@@ -1,5 +1,5 @@
-"""The core's own plugin for orders: tables, routes, the core's escrow effects, the
-orders' events and who is told about them."""
+"""The core's own plugin for orders: tables, routes, the core's escrow effects and the
+fixed-price process's guards and effects, the orders' events and who is told about them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from agorakit.money.ledger import check_ledger as run_check
 from agorakit.orders.controllers import OperatorTimerController, OrderController
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.events import EVENTS
+from agorakit.orders.fixed_price import EFFECTS as FIXED_PRICE_EFFECTS
+from agorakit.orders.fixed_price import GUARDS as FIXED_PRICE_GUARDS
 from agorakit.orders.notices import order_notices, read_ahead
 from agorakit.orders.payments import check_payment_start, on_payment_settled
 from agorakit.orders.piccolo_app import APP_CONFIG
@@ -41,9 +43,15 @@ def agorakit_routes():
 
 
 @hookimpl
-def agorakit_order_effects():
+def agorakit_order_guards():
+    """The fixed-price process's guards (``fixed_price_*``)."""
+    return dict(FIXED_PRICE_GUARDS)
 
-    return {"release_escrow": release_escrow, "refund_escrow": refund_escrow}
+
+@hookimpl
+def agorakit_order_effects():
+    """The escrow effects, and the fixed-price process's (``fixed_price_*``)."""
+    return {"release_escrow": release_escrow, "refund_escrow": refund_escrow, **FIXED_PRICE_EFFECTS}
 
 
 @hookimpl

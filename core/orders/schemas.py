@@ -84,6 +84,15 @@ class SubmitProof(msgspec.Struct, forbid_unknown_fields=True):
     attachments: Annotated[list[RowId], msgspec.Meta(max_length=20)] = []
 
 
+class DeliverOrder(msgspec.Struct, forbid_unknown_fields=True):
+    """A delivery of a fixed-price order: a message and files (at least one of them)."""
+
+    #: the delivery message to the buyer
+    message: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
+    #: ids of files uploaded for the order (``POST /attachments`` with scope ``order:<id>``)
+    attachments: Annotated[list[RowId], msgspec.Meta(max_length=20)] = []
+
+
 class ReviewProof(msgspec.Struct, forbid_unknown_fields=True):
     decision: Literal["accept", "reject", "request_correction"]
     #: required to reject or to ask for a correction

@@ -74,21 +74,13 @@ def agorakit_processes(runtime):
 @hookimpl
 def agorakit_order_guards():
 
-    return {
-        "gigs_deadline_passed": service.deadline_passed,
-        "gigs_has_delivery": service.has_delivery,
-        "gigs_other_party_proposed": service.other_party_proposed,
-    }
+    return {"gigs_other_party_proposed": service.other_party_proposed}
 
 
 @hookimpl
 def agorakit_order_effects():
 
-    return {
-        "gigs_start_clock": service.start_clock,
-        "gigs_close_proposal": service.close_proposal,
-        "gigs_accept_delivery": service.accept_delivery,
-    }
+    return {"gigs_close_proposal": service.close_proposal}
 
 
 @hookimpl

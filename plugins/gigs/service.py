@@ -7,17 +7,15 @@ conversations, reviews and reports (disputes).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-
-import msgspec
 
 from agorakit import orders
 from agorakit.catalog import check_can_take, get_listing
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.money import QuoteContext, money, parse_amount
-from agorakit.orders import ItemIn, OrderOut, SubmitProof
+from agorakit.orders import ItemIn, OrderOut
 from agorakit.plugins.gigs.events import CancellationDeclined, CancellationProposed, CancellationWithdrawn
 from agorakit.plugins.gigs.process import PROCESS
 from agorakit.plugins.gigs.schemas import (
@@ -190,55 +188,8 @@ async def order_gig(runtime: Runtime, listing_id: int, cmd: OrderGig, *, buyer: 
 
 
 # --------------------------------------------------------------------------------------
-# Guards and effects of the process
+# Guards and effects of the mutual cancellation
 # --------------------------------------------------------------------------------------
-
-
-def deadline_of(order: Any) -> datetime | None:
-    deadline = order.data.get("deadline")
-    return datetime.fromisoformat(deadline) if deadline else None
-
-
-async def start_clock(ctx: Any) -> None:
-    """Effect of ``paid``: the delivery deadline counts from the payment (not the order)."""
-    order = ctx.order
-    deadline = ctx.uow.now + timedelta(days=order.data.get("delivery_days", 1))
-    patch = {"deadline": deadline.isoformat(), "paid_at": ctx.uow.now.isoformat()}
-    data = await orders.merge_order_data(order, patch)
-    ctx.order = msgspec.structs.replace(order, data=data)
-
-
-def deadline_passed(ctx: Any) -> str | None:
-    deadline = deadline_of(ctx.order)
-    if deadline is not None and ctx.runtime.clock.now() < deadline:
-        return (
-            f"the seller has until {deadline.isoformat()} to deliver; you can cancel after that, "
-            "or propose a cancellation the seller may accept"
-        )
-    return None
-
-
-async def has_delivery(ctx: Any) -> str | None:
-    """``deliver`` needs a delivery: ``POST /gigs/orders/{id}/delivery``."""
-    waiting = await orders.has_submitted_proof(ctx.order.id)
-    return (
-        None if waiting else f"deliver with POST /gigs/orders/{ctx.order.id}/delivery (a message and files)"
-    )
-
-
-async def accept_deliveries(contexts: list[Any]) -> None:
-    """:func:`accept_delivery` for several orders: one update per actor (the timer's
-    completions are all the system's)."""
-    if contexts:
-        await orders.accept_submitted_proofs_many(
-            contexts[0].uow, [(ctx.order.id, ctx.actor_id) for ctx in contexts]
-        )
-
-
-@orders.set_form(accept_deliveries)
-async def accept_delivery(ctx: Any) -> None:
-    """On completion the delivery counts as accepted (by the buyer, or by the timer)."""
-    await accept_deliveries([ctx])
 
 
 async def _open_proposal(order_id: int) -> dict[str, Any] | None:
@@ -291,22 +242,17 @@ async def check_gig_order(runtime: Runtime, order_id: int, caller: MemberOut) ->
 
 
 async def deliver(runtime: Runtime, order_id: int, delivery: Delivery, *, caller: MemberOut) -> OrderOut:
-    """The seller delivers (a message and files) and marks the order complete."""
+    """The seller delivers (a message and files) and marks the order complete: the core's
+    :func:`agorakit.orders.deliver_order`, for gig orders only."""
     order = await _gig_order(runtime, order_id, caller)
-    if caller.id != order.seller_id:
-        raise Forbidden("only the seller delivers the order")
-    if order.state != "in_progress":
-        raise Conflict(f"order {order_id} is {order.state}; only an order in progress can be delivered")
-    if not delivery.message.strip() and not delivery.attachments:
-        raise ValidationFailed([FieldError("message", "a delivery needs a message or files")])
-    await orders.submit_proof(
+    return await orders.deliver_order(
         runtime,
         order_id,
-        SubmitProof(text=delivery.message, attachments=delivery.attachments),
+        message=delivery.message,
+        attachments=list(delivery.attachments),
         caller=caller,
         order=order,
     )
-    return await orders.get_order(runtime, order_id, caller=caller)
 
 
 # --------------------------------------------------------------------------------------
