@@ -252,7 +252,8 @@ def agorakit_order_effects() -> dict[str, Callable[[TransitionContext], Any]] | 
     savepoint of a batch's transaction, so that rolls back this timer's work only (let
     database errors propagate: a caught one leaves the transaction unusable).  The core
     provides ``release_escrow`` (escrow →
-    seller net + fees) and ``refund_escrow`` (escrow → buyer credit).  Effect names are
+    seller net + fees) and ``refund_escrow`` (escrow → buyer credit), and the effects of
+    its fixed-price process (``fixed_price_*``, see ``agorakit.orders.fixed_price_process``).  Effect names are
     unique across plugins.  An effect with a set form (``agorakit.orders.set_form``:
     ``many(contexts)`` does for a batch's orders what the effect does for each in turn;
     the result follows :class:`agorakit.orders.SetForm`) lets the worker fire its transition's due timers as a set, in a few statements.
