@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 from money_helpers import ManualPayoutPlugin
 
-from agorakit.money import ledger
+from agorakit.events.tables import StoredEvent
+from agorakit.money import VoucherCancelled, VoucherExpired, VoucherIssued, VoucherRedeemed, ledger
 from agorakit.money.tables import LedgerTransaction, Voucher
 from agorakit.testing import TEST_EPOCH
 from agorakit.worker import sweep
@@ -115,10 +116,8 @@ async def test_issue_takes_credit_first_then_available(client, runtime, make_mem
     assert row["code_hash"] == hashlib.sha256(normalised.encode()).hexdigest()
     assert not any(normalised in str(value) or body["code"] in str(value) for value in row.values())
 
-    listed = (await client.get("/me/vouchers", headers=issuer.headers)).json()["items"]
-    assert [(v["id"], v["hint"], v["status"], v["code"]) for v in listed] == [
-        (body["id"], body["hint"], "issued", None)
-    ]
+    (listed,) = (await client.get("/me/vouchers", headers=issuer.headers)).json()["items"]
+    assert listed == {**body, "code": None}
 
 
 async def test_a_replayed_issue_returns_the_voucher_without_its_code(client, runtime, make_member, problem):
@@ -382,7 +381,12 @@ async def test_cancelling_returns_each_part_where_it_came_from(client, runtime, 
     )
     response = await client.post(f"/me/vouchers/{voucher['id']}/cancel", headers=issuer.headers)
     assert response.status_code == 200, response.text
-    assert response.json()["status"] == "cancelled"
+    cancelled = response.json()
+    assert cancelled["status"] == "cancelled"
+    assert {k: cancelled[k] for k in ("id", "hint", "expires_at", "created_at", "from_credit")} == {
+        k: voucher[k] for k in ("id", "hint", "expires_at", "created_at", "from_credit")
+    }
+    assert cancelled["code"] is None
     assert await balance(client, issuer) == ("3.00", "10.00")
     assert await outstanding() == 0
 
@@ -470,3 +474,54 @@ async def test_check_ledger_finds_vouchers_the_outstanding_account_does_not_hold
     assert await ledger.check_ledger() == [
         "vouchers:outstanding USD: holds 1000 but the issued vouchers add up to 0"
     ]
+
+
+async def test_each_step_records_its_event(client, runtime, make_member, clock):
+    issuer, friend = await make_member(), await make_member()
+    await fund(runtime, issuer.id, 5000)
+    given, taken_back, left = [(await issue(client, issuer, "2.00")).json() for _ in range(3)]
+    assert (await redeem(client, friend, given["code"])).status_code == 200
+    assert (
+        await client.post(f"/me/vouchers/{taken_back['id']}/cancel", headers=issuer.headers)
+    ).status_code == 200
+    clock.advance(timedelta(days=365))
+    assert (await sweep(runtime)).expired_vouchers == [left["id"]]
+
+    rows = (
+        await StoredEvent.select()
+        .where(StoredEvent.name.like("voucher.%"))
+        .order_by(StoredEvent.id)
+        .output(load_json=True)
+    )
+    recorded = [
+        (r["subject"], r["actor_id"], runtime.event_types.payload(r["name"], r["data"])) for r in rows
+    ]
+    issued = [
+        (
+            f"voucher:{v['id']}",
+            issuer.id,
+            VoucherIssued(voucher_id=v["id"], issuer_id=issuer.id, amount=200, currency="USD"),
+        )
+        for v in (given, taken_back, left)
+    ]
+    assert recorded == [
+        *issued,
+        (
+            f"voucher:{given['id']}",
+            friend.id,
+            VoucherRedeemed(
+                voucher_id=given["id"], issuer_id=issuer.id, redeemer_id=friend.id, amount=200, currency="USD"
+            ),
+        ),
+        (
+            f"voucher:{taken_back['id']}",
+            issuer.id,
+            VoucherCancelled(voucher_id=taken_back["id"], issuer_id=issuer.id),
+        ),
+        (
+            f"voucher:{left['id']}",
+            None,
+            VoucherExpired(voucher_id=left["id"], issuer_id=issuer.id, amount=200, currency="USD"),
+        ),
+    ]
+    assert await ledger.check_ledger() == []
