@@ -222,6 +222,18 @@ class FeesSection(SettingsStruct, frozen=True):
     commission_by_kind: dict[str, Percent] = {}
 
 
+class VouchersSection(SettingsStruct, frozen=True):
+    #: members may issue and redeem vouchers; false: those two routes answer 404
+    enabled: bool = True
+    #: days a voucher is valid after its issue; then its value returns to the issuer's credit
+    valid_days: PositiveInt = 365
+    #: smallest voucher, in each currency's units (the largest is [money] max_amount)
+    min_amount: AmountSetting = "1.00"
+    #: failed redemptions a member may make per window of minutes before a 429
+    redeem_attempts: PositiveInt = 10
+    redeem_window_minutes: PositiveInt = 60
+
+
 class ListingsSection(SettingsStruct, frozen=True):
     #: what a screening flag (e-mail, phone number, URL in a listing) does: "block" refuses
     #: the text with a 422; "flag" saves it, sends it to review and shows the flags to moderators
@@ -242,17 +254,9 @@ class AttachmentsSection(SettingsStruct, frozen=True):
     #: largest file accepted, in bytes (default 10 MiB); larger gets 413
     max_bytes: PositiveInt = 10 * 1024 * 1024
     #: media types accepted; the type is read from the file's content, not trusted from the client
-    allowed_types: list[str] = msgspec.field(
-        default_factory=lambda: [
-            "image/png",
-            "image/jpeg",
-            "image/gif",
-            "image/webp",
-            "application/pdf",
-            "application/zip",
-            "text/plain",
-        ]
-    )
+    allowed_types: list[str] = msgspec.field(default_factory=lambda: [
+        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "application/zip", "text/plain"
+    ])  # fmt: skip
 
 
 class MessagingSection(SettingsStruct, frozen=True):
@@ -364,6 +368,7 @@ class Settings(SettingsStruct, frozen=True):
     logging: LoggingSection = msgspec.field(default_factory=LoggingSection)
     money: MoneySection = msgspec.field(default_factory=MoneySection)
     fees: FeesSection = msgspec.field(default_factory=FeesSection)
+    vouchers: VouchersSection = msgspec.field(default_factory=VouchersSection)
     listings: ListingsSection = msgspec.field(default_factory=ListingsSection)
     attachments: AttachmentsSection = msgspec.field(default_factory=AttachmentsSection)
     messaging: MessagingSection = msgspec.field(default_factory=MessagingSection)

@@ -5,8 +5,9 @@ the order engine adds its timers to the sweep.  Each step runs in its own transa
 
 Order of the steps: domain events left pending are published again first (at once those
 of a process that is gone, see :mod:`agorakit.events.processes`), then unpaid
-payments expire and due order timers fire, and last the email outbox is delivered, so
-that the notifications all the earlier steps caused go out in the same sweep.  Every
+payments and due vouchers expire and due order timers fire, and last the email outbox
+is delivered, so that the notifications all the earlier steps caused go out in the same
+sweep.  Every
 ``[worker] escrow_check_minutes`` a sweep also checks that every order's escrow holds
 what it must (the check ``agorakit check-ledger`` runs) and logs each violation.
 """
@@ -22,6 +23,7 @@ import msgspec
 
 from agorakit.events.outbox import republish_events
 from agorakit.money.payments import expire_payments
+from agorakit.money.vouchers import expire_vouchers
 from agorakit.notifications.outbox import deliver_emails
 from agorakit.orders import fire_due_timers
 from agorakit.orders.escrow import escrow_problem_lines
@@ -34,6 +36,8 @@ log = logging.getLogger("agorakit.worker")
 
 class SweepReport(msgspec.Struct):
     expired_payments: list[int] = []
+    #: vouchers whose value went back to their issuer's credit
+    expired_vouchers: list[int] = []
     timers_fired: list[int] = []
     timers_retried: list[int] = []
     timers_failed: list[int] = []
@@ -50,20 +54,22 @@ class SweepReport(msgspec.Struct):
 
 
 async def sweep(runtime: Runtime, *, refresh_clock: bool = True) -> SweepReport:
-    """One pass: republish pending events, expire unpaid payments, fire due order timers,
-    deliver due emails.  On a site with a test clock the sweep first reads the clock's
+    """One pass: republish pending events, expire unpaid payments and due vouchers, fire
+    due order timers, deliver due emails.  On a site with a test clock the sweep first reads the clock's
     state (``refresh_clock``), so that it sees what an operator set in another process."""
 
     if refresh_clock:
         await runtime.refresh_clock()
     republished = await republish_events(runtime)
     expired = await expire_payments(runtime)
+    vouchers = await expire_vouchers(runtime)
     timers = await fire_due_timers(runtime)
     synced = await sync_methods(runtime)  # provider-backed methods (PayPal), before the emails
     emails = await deliver_emails(runtime)
     escrow = await check_escrows(runtime)
     report = SweepReport(
         expired_payments=expired,
+        expired_vouchers=vouchers,
         timers_fired=timers.fired,
         timers_retried=timers.retried,
         timers_failed=timers.failed,
@@ -83,10 +89,10 @@ async def next_due(
     runtime: Runtime, *, after: datetime | None = None, until: datetime | None = None
 ) -> datetime | None:
     """The earliest instant after ``after`` (or at or before ``until``) at which the sweep
-    has something to do: a pending order timer, an open payment's expiry, an email's next
-    attempt.  None: nothing in that range.  A test clock steps through these instants."""
+    has something to do: a pending order timer, an open payment's or an issued voucher's
+    expiry, an email's next attempt.  None: nothing in that range.  A test clock steps through these instants."""
     from agorakit.money.payments import OPEN_STATUSES
-    from agorakit.money.tables import Payment
+    from agorakit.money.tables import Payment, Voucher
     from agorakit.notifications.tables import EmailOutbox
     from agorakit.orders.tables import OrderTimer
 
@@ -94,6 +100,7 @@ async def next_due(
     for column, pending in (
         (OrderTimer.due_at, OrderTimer.status == "pending"),
         (Payment.expires_at, Payment.status.is_in(list(OPEN_STATUSES)) & Payment.expires_at.is_not_null()),
+        (Voucher.expires_at, Voucher.status == "issued"),
         (
             EmailOutbox.next_attempt_at,
             (EmailOutbox.status == "pending") & EmailOutbox.next_attempt_at.is_not_null(),

@@ -185,6 +185,10 @@ async def build_world(client, runtime, make_member) -> World:
         201,
     )
     ids["withdrawal_id"] = withdrawal["id"]
+    voucher = await _ok(
+        await client.post("/me/vouchers", json={"amount": usd("5.00")}, headers=seller.headers), 201
+    )
+    ids["voucher_id"] = voucher["id"]
     await _reviewed_order(client, world, gig["id"])
     third = await _ok(await client.post(f"/gigs/{gig['id']}/orders", json={}, headers=buyer.headers), 201)
     ids["cancel_order_id"] = third["id"]  # paid, in progress: for cancellation proposals

@@ -141,6 +141,7 @@ MATRIX: dict[str, Rule] = {
     "operatorGetAccount": operators(name="platform:fees"),
     "operatorCompleteWithdrawal": operators(withdrawal_id="withdrawal_id", body={}),
     "operatorFailWithdrawal": operators(withdrawal_id="withdrawal_id", body={"reason": "account closed"}),
+    "cancelVoucher": party("seller", operator=404, voucher_id="voucher_id"),
     # gigs
     "quoteGig": anyone(listing_id="listing_id"),
     "orderGig": anyone(listing_id="listing_id", body={}),

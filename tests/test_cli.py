@@ -197,7 +197,8 @@ def test_tick_runs_one_sweep_as_of_an_instant(tmp_path):
     result = invoke("--config", str(config), "tick", "--at", "2027-01-01T00:00:00Z")
     assert result.exit_code == 0, result.output
     assert result.output == (
-        '{"expired_payments": [], "timers_fired": [], "timers_retried": [], "timers_failed": [], '
+        '{"expired_payments": [], "expired_vouchers": [], "timers_fired": [], "timers_retried": [], '
+        '"timers_failed": [], '
         '"events_republished": [], "emails_sent": [], "emails_retried": [], "emails_failed": [], '
         '"method_syncs": {}, "escrow_problems": []}\n'
     )

@@ -1,4 +1,4 @@
-"""Money: the double-entry ledger, balances, fees, pay-ins, withdrawals and payouts.
+"""Money: the double-entry ledger, balances, fees, pay-ins, withdrawals, payouts and vouchers.
 
 The names below are this area's plugin API (``docs/plugin-api.md``); its modules are
 internal.  A pay-in method whose money comes through an outside provider follows its
@@ -58,6 +58,18 @@ if TYPE_CHECKING:
     from agorakit.money.providers import open_payment_ids as open_payment_ids
     from agorakit.money.providers import settle_from_provider as settle_from_provider
     from agorakit.money.schemas import PaymentOut as PaymentOut
+
+if TYPE_CHECKING:  # vouchers
+    from agorakit.money.events import VoucherCancelled as VoucherCancelled
+    from agorakit.money.events import VoucherExpired as VoucherExpired
+    from agorakit.money.events import VoucherIssued as VoucherIssued
+    from agorakit.money.events import VoucherRedeemed as VoucherRedeemed
+    from agorakit.money.schemas import RedeemedVoucher as RedeemedVoucher
+    from agorakit.money.schemas import VoucherOut as VoucherOut
+    from agorakit.money.vouchers import cancel_voucher as cancel_voucher
+    from agorakit.money.vouchers import expire_vouchers as expire_vouchers
+    from agorakit.money.vouchers import issue_voucher as issue_voucher
+    from agorakit.money.vouchers import redeem_voucher as redeem_voucher
 
 if TYPE_CHECKING:  # payout queue, and settling a pay-in a method confirms itself
     from agorakit.money.account_names import external as external
@@ -128,6 +140,17 @@ EXPORTS: dict[str, str] = {
     "WithdrawalFailed": "agorakit.money.events",
     "WithdrawalProcessing": "agorakit.money.events",
     "WithdrawalRequested": "agorakit.money.events",
+    # vouchers
+    "cancel_voucher": "agorakit.money.vouchers",
+    "expire_vouchers": "agorakit.money.vouchers",
+    "issue_voucher": "agorakit.money.vouchers",
+    "redeem_voucher": "agorakit.money.vouchers",
+    "RedeemedVoucher": "agorakit.money.schemas",
+    "VoucherCancelled": "agorakit.money.events",
+    "VoucherExpired": "agorakit.money.events",
+    "VoucherIssued": "agorakit.money.events",
+    "VoucherOut": "agorakit.money.schemas",
+    "VoucherRedeemed": "agorakit.money.events",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -1,4 +1,5 @@
-"""Checking the ledger: every balance recomputed from its entries, every invariant.
+"""Checking the ledger: every balance recomputed from its entries, every invariant
+(vouchers:outstanding included: it holds exactly the issued vouchers).
 
 ``agorakit check-ledger`` runs :func:`check_ledger` (and the orders' escrow check, which
 walks :func:`nonzero_escrows`); both are re-exported by :mod:`agorakit.money.ledger`.
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from agorakit.money.tables import LedgerAccount, LedgerEntry
+from agorakit.money.account_names import VOUCHERS_OUTSTANDING
+from agorakit.money.tables import LedgerAccount, LedgerEntry, Voucher
 
 
 async def nonzero_escrows(prefix: str = "") -> list[tuple[str, str, int]]:
@@ -60,4 +62,25 @@ async def check_ledger() -> list[str]:
     )
     for row in lonely:
         problems.append(f"transaction {row['id']} has fewer than two entries")
-    return problems
+    return problems + await voucher_problems()
+
+
+async def voucher_problems() -> list[str]:
+    """Per currency, ``vouchers:outstanding`` must hold exactly the issued vouchers (not
+    redeemed, cancelled or expired)."""
+    held: Counter[str] = Counter()
+    for row in await LedgerAccount.select(LedgerAccount.currency, LedgerAccount.balance).where(
+        LedgerAccount.name == VOUCHERS_OUTSTANDING
+    ):
+        held[row["currency"]] += row["balance"]
+    issued: Counter[str] = Counter()
+    for row in await Voucher.raw(
+        "SELECT currency, SUM(amount) AS total FROM core_voucher WHERE status = 'issued' GROUP BY currency"
+    ):
+        issued[row["currency"]] += row["total"]
+    return [
+        f"{VOUCHERS_OUTSTANDING} {currency}: holds {held[currency]} but the issued vouchers "
+        f"add up to {issued[currency]}"
+        for currency in sorted(set(held) | set(issued))
+        if held[currency] != issued[currency]
+    ]

@@ -1,4 +1,4 @@
-"""The money events: payments into escrow and members' withdrawals.
+"""The money events: payments into escrow, members' withdrawals and vouchers.
 
 Each class is one domain event of this area (``docs/events.md``); ``subject`` and
 ``actor_id`` travel on the envelope (:class:`agorakit.events.DomainEvent`).
@@ -100,6 +100,46 @@ class WithdrawalFailed(Event, frozen=True, kw_only=True):
     reason: str
 
 
+class VoucherIssued(Event, frozen=True, kw_only=True):
+    """A member turned part of their balance into a voucher (the code is never in an event)."""
+
+    name = "voucher.issued"
+    voucher_id: int
+    issuer_id: int
+    #: minor units of ``currency``
+    amount: int
+    currency: str
+
+
+class VoucherRedeemed(Event, frozen=True, kw_only=True):
+    """Another member redeemed a voucher: its amount went to their credit."""
+
+    name = "voucher.redeemed"
+    voucher_id: int
+    issuer_id: int
+    redeemer_id: int
+    amount: int
+    currency: str
+
+
+class VoucherCancelled(Event, frozen=True, kw_only=True):
+    """The issuer cancelled an unredeemed voucher: its amount went back where it came from."""
+
+    name = "voucher.cancelled"
+    voucher_id: int
+    issuer_id: int
+
+
+class VoucherExpired(Event, frozen=True, kw_only=True):
+    """A voucher was not redeemed in time: its amount went back to the issuer's credit."""
+
+    name = "voucher.expired"
+    voucher_id: int
+    issuer_id: int
+    amount: int
+    currency: str
+
+
 #: this area's events, registered through ``agorakit_event_types``
 EVENTS: list[type[Event]] = [
     PaymentStarted,
@@ -113,4 +153,8 @@ EVENTS: list[type[Event]] = [
     WithdrawalProcessing,
     WithdrawalCompleted,
     WithdrawalFailed,
+    VoucherIssued,
+    VoucherRedeemed,
+    VoucherCancelled,
+    VoucherExpired,
 ]

@@ -7,6 +7,9 @@
   no longer needed it went to their credit.
 - ``withdrawal.completed`` / ``withdrawal.failed``: the member, unless they did it
   themselves.
+- ``voucher.redeemed``: the issuer (``voucher_redeemed``: someone used their gift) and the
+  redeemer (``voucher_credited``: the amount is in their credit).
+- ``voucher.expired``: the issuer (``voucher_expired``: the value is back in their credit).
 
 Amounts, references and the order a payment was for are read from the payment or
 withdrawal itself.
@@ -24,10 +27,12 @@ from agorakit.money.events import (
     PaymentCompleted,
     PaymentExpired,
     PaymentRefunded,
+    VoucherExpired,
+    VoucherRedeemed,
     WithdrawalCompleted,
     WithdrawalFailed,
 )
-from agorakit.money.tables import Payment, Withdrawal
+from agorakit.money.tables import Payment, Voucher, Withdrawal
 from agorakit.notifications import Notice
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,6 +99,32 @@ async def _withdrawal_notice(event: DomainEvent, withdrawal_id: int, *, reason: 
     ]
 
 
+@functools.cache
+def _voucher_hint() -> Prepared:
+
+    return Prepared(lambda id: Voucher.select(Voucher.code_hint).where(Voucher.id == id).first())
+
+
+async def _voucher_notices(payload: VoucherRedeemed | VoucherExpired) -> list[Notice]:
+    row = await _voucher_hint().run(payload.voucher_id)
+    context = {
+        "voucher_id": payload.voucher_id,
+        "hint": row["code_hint"] if row else "",
+        "amount": format_amount(payload.amount, payload.currency),
+        "currency": payload.currency,
+    }
+
+    def notice(member_id: int, template: str, link: str) -> Notice:
+        return Notice(member_id=member_id, category="money", template=template, context=context, link=link)
+
+    if isinstance(payload, VoucherExpired):
+        return [notice(payload.issuer_id, "voucher_expired", "/me/vouchers")]
+    return [
+        notice(payload.issuer_id, "voucher_redeemed", "/me/vouchers"),
+        notice(payload.redeemer_id, "voucher_credited", "/me/balance"),
+    ]
+
+
 async def money_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] | None:
     """The notices of one money event (None for the events of other areas)."""
     payload = event.payload
@@ -110,4 +141,6 @@ async def money_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] | 
         return await _withdrawal_notice(event, payload.withdrawal_id)
     if isinstance(payload, WithdrawalFailed):
         return await _withdrawal_notice(event, payload.withdrawal_id, reason=payload.reason)
+    if isinstance(payload, VoucherRedeemed | VoucherExpired):
+        return await _voucher_notices(payload)
     return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from agorakit import hookimpl
 from agorakit.hooks import PluginInfo, plugin_info
 from agorakit.money import controllers as c
+from agorakit.money import voucher_controllers as v
 from agorakit.money.commission import Commission
 from agorakit.money.events import EVENTS
 from agorakit.money.methods import bind_methods
@@ -42,6 +43,9 @@ def agorakit_routes():
         c.PaymentController,
         c.WithdrawalController,
         c.OperatorMoneyController,
+        v.MyVouchersController,
+        v.RedeemVoucherController,
+        v.OperatorVoucherController,
     ]
 
 
@@ -59,7 +63,7 @@ def agorakit_event_types():
 
 @hookimpl
 async def agorakit_notify(event, runtime):
-    """Tell payers about payments others settled, expired or refunded payments, and
-    members about their finished withdrawals."""
+    """Tell payers about payments others settled, expired or refunded payments,
+    members about their finished withdrawals, and issuers and redeemers about vouchers."""
 
     return await money_notices(event, runtime)

@@ -14,6 +14,7 @@ PaymentStatus = Literal[
     "pending", "awaiting_funds", "completed", "failed", "expired", "cancelled", "refunded"
 ]
 WithdrawalStatus = Literal["requested", "processing", "completed", "failed", "cancelled"]
+VoucherStatus = Literal["issued", "redeemed", "cancelled", "expired"]
 
 
 class CurrencyBalance(msgspec.Struct):
@@ -170,3 +171,51 @@ class CurrencyTotals(msgspec.Struct):
 
 class LedgerTotals(msgspec.Struct):
     totals: list[CurrencyTotals]
+
+
+class CreateVoucher(msgspec.Struct, forbid_unknown_fields=True):
+    """Turn part of your balance (credit first, then available) into a voucher."""
+
+    amount: Money
+
+
+class RedeemVoucher(msgspec.Struct, forbid_unknown_fields=True):
+    #: the code as given, e.g. "7K3M-Q9XD-..." (case, spaces and dashes do not matter)
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class VoucherOut(msgspec.Struct):
+    """A voucher as its issuer and operators see it."""
+
+    id: int
+    issuer_id: int
+    amount: Money
+    #: the parts taken from the issuer's credit and available balance: a cancel returns each
+    from_credit: Money
+    from_available: Money
+    status: VoucherStatus
+    #: the code's last 4 characters, to tell vouchers apart (the code itself is not kept)
+    hint: str
+    #: redeemable until this instant (excluded); then its value returns to the issuer's credit
+    expires_at: datetime
+    redeemed_at: datetime | None
+    #: the member who redeemed it: operators only (None in the issuer's list)
+    redeemed_by: int | None
+    created_at: datetime
+    updated_at: datetime
+    #: the code, only in the response that issued the voucher: it is shown once and never
+    #: again (None in a replay, in lists and after a cancel)
+    code: str | None = None
+
+
+class VoucherPage(msgspec.Struct):
+    items: list[VoucherOut]
+    next_cursor: str | None
+
+
+class RedeemedVoucher(msgspec.Struct):
+    """What the redeemer is told: the amount went to their credit."""
+
+    voucher_id: int
+    amount: Money
+    redeemed_at: datetime

@@ -97,3 +97,26 @@ class Withdrawal(Table, tablename="core_withdrawal"):
     completed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+
+
+class Voucher(Table, tablename="core_voucher"):
+    """Part of a member's balance turned into a code anyone else can redeem into their credit.
+
+    The code itself is never stored: only its SHA-256 (``code_hash``) and its last
+    characters (``code_hint``), for the issuer's list.
+    """
+
+    issuer_id = Integer(index=True)
+    amount = BigInt(help_text="Minor units; vouchers:outstanding holds it while the voucher is issued.")
+    currency = Varchar(length=3)
+    from_credit = BigInt(default=0, help_text="Part of the amount taken from the issuer's credit.")
+    from_available = BigInt(default=0, help_text="Part taken from the issuer's available balance.")
+    code_hash = Varchar(length=64, unique=True, help_text="SHA-256 (hex) of the normalised code.")
+    code_hint = Varchar(length=8, help_text="The code's last characters, shown to the issuer.")
+    status = Varchar(length=16, index=True, help_text="issued|redeemed|cancelled|expired")
+    idempotency_key = Varchar(length=200, null=True, default=None)
+    expires_at = Timestamptz()
+    redeemed_by = Integer(null=True, default=None, index=True)
+    redeemed_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
