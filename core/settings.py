@@ -211,6 +211,8 @@ class MoneySection(SettingsStruct, frozen=True):
     payment_methods: list[str] = msgspec.field(default_factory=lambda: ["balance"])
     #: payout methods members may withdraw with, by name (from agorakit_payout_methods)
     payout_methods: list[str] = []
+    #: days within which the site promises to pay a withdrawal (its due date; shown to members)
+    payout_days: PositiveInt = 7
 
 
 class FeesSection(SettingsStruct, frozen=True):
