@@ -47,6 +47,7 @@ CORE_PLUGINS: tuple[str, ...] = (
 AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.catalog.hookspecs",
     "agorakit.attachments.hookspecs",
+    "agorakit.money.hookspecs",
 )
 
 

@@ -211,6 +211,8 @@ class MoneySection(SettingsStruct, frozen=True):
     payment_methods: list[str] = msgspec.field(default_factory=lambda: ["balance"])
     #: payout methods members may withdraw with, by name (from agorakit_payout_methods)
     payout_methods: list[str] = []
+    #: days within which the site promises to pay a withdrawal (its due date; shown to members)
+    payout_days: PositiveInt = 7
 
 
 class FeesSection(SettingsStruct, frozen=True):
@@ -229,8 +231,7 @@ class VouchersSection(SettingsStruct, frozen=True):
     valid_days: PositiveInt = 365
     #: smallest voucher, in each currency's units (the largest is [money] max_amount)
     min_amount: AmountSetting = "1.00"
-    #: failed redemptions a member may make per window of minutes before a 429
-    redeem_attempts: PositiveInt = 10
+    redeem_attempts: PositiveInt = 10  #: failed redemptions per window before a 429
     redeem_window_minutes: PositiveInt = 60
 
 

@@ -10,9 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import agorakit
+from agorakit.money import CommissionDefault
 from agorakit.money.commission import Commission
 from agorakit.money.fees import FeeLine, Quote, compute_fees, percent_of
 from agorakit.money.ledger import LedgerError
+from agorakit.settings import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -212,3 +214,98 @@ class TestSellerFeesAboveTheAmount:
         # 4.01 plus the default 1.00 commission is more than the 5.00 sold.
         with pytest.raises(LedgerError, match="seller fees 501 exceed the amount 500"):
             compute_fees(runtime.pm, Quote(amount=500, currency="USD"))
+
+
+class KindDefaults:
+    """A plugin that owns listing kinds with their own default commission."""
+
+    def __init__(self, *defaults: CommissionDefault) -> None:
+        self.defaults = list(defaults)
+
+    @agorakit.hookimpl
+    def agorakit_commission_defaults(self):
+        return self.defaults
+
+
+CAMPAIGN = CommissionDefault(kind="campaign", percent="10", payer="buyer")
+FREE_OFFER = CommissionDefault(kind="offer", percent="0")
+
+
+class TestCommissionDefaults:
+    @pytest.fixture
+    def extra_plugins(self):
+        return [("kinds", KindDefaults(CAMPAIGN, FREE_OFFER))]
+
+    async def test_hook_agorakit_commission_defaults(self, runtime):
+        # A campaign: the buyer (the employer) pays 10% on top, the worker receives it all.
+        campaign = compute_fees(runtime.pm, Quote(amount=1999, currency="USD", kind="campaign"))
+        assert campaign.lines == [
+            FeeLine(payer="buyer", amount=200, label="Site fee (10%)", code="commission")
+        ]
+        assert (campaign.buyer_total, campaign.seller_net, campaign.platform_total) == (2199, 1999, 200)
+        # A free offer: nothing.
+        offer = compute_fees(runtime.pm, Quote(amount=5000, currency="USD", kind="offer"))
+        assert offer.lines == []
+        assert (offer.buyer_total, offer.seller_net, offer.platform_total) == (5000, 5000, 0)
+        # Any other kind: the site's commission, paid by the seller.
+        gig = compute_fees(runtime.pm, Quote(amount=500, currency="USD", kind="gig"))
+        assert gig.lines == [FeeLine(payer="seller", amount=100, label="Site fee (20%)", code="commission")]
+
+
+class TestTheSiteOverridesAKindsDefaultPercent:
+    @pytest.fixture
+    def extra_plugins(self):
+        return [("kinds", KindDefaults(CAMPAIGN))]
+
+    @pytest.fixture
+    def site_config(self):
+        return {"fees": {"commission_percent": "15", "commission_by_kind": {"campaign": "12.5", "lead": "5"}}}
+
+    async def test_the_sites_percent_with_the_plugins_payer(self, runtime):
+        campaign = compute_fees(runtime.pm, Quote(amount=1000, currency="USD", kind="campaign"))
+        assert campaign.lines == [
+            FeeLine(payer="buyer", amount=125, label="Site fee (12.5%)", code="commission")
+        ]
+        assert (campaign.buyer_total, campaign.seller_net) == (1125, 1000)
+        # A kind no plugin declares: the site's percent, paid by the seller.
+        lead = compute_fees(runtime.pm, Quote(amount=1000, currency="USD", kind="lead"))
+        assert lead.lines == [FeeLine(payer="seller", amount=50, label="Site fee (5%)", code="commission")]
+        other = compute_fees(runtime.pm, Quote(amount=1000, currency="USD", kind="gig"))
+        assert other.lines == [FeeLine(payer="seller", amount=150, label="Site fee (15%)", code="commission")]
+
+
+def _start(extra, fees=None):
+    from agorakit.hooks import get_plugin_manager
+    from agorakit.runtime import Runtime
+    from agorakit.settings import settings_from_dict
+    from agorakit.testing import TEST_DEFAULTS, deep_merge
+
+    data = deep_merge(TEST_DEFAULTS, {"database": {"url": "sqlite:///:memory:"}, "fees": fees or {}})
+    pm = get_plugin_manager([], extra=extra, source="test settings")
+    return Runtime(settings_from_dict(data, source="test settings", environ={}, pm=pm), pm=pm)
+
+
+def test_two_plugins_declaring_one_kind_stop_start_up():
+    extra = [
+        ("one", KindDefaults(CAMPAIGN)),
+        ("two", KindDefaults(CommissionDefault(kind="campaign", percent="5"))),
+    ]
+    with pytest.raises(ConfigError, match="two plugins declare a default commission for the kind 'campaign'"):
+        _start(extra)
+    # Also when the site turned the core's commission off: the declaration is still wrong.
+    with pytest.raises(ConfigError, match="kind 'campaign'"):
+        _start(extra, fees={"commission": False})
+
+
+@pytest.mark.parametrize(
+    ("default", "message"),
+    [
+        (CommissionDefault(kind="campaign", percent="12.345"), "the default commission of kind 'campaign'"),
+        (CommissionDefault(kind="campaign", percent="101"), "the default commission of kind 'campaign'"),
+        (CommissionDefault(kind="campaign", percent="10", payer="platform"), "kind 'campaign'"),  # type: ignore[arg-type]
+        ({"kind": "campaign", "percent": "10"}, "not a CommissionDefault"),
+    ],
+)
+def test_a_wrong_default_stops_start_up(default, message):
+    with pytest.raises(ConfigError, match=message):
+        _start([("kinds", KindDefaults(default))])

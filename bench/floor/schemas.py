@@ -118,6 +118,8 @@ class WithdrawalOut(msgspec.Struct):
     completed_at: Any
     created_at: Any
     updated_at: Any
+    due_at: Any
+    overdue: bool
 
 
 class OrderGig(msgspec.Struct, forbid_unknown_fields=True):

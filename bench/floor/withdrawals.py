@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from litestar import Request, post
 from litestar.params import JSONBody
@@ -13,6 +13,8 @@ from bench.floor.effects import member_of, store_events
 from bench.floor.schemas import CreateWithdrawal, Problem, WithdrawalOut, dumps, loads, money, parse_cents
 
 BANK_MINIMUM = 5000
+#: the default [money] payout_days: a withdrawal is due this long after its request
+PAYOUT_DAYS = 7
 
 
 @post("/withdrawals", status_code=201)
@@ -43,6 +45,7 @@ async def withdraw(request: Request, data: JSONBody[CreateWithdrawal]) -> Withdr
                 "completed_at": None,
                 "created_at": now,
                 "updated_at": now,
+                "due_at": now + timedelta(days=PAYOUT_DAYS),
             },
             returning="*",
         )
@@ -84,4 +87,6 @@ async def withdraw(request: Request, data: JSONBody[CreateWithdrawal]) -> Withdr
         completed_at=row["completed_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        due_at=row["due_at"],
+        overdue=False,  # due days from now
     )

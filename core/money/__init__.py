@@ -70,6 +70,16 @@ if TYPE_CHECKING:  # vouchers
     from agorakit.money.vouchers import expire_vouchers as expire_vouchers
     from agorakit.money.vouchers import issue_voucher as issue_voucher
     from agorakit.money.vouchers import redeem_voucher as redeem_voucher
+if TYPE_CHECKING:  # escrows a plugin funds and moves, a kind's default commission
+    from agorakit.money.escrows import escrow_balance as escrow_balance
+    from agorakit.money.escrows import fund_escrow as fund_escrow
+    from agorakit.money.escrows import member_balance as member_balance
+    from agorakit.money.escrows import move_escrow as move_escrow
+    from agorakit.money.escrows import pay_from_escrow as pay_from_escrow
+    from agorakit.money.escrows import return_escrow as return_escrow
+    from agorakit.money.fees import CommissionDefault as CommissionDefault
+    from agorakit.money.ledger import InsufficientFunds as InsufficientFunds
+    from agorakit.money.payments import refund_settled_payment as refund_settled_payment
 
 if TYPE_CHECKING:  # payout queue, and settling a pay-in a method confirms itself
     from agorakit.money.account_names import external as external
@@ -151,6 +161,17 @@ EXPORTS: dict[str, str] = {
     "VoucherIssued": "agorakit.money.events",
     "VoucherOut": "agorakit.money.schemas",
     "VoucherRedeemed": "agorakit.money.events",
+    # escrows a plugin funds and moves by reference
+    "escrow_balance": "agorakit.money.escrows",
+    "fund_escrow": "agorakit.money.escrows",
+    "InsufficientFunds": "agorakit.money.ledger",
+    "member_balance": "agorakit.money.escrows",
+    "move_escrow": "agorakit.money.escrows",
+    "pay_from_escrow": "agorakit.money.escrows",
+    "refund_settled_payment": "agorakit.money.payments",
+    "return_escrow": "agorakit.money.escrows",
+    # a kind's default commission (agorakit_commission_defaults)
+    "CommissionDefault": "agorakit.money.fees",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -193,19 +193,22 @@ class WithdrawalController(Controller):
     async def list_mine(
         self,
         request: MemberRequest,
+        runtime: NamedDependency[Runtime],
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
         status: FromQuery[WithdrawalStatus | None] = None,
     ) -> WithdrawalPage:
         items, next_cursor = await withdrawals.list_withdrawals(
-            cursor=cursor, limit=limit, member_id=request.user.id, status=status
+            now=runtime.clock.now(), cursor=cursor, limit=limit, member_id=request.user.id, status=status
         )
         return WithdrawalPage(items=items, next_cursor=next_cursor)
 
     @get("/{withdrawal_id:int}", operation_id="getWithdrawal", summary="One of your withdrawals")
-    async def get_one(self, request: MemberRequest, withdrawal_id: Id) -> WithdrawalOut:
+    async def get_one(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], withdrawal_id: Id
+    ) -> WithdrawalOut:
         member = None if is_operator(request.user) else request.user.id
-        return await withdrawals.get_withdrawal(withdrawal_id, member_id=member)
+        return await withdrawals.get_withdrawal(withdrawal_id, now=runtime.clock.now(), member_id=member)
 
     @post(
         "/{withdrawal_id:int}/cancel",
@@ -242,13 +245,23 @@ class OperatorMoneyController(Controller):
     @get("/withdrawals", operation_id="operatorListWithdrawals", summary="Withdrawals, oldest first")
     async def list_withdrawals(
         self,
+        runtime: NamedDependency[Runtime],
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
         status: FromQuery[WithdrawalStatus | None] = None,
         method: FromQuery[str | None] = None,
+        overdue: FromQuery[bool | None] = None,
     ) -> WithdrawalPage:
+        """``overdue=true``: only withdrawals still requested or processing after their
+        due date (``due_at``); ``overdue=false``: only the others."""
         items, next_cursor = await withdrawals.list_withdrawals(
-            cursor=cursor, limit=limit, status=status, method=method, oldest_first=True
+            now=runtime.clock.now(),
+            cursor=cursor,
+            limit=limit,
+            status=status,
+            method=method,
+            overdue=overdue,
+            oldest_first=True,
         )
         return WithdrawalPage(items=items, next_cursor=next_cursor)
 
@@ -265,7 +278,9 @@ class OperatorMoneyController(Controller):
         withdrawal_id: Id,
         data: JSONBody[CompleteWithdrawal],
     ) -> WithdrawalOut:
-        withdrawals.check_manual(runtime, await withdrawals.get_withdrawal(withdrawal_id))
+        withdrawals.check_manual(
+            runtime, await withdrawals.get_withdrawal(withdrawal_id, now=runtime.clock.now())
+        )
         return await withdrawals.complete_withdrawal(
             runtime, withdrawal_id=withdrawal_id, actor_id=request.user.id, provider_ref=data.provider_ref
         )
@@ -283,7 +298,9 @@ class OperatorMoneyController(Controller):
         withdrawal_id: Id,
         data: JSONBody[FailWithdrawal],
     ) -> WithdrawalOut:
-        withdrawals.check_manual(runtime, await withdrawals.get_withdrawal(withdrawal_id))
+        withdrawals.check_manual(
+            runtime, await withdrawals.get_withdrawal(withdrawal_id, now=runtime.clock.now())
+        )
         return await withdrawals.fail_withdrawal(
             runtime, withdrawal_id=withdrawal_id, actor_id=request.user.id, reason=data.reason
         )

@@ -21,6 +21,7 @@ import msgspec
 
 from agorakit.hooks import Hooks
 from agorakit.money.account_names import LedgerError
+from agorakit.settings import Percent
 
 
 class QuoteContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,6 +66,20 @@ class FeeLine(msgspec.Struct, frozen=True, kw_only=True):
     label: str
     #: a stable identifier of the fee, e.g. "commission", "service_fee"
     code: str = "fee"
+
+
+class CommissionDefault(msgspec.Struct, frozen=True, kw_only=True):
+    """A listing kind's default commission, declared by the plugin that owns the kind
+    (``agorakit_commission_defaults``): the core's commission charges ``percent`` of the
+    amount to ``payer`` for quotes of ``kind``, unless the site sets the kind's percent
+    in ``[fees] commission_by_kind``."""
+
+    #: the listing kind (``Quote.kind``), e.g. "campaign"
+    kind: str
+    #: "0" to "100", at most two decimals, e.g. "10" or "12.5"
+    percent: Percent
+    #: who pays it: the seller (taken from what they receive) or the buyer (on top)
+    payer: Literal["seller", "buyer"] = "seller"
 
 
 class FeeBreakdown(msgspec.Struct, frozen=True):

@@ -7,7 +7,7 @@ from agorakit import hookimpl
 from agorakit.hooks import PluginInfo, plugin_info
 from agorakit.money import controllers as c
 from agorakit.money import voucher_controllers as v
-from agorakit.money.commission import Commission
+from agorakit.money.commission import Commission, commission_defaults
 from agorakit.money.events import EVENTS
 from agorakit.money.methods import bind_methods
 from agorakit.money.notices import money_notices
@@ -20,10 +20,12 @@ COMMISSION = "agorakit.money.commission"
 
 @hookimpl(tryfirst=True)
 def agorakit_startup(runtime):
-    """Register the default commission (unless ``[fees] commission = false``) and bind
-    the payment and payout methods the site config names."""
+    """Register the default commission (unless ``[fees] commission = false``) with the
+    kinds' defaults the plugins declare, and bind the payment and payout methods the
+    site config names."""
+    defaults = commission_defaults(runtime)  # checked even when the commission is off
     if runtime.settings.fees.commission and runtime.pm.get_plugin(COMMISSION) is None:
-        runtime.pm.register(Commission(runtime.settings.fees), name=COMMISSION)
+        runtime.pm.register(Commission(runtime.settings.fees, defaults), name=COMMISSION)
         plugin_info(runtime.pm)[COMMISSION] = PluginInfo(name=COMMISSION, builtin=True)
     runtime.payment_methods, runtime.payout_methods = bind_methods(runtime)
 

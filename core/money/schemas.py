@@ -121,6 +121,10 @@ class WithdrawalOut(msgspec.Struct):
     completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    #: the site pays it by then (requested + ``[money] payout_days``)
+    due_at: datetime
+    #: still requested or processing after its due date
+    overdue: bool
 
 
 class WithdrawalPage(msgspec.Struct):

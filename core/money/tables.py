@@ -97,6 +97,9 @@ class Withdrawal(Table, tablename="core_withdrawal"):
     completed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    due_at = Timestamptz(
+        null=True, default=None, help_text="Paid by then: created_at + [money] payout_days when requested."
+    )
 
 
 class Voucher(Table, tablename="core_voucher"):

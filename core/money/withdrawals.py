@@ -1,7 +1,8 @@
 """Withdrawals: members take earned money out through a payout method.
 
 Statuses: ``requested → processing → completed | failed``, and ``requested → cancelled |
-failed``.  Money moves ``available → payouts:{method}:clearing`` at request,
+failed``.  A withdrawal is due ``[money] payout_days`` after it was requested (``due_at``,
+fixed then); one still requested or processing after that is overdue.  Money moves ``available → payouts:{method}:clearing`` at request,
 ``clearing → external:{method}`` (net) and ``clearing → platform:fees`` (fee) on
 completion, and back to ``available`` on failure or cancellation.  Every status change is
 a conditional update, so a withdrawal is completed (and paid out) at most once.
@@ -9,6 +10,7 @@ a conditional update, so a withdrawal is completed (and paid out) at most once.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -53,7 +55,12 @@ class BelowMinimum(ValidationFailed):
     title = "The amount is below the method's minimum"
 
 
-def to_withdrawal(row: dict[str, Any]) -> WithdrawalOut:
+#: statuses of a withdrawal the site has not paid out nor given back yet
+OPEN_STATUSES = ("requested", "processing")
+
+
+def to_withdrawal(row: dict[str, Any], now: datetime) -> WithdrawalOut:
+    """A withdrawal row as the API shows it; ``overdue`` as of ``now``."""
     currency = row["currency"]
     return WithdrawalOut(
         id=row["id"],
@@ -70,17 +77,20 @@ def to_withdrawal(row: dict[str, Any]) -> WithdrawalOut:
         completed_at=row["completed_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        due_at=row["due_at"],
+        overdue=row["status"] in OPEN_STATUSES and now > row["due_at"],
     )
 
 
-async def get_withdrawal(withdrawal_id: int, *, member_id: int | None = None) -> WithdrawalOut:
+async def get_withdrawal(withdrawal_id: int, *, now: datetime, member_id: int | None = None) -> WithdrawalOut:
+    """One withdrawal (``overdue`` as of ``now``); with ``member_id``, only if it is theirs."""
     query = Withdrawal.select().where(Withdrawal.id == withdrawal_id)
     if member_id is not None:
         query = query.where(Withdrawal.member_id == member_id)
     row = await query.first().output(load_json=True)
     if row is None:
         raise NotFound(f"there is no withdrawal {withdrawal_id}")
-    return to_withdrawal(row)
+    return to_withdrawal(row, now)
 
 
 async def _row(withdrawal_id: int) -> dict[str, Any]:
@@ -130,7 +140,7 @@ async def request_withdrawal(
                     same = (first["method"], first["amount"], first["currency"], first["destination"])
                     if same != (method, amount, currency, normalised):
                         raise IdempotencyKeyReused("withdrawal")
-                    return to_withdrawal(first), True
+                    return to_withdrawal(first, uow.now), True
             now = uow.now
             rows = await Withdrawal.insert(
                 Withdrawal(
@@ -144,6 +154,7 @@ async def request_withdrawal(
                     idempotency_key=idempotency_key,
                     created_at=now,
                     updated_at=now,
+                    due_at=now + timedelta(days=runtime.settings.money.payout_days),
                 )
             ).returning(Withdrawal.id)
             withdrawal_id = rows[0]["id"]
@@ -165,9 +176,9 @@ async def request_withdrawal(
         if idempotency_key is not None and is_unique_violation(exc):
             first = await _by_key(member.id, idempotency_key)
             if first is not None:
-                return to_withdrawal(first), True
+                return to_withdrawal(first, runtime.clock.now()), True
         raise
-    return await get_withdrawal(withdrawal_id), False
+    return await get_withdrawal(withdrawal_id, now=runtime.clock.now()), False
 
 
 async def _by_key(member_id: int, key: str) -> dict[str, Any] | None:
@@ -198,7 +209,9 @@ async def _transition(
 
 async def cancel_withdrawal(runtime: Runtime, *, withdrawal_id: int, member_id: int) -> WithdrawalOut:
     """The member takes back a withdrawal that has not been sent yet."""
-    await get_withdrawal(withdrawal_id, member_id=member_id)  # 404 for someone else's
+    await get_withdrawal(
+        withdrawal_id, now=runtime.clock.now(), member_id=member_id
+    )  # 404 for someone else's
     async with runtime.unit_of_work() as uow:
         row = await _transition(uow, withdrawal_id, from_=("requested",), to="cancelled")
         await _return_funds(uow, row, kind="withdrawal_cancelled", actor_id=member_id, why="cancelled")
@@ -207,7 +220,7 @@ async def cancel_withdrawal(runtime: Runtime, *, withdrawal_id: int, member_id: 
             subject=f"withdrawal:{withdrawal_id}",
             actor_id=member_id,
         )
-    return await get_withdrawal(withdrawal_id)
+    return await get_withdrawal(withdrawal_id, now=runtime.clock.now())
 
 
 async def mark_processing(
@@ -254,7 +267,7 @@ async def complete_withdrawal(
             subject=f"withdrawal:{withdrawal_id}",
             actor_id=actor_id,
         )
-    return await get_withdrawal(withdrawal_id)
+    return await get_withdrawal(withdrawal_id, now=runtime.clock.now())
 
 
 async def fail_withdrawal(
@@ -273,7 +286,7 @@ async def fail_withdrawal(
             subject=f"withdrawal:{withdrawal_id}",
             actor_id=actor_id,
         )
-    return await get_withdrawal(withdrawal_id)
+    return await get_withdrawal(withdrawal_id, now=runtime.clock.now())
 
 
 async def _return_funds(
@@ -302,13 +315,18 @@ def check_manual(runtime: Runtime, withdrawal: WithdrawalOut) -> None:
 
 async def list_withdrawals(
     *,
+    now: datetime,
     cursor: str | None,
     limit: int,
     member_id: int | None = None,
     status: str | None = None,
     method: str | None = None,
+    overdue: bool | None = None,
     oldest_first: bool = False,
 ) -> tuple[list[WithdrawalOut], str | None]:
+    """Withdrawals newest first (or oldest first), ``overdue`` as of ``now``; with
+    ``overdue=True`` only those still requested or processing after their due date,
+    with ``overdue=False`` only the others."""
     query = Withdrawal.select().order_by(Withdrawal.id, ascending=oldest_first).limit(limit + 1)
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
@@ -320,5 +338,10 @@ async def list_withdrawals(
         query = query.where(Withdrawal.status == status)
     if method:
         query = query.where(Withdrawal.method == method)
+    if overdue is not None:
+        late = Withdrawal.status.is_in(list(OPEN_STATUSES)) & (Withdrawal.due_at < now)
+        query = query.where(
+            late if overdue else (Withdrawal.status.not_in(list(OPEN_STATUSES)) | (Withdrawal.due_at >= now))
+        )
     rows, next_cursor = page(await query.output(load_json=True), limit, lambda row: {"id": row["id"]})
-    return [to_withdrawal(row) for row in rows], next_cursor
+    return [to_withdrawal(row, now) for row in rows], next_cursor
