@@ -11,8 +11,8 @@ from catalog_helpers import CatalogTestPlugin, gig, make_categories, publish
 
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind, get_listing, listing_texts, published_listing_texts
-from agorakit.catalog.kinds import listing_kinds
 from agorakit.catalog.errors import NotEligible
+from agorakit.catalog.kinds import listing_kinds
 from agorakit.errors import Unauthenticated
 
 
@@ -153,6 +153,8 @@ async def test_one_eligible_only_listing_shows_to_those_who_may_take_it(
     assert (await get_listing(hidden["id"], viewer=american.member)).id == hidden["id"]
     # asking the owner about it is for those who may see it
     asked = await client.post(
-        "/conversations", json={"listing_id": hidden["id"], "body": "How long per task?"}, headers=american.headers
+        "/conversations",
+        json={"listing_id": hidden["id"], "body": "How long per task?"},
+        headers=american.headers,
     )
     problem(asked, 403, "not_eligible")
