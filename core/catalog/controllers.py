@@ -276,7 +276,7 @@ class ListingController(Controller):
     async def pause(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], listing_id: Id
     ) -> ListingOut:
-        return await moderation.move_listing(runtime, listing_id, "pause", actor=request.user)
+        return await moderation.move_own_listing(runtime, listing_id, "pause", owner=request.user)
 
     @post(
         "/listings/{listing_id:int}/resume",
@@ -287,7 +287,7 @@ class ListingController(Controller):
     async def resume(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], listing_id: Id
     ) -> ListingOut:
-        return await moderation.move_listing(runtime, listing_id, "resume", actor=request.user)
+        return await moderation.move_own_listing(runtime, listing_id, "resume", owner=request.user)
 
     @post(
         "/listings/{listing_id:int}/close",
@@ -298,7 +298,7 @@ class ListingController(Controller):
     async def close(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], listing_id: Id
     ) -> ListingOut:
-        return await moderation.move_listing(runtime, listing_id, "close", actor=request.user)
+        return await moderation.move_own_listing(runtime, listing_id, "close", owner=request.user)
 
     @get("/me/listings", operation_id="listMyListings", summary="Your listings in every status, newest first")
     async def mine(

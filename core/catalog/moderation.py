@@ -52,16 +52,30 @@ async def move_listing(
 
     ``actor`` is the listing's owner or an operator (operators act on any listing; for
     anyone else another member's listing is a 404).  The event's ``actor_id`` is who
-    acted; ``reason`` (an operator's, shown to the owner) is kept when the actor is not
+    acted; ``reason`` (an operator's, told to the owner) is kept when the actor is not
     the owner.
     """
+    return await _move(
+        runtime, listing_id, action, actor=actor, reason=reason, any_listing=is_operator(actor)
+    )
+
+
+async def move_own_listing(runtime: Runtime, listing_id: int, action: str, *, owner: MemberOut) -> ListingOut:
+    """The owner's routes: another member's listing is a 404, also to an operator (who
+    has the operator's routes, with a reason)."""
+    return await _move(runtime, listing_id, action, actor=owner, reason=None, any_listing=False)
+
+
+async def _move(
+    runtime: Runtime, listing_id: int, action: str, *, actor: MemberOut, reason: str | None, any_listing: bool
+) -> ListingOut:
     if action not in _MOVES:
         message = f"unknown action {action!r}; one of: {', '.join(_MOVES)}"
         raise ValidationFailed([FieldError("action", message, "path")])
     allowed, target, event, past = _MOVES[action]
     async with runtime.unit_of_work() as uow:
         row = await listing_row(listing_id)
-        if row is None or (row["owner_id"] != actor.id and not is_operator(actor)):
+        if row is None or (row["owner_id"] != actor.id and not any_listing):
             raise NotFound(f"you have no listing {listing_id}")
         if row["status"] not in allowed:
             raise wrong_state(row, past, allowed)
@@ -76,11 +90,6 @@ async def move_listing(
         )
         await status_changed(runtime, uow, row, row["status"], target)
     return await get_listing(listing_id, viewer=actor)
-
-
-# --------------------------------------------------------------------------------------
-# Moderation (operators)
-# --------------------------------------------------------------------------------------
 
 
 def working_seconds(start: datetime, end: datetime) -> float:
