@@ -213,7 +213,11 @@ async def list_own(
 
 
 async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberOut) -> ListingOut:
-    """Create a draft.  Nothing is public until it is submitted (and approved)."""
+    """Create a draft.  Nothing is public until it is submitted (and approved).
+
+    Called inside a caller's unit of work, it joins its transaction: a plugin creates a
+    listing and its own rows together, or neither.
+    """
     errors: list[FieldError] = []
     kind = attributes = price = currency = category = None
     title, description, text_errors = clean_text(runtime, cmd.title, cmd.description)
@@ -287,8 +291,7 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
         uow.record(created, subject=f"listing:{listing_id}", actor_id=owner.id)
         new_row = {"id": listing_id, "kind": kind.name, "owner_id": owner.id}
         await status_changed(runtime, uow, new_row, None, "draft")
-        listing = await get_listing(listing_id, viewer=owner)
-    return listing
+    return await get_listing(listing_id, viewer=owner)
 
 
 async def _owned(listing_id: int, owner: MemberOut) -> dict[str, Any]:
@@ -396,7 +399,8 @@ async def update_listing(
 async def submit_listing(runtime: Runtime, listing_id: int, *, owner: MemberOut) -> ListingOut:
     """Send a draft (or a rejected listing) to review; kinds without review publish at once.
 
-    A listing with screening flags (``screening = "flag"``) always goes to review.
+    A listing with screening flags (``screening = "flag"``) always goes to review.  Called
+    inside a caller's unit of work, it joins its transaction.
     """
     row = await _owned(listing_id, owner)
     if row["status"] not in ("draft", "rejected"):
@@ -428,8 +432,7 @@ async def submit_listing(runtime: Runtime, listing_id: int, *, owner: MemberOut)
             )
         await Listing.update(changes).where(Listing.id == listing_id)
         await status_changed(runtime, uow, current, current["status"], changes[Listing.status])
-        listing = await get_listing(listing_id, viewer=owner)
-    return listing
+    return await get_listing(listing_id, viewer=owner)
 
 
 def publication(now: datetime) -> dict[Any, Any]:
