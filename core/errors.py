@@ -94,6 +94,11 @@ class EmailTaken(Conflict):
     title = "The email address is already registered"
 
 
+class ProfileChangeRefused(Conflict):
+    code = "profile_change_refused"
+    title = "This profile change is not allowed"
+
+
 class TooManyRequests(AgorakitError):
     status = 429
     code = "too_many_requests"

@@ -117,16 +117,21 @@ def agorakit_startup(runtime: Runtime) -> None:
 
 # -- Listings and eligibility ----------------------------------------------------------
 @hookspec
-def agorakit_listing_kinds() -> list[ListingKind] | None:
+def agorakit_listing_kinds(runtime: Runtime) -> list[ListingKind] | None:
     """Register listing kinds (gig, campaign, offer, request, lead, ...).
 
-    Called once at start-up.  Each kind is an :class:`agorakit.catalog.kinds.ListingKind`:
-    its ``name``, the msgspec Struct of its kind-specific ``attributes`` (validated when a
-    listing is created or edited), whether a new or changed listing needs operator review
-    before it is published (``review_required``), and whether sales of it pay the site's
-    fees (``charge_fees``; the kind name is the ``Quote.kind`` fee plugins see).  Kind
-    names are unique across plugins.
+    Called once per runtime, on first use, and must not be async.  Each kind is an
+    :class:`agorakit.catalog.kinds.ListingKind`: its ``name``, the msgspec Struct of its
+    kind-specific ``attributes`` (validated when a listing is created or edited), whether
+    a new or changed listing needs operator review before it is published
+    (``review_required``), whether sales of it pay the site's fees (``charge_fees``; the
+    kind name is the ``Quote.kind`` fee plugins see) and who sees its listings
+    (``visible_to``: ``"everyone"``, or ``"eligible"`` for listings only the members who
+    may take them see, kept out of browsing and search).  Kind names are unique across
+    plugins.
 
+    :param runtime: the site's runtime (optional to accept): read your settings with
+        ``runtime.plugin_settings``, e.g. whether your kind needs review.
     :return: a list of ``ListingKind``, or None.
     """
 

@@ -73,6 +73,7 @@ CANCEL = {"order_id": "cancel_order_id"}
 MATRIX: dict[str, Rule] = {
     # accounts
     "getMember": operators(member_id="member_id"),
+    "updateMember": operators(member_id="member_id", body={"display_name": "Renamed"}),
     "suspendMember": operators(member_id="member_id", body={"reason": "spam"}),
     "reactivateMember": operators(member_id="member_id"),
     "setMemberRole": owners(member_id="member_id", body={"role": "member"}),
@@ -93,6 +94,9 @@ MATRIX: dict[str, Rule] = {
     "closeListing": party("seller", operator=404, listing_id="draft_listing_id"),
     "operatorApproveListing": operators(listing_id="draft_listing_id"),
     "operatorRejectListing": operators(listing_id="draft_listing_id", body={"reason": "too vague"}),
+    "operatorPauseListing": operators(listing_id="draft_listing_id", body={"reason": "a complaint"}),
+    "operatorResumeListing": operators(listing_id="draft_listing_id", body={"reason": "settled"}),
+    "operatorCloseListing": operators(listing_id="draft_listing_id", body={"reason": "copied artwork"}),
     # orders
     "getOrder": party("buyer", **ORDER),
     "getOrderHistory": party("buyer", **ORDER),

@@ -11,7 +11,7 @@ from agorakit import hookimpl
 from agorakit.catalog import listings
 from agorakit.catalog.errors import NotEligible
 from agorakit.catalog.kinds import listing_kinds
-from agorakit.catalog.listings import working_seconds
+from agorakit.catalog.moderation import working_seconds
 from agorakit.catalog.screening import ScreenFlag, agorakit_screen_text
 from agorakit.catalog.tables import Listing
 from agorakit.testing import TEST_EPOCH

@@ -132,7 +132,12 @@ class MeController(Controller):
     async def me(self, request: MemberRequest, runtime: NamedDependency[Runtime]) -> MemberOut:
         return await service.get_member(runtime, request.user.id)
 
-    @patch("", operation_id="updateMe", summary="Change the caller's profile")
+    @patch(
+        "",
+        operation_id="updateMe",
+        responses=problems(409),
+        summary="Change the caller's profile (a plugin may refuse a change: 409)",
+    )
     async def update(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[UpdateProfile]
     ) -> MemberOut:
@@ -176,6 +181,22 @@ class OperatorMembersController(Controller):
     @get("/{member_id:int}", operation_id="getMember", summary="One member (operators)")
     async def get_member(self, runtime: NamedDependency[Runtime], member_id: Id) -> MemberOut:
         return await service.get_member(runtime, member_id)
+
+    @patch(
+        "/{member_id:int}",
+        operation_id="updateMember",
+        summary="Change a member's profile, over plugins' vetoes (operators: owner only)",
+    )
+    async def update_member(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        member_id: Id,
+        data: JSONBody[UpdateProfile],
+    ) -> MemberOut:
+        return await service.operator_update_profile(
+            runtime, operator_id=request.user.id, member_id=member_id, cmd=data
+        )
 
     @post(
         "/{member_id:int}/suspend",

@@ -18,7 +18,8 @@ class MemberRegistered(Event, frozen=True, kw_only=True):
 
 
 class MemberProfileUpdated(Event, frozen=True, kw_only=True):
-    """A member changed fields of their profile."""
+    """A member's profile changed: by the member, or by an operator (``actor_id`` says
+    who); ``fields`` are those whose value changed."""
 
     name = "member.profile_updated"
     member_id: int

@@ -32,6 +32,7 @@ from agorakit.errors import (
     FieldError,
     Forbidden,
     NotFound,
+    ProfileChangeRefused,
     ValidationFailed,
 )
 from agorakit.pagination import decode_cursor, page
@@ -311,30 +312,69 @@ def suspended_detail(reason: str | None) -> str:
     return f"this account is suspended{because}. Contact the site's operators."
 
 
-async def update_profile(runtime: Runtime, member_id: int, cmd: UpdateProfile) -> MemberOut:
-    changes: dict[Any, Any] = {}
-    checks = []
+def _profile_changes(cmd: UpdateProfile) -> dict[str, Any]:
+    """The fields ``cmd`` gives, normalised (every field error at once)."""
+    checks: list[tuple[str, Any]] = []
     display_name, country, skills = cmd.display_name, cmd.country, cmd.skills
     if display_name is not msgspec.UNSET:
-        checks.append((Member.display_name, lambda: normalise_display_name(display_name)))
+        checks.append(("display_name", lambda: normalise_display_name(display_name)))
     if country is not msgspec.UNSET:
-        checks.append((Member.country, lambda: normalise_country(country)))
+        checks.append(("country", lambda: normalise_country(country)))
     if skills is not msgspec.UNSET:
-        checks.append((Member.skills, lambda: normalise_skills(skills)))
+        checks.append(("skills", lambda: normalise_skills(skills)))
     values = _collect(*(check for _, check in checks))
-    for (column, _), value in zip(checks, values, strict=True):
-        changes[column] = value
-    if changes:
-        async with runtime.unit_of_work() as uow:
-            changes[Member.updated_at] = uow.now
-            await Member.update(changes).where(Member.id == member_id)
-            fields = sorted(column._meta.name for column in changes if column is not Member.updated_at)
-            uow.record(
-                MemberProfileUpdated(member_id=member_id, fields=fields),
-                subject=f"member:{member_id}",
-                actor_id=member_id,
+    return {name: value for (name, _), value in zip(checks, values, strict=True)}
+
+
+_PROFILE_COLUMNS = {"display_name": Member.display_name, "country": Member.country, "skills": Member.skills}
+
+
+async def update_profile(runtime: Runtime, member_id: int, cmd: UpdateProfile) -> MemberOut:
+    """A member changes their own profile; plugins may veto (``agorakit_profile_changing``:
+    a 409 ``profile_change_refused``, nothing written)."""
+    return await _change_profile(runtime, member_id, _profile_changes(cmd), actor_id=member_id)
+
+
+async def operator_update_profile(
+    runtime: Runtime, *, operator_id: int, member_id: int, cmd: UpdateProfile
+) -> MemberOut:
+    """An operator changes a member's profile, over the plugins' vetoes (the event's actor
+    is the operator).  Only an owner changes an operator's or owner's profile."""
+    wanted = _profile_changes(cmd)
+    async with runtime.unit_of_work():
+        await _target_for_staff_change(
+            runtime, actor_id=operator_id, member_id=member_id, action="change the profile of"
+        )
+        return await _change_profile(runtime, member_id, wanted, actor_id=operator_id, vetoable=False)
+
+
+async def _change_profile(
+    runtime: Runtime, member_id: int, wanted: dict[str, Any], *, actor_id: int, vetoable: bool = True
+) -> MemberOut:
+    """Write the fields of ``wanted`` whose value changes, with one event naming them."""
+    if not wanted:
+        return await get_member(runtime, member_id)
+    async with runtime.unit_of_work() as uow:
+        member = await get_member(runtime, member_id)
+        changes = {name: value for name, value in wanted.items() if getattr(member, name) != value}
+        if not changes:
+            return member
+        if vetoable:
+            vetoes = await runtime.hooks.collect(
+                "agorakit_profile_changing", member=member, changes=dict(changes), runtime=runtime
             )
-    return await get_member(runtime, member_id)
+            reasons = [str(veto) for veto in vetoes if veto]
+            if reasons:
+                raise ProfileChangeRefused("; ".join(reasons), extra={"reasons": reasons})
+        columns: dict[Any, Any] = {_PROFILE_COLUMNS[name]: value for name, value in changes.items()}
+        columns[Member.updated_at] = uow.now
+        await Member.update(columns).where(Member.id == member_id)
+        uow.record(
+            MemberProfileUpdated(member_id=member_id, fields=sorted(changes)),
+            subject=f"member:{member_id}",
+            actor_id=actor_id,
+        )
+        return await get_member(runtime, member_id)
 
 
 async def change_password(

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from agorakit.catalog.listings import check_can_take as check_can_take
     from agorakit.catalog.listings import create_listing as create_listing
     from agorakit.catalog.listings import get_listing as get_listing
-    from agorakit.catalog.listings import moderate as moderate
     from agorakit.catalog.listings import submit_listing as submit_listing
+    from agorakit.catalog.moderation import moderate as moderate
+    from agorakit.catalog.moderation import move_listing as move_listing
     from agorakit.catalog.schemas import CreateCategory as CreateCategory
     from agorakit.catalog.schemas import CreateListing as CreateListing
     from agorakit.catalog.search import listing_texts as listing_texts
@@ -64,7 +65,8 @@ EXPORTS: dict[str, str] = {
     "ListingResumed": "agorakit.catalog.events",
     "ListingSubmitted": "agorakit.catalog.events",
     "ListingUpdated": "agorakit.catalog.events",
-    "moderate": "agorakit.catalog.listings",
+    "moderate": "agorakit.catalog.moderation",
+    "move_listing": "agorakit.catalog.moderation",
     "optional_member": "agorakit.catalog.controllers",
     "published_listing_texts": "agorakit.catalog.search",
     "QualificationApplied": "agorakit.catalog.events",

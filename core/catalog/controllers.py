@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts import MemberOut, operator_only
 from agorakit.accounts import service as accounts
-from agorakit.catalog import listings, search, service
+from agorakit.catalog import listings, moderation, search, service
 from agorakit.catalog.schemas import (
     ApplyQualification,
     CategoryNode,
@@ -23,6 +23,7 @@ from agorakit.catalog.schemas import (
     ListingOut,
     ListingPage,
     ListingStatus,
+    OperatorMoveBody,
     PendingListingPage,
     QualificationOut,
     QualificationPage,
@@ -31,7 +32,7 @@ from agorakit.catalog.schemas import (
     UpdateCategory,
     UpdateListing,
 )
-from agorakit.errors import Unauthenticated
+from agorakit.errors import FieldError, Unauthenticated, ValidationFailed
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, Limit, MemberRequest
 from agorakit.money import parse_amount
@@ -216,8 +217,11 @@ class ListingController(Controller):
         summary="One listing",
         opt=PUBLIC,
     )
-    async def get_one(self, request: Request, listing_id: Id) -> ListingOut:
-        return await listings.get_listing(listing_id, viewer=await optional_member(request))
+    async def get_one(
+        self, request: Request, runtime: NamedDependency[Runtime], listing_id: Id
+    ) -> ListingOut:
+        viewer = await optional_member(request)
+        return await listings.get_listing(listing_id, viewer=viewer, runtime=runtime)
 
     @get(
         "/listings/{listing_id:int}/eligibility",
@@ -272,7 +276,7 @@ class ListingController(Controller):
     async def pause(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], listing_id: Id
     ) -> ListingOut:
-        return await listings.move_listing(runtime, listing_id, "pause", owner=request.user)
+        return await moderation.move_own_listing(runtime, listing_id, "pause", owner=request.user)
 
     @post(
         "/listings/{listing_id:int}/resume",
@@ -283,7 +287,7 @@ class ListingController(Controller):
     async def resume(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], listing_id: Id
     ) -> ListingOut:
-        return await listings.move_listing(runtime, listing_id, "resume", owner=request.user)
+        return await moderation.move_own_listing(runtime, listing_id, "resume", owner=request.user)
 
     @post(
         "/listings/{listing_id:int}/close",
@@ -294,7 +298,7 @@ class ListingController(Controller):
     async def close(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], listing_id: Id
     ) -> ListingOut:
-        return await listings.move_listing(runtime, listing_id, "close", owner=request.user)
+        return await moderation.move_own_listing(runtime, listing_id, "close", owner=request.user)
 
     @get("/me/listings", operation_id="listMyListings", summary="Your listings in every status, newest first")
     async def mine(
@@ -326,7 +330,7 @@ class ModerationController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> PendingListingPage:
-        items, next_cursor = await listings.pending_queue(runtime, cursor=cursor, limit=limit)
+        items, next_cursor = await moderation.pending_queue(runtime, cursor=cursor, limit=limit)
         return PendingListingPage(
             items=items,
             next_cursor=next_cursor,
@@ -342,7 +346,7 @@ class ModerationController(Controller):
     async def approve(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], listing_id: Id
     ) -> ListingOut:
-        return await listings.moderate(runtime, listing_id, approve=True, actor_id=request.user.id)
+        return await moderation.moderate(runtime, listing_id, approve=True, actor_id=request.user.id)
 
     @post(
         "/{listing_id:int}/reject",
@@ -357,6 +361,60 @@ class ModerationController(Controller):
         listing_id: Id,
         data: JSONBody[RejectBody],
     ) -> ListingOut:
-        return await listings.moderate(
+        return await moderation.moderate(
             runtime, listing_id, approve=False, actor_id=request.user.id, reason=data.reason.strip()
         )
+
+    @post(
+        "/{listing_id:int}/pause",
+        operation_id="operatorPauseListing",
+        summary="Pause any published listing, with a reason told to its owner",
+        status_code=HTTP_200_OK,
+    )
+    async def pause(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        listing_id: Id,
+        data: JSONBody[OperatorMoveBody],
+    ) -> ListingOut:
+        return await _operator_move(runtime, request, listing_id, "pause", data)
+
+    @post(
+        "/{listing_id:int}/resume",
+        operation_id="operatorResumeListing",
+        summary="Publish any paused listing again, with a reason told to its owner",
+        status_code=HTTP_200_OK,
+    )
+    async def resume(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        listing_id: Id,
+        data: JSONBody[OperatorMoveBody],
+    ) -> ListingOut:
+        return await _operator_move(runtime, request, listing_id, "resume", data)
+
+    @post(
+        "/{listing_id:int}/close",
+        operation_id="operatorCloseListing",
+        summary="Close any listing for good, with a reason told to its owner",
+        status_code=HTTP_200_OK,
+    )
+    async def close(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        listing_id: Id,
+        data: JSONBody[OperatorMoveBody],
+    ) -> ListingOut:
+        return await _operator_move(runtime, request, listing_id, "close", data)
+
+
+async def _operator_move(
+    runtime: Runtime, request: MemberRequest, listing_id: int, action: str, data: OperatorMoveBody
+) -> ListingOut:
+    reason = data.reason.strip()
+    if not reason:
+        raise ValidationFailed([FieldError("reason", "say why, so the owner knows")])
+    return await moderation.move_listing(runtime, listing_id, action, actor=request.user, reason=reason)

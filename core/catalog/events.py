@@ -103,21 +103,33 @@ class ListingRejected(ListingEvent, frozen=True, kw_only=True):
 
 
 class ListingPaused(ListingEvent, frozen=True, kw_only=True):
-    """The owner paused a listing."""
+    """The owner or an operator paused a listing (``actor_id`` says who)."""
 
     name = "listing.paused"
+    #: the listing's owner (None in events recorded before it was kept)
+    owner_id: int | None = None
+    #: an operator's reason, told to the owner (None when the owner acted)
+    reason: str | None = None
 
 
 class ListingResumed(ListingEvent, frozen=True, kw_only=True):
-    """The owner resumed a paused listing."""
+    """The owner or an operator resumed a paused listing (``actor_id`` says who)."""
 
     name = "listing.resumed"
+    #: the listing's owner (None in events recorded before it was kept)
+    owner_id: int | None = None
+    #: an operator's reason, told to the owner (None when the owner acted)
+    reason: str | None = None
 
 
 class ListingClosed(ListingEvent, frozen=True, kw_only=True):
-    """The owner closed a listing for good."""
+    """The owner or an operator closed a listing for good (``actor_id`` says who)."""
 
     name = "listing.closed"
+    #: the listing's owner (None in events recorded before it was kept)
+    owner_id: int | None = None
+    #: an operator's reason, told to the owner (None when the owner acted)
+    reason: str | None = None
 
 
 #: this area's events, registered through ``agorakit_event_types``

@@ -1,5 +1,5 @@
 """The hooks the catalog defines: what listings show of their ratings, and work done in
-the transaction that creates a listing.  The catalog sits below the reviews area, so the
+the transactions that create a listing and change its status.  The catalog sits below the reviews area, so the
 reviews reach listings through these hooks rather than the catalog importing them."""
 
 from __future__ import annotations
@@ -37,4 +37,36 @@ def agorakit_listing_created(uow: UnitOfWork, listing_id: int, owner_id: int, ru
     :param uow: the open :class:`agorakit.runtime.UnitOfWork`.
     :param listing_id: the new listing's id.
     :param owner_id: the member who owns it.
+    """
+
+
+@hookspec
+def agorakit_listing_status_changed(
+    uow: UnitOfWork,
+    listing_id: int,
+    kind: str,
+    owner_id: int,
+    old_status: str | None,
+    new_status: str,
+    runtime: Runtime,
+) -> None:
+    """Keep what a plugin holds about a listing in step with its status.
+
+    Called inside the unit of work that sets a listing's status, after the change is
+    written and before it commits: when it is created (``None`` to ``draft``), submitted
+    (to ``pending_review``, or ``published`` for a kind without review), approved or
+    rejected by an operator, paused, resumed or closed (by its owner or an operator), and
+    edited back to review (``pending_review``) or to ``draft``.  An exception rolls the
+    whole change back: the caller gets the error and the listing keeps its old status.
+    Write your rows through ``uow`` (the same transaction); record events with
+    ``uow.record``.  May be ``async``.  Nothing is called, and nothing costs, when no
+    plugin implements it.
+
+    :param uow: the open :class:`agorakit.runtime.UnitOfWork`.
+    :param listing_id: the listing.
+    :param kind: its kind's name (e.g. ``"gig"``): act only on your own kinds.
+    :param owner_id: the member who owns it.
+    :param old_status: its status before (None when it was just created).
+    :param new_status: its status now (``draft``, ``pending_review``, ``published``,
+        ``rejected``, ``paused`` or ``closed``).
     """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
@@ -19,6 +19,12 @@ class ListingKind(msgspec.Struct, frozen=True, kw_only=True):
     converted to (field errors are reported as ``attributes.<field>``).  An optional
     ``countries: list[str]`` attribute limits who may take the listing (empty = everyone)
     and is what ``GET /listings?country=`` filters on.
+
+    A kind with ``visible_to="eligible"`` is seen only by those who may take its
+    listings: its listings never appear in ``GET /listings`` (nor in what search plugins
+    index or rank), and ``GET /listings/{id}`` shows one to its owner, operators and the
+    members no ``agorakit_can_take`` vetoes (others get 403 ``not_eligible``, visitors
+    who are not signed in 401).
     """
 
     #: unique name, e.g. "gig"; also the ``Quote.kind`` fee plugins see
@@ -29,6 +35,8 @@ class ListingKind(msgspec.Struct, frozen=True, kw_only=True):
     review_required: bool = True
     #: sales of this kind pay the site's fees
     charge_fees: bool = True
+    #: who sees its listings: everyone, or only the members who may take them
+    visible_to: Literal["everyone", "eligible"] = "everyone"
 
 
 def listing_kinds(runtime: Runtime) -> dict[str, ListingKind]:
@@ -36,10 +44,18 @@ def listing_kinds(runtime: Runtime) -> dict[str, ListingKind]:
     kinds = getattr(runtime, "_listing_kinds", None)
     if kinds is None:
         kinds = {}
-        for kind in runtime.hooks.collect_sync("agorakit_listing_kinds"):
+        for kind in runtime.hooks.collect_sync("agorakit_listing_kinds", runtime=runtime):
             if kind.name in kinds:
                 message = f"{runtime.settings.source}: two plugins register the listing kind {kind.name!r}"
                 raise ConfigError(message)
             kinds[kind.name] = kind
+        runtime._unlisted_kinds = tuple(sorted(k.name for k in kinds.values() if k.visible_to == "eligible"))
         runtime._listing_kinds = kinds
     return kinds
+
+
+def unlisted_kinds(runtime: Runtime) -> tuple[str, ...]:
+    """The names of the kinds only eligible members see (``visible_to="eligible"``):
+    their listings stay out of browsing, search and search indexes."""
+    listing_kinds(runtime)
+    return runtime._unlisted_kinds or ()

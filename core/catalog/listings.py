@@ -1,15 +1,17 @@
 """Listings: drafts, review, publication, pausing, closing, moderation and eligibility.
 
 Statuses: ``draft → pending_review → published | rejected``, plus ``paused`` (by the
-owner, from published) and ``closed`` (by the owner, final).  Editing a listing whose
+owner or an operator, from published) and ``closed`` (by the owner or an operator,
+final).  Editing a listing whose
 content an operator already approved (published or paused) of a kind that needs review
 sends it back to ``pending_review``: what the public sees is always what was reviewed.
-Editing a rejected listing makes it a draft again.
+Editing a rejected listing makes it a draft again.  Every change of status runs the
+``agorakit_listing_status_changed`` hook in its transaction.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -21,33 +23,26 @@ from agorakit.catalog import service
 from agorakit.catalog.checks import check_draft, clean_text, countries_of, kind_named, validate_attributes
 from agorakit.catalog.errors import NotEligible, WrongListingState
 from agorakit.catalog.events import (
-    ListingApproved,
-    ListingClosed,
     ListingCreated,
-    ListingPaused,
     ListingPublished,
-    ListingRejected,
-    ListingResumed,
     ListingSubmitted,
     ListingUpdated,
 )
-from agorakit.catalog.kinds import ListingKind
+from agorakit.catalog.kinds import ListingKind, unlisted_kinds
 from agorakit.catalog.schemas import (
     CreateListing,
     ListingDraft,
     ListingOut,
-    PendingListing,
     RatingSummary,
-    ScreenFlagOut,
     SellerOut,
     UpdateListing,
 )
 from agorakit.catalog.tables import Listing
 from agorakit.db.prepared import Prepared, any_of
-from agorakit.errors import FieldError, NotFound, ValidationFailed
+from agorakit.errors import FieldError, NotFound, Unauthenticated, ValidationFailed
 from agorakit.money import max_amount, money, parse_money
 from agorakit.pagination import decode_cursor, page
-from agorakit.runtime import Runtime
+from agorakit.runtime import Runtime, UnitOfWork
 
 #: statuses only the owner (and operators) may see
 HIDDEN = ("draft", "pending_review", "rejected")
@@ -138,26 +133,62 @@ async def to_listings(rows: list[dict[str, Any]], *, slugs: dict[int, str] | Non
 _LISTING = Prepared(lambda id: Listing.select().where(Listing.id == id).first().output(load_json=True))
 
 
-async def _row(listing_id: int) -> dict[str, Any] | None:
+async def listing_row(listing_id: int) -> dict[str, Any] | None:
     return await _LISTING.run(listing_id)
 
 
-async def get_listing(listing_id: int, *, viewer: MemberOut | None = None) -> ListingOut:
-    """A listing as ``viewer`` may see it.
+async def get_listing(
+    listing_id: int, *, viewer: MemberOut | None = None, runtime: Runtime | None = None
+) -> ListingOut:
+    """A listing as ``viewer`` (None: a visitor who is not signed in) may see it.
 
     Drafts, pending and rejected listings exist only for their owner and operators; for
-    anyone else they are a 404, exactly like a listing that does not exist.
+    anyone else they are a 404, exactly like a listing that does not exist.  With
+    ``runtime``, a listing of a kind only eligible members see (``visible_to="eligible"``)
+    is also checked: its owner and operators see it, a member only when no
+    ``agorakit_can_take`` vetoes them (else the 403 ``not_eligible`` with the reasons),
+    a visitor not at all (401).  Without ``runtime`` that check is the caller's (as
+    :func:`check_can_take` makes it).
     """
-    row = await _row(listing_id)
+    row = await listing_row(listing_id)
     if row is None or not _may_see(row, viewer):
         raise NotFound(f"there is no listing {listing_id}")
-    return (await to_listings([row]))[0]
+    listing = (await to_listings([row]))[0]
+    if runtime is not None and row["kind"] in unlisted_kinds(runtime) and not _is_staff(row, viewer):
+        if viewer is None:
+            raise Unauthenticated(
+                f"sign in to see listing {listing_id}: only the members who may take it see it"
+            )
+        reasons = await _vetoes(runtime, listing, viewer)
+        if reasons:
+            raise NotEligible("; ".join(reasons), extra={"reasons": reasons})
+    return listing
+
+
+def _is_staff(row: dict[str, Any], viewer: MemberOut | None) -> bool:
+    """The listing's owner or an operator."""
+    return viewer is not None and (is_operator(viewer) or viewer.id == row["owner_id"])
 
 
 def _may_see(row: dict[str, Any], viewer: MemberOut | None) -> bool:
-    if row["status"] not in HIDDEN:
-        return True
-    return viewer is not None and (is_operator(viewer) or viewer.id == row["owner_id"])
+    return row["status"] not in HIDDEN or _is_staff(row, viewer)
+
+
+async def status_changed(
+    runtime: Runtime, uow: UnitOfWork, row: dict[str, Any], old: str | None, new: str
+) -> None:
+    """Run ``agorakit_listing_status_changed`` in ``uow`` for listing ``row`` going from
+    ``old`` to ``new`` (costs nothing when no plugin implements it)."""
+    await runtime.hooks.collect(
+        "agorakit_listing_status_changed",
+        uow=uow,
+        listing_id=row["id"],
+        kind=row["kind"],
+        owner_id=row["owner_id"],
+        old_status=old,
+        new_status=new,
+        runtime=runtime,
+    )
 
 
 async def list_own(
@@ -182,7 +213,11 @@ async def list_own(
 
 
 async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberOut) -> ListingOut:
-    """Create a draft.  Nothing is public until it is submitted (and approved)."""
+    """Create a draft.  Nothing is public until it is submitted (and approved).
+
+    Called inside a caller's unit of work, it joins its transaction: a plugin creates a
+    listing and its own rows together, or neither.
+    """
     errors: list[FieldError] = []
     kind = attributes = price = currency = category = None
     title, description, text_errors = clean_text(runtime, cmd.title, cmd.description)
@@ -254,18 +289,20 @@ async def create_listing(runtime: Runtime, cmd: CreateListing, *, owner: MemberO
         )
         created = ListingCreated(listing_id=listing_id, kind=kind.name)
         uow.record(created, subject=f"listing:{listing_id}", actor_id=owner.id)
+        new_row = {"id": listing_id, "kind": kind.name, "owner_id": owner.id}
+        await status_changed(runtime, uow, new_row, None, "draft")
     return await get_listing(listing_id, viewer=owner)
 
 
 async def _owned(listing_id: int, owner: MemberOut) -> dict[str, Any]:
-    row = await _row(listing_id)
+    row = await listing_row(listing_id)
     if row is None or row["owner_id"] != owner.id:
         # Another member's listing is a 404 whatever its status: no probing for drafts.
         raise NotFound(f"you have no listing {listing_id}")
     return row
 
 
-def _wrong_state(row: dict[str, Any], action: str, allowed: tuple[str, ...]) -> WrongListingState:
+def wrong_state(row: dict[str, Any], action: str, allowed: tuple[str, ...]) -> WrongListingState:
     return WrongListingState(
         f"listing {row['id']} is {row['status']}; it can be {action} only when {' or '.join(allowed)}",
         extra={"status": row["status"]},
@@ -292,7 +329,7 @@ async def update_listing(
     """Edit a listing (not a closed one).  See the module docstring for the status rules."""
     row = await _owned(listing_id, owner)
     if row["status"] == "closed":
-        raise _wrong_state(row, "edited", ("draft", "pending_review", "published", "rejected", "paused"))
+        raise wrong_state(row, "edited", ("draft", "pending_review", "published", "rejected", "paused"))
     kind = kind_named(runtime, row["kind"])
     errors: list[FieldError] = []
     new = dict(row)
@@ -332,7 +369,7 @@ async def update_listing(
         current = await _owned(listing_id, owner)  # re-read inside the transaction
         status = current["status"]
         if status == "closed":
-            raise _wrong_state(
+            raise wrong_state(
                 current, "edited", ("draft", "pending_review", "published", "rejected", "paused")
             )
         changes: dict[Any, Any] = {
@@ -354,17 +391,20 @@ async def update_listing(
             uow.record(submitted, subject=f"listing:{listing_id}", actor_id=owner.id)
         await Listing.update(changes).where(Listing.id == listing_id)
         uow.record(ListingUpdated(listing_id=listing_id), subject=f"listing:{listing_id}", actor_id=owner.id)
+        if Listing.status in changes:
+            await status_changed(runtime, uow, current, status, changes[Listing.status])
     return await get_listing(listing_id, viewer=owner)
 
 
 async def submit_listing(runtime: Runtime, listing_id: int, *, owner: MemberOut) -> ListingOut:
     """Send a draft (or a rejected listing) to review; kinds without review publish at once.
 
-    A listing with screening flags (``screening = "flag"``) always goes to review.
+    A listing with screening flags (``screening = "flag"``) always goes to review.  Called
+    inside a caller's unit of work, it joins its transaction.
     """
     row = await _owned(listing_id, owner)
     if row["status"] not in ("draft", "rejected"):
-        raise _wrong_state(row, "submitted", ("draft", "rejected"))
+        raise wrong_state(row, "submitted", ("draft", "rejected"))
     kind = kind_named(runtime, row["kind"])
     attributes = validate_attributes(kind, row["attributes"])
     slug = (await service.category_slugs()).get(row["category_id"], "")
@@ -372,7 +412,7 @@ async def submit_listing(runtime: Runtime, listing_id: int, *, owner: MemberOut)
     async with runtime.unit_of_work() as uow:
         current = await _owned(listing_id, owner)
         if current["status"] not in ("draft", "rejected"):
-            raise _wrong_state(current, "submitted", ("draft", "rejected"))
+            raise wrong_state(current, "submitted", ("draft", "rejected"))
         changes: dict[Any, Any] = {
             Listing.submitted_at: uow.now,
             Listing.updated_at: uow.now,
@@ -386,133 +426,26 @@ async def submit_listing(runtime: Runtime, listing_id: int, *, owner: MemberOut)
                 ListingSubmitted(listing_id=listing_id, kind=row["kind"]), subject=subject, actor_id=owner.id
             )
         else:
-            changes.update(_publication(uow.now))
+            changes.update(publication(uow.now))
             uow.record(
                 ListingPublished(listing_id=listing_id, kind=row["kind"]), subject=subject, actor_id=owner.id
             )
         await Listing.update(changes).where(Listing.id == listing_id)
+        await status_changed(runtime, uow, current, current["status"], changes[Listing.status])
     return await get_listing(listing_id, viewer=owner)
 
 
-def _publication(now: datetime) -> dict[Any, Any]:
+def publication(now: datetime) -> dict[Any, Any]:
     return {
         Listing.status: "published",
         Listing.published_at: now,
-        Listing.published_us: _epoch_us(now),
+        Listing.published_us: epoch_us(now),
     }
 
 
-def _epoch_us(at: datetime) -> int:
+def epoch_us(at: datetime) -> int:
     delta = at - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-_OWNER_MOVES = {
-    # action: (allowed from, to, event)
-    "pause": (("published",), "paused", ListingPaused),
-    "resume": (("paused",), "published", ListingResumed),
-    "close": (("draft", "pending_review", "published", "rejected", "paused"), "closed", ListingClosed),
-}
-
-
-async def move_listing(runtime: Runtime, listing_id: int, action: str, *, owner: MemberOut) -> ListingOut:
-    """Pause, resume or close one of the owner's listings."""
-    allowed, target, event = _OWNER_MOVES[action]
-    past = {"pause": "paused", "resume": "resumed", "close": "closed"}[action]
-    async with runtime.unit_of_work() as uow:
-        row = await _owned(listing_id, owner)
-        if row["status"] not in allowed:
-            raise _wrong_state(row, past, allowed)
-        await Listing.update({Listing.status: target, Listing.updated_at: uow.now}).where(
-            Listing.id == listing_id
-        )
-        uow.record(event(listing_id=listing_id), subject=f"listing:{listing_id}", actor_id=owner.id)
-    return await get_listing(listing_id, viewer=owner)
-
-
-# --------------------------------------------------------------------------------------
-# Moderation (operators)
-# --------------------------------------------------------------------------------------
-
-
-def working_seconds(start: datetime, end: datetime) -> float:
-    """Seconds between two instants that fall on Monday-Friday (UTC); weekends do not count."""
-    if end <= start:
-        return 0.0
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    total = 0.0
-    day = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    while day < end:
-        following = day + timedelta(days=1)
-        if day.weekday() < 5:
-            total += (min(end, following) - max(start, day)).total_seconds()
-        day = following
-    return total
-
-
-async def pending_queue(
-    runtime: Runtime, *, cursor: str | None, limit: int
-) -> tuple[list[PendingListing], str | None]:
-    """Listings waiting for review, longest waiting first."""
-    query = (
-        Listing.select()
-        .where(Listing.status == "pending_review")
-        .order_by(Listing.submitted_at)
-        .order_by(Listing.id)
-    )
-    position = decode_cursor(cursor, keys=("at", "id"))
-    if position is not None:
-        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=position["at"])
-        query = query.where(
-            (Listing.submitted_at > at) | ((Listing.submitted_at == at) & (Listing.id > position["id"]))
-        )
-    rows, next_cursor = page(
-        await query.limit(limit + 1).output(load_json=True),
-        limit,
-        lambda r: {"at": _epoch_us(r["submitted_at"]), "id": r["id"]},
-    )
-    listings = await to_listings(rows)
-    now = runtime.clock.now()
-    target = runtime.settings.listings.review_target_hours * 3600
-    items = []
-    for row, listing in zip(rows, listings, strict=False):
-        seconds = working_seconds(row["submitted_at"], now)
-        flags = [msgspec.convert(f, ScreenFlagOut) for f in row["screening_flags"]]
-        items.append(
-            PendingListing(
-                listing=listing,
-                age_working_hours=round(seconds / 3600, 1),
-                overdue=seconds > target,
-                screening_flags=flags,
-            )
-        )
-    return items, next_cursor
-
-
-async def moderate(
-    runtime: Runtime, listing_id: int, *, approve: bool, actor_id: int, reason: str | None = None
-) -> ListingOut:
-    """Approve (→ published) or reject (→ rejected, with the reason shown to the owner)."""
-    if not approve and not (reason or "").strip():
-        raise ValidationFailed([FieldError("reason", "say why, so the owner knows what to change")])
-    async with runtime.unit_of_work() as uow:
-        row = await _row(listing_id)
-        if row is None:
-            raise NotFound(f"there is no listing {listing_id}")
-        if row["status"] != "pending_review":
-            raise _wrong_state(row, "approved" if approve else "rejected", ("pending_review",))
-        subject = f"listing:{listing_id}"
-        if approve:
-            changes = _publication(uow.now)
-            approved = ListingApproved(listing_id=listing_id, owner_id=row["owner_id"])
-            uow.record(approved, subject=subject, actor_id=actor_id)
-        else:
-            changes = {Listing.status: "rejected", Listing.rejection_reason: reason}
-            rejected = ListingRejected(listing_id=listing_id, owner_id=row["owner_id"], reason=reason or "")
-            uow.record(rejected, subject=subject, actor_id=actor_id)
-        changes[Listing.updated_at] = uow.now
-        await Listing.update(changes).where(Listing.id == listing_id)
-    return (await to_listings([await _row(listing_id)]))[0]  # type: ignore[list-item]
 
 
 # --------------------------------------------------------------------------------------
@@ -527,10 +460,13 @@ async def eligibility_reasons(runtime: Runtime, listing: ListingOut, member: Mem
         reasons.append("this is your own listing")
     if listing.status != "published":
         reasons.append(f"the listing is {listing.status}, not published")
-    for veto in await runtime.hooks.collect("agorakit_can_take", listing=listing, member=member):
-        if veto:
-            reasons.append(str(veto))
-    return reasons
+    return reasons + await _vetoes(runtime, listing, member)
+
+
+async def _vetoes(runtime: Runtime, listing: ListingOut, member: MemberOut) -> list[str]:
+    """The plugins' reasons why ``member`` may not take ``listing`` (``agorakit_can_take``)."""
+    vetoes = await runtime.hooks.collect("agorakit_can_take", listing=listing, member=member)
+    return [str(veto) for veto in vetoes if veto]
 
 
 async def check_can_take(runtime: Runtime, listing: ListingOut, member: MemberOut) -> None:

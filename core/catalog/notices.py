@@ -1,6 +1,6 @@
 """Who the catalog tells about its own events (its ``agorakit_notify``): a listing's
-owner when an operator approved or rejected it, a member when an operator decided their
-qualification application."""
+owner when an operator approved, rejected, paused, resumed or closed it, a member when an
+operator decided their qualification application."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 
 from agorakit.catalog.events import (
     ListingApproved,
+    ListingClosed,
+    ListingPaused,
     ListingRejected,
+    ListingResumed,
     QualificationApproved,
     QualificationRejected,
 )
@@ -45,6 +48,32 @@ async def listing_moderated(event: DomainEvent) -> list[Notice]:
     ]
 
 
+_PAST = {ListingPaused: "paused", ListingResumed: "resumed", ListingClosed: "closed"}
+
+
+async def listing_moved(event: DomainEvent) -> list[Notice]:
+    """The owner, when an operator (not they) paused, resumed or closed their listing."""
+    payload = event.payload
+    assert isinstance(payload, ListingPaused | ListingResumed | ListingClosed)
+    if payload.owner_id is None or event.actor_id == payload.owner_id:
+        return []
+    row = await _TITLE.run(payload.listing_id)
+    return [
+        Notice(
+            member_id=payload.owner_id,
+            category="listings",
+            template="listing_moved",
+            context={
+                "listing_id": payload.listing_id,
+                "title": row["title"] if row else f"#{payload.listing_id}",
+                "action": _PAST[type(payload)],
+                "reason": payload.reason or "",
+            },
+            link=f"/listings/{payload.listing_id}",
+        )
+    ]
+
+
 async def qualification_decided(event: DomainEvent) -> list[Notice]:
     payload = event.payload
     assert isinstance(payload, QualificationApproved | QualificationRejected)
@@ -69,6 +98,8 @@ async def catalog_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] 
     """The catalog's notices for one event (None for the events it does not describe)."""
     if isinstance(event.payload, ListingApproved | ListingRejected):
         return await listing_moderated(event)
+    if isinstance(event.payload, ListingPaused | ListingResumed | ListingClosed):
+        return await listing_moved(event)
     if isinstance(event.payload, QualificationApproved | QualificationRejected):
         return await qualification_decided(event)
     return None

@@ -66,6 +66,13 @@ class RejectBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Reason
 
 
+class OperatorMoveBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Why an operator pauses, resumes or closes a listing."""
+
+    #: told to the listing's owner
+    reason: Reason
+
+
 class QualificationOut(msgspec.Struct):
     id: int
     member_id: int

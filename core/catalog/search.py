@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from agorakit.catalog import service
+from agorakit.catalog.kinds import unlisted_kinds
 from agorakit.catalog.listings import to_listings
 from agorakit.catalog.schemas import ListingOut
 from agorakit.catalog.tables import Listing
@@ -58,6 +59,15 @@ _WALK_COLUMNS = (
 )
 
 
+def _shown(runtime: Runtime, kind: str | None) -> tuple[str, list[Any]] | None:
+    """The condition that leaves out the kinds only eligible members see (None when the
+    site has none, or when the request's ``kind`` filter already does)."""
+    unlisted = unlisted_kinds(runtime)
+    if not unlisted or kind:
+        return None
+    return f"l.kind NOT IN ({', '.join('{}' for _ in unlisted)})", list(unlisted)
+
+
 async def _walk(
     key: str,
     op: str,
@@ -65,6 +75,7 @@ async def _walk(
     position: dict[str, Any] | None,
     filters: list[tuple[str, list[Any], bool]],
     limit: int,
+    shown: tuple[str, list[Any]] | None,
 ) -> list[dict[str, Any]] | None:
     """The page (and one more) from the first :data:`WALK` published listings after the
     cursor in the sort's order, or None when they hold no more than a page: then the
@@ -75,10 +86,13 @@ async def _walk(
     sort there would read all of them first); the page is sorted again in Python.
     """
     walk_where, walk_args = "l.status = 'published'", []
+    if shown is not None:
+        walk_where += f" AND {shown[0]}"
+        walk_args += shown[1]
     if position is not None:
         # a row value: both engines start the index scan at the cursor
         walk_where += f" AND ({key}, l.id) {op} ({{}}, {{}})"
-        walk_args = [position["k"], position["id"]]
+        walk_args += [position["k"], position["id"]]
     walk = (
         f"SELECT l.id AS id, {key} AS sort_key, {_WALK_COLUMNS} FROM core_listing l WHERE {walk_where} "
         f"ORDER BY {key} {direction}, l.id {direction} LIMIT {WALK}"
@@ -111,10 +125,15 @@ async def browse(
     cursor: str | None = None,
     limit: int = 20,
 ) -> tuple[list[ListingOut], str | None]:
-    """Published listings matching every filter given."""
+    """Published listings matching every filter given (never those of the kinds only
+    eligible members see: see :class:`agorakit.catalog.kinds.ListingKind`)."""
     postgres = runtime.db.is_postgres
     sort = sort or ("relevance" if q else "newest")
     joins, where, args = "", ["l.status = 'published'"], []
+    shown = _shown(runtime, kind)
+    if shown is not None:
+        where.append(shown[0])
+        args.extend(shown[1])
     words = search_words(q) if q else []
     if sort == "relevance":
         if not words:
@@ -161,6 +180,8 @@ async def browse(
     if max_price is not None:
         filters.append(("l.price <= {}", [max_price], True))
 
+    if kind and kind in unlisted_kinds(runtime):
+        return [], None  # only eligible members see this kind's listings, one by one
     if sort == "relevance" and runtime.hooks.implementations("agorakit_rank_listings"):
         ranked = await _ranked(runtime, words, filters, cursor, limit)
         if ranked is not None:
@@ -169,7 +190,7 @@ async def browse(
     op, direction = ("<", "DESC") if descending else (">", "ASC")
     found: list[dict[str, Any]] | None = None
     if filters and not words:
-        found = await _walk(key, op, direction, position, filters, limit)
+        found = await _walk(key, op, direction, position, filters, limit, shown)
     if found is None:
         for condition, values, misjudged in filters:
             if misjudged and not postgres and not words:
@@ -271,6 +292,10 @@ async def _listed(runtime: Runtime, ids: list[int], filters: list[tuple[str, lis
     engine = "postgres" if runtime.db.is_postgres else "sqlite"
     conditions = ["l.status = 'published'", any_of_sql(engine, "l.id")] + [c for c, _, _ in filters]
     values = [value for _, vs, _ in filters for value in vs]
+    shown = _shown(runtime, None)
+    if shown is not None:
+        conditions.append(shown[0])
+        values += shown[1]
     listed = ids if runtime.db.is_postgres else json.dumps(ids)
     rows = await Listing.raw(
         f"SELECT l.id AS id FROM core_listing l WHERE {' AND '.join(conditions)}", listed, *values
@@ -283,24 +308,34 @@ async def _listed(runtime: Runtime, ids: list[int], filters: list[tuple[str, lis
 # --------------------------------------------------------------------------------------
 
 _TEXTS = Prepared(
-    lambda ids: Listing.select(Listing.id, Listing.title, Listing.description, Listing.status).where(
-        any_of(Listing.id, ids)
-    )
+    lambda ids: Listing.select(
+        Listing.id, Listing.title, Listing.description, Listing.status, Listing.kind
+    ).where(any_of(Listing.id, ids))
 )
 
 
-async def listing_texts(listing_ids: list[int]) -> list[dict[str, Any]]:
-    """``id``, ``title``, ``description`` and ``status`` of the listings given (those that
-    exist, in no particular order): what a search index keeps of them."""
-    return await _TEXTS.run(listing_ids) if listing_ids else []
+async def listing_texts(runtime: Runtime, listing_ids: list[int]) -> list[dict[str, Any]]:
+    """``id``, ``title``, ``description``, ``status`` and ``listed`` of the listings given
+    (those that exist, in no particular order): what a search index keeps of them.
+    ``listed`` is whether the listing belongs in a search index: published, and of a kind
+    everyone sees (not ``visible_to="eligible"``)."""
+    if not listing_ids:
+        return []
+    unlisted = unlisted_kinds(runtime)
+    rows = await _TEXTS.run(listing_ids)
+    for row in rows:
+        row["listed"] = row["status"] == "published" and row.pop("kind") not in unlisted
+    return rows
 
 
-async def published_listing_texts(*, after: int, limit: int) -> list[dict[str, Any]]:
+async def published_listing_texts(runtime: Runtime, *, after: int, limit: int) -> list[dict[str, Any]]:
     """``id``, ``title`` and ``description`` of up to ``limit`` published listings with ids
-    above ``after``, by id: a search index is rebuilt by walking them."""
-    return await (
-        Listing.select(Listing.id, Listing.title, Listing.description)
-        .where((Listing.status == "published") & (Listing.id > after))
-        .order_by(Listing.id)
-        .limit(limit)
+    above ``after``, by id, leaving out the kinds only eligible members see: a search index
+    is rebuilt by walking them."""
+    query = Listing.select(Listing.id, Listing.title, Listing.description).where(
+        (Listing.status == "published") & (Listing.id > after)
     )
+    unlisted = unlisted_kinds(runtime)
+    if unlisted:
+        query = query.where(Listing.kind.not_in(list(unlisted)))
+    return await query.order_by(Listing.id).limit(limit)

@@ -251,14 +251,14 @@ async def _target(
             raise NotFound(f"there is no order {cmd.order_id}")
         return f"order:{order.id}", f"order:{order.id}", []
     if cmd.listing_id is not None:
-        return await _listing_target(cmd.listing_id, caller)
+        return await _listing_target(runtime, cmd.listing_id, caller)
     assert cmd.member_id is not None  # exactly one of the three is given
     return await _direct_target(cmd.member_id, caller)
 
 
-async def _listing_target(listing_id: int, caller: MemberOut) -> tuple[str, str, list[int]]:
-
-    listing = await get_listing(listing_id, viewer=caller)
+async def _listing_target(runtime: Runtime, listing_id: int, caller: MemberOut) -> tuple[str, str, list[int]]:
+    # a listing only eligible members see: only they may ask about it
+    listing = await get_listing(listing_id, viewer=caller, runtime=runtime)
     if listing.seller.id == caller.id:
         message = "this is your own listing; members who are interested write to you"
         raise ValidationFailed([FieldError("listing_id", message)])

@@ -123,7 +123,7 @@ async def record_moderation(runtime: Runtime, event: Any) -> int | None:
 
     decision = event.payload
     listing_id = decision.listing_id
-    rows = await listing_texts([listing_id])
+    rows = await listing_texts(runtime, [listing_id])
     if not rows:
         return None
     title = rows[0]["title"]

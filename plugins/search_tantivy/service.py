@@ -53,15 +53,16 @@ def _listing_id(event: DomainEvent) -> int | None:
 
 async def index_listing_events(runtime: Runtime, events: list[DomainEvent]) -> None:
     """Bring the listings these events are about up to date in the index, as the
-    database has them now: published ones (re)indexed, the others dropped.  One read and
+    database has them now: listed ones (published, of a kind everyone sees) (re)indexed,
+    the others dropped.  One read and
     one commit for the batch; another process writing makes the batch fail, and the
     outbox delivers it again."""
     ids = sorted({i for i in map(_listing_id, events) if i is not None})
     if not ids:
         return
-    rows = {row["id"]: row for row in await listing_texts(ids)}
-    published = [row for row in rows.values() if row["status"] == "published"]
-    gone = [i for i in ids if i not in rows or rows[i]["status"] != "published"]
+    rows = {row["id"]: row for row in await listing_texts(runtime, ids)}
+    published = [row for row in rows.values() if row["listed"]]
+    gone = [i for i in ids if i not in rows or not rows[i]["listed"]]
     try:
         await listing_index(runtime).apply(published, gone)
     except IndexBusy as busy:
@@ -70,10 +71,10 @@ async def index_listing_events(runtime: Runtime, events: list[DomainEvent]) -> N
         ) from busy
 
 
-async def _published(batch: int) -> AsyncIterator[list[dict[str, Any]]]:
+async def _published(runtime: Runtime, batch: int) -> AsyncIterator[list[dict[str, Any]]]:
     after = 0
     while True:
-        rows = await published_listing_texts(after=after, limit=batch)
+        rows = await published_listing_texts(runtime, after=after, limit=batch)
         if not rows:
             return
         yield rows
@@ -82,7 +83,7 @@ async def _published(batch: int) -> AsyncIterator[list[dict[str, Any]]]:
 
 async def rebuild(runtime: Runtime) -> int:
     """Index every published listing anew; returns how many the index holds."""
-    return await listing_index(runtime).rebuild(_published(REBUILD_BATCH))
+    return await listing_index(runtime).rebuild(_published(runtime, REBUILD_BATCH))
 
 
 @click.group(name="search-index")

@@ -1,0 +1,173 @@
+"""Moving listings (pause, resume, close: owners and operators) and moderation (operators).
+
+Each changing function is one transaction that runs ``agorakit_listing_status_changed``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from agorakit.accounts import MemberOut, is_operator
+from agorakit.catalog.events import (
+    ListingApproved,
+    ListingClosed,
+    ListingPaused,
+    ListingRejected,
+    ListingResumed,
+)
+from agorakit.catalog.listings import (
+    epoch_us,
+    get_listing,
+    listing_row,
+    publication,
+    status_changed,
+    to_listings,
+    wrong_state,
+)
+from agorakit.catalog.schemas import ListingOut, PendingListing, ScreenFlagOut
+from agorakit.catalog.tables import Listing
+from agorakit.errors import FieldError, NotFound, ValidationFailed
+from agorakit.pagination import decode_cursor, page
+from agorakit.runtime import Runtime
+
+_MOVES = {
+    # action: (allowed from, to, event, past tense)
+    "pause": (("published",), "paused", ListingPaused, "paused"),
+    "resume": (("paused",), "published", ListingResumed, "resumed"),
+    "close": (
+        ("draft", "pending_review", "published", "rejected", "paused"),
+        "closed",
+        ListingClosed,
+        "closed",
+    ),
+}
+
+
+async def move_listing(
+    runtime: Runtime, listing_id: int, action: str, *, actor: MemberOut, reason: str | None = None
+) -> ListingOut:
+    """Pause, resume or close a listing (``action``: pause, resume or close).
+
+    ``actor`` is the listing's owner or an operator (operators act on any listing; for
+    anyone else another member's listing is a 404).  The event's ``actor_id`` is who
+    acted; ``reason`` (an operator's, told to the owner) is kept when the actor is not
+    the owner.
+    """
+    return await _move(
+        runtime, listing_id, action, actor=actor, reason=reason, any_listing=is_operator(actor)
+    )
+
+
+async def move_own_listing(runtime: Runtime, listing_id: int, action: str, *, owner: MemberOut) -> ListingOut:
+    """The owner's routes: another member's listing is a 404, also to an operator (who
+    has the operator's routes, with a reason)."""
+    return await _move(runtime, listing_id, action, actor=owner, reason=None, any_listing=False)
+
+
+async def _move(
+    runtime: Runtime, listing_id: int, action: str, *, actor: MemberOut, reason: str | None, any_listing: bool
+) -> ListingOut:
+    if action not in _MOVES:
+        message = f"unknown action {action!r}; one of: {', '.join(_MOVES)}"
+        raise ValidationFailed([FieldError("action", message, "path")])
+    allowed, target, event, past = _MOVES[action]
+    async with runtime.unit_of_work() as uow:
+        row = await listing_row(listing_id)
+        if row is None or (row["owner_id"] != actor.id and not any_listing):
+            raise NotFound(f"you have no listing {listing_id}")
+        if row["status"] not in allowed:
+            raise wrong_state(row, past, allowed)
+        await Listing.update({Listing.status: target, Listing.updated_at: uow.now}).where(
+            Listing.id == listing_id
+        )
+        why = reason if actor.id != row["owner_id"] else None
+        uow.record(
+            event(listing_id=listing_id, owner_id=row["owner_id"], reason=why),
+            subject=f"listing:{listing_id}",
+            actor_id=actor.id,
+        )
+        await status_changed(runtime, uow, row, row["status"], target)
+    return await get_listing(listing_id, viewer=actor)
+
+
+def working_seconds(start: datetime, end: datetime) -> float:
+    """Seconds between two instants that fall on Monday-Friday (UTC); weekends do not count."""
+    if end <= start:
+        return 0.0
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    total = 0.0
+    day = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    while day < end:
+        following = day + timedelta(days=1)
+        if day.weekday() < 5:
+            total += (min(end, following) - max(start, day)).total_seconds()
+        day = following
+    return total
+
+
+async def pending_queue(
+    runtime: Runtime, *, cursor: str | None, limit: int
+) -> tuple[list[PendingListing], str | None]:
+    """Listings waiting for review, longest waiting first."""
+    query = (
+        Listing.select()
+        .where(Listing.status == "pending_review")
+        .order_by(Listing.submitted_at)
+        .order_by(Listing.id)
+    )
+    position = decode_cursor(cursor, keys=("at", "id"))
+    if position is not None:
+        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=position["at"])
+        query = query.where(
+            (Listing.submitted_at > at) | ((Listing.submitted_at == at) & (Listing.id > position["id"]))
+        )
+    rows, next_cursor = page(
+        await query.limit(limit + 1).output(load_json=True),
+        limit,
+        lambda r: {"at": epoch_us(r["submitted_at"]), "id": r["id"]},
+    )
+    listings = await to_listings(rows)
+    now = runtime.clock.now()
+    target = runtime.settings.listings.review_target_hours * 3600
+    items = []
+    for row, listing in zip(rows, listings, strict=False):
+        seconds = working_seconds(row["submitted_at"], now)
+        flags = [msgspec.convert(f, ScreenFlagOut) for f in row["screening_flags"]]
+        items.append(
+            PendingListing(
+                listing=listing,
+                age_working_hours=round(seconds / 3600, 1),
+                overdue=seconds > target,
+                screening_flags=flags,
+            )
+        )
+    return items, next_cursor
+
+
+async def moderate(
+    runtime: Runtime, listing_id: int, *, approve: bool, actor_id: int, reason: str | None = None
+) -> ListingOut:
+    """Approve (→ published) or reject (→ rejected, with the reason shown to the owner)."""
+    if not approve and not (reason or "").strip():
+        raise ValidationFailed([FieldError("reason", "say why, so the owner knows what to change")])
+    async with runtime.unit_of_work() as uow:
+        row = await listing_row(listing_id)
+        if row is None:
+            raise NotFound(f"there is no listing {listing_id}")
+        if row["status"] != "pending_review":
+            raise wrong_state(row, "approved" if approve else "rejected", ("pending_review",))
+        subject = f"listing:{listing_id}"
+        if approve:
+            changes = publication(uow.now)
+            approved = ListingApproved(listing_id=listing_id, owner_id=row["owner_id"])
+            uow.record(approved, subject=subject, actor_id=actor_id)
+        else:
+            changes = {Listing.status: "rejected", Listing.rejection_reason: reason}
+            rejected = ListingRejected(listing_id=listing_id, owner_id=row["owner_id"], reason=reason or "")
+            uow.record(rejected, subject=subject, actor_id=actor_id)
+        changes[Listing.updated_at] = uow.now
+        await Listing.update(changes).where(Listing.id == listing_id)
+        await status_changed(runtime, uow, row, "pending_review", changes[Listing.status])
+    return (await to_listings([await listing_row(listing_id)]))[0]  # type: ignore[list-item]
