@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from agorakit.orders.proofs import accept_submitted_proofs as accept_submitted_proofs
     from agorakit.orders.proofs import accept_submitted_proofs_many as accept_submitted_proofs_many
     from agorakit.orders.proofs import has_submitted_proof as has_submitted_proof
+    from agorakit.orders.proofs import review_proof as review_proof
     from agorakit.orders.proofs import submit_proof as submit_proof
     from agorakit.orders.queries import get_order as get_order
     from agorakit.orders.queries import locked_order_row as locked_order_row
@@ -90,6 +91,7 @@ EXPORTS: dict[str, str] = {
     "ProofSubmitted": "agorakit.orders.events",
     "quote_order": "agorakit.orders.engine",
     "registry": "agorakit.orders.process_registry",
+    "review_proof": "agorakit.orders.proofs",
     "roles_of": "agorakit.orders.queries",
     "set_form": "agorakit.orders.process_registry",
     "SetForm": "agorakit.orders.process_registry",
