@@ -31,6 +31,7 @@ class Campaign(Table, tablename="microjobs_campaign"):
     reward = BigInt(help_text="What a worker earns per task before worker fees, minor units.")
     employer_fee = BigInt(default=0, help_text="The employer's fee per position, minor units.")
     worker_fee = BigInt(default=0, help_text="Fees taken from each reward, minor units.")
+    requested = Integer(default=0, help_text="Positions the first funding pays for.")
     positions = Integer(default=0, help_text="Funded positions (settled payments, less stopped).")
     taken = Integer(default=0, help_text="Positions held by a task in progress or done.")
     done = Integer(default=0, help_text="Tasks finished (paid, or ended by a dispute).")
