@@ -42,6 +42,7 @@ class Campaign(Table, tablename="microjobs_campaign"):
         index=True,
         help_text="awaiting_funds | pending_review | active | paused | rejected | stopped | finished",
     )
+    idempotency_key = Varchar(length=200, null=True, default=None, help_text="The creating request's key.")
     created_at = Timestamptz()
     updated_at = Timestamptz()
     stopped_at = Timestamptz(null=True, default=None)
