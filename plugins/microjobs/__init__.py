@@ -113,6 +113,7 @@ async def agorakit_payment_settled(uow, payment):
 
 @hookimpl
 async def agorakit_listing_status_changed(uow, listing_id, kind, old_status, new_status):
+    """Keep a campaign in step with its listing (and refuse campaigns made elsewhere)."""
 
     await campaigns.on_listing_status_changed(uow, listing_id, kind, old_status, new_status)
 

@@ -2,10 +2,10 @@
 
 A campaign is a listing of kind ``campaign`` plus a :class:`Campaign` row.  Its money
 lives in its own escrow, ``campaign:{id}:escrow``, which always holds
-``(positions - taken) × per_position``:
+``(positions - taken) x per_position``:
 
 - funding (the first payment, and each "add positions") is a payment of
-  ``positions × per_position`` into that escrow with any payment method (``balance``
+  ``positions x per_position`` into that escrow with any payment method (``balance``
   takes wallet credit first, then the earned balance); the positions count once the
   payment settles (a bank transfer waits for the operator);
 - taking a position moves ``per_position`` into the task's order escrow, freeing it
@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from agorakit.accounts import MemberOut, get_member, is_operator
-from agorakit.catalog import CreateListing, create_listing, move_listing, submit_listing
+from agorakit.catalog import CreateListing, create_listing, listing_texts, move_listing, submit_listing
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.money import (
@@ -94,9 +94,13 @@ def agreed_quote(row: dict[str, Any]) -> dict[str, Any]:
     per = per_position(row)
     lines = []
     if row["employer_fee"]:
-        lines.append({"payer": "buyer", "amount": row["employer_fee"], "label": "Site fee", "code": "campaign_fee"})
+        lines.append(
+            {"payer": "buyer", "amount": row["employer_fee"], "label": "Site fee", "code": "campaign_fee"}
+        )
     if row["worker_fee"]:
-        lines.append({"payer": "seller", "amount": row["worker_fee"], "label": "Site fee", "code": "worker_fee"})
+        lines.append(
+            {"payer": "seller", "amount": row["worker_fee"], "label": "Site fee", "code": "worker_fee"}
+        )
     return {
         "buyer_total": per,
         "seller_net": row["reward"] - row["worker_fee"],
@@ -165,9 +169,7 @@ async def to_campaign(runtime: Runtime, row: dict[str, Any], *, title: str | Non
         .first()
     )
     if title is None:
-        from agorakit.catalog import listing_texts
-
-        texts = await listing_texts([row["listing_id"]])
+        texts = await listing_texts(runtime, [row["listing_id"]])
         title = texts[0]["title"] if texts else ""
     return CampaignOut(
         id=row["id"],
@@ -226,9 +228,7 @@ async def list_campaigns(
     if state:
         query = query.where(Campaign.state == state)
     rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
-    from agorakit.catalog import listing_texts
-
-    titles = {t["id"]: t["title"] for t in await listing_texts([r["listing_id"] for r in rows])}
+    titles = {t["id"]: t["title"] for t in await listing_texts(runtime, [r["listing_id"] for r in rows])}
     items = [await to_campaign(runtime, row, title=titles.get(row["listing_id"], "")) for row in rows]
     return items, next_cursor
 
@@ -252,7 +252,9 @@ async def _check_create(
         )
         lowest = parse_amount(settings.min_reward, currency, allow_zero=True)
         if reward < lowest:
-            errors.append(FieldError("reward.amount", f"a task pays at least {format_amount(lowest, currency)}"))
+            errors.append(
+                FieldError("reward.amount", f"a task pays at least {format_amount(lowest, currency)}")
+            )
     except ValidationFailed as exc:
         errors += exc.errors
     if cmd.mode not in settings.modes:
@@ -266,7 +268,9 @@ async def _check_create(
     countries = sorted(set(cmd.countries))
     if cmd.mode == "limited":
         if not countries:
-            errors.append(FieldError("countries", "a limited campaign names the countries whose members may do it"))
+            errors.append(
+                FieldError("countries", "a limited campaign names the countries whose members may do it")
+            )
         allowed = settings.allowed_countries
         for index, country in enumerate(cmd.countries):
             if allowed and country not in allowed:
@@ -277,7 +281,11 @@ async def _check_create(
         if cmd.group_id is None:
             errors.append(FieldError("group_id", "a hired-group campaign names one of your groups"))
         else:
-            group = await WorkerGroup.select(WorkerGroup.employer_id).where(WorkerGroup.id == cmd.group_id).first()
+            group = (
+                await WorkerGroup.select(WorkerGroup.employer_id)
+                .where(WorkerGroup.id == cmd.group_id)
+                .first()
+            )
             if group is None or group["employer_id"] != employer.id:
                 errors.append(FieldError("group_id", f"you have no group {cmd.group_id}"))
     elif cmd.group_id is not None:
@@ -286,7 +294,9 @@ async def _check_create(
         url = (cmd.url or "").strip()
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            errors.append(FieldError("url", "a paid-to-click campaign needs the http(s) address workers visit"))
+            errors.append(
+                FieldError("url", "a paid-to-click campaign needs the http(s) address workers visit")
+            )
         if cmd.proof:
             errors.append(FieldError("proof", "paid-to-click campaigns take no proof"))
     else:
@@ -307,7 +317,9 @@ async def _check_create(
         if total > max_amount(runtime, currency):
             most = format_amount(max_amount(runtime, currency), currency)
             errors.append(
-                FieldError("positions", f"the budget {format_amount(total, currency)} is above the limit {most}")
+                FieldError(
+                    "positions", f"the budget {format_amount(total, currency)} is above the limit {most}"
+                )
             )
     if errors:
         raise ValidationFailed(errors)
@@ -442,7 +454,9 @@ def _own(row: dict[str, Any] | None, campaign_id: int, caller: MemberOut) -> dic
     return row
 
 
-async def add_positions(runtime: Runtime, campaign_id: int, cmd: AddPositions, *, caller: MemberOut) -> CampaignOut:
+async def add_positions(
+    runtime: Runtime, campaign_id: int, cmd: AddPositions, *, caller: MemberOut
+) -> CampaignOut:
     """Fund more positions, paid the same way as the campaign (they count once paid)."""
     settings = settings_of(runtime)
     async with runtime.unit_of_work() as uow:
@@ -458,13 +472,17 @@ async def add_positions(runtime: Runtime, campaign_id: int, cmd: AddPositions, *
     return await get_campaign(runtime, campaign_id, caller=caller)
 
 
-async def pay_campaign(runtime: Runtime, campaign_id: int, cmd: PayCampaign, *, caller: MemberOut) -> CampaignOut:
+async def pay_campaign(
+    runtime: Runtime, campaign_id: int, cmd: PayCampaign, *, caller: MemberOut
+) -> CampaignOut:
     """Pay a campaign still waiting for its first funding (its payment expired or was
     cancelled, or the employer chose another method)."""
     async with runtime.unit_of_work() as uow:
         row = _own(await locked_campaign(uow, campaign_id), campaign_id, caller)
         if row["state"] != "awaiting_funds":
-            raise Conflict(f"campaign {campaign_id} is {row['state']}; only an unfunded campaign is paid this way")
+            raise Conflict(
+                f"campaign {campaign_id} is {row['state']}; only an unfunded campaign is paid this way"
+            )
         pending = await Funding.select(Funding.payment_id).where(
             (Funding.campaign_id == campaign_id) & (Funding.status == "pending")
         )
@@ -484,7 +502,9 @@ def _campaign_id_of(escrow: str | None) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-async def on_payment_starting(uow: UnitOfWork, payer_id: int, amount: int, currency: str, escrow_ref: Any) -> None:
+async def on_payment_starting(
+    uow: UnitOfWork, payer_id: int, amount: int, currency: str, escrow_ref: Any
+) -> None:
     """Refuse a payment into a campaign's escrow that the campaign cannot take."""
     campaign_id = _campaign_id_of(escrow_ref)
     if campaign_id is None:
@@ -521,7 +541,9 @@ async def on_payment_settled(uow: UnitOfWork, payment: Any) -> None:
         await Funding.update({Funding.status: "refunded"}).where(Funding.payment_id == payment.id)
         return
     positions = amount // per
-    await Campaign.update({Campaign.positions: Campaign.positions + positions}).where(Campaign.id == campaign_id)
+    await Campaign.update({Campaign.positions: Campaign.positions + positions}).where(
+        Campaign.id == campaign_id
+    )
     await Funding.update({Funding.status: "settled", Funding.settled_at: uow.now}).where(
         Funding.payment_id == payment.id
     )
@@ -563,7 +585,9 @@ async def move_campaign(runtime: Runtime, campaign_id: int, action: str, *, call
     return await get_campaign(runtime, campaign_id, caller=caller)
 
 
-async def stop_campaign(runtime: Runtime, campaign_id: int, *, caller: MemberOut, reason: str = "") -> CampaignOut:
+async def stop_campaign(
+    runtime: Runtime, campaign_id: int, *, caller: MemberOut, reason: str = ""
+) -> CampaignOut:
     """Stop a campaign: no new workers; the free positions' money goes back to the
     employer's wallet credit; tasks in progress go on (a position one of them frees
     later goes back to the wallet too)."""
@@ -687,5 +711,7 @@ async def check_listing_edit(draft: Any) -> list[FieldError]:
         )
         problems.append(FieldError("price", message))
     if draft.category != row["category"]:
-        problems.append(FieldError("category", "a campaign's category does not change; create a new campaign"))
+        problems.append(
+            FieldError("category", "a campaign's category does not change; create a new campaign")
+        )
     return problems

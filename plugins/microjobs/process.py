@@ -128,7 +128,9 @@ def task_process(settings: MicrojobsSettings) -> Process:
                 transition="expire",
             ),
             Timer(state="correcting", after=timedelta(hours=settings.correction_hours), transition="abandon"),
-            Timer(state="submitted", after=timedelta(days=settings.auto_satisfy_days), transition="auto_satisfy"),
+            Timer(
+                state="submitted", after=timedelta(days=settings.auto_satisfy_days), transition="auto_satisfy"
+            ),
         ),
         on_proof={
             "submitted": "submit",
@@ -175,5 +177,7 @@ def click_process(settings: MicrojobsSettings) -> Process:
                 summary=f"a visit not confirmed within {settings.ptc_visit_minutes} minutes frees its position",
             ),
         ),
-        timers=(Timer(state="visited", after=timedelta(minutes=settings.ptc_visit_minutes), transition="lapse"),),
+        timers=(
+            Timer(state="visited", after=timedelta(minutes=settings.ptc_visit_minutes), transition="lapse"),
+        ),
     )

@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.http import Id, IdempotencyKey, Limit, MemberRequest, problems
 from agorakit.money import created_or_replayed
+from agorakit.pagination import decode_cursor, page
 from agorakit.plugins.microjobs import campaigns, tasks
 from agorakit.plugins.microjobs.schemas import (
     AddPositions,
@@ -25,7 +26,6 @@ from agorakit.plugins.microjobs.schemas import (
     TaskPage,
 )
 from agorakit.plugins.microjobs.tables import Task
-from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 
 State = Annotated[str | None, QueryParameter(name="state", max_length=20)]
@@ -38,7 +38,7 @@ class CampaignController(Controller):
     @post(
         "",
         operation_id="microjobsCreateCampaign",
-        summary="Create a campaign and pay its budget (positions × (reward + fee))",
+        summary="Create a campaign and pay its budget (positions x (reward + fee))",
         responses=problems(409, 422, 503),
         status_code=HTTP_201_CREATED,
     )
@@ -61,15 +61,17 @@ class CampaignController(Controller):
         runtime: NamedDependency[Runtime],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 20,
-        state: State = None,
+        campaign_state: State = None,
     ) -> CampaignPage:
         items, next_cursor = await campaigns.list_campaigns(
-            runtime, employer_id=request.user.id, state=state, cursor=cursor, limit=limit
+            runtime, employer_id=request.user.id, state=campaign_state, cursor=cursor, limit=limit
         )
         return CampaignPage(items=items, next_cursor=next_cursor)
 
     @get("/{campaign_id:int}", operation_id="microjobsGetCampaign", summary="One of your campaigns")
-    async def get_one(self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id) -> CampaignOut:
+    async def get_one(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id
+    ) -> CampaignOut:
         return await campaigns.get_campaign(runtime, campaign_id, caller=request.user)
 
     @post(
@@ -79,7 +81,11 @@ class CampaignController(Controller):
         status_code=HTTP_200_OK,
     )
     async def pay(
-        self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id, data: JSONBody[PayCampaign]
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        campaign_id: Id,
+        data: JSONBody[PayCampaign],
     ) -> CampaignOut:
         return await campaigns.pay_campaign(runtime, campaign_id, data, caller=request.user)
 
@@ -90,16 +96,34 @@ class CampaignController(Controller):
         status_code=HTTP_200_OK,
     )
     async def add_positions(
-        self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id, data: JSONBody[AddPositions]
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        campaign_id: Id,
+        data: JSONBody[AddPositions],
     ) -> CampaignOut:
         return await campaigns.add_positions(runtime, campaign_id, data, caller=request.user)
 
-    @post("/{campaign_id:int}/pause", operation_id="microjobsPauseCampaign", summary="Pause: no new workers", status_code=HTTP_200_OK)
-    async def pause(self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id) -> CampaignOut:
+    @post(
+        "/{campaign_id:int}/pause",
+        operation_id="microjobsPauseCampaign",
+        summary="Pause: no new workers",
+        status_code=HTTP_200_OK,
+    )
+    async def pause(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id
+    ) -> CampaignOut:
         return await campaigns.move_campaign(runtime, campaign_id, "pause", caller=request.user)
 
-    @post("/{campaign_id:int}/resume", operation_id="microjobsResumeCampaign", summary="Resume a paused campaign", status_code=HTTP_200_OK)
-    async def resume(self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id) -> CampaignOut:
+    @post(
+        "/{campaign_id:int}/resume",
+        operation_id="microjobsResumeCampaign",
+        summary="Resume a paused campaign",
+        status_code=HTTP_200_OK,
+    )
+    async def resume(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id
+    ) -> CampaignOut:
         return await campaigns.move_campaign(runtime, campaign_id, "resume", caller=request.user)
 
     @post(
@@ -118,7 +142,11 @@ class CampaignController(Controller):
         reason = data.reason if data else ""
         return await campaigns.stop_campaign(runtime, campaign_id, caller=request.user, reason=reason)
 
-    @get("/{campaign_id:int}/tasks", operation_id="microjobsCampaignTasks", summary="The tasks of your campaign (proofs to rate first)")
+    @get(
+        "/{campaign_id:int}/tasks",
+        operation_id="microjobsCampaignTasks",
+        summary="The tasks of your campaign (proofs to rate first)",
+    )
     async def tasks_of(
         self,
         request: MemberRequest,
@@ -130,10 +158,10 @@ class CampaignController(Controller):
     ) -> TaskPage:
         await campaigns.get_campaign(runtime, campaign_id, caller=request.user)  # 404 unless theirs
         query = Task.select().where(Task.campaign_id == campaign_id)
-        return await task_page(query, cursor, limit, status)
+        return await task_page(runtime, query, cursor, limit, status)
 
 
-async def task_page(query, cursor: str | None, limit: int, status: str | None) -> TaskPage:
+async def task_page(runtime: Runtime, query, cursor: str | None, limit: int, status: str | None) -> TaskPage:
     """A page of tasks, newest first."""
     query = query.order_by(Task.id, ascending=False).limit(limit + 1)
     position = decode_cursor(cursor, keys=("id",))
@@ -142,7 +170,7 @@ async def task_page(query, cursor: str | None, limit: int, status: str | None) -
     if status:
         query = query.where(Task.status == status)
     rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
-    return TaskPage(items=await tasks.to_tasks(rows), next_cursor=next_cursor)
+    return TaskPage(items=await tasks.to_tasks(runtime, rows), next_cursor=next_cursor)
 
 
 class TaskController(Controller):
@@ -156,7 +184,9 @@ class TaskController(Controller):
         responses=problems(403, 409),
         status_code=HTTP_201_CREATED,
     )
-    async def take(self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id) -> TaskOut:
+    async def take(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], campaign_id: Id
+    ) -> TaskOut:
         order_id = await tasks.take_task(runtime, campaign_id, worker=request.user)
         return await tasks.get_task(runtime, order_id, caller=request.user)
 
@@ -164,14 +194,23 @@ class TaskController(Controller):
     async def list_mine(
         self,
         request: MemberRequest,
+        runtime: NamedDependency[Runtime],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 20,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> TaskPage:
-        return await task_page(Task.select().where(Task.worker_id == request.user.id), cursor, limit, status)
+        return await task_page(
+            runtime, Task.select().where(Task.worker_id == request.user.id), cursor, limit, status
+        )
 
-    @get("/tasks/{order_id:int}", operation_id="microjobsGetTask", summary="One task (its worker, employer or an operator)")
-    async def get_one(self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id) -> TaskOut:
+    @get(
+        "/tasks/{order_id:int}",
+        operation_id="microjobsGetTask",
+        summary="One task (its worker, employer or an operator)",
+    )
+    async def get_one(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
+    ) -> TaskOut:
         return await tasks.get_task(runtime, order_id, caller=request.user)
 
     @post(
@@ -181,7 +220,11 @@ class TaskController(Controller):
         status_code=HTTP_200_OK,
     )
     async def proof(
-        self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id, data: JSONBody[SubmitTaskProof]
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        order_id: Id,
+        data: JSONBody[SubmitTaskProof],
     ) -> TaskOut:
         return await tasks.submit_task_proof(runtime, order_id, data, caller=request.user)
 
@@ -192,7 +235,11 @@ class TaskController(Controller):
         status_code=HTTP_200_OK,
     )
     async def rate(
-        self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id, data: JSONBody[RateTask]
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        order_id: Id,
+        data: JSONBody[RateTask],
     ) -> TaskOut:
         return await tasks.rate_task(runtime, order_id, data, caller=request.user)
 
@@ -202,7 +249,9 @@ class TaskController(Controller):
         summary="Give a taken position back before submitting",
         status_code=HTTP_200_OK,
     )
-    async def give_up(self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id) -> TaskOut:
+    async def give_up(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
+    ) -> TaskOut:
         return await tasks.give_up(runtime, order_id, caller=request.user)
 
 

@@ -224,7 +224,7 @@ class WorkerStats(msgspec.Struct, kw_only=True):
     #: tasks rated (satisfied + not satisfied; paid-to-click excluded)
     rated: int
     satisfied: int
-    #: satisfied ÷ rated in percent, one decimal, rounded down ("74.9"); null without rated tasks
+    #: satisfied / rated in percent, one decimal, rounded down ("74.9"); null without rated tasks
     success_rate: str | None
     #: tasks in progress (taken, submitted, correcting)
     in_progress: int

@@ -15,8 +15,8 @@ from agorakit.db import Table
 class Campaign(Table, tablename="microjobs_campaign"):
     """An employer's funded campaign: positions, reward and the escrow that pays them.
 
-    Its escrow (``campaign:{id}:escrow``) always holds ``(positions - taken) × per_task``:
-    a position taken moves ``per_task`` into the task's order escrow, a position freed
+    Its escrow (``campaign:{id}:escrow``) always holds ``(positions - taken) x per_position``:
+    a position taken moves ``per_position`` into the task's order escrow, a position freed
     moves it back, and a stopped campaign gives the free positions' money back to the
     employer's wallet credit.
     """
@@ -54,7 +54,7 @@ class Funding(Table, tablename="microjobs_funding"):
     campaign_id = Integer(index=True)
     payment_id = Integer(unique=True)
     positions = Integer()
-    amount = BigInt(help_text="positions × (reward + employer fee), minor units.")
+    amount = BigInt(help_text="positions x (reward + employer fee), minor units.")
     status = Varchar(length=12, help_text="pending | settled | refunded")
     created_at = Timestamptz()
     settled_at = Timestamptz(null=True, default=None)
@@ -78,7 +78,9 @@ class Task(Table, tablename="microjobs_task"):
     reason = Text(null=True, default=None, help_text="The employer's reason when not satisfied.")
     feedback = Text(null=True, default=None, help_text="The employer's feedback on the work.")
     auto = Boolean(default=False, help_text="Satisfied by the worker sweep, not the employer.")
-    visit_token = Varchar(length=64, null=True, default=None, unique=True, help_text="SHA-256 of a PTC visit's token.")
+    visit_token = Varchar(
+        length=64, null=True, default=None, unique=True, help_text="SHA-256 of a PTC visit's token."
+    )
     visited_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()

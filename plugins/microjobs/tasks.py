@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 from agorakit import orders
 from agorakit.accounts import MemberOut, get_member, is_operator
-from agorakit.catalog import get_listing, move_listing
+from agorakit.catalog import check_can_take, get_listing, listing_texts, move_listing
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from agorakit.money import move_escrow, money, return_escrow
+from agorakit.money import money, move_escrow, return_escrow
 from agorakit.orders import ItemIn, SubmitProof
 from agorakit.plugins.microjobs.campaigns import (
     CLOSED,
@@ -67,15 +67,16 @@ async def task_by_order(order_id: int) -> dict[str, Any] | None:
     return await Task.select().where(Task.order_id == order_id).first()
 
 
-async def to_tasks(rows: list[dict[str, Any]]) -> list[TaskOut]:
+async def to_tasks(runtime: Runtime, rows: list[dict[str, Any]]) -> list[TaskOut]:
     """Tasks as the API shows them: their campaign's title, reward and deadline."""
     if not rows:
         return []
     campaign_ids = sorted({row["campaign_id"] for row in rows})
     campaigns = {c["id"]: c for c in await Campaign.select().where(Campaign.id.is_in(campaign_ids))}
-    from agorakit.catalog import listing_texts
-
-    titles = {t["id"]: t["title"] for t in await listing_texts([c["listing_id"] for c in campaigns.values()])}
+    titles = {
+        t["id"]: t["title"]
+        for t in await listing_texts(runtime, [c["listing_id"] for c in campaigns.values()])
+    }
     out = []
     for row in rows:
         campaign = campaigns[row["campaign_id"]]
@@ -116,7 +117,7 @@ async def get_task(runtime: Runtime, order_id: int, *, caller: MemberOut) -> Tas
     """A task for its worker, its employer or an operator; a 404 for anyone else."""
     row = await task_by_order(order_id)
     if row is not None:
-        [task] = await to_tasks([row])
+        [task] = await to_tasks(runtime, [row])
         if caller.id in (task.worker_id, task.employer_id) or is_operator(caller):
             return task
     raise NotFound(f"there is no task {order_id}")
@@ -133,11 +134,9 @@ async def open_campaign_for(runtime: Runtime, campaign_id: int, member: MemberOu
     row = await Campaign.select().where(Campaign.id == campaign_id).first()
     if row is None or row["state"] in ("awaiting_funds", "pending_review", "rejected"):
         raise NotFound(f"there is no job {campaign_id}")
-    listing = await get_listing(row["listing_id"], viewer=member)  # 403 when not eligible
+    listing = await get_listing(row["listing_id"], viewer=member, runtime=runtime)  # 403 when not eligible
     reason = await eligibility_reason(runtime, row, member)
     if reason:
-        from agorakit.catalog import check_can_take
-
         await check_can_take(runtime, listing, member)  # raises the 403 with every reason
     if row["state"] != "active":
         raise CampaignNotOpen(f"job {campaign_id} is {row['state']}; it takes no workers now")
@@ -154,25 +153,46 @@ async def take_task(runtime: Runtime, campaign_id: int, *, worker: MemberOut, pt
     row, listing = await open_campaign_for(runtime, campaign_id, worker)
     if (row["mode"] == "ptc") != ptc:
         if ptc:
-            raise Conflict(f"job {campaign_id} takes proof; take it with POST /microjobs/jobs/{campaign_id}/take")
-        raise Conflict(f"job {campaign_id} is paid to click; open it with POST /microjobs/jobs/{campaign_id}/visit")
-    first = await Task.select(Task.order_id).where((Task.campaign_id == campaign_id) & (Task.worker_id == worker.id))
+            raise Conflict(
+                f"job {campaign_id} takes proof; take it with POST /microjobs/jobs/{campaign_id}/take"
+            )
+        raise Conflict(
+            f"job {campaign_id} is paid to click; open it with POST /microjobs/jobs/{campaign_id}/visit"
+        )
+    first = await Task.select(Task.order_id).where(
+        (Task.campaign_id == campaign_id) & (Task.worker_id == worker.id)
+    )
     if first:
-        raise AlreadyTaken(f"you already took job {campaign_id} (task {first[0]['order_id']}); a job is done once")
+        raise AlreadyTaken(
+            f"you already took job {campaign_id} (task {first[0]['order_id']}); a job is done once"
+        )
     attributes = listing.attributes or {}
     try:
         async with runtime.unit_of_work() as uow:
             taken = (
                 await Campaign.update({Campaign.taken: Campaign.taken + 1, Campaign.updated_at: uow.now})
-                .where((Campaign.id == campaign_id) & (Campaign.state == "active") & (Campaign.taken < Campaign.positions))
+                .where(
+                    (Campaign.id == campaign_id)
+                    & (Campaign.state == "active")
+                    & (Campaign.taken < Campaign.positions)
+                )
                 .returning(Campaign.id)
             )
             if not taken:
-                current = await Campaign.select(Campaign.state, Campaign.positions).where(Campaign.id == campaign_id).first()
+                current = (
+                    await Campaign.select(Campaign.state, Campaign.positions)
+                    .where(Campaign.id == campaign_id)
+                    .first()
+                )
                 if current is not None and current["state"] != "active":
                     raise CampaignNotOpen(f"job {campaign_id} is {current['state']}; it takes no workers now")
-                raise NoFreePosition(f"all {current['positions'] if current else 0} positions of job {campaign_id} are taken")
-            data: dict[str, Any] = {"campaign_id": campaign_id, "instructions": attributes.get("instructions", [])}
+                raise NoFreePosition(
+                    f"all {current['positions'] if current else 0} positions of job {campaign_id} are taken"
+                )
+            data: dict[str, Any] = {
+                "campaign_id": campaign_id,
+                "instructions": attributes.get("instructions", []),
+            }
             if ptc:
                 data["url"] = row["ptc_url"]
             else:
@@ -185,7 +205,9 @@ async def take_task(runtime: Runtime, campaign_id: int, *, worker: MemberOut, pt
                 seller_id=worker.id,
                 listing_id=row["listing_id"],
                 currency=row["currency"],
-                items=[ItemIn(kind="task", description=listing.title[:200], unit_price=row["reward"], quantity=1)],
+                items=[
+                    ItemIn(kind="task", description=listing.title[:200], unit_price=row["reward"], quantity=1)
+                ],
                 data=data,
                 uow=uow,
                 agreed_quote=agreed_quote(row),
@@ -248,7 +270,9 @@ def _proof_of(fields: list[dict[str, Any]], cmd: SubmitTaskProof) -> tuple[dict[
         where = f"answers[{index}]"
         if field is None:
             names = ", ".join(by_name) or "none"
-            errors.append(FieldError(f"{where}.field", f"this job asks for no {answer.field!r}; it asks for {names}"))
+            errors.append(
+                FieldError(f"{where}.field", f"this job asks for no {answer.field!r}; it asks for {names}")
+            )
             continue
         if answer.field in answers:
             errors.append(FieldError(f"{where}.field", "each field is answered once"))
@@ -261,7 +285,9 @@ def _proof_of(fields: list[dict[str, Any]], cmd: SubmitTaskProof) -> tuple[dict[
             files += answers[answer.field]
             continue
         if answer.attachments:
-            errors.append(FieldError(f"{where}.attachments", f"{answer.field!r} takes a {field['type']}, not files"))
+            errors.append(
+                FieldError(f"{where}.attachments", f"{answer.field!r} takes a {field['type']}, not files")
+            )
         if field["type"] == "url" and value:
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -278,7 +304,9 @@ def _proof_of(fields: list[dict[str, Any]], cmd: SubmitTaskProof) -> tuple[dict[
     return answers, SubmitProof(text="\n".join(lines), urls=urls, attachments=files)
 
 
-async def submit_task_proof(runtime: Runtime, order_id: int, cmd: SubmitTaskProof, *, caller: MemberOut) -> TaskOut:
+async def submit_task_proof(
+    runtime: Runtime, order_id: int, cmd: SubmitTaskProof, *, caller: MemberOut
+) -> TaskOut:
     """The worker submits (or, after a correction request, resubmits) proof."""
     row = await task_by_order(order_id)
     if row is None or row["ptc"]:
@@ -287,12 +315,16 @@ async def submit_task_proof(runtime: Runtime, order_id: int, cmd: SubmitTaskProo
     if caller.id != row["worker_id"]:
         raise Forbidden("only the worker who took the task submits its proof")
     if order.state not in ("taken", "correcting"):
-        raise Conflict(f"task {order_id} is {order.state}; proof is submitted while it is taken or in correction")
+        raise Conflict(
+            f"task {order_id} is {order.state}; proof is submitted while it is taken or in correction"
+        )
     answers, proof = _proof_of(order.data.get("proof_fields", []), cmd)
     token = _submitting.set(True)
     try:
         async with runtime.unit_of_work() as uow:
-            await Task.update({Task.answers: answers, Task.updated_at: uow.now}).where(Task.order_id == order_id)
+            await Task.update({Task.answers: answers, Task.updated_at: uow.now}).where(
+                Task.order_id == order_id
+            )
             await orders.submit_proof(runtime, order_id, proof, caller=caller, order=order)
     finally:
         _submitting.reset(token)
@@ -342,7 +374,9 @@ async def rate_task(runtime: Runtime, order_id: int, cmd: RateTask, *, caller: M
                 Task.updated_at: uow.now,
             }
         ).where(Task.order_id == order_id)
-        await orders.review_proof(runtime, order_id, proof_id, decision=decision, reason=reason, caller=caller)
+        await orders.review_proof(
+            runtime, order_id, proof_id, decision=decision, reason=reason, caller=caller
+        )
         uow.record(
             TaskRated(
                 campaign_id=row["campaign_id"],
@@ -388,7 +422,9 @@ async def first_rating(ctx: TransitionContext) -> str | None:
 async def was_corrected(ctx: TransitionContext) -> str | None:
     row = await task_by_order(ctx.order.id)
     if row is None or row["corrections"] == 0:
-        return "the first time you are not satisfied the worker gets one chance to correct: ask for a correction"
+        return (
+            "the first time you are not satisfied the worker gets one chance to correct: ask for a correction"
+        )
     return None
 
 
@@ -519,7 +555,9 @@ async def count_done(uow: UnitOfWork, row: dict[str, Any], count: int) -> None:
         employer = await get_member(uow.runtime, row["employer_id"])
         await move_listing(uow.runtime, row["listing_id"], "close", actor=employer)
         uow.record(
-            CampaignFinished(campaign_id=row["id"], employer_id=row["employer_id"], positions=row["positions"]),
+            CampaignFinished(
+                campaign_id=row["id"], employer_id=row["employer_id"], positions=row["positions"]
+            ),
             subject=f"campaign:{row['id']}",
         )
 
