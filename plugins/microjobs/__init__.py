@@ -9,7 +9,7 @@ from __future__ import annotations
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.money import CommissionDefault
-from agorakit.plugins.microjobs import campaigns, eligibility, tasks
+from agorakit.plugins.microjobs import campaigns, eligibility, funding, tasks
 from agorakit.plugins.microjobs.events import EVENTS
 from agorakit.plugins.microjobs.piccolo_app import APP_CONFIG
 from agorakit.plugins.microjobs.process import click_process, task_process
@@ -102,13 +102,13 @@ def agorakit_validate_proof(order):
 @hookimpl
 async def agorakit_payment_starting(uow, payer_id, amount, currency, escrow_ref):
 
-    await campaigns.on_payment_starting(uow, payer_id, amount, currency, escrow_ref)
+    await funding.on_payment_starting(uow, payer_id, amount, currency, escrow_ref)
 
 
 @hookimpl
 async def agorakit_payment_settled(uow, payment):
 
-    await campaigns.on_payment_settled(uow, payment)
+    await funding.on_payment_settled(uow, payment)
 
 
 @hookimpl
