@@ -42,7 +42,9 @@ class TasksPlugin:
                         effects=("refund_escrow",),
                     ),
                 ),
-                timers=(Timer(state="open", after=timedelta(hours=1), after_from="seconds", transition="lapse"),),
+                timers=(
+                    Timer(state="open", after=timedelta(hours=1), after_from="seconds", transition="lapse"),
+                ),
                 on_proof={"submitted": "submit"},
             )
         ]
@@ -120,7 +122,9 @@ async def test_an_agreed_quote_is_what_the_release_pays(runtime, make_member, cl
     await orders.submit_proof(runtime, order_id, SubmitProof(text="done"), caller=seller)
     waiting = await orders.submitted_proof_id(order_id)
     assert waiting is not None
-    reviewed = await orders.review_proof(runtime, order_id, waiting, decision="accept", reason="", caller=buyer)
+    reviewed = await orders.review_proof(
+        runtime, order_id, waiting, decision="accept", reason="", caller=buyer
+    )
     assert reviewed.status == "accepted"
     assert await orders.submitted_proof_id(order_id) is None
     await orders.fire(runtime, order_id, "finish", caller=buyer)
