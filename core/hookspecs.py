@@ -200,7 +200,7 @@ def agorakit_screen_text(text: str, context: str) -> list[ScreenFlag] | None:
 
 
 @hookspec
-def agorakit_can_take(listing: ListingOut, member: MemberOut) -> str | None:
+def agorakit_can_take(listing: ListingOut, member: MemberOut, runtime: Runtime) -> str | None:
     """Veto a member taking a listing (ordering a gig, taking a task, locking a request).
 
     Every plugin is asked; any veto denies, and the reason is shown to the member.  Use it
@@ -208,6 +208,7 @@ def agorakit_can_take(listing: ListingOut, member: MemberOut) -> str | None:
 
     :param listing: the listing (:class:`agorakit.catalog.schemas.ListingOut`).
     :param member: the member (:class:`agorakit.accounts.schemas.MemberOut`).
+    :param runtime: the site's runtime (for a plugin's settings).
     :return: None to allow, or a sentence saying why not (and what the member can do).
     """
 

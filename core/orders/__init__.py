@@ -45,7 +45,9 @@ if TYPE_CHECKING:
     from agorakit.orders.proofs import accept_submitted_proofs as accept_submitted_proofs
     from agorakit.orders.proofs import accept_submitted_proofs_many as accept_submitted_proofs_many
     from agorakit.orders.proofs import has_submitted_proof as has_submitted_proof
+    from agorakit.orders.proofs import review_proof as review_proof
     from agorakit.orders.proofs import submit_proof as submit_proof
+    from agorakit.orders.proofs import submitted_proof_id as submitted_proof_id
     from agorakit.orders.queries import get_order as get_order
     from agorakit.orders.queries import locked_order_row as locked_order_row
     from agorakit.orders.queries import order_by_id as order_by_id
@@ -90,11 +92,13 @@ EXPORTS: dict[str, str] = {
     "ProofSubmitted": "agorakit.orders.events",
     "quote_order": "agorakit.orders.engine",
     "registry": "agorakit.orders.process_registry",
+    "review_proof": "agorakit.orders.proofs",
     "roles_of": "agorakit.orders.queries",
     "set_form": "agorakit.orders.process_registry",
     "SetForm": "agorakit.orders.process_registry",
     "submit_proof": "agorakit.orders.proofs",
     "SubmitProof": "agorakit.orders.schemas",
+    "submitted_proof_id": "agorakit.orders.proofs",
     "Timer": "agorakit.orders.process",
     "Transition": "agorakit.orders.process",
     "TransitionContext": "agorakit.orders.engine",

@@ -65,8 +65,14 @@ async def create_order(
     uow: UnitOfWork | None = None,
     caller: MemberOut | None = None,
     quote_context: QuoteContext | None = None,
+    agreed_quote: dict[str, Any] | None = None,
 ) -> OrderOut:
     """Create an order in its process's initial state (inside ``uow`` if given).
+
+    ``agreed_quote``: a fee breakdown agreed before the order exists (what an employer
+    paid per task when funding a campaign): ``buyer_total``, ``seller_net``,
+    ``platform_total`` (minor units) and ``lines``; fee plugins are not asked again and
+    the order's release pays exactly it.
 
     ``quote_context`` is what fee plugins see of the sale (the listing, its category,
     both parties' countries, the quantity); a caller that has read the listing and the
@@ -81,6 +87,11 @@ async def create_order(
             message = "unit price must not be negative and quantity must be at least 1"
             raise ValidationFailed([FieldError(f"items[{index}]", message)])
     definition = registry(runtime).latest(process)
+    if agreed_quote is not None:
+        _check_agreed(agreed_quote, sum(item.unit_price * item.quantity for item in items))
+        data = {**(data or {}), "quote": agreed_quote}
+    elif data and "quote" in data:
+        data = {key: value for key, value in data.items() if key != "quote"}  # priced below
     args = (definition, buyer_id, seller_id, listing_id, currency, items, data, quote_context)
     if uow is None:
         async with runtime.unit_of_work() as own:
@@ -132,6 +143,16 @@ def quote_order(
     }
 
 
+def _check_agreed(quote: dict[str, Any], amount: int) -> None:
+    """An agreed quote must add up: what the buyer pays = the seller's net + the fees."""
+    try:
+        buyer_total, net, fees = (int(quote[k]) for k in ("buyer_total", "seller_net", "platform_total"))
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"an agreed quote needs buyer_total, seller_net and platform_total: {quote!r}") from None
+    if buyer_total - fees != net or not 0 <= net <= amount <= buyer_total:
+        raise ValueError(f"an agreed quote does not add up for an amount of {amount}: {quote!r}")
+
+
 _INSERT_ORDER = PreparedInsert(Order)
 _INSERT_ITEMS = PreparedInsert(OrderItem, returning=())
 
@@ -140,23 +161,25 @@ async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, it
     now = uow.now
     amount = sum(item.unit_price * item.quantity for item in items)
     data = dict(data or {})
-    if context is None and data.get("charge_fees", True):
+    agreed = data.get("quote")
+    if agreed is None and context is None and data.get("charge_fees", True):
         context = await load_quote_context(
             listing_id=listing_id,
             buyer_id=buyer_id,
             seller_id=seller_id,
             quantity=order_quantity(item.quantity for item in items),
         )
-    data["quote"] = quote_order(
-        uow.runtime,
-        process=definition.name,
-        amount=amount,
-        currency=currency,
-        buyer_id=buyer_id,
-        seller_id=seller_id,
-        data=data,
-        context=context or QuoteContext(),  # none read: the order charges no fees
-    )
+    if agreed is None:
+        data["quote"] = quote_order(
+            uow.runtime,
+            process=definition.name,
+            amount=amount,
+            currency=currency,
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            data=data,
+            context=context or QuoteContext(),  # none read: the order charges no fees
+        )
     rows = await _INSERT_ORDER.run(
         {
             "process": definition.name,
@@ -202,7 +225,7 @@ async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, it
             "at": now,
         }
     )
-    timers = _timer_rows(order_id, definition, definition.initial, now)
+    timers = _timer_rows(order_id, definition, definition.initial, now, data)
     if timers:
         await _INSERT_TIMERS.run(*timers)
     uow.record(
@@ -423,7 +446,7 @@ async def _enter_all(
         await _CANCEL_TIMERS.run(ids[0])
     else:
         await _CANCEL_TIMERS_OF.run(ids, [])
-    timers = [t for order_id in ids for t in _timer_rows(order_id, process, target, now)]
+    timers = [t for row, *_ in moves for t in _timer_rows(row["id"], process, target, now, row.get("data"))]
     if timers:
         await _INSERT_TIMERS.run(*timers)
     return [
@@ -491,14 +514,18 @@ async def _check_eligible(runtime: Runtime, listing_id: int, member: Any) -> Non
     await check_can_take(runtime, await get_listing(listing_id), member)
 
 
-def _timer_rows(order_id: int, process: Process, state: str, now: Any) -> list[dict[str, Any]]:
-    """The timer rows of an order that enters ``state`` at ``now``."""
+def _timer_rows(
+    order_id: int, process: Process, state: str, now: Any, data: Any = None
+) -> list[dict[str, Any]]:
+    """The timer rows of an order (with ``data``) that enters ``state`` at ``now``."""
+    if isinstance(data, str):
+        data = msgspec.json.decode(data)
     return [
         {
             "order": order_id,
             "state": state,
             "transition": timer.transition,
-            "due_at": now + timer.after,
+            "due_at": now + timer.delay(data),
             "status": "pending",
             "attempts": 0,
             "created_at": now,

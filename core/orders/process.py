@@ -14,7 +14,7 @@ a process adds a new version and keeps returning the old one until no order uses
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -74,6 +74,17 @@ class Timer(msgspec.Struct, frozen=True, kw_only=True):
     state: str
     after: timedelta
     transition: str
+    #: a key of the order's ``data`` holding this order's own delay in seconds (e.g. the
+    #: time a campaign gives a worker); ``after`` applies when the order has no such key
+    after_from: str | None = None
+
+    def delay(self, data: dict[str, Any] | None) -> timedelta:
+        """The delay for an order with ``data``."""
+        if self.after_from and data:
+            seconds = data.get(self.after_from)
+            if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds >= 0:
+                return timedelta(seconds=seconds)
+        return self.after
 
 
 class DisputePolicy(msgspec.Struct, frozen=True, kw_only=True):

@@ -198,3 +198,9 @@ async def accept_submitted_proofs(uow: UnitOfWork, order_id: int, *, reviewer_id
 async def has_submitted_proof(order_id: int) -> bool:
     """Whether a proof of the order waits for review."""
     return await _WAITING_PROOF.run(order_id) is not None
+
+
+async def submitted_proof_id(order_id: int) -> int | None:
+    """The id of the order's proof waiting for review, if any (one waits at a time)."""
+    row = await _WAITING_PROOF.run(order_id)
+    return row["id"] if row is not None else None
