@@ -10,6 +10,7 @@ from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.money import CommissionDefault
 from agorakit.plugins.microjobs import campaigns, eligibility, funding, offers, tasks
+from agorakit.plugins.microjobs.demo import load_demo_microjobs
 from agorakit.plugins.microjobs.events import EVENTS
 from agorakit.plugins.microjobs.piccolo_app import APP_CONFIG
 from agorakit.plugins.microjobs.process import click_process, task_process
@@ -130,3 +131,9 @@ async def agorakit_profile_changing(member, changes):
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_demo_data(runtime, members):
+
+    await load_demo_microjobs(runtime, members)
