@@ -16,7 +16,7 @@ from agorakit.accounts import RegisterMember, register
 from agorakit.catalog import CreateCategory, CreateListing
 from agorakit.money import Money, issue_voucher, redeem_voucher
 from agorakit.orders import pay_order
-from agorakit.plugins.microjobs import campaigns, offers, tasks
+from agorakit.plugins.microjobs import campaigns, funding, offers, tasks
 from agorakit.plugins.microjobs.schemas import Answer, CreateCampaign, ProofField, RateTask, SubmitTaskProof
 from agorakit.plugins.microjobs.tables import GroupMember, WorkerGroup
 
@@ -149,7 +149,7 @@ async def _live(runtime: Runtime, spec: dict, employer: Any, operator: Any, curr
         **spec["extra"],
         **more,
     )
-    campaign, _ = await campaigns.create_campaign(runtime, cmd, employer=employer)
+    campaign, _ = await funding.create_campaign(runtime, cmd, employer=employer)
     if campaign.state == "pending_review":
         await catalog.moderate(runtime, campaign.listing_id, approve=True, actor_id=operator.id)
     return campaign.id
