@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from agorakit.accounts.schemas import RegisterMember as RegisterMember
     from agorakit.accounts.service import display_name_of as display_name_of
     from agorakit.accounts.service import get_member as get_member
+    from agorakit.accounts.service import register as register
 
 EXPORTS: dict[str, str] = {
     "display_name_of": "agorakit.accounts.service",
@@ -33,6 +34,7 @@ EXPORTS: dict[str, str] = {
     "operator_only": "agorakit.accounts.auth",
     "OPERATOR_ROLES": "agorakit.accounts.roles",
     "owner_only": "agorakit.accounts.auth",
+    "register": "agorakit.accounts.service",
     "RegisterMember": "agorakit.accounts.schemas",
 }
 __all__ = sorted(EXPORTS)

@@ -61,10 +61,16 @@ def clean_text(runtime: Runtime, title: str, description: str) -> tuple[str, str
 
 
 async def screen(runtime: Runtime, draft: ListingDraft) -> list[ScreenFlagOut]:
-    """Run ``agorakit_screen_text`` on the title and the description."""
+    """Run ``agorakit_screen_text`` on the title, the description and the text
+    attributes the kind names in ``screened_attributes``."""
     flags: list[ScreenFlagOut] = []
-    for field in ("title", "description"):
-        text = getattr(draft, field)
+    texts = [("title", draft.title), ("description", draft.description)]
+    kind = listing_kinds(runtime).get(draft.kind)
+    for name in kind.screened_attributes if kind is not None else ():
+        value = getattr(draft.attributes, name, None)
+        if isinstance(value, str) and value.strip():
+            texts.append((f"attributes.{name}", value))
+    for field, text in texts:
         for flag in await runtime.hooks.collect(
             "agorakit_screen_text", text=text, context=f"listing.{field}"
         ):

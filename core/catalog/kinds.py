@@ -37,6 +37,9 @@ class ListingKind(msgspec.Struct, frozen=True, kw_only=True):
     charge_fees: bool = True
     #: who sees its listings: everyone, or only the members who may take them
     visible_to: Literal["everyone", "eligible"] = "everyone"
+    #: text attributes screened like the title and the description (``agorakit_screen_text``),
+    #: e.g. ``("requirements",)``; a flag names the field ``attributes.<name>``
+    screened_attributes: tuple[str, ...] = ()
 
 
 def listing_kinds(runtime: Runtime) -> dict[str, ListingKind]:

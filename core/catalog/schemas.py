@@ -182,7 +182,7 @@ class ListingPage(msgspec.Struct):
 
 
 class ScreenFlagOut(msgspec.Struct):
-    #: "title" or "description"
+    #: "title", "description" or "attributes.<name>" (the kind's screened attributes)
     field: str
     reason: str
     match: str

@@ -9,7 +9,8 @@ from __future__ import annotations
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.money import CommissionDefault
-from agorakit.plugins.microjobs import campaigns, eligibility, funding, tasks
+from agorakit.plugins.microjobs import campaigns, eligibility, funding, offers, tasks
+from agorakit.plugins.microjobs.demo import load_demo_microjobs
 from agorakit.plugins.microjobs.events import EVENTS
 from agorakit.plugins.microjobs.piccolo_app import APP_CONFIG
 from agorakit.plugins.microjobs.process import click_process, task_process
@@ -36,7 +37,7 @@ def agorakit_tables():
 @hookimpl
 def agorakit_routes():
 
-    return [CampaignController, TaskController]
+    return [CampaignController, TaskController, offers.OfferController]
 
 
 @hookimpl
@@ -48,20 +49,22 @@ def agorakit_listing_kinds(runtime):
             attributes=CampaignAttributes,
             review_required=settings.review_required,
             visible_to="eligible",
-        )
+        ),
+        *offers.listing_kinds(settings),
     ]
 
 
 @hookimpl
 def agorakit_commission_defaults():
-    """Employers pay the site's fee on top of each reward (10%); workers pay none."""
-    return [CommissionDefault(kind=campaigns.KIND, percent="10", payer="buyer")]
+    """Employers pay the site's fee on top of each reward (10%); workers pay none.
+    Offers pay no fee unless the site sets ``[fees] commission_by_kind.offer``."""
+    return [CommissionDefault(kind=campaigns.KIND, percent="10", payer="buyer"), offers.COMMISSION]
 
 
 @hookimpl
 def agorakit_processes(runtime):
     settings = runtime.plugin_settings(NAME)
-    return [task_process(settings), click_process(settings)]
+    return [task_process(settings), click_process(settings), offers.offer_process(settings)]
 
 
 @hookimpl
@@ -90,7 +93,7 @@ async def agorakit_can_take(listing, member, runtime):
 @hookimpl
 async def agorakit_validate_listing(listing):
 
-    return await campaigns.check_listing_edit(listing)
+    return await campaigns.check_listing_edit(listing) + offers.offer_problems(listing)
 
 
 @hookimpl
@@ -128,3 +131,9 @@ async def agorakit_profile_changing(member, changes):
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_demo_data(runtime, members):
+
+    await load_demo_microjobs(runtime, members)
