@@ -11,6 +11,7 @@ from agorakit.catalog import ListingKind
 from agorakit.money import CommissionDefault
 from agorakit.plugins.microjobs import campaigns, eligibility, funding, tasks
 from agorakit.plugins.microjobs.events import EVENTS
+from agorakit.plugins.microjobs.jobs_routes import GroupController, JobController
 from agorakit.plugins.microjobs.piccolo_app import APP_CONFIG
 from agorakit.plugins.microjobs.process import click_process, task_process
 from agorakit.plugins.microjobs.routes import CampaignController, TaskController
@@ -36,7 +37,12 @@ def agorakit_tables():
 @hookimpl
 def agorakit_routes():
 
-    return [CampaignController, TaskController]
+    return [
+        CampaignController,
+        TaskController,
+        JobController,
+        GroupController,
+    ]
 
 
 @hookimpl
