@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+
 import pytest
 from microjobs_helpers import (
     books_are_sound,
@@ -180,3 +183,15 @@ async def test_the_workers_list_holds_who_did_your_tasks(client, runtime, market
     # and the employer groups them straight from it
     group_id = (await new_group(client, employer, "Good ones")).json()["id"]
     assert (await add(client, employer, group_id, workers["items"][1]["member_id"])).status_code == 201
+
+
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+async def test_concurrent_adds_never_overfill_a_group(client, market, make_member, problem):
+    group_id = (await new_group(client, market.employer, "Race")).json()["id"]
+    workers = [await make_member(country="GB") for _ in range(6)]
+    responses = await asyncio.gather(*(add(client, market.employer, group_id, w.id) for w in workers))
+    assert Counter(r.status_code for r in responses) == {201: 2, 409: 4}, [r.text for r in responses]
+    for response in responses:
+        if response.status_code == 409:
+            problem(response, 409, "group_full")
+    assert await GroupMember.count().where(GroupMember.group_id == group_id) == 2
