@@ -33,6 +33,7 @@ PUBLIC = {
     "listPayoutMethods",
     "quoteGig",
     "paypalReceiveWebhook",
+    "microjobsGo",
 }
 
 

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from agorakit.accounts.schemas import RegisterMember as RegisterMember
     from agorakit.accounts.service import display_name_of as display_name_of
     from agorakit.accounts.service import get_member as get_member
+    from agorakit.accounts.service import get_members as get_members
     from agorakit.accounts.service import register as register
 
 EXPORTS: dict[str, str] = {
     "display_name_of": "agorakit.accounts.service",
     "get_member": "agorakit.accounts.service",
+    "get_members": "agorakit.accounts.service",
     "is_operator": "agorakit.accounts.roles",
     "issue_token": "agorakit.accounts.auth",
     "make_jwt_auth": "agorakit.accounts.auth",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from agorakit.catalog.listings import check_can_take as check_can_take
     from agorakit.catalog.listings import create_listing as create_listing
     from agorakit.catalog.listings import get_listing as get_listing
+    from agorakit.catalog.listings import get_listings as get_listings
     from agorakit.catalog.listings import submit_listing as submit_listing
     from agorakit.catalog.moderation import moderate as moderate
     from agorakit.catalog.moderation import move_listing as move_listing
@@ -39,11 +40,13 @@ if TYPE_CHECKING:
     from agorakit.catalog.search import listing_texts as listing_texts
     from agorakit.catalog.search import published_listing_texts as published_listing_texts
     from agorakit.catalog.service import category_slugs as category_slugs
+    from agorakit.catalog.service import category_subtree as category_subtree
     from agorakit.catalog.service import create_category as create_category
     from agorakit.catalog.service import is_qualified as is_qualified
 
 EXPORTS: dict[str, str] = {
     "category_slugs": "agorakit.catalog.service",
+    "category_subtree": "agorakit.catalog.service",
     "CategoryCreated": "agorakit.catalog.events",
     "CategoryUpdated": "agorakit.catalog.events",
     "check_can_take": "agorakit.catalog.listings",
@@ -52,6 +55,7 @@ EXPORTS: dict[str, str] = {
     "CreateCategory": "agorakit.catalog.schemas",
     "CreateListing": "agorakit.catalog.schemas",
     "get_listing": "agorakit.catalog.listings",
+    "get_listings": "agorakit.catalog.listings",
     "is_qualified": "agorakit.catalog.service",
     "listing_texts": "agorakit.catalog.search",
     "ListingApproved": "agorakit.catalog.events",

@@ -85,6 +85,19 @@ async def listing_rating_summaries(listing_ids: list[int]) -> dict[int, RatingSu
     return {i: RatingSummary(average=s.average, count=s.count) for i, s in found.items()}
 
 
+_LISTINGS_BY_ID = Prepared(lambda ids: Listing.select().where(any_of(Listing.id, ids)).output(load_json=True))
+
+
+async def get_listings(listing_ids: list[int]) -> list[ListingOut]:
+    """Listings by id, in the order given (unknown ids are left out), with no visibility
+    check: the caller decides what its viewer may see.  A fixed number of statements
+    whatever the number of ids."""
+    if not listing_ids:
+        return []
+    rows = {row["id"]: row for row in await _LISTINGS_BY_ID.run(list(listing_ids))}
+    return await to_listings([rows[i] for i in listing_ids if i in rows])
+
+
 _SELLERS = Prepared(
     lambda ids: Member.select(Member.id, Member.display_name, Member.country).where(any_of(Member.id, ids))
 )

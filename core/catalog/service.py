@@ -59,6 +59,22 @@ async def category_slugs() -> dict[int, str]:
     return (await category_index()).slugs
 
 
+async def category_subtree(
+    slugs: list[str], *, field: str = "category", skip_unknown: bool = False
+) -> list[str]:
+    """The slugs of the given categories and of every category below them (one query).
+
+    An unknown slug is a 422 on ``field``, or left out with ``skip_unknown``."""
+    index = await category_index()
+    out: dict[str, None] = {}
+    for slug in slugs:
+        if skip_unknown and slug not in index.ids:
+            continue
+        for category_id in index.descendants(index.id_of(slug, field=field)):
+            out[index.slugs[category_id]] = None
+    return list(out)
+
+
 class CategoryIndex:
     """Every category's id, slug and parent from one query (browsing needs all three)."""
 

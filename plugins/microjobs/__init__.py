@@ -12,6 +12,7 @@ from agorakit.money import CommissionDefault
 from agorakit.plugins.microjobs import campaigns, eligibility, funding, offers, tasks
 from agorakit.plugins.microjobs.demo import load_demo_microjobs
 from agorakit.plugins.microjobs.events import EVENTS
+from agorakit.plugins.microjobs.jobs_routes import GroupController, JobController
 from agorakit.plugins.microjobs.piccolo_app import APP_CONFIG
 from agorakit.plugins.microjobs.process import click_process, task_process
 from agorakit.plugins.microjobs.routes import CampaignController, TaskController
@@ -37,7 +38,7 @@ def agorakit_tables():
 @hookimpl
 def agorakit_routes():
 
-    return [CampaignController, TaskController, offers.OfferController]
+    return [CampaignController, TaskController, JobController, GroupController, offers.OfferController]
 
 
 @hookimpl

@@ -7,6 +7,7 @@ sees a job they cannot do and a direct request gets a 403 saying why.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from agorakit.plugins.microjobs.tables import Campaign, GroupMember, Task
@@ -16,6 +17,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime
 
 KIND = "campaign"
+
+#: listings whose campaign rules the caller has already applied in SQL (the job list),
+#: so this plugin's ``agorakit_can_take`` does not read them again row by row
+checked_listings: ContextVar[frozenset[int]] = ContextVar("microjobs_checked", default=frozenset())
 
 
 async def eligibility_reason(runtime: Runtime, row: dict[str, Any], member: MemberOut) -> str | None:
@@ -44,7 +49,7 @@ async def eligibility_reason(runtime: Runtime, row: dict[str, Any], member: Memb
 
 async def can_take(runtime: Runtime, listing: Any, member: MemberOut) -> str | None:
     """``agorakit_can_take`` for campaign listings."""
-    if listing.kind != KIND:
+    if listing.kind != KIND or listing.id in checked_listings.get():
         return None
     row = await Campaign.select().where(Campaign.listing_id == listing.id).first()
     if row is None:
