@@ -465,9 +465,7 @@ async def eligibility_reasons(runtime: Runtime, listing: ListingOut, member: Mem
 
 async def _vetoes(runtime: Runtime, listing: ListingOut, member: MemberOut) -> list[str]:
     """The plugins' reasons why ``member`` may not take ``listing`` (``agorakit_can_take``)."""
-    vetoes = await runtime.hooks.collect(
-        "agorakit_can_take", listing=listing, member=member, runtime=runtime
-    )
+    vetoes = await runtime.hooks.collect("agorakit_can_take", listing=listing, member=member, runtime=runtime)
     return [str(veto) for veto in vetoes if veto]
 
 

@@ -148,7 +148,9 @@ def _check_agreed(quote: dict[str, Any], amount: int) -> None:
     try:
         buyer_total, net, fees = (int(quote[k]) for k in ("buyer_total", "seller_net", "platform_total"))
     except (KeyError, TypeError, ValueError):
-        raise ValueError(f"an agreed quote needs buyer_total, seller_net and platform_total: {quote!r}") from None
+        raise ValueError(
+            f"an agreed quote needs buyer_total, seller_net and platform_total: {quote!r}"
+        ) from None
     if buyer_total - fees != net or not 0 <= net <= amount <= buyer_total:
         raise ValueError(f"an agreed quote does not add up for an amount of {amount}: {quote!r}")
 
