@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from piccolo.query.functions.aggregate import Count
 
-from agorakit.accounts import MemberOut, is_operator
+from agorakit.accounts import MemberOut, get_member, is_operator
 from agorakit.errors import NotFound
 from agorakit.money import exponent, format_amount, member_balance
 from agorakit.plugins.microjobs.schemas import WorkerStats
@@ -95,8 +95,9 @@ async def worked_for(worker_id: int, employer_id: int) -> bool:
 async def stats_for(runtime: Runtime, member_id: int, *, caller: MemberOut) -> WorkerStats:
     """A worker's stats for the worker, an employer they worked for, or an operator; a
     404 for anyone else (and for an unknown member)."""
-    allowed = caller.id == member_id or is_operator(caller) or await worked_for(member_id, caller.id)
-    if not allowed:
+    if is_operator(caller):
+        await get_member(runtime, member_id)  # 404 for an unknown member
+    elif caller.id != member_id and not await worked_for(member_id, caller.id):
         raise NotFound(f"there is no worker {member_id} you worked with")
     return await worker_stats(member_id)
 
