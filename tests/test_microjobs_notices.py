@@ -102,6 +102,7 @@ async def test_auto_satisfied_tells_both(client, runtime, market, clock):
     await sweep(runtime)
     [worker_notice] = await inbox(client, market.fr)
     assert worker_notice["template"] == "microjobs_auto_satisfied"
+    assert worker_notice["title"] == f"Task {order_id} satisfied automatically"
     assert "was not rated within 7 days, so it counts as satisfied: 0.50 USD" in worker_notice["body"]
     [employer_notice] = (await inbox(client, market.employer))[before:]
     assert employer_notice["template"] == "microjobs_auto_satisfied"
