@@ -11,7 +11,7 @@ success rate and tasks.  Disputed tasks are settled in the core's dispute queue
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
@@ -28,9 +28,8 @@ from agorakit.plugins.microjobs.schemas import CampaignOut, CampaignPage, TaskOu
 from agorakit.plugins.microjobs.tables import Task
 from agorakit.runtime import Runtime
 
-CampaignState = Literal[
-    "awaiting_funds", "pending_review", "active", "paused", "rejected", "stopped", "finished"
-]
+#: the states of a campaign, for ``?state=``
+STATES = ("awaiting_funds", "pending_review", "active", "paused", "rejected", "stopped", "finished")
 
 
 class OperatorReason(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,8 +86,11 @@ class OperatorMicrojobsController(Controller):
         runtime: NamedDependency[Runtime],
         cursor: FromQuery[str | None] = None,
         limit: Limit = 20,
-        campaign_state: Annotated[CampaignState | None, QueryParameter(name="state")] = None,
+        campaign_state: Annotated[str | None, QueryParameter(name="state", max_length=20)] = None,
     ) -> CampaignPage:
+        if campaign_state is not None and campaign_state not in STATES:
+            message = f"unknown state {campaign_state!r}; one of: {', '.join(STATES)}"
+            raise ValidationFailed([FieldError("state", message, "query")])
         items, next_cursor = await campaigns.list_campaigns(
             runtime, employer_id=None, state=campaign_state, cursor=cursor, limit=limit
         )
