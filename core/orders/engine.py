@@ -68,11 +68,8 @@ async def create_order(
     agreed_quote: dict[str, Any] | None = None,
     actor_id: int | None = None,
 ) -> OrderOut:
-    """Create an order in its process's initial state (inside ``uow`` if given).
-
-    ``actor_id`` is who caused it, for its history and its ``order.created`` event: the
-    buyer (the default), or the seller when a seller's action creates the order (a worker
-    taking a position of an employer's campaign); the member who caused it is not told.
+    """Create an order in its process's initial state (inside ``uow`` if given), caused by
+    ``actor_id`` (default the buyer; the seller when a worker takes a campaign's position).
 
     ``agreed_quote``: a fee breakdown agreed before the order exists (what an employer
     paid per task when funding a campaign): ``buyer_total``, ``seller_net``,
@@ -100,9 +97,9 @@ async def create_order(
     args = (definition, buyer_id, seller_id, listing_id, currency, items, data, quote_context)
     if uow is None:
         async with runtime.unit_of_work() as own:
-            order_id = await _create(own, *args, actor_id=actor_id)
+            order_id = await _create(own, *args, actor=buyer_id if actor_id is None else actor_id)
     else:
-        order_id = await _create(uow, *args, actor_id=actor_id)
+        order_id = await _create(uow, *args, actor=buyer_id if actor_id is None else actor_id)
     row = await _order_row(order_id)
     if caller is None:
         return await _to_order(row)
@@ -165,10 +162,9 @@ _INSERT_ITEMS = PreparedInsert(OrderItem, returning=())
 
 
 async def _create(
-    uow, definition, buyer_id, seller_id, listing_id, currency, items, data, context, *, actor_id=None
+    uow, definition, buyer_id, seller_id, listing_id, currency, items, data, context, *, actor
 ) -> int:
     now = uow.now
-    actor = buyer_id if actor_id is None else actor_id
     amount = sum(item.unit_price * item.quantity for item in items)
     data = dict(data or {})
     agreed = data.get("quote")
