@@ -16,6 +16,9 @@ from microjobs_helpers import (
     taken_and_submitted,
 )
 
+from agorakit.orders import OrderTransitioned
+from agorakit.plugins.microjobs.sync import apply_move
+
 __all__ = ["market"]
 
 
@@ -178,6 +181,18 @@ async def test_a_disputed_correction_released_pays_the_worker(client, runtime, m
     stats = (await client.get(f"/microjobs/workers/{market.gb.id}/stats", headers=market.gb.headers)).json()
     assert (stats["rated"], stats["satisfied"]) == (1, 1)
     await books_are_sound(runtime)
+
+    # the release delivered again (delivery is at least once) counts nothing twice
+    again = OrderTransitioned(
+        order_id=order_id,
+        process="microjob_task",
+        transition="dispute_release",
+        from_state="disputed",
+        to_state="satisfied",
+        actor_role="operator",
+    )
+    assert await apply_move(runtime, again) is False
+    assert (await campaign_of(client, market, campaign["id"]))["done"] == 1
 
 
 async def test_a_disputed_task_refunded_goes_back_to_the_employer(client, runtime, market):
