@@ -11,7 +11,7 @@ from pathlib import Path
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.money import CommissionDefault
-from agorakit.plugins.microjobs import campaigns, eligibility, rates, sync, tasks
+from agorakit.plugins.microjobs import campaigns, eligibility, funding, rates, sync, tasks
 from agorakit.plugins.microjobs.events import EVENTS
 from agorakit.plugins.microjobs.notices import microjobs_notices
 from agorakit.plugins.microjobs.operator import OperatorMicrojobsController, WorkerStatsController
@@ -111,13 +111,13 @@ def agorakit_validate_proof(order):
 @hookimpl
 async def agorakit_payment_starting(uow, payer_id, amount, currency, escrow_ref):
 
-    await campaigns.on_payment_starting(uow, payer_id, amount, currency, escrow_ref)
+    await funding.on_payment_starting(uow, payer_id, amount, currency, escrow_ref)
 
 
 @hookimpl
 async def agorakit_payment_settled(uow, payment):
 
-    await campaigns.on_payment_settled(uow, payment)
+    await funding.on_payment_settled(uow, payment)
 
 
 @hookimpl

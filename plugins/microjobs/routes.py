@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from agorakit.http import Id, IdempotencyKey, Limit, MemberRequest, problems
 from agorakit.money import created_or_replayed
 from agorakit.pagination import decode_cursor, page
-from agorakit.plugins.microjobs import campaigns, tasks
+from agorakit.plugins.microjobs import campaigns, funding, tasks
 from agorakit.plugins.microjobs.schemas import (
     AddPositions,
     CampaignOut,
@@ -49,7 +49,7 @@ class CampaignController(Controller):
         data: JSONBody[CreateCampaign],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CampaignOut]:
-        campaign, replayed = await campaigns.create_campaign(
+        campaign, replayed = await funding.create_campaign(
             runtime, data, employer=request.user, idempotency_key=idempotency_key
         )
         return created_or_replayed(campaign, replayed)
@@ -87,7 +87,7 @@ class CampaignController(Controller):
         campaign_id: Id,
         data: JSONBody[PayCampaign],
     ) -> CampaignOut:
-        return await campaigns.pay_campaign(runtime, campaign_id, data, caller=request.user)
+        return await funding.pay_campaign(runtime, campaign_id, data, caller=request.user)
 
     @post(
         "/{campaign_id:int}/positions",
@@ -102,7 +102,7 @@ class CampaignController(Controller):
         campaign_id: Id,
         data: JSONBody[AddPositions],
     ) -> CampaignOut:
-        return await campaigns.add_positions(runtime, campaign_id, data, caller=request.user)
+        return await funding.add_positions(runtime, campaign_id, data, caller=request.user)
 
     @post(
         "/{campaign_id:int}/pause",

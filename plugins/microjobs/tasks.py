@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from agorakit import orders
@@ -41,6 +41,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: set while this plugin submits a task's proof (the core's proof route is refused)
 _submitting: ContextVar[bool] = ContextVar("microjobs_submitting", default=False)
+
+
+#: how a task that ended unpaid ended, by its final state
+_ENDED: dict[str, Literal["expired", "abandoned", "given_up", "lapsed"]] = {
+    "expired": "expired",
+    "abandoned": "abandoned",
+    "given_up": "given_up",
+    "lapsed": "lapsed",
+}
 
 
 class NoFreePosition(Conflict):
@@ -512,7 +521,7 @@ async def _settle_positions(
                     description=f"{description}: the position is free again",
                     refs={"campaign": campaign_id, "order": order_id},
                 )
-            outcome = "lapsed" if name == "lapse" else {"give_up": "given_up"}.get(name, target)
+            outcome = _ENDED[target]
             uow.record(
                 TaskEnded(
                     campaign_id=campaign_id,
