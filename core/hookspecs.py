@@ -399,7 +399,7 @@ def agorakit_payout_methods() -> list[PayoutMethod] | None:
 
 
 @hookspec
-def agorakit_can_withdraw(member: MemberOut, request: WithdrawalRequest) -> str | None:
+def agorakit_can_withdraw(member: MemberOut, request: WithdrawalRequest, runtime: Runtime) -> str | None:
     """Veto a withdrawal.  Any veto denies it.
 
     Called before a withdrawal is accepted, after its amount, minimum and destination
@@ -408,6 +408,8 @@ def agorakit_can_withdraw(member: MemberOut, request: WithdrawalRequest) -> str 
     :param member: the member asking (:class:`agorakit.accounts.schemas.MemberOut`).
     :param request: :class:`agorakit.money.withdrawals.WithdrawalRequest`: ``method``,
         ``amount`` (minor units) and ``currency``.
+    :param runtime: the site's :class:`agorakit.runtime.Runtime` (its settings, e.g. a
+        plugin's minimums).
     :return: None to allow, or a sentence shown to the member saying why not and what
         they can do (e.g. "your success rate is 62%; withdrawals need 75%").
     """

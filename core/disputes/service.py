@@ -318,6 +318,9 @@ async def _evidence(order: dict[str, Any]) -> dict[str, Any]:
                 "amount": format_amount(order["amount"], order["currency"]),
                 "currency": order["currency"],
                 "quote": (order["data"] or {}).get("quote"),
+                # what the process keeps on the order (e.g. a task's instructions and
+                # the proof it asks for): what the parties agreed on
+                "data": {k: v for k, v in (order["data"] or {}).items() if k != "quote"},
             },
             "history": [
                 {

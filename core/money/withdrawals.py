@@ -127,7 +127,9 @@ async def request_withdrawal(
         message = f"the {payout.label} fee ({format_amount(fee, currency)}) leaves nothing to pay out"
         raise ValidationFailed([FieldError("amount.amount", message)])
     request = WithdrawalRequest(method=method, amount=amount, currency=currency)
-    vetoes = await runtime.hooks.collect("agorakit_can_withdraw", member=member, request=request)
+    vetoes = await runtime.hooks.collect(
+        "agorakit_can_withdraw", member=member, request=request, runtime=runtime
+    )
     reasons = [reason for reason in vetoes if reason]
     if reasons:
         raise WithdrawalNotAllowed("; ".join(reasons), extra={"reasons": reasons})

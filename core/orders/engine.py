@@ -66,8 +66,10 @@ async def create_order(
     caller: MemberOut | None = None,
     quote_context: QuoteContext | None = None,
     agreed_quote: dict[str, Any] | None = None,
+    actor_id: int | None = None,
 ) -> OrderOut:
-    """Create an order in its process's initial state (inside ``uow`` if given).
+    """Create an order in its process's initial state (inside ``uow`` if given), caused by
+    ``actor_id`` (default the buyer; the seller when a worker takes a campaign's position).
 
     ``agreed_quote``: a fee breakdown agreed before the order exists (what an employer
     paid per task when funding a campaign): ``buyer_total``, ``seller_net``,
@@ -95,9 +97,9 @@ async def create_order(
     args = (definition, buyer_id, seller_id, listing_id, currency, items, data, quote_context)
     if uow is None:
         async with runtime.unit_of_work() as own:
-            order_id = await _create(own, *args)
+            order_id = await _create(own, *args, actor=buyer_id if actor_id is None else actor_id)
     else:
-        order_id = await _create(uow, *args)
+        order_id = await _create(uow, *args, actor=buyer_id if actor_id is None else actor_id)
     row = await _order_row(order_id)
     if caller is None:
         return await _to_order(row)
@@ -159,7 +161,9 @@ _INSERT_ORDER = PreparedInsert(Order)
 _INSERT_ITEMS = PreparedInsert(OrderItem, returning=())
 
 
-async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, items, data, context) -> int:
+async def _create(
+    uow, definition, buyer_id, seller_id, listing_id, currency, items, data, context, *, actor
+) -> int:
     now = uow.now
     amount = sum(item.unit_price * item.quantity for item in items)
     data = dict(data or {})
@@ -221,8 +225,8 @@ async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, it
             "transition": "create",
             "from_state": None,
             "to_state": definition.initial,
-            "actor_role": "buyer",
-            "actor_id": buyer_id,
+            "actor_role": "seller" if actor == seller_id and actor != buyer_id else "buyer",
+            "actor_id": actor,
             "data": {},
             "at": now,
         }
@@ -233,7 +237,7 @@ async def _create(uow, definition, buyer_id, seller_id, listing_id, currency, it
     uow.record(
         OrderCreated(order_id=order_id, process=definition.name, state=definition.initial),
         subject=f"order:{order_id}",
-        actor_id=buyer_id,
+        actor_id=actor,
     )
     return order_id
 

@@ -6,13 +6,17 @@ Enable it with ``plugins = ["microjobs"]``; settings in ``[plugins.microjobs]``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.money import CommissionDefault
-from agorakit.plugins.microjobs import campaigns, eligibility, funding, offers, tasks
+from agorakit.plugins.microjobs import campaigns, eligibility, funding, offers, rates, sync, tasks
 from agorakit.plugins.microjobs.demo import load_demo_microjobs
 from agorakit.plugins.microjobs.events import EVENTS
 from agorakit.plugins.microjobs.jobs_routes import GroupController, JobController
+from agorakit.plugins.microjobs.notices import microjobs_notices
+from agorakit.plugins.microjobs.operator import OperatorMicrojobsController, WorkerStatsController
 from agorakit.plugins.microjobs.piccolo_app import APP_CONFIG
 from agorakit.plugins.microjobs.process import click_process, task_process
 from agorakit.plugins.microjobs.routes import CampaignController, TaskController
@@ -38,7 +42,15 @@ def agorakit_tables():
 @hookimpl
 def agorakit_routes():
 
-    return [CampaignController, TaskController, JobController, GroupController, offers.OfferController]
+    return [
+        CampaignController,
+        TaskController,
+        JobController,
+        GroupController,
+        offers.OfferController,
+        WorkerStatsController,
+        OperatorMicrojobsController,
+    ]
 
 
 @hookimpl
@@ -138,3 +150,30 @@ def agorakit_event_types():
 async def agorakit_demo_data(runtime, members):
 
     await load_demo_microjobs(runtime, members)
+
+
+@hookimpl
+async def agorakit_can_withdraw(member, request, runtime):
+    """Withdrawals need ``min_withdrawal`` available and a success rate of
+    ``min_success_rate`` (no rated task: only when it is 0)."""
+
+    return await rates.withdrawal_refusal(runtime, member, request)
+
+
+@hookimpl
+async def agorakit_notify(event, runtime):
+
+    return await microjobs_notices(event, runtime)
+
+
+@hookimpl
+def agorakit_template_dirs():
+
+    return [Path(__file__).parent / "templates"]
+
+
+@hookimpl
+async def agorakit_on_events(events, runtime):
+    """Tasks follow the disputes area's moves of their orders."""
+
+    await sync.sync_disputed_tasks(runtime, events)

@@ -199,12 +199,17 @@ async def _campaign_for(runtime: Runtime, campaign_id: int, caller: MemberOut) -
     return row
 
 
-async def move_campaign(runtime: Runtime, campaign_id: int, action: str, *, caller: MemberOut) -> CampaignOut:
-    """Pause or resume a campaign (its employer, or an operator)."""
+async def move_campaign(
+    runtime: Runtime, campaign_id: int, action: str, *, caller: MemberOut, reason: str = ""
+) -> CampaignOut:
+    """Pause or resume a campaign (its employer, or an operator: their ``reason`` is told
+    to the employer)."""
     row = await _campaign_for(runtime, campaign_id, caller)
     if row["state"] in CLOSED:
         raise CampaignClosed(f"campaign {campaign_id} is {row['state']}")
-    await move_listing(runtime, row["listing_id"], action, actor=caller)
+    await move_listing(
+        runtime, row["listing_id"], action, actor=caller, reason=" ".join(reason.split()) or None
+    )
     return await get_campaign(runtime, campaign_id, caller=caller)
 
 
@@ -218,9 +223,10 @@ async def stop_campaign(
     if row["state"] in CLOSED:
         raise CampaignClosed(f"campaign {campaign_id} is already {row['state']}")
     by_operator = caller.id != row["employer_id"]
-    token = _stopping.set((caller.id, by_operator, " ".join(reason.split())))
+    said = " ".join(reason.split())
+    token = _stopping.set((caller.id, by_operator, said))
     try:
-        await move_listing(runtime, row["listing_id"], "close", actor=caller)
+        await move_listing(runtime, row["listing_id"], "close", actor=caller, reason=said or None)
     finally:
         _stopping.reset(token)
     return await get_campaign(runtime, campaign_id, caller=caller)

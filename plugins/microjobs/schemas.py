@@ -221,12 +221,14 @@ class VisitOut(msgspec.Struct, kw_only=True):
 
 class WorkerStats(msgspec.Struct, kw_only=True):
     member_id: int
-    #: tasks rated (satisfied + not satisfied; paid-to-click excluded)
+    #: tasks rated: satisfied + not satisfied + refunded by a dispute (paid-to-click excluded)
     rated: int
+    #: satisfied by the employer, automatically, or by a dispute's release
     satisfied: int
-    #: satisfied / rated in percent, one decimal, rounded down ("74.9"); null without rated tasks
+    #: satisfied / rated in percent, one decimal, rounded down ("74.9"); null without rated
+    #: tasks.  Rules compare exact integers: satisfied x 100 >= minimum x rated
     success_rate: str | None
-    #: tasks in progress (taken, submitted, correcting)
+    #: tasks in progress (taken, submitted, correcting, disputed)
     in_progress: int
     #: paid-to-click visits paid
     clicks: int

@@ -220,6 +220,7 @@ async def take_task(runtime: Runtime, campaign_id: int, *, worker: MemberOut, pt
                 data=data,
                 uow=uow,
                 agreed_quote=agreed_quote(row),
+                actor_id=worker.id,
             )
             await Task.insert(
                 Task(
