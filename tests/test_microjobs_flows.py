@@ -131,6 +131,7 @@ async def test_a_corrected_proof_rated_satisfied_is_paid(client, runtime, market
     problem(await rate(client, market.employer, order_id, True), 409, "conflict")  # nothing to rate
     again = await submit(client, market.us, order_id)
     assert again.json()["status"] == "submitted", again.text
+    assert again.json()["answers"] == {"username": "ada_bakes", "profile": "https://social.example/ada"}
     satisfied = await rate(client, market.employer, order_id, True, feedback="Thanks")
     assert satisfied.json()["status"] == "satisfied", satisfied.text
     assert satisfied.json()["corrections"] == 1
