@@ -81,7 +81,7 @@ class Config:
     #: the microjobs race: workers, positions of each campaign, rounds (one campaign each)
     microjobs_clients: int = 400
     microjobs_positions: int = 100
-    microjobs_rounds: int = 3
+    microjobs_rounds: int = 2
     #: print progress lines
     verbose: bool = True
 

@@ -170,7 +170,7 @@ async def to_campaign(runtime: Runtime, row: dict[str, Any], *, title: str | Non
     )
     if title is None:
         texts = await listing_texts(runtime, [row["listing_id"]])
-        title = texts[0]["title"] if texts else ""
+        title = str(texts[0]["title"]) if texts else ""
     return CampaignOut(
         id=row["id"],
         listing_id=row["listing_id"],

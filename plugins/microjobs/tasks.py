@@ -519,7 +519,7 @@ async def _settle_positions(
                     description=f"{description}: the position is free again",
                     refs={"campaign": campaign_id, "order": order_id},
                 )
-            outcome = "lapsed" if name == "lapse" else {"give_up": "given_up"}.get(name, target)
+            outcome: Any = "lapsed" if name == "lapse" else {"give_up": "given_up"}.get(name, target)
             uow.record(
                 TaskEnded(
                     campaign_id=campaign_id,
