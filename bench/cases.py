@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from bench.load import LoadResult, Session, Stats, burst, percentile, run_load
+from bench.microjobs_cases import case_microjobs
 from bench.report import Table
 from bench.seed import (
     FILTER_CATEGORY,
@@ -77,6 +78,10 @@ class Config:
     worker_interval: float = 0.01
     startup_repeats: int = 5
     profile_requests: int = 200
+    #: the microjobs race: workers, positions of each campaign, rounds (one campaign each)
+    microjobs_clients: int = 400
+    microjobs_positions: int = 100
+    microjobs_rounds: int = 2
     #: print progress lines
     verbose: bool = True
 
@@ -853,4 +858,5 @@ CASES: dict[str, Callable[[Config], Awaitable[list[Table]]]] = {
     "sqlite-reads": case_sqlite_reads,
     "worker": case_worker,
     "startup": case_startup,
+    "microjobs": case_microjobs,
 }

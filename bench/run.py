@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
         help="[worker] timer_concurrency values also measured with one worker process (the others run the default)",
     )
     p.add_argument("--worker-interval", type=float, default=defaults.worker_interval)
+    p.add_argument("--microjobs-clients", type=int, default=defaults.microjobs_clients)
+    p.add_argument("--microjobs-positions", type=int, default=defaults.microjobs_positions)
+    p.add_argument("--microjobs-rounds", type=int, default=defaults.microjobs_rounds)
     p.add_argument("--repeats", type=int, default=defaults.startup_repeats, help="start-up measurements")
     p.add_argument("--profile-requests", type=int, default=defaults.profile_requests)
     p.add_argument(
@@ -120,6 +123,9 @@ def config_from(args: argparse.Namespace) -> Config:
         worker_interval=args.worker_interval,
         startup_repeats=args.repeats,
         profile_requests=args.profile_requests,
+        microjobs_clients=args.microjobs_clients,
+        microjobs_positions=args.microjobs_positions,
+        microjobs_rounds=args.microjobs_rounds,
         verbose=not args.quiet,
     )
 

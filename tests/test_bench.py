@@ -43,6 +43,9 @@ TINY = {
     "worker_interval": 0.01,
     "startup_repeats": 1,
     "profile_requests": 3,
+    "microjobs_clients": 8,
+    "microjobs_positions": 3,
+    "microjobs_rounds": 1,
     "verbose": False,
 }
 

@@ -39,6 +39,9 @@ from litestar import Litestar, get
 from bench.floor import driver, effects
 from bench.floor.browse import browse, browse_page
 from bench.floor.driver import Database, PgSession, SqliteSession, sqlite_sql
+from bench.floor.microjobs import rate as rate_task
+from bench.floor.microjobs import submit as submit_task
+from bench.floor.microjobs import take as take_task
 from bench.floor.orders import accept, deliver, order_gig, pay_order
 from bench.floor.schemas import Problem, problem_response
 from bench.floor.withdrawals import withdraw
@@ -67,7 +70,18 @@ def configure(database: Database, jwt_secret: str) -> tuple[Database, str]:
 
 
 app = Litestar(
-    route_handlers=[health, browse, order_gig, pay_order, deliver, accept, withdraw],
+    route_handlers=[
+        health,
+        browse,
+        order_gig,
+        pay_order,
+        deliver,
+        accept,
+        withdraw,
+        take_task,
+        submit_task,
+        rate_task,
+    ],
     exception_handlers={Problem: problem_response},
     on_startup=[_start],
     on_shutdown=[_close],

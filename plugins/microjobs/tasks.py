@@ -9,6 +9,7 @@ position moves the money back (or, for a closed campaign, to the employer's wall
 
 from __future__ import annotations
 
+import json
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -99,7 +100,7 @@ async def to_tasks(runtime: Runtime, rows: list[dict[str, Any]]) -> list[TaskOut
                 employer_id=campaign["employer_id"],
                 ptc=row["ptc"],
                 status=row["status"],
-                answers=row["answers"] or {},
+                answers=_decoded(row["answers"]),
                 corrections=row["corrections"],
                 reason=row["reason"],
                 feedback=row["feedback"],
@@ -113,6 +114,13 @@ async def to_tasks(runtime: Runtime, rows: list[dict[str, Any]]) -> list[TaskOut
             )
         )
     return out
+
+
+def _decoded(answers: Any) -> dict[str, Any]:
+    """A JSON column's value as stored: the drivers give text back."""
+    if isinstance(answers, str | bytes):
+        answers = json.loads(answers)
+    return answers or {}
 
 
 def _due(row: dict[str, Any], campaign: dict[str, Any]) -> datetime | None:
