@@ -347,6 +347,9 @@ async def submit_task_proof(
             f"task {order_id} is {order.state}; proof is submitted while it is taken or in correction"
         )
     answers, proof = _proof_of(order.data.get("proof_fields", []), cmd)
+    campaign = await Campaign.select().where(Campaign.id == row["campaign_id"]).first()
+    if campaign is not None and (reason := await eligibility_reason(runtime, campaign, caller)):
+        raise NotEligible(reason, extra={"reasons": [reason]})  # e.g. removed from the hired group
     token = _submitting.set(True)
     try:
         async with runtime.unit_of_work() as uow:
