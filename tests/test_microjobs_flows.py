@@ -357,4 +357,33 @@ async def test_check_ledger_passes_after_a_flow(client, runtime, market, clock, 
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, (out + err).decode()
-    assert b"ledger ok" in out
+    assert b"ledger ok" in out and b"every plugin's" in out
+
+
+async def test_hook_agorakit_escrow_checks(client, runtime, market, tmp_path):
+    """A campaign's escrow that does not hold its free positions is a problem the
+    plugin reports to ``check-ledger`` (``agorakit_escrow_checks``)."""
+    campaign = await live_campaign(client, market, positions=3)
+    async with runtime.unit_of_work() as uow:  # money leaves the escrow behind the plugin's back
+        await ledger.post(
+            uow,
+            key="test:leak",
+            kind="test",
+            description="test",
+            lines=ledger.move(f"campaign:{campaign['id']}:escrow", ledger.external("test"), 10, "USD"),
+        )
+    config = tmp_path / "site.toml"
+    config.write_text(
+        '[site]\nplugins = ["microjobs", "bank_transfer"]\n'
+        f'[database]\nurl = "{runtime.settings.database.url}"\n'
+        f'[auth]\njwt_secret = "{"k" * 40}"\n',
+        encoding="utf-8",
+    )
+    process = await asyncio.create_subprocess_exec(
+        str(AGORAKIT), "--config", str(config), "check-ledger", stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 1, (out + err).decode()
+    line = f"campaign:{campaign['id']}:escrow USD: campaign {campaign['id']} is active with 3 free positions"
+    assert line in err.decode()
+    assert "must hold 1.65 USD; it holds 1.55 USD" in err.decode()
