@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from asyncio.subprocess import PIPE
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -145,7 +145,9 @@ async def test_a_corrected_proof_rated_satisfied_is_paid(client, runtime, market
 async def test_a_correction_not_resubmitted_in_time_ends_unpaid(client, runtime, market, clock, problem):
     campaign = await live_campaign(client, market, positions=2)
     order_id = await taken_and_submitted(client, market, campaign["id"], market.gb)
-    await rate(client, market.employer, order_id, False, reason="Screenshot missing")
+    rated = await rate(client, market.employer, order_id, False, reason="Screenshot missing")
+    rated_at = datetime.fromisoformat(rated.json()["rated_at"])
+    assert datetime.fromisoformat(rated.json()["due_at"]) == rated_at + timedelta(hours=72)
     clock.advance(timedelta(hours=72) - timedelta(seconds=1))
     await sweep(runtime)
     assert (await task_of(client, market.gb, order_id))["status"] == "correcting"

@@ -106,7 +106,7 @@ async def to_tasks(runtime: Runtime, rows: list[dict[str, Any]]) -> list[TaskOut
                 feedback=row["feedback"],
                 auto=row["auto"],
                 earns=money(campaign["reward"] - campaign["worker_fee"], campaign["currency"]),
-                due_at=_due(row, campaign),
+                due_at=_due(row, campaign, settings_of(runtime).correction_hours),
                 visited_at=row["visited_at"],
                 created_at=row["created_at"],
                 updated_at=row["updated_at"],
@@ -123,10 +123,12 @@ def _decoded(answers: Any) -> dict[str, Any]:
     return answers or {}
 
 
-def _due(row: dict[str, Any], campaign: dict[str, Any]) -> datetime | None:
+def _due(row: dict[str, Any], campaign: dict[str, Any], correction_hours: int) -> datetime | None:
     """When the worker must act: submit a taken task, resubmit a correction."""
     if row["status"] == "taken":
         return row["created_at"] + timedelta(minutes=campaign["submit_minutes"])
+    if row["status"] == "correcting" and row["rated_at"] is not None:
+        return row["rated_at"] + timedelta(hours=correction_hours)
     return None
 
 
