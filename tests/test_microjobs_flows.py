@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from asyncio.subprocess import PIPE
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -145,7 +145,9 @@ async def test_a_corrected_proof_rated_satisfied_is_paid(client, runtime, market
 async def test_a_correction_not_resubmitted_in_time_ends_unpaid(client, runtime, market, clock, problem):
     campaign = await live_campaign(client, market, positions=2)
     order_id = await taken_and_submitted(client, market, campaign["id"], market.gb)
-    await rate(client, market.employer, order_id, False, reason="Screenshot missing")
+    rated = await rate(client, market.employer, order_id, False, reason="Screenshot missing")
+    rated_at = datetime.fromisoformat(rated.json()["rated_at"])
+    assert datetime.fromisoformat(rated.json()["due_at"]) == rated_at + timedelta(hours=72)
     clock.advance(timedelta(hours=72) - timedelta(seconds=1))
     await sweep(runtime)
     assert (await task_of(client, market.gb, order_id))["status"] == "correcting"
@@ -357,4 +359,33 @@ async def test_check_ledger_passes_after_a_flow(client, runtime, market, clock, 
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, (out + err).decode()
-    assert b"ledger ok" in out
+    assert b"ledger ok" in out and b"every plugin's" in out
+
+
+async def test_hook_agorakit_escrow_checks(client, runtime, market, tmp_path):
+    """A campaign's escrow that does not hold its free positions is a problem the
+    plugin reports to ``check-ledger`` (``agorakit_escrow_checks``)."""
+    campaign = await live_campaign(client, market, positions=3)
+    async with runtime.unit_of_work() as uow:  # money leaves the escrow behind the plugin's back
+        await ledger.post(
+            uow,
+            key="test:leak",
+            kind="test",
+            description="test",
+            lines=ledger.move(f"campaign:{campaign['id']}:escrow", ledger.external("test"), 10, "USD"),
+        )
+    config = tmp_path / "site.toml"
+    config.write_text(
+        '[site]\nplugins = ["microjobs", "bank_transfer"]\n'
+        f'[database]\nurl = "{runtime.settings.database.url}"\n'
+        f'[auth]\njwt_secret = "{"k" * 40}"\n',
+        encoding="utf-8",
+    )
+    process = await asyncio.create_subprocess_exec(
+        str(AGORAKIT), "--config", str(config), "check-ledger", stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 1, (out + err).decode()
+    line = f"campaign:{campaign['id']}:escrow USD: campaign {campaign['id']} is active with 3 free positions"
+    assert line in err.decode()
+    assert "must hold 1.65 USD; it holds 1.55 USD" in err.decode()

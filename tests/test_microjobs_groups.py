@@ -13,6 +13,7 @@ from microjobs_helpers import (
     market,
     microjobs_config,
     rate,
+    submit,
     take,
     taken_and_submitted,
 )
@@ -195,3 +196,29 @@ async def test_concurrent_adds_never_overfill_a_group(client, market, make_membe
         if response.status_code == 409:
             problem(response, 409, "group_full")
     assert await GroupMember.count().where(GroupMember.group_id == group_id) == 2
+
+
+async def test_a_worker_removed_from_the_group_cannot_submit(client, runtime, market, problem):
+    """Eligibility holds on every path: submitting too."""
+    group = await client.post("/microjobs/groups", json={"name": "Testers"}, headers=market.employer.headers)
+    assert group.status_code == 201, group.text
+    group_id = group.json()["id"]
+    added = await client.post(
+        f"/microjobs/groups/{group_id}/members",
+        json={"member_id": market.fr.id},
+        headers=market.employer.headers,
+    )
+    assert added.status_code == 201, added.text
+    campaign = await live_campaign(client, market, mode="hired_group", group_id=group_id, positions=2)
+    taken = await take(client, market.fr, campaign["id"])
+    assert taken.status_code == 201, taken.text
+    removed = await client.delete(
+        f"/microjobs/groups/{group_id}/members/{market.fr.id}", headers=market.employer.headers
+    )
+    assert removed.status_code in (200, 204), removed.text
+    refused = await submit(client, market.fr, taken.json()["order_id"])
+    body = problem(refused, 403, "not_eligible")
+    assert "invited" in body["detail"]
+    assert (
+        await client.get(f"/microjobs/tasks/{taken.json()['order_id']}", headers=market.fr.headers)
+    ).json()["status"] == "taken"

@@ -12,6 +12,7 @@ from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
     from agorakit.catalog.controllers import optional_member as optional_member
+    from agorakit.catalog.errors import NotEligible as NotEligible
     from agorakit.catalog.events import CategoryCreated as CategoryCreated
     from agorakit.catalog.events import CategoryUpdated as CategoryUpdated
     from agorakit.catalog.events import ListingApproved as ListingApproved
@@ -63,6 +64,7 @@ EXPORTS: dict[str, str] = {
     "ListingCreated": "agorakit.catalog.events",
     "ListingEvent": "agorakit.catalog.events",
     "ListingKind": "agorakit.catalog.kinds",
+    "NotEligible": "agorakit.catalog.errors",
     "ListingPaused": "agorakit.catalog.events",
     "ListingPublished": "agorakit.catalog.events",
     "ListingRejected": "agorakit.catalog.events",

@@ -1,7 +1,8 @@
-"""The hooks the money area defines: a listing kind's default commission.
+"""The hooks the money area defines: a listing kind's default commission, and the
+checks of the escrows a plugin funds by reference.
 
 Payments, withdrawals and fees have their hooks in :mod:`agorakit.hookspecs`; this
-module holds the ones that only the money area calls at start-up.
+module holds the ones about the money a plugin declares and holds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from agorakit import hookspec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from agorakit.money.fees import CommissionDefault
+    from agorakit.runtime import Runtime
 
 
 @hookspec
@@ -28,4 +30,20 @@ def agorakit_commission_defaults() -> list[CommissionDefault] | None:
     with at most two decimals, stop start-up with a ``ConfigError``.
 
     :return: a list of :class:`agorakit.money.CommissionDefault`, or None.
+    """
+
+
+@hookspec
+def agorakit_escrow_checks(runtime: Runtime) -> list[str] | None:
+    """Check the escrows a plugin funds and moves by reference (``fund_escrow``,
+    ``move_escrow``, ...), for ``agorakit check-ledger``.
+
+    The core checks that every posting balances, every balance matches its entries and
+    every order's escrow holds what its state says; what a plugin's own escrow must hold
+    (a campaign's: its free positions' money) only the plugin knows.  Return one line per
+    escrow that does not hold what it must, naming it and both amounts, in words an
+    operator can act on (``check-ledger`` prints them and exits 1).  May be ``async``.
+
+    :param runtime: the site's runtime.
+    :return: a list of problem lines (empty or None when sound).
     """

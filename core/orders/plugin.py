@@ -109,10 +109,12 @@ def agorakit_cli(cli: click.Group) -> None:
 def check_ledger(ctx: click.Context) -> None:
     """Recompute every balance from the entries and check every invariant, including the
     escrow of every order: nothing once final or while unpaid, exactly what the buyer
-    paid while it runs (exit 1 on a problem)."""
+    paid while it runs, and what plugins say their own escrows must hold
+    (``agorakit_escrow_checks``); exit 1 on a problem."""
 
     async def work(runtime):
-        return await run_check() + await escrow_problem_lines(runtime)
+        plugins = await runtime.hooks.collect("agorakit_escrow_checks", runtime=runtime)
+        return await run_check() + await escrow_problem_lines(runtime) + [str(line) for line in plugins]
 
     problems = run_with_runtime(ctx, work)
     if problems:
@@ -121,5 +123,5 @@ def check_ledger(ctx: click.Context) -> None:
         raise click.ClickException(f"the ledger has {len(problems)} problem(s)")
     click.echo(
         "ledger ok: every transaction balances, every balance matches its entries, "
-        "every order's escrow holds what it must"
+        "every order's escrow holds what it must, and so does every plugin's (agorakit_escrow_checks)"
     )

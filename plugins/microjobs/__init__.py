@@ -177,3 +177,9 @@ async def agorakit_on_events(events, runtime):
     """Tasks follow the disputes area's moves of their orders."""
 
     await sync.sync_disputed_tasks(runtime, events)
+
+
+@hookimpl
+async def agorakit_escrow_checks(runtime):
+    """``check-ledger``: each campaign's escrow holds its free positions' money."""
+    return await campaigns.escrow_problems(runtime)

@@ -350,3 +350,21 @@ async def check_listing_edit(draft: Any) -> list[FieldError]:
         message = "say what a worker submits as proof (at least one field)"
         problems.append(FieldError("attributes.proof", message))
     return problems
+
+
+async def escrow_problems(runtime: Runtime) -> list[str]:
+    """``agorakit_escrow_checks``: every campaign's escrow holds exactly its free
+    positions' money, ``(positions - taken) x (reward + employer fee)``."""
+    problems = []
+    for row in await Campaign.select().order_by(Campaign.id):
+        held = await escrow_balance(escrow_ref(row["id"]), row["currency"])
+        expected = (row["positions"] - row["taken"]) * per_position(row)
+        if held != expected:
+            currency = row["currency"]
+            problems.append(
+                f"{escrow_ref(row['id'])}:escrow {currency}: campaign {row['id']} is {row['state']} with "
+                f"{row['positions'] - row['taken']} free positions of {format_amount(per_position(row), currency)}, "
+                f"so its escrow must hold {format_amount(expected, currency)} {currency}; "
+                f"it holds {format_amount(held, currency)} {currency}"
+            )
+    return problems

@@ -16,9 +16,16 @@ from agorakit.accounts import RegisterMember, register
 from agorakit.catalog import CreateCategory, CreateListing
 from agorakit.money import Money, issue_voucher, redeem_voucher
 from agorakit.orders import pay_order
-from agorakit.plugins.microjobs import campaigns, funding, offers, tasks
-from agorakit.plugins.microjobs.schemas import Answer, CreateCampaign, ProofField, RateTask, SubmitTaskProof
-from agorakit.plugins.microjobs.tables import GroupMember, WorkerGroup
+from agorakit.plugins.microjobs import campaigns, funding, groups, offers, tasks
+from agorakit.plugins.microjobs.schemas import (
+    Answer,
+    CreateCampaign,
+    GroupIn,
+    GroupMemberIn,
+    ProofField,
+    RateTask,
+    SubmitTaskProof,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime
@@ -127,14 +134,12 @@ async def _workers(runtime: Runtime) -> dict[str, Any]:
 
 
 async def _group(runtime: Runtime, employer: Any, members: list[Any]) -> int:
-    """The employer's group of trusted testers (for the hired_group campaign)."""
-    async with runtime.unit_of_work() as uow:
-        [row] = await WorkerGroup.insert(
-            WorkerGroup(employer_id=employer.id, name="Trusted testers", created_at=uow.now)
-        ).returning(WorkerGroup.id)
-        for member in members:
-            await GroupMember.insert(GroupMember(group_id=row["id"], member_id=member.id, added_at=uow.now))
-    return row["id"]
+    """The employer's group of trusted testers (for the hired_group campaign), made as an
+    employer makes it: each worker added is told."""
+    group = await groups.create_group(runtime, GroupIn(name="Trusted testers"), employer=employer)
+    for member in members:
+        await groups.add_member(runtime, group.id, GroupMemberIn(member_id=member.id), employer=employer)
+    return group.id
 
 
 async def _live(runtime: Runtime, spec: dict, employer: Any, operator: Any, currency: str, **more) -> int:

@@ -1,8 +1,8 @@
 """Operators' routes of the microjobs plugin, under ``/operator/microjobs``, and a
 worker's success rate for those who may see it (``/microjobs/workers/{id}/stats``).
 
-The review queue of new campaigns is the catalog's (``GET /operator/listings?status=
-pending_review``, approve or reject there); this area lists every campaign with its
+The review queue of new campaigns is the catalog's (``GET /operator/listings/pending``,
+approve or reject there); this area lists every campaign with its
 budget, pauses, resumes or stops any of them with a reason told to the employer (a stop
 returns the free positions' money to the employer's wallet credit), and shows a worker's
 success rate and tasks.  Disputed tasks are settled in the core's dispute queue

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from agorakit import orders
 from agorakit.accounts import MemberOut, get_member, is_operator
-from agorakit.catalog import check_can_take, get_listing, listing_texts, move_listing
+from agorakit.catalog import NotEligible, check_can_take, get_listing, listing_texts, move_listing
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.money import money, move_escrow, return_escrow
@@ -30,7 +30,7 @@ from agorakit.plugins.microjobs.campaigns import (
     per_position,
     settings_of,
 )
-from agorakit.plugins.microjobs.eligibility import eligibility_reason
+from agorakit.plugins.microjobs.eligibility import checked_listings, eligibility_reason
 from agorakit.plugins.microjobs.events import CampaignFinished, TaskEnded, TaskRated, TaskTaken
 from agorakit.plugins.microjobs.process import CLICK, FREED, PAID, TASK
 from agorakit.plugins.microjobs.schemas import RateTask, SubmitTaskProof, TaskOut
@@ -106,7 +106,7 @@ async def to_tasks(runtime: Runtime, rows: list[dict[str, Any]]) -> list[TaskOut
                 feedback=row["feedback"],
                 auto=row["auto"],
                 earns=money(campaign["reward"] - campaign["worker_fee"], campaign["currency"]),
-                due_at=_due(row, campaign),
+                due_at=_due(row, campaign, settings_of(runtime).correction_hours),
                 visited_at=row["visited_at"],
                 created_at=row["created_at"],
                 updated_at=row["updated_at"],
@@ -123,10 +123,12 @@ def _decoded(answers: Any) -> dict[str, Any]:
     return answers or {}
 
 
-def _due(row: dict[str, Any], campaign: dict[str, Any]) -> datetime | None:
+def _due(row: dict[str, Any], campaign: dict[str, Any], correction_hours: int) -> datetime | None:
     """When the worker must act: submit a taken task, resubmit a correction."""
     if row["status"] == "taken":
         return row["created_at"] + timedelta(minutes=campaign["submit_minutes"])
+    if row["status"] == "correcting" and row["rated_at"] is not None:
+        return row["rated_at"] + timedelta(hours=correction_hours)
     return None
 
 
@@ -147,16 +149,22 @@ async def get_task(runtime: Runtime, order_id: int, *, caller: MemberOut) -> Tas
 
 async def open_campaign_for(runtime: Runtime, campaign_id: int, member: MemberOut) -> tuple[dict, Any]:
     """The campaign and its listing if ``member`` may do it now: 404 for an unknown or
-    unpublished campaign, 403 ``not_eligible`` with the reason, 409 when it is not open."""
+    unpublished campaign, 403 ``not_eligible`` with the reason (the plugin's own rules
+    first, then other plugins' ``agorakit_can_take`` vetoes), 409 when it is not open."""
     row = await Campaign.select().where(Campaign.id == campaign_id).first()
     if row is None or row["state"] in ("awaiting_funds", "pending_review", "rejected"):
         raise NotFound(f"there is no job {campaign_id}")
-    listing = await get_listing(row["listing_id"], viewer=member, runtime=runtime)  # 403 when not eligible
     reason = await eligibility_reason(runtime, row, member)
     if reason:
-        await check_can_take(runtime, listing, member)  # raises the 403 with every reason
+        raise NotEligible(reason, extra={"reasons": [reason]})
     if row["state"] != "active":
         raise CampaignNotOpen(f"job {campaign_id} is {row['state']}; it takes no workers now")
+    listing = await get_listing(row["listing_id"], viewer=member)  # eligibility: just above and below
+    token = checked_listings.set(checked_listings.get() | {listing.id})
+    try:
+        await check_can_take(runtime, listing, member)  # other plugins' vetoes
+    finally:
+        checked_listings.reset(token)
     return row, listing
 
 
@@ -183,29 +191,11 @@ async def take_task(runtime: Runtime, campaign_id: int, *, worker: MemberOut, pt
         raise AlreadyTaken(
             f"you already took job {campaign_id} (task {first[0]['order_id']}); a job is done once"
         )
+    if row["taken"] >= row["positions"]:
+        raise NoFreePosition(f"all {row['positions']} positions of job {campaign_id} are taken")
     attributes = listing.attributes or {}
     try:
         async with runtime.unit_of_work() as uow:
-            taken = (
-                await Campaign.update({Campaign.taken: Campaign.taken + 1, Campaign.updated_at: uow.now})
-                .where(
-                    (Campaign.id == campaign_id)
-                    & (Campaign.state == "active")
-                    & (Campaign.taken < Campaign.positions)
-                )
-                .returning(Campaign.id)
-            )
-            if not taken:
-                current = (
-                    await Campaign.select(Campaign.state, Campaign.positions)
-                    .where(Campaign.id == campaign_id)
-                    .first()
-                )
-                if current is not None and current["state"] != "active":
-                    raise CampaignNotOpen(f"job {campaign_id} is {current['state']}; it takes no workers now")
-                raise NoFreePosition(
-                    f"all {current['positions'] if current else 0} positions of job {campaign_id} are taken"
-                )
             data: dict[str, Any] = {
                 "campaign_id": campaign_id,
                 "instructions": attributes.get("instructions", []),
@@ -241,6 +231,28 @@ async def take_task(runtime: Runtime, campaign_id: int, *, worker: MemberOut, pt
                     updated_at=uow.now,
                 )
             )
+            # The campaign's counter and escrow are the rows every take shares: they are
+            # written last, so a take holds their locks only for the end of its transaction.
+            taken = (
+                await Campaign.update({Campaign.taken: Campaign.taken + 1, Campaign.updated_at: uow.now})
+                .where(
+                    (Campaign.id == campaign_id)
+                    & (Campaign.state == "active")
+                    & (Campaign.taken < Campaign.positions)
+                )
+                .returning(Campaign.id)
+            )
+            if not taken:
+                current = (
+                    await Campaign.select(Campaign.state, Campaign.positions)
+                    .where(Campaign.id == campaign_id)
+                    .first()
+                )
+                if current is not None and current["state"] != "active":
+                    raise CampaignNotOpen(f"job {campaign_id} is {current['state']}; it takes no workers now")
+                raise NoFreePosition(
+                    f"all {current['positions'] if current else 0} positions of job {campaign_id} are taken"
+                )
             await move_escrow(
                 uow,
                 key=f"order:{order.id}:fund",
@@ -337,6 +349,9 @@ async def submit_task_proof(
             f"task {order_id} is {order.state}; proof is submitted while it is taken or in correction"
         )
     answers, proof = _proof_of(order.data.get("proof_fields", []), cmd)
+    campaign = await Campaign.select().where(Campaign.id == row["campaign_id"]).first()
+    if campaign is not None and (reason := await eligibility_reason(runtime, campaign, caller)):
+        raise NotEligible(reason, extra={"reasons": [reason]})  # e.g. removed from the hired group
     token = _submitting.set(True)
     try:
         async with runtime.unit_of_work() as uow:
