@@ -2,8 +2,9 @@
 
 The schema fuzzer and the authorization matrix both need a site where the ids in paths
 exist: an operator, a seller and a buyer with a published gig, a paid and delivered
-order with its conversation, an attachment, a report (dispute), a pending deposit and a
-withdrawal.  ``build_world`` makes one and returns the ids by name.
+order with its conversation, an attachment, a report (dispute), a pending deposit, a
+withdrawal, and microjobs campaigns, tasks, a group and an offer (the buyer is the employer,
+the seller the worker).  ``build_world`` makes one and returns the ids by name.
 """
 
 from __future__ import annotations
