@@ -2,8 +2,9 @@
 
 The schema fuzzer and the authorization matrix both need a site where the ids in paths
 exist: an operator, a seller and a buyer with a published gig, a paid and delivered
-order with its conversation, an attachment, a report (dispute), a pending deposit and a
-withdrawal.  ``build_world`` makes one and returns the ids by name.
+order with its conversation, an attachment, a report (dispute), a pending deposit, a
+withdrawal, and microjobs campaigns, tasks, a group and an offer (the buyer is the employer,
+the seller the worker).  ``build_world`` makes one and returns the ids by name.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ async def build_world(client, runtime, make_member) -> World:
         ids["category_id"] = category["id"]
     await fund(runtime, ledger.credit(buyer.id), 10000)
     await fund(runtime, ledger.available(seller.id), 10000)
+    await _microjobs(client, world)  # first: the seller's rated task lets them withdraw
 
     gig = await _ok(await client.post("/listings", json=GIG, headers=seller.headers), 201)
     ids["listing_id"] = gig["id"]
@@ -244,6 +246,105 @@ async def _reviewed_order(client, world: World, gig_id: int) -> None:
         201,
     )
     world.ids["review_id"] = review["id"]
+
+
+CAMPAIGN = {
+    "title": "Follow our page and like the pinned post",
+    "description": "We are a small design studio growing our community.",
+    "category": "logo-design",
+    "reward": usd("0.10"),
+    "positions": 5,
+    "mode": "international",
+    "instructions": ["Open our page", "Follow it"],
+    "proof": [{"name": "username", "label": "Your username", "type": "text"}],
+    "method": "balance",
+}
+PTC = {**CAMPAIGN, "mode": "ptc", "proof": [], "url": "https://shop.example/spring-sale"}
+OFFER = {
+    "kind": "offer",
+    "title": "I will test your website on three phones",
+    "description": "A report of what breaks on Android and iPhone, with screenshots.",
+    "price": usd("15.00"),
+    "category": "logo-design",
+    "attributes": {"delivery_days": 2, "requirements": "The address of the page."},
+}
+
+
+async def _campaign(client, world: World, employer, body: dict[str, Any]) -> int:
+    """A campaign paid from the employer's balance and approved by the operator: active."""
+    campaign = await _ok(await client.post("/microjobs/campaigns", json=body, headers=employer.headers), 201)
+    if campaign["state"] == "pending_review":
+        await _ok(
+            await client.post(
+                f"/operator/listings/{campaign['listing_id']}/approve", headers=world.operator.headers
+            )
+        )
+    return campaign["id"]
+
+
+async def _rated_task(client, world: World, campaign_id: int) -> None:
+    """The seller does a task of the buyer's campaign, rated satisfied: a success rate of
+    100%, which the site's withdrawal gate asks for."""
+    task = await _ok(
+        await client.post(f"/microjobs/jobs/{campaign_id}/take", headers=world.seller.headers), 201
+    )
+    await _ok(
+        await client.post(
+            f"/microjobs/tasks/{task['order_id']}/proof",
+            json={"answers": [{"field": "username", "value": "ada_designs"}]},
+            headers=world.seller.headers,
+        )
+    )
+    await _ok(
+        await client.post(
+            f"/microjobs/tasks/{task['order_id']}/rating",
+            json={"satisfied": True},
+            headers=world.buyer.headers,
+        )
+    )
+
+
+async def _microjobs(client, world: World) -> None:
+    """The microjobs objects: the buyer is the employer, the seller the worker.
+
+    ``campaign_id`` (the buyer's, taken by the seller: ``task_id``, its proof submitted),
+    ``spare_campaign_id`` (the buyer's, to pause, stop, add positions to), ``seller_campaign_id``
+    and ``seller_ptc_campaign_id`` (the seller's, for any member to take or visit), ``ptc_task_id``
+    and ``go_token`` (the seller's visit of the buyer's paid-to-click campaign), ``group_id``
+    (the buyer's, with the seller in it) and ``offer_listing_id`` (the seller's published offer).
+    """
+    buyer, seller, ids = world.buyer, world.seller, world.ids
+    ids["campaign_id"] = campaign_id = await _campaign(client, world, buyer, CAMPAIGN)
+    ids["spare_campaign_id"] = await _campaign(client, world, buyer, {**CAMPAIGN, "title": "Like our post"})
+    await _rated_task(client, world, ids["spare_campaign_id"])
+    ids["seller_campaign_id"] = await _campaign(client, world, seller, {**CAMPAIGN, "title": "Try our app"})
+    ids["seller_ptc_campaign_id"] = await _campaign(client, world, seller, {**PTC, "title": "See our shop"})
+    ptc_id = await _campaign(client, world, buyer, PTC)
+    task = await _ok(await client.post(f"/microjobs/jobs/{campaign_id}/take", headers=seller.headers), 201)
+    ids["task_id"] = task["order_id"]
+    await _ok(
+        await client.post(
+            f"/microjobs/tasks/{task['order_id']}/proof",
+            json={"answers": [{"field": "username", "value": "ada_designs"}]},
+            headers=seller.headers,
+        )
+    )
+    visit = await _ok(await client.post(f"/microjobs/jobs/{ptc_id}/visit", headers=seller.headers), 201)
+    ids["ptc_task_id"] = visit["task"]["order_id"]
+    ids["go_token"] = ids["token"] = visit["go_url"].removeprefix("/microjobs/go/")
+    group = await _ok(
+        await client.post("/microjobs/groups", json={"name": "Trusted"}, headers=buyer.headers), 201
+    )
+    ids["group_id"] = group["id"]
+    await _ok(
+        await client.post(
+            f"/microjobs/groups/{group['id']}/members", json={"member_id": seller.id}, headers=buyer.headers
+        ),
+        201,
+    )
+    offer = await _ok(await client.post("/listings", json=OFFER, headers=seller.headers), 201)
+    ids["offer_listing_id"] = offer["id"]
+    await _ok(await client.post(f"/listings/{offer['id']}/submit", headers=seller.headers))
 
 
 __all__ = ["IBAN_ACCOUNT", "PNG", "World", "all_plugins_config", "build_world", "usd"]

@@ -67,6 +67,25 @@ def owners(*, body: Any = None, **path: Any) -> Rule:
 ORDER = {"order_id": "order_id"}
 DONE = {"order_id": "completed_order_id"}
 CANCEL = {"order_id": "cancel_order_id"}
+CAMPAIGN = {"campaign_id": "campaign_id"}
+SPARE = {"campaign_id": "spare_campaign_id"}
+TASK = {"order_id": "task_id"}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A world id in a request body (the path ids are named the same way)."""
+
+    name: str
+
+
+def resolve(body: Any, ids: dict[str, Any]) -> Any:
+    if isinstance(body, Ref):
+        return ids[body.name]
+    if isinstance(body, dict):
+        return {key: resolve(value, ids) for key, value in body.items()}
+    return body
+
 
 #: operation id -> who may use it.  Order matters a little: the calls change the world
 #: (a suspension before the reactivation).
@@ -170,6 +189,41 @@ MATRIX: dict[str, Rule] = {
     "paypalSyncPayoutBatch": operators(operator=404, batch_id=999),
     "paypalGetPayoutItem": operators(operator=404, withdrawal_id="withdrawal_id"),
     "paypalCancelUnclaimedPayout": operators(operator=404, withdrawal_id="withdrawal_id"),
+    # microjobs: the buyer is the employer, the seller the worker; operators read
+    # campaigns and tasks and pause or stop campaigns, but do not fund them, do or rate
+    # tasks, or see an employer's groups
+    "microjobsGetCampaign": party("buyer", **CAMPAIGN),
+    "microjobsCampaignTasks": party("buyer", **CAMPAIGN),
+    "microjobsPauseCampaign": party("buyer", **SPARE),
+    "microjobsResumeCampaign": party("buyer", **SPARE),
+    "microjobsPayCampaign": party("buyer", operator=404, body={"method": "balance"}, **SPARE),
+    "microjobsAddPositions": party("buyer", operator=404, body={"positions": 1}, **SPARE),
+    "microjobsOperatorPause": operators(body={"reason": "a complaint"}, **SPARE),
+    "microjobsOperatorResume": operators(body={"reason": "settled"}, **SPARE),
+    "microjobsGetJob": anyone(campaign_id="seller_campaign_id"),
+    "microjobsTakeJob": anyone(campaign_id="seller_campaign_id"),
+    "microjobsVisitJob": anyone(campaign_id="seller_ptc_campaign_id"),
+    "microjobsGo": anyone(token="go_token"),
+    "microjobsConfirmVisit": party("seller", operator=403, order_id="ptc_task_id"),
+    "microjobsGetTask": party("seller", **TASK),
+    "microjobsSubmitProof": party(
+        "seller", operator=403, body={"answers": [{"field": "username", "value": "ada_designs"}]}, **TASK
+    ),
+    "microjobsGiveUpTask": party("seller", **TASK),
+    "microjobsRateTask": party("buyer", operator=403, body={"satisfied": True}, **TASK),
+    "microjobsWorkerStats": party("seller", member_id="seller_id"),
+    "microjobsOperatorWorker": operators(member_id="seller_id"),
+    "microjobsGetGroup": party("buyer", operator=404, group_id="group_id"),
+    "microjobsListGroupMembers": party("buyer", operator=404, group_id="group_id"),
+    "microjobsRemoveGroupMember": party("buyer", operator=404, group_id="group_id", member_id="seller_id"),
+    "microjobsAddGroupMember": party(
+        "buyer", operator=404, body={"member_id": Ref("seller_id")}, group_id="group_id"
+    ),
+    "microjobsDeleteGroup": party("buyer", operator=404, group_id="group_id"),
+    "microjobsOrderOffer": anyone(listing_id="offer_listing_id", body={}),
+    # stops last: a stopped campaign refuses the rest
+    "microjobsStopCampaign": party("buyer", body={}, **SPARE),
+    "microjobsOperatorStop": operators(body={"reason": "a complaint"}, **CAMPAIGN),
 }
 
 
@@ -256,7 +310,7 @@ async def test_each_actor_gets_what_the_matrix_says(client, runtime, make_member
             want = 403 if actor == "buyer" else expected(rule, actor, op)
             kwargs: dict[str, Any] = {"headers": tokens[who]}
             if rule.body is not None:
-                kwargs["json"] = rule.body
+                kwargs["json"] = resolve(rule.body, world.ids)
             response = await client.request(op.method, url, **kwargs)
             calls += 1
             got = response.status_code

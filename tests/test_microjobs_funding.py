@@ -180,6 +180,39 @@ class TestModesOnOffer:
         assert await campaign_count() == (0, 0)
 
 
+class TestAMethodTheSiteHasNotSetUp:
+    @pytest.fixture
+    def site_config(self, tmp_path):
+        config = microjobs_config(tmp_path)
+        config["site"]["plugins"] += ["paypal", "payments_paypal"]  # without credentials
+        config["money"]["payment_methods"].append("paypal")
+        return config
+
+    async def test_paying_with_it_answers_a_documented_503_and_changes_nothing(
+        self, client, runtime, market, problem
+    ):
+        campaign = await live_campaign(client, market, positions=2)
+        before = await balances(market.employer.id)
+        added = await client.post(
+            f"/microjobs/campaigns/{campaign['id']}/positions",
+            json={"positions": 3, "method": "paypal"},
+            headers=market.employer.headers,
+        )
+        problem(added, 503, "service_unavailable")
+        problem(await create_campaign(client, market.employer, method="paypal"), 503, "service_unavailable")
+        got = (
+            await client.get(f"/microjobs/campaigns/{campaign['id']}", headers=market.employer.headers)
+        ).json()
+        assert (got["positions"], got["free"], got["budget"]["escrow"]) == (2, 2, usd("1.10"))
+        assert await balances(market.employer.id) == before
+        assert await campaign_count() == (1, 1)
+        document = (await client.get("/docs/openapi.json")).json()
+        for path in ("/microjobs/campaigns", "/microjobs/campaigns/{campaign_id}/positions"):
+            assert "503" in document["paths"][path]["post"]["responses"], path
+        assert "503" in document["paths"]["/microjobs/campaigns/{campaign_id}/payments"]["post"]["responses"]
+        await books_are_sound(runtime)
+
+
 # --------------------------------------------------------------------------------------
 # A site without review
 # --------------------------------------------------------------------------------------

@@ -78,6 +78,7 @@ class CampaignController(Controller):
         "/{campaign_id:int}/payments",
         operation_id="microjobsPayCampaign",
         summary="Pay an unfunded campaign's budget again (another method, or after a payment expired)",
+        responses=problems(503),
         status_code=HTTP_200_OK,
     )
     async def pay(
@@ -93,6 +94,7 @@ class CampaignController(Controller):
         "/{campaign_id:int}/positions",
         operation_id="microjobsAddPositions",
         summary="Add positions, funded like the campaign (they count once paid)",
+        responses=problems(503),
         status_code=HTTP_200_OK,
     )
     async def add_positions(
