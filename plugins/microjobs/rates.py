@@ -121,6 +121,10 @@ async def withdrawal_refusal(runtime: Runtime, member: MemberOut, request: Any) 
             "(wallet credit does not count)"
         )
     stats = await worker_stats(member.id)
+    if settings.success_rate_applies_to == "workers" and not await Task.exists().where(
+        Task.worker_id == member.id
+    ):
+        return None  # never worked on a campaign: the rule is for workers only
     minimum = settings.min_success_rate
     if not reaches(stats.satisfied, stats.rated, minimum):
         if stats.rated == 0:
