@@ -77,11 +77,13 @@ DIFFERENCE: dict[str, tuple[int, str]] = {
         f"history row for the notice (2); {AFTER_COMMIT} (2)",
     ),
     "POST /withdrawals": (
-        5,
+        7,
         "the app reads the posting's accounts and looks the new clearing account up, creates it and "
         "reads it again (4, where the floor's update that finds none and an insert create it: +3); it "
         "marks the event published with an update (1: the floor writes it published) and reads the "
-        "withdrawal back for the response (1: the floor's insert returns it)",
+        "withdrawal back for the response (1: the floor's insert returns it); the microjobs plugin's "
+        "withdrawal rule (enabled on the bench site) reads whether the member ever took a task and "
+        "their available balance (2: the floor applies no plugin rule)",
     ),
 }
 #: on PostgreSQL, added to ``DIFFERENCE``

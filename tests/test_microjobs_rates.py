@@ -190,25 +190,32 @@ class TestNoMinimumRate:
         assert [(w["id"], w["due_at"]) for w in listed] == [(withdrawal["id"], withdrawal["due_at"])]
 
 
-class TestRateForWorkersOnly:
+async def test_a_member_who_never_took_a_task_withdraws_without_a_rate(client, runtime, market, problem):
+    """By default the rate holds workers only: a seller of offers (or gigs) who never took
+    a task withdraws with the balance rule alone; a worker with tasks is held to it."""
+    seller = market.gb
+    await fund(runtime, ledger.available(seller.id), 6000)
+    assert (await withdraw(client, seller, "50.00")).status_code == 201
+    worker = market.fr
+    await fund(runtime, ledger.available(worker.id), 6000)
+    await rated_tasks(worker.id, satisfied=2, unsatisfied=2)
+    body = problem(await withdraw(client, worker, "50.00"), 403, "withdrawal_not_allowed")
+    assert body["detail"] == "your success rate is 50.0% (2 of 4 rated tasks); withdrawals need 75%"
+
+
+class TestRateForEveryone:
     @pytest.fixture
     def site_config(self, tmp_path):
-        config = microjobs_config(tmp_path, success_rate_applies_to="workers")
+        config = microjobs_config(tmp_path, success_rate_applies_to="everyone")
         config["plugins"]["bank_transfer"] = {"payout_minimum": "1.00"}
         return config
 
-    async def test_a_member_who_never_took_a_task_withdraws_without_a_rate(
+    async def test_a_member_who_never_took_a_task_has_no_rate_and_is_refused(
         self, client, runtime, market, problem
     ):
-        seller = market.gb  # sells elsewhere (gigs, offers); never took a task
+        seller = market.gb
         await fund(runtime, ledger.available(seller.id), 2000)
-        assert (await withdraw(client, seller, "12.00")).status_code == 201
-        worker = market.fr  # took tasks: held to the rate
-        await fund(runtime, ledger.available(worker.id), 2000)
-        await rated_tasks(worker.id, satisfied=2, unsatisfied=2)
-        body = problem(await withdraw(client, worker, "12.00"), 403, "withdrawal_not_allowed")
-        assert body["detail"] == "your success rate is 50.0% (2 of 4 rated tasks); withdrawals need 75%"
-        poor = await fund(runtime, ledger.available(market.us.id), 999)
-        assert poor is None
-        refused = problem(await withdraw(client, market.us, "9.99"), 403, "withdrawal_not_allowed")
-        assert "withdrawals need at least 10.00 USD" in refused["detail"]
+        body = problem(await withdraw(client, seller, "12.00"), 403, "withdrawal_not_allowed")
+        assert body["detail"] == (
+            "you have no rated task yet, so no success rate; withdrawals need a success rate of 75%"
+        )

@@ -339,7 +339,7 @@ async def submit(request: Request, order_id: FromPath[int], data: JSONBody[Submi
             s,
             [
                 transitioned(row, "submit", "submitted", "seller", worker["id"]),
-                ("proof.submitted", f"order:{order_id}", worker["id"], {"order_id": order_id, "proof_id": proof["id"]}),
+                ("proof.submitted", f"order:{order_id}", worker["id"], {"order_id": order_id, "proof_id": proof["id"], "process": PROCESS}),
             ],
             now,
         )  # fmt: skip
@@ -411,7 +411,7 @@ async def rate(request: Request, order_id: FromPath[int], data: JSONBody[RateTas
         )
         events = [
             transitioned(row, "satisfy", "satisfied", "buyer", employer["id"]),
-            ("proof.accepted", f"order:{order_id}", employer["id"], {"order_id": order_id, "proof_id": row["proof_id"]}),
+            ("proof.accepted", f"order:{order_id}", employer["id"], {"order_id": order_id, "proof_id": row["proof_id"], "process": PROCESS}),
             ("microjobs.task_rated", f"order:{order_id}", employer["id"],
              {"campaign_id": row["campaign_id"], "order_id": order_id, "worker_id": row["worker_id"],
               "employer_id": employer["id"], "outcome": "satisfied", "reason": reason, "feedback": feedback}),

@@ -431,7 +431,7 @@ async def deliver(request: Request, order_id: FromPath[int], data: JSONBody[Deli
                     "proof.submitted",
                     f"order:{order_id}",
                     seller["id"],
-                    {"order_id": order_id, "proof_id": proof["id"]},
+                    {"order_id": order_id, "proof_id": proof["id"], "process": row["process"]},
                 ),
             ],
             now,

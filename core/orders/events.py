@@ -44,6 +44,8 @@ class ProofSubmitted(Event, frozen=True, kw_only=True):
     name = "proof.submitted"
     order_id: int
     proof_id: int
+    #: the order's process, so a handler can tell its orders' proofs without a read
+    process: str | None = None
 
 
 class ProofAccepted(Event, frozen=True, kw_only=True):
@@ -52,6 +54,8 @@ class ProofAccepted(Event, frozen=True, kw_only=True):
     name = "proof.accepted"
     order_id: int
     proof_id: int
+    #: the order's process, so a handler can tell its orders' proofs without a read
+    process: str | None = None
 
 
 class ProofRejected(Event, frozen=True, kw_only=True):
@@ -60,6 +64,8 @@ class ProofRejected(Event, frozen=True, kw_only=True):
     name = "proof.rejected"
     order_id: int
     proof_id: int
+    #: the order's process, so a handler can tell its orders' proofs without a read
+    process: str | None = None
 
 
 class ProofCorrectionRequested(Event, frozen=True, kw_only=True):
@@ -68,6 +74,8 @@ class ProofCorrectionRequested(Event, frozen=True, kw_only=True):
     name = "proof.correction_requested"
     order_id: int
     proof_id: int
+    #: the order's process, so a handler can tell its orders' proofs without a read
+    process: str | None = None
 
 
 #: this area's events, registered through ``agorakit_event_types``

@@ -85,7 +85,7 @@ async def submit_proof(
         proof_id = rows[0]["id"]
         await _proof_transition(uow, order, "submitted", caller, proof_id)
         uow.record(
-            ProofSubmitted(order_id=order_id, proof_id=proof_id),
+            ProofSubmitted(order_id=order_id, proof_id=proof_id, process=order.process),
             subject=f"order:{order_id}",
             actor_id=caller.id,
         )
@@ -129,7 +129,7 @@ async def review_proof(
             raise Conflict(f"proof {proof_id} is already {current['status']}")
         await _proof_transition(uow, order, status, caller, proof_id)
         uow.record(
-            _REVIEWED[status](order_id=order_id, proof_id=proof_id),
+            _REVIEWED[status](order_id=order_id, proof_id=proof_id, process=order.process),
             subject=f"order:{order_id}",
             actor_id=caller.id,
         )

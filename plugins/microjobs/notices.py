@@ -290,9 +290,12 @@ async def group_invitation(event: DomainEvent, runtime: Runtime) -> list[Notice]
 async def microjobs_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] | None:
     """The plugin's notices for one event (None for events it does not describe)."""
     payload = event.payload
-    if isinstance(payload, ProofSubmitted):
+    if isinstance(payload, ProofSubmitted) and payload.process in (TASK, None):
         return await proof_to_rate(event, runtime, payload.order_id)
-    if isinstance(payload, ProofAccepted | ProofCorrectionRequested | ProofRejected):
+    if isinstance(payload, ProofAccepted | ProofCorrectionRequested | ProofRejected) and payload.process in (
+        TASK,
+        None,
+    ):
         return await proof_rated(event, runtime, payload.order_id, _RATED[type(payload)])
     if isinstance(payload, OrderTransitioned):
         if payload.process == TASK and payload.transition == "auto_satisfy":

@@ -112,19 +112,22 @@ async def withdrawal_refusal(runtime: Runtime, member: MemberOut, request: Any) 
     """``agorakit_can_withdraw``: None to allow, else which rule failed with the figures."""
     settings = runtime.plugin_settings(NAME)
     currency = request.currency
+    worker = settings.success_rate_applies_to == "everyone" or await Task.exists().where(
+        Task.worker_id == member.id
+    )
     least = minor(settings.min_withdrawal, currency)
     available, _credit = await member_balance(member.id, currency)
+    if request.amount > available:
+        return None  # more than the balance: the core refuses it (409 insufficient_funds)
     if available < least:
         return (
             f"your available balance is {format_amount(available, currency)} {currency}; "
             f"withdrawals need at least {format_amount(least, currency)} {currency} "
             "(wallet credit does not count)"
         )
+    if not worker:
+        return None  # never took a task: the rate is for workers only
     stats = await worker_stats(member.id)
-    if settings.success_rate_applies_to == "workers" and not await Task.exists().where(
-        Task.worker_id == member.id
-    ):
-        return None  # never worked on a campaign: the rule is for workers only
     minimum = settings.min_success_rate
     if not reaches(stats.satisfied, stats.rated, minimum):
         if stats.rated == 0:

@@ -48,12 +48,12 @@ class MicrojobsSettings(SettingsStruct, frozen=True):
     #: balance a worker needs before withdrawing, in the site currency (default "10.00")
     min_withdrawal: AmountSetting = "10.00"
     #: success rate (percent of rated tasks satisfied) a worker needs to withdraw
-    #: (default 75); a member with no rated task has no rate and passes only when this is 0
+    #: (default 75); a worker with no rated task has no rate and passes only when this is 0
     min_success_rate: Annotated[int, msgspec.Meta(ge=0, le=100)] = 75
-    #: who the success-rate rule holds: "everyone" (default), or "workers": only members
-    #: who have taken a task, so sellers of other models (gigs, offers) who never worked on
-    #: a campaign withdraw without a rate
-    success_rate_applies_to: Literal["everyone", "workers"] = "everyone"
+    #: who the success-rate rule holds: "workers" (default): members who have taken a
+    #: task, so employers and sellers of offers (or gigs) withdraw their sales with the
+    #: balance rule alone; "everyone": every member, a seller with no rated task included
+    success_rate_applies_to: Literal["everyone", "workers"] = "workers"
     #: days a dispute about a task may be opened after its proof was submitted or rated
     #: (default 7), and operators' target for deciding it in hours (default 48)
     dispute_window_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 7
