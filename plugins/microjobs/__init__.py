@@ -154,8 +154,9 @@ async def agorakit_demo_data(runtime, members):
 
 @hookimpl
 async def agorakit_can_withdraw(member, request, runtime):
-    """Withdrawals need ``min_withdrawal`` available and a success rate of
-    ``min_success_rate`` (no rated task: only when it is 0)."""
+    """Withdrawals need ``min_withdrawal`` available and, for a member who has taken a
+    task (see ``success_rate_applies_to``), a success rate of ``min_success_rate`` (no
+    rated task: only when it is 0)."""
 
     return await rates.withdrawal_refusal(runtime, member, request)
 

@@ -16,8 +16,11 @@ compared.
 
 A withdrawal (``agorakit_can_withdraw``) needs, on top of the payout method's own
 minimum, an available balance of at least ``min_withdrawal`` (in the request's currency)
-and a success rate of at least ``min_success_rate``.  A member with no rated task has no
-rate: they may withdraw only when ``min_success_rate`` is 0.
+and, for a worker (a member who has taken a task, or every member when
+``success_rate_applies_to`` is ``"everyone"``), a success rate of at least
+``min_success_rate``.  A worker with no rated task has no rate: they may withdraw only
+when ``min_success_rate`` is 0.  A request above the available balance is left to the
+core (``409 insufficient_funds``).
 """
 
 from __future__ import annotations
