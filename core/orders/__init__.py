@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
+    from agorakit.orders.creation import create_order as create_order
+    from agorakit.orders.creation import quote_order as quote_order
     from agorakit.orders.data import merge_order_data as merge_order_data
     from agorakit.orders.data import merge_order_data_many as merge_order_data_many
     from agorakit.orders.engine import TransitionContext as TransitionContext
-    from agorakit.orders.engine import create_order as create_order
     from agorakit.orders.engine import fire as fire
     from agorakit.orders.engine import fire_in as fire_in
     from agorakit.orders.engine import move_in as move_in
-    from agorakit.orders.engine import quote_order as quote_order
     from agorakit.orders.escrow import escrow_problem_lines as escrow_problem_lines
     from agorakit.orders.events import OrderCreated as OrderCreated
     from agorakit.orders.events import OrderTimerFailed as OrderTimerFailed
@@ -62,7 +62,7 @@ EXPORTS: dict[str, str] = {
     "accept_submitted_proofs": "agorakit.orders.proofs",
     "accept_submitted_proofs_many": "agorakit.orders.proofs",
     "ActorNotAllowed": "agorakit.orders.process",
-    "create_order": "agorakit.orders.engine",
+    "create_order": "agorakit.orders.creation",
     "deadline_of": "agorakit.orders.fixed_price",
     "deliver_order": "agorakit.orders.fixed_price",
     "DisputePolicy": "agorakit.orders.process",
@@ -90,7 +90,7 @@ EXPORTS: dict[str, str] = {
     "ProofCorrectionRequested": "agorakit.orders.events",
     "ProofRejected": "agorakit.orders.events",
     "ProofSubmitted": "agorakit.orders.events",
-    "quote_order": "agorakit.orders.engine",
+    "quote_order": "agorakit.orders.creation",
     "registry": "agorakit.orders.process_registry",
     "review_proof": "agorakit.orders.proofs",
     "roles_of": "agorakit.orders.queries",

@@ -1,4 +1,4 @@
-"""The order engine: create orders, quote them, fire transitions, move orders.
+"""The order engine: fire transitions, move orders (creating them: :mod:`.creation`).
 
 Firing a transition is one unit of work: the caller's role is worked out (buyer, seller,
 operator, or system for timers), the transition is checked against the order's state and
@@ -22,16 +22,14 @@ import msgspec
 
 from agorakit.catalog import check_can_take, get_listing
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of, none_of
-from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
+from agorakit.errors import Conflict, NotFound
 from agorakit.hooks import maybe_await
-from agorakit.money.fees import Quote, QuoteContext, compute_fees
-from agorakit.orders.events import OrderCreated, OrderTransitioned
+from agorakit.orders.events import OrderTransitioned
 from agorakit.orders.process import GuardFailed, Process, Transition
 from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import _ITEMS, _order_row, _to_order, roles_of
-from agorakit.orders.quotes import load_quote_context, order_quantity
-from agorakit.orders.schemas import ItemIn, OrderOut
-from agorakit.orders.tables import Order, OrderEvent, OrderItem, OrderTimer
+from agorakit.orders.schemas import OrderOut
+from agorakit.orders.tables import Order, OrderEvent, OrderTimer
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.accounts.schemas import MemberOut
@@ -50,196 +48,6 @@ class TransitionContext:
     actor_role: str
     actor_id: int | None
     data: dict[str, Any] = field(default_factory=dict)
-
-
-async def create_order(
-    runtime: Runtime,
-    *,
-    process: str,
-    buyer_id: int,
-    currency: str,
-    items: list[ItemIn],
-    seller_id: int | None = None,
-    listing_id: int | None = None,
-    data: dict[str, Any] | None = None,
-    uow: UnitOfWork | None = None,
-    caller: MemberOut | None = None,
-    quote_context: QuoteContext | None = None,
-    agreed_quote: dict[str, Any] | None = None,
-    actor_id: int | None = None,
-) -> OrderOut:
-    """Create an order in its process's initial state (inside ``uow`` if given), caused by
-    ``actor_id`` (default the buyer; the seller when a worker takes a campaign's position).
-
-    ``agreed_quote``: a fee breakdown agreed before the order exists (what an employer
-    paid per task when funding a campaign): ``buyer_total``, ``seller_net``,
-    ``platform_total`` (minor units) and ``lines``; fee plugins are not asked again and
-    the order's release pays exactly it.
-
-    ``quote_context`` is what fee plugins see of the sale (the listing, its category,
-    both parties' countries, the quantity); a caller that has read the listing and the
-    buyer passes it, otherwise it is read in one statement (not when the order charges
-    no fees).  Returns the order as :func:`get_order` shows it to ``caller`` (its
-    allowed transitions), or without them when no caller is given.
-    """
-    if not items:
-        raise ValidationFailed([FieldError("items", "an order needs at least one item")])
-    for index, item in enumerate(items):
-        if item.unit_price < 0 or item.quantity < 1:
-            message = "unit price must not be negative and quantity must be at least 1"
-            raise ValidationFailed([FieldError(f"items[{index}]", message)])
-    definition = registry(runtime).latest(process)
-    if agreed_quote is not None:
-        _check_agreed(agreed_quote, sum(item.unit_price * item.quantity for item in items))
-        data = {**(data or {}), "quote": agreed_quote}
-    elif data and "quote" in data:
-        data = {key: value for key, value in data.items() if key != "quote"}  # priced below
-    args = (definition, buyer_id, seller_id, listing_id, currency, items, data, quote_context)
-    if uow is None:
-        async with runtime.unit_of_work() as own:
-            order_id = await _create(own, *args, actor=buyer_id if actor_id is None else actor_id)
-    else:
-        order_id = await _create(uow, *args, actor=buyer_id if actor_id is None else actor_id)
-    row = await _order_row(order_id)
-    if caller is None:
-        return await _to_order(row)
-    definition = registry(runtime).processes.get((row["process"], row["process_version"]))
-    return await _to_order(row, roles=roles_of(row, caller, definition), process=definition)
-
-
-def quote_order(
-    runtime: Runtime,
-    *,
-    process: str,
-    amount: int,
-    currency: str,
-    buyer_id: int | None,
-    seller_id: int | None,
-    data: dict[str, Any],
-    context: QuoteContext,
-) -> dict[str, Any]:
-    """The fee breakdown agreed when the order is placed (kept in ``data["quote"]``).
-
-    ``data["fee_kind"]`` names the kind fee plugins see (default: the process name);
-    ``data["charge_fees"] = False`` (e.g. free offers) means no fee at all.  ``context``
-    is what fee plugins see of the sale (:class:`agorakit.money.QuoteContext`).
-    """
-    if not data.get("charge_fees", True):
-        return {"buyer_total": amount, "seller_net": amount, "platform_total": 0, "lines": []}
-    breakdown = compute_fees(
-        runtime,
-        Quote(
-            amount=amount,
-            currency=currency,
-            kind=data.get("fee_kind", process),
-            buyer_id=buyer_id,
-            seller_id=seller_id,
-            context=context,
-        ),
-    )
-    return {
-        "buyer_total": breakdown.buyer_total,
-        "seller_net": breakdown.seller_net,
-        "platform_total": breakdown.platform_total,
-        "lines": msgspec.to_builtins(breakdown.lines),
-    }
-
-
-def _check_agreed(quote: dict[str, Any], amount: int) -> None:
-    """An agreed quote must add up: what the buyer pays = the seller's net + the fees."""
-    try:
-        buyer_total, net, fees = (int(quote[k]) for k in ("buyer_total", "seller_net", "platform_total"))
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(
-            f"an agreed quote needs buyer_total, seller_net and platform_total: {quote!r}"
-        ) from None
-    if buyer_total - fees != net or not 0 <= net <= amount <= buyer_total:
-        raise ValueError(f"an agreed quote does not add up for an amount of {amount}: {quote!r}")
-
-
-_INSERT_ORDER = PreparedInsert(Order)
-_INSERT_ITEMS = PreparedInsert(OrderItem, returning=())
-
-
-async def _create(
-    uow, definition, buyer_id, seller_id, listing_id, currency, items, data, context, *, actor
-) -> int:
-    now = uow.now
-    amount = sum(item.unit_price * item.quantity for item in items)
-    data = dict(data or {})
-    agreed = data.get("quote")
-    if agreed is None and context is None and data.get("charge_fees", True):
-        context = await load_quote_context(
-            listing_id=listing_id,
-            buyer_id=buyer_id,
-            seller_id=seller_id,
-            quantity=order_quantity(item.quantity for item in items),
-        )
-    if agreed is None:
-        data["quote"] = quote_order(
-            uow.runtime,
-            process=definition.name,
-            amount=amount,
-            currency=currency,
-            buyer_id=buyer_id,
-            seller_id=seller_id,
-            data=data,
-            context=context or QuoteContext(),  # none read: the order charges no fees
-        )
-    rows = await _INSERT_ORDER.run(
-        {
-            "process": definition.name,
-            "process_version": definition.version,
-            "state": definition.initial,
-            "version": 1,
-            "buyer_id": buyer_id,
-            "seller_id": seller_id,
-            "listing_id": listing_id,
-            "currency": currency,
-            "amount": amount,
-            "data": data,
-            "state_entered_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
-    order_id = rows[0]["id"]
-    await _INSERT_ITEMS.run(
-        *[
-            {
-                "order": order_id,
-                "position": index,
-                "kind": item.kind,
-                "description": item.description,
-                "unit_price": item.unit_price,
-                "quantity": item.quantity,
-                "amount": item.unit_price * item.quantity,
-            }
-            for index, item in enumerate(items, start=1)
-        ]
-    )
-    await _INSERT_HISTORY.run(
-        {
-            "order": order_id,
-            "seq": 1,
-            "transition": "create",
-            "from_state": None,
-            "to_state": definition.initial,
-            "actor_role": "seller" if actor == seller_id and actor != buyer_id else "buyer",
-            "actor_id": actor,
-            "data": {},
-            "at": now,
-        }
-    )
-    timers = _timer_rows(order_id, definition, definition.initial, now, data)
-    if timers:
-        await _INSERT_TIMERS.run(*timers)
-    uow.record(
-        OrderCreated(order_id=order_id, process=definition.name, state=definition.initial),
-        subject=f"order:{order_id}",
-        actor_id=actor,
-    )
-    return order_id
 
 
 async def fire(

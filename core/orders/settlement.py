@@ -7,7 +7,8 @@ from __future__ import annotations
 from agorakit.errors import Conflict
 from agorakit.money import ledger
 from agorakit.money.amounts import parse_amount
-from agorakit.orders.engine import TransitionContext, quote_order
+from agorakit.orders.creation import quote_order
+from agorakit.orders.engine import TransitionContext
 from agorakit.orders.process_registry import set_form
 from agorakit.orders.quotes import load_quote_context, order_quantity
 from agorakit.orders.schemas import OrderItemOut
