@@ -75,6 +75,13 @@ async def category_subtree(
     return list(out)
 
 
+async def category_ancestors(slug: str, *, field: str = "category") -> list[str]:
+    """The category's slug and those of the categories above it, nearest first
+    (``["games/valorant", "games"]``); an unknown slug is a 422 on ``field``."""
+    index = await category_index()
+    return [index.slugs[category_id] for category_id in index.ancestors(index.id_of(slug, field=field))]
+
+
 class CategoryIndex:
     """Every category's id, slug and parent from one query (browsing needs all three)."""
 
@@ -82,6 +89,7 @@ class CategoryIndex:
         self.slugs: dict[int, str] = {r["id"]: r["slug"] for r in rows}
         self.ids: dict[str, int] = {r["slug"]: r["id"] for r in rows}
         self.children: dict[int | None, list[int]] = {}
+        self.parents: dict[int, int | None] = {r["id"]: r["parent_id"] for r in rows}
         for row in rows:
             self.children.setdefault(row["parent_id"], []).append(row["id"])
 
@@ -92,6 +100,15 @@ class CategoryIndex:
                 [FieldError(field, f"there is no category {slug!r} (see GET /categories)")]
             )
         return self.ids[slug]
+
+    def ancestors(self, category_id: int) -> list[int]:
+        """The category and every category above it, nearest first."""
+        out: list[int] = []
+        current: int | None = category_id
+        while current is not None and current not in out:
+            out.append(current)
+            current = self.parents.get(current)
+        return out
 
     def descendants(self, category_id: int) -> list[int]:
         """The category and every category below it."""
