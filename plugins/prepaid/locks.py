@@ -1,0 +1,91 @@
+"""Locking a prepaid request, giving a lock up, and sending a late one back to the pool.
+
+Each is a transition of the request's order (``lock`` as candidate, ``release`` as its
+seller before the timeframe ends, ``return_to_pool`` as its buyer after it); the core's
+engine decides who may fire it and gives exactly one of concurrent lockers the lock.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agorakit.errors import Conflict, NotFound
+from agorakit.orders import fire
+from agorakit.pagination import decode_cursor, page
+from agorakit.plugins.prepaid.requests import request_row, to_request
+from agorakit.plugins.prepaid.schemas import ReleaseOut
+from agorakit.plugins.prepaid.tables import Release
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.accounts import MemberOut
+    from agorakit.plugins.prepaid.schemas import PrepaidRequestOut
+    from agorakit.runtime import Runtime
+
+
+async def _prepaid_order(request_id: int) -> tuple[dict[str, Any], int]:
+    row = await request_row(request_id)
+    if row is None:
+        raise NotFound(f"there is no request {request_id}")
+    if row["mode"] != "prepaid" or row["order_id"] is None:
+        raise Conflict(
+            f"request {request_id} is a classic request: send an offer instead (POST /prepaid/requests/{request_id}/offers)"
+        )
+    return row, row["order_id"]
+
+
+async def lock_request(runtime: Runtime, request_id: int, *, caller: MemberOut) -> PrepaidRequestOut:
+    """A qualified seller locks a paid request: 403 ``not_eligible`` without access to its
+    category, 409 when another seller was first or the seller holds too many locks."""
+    row, order_id = await _prepaid_order(request_id)
+    if row["buyer_id"] == caller.id:
+        raise Conflict("you cannot lock your own request")
+    if row["status"] != "open":
+        raise Conflict(f"request {request_id} is not open for locking (it is {row['status']})", extra={"state": row["status"]})
+    await fire(runtime, order_id, "lock", caller=caller)
+    fresh = await request_row(request_id)
+    assert fresh is not None
+    return await to_request(runtime, fresh, viewer=caller)
+
+
+async def release_request(
+    runtime: Runtime, request_id: int, *, caller: MemberOut, reason: str = ""
+) -> PrepaidRequestOut:
+    """The seller gives up a lock before its timeframe ends; the request goes back to the feed."""
+    _, order_id = await _prepaid_order(request_id)
+    await fire(runtime, order_id, "release", caller=caller, data={"reason": reason.strip()})
+    fresh = await request_row(request_id)
+    assert fresh is not None
+    return await to_request(runtime, fresh, viewer=caller)
+
+
+async def return_request(runtime: Runtime, request_id: int, *, caller: MemberOut) -> PrepaidRequestOut:
+    """After the timeframe passed without a delivery, the buyer sends the request back to
+    the feed for another seller (the alternative is ``cancel_late``: a full refund)."""
+    _, order_id = await _prepaid_order(request_id)
+    await fire(runtime, order_id, "return_to_pool", caller=caller)
+    fresh = await request_row(request_id)
+    assert fresh is not None
+    return await to_request(runtime, fresh, viewer=caller)
+
+
+async def seller_releases(
+    seller_id: int, *, cursor: str | None, limit: int
+) -> tuple[list[ReleaseOut], str | None]:
+    """The locks a seller held that ended without a delivery, newest first."""
+    query = Release.select().where(Release.seller_id == seller_id).order_by(Release.id, ascending=False).limit(limit + 1)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Release.id < position["id"])
+    rows, next_cursor = page(await query, limit, lambda r: {"id": r["id"]})
+    return [
+        ReleaseOut(
+            request_id=r["request_id"],
+            order_id=r["order_id"],
+            seller_id=r["seller_id"],
+            by=r["by"],
+            reason=r["reason"],
+            locked_at=r["locked_at"],
+            at=r["at"],
+        )
+        for r in rows
+    ], next_cursor

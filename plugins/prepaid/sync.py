@@ -1,0 +1,182 @@
+"""Keeping a request in step with its order: the plugin's guard and effects.
+
+Every transition of the two processes runs :func:`request_moved` in its transaction: the
+request row (its status, its seller, when it entered the feed), its listing (published
+while in the feed, paused while locked, closed when it ends), the seller's count of
+undelivered locks, and the plugin's events.  The dispute engine moves orders outside
+their transitions (reported, refunded, completed by an operator); those moves reach the
+request after the commit (:func:`on_order_events`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agorakit.catalog import move_listing_in
+from agorakit.errors import Conflict
+from agorakit.plugins.prepaid.events import RequestClosed, RequestLocked, RequestOpened, RequestReleased
+from agorakit.plugins.prepaid.process import PROCESSES, REQUEST_PROCESS
+from agorakit.plugins.prepaid.tables import Release, Request, SellerLocks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.events import DomainEvent
+    from agorakit.orders import TransitionContext
+    from agorakit.runtime import Runtime, UnitOfWork
+
+#: order states in which the request is over (its listing closes)
+FINAL = ("completed", "cancelled", "refunded")
+#: transitions that end a seller's undelivered lock
+LOCK_ENDS = ("deliver", "release", "return_to_pool", "cancel_late")
+
+
+async def request_of_order(order_id: int) -> dict[str, Any] | None:
+    return await Request.select().where(Request.order_id == order_id).first().output(load_json=True)
+
+
+async def lock_limit(ctx: TransitionContext) -> str | None:
+    """A seller holds at most ``max_open_locks`` undelivered locks.  Counted atomically: the
+    seller's counter only grows while under the limit, so concurrent locks cannot pass it."""
+    limit = ctx.runtime.plugin_settings("prepaid").max_open_locks
+    seller_id = ctx.actor_id
+    assert seller_id is not None  # a candidate is a member
+    await SellerLocks.insert(SellerLocks(member_id=seller_id, open_locks=0, updated_at=ctx.uow.now)).on_conflict(
+        target=SellerLocks.member_id, action="DO NOTHING"
+    )
+    counted = await SellerLocks.update(
+        {SellerLocks.open_locks: SellerLocks.open_locks + 1, SellerLocks.updated_at: ctx.uow.now}
+    ).where((SellerLocks.member_id == seller_id) & (SellerLocks.open_locks < limit)).returning(SellerLocks.id)
+    if not counted:
+        return (
+            f"you already hold {limit} undelivered locks (the most a seller may hold); "
+            "deliver or release one first"
+        )
+    return None
+
+
+async def _end_lock(uow: UnitOfWork, seller_id: int | None) -> None:
+    if seller_id is None:
+        return
+    await SellerLocks.update(
+        {SellerLocks.open_locks: SellerLocks.open_locks - 1, SellerLocks.updated_at: uow.now}
+    ).where((SellerLocks.member_id == seller_id) & (SellerLocks.open_locks > 0))
+
+
+async def record_release(ctx: TransitionContext) -> None:
+    """Keep the ended lock in the seller's history (who ended it, and why)."""
+    order = ctx.order
+    request = await request_of_order(order.id)
+    if request is None or order.seller_id is None:
+        return
+    await Release.insert(
+        Release(
+            request_id=request["id"],
+            order_id=order.id,
+            seller_id=order.seller_id,
+            by="seller" if ctx.actor_role == "seller" else "buyer",
+            reason=str(ctx.data.get("reason", ""))[:1000],
+            locked_at=order.state_entered_at,
+            at=ctx.uow.now,
+        )
+    )
+    ctx.uow.record(
+        RequestReleased(
+            request_id=request["id"],
+            order_id=order.id,
+            buyer_id=order.buyer_id,
+            seller_id=order.seller_id,
+            by="seller" if ctx.actor_role == "seller" else "buyer",
+        ),
+        subject=f"request:{request['id']}",
+        actor_id=ctx.actor_id,
+    )
+
+
+async def request_moved(ctx: TransitionContext) -> None:
+    """The request row, its listing and the lock counter follow the order's move."""
+    uow, order, transition = ctx.uow, ctx.order, ctx.transition
+    request = await request_of_order(order.id)
+    if request is None:
+        return
+    name, target = transition.name, transition.target
+    changes: dict[Any, Any] = {Request.status: target, Request.updated_at: uow.now}
+    subject = f"request:{request['id']}"
+    listing_move: str | None = None
+    if name == "lock":
+        changes[Request.seller_id] = ctx.actor_id
+        listing_move = "pause"
+        uow.record(
+            RequestLocked(
+                request_id=request["id"],
+                order_id=order.id,
+                buyer_id=order.buyer_id,
+                seller_id=ctx.actor_id or 0,
+            ),
+            subject=subject,
+            actor_id=ctx.actor_id,
+        )
+    elif target == "open":
+        returned = name != "paid"
+        changes.update({Request.seller_id: None, Request.opened_at: uow.now})
+        listing_move = "resume" if returned else "publish"
+        uow.record(opened_event(request, returned=returned), subject=subject, actor_id=ctx.actor_id)
+    elif target in FINAL:
+        listing_move = "close"
+        if target == "cancelled":
+            kind = "expired" if name == "expire" else "cancelled"
+            uow.record(
+                RequestClosed(request_id=request["id"], buyer_id=order.buyer_id, status=kind),
+                subject=subject,
+                actor_id=ctx.actor_id,
+            )
+    if name in LOCK_ENDS and order.process == REQUEST_PROCESS:
+        await _end_lock(uow, order.seller_id)
+    await Request.update(changes).where(Request.id == request["id"])
+    if listing_move is not None:
+        await _move_listing(uow, request["listing_id"], listing_move, ctx.actor_id)
+
+
+async def _move_listing(uow: UnitOfWork, listing_id: int, action: str, actor_id: int | None) -> None:
+    """Move the request's listing unless it is there already (an operator may have closed it)."""
+    try:
+        await move_listing_in(uow, listing_id, action, actor_id=actor_id)
+    except Conflict:  # not in a state this move leaves (e.g. closed by an operator): keep it
+        pass
+
+
+def opened_event(request: dict[str, Any], *, returned: bool = False) -> RequestOpened:
+    return RequestOpened(
+        request_id=request["id"],
+        buyer_id=request["buyer_id"],
+        mode=request["mode"],
+        category_id=request["category_id"],
+        category=request["category"],
+        service_type=request["service_type"],
+        price=request["price"],
+        currency=request["currency"],
+        returned=returned,
+    )
+
+
+async def on_order_events(runtime: Runtime, events: list[DomainEvent]) -> None:
+    """After the commit: moves the dispute engine made (reported, refunded, completed by an
+    operator, back to delivered) reach the request row, and a finished request's listing
+    closes."""
+    moves = [
+        e.data
+        for e in events
+        if e.name == "order.transitioned"
+        and e.data.get("process") in PROCESSES
+        and str(e.data.get("transition", "")).startswith("dispute")
+    ]
+    for data in moves:
+        order_id = int(data["order_id"])
+        state = str(data["to_state"])
+        async with runtime.unit_of_work() as uow:
+            request = await request_of_order(order_id)
+            if request is None or request["status"] == state:
+                continue
+            await Request.update({Request.status: state, Request.updated_at: uow.now}).where(
+                Request.id == request["id"]
+            )
+            if state in FINAL:
+                await _move_listing(uow, request["listing_id"], "close", None)
