@@ -51,6 +51,8 @@ class SweepReport(msgspec.Struct):
     method_syncs: dict[str, Any] = {}
     #: orders whose escrow does not hold what it must, when this sweep checked them
     escrow_problems: list[str] = []
+    #: what plugins' sweeps did (``agorakit_sweep``), counts by name
+    plugins: dict[str, int] = {}
 
 
 async def sweep(runtime: Runtime, *, refresh_clock: bool = True) -> SweepReport:
@@ -64,6 +66,7 @@ async def sweep(runtime: Runtime, *, refresh_clock: bool = True) -> SweepReport:
     expired = await expire_payments(runtime)
     vouchers = await expire_vouchers(runtime)
     timers = await fire_due_timers(runtime)
+    plugins = await plugin_sweeps(runtime)
     synced = await sync_methods(runtime)  # provider-backed methods (PayPal), before the emails
     emails = await deliver_emails(runtime)
     escrow = await check_escrows(runtime)
@@ -79,10 +82,19 @@ async def sweep(runtime: Runtime, *, refresh_clock: bool = True) -> SweepReport:
         emails_failed=emails.failed,
         method_syncs=synced,
         escrow_problems=escrow,
+        plugins=plugins,
     )
     if any(msgspec.to_builtins(report).values()):
         log.info("sweep: %s", msgspec.to_builtins(report))
     return report
+
+
+async def plugin_sweeps(runtime: Runtime) -> dict[str, int]:
+    """Run every plugin's ``agorakit_sweep``; the non-zero counts they report."""
+    out: dict[str, int] = {}
+    for counts in await runtime.hooks.collect("agorakit_sweep", runtime=runtime):
+        out.update({name: count for name, count in (counts or {}).items() if count})
+    return out
 
 
 async def next_due(
@@ -90,7 +102,8 @@ async def next_due(
 ) -> datetime | None:
     """The earliest instant after ``after`` (or at or before ``until``) at which the sweep
     has something to do: a pending order timer, an open payment's or an issued voucher's
-    expiry, an email's next attempt.  None: nothing in that range.  A test clock steps through these instants."""
+    expiry, an email's next attempt, a plugin's (``agorakit_next_due``).  None: nothing in
+    that range.  A test clock steps through these instants."""
     from agorakit.money.payments import OPEN_STATUSES
     from agorakit.money.tables import Payment, Voucher
     from agorakit.notifications.tables import EmailOutbox
@@ -110,6 +123,11 @@ async def next_due(
         row = await column._meta.table.select(column.as_alias("due")).where(where).order_by(column).first()
         if row is not None:
             found.append(row["due"])
+    found += [
+        due
+        for due in await runtime.hooks.collect("agorakit_next_due", runtime=runtime, after=after, until=until)
+        if due
+    ]
     return min(found, default=None)
 
 
