@@ -88,6 +88,12 @@ async def agorakit_sweep(runtime):
 
 
 @hookimpl
+async def agorakit_next_due(after, until):
+
+    return await offers.next_expiry(after, until)
+
+
+@hookimpl
 def agorakit_event_types():
 
     return EVENTS

@@ -25,6 +25,8 @@ from agorakit.plugins.prepaid.schemas import AcceptOffer, MakeOffer, PrepaidOffe
 from agorakit.plugins.prepaid.tables import Offer, Request
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
     from agorakit.accounts import MemberOut
     from agorakit.runtime import Runtime, UnitOfWork
 
@@ -309,3 +311,16 @@ async def expire_classic(runtime: Runtime, *, limit: int = 200) -> int:
         expired += await close_classic(runtime, row, status="expired", actor_id=None)
     return expired
 
+
+
+async def next_expiry(after: datetime | None, until: datetime | None) -> datetime | None:
+    """When the next open classic request expires, in the range the worker asks about."""
+    query = Request.select(Request.expires_at).where(
+        (Request.status == "open") & (Request.mode == "classic") & Request.expires_at.is_not_null()
+    )
+    if after is not None:
+        query = query.where(Request.expires_at > after)
+    elif until is not None:
+        query = query.where(Request.expires_at <= until)
+    row = await query.order_by(Request.expires_at).first()
+    return row["expires_at"] if row is not None else None
