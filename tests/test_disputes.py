@@ -185,6 +185,7 @@ async def test_open_dispute_holds_the_order_and_captures_evidence(client, runtim
     assert evidence["order"]["amount"] == "5.00"
     assert [h["transition"] for h in evidence["history"]] == ["create", "paid", "deliver"]
     assert "messages" in evidence and "proofs" in evidence
+    assert evidence["listing"] is None  # an order without a listing (a gig's carries its text)
 
     order = (await client.get(f"/orders/{order_id}", headers=buyer.headers)).json()
     assert order["state"] == "disputed"
@@ -486,6 +487,16 @@ async def test_operator_queue_flags_overdue_disputes(client, runtime, make_membe
         "validation_error",
         fields={"status"},
     )
+    # one model's reports: the disputes of its processes only
+    everything = "/operator/disputes?status=resolved"
+    of_jobs = (await client.get(f"{everything}&process=disputejob", headers=operator.headers)).json()["items"]
+    assert one["id"] in [d["id"] for d in of_jobs]
+    of_leads = (await client.get(f"{everything}&process=disputelead", headers=operator.headers)).json()["items"]
+    assert of_leads == []
+    both = (
+        await client.get(f"{everything}&process=disputelead&process=disputejob", headers=operator.headers)
+    ).json()["items"]
+    assert one["id"] in [d["id"] for d in both]
 
 
 @pytest.mark.postgres_only("proves row locking under concurrency on PostgreSQL")

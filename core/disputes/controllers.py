@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
 from agorakit.disputes import service
 from agorakit.disputes.schemas import DisputeOut, DisputePage, DisputeReasons, OpenDispute, ResolveDispute
+from agorakit.errors import FieldError, ValidationFailed
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.pagination import DEFAULT_LIMIT
@@ -75,11 +78,17 @@ class OperatorDisputeController(Controller):
         runtime: NamedDependency[Runtime],
         status: FromQuery[service.Status | None] = "open",
         overdue: FromQuery[bool | None] = None,
+        process: Annotated[
+            list[str] | None,
+            QueryParameter(description="only disputes of orders of these processes (repeat the parameter)"),
+        ] = None,
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> DisputePage:
+        if process and len(process) > 20:
+            raise ValidationFailed([FieldError("process", "name at most 20 processes")])
         items, next_cursor = await service.dispute_queue(
-            runtime, status=status, overdue=overdue, cursor=cursor, limit=limit
+            runtime, status=status, overdue=overdue, cursor=cursor, limit=limit, processes=process
         )
         return DisputePage(items=items, next_cursor=next_cursor)
 

@@ -23,6 +23,7 @@ import msgspec
 
 from agorakit import orders
 from agorakit.accounts.roles import is_operator
+from agorakit.catalog.tables import Listing
 from agorakit.db import is_unique_violation
 from agorakit.disputes.events import DisputeOpened
 from agorakit.disputes.events import DisputeResolved as DisputeResolvedEvent
@@ -168,13 +169,24 @@ async def order_disputes(runtime: Runtime, order_id: int, *, caller: MemberOut) 
 
 
 async def dispute_queue(
-    runtime: Runtime, *, status: str | None, overdue: bool | None, cursor: str | None, limit: int
+    runtime: Runtime,
+    *,
+    status: str | None,
+    overdue: bool | None,
+    cursor: str | None,
+    limit: int,
+    processes: list[str] | None = None,
 ) -> tuple[list[DisputeOut], str | None]:
-    """The operators' queue: oldest first; ``overdue`` keeps open ones past their target."""
+    """The operators' queue: oldest first; ``overdue`` keeps open ones past their target;
+    ``processes`` keeps the disputes of orders of those processes (one model's reports)."""
     now = runtime.clock.now()
     query = Dispute.select().order_by(Dispute.id).limit(limit + 1).output(load_json=True)
     if status:
         query = query.where(Dispute.status == status)
+    if processes:
+        query = query.where(
+            Dispute.order_id.is_in(Order.select(Order.id).where(Order.process.is_in(processes)))
+        )
     if overdue is True:
         query = query.where((Dispute.status == "open") & (Dispute.due_at < now))
     elif overdue is False:
@@ -307,8 +319,18 @@ async def _evidence(order: dict[str, Any]) -> dict[str, Any]:
     history = await OrderEvent.select().where(OrderEvent.order == order_id).order_by(OrderEvent.seq)
     proofs = await Proof.select().where(Proof.order == order_id).order_by(Proof.id).output(load_json=True)
     messages = await transcript(f"order:{order_id}")
+    listing = None
+    if order["listing_id"] is not None:
+        listing = await (
+            Listing.select(Listing.id, Listing.kind, Listing.title, Listing.description, Listing.attributes)
+            .where(Listing.id == order["listing_id"])
+            .first()
+            .output(load_json=True)
+        )
     return _jsonable(
         {
+            # what was sold or asked for (a gig's text, a request's details), as it was
+            "listing": listing,
             "order": {
                 "id": order_id,
                 "process": order["process"],
