@@ -16,6 +16,7 @@ from agorakit.plugins.prepaid.events import EVENTS
 from agorakit.plugins.prepaid.piccolo_app import APP_CONFIG
 from agorakit.plugins.prepaid.process import LOCK_LIMIT, RECORD_RELEASE, SYNC, offer_process, request_process
 from agorakit.plugins.prepaid.offers_routes import OfferController
+from agorakit.plugins.prepaid.operator import OperatorPrepaidController
 from agorakit.plugins.prepaid.routes import RequestController
 from agorakit.plugins.prepaid.schemas import RequestAttributes
 from agorakit.plugins.prepaid.settings import PrepaidSettings
@@ -39,7 +40,7 @@ def agorakit_tables():
 @hookimpl
 def agorakit_routes():
 
-    return [RequestController, OfferController]
+    return [RequestController, OfferController, OperatorPrepaidController]
 
 
 @hookimpl

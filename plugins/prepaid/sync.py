@@ -10,6 +10,7 @@ request after the commit (:func:`on_order_events`).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from agorakit.catalog import move_listing_in
@@ -99,6 +100,10 @@ async def request_moved(ctx: TransitionContext) -> None:
         return
     name, target = transition.name, transition.target
     changes: dict[Any, Any] = {Request.status: target, Request.updated_at: uow.now}
+    if target == "in_progress":  # locked, or an accepted offer paid: the timeframe runs
+        changes[Request.due_at] = uow.now + timedelta(hours=request["timeframe_hours"])
+    elif order.state == "in_progress":
+        changes[Request.due_at] = None
     subject = f"request:{request['id']}"
     listing_move: str | None = None
     if name == "lock":

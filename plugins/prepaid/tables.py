@@ -37,6 +37,9 @@ class Request(Table, tablename="prepaid_request"):
     seller_id = Integer(null=True, default=None, index=True, help_text="The seller who locked it or won it.")
     offer_id = Integer(null=True, default=None, help_text="The accepted offer (classic).")
     expires_at = Timestamptz(null=True, default=None, help_text="When an open classic request expires.")
+    due_at = Timestamptz(
+        null=True, default=None, index=True, help_text="The delivery deadline while in progress (stuck locks)."
+    )
     opened_at = Timestamptz(null=True, default=None, help_text="When it last entered the feed.")
     idempotency_key = Varchar(length=200, null=True, default=None, help_text="The creating request's key.")
     created_at = Timestamptz()

@@ -1,0 +1,148 @@
+"""Operators' routes of the prepaid model, under ``/operator/prepaid``.
+
+Access applications and their revocation are the core's qualifications
+(``/operator/qualifications``); reports are the core's disputes
+(``/operator/disputes?process=prepaid_request&process=prepaid_offer``).  Here: locks past
+their timeframe, offers held by the screening, and every request.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, QueryParameter
+
+from agorakit.accounts import operator_only
+from agorakit.errors import Conflict, NotFound
+from agorakit.http import Id, Limit, MemberRequest, problems
+from agorakit.pagination import decode_cursor, page
+from agorakit.plugins.prepaid.events import OfferDeclined, OfferMade
+from agorakit.plugins.prepaid.offers import offer_row, to_offer
+from agorakit.plugins.prepaid.requests import request_row, to_request
+from agorakit.plugins.prepaid.schemas import PrepaidOfferOut, PrepaidOfferPage, PrepaidRequestPage
+from agorakit.plugins.prepaid.tables import Offer, Request
+from agorakit.runtime import Runtime
+
+
+class RejectOffer(msgspec.Struct, forbid_unknown_fields=True):
+    #: told to the seller
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=1000)]
+
+
+RequestStatus = Annotated[
+    Literal["awaiting_payment", "open", "in_progress", "delivered", "reported", "completed", "refunded", "cancelled", "expired"]
+    | None,
+    QueryParameter(name="status"),
+]
+
+
+async def _page(runtime: Runtime, query: Any, cursor: str | None, limit: int) -> tuple[list, str | None]:
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Request.id > position["id"])
+    rows, next_cursor = page(await query.output(load_json=True), limit, lambda r: {"id": r["id"]})
+    return [await to_request(runtime, r) for r in rows], next_cursor
+
+
+class OperatorPrepaidController(Controller):
+    path = "/operator/prepaid"
+    tags = ["operator"]
+    guards = [operator_only]
+
+    @get(
+        "/locks/stuck",
+        operation_id="prepaidStuckLocks",
+        summary="Requests in progress past their timeframe, the most overdue first",
+    )
+    async def stuck(
+        self, runtime: NamedDependency[Runtime], cursor: FromQuery[str | None] = None, limit: Limit = 20
+    ) -> PrepaidRequestPage:
+        now = runtime.clock.now()
+        query = (
+            Request.select()
+            .where((Request.status == "in_progress") & (Request.due_at < now))
+            .order_by(Request.id)
+            .limit(limit + 1)
+        )
+        items, next_cursor = await _page(runtime, query, cursor, limit)
+        items.sort(key=lambda r: r.deadline or now)
+        return PrepaidRequestPage(items=items, next_cursor=next_cursor)
+
+    @get("/requests", operation_id="prepaidOperatorRequests", summary="Every request, oldest first")
+    async def all_requests(
+        self,
+        runtime: NamedDependency[Runtime],
+        request_status: RequestStatus = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = 20,
+    ) -> PrepaidRequestPage:
+        query = Request.select().order_by(Request.id).limit(limit + 1)
+        if request_status:
+            query = query.where(Request.status == request_status)
+        items, next_cursor = await _page(runtime, query, cursor, limit)
+        return PrepaidRequestPage(items=items, next_cursor=next_cursor)
+
+    @get("/offers/flagged", operation_id="prepaidFlaggedOffers", summary="Offers the screening holds, oldest first")
+    async def flagged(self, cursor: FromQuery[str | None] = None, limit: Limit = 20) -> PrepaidOfferPage:
+        query = (
+            Offer.select(*Offer.all_columns(), Offer.request_id.join_on(Request.id).currency.as_alias("currency"))
+            .where(Offer.status == "flagged")
+            .order_by(Offer.id)
+            .limit(limit + 1)
+        )
+        position = decode_cursor(cursor, keys=("id",))
+        if position is not None:
+            query = query.where(Offer.id > position["id"])
+        rows, next_cursor = page(await query.output(load_json=True), limit, lambda r: {"id": r["id"]})
+        return PrepaidOfferPage(items=[to_offer(r, r["currency"]) for r in rows], next_cursor=next_cursor)
+
+    @post(
+        "/offers/{offer_id:int}/approve",
+        operation_id="prepaidApproveOffer",
+        summary="Let a flagged offer through to the buyer",
+        responses=problems(404, 409),
+        status_code=200,
+    )
+    async def approve(self, request: MemberRequest, runtime: NamedDependency[Runtime], offer_id: Id) -> PrepaidOfferOut:
+        return await _decide(runtime, offer_id, approve=True, actor_id=request.user.id)
+
+    @post(
+        "/offers/{offer_id:int}/reject",
+        operation_id="prepaidRejectOffer",
+        summary="Reject a flagged offer; the seller is told why",
+        responses=problems(404, 409, 422),
+        status_code=200,
+    )
+    async def reject(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], offer_id: Id, data: JSONBody[RejectOffer]
+    ) -> PrepaidOfferOut:
+        return await _decide(runtime, offer_id, approve=False, actor_id=request.user.id, reason=data.reason.strip())
+
+
+async def _decide(runtime: Runtime, offer_id: int, *, approve: bool, actor_id: int, reason: str = "") -> PrepaidOfferOut:
+    row = await offer_row(offer_id)
+    if row is None:
+        raise NotFound(f"there is no offer {offer_id}")
+    request = await request_row(row["request_id"])
+    assert request is not None
+    async with runtime.unit_of_work() as uow:
+        changes: dict[Any, Any] = {Offer.status: "pending" if approve else "rejected"}
+        if not approve:
+            changes[Offer.decided_at] = uow.now
+        done = await Offer.update(changes).where((Offer.id == offer_id) & (Offer.status == "flagged")).returning(Offer.id)
+        if not done:
+            raise Conflict(f"offer {offer_id} is {row['status']}; only a flagged offer is decided")
+        subject = f"request:{request['id']}"
+        if approve:
+            event: Any = OfferMade(
+                offer_id=offer_id, request_id=request["id"], buyer_id=request["buyer_id"], seller_id=row["seller_id"]
+            )
+        else:
+            event = OfferDeclined(offer_id=offer_id, request_id=request["id"], seller_id=row["seller_id"], reason=reason)
+        uow.record(event, subject=subject, actor_id=actor_id)
+    fresh = await offer_row(offer_id)
+    assert fresh is not None
+    return to_offer(fresh, request["currency"])
