@@ -55,7 +55,7 @@ class OperatorPrepaidController(Controller):
     @get(
         "/locks/stuck",
         operation_id="prepaidStuckLocks",
-        summary="Requests in progress past their timeframe, the most overdue first",
+        summary="Requests in progress past their timeframe, oldest request first",
     )
     async def stuck(
         self, runtime: NamedDependency[Runtime], cursor: FromQuery[str | None] = None, limit: Limit = 20
@@ -68,7 +68,6 @@ class OperatorPrepaidController(Controller):
             .limit(limit + 1)
         )
         items, next_cursor = await _page(runtime, query, cursor, limit)
-        items.sort(key=lambda r: r.deadline or now)
         return PrepaidRequestPage(items=items, next_cursor=next_cursor)
 
     @get("/requests", operation_id="prepaidOperatorRequests", summary="Every request, oldest first")
