@@ -14,7 +14,7 @@ import msgspec
 from agorakit.money import Money
 
 Mode = Literal["prepaid", "classic"]
-Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^[a-z0-9][a-z0-9/-]*$")]
+Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 TypeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$", examples=["rank_boost"])]
 Hours = Annotated[int, msgspec.Meta(ge=1, le=24 * 365)]
 Method = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
