@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from agorakit.catalog import category_subtree, category_slugs, qualified_category_ids
+from agorakit.catalog import NotEligible, category_slugs, category_subtree, qualified_category_ids
 from agorakit.money import parse_amount
 from agorakit.pagination import decode_cursor, page
 from agorakit.plugins.prepaid.tables import Request
@@ -44,6 +44,12 @@ async def feed(runtime: Runtime, query: FeedQuery, *, caller: MemberOut) -> tupl
         slugs = await category_slugs()
         wanted = set(await category_subtree([query.category]))
         allowed = {i for i in allowed if slugs.get(i) in wanted}
+        if not allowed:
+            reason = (
+                f"you have no approved access to category {query.category!r} or a category below it; "
+                "apply for it with POST /qualifications"
+            )
+            raise NotEligible(reason, extra={"reasons": [reason]})
     if not allowed:
         return [], None
     currency = query.currency or runtime.settings.site.currency

@@ -104,7 +104,7 @@ class RequestController(Controller):
         "/feed",
         operation_id="prepaidFeed",
         summary="Open requests in the categories you have access to, newest first",
-        responses=problems(422),
+        responses=problems(403, 422),
     )
     async def list_feed(
         self,
