@@ -1,4 +1,5 @@
-"""Catalog: categories and qualifications, listings and moderation, browse and search.
+"""Catalog: categories and qualifications, listings and moderation, text screening,
+browse and search.
 
 The names below are this area's plugin API (``docs/plugin-api.md``); its modules are
 internal.
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
     from agorakit.catalog.moderation import move_listing as move_listing
     from agorakit.catalog.schemas import CreateCategory as CreateCategory
     from agorakit.catalog.schemas import CreateListing as CreateListing
+    from agorakit.catalog.schemas import ScreenFlagOut as ScreenFlagOut
+    from agorakit.catalog.screening import screen_fields as screen_fields
+    from agorakit.catalog.screening import screening_error as screening_error
     from agorakit.catalog.search import listing_texts as listing_texts
     from agorakit.catalog.search import published_listing_texts as published_listing_texts
     from agorakit.catalog.service import category_slugs as category_slugs
@@ -78,6 +82,9 @@ EXPORTS: dict[str, str] = {
     "QualificationApplied": "agorakit.catalog.events",
     "QualificationApproved": "agorakit.catalog.events",
     "QualificationRejected": "agorakit.catalog.events",
+    "ScreenFlagOut": "agorakit.catalog.schemas",
+    "screen_fields": "agorakit.catalog.screening",
+    "screening_error": "agorakit.catalog.screening",
     "submit_listing": "agorakit.catalog.listings",
 }
 __all__ = sorted(EXPORTS)

@@ -182,7 +182,8 @@ class ListingPage(msgspec.Struct):
 
 
 class ScreenFlagOut(msgspec.Struct):
-    #: "title", "description" or "attributes.<name>" (the kind's screened attributes)
+    #: the field the text came from: for a listing "title", "description" or
+    #: "attributes.<name>" (the kind's screened attributes)
     field: str
     reason: str
     match: str
