@@ -2,9 +2,10 @@
 
 The schema fuzzer and the authorization matrix both need a site where the ids in paths
 exist: an operator, a seller and a buyer with a published gig, a paid and delivered
-order with its conversation, an attachment, a report (dispute), a pending deposit, a
-withdrawal, and microjobs campaigns, tasks, a group and an offer (the buyer is the employer,
-the seller the worker).  ``build_world`` makes one and returns the ids by name.
+order with its conversation, an attachment, a qualification application with a file of
+the seller's own, a report (dispute), a pending deposit, a withdrawal, and microjobs
+campaigns, tasks, a group and an offer (the buyer is the employer, the seller the
+worker).  ``build_world`` makes one and returns the ids by name.
 """
 
 from __future__ import annotations
@@ -200,8 +201,22 @@ async def build_world(client, runtime, make_member) -> World:
         ),
         201,
     )
+    portfolio = await _ok(
+        await client.post(
+            "/attachments",
+            files={"file": ("portfolio.png", PNG, "image/png")},
+            data={"scope": f"member:{seller.id}"},
+            headers=seller.headers,
+        ),
+        201,
+    )
     qualification = await _ok(
-        await client.post("/qualifications", json={"category": "design"}, headers=seller.headers), 201
+        await client.post(
+            "/qualifications",
+            json={"category": "design", "note": "Ten years of logos", "attachments": [portfolio["id"]]},
+            headers=seller.headers,
+        ),
+        201,
     )
     ids["qualification_id"] = qualification["id"]
     batch = await _ok(

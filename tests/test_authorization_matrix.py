@@ -102,6 +102,12 @@ MATRIX: dict[str, Rule] = {
     "operatorRejectQualification": operators(
         qualification_id="qualification_id", body={"reason": "no portfolio"}
     ),
+    "updateMyQualification": party(
+        "seller", operator=404, qualification_id="qualification_id", body={"notify": False}
+    ),
+    "operatorRevokeQualification": operators(
+        qualification_id="qualification_id", body={"reason": "copied work"}
+    ),
     "getListing": anyone(listing_id="listing_id"),
     "getListingEligibility": anyone(listing_id="listing_id"),
     "updateListing": party(

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from agorakit.catalog.events import QualificationApplied as QualificationApplied
     from agorakit.catalog.events import QualificationApproved as QualificationApproved
     from agorakit.catalog.events import QualificationRejected as QualificationRejected
+    from agorakit.catalog.events import QualificationRevoked as QualificationRevoked
     from agorakit.catalog.kinds import ListingKind as ListingKind
     from agorakit.catalog.listings import check_can_take as check_can_take
     from agorakit.catalog.listings import create_listing as create_listing
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
     from agorakit.catalog.listings import submit_listing as submit_listing
     from agorakit.catalog.moderation import moderate as moderate
     from agorakit.catalog.moderation import move_listing as move_listing
+    from agorakit.catalog.qualifications import is_qualified as is_qualified
+    from agorakit.catalog.qualifications import qualified_category_ids as qualified_category_ids
+    from agorakit.catalog.qualifications import qualified_members as qualified_members
+    from agorakit.catalog.qualifications import revoke_qualification as revoke_qualification
     from agorakit.catalog.schemas import CreateCategory as CreateCategory
     from agorakit.catalog.schemas import CreateListing as CreateListing
     from agorakit.catalog.schemas import ScreenFlagOut as ScreenFlagOut
@@ -47,7 +52,6 @@ if TYPE_CHECKING:
     from agorakit.catalog.service import category_slugs as category_slugs
     from agorakit.catalog.service import category_subtree as category_subtree
     from agorakit.catalog.service import create_category as create_category
-    from agorakit.catalog.service import is_qualified as is_qualified
 
 EXPORTS: dict[str, str] = {
     "category_slugs": "agorakit.catalog.service",
@@ -61,7 +65,7 @@ EXPORTS: dict[str, str] = {
     "CreateListing": "agorakit.catalog.schemas",
     "get_listing": "agorakit.catalog.listings",
     "get_listings": "agorakit.catalog.listings",
-    "is_qualified": "agorakit.catalog.service",
+    "is_qualified": "agorakit.catalog.qualifications",
     "listing_texts": "agorakit.catalog.search",
     "ListingApproved": "agorakit.catalog.events",
     "ListingClosed": "agorakit.catalog.events",
@@ -82,6 +86,10 @@ EXPORTS: dict[str, str] = {
     "QualificationApplied": "agorakit.catalog.events",
     "QualificationApproved": "agorakit.catalog.events",
     "QualificationRejected": "agorakit.catalog.events",
+    "QualificationRevoked": "agorakit.catalog.events",
+    "qualified_category_ids": "agorakit.catalog.qualifications",
+    "qualified_members": "agorakit.catalog.qualifications",
+    "revoke_qualification": "agorakit.catalog.qualifications",
     "ScreenFlagOut": "agorakit.catalog.schemas",
     "screen_fields": "agorakit.catalog.screening",
     "screening_error": "agorakit.catalog.screening",

@@ -1,6 +1,6 @@
 """Who the catalog tells about its own events (its ``agorakit_notify``): a listing's
 owner when an operator approved, rejected, paused, resumed or closed it, a member when an
-operator decided their qualification application."""
+operator decided their qualification application or revoked their access."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from agorakit.catalog.events import (
     ListingResumed,
     QualificationApproved,
     QualificationRejected,
+    QualificationRevoked,
 )
 from agorakit.catalog.tables import Category, Listing
 from agorakit.db.prepared import Prepared
@@ -94,6 +95,21 @@ async def qualification_decided(event: DomainEvent) -> list[Notice]:
     ]
 
 
+async def qualification_revoked(event: DomainEvent) -> list[Notice]:
+    payload = event.payload
+    assert isinstance(payload, QualificationRevoked)
+    row = await _CATEGORY_NAME.run(payload.category_id)
+    return [
+        Notice(
+            member_id=payload.member_id,
+            category="listings",
+            template="qualification_revoked",
+            context={"category_name": row["name"] if row else "the category", "reason": payload.reason},
+            link="/me/qualifications",
+        )
+    ]
+
+
 async def catalog_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] | None:
     """The catalog's notices for one event (None for the events it does not describe)."""
     if isinstance(event.payload, ListingApproved | ListingRejected):
@@ -102,4 +118,6 @@ async def catalog_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] 
         return await listing_moved(event)
     if isinstance(event.payload, QualificationApproved | QualificationRejected):
         return await qualification_decided(event)
+    if isinstance(event.payload, QualificationRevoked):
+        return await qualification_revoked(event)
     return None
