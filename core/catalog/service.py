@@ -338,3 +338,30 @@ async def is_qualified(member_id: int, category_slug: str) -> bool:
         & (Qualification.category_id == category["id"])
         & (Qualification.status == "approved")
     )
+
+
+#: the categories a member has access to: those an operator approved them for, and every
+#: category below one of them (``{}``: the member's id)
+_ACCESS = (
+    "WITH RECURSIVE access(id) AS ("
+    "SELECT q.category_id FROM core_qualification q WHERE q.member_id = {} AND q.status = 'approved' "
+    "UNION SELECT c.id FROM core_category c JOIN access a ON c.parent_id = a.id) "
+)
+
+
+async def accessible_category_ids(member_id: int) -> list[int]:
+    """The categories the member may work in as a qualified seller: each category an
+    operator approved them for and every category below it (one query)."""
+    rows = await Category.raw(f"{_ACCESS}SELECT id FROM access ORDER BY id", member_id)
+    return [row["id"] for row in rows]
+
+
+async def has_category_access(member_id: int, category_slug: str) -> bool:
+    """Whether an operator approved the member for this category or one above it (one
+    query, whatever the depth)."""
+    rows = await Category.raw(
+        f"{_ACCESS}SELECT c.id FROM core_category c WHERE c.slug = {{}} AND c.id IN (SELECT id FROM access)",
+        member_id,
+        category_slug,
+    )
+    return bool(rows)
