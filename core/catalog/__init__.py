@@ -31,13 +31,16 @@ if TYPE_CHECKING:
     from agorakit.catalog.events import QualificationRejected as QualificationRejected
     from agorakit.catalog.events import QualificationRevoked as QualificationRevoked
     from agorakit.catalog.kinds import ListingKind as ListingKind
+    from agorakit.catalog.kinds import qualified_kinds as qualified_kinds
     from agorakit.catalog.listings import check_can_take as check_can_take
     from agorakit.catalog.listings import create_listing as create_listing
     from agorakit.catalog.listings import get_listing as get_listing
     from agorakit.catalog.listings import get_listings as get_listings
     from agorakit.catalog.listings import submit_listing as submit_listing
+    from agorakit.catalog.listings import take_vetoes as take_vetoes
     from agorakit.catalog.moderation import moderate as moderate
     from agorakit.catalog.moderation import move_listing as move_listing
+    from agorakit.catalog.moderation import move_listing_in as move_listing_in
     from agorakit.catalog.qualifications import is_qualified as is_qualified
     from agorakit.catalog.qualifications import qualified_category_ids as qualified_category_ids
     from agorakit.catalog.qualifications import qualified_members as qualified_members
@@ -81,8 +84,10 @@ EXPORTS: dict[str, str] = {
     "ListingUpdated": "agorakit.catalog.events",
     "moderate": "agorakit.catalog.moderation",
     "move_listing": "agorakit.catalog.moderation",
+    "move_listing_in": "agorakit.catalog.moderation",
     "optional_member": "agorakit.catalog.controllers",
     "published_listing_texts": "agorakit.catalog.search",
+    "qualified_kinds": "agorakit.catalog.kinds",
     "QualificationApplied": "agorakit.catalog.events",
     "QualificationApproved": "agorakit.catalog.events",
     "QualificationRejected": "agorakit.catalog.events",
@@ -94,6 +99,7 @@ EXPORTS: dict[str, str] = {
     "screen_fields": "agorakit.catalog.screening",
     "screening_error": "agorakit.catalog.screening",
     "submit_listing": "agorakit.catalog.listings",
+    "take_vetoes": "agorakit.catalog.listings",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agorakit.accounts import get_members, is_operator
 from agorakit.catalog.events import (
     ListingApproved,
     ListingClosed,
@@ -53,10 +54,16 @@ _PAST = {ListingPaused: "paused", ListingResumed: "resumed", ListingClosed: "clo
 
 
 async def listing_moved(event: DomainEvent) -> list[Notice]:
-    """The owner, when an operator (not they) paused, resumed or closed their listing."""
+    """The owner, when an operator (not they) paused, resumed or closed their listing.
+
+    Any other move (the site's own, without an actor, or a member's through a plugin's
+    ``move_listing_in``, such as a seller taking a request) is the plugin's to tell about."""
     payload = event.payload
     assert isinstance(payload, ListingPaused | ListingResumed | ListingClosed)
-    if payload.owner_id is None or event.actor_id == payload.owner_id:
+    if payload.owner_id is None or event.actor_id is None or event.actor_id == payload.owner_id:
+        return []
+    actor = (await get_members([event.actor_id])).get(event.actor_id)
+    if actor is None or not is_operator(actor):
         return []
     row = await _TITLE.run(payload.listing_id)
     return [
