@@ -186,8 +186,9 @@ def agorakit_screen_text(text: str, context: str) -> list[ScreenFlag] | None:
     """Screen member-written text for off-platform advertising.
 
     Called for listing titles and descriptions, the text attributes a listing kind names
-    in ``screened_attributes`` (context ``"listing.attributes.<name>"``) and message
-    bodies.  The core's default implementation (``trylast``) flags e-mail addresses, phone
+    in ``screened_attributes`` (context ``"listing.attributes.<name>"``), message bodies
+    and the texts plugins screen with :func:`agorakit.catalog.screen_fields` (context
+    ``"<their context>.<field>"``, e.g. ``"offer.message"``).  The core's default implementation (``trylast``) flags e-mail addresses, phone
     numbers and URLs.  Whether a flag blocks the text (422)
     or only marks it for moderators (a listing then always goes to review, a message is
     listed for operators) is the site's ``[listings] screening`` / ``[messaging]

@@ -2,9 +2,12 @@
 
 The schema fuzzer and the authorization matrix both need a site where the ids in paths
 exist: an operator, a seller and a buyer with a published gig, a paid and delivered
-order with its conversation, an attachment, a report (dispute), a pending deposit, a
-withdrawal, and microjobs campaigns, tasks, a group and an offer (the buyer is the employer,
-the seller the worker).  ``build_world`` makes one and returns the ids by name.
+order with its conversation, an attachment, a qualification application with a file of
+the seller's own, a report (dispute), a pending deposit, a withdrawal, and microjobs
+campaigns, tasks, a group and an offer (the buyer is the employer, the seller the
+worker); with the test plugin of requests only qualified members take
+(``tests/takers_helpers.py``), an order without a seller for ``GET /orders/open``.
+``build_world`` makes one and returns the ids by name.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from agorakit.hooks import installed_plugins
 from agorakit.money import ledger
+from agorakit.orders import ItemIn, create_order, registry
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6364f8cf50"
@@ -200,8 +204,22 @@ async def build_world(client, runtime, make_member) -> World:
         ),
         201,
     )
+    portfolio = await _ok(
+        await client.post(
+            "/attachments",
+            files={"file": ("portfolio.png", PNG, "image/png")},
+            data={"scope": f"member:{seller.id}"},
+            headers=seller.headers,
+        ),
+        201,
+    )
     qualification = await _ok(
-        await client.post("/qualifications", json={"category": "design"}, headers=seller.headers), 201
+        await client.post(
+            "/qualifications",
+            json={"category": "design", "note": "Ten years of logos", "attachments": [portfolio["id"]]},
+            headers=seller.headers,
+        ),
+        201,
     )
     ids["qualification_id"] = qualification["id"]
     batch = await _ok(
@@ -217,7 +235,41 @@ async def build_world(client, runtime, make_member) -> World:
     ids["email_id"] = emails["items"][0]["id"]
     events = await _ok(await client.get("/operator/events", headers=operator.headers))
     ids["event_id"] = events["items"][0]["id"]
+    if any(name == "testrequest" for name, _ in registry(runtime).processes):
+        await _open_request(client, runtime, world)
     return world
+
+
+async def _open_request(client, runtime, world: World) -> None:
+    """With the test plugin of requests only qualified members take
+    (``tests/takers_helpers.py``): the buyer's paid request in logo-design, an order
+    without a seller (``open_order_id``) that the seller, approved for logo-design, may
+    take (``GET /orders/open``) and the stranger may not."""
+    buyer, seller, operator = world.buyer, world.seller, world.operator
+    applied = await _ok(
+        await client.post("/qualifications", json={"category": "logo-design"}, headers=seller.headers), 201
+    )
+    await _ok(
+        await client.post(f"/operator/qualifications/{applied['id']}/approve", headers=operator.headers)
+    )
+    body = {
+        "kind": "request",
+        "title": "Redraw our logo as a vector file",
+        "description": "We have a blurry PNG and need an SVG.",
+        "price": usd("30.00"),
+        "category": "logo-design",
+    }
+    posted = await _ok(await client.post("/listings", json=body, headers=buyer.headers), 201)
+    await _ok(await client.post(f"/listings/{posted['id']}/submit", headers=buyer.headers))
+    order = await create_order(
+        runtime,
+        process="testrequest",
+        buyer_id=buyer.id,
+        currency="USD",
+        items=[ItemIn(description=body["title"], unit_price=3000)],
+        listing_id=posted["id"],
+    )
+    world.ids["open_order_id"] = order.id
 
 
 async def _reviewed_order(client, world: World, gig_id: int) -> None:

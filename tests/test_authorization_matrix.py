@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from api_world import all_plugins_config, build_world, usd
+from takers_helpers import RequestPlugin
 
 #: allowed: the request passed authentication and authorization (any status but 401/403/404)
 OK = "ok"
@@ -101,6 +102,12 @@ MATRIX: dict[str, Rule] = {
     "operatorApproveQualification": operators(qualification_id="qualification_id"),
     "operatorRejectQualification": operators(
         qualification_id="qualification_id", body={"reason": "no portfolio"}
+    ),
+    "updateMyQualification": party(
+        "seller", operator=404, qualification_id="qualification_id", body={"notify": False}
+    ),
+    "operatorRevokeQualification": operators(
+        qualification_id="qualification_id", body={"reason": "copied work"}
     ),
     "getListing": anyone(listing_id="listing_id"),
     "getListingEligibility": anyone(listing_id="listing_id"),
@@ -232,6 +239,12 @@ def site_config(tmp_path):
     return all_plugins_config(tmp_path)
 
 
+@pytest.fixture
+def extra_plugins():
+    """Requests only qualified members take: the world gets an order without a seller."""
+    return [("requests", RequestPlugin())]
+
+
 @dataclass
 class Operation:
     operation_id: str
@@ -329,3 +342,24 @@ async def test_each_actor_gets_what_the_matrix_says(client, runtime, make_member
                 wrong.append(f"{operation_id}: answers {want} to the {actor} but does not document it")
     assert calls >= 4 * len(MATRIX)
     assert not wrong, "\n".join(wrong)
+    await check_open_orders(client, world, tokens)
+
+
+async def check_open_orders(client, world, tokens: dict[str, dict[str, str]]) -> None:
+    """``GET /orders/open`` (no id in its path, so not in ``MATRIX``) answers each member
+    with only what they may take: the world's open request to the seller (approved for
+    its category), to no one else; its buyer never; a visitor gets 401."""
+    open_id = world.ids["open_order_id"]
+    seen: dict[str, Any] = {}
+    for actor, headers in tokens.items():
+        response = await client.get("/orders/open", headers=headers)
+        ok = response.status_code == 200
+        seen[actor] = [item["id"] for item in response.json()["items"]] if ok else response.status_code
+    assert seen == {
+        "operator": [],
+        "buyer": [],
+        "seller": [open_id],
+        "stranger": [],
+        "site_owner": [],
+        "anonymous": 401,
+    }

@@ -6,7 +6,7 @@ import pytest
 from catalog_helpers import make_categories
 
 from agorakit import hookimpl
-from agorakit.catalog.service import is_qualified
+from agorakit.catalog import is_qualified
 from agorakit.catalog.tables import Category, Qualification
 
 

@@ -1,9 +1,9 @@
-"""Attachments: files members upload to an order or a conversation.
+"""Attachments: files members upload to an order, a conversation or for themselves.
 
 A file is checked (size, type read from its content), kept by the site's storage
 (``[attachments] storage``; the core ships ``local``) under a random key, and described by
 a ``core_attachment`` row.  Only the parties of its scope (``order:<id>`` or
-``conversation:<id>``) and operators can read it.
+``conversation:<id>``; the member of ``member:<id>``) and operators can read it.
 
 The names below are this area's plugin API (``docs/plugin-api.md``); its modules are
 internal.

@@ -30,9 +30,9 @@ _UPLOAD_FORM = Schema(
         ),
         "scope": Schema(
             type=OpenAPIType.STRING,
-            pattern=r"^(order|conversation):[1-9]\d*$",
-            examples=["order:12", "conversation:5"],
-            description="What the file belongs to",
+            pattern=r"^(order|conversation|member):[1-9]\d*$",
+            examples=["order:12", "conversation:5", "member:7"],
+            description="What the file belongs to: an order, a conversation, or the uploader (member:<your id>)",
         ),
     },
 )
@@ -68,7 +68,7 @@ class AttachmentController(Controller):
         "",
         operation_id="uploadAttachment",
         responses=problems(400, 404, 413, 415, 422),
-        summary="Upload a file for an order or a conversation (multipart/form-data)",
+        summary="Upload a file for an order, a conversation or yourself (multipart/form-data)",
         status_code=HTTP_201_CREATED,
         # The body may be as large as [attachments] max_bytes: read_upload_form enforces it.
         request_max_body_size=None,

@@ -10,7 +10,7 @@ from agorakit.events import Event
 
 
 class AttachmentUploaded(Event, frozen=True, kw_only=True):
-    """A member uploaded a file to an order or a conversation."""
+    """A member uploaded a file for an order, a conversation or themselves (``scope``)."""
 
     name = "attachment.uploaded"
     attachment_id: int

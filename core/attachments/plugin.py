@@ -1,4 +1,5 @@
-"""The core's own plugin for attachments: its table, its routes and the ``local`` storage."""
+"""The core's own plugin for attachments: its table, its routes, the ``local`` storage and
+the ``member:<id>`` scope."""
 
 from __future__ import annotations
 
@@ -37,3 +38,13 @@ def agorakit_storages():
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+def agorakit_scope_access(scope, member):
+    """Files of ``member:<id>``: that member's own (e.g. for a qualification application);
+    only they upload and read them (operators read every file)."""
+    kind, _, ident = scope.partition(":")
+    if kind != "member":
+        return None
+    return ident == str(member.id)

@@ -17,7 +17,7 @@ class AttachmentOut(msgspec.Struct):
     size: int
     #: SHA-256 of the content, hex
     sha256: str
-    #: what the file belongs to: "order:12" or "conversation:5"
+    #: what the file belongs to: "order:12", "conversation:5" or "member:7" (the uploader's own)
     scope: str
     uploaded_by: int
     created_at: datetime

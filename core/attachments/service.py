@@ -1,8 +1,10 @@
 """Uploading, reading and checking attachments.
 
 Who may use a file is decided by its scope: ``order:<id>`` belongs to the order's buyer
-and seller, ``conversation:<id>`` to the conversation's participants.  Anyone else gets a
-404, as if the file did not exist; operators may read every file.  A file is written to
+and seller, ``conversation:<id>`` to the conversation's participants, ``member:<id>`` to
+that member alone (files of their own, such as those a qualification application
+refers to).  Anyone else gets a 404, as if the file did not exist; operators may read
+every file.  A file is written to
 the storage first and its row inserted afterwards; if the row does not make it into the
 database, the file is deleted again.
 """
@@ -32,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("agorakit.attachments")
 
-_SCOPE = re.compile(r"^(order|conversation):([1-9]\d{0,9})$")
+_SCOPE = re.compile(r"^(order|conversation|member):([1-9]\d{0,9})$")
 _MARKUP = re.compile(rb"^\s*<(?:!doctype|html|head|body|script|iframe|svg|\?xml)", re.IGNORECASE)
 #: longest stored file name, in characters
 MAX_FILENAME = 120
@@ -119,7 +121,7 @@ def parse_scope(scope: str | None) -> tuple[str, int]:
     """``"order:12"`` → ``("order", 12)``; anything else is a 422 on ``scope``."""
     match = _SCOPE.fullmatch(scope or "")
     if match is None:
-        message = "say what the file belongs to: order:<id> or conversation:<id>"
+        message = "say what the file belongs to: order:<id>, conversation:<id> or member:<your id>"
         raise ValidationFailed([FieldError("scope", message)])
     return match.group(1), int(match.group(2))
 
@@ -133,7 +135,8 @@ async def check_scope_access(runtime: Runtime, scope: str, member: MemberOut, *,
     """Pass if ``member`` may upload to (``write``) or read files of ``scope``; else 404.
 
     The area that owns the scope's kind decides (``agorakit_scope_access``): orders
-    for ``order:<id>``, messaging for ``conversation:<id>``.
+    for ``order:<id>``, messaging for ``conversation:<id>``, this area for
+    ``member:<id>``.
     """
     kind, ident = parse_scope(scope)
     allowed = await runtime.hooks.first(
@@ -286,8 +289,9 @@ async def attachments_by_ids(ids: list[int]) -> list[AttachmentOut]:
 async def check_attachments(ids: list[int], *, scope: str, member_id: int) -> list[AttachmentOut]:
     """The attachments ``ids`` if every one was uploaded by ``member_id`` for ``scope``.
 
-    Used when a message, a proof or a delivery refers to uploaded files: a member can
-    only attach their own uploads, made for the same order or conversation.  Repeated
+    Used when a message, a proof, a delivery or a qualification application refers to
+    uploaded files: a member can only attach their own uploads, made for the same order,
+    conversation or (``member:<id>``) for themselves.  Repeated
     ids count once.  Otherwise a 422 on ``attachments``.
     """
     unique = list(dict.fromkeys(ids))

@@ -1,4 +1,5 @@
-"""Catalog: categories and qualifications, listings and moderation, browse and search.
+"""Catalog: categories and qualifications, listings and moderation, text screening,
+browse and search.
 
 The names below are this area's plugin API (``docs/plugin-api.md``); its modules are
 internal.
@@ -28,23 +29,33 @@ if TYPE_CHECKING:
     from agorakit.catalog.events import QualificationApplied as QualificationApplied
     from agorakit.catalog.events import QualificationApproved as QualificationApproved
     from agorakit.catalog.events import QualificationRejected as QualificationRejected
+    from agorakit.catalog.events import QualificationRevoked as QualificationRevoked
     from agorakit.catalog.kinds import ListingKind as ListingKind
+    from agorakit.catalog.kinds import qualified_kinds as qualified_kinds
     from agorakit.catalog.listings import check_can_take as check_can_take
     from agorakit.catalog.listings import create_listing as create_listing
     from agorakit.catalog.listings import get_listing as get_listing
     from agorakit.catalog.listings import get_listings as get_listings
     from agorakit.catalog.listings import submit_listing as submit_listing
+    from agorakit.catalog.listings import take_vetoes as take_vetoes
     from agorakit.catalog.moderation import moderate as moderate
     from agorakit.catalog.moderation import move_listing as move_listing
+    from agorakit.catalog.moderation import move_listing_in as move_listing_in
+    from agorakit.catalog.qualifications import is_qualified as is_qualified
+    from agorakit.catalog.qualifications import qualified_category_ids as qualified_category_ids
+    from agorakit.catalog.qualifications import qualified_members as qualified_members
+    from agorakit.catalog.qualifications import revoke_qualification as revoke_qualification
     from agorakit.catalog.schemas import CreateCategory as CreateCategory
     from agorakit.catalog.schemas import CreateListing as CreateListing
+    from agorakit.catalog.schemas import ScreenFlagOut as ScreenFlagOut
+    from agorakit.catalog.screening import screen_fields as screen_fields
+    from agorakit.catalog.screening import screening_error as screening_error
     from agorakit.catalog.search import listing_texts as listing_texts
     from agorakit.catalog.search import published_listing_texts as published_listing_texts
     from agorakit.catalog.service import category_ancestors as category_ancestors
     from agorakit.catalog.service import category_slugs as category_slugs
     from agorakit.catalog.service import category_subtree as category_subtree
     from agorakit.catalog.service import create_category as create_category
-    from agorakit.catalog.service import is_qualified as is_qualified
 
 EXPORTS: dict[str, str] = {
     "category_ancestors": "agorakit.catalog.service",
@@ -59,7 +70,7 @@ EXPORTS: dict[str, str] = {
     "CreateListing": "agorakit.catalog.schemas",
     "get_listing": "agorakit.catalog.listings",
     "get_listings": "agorakit.catalog.listings",
-    "is_qualified": "agorakit.catalog.service",
+    "is_qualified": "agorakit.catalog.qualifications",
     "listing_texts": "agorakit.catalog.search",
     "ListingApproved": "agorakit.catalog.events",
     "ListingClosed": "agorakit.catalog.events",
@@ -75,12 +86,22 @@ EXPORTS: dict[str, str] = {
     "ListingUpdated": "agorakit.catalog.events",
     "moderate": "agorakit.catalog.moderation",
     "move_listing": "agorakit.catalog.moderation",
+    "move_listing_in": "agorakit.catalog.moderation",
     "optional_member": "agorakit.catalog.controllers",
     "published_listing_texts": "agorakit.catalog.search",
+    "qualified_kinds": "agorakit.catalog.kinds",
     "QualificationApplied": "agorakit.catalog.events",
     "QualificationApproved": "agorakit.catalog.events",
     "QualificationRejected": "agorakit.catalog.events",
+    "QualificationRevoked": "agorakit.catalog.events",
+    "qualified_category_ids": "agorakit.catalog.qualifications",
+    "qualified_members": "agorakit.catalog.qualifications",
+    "revoke_qualification": "agorakit.catalog.qualifications",
+    "ScreenFlagOut": "agorakit.catalog.schemas",
+    "screen_fields": "agorakit.catalog.screening",
+    "screening_error": "agorakit.catalog.screening",
     "submit_listing": "agorakit.catalog.listings",
+    "take_vetoes": "agorakit.catalog.listings",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

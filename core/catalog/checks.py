@@ -11,6 +11,7 @@ import msgspec
 
 from agorakit.catalog.kinds import ListingKind, listing_kinds
 from agorakit.catalog.schemas import ListingDraft, ScreenFlagOut
+from agorakit.catalog.screening import screen_fields, screening_error
 from agorakit.errors import FieldError, ValidationFailed
 from agorakit.runtime import Runtime
 from agorakit.text import name_error
@@ -63,21 +64,13 @@ def clean_text(runtime: Runtime, title: str, description: str) -> tuple[str, str
 async def screen(runtime: Runtime, draft: ListingDraft) -> list[ScreenFlagOut]:
     """Run ``agorakit_screen_text`` on the title, the description and the text
     attributes the kind names in ``screened_attributes``."""
-    flags: list[ScreenFlagOut] = []
-    texts = [("title", draft.title), ("description", draft.description)]
+    texts: dict[str, str | None] = {"title": draft.title, "description": draft.description}
     kind = listing_kinds(runtime).get(draft.kind)
     for name in kind.screened_attributes if kind is not None else ():
         value = getattr(draft.attributes, name, None)
-        if isinstance(value, str) and value.strip():
-            texts.append((f"attributes.{name}", value))
-    for field, text in texts:
-        for flag in await runtime.hooks.collect(
-            "agorakit_screen_text", text=text, context=f"listing.{field}"
-        ):
-            out = ScreenFlagOut(field=field, reason=flag.reason, match=flag.match)
-            if out not in flags:
-                flags.append(out)
-    return flags
+        if isinstance(value, str):
+            texts[f"attributes.{name}"] = value
+    return await screen_fields(runtime, texts, context="listing")
 
 
 async def check_draft(runtime: Runtime, draft: ListingDraft) -> list[ScreenFlagOut]:
@@ -90,19 +83,10 @@ async def check_draft(runtime: Runtime, draft: ListingDraft) -> list[ScreenFlagO
     )
     flags = await screen(runtime, draft)
     if flags and runtime.settings.listings.screening == "block":
-        for flag in flags:
-            message = (
-                f"contains {_article(flag.reason)} {flag.reason} ({flag.match!r}); contact details and links "
-                "to other sites are not allowed, members talk through the site"
-            )
-            errors.append(FieldError(flag.field, message))
+        errors += screening_error(flags).errors
     if errors:
         raise ValidationFailed(errors)
     return flags
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def countries_of(attributes: msgspec.Struct | None) -> str:

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts import MemberOut, operator_only
 from agorakit.accounts import service as accounts
-from agorakit.catalog import listings, moderation, search, service
+from agorakit.catalog import listings, moderation, qualifications, search, service
 from agorakit.catalog.schemas import (
     ApplyQualification,
     CategoryNode,
@@ -27,10 +27,12 @@ from agorakit.catalog.schemas import (
     PendingListingPage,
     QualificationOut,
     QualificationPage,
+    QualificationStatus,
     RejectBody,
     Sort,
     UpdateCategory,
     UpdateListing,
+    UpdateMyQualification,
 )
 from agorakit.errors import FieldError, Unauthenticated, ValidationFailed
 from agorakit.http.openapi import problems
@@ -42,6 +44,7 @@ from agorakit.runtime import Runtime
 Currency = Annotated[str | None, QueryParameter(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z]{2}$")]
 PriceText = Annotated[str | None, QueryParameter(max_length=32, description='decimal string, e.g. "12.50"')]
+CategoryFilter = Annotated[str | None, QueryParameter(max_length=60)]
 PUBLIC = {"exclude_from_auth": True}
 
 
@@ -111,27 +114,49 @@ class QualificationController(Controller):
     async def apply(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[ApplyQualification]
     ) -> QualificationOut:
-        return await service.apply_for_qualification(runtime, data, member_id=request.user.id)
+        return await qualifications.apply_for_qualification(runtime, data, member_id=request.user.id)
 
     @get("/me/qualifications", operation_id="listMyQualifications", summary="Your applications, oldest first")
     async def mine(
         self, request: MemberRequest, cursor: FromQuery[str | None] = None, limit: Limit = DEFAULT_LIMIT
     ) -> QualificationPage:
-        items, next_cursor = await service.list_qualifications(
+        items, next_cursor = await qualifications.list_qualifications(
             cursor=cursor, limit=limit, member_id=request.user.id
         )
         return QualificationPage(items=items, next_cursor=next_cursor)
 
+    @patch(
+        "/me/qualifications/{qualification_id:int}",
+        operation_id="updateMyQualification",
+        summary="Choose whether you hear of new work in a category you are approved for",
+    )
+    async def update_mine(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        qualification_id: Id,
+        data: JSONBody[UpdateMyQualification],
+    ) -> QualificationOut:
+        return await qualifications.update_my_qualification(
+            runtime, qualification_id, data, member_id=request.user.id
+        )
+
     @get(
         "/operator/qualifications",
         operation_id="operatorListQualifications",
-        summary="Pending applications, oldest first",
+        summary="Applications in one status (pending by default), oldest first",
         guards=[operator_only],
     )
-    async def pending(
-        self, cursor: FromQuery[str | None] = None, limit: Limit = DEFAULT_LIMIT
+    async def listed(
+        self,
+        status: FromQuery[QualificationStatus] = "pending",
+        category: CategoryFilter = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
     ) -> QualificationPage:
-        items, next_cursor = await service.list_qualifications(cursor=cursor, limit=limit, status="pending")
+        items, next_cursor = await qualifications.list_qualifications(
+            cursor=cursor, limit=limit, status=status, category=category
+        )
         return QualificationPage(items=items, next_cursor=next_cursor)
 
     @post(
@@ -144,7 +169,7 @@ class QualificationController(Controller):
     async def approve(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], qualification_id: Id
     ) -> QualificationOut:
-        return await service.decide_qualification(
+        return await qualifications.decide_qualification(
             runtime, qualification_id, approve=True, actor_id=request.user.id
         )
 
@@ -162,8 +187,26 @@ class QualificationController(Controller):
         qualification_id: Id,
         data: JSONBody[RejectBody],
     ) -> QualificationOut:
-        return await service.decide_qualification(
-            runtime, qualification_id, approve=False, actor_id=request.user.id, reason=data.reason.strip()
+        return await qualifications.decide_qualification(
+            runtime, qualification_id, approve=False, actor_id=request.user.id, reason=data.reason
+        )
+
+    @post(
+        "/operator/qualifications/{qualification_id:int}/revoke",
+        operation_id="operatorRevokeQualification",
+        summary="Revoke an approved member's access to a category, with a reason",
+        guards=[operator_only],
+        status_code=HTTP_200_OK,
+    )
+    async def revoke(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        qualification_id: Id,
+        data: JSONBody[RejectBody],
+    ) -> QualificationOut:
+        return await qualifications.revoke_qualification(
+            runtime, qualification_id, actor_id=request.user.id, reason=data.reason
         )
 
 

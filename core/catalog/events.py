@@ -52,6 +52,16 @@ class QualificationRejected(Event, frozen=True, kw_only=True):
     reason: str
 
 
+class QualificationRevoked(Event, frozen=True, kw_only=True):
+    """An operator revoked a member's approved access to a category, with a reason."""
+
+    name = "qualification.revoked"
+    qualification_id: int
+    member_id: int
+    category_id: int
+    reason: str
+
+
 class ListingEvent(Event, frozen=True, kw_only=True):
     """Base of the events about one listing (``subject`` is ``listing:<listing_id>``): a
     handler that follows every listing change tests ``isinstance(event.payload,
@@ -139,6 +149,7 @@ EVENTS: list[type[Event]] = [
     QualificationApplied,
     QualificationApproved,
     QualificationRejected,
+    QualificationRevoked,
     ListingCreated,
     ListingUpdated,
     ListingSubmitted,

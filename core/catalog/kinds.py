@@ -25,6 +25,12 @@ class ListingKind(msgspec.Struct, frozen=True, kw_only=True):
     index or rank), and ``GET /listings/{id}`` shows one to its owner, operators and the
     members no ``agorakit_can_take`` vetoes (others get 403 ``not_eligible``, visitors
     who are not signed in 401).
+
+    A kind with ``takers="qualified"`` is taken only by members an operator approved for
+    the listing's category or a category above it (``POST /qualifications``): the others
+    get 403 ``not_eligible`` saying so when they take one (or, with
+    ``visible_to="eligible"``, look at one), and its orders do not appear in their
+    ``GET /orders/open``.
     """
 
     #: unique name, e.g. "gig"; also the ``Quote.kind`` fee plugins see
@@ -37,6 +43,9 @@ class ListingKind(msgspec.Struct, frozen=True, kw_only=True):
     charge_fees: bool = True
     #: who sees its listings: everyone, or only the members who may take them
     visible_to: Literal["everyone", "eligible"] = "everyone"
+    #: who may take its listings: any member, or only those with an approved
+    #: qualification in the listing's category or one above it
+    takers: Literal["anyone", "qualified"] = "anyone"
     #: text attributes screened like the title and the description (``agorakit_screen_text``),
     #: e.g. ``("requirements",)``; a flag names the field ``attributes.<name>``
     screened_attributes: tuple[str, ...] = ()
@@ -53,6 +62,7 @@ def listing_kinds(runtime: Runtime) -> dict[str, ListingKind]:
                 raise ConfigError(message)
             kinds[kind.name] = kind
         runtime._unlisted_kinds = tuple(sorted(k.name for k in kinds.values() if k.visible_to == "eligible"))
+        runtime._qualified_kinds = tuple(sorted(k.name for k in kinds.values() if k.takers == "qualified"))
         runtime._listing_kinds = kinds
     return kinds
 
@@ -62,3 +72,9 @@ def unlisted_kinds(runtime: Runtime) -> tuple[str, ...]:
     their listings stay out of browsing, search and search indexes."""
     listing_kinds(runtime)
     return runtime._unlisted_kinds or ()
+
+
+def qualified_kinds(runtime: Runtime) -> tuple[str, ...]:
+    """The names of the kinds only qualified members take (``takers="qualified"``)."""
+    listing_kinds(runtime)
+    return runtime._qualified_kinds or ()

@@ -19,7 +19,7 @@ from msgspec import UNSET
 
 from agorakit.accounts import MemberOut, is_operator
 from agorakit.accounts.tables import Member
-from agorakit.catalog import service
+from agorakit.catalog import qualifications, service
 from agorakit.catalog.checks import check_draft, clean_text, countries_of, kind_named, validate_attributes
 from agorakit.catalog.errors import NotEligible, WrongListingState
 from agorakit.catalog.events import (
@@ -28,7 +28,7 @@ from agorakit.catalog.events import (
     ListingSubmitted,
     ListingUpdated,
 )
-from agorakit.catalog.kinds import ListingKind, unlisted_kinds
+from agorakit.catalog.kinds import ListingKind, qualified_kinds, unlisted_kinds
 from agorakit.catalog.schemas import (
     CreateListing,
     ListingDraft,
@@ -146,8 +146,22 @@ async def to_listings(rows: list[dict[str, Any]], *, slugs: dict[int, str] | Non
 _LISTING = Prepared(lambda id: Listing.select().where(Listing.id == id).first().output(load_json=True))
 
 
+_LISTING_FOR_UPDATE = Prepared(
+    lambda id: Listing.select().where(Listing.id == id).first().output(load_json=True).lock_rows()
+)
+
+
 async def listing_row(listing_id: int) -> dict[str, Any] | None:
     return await _LISTING.run(listing_id)
+
+
+async def locked_listing_row(listing_id: int) -> dict[str, Any] | None:
+    """A listing's row, locked for the rest of the transaction (``FOR UPDATE`` on
+    PostgreSQL; SQLite's one writer serialises instead): two moves of one listing wait
+    for each other, so the second sees the status the first left."""
+    if Listing._meta.db.engine_type != "postgres":
+        return await _LISTING.run(listing_id)
+    return await _LISTING_FOR_UPDATE.run(listing_id)
 
 
 async def get_listing(
@@ -172,7 +186,7 @@ async def get_listing(
             raise Unauthenticated(
                 f"sign in to see listing {listing_id}: only the members who may take it see it"
             )
-        reasons = await _vetoes(runtime, listing, viewer)
+        reasons = await _access_reasons(runtime, listing, viewer)
         if reasons:
             raise NotEligible("; ".join(reasons), extra={"reasons": reasons})
     return listing
@@ -473,17 +487,44 @@ async def eligibility_reasons(runtime: Runtime, listing: ListingOut, member: Mem
         reasons.append("this is your own listing")
     if listing.status != "published":
         reasons.append(f"the listing is {listing.status}, not published")
-    return reasons + await _vetoes(runtime, listing, member)
+    return reasons + await _access_reasons(runtime, listing, member)
 
 
-async def _vetoes(runtime: Runtime, listing: ListingOut, member: MemberOut) -> list[str]:
-    """The plugins' reasons why ``member`` may not take ``listing`` (``agorakit_can_take``)."""
-    vetoes = await runtime.hooks.collect("agorakit_can_take", listing=listing, member=member, runtime=runtime)
-    return [str(veto) for veto in vetoes if veto]
+async def _access_reasons(runtime: Runtime, listing: ListingOut, member: MemberOut) -> list[str]:
+    """Why ``member`` may not take ``listing`` whatever its status: no approved access to
+    its category (a kind with ``takers="qualified"``), and the plugins' vetoes."""
+    reasons: list[str] = []
+    if listing.kind in qualified_kinds(runtime) and not await qualifications.is_qualified(
+        member.id, listing.category
+    ):
+        reasons.append(
+            f"you have no approved access to category {listing.category!r}; "
+            "apply for it with POST /qualifications"
+        )
+    return reasons + (await take_vetoes(runtime, [listing], member))[listing.id]
+
+
+async def take_vetoes(
+    runtime: Runtime, listings: list[ListingOut], member: MemberOut
+) -> dict[int, list[str]]:
+    """The plugins' reasons why ``member`` may not take each of ``listings``
+    (``agorakit_can_take``), by listing id (an empty list: no plugin vetoes it).
+
+    Only the plugins': the listing's status, its owner and its kind's ``takers`` rule are
+    the caller's to check (:func:`check_can_take` checks everything)."""
+    out: dict[int, list[str]] = {}
+    for listing in listings:
+        vetoes = await runtime.hooks.collect(
+            "agorakit_can_take", listing=listing, member=member, runtime=runtime
+        )
+        out[listing.id] = [str(veto) for veto in vetoes if veto]
+    return out
 
 
 async def check_can_take(runtime: Runtime, listing: ListingOut, member: MemberOut) -> None:
-    """Raise 403 ``not_eligible`` (with every reason) unless ``member`` may take ``listing``."""
+    """Raise 403 ``not_eligible`` (with every reason) unless ``member`` may take ``listing``:
+    published, not their own, their access to its category when its kind has
+    ``takers="qualified"``, and no ``agorakit_can_take`` veto."""
     reasons = await eligibility_reasons(runtime, listing, member)
     if reasons:
         raise NotEligible("; ".join(reasons), extra={"reasons": reasons})

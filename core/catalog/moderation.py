@@ -1,11 +1,14 @@
-"""Moving listings (pause, resume, close: owners and operators) and moderation (operators).
+"""Moving listings (pause, resume, close: owners and operators; publish too: a plugin's
+code in its unit of work) and moderation (operators).
 
-Each changing function is one transaction that runs ``agorakit_listing_status_changed``.
+Each changing function is one transaction (or joins the caller's, :func:`move_listing_in`)
+that runs ``agorakit_listing_status_changed``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 
@@ -13,7 +16,9 @@ from agorakit.accounts import MemberOut, is_operator
 from agorakit.catalog.events import (
     ListingApproved,
     ListingClosed,
+    ListingEvent,
     ListingPaused,
+    ListingPublished,
     ListingRejected,
     ListingResumed,
 )
@@ -21,6 +26,7 @@ from agorakit.catalog.listings import (
     epoch_us,
     get_listing,
     listing_row,
+    locked_listing_row,
     publication,
     status_changed,
     to_listings,
@@ -30,9 +36,9 @@ from agorakit.catalog.schemas import ListingOut, PendingListing, ScreenFlagOut
 from agorakit.catalog.tables import Listing
 from agorakit.errors import FieldError, NotFound, ValidationFailed
 from agorakit.pagination import decode_cursor, page
-from agorakit.runtime import Runtime
+from agorakit.runtime import Runtime, UnitOfWork
 
-_MOVES = {
+_MOVES: dict[str, tuple[tuple[str, ...], str, Any, str]] = {
     # action: (allowed from, to, event, past tense)
     "pause": (("published",), "paused", ListingPaused, "paused"),
     "resume": (("paused",), "published", ListingResumed, "resumed"),
@@ -43,6 +49,9 @@ _MOVES = {
         "closed",
     ),
 }
+#: what a plugin's code may also do inside its unit of work (:func:`move_listing_in`):
+#: publish a listing whose publication the plugin drives, without review
+_MOVES_IN = {**_MOVES, "publish": (("draft", "paused"), "published", ListingPublished, "published")}
 
 
 async def move_listing(
@@ -69,27 +78,62 @@ async def move_own_listing(runtime: Runtime, listing_id: int, action: str, *, ow
 async def _move(
     runtime: Runtime, listing_id: int, action: str, *, actor: MemberOut, reason: str | None, any_listing: bool
 ) -> ListingOut:
-    if action not in _MOVES:
-        message = f"unknown action {action!r}; one of: {', '.join(_MOVES)}"
-        raise ValidationFailed([FieldError("action", message, "path")])
-    allowed, target, event, past = _MOVES[action]
+    _check_action(action, _MOVES)
     async with runtime.unit_of_work() as uow:
-        row = await listing_row(listing_id)
+        row = await locked_listing_row(listing_id)
         if row is None or (row["owner_id"] != actor.id and not any_listing):
             raise NotFound(f"you have no listing {listing_id}")
-        if row["status"] not in allowed:
-            raise wrong_state(row, past, allowed)
-        await Listing.update({Listing.status: target, Listing.updated_at: uow.now}).where(
-            Listing.id == listing_id
-        )
-        why = reason if actor.id != row["owner_id"] else None
-        uow.record(
-            event(listing_id=listing_id, owner_id=row["owner_id"], reason=why),
-            subject=f"listing:{listing_id}",
-            actor_id=actor.id,
-        )
-        await status_changed(runtime, uow, row, row["status"], target)
+        await _move_row(uow, row, action, actor_id=actor.id, reason=reason)
     return await get_listing(listing_id, viewer=actor)
+
+
+async def move_listing_in(
+    uow: UnitOfWork, listing_id: int, action: str, *, actor_id: int | None, reason: str | None = None
+) -> None:
+    """Move a listing inside the caller's unit of work, e.g. a plugin's order effect
+    that changes its listing in the transaction of the order's transition.
+
+    ``action``: ``publish`` (draft or paused → published, without review: for kinds
+    whose publication a plugin drives, such as a request published when its payment
+    settles), ``pause``, ``resume`` or ``close``.  No ownership check: the calling code
+    decides who may.  The same events as :func:`move_listing` (``listing.published`` for
+    ``publish``) with ``actor_id`` (None: the site itself), and
+    ``agorakit_listing_status_changed``, in the caller's transaction; ``reason`` is kept
+    when the actor is not the owner.  A move from a status that does not allow it is the
+    409 ``wrong_state``; an unknown listing a 404.
+    """
+    _check_action(action, _MOVES_IN)
+    row = await locked_listing_row(listing_id)
+    if row is None:
+        raise NotFound(f"there is no listing {listing_id}")
+    await _move_row(uow, row, action, actor_id=actor_id, reason=reason)
+
+
+def _check_action(action: str, moves: dict[str, Any]) -> None:
+    if action not in moves:
+        message = f"unknown action {action!r}; one of: {', '.join(moves)}"
+        raise ValidationFailed([FieldError("action", message, "path")])
+
+
+async def _move_row(
+    uow: UnitOfWork, row: dict[str, Any], action: str, *, actor_id: int | None, reason: str | None
+) -> None:
+    """The move of every path: the status checked, the row changed, the event recorded
+    and ``agorakit_listing_status_changed`` run, in ``uow``."""
+    allowed, target, event, past = _MOVES_IN[action]
+    if row["status"] not in allowed:
+        raise wrong_state(row, past, allowed)
+    listing_id = row["id"]
+    changes: dict[Any, Any] = {Listing.status: target, Listing.updated_at: uow.now}
+    if action == "publish":
+        changes.update(publication(uow.now))
+        recorded: ListingEvent = ListingPublished(listing_id=listing_id, kind=row["kind"])
+    else:
+        why = reason if actor_id != row["owner_id"] else None
+        recorded = event(listing_id=listing_id, owner_id=row["owner_id"], reason=why)
+    await Listing.update(changes).where(Listing.id == listing_id)
+    uow.record(recorded, subject=f"listing:{listing_id}", actor_id=actor_id)
+    await status_changed(uow.runtime, uow, row, row["status"], target)
 
 
 def working_seconds(start: datetime, end: datetime) -> float:

@@ -1,11 +1,12 @@
 """Who the catalog tells about its own events (its ``agorakit_notify``): a listing's
 owner when an operator approved, rejected, paused, resumed or closed it, a member when an
-operator decided their qualification application."""
+operator decided their qualification application or revoked their access."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agorakit.accounts import get_members, is_operator
 from agorakit.catalog.events import (
     ListingApproved,
     ListingClosed,
@@ -14,6 +15,7 @@ from agorakit.catalog.events import (
     ListingResumed,
     QualificationApproved,
     QualificationRejected,
+    QualificationRevoked,
 )
 from agorakit.catalog.tables import Category, Listing
 from agorakit.db.prepared import Prepared
@@ -52,10 +54,16 @@ _PAST = {ListingPaused: "paused", ListingResumed: "resumed", ListingClosed: "clo
 
 
 async def listing_moved(event: DomainEvent) -> list[Notice]:
-    """The owner, when an operator (not they) paused, resumed or closed their listing."""
+    """The owner, when an operator (not they) paused, resumed or closed their listing.
+
+    Any other move (the site's own, without an actor, or a member's through a plugin's
+    ``move_listing_in``, such as a seller taking a request) is the plugin's to tell about."""
     payload = event.payload
     assert isinstance(payload, ListingPaused | ListingResumed | ListingClosed)
-    if payload.owner_id is None or event.actor_id == payload.owner_id:
+    if payload.owner_id is None or event.actor_id is None or event.actor_id == payload.owner_id:
+        return []
+    actor = (await get_members([event.actor_id])).get(event.actor_id)
+    if actor is None or not is_operator(actor):
         return []
     row = await _TITLE.run(payload.listing_id)
     return [
@@ -94,6 +102,21 @@ async def qualification_decided(event: DomainEvent) -> list[Notice]:
     ]
 
 
+async def qualification_revoked(event: DomainEvent) -> list[Notice]:
+    payload = event.payload
+    assert isinstance(payload, QualificationRevoked)
+    row = await _CATEGORY_NAME.run(payload.category_id)
+    return [
+        Notice(
+            member_id=payload.member_id,
+            category="listings",
+            template="qualification_revoked",
+            context={"category_name": row["name"] if row else "the category", "reason": payload.reason},
+            link="/me/qualifications",
+        )
+    ]
+
+
 async def catalog_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] | None:
     """The catalog's notices for one event (None for the events it does not describe)."""
     if isinstance(event.payload, ListingApproved | ListingRejected):
@@ -102,4 +125,6 @@ async def catalog_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] 
         return await listing_moved(event)
     if isinstance(event.payload, QualificationApproved | QualificationRejected):
         return await qualification_decided(event)
+    if isinstance(event.payload, QualificationRevoked):
+        return await qualification_revoked(event)
     return None

@@ -40,7 +40,7 @@ def agorakit_event_types():
 
 @hookimpl
 async def agorakit_notify(event, runtime):
-    """Tell a listing's owner about the moderation decision, and an applicant about their
-    qualification (category ``listings``)."""
+    """Tell a listing's owner about the moderation decision, and a member about their
+    qualification's decision or revocation (category ``listings``)."""
 
     return await catalog_notices(event, runtime)

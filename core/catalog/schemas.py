@@ -8,14 +8,18 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from agorakit.attachments import AttachmentOut
 from agorakit.money import Money, parse_amount
 
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=60, examples=["logo-design"])]
 CategoryName = Annotated[str, Meta(min_length=1, max_length=80, examples=["Logo design"])]
 Reason = Annotated[str, Meta(min_length=1, max_length=1000)]
 ListingStatus = Literal["draft", "pending_review", "published", "rejected", "paused", "closed"]
-QualificationStatus = Literal["pending", "approved", "rejected"]
+QualificationStatus = Literal["pending", "approved", "rejected", "revoked"]
 Sort = Literal["newest", "price_asc", "price_desc", "rating", "relevance"]
+#: most files a qualification application may refer to
+MAX_QUALIFICATION_ATTACHMENTS = 10
+AttachmentId = Annotated[int, Meta(ge=1, le=2_147_483_647)]
 
 
 # --------------------------------------------------------------------------------------
@@ -59,9 +63,20 @@ class ApplyQualification(msgspec.Struct, forbid_unknown_fields=True):
     #: slug of the category
     category: Slug
     note: Annotated[str, Meta(max_length=2000)] = ""
+    #: ids of your own files (uploaded with scope ``member:<your id>``), at most 10
+    attachments: Annotated[list[AttachmentId], Meta(max_length=MAX_QUALIFICATION_ATTACHMENTS)] = []
+
+
+class UpdateMyQualification(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields to change; a field left out keeps its value."""
+
+    #: whether you are told of new work in the category (and the categories below it)
+    notify: bool | UnsetType = UNSET
 
 
 class RejectBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Why an operator rejects a listing or an application, or revokes a qualification."""
+
     #: shown to the member
     reason: Reason
 
@@ -78,10 +93,16 @@ class QualificationOut(msgspec.Struct):
     member_id: int
     category: str
     note: str
+    #: the applicant's files (shown to the applicant and operators)
+    attachments: list[AttachmentOut]
     status: QualificationStatus
+    #: why an operator rejected the application or revoked the access
     reason: str | None
+    #: whether the member is told of new work in the category (they change it when approved)
+    notify: bool
     created_at: datetime
     decided_at: datetime | None
+    revoked_at: datetime | None
 
 
 class QualificationPage(msgspec.Struct):
@@ -182,7 +203,8 @@ class ListingPage(msgspec.Struct):
 
 
 class ScreenFlagOut(msgspec.Struct):
-    #: "title", "description" or "attributes.<name>" (the kind's screened attributes)
+    #: the field the text came from: for a listing "title", "description" or
+    #: "attributes.<name>" (the kind's screened attributes)
     field: str
     reason: str
     match: str

@@ -1,16 +1,26 @@
-"""The core's default text screening: off-platform contact details in member text.
+"""Screening member text for off-platform contact details.
 
-Registered as an ordinary ``trylast`` hookimpl of ``agorakit_screen_text``; a site adds
-its own screening plugin next to it (every plugin's flags count).
+:func:`screen_fields` runs every ``agorakit_screen_text`` implementation on named texts
+(a listing's title and description, a plugin's offer message ...) and
+:func:`screening_error` is the 422 a blocked text gets.  The core's default screening is
+an ordinary ``trylast`` hookimpl of ``agorakit_screen_text`` (below); a site adds its own
+screening plugin next to it (every plugin's flags count).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from agorakit import hookimpl
+from agorakit.catalog.schemas import ScreenFlagOut
+from agorakit.errors import FieldError, ValidationFailed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.runtime import Runtime
 
 
 class ScreenFlag(msgspec.Struct, frozen=True):
@@ -40,3 +50,43 @@ def agorakit_screen_text(text: str, context: str) -> list[ScreenFlag]:
     flags += [ScreenFlag("URL", m.group(0)) for m in _URL.finditer(without_emails)]
     flags += [ScreenFlag("phone number", m.group(0).strip()) for m in _PHONE.finditer(without_emails)]
     return flags
+
+
+async def screen_fields(
+    runtime: Runtime, texts: Mapping[str, str | None], *, context: str
+) -> list[ScreenFlagOut]:
+    """Screen each named text with every ``agorakit_screen_text`` implementation.
+
+    ``texts`` maps a field name, as the API names it (``"message"``,
+    ``"details.rank"``), to the member's text; empty and blank texts are skipped.  Each
+    text is screened with the hook context ``"<context>.<field>"`` (a listing's title:
+    ``"listing.title"``).  Returns the flags, each once, in the order of ``texts``; what
+    they do (a 422 with :func:`screening_error`, or a mark for moderators) is the caller's
+    choice.
+    """
+    flags: list[ScreenFlagOut] = []
+    for field, text in texts.items():
+        if not text or not text.strip():
+            continue
+        for flag in await runtime.hooks.collect(
+            "agorakit_screen_text", text=text, context=f"{context}.{field}"
+        ):
+            out = ScreenFlagOut(field=field, reason=flag.reason, match=flag.match)
+            if out not in flags:
+                flags.append(out)
+    return flags
+
+
+def screening_error(flags: list[ScreenFlagOut]) -> ValidationFailed:
+    """The 422 for blocked texts: one error per flag on its field, e.g. ``contains a phone
+    number ('+1 555 010 9999'); contact details and links to other sites are not allowed,
+    members talk through the site``."""
+    return ValidationFailed([FieldError(flag.field, _blocked(flag)) for flag in flags])
+
+
+def _blocked(flag: ScreenFlagOut) -> str:
+    article = "an" if flag.reason[:1].lower() in "aeiou" else "a"
+    return (
+        f"contains {article} {flag.reason} ({flag.match!r}); contact details and links to other sites "
+        "are not allowed, members talk through the site"
+    )

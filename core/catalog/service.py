@@ -1,4 +1,4 @@
-"""Categories and qualifications: each changing function is one transaction."""
+"""Categories: each changing function is one transaction."""
 
 from __future__ import annotations
 
@@ -6,26 +6,12 @@ from typing import Any
 
 from msgspec import UNSET
 
-from agorakit.catalog.events import (
-    CategoryCreated,
-    CategoryUpdated,
-    QualificationApplied,
-    QualificationApproved,
-    QualificationRejected,
-)
-from agorakit.catalog.schemas import (
-    ApplyQualification,
-    CategoryNode,
-    CategoryOut,
-    CreateCategory,
-    QualificationOut,
-    UpdateCategory,
-)
-from agorakit.catalog.tables import Category, Qualification
+from agorakit.catalog.events import CategoryCreated, CategoryUpdated
+from agorakit.catalog.schemas import CategoryNode, CategoryOut, CreateCategory, UpdateCategory
+from agorakit.catalog.tables import Category
 from agorakit.db import is_unique_violation
 from agorakit.db.prepared import Prepared
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
-from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 from agorakit.text import check_name
 
@@ -88,6 +74,7 @@ class CategoryIndex:
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.slugs: dict[int, str] = {r["id"]: r["slug"] for r in rows}
         self.ids: dict[str, int] = {r["slug"]: r["id"] for r in rows}
+        self.parents: dict[int, int | None] = {r["id"]: r["parent_id"] for r in rows}
         self.children: dict[int | None, list[int]] = {}
         self.parents: dict[int, int | None] = {r["id"]: r["parent_id"] for r in rows}
         for row in rows:
@@ -117,6 +104,15 @@ class CategoryIndex:
             current = todo.pop()
             out.append(current)
             todo += self.children.get(current, [])
+        return out
+
+    def ancestors(self, category_id: int) -> list[int]:
+        """The category and every category above it, nearest first (none for an unknown id)."""
+        out: list[int] = []
+        current: int | None = category_id
+        while current is not None and current in self.parents and current not in out:
+            out.append(current)
+            current = self.parents[current]
         return out
 
 
@@ -226,132 +222,3 @@ async def update_category(
             raise _slug_taken(str(cmd.slug)) from None
         raise
     return await get_category(category_id)
-
-
-# --------------------------------------------------------------------------------------
-# Qualifications
-# --------------------------------------------------------------------------------------
-
-
-def _to_qualification(row: dict[str, Any], slugs: dict[int, str]) -> QualificationOut:
-    return QualificationOut(
-        id=row["id"],
-        member_id=row["member_id"],
-        category=slugs.get(row["category_id"], ""),
-        note=row["note"],
-        status=row["status"],
-        reason=row["reason"],
-        created_at=row["created_at"],
-        decided_at=row["decided_at"],
-    )
-
-
-async def get_qualification(qualification_id: int) -> QualificationOut:
-    row = await Qualification.select().where(Qualification.id == qualification_id).first()
-    if row is None:
-        raise NotFound(f"there is no qualification application {qualification_id}")
-    return _to_qualification(row, await category_slugs())
-
-
-async def apply_for_qualification(
-    runtime: Runtime, cmd: ApplyQualification, *, member_id: int
-) -> QualificationOut:
-    """Apply to sell in a category.  One open application per member and category (409)."""
-    try:
-        async with runtime.unit_of_work() as uow:
-            category = await category_by_slug(cmd.category)
-            existing = await Qualification.select(Qualification.status).where(
-                (Qualification.member_id == member_id) & (Qualification.category_id == category["id"])
-            )
-            statuses = {r["status"] for r in existing}
-            if "approved" in statuses:
-                raise Conflict(f"you are already qualified in {cmd.category!r}")
-            if "pending" in statuses:
-                raise _already_pending(cmd.category)
-            rows = await Qualification.insert(
-                Qualification(
-                    member_id=member_id,
-                    category_id=category["id"],
-                    note=cmd.note.strip(),
-                    status="pending",
-                    created_at=uow.now,
-                )
-            ).returning(Qualification.id)
-            qualification_id = rows[0]["id"]
-            applied = QualificationApplied(
-                qualification_id=qualification_id, member_id=member_id, category=cmd.category
-            )
-            uow.record(applied, subject=f"qualification:{qualification_id}", actor_id=member_id)
-    except Exception as exc:
-        if is_unique_violation(exc):  # a concurrent application won
-            raise _already_pending(cmd.category) from None
-        raise
-    return await get_qualification(qualification_id)
-
-
-def _already_pending(slug: str) -> Conflict:
-    return Conflict(f"you already have an open application for {slug!r}; wait for the operators' decision")
-
-
-async def list_qualifications(
-    *, cursor: str | None, limit: int, member_id: int | None = None, status: str | None = None
-) -> tuple[list[QualificationOut], str | None]:
-    """Oldest first (the order operators work through them)."""
-    query = Qualification.select().order_by(Qualification.id).limit(limit + 1)
-    position = decode_cursor(cursor, keys=("id",))
-    if position is not None:
-        query = query.where(Qualification.id > position["id"])
-    if member_id is not None:
-        query = query.where(Qualification.member_id == member_id)
-    if status is not None:
-        query = query.where(Qualification.status == status)
-    rows = await query
-    slugs = await category_slugs()
-    found, next_cursor = page(rows, limit, lambda row: {"id": row["id"]})
-    return [_to_qualification(r, slugs) for r in found], next_cursor
-
-
-async def decide_qualification(
-    runtime: Runtime, qualification_id: int, *, approve: bool, actor_id: int, reason: str | None = None
-) -> QualificationOut:
-    if not approve and not (reason or "").strip():
-        raise ValidationFailed([FieldError("reason", "say why, so the member knows what to change")])
-    async with runtime.unit_of_work() as uow:
-        row = await Qualification.select().where(Qualification.id == qualification_id).first()
-        if row is None:
-            raise NotFound(f"there is no qualification application {qualification_id}")
-        if row["status"] != "pending":
-            raise Conflict(
-                f"application {qualification_id} was already {row['status']}; only pending ones are decided"
-            )
-        status = "approved" if approve else "rejected"
-        await Qualification.update(
-            {
-                Qualification.status: status,
-                Qualification.reason: None if approve else reason,
-                Qualification.decided_by: actor_id,
-                Qualification.decided_at: uow.now,
-            }
-        ).where(Qualification.id == qualification_id)
-        facts = {
-            "qualification_id": qualification_id,
-            "member_id": row["member_id"],
-            "category_id": row["category_id"],
-        }
-        decided = (
-            QualificationApproved(**facts) if approve else QualificationRejected(**facts, reason=reason or "")
-        )
-        uow.record(decided, subject=f"qualification:{qualification_id}", actor_id=actor_id)
-    return await get_qualification(qualification_id)
-
-
-async def is_qualified(member_id: int, category_slug: str) -> bool:
-    """True when an operator approved the member for this category (for eligibility plugins)."""
-    category = await Category.select(Category.id).where(Category.slug == category_slug).first()
-    if category is None:
-        return False
-    return await Qualification.exists().where(
-        (Qualification.member_id == member_id)
-        & (Qualification.category_id == category["id"])
-        & (Qualification.status == "approved")
-    )

@@ -2,10 +2,11 @@
 
 Rules SQLite cannot add to an existing table (the one-open-application index) and the
 full-text search structures (an FTS5 table on SQLite, a ``tsvector`` column on
-PostgreSQL) are created in raw SQL by the area's second migration.
+PostgreSQL) are created in raw SQL by the area's second migration; the index of
+applications by status (the operators' lists) by a later one.
 """
 
-from piccolo.columns import JSON, BigInt, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, BigInt, Boolean, Integer, Text, Timestamptz, Varchar
 
 from agorakit.db.table import Table
 
@@ -21,16 +22,23 @@ class Category(Table, tablename="core_category"):
 
 
 class Qualification(Table, tablename="core_qualification"):
-    """A member's application to sell in a category, and the operator's decision."""
+    """A member's application to sell in a category, the operator's decision, and a later
+    revocation of the access it gave."""
 
     member_id = Integer(index=True, help_text="The applying member.")
     category_id = Integer(index=True, help_text="The category applied for.")
     note = Text(default="", help_text="What the member told the operators.")
-    status = Varchar(length=16, default="pending", help_text="pending | approved | rejected")
-    reason = Text(null=True, default=None, help_text="Why an operator rejected it.")
+    status = Varchar(length=16, default="pending", help_text="pending | approved | rejected | revoked")
+    reason = Text(null=True, default=None, help_text="Why an operator rejected or revoked it.")
     decided_by = Integer(null=True, default=None, help_text="The operator who decided.")
     created_at = Timestamptz()
     decided_at = Timestamptz(null=True, default=None)
+    attachments = JSON(
+        default=[], help_text="Ids of the member's files it refers to (attachments of scope member:<id>)."
+    )
+    notify = Boolean(default=True, help_text="The member wants to hear of new work in the category.")
+    revoked_by = Integer(null=True, default=None, help_text="The operator who revoked the access.")
+    revoked_at = Timestamptz(null=True, default=None)
 
 
 class Listing(Table, tablename="core_listing"):

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from agorakit.orders.fixed_price import deadline_of as deadline_of
     from agorakit.orders.fixed_price import deliver_order as deliver_order
     from agorakit.orders.fixed_price import fixed_price_process as fixed_price_process
+    from agorakit.orders.open import open_orders as open_orders
     from agorakit.orders.payments import pay_order as pay_order
     from agorakit.orders.process import ActorNotAllowed as ActorNotAllowed
     from agorakit.orders.process import DisputePolicy as DisputePolicy
@@ -79,6 +80,7 @@ EXPORTS: dict[str, str] = {
     "merge_order_data": "agorakit.orders.data",
     "merge_order_data_many": "agorakit.orders.data",
     "move_in": "agorakit.orders.engine",
+    "open_orders": "agorakit.orders.open",
     "order_by_id": "agorakit.orders.queries",
     "OrderCreated": "agorakit.orders.events",
     "OrderOut": "agorakit.orders.schemas",

@@ -12,10 +12,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from agorakit.accounts.auth import operator_only
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
+from agorakit.money import parse_amount
 from agorakit.money.controllers import created_or_replayed
 from agorakit.money.schemas import PaymentOut
 from agorakit.orders import engine, proofs, queries, timers
 from agorakit.orders.fixed_price import deliver_order
+from agorakit.orders.open import open_orders
 from agorakit.orders.payments import pay_order
 from agorakit.orders.schemas import (
     DeliverOrder,
@@ -31,6 +33,9 @@ from agorakit.orders.schemas import (
 )
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.runtime import Runtime
+
+Currency = Annotated[str | None, QueryParameter(pattern=r"^[A-Z]{3}$")]
+PriceText = Annotated[str | None, QueryParameter(max_length=32, description='decimal string, e.g. "12.50"')]
 
 
 class OrderController(Controller):
@@ -49,6 +54,42 @@ class OrderController(Controller):
     ) -> OrderPage:
         items, next_cursor = await queries.list_orders(
             runtime, caller=request.user, cursor=cursor, limit=limit, role=role, state=order_state
+        )
+        return OrderPage(items=items, next_cursor=next_cursor)
+
+    @get(
+        "/open",
+        operation_id="listOpenOrders",
+        summary="Orders without a seller that you may take, newest first",
+    )
+    async def list_open(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        process: Annotated[str | None, QueryParameter(max_length=60)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=60)] = None,
+        currency: Currency = None,
+        min_price: PriceText = None,
+        max_price: PriceText = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> OrderPage:
+        if (min_price or max_price) and not currency:
+            currency = runtime.settings.site.currency  # a price means nothing without its currency
+        prices = [
+            parse_amount(text, currency or "", field=name, allow_zero=True) if text else None
+            for name, text in (("min_price", min_price), ("max_price", max_price))
+        ]
+        items, next_cursor = await open_orders(
+            runtime,
+            request.user,
+            process=process,
+            category=category,
+            currency=currency,
+            min_amount=prices[0],
+            max_amount=prices[1],
+            cursor=cursor,
+            limit=limit,
         )
         return OrderPage(items=items, next_cursor=next_cursor)
 
