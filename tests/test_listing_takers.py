@@ -87,6 +87,8 @@ async def test_a_member_without_approved_access_may_neither_see_nor_take_a_reque
         await client.post(fire_path(order.id, "lock"), headers=seller.headers), 403, "not_eligible"
     )
     assert locked["extra"]["reasons"] == [NO_ACCESS]
+    # the order itself is not shown to a member who may not take it: 404, as for anyone's
+    problem(await client.get(f"/orders/{order.id}", headers=seller.headers), 404, "not_found")
     # a pending application, a rejected one and an approval for a sibling give no access
     await qualify(client, operator, seller, "valorant", approve=False)
     await qualify(client, operator, seller, "lol")
@@ -98,6 +100,10 @@ async def test_a_member_without_approved_access_may_neither_see_nor_take_a_reque
     assert (await client.get(path, headers=buyer.headers)).status_code == 200
     assert (await client.get(path, headers=operator.headers)).status_code == 200
     problem(await client.get(path), 401, "unauthenticated")
+    # once approved, the member sees the order they may lock, with the transition
+    await qualify(client, operator, seller, "games")
+    seen = await client.get(f"/orders/{order.id}", headers=seller.headers)
+    assert seen.status_code == 200 and seen.json()["allowed_transitions"] == ["lock"], seen.text
     view = (await client.get(f"/orders/{order.id}", headers=buyer.headers)).json()
     assert (view["state"], view["seller_id"]) == ("open", None)
 

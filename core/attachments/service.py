@@ -26,6 +26,7 @@ from agorakit.attachments.events import AttachmentUploaded
 from agorakit.attachments.schemas import AttachmentOut
 from agorakit.attachments.storage import new_key, storage_for
 from agorakit.attachments.tables import Attachment
+from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import AgorakitError, FieldError, NotFound, ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -284,6 +285,21 @@ async def attachments_by_ids(ids: list[int]) -> list[AttachmentOut]:
         return []
     rows = {r["id"]: r for r in await Attachment.select().where(Attachment.id.is_in(list(set(ids))))}
     return [_to_out(rows[i]) for i in ids if i in rows]
+
+
+_MOVE_SCOPE = Prepared(
+    lambda new, ids, old: Attachment.update({Attachment.scope: new}).where(
+        any_of(Attachment.id, ids) & (Attachment.scope == old)
+    )
+)
+
+
+async def move_to_scope(ids: list[int], *, old: str, new: str) -> None:
+    """Hand the files ``ids`` that belong to ``old`` over to ``new`` (an order's
+    conversation that ended when its seller left keeps its files to itself: they move from
+    ``order:<id>`` to ``conversation:<id>``).  Files of another scope stay where they are."""
+    if ids:
+        await _MOVE_SCOPE.run(new, sorted(set(ids)), old)
 
 
 async def check_attachments(ids: list[int], *, scope: str, member_id: int) -> list[AttachmentOut]:

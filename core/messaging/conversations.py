@@ -1,13 +1,17 @@
 """Conversations: their keys, creating them (idempotent, safe under concurrency), who takes
 part, and who may read and write.
 
-Every conversation has a unique ``key``: ``order:<id>`` (one per order), ``listing:<id>:
-member:<id>`` (one per listing and asking member), ``members:<low>:<high>`` (direct
-messages), or a subject another module chooses (:func:`ensure_conversation`).  Who takes
-part is kept in ``core_conversation_participant``; for an order's conversation it is
-derived from the order's parties whenever the conversation is used, so a seller who
-locks an open request joins it, and one who lets it go leaves it.  Operators may read
-every conversation but do not take part.  Anyone else gets a 404.
+Every conversation has a unique ``key``: ``order:<id>`` (the order's conversation),
+``listing:<id>:member:<id>`` (one per listing and asking member), ``members:<low>:<high>``
+(direct messages), or a subject another module chooses (:func:`ensure_conversation`).
+Who takes part is kept in ``core_conversation_participant``; for an order's conversation
+it is derived from the order's parties whenever the conversation is used, so a seller
+who locks an open request joins it.  When a seller leaves an order (a ``clears_seller``
+transition hands it back to the pool) their conversation with the buyer ends: it is
+renamed ``order:<id>:former:<conversation id>`` and stays theirs and the buyer's to read,
+closed to new messages, and the order's conversation starts anew, so the next seller
+never sees what the buyer and the previous one wrote.  Operators may read every
+conversation but do not take part.  Anyone else gets a 404.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts import is_operator
+from agorakit.attachments.service import move_to_scope
 from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of_sql, none_of
-from agorakit.errors import Forbidden, NotFound
-from agorakit.messaging.tables import Conversation
+from agorakit.errors import Conflict, Forbidden, NotFound
+from agorakit.messaging.tables import Conversation, Message
 from agorakit.messaging.tables import ConversationParticipant as Participant
 from agorakit.orders import order_by_id
 from agorakit.orders.tables import Order
@@ -29,6 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime, UnitOfWork
 
 ORDER_KEY = re.compile(r"^order:([1-9]\d*)$")
+#: an order's conversation that ended when its seller left the order
+FORMER_ORDER_KEY = re.compile(r"^order:([1-9]\d*):former:[1-9]\d*$")
 #: longest conversation key / subject
 MAX_KEY = 120
 
@@ -51,6 +58,23 @@ def kind_of(key: str) -> str:
 def order_id_of(conversation: dict[str, Any]) -> int | None:
     match = ORDER_KEY.fullmatch(conversation["key"])
     return int(match.group(1)) if match else None
+
+
+def is_closed(conversation: dict[str, Any]) -> bool:
+    """Whether a conversation takes no new messages: an order's conversation that ended
+    when its seller left the order."""
+    return FORMER_ORDER_KEY.fullmatch(conversation["key"]) is not None
+
+
+def check_open(conversation: dict[str, Any]) -> None:
+    """A 409 for writing in a closed conversation (:func:`is_closed`)."""
+    match = FORMER_ORDER_KEY.fullmatch(conversation["key"])
+    if match:
+        message = (
+            f"conversation {conversation['id']} ended when its seller left order {match.group(1)}; "
+            "it is kept to read, not to write in"
+        )
+        raise Conflict(message)
 
 
 def scope_of(conversation: dict[str, Any]) -> str:
@@ -152,32 +176,74 @@ def _orders_conversations() -> PreparedRaw:
     )
 
 
+async def _order_threads(order_ids: list[int]) -> dict[int, tuple[list[int], int | None, set[int]]]:
+    """Each existing order's parties (buyer, then seller), the id of its conversation
+    (None: none yet) and that one's participants."""
+    found: dict[int, tuple[list[int], int | None, set[int]]] = {}
+    for row in await _orders_conversations().run(sorted(set(order_ids))):
+        parties = [p for p in (row["buyer_id"], row["seller_id"]) if p is not None]
+        members = found.setdefault(row["id"], (parties, row["conversation"], set()))[2]
+        if row["member_id"] is not None:
+            members.add(row["member_id"])
+    return found
+
+
 async def order_conversations(order_ids: list[int]) -> dict[int, tuple[list[int], int | None]]:
     """Each existing order's parties (buyer, then seller) and the id of its conversation
     when that one has exactly these participants (None: missing, or to be synced)."""
-    found: dict[int, tuple[list[int], int | None, set[int | None]]] = {}
-    for row in await _orders_conversations().run(sorted(set(order_ids))):
-        parties = [p for p in (row["buyer_id"], row["seller_id"]) if p is not None]
-        found.setdefault(row["id"], (parties, row["conversation"], set()))[2].add(row["member_id"])
     return {
         order_id: (parties, conversation if conversation is not None and members == set(parties) else None)
-        for order_id, (parties, conversation, members) in found.items()
+        for order_id, (parties, conversation, members) in (await _order_threads(order_ids)).items()
     }
 
 
 async def sync_order_conversation(uow: UnitOfWork, order_id: int) -> int:
-    """Ensure the order's conversation, its participants being the order's parties now."""
-    found = await order_conversations([order_id])
+    """Ensure the order's conversation, its participants being the order's parties now.
+
+    A conversation with a seller who is no longer the order's ends (:func:`_close`) and
+    a new one starts: a new seller never reads the previous one's messages."""
+    found = await _order_threads([order_id])
     if order_id not in found:
         raise NotFound(f"there is no order {order_id}")
-    parties, conversation = found[order_id]
-    if conversation is not None:  # most often: there already, with these participants
-        return conversation
+    parties, conversation, members = found[order_id]
+    if conversation is not None:
+        if members == set(parties):  # most often: there already, with these participants
+            return conversation
+        if members - set(parties):  # a seller who left the order takes part
+            await _close(conversation, order_id)
     key = f"order:{order_id}"
     conversation_id, created = await ensured(uow, key=key, subject=key, participant_ids=parties)
     if not created:  # a new conversation has only the parties just added
         await _REMOVE_OTHERS.run(conversation_id, parties)
     return conversation_id
+
+
+#: an order's conversation renamed, unless someone else did it first (its key changed)
+_RENAME = Prepared(
+    lambda new_key, id, key: (
+        Conversation.update({Conversation.key: new_key})
+        .where((Conversation.id == id) & (Conversation.key == key))
+        .returning(Conversation.id)
+    )
+)
+_ATTACHED = Prepared(
+    lambda conversation: (
+        Message.select(Message.attachments).where(Message.conversation == conversation).output(load_json=True)
+    )
+)
+
+
+async def _close(conversation_id: int, order_id: int) -> None:
+    """End an order's conversation with a seller who left the order: it keeps its
+    participants (the buyer and that seller, who may still read it) under the key
+    ``order:<id>:former:<conversation id>``, and frees ``order:<id>`` for a new one.  The
+    files its messages carry move from the order's scope to the conversation's, so that
+    they stay its participants' too.  Of concurrent closings one renames it (the others
+    wait for its row and find the key changed)."""
+    key = f"order:{order_id}"
+    if await _RENAME.run(f"{key}:former:{conversation_id}", conversation_id, key):
+        ids = [i for row in await _ATTACHED.run(conversation_id) for i in row["attachments"] or []]
+        await move_to_scope(ids, old=key, new=f"conversation:{conversation_id}")
 
 
 #: participants of a conversation who are not among the members given
@@ -198,13 +264,17 @@ _REMOVE_OTHERS = Prepared(
 # --------------------------------------------------------------------------------------
 
 
+_CONVERSATION = Prepared(lambda id: Conversation.select().where(Conversation.id == id).first())
+
+
 async def conversation_access(
     runtime: Runtime, conversation_id: int, member: MemberOut, *, write: bool
 ) -> dict[str, Any]:
     """The conversation if ``member`` takes part (or, to read, is an operator); else 404."""
-    row = await Conversation.select().where(Conversation.id == conversation_id).first()
+    row = await _CONVERSATION.run(conversation_id)
     if row is not None:
-        if await _takes_part(runtime, row, member.id):
+        taking_part, row = await _takes_part(runtime, row, member.id)
+        if taking_part:
             return row
         if is_operator(member):
             if write:
@@ -219,16 +289,27 @@ async def _is_participant(conversation_id: int, member_id: int) -> bool:
     )
 
 
-async def _takes_part(runtime: Runtime, conversation: dict[str, Any], member_id: int) -> bool:
+async def _takes_part(
+    runtime: Runtime, conversation: dict[str, Any], member_id: int
+) -> tuple[bool, dict[str, Any]]:
+    """Whether ``member_id`` takes part in the conversation, and its row as it is now.
+
+    In an order's conversation whose participants are not the order's parties any more
+    (a seller took the order, or left it), the conversation is synced first: a new seller
+    joins, unless the conversation was another seller's, which ends and stays theirs."""
     order_id = order_id_of(conversation)
+    participant = await _is_participant(conversation["id"], member_id)
     if order_id is None:
-        return await _is_participant(conversation["id"], member_id)
-    if member_id not in await order_parties(runtime, order_id):
-        return False
-    if not await _is_participant(conversation["id"], member_id):
-        async with runtime.unit_of_work() as uow:
-            await sync_order_conversation(uow, order_id)
-    return True
+        return participant, conversation
+    party = member_id in await order_parties(runtime, order_id)
+    if party == participant:
+        return party, conversation
+    async with runtime.unit_of_work() as uow:
+        current = await sync_order_conversation(uow, order_id)
+    if current == conversation["id"]:
+        return party, conversation  # a new seller joined
+    row = await _CONVERSATION.run(conversation["id"])  # it ended: renamed
+    return participant, row or conversation
 
 
 async def participant_ids(conversation_id: int) -> list[int]:

@@ -11,7 +11,7 @@ from agorakit.messaging.controllers import (
     OrderConversationController,
     UnreadController,
 )
-from agorakit.messaging.conversations import conversation_access, scope_of
+from agorakit.messaging.conversations import check_open, conversation_access, scope_of
 from agorakit.messaging.events import EVENTS
 from agorakit.messaging.notices import message_notices
 from agorakit.messaging.piccolo_app import APP_CONFIG
@@ -64,6 +64,8 @@ async def agorakit_scope_access(scope, member, write, runtime):
     if kind != "conversation":
         return None
     conversation = await conversation_access(runtime, int(ident), member, write=write)
+    if write:
+        check_open(conversation)
     if write and scope_of(conversation) != scope:
         message = f"files for this conversation belong to its order: use scope {scope_of(conversation)}"
         raise ValidationFailed([FieldError("scope", message)])

@@ -14,6 +14,7 @@ from agorakit.db.prepared import PreparedInsert, PreparedRaw, any_of_sql
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.messaging.conversations import (
     ORDER_KEY,
+    check_open,
     conversation_access,
     ensure,
     mark_read_up_to,
@@ -203,6 +204,7 @@ async def post_message(
 ) -> MessageOut:
     """A participant writes in a conversation (checked, screened, with their own files)."""
     conversation = await conversation_access(runtime, conversation_id, sender, write=True)
+    check_open(conversation)
     text = clean_body(runtime, cmd.body, cmd.attachments)
     flags = await screen_body(runtime, text)
     ids = await _checked_attachments(cmd.attachments, scope_of(conversation), sender.id)

@@ -9,7 +9,7 @@ from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.attachments import attachments_by_ids
 from agorakit.errors import FieldError, NotFound, ValidationFailed
-from agorakit.messaging.conversations import conversation_access, mark_read_up_to
+from agorakit.messaging.conversations import conversation_access, is_closed, mark_read_up_to
 from agorakit.messaging.schemas import ConversationOut, MessageOut, ParticipantOut, ScreenFlagOut, UnreadOut
 from agorakit.messaging.tables import Conversation, Message
 from agorakit.messaging.tables import ConversationParticipant as Participant
@@ -123,6 +123,7 @@ async def _conversations_out(rows: list[dict[str, Any]], viewer: MemberOut) -> l
             last_message_at=r["last_message_at"],
             last_message=last.get(r["last_message_id"]),
             unread_count=unread.get(r["id"], 0),
+            closed=is_closed(r),
         )
         for r in rows
     ]

@@ -73,6 +73,8 @@ class ConversationOut(msgspec.Struct):
     last_message: MessageOut | None
     #: messages after your last read one that others wrote (0 for operators looking in)
     unread_count: int
+    #: the conversation ended (its seller left the order): kept to read, not to write in
+    closed: bool = False
 
 
 class ConversationPage(msgspec.Struct):

@@ -200,6 +200,24 @@ async def set_escrow_parties(
     await _SET_PARTIES.run(buyer_id, seller_id, escrow(ref), currency)
 
 
+_SET_SELLER = Prepared(
+    lambda seller_id, names: LedgerAccount.update({LedgerAccount.seller_id: seller_id}).where(
+        any_of(LedgerAccount.name, names)
+    )
+)
+
+
+async def set_escrow_sellers(refs: list[tuple[str, int | None]]) -> None:
+    """Record who each escrow ``(ref, seller_id)`` is for now (its seller changed: an open
+    order taken, or handed back); escrows without an account yet are left alone.  One
+    statement per seller."""
+    by_seller: dict[int | None, list[str]] = defaultdict(list)
+    for ref, seller_id in refs:
+        by_seller[seller_id].append(escrow(ref))
+    for seller_id, names in by_seller.items():
+        await _SET_SELLER.run(seller_id, names)
+
+
 async def post(
     uow: UnitOfWork,
     *,

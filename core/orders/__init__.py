@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from agorakit.orders.creation import quote_order as quote_order
     from agorakit.orders.data import merge_order_data as merge_order_data
     from agorakit.orders.data import merge_order_data_many as merge_order_data_many
+    from agorakit.orders.delivery import deliver_order as deliver_order
     from agorakit.orders.engine import TransitionContext as TransitionContext
     from agorakit.orders.engine import fire as fire
     from agorakit.orders.engine import fire_in as fire_in
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from agorakit.orders.events import ProofRejected as ProofRejected
     from agorakit.orders.events import ProofSubmitted as ProofSubmitted
     from agorakit.orders.fixed_price import deadline_of as deadline_of
-    from agorakit.orders.fixed_price import deliver_order as deliver_order
     from agorakit.orders.fixed_price import fixed_price_process as fixed_price_process
     from agorakit.orders.open import open_orders as open_orders
     from agorakit.orders.payments import pay_order as pay_order
@@ -65,7 +65,7 @@ EXPORTS: dict[str, str] = {
     "ActorNotAllowed": "agorakit.orders.process",
     "create_order": "agorakit.orders.creation",
     "deadline_of": "agorakit.orders.fixed_price",
-    "deliver_order": "agorakit.orders.fixed_price",
+    "deliver_order": "agorakit.orders.delivery",
     "DisputePolicy": "agorakit.orders.process",
     "escrow_problem_lines": "agorakit.orders.escrow",
     "fire": "agorakit.orders.engine",

@@ -16,7 +16,7 @@ from agorakit.money import parse_amount
 from agorakit.money.controllers import created_or_replayed
 from agorakit.money.schemas import PaymentOut
 from agorakit.orders import engine, proofs, queries, timers
-from agorakit.orders.fixed_price import deliver_order
+from agorakit.orders.delivery import deliver_order
 from agorakit.orders.open import open_orders
 from agorakit.orders.payments import pay_order
 from agorakit.orders.schemas import (

@@ -24,6 +24,7 @@ from agorakit.catalog import check_can_take, get_listing
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of, none_of
 from agorakit.errors import Conflict, NotFound
 from agorakit.hooks import maybe_await
+from agorakit.money.ledger import set_escrow_sellers
 from agorakit.orders.events import OrderTransitioned
 from agorakit.orders.process import GuardFailed, Process, Transition
 from agorakit.orders.process_registry import registry
@@ -100,7 +101,7 @@ async def _fire(
         raise NotFound(f"there is no order {order_id}")
     transition, actor_role = process.check(name, row["state"], roles, order_id=order_id, settling=settling)
     actor_id = getattr(caller, "id", None)
-    new_seller = actor_id if actor_role == "candidate" else row["seller_id"]
+    new_seller = _seller_after(transition, actor_role, actor_id, row)
     if actor_role == "candidate" and row["listing_id"] is not None:
         await _check_eligible(runtime, row["listing_id"], caller)
     reg = registry(runtime)
@@ -115,6 +116,16 @@ async def _fire(
             raise GuardFailed(str(reason), extra={"guard": guard, "state": row["state"]})
     [after] = await _transition_all(uow, [_Entry(row, context, items, new_seller)])
     return after, items
+
+
+def _seller_after(
+    transition: Transition, actor_role: str, actor_id: int | None, row: dict[str, Any]
+) -> int | None:
+    """The order's seller once ``transition`` has moved it: the candidate who fired it, no
+    one after a ``clears_seller`` transition, else the seller it has."""
+    if transition.clears_seller:
+        return None
+    return actor_id if actor_role == "candidate" else row["seller_id"]
 
 
 @dataclass
@@ -136,6 +147,9 @@ async def _transition_all(
     single form, several orders its set form."""
     first = entries[0].context
     process, transition = first.process, first.transition
+    if transition.clears_seller:  # the history's and the effects' data name who left
+        for entry in entries:
+            entry.context.data = {**entry.context.data, "former_seller_id": entry.row["seller_id"]}
     afters = await _enter_all(
         uow,
         process,
@@ -152,6 +166,9 @@ async def _transition_all(
             await maybe_await(reg.effects[effect](first))
         else:
             await maybe_await(reg.effects[effect].many([e.context for e in entries]))
+    if transition.effects:  # the order's data as the effects left it (``ctx.order``)
+        for entry, after in zip(entries, afters, strict=True):
+            after["data"] = entry.context.order.data
     for entry in entries:
         _record_transition(
             uow,
@@ -161,6 +178,7 @@ async def _transition_all(
             transition.target,
             entry.context.actor_role,
             entry.context.actor_id,
+            former_seller_id=entry.row["seller_id"] if transition.clears_seller else None,
         )
     return afters
 
@@ -183,21 +201,27 @@ _MOVE = Prepared(
         .returning(Order.id)
     )
 )
-#: several orders' move (their rows are locked; a set never changes an order's seller)
-_MOVE_ALL = Prepared(
-    lambda state, at, ids: (
-        Order.update(
-            {
-                Order.state: state,
-                Order.version: Order.version + 1,
-                Order.state_entered_at: at,
-                Order.updated_at: at,
-            }
-        )
-        .where(any_of(Order.id, ids))
-        .returning(Order.id)
-    )
-)
+
+
+def _move_all(clearing: bool) -> Prepared:
+    """Several orders' move (their rows are locked); ``clearing``: their sellers unset (a
+    ``clears_seller`` transition), else kept (a set never gives an order a seller)."""
+
+    def build(state: Any, at: Any, ids: Any) -> Any:
+        values = {
+            Order.state: state,
+            Order.version: Order.version + 1,
+            Order.state_entered_at: at,
+            Order.updated_at: at,
+        }
+        if clearing:
+            values[Order.seller_id] = None
+        return Order.update(values).where(any_of(Order.id, ids)).returning(Order.id)
+
+    return Prepared(build)
+
+
+_MOVE_ALL = {clearing: _move_all(clearing) for clearing in (False, True)}
 _CANCEL_TIMERS = Prepared(
     lambda order: OrderTimer.update({OrderTimer.status: "cancelled"}).where(
         (OrderTimer.order == order) & (OrderTimer.status == "pending")
@@ -233,11 +257,15 @@ async def _enter_all(
         if not moved:
             raise Conflict(f"order {row['id']} changed while {name} was being fired; reload it and try again")
     else:
-        if any(seller_id != row["seller_id"] for row, *_, seller_id in moves):
-            raise ValueError("a set of moves cannot change the orders' sellers")
-        moved = await _MOVE_ALL.run(target, now, ids)
+        clearing = all(seller_id is None for *_, seller_id in moves)
+        if any(seller_id != row["seller_id"] and not clearing for row, *_, seller_id in moves):
+            raise ValueError("a set of moves cannot give the orders sellers")
+        moved = await _MOVE_ALL[clearing].run(target, now, ids)
         if len(moved) != len(ids):
             raise Conflict(f"orders changed while {name} was being fired; firing them one by one")
+    changed = [(row, seller_id) for row, *_, seller_id in moves if seller_id != row["seller_id"]]
+    if changed:  # an escrow shows its seller's pending money: it follows the order's seller
+        await set_escrow_sellers([(f"order:{row['id']}", seller_id) for row, seller_id in changed])
     await _INSERT_HISTORY.run(
         *(
             {
@@ -284,6 +312,8 @@ def _record_transition(
     target: str,
     actor_role: str,
     actor_id: int | None,
+    *,
+    former_seller_id: int | None = None,
 ) -> None:
     """The ``order.transitioned`` event of an order (its row before the move)."""
     uow.record(
@@ -294,6 +324,7 @@ def _record_transition(
             from_state=row["state"],
             to_state=target,
             actor_role=actor_role,
+            former_seller_id=former_seller_id,
         ),
         subject=f"order:{row['id']}",
         actor_id=actor_id,
@@ -390,7 +421,8 @@ async def fire_set(
         context = TransitionContext(
             runtime, uow, before, process, transition, "system", None, {"timer": timer["id"]}
         )
-        firing.append((timer, _Entry(row, context, items[row["id"]], row["seller_id"])))
+        seller = _seller_after(transition, "system", None, row)
+        firing.append((timer, _Entry(row, context, items[row["id"]], seller)))
     refused: list[dict[str, Any]] = []
     for guard in transition.guards if firing else ():
         reasons = await maybe_await(reg.guards[guard].many([entry.context for _, entry in firing]))

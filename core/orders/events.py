@@ -18,8 +18,9 @@ class OrderCreated(Event, frozen=True, kw_only=True):
     state: str
 
 
-class OrderTransitioned(Event, frozen=True, kw_only=True):
-    """An order moved by a transition of its process."""
+class OrderTransitioned(Event, frozen=True, kw_only=True, omit_defaults=True):
+    """An order moved by a transition of its process (``former_seller_id`` only in the
+    data of a transition that took the order from its seller)."""
 
     name = "order.transitioned"
     order_id: int
@@ -28,6 +29,8 @@ class OrderTransitioned(Event, frozen=True, kw_only=True):
     from_state: str
     to_state: str
     actor_role: str
+    #: the seller a ``clears_seller`` transition took off the order (None for any other)
+    former_seller_id: int | None = None
 
 
 class OrderTimerFailed(Event, frozen=True, kw_only=True):

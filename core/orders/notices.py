@@ -8,7 +8,10 @@ The rules that keep members from being told the same thing twice:
 - an order transition fired by a payment (``payment`` in its data) is announced to the
   seller only; the payer hears of the payment itself;
 - order moves outside the process's transitions (a dispute putting an order on hold or
-  resolving it) are announced by the dispute's own events.
+  resolving it) are announced by the dispute's own events;
+- the seller told of a transition is the one it concerns, even when the order has
+  changed hands since: the seller a ``clears_seller`` transition took it from, nobody for
+  the candidate who took it (they did it themselves).
 
 A batch of events reads its orders and their history ahead, in two statements
 (:func:`read_ahead`, entered by notifications through ``agorakit_notices_read_ahead``).
@@ -174,7 +177,7 @@ async def order_transitioned(event: DomainEvent, runtime: Runtime) -> list[Notic
     facts = await _facts(order["id"], name, event.at)
     if "proof" in facts:
         return []  # the proof.* event tells the other party, with the reviewer's reason
-    parties = [("buyer", order["buyer_id"]), ("seller", order["seller_id"])]
+    parties = [("buyer", order["buyer_id"]), ("seller", _seller_told(moved, order))]
     if "payment" in facts:
         parties = [("seller", order["seller_id"])]  # the payer hears of the payment itself
     context = {
@@ -201,6 +204,17 @@ async def order_transitioned(event: DomainEvent, runtime: Runtime) -> list[Notic
         for role, member_id in parties
         if member_id is not None and member_id != event.actor_id
     ]
+
+
+def _seller_told(moved: OrderTransitioned, order: dict[str, Any]) -> int | None:
+    """The seller a transition concerns, whoever holds the order by the time its notice
+    is made: the one it took the order from (``former_seller_id``), the candidate who took
+    it (the actor, who is not told), else the order's seller."""
+    if moved.former_seller_id is not None:
+        return moved.former_seller_id
+    if moved.actor_role == "candidate":
+        return None
+    return order["seller_id"]
 
 
 _PROOF = Prepared(lambda id: Proof.select().where(Proof.id == id).first())

@@ -12,8 +12,8 @@ from agorakit.money.ledger import check_ledger as run_check
 from agorakit.orders.controllers import OperatorTimerController, OrderController
 from agorakit.orders.escrow import escrow_problem_lines
 from agorakit.orders.events import EVENTS
-from agorakit.orders.fixed_price import EFFECTS as FIXED_PRICE_EFFECTS
-from agorakit.orders.fixed_price import GUARDS as FIXED_PRICE_GUARDS
+from agorakit.orders.fixed_price_rules import EFFECTS as FIXED_PRICE_EFFECTS
+from agorakit.orders.fixed_price_rules import GUARDS as FIXED_PRICE_GUARDS
 from agorakit.orders.notices import order_notices, read_ahead
 from agorakit.orders.payments import check_payment_start, on_payment_settled
 from agorakit.orders.piccolo_app import APP_CONFIG

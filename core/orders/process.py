@@ -22,7 +22,8 @@ from agorakit.errors import Conflict, Forbidden, NotFound
 
 #: ``candidate``: a member who is not yet a party of an order without a seller (an open
 #: prepaid request, a microjob position); firing a transition as candidate makes them the
-#: order's seller — of concurrent candidates exactly one wins.
+#: order's seller — of concurrent candidates exactly one wins.  A transition with
+#: ``clears_seller`` hands such an order back to the candidates.
 Actor = Literal["buyer", "seller", "operator", "system", "candidate"]
 ProofEvent = Literal["submitted", "accepted", "rejected", "correction_requested"]
 
@@ -66,6 +67,10 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     effects: tuple[str, ...] = ()
     #: one line for people (docs, errors)
     summary: str = ""
+    #: entering ``target`` through it unsets the order's seller (the order goes back to the
+    #: pool for candidates); the history row's data and the ``order.transitioned`` event
+    #: name the seller who left (``former_seller_id``)
+    clears_seller: bool = False
 
 
 class Timer(msgspec.Struct, frozen=True, kw_only=True):
@@ -157,6 +162,11 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
                     yield f"transition {t.name!r} uses unknown state {state!r}"
             if not t.actors:
                 yield f"transition {t.name!r} has no actors"
+            if t.clears_seller and t.target in states and not self.available(t.target, {"candidate"}):
+                yield (
+                    f"transition {t.name!r} clears the seller but no candidate transition leaves "
+                    f"{t.target!r}: its orders would have nobody to take them"
+                )
         for timer in self.timers:
             if timer.state not in states:
                 yield f"timer on unknown state {timer.state!r}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts.roles import is_operator
+from agorakit.catalog import NotEligible, check_can_take, get_listing
 from agorakit.db.prepared import Prepared
 from agorakit.errors import NotFound
 from agorakit.money.amounts import money
@@ -120,12 +121,11 @@ def roles_of(
 
 
 async def get_order(runtime: Runtime, order_id: int, *, caller: MemberOut | None) -> OrderOut:
-    """An order for one of its parties or an operator; 404 for anyone else."""
+    """An order for one of its parties, an operator, or a member who may take it (an order
+    without a seller whose listing they may take); 404 for anyone else."""
     row = await _order_row(order_id)
     process = registry(runtime).processes.get((row["process"], row["process_version"]))
-    roles = roles_of(row, caller, process)
-    if not roles:
-        raise NotFound(f"there is no order {order_id}")
+    roles = await _visible_roles(runtime, row, caller, process)
     return await _to_order(row, roles=roles, process=process)
 
 
@@ -133,9 +133,27 @@ async def visible_row(runtime: Runtime, order_id: int, *, caller: MemberOut | No
     """The order's row if ``caller`` may see the order (as :func:`get_order` decides), else
     a 404: for a check that needs no more than the row."""
     row = await _order_row(order_id)
-    if not roles_of(row, caller, registry(runtime).processes.get((row["process"], row["process_version"]))):
-        raise NotFound(f"there is no order {order_id}")
+    await _visible_roles(
+        runtime, row, caller, registry(runtime).processes.get((row["process"], row["process_version"]))
+    )
     return row
+
+
+async def _visible_roles(
+    runtime: Runtime, row: dict[str, Any], caller: MemberOut | None, process: Process | None
+) -> frozenset[str]:
+    """The caller's roles on the order, or a 404 when they may not see it: a member who is
+    only a candidate sees an order with a listing only while they may take that listing
+    (e.g. their access to its category), as the listing itself would tell them."""
+    roles = roles_of(row, caller, process)
+    if roles == frozenset({"candidate"}) and row["listing_id"] is not None and caller is not None:
+        try:
+            await check_can_take(runtime, await get_listing(row["listing_id"]), caller)
+        except (NotEligible, NotFound):
+            roles = frozenset()
+    if not roles:
+        raise NotFound(f"there is no order {row['id']}")
+    return roles
 
 
 async def history(runtime: Runtime, order_id: int, *, caller: MemberOut | None) -> list[OrderEventOut]:
