@@ -32,7 +32,13 @@ SERVICE_TYPES: dict[str, Any] = {
             "fields": [
                 {"name": "current_rank", "label": "Current rank", "type": "choice", "choices": RANKS},
                 {"name": "target_rank", "label": "Target rank", "type": "choice", "choices": RANKS},
-                {"name": "notes", "label": "Anything else", "type": "text", "required": False, "max_length": 500},
+                {
+                    "name": "notes",
+                    "label": "Anything else",
+                    "type": "text",
+                    "required": False,
+                    "max_length": 500,
+                },
             ],
         },
         {
@@ -102,7 +108,9 @@ async def market(client, runtime, make_member) -> Market:
     outsider = await make_member(country="US")
     for slug, name, parent in CATEGORIES:
         created = await client.post(
-            "/operator/categories", json={"slug": slug, "name": name, "parent": parent}, headers=operator.headers
+            "/operator/categories",
+            json={"slug": slug, "name": name, "parent": parent},
+            headers=operator.headers,
         )
         assert created.status_code == 201, created.text
     for seller in sellers:

@@ -491,7 +491,9 @@ async def test_operator_queue_flags_overdue_disputes(client, runtime, make_membe
     everything = "/operator/disputes?status=resolved"
     of_jobs = (await client.get(f"{everything}&process=disputejob", headers=operator.headers)).json()["items"]
     assert one["id"] in [d["id"] for d in of_jobs]
-    of_leads = (await client.get(f"{everything}&process=disputelead", headers=operator.headers)).json()["items"]
+    of_leads = (await client.get(f"{everything}&process=disputelead", headers=operator.headers)).json()[
+        "items"
+    ]
     assert of_leads == []
     both = (
         await client.get(f"{everything}&process=disputelead&process=disputejob", headers=operator.headers)

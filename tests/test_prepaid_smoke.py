@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from prepaid_helpers import (  # noqa: F401
+from prepaid_helpers import (
     balances,
     books_are_sound,
     deliver,
@@ -12,6 +12,8 @@ from prepaid_helpers import (  # noqa: F401
     open_request,
     prepaid_config,
 )
+
+__all__ = ["market"]
 
 
 @pytest.fixture

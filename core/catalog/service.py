@@ -76,7 +76,6 @@ class CategoryIndex:
         self.ids: dict[str, int] = {r["slug"]: r["id"] for r in rows}
         self.parents: dict[int, int | None] = {r["id"]: r["parent_id"] for r in rows}
         self.children: dict[int | None, list[int]] = {}
-        self.parents: dict[int, int | None] = {r["id"]: r["parent_id"] for r in rows}
         for row in rows:
             self.children.setdefault(row["parent_id"], []).append(row["id"])
 
@@ -87,15 +86,6 @@ class CategoryIndex:
                 [FieldError(field, f"there is no category {slug!r} (see GET /categories)")]
             )
         return self.ids[slug]
-
-    def ancestors(self, category_id: int) -> list[int]:
-        """The category and every category above it, nearest first."""
-        out: list[int] = []
-        current: int | None = category_id
-        while current is not None and current not in out:
-            out.append(current)
-            current = self.parents.get(current)
-        return out
 
     def descendants(self, category_id: int) -> list[int]:
         """The category and every category below it."""

@@ -13,10 +13,10 @@ from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.prepaid import offers, requests, sync
 from agorakit.plugins.prepaid.events import EVENTS
-from agorakit.plugins.prepaid.piccolo_app import APP_CONFIG
-from agorakit.plugins.prepaid.process import LOCK_LIMIT, RECORD_RELEASE, SYNC, offer_process, request_process
 from agorakit.plugins.prepaid.offers_routes import OfferController
 from agorakit.plugins.prepaid.operator import OperatorPrepaidController
+from agorakit.plugins.prepaid.piccolo_app import APP_CONFIG
+from agorakit.plugins.prepaid.process import LOCK_LIMIT, RECORD_RELEASE, SYNC, offer_process, request_process
 from agorakit.plugins.prepaid.routes import RequestController
 from agorakit.plugins.prepaid.schemas import RequestAttributes
 from agorakit.plugins.prepaid.settings import PrepaidSettings

@@ -35,7 +35,9 @@ class FeedQuery(msgspec.Struct, kw_only=True):
     limit: int = 20
 
 
-async def feed(runtime: Runtime, query: FeedQuery, *, caller: MemberOut) -> tuple[list[PrepaidRequestOut], str | None]:
+async def feed(
+    runtime: Runtime, query: FeedQuery, *, caller: MemberOut
+) -> tuple[list[PrepaidRequestOut], str | None]:
     """The open requests ``caller`` may take (see the module)."""
     from agorakit.plugins.prepaid.requests import to_request
 

@@ -40,7 +40,10 @@ async def lock_request(runtime: Runtime, request_id: int, *, caller: MemberOut) 
     if row["buyer_id"] == caller.id:
         raise Conflict("you cannot lock your own request")
     if row["status"] != "open":
-        raise Conflict(f"request {request_id} is not open for locking (it is {row['status']})", extra={"state": row["status"]})
+        raise Conflict(
+            f"request {request_id} is not open for locking (it is {row['status']})",
+            extra={"state": row["status"]},
+        )
     await fire(runtime, order_id, "lock", caller=caller)
     fresh = await request_row(request_id)
     assert fresh is not None
@@ -72,7 +75,12 @@ async def seller_releases(
     seller_id: int, *, cursor: str | None, limit: int
 ) -> tuple[list[ReleaseOut], str | None]:
     """The locks a seller held that ended without a delivery, newest first."""
-    query = Release.select().where(Release.seller_id == seller_id).order_by(Release.id, ascending=False).limit(limit + 1)
+    query = (
+        Release.select()
+        .where(Release.seller_id == seller_id)
+        .order_by(Release.id, ascending=False)
+        .limit(limit + 1)
+    )
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(Release.id < position["id"])

@@ -18,9 +18,21 @@ from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.money import money, parse_money
 from agorakit.orders import ItemIn, create_order, pay_order
 from agorakit.pagination import decode_cursor, page
-from agorakit.plugins.prepaid.events import OfferAccepted, OfferDeclined, OfferMade, OfferWithdrawn, RequestClosed
+from agorakit.plugins.prepaid.events import (
+    OfferAccepted,
+    OfferDeclined,
+    OfferMade,
+    OfferWithdrawn,
+    RequestClosed,
+)
 from agorakit.plugins.prepaid.process import FEE_KIND, OFFER_PROCESS
-from agorakit.plugins.prepaid.requests import check_price, check_timeframe, request_row, settings_of, to_request
+from agorakit.plugins.prepaid.requests import (
+    check_price,
+    check_timeframe,
+    request_row,
+    settings_of,
+    to_request,
+)
 from agorakit.plugins.prepaid.schemas import AcceptOffer, MakeOffer, PrepaidOfferOut, PrepaidRequestOut
 from agorakit.plugins.prepaid.tables import Offer, Request
 
@@ -55,22 +67,30 @@ async def offer_row(offer_id: int) -> dict[str, Any] | None:
 async def _hold_open(uow: UnitOfWork, request_id: int) -> dict[str, Any]:
     """Hold an open classic request for the rest of the transaction (a row lock on
     PostgreSQL: concurrent offers and acceptances of one request take turns)."""
-    held = await Request.update({Request.updated_at: uow.now}).where(
-        (Request.id == request_id) & (Request.status == "open") & (Request.mode == "classic")
-    ).returning(Request.id)
+    held = (
+        await Request.update({Request.updated_at: uow.now})
+        .where((Request.id == request_id) & (Request.status == "open") & (Request.mode == "classic"))
+        .returning(Request.id)
+    )
     row = await request_row(request_id)
     if row is None:
         raise NotFound(f"there is no request {request_id}")
     if not held:
         if row["mode"] != "classic":
-            raise Conflict(f"request {request_id} is prepaid: lock it instead (POST /prepaid/requests/{request_id}/lock)")
-        raise Conflict(f"request {request_id} is {row['status']}; it takes no offers", extra={"state": row["status"]})
+            raise Conflict(
+                f"request {request_id} is prepaid: lock it instead (POST /prepaid/requests/{request_id}/lock)"
+            )
+        raise Conflict(
+            f"request {request_id} is {row['status']}; it takes no offers", extra={"state": row["status"]}
+        )
     if row["expires_at"] is not None and row["expires_at"] <= uow.now:
         raise Conflict(f"request {request_id} expired at {row['expires_at'].isoformat()}")
     return row
 
 
-async def make_offer(runtime: Runtime, request_id: int, cmd: MakeOffer, *, seller: MemberOut) -> PrepaidOfferOut:
+async def make_offer(
+    runtime: Runtime, request_id: int, cmd: MakeOffer, *, seller: MemberOut
+) -> PrepaidOfferOut:
     settings = settings_of(runtime)
     row = await request_row(request_id)
     if row is None:
@@ -99,14 +119,18 @@ async def make_offer(runtime: Runtime, request_id: int, cmd: MakeOffer, *, selle
         raise screening_error(flags)
     async with runtime.unit_of_work() as uow:
         await _hold_open(uow, request_id)
-        live = await Offer.select(Offer.seller_id).where((Offer.request_id == request_id) & Offer.status.is_in(list(LIVE)))
+        live = await Offer.select(Offer.seller_id).where(
+            (Offer.request_id == request_id) & Offer.status.is_in(list(LIVE))
+        )
         if any(r["seller_id"] == seller.id for r in live):
             raise Conflict(
                 "you already have an offer on this request; withdraw it first to send another",
                 extra={"request_id": request_id},
             )
         if len(live) >= settings.max_offers:
-            raise Conflict(f"request {request_id} has {settings.max_offers} offers already, the most it takes")
+            raise Conflict(
+                f"request {request_id} has {settings.max_offers} offers already, the most it takes"
+            )
         status = "flagged" if flags else "pending"
         [created] = await Offer.insert(
             Offer(
@@ -160,7 +184,9 @@ async def list_offers(
 async def my_offers(
     seller: MemberOut, *, status: str | None, cursor: str | None, limit: int
 ) -> tuple[list[PrepaidOfferOut], str | None]:
-    query = Offer.select(*Offer.all_columns(), Offer.request_id.join_on(Request.id).currency.as_alias("currency"))
+    query = Offer.select(
+        *Offer.all_columns(), Offer.request_id.join_on(Request.id).currency.as_alias("currency")
+    )
     query = query.where(Offer.seller_id == seller.id).order_by(Offer.id, ascending=False).limit(limit + 1)
     if status:
         query = query.where(Offer.status == status)
@@ -178,14 +204,19 @@ async def withdraw_offer(runtime: Runtime, offer_id: int, *, seller: MemberOut) 
     request = await request_row(row["request_id"])
     assert request is not None
     async with runtime.unit_of_work() as uow:
-        done = await Offer.update({Offer.status: "withdrawn", Offer.decided_at: uow.now}).where(
-            (Offer.id == offer_id) & Offer.status.is_in(list(LIVE))
-        ).returning(Offer.id)
+        done = (
+            await Offer.update({Offer.status: "withdrawn", Offer.decided_at: uow.now})
+            .where((Offer.id == offer_id) & Offer.status.is_in(list(LIVE)))
+            .returning(Offer.id)
+        )
         if not done:
             raise Conflict(f"offer {offer_id} is {row['status']}; only a pending offer can be withdrawn")
         uow.record(
             OfferWithdrawn(
-                offer_id=offer_id, request_id=row["request_id"], buyer_id=request["buyer_id"], seller_id=seller.id
+                offer_id=offer_id,
+                request_id=row["request_id"],
+                buyer_id=request["buyer_id"],
+                seller_id=seller.id,
             ),
             subject=f"request:{row['request_id']}",
             actor_id=seller.id,
@@ -206,7 +237,9 @@ async def _decline_others(uow: UnitOfWork, request_id: int, *, keep: int | None,
     )
     for loser in losers:
         uow.record(
-            OfferDeclined(offer_id=loser["id"], request_id=request_id, seller_id=loser["seller_id"], reason=reason),
+            OfferDeclined(
+                offer_id=loser["id"], request_id=request_id, seller_id=loser["seller_id"], reason=reason
+            ),
             subject=f"request:{request_id}",
             actor_id=None,
         )
@@ -225,9 +258,11 @@ async def accept_offer(
         raise Conflict(f"offer {offer_id} is {row['status']}; only a pending offer can be accepted")
     async with runtime.unit_of_work() as uow:
         await _hold_open(uow, request["id"])
-        taken = await Offer.update({Offer.status: "accepted", Offer.decided_at: uow.now}).where(
-            (Offer.id == offer_id) & (Offer.status == "pending")
-        ).returning(Offer.id)
+        taken = (
+            await Offer.update({Offer.status: "accepted", Offer.decided_at: uow.now})
+            .where((Offer.id == offer_id) & (Offer.status == "pending"))
+            .returning(Offer.id)
+        )
         if not taken:
             raise Conflict(f"offer {offer_id} was withdrawn meanwhile")
         order = await create_order(
@@ -236,9 +271,15 @@ async def accept_offer(
             buyer_id=buyer.id,
             seller_id=row["seller_id"],
             currency=request["currency"],
-            items=[ItemIn(kind="base", description=request["title"][:200], unit_price=row["price"], quantity=1)],
+            items=[
+                ItemIn(kind="base", description=request["title"][:200], unit_price=row["price"], quantity=1)
+            ],
             listing_id=request["listing_id"],
-            data={"fee_kind": FEE_KIND, "delivery_hours": row["timeframe_hours"], "request_id": request["id"]},
+            data={
+                "fee_kind": FEE_KIND,
+                "delivery_hours": row["timeframe_hours"],
+                "request_id": request["id"],
+            },
             uow=uow,
         )
         await Request.update(
@@ -278,9 +319,11 @@ async def close_classic(runtime: Runtime, row: dict[str, Any], *, status: str, a
     ``expired``): its listing closes and its live offers are declined.  False when it
     was no longer open."""
     async with runtime.unit_of_work() as uow:
-        done = await Request.update({Request.status: status, Request.updated_at: uow.now}).where(
-            (Request.id == row["id"]) & (Request.status == "open") & (Request.mode == "classic")
-        ).returning(Request.id)
+        done = (
+            await Request.update({Request.status: status, Request.updated_at: uow.now})
+            .where((Request.id == row["id"]) & (Request.status == "open") & (Request.mode == "classic"))
+            .returning(Request.id)
+        )
         if not done:
             return False
         reason = "the buyer cancelled the request" if status == "cancelled" else "the request expired"
@@ -310,7 +353,6 @@ async def expire_classic(runtime: Runtime, *, limit: int = 200) -> int:
     for row in rows:
         expired += await close_classic(runtime, row, status="expired", actor_id=None)
     return expired
-
 
 
 async def next_expiry(after: datetime | None, until: datetime | None) -> datetime | None:

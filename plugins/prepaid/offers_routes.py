@@ -36,7 +36,11 @@ class OfferController(Controller):
         responses=problems(403, 404, 409, 422),
     )
     async def make(
-        self, request: MemberRequest, runtime: NamedDependency[Runtime], request_id: Id, data: JSONBody[MakeOffer]
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        request_id: Id,
+        data: JSONBody[MakeOffer],
     ) -> PrepaidOfferOut:
         return await offers.make_offer(runtime, request_id, data, seller=request.user)
 
@@ -67,7 +71,9 @@ class OfferController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 20,
     ) -> PrepaidOfferPage:
-        items, next_cursor = await offers.my_offers(request.user, status=offer_status, cursor=cursor, limit=limit)
+        items, next_cursor = await offers.my_offers(
+            request.user, status=offer_status, cursor=cursor, limit=limit
+        )
         return PrepaidOfferPage(items=items, next_cursor=next_cursor)
 
     @post(
@@ -77,7 +83,9 @@ class OfferController(Controller):
         responses=problems(404, 409),
         status_code=200,
     )
-    async def withdraw(self, request: MemberRequest, runtime: NamedDependency[Runtime], offer_id: Id) -> PrepaidOfferOut:
+    async def withdraw(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], offer_id: Id
+    ) -> PrepaidOfferOut:
         return await offers.withdraw_offer(runtime, offer_id, seller=request.user)
 
     @post(

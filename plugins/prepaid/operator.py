@@ -33,7 +33,17 @@ class RejectOffer(msgspec.Struct, forbid_unknown_fields=True):
 
 
 RequestStatus = Annotated[
-    Literal["awaiting_payment", "open", "in_progress", "delivered", "reported", "completed", "refunded", "cancelled", "expired"]
+    Literal[
+        "awaiting_payment",
+        "open",
+        "in_progress",
+        "delivered",
+        "reported",
+        "completed",
+        "refunded",
+        "cancelled",
+        "expired",
+    ]
     | None,
     QueryParameter(name="status"),
 ]
@@ -84,10 +94,16 @@ class OperatorPrepaidController(Controller):
         items, next_cursor = await _page(runtime, query, cursor, limit)
         return PrepaidRequestPage(items=items, next_cursor=next_cursor)
 
-    @get("/offers/flagged", operation_id="prepaidFlaggedOffers", summary="Offers the screening holds, oldest first")
+    @get(
+        "/offers/flagged",
+        operation_id="prepaidFlaggedOffers",
+        summary="Offers the screening holds, oldest first",
+    )
     async def flagged(self, cursor: FromQuery[str | None] = None, limit: Limit = 20) -> PrepaidOfferPage:
         query = (
-            Offer.select(*Offer.all_columns(), Offer.request_id.join_on(Request.id).currency.as_alias("currency"))
+            Offer.select(
+                *Offer.all_columns(), Offer.request_id.join_on(Request.id).currency.as_alias("currency")
+            )
             .where(Offer.status == "flagged")
             .order_by(Offer.id)
             .limit(limit + 1)
@@ -105,7 +121,9 @@ class OperatorPrepaidController(Controller):
         responses=problems(404, 409),
         status_code=200,
     )
-    async def approve(self, request: MemberRequest, runtime: NamedDependency[Runtime], offer_id: Id) -> PrepaidOfferOut:
+    async def approve(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], offer_id: Id
+    ) -> PrepaidOfferOut:
         return await _decide(runtime, offer_id, approve=True, actor_id=request.user.id)
 
     @post(
@@ -116,12 +134,20 @@ class OperatorPrepaidController(Controller):
         status_code=200,
     )
     async def reject(
-        self, request: MemberRequest, runtime: NamedDependency[Runtime], offer_id: Id, data: JSONBody[RejectOffer]
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        offer_id: Id,
+        data: JSONBody[RejectOffer],
     ) -> PrepaidOfferOut:
-        return await _decide(runtime, offer_id, approve=False, actor_id=request.user.id, reason=data.reason.strip())
+        return await _decide(
+            runtime, offer_id, approve=False, actor_id=request.user.id, reason=data.reason.strip()
+        )
 
 
-async def _decide(runtime: Runtime, offer_id: int, *, approve: bool, actor_id: int, reason: str = "") -> PrepaidOfferOut:
+async def _decide(
+    runtime: Runtime, offer_id: int, *, approve: bool, actor_id: int, reason: str = ""
+) -> PrepaidOfferOut:
     row = await offer_row(offer_id)
     if row is None:
         raise NotFound(f"there is no offer {offer_id}")
@@ -131,16 +157,25 @@ async def _decide(runtime: Runtime, offer_id: int, *, approve: bool, actor_id: i
         changes: dict[Any, Any] = {Offer.status: "pending" if approve else "rejected"}
         if not approve:
             changes[Offer.decided_at] = uow.now
-        done = await Offer.update(changes).where((Offer.id == offer_id) & (Offer.status == "flagged")).returning(Offer.id)
+        done = (
+            await Offer.update(changes)
+            .where((Offer.id == offer_id) & (Offer.status == "flagged"))
+            .returning(Offer.id)
+        )
         if not done:
             raise Conflict(f"offer {offer_id} is {row['status']}; only a flagged offer is decided")
         subject = f"request:{request['id']}"
         if approve:
             event: Any = OfferMade(
-                offer_id=offer_id, request_id=request["id"], buyer_id=request["buyer_id"], seller_id=row["seller_id"]
+                offer_id=offer_id,
+                request_id=request["id"],
+                buyer_id=request["buyer_id"],
+                seller_id=row["seller_id"],
             )
         else:
-            event = OfferDeclined(offer_id=offer_id, request_id=request["id"], seller_id=row["seller_id"], reason=reason)
+            event = OfferDeclined(
+                offer_id=offer_id, request_id=request["id"], seller_id=row["seller_id"], reason=reason
+            )
         uow.record(event, subject=subject, actor_id=actor_id)
     fresh = await offer_row(offer_id)
     assert fresh is not None

@@ -66,7 +66,7 @@ def _common(settings: PrepaidSettings) -> dict:
 
 def request_process(settings: PrepaidSettings) -> Process:
     """The pooled process of prepaid-mode requests."""
-    effects = {name: (SYNC,) for name in _SYNCED}
+    effects: dict[str, tuple[str, ...]] = {name: (SYNC,) for name in _SYNCED}
     effects["release"] = (RECORD_RELEASE, SYNC)
     effects["return_to_pool"] = (RECORD_RELEASE, SYNC)
     return fixed_price_process(

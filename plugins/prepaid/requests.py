@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from agorakit.accounts import is_operator
 from agorakit.catalog import (
     CreateListing,
     category_slugs,
@@ -21,7 +22,6 @@ from agorakit.catalog import (
     screen_fields,
     screening_error,
 )
-from agorakit.accounts import is_operator
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.money import format_amount, money, parse_amount, parse_money
@@ -102,7 +102,9 @@ async def create_request(
     if flags:
         raise screening_error(flags)
     title = cmd.title or f"{service.label}: {cmd.category}"
-    attributes = RequestAttributes(mode=cmd.mode, service_type=service.name, details=details, timeframe_hours=hours)
+    attributes = RequestAttributes(
+        mode=cmd.mode, service_type=service.name, details=details, timeframe_hours=hours
+    )
     try:
         async with runtime.unit_of_work() as uow:
             listing = await create_listing(
@@ -263,7 +265,12 @@ async def get_request(runtime: Runtime, request_id: int, *, caller: MemberOut) -
 async def list_my_requests(
     runtime: Runtime, *, buyer: MemberOut, status: str | None, cursor: str | None, limit: int
 ) -> tuple[list[PrepaidRequestOut], str | None]:
-    query = Request.select().where(Request.buyer_id == buyer.id).order_by(Request.id, ascending=False).limit(limit + 1)
+    query = (
+        Request.select()
+        .where(Request.buyer_id == buyer.id)
+        .order_by(Request.id, ascending=False)
+        .limit(limit + 1)
+    )
     if status:
         query = query.where(Request.status == status)
     position = decode_cursor(cursor, keys=("id",))
@@ -301,5 +308,3 @@ async def cancel_request(runtime: Runtime, request_id: int, *, caller: MemberOut
     fresh = await request_row(request_id)
     assert fresh is not None
     return await to_request(runtime, fresh, viewer=caller)
-
-

@@ -28,7 +28,15 @@ TypeName = Annotated[str | None, QueryParameter(max_length=40)]
 PriceText = Annotated[str | None, QueryParameter(max_length=32, description='decimal string, e.g. "12.50"')]
 Status = Annotated[
     Literal[
-        "awaiting_payment", "open", "in_progress", "delivered", "reported", "completed", "refunded", "cancelled", "expired"
+        "awaiting_payment",
+        "open",
+        "in_progress",
+        "delivered",
+        "reported",
+        "completed",
+        "refunded",
+        "cancelled",
+        "expired",
     ]
     | None,
     QueryParameter(name="status"),
@@ -87,7 +95,9 @@ class RequestController(Controller):
         summary="One request",
         responses=problems(403, 404),
     )
-    async def get_one(self, request: MemberRequest, runtime: NamedDependency[Runtime], request_id: Id) -> PrepaidRequestOut:
+    async def get_one(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], request_id: Id
+    ) -> PrepaidRequestOut:
         return await requests.get_request(runtime, request_id, caller=request.user)
 
     @post(
@@ -97,7 +107,9 @@ class RequestController(Controller):
         responses=problems(403, 404, 409),
         status_code=200,
     )
-    async def cancel(self, request: MemberRequest, runtime: NamedDependency[Runtime], request_id: Id) -> PrepaidRequestOut:
+    async def cancel(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], request_id: Id
+    ) -> PrepaidRequestOut:
         return await requests.cancel_request(runtime, request_id, caller=request.user)
 
     @get(
@@ -137,7 +149,9 @@ class RequestController(Controller):
         responses=problems(403, 404, 409),
         status_code=200,
     )
-    async def lock(self, request: MemberRequest, runtime: NamedDependency[Runtime], request_id: Id) -> PrepaidRequestOut:
+    async def lock(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], request_id: Id
+    ) -> PrepaidRequestOut:
         return await locks.lock_request(runtime, request_id, caller=request.user)
 
     @post(

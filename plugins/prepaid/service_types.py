@@ -12,7 +12,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from agorakit.plugins.prepaid.settings import PrepaidSettings, ServiceType
 
 
-async def service_types_for(settings: PrepaidSettings, category: str, *, field: str = "category") -> list[ServiceType]:
+async def service_types_for(
+    settings: PrepaidSettings, category: str, *, field: str = "category"
+) -> list[ServiceType]:
     """The service types of ``category``: its own list, else its nearest configured
     ancestor's, else the site's ``default_service_types`` (a 422 for an unknown category)."""
     for slug in await category_ancestors(category, field=field):
@@ -47,7 +49,11 @@ def find_type(types: list[ServiceType], name: str, category: str) -> ServiceType
             return service
     known = ", ".join(repr(t.name) for t in types)
     raise ValidationFailed(
-        [FieldError("service_type", f"category {category!r} has no service type {name!r}; its types are {known}")]
+        [
+            FieldError(
+                "service_type", f"category {category!r} has no service type {name!r}; its types are {known}"
+            )
+        ]
     )
 
 
@@ -60,7 +66,9 @@ def clean_details(service: ServiceType, details: dict[str, Any]) -> dict[str, An
     for key in details:
         if key not in known:
             expected = ", ".join(known) or "none"
-            errors.append(FieldError(f"details.{key}", f"is not a field of {service.name!r} (its fields: {expected})"))
+            errors.append(
+                FieldError(f"details.{key}", f"is not a field of {service.name!r} (its fields: {expected})")
+            )
     cleaned: dict[str, Any] = {}
     for spec in service.fields:
         where = f"details.{spec.name}"
@@ -106,4 +114,6 @@ def describe(service: ServiceType, details: dict[str, Any]) -> str:
 
 def text_fields(service: ServiceType, details: dict[str, Any]) -> dict[str, str]:
     """The free-text details, by field path, for screening."""
-    return {f"details.{f.name}": details[f.name] for f in service.fields if f.type == "text" and f.name in details}
+    return {
+        f"details.{f.name}": details[f.name] for f in service.fields if f.type == "text" and f.name in details
+    }

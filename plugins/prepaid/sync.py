@@ -40,12 +40,16 @@ async def lock_limit(ctx: TransitionContext) -> str | None:
     limit = ctx.runtime.plugin_settings("prepaid").max_open_locks
     seller_id = ctx.actor_id
     assert seller_id is not None  # a candidate is a member
-    await SellerLocks.insert(SellerLocks(member_id=seller_id, open_locks=0, updated_at=ctx.uow.now)).on_conflict(
-        target=SellerLocks.member_id, action="DO NOTHING"
+    await SellerLocks.insert(
+        SellerLocks(member_id=seller_id, open_locks=0, updated_at=ctx.uow.now)
+    ).on_conflict(target=SellerLocks.member_id, action="DO NOTHING")
+    counted = (
+        await SellerLocks.update(
+            {SellerLocks.open_locks: SellerLocks.open_locks + 1, SellerLocks.updated_at: ctx.uow.now}
+        )
+        .where((SellerLocks.member_id == seller_id) & (SellerLocks.open_locks < limit))
+        .returning(SellerLocks.id)
     )
-    counted = await SellerLocks.update(
-        {SellerLocks.open_locks: SellerLocks.open_locks + 1, SellerLocks.updated_at: ctx.uow.now}
-    ).where((SellerLocks.member_id == seller_id) & (SellerLocks.open_locks < limit)).returning(SellerLocks.id)
     if not counted:
         return (
             f"you already hold {limit} undelivered locks (the most a seller may hold); "

@@ -38,7 +38,10 @@ class Request(Table, tablename="prepaid_request"):
     offer_id = Integer(null=True, default=None, help_text="The accepted offer (classic).")
     expires_at = Timestamptz(null=True, default=None, help_text="When an open classic request expires.")
     due_at = Timestamptz(
-        null=True, default=None, index=True, help_text="The delivery deadline while in progress (stuck locks)."
+        null=True,
+        default=None,
+        index=True,
+        help_text="The delivery deadline while in progress (stuck locks).",
     )
     opened_at = Timestamptz(null=True, default=None, help_text="When it last entered the feed.")
     idempotency_key = Varchar(length=200, null=True, default=None, help_text="The creating request's key.")
