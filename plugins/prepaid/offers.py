@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts import is_operator
-from agorakit.catalog import get_listing, move_listing_in, screen_fields, screening_error
+from agorakit.catalog import get_listing, is_qualified, move_listing_in, screen_fields, screening_error
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.money import money, parse_money
 from agorakit.orders import ItemIn, create_order, pay_order
@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime, UnitOfWork
 
 LIVE = ("pending", "flagged")
+#: offers the buyer never sees: held by the screening, or rejected by an operator
+HIDDEN = ("flagged", "rejected")
 
 
 def to_offer(row: dict[str, Any], currency: str) -> PrepaidOfferOut:
@@ -163,7 +165,9 @@ async def make_offer(
 async def list_offers(
     runtime: Runtime, request_id: int, *, caller: MemberOut, cursor: str | None, limit: int
 ) -> tuple[list[PrepaidOfferOut], str | None]:
-    """The buyer sees every offer but flagged ones; a seller sees their own; operators all."""
+    """The buyer sees every offer but those the screening holds or an operator rejected; a
+    seller their own; operators all.  A member who neither offered on the request nor has
+    access to its category gets a 404, as for a request that does not exist."""
     row = await request_row(request_id)
     if row is None:
         raise NotFound(f"there is no request {request_id}")
@@ -171,8 +175,13 @@ async def list_offers(
     if is_operator(caller):
         pass
     elif caller.id == row["buyer_id"]:
-        query = query.where(Offer.status.not_in(["flagged", "rejected"]))
+        query = query.where(Offer.status.not_in(list(HIDDEN)))
     else:
+        offered = await Offer.exists().where(
+            (Offer.request_id == request_id) & (Offer.seller_id == caller.id)
+        )
+        if not offered and not await is_qualified(caller.id, row["category"]):
+            raise NotFound(f"there is no request {request_id}")
         query = query.where(Offer.seller_id == caller.id)
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
@@ -252,7 +261,7 @@ async def accept_offer(
     given), the other offers are declined and their sellers told."""
     row = await offer_row(offer_id)
     request = await request_row(row["request_id"]) if row is not None else None
-    if row is None or request is None or request["buyer_id"] != buyer.id:
+    if row is None or request is None or request["buyer_id"] != buyer.id or row["status"] in HIDDEN:
         raise NotFound(f"there is no offer {offer_id} on your requests")
     if row["status"] != "pending":
         raise Conflict(f"offer {offer_id} is {row['status']}; only a pending offer can be accepted")
