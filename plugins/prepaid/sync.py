@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from agorakit.catalog import move_listing_in
 from agorakit.errors import Conflict
+from agorakit.orders import OrderTransitioned
 from agorakit.plugins.prepaid.events import RequestClosed, RequestLocked, RequestOpened, RequestReleased
 from agorakit.plugins.prepaid.process import PROCESSES, REQUEST_PROCESS
 from agorakit.plugins.prepaid.tables import Release, Request, SellerLocks
@@ -66,20 +67,31 @@ async def _end_lock(uow: UnitOfWork, seller_id: int | None) -> None:
     ).where((SellerLocks.member_id == seller_id) & (SellerLocks.open_locks > 0))
 
 
+def _lock_holder(ctx: TransitionContext) -> int | None:
+    """The seller whose lock the move concerns.  Effects see the order after the move: a
+    move that hands the order back to the pool names the seller it took it from in its
+    data (``former_seller_id``)."""
+    former = ctx.data.get("former_seller_id")
+    return int(former) if former is not None else ctx.order.seller_id
+
+
 async def record_release(ctx: TransitionContext) -> None:
     """Keep the ended lock in the seller's history (who ended it, and why)."""
     order = ctx.order
     request = await request_of_order(order.id)
-    if request is None or order.seller_id is None:
+    seller_id = _lock_holder(ctx)
+    if request is None or seller_id is None:
         return
+    by = "seller" if ctx.actor_role == "seller" else "buyer"
+    locked_at = request["due_at"] - timedelta(hours=request["timeframe_hours"]) if request["due_at"] else None
     await Release.insert(
         Release(
             request_id=request["id"],
             order_id=order.id,
-            seller_id=order.seller_id,
-            by="seller" if ctx.actor_role == "seller" else "buyer",
+            seller_id=seller_id,
+            by=by,
             reason=str(ctx.data.get("reason", ""))[:1000],
-            locked_at=order.state_entered_at,
+            locked_at=locked_at,
             at=ctx.uow.now,
         )
     )
@@ -88,8 +100,8 @@ async def record_release(ctx: TransitionContext) -> None:
             request_id=request["id"],
             order_id=order.id,
             buyer_id=order.buyer_id,
-            seller_id=order.seller_id,
-            by="seller" if ctx.actor_role == "seller" else "buyer",
+            seller_id=seller_id,
+            by=by,
         ),
         subject=f"request:{request['id']}",
         actor_id=ctx.actor_id,
@@ -106,7 +118,7 @@ async def request_moved(ctx: TransitionContext) -> None:
     changes: dict[Any, Any] = {Request.status: target, Request.updated_at: uow.now}
     if target == "in_progress":  # locked, or an accepted offer paid: the timeframe runs
         changes[Request.due_at] = uow.now + timedelta(hours=request["timeframe_hours"])
-    elif order.state == "in_progress":
+    elif request["due_at"] is not None:  # the move left in_progress (effects see the order after it)
         changes[Request.due_at] = None
     subject = f"request:{request['id']}"
     listing_move: str | None = None
@@ -138,7 +150,7 @@ async def request_moved(ctx: TransitionContext) -> None:
                 actor_id=ctx.actor_id,
             )
     if name in LOCK_ENDS and order.process == REQUEST_PROCESS:
-        await _end_lock(uow, order.seller_id)
+        await _end_lock(uow, _lock_holder(ctx))
     await Request.update(changes).where(Request.id == request["id"])
     if listing_move is not None:
         await _move_listing(uow, request["listing_id"], listing_move, ctx.actor_id)
@@ -171,15 +183,14 @@ async def on_order_events(runtime: Runtime, events: list[DomainEvent]) -> None:
     operator, back to delivered) reach the request row, and a finished request's listing
     closes."""
     moves = [
-        e.data
+        e.payload
         for e in events
-        if e.name == "order.transitioned"
-        and e.data.get("process") in PROCESSES
-        and str(e.data.get("transition", "")).startswith("dispute")
+        if isinstance(e.payload, OrderTransitioned)
+        and e.payload.process in PROCESSES
+        and e.payload.transition.startswith("dispute")
     ]
-    for data in moves:
-        order_id = int(data["order_id"])
-        state = str(data["to_state"])
+    for moved in moves:
+        order_id, state = moved.order_id, moved.to_state
         async with runtime.unit_of_work() as uow:
             request = await request_of_order(order_id)
             if request is None or request["status"] == state:
