@@ -53,12 +53,14 @@ if TYPE_CHECKING:
     from agorakit.catalog.search import listing_texts as listing_texts
     from agorakit.catalog.search import published_listing_texts as published_listing_texts
     from agorakit.catalog.service import category_ancestors as category_ancestors
+    from agorakit.catalog.service import category_names as category_names
     from agorakit.catalog.service import category_slugs as category_slugs
     from agorakit.catalog.service import category_subtree as category_subtree
     from agorakit.catalog.service import create_category as create_category
 
 EXPORTS: dict[str, str] = {
     "category_ancestors": "agorakit.catalog.service",
+    "category_names": "agorakit.catalog.service",
     "category_slugs": "agorakit.catalog.service",
     "category_subtree": "agorakit.catalog.service",
     "CategoryCreated": "agorakit.catalog.events",

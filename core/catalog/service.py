@@ -45,6 +45,14 @@ async def category_slugs() -> dict[int, str]:
     return (await category_index()).slugs
 
 
+_CATEGORY_NAMES = Prepared(lambda: Category.select(Category.id, Category.name))
+
+
+async def category_names() -> dict[int, str]:
+    """Every category's name by id (one query), e.g. for a notice that names a category."""
+    return {row["id"]: row["name"] for row in await _CATEGORY_NAMES.run()}
+
+
 async def category_subtree(
     slugs: list[str], *, field: str = "category", skip_unknown: bool = False
 ) -> list[str]:
