@@ -9,10 +9,13 @@ See ``docs/plugins/prepaid.md``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.prepaid import offers, requests, sync
 from agorakit.plugins.prepaid.events import EVENTS
+from agorakit.plugins.prepaid.notices import prepaid_notices
 from agorakit.plugins.prepaid.offers_routes import OfferController
 from agorakit.plugins.prepaid.operator import OperatorPrepaidController
 from agorakit.plugins.prepaid.piccolo_app import APP_CONFIG
@@ -80,6 +83,19 @@ def agorakit_order_effects():
 async def agorakit_on_events(events, runtime):
 
     await sync.on_order_events(runtime, events)
+
+
+@hookimpl
+async def agorakit_notify(event, runtime):
+    """Sellers hear of new requests in their categories; buyers and sellers of locks and
+    offers (see ``notices``)."""
+    return await prepaid_notices(event, runtime)
+
+
+@hookimpl
+def agorakit_template_dirs():
+
+    return [Path(__file__).parent / "templates"]
 
 
 @hookimpl

@@ -114,6 +114,8 @@ class OfferWithdrawn(Event, frozen=True, kw_only=True):
     request_id: int
     buyer_id: int
     seller_id: int
+    #: the screening held it: the buyer never saw it
+    flagged: bool = False
 
 
 EVENTS: list[type[Event]] = [

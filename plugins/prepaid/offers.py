@@ -226,6 +226,7 @@ async def withdraw_offer(runtime: Runtime, offer_id: int, *, seller: MemberOut) 
                 request_id=row["request_id"],
                 buyer_id=request["buyer_id"],
                 seller_id=seller.id,
+                flagged=row["status"] == "flagged",
             ),
             subject=f"request:{row['request_id']}",
             actor_id=seller.id,
