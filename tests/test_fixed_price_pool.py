@@ -277,7 +277,14 @@ def test_the_pooled_process_as_data():
         ("fixed_price_stop_clock",),
         True,
     )
-    assert rows["cancel_open"] == (("open",), "cancelled", ("buyer", "operator"), (), ("refund_escrow",), False)
+    assert rows["cancel_open"] == (
+        ("open",),
+        "cancelled",
+        ("buyer", "operator"),
+        (),
+        ("refund_escrow",),
+        False,
+    )
     assert rows["expire_open"] == (("open",), "cancelled", ("system",), (), ("refund_escrow",), False)
     assert rows["cancel_late"][3:5] == (("fixed_price_deadline_passed", "late_check"), ("refund_escrow",))
     assert all(t.summary for t in process.transitions)
