@@ -277,7 +277,14 @@ def test_the_pooled_process_as_data():
         ("fixed_price_stop_clock",),
         True,
     )
-    assert rows["cancel_open"] == (("open",), "cancelled", ("buyer",), (), ("refund_escrow",), False)
+    assert rows["cancel_open"] == (
+        ("open",),
+        "cancelled",
+        ("buyer", "operator"),
+        (),
+        ("refund_escrow",),
+        False,
+    )
     assert rows["expire_open"] == (("open",), "cancelled", ("system",), (), ("refund_escrow",), False)
     assert rows["cancel_late"][3:5] == (("fixed_price_deadline_passed", "late_check"), ("refund_escrow",))
     assert all(t.summary for t in process.transitions)
@@ -545,6 +552,11 @@ async def test_the_buyer_withdraws_an_order_nobody_took(client, runtime, buyer, 
     assert await ledger.balance_of(ledger.escrow(f"order:{other}"), "USD") == PRICE
     seller = await make_member()
     problem(await fire(client, seller, order_id, "lock"), 404, "not_found")  # gone from the pool
+    # an operator withdraws one too (e.g. a request breaking the rules): the same refund
+    operator = await make_member(role="operator")
+    withdrawn = await fire(client, operator, other, "cancel_open")
+    assert withdrawn.json()["state"] == "cancelled", withdrawn.text
+    assert await ledger.balance_of(ledger.credit(buyer.id), "USD") == 10000
     await books_are_sound(runtime)
 
 

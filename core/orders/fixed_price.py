@@ -91,7 +91,7 @@ def fixed_price_process(
     ``pooled``: paid orders wait in ``open`` for a candidate to ``lock`` them (the clock
     starts then); the seller may ``release`` one before the deadline, the buyer
     ``return_to_pool`` it after the deadline, both handing it back to the pool without a
-    seller; the buyer may ``cancel_open`` it (full refund), and with
+    seller; the buyer or an operator may ``cancel_open`` it (full refund), and with
     ``open_expiry_days`` it is cancelled (``expire_open``, full refund) once it has waited
     that long in ``open``.
 
@@ -240,9 +240,9 @@ def _pool_transitions(unit: str, open_expiry_days: int | None) -> list[Transitio
             name="cancel_open",
             sources=("open",),
             target="cancelled",
-            actors=("buyer",),
+            actors=("buyer", "operator"),
             effects=("refund_escrow",),
-            summary="the buyer withdraws the order while nobody has taken it: full refund to credit",
+            summary="the buyer (or an operator) withdraws the order while nobody has taken it: full refund to credit",
         ),
     ]
     if open_expiry_days is not None:

@@ -111,6 +111,13 @@ async def agorakit_next_due(after, until):
 
 
 @hookimpl
+async def agorakit_listing_status_changed(listing_id, kind, new_status):
+    """A request's listing is moved by its request, not through the listing routes."""
+
+    await requests.on_listing_status_changed(listing_id, kind, new_status)
+
+
+@hookimpl
 def agorakit_event_types():
 
     return EVENTS

@@ -71,6 +71,9 @@ class RequestClosed(Event, frozen=True, kw_only=True):
     buyer_id: int
     #: cancelled | expired
     status: str
+    #: an operator withdrew it (``reason`` says why, and a paid request was refunded)
+    by_operator: bool = False
+    reason: str = ""
 
 
 class OfferMade(Event, frozen=True, kw_only=True):

@@ -324,7 +324,14 @@ async def accept_offer(
     return await to_request(runtime, fresh, viewer=buyer, payment=payment)
 
 
-async def close_classic(runtime: Runtime, row: dict[str, Any], *, status: str, actor_id: int | None) -> bool:
+async def close_classic(
+    runtime: Runtime,
+    row: dict[str, Any],
+    *,
+    status: str,
+    actor_id: int | None,
+    operator_reason: str | None = None,
+) -> bool:
     """End an open classic request without a sale (``cancelled`` by its buyer or
     ``expired``): its listing closes and its live offers are declined.  False when it
     was no longer open."""
@@ -337,13 +344,21 @@ async def close_classic(runtime: Runtime, row: dict[str, Any], *, status: str, a
         if not done:
             return False
         reason = "the buyer cancelled the request" if status == "cancelled" else "the request expired"
+        if operator_reason is not None:
+            reason = "an operator withdrew the request"
         await _decline_others(uow, row["id"], keep=None, reason=reason)
         try:
             await move_listing_in(uow, row["listing_id"], "close", actor_id=actor_id)
         except Conflict:  # an operator closed it already
             pass
         uow.record(
-            RequestClosed(request_id=row["id"], buyer_id=row["buyer_id"], status=status),
+            RequestClosed(
+                request_id=row["id"],
+                buyer_id=row["buyer_id"],
+                status=status,
+                by_operator=operator_reason is not None,
+                reason=operator_reason or "",
+            ),
             subject=f"request:{row['id']}",
             actor_id=actor_id,
         )

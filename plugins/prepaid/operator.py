@@ -21,10 +21,20 @@ from agorakit.http import Id, Limit, MemberRequest, problems
 from agorakit.pagination import decode_cursor, page
 from agorakit.plugins.prepaid.events import OfferDeclined, OfferMade
 from agorakit.plugins.prepaid.offers import offer_row, to_offer
-from agorakit.plugins.prepaid.requests import request_row, to_request
-from agorakit.plugins.prepaid.schemas import PrepaidOfferOut, PrepaidOfferPage, PrepaidRequestPage
+from agorakit.plugins.prepaid.requests import request_row, to_request, withdraw_request
+from agorakit.plugins.prepaid.schemas import (
+    PrepaidOfferOut,
+    PrepaidOfferPage,
+    PrepaidRequestOut,
+    PrepaidRequestPage,
+)
 from agorakit.plugins.prepaid.tables import Offer, Request
 from agorakit.runtime import Runtime
+
+
+class WithdrawRequest(msgspec.Struct, forbid_unknown_fields=True):
+    #: told to the buyer
+    reason: Annotated[str, msgspec.Meta(min_length=3, max_length=1000)]
 
 
 class RejectOffer(msgspec.Struct, forbid_unknown_fields=True):
@@ -93,6 +103,22 @@ class OperatorPrepaidController(Controller):
             query = query.where(Request.status == request_status)
         items, next_cursor = await _page(runtime, query, cursor, limit)
         return PrepaidRequestPage(items=items, next_cursor=next_cursor)
+
+    @post(
+        "/requests/{request_id:int}/cancel",
+        operation_id="prepaidWithdrawRequest",
+        summary="Withdraw an open request (a paid one is refunded in full); the buyer is told why",
+        responses=problems(404, 409, 422),
+        status_code=200,
+    )
+    async def withdraw(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        request_id: Id,
+        data: JSONBody[WithdrawRequest],
+    ) -> PrepaidRequestOut:
+        return await withdraw_request(runtime, request_id, operator=request.user, reason=data.reason.strip())
 
     @get(
         "/offers/flagged",

@@ -308,3 +308,47 @@ async def cancel_request(runtime: Runtime, request_id: int, *, caller: MemberOut
     fresh = await request_row(request_id)
     assert fresh is not None
     return await to_request(runtime, fresh, viewer=caller)
+
+
+async def withdraw_request(
+    runtime: Runtime, request_id: int, *, operator: MemberOut, reason: str
+) -> PrepaidRequestOut:
+    """An operator withdraws a request nobody works on (e.g. one breaking the rules): an
+    open prepaid request is cancelled with a full refund to the buyer's credit, an open
+    classic one is closed and its offers declined; the buyer is told ``reason``."""
+    row = await request_row(request_id)
+    if row is None:
+        raise NotFound(f"there is no request {request_id}")
+    if row["status"] != "open":
+        raise Conflict(
+            f"request {request_id} is {row['status']}; only an open request is withdrawn "
+            "(a request in progress is settled through its order or a report)",
+            extra={"state": row["status"]},
+        )
+    if row["order_id"] is not None:
+        await fire(runtime, row["order_id"], "cancel_open", caller=operator, data={"reason": reason})
+    else:
+        from agorakit.plugins.prepaid.offers import close_classic
+
+        if not await close_classic(
+            runtime, row, status="cancelled", actor_id=operator.id, operator_reason=reason
+        ):
+            raise Conflict(f"request {request_id} is no longer open")
+    fresh = await request_row(request_id)
+    assert fresh is not None
+    return await to_request(runtime, fresh)
+
+
+async def on_listing_status_changed(listing_id: int, kind: str, new_status: str) -> None:
+    """A request's listing moves with its request: pausing or closing the listing of a
+    request in the feed (``GET /listings`` routes, an operator's listing moderation) is
+    refused, pointing at the request's own cancellation, which refunds what was paid."""
+    if kind != KIND or new_status not in ("paused", "closed"):
+        return
+    row = await Request.select(Request.id, Request.status).where(Request.listing_id == listing_id).first()
+    if row is not None and row["status"] == "open":
+        raise Conflict(
+            f"listing {listing_id} is request {row['id']}, open for sellers: cancel the request instead "
+            f"(POST /prepaid/requests/{row['id']}/cancel; operators: POST /operator/prepaid/requests/{row['id']}/cancel)",
+            extra={"request_id": row["id"]},
+        )

@@ -144,8 +144,15 @@ async def request_moved(ctx: TransitionContext) -> None:
         listing_move = "close"
         if target == "cancelled":
             kind = "expired" if name == "expire" else "cancelled"
+            by_operator = ctx.actor_role == "operator"
             uow.record(
-                RequestClosed(request_id=request["id"], buyer_id=order.buyer_id, status=kind),
+                RequestClosed(
+                    request_id=request["id"],
+                    buyer_id=order.buyer_id,
+                    status=kind,
+                    by_operator=by_operator,
+                    reason=str(ctx.data.get("reason", "")) if by_operator else "",
+                ),
                 subject=subject,
                 actor_id=ctx.actor_id,
             )
