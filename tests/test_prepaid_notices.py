@@ -527,3 +527,30 @@ async def test_a_report_keeps_the_core_notices_and_reaches_the_request(client, r
     assert row["status"] == "refunded"  # the dispute's move reached the request row
     assert await balances(market.buyer.id) == (0, 20000)
     await books_are_sound(runtime)
+
+
+async def test_a_request_withdrawn_by_an_operator_tells_its_buyer_once_with_the_reason(
+    client, runtime, market
+):
+    classic = await classic_request(client, market)
+    await offer(client, market.seller, classic["id"])
+    prepaid = await open_request(client, market)
+    before = await templates(client, market.buyer)
+    for request in (classic, prepaid):
+        withdrawn = await client.post(
+            f"/operator/prepaid/requests/{request['id']}/cancel",
+            json={"reason": "Account sharing is not allowed"},
+            headers=market.operator.headers,
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+    [closed, refunded] = (await told(client, market.buyer))[len(before) :]
+    assert closed["template"] == "prepaid_request_withdrawn"
+    assert closed["title"] == 'Our operators withdrew your request "Coaching: valorant"'
+    assert "it is closed and its 1 offer was declined; nothing was charged" in closed["body"]
+    assert "Reason: Account sharing is not allowed" in closed["body"]
+    assert refunded["template"] == "order_transitioned"  # the paid one: the core's, with the refund
+    assert "full refund to credit" in refunded["body"]
+    assert "Reason given: Account sharing is not allowed" in refunded["body"]
+    declined = (await told(client, market.seller))[-1]
+    assert declined["template"] == "prepaid_offer_declined"
+    assert "Reason: an operator withdrew the request" in declined["body"]

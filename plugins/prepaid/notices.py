@@ -22,12 +22,15 @@ event                                      who                             templ
 ``prepaid.offer_withdrawn`` (not held)     the buyer                       prepaid_offer_withdrawn
 ``prepaid.request_closed`` ``expired``     the buyer                       prepaid_request_expired
 (a classic request)
+``prepaid.request_closed`` by an operator  the buyer (the reason)          prepaid_request_withdrawn
+(a classic request)
 =========================================  ==============================  ===========================
 
 An offer the screening holds is told to the buyer when an operator lets it through (the
 ``prepaid.offer_made`` of the approval); one withdrawn while held is not told at all.
-Payments, deliveries, completions, late cancellations, an unpaid request's expiry and
-reports keep the core's notices.  ``prepaid.request_opened`` may name a thousand sellers:
+Payments, deliveries, completions, late cancellations, an unpaid order's expiry, an
+operator's withdrawal of a paid request (the refund, with their reason) and reports keep
+the core's notices.  ``prepaid.request_opened`` may name a thousand sellers:
 the core stores them set-wise, after the request's commit.
 """
 
@@ -281,12 +284,15 @@ async def offer_withdrawn(event: DomainEvent, runtime: Runtime) -> list[Notice]:
     ]
 
 
-async def request_expired(event: DomainEvent, runtime: Runtime) -> list[Notice]:
-    """A classic request expired without an accepted offer (an order left unpaid, of a
-    prepaid request or an accepted offer, is told by the core, on its ``expire``)."""
+async def request_closed(event: DomainEvent, runtime: Runtime) -> list[Notice]:
+    """A classic request closed without a sale: it expired without an accepted offer, or
+    an operator withdrew it (their reason).  A request with an order (a prepaid one, or an
+    accepted offer left unpaid) is told by the core, on its order's ``expire`` or
+    ``cancel_open``, which carries the operator's reason."""
     payload = event.payload
     assert isinstance(payload, RequestClosed)
-    if payload.status != "expired" or payload.buyer_id == event.actor_id:
+    withdrawn = payload.by_operator
+    if (payload.status != "expired" and not withdrawn) or payload.buyer_id == event.actor_id:
         return []
     request = await _request(payload.request_id)
     if request is None or request["mode"] != "classic" or request["order_id"] is not None:
@@ -297,12 +303,13 @@ async def request_expired(event: DomainEvent, runtime: Runtime) -> list[Notice]:
         "title": request["title"],
         "days": runtime.plugin_settings("prepaid").request_days,
         "offers": offers,
+        "reason": payload.reason,
     }
     return [
         Notice(
             member_id=payload.buyer_id,
             category="orders",
-            template="prepaid_request_expired",
+            template="prepaid_request_withdrawn" if withdrawn else "prepaid_request_expired",
             context=context,
             link=_link(request["id"]),
         )
@@ -332,5 +339,5 @@ async def prepaid_notices(event: DomainEvent, runtime: Runtime) -> list[Notice] 
     if isinstance(payload, OfferWithdrawn):
         return await offer_withdrawn(event, runtime)
     if isinstance(payload, RequestClosed):
-        return await request_expired(event, runtime)
+        return await request_closed(event, runtime)
     return None

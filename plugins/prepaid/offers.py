@@ -347,8 +347,8 @@ async def close_classic(
         if operator_reason is not None:
             reason = "an operator withdrew the request"
         await _decline_others(uow, row["id"], keep=None, reason=reason)
-        try:
-            await move_listing_in(uow, row["listing_id"], "close", actor_id=actor_id)
+        try:  # the request closes its listing (the site's own move; see sync._move_listing)
+            await move_listing_in(uow, row["listing_id"], "close", actor_id=None)
         except Conflict:  # an operator closed it already
             pass
         uow.record(

@@ -160,11 +160,15 @@ async def request_moved(ctx: TransitionContext) -> None:
         await _end_lock(uow, _lock_holder(ctx))
     await Request.update(changes).where(Request.id == request["id"])
     if listing_move is not None:
-        await _move_listing(uow, request["listing_id"], listing_move, ctx.actor_id)
+        await _move_listing(uow, request["listing_id"], listing_move, None)
 
 
 async def _move_listing(uow: UnitOfWork, listing_id: int, action: str, actor_id: int | None) -> None:
-    """Move the request's listing unless it is there already (an operator may have closed it)."""
+    """Move the request's listing unless it is there already (an operator may have closed it).
+
+    The request moves its listing (``actor_id`` None, the site's own move): who moved the
+    request is on the order's and the request's events, and the plugin tells the owner,
+    not the core's notice of an operator moving a listing as well."""
     try:
         await move_listing_in(uow, listing_id, action, actor_id=actor_id)
     except Conflict:  # not in a state this move leaves (e.g. closed by an operator): keep it
