@@ -289,7 +289,10 @@ async def cancel_request(runtime: Runtime, request_id: int, *, caller: MemberOut
     if row is None or (row["buyer_id"] != caller.id and not is_operator(caller)):
         raise NotFound(f"there is no request {request_id}")
     if row["buyer_id"] != caller.id:
-        raise Forbidden("only the buyer cancels a request; operators close its listing")
+        raise Forbidden(
+            f"only the buyer cancels a request here; operators withdraw it with "
+            f"POST /operator/prepaid/requests/{request_id}/cancel"
+        )
     if row["order_id"] is not None:
         order = await get_order(runtime, row["order_id"], caller=caller)
         name = {"awaiting_payment": "cancel_unpaid", "open": "cancel_open"}.get(order.state)
