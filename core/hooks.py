@@ -211,6 +211,11 @@ class Hooks:
         """:meth:`collect` for start-up hooks, which must not be async."""
         return collect(_sync(name, impl, result) for impl, result in self._calls(name, kwargs))
 
+    def by_plugin_sync(self, name: str, /, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Each implementation's result with the name of its plugin, for start-up hooks
+        whose contributions the core keeps apart by plugin (must not be async)."""
+        return [(impl.plugin_name, _sync(name, impl, result)) for impl, result in self._calls(name, kwargs)]
+
     def first_sync(self, name: str, /, **kwargs: Any) -> Any:
         """:meth:`first` for hooks that must not be async."""
         for impl, result in self._calls(name, kwargs):

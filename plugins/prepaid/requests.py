@@ -102,6 +102,7 @@ async def create_request(
     if flags:
         raise screening_error(flags)
     title = cmd.title or f"{service.label}: {cmd.category}"
+    payment: Any = None
     attributes = RequestAttributes(
         mode=cmd.mode, service_type=service.name, details=details, timeframe_hours=hours
     )
@@ -172,7 +173,7 @@ async def create_request(
                 )
                 await Request.update({Request.order_id: order.id}).where(Request.id == request_id)
                 if cmd.method is not None:
-                    await pay_order(runtime, order.id, caller=buyer, method=cmd.method)
+                    payment, _ = await pay_order(runtime, order.id, caller=buyer, method=cmd.method)
     except Exception as exc:
         if idempotency_key is not None and is_unique_violation(exc):
             first = await _by_key(buyer.id, idempotency_key)
@@ -181,7 +182,7 @@ async def create_request(
         raise
     created = await request_row(request_id)
     assert created is not None  # committed above
-    return await to_request(runtime, created, viewer=buyer), False
+    return await to_request(runtime, created, viewer=buyer, payment=payment), False
 
 
 def _days(days: int) -> timedelta:
@@ -288,7 +289,10 @@ async def cancel_request(runtime: Runtime, request_id: int, *, caller: MemberOut
     if row is None or (row["buyer_id"] != caller.id and not is_operator(caller)):
         raise NotFound(f"there is no request {request_id}")
     if row["buyer_id"] != caller.id:
-        raise Forbidden("only the buyer cancels a request; operators close its listing")
+        raise Forbidden(
+            f"only the buyer cancels a request here; operators withdraw it with "
+            f"POST /operator/prepaid/requests/{request_id}/cancel"
+        )
     if row["order_id"] is not None:
         order = await get_order(runtime, row["order_id"], caller=caller)
         name = {"awaiting_payment": "cancel_unpaid", "open": "cancel_open"}.get(order.state)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from agorakit.catalog import move_listing_in
 from agorakit.errors import Conflict
+from agorakit.orders import OrderTransitioned
 from agorakit.plugins.prepaid.events import RequestClosed, RequestLocked, RequestOpened, RequestReleased
 from agorakit.plugins.prepaid.process import PROCESSES, REQUEST_PROCESS
 from agorakit.plugins.prepaid.tables import Release, Request, SellerLocks
@@ -66,20 +67,33 @@ async def _end_lock(uow: UnitOfWork, seller_id: int | None) -> None:
     ).where((SellerLocks.member_id == seller_id) & (SellerLocks.open_locks > 0))
 
 
+def seller_before(ctx: TransitionContext) -> int | None:
+    """The order's seller before the move (``ctx.order`` is the order after it: a
+    transition that clears the seller names who left in ``former_seller_id``)."""
+    if ctx.transition.clears_seller:
+        former = ctx.data.get("former_seller_id")
+        return int(former) if former is not None else None
+    return ctx.order.seller_id
+
+
 async def record_release(ctx: TransitionContext) -> None:
-    """Keep the ended lock in the seller's history (who ended it, and why)."""
+    """Keep the ended lock in the seller's history (who ended it, when they had locked
+    it, and why).  Runs before :func:`request_moved`, while the request still has the
+    lock's deadline."""
     order = ctx.order
     request = await request_of_order(order.id)
-    if request is None or order.seller_id is None:
+    seller_id = seller_before(ctx)
+    if request is None or seller_id is None:
         return
+    due = request["due_at"]
     await Release.insert(
         Release(
             request_id=request["id"],
             order_id=order.id,
-            seller_id=order.seller_id,
+            seller_id=seller_id,
             by="seller" if ctx.actor_role == "seller" else "buyer",
             reason=str(ctx.data.get("reason", ""))[:1000],
-            locked_at=order.state_entered_at,
+            locked_at=due - timedelta(hours=request["timeframe_hours"]) if due is not None else None,
             at=ctx.uow.now,
         )
     )
@@ -88,7 +102,7 @@ async def record_release(ctx: TransitionContext) -> None:
             request_id=request["id"],
             order_id=order.id,
             buyer_id=order.buyer_id,
-            seller_id=order.seller_id,
+            seller_id=seller_id,
             by="seller" if ctx.actor_role == "seller" else "buyer",
         ),
         subject=f"request:{request['id']}",
@@ -106,7 +120,7 @@ async def request_moved(ctx: TransitionContext) -> None:
     changes: dict[Any, Any] = {Request.status: target, Request.updated_at: uow.now}
     if target == "in_progress":  # locked, or an accepted offer paid: the timeframe runs
         changes[Request.due_at] = uow.now + timedelta(hours=request["timeframe_hours"])
-    elif order.state == "in_progress":
+    else:  # the deadline holds only while in progress
         changes[Request.due_at] = None
     subject = f"request:{request['id']}"
     listing_move: str | None = None
@@ -145,7 +159,7 @@ async def request_moved(ctx: TransitionContext) -> None:
                 actor_id=ctx.actor_id,
             )
     if name in LOCK_ENDS and order.process == REQUEST_PROCESS:
-        await _end_lock(uow, order.seller_id)
+        await _end_lock(uow, seller_before(ctx))
     await Request.update(changes).where(Request.id == request["id"])
     if listing_move is not None:
         await _move_listing(uow, request["listing_id"], listing_move, ctx.actor_id)
@@ -178,15 +192,14 @@ async def on_order_events(runtime: Runtime, events: list[DomainEvent]) -> None:
     operator, back to delivered) reach the request row, and a finished request's listing
     closes."""
     moves = [
-        e.data
+        e.payload
         for e in events
-        if e.name == "order.transitioned"
-        and e.data.get("process") in PROCESSES
-        and str(e.data.get("transition", "")).startswith("dispute")
+        if isinstance(e.payload, OrderTransitioned)
+        and e.payload.process in PROCESSES
+        and e.payload.transition.startswith("dispute")
     ]
-    for data in moves:
-        order_id = int(data["order_id"])
-        state = str(data["to_state"])
+    for moved in moves:
+        order_id, state = moved.order_id, moved.to_state
         async with runtime.unit_of_work() as uow:
             request = await request_of_order(order_id)
             if request is None or request["status"] == state:
