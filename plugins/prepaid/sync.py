@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from agorakit.catalog import move_listing_in
 from agorakit.errors import Conflict
+from agorakit.orders import OrderTransitioned
 from agorakit.plugins.prepaid.events import RequestClosed, RequestLocked, RequestOpened, RequestReleased
 from agorakit.plugins.prepaid.process import PROCESSES, REQUEST_PROCESS
 from agorakit.plugins.prepaid.tables import Release, Request, SellerLocks
@@ -171,15 +172,14 @@ async def on_order_events(runtime: Runtime, events: list[DomainEvent]) -> None:
     operator, back to delivered) reach the request row, and a finished request's listing
     closes."""
     moves = [
-        e.data
+        e.payload
         for e in events
-        if e.name == "order.transitioned"
-        and e.data.get("process") in PROCESSES
-        and str(e.data.get("transition", "")).startswith("dispute")
+        if isinstance(e.payload, OrderTransitioned)
+        and e.payload.process in PROCESSES
+        and e.payload.transition.startswith("dispute")
     ]
-    for data in moves:
-        order_id = int(data["order_id"])
-        state = str(data["to_state"])
+    for moved in moves:
+        order_id, state = moved.order_id, moved.to_state
         async with runtime.unit_of_work() as uow:
             request = await request_of_order(order_id)
             if request is None or request["status"] == state:
