@@ -105,6 +105,7 @@ async def create_request(
     attributes = RequestAttributes(
         mode=cmd.mode, service_type=service.name, details=details, timeframe_hours=hours
     )
+    payment = None
     try:
         async with runtime.unit_of_work() as uow:
             listing = await create_listing(
@@ -172,7 +173,7 @@ async def create_request(
                 )
                 await Request.update({Request.order_id: order.id}).where(Request.id == request_id)
                 if cmd.method is not None:
-                    await pay_order(runtime, order.id, caller=buyer, method=cmd.method)
+                    payment, _ = await pay_order(runtime, order.id, caller=buyer, method=cmd.method)
     except Exception as exc:
         if idempotency_key is not None and is_unique_violation(exc):
             first = await _by_key(buyer.id, idempotency_key)
@@ -181,7 +182,7 @@ async def create_request(
         raise
     created = await request_row(request_id)
     assert created is not None  # committed above
-    return await to_request(runtime, created, viewer=buyer), False
+    return await to_request(runtime, created, viewer=buyer, payment=payment), False
 
 
 def _days(days: int) -> timedelta:
