@@ -43,12 +43,14 @@ CORE_PLUGINS: tuple[str, ...] = (
 )
 
 #: Modules of the hooks core areas define for the layers above them (see
-#: ``docs/plugin-api.md``), added next to :mod:`agorakit.hookspecs`.
+#: ``docs/plugin-api.md``), and of the worker's hooks, added next to
+#: :mod:`agorakit.hookspecs`.
 AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.accounts.hookspecs",
     "agorakit.catalog.hookspecs",
     "agorakit.attachments.hookspecs",
     "agorakit.money.hookspecs",
+    "agorakit.worker_hookspecs",
 )
 
 

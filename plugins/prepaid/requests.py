@@ -106,6 +106,7 @@ async def create_request(
     attributes = RequestAttributes(
         mode=cmd.mode, service_type=service.name, details=details, timeframe_hours=hours
     )
+    payment = None
     try:
         async with runtime.unit_of_work() as uow:
             listing = await create_listing(
@@ -248,18 +249,29 @@ async def to_request(
     )
 
 
+def is_party(row: dict[str, Any], caller: MemberOut) -> bool:
+    """The request's buyer, its seller, or an operator."""
+    return caller.id in (row["buyer_id"], row["seller_id"]) or is_operator(caller)
+
+
+async def known_request(request_id: int, *, caller: MemberOut) -> dict[str, Any]:
+    """The row of a request ``caller`` may know of: its buyer's, its seller's, an
+    operator's, and while it is open anyone's (whether they may see or take it is its
+    listing's rule: 403 ``not_eligible``).  404 otherwise, exactly as for a request that
+    does not exist: the API never tells a member about another member's requests."""
+    row = await request_row(request_id)
+    if row is None or (row["status"] != "open" and not is_party(row, caller)):
+        raise NotFound(f"there is no request {request_id}")
+    return row
+
+
 async def get_request(runtime: Runtime, request_id: int, *, caller: MemberOut) -> PrepaidRequestOut:
     """A request for its buyer, its seller, operators and the sellers who may take it
     while it is in the feed (403 ``not_eligible`` with the reason for others); 404 when
     it does not exist or the caller may not know of it."""
-    row = await request_row(request_id)
-    if row is None:
-        raise NotFound(f"there is no request {request_id}")
-    if caller.id in (row["buyer_id"], row["seller_id"]) or is_operator(caller):
-        return await to_request(runtime, row, viewer=caller)
-    if row["status"] != "open":
-        raise NotFound(f"there is no request {request_id}")
-    await get_listing(row["listing_id"], viewer=caller, runtime=runtime)  # 403 not_eligible with reasons
+    row = await known_request(request_id, caller=caller)
+    if not is_party(row, caller):
+        await get_listing(row["listing_id"], viewer=caller, runtime=runtime)  # 403 not_eligible with reasons
     return await to_request(runtime, row, viewer=caller)
 
 
