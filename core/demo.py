@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import secrets
 from pathlib import Path
+from typing import Any
 
-from agorakit.hooks import installed_plugins
+from agorakit.hooks import Hooks, get_plugin_manager, installed_plugins
 from agorakit.settings import Settings, load_settings
 
 #: (role name, email, password, display name, country, skills, account role); the demo's
@@ -33,7 +36,12 @@ def write_demo_config(directory: Path) -> Path:
         return path
     enabled = sorted(installed_plugins())
     plugins = ", ".join(f'"{name}"' for name in enabled)
-    pay_in, pay_out = _offered_methods(enabled)
+    hooks = Hooks(get_plugin_manager(enabled))
+    pay_in, pay_out = _offered_methods(hooks)
+    sections = "".join(
+        f"\n# {name}'s settings for the demo (its agorakit_demo_settings)\n{toml_table(['plugins', name], values)}"
+        for name, values in demo_plugin_settings(hooks).items()
+    )
     path.write_text(
         f"""# Demo site written by `agorakit demo`; edit freely, delete to start over.
 [site]
@@ -62,24 +70,73 @@ mailer = "log"
 # the site's time is a clock kept in the database: move it with `agorakit clock advance 3d`
 # (or POST /operator/clock/advance) to try what happens after days; see docs/testing.md
 test_clock = true
-""",
+{sections}""",
         encoding="utf-8",
     )
     return path
 
 
-def _offered_methods(enabled: list[str]) -> tuple[list[str], list[str]]:
-    """Every pay-in and payout method the enabled plugins offer (the demo binds them all)."""
-    from agorakit.hooks import Hooks, get_plugin_manager
+def demo_plugin_settings(hooks: Hooks) -> dict[str, dict[str, Any]]:
+    """The settings each enabled plugin wants on the demo site (``agorakit_demo_settings``),
+    by plugin name."""
+    found = hooks.by_plugin_sync("agorakit_demo_settings")
+    return {name: values for name, values in sorted(found, key=lambda pair: pair[0]) if values}
 
-    hooks = Hooks(get_plugin_manager(enabled))
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_value(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):  # a JSON string is a TOML basic string, but for DEL
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"a demo setting cannot be {type(value).__name__}: {value!r}")
+
+
+def _is_tables(value: Any) -> bool:
+    return isinstance(value, list | tuple) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def toml_table(path: list[str], table: dict[str, Any], *, array: bool = False) -> str:
+    """``table`` as TOML under the header ``path``: its plain keys, then its tables and
+    arrays of tables, each under its own header (a table holding only tables gets none)."""
+    header = ".".join(_toml_key(part) for part in path)
+    plain = [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if not _nested(v)]
+    text = f"[[{header}]]\n" if array else (f"[{header}]\n" if plain or len(path) <= 2 else "")
+    text += "".join(f"{line}\n" for line in plain)
+    for key, value in table.items():
+        if isinstance(value, dict) and _nested(value):
+            sub = toml_table([*path, key], value)
+            text += sub if sub.startswith("\n") else "\n" + sub  # a table without a header
+        elif _is_tables(value):
+            text += "".join("\n" + toml_table([*path, key], item, array=True) for item in value)
+    return text
+
+
+def _nested(value: Any) -> bool:
+    return (isinstance(value, dict) and bool(value)) or _is_tables(value)
+
+
+def _offered_methods(hooks: Hooks) -> tuple[list[str], list[str]]:
+    """Every pay-in and payout method the enabled plugins offer (the demo binds them all)."""
     pay_in = [m.name for m in hooks.collect_sync("agorakit_payment_methods")]
     pay_out = [m.name for m in hooks.collect_sync("agorakit_payout_methods")]
     return sorted(pay_in, key=lambda name: name != "balance"), sorted(pay_out)
 
 
 #: Opening balances so the demo's withdrawals and balance payments can be tried at once.
-DEMO_OPENING = [("seller", "available", 12000), ("buyer", "credit", 5000)]
+DEMO_OPENING = [("seller", "available", 12000), ("buyer", "credit", 30000)]
 
 
 async def _opening_balances(runtime, members: dict) -> None:

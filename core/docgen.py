@@ -20,9 +20,9 @@ from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, i
 
 HEADER = """# Hook reference
 
-Generated from `core/hookspecs.py` and the hooks core areas define (`core/accounts/hookspecs.py`,
-`core/catalog/hookspecs.py`, `core/attachments/hookspecs.py`) by `agorakit docs hooks`; do
-not edit by hand.
+Generated from `core/hookspecs.py`, the hooks core areas define (`core/accounts/hookspecs.py`,
+`core/catalog/hookspecs.py`, `core/attachments/hookspecs.py`, `core/money/hookspecs.py`) and
+the worker's (`core/worker_hookspecs.py`) by `agorakit docs hooks`; do not edit by hand.
 Implement a hook with `@agorakit.hookimpl` on a function of the same name; see
 [writing a plugin](plugins.md).  Hooks are called with keyword arguments, and an
 implementation may accept any subset of the parameters.
@@ -31,7 +31,7 @@ implementation may accept any subset of the parameters.
 
 
 def hookspec_modules() -> list[types.ModuleType]:
-    """:mod:`agorakit.hookspecs`, then the modules of the hooks core areas define."""
+    """:mod:`agorakit.hookspecs`, then the modules of the hooks core areas and the worker define."""
     return [hookspecs, *(importlib.import_module(name) for name in AREA_HOOKSPECS)]
 
 

@@ -43,12 +43,14 @@ CORE_PLUGINS: tuple[str, ...] = (
 )
 
 #: Modules of the hooks core areas define for the layers above them (see
-#: ``docs/plugin-api.md``), added next to :mod:`agorakit.hookspecs`.
+#: ``docs/plugin-api.md``), and of the worker's hooks, added next to
+#: :mod:`agorakit.hookspecs`.
 AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.accounts.hookspecs",
     "agorakit.catalog.hookspecs",
     "agorakit.attachments.hookspecs",
     "agorakit.money.hookspecs",
+    "agorakit.worker_hookspecs",
 )
 
 
@@ -210,6 +212,11 @@ class Hooks:
     def collect_sync(self, name: str, /, **kwargs: Any) -> list[Any]:
         """:meth:`collect` for start-up hooks, which must not be async."""
         return collect(_sync(name, impl, result) for impl, result in self._calls(name, kwargs))
+
+    def by_plugin_sync(self, name: str, /, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Each implementation's result with the name of its plugin, for start-up hooks
+        whose contributions the core keeps apart by plugin (must not be async)."""
+        return [(impl.plugin_name, _sync(name, impl, result)) for impl, result in self._calls(name, kwargs)]
 
     def first_sync(self, name: str, /, **kwargs: Any) -> Any:
         """:meth:`first` for hooks that must not be async."""

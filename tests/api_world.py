@@ -5,8 +5,9 @@ exist: an operator, a seller and a buyer with a published gig, a paid and delive
 order with its conversation, an attachment, a qualification application with a file of
 the seller's own, a report (dispute), a pending deposit, a withdrawal, and microjobs
 campaigns, tasks, a group and an offer (the buyer is the employer, the seller the
-worker); with the test plugin of requests only qualified members take
-(``tests/takers_helpers.py``), an order without a seller for ``GET /orders/open``.
+worker), and prepaid requests: one in the feed (its order without a seller is what
+``GET /orders/open`` shows the seller, who has access to its category), one locked with
+a release in the seller's history, and classic ones with a pending and a flagged offer.
 ``build_world`` makes one and returns the ids by name.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from agorakit.hooks import installed_plugins
 from agorakit.money import ledger
-from agorakit.orders import ItemIn, create_order, registry
+from agorakit.orders import registry
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6364f8cf50"
@@ -37,7 +38,9 @@ def all_plugins_config(tmp_path) -> dict[str, Any]:
     """Site config with every shipped plugin enabled (as ``agorakit demo`` writes it).
 
     PayPal has no credentials, as on a site that has not set it up yet: its routes answer
-    503, and nothing reaches the internet.
+    503, and nothing reaches the internet.  The prepaid plugin holds offers with contact
+    details for an operator (``offer_screening = "flag"``) rather than refusing them, so
+    the world has a flagged offer for the operators' routes.
     """
     return {
         "site": {"plugins": shipped_plugins()},
@@ -46,6 +49,7 @@ def all_plugins_config(tmp_path) -> dict[str, Any]:
             "payout_methods": ["bank_transfer", "paypal"],
         },
         "attachments": {"path": str(tmp_path / "files")},
+        "plugins": {"prepaid": {"offer_screening": "flag"}},
     }
 
 
@@ -235,41 +239,71 @@ async def build_world(client, runtime, make_member) -> World:
     ids["email_id"] = emails["items"][0]["id"]
     events = await _ok(await client.get("/operator/events", headers=operator.headers))
     ids["event_id"] = events["items"][0]["id"]
-    if any(name == "testrequest" for name, _ in registry(runtime).processes):
-        await _open_request(client, runtime, world)
+    if any(name == "prepaid_request" for name, _ in registry(runtime).processes):
+        await _prepaid(client, runtime, world)
     return world
 
 
-async def _open_request(client, runtime, world: World) -> None:
-    """With the test plugin of requests only qualified members take
-    (``tests/takers_helpers.py``): the buyer's paid request in logo-design, an order
-    without a seller (``open_order_id``) that the seller, approved for logo-design, may
-    take (``GET /orders/open``) and the stranger may not."""
-    buyer, seller, operator = world.buyer, world.seller, world.operator
+PREPAID_TASK = {"task": "Redraw our blurry PNG logo as a clean SVG."}
+
+
+async def _prepaid(client, runtime, world: World) -> None:
+    """The prepaid plugin's objects, in logo-design, which the seller has approved access
+    to (the stranger has none): the buyer's paid prepaid request in the feed
+    (``request_id``; its order without a seller, ``open_order_id``, is what the seller may
+    take in ``GET /orders/open``); a prepaid request the seller locked, gave up with a
+    reason and locked again (``locked_request_id``: in progress, and one lock in the
+    seller's release history); a classic request with the seller's pending offer
+    (``classic_request_id``, ``offer_id``); and a second classic request with the seller's
+    offer that the screening holds (``flagged_offer_id``: the site flags offers)."""
+    buyer, seller, operator, ids = world.buyer, world.seller, world.operator, world.ids
+    await fund(runtime, ledger.credit(buyer.id), 5000)
     applied = await _ok(
         await client.post("/qualifications", json={"category": "logo-design"}, headers=seller.headers), 201
     )
     await _ok(
         await client.post(f"/operator/qualifications/{applied['id']}/approve", headers=operator.headers)
     )
-    body = {
-        "kind": "request",
-        "title": "Redraw our logo as a vector file",
-        "description": "We have a blurry PNG and need an SVG.",
-        "price": usd("30.00"),
-        "category": "logo-design",
-    }
-    posted = await _ok(await client.post("/listings", json=body, headers=buyer.headers), 201)
-    await _ok(await client.post(f"/listings/{posted['id']}/submit", headers=buyer.headers))
-    order = await create_order(
-        runtime,
-        process="testrequest",
-        buyer_id=buyer.id,
-        currency="USD",
-        items=[ItemIn(description=body["title"], unit_price=3000)],
-        listing_id=posted["id"],
+
+    async def post(body: dict[str, Any]) -> dict[str, Any]:
+        common = {"category": "logo-design", "service_type": "custom", "details": PREPAID_TASK}
+        return await _ok(
+            await client.post("/prepaid/requests", json={**common, **body}, headers=buyer.headers), 201
+        )
+
+    paid = {"mode": "prepaid", "price": usd("12.00"), "timeframe_hours": 48, "method": "balance"}
+    opened = await post({**paid, "title": "Vectorise our logo"})
+    ids["request_id"], ids["open_order_id"] = opened["id"], opened["order_id"]
+    locked = await post({**paid, "title": "Vectorise our second logo"})
+    ids["locked_request_id"] = locked["id"]
+    await _ok(await client.post(f"/prepaid/requests/{locked['id']}/lock", headers=seller.headers))
+    await _ok(
+        await client.post(
+            f"/prepaid/requests/{locked['id']}/release",
+            json={"reason": "My tablet broke; someone else should take it."},
+            headers=seller.headers,
+        )
     )
-    world.ids["open_order_id"] = order.id
+    await _ok(await client.post(f"/prepaid/requests/{locked['id']}/lock", headers=seller.headers))
+
+    classic = {"mode": "classic", "price": usd("20.00")}
+    offer = {"price": usd("18.00"), "timeframe_hours": 24, "message": "I can vectorise it today."}
+    for name, offer_name, message in [
+        ("classic_request_id", "offer_id", offer["message"]),
+        ("flag_request_id", "flagged_offer_id", "Send the file to ada.designs@example.com"),
+    ]:
+        request = await post({**classic, "title": f"Vectorise our logo ({name})"})
+        ids[name] = request["id"]
+        made = await _ok(
+            await client.post(
+                f"/prepaid/requests/{request['id']}/offers",
+                json={**offer, "message": message},
+                headers=seller.headers,
+            ),
+            201,
+        )
+        ids[offer_name] = made["id"]
+    assert made["status"] == "flagged", made
 
 
 async def _reviewed_order(client, world: World, gig_id: int) -> None:

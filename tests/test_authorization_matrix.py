@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 from api_world import all_plugins_config, build_world, usd
-from takers_helpers import RequestPlugin
 
 #: allowed: the request passed authentication and authorization (any status but 401/403/404)
 OK = "ok"
@@ -228,6 +227,31 @@ MATRIX: dict[str, Rule] = {
     ),
     "microjobsDeleteGroup": party("buyer", operator=404, group_id="group_id"),
     "microjobsOrderOffer": anyone(listing_id="offer_listing_id", body={}),
+    # prepaid: the buyer's requests, the seller's lock and offers.  Members without access
+    # to a request's category (the stranger; operators, who take no work) get 403
+    # not_eligible when they look at or take an open request, as for its listing; a
+    # request out of the feed, and the offers on one, are a 404 to them.
+    "prepaidGetRequest": party("buyer", request_id="locked_request_id"),
+    "prepaidReturnToPool": party("buyer", operator=403, request_id="locked_request_id"),
+    "prepaidReleaseLock": party(
+        "seller", operator=403, body={"reason": "no time"}, request_id="locked_request_id"
+    ),
+    # released above: open again, so the stranger sees it but may not take it
+    "prepaidLockRequest": party("seller", stranger=403, operator=403, request_id="locked_request_id"),
+    "prepaidCancelRequest": party("buyer", operator=403, request_id="locked_request_id"),
+    "prepaidSellerReleases": party("seller", seller_id="seller_id"),
+    "prepaidListOffers": party("buyer", request_id="classic_request_id"),
+    "prepaidMakeOffer": party(
+        "seller",
+        stranger=403,
+        operator=403,
+        body={"price": usd("17.00"), "timeframe_hours": 12},
+        request_id="classic_request_id",
+    ),
+    "prepaidAcceptOffer": party("buyer", operator=404, body={}, offer_id="offer_id"),
+    "prepaidApproveOffer": operators(offer_id="flagged_offer_id"),
+    "prepaidRejectOffer": operators(offer_id="flagged_offer_id", body={"reason": "contact details"}),
+    "prepaidWithdrawOffer": party("seller", operator=404, offer_id="flagged_offer_id"),
     # stops last: a stopped campaign refuses the rest
     "microjobsStopCampaign": party("buyer", body={}, **SPARE),
     "microjobsOperatorStop": operators(body={"reason": "a complaint"}, **CAMPAIGN),
@@ -237,12 +261,6 @@ MATRIX: dict[str, Rule] = {
 @pytest.fixture
 def site_config(tmp_path):
     return all_plugins_config(tmp_path)
-
-
-@pytest.fixture
-def extra_plugins():
-    """Requests only qualified members take: the world gets an order without a seller."""
-    return [("requests", RequestPlugin())]
 
 
 @dataclass
@@ -343,6 +361,7 @@ async def test_each_actor_gets_what_the_matrix_says(client, runtime, make_member
     assert calls >= 4 * len(MATRIX)
     assert not wrong, "\n".join(wrong)
     await check_open_orders(client, world, tokens)
+    await check_prepaid_feed(client, world, tokens)
 
 
 async def check_open_orders(client, world, tokens: dict[str, dict[str, str]]) -> None:
@@ -363,3 +382,25 @@ async def check_open_orders(client, world, tokens: dict[str, dict[str, str]]) ->
         "site_owner": [],
         "anonymous": 401,
     }
+
+
+async def check_prepaid_feed(client, world, tokens: dict[str, dict[str, str]]) -> None:
+    """An open prepaid request is the feed's: the seller (with access to its category)
+    sees it in ``GET /prepaid/feed`` and reads it, its buyer and operators read it, a
+    member without access gets 403 ``not_eligible`` saying why, a visitor 401."""
+    ids = world.ids
+    feed = await client.get("/prepaid/feed", headers=tokens["seller"])
+    assert [item["id"] for item in feed.json()["items"]] == [ids["flag_request_id"], ids["request_id"]]
+    assert (await client.get("/prepaid/feed", headers=tokens["stranger"])).json()["items"] == []
+    url = f"/prepaid/requests/{ids['request_id']}"
+    seen = {actor: (await client.get(url, headers=headers)) for actor, headers in tokens.items()}
+    assert {actor: r.status_code for actor, r in seen.items()} == {
+        "operator": 200,
+        "buyer": 200,
+        "seller": 200,
+        "stranger": 403,
+        "site_owner": 200,
+        "anonymous": 401,
+    }
+    assert seen["stranger"].json()["code"] == "not_eligible"
+    assert "logo-design" in seen["stranger"].json()["detail"]

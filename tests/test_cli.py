@@ -200,7 +200,7 @@ def test_tick_runs_one_sweep_as_of_an_instant(tmp_path):
         '{"expired_payments": [], "expired_vouchers": [], "timers_fired": [], "timers_retried": [], '
         '"timers_failed": [], '
         '"events_republished": [], "emails_sent": [], "emails_retried": [], "emails_failed": [], '
-        '"method_syncs": {}, "escrow_problems": []}\n'
+        '"method_syncs": {}, "escrow_problems": [], "plugins": {}}\n'
     )
     naive = invoke("--config", str(config), "tick", "--at", "2027-01-01T00:00:00")
     assert naive.exit_code == 2 and "give a timezone" in naive.output

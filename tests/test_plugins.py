@@ -173,8 +173,56 @@ class TestEnabledPlugin:
         from agorakit.money import ledger
 
         assert await ledger.balance_of(ledger.available(members["seller"].id), "USD") == 12000
-        assert await ledger.balance_of(ledger.credit(members["buyer"].id), "USD") == 5000
+        assert await ledger.balance_of(ledger.credit(members["buyer"].id), "USD") == 30000
         assert await load_demo_data(runtime) == {}  # a second run loads nothing again
+
+
+def test_hook_agorakit_demo_settings(sample_plugin, tmp_path):
+    """``agorakit demo`` writes each plugin's demo settings into its site.toml, where they
+    are validated like any site's: the demo site then runs with them."""
+    import tomllib
+
+    from agorakit.demo import write_demo_config
+    from agorakit.settings import load_settings
+
+    path = write_demo_config(tmp_path / "demo")
+    written = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert "sample" in written["site"]["plugins"]
+    assert written["plugins"]["sample"] == {"greeting": 'hello from the "demo"', "repeat": 3}
+    sample = load_settings(path).plugin("sample")
+    assert (sample.greeting, sample.repeat) == ('hello from the "demo"', 3)
+    assert sample.api_key == "sample-default-key"  # what the hook left out keeps its default
+
+
+def test_the_demo_writes_nested_settings_as_toml_that_reads_back_the_same():
+    import tomllib
+
+    from agorakit.demo import toml_table
+
+    values = {
+        "title": 'Say "hi"\n\tthen ünïcode 🎲 and \x7f',
+        "on": False,
+        "limit": 3,
+        "ratio": 0.5,
+        "tags": ["a", "b c"],
+        "empty": [],
+        "nothing": {},
+        "odd key.with dots": "kept",
+        "types": {
+            "games": [
+                {"name": "boost", "fields": [{"name": "rank", "choices": ["Iron"]}, {"name": "notes"}]},
+                {"name": "coaching", "fields": []},
+            ],
+            "music": [{"name": "lesson", "limits": {"min": 1, "max": 2}}],
+        },
+        "inner": {"depth": {"deeper": 1}},
+    }
+    text = toml_table(["plugins", "sample"], values)
+    assert tomllib.loads(text) == {"plugins": {"sample": values}}
+    assert text.startswith("[plugins.sample]\n")
+    assert "[[plugins.sample.types.games.fields]]" in text
+    with pytest.raises(TypeError, match="a demo setting cannot be set"):
+        toml_table(["plugins", "sample"], {"bad": {1, 2}})
 
 
 async def test_event_handler_failure_does_not_stop_other_plugins(runtime):

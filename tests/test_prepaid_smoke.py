@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from prepaid_helpers import (
     balances,
@@ -77,4 +79,45 @@ async def test_a_classic_request_with_offers(client, runtime, market):
     assert (await balances(market.buyer.id)) == (0, 20000 - 2800)
     listed = await client.get(f"/prepaid/requests/{request['id']}/offers", headers=market.buyer.headers)
     assert [o["status"] for o in listed.json()["items"]] == ["accepted", "declined", "declined"]
+    await books_are_sound(runtime)
+
+
+async def test_a_request_paid_when_posted_shows_its_payment(client, market):
+    request = await open_request(client, market)
+    assert (request["payment"]["method"], request["payment"]["status"]) == ("balance", "completed")
+    assert request["payment"]["amount"] == {"amount": "40.00", "currency": "USD"}
+
+
+async def test_locks_given_up_or_taken_back_are_kept_and_free_the_sellers_count(
+    client, runtime, market, clock
+):
+    """Every lock ended without a delivery is in the seller's history (who ended it, when
+    it was taken, why), and no longer counts against their ``max_open_locks`` (3)."""
+    request = await open_request(client, market)
+    path = f"/prepaid/requests/{request['id']}"
+    taken_at = []
+    for turn in range(4):  # a fourth lock: the three released ones hold none of the three places
+        taken_at.append(clock.now())
+        locked = await lock(client, market.seller, request["id"])
+        assert locked.status_code == 200, locked.text
+        released = await client.post(
+            f"{path}/release", json={"reason": f"try {turn}"}, headers=market.seller.headers
+        )
+        assert released.status_code == 200, released.text
+        assert (released.json()["status"], released.json()["seller_id"]) == ("open", None)
+        clock.advance(timedelta(minutes=5))
+    locked = await lock(client, market.seller, request["id"])
+    assert locked.status_code == 200, locked.text
+    clock.advance(timedelta(hours=72, seconds=1))
+    returned = await client.post(f"{path}/return", headers=market.buyer.headers)
+    assert returned.status_code == 200, returned.text
+
+    history = await client.get(f"/prepaid/sellers/{market.seller.id}/releases", headers=market.seller.headers)
+    assert history.status_code == 200, history.text
+    items = history.json()["items"]
+    assert [(r["request_id"], r["by"], r["reason"]) for r in items] == [
+        (request["id"], "buyer", ""),
+        *[(request["id"], "seller", f"try {turn}") for turn in (3, 2, 1, 0)],
+    ]
+    assert [datetime.fromisoformat(r["locked_at"]) for r in items[1:]] == taken_at[::-1]
     await books_are_sound(runtime)

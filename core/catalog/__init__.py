@@ -41,10 +41,13 @@ if TYPE_CHECKING:
     from agorakit.catalog.moderation import moderate as moderate
     from agorakit.catalog.moderation import move_listing as move_listing
     from agorakit.catalog.moderation import move_listing_in as move_listing_in
+    from agorakit.catalog.qualifications import apply_for_qualification as apply_for_qualification
+    from agorakit.catalog.qualifications import decide_qualification as decide_qualification
     from agorakit.catalog.qualifications import is_qualified as is_qualified
     from agorakit.catalog.qualifications import qualified_category_ids as qualified_category_ids
     from agorakit.catalog.qualifications import qualified_members as qualified_members
     from agorakit.catalog.qualifications import revoke_qualification as revoke_qualification
+    from agorakit.catalog.schemas import ApplyQualification as ApplyQualification
     from agorakit.catalog.schemas import CreateCategory as CreateCategory
     from agorakit.catalog.schemas import CreateListing as CreateListing
     from agorakit.catalog.schemas import ScreenFlagOut as ScreenFlagOut
@@ -59,6 +62,8 @@ if TYPE_CHECKING:
     from agorakit.catalog.service import create_category as create_category
 
 EXPORTS: dict[str, str] = {
+    "apply_for_qualification": "agorakit.catalog.qualifications",
+    "ApplyQualification": "agorakit.catalog.schemas",
     "category_ancestors": "agorakit.catalog.service",
     "category_names": "agorakit.catalog.service",
     "category_slugs": "agorakit.catalog.service",
@@ -68,6 +73,7 @@ EXPORTS: dict[str, str] = {
     "check_can_take": "agorakit.catalog.listings",
     "create_category": "agorakit.catalog.service",
     "create_listing": "agorakit.catalog.listings",
+    "decide_qualification": "agorakit.catalog.qualifications",
     "CreateCategory": "agorakit.catalog.schemas",
     "CreateListing": "agorakit.catalog.schemas",
     "get_listing": "agorakit.catalog.listings",

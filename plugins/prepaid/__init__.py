@@ -14,6 +14,7 @@ from pathlib import Path
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.prepaid import offers, requests, sync
+from agorakit.plugins.prepaid.demo import DEMO_SETTINGS, load_demo_prepaid
 from agorakit.plugins.prepaid.events import EVENTS
 from agorakit.plugins.prepaid.notices import prepaid_notices
 from agorakit.plugins.prepaid.offers_routes import OfferController
@@ -121,3 +122,15 @@ async def agorakit_listing_status_changed(listing_id, kind, new_status):
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+def agorakit_demo_settings():
+    """The demo site's service types (a games tree)."""
+    return DEMO_SETTINGS
+
+
+@hookimpl
+async def agorakit_demo_data(runtime, members):
+
+    await load_demo_prepaid(runtime, members)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agorakit.catalog import qualified_category_ids
 from agorakit.errors import Conflict, NotFound
 from agorakit.orders import fire
 from agorakit.pagination import decode_cursor, page
-from agorakit.plugins.prepaid.requests import request_row, to_request
+from agorakit.plugins.prepaid.requests import is_party, known_request, request_row, to_request
 from agorakit.plugins.prepaid.schemas import ReleaseOut
 from agorakit.plugins.prepaid.tables import Release
 
@@ -22,21 +23,27 @@ if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime
 
 
-async def _prepaid_order(request_id: int) -> tuple[dict[str, Any], int]:
-    row = await request_row(request_id)
-    if row is None:
-        raise NotFound(f"there is no request {request_id}")
+def _order_of(row: dict[str, Any]) -> int:
+    """The order of a prepaid request (a classic one has none to lock: 409)."""
     if row["mode"] != "prepaid" or row["order_id"] is None:
         raise Conflict(
-            f"request {request_id} is a classic request: send an offer instead (POST /prepaid/requests/{request_id}/offers)"
+            f"request {row['id']} is a classic request: send an offer instead"
+            f" (POST /prepaid/requests/{row['id']}/offers)"
         )
-    return row, row["order_id"]
+    return row["order_id"]
 
 
 async def lock_request(runtime: Runtime, request_id: int, *, caller: MemberOut) -> PrepaidRequestOut:
     """A qualified seller locks a paid request: 403 ``not_eligible`` without access to its
-    category, 409 when another seller was first or the seller holds too many locks."""
-    row, order_id = await _prepaid_order(request_id)
+    category, 409 when another seller was first or the seller holds too many locks (404
+    for a request that left the feed to a member who could never have seen it)."""
+    row = await request_row(request_id)
+    if row is None or (
+        row["status"] != "open"
+        and not is_party(row, caller)
+        and row["category_id"] not in await qualified_category_ids(caller.id)
+    ):
+        raise NotFound(f"there is no request {request_id}")
     if row["buyer_id"] == caller.id:
         raise Conflict("you cannot lock your own request")
     if row["status"] != "open":
@@ -44,6 +51,7 @@ async def lock_request(runtime: Runtime, request_id: int, *, caller: MemberOut) 
             f"request {request_id} is not open for locking (it is {row['status']})",
             extra={"state": row["status"]},
         )
+    order_id = _order_of(row)
     await fire(runtime, order_id, "lock", caller=caller)
     fresh = await request_row(request_id)
     assert fresh is not None
@@ -54,7 +62,7 @@ async def release_request(
     runtime: Runtime, request_id: int, *, caller: MemberOut, reason: str = ""
 ) -> PrepaidRequestOut:
     """The seller gives up a lock before its timeframe ends; the request goes back to the feed."""
-    _, order_id = await _prepaid_order(request_id)
+    order_id = _order_of(await known_request(request_id, caller=caller))
     await fire(runtime, order_id, "release", caller=caller, data={"reason": reason.strip()})
     fresh = await request_row(request_id)
     assert fresh is not None
@@ -64,7 +72,7 @@ async def release_request(
 async def return_request(runtime: Runtime, request_id: int, *, caller: MemberOut) -> PrepaidRequestOut:
     """After the timeframe passed without a delivery, the buyer sends the request back to
     the feed for another seller (the alternative is ``cancel_late``: a full refund)."""
-    _, order_id = await _prepaid_order(request_id)
+    order_id = _order_of(await known_request(request_id, caller=caller))
     await fire(runtime, order_id, "return_to_pool", caller=caller)
     fresh = await request_row(request_id)
     assert fresh is not None

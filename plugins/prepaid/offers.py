@@ -13,7 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts import is_operator
-from agorakit.catalog import get_listing, is_qualified, move_listing_in, screen_fields, screening_error
+from agorakit.catalog import (
+    NotEligible,
+    check_can_take,
+    get_listing,
+    move_listing_in,
+    screen_fields,
+    screening_error,
+)
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.money import money, parse_money
 from agorakit.orders import ItemIn, create_order, pay_order
@@ -29,6 +36,7 @@ from agorakit.plugins.prepaid.process import FEE_KIND, OFFER_PROCESS
 from agorakit.plugins.prepaid.requests import (
     check_price,
     check_timeframe,
+    known_request,
     request_row,
     settings_of,
     to_request,
@@ -94,12 +102,16 @@ async def make_offer(
     runtime: Runtime, request_id: int, cmd: MakeOffer, *, seller: MemberOut
 ) -> PrepaidOfferOut:
     settings = settings_of(runtime)
-    row = await request_row(request_id)
-    if row is None:
-        raise NotFound(f"there is no request {request_id}")
+    row = await known_request(request_id, caller=seller)
     if row["buyer_id"] == seller.id:
         raise Conflict("you cannot make an offer on your own request")
-    await get_listing(row["listing_id"], viewer=seller, runtime=runtime)  # 403 not_eligible with the reasons
+    if row["status"] != "open":
+        raise Conflict(
+            f"request {request_id} is {row['status']}; it takes no offers", extra={"state": row["status"]}
+        )
+    # only a member who may take the request offers (operators too need access): 403
+    # not_eligible with the reasons
+    await check_can_take(runtime, await get_listing(row["listing_id"]), seller)
     errors: list[FieldError] = []
     try:
         price, currency = parse_money(cmd.price, accepted=[row["currency"]], field="price")
@@ -166,8 +178,11 @@ async def list_offers(
     runtime: Runtime, request_id: int, *, caller: MemberOut, cursor: str | None, limit: int
 ) -> tuple[list[PrepaidOfferOut], str | None]:
     """The buyer sees every offer but those the screening holds or an operator rejected; a
-    seller their own; operators all.  A member who neither offered on the request nor has
-    access to its category gets a 404, as for a request that does not exist."""
+    seller sees their own; operators all.
+
+    Another member sees their own offers on a request they offered on, and an empty list
+    on an open request they may take; any other request is a 404 to them, as if it did
+    not exist."""
     row = await request_row(request_id)
     if row is None:
         raise NotFound(f"there is no request {request_id}")
@@ -177,17 +192,28 @@ async def list_offers(
     elif caller.id == row["buyer_id"]:
         query = query.where(Offer.status.not_in(list(HIDDEN)))
     else:
+        query = query.where(Offer.seller_id == caller.id)
         offered = await Offer.exists().where(
             (Offer.request_id == request_id) & (Offer.seller_id == caller.id)
         )
-        if not offered and not await is_qualified(caller.id, row["category"]):
+        if not offered and not await _in_feed_of(runtime, row, caller):
             raise NotFound(f"there is no request {request_id}")
-        query = query.where(Offer.seller_id == caller.id)
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         query = query.where(Offer.id > position["id"])
     rows, next_cursor = page(await query.output(load_json=True), limit, lambda r: {"id": r["id"]})
     return [to_offer(r, row["currency"]) for r in rows], next_cursor
+
+
+async def _in_feed_of(runtime: Runtime, row: dict[str, Any], member: MemberOut) -> bool:
+    """Whether the request is open and ``member`` may take it (it is in their feed)."""
+    if row["status"] != "open":
+        return False
+    try:
+        await get_listing(row["listing_id"], viewer=member, runtime=runtime)
+    except NotEligible:
+        return False
+    return True
 
 
 async def my_offers(

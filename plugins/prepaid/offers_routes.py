@@ -92,7 +92,7 @@ class OfferController(Controller):
         "/offers/{offer_id:int}/accept",
         operation_id="prepaidAcceptOffer",
         summary="Accept an offer: its order starts when paid; the other offers are declined",
-        responses=problems(404, 409, 422),
+        responses=problems(404, 409, 422, 503),
         status_code=200,
     )
     async def accept(

@@ -102,9 +102,11 @@ async def create_request(
     if flags:
         raise screening_error(flags)
     title = cmd.title or f"{service.label}: {cmd.category}"
+    payment: Any = None
     attributes = RequestAttributes(
         mode=cmd.mode, service_type=service.name, details=details, timeframe_hours=hours
     )
+    payment = None
     try:
         async with runtime.unit_of_work() as uow:
             listing = await create_listing(
@@ -172,7 +174,7 @@ async def create_request(
                 )
                 await Request.update({Request.order_id: order.id}).where(Request.id == request_id)
                 if cmd.method is not None:
-                    await pay_order(runtime, order.id, caller=buyer, method=cmd.method)
+                    payment, _ = await pay_order(runtime, order.id, caller=buyer, method=cmd.method)
     except Exception as exc:
         if idempotency_key is not None and is_unique_violation(exc):
             first = await _by_key(buyer.id, idempotency_key)
@@ -181,7 +183,7 @@ async def create_request(
         raise
     created = await request_row(request_id)
     assert created is not None  # committed above
-    return await to_request(runtime, created, viewer=buyer), False
+    return await to_request(runtime, created, viewer=buyer, payment=payment), False
 
 
 def _days(days: int) -> timedelta:
@@ -247,18 +249,29 @@ async def to_request(
     )
 
 
+def is_party(row: dict[str, Any], caller: MemberOut) -> bool:
+    """The request's buyer, its seller, or an operator."""
+    return caller.id in (row["buyer_id"], row["seller_id"]) or is_operator(caller)
+
+
+async def known_request(request_id: int, *, caller: MemberOut) -> dict[str, Any]:
+    """The row of a request ``caller`` may know of: its buyer's, its seller's, an
+    operator's, and while it is open anyone's (whether they may see or take it is its
+    listing's rule: 403 ``not_eligible``).  404 otherwise, exactly as for a request that
+    does not exist: the API never tells a member about another member's requests."""
+    row = await request_row(request_id)
+    if row is None or (row["status"] != "open" and not is_party(row, caller)):
+        raise NotFound(f"there is no request {request_id}")
+    return row
+
+
 async def get_request(runtime: Runtime, request_id: int, *, caller: MemberOut) -> PrepaidRequestOut:
     """A request for its buyer, its seller, operators and the sellers who may take it
     while it is in the feed (403 ``not_eligible`` with the reason for others); 404 when
     it does not exist or the caller may not know of it."""
-    row = await request_row(request_id)
-    if row is None:
-        raise NotFound(f"there is no request {request_id}")
-    if caller.id in (row["buyer_id"], row["seller_id"]) or is_operator(caller):
-        return await to_request(runtime, row, viewer=caller)
-    if row["status"] != "open":
-        raise NotFound(f"there is no request {request_id}")
-    await get_listing(row["listing_id"], viewer=caller, runtime=runtime)  # 403 not_eligible with reasons
+    row = await known_request(request_id, caller=caller)
+    if not is_party(row, caller):
+        await get_listing(row["listing_id"], viewer=caller, runtime=runtime)  # 403 not_eligible with reasons
     return await to_request(runtime, row, viewer=caller)
 
 
@@ -288,7 +301,10 @@ async def cancel_request(runtime: Runtime, request_id: int, *, caller: MemberOut
     if row is None or (row["buyer_id"] != caller.id and not is_operator(caller)):
         raise NotFound(f"there is no request {request_id}")
     if row["buyer_id"] != caller.id:
-        raise Forbidden("only the buyer cancels a request; operators close its listing")
+        raise Forbidden(
+            f"only the buyer cancels a request here; operators withdraw it with "
+            f"POST /operator/prepaid/requests/{request_id}/cancel"
+        )
     if row["order_id"] is not None:
         order = await get_order(runtime, row["order_id"], caller=caller)
         name = {"awaiting_payment": "cancel_unpaid", "open": "cancel_open"}.get(order.state)

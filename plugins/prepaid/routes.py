@@ -61,7 +61,7 @@ class RequestController(Controller):
         "/requests",
         operation_id="prepaidCreateRequest",
         summary="Post a request: prepaid (pay now) or classic (sellers send offers)",
-        responses=problems(409, 422),
+        responses=problems(409, 422, 503),
     )
     async def create(
         self,

@@ -61,8 +61,8 @@ class PrepaidRequestOut(msgspec.Struct):
     details: dict[str, Any]
     price: Money
     timeframe_hours: int
-    #: awaiting_payment | open | locked | delivered | reported | completed | refunded |
-    #: cancelled | expired
+    #: awaiting_payment | open | in_progress (locked, or an accepted offer paid) |
+    #: delivered | reported | completed | refunded | cancelled | expired
     status: str
     order_id: int | None
     seller_id: int | None

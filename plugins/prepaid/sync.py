@@ -67,31 +67,33 @@ async def _end_lock(uow: UnitOfWork, seller_id: int | None) -> None:
     ).where((SellerLocks.member_id == seller_id) & (SellerLocks.open_locks > 0))
 
 
-def _lock_holder(ctx: TransitionContext) -> int | None:
-    """The seller whose lock the move concerns.  Effects see the order after the move: a
-    move that hands the order back to the pool names the seller it took it from in its
-    data (``former_seller_id``)."""
-    former = ctx.data.get("former_seller_id")
-    return int(former) if former is not None else ctx.order.seller_id
+def seller_before(ctx: TransitionContext) -> int | None:
+    """The order's seller before the move (``ctx.order`` is the order after it: a
+    transition that clears the seller names who left in ``former_seller_id``)."""
+    if ctx.transition.clears_seller:
+        former = ctx.data.get("former_seller_id")
+        return int(former) if former is not None else None
+    return ctx.order.seller_id
 
 
 async def record_release(ctx: TransitionContext) -> None:
-    """Keep the ended lock in the seller's history (who ended it, and why)."""
+    """Keep the ended lock in the seller's history (who ended it, when they had locked
+    it, and why).  Runs before :func:`request_moved`, while the request still has the
+    lock's deadline."""
     order = ctx.order
     request = await request_of_order(order.id)
-    seller_id = _lock_holder(ctx)
+    seller_id = seller_before(ctx)
     if request is None or seller_id is None:
         return
-    by = "seller" if ctx.actor_role == "seller" else "buyer"
-    locked_at = request["due_at"] - timedelta(hours=request["timeframe_hours"]) if request["due_at"] else None
+    due = request["due_at"]
     await Release.insert(
         Release(
             request_id=request["id"],
             order_id=order.id,
             seller_id=seller_id,
-            by=by,
+            by="seller" if ctx.actor_role == "seller" else "buyer",
             reason=str(ctx.data.get("reason", ""))[:1000],
-            locked_at=locked_at,
+            locked_at=due - timedelta(hours=request["timeframe_hours"]) if due is not None else None,
             at=ctx.uow.now,
         )
     )
@@ -101,7 +103,7 @@ async def record_release(ctx: TransitionContext) -> None:
             order_id=order.id,
             buyer_id=order.buyer_id,
             seller_id=seller_id,
-            by=by,
+            by="seller" if ctx.actor_role == "seller" else "buyer",
         ),
         subject=f"request:{request['id']}",
         actor_id=ctx.actor_id,
@@ -118,7 +120,7 @@ async def request_moved(ctx: TransitionContext) -> None:
     changes: dict[Any, Any] = {Request.status: target, Request.updated_at: uow.now}
     if target == "in_progress":  # locked, or an accepted offer paid: the timeframe runs
         changes[Request.due_at] = uow.now + timedelta(hours=request["timeframe_hours"])
-    elif request["due_at"] is not None:  # the move left in_progress (effects see the order after it)
+    else:  # the deadline holds only while in progress
         changes[Request.due_at] = None
     subject = f"request:{request['id']}"
     listing_move: str | None = None
@@ -157,7 +159,7 @@ async def request_moved(ctx: TransitionContext) -> None:
                 actor_id=ctx.actor_id,
             )
     if name in LOCK_ENDS and order.process == REQUEST_PROCESS:
-        await _end_lock(uow, _lock_holder(ctx))
+        await _end_lock(uow, seller_before(ctx))
     await Request.update(changes).where(Request.id == request["id"])
     if listing_move is not None:
         await _move_listing(uow, request["listing_id"], listing_move, None)

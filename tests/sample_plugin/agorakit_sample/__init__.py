@@ -93,3 +93,8 @@ async def agorakit_on_event(event):
 @hookimpl
 async def agorakit_demo_data(runtime, members):
     await SampleNote.insert(SampleNote(body=f"welcome, {members['buyer'].display_name}", stars=5))
+
+
+@hookimpl
+def agorakit_demo_settings():
+    return {"greeting": 'hello from the "demo"', "repeat": 3}
