@@ -150,7 +150,9 @@ async def test_three_offers_the_buyer_accepts_one_and_the_seller_is_paid(client,
     assert [o["status"] for o in listed.json()["items"]] == ["declined", "accepted", "declined"]
     for seller in (*market.sellers, market.games_seller):
         assert request["id"] not in await feed_ids(client, seller)
-    problem(await offer(client, market.games_seller, request["id"]), 409, "conflict")
+    problem(
+        await offer(client, market.games_seller, request["id"]), 404, "not_found"
+    )  # out of the feed: as if it did not exist
     await books_are_sound(runtime)
 
     delivered = await deliver(client, market.sellers[1], body["order_id"])
@@ -390,7 +392,9 @@ async def test_an_unanswered_classic_request_expires(client, runtime, market, cl
     assert [o["status"] for o in listed.json()["items"]] == ["declined"] * 3
     listing = await client.get(f"/listings/{request['listing_id']}", headers=market.buyer.headers)
     assert listing.json()["status"] == "closed"
-    problem(await offer(client, market.games_seller, request["id"]), 409, "conflict")
+    problem(
+        await offer(client, market.games_seller, request["id"]), 404, "not_found"
+    )  # out of the feed: as if it did not exist
     problem(await accept(client, market.buyer, offers[0]["id"]), 409, "conflict")
     assert await feed_ids(client, market.seller) == []
     assert await next_due(runtime, after=clock.now()) is None
@@ -420,7 +424,9 @@ async def test_the_buyer_cancels_an_open_classic_request(client, runtime, market
         409,
         "conflict",
     )
-    problem(await offer(client, market.games_seller, request["id"]), 409, "conflict")
+    problem(
+        await offer(client, market.games_seller, request["id"]), 404, "not_found"
+    )  # out of the feed: as if it did not exist
     problem(await accept(client, market.buyer, offers[0]["id"]), 409, "conflict")
     assert await feed_ids(client, market.seller) == []
     await books_are_sound(runtime)
