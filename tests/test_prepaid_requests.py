@@ -6,6 +6,8 @@ changing nothing (no request, no listing, no order, no money moved).
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prepaid_helpers import (
     balances,
@@ -351,4 +353,19 @@ async def test_a_request_paid_by_bank_transfer_is_hidden_until_the_transfer_is_c
     assert listing.json()["status"] == "published"
     assert await escrow_balance(f"order:{request['order_id']}", "USD") == 2500
     assert await balances(market.buyer.id) == (0, CREDIT)
+    await books_are_sound(runtime)
+
+
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+async def test_concurrent_posts_with_one_key_make_one_request_and_one_payment(client, runtime, market):
+    headers = {**market.buyer.headers, "Idempotency-Key": "double-click"}
+    responses = await asyncio.gather(
+        *(client.post("/prepaid/requests", json=request_body(), headers=headers) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201], [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert all(r.headers.get("Idempotent-Replayed") == "true" for r in responses if r.status_code == 200)
+    assert await Request.count() == 1
+    assert await Order.count() == 1
+    assert await balances(market.buyer.id) == (0, CREDIT - 4000)
     await books_are_sound(runtime)
