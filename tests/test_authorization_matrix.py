@@ -250,6 +250,7 @@ MATRIX: dict[str, Rule] = {
     ),
     "prepaidAcceptOffer": party("buyer", operator=404, body={}, offer_id="offer_id"),
     "prepaidApproveOffer": operators(offer_id="flagged_offer_id"),
+    "prepaidWithdrawRequest": operators(request_id="locked_request_id", body={"reason": "breaks the rules"}),
     "prepaidRejectOffer": operators(offer_id="flagged_offer_id", body={"reason": "contact details"}),
     "prepaidWithdrawOffer": party("seller", operator=404, offer_id="flagged_offer_id"),
     # stops last: a stopped campaign refuses the rest

@@ -47,10 +47,13 @@ async def lock_request(runtime: Runtime, request_id: int, *, caller: MemberOut) 
     if row["buyer_id"] == caller.id:
         raise Conflict("you cannot lock your own request")
     if row["status"] != "open":
-        raise Conflict(
-            f"request {request_id} is not open for locking (it is {row['status']})",
-            extra={"state": row["status"]},
-        )
+        if row["seller_id"] == caller.id:
+            message = f"you already hold the lock on request {request_id}"
+        elif row["seller_id"] is not None:
+            message = f"request {request_id} was taken by another seller"
+        else:
+            message = f"request {request_id} is not open for locking (it is {row['status']})"
+        raise Conflict(message, extra={"state": row["status"]})
     order_id = _order_of(row)
     await fire(runtime, order_id, "lock", caller=caller)
     fresh = await request_row(request_id)

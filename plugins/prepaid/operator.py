@@ -55,7 +55,7 @@ RequestStatus = Annotated[
         "expired",
     ]
     | None,
-    QueryParameter(name="status"),
+    QueryParameter(description="only requests in this status"),
 ]
 
 
@@ -94,13 +94,13 @@ class OperatorPrepaidController(Controller):
     async def all_requests(
         self,
         runtime: NamedDependency[Runtime],
-        request_status: RequestStatus = None,
+        status: RequestStatus = None,
         cursor: FromQuery[str | None] = None,
         limit: Limit = 20,
     ) -> PrepaidRequestPage:
         query = Request.select().order_by(Request.id).limit(limit + 1)
-        if request_status:
-            query = query.where(Request.status == request_status)
+        if status:
+            query = query.where(Request.status == status)
         items, next_cursor = await _page(runtime, query, cursor, limit)
         return PrepaidRequestPage(items=items, next_cursor=next_cursor)
 

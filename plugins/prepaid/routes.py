@@ -39,7 +39,7 @@ Status = Annotated[
         "expired",
     ]
     | None,
-    QueryParameter(name="status"),
+    QueryParameter(description="only requests in this status"),
 ]
 
 
@@ -80,12 +80,12 @@ class RequestController(Controller):
         self,
         request: MemberRequest,
         runtime: NamedDependency[Runtime],
-        request_status: Status = None,
+        status: Status = None,
         cursor: FromQuery[str | None] = None,
         limit: Limit = 20,
     ) -> PrepaidRequestPage:
         items, next_cursor = await requests.list_my_requests(
-            runtime, buyer=request.user, status=request_status, cursor=cursor, limit=limit
+            runtime, buyer=request.user, status=status, cursor=cursor, limit=limit
         )
         return PrepaidRequestPage(items=items, next_cursor=next_cursor)
 
