@@ -23,12 +23,14 @@ from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery
 
 from bench.floor import driver
-from bench.floor.driver import in_list, insert
+from bench.floor.driver import insert
 from bench.floor.effects import member_of, notify, store_events, system_message
 from bench.floor.schemas import Money, Problem, dumps, loads, money
 
 #: the bench site's ``max_open_locks``
 MAX_OPEN_LOCKS = 1000
+#: the app's ``agorakit.plugins.prepaid.feed.MERGED_CATEGORIES``
+MERGED_CATEGORIES = 20
 PROCESS = "prepaid_request"
 COLUMNS = (
     "id, listing_id, buyer_id, category_id, category, service_type, service_label, title, mode, status, price, "
@@ -224,6 +226,32 @@ async def lock(request: Request, request_id: FromPath[int]) -> PrepaidRequestOut
     return to_request(row, status="in_progress", seller_id=seller["id"], deadline=deadline)
 
 
+def newest(categories: list[int], conditions: list[tuple[str, Any]], limit: int) -> tuple[Any, ...]:
+    """The app's page query (``agorakit.plugins.prepaid.feed``): each category's newest
+    matches, merged newest first; one query over all of them past ``MERGED_CATEGORIES``.
+    ``conditions``: ``(column and operator, value)``, ``=`` when the operator is left out."""
+    args: list[Any] = []
+
+    def mark(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    def where() -> str:
+        return " AND ".join(f"{c if ' ' in c else c + ' ='} {mark(value)}" for c, value in conditions)
+
+    select = f"SELECT {COLUMNS} FROM prepaid_request WHERE"
+    if len(categories) == 1 or len(categories) > MERGED_CATEGORIES:
+        within = ", ".join(mark(c) for c in categories)
+        sql = f"{select} category_id IN ({within}) AND {where()} ORDER BY id DESC LIMIT {limit}"
+    else:
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM ({select} category_id = {mark(c)} AND {where()} ORDER BY id DESC LIMIT {limit}) AS c{n}"
+            for n, c in enumerate(categories)
+        )
+        sql += f" ORDER BY id DESC LIMIT {limit}"
+    return (sql, *args)
+
+
 @get("/prepaid/feed")
 async def feed(
     request: Request,
@@ -238,19 +266,13 @@ async def feed(
         allowed = [r["id"] for r in await s.fetch(ALLOWED, seller["id"])]
         if not allowed:
             return PrepaidRequestPage(items=[])
-        args: list[Any] = ["open", *allowed, seller["id"]]
-        where = f"status = $1 AND category_id IN ({in_list(2, len(allowed))}) AND buyer_id != ${len(args)}"
+        conditions: list[tuple[str, Any]] = [("status", "open"), ("buyer_id <>", seller["id"])]
         if service_type:
-            args.append(service_type)
-            where += f" AND service_type = ${len(args)}"
+            conditions.append(("service_type", service_type))
         if cursor:
-            args.append(
-                int(msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["id"])
-            )
-            where += f" AND id < ${len(args)}"
-        rows = await s.fetch(
-            f"SELECT {COLUMNS} FROM prepaid_request WHERE {where} ORDER BY id DESC LIMIT {limit + 1}", *args
-        )
+            after = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["id"]
+            conditions.append(("id <", int(after)))
+        rows = await s.fetch(*newest(allowed, conditions, limit + 1))
     items = [to_request(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
