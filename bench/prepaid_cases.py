@@ -172,9 +172,9 @@ def refusal(response: httpx.Response) -> str:
     problem's code and detail (not a loss of the race)."""
     body = response.json()
     detail = body.get("detail", "")
-    if "is not open for locking" in detail:
+    if detail.startswith("request ") and ("was taken by another seller" in detail or "is not open" in detail):
         return "check"
-    if "was taken by another seller" in detail:
+    if detail.startswith("order ") and "was taken by another seller" in detail:
         return "lock"
     return f"{body.get('code') or body['type'].rsplit('/', 1)[-1]}: {detail[:120]}"
 

@@ -2,7 +2,7 @@
 
 Examples::
 
-    python -m bench                          # every case, default sizes (10-13 min on 2 cores)
+    python -m bench                          # every case, default sizes (16-19 min on 2 cores)
     python -m bench --full                   # the full sizes: 10k/100k/1M listings, 10k timers
     python -m bench --cases browse,sqlite-reads --engines sqlite --duration 3
     python -m bench --markdown               # also write bench/results/<date>-<commit>.md

@@ -104,8 +104,10 @@ PREPAID_DIFFERENCE: dict[str, tuple[int, str]] = {
         "items back for the response (+3: the floor answers from what it read and wrote)",
     ),
     "POST /prepaid/requests/{id}/lock (taken)": (
-        0,
-        "the same two reads (the caller, the request with its order's state) before any transaction",
+        1,
+        "the same two reads before any transaction (the caller, the request with its order's state), then "
+        "whether the seller may know of a request out of the feed: the app reads their qualifications and "
+        "the category index (2), the floor checks their access to the request's category in one read",
     ),
     "GET /prepaid/feed": (
         1,

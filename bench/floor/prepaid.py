@@ -1,7 +1,8 @@
 """Prepaid requests: a seller locks a paid request; a seller's feed of open requests.
 
 The lock reads the request with its order's state first, outside any transaction (like the
-app: a seller who comes after the winner gets 409 from this one read), then writes the rows
+app: a seller who comes after the winner gets 409 from this read, and the check of their
+access to the request's category that a request out of the feed takes), then writes the rows
 the app's ``lock`` transition writes (the seller's lock counter, the order moved with its
 seller and its deadline, the escrow's parties, the order's history, the request row, its
 listing paused, the events, the buyer's notice and the order conversation's system
@@ -42,14 +43,15 @@ COLUMNS = (
 REQUEST_ORDER = (
     "SELECT r.*, o.state FROM prepaid_request r JOIN core_order o ON o.id = r.order_id WHERE r.id = $1"
 )
-#: the order locked, and whether the member has approved access to the request's category
-#: or to one above it
-LOCKED_ORDER = (
-    "SELECT state, version, data, EXISTS(WITH RECURSIVE up(id) AS (SELECT CAST($1 AS INTEGER) UNION SELECT "
-    "c.parent_id FROM core_category c JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL) SELECT 1 FROM "
-    "core_qualification q WHERE q.member_id = $2 AND q.status = 'approved' AND q.category_id IN (SELECT id FROM up)) "
-    "AS qualified FROM core_order WHERE id = $3 FOR UPDATE"
+#: whether the member has approved access to a category or to one above it
+ACCESS = (
+    "EXISTS(WITH RECURSIVE up(id) AS (SELECT CAST($1 AS INTEGER) UNION SELECT c.parent_id FROM core_category c "
+    "JOIN up ON c.id = up.id WHERE c.parent_id IS NOT NULL) SELECT 1 FROM core_qualification q WHERE "
+    "q.member_id = $2 AND q.status = 'approved' AND q.category_id IN (SELECT id FROM up))"
 )
+#: the order locked, and the member's access to the request's category
+LOCKED_ORDER = f"SELECT state, version, data, {ACCESS} AS qualified FROM core_order WHERE id = $3 FOR UPDATE"
+OPERATORS = ("operator", "owner")
 #: the member's categories: each approved one and every category below them
 ALLOWED = (
     "WITH RECURSIVE allowed(id) AS (SELECT c.id FROM core_qualification q JOIN core_category c ON "
@@ -124,6 +126,13 @@ async def lock(request: Request, request_id: FromPath[int]) -> PrepaidRequestOut
     async with driver.db.reads() as s:
         seller = await member_of(request, s)
         row = await s.row(REQUEST_ORDER, request_id)
+        party = row is not None and (
+            seller["id"] in (row["buyer_id"], row["seller_id"]) or seller["role"] in OPERATORS
+        )
+        if row is not None and row["state"] != "open" and not party:
+            # a request out of the feed is known to its parties and to the sellers of its category only
+            if not (await s.row(f"SELECT {ACCESS} AS ok", row["category_id"], seller["id"]))["ok"]:
+                raise Problem(404, "not_found", f"there is no request {request_id}")
     if row is None:  # the failure path only: which refusal
         async with driver.db.reads() as s:
             found = await s.row("SELECT mode FROM prepaid_request WHERE id = $1", request_id)
@@ -133,6 +142,10 @@ async def lock(request: Request, request_id: FromPath[int]) -> PrepaidRequestOut
     if row["buyer_id"] == seller["id"]:
         raise Problem(409, "conflict", "you cannot lock your own request")
     if row["state"] != "open":
+        if row["seller_id"] == seller["id"]:
+            raise Problem(409, "conflict", f"you already hold the lock on request {request_id}")
+        if row["seller_id"] is not None:
+            raise Problem(409, "conflict", f"request {request_id} was taken by another seller")
         raise Problem(409, "conflict", f"request {request_id} is not open for locking (it is {row['state']})")
     async with driver.db.transaction() as s:
         order_id = row["order_id"]
