@@ -4,12 +4,13 @@ A seller sees the open requests of the categories they have approved access to (
 to a category covers the categories below it), newest first, never their own; filters by
 category (with its subtree), service type, mode and price.  One query on
 ``prepaid_request`` after reading the seller's categories: the newest matches of each
-category (index ``status, category_id, id``, walked backwards from the cursor), merged
-newest first.  A page therefore reads at most a page per category, whatever the number
-of open requests and wherever the newest of them are; a query over all the categories at
-once may walk the whole table's newest requests first when those are in other
-categories.  A seller with access to more than :data:`MERGED_CATEGORIES` categories gets
-that one query (their categories hold a good share of any page's requests).
+category (index ``status, category_id, id``, or ``status, category_id, service_type, id``
+for one service type, walked backwards from the cursor), merged newest first.  A page
+therefore reads at most a page per category, whatever the number of open requests and
+wherever the newest of them are; a query over all the categories at once may walk the
+whole table's newest requests first when those are in other categories.  A seller with
+access to more than :data:`MERGED_CATEGORIES` categories gets that one query (theirs hold a
+good share of any page's requests); for one category the two are the same.
 """
 
 from __future__ import annotations
