@@ -2,10 +2,11 @@
 
 ``python -m bench capture [--engine postgres|sqlite] [--floor]`` builds a bench site,
 drives one browse of each kind, one whole gig order flow and one withdrawal through the
-app in-process (httpx's ASGITransport), and prints every statement Piccolo sent, per
-request, with ``T<n>`` marking the statements of one transaction; with ``--floor``, the
-statements the floor (``bench/floor/``) runs for the same requests.  ``tests/test_bench_statements.py``
-compares the two counts request by request.
+app in-process (httpx's ASGITransport), then on a second site a prepaid request's lock
+(won, then lost) and two pages of the prepaid feed, and prints every statement Piccolo
+sent, per request, with ``T<n>`` marking the statements of one transaction; with
+``--floor``, the statements the floor (``bench/floor/``) runs for the same requests.
+``tests/test_bench_statements.py`` compares the two counts request by request.
 """
 
 from __future__ import annotations
@@ -367,6 +368,77 @@ async def run(engine: str, side: str = "app") -> Run:
     return Run(out, comparable(responses), state)
 
 
+#: the prepaid plugin's benchmarked requests, in the order :func:`run_prepaid` sends them
+PREPAID_REQUESTS = (
+    "POST /prepaid/requests/{id}/lock",
+    "POST /prepaid/requests/{id}/lock (taken)",
+    "GET /prepaid/feed",
+    "GET /prepaid/feed?service_type",
+)
+#: the rows of the prepaid plugin's tables the requests write (with :data:`STATE`)
+PREPAID_STATE = {
+    "prepaid requests": (
+        "SELECT id, listing_id, buyer_id, category_id, mode, status, price, order_id, seller_id, "
+        "due_at IS NOT NULL AS due FROM prepaid_request ORDER BY id"
+    ),
+    "seller locks": "SELECT member_id, open_locks FROM prepaid_seller_locks ORDER BY member_id",
+    "listings": "SELECT id, kind, owner_id, status FROM core_listing ORDER BY id",
+}
+
+
+async def run_prepaid(engine: str, side: str = "app") -> Run:
+    """The prepaid requests on ``engine``, by the real app or (``side="floor"``) the floor: a
+    seller locks a request paid through the app, a second seller finds it taken, then the
+    second seller's feed, its first page and a page of one service type.  A refusal's body
+    is kept as its status and detail (the floor's problem bodies are not the app's)."""
+    from bench.prepaid_cases import FEED_TYPE, configure, grant, request_body, seed_open_requests
+
+    out: dict[str, list[Statement]] = {}
+    responses: dict[str, Any] = {}
+    async with bench_site(engine) as site:
+        configure(site)
+        async with Raw(site) as raw:
+            categories = await seed_categories(raw)
+            (buyer,) = await seed_members(raw, 1, prefix="buyer")
+            sellers = await seed_members(raw, 2, prefix="seller")
+            await grant(raw, sellers, [categories["logo-design"], categories["articles"]])
+            await seed_open_requests(raw, 600, buyers=[buyer], categories=categories)
+        await fund(site, [f"member:{buyer}:credit"], 100_000)
+        async with in_process_client(site) as (client, _):
+            posted = await client.post("/prepaid/requests", json=request_body(0), headers=headers_for(buyer))
+            assert posted.status_code == 201, posted.text
+            request_id = posted.json()["id"]
+        async with contextlib.AsyncExitStack() as stack:
+            if side == "app":
+                client, runtime = await stack.enter_async_context(in_process_client(site))
+                cap = stack.enter_context(recording(runtime.db.engine))
+            elif side == "floor":
+                client = await stack.enter_async_context(floor_client(site))
+                cap = stack.enter_context(recording_floor())
+            else:
+                raise ValueError(f"unknown side {side!r}")
+            lock = f"/prepaid/requests/{request_id}/lock"
+            for name, url, member, status in (
+                (PREPAID_REQUESTS[0], lock, sellers[0], 200),
+                (PREPAID_REQUESTS[1], lock, sellers[1], 409),
+                (PREPAID_REQUESTS[2], "/prepaid/feed?limit=20", sellers[1], 200),
+                (PREPAID_REQUESTS[3], f"/prepaid/feed?limit=5&service_type={FEED_TYPE}", sellers[1], 200),
+            ):
+                cap.statements = []
+                cap.active = True
+                response = await client.request(name.split()[0], url, headers=headers_for(member))
+                cap.active = False
+                assert response.status_code == status, (side, name, response.status_code, response.text)
+                out[name] = cap.statements
+                body = response.json()
+                responses[name] = body if status < 300 else {"status": status, "detail": body["detail"]}
+        state = await state_of(site)
+        async with Raw(site) as raw:
+            state |= {name: comparable(await raw.fetch(sql)) for name, sql in PREPAID_STATE.items()}
+    assert tuple(out) == PREPAID_REQUESTS, list(out)
+    return Run(out, comparable(responses), state)
+
+
 def repeated_reads(statements: list[Statement]) -> dict[str, int]:
     """Tables read more than once by the same kind of lookup: ``{"core_order by id": 9}``."""
     found: Counter = Counter()
@@ -393,3 +465,9 @@ async def main(engine: str, side: str = "app") -> None:
         if "/orders" in name or "/gigs" in name:
             totals.update(repeated_reads(statements) | {"statements": len(statements)})
     print(f"the order flow (4 requests): {dict(totals)}")
+    print()
+    for name, statements in (await run_prepaid(engine, side)).statements.items():
+        reads = sum(s.sql.startswith("SELECT") for s in statements)
+        print(f"{name}: {len(statements)} statements ({reads} SELECT)")
+        print("\n".join(render(statements)))
+        print()

@@ -23,6 +23,7 @@ import httpx
 
 from bench.load import LoadResult, Session, Stats, burst, percentile, run_load
 from bench.microjobs_cases import case_microjobs
+from bench.prepaid_cases import case_prepaid_feed, case_prepaid_locks
 from bench.report import Table
 from bench.seed import (
     FILTER_CATEGORY,
@@ -82,6 +83,11 @@ class Config:
     microjobs_clients: int = 400
     microjobs_positions: int = 100
     microjobs_rounds: int = 2
+    #: the prepaid lock race: qualified sellers, and paid requests raced for (one race each) per side
+    prepaid_sellers: int = 100
+    prepaid_locks: int = 200
+    #: open requests in the prepaid feed, smallest first
+    prepaid_sizes: list[int] = field(default_factory=lambda: [10_000, 100_000])
     #: print progress lines
     verbose: bool = True
 
@@ -859,4 +865,6 @@ CASES: dict[str, Callable[[Config], Awaitable[list[Table]]]] = {
     "worker": case_worker,
     "startup": case_startup,
     "microjobs": case_microjobs,
+    "prepaid-locks": case_prepaid_locks,
+    "prepaid-feed": case_prepaid_feed,
 }

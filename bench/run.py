@@ -2,7 +2,7 @@
 
 Examples::
 
-    python -m bench                          # every case, default sizes (10-13 min on 2 cores)
+    python -m bench                          # every case, default sizes (16-19 min on 2 cores)
     python -m bench --full                   # the full sizes: 10k/100k/1M listings, 10k timers
     python -m bench --cases browse,sqlite-reads --engines sqlite --duration 3
     python -m bench --markdown               # also write bench/results/<date>-<commit>.md
@@ -87,6 +87,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--microjobs-clients", type=int, default=defaults.microjobs_clients)
     p.add_argument("--microjobs-positions", type=int, default=defaults.microjobs_positions)
     p.add_argument("--microjobs-rounds", type=int, default=defaults.microjobs_rounds)
+    p.add_argument("--prepaid-sellers", type=int, default=defaults.prepaid_sellers)
+    p.add_argument(
+        "--prepaid-locks", type=int, default=defaults.prepaid_locks, help="paid requests raced for, per side"
+    )
+    p.add_argument(
+        "--prepaid-sizes",
+        type=ints,
+        default=defaults.prepaid_sizes,
+        help="open requests for the prepaid feed",
+    )
     p.add_argument("--repeats", type=int, default=defaults.startup_repeats, help="start-up measurements")
     p.add_argument("--profile-requests", type=int, default=defaults.profile_requests)
     p.add_argument(
@@ -126,6 +136,9 @@ def config_from(args: argparse.Namespace) -> Config:
         microjobs_clients=args.microjobs_clients,
         microjobs_positions=args.microjobs_positions,
         microjobs_rounds=args.microjobs_rounds,
+        prepaid_sellers=args.prepaid_sellers,
+        prepaid_locks=args.prepaid_locks,
+        prepaid_sizes=args.prepaid_sizes,
         verbose=not args.quiet,
     )
 

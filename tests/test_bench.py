@@ -46,6 +46,9 @@ TINY = {
     "microjobs_clients": 8,
     "microjobs_positions": 3,
     "microjobs_rounds": 1,
+    "prepaid_sellers": 6,
+    "prepaid_locks": 2,
+    "prepaid_sizes": [100, 250],
     "verbose": False,
 }
 

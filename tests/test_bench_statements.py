@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.capture import REQUESTS, Run, Statement, run  # noqa: E402
+from bench.capture import PREPAID_REQUESTS, REQUESTS, Run, Statement, run, run_prepaid  # noqa: E402
 from bench.sites import postgres_unreachable  # noqa: E402
 
 #: what the app reads and writes for the same work on its two sides of a commit; the
@@ -85,6 +85,36 @@ DIFFERENCE: dict[str, tuple[int, str]] = {
         "withdrawal rule (enabled on the bench site) reads whether the member ever took a task and "
         "their available balance (2: the floor applies no plugin rule)",
     ),
+}
+#: the prepaid plugin's requests (``bench.capture.run_prepaid``): the app's statements minus
+#: the floor's, and why; the same on both engines
+PREPAID_DIFFERENCE: dict[str, tuple[int, str]] = {
+    "POST /prepaid/requests/{id}/lock": (
+        25,
+        "the app locks the order, then checks the seller's access by reading the listing's view (the "
+        "listing, its seller, two rating summaries, the category index twice) and the qualification, and "
+        "reads the items (9, where the floor's locked read has the access as an EXISTS: +8); it counts "
+        "the lock with an insert and an update (the floor with one upsert: +1), writes the deadline in a "
+        "second order update (+1), reads the request row and the listing again before updating them and the "
+        "plugin's own check on a request's listing reads the request by its listing (+3: the floor's updates "
+        "are addressed by id); after its commit the search plugin reads the paused "
+        "listing (+1), the catalog's notices read its owner (+1) and the order's notices the order and "
+        "its history row (+2); it reads the order's conversation twice and its id once more, and deletes "
+        f"participants who left (+3); {AFTER_COMMIT} (+2); and it reads the request, the order and its "
+        "items back for the response (+3: the floor answers from what it read and wrote)",
+    ),
+    "POST /prepaid/requests/{id}/lock (taken)": (
+        1,
+        "the same two reads before any transaction (the caller, the request with its order's state), then "
+        "whether the seller may know of a request out of the feed: the app reads their qualifications and "
+        "the category index (2), the floor checks their access to the request's category in one read",
+    ),
+    "GET /prepaid/feed": (
+        1,
+        "the app reads the seller's qualifications and the category index (2: the floor reads the "
+        "categories below the approved ones in one recursive query), then the same page query",
+    ),
+    "GET /prepaid/feed?service_type": (1, "as the first page"),
 }
 #: on PostgreSQL, added to ``DIFFERENCE``
 POSTGRES_DIFFERENCE: dict[str, tuple[int, str]] = {
@@ -162,3 +192,45 @@ async def test_floor_answers_and_writes_what_the_app_does(engine):
         assert floor.state[table] == rows, f"{table} on {engine}: the rows differ after the requests"
     balances = {row["name"]: row["balance"] for row in floor.state["ledger accounts"]}
     assert sum(balances.values()) == 0, "the floor's ledger balances"
+
+
+_prepaid_runs: dict[tuple[str, str], Run] = {}
+
+
+async def prepaid_runs(engine: str, side: str) -> Run:
+    if (engine, side) not in _prepaid_runs:
+        _prepaid_runs[engine, side] = await run_prepaid(engine, side)
+    return _prepaid_runs[engine, side]
+
+
+def test_every_prepaid_request_has_a_stated_difference():
+    assert set(PREPAID_DIFFERENCE) == set(PREPAID_REQUESTS)
+    assert all(difference >= 0 and reason for difference, reason in PREPAID_DIFFERENCE.values())
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+@pytest.mark.parametrize("request_name", PREPAID_REQUESTS)
+async def test_app_runs_the_floors_prepaid_statements(engine, request_name):
+    await skip_without(engine)
+    app = (await prepaid_runs(engine, "app")).statements[request_name]
+    floor = (await prepaid_runs(engine, "floor")).statements[request_name]
+    expected, why = PREPAID_DIFFERENCE[request_name]
+    assert len(app) - len(floor) == expected, (
+        f"{request_name} on {engine}: the app runs {len(app)} statements, the floor {len(floor)} "
+        f"(stated difference {expected}: {why})\napp:\n{listing(app)}\nfloor:\n{listing(floor)}"
+    )
+    assert all(s.transaction for s in floor if not s.sql.startswith(("SELECT", "WITH"))), (
+        "the floor writes in its transaction"
+    )
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_floor_locks_and_lists_prepaid_requests_as_the_app_does(engine):
+    await skip_without(engine)
+    app, floor = await prepaid_runs(engine, "app"), await prepaid_runs(engine, "floor")
+    for name in PREPAID_REQUESTS:
+        assert floor.responses[name] == app.responses[name], f"{name} on {engine}: the response bodies differ"
+    assert app.responses[PREPAID_REQUESTS[0]]["status"] == "in_progress"
+    assert len(app.responses[PREPAID_REQUESTS[2]]["items"]) == 20
+    for table, rows in app.state.items():
+        assert floor.state[table] == rows, f"{table} on {engine}: the rows differ after the requests"

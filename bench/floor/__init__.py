@@ -43,6 +43,8 @@ from bench.floor.microjobs import rate as rate_task
 from bench.floor.microjobs import submit as submit_task
 from bench.floor.microjobs import take as take_task
 from bench.floor.orders import accept, deliver, order_gig, pay_order
+from bench.floor.prepaid import feed as prepaid_feed
+from bench.floor.prepaid import lock as prepaid_lock
 from bench.floor.schemas import Problem, problem_response
 from bench.floor.withdrawals import withdraw
 
@@ -81,6 +83,8 @@ app = Litestar(
         take_task,
         submit_task,
         rate_task,
+        prepaid_lock,
+        prepaid_feed,
     ],
     exception_handlers={Problem: problem_response},
     on_startup=[_start],

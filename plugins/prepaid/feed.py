@@ -3,8 +3,13 @@
 A seller sees the open requests of the categories they have approved access to (access
 to a category covers the categories below it), newest first, never their own; filters by
 category (with its subtree), service type, mode and price.  One query on
-``prepaid_request`` (index ``status, category_id, id``) after reading the seller's
-categories: its cost does not grow with the number of open requests elsewhere.
+``prepaid_request`` after reading the seller's categories: the newest matches of each
+category (index ``status, category_id, id``, walked backwards from the cursor), merged
+newest first.  A page therefore reads at most a page per category, whatever the number
+of open requests and wherever the newest of them are; a query over all the categories at
+once may walk the whole table's newest requests first when those are in other
+categories.  A seller with access to more than :data:`MERGED_CATEGORIES` categories gets
+that one query (their categories hold a good share of any page's requests).
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from agorakit.accounts import MemberOut
     from agorakit.plugins.prepaid.schemas import PrepaidRequestOut
     from agorakit.runtime import Runtime
+
+#: up to this many categories, a page merges each category's newest matches
+MERGED_CATEGORIES = 20
+_COLUMNS = ", ".join(f'"{column._meta.db_column_name}"' for column in Request._meta.columns)
 
 
 class FeedQuery(msgspec.Struct, kw_only=True):
@@ -59,26 +68,41 @@ async def feed(
         parse_amount(text, currency, field=name, allow_zero=True) if text else None
         for name, text in (("min_price", query.min_price), ("max_price", query.max_price))
     ]
-    select = (
-        Request.select()
-        .where((Request.status == "open") & Request.category_id.is_in(sorted(allowed)))
-        .where(Request.buyer_id != caller.id)
-        .order_by(Request.id, ascending=False)
-        .limit(query.limit + 1)
-    )
-    if query.service_type:
-        select = select.where(Request.service_type == query.service_type)
-    if query.mode:
-        select = select.where(Request.mode == query.mode)
-    if prices[0] is not None or prices[1] is not None:
-        select = select.where(Request.currency == currency)
-    if prices[0] is not None:
-        select = select.where(Request.price >= prices[0])
-    if prices[1] is not None:
-        select = select.where(Request.price <= prices[1])
+    where, args = ["status = {}", "buyer_id <> {}"], ["open", caller.id]
+    for condition, value in (
+        ("service_type = {}", query.service_type or None),
+        ("mode = {}", query.mode),
+        ("currency = {}", currency if prices[0] is not None or prices[1] is not None else None),
+        ("price >= {}", prices[0]),
+        ("price <= {}", prices[1]),
+    ):
+        if value is not None:
+            where.append(condition)
+            args.append(value)
     position = decode_cursor(query.cursor, keys=("id",))
     if position is not None:
-        select = select.where(Request.id < position["id"])
-    rows: list[dict[str, Any]] = await select.output(load_json=True)
+        where.append("id < {}")
+        args.append(position["id"])
+    rows = await _newest(sorted(allowed), " AND ".join(where), args, query.limit + 1)
     rows, next_cursor = page(rows, query.limit, lambda r: {"id": r["id"]})
     return [await to_request(runtime, r, viewer=caller, brief=True) for r in rows], next_cursor
+
+
+async def _newest(categories: list[int], where: str, args: list[Any], limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` requests of ``categories`` matching ``where`` (``{}`` for each
+    of ``args``), newest first (see the module)."""
+    select = f"SELECT {_COLUMNS} FROM prepaid_request WHERE"
+    if len(categories) == 1 or len(categories) > MERGED_CATEGORIES:
+        marks = ", ".join("{}" for _ in categories)
+        sql = f"{select} category_id IN ({marks}) AND {where} ORDER BY id DESC LIMIT {limit}"
+        values = [*categories, *args]
+    else:
+        one = f"{select} category_id = {{}} AND {where} ORDER BY id DESC LIMIT {limit}"
+        sql = " UNION ALL ".join(f"SELECT * FROM ({one}) AS c{n}" for n in range(len(categories)))
+        sql += f" ORDER BY id DESC LIMIT {limit}"
+        values = [value for category in categories for value in (category, *args)]
+    rows: list[dict[str, Any]] = await Request.raw(sql, *values)
+    for row in rows:
+        if isinstance(row["details"], str | bytes):  # JSON as text (a raw query)
+            row["details"] = msgspec.json.decode(row["details"])
+    return rows
