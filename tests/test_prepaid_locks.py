@@ -104,13 +104,13 @@ async def test_a_lock_takes_the_request_out_of_every_feed_and_starts_its_timefra
         assert await feed(client, seller) == []
     listing = await client.get(f"/listings/{request['listing_id']}", headers=market.buyer.headers)
     assert listing.json()["status"] == "paused"
-    # the buyer is told, the seller who locked is not
+    # the buyer is told (the plugin's notice instead of the core's), the seller who locked is not
     [told] = (await inbox(client, market.buyer))[before:]
     assert (told["template"], told["title"]) == (
-        "order_transitioned",
-        f"Order #{request['order_id']} is now in progress",
+        "prepaid_request_locked",
+        f'{market.seller.member.display_name} locked your request "{request["title"]}"',
     )
-    assert told["link"].endswith(f"/orders/{request['order_id']}")
+    assert told["link"].endswith(f"/prepaid/requests/{request['id']}")
     assert len(await inbox(client, market.seller)) == seller_before
     # the buyer and the seller read it; another seller no longer may
     assert (await get_request(client, market.buyer, request["id"]))["status"] == "in_progress"

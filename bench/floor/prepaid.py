@@ -226,13 +226,14 @@ async def lock(request: Request, request_id: FromPath[int]) -> PrepaidRequestOut
         events = [("prepaid.request_locked", f"request:{request_id}", seller["id"], locked)]
         if paused is not None:
             listing = {"listing_id": row["listing_id"], "owner_id": paused["owner_id"], "reason": None}
-            events.append(("listing.paused", f"listing:{row['listing_id']}", seller["id"], listing))
+            # the request moves its listing: the site's own move, without an actor
+            events.append(("listing.paused", f"listing:{row['listing_id']}", None, listing))
         events.append(("order.transitioned", f"order:{order_id}", seller["id"], moved_data))
         event_ids = await store_events(s, events, now)
-        link = f"/orders/{order_id}"
-        await notify(
-            s, event_ids[-1], row["buyer_id"], "order_transitioned", f"Order {order_id} was locked", link, now
-        )
+        # the plugin's notice to the buyer, instead of the core's, on the order's move
+        title = f'{seller["display_name"]} locked your request "{row["title"]}"'
+        link = f"/prepaid/requests/{request_id}"
+        await notify(s, event_ids[-1], row["buyer_id"], "prepaid_request_locked", title, link, now)
         parties = {"id": order_id, "buyer_id": row["buyer_id"], "seller_id": seller["id"]}
         body = f"Order {order_id}: open → in progress (lock by the seller)"
         await system_message(s, parties, event_ids[-1], body, now)
