@@ -146,7 +146,8 @@ async def request_moved(ctx: TransitionContext) -> None:
         listing_move = "close"
         if target == "cancelled":
             kind = "expired" if name == "expire" else "cancelled"
-            by_operator = ctx.actor_role == "operator"
+            # the role the transition was fired in (owners fire as operators too)
+            by_operator = ctx.actor_role in ("operator",)
             uow.record(
                 RequestClosed(
                     request_id=request["id"],
