@@ -8,12 +8,12 @@ their timeframe, offers held by the screening, and every request.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 
 from agorakit.accounts import operator_only
 from agorakit.errors import Conflict, NotFound
@@ -22,6 +22,7 @@ from agorakit.pagination import decode_cursor, page
 from agorakit.plugins.prepaid.events import OfferDeclined, OfferMade
 from agorakit.plugins.prepaid.offers import offer_row, to_offer
 from agorakit.plugins.prepaid.requests import request_row, to_request, withdraw_request
+from agorakit.plugins.prepaid.routes import Status as RequestStatus
 from agorakit.plugins.prepaid.schemas import (
     PrepaidOfferOut,
     PrepaidOfferPage,
@@ -40,23 +41,6 @@ class WithdrawRequest(msgspec.Struct, forbid_unknown_fields=True):
 class RejectOffer(msgspec.Struct, forbid_unknown_fields=True):
     #: told to the seller
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=1000)]
-
-
-RequestStatus = Annotated[
-    Literal[
-        "awaiting_payment",
-        "open",
-        "in_progress",
-        "delivered",
-        "reported",
-        "completed",
-        "refunded",
-        "cancelled",
-        "expired",
-    ]
-    | None,
-    QueryParameter(description="only requests in this status"),
-]
 
 
 async def _page(runtime: Runtime, query: Any, cursor: str | None, limit: int) -> tuple[list, str | None]:
