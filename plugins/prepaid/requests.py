@@ -106,7 +106,6 @@ async def create_request(
     attributes = RequestAttributes(
         mode=cmd.mode, service_type=service.name, details=details, timeframe_hours=hours
     )
-    payment = None
     try:
         async with runtime.unit_of_work() as uow:
             listing = await create_listing(
