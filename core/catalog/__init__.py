@@ -30,6 +30,14 @@ if TYPE_CHECKING:
     from agorakit.catalog.events import QualificationApproved as QualificationApproved
     from agorakit.catalog.events import QualificationRejected as QualificationRejected
     from agorakit.catalog.events import QualificationRevoked as QualificationRevoked
+    from agorakit.catalog.forms import DetailField as DetailField
+    from agorakit.catalog.forms import DetailFieldOut as DetailFieldOut
+    from agorakit.catalog.forms import check_fields as check_fields
+    from agorakit.catalog.forms import clean_details as clean_details
+    from agorakit.catalog.forms import describe_details as describe_details
+    from agorakit.catalog.forms import field_out as field_out
+    from agorakit.catalog.forms import fields_for_category as fields_for_category
+    from agorakit.catalog.forms import text_details as text_details
     from agorakit.catalog.kinds import ListingKind as ListingKind
     from agorakit.catalog.kinds import qualified_kinds as qualified_kinds
     from agorakit.catalog.listings import check_can_take as check_can_take
@@ -62,6 +70,14 @@ if TYPE_CHECKING:
     from agorakit.catalog.service import create_category as create_category
 
 EXPORTS: dict[str, str] = {
+    "text_details": "agorakit.catalog.forms",
+    "fields_for_category": "agorakit.catalog.forms",
+    "field_out": "agorakit.catalog.forms",
+    "DetailFieldOut": "agorakit.catalog.forms",
+    "DetailField": "agorakit.catalog.forms",
+    "describe_details": "agorakit.catalog.forms",
+    "clean_details": "agorakit.catalog.forms",
+    "check_fields": "agorakit.catalog.forms",
     "apply_for_qualification": "agorakit.catalog.qualifications",
     "ApplyQualification": "agorakit.catalog.schemas",
     "category_ancestors": "agorakit.catalog.service",

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from agorakit.catalog import DetailFieldOut
 from agorakit.money import Money
 
 Mode = Literal["prepaid", "classic"]
@@ -140,21 +141,10 @@ class ReleasePage(msgspec.Struct):
     next_cursor: str | None = None
 
 
-class ServiceFieldOut(msgspec.Struct):
-    name: str
-    label: str
-    type: str
-    required: bool
-    max_length: int | None = None
-    min: int | None = None
-    max: int | None = None
-    choices: list[str] = []
-
-
 class ServiceTypeOut(msgspec.Struct):
     name: str
     label: str
-    fields: list[ServiceFieldOut]
+    fields: list[DetailFieldOut]
 
 
 class ServiceTypesOut(msgspec.Struct):

@@ -11,31 +11,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from agorakit.catalog import DetailField, check_fields
 from agorakit.settings import AmountSetting, SettingsStruct
 
 Mode = Literal["prepaid", "classic"]
 MODES: tuple[Mode, ...] = ("prepaid", "classic")
 Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-
-
-class DetailField(SettingsStruct, frozen=True):
-    """One structured field of a service type's request details."""
-
-    #: key in the request's ``details`` (lower case, digits, underscores)
-    name: Name
-    #: shown to buyers and sellers
-    label: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
-    #: "text" (free text), "integer" (whole number, ``min``/``max``) or "choice" (one of ``choices``)
-    type: Literal["text", "integer", "choice"] = "text"
-    #: whether a request must fill it (default true)
-    required: bool = True
-    #: longest text (type text; default 2000)
-    max_length: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 2000
-    #: bounds of an integer (type integer)
-    min: int | None = None
-    max: int | None = None
-    #: allowed values (type choice)
-    choices: list[Annotated[str, msgspec.Meta(min_length=1, max_length=80)]] = []
 
 
 class ServiceType(SettingsStruct, frozen=True):
@@ -114,11 +95,4 @@ class PrepaidSettings(SettingsStruct, frozen=True):
             if len(set(names)) != len(names):
                 raise ValueError(f"{where}: two service types share a name")
             for service in types:
-                fields = [f.name for f in service.fields]
-                if len(set(fields)) != len(fields):
-                    raise ValueError(f"{where}.{service.name}: two fields share a name")
-                for field in service.fields:
-                    if field.type == "choice" and not field.choices:
-                        raise ValueError(f"{where}.{service.name}.{field.name}: a choice needs choices")
-                    if field.min is not None and field.max is not None and field.min > field.max:
-                        raise ValueError(f"{where}.{service.name}.{field.name}: min exceeds max")
+                check_fields(service.fields, f"{where}.{service.name}")
