@@ -372,8 +372,11 @@ class ModerationController(Controller):
         runtime: NamedDependency[Runtime],
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
+        kind: Annotated[
+            str | None, QueryParameter(max_length=40, description="only listings of this kind (gig, lead ...)")
+        ] = None,
     ) -> PendingListingPage:
-        items, next_cursor = await moderation.pending_queue(runtime, cursor=cursor, limit=limit)
+        items, next_cursor = await moderation.pending_queue(runtime, cursor=cursor, limit=limit, kind=kind)
         return PendingListingPage(
             items=items,
             next_cursor=next_cursor,

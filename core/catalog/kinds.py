@@ -46,6 +46,9 @@ class ListingKind(msgspec.Struct, frozen=True, kw_only=True):
     #: who may take its listings: any member, or only those with an approved
     #: qualification in the listing's category or one above it
     takers: Literal["anyone", "qualified"] = "anyone"
+    #: operators' review target for its listings, in working hours (None: the site's
+    #: ``[listings] review_target_hours``); older pending ones are overdue in the queue
+    review_target_hours: int | None = None
     #: text attributes screened like the title and the description (``agorakit_screen_text``),
     #: e.g. ``("requirements",)``; a flag names the field ``attributes.<name>``
     screened_attributes: tuple[str, ...] = ()

@@ -22,6 +22,7 @@ from agorakit.catalog.events import (
     ListingRejected,
     ListingResumed,
 )
+from agorakit.catalog.kinds import listing_kinds
 from agorakit.catalog.listings import (
     epoch_us,
     get_listing,
@@ -152,15 +153,24 @@ def working_seconds(start: datetime, end: datetime) -> float:
 
 
 async def pending_queue(
-    runtime: Runtime, *, cursor: str | None, limit: int
+    runtime: Runtime, *, cursor: str | None, limit: int, kind: str | None = None
 ) -> tuple[list[PendingListing], str | None]:
-    """Listings waiting for review, longest waiting first."""
+    """Listings waiting for review, longest waiting first (only those of ``kind`` if given).
+
+    A listing is overdue past its kind's ``review_target_hours``, else the site's
+    ``[listings] review_target_hours``, counted in working hours."""
+    kinds = listing_kinds(runtime)
+    if kind is not None and kind not in kinds:
+        known = ", ".join(sorted(kinds))
+        raise ValidationFailed([FieldError("kind", f"unknown listing kind {kind!r}; the kinds are {known}")])
     query = (
         Listing.select()
         .where(Listing.status == "pending_review")
         .order_by(Listing.submitted_at)
         .order_by(Listing.id)
     )
+    if kind is not None:
+        query = query.where(Listing.kind == kind)
     position = decode_cursor(cursor, keys=("at", "id"))
     if position is not None:
         at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=position["at"])
@@ -174,10 +184,12 @@ async def pending_queue(
     )
     listings = await to_listings(rows)
     now = runtime.clock.now()
-    target = runtime.settings.listings.review_target_hours * 3600
+    site_target = runtime.settings.listings.review_target_hours
     items = []
     for row, listing in zip(rows, listings, strict=False):
         seconds = working_seconds(row["submitted_at"], now)
+        kind_of = kinds.get(row["kind"])
+        target = ((kind_of and kind_of.review_target_hours) or site_target) * 3600
         flags = [msgspec.convert(f, ScreenFlagOut) for f in row["screening_flags"]]
         items.append(
             PendingListing(
