@@ -110,6 +110,7 @@ class Runtime:
     _listing_kinds: dict[str, ListingKind] | None
     _unlisted_kinds: tuple[str, ...] | None
     _qualified_kinds: tuple[str, ...] | None
+    _banned_words: Any  # re.Pattern | None
     # (Any: the modules that set these are read both as themselves and through the package)
     _notifications_mailer: Any  # Mailer
     _notifications_renderer: Any  # Renderer

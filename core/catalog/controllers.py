@@ -373,7 +373,8 @@ class ModerationController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
         kind: Annotated[
-            str | None, QueryParameter(max_length=40, description="only listings of this kind (gig, lead ...)")
+            str | None,
+            QueryParameter(max_length=40, description="only listings of this kind (gig, lead ...)"),
         ] = None,
     ) -> PendingListingPage:
         items, next_cursor = await moderation.pending_queue(runtime, cursor=cursor, limit=limit, kind=kind)

@@ -65,16 +65,34 @@ async def screen_fields(
     choice.
     """
     flags: list[ScreenFlagOut] = []
+    banned = banned_words(runtime)
     for field, text in texts.items():
         if not text or not text.strip():
             continue
-        for flag in await runtime.hooks.collect(
-            "agorakit_screen_text", text=text, context=f"{context}.{field}"
-        ):
+        found = await runtime.hooks.collect("agorakit_screen_text", text=text, context=f"{context}.{field}")
+        if banned is not None:
+            found = [*found, *(ScreenFlag(BANNED, m.group(0)) for m in banned.finditer(text))]
+        for flag in found:
             out = ScreenFlagOut(field=field, reason=flag.reason, match=flag.match)
             if out not in flags:
                 flags.append(out)
     return flags
+
+
+#: the reason of a flag for a word of ``[listings] banned_words``
+BANNED = "banned word"
+
+
+def banned_words(runtime: Runtime) -> re.Pattern[str] | None:
+    """The site's ``[listings] banned_words`` as one case-insensitive whole-word pattern
+    (None when there are none), compiled once per runtime."""
+    cached = getattr(runtime, "_banned_words", False)
+    if cached is False:
+        words = sorted({w.strip() for w in runtime.settings.listings.banned_words if w.strip()}, key=len)
+        alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in reversed(words))
+        cached = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if words else None
+        runtime._banned_words = cached
+    return cached
 
 
 def screening_error(flags: list[ScreenFlagOut]) -> ValidationFailed:

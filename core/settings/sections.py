@@ -184,6 +184,10 @@ class ListingsSection(SettingsStruct, frozen=True):
     screening: Literal["block", "flag"] = "block"
     #: review target in working hours (Monday-Friday, UTC); older pending listings are overdue
     review_target_hours: PositiveInt = 24
+    #: words and phrases a site refuses in every screened text (listing titles and
+    #: descriptions, plugin texts such as jobs, requests and offers); matched whole-word,
+    #: case-insensitively, and handled like the other flags (reason "banned word")
+    banned_words: list[Annotated[str, msgspec.Meta(min_length=2, max_length=80)]] = []
     #: longest listing title, in characters (default 120, at most 200)
     max_title_length: Annotated[int, msgspec.Meta(ge=10, le=200)] = 120
     #: longest listing description, in characters (default 10000, at most 50000)
