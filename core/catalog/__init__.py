@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
+    from agorakit.catalog.schemas import UpdateListing as UpdateListing
+    from agorakit.catalog.listings import update_listing as update_listing
     from agorakit.catalog.controllers import optional_member as optional_member
     from agorakit.catalog.errors import NotEligible as NotEligible
     from agorakit.catalog.events import CategoryCreated as CategoryCreated
@@ -70,6 +72,8 @@ if TYPE_CHECKING:
     from agorakit.catalog.service import create_category as create_category
 
 EXPORTS: dict[str, str] = {
+    "UpdateListing": "agorakit.catalog.schemas",
+    "update_listing": "agorakit.catalog.listings",
     "text_details": "agorakit.catalog.forms",
     "fields_for_category": "agorakit.catalog.forms",
     "field_out": "agorakit.catalog.forms",

@@ -5,7 +5,7 @@ app processes).  Piccolo tables find their engine through ``Table._meta.db``;
 :meth:`Database.bind` points every registered table at this site's engine, so one
 process serves one database at a time.
 
-The names in ``__all__`` are public (plugins may use ``is_unique_violation``,
+The names in ``__all__`` are public (plugins may use ``is_unique_violation``, ``for_update``,
 ``is_lock_conflict`` and ``Table``, the base of their tables); the modules of this package (``prepared``, ``sqlite``, ``migrate``,
 ...) are the core's internals.
 """
@@ -38,6 +38,7 @@ __all__ = [
     "Database",
     "EngineKind",
     "Table",
+    "for_update",
     "is_lock_conflict",
     "is_unique_violation",
 ]
@@ -193,6 +194,16 @@ def _make_engine(config: DatabaseSection, source: str) -> tuple[EngineKind, Engi
         "sqlite:///file.sqlite3 or postgresql://user@host:5432/dbname"
     )
     raise ConfigError(message)
+
+
+def for_update(query: Any) -> Any:
+    """``query`` (a piccolo select) locking the rows it reads for the rest of the
+    transaction: ``FOR UPDATE`` on PostgreSQL, so concurrent transactions that lock the
+    same rows wait for each other; unchanged on SQLite, whose single writer serialises
+    writing transactions instead."""
+    if query.table._meta.db.engine_type == "postgres":
+        return query.lock_rows()
+    return query
 
 
 def is_unique_violation(exc: BaseException) -> bool:

@@ -11,8 +11,14 @@ from typing import TYPE_CHECKING
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
-    pass
+    from agorakit.disputes.schemas import DisputeOut as DisputeOut
+    from agorakit.disputes.schemas import OpenDispute as OpenDispute
+    from agorakit.disputes.service import open_dispute as open_dispute
 
-EXPORTS: dict[str, str] = {}
+EXPORTS: dict[str, str] = {
+    "DisputeOut": "agorakit.disputes.schemas",
+    "OpenDispute": "agorakit.disputes.schemas",
+    "open_dispute": "agorakit.disputes.service",
+}
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -22,16 +22,18 @@ class Lead(Table, tablename="leads_lead"):
     category = Varchar(length=120, help_text="Slug of the listing's category.")
     title = Varchar(length=200)
     country = Varchar(length=2, help_text="ISO 3166 alpha-2, upper case.")
-    postal_code = Varchar(length=12, default="", help_text="Upper case, no spaces; empty when a city is given.")
+    postal_code = Varchar(
+        length=12, default="", help_text="Upper case, no spaces; empty when a city is given."
+    )
     city = Varchar(length=80, default="", help_text="Lower case, trimmed; empty when a postal code is given.")
     details = JSON(default={}, help_text="The category's form, validated.")
     text = Text(default="", help_text="The customer's own words.")
-    status = Varchar(
-        length=16, index=True, help_text="pending_review | open | rejected | closed | expired"
-    )
+    status = Varchar(length=16, index=True, help_text="pending_review | open | rejected | closed | expired")
     price = BigInt(help_text="What a business pays to unlock it, minor units (fixed when posted).")
     currency = Varchar(length=3)
-    unlocks = Integer(default=0, help_text="Places taken: businesses charged, paying or contacted by the customer.")
+    unlocks = Integer(
+        default=0, help_text="Places taken: businesses charged, paying or contacted by the customer."
+    )
     max_unlocks = Integer(help_text="Places it has (the setting when it was posted).")
     reason = Text(null=True, default=None, help_text="Why it was rejected or closed.")
     created_at = Timestamptz()
@@ -77,10 +79,10 @@ class Unlock(Table, tablename="leads_unlock"):
     business_id = Integer(index=True)
     customer_id = Integer(index=True)
     origin = Varchar(length=10, help_text="business (it unlocked) | customer (the customer wrote first)")
-    status = Varchar(
-        length=16, help_text="contacted | awaiting_payment | charged | cancelled"
+    status = Varchar(length=16, help_text="contacted | awaiting_payment | charged | cancelled")
+    order_id = Integer(
+        null=True, default=None, unique=True, help_text="The charge's order, once there is one."
     )
-    order_id = Integer(null=True, default=None, unique=True, help_text="The charge's order, once there is one.")
     conversation_id = Integer(null=True, default=None)
     price = BigInt()
     currency = Varchar(length=3)

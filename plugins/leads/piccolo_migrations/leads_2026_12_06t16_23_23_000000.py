@@ -1,4 +1,4 @@
-"""The feed's indexes (open leads by category and place, newest first), matching
+"""The feed's indexes (open leads by category, newest first), matching
 businesses by category and place, and one unlock per business and lead."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -9,8 +9,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "the feed's indexes, matching indexes and the uniqueness of unlocks"
 
 STATEMENTS = [
-    "CREATE INDEX leads_lead_feed_postal ON leads_lead (status, category_id, country, postal_code, id)",
-    "CREATE INDEX leads_lead_feed_city ON leads_lead (status, category_id, country, city, id)",
+    "CREATE INDEX leads_lead_feed ON leads_lead (status, category_id, id)",
     "CREATE UNIQUE INDEX leads_unlock_pair ON leads_unlock (lead_id, business_id)",
     "CREATE UNIQUE INDEX leads_unlock_key ON leads_unlock (business_id, idempotency_key)",
     "CREATE UNIQUE INDEX leads_profile_category_pair ON leads_profile_category (category_id, member_id)",
