@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from agorakit.accounts import operator_only
@@ -56,7 +56,7 @@ class LeadController(Controller):
         summary="What a job in a category asks for, and its lead price",
         responses=problems(422),
     )
-    async def form(self, runtime: NamedDependency[Runtime], category: str) -> LeadFormOut:
+    async def form(self, runtime: NamedDependency[Runtime], category: FromPath[str]) -> LeadFormOut:
         return await jobs.lead_form(runtime, category)
 
     @post(
@@ -118,7 +118,7 @@ class LeadController(Controller):
         request: MemberRequest,
         runtime: NamedDependency[Runtime],
         lead_id: Id,
-        data: JSONBody[CloseLead] | None = None,
+        data: JSONBody[CloseLead | None] = None,
     ) -> LeadOut:
         return await jobs.close_lead(runtime, lead_id, data or CloseLead(), caller=request.user)
 
@@ -205,7 +205,7 @@ class LeadController(Controller):
         request: MemberRequest,
         runtime: NamedDependency[Runtime],
         lead_id: Id,
-        data: JSONBody[UnlockLead] | None = None,
+        data: JSONBody[UnlockLead | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[LeadUnlockOut]:
         out, replayed = await unlocks.unlock_lead(
