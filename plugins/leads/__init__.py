@@ -69,6 +69,12 @@ def agorakit_can_take(listing, member, runtime):
 
 
 @hookimpl
+async def agorakit_validate_listing(listing, runtime):
+    """A job's listing is changed through ``/leads`` only (409 on the generic routes)."""
+    await jobs.refuse_generic_edit(listing)
+
+
+@hookimpl
 def agorakit_processes(runtime):
 
     return [unlock_process(runtime.plugin_settings(NAME))]

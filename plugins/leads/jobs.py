@@ -30,7 +30,10 @@ from agorakit.catalog import (
     fields_for_category,
     get_listings,
     move_listing_in,
+    screen_fields,
+    screening_error,
     submit_listing,
+    text_details,
     update_listing,
 )
 from agorakit.db import for_update
@@ -70,11 +73,16 @@ async def lead_form(runtime: Runtime, category: str) -> LeadFormOut:
     )
 
 
-async def _checked(runtime: Runtime, category: str, location: LeadLocation, details: dict, text: str):
-    """The job's cleaned place, details and text (every problem at once)."""
+async def _checked(
+    runtime: Runtime, category: str, location: LeadLocation, details: dict, text: str, title: str | None
+):
+    """The job's cleaned place, details and text (every problem at once).  Contact details
+    and banned words in the customer's texts are refused on the field they came in (the
+    site's ``[listings] screening = "block"``); a site that only flags them lets the
+    listing's own screening send the job to review with its flags."""
     settings = profiles.settings_of(runtime)
     errors: list[FieldError] = []
-    fields: list = []
+    fields: list | None = None
     try:
         fields = await fields_for_category(settings.details_by_category, category, settings.default_details)
     except ValidationFailed as exc:
@@ -92,17 +100,24 @@ async def _checked(runtime: Runtime, category: str, location: LeadLocation, deta
         except ValidationFailed as exc:
             errors += exc.errors
     cleaned: dict[str, Any] = {}
-    try:
-        cleaned = clean_details(fields, details, form=f"the {category!r} job form")
-    except ValidationFailed as exc:
-        errors += exc.errors
+    if fields is not None:  # an unknown category has no form to check the details against
+        try:
+            cleaned = clean_details(fields, details, form=f"the {category!r} job form")
+        except ValidationFailed as exc:
+            errors += exc.errors
     text = text.strip()
     if len(text) < MIN_TEXT:
         errors.append(FieldError("text", f"describe the job in at least {MIN_TEXT} characters"))
     elif len(text) > settings.max_text:
         errors.append(FieldError("text", f"must be at most {settings.max_text} characters"))
+    if runtime.settings.listings.screening == "block":
+        texts = {"title": title, "text": text, **text_details(fields or [], cleaned)}
+        flags = await screen_fields(runtime, texts, context="lead")
+        if flags:
+            errors += screening_error(flags).errors
     if errors:
         raise ValidationFailed(errors)
+    assert fields is not None
     return location.country.upper(), postal_code, town, fields, cleaned, text
 
 
@@ -117,7 +132,7 @@ def _description(fields: list, details: dict[str, Any], text: str) -> str:
 async def post_lead(runtime: Runtime, cmd: CreateLead, *, customer: MemberOut) -> LeadOut:
     """Post a job (see the module)."""
     country, postal_code, town, fields, details, text = await _checked(
-        runtime, cmd.category, cmd.location, cmd.details, cmd.text
+        runtime, cmd.category, cmd.location, cmd.details, cmd.text, cmd.title
     )
     price, currency = await profiles.lead_price(runtime, cmd.category)
     settings = profiles.settings_of(runtime)
@@ -126,18 +141,22 @@ async def post_lead(runtime: Runtime, cmd: CreateLead, *, customer: MemberOut) -
     title = cmd.title or f"{names.get(category_id, cmd.category)} in {_place(country, postal_code, town)}"
     attributes = LeadAttributes(country=country, postal_code=postal_code, city=town, details=details)
     async with runtime.unit_of_work() as uow:
-        listing = await create_listing(
-            runtime,
-            CreateListing(
-                kind=KIND,
-                title=title,
-                description=_description(fields, details, text),
-                category=cmd.category,
-                price=money(price, currency),
-                attributes=msgspec.to_builtins(attributes),
-            ),
-            owner=customer,
-        )
+        token = _MOVING.set(True)
+        try:
+            listing = await create_listing(
+                runtime,
+                CreateListing(
+                    kind=KIND,
+                    title=title,
+                    description=_description(fields, details, text),
+                    category=cmd.category,
+                    price=money(price, currency),
+                    attributes=msgspec.to_builtins(attributes),
+                ),
+                owner=customer,
+            )
+        finally:
+            _MOVING.reset(token)
         [row] = await Lead.insert(
             Lead(
                 listing_id=listing.id,
@@ -184,7 +203,7 @@ async def update_lead(runtime: Runtime, lead_id: int, cmd: UpdateLead, *, custom
     details = cmd.details if cmd.details is not None else row["details"]
     text = cmd.text if cmd.text is not None else row["text"]
     country, postal_code, town, fields, details, text = await _checked(
-        runtime, row["category"], location, details, text
+        runtime, row["category"], location, details, text, cmd.title
     )
     attributes = LeadAttributes(country=country, postal_code=postal_code, city=town, details=details)
     async with runtime.unit_of_work() as uow:
@@ -295,6 +314,24 @@ async def next_expiry(after: Any, until: Any) -> Any:
 # --------------------------------------------------------------------------------------
 
 
+async def refuse_generic_edit(listing: Any) -> None:
+    """A lead's listing is made and changed by this module only: the generic listing
+    routes (``POST /listings`` of kind ``lead``, ``PATCH /listings/{id}`` of a lead's
+    listing, whatever its status) answer 409 pointing at the job's own routes."""
+    if listing.kind != KIND or _MOVING.get():
+        return
+    row = None
+    if listing.id is not None:
+        row = await Lead.select(Lead.id).where(Lead.listing_id == listing.id).first()
+    if row is None:
+        raise Conflict("jobs are posted with POST /leads")
+    raise Conflict(
+        f"listing {listing.id} is job {row['id']}: change or close it with the job's own routes "
+        f"(PUT /leads/{row['id']}, POST /leads/{row['id']}/close)",
+        extra={"lead_id": row["id"]},
+    )
+
+
 async def on_listing_status_changed(
     uow: UnitOfWork, listing_id: int, kind: str, old_status: str | None, new_status: str
 ) -> None:
@@ -326,7 +363,7 @@ async def on_listing_status_changed(
     elif not _MOVING.get():
         raise Conflict(
             f"listing {listing_id} is job {row['id']}: change or close it with the job's own routes "
-            f"(PATCH /leads/{row['id']}, POST /leads/{row['id']}/close)",
+            f"(PUT /leads/{row['id']}, POST /leads/{row['id']}/close)",
             extra={"lead_id": row["id"]},
         )
 
