@@ -71,12 +71,10 @@ async def save_profile(runtime: Runtime, cmd: SaveProfile, *, member: MemberOut)
     errors: list[FieldError] = []
     if not cmd.categories:
         errors.append(FieldError("categories", "serve at least one category"))
-    if len(cmd.categories) > settings.max_profile_categories:
+    if len(set(cmd.categories)) > settings.max_profile_categories:
         errors.append(FieldError("categories", f"at most {settings.max_profile_categories} categories"))
     if not cmd.areas:
         errors.append(FieldError("areas", "name at least one service area"))
-    if len(cmd.areas) > settings.max_profile_areas:
-        errors.append(FieldError("areas", f"at most {settings.max_profile_areas} service areas"))
     ids = {slug: i for i, slug in (await category_slugs()).items()}
     category_ids: list[int] = []
     for n, slug in enumerate(cmd.categories):
@@ -99,6 +97,8 @@ async def save_profile(runtime: Runtime, cmd: SaveProfile, *, member: MemberOut)
         entry = (area.country.upper(), prefix, town)
         if entry not in areas:
             areas.append(entry)
+    if len(areas) > settings.max_profile_areas:  # each counted once
+        errors.append(FieldError("areas", f"at most {settings.max_profile_areas} service areas"))
     if errors:
         raise ValidationFailed(errors)
     async with runtime.unit_of_work() as uow:
