@@ -77,7 +77,7 @@ async def _lead(lead_id: int) -> dict[str, Any] | None:
 
 
 async def _category_name(lead: dict[str, Any]) -> str:
-    return (await category_names()).get(lead["category_id"], lead["category"])
+    return (await category_names()).get(lead["category_id"]) or lead["category"]
 
 
 async def lead_opened(event: DomainEvent, runtime: Runtime) -> list[Notice]:
