@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from agorakit.catalog.schemas import UpdateListing as UpdateListing
-    from agorakit.catalog.listings import update_listing as update_listing
     from agorakit.catalog.controllers import optional_member as optional_member
     from agorakit.catalog.errors import NotEligible as NotEligible
     from agorakit.catalog.events import CategoryCreated as CategoryCreated
@@ -48,6 +46,7 @@ if TYPE_CHECKING:
     from agorakit.catalog.listings import get_listings as get_listings
     from agorakit.catalog.listings import submit_listing as submit_listing
     from agorakit.catalog.listings import take_vetoes as take_vetoes
+    from agorakit.catalog.listings import update_listing as update_listing
     from agorakit.catalog.moderation import moderate as moderate
     from agorakit.catalog.moderation import move_listing as move_listing
     from agorakit.catalog.moderation import move_listing_in as move_listing_in
@@ -61,6 +60,7 @@ if TYPE_CHECKING:
     from agorakit.catalog.schemas import CreateCategory as CreateCategory
     from agorakit.catalog.schemas import CreateListing as CreateListing
     from agorakit.catalog.schemas import ScreenFlagOut as ScreenFlagOut
+    from agorakit.catalog.schemas import UpdateListing as UpdateListing
     from agorakit.catalog.screening import screen_fields as screen_fields
     from agorakit.catalog.screening import screening_error as screening_error
     from agorakit.catalog.search import listing_texts as listing_texts

@@ -10,10 +10,13 @@ settings in ``[plugins.leads]``.  See ``docs/plugins/leads.md``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.leads import jobs, reports, unlocks
 from agorakit.plugins.leads.events import EVENTS
+from agorakit.plugins.leads.notices import leads_notices
 from agorakit.plugins.leads.piccolo_app import APP_CONFIG
 from agorakit.plugins.leads.process import CHARGE, FREE_PLACE, unlock_process
 from agorakit.plugins.leads.routes import LeadController, OperatorLeadController
@@ -120,6 +123,20 @@ async def agorakit_support_link(kind, id, member, runtime):
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_notify(event, runtime):
+    """Businesses hear of new matching jobs, of customers writing to them and of their
+    charges; customers of their job's review, of interested businesses and of its expiry
+    (see ``notices``)."""
+    return await leads_notices(event, runtime)
+
+
+@hookimpl
+def agorakit_template_dirs():
+
+    return [Path(__file__).parent / "templates"]
 
 
 @hookimpl

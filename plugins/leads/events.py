@@ -86,6 +86,8 @@ class LeadUnlocked(Event, frozen=True, kw_only=True):
     #: minor units
     price: int
     currency: str
+    #: the payment that paid the charge (its method; from the balance, how much came from credit)
+    payment_id: int | None = None
 
 
 class UnlockCancelled(Event, frozen=True, kw_only=True):

@@ -466,6 +466,7 @@ async def charge(ctx: TransitionContext) -> None:
             origin=row["origin"],
             price=row["price"],
             currency=row["currency"],
+            payment_id=ctx.data.get("payment"),
         ),
         subject=f"lead:{lead['id']}",
         actor_id=row["business_id"],
