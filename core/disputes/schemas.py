@@ -41,6 +41,10 @@ class DisputeReasons(msgspec.Struct):
     states: list[str]
     openers: list[str]
     window_days: float
+    #: final states (e.g. completed) in which the order may still be reported, for
+    #: ``after_window_days`` after it got there; a refund then comes back from the seller
+    after_states: list[str] = msgspec.field(default_factory=list)
+    after_window_days: float | None = None
 
 
 class DisputeOut(msgspec.Struct):
@@ -54,7 +58,7 @@ class DisputeOut(msgspec.Struct):
     status: Literal["open", "resolved"]
     outcome: Literal["refund", "release", "reject"] | None
     from_state: str
-    refund_from: Literal["escrow", "fees"]
+    refund_from: Literal["escrow", "fees", "seller"]
     refunded: Money
     released: Money
     resolution_note: str | None

@@ -25,6 +25,7 @@ from agorakit import orders
 from agorakit.accounts.roles import is_operator
 from agorakit.catalog.tables import Listing
 from agorakit.db import is_unique_violation
+from agorakit.disputes.clawback import FROM_SELLER, settle_clawback
 from agorakit.disputes.events import DisputeOpened
 from agorakit.disputes.events import DisputeResolved as DisputeResolvedEvent
 from agorakit.disputes.schemas import (
@@ -139,6 +140,8 @@ async def dispute_reasons(runtime: Runtime, order_id: int, *, caller: MemberOut)
         states=list(policy.states),
         openers=list(policy.openers),
         window_days=policy.window / timedelta(days=1),
+        after_states=list(policy.after_states),
+        after_window_days=policy.after_window / timedelta(days=1) if policy.after_states else None,
     )
 
 
@@ -255,13 +258,14 @@ async def _open(
 ) -> int:
     row = await orders.locked_order_row(order_id)
     now = uow.now
-    if row["state"] not in policy.states:
+    after = row["state"] in policy.after_states  # paid out: a refund claws back (clawback.py)
+    if row["state"] not in policy.states and not after:
         message = (
             f"order {order_id} is {row['state']}; a dispute can be opened only while it is "
-            f"{' or '.join(policy.states)}"
+            f"{' or '.join((*policy.states, *policy.after_states))}"
         )
         raise NotDisputable(message, extra={"state": row["state"]})
-    closes = row["state_entered_at"] + policy.window
+    closes = row["state_entered_at"] + (policy.after_window if after else policy.window)
     if now > closes:
         message = f"the time to open a dispute on order {order_id} ended on {closes.isoformat()}"
         raise DisputeWindowClosed(message, extra={"closed_at": closes.isoformat()})
@@ -280,7 +284,7 @@ async def _open(
             text=text,
             status="open",
             from_state=row["state"],
-            refund_from=policy.refund_from,
+            refund_from=FROM_SELLER if after else policy.refund_from,
             currency=row["currency"],
             refunded=0,
             released=0,
@@ -290,7 +294,7 @@ async def _open(
         )
     ).returning(Dispute.id)
     dispute_id = rows[0]["id"]
-    if policy.hold is not None:
+    if policy.hold is not None and not after:
         await orders.move_in(
             uow,
             order_id,
@@ -436,7 +440,10 @@ async def _resolve(
     order = await orders.locked_order_row(dispute["order_id"])
     policy = _policy(uow.runtime, order)[1]
     assert policy is not None  # it was disputable when opened, and processes keep their versions
-    if policy.refund_from == "fees":
+    after = dispute["refund_from"] == FROM_SELLER
+    if after:
+        refunded, released = await settle_clawback(uow, dispute, order, body)
+    elif policy.refund_from == "fees":
         refunded, released = await _settle_charge(uow, dispute, order, body)
     else:
         refunded, released = await _settle_escrow(uow, dispute, order, body)
@@ -453,7 +460,7 @@ async def _resolve(
             Dispute.resolved_at: now,
         }
     ).where(Dispute.id == dispute["id"])
-    if policy.hold is not None:
+    if policy.hold is not None and not after:
         if order["state"] != policy.hold:
             message = f"order {order['id']} is {order['state']}, not {policy.hold}; it cannot be settled here"
             raise Conflict(message)
