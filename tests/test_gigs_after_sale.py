@@ -17,7 +17,6 @@ from test_gigs import IBAN_ACCOUNT, deliver, inbox, money_of, paid_order, publis
 from agorakit.money import ledger
 from agorakit.money.tables import LedgerEntry, LedgerTransaction
 
-
 _funding = itertools.count(1)
 
 
@@ -58,10 +57,17 @@ async def market(client, runtime, make_member):
 
 async def postings(order_id: int) -> list[tuple[str, dict[str, int]]]:
     """The order's postings, oldest first: (kind, {account: amount})."""
-    rows = await LedgerEntry.select(
-        LedgerEntry.transaction.id, LedgerEntry.transaction.kind, LedgerEntry.transaction.refs,
-        LedgerEntry.account.name, LedgerEntry.amount,
-    ).order_by(LedgerEntry.id).output(load_json=True)
+    rows = (
+        await LedgerEntry.select(
+            LedgerEntry.transaction.id,
+            LedgerEntry.transaction.kind,
+            LedgerEntry.transaction.refs,
+            LedgerEntry.account.name,
+            LedgerEntry.amount,
+        )
+        .order_by(LedgerEntry.id)
+        .output(load_json=True)
+    )
     found: dict[int, tuple[str, dict[str, int]]] = {}
     for row in rows:
         if (row["transaction.refs"] or {}).get("order") != order_id:
@@ -122,9 +128,10 @@ async def test_seller_cancels_before_delivering_refunds_every_cent(client, marke
     assert placed["state"] == "in_progress"
     before = await money_of(buyer, seller)
     assert await ledger.balance_of(ledger.escrow(f"order:{placed['id']}"), "USD") == 3000
-    assert "seller_cancel" in (await client.get(f"/orders/{placed['id']}", headers=seller.headers)).json()[
-        "allowed_transitions"
-    ]
+    assert (
+        "seller_cancel"
+        in (await client.get(f"/orders/{placed['id']}", headers=seller.headers)).json()["allowed_transitions"]
+    )
 
     # Neither the buyer nor an operator may fire it.
     for who in (buyer, operator):
@@ -250,7 +257,9 @@ async def test_refund_of_spent_earnings_is_owed_and_paid_back_by_the_next_ones(
     other = await publish_gig(client, buyer, operator, price=usd("5.00"))
     placed = await client.post(f"/gigs/{other['id']}/orders", json={}, headers=seller.headers)
     problem(
-        await client.post(f"/orders/{placed.json()['id']}/payments", json={"method": "balance"}, headers=seller.headers),
+        await client.post(
+            f"/orders/{placed.json()['id']}/payments", json={"method": "balance"}, headers=seller.headers
+        ),
         409,
         "insufficient_funds",
     )
