@@ -182,6 +182,8 @@ MATRIX: dict[str, Rule] = {
     "cancelLateGigOrder": party("buyer", **ORDER),
     "deliverGigOrder": party("seller", operator=403, body={"message": "again"}, **ORDER),
     "acceptGigOrder": party("buyer", operator=403, **ORDER),
+    "sellerCancelGigOrder": party("seller", operator=403, **ORDER),
+    "gigSellerRecord": anyone(member_id="seller_id"),
     # bank_transfer
     "bankTransferConfirmPayment": operators(
         payment_id="payment_id", body={"amount": usd("20.00"), "reference": "STMT-1"}

@@ -13,6 +13,7 @@ from agorakit.accounts import credentials, service
 from agorakit.accounts.auth import issue_token, operator_only, owner_only
 from agorakit.accounts.schemas import (
     Accepted,
+    AcceptTerms,
     AuthToken,
     ChangePassword,
     ChangeRole,
@@ -26,6 +27,7 @@ from agorakit.accounts.schemas import (
     Role,
     Status,
     SuspendMember,
+    TermsOut,
     UpdateProfile,
 )
 from agorakit.http.client import client_address
@@ -124,6 +126,17 @@ class AuthController(Controller):
         )
 
 
+class TermsController(Controller):
+    path = "/terms"
+    tags = ["accounts"]
+    opt = {"exclude_from_auth": True}
+
+    @get("", operation_id="getTerms", summary="The site's terms: their URL and current version")
+    async def terms(self, runtime: NamedDependency[Runtime]) -> TermsOut:
+        site = runtime.settings.site
+        return TermsOut(url=site.terms_url or None, version=site.terms_version or None)
+
+
 class MeController(Controller):
     path = "/me"
     tags = ["accounts"]
@@ -142,6 +155,18 @@ class MeController(Controller):
         self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[UpdateProfile]
     ) -> MemberOut:
         return await service.update_profile(runtime, request.user.id, data)
+
+    @post(
+        "/terms",
+        operation_id="acceptTerms",
+        responses=problems(409),
+        summary="Accept the site's current terms (GET /terms)",
+        status_code=HTTP_200_OK,
+    )
+    async def accept_terms(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[AcceptTerms]
+    ) -> MemberOut:
+        return await service.accept_terms(runtime, request.user.id, data.version)
 
     @post(
         "/password",

@@ -24,6 +24,21 @@ class RegisterMember(msgspec.Struct, forbid_unknown_fields=True):
     display_name: DisplayName
     country: CountryCode
     skills: Skills = []
+    #: the member accepts the site's terms (``GET /terms``); required when the site has a
+    #: terms version
+    accept_terms: bool = False
+
+
+class AcceptTerms(msgspec.Struct, forbid_unknown_fields=True):
+    #: the version the member read (``GET /terms``)
+    version: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
+class TermsOut(msgspec.Struct):
+    """The site's terms: where to read them and their current version (None: no terms)."""
+
+    url: str | None
+    version: str | None
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,6 +100,9 @@ class MemberOut(msgspec.Struct):
     suspended_reason: str | None = None
     #: whether the member proved they read ``email`` (followed the verification link)
     email_verified: bool = False
+    #: the version of the site's terms the member accepted, and when (None: none)
+    terms_version: str | None = None
+    terms_accepted_at: datetime | None = None
 
 
 class Accepted(msgspec.Struct):

@@ -25,6 +25,10 @@ class Member(Table, tablename="core_member"):
         default=None,
         help_text="When the member proved they read the email address; null = not yet.",
     )
+    terms_version = Varchar(
+        length=40, null=True, default=None, help_text="The version of the site's terms the member accepted."
+    )
+    terms_accepted_at = Timestamptz(null=True, default=None, help_text="When they accepted it.")
     created_at = Timestamptz(help_text="Registration instant (from the runtime clock).")
     updated_at = Timestamptz(help_text="Last profile change.")
 

@@ -34,8 +34,18 @@ class SiteSection(SettingsStruct, frozen=True):
     #: what this deployment is: "development", "staging" or "production"; only
     #: development and staging sites may run on a test clock (``[dev] test_clock``)
     environment: Literal["development", "staging", "production"] = "production"
+    #: the site's terms of service: their URL and current version (e.g. "2026-12"); with a
+    #: version set, registering needs ``accept_terms: true`` and records the version and
+    #: the time on the member; empty (the default): no terms to accept
+    terms_url: str = ""
+    terms_version: Annotated[str, msgspec.Meta(max_length=40)] = ""
 
     def __post_init__(self) -> None:
+        if self.terms_version and not self.terms_url.startswith(("https://", "http://", "/")):
+            message = (
+                "terms_url: terms_version is set, so give the terms' URL (https://... or a path on the site)"
+            )
+            raise ValueError(message)
         contact = self.security_contact
         if contact and not (
             contact.startswith("https://") or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", contact)

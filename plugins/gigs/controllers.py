@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit import orders
 from agorakit.catalog import optional_member
+from agorakit.errors import Forbidden
 from agorakit.http import Id, MemberRequest, problem
 from agorakit.orders import OrderOut, SellerRecord
 from agorakit.plugins.gigs import service
@@ -131,6 +132,13 @@ class GigOrderController(Controller):
         self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
     ) -> OrderOut:
         await service.check_gig_order(runtime, order_id, request.user)
+        order = await orders.get_order(runtime, order_id, caller=request.user)
+        if order.seller_id != request.user.id:
+            message = (
+                "only the order's seller cancels it this way; a buyer cancels a late order "
+                f"(POST /gigs/orders/{order_id}/cancel) or proposes a cancellation"
+            )
+            raise Forbidden(message)
         return await orders.fire(runtime, order_id, "seller_cancel", caller=request.user)
 
     @get("/cancellation", operation_id="listGigCancellations", summary="Cancellation proposals of the order")
