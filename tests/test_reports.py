@@ -4,6 +4,7 @@ target, decisions acting on the member, and the reporter's notice."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -263,3 +264,24 @@ async def test_queue_pages_oldest_first(client, make_member, clock):
         )
     ).json()
     assert [r["id"] for r in rest["items"]] == ids[3:] and rest["next_cursor"] is None
+
+
+@pytest.mark.postgres_only("proves the unique index and row locking under concurrency on PostgreSQL")
+async def test_concurrent_reports_and_decisions_one_wins(client, make_member):
+    alice, bob = await make_member(), await make_member()
+    first, second = await make_member(role="operator"), await make_member(role="operator")
+    conversation_id = await direct(client, bob, alice)
+    filed = await asyncio.gather(
+        *(report(client, alice, conversation_id=conversation_id, member_id=bob.id) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in filed) == [201, 409, 409]
+    assert await Report.count() == 1
+    report_id = next(r for r in filed if r.status_code == 201).json()["id"]
+    decided = await asyncio.gather(
+        decide(client, first, report_id, action="warn", note="Be civil"),
+        decide(client, second, report_id, action="warn", note="Be nice"),
+    )
+    assert sorted(r.status_code for r in decided) == [200, 409]
+    assert await MemberWarning.count() == 1
+    told = [n for n in await notices(alice) if n["template"] == "report_decided"]
+    assert len(told) == 1

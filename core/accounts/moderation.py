@@ -17,7 +17,7 @@ from agorakit.accounts.roles import OPERATOR_ROLES
 from agorakit.accounts.schemas import MemberFlagOut, MemberOut, MemberWarningOut, OperatorMemberOut
 from agorakit.accounts.tables import Member, MemberFlag, MemberWarning
 from agorakit.db import is_unique_violation
-from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.errors import Conflict, FieldError, Forbidden, ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime, UnitOfWork
@@ -86,6 +86,7 @@ async def suspend_member(
     transaction when it is a unit of work; 409 if they already are."""
 
     async def suspend(uow: UnitOfWork) -> MemberOut:
+        await _check(uow, operator_id, member_id, "suspend")
         # the suspension's own unit of work joins this one's transaction
         return await service.suspend(uow.runtime, operator_id=operator_id, member_id=member_id, reason=reason)
 
@@ -170,16 +171,3 @@ async def operator_member(runtime: Runtime, member_id: int) -> OperatorMemberOut
     return OperatorMemberOut(
         **fields, flag=_flag_out(flag) if flag else None, warnings=[_warning_out(w) for w in warnings]
     )
-
-
-async def flagged_ids(member_ids: list[int]) -> set[int]:
-    """Which of these members are flagged."""
-    if not member_ids:
-        return set()
-    rows = await MemberFlag.select(MemberFlag.member_id).where(MemberFlag.member_id.is_in(member_ids))
-    return {r["member_id"] for r in rows}
-
-
-async def check_member_exists(member_id: int) -> None:
-    if not await Member.exists().where(Member.id == member_id):
-        raise NotFound(f"there is no member {member_id}")
