@@ -178,6 +178,20 @@ async def build_world(client, runtime, make_member) -> World:
         201,
     )
     ids["dispute_id"] = dispute["id"]
+    report = await _ok(
+        await client.post(
+            "/reports",
+            json={
+                "conversation_id": conversation["id"],
+                "member_id": seller.id,
+                "reason": "abuse",
+                "text": "Rude answers to every question.",
+            },
+            headers=buyer.headers,
+        ),
+        201,
+    )
+    ids["report_id"] = report["id"]
 
     deposit = await _ok(
         await client.post(

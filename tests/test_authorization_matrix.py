@@ -94,6 +94,9 @@ MATRIX: dict[str, Rule] = {
     "getMember": operators(member_id="member_id"),
     "updateMember": operators(member_id="member_id", body={"display_name": "Renamed"}),
     "suspendMember": operators(member_id="member_id", body={"reason": "spam"}),
+    "warnMember": operators(member_id="member_id", body={"reason": "spam"}),
+    "flagMember": operators(member_id="member_id", body={"reason": "spam"}),
+    "unflagMember": operators(member_id="member_id"),
     "reactivateMember": operators(member_id="member_id"),
     "setMemberRole": owners(member_id="member_id", body={"role": "member"}),
     # catalog
@@ -162,6 +165,9 @@ MATRIX: dict[str, Rule] = {
     ),
     "getDispute": party("buyer", dispute_id="dispute_id"),
     "resolveDispute": operators(dispute_id="dispute_id", body={"outcome": "reject", "note": "delivered"}),
+    # reports
+    "getReport": operators(report_id="report_id"),
+    "decideReport": operators(report_id="report_id", body={"action": "dismiss"}),
     # money
     "getPayment": party("buyer", payment_id="payment_id"),
     "cancelPayment": party("buyer", operator=404, payment_id="payment_id"),

@@ -256,6 +256,11 @@ class ReviewsSection(SettingsStruct, frozen=True):
     max_text_length: Annotated[int, msgspec.Meta(ge=10, le=20_000)] = 2000
 
 
+class ReportsSection(SettingsStruct, frozen=True):
+    #: operators' target for deciding a member's report, in hours; older open ones are overdue
+    review_hours: PositiveInt = 48
+
+
 class LoggingSection(SettingsStruct, frozen=True):
     #: log level of the ``agorakit`` loggers
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -328,6 +333,7 @@ class Settings(SettingsStruct, frozen=True):
     messaging: MessagingSection = msgspec.field(default_factory=MessagingSection)
     email: EmailSection = msgspec.field(default_factory=EmailSection)
     reviews: ReviewsSection = msgspec.field(default_factory=ReviewsSection)
+    reports: ReportsSection = msgspec.field(default_factory=ReportsSection)
     events: EventsSection = msgspec.field(default_factory=EventsSection)
     worker: WorkerSection = msgspec.field(default_factory=WorkerSection)
     dev: DevSection = msgspec.field(default_factory=DevSection)
