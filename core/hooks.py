@@ -50,6 +50,7 @@ AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.catalog.hookspecs",
     "agorakit.attachments.hookspecs",
     "agorakit.money.hookspecs",
+    "agorakit.messaging.hookspecs",
     "agorakit.worker_hookspecs",
 )
 
