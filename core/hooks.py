@@ -52,6 +52,7 @@ AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.attachments.hookspecs",
     "agorakit.money.hookspecs",
     "agorakit.disputes.hookspecs",
+    "agorakit.messaging.hookspecs",
     "agorakit.worker_hookspecs",
 )
 

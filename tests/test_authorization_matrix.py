@@ -142,6 +142,15 @@ MATRIX: dict[str, Rule] = {
     "listMessages": party("buyer", conversation_id="conversation_id"),
     "postMessage": party("buyer", operator=403, body={"body": "hello"}, conversation_id="conversation_id"),
     "markConversationRead": party("buyer", operator=403, body={}, conversation_id="conversation_id"),
+    # a message's sender only: the other party 403, a stranger 404, operators 403
+    "editMessage": party(
+        "buyer",
+        operator=403,
+        body={"body": "Navy blue?"},
+        conversation_id="conversation_id",
+        message_id="message_id",
+    ),
+    "deleteMessage": party("buyer", operator=403, conversation_id="conversation_id", message_id="message_id"),
     "getAttachment": party("buyer", attachment_id="attachment_id"),
     "downloadAttachment": party("buyer", attachment_id="attachment_id"),
     # notifications

@@ -221,6 +221,9 @@ class MessagingSection(SettingsStruct, frozen=True):
     max_message_length: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 5000
     #: attachments one message may carry (default 10)
     max_attachments: Annotated[int, msgspec.Meta(ge=0, le=50)] = 10
+    #: minutes after posting during which the sender may edit or delete a message (default
+    #: 15; 0: never)
+    edit_minutes: Annotated[int, msgspec.Meta(ge=0, le=10_080)] = 15
 
 
 class EmailSection(SettingsStruct, frozen=True):
