@@ -19,14 +19,20 @@ if TYPE_CHECKING:
     from agorakit.messaging.conversations import conversation_access as conversation_access
     from agorakit.messaging.conversations import ensure_conversation as ensure_conversation
     from agorakit.messaging.conversations import scope_of as scope_of
+    from agorakit.messaging.events import MessageDeleted as MessageDeleted
+    from agorakit.messaging.events import MessageEdited as MessageEdited
     from agorakit.messaging.events import MessagePosted as MessagePosted
+    from agorakit.messaging.evidence import conversation_evidence as conversation_evidence
     from agorakit.messaging.reading import transcript as transcript
     from agorakit.messaging.system import post_event_message as post_event_message
     from agorakit.messaging.system import post_system_message as post_system_message
 
 EXPORTS: dict[str, str] = {
     "conversation_access": "agorakit.messaging.conversations",
+    "conversation_evidence": "agorakit.messaging.evidence",
     "ensure_conversation": "agorakit.messaging.conversations",
+    "MessageDeleted": "agorakit.messaging.events",
+    "MessageEdited": "agorakit.messaging.events",
     "MessagePosted": "agorakit.messaging.events",
     "post_event_message": "agorakit.messaging.system",
     "post_system_message": "agorakit.messaging.system",

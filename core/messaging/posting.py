@@ -180,6 +180,10 @@ async def _post(
     uow: UnitOfWork, conversation: dict[str, Any], sender: MemberOut, text: str, ids: list[int], flags
 ) -> int:
     conversation_id = conversation["id"]
+    # plugins check or charge for the message in its transaction (refusing: nothing is written)
+    await uow.runtime.hooks.collect(
+        "agorakit_message_posting", uow=uow, conversation=conversation, sender=sender, runtime=uow.runtime
+    )
     message_id = await insert_message(
         uow, conversation_id, sender_id=sender.id, kind="member", body=text, attachment_ids=ids, flags=flags
     )
