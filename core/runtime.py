@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -110,7 +111,7 @@ class Runtime:
     _listing_kinds: dict[str, ListingKind] | None
     _unlisted_kinds: tuple[str, ...] | None
     _qualified_kinds: tuple[str, ...] | None
-    _banned_words: Any  # re.Pattern | None
+    _banned_words: re.Pattern[str] | None
     # (Any: the modules that set these are read both as themselves and through the package)
     _notifications_mailer: Any  # Mailer
     _notifications_renderer: Any  # Renderer

@@ -86,13 +86,13 @@ BANNED = "banned word"
 def banned_words(runtime: Runtime) -> re.Pattern[str] | None:
     """The site's ``[listings] banned_words`` as one case-insensitive whole-word pattern
     (None when there are none), compiled once per runtime."""
-    cached = getattr(runtime, "_banned_words", False)
-    if cached is False:
-        words = sorted({w.strip() for w in runtime.settings.listings.banned_words if w.strip()}, key=len)
-        alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in reversed(words))
-        cached = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if words else None
-        runtime._banned_words = cached
-    return cached
+    if hasattr(runtime, "_banned_words"):
+        return runtime._banned_words
+    words = sorted({w.strip() for w in runtime.settings.listings.banned_words if w.strip()}, key=len)
+    alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in reversed(words))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if words else None
+    runtime._banned_words = pattern
+    return pattern
 
 
 def screening_error(flags: list[ScreenFlagOut]) -> ValidationFailed:

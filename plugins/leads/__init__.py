@@ -95,14 +95,14 @@ async def agorakit_listing_status_changed(uow, listing_id, kind, owner_id, old_s
     await jobs.on_listing_status_changed(uow, listing_id, kind, old_status, new_status)
 
 
-@hookimpl(optionalhook=True)  # TEMP until the core hookspec lands
+@hookimpl
 async def agorakit_message_posting(uow, conversation, sender, runtime):
     """A business replying to a customer who wrote first is charged in the reply's
     transaction; nobody asks about a job through its listing."""
     await unlocks.on_message_posting(uow, conversation, sender)
 
 
-@hookimpl(optionalhook=True)  # TEMP until the core hookspec lands
+@hookimpl
 async def agorakit_dispute_evidence(order, runtime):
     """A report on an unlock keeps the lead as it was when unlocked and as it is now."""
     return await reports.evidence(order)

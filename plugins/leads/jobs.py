@@ -427,7 +427,8 @@ async def visible_lead(runtime: Runtime, lead_id: int, viewer: MemberOut) -> dic
         raise NotFound(f"there is no job {lead_id}")
     if row["customer_id"] == viewer.id or is_operator(viewer):
         return row
-    if await Unlock.exists().where((Unlock.lead_id == lead_id) & (Unlock.business_id == viewer.id)):
+    in_contact = (Unlock.lead_id == lead_id) & (Unlock.business_id == viewer.id)
+    if await Unlock.exists().where(in_contact & Unlock.status.is_in(["contacted", "awaiting_payment", "charged"])):
         return row
     if row["status"] != "open":
         raise NotFound(f"there is no job {lead_id}")

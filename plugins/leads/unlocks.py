@@ -405,6 +405,12 @@ async def on_message_posting(uow: UnitOfWork, conversation: dict[str, Any], send
         raise Conflict(f"you are not in contact about job {lead_id} any more")
     lead = await jobs.lead_row(lead_id)
     assert lead is not None
+    if lead["status"] != "open":
+        raise LeadNotOpen(
+            f"job {lead_id} is {lead['status']}: the customer's invitation ended before you replied "
+            "(you were not charged)",
+            extra={"status": lead["status"]},
+        )
     runtime = uow.runtime
     claimed = (
         await Unlock.update({Unlock.status: "awaiting_payment", Unlock.updated_at: uow.now})
