@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from agorakit.messaging.events import MessageEdited as MessageEdited
     from agorakit.messaging.events import MessagePosted as MessagePosted
     from agorakit.messaging.evidence import conversation_evidence as conversation_evidence
+    from agorakit.messaging.posting import post_message as post_message
     from agorakit.messaging.reading import transcript as transcript
+    from agorakit.messaging.schemas import PostMessage as PostMessage
     from agorakit.messaging.system import post_event_message as post_event_message
     from agorakit.messaging.system import post_system_message as post_system_message
 
@@ -35,7 +37,9 @@ EXPORTS: dict[str, str] = {
     "MessageEdited": "agorakit.messaging.events",
     "MessagePosted": "agorakit.messaging.events",
     "post_event_message": "agorakit.messaging.system",
+    "post_message": "agorakit.messaging.posting",
     "post_system_message": "agorakit.messaging.system",
+    "PostMessage": "agorakit.messaging.schemas",
     "scope_of": "agorakit.messaging.conversations",
     "transcript": "agorakit.messaging.reading",
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.leads import jobs, reports, unlocks
+from agorakit.plugins.leads.demo import DEMO_SETTINGS, load_demo_leads
 from agorakit.plugins.leads.events import EVENTS
 from agorakit.plugins.leads.notices import leads_notices
 from agorakit.plugins.leads.piccolo_app import APP_CONFIG
@@ -149,3 +150,15 @@ async def agorakit_sweep(runtime):
 async def agorakit_next_due(after, until):
 
     return await jobs.next_expiry(after, until)
+
+
+@hookimpl
+def agorakit_demo_settings():
+    """The demo site's job forms and lead prices (a home-services and lessons tree)."""
+    return DEMO_SETTINGS
+
+
+@hookimpl
+async def agorakit_demo_data(runtime, members):
+
+    await load_demo_leads(runtime, members)
