@@ -428,7 +428,9 @@ async def visible_lead(runtime: Runtime, lead_id: int, viewer: MemberOut) -> dic
     if row["customer_id"] == viewer.id or is_operator(viewer):
         return row
     in_contact = (Unlock.lead_id == lead_id) & (Unlock.business_id == viewer.id)
-    if await Unlock.exists().where(in_contact & Unlock.status.is_in(["contacted", "awaiting_payment", "charged"])):
+    if await Unlock.exists().where(
+        in_contact & Unlock.status.is_in(["contacted", "awaiting_payment", "charged"])
+    ):
         return row
     if row["status"] != "open":
         raise NotFound(f"there is no job {lead_id}")
