@@ -36,6 +36,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.messaging.plugin",
     "agorakit.reviews.plugin",
     "agorakit.disputes.plugin",
+    "agorakit.support.plugin",
     "agorakit.http.plugin",
     "agorakit.system",
     "agorakit.notifications.plugin",
@@ -50,6 +51,7 @@ AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.catalog.hookspecs",
     "agorakit.attachments.hookspecs",
     "agorakit.money.hookspecs",
+    "agorakit.support.hookspecs",
     "agorakit.worker_hookspecs",
 )
 

@@ -20,6 +20,7 @@ AREAS = [
     "notifications",
     "orders",
     "reviews",
+    "support",
 ]
 
 

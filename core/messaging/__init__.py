@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from agorakit.messaging.conversations import ensure_conversation as ensure_conversation
     from agorakit.messaging.conversations import scope_of as scope_of
     from agorakit.messaging.events import MessagePosted as MessagePosted
+    from agorakit.messaging.posting import post_message as post_message
     from agorakit.messaging.reading import transcript as transcript
+    from agorakit.messaging.schemas import PostMessage as PostMessage
     from agorakit.messaging.system import post_event_message as post_event_message
     from agorakit.messaging.system import post_system_message as post_system_message
 
@@ -29,6 +31,8 @@ EXPORTS: dict[str, str] = {
     "ensure_conversation": "agorakit.messaging.conversations",
     "MessagePosted": "agorakit.messaging.events",
     "post_event_message": "agorakit.messaging.system",
+    "post_message": "agorakit.messaging.posting",
+    "PostMessage": "agorakit.messaging.schemas",
     "post_system_message": "agorakit.messaging.system",
     "scope_of": "agorakit.messaging.conversations",
     "transcript": "agorakit.messaging.reading",

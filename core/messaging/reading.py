@@ -9,7 +9,7 @@ from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.attachments import attachments_by_ids
 from agorakit.errors import FieldError, NotFound, ValidationFailed
-from agorakit.messaging.conversations import conversation_access, is_closed, mark_read_up_to
+from agorakit.messaging.conversations import SUPPORT_NAME, conversation_access, is_closed, mark_read_up_to
 from agorakit.messaging.schemas import ConversationOut, MessageOut, ParticipantOut, ScreenFlagOut, UnreadOut
 from agorakit.messaging.tables import Conversation, Message
 from agorakit.messaging.tables import ConversationParticipant as Participant
@@ -60,8 +60,9 @@ async def _messages_out(rows: list[dict[str, Any]], viewer: MemberOut) -> list[M
             id=r["id"],
             conversation_id=r["conversation"],
             kind=r["kind"],
-            sender_id=r["sender_id"],
-            sender_name=names.get(r["sender_id"]) if r["sender_id"] is not None else None,
+            # an operator's message shows as Support; only operators see who wrote it
+            sender_id=r["sender_id"] if r["kind"] != "support" or operator else None,
+            sender_name=SUPPORT_NAME if r["kind"] == "support" else names.get(r["sender_id"]),
             body=r["body"],
             attachments=[files[i] for i in r["attachments"] or [] if i in files],
             created_at=r["created_at"],
