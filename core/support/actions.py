@@ -30,7 +30,7 @@ async def operator_ticket(runtime: Runtime, ticket_id: int) -> OperatorTicketOut
     return (await to_operator_tickets(runtime, [await ticket_row(ticket_id)]))[0]
 
 
-async def _close(runtime: Runtime, row: dict[str, Any], *, actor: MemberOut, role: str) -> None:
+async def _close(runtime: Runtime, row: dict[str, Any], *, actor: MemberOut, by_operator: bool) -> None:
     if row["status"] == "closed":
         raise Conflict(f"support request {row['id']} is closed already")
     async with runtime.unit_of_work() as uow:
@@ -56,18 +56,18 @@ async def _close(runtime: Runtime, row: dict[str, Any], *, actor: MemberOut, rol
         )
         if not closed:
             raise Conflict(f"support request {row['id']} is closed already")
-        event = SupportTicketClosed(ticket_id=row["id"], member_id=row["member_id"], closed_by_role=role)
+        event = SupportTicketClosed(ticket_id=row["id"], member_id=row["member_id"], by_operator=by_operator)
         uow.record(event, subject=subject_of(row["id"]), actor_id=actor.id)
 
 
 async def close_own(runtime: Runtime, ticket_id: int, *, member: MemberOut) -> TicketOut:
     """The member closes their request (409 if it is closed); writing in it opens it again."""
-    await _close(runtime, await own_ticket_row(ticket_id, member), actor=member, role="member")
+    await _close(runtime, await own_ticket_row(ticket_id, member), actor=member, by_operator=False)
     return to_ticket(await ticket_row(ticket_id))
 
 
 async def close_as_operator(runtime: Runtime, ticket_id: int, *, operator: MemberOut) -> OperatorTicketOut:
-    await _close(runtime, await ticket_row(ticket_id), actor=operator, role="operator")
+    await _close(runtime, await ticket_row(ticket_id), actor=operator, by_operator=True)
     return await operator_ticket(runtime, ticket_id)
 
 

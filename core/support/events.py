@@ -52,8 +52,8 @@ class SupportTicketClosed(Event, frozen=True, kw_only=True):
     name = "support.closed"
     ticket_id: int
     member_id: int
-    #: "member" or "operator"
-    closed_by_role: str
+    #: an operator closed it (else its member)
+    by_operator: bool
 
 
 class SupportTicketReopened(Event, frozen=True, kw_only=True):

@@ -63,7 +63,7 @@ async def support_notices(event: DomainEvent) -> list[Notice] | None:
             )
         ]
     if isinstance(payload, SupportTicketClosed):
-        if payload.closed_by_role != "operator":
+        if not payload.by_operator:
             return []
         return [
             Notice(
