@@ -497,3 +497,46 @@ async def test_hook_agorakit_support_link(client, make_member, leads, problem):
     # the core checks orders, listings and withdrawals itself: the hook is not asked
     await open_ticket(client, member, link={"kind": "withdrawal", "id": 5})
     assert [kind for kind, _, _ in leads.asked] == ["lead", "lead"]
+
+
+# --------------------------------------------------------------------------------------
+# Concurrency
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres_only("proves the ticket's queue state under concurrent writes on PostgreSQL")
+async def test_concurrent_messages_and_closings_keep_the_queue_right(client, make_member, problem):
+    import asyncio
+
+    member = await make_member()
+    operators = [await make_member(role="operator") for _ in range(3)]
+    ticket = (await open_ticket(client, member)).json()
+    conversation_id = ticket["conversation_id"]
+
+    async def reply(operator, n):
+        return await client.post(
+            f"/operator/support/{ticket['id']}/reply", json={"body": f"answer {n}"}, headers=operator.headers
+        )
+
+    answers = await asyncio.gather(
+        *(reply(operators[n % 3], n) for n in range(6)),
+        *(say(client, member, conversation_id, f"question {n}") for n in range(6)),
+    )
+    assert [r.status_code for r in answers] == [200] * 6 + [201] * 6
+    rows = await Message.select(Message.id, Message.kind).where(Message.conversation == conversation_id)
+    last_support = max(r["id"] for r in rows if r["kind"] == "support")
+    last_member = max(r["id"] for r in rows if r["kind"] == "member")
+    row = await SupportTicket.select().where(SupportTicket.id == ticket["id"]).first()
+    assert (row["last_reply_message_id"], row["last_member_message_id"]) == (last_support, last_member)
+    assert row["waiting"] == (last_member > last_support)
+    assert row["assignee_id"] in {o.id for o in operators}  # the first answer took it, once
+    assigned = await _events()
+    assert [e["name"] for e in assigned].count("support.assigned") == 1
+    assert [e["name"] for e in assigned].count("support.replied") == 6
+
+    closings = await asyncio.gather(
+        *(client.post(f"/operator/support/{ticket['id']}/close", headers=o.headers) for o in operators),
+        client.post(f"/support/{ticket['id']}/close", headers=member.headers),
+    )
+    assert sorted(r.status_code for r in closings) == [200, 409, 409, 409]
+    assert [e["name"] for e in await _events()].count("support.closed") == 1

@@ -9,7 +9,7 @@ from agorakit.accounts import get_members, is_operator
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden
 from agorakit.messaging import PostMessage, post_message
 from agorakit.messaging.tables import Conversation
-from agorakit.support.events import SupportTicketAssigned, SupportTicketClosed
+from agorakit.support.events import SupportTicketAssigned, SupportTicketClosed, SupportTicketReplied
 from agorakit.support.schemas import AssignTicket, OperatorTicketOut, ReplyTicket, TicketOut
 from agorakit.support.service import (
     note_message,
@@ -113,6 +113,16 @@ async def reply(
             sender=operator,
         )
         await note_message(
-            runtime, ticket_id, message_id=message.id, at=uow.now, sender_id=operator.id, support=True
+            runtime,
+            ticket_id,
+            message_id=message.id,
+            at=uow.now,
+            sender_id=operator.id,
+            support=True,
+            replied_event=False,
         )
+        replied = SupportTicketReplied(
+            ticket_id=ticket_id, member_id=row["member_id"], message_id=message.id, operator_id=operator.id
+        )
+        uow.record(replied, subject=subject_of(ticket_id), actor_id=operator.id)
     return await operator_ticket(runtime, ticket_id)

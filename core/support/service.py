@@ -20,7 +20,7 @@ from agorakit.attachments import check_attachments
 from agorakit.attachments.service import move_to_scope
 from agorakit.catalog import get_listing
 from agorakit.db.prepared import Prepared, PreparedInsert
-from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.errors import AgorakitError, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.messaging import PostMessage, ensure_conversation, post_message
 from agorakit.money.tables import Withdrawal
 from agorakit.orders import order_by_id
@@ -303,45 +303,48 @@ def _excerpt(text: str) -> str:
 
 
 async def note_message(
-    runtime: Runtime, ticket_id: int, *, message_id: int, at: datetime, sender_id: int | None, support: bool
+    runtime: Runtime,
+    ticket_id: int,
+    *,
+    message_id: int,
+    at: datetime,
+    sender_id: int | None,
+    support: bool,
+    replied_event: bool = True,
 ) -> None:
     """Move the ticket on for a message of its conversation (once per message).
 
     Support's answer: nothing waits any more (unless the member wrote after it), and an
     unassigned ticket goes to the operator who answered.  A member's message: it waits
-    (since the oldest unanswered one), and a closed ticket opens again.  Written with a
-    check that the ticket did not change since it was read (else read again)."""
-    for _attempt in range(5):
-        async with runtime.unit_of_work() as uow:
-            row = await _TICKET.run(ticket_id)
-            if row is None:
-                return
-            changes, events = _changes(
-                row, message_id=message_id, at=at, sender_id=sender_id, support=support
-            )
-            if not changes:
-                return
-            t = SupportTicket
-            updated = (
-                await t.update({getattr(t, k): v for k, v in changes.items()})
-                .where(
-                    (t.id == ticket_id)
-                    & (t.last_member_message_id == row["last_member_message_id"])
-                    & (t.last_reply_message_id == row["last_reply_message_id"])
-                    & (t.status == row["status"])
-                    & (
-                        t.assignee_id.is_null()
-                        if row["assignee_id"] is None
-                        else t.assignee_id == row["assignee_id"]
-                    )
-                )
-                .returning(t.id)
-            )
-            if updated:
-                for event in events:
-                    uow.record(event, subject=subject_of(ticket_id), actor_id=sender_id)
-                return
-    raise Conflict(f"support request {ticket_id} is changing; try again")
+    (since the oldest unanswered one), and a closed ticket opens again.  The ticket's row
+    is locked for the transaction (``FOR UPDATE`` on PostgreSQL; SQLite's one writer
+    serialises instead): concurrent messages move it one after the other.  Support's
+    answer records ``support.replied`` when it moves the ticket on (the reply route
+    records it itself: ``replied_event=False``)."""
+    async with runtime.unit_of_work() as uow:
+        row = await _locked_ticket(ticket_id)
+        if row is None:
+            return
+        changes, events = _changes(row, message_id=message_id, at=at, sender_id=sender_id, support=support)
+        if not replied_event:
+            events = [e for e in events if not isinstance(e, SupportTicketReplied)]
+        if not changes:
+            return
+        t = SupportTicket
+        await t.update({getattr(t, k): v for k, v in changes.items()}).where(t.id == ticket_id)
+        for event in events:
+            uow.record(event, subject=subject_of(ticket_id), actor_id=sender_id)
+
+
+_TICKET_FOR_UPDATE = Prepared(
+    lambda id: SupportTicket.select().where(SupportTicket.id == id).first().lock_rows()
+)
+
+
+async def _locked_ticket(ticket_id: int) -> dict[str, Any] | None:
+    if SupportTicket._meta.db.engine_type != "postgres":
+        return await _TICKET.run(ticket_id)
+    return await _TICKET_FOR_UPDATE.run(ticket_id)
 
 
 def _changes(
