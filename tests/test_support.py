@@ -12,6 +12,7 @@ from test_orders import TestGigPlugin as GigPlugin
 from test_orders import gig_process, new_order
 
 from agorakit import hookimpl
+from agorakit.messaging import transcript
 from agorakit.messaging.tables import Conversation, Message
 from agorakit.support.tables import SupportTicket
 
@@ -298,6 +299,9 @@ async def test_operator_writes_as_support_in_an_order_conversation(client, runti
     assert (await client.get("/conversations", headers=operator.headers)).json()["items"] == []
     # the parties answer as themselves
     assert (await say(client, seller, conversation["id"], "Thanks")).json()["sender_name"] == "Sam Seller"
+    # the transcript (dispute evidence, which the parties read) does not name the operator
+    evidence = await transcript(f"order:{order.id}")
+    assert [(m["kind"], m["sender_id"]) for m in evidence] == [("support", None), ("member", seller.id)]
 
 
 async def test_operator_does_not_write_in_direct_or_listing_conversations(client, make_member, problem):

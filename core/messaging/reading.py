@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 async def transcript(subject: str) -> list[dict[str, Any]]:
-    """Every message of the conversation about ``subject``, oldest first (dispute evidence)."""
+    """Every message of the conversation about ``subject``, oldest first (dispute evidence,
+    which the parties read too: Support's messages come without their operator's id)."""
     conversation = await Conversation.select(Conversation.id).where(Conversation.key == subject).first()
     if conversation is None:
         return []
@@ -39,7 +40,7 @@ async def transcript(subject: str) -> list[dict[str, Any]]:
         .order_by(Message.id)
         .output(load_json=True)
     )
-    return [dict(r) for r in rows]
+    return [{**r, "sender_id": None} if r["kind"] == "support" else dict(r) for r in rows]
 
 
 async def _names(member_ids: set[int]) -> dict[int, str]:
