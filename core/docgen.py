@@ -21,7 +21,8 @@ from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, i
 HEADER = """# Hook reference
 
 Generated from `core/hookspecs.py`, the hooks core areas define (`core/accounts/hookspecs.py`,
-`core/catalog/hookspecs.py`, `core/attachments/hookspecs.py`, `core/money/hookspecs.py`) and
+`core/catalog/hookspecs.py`, `core/attachments/hookspecs.py`, `core/money/hookspecs.py`,
+`core/disputes/hookspecs.py`, `core/messaging/hookspecs.py`) and
 the worker's (`core/worker_hookspecs.py`) by `agorakit docs hooks`; do not edit by hand.
 Implement a hook with `@agorakit.hookimpl` on a function of the same name; see
 [writing a plugin](plugins.md).  Hooks are called with keyword arguments, and an

@@ -36,6 +36,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.messaging.plugin",
     "agorakit.reviews.plugin",
     "agorakit.disputes.plugin",
+    "agorakit.reports.plugin",
     "agorakit.support.plugin",
     "agorakit.http.plugin",
     "agorakit.system",
@@ -51,6 +52,8 @@ AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.catalog.hookspecs",
     "agorakit.attachments.hookspecs",
     "agorakit.money.hookspecs",
+    "agorakit.disputes.hookspecs",
+    "agorakit.messaging.hookspecs",
     "agorakit.support.hookspecs",
     "agorakit.worker_hookspecs",
 )

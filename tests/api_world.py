@@ -142,7 +142,7 @@ async def build_world(client, runtime, make_member) -> World:
 
     conversation = await _ok(await client.get(f"/orders/{order_id}/conversation", headers=buyer.headers))
     ids["conversation_id"] = conversation["id"]
-    await _ok(
+    message = await _ok(
         await client.post(
             f"/conversations/{conversation['id']}/messages",
             json={"body": "Can you use blue?"},
@@ -150,6 +150,7 @@ async def build_world(client, runtime, make_member) -> World:
         ),
         201,
     )
+    ids["message_id"] = message["id"]
     attachment = await _ok(
         await client.post(
             "/attachments",
@@ -178,6 +179,20 @@ async def build_world(client, runtime, make_member) -> World:
         201,
     )
     ids["dispute_id"] = dispute["id"]
+    report = await _ok(
+        await client.post(
+            "/reports",
+            json={
+                "conversation_id": conversation["id"],
+                "member_id": seller.id,
+                "reason": "abuse",
+                "text": "Rude answers to every question.",
+            },
+            headers=buyer.headers,
+        ),
+        201,
+    )
+    ids["report_id"] = report["id"]
     ticket = await _ok(
         await client.post(
             "/support",

@@ -94,6 +94,9 @@ MATRIX: dict[str, Rule] = {
     "getMember": operators(member_id="member_id"),
     "updateMember": operators(member_id="member_id", body={"display_name": "Renamed"}),
     "suspendMember": operators(member_id="member_id", body={"reason": "spam"}),
+    "warnMember": operators(member_id="member_id", body={"reason": "spam"}),
+    "flagMember": operators(member_id="member_id", body={"reason": "spam"}),
+    "unflagMember": operators(member_id="member_id"),
     "reactivateMember": operators(member_id="member_id"),
     "setMemberRole": owners(member_id="member_id", body={"role": "member"}),
     # catalog
@@ -140,6 +143,15 @@ MATRIX: dict[str, Rule] = {
     # operators write (as Support) in an order's conversation
     "postMessage": party("buyer", body={"body": "hello"}, conversation_id="conversation_id"),
     "markConversationRead": party("buyer", body={}, conversation_id="conversation_id"),
+    # a message's sender only: the other party 403, a stranger 404, operators 403
+    "editMessage": party(
+        "buyer",
+        operator=403,
+        body={"body": "Navy blue?"},
+        conversation_id="conversation_id",
+        message_id="message_id",
+    ),
+    "deleteMessage": party("buyer", operator=403, conversation_id="conversation_id", message_id="message_id"),
     "getAttachment": party("buyer", attachment_id="attachment_id"),
     "downloadAttachment": party("buyer", attachment_id="attachment_id"),
     # notifications
@@ -163,6 +175,9 @@ MATRIX: dict[str, Rule] = {
     ),
     "getDispute": party("buyer", dispute_id="dispute_id"),
     "resolveDispute": operators(dispute_id="dispute_id", body={"outcome": "reject", "note": "delivered"}),
+    # reports
+    "getReport": operators(report_id="report_id"),
+    "decideReport": operators(report_id="report_id", body={"action": "dismiss"}),
     # support: the member's own request; operators use the operator routes
     "getSupportTicket": party("buyer", operator=404, ticket_id="ticket_id"),
     "operatorGetSupportTicket": operators(ticket_id="ticket_id"),
@@ -190,6 +205,8 @@ MATRIX: dict[str, Rule] = {
     "cancelLateGigOrder": party("buyer", **ORDER),
     "deliverGigOrder": party("seller", operator=403, body={"message": "again"}, **ORDER),
     "acceptGigOrder": party("buyer", operator=403, **ORDER),
+    "sellerCancelGigOrder": party("seller", operator=403, **ORDER),
+    "gigSellerRecord": anyone(member_id="seller_id"),
     # bank_transfer
     "bankTransferConfirmPayment": operators(
         payment_id="payment_id", body={"amount": usd("20.00"), "reference": "STMT-1"}

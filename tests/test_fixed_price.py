@@ -336,6 +336,7 @@ async def test_gig_and_offer_processes_side_by_side(client, runtime, parties, si
         gig_process = registered[("gig_order", 1)]
         assert [t.name for t in gig_process.transitions] == [
             *(t.name for t in registered[(OFFER, 1)].transitions),
+            "seller_cancel",
             "cancel_mutual",
         ]
         # A gig order (fees charged) delivered through the core's route, next to the offer.

@@ -559,7 +559,9 @@ async def test_ensure_conversation_post_system_message_and_transcript(runtime, m
         ("system", None, "Lead unlocked"),
         ("member", customer.id, "When can you start?"),
     ]
-    assert set(transcript[0]) == {"id", "sender_id", "kind", "body", "attachments", "flags", "created_at"}
+    assert set(transcript[0]) == {
+        *("id", "sender_id", "kind", "body", "attachments", "flags", "created_at", "edited_at", "deleted_at")
+    }
     assert await service.transcript("lead:404") == []
 
 

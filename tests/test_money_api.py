@@ -30,7 +30,14 @@ async def test_new_member_sees_zero_balance_in_site_currency(client, make_member
     assert response.status_code == 200
     assert response.json() == {
         "balances": [
-            {"currency": "USD", "available": "0.00", "credit": "0.00", "in_escrow": "0.00", "pending": "0.00"}
+            {
+                "currency": "USD",
+                "available": "0.00",
+                "credit": "0.00",
+                "in_escrow": "0.00",
+                "pending": "0.00",
+                "owed": "0.00",
+            }
         ]
     }
 
@@ -59,6 +66,7 @@ async def test_balance_shows_available_credit_escrow_and_pending(client, runtime
         "credit": "0.00",
         "in_escrow": "12.00",
         "pending": "0.00",
+        "owed": "0.00",
     }
     seller_balance = (await client.get("/me/balance", headers=seller.headers)).json()["balances"][0]
     assert seller_balance == {
@@ -67,6 +75,7 @@ async def test_balance_shows_available_credit_escrow_and_pending(client, runtime
         "credit": "0.00",
         "in_escrow": "0.00",
         "pending": "12.00",
+        "owed": "0.00",
     }
     assert await ledger.check_ledger() == []
 

@@ -19,6 +19,7 @@ AREAS = [
     "money",
     "notifications",
     "orders",
+    "reports",
     "reviews",
     "support",
 ]

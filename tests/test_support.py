@@ -12,7 +12,7 @@ from test_orders import TestGigPlugin as GigPlugin
 from test_orders import gig_process, new_order
 
 from agorakit import hookimpl
-from agorakit.messaging import transcript
+from agorakit.messaging import conversation_evidence, transcript
 from agorakit.messaging.tables import Conversation, Message
 from agorakit.support.tables import SupportTicket
 
@@ -302,6 +302,11 @@ async def test_operator_writes_as_support_in_an_order_conversation(client, runti
     # the transcript (dispute evidence, which the parties read) does not name the operator
     evidence = await transcript(f"order:{order.id}")
     assert [(m["kind"], m["sender_id"]) for m in evidence] == [("support", None), ("member", seller.id)]
+    snapshot = await conversation_evidence(conversation["id"])
+    assert [(m["sender_id"], m["sender_name"]) for m in snapshot["messages"]] == [
+        (None, "Support"),
+        (seller.id, "Sam Seller"),
+    ]
 
 
 async def test_operator_does_not_write_in_direct_or_listing_conversations(client, make_member, problem):

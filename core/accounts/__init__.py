@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from agorakit.accounts.auth import make_jwt_auth as make_jwt_auth
     from agorakit.accounts.auth import operator_only as operator_only
     from agorakit.accounts.auth import owner_only as owner_only
+    from agorakit.accounts.moderation import flag_member as flag_member
+    from agorakit.accounts.moderation import suspend_member as suspend_member
+    from agorakit.accounts.moderation import unflag_member as unflag_member
+    from agorakit.accounts.moderation import warn_member as warn_member
     from agorakit.accounts.roles import OPERATOR_ROLES as OPERATOR_ROLES
     from agorakit.accounts.roles import is_operator as is_operator
     from agorakit.accounts.schemas import MemberOut as MemberOut
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 
 EXPORTS: dict[str, str] = {
     "display_name_of": "agorakit.accounts.service",
+    "flag_member": "agorakit.accounts.moderation",
     "get_member": "agorakit.accounts.service",
     "get_members": "agorakit.accounts.service",
     "is_operator": "agorakit.accounts.roles",
@@ -38,6 +43,9 @@ EXPORTS: dict[str, str] = {
     "owner_only": "agorakit.accounts.auth",
     "register": "agorakit.accounts.service",
     "RegisterMember": "agorakit.accounts.schemas",
+    "suspend_member": "agorakit.accounts.moderation",
+    "unflag_member": "agorakit.accounts.moderation",
+    "warn_member": "agorakit.accounts.moderation",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -4,28 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from agorakit.accounts import credentials, service
+from agorakit.accounts import credentials, moderation, service
 from agorakit.accounts.auth import issue_token, operator_only, owner_only
 from agorakit.accounts.schemas import (
     Accepted,
+    AcceptTerms,
     AuthToken,
     ChangePassword,
     ChangeRole,
     ConfirmToken,
     Login,
+    MemberFlagOut,
     MemberOut,
     MemberPage,
+    MemberReason,
+    MemberWarningOut,
+    OperatorMemberOut,
     RegisterMember,
     RequestEmail,
     ResetPassword,
     Role,
     Status,
     SuspendMember,
+    TermsOut,
     UpdateProfile,
 )
 from agorakit.http.client import client_address
@@ -124,6 +130,17 @@ class AuthController(Controller):
         )
 
 
+class TermsController(Controller):
+    path = "/terms"
+    tags = ["accounts"]
+    opt = {"exclude_from_auth": True}
+
+    @get("", operation_id="getTerms", summary="The site's terms: their URL and current version")
+    async def terms(self, runtime: NamedDependency[Runtime]) -> TermsOut:
+        site = runtime.settings.site
+        return TermsOut(url=site.terms_url or None, version=site.terms_version or None)
+
+
 class MeController(Controller):
     path = "/me"
     tags = ["accounts"]
@@ -142,6 +159,18 @@ class MeController(Controller):
         self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[UpdateProfile]
     ) -> MemberOut:
         return await service.update_profile(runtime, request.user.id, data)
+
+    @post(
+        "/terms",
+        operation_id="acceptTerms",
+        responses=problems(409),
+        summary="Accept the site's current terms (GET /terms)",
+        status_code=HTTP_200_OK,
+    )
+    async def accept_terms(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[AcceptTerms]
+    ) -> MemberOut:
+        return await service.accept_terms(runtime, request.user.id, data.version)
 
     @post(
         "/password",
@@ -178,9 +207,52 @@ class OperatorMembersController(Controller):
         )
         return MemberPage(items=items, next_cursor=next_cursor)
 
-    @get("/{member_id:int}", operation_id="getMember", summary="One member (operators)")
-    async def get_member(self, runtime: NamedDependency[Runtime], member_id: Id) -> MemberOut:
-        return await service.get_member(runtime, member_id)
+    @get(
+        "/{member_id:int}",
+        operation_id="getMember",
+        summary="One member, with its flag and warnings (operators)",
+    )
+    async def get_member(self, runtime: NamedDependency[Runtime], member_id: Id) -> OperatorMemberOut:
+        return await moderation.operator_member(runtime, member_id)
+
+    @post(
+        "/{member_id:int}/warnings",
+        operation_id="warnMember",
+        summary="Warn a member: recorded, and the member is told the reason",
+        status_code=HTTP_201_CREATED,
+    )
+    async def warn(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        member_id: Id,
+        data: JSONBody[MemberReason],
+    ) -> MemberWarningOut:
+        return await moderation.warn_member(runtime, member_id, request.user.id, data.reason)
+
+    @post(
+        "/{member_id:int}/flag",
+        operation_id="flagMember",
+        summary="Mark a member for operators' attention (the member is not told)",
+        status_code=HTTP_200_OK,
+    )
+    async def flag(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        member_id: Id,
+        data: JSONBody[MemberReason],
+    ) -> MemberFlagOut:
+        return await moderation.flag_member(runtime, member_id, request.user.id, data.reason)
+
+    @delete(
+        "/{member_id:int}/flag",
+        operation_id="unflagMember",
+        summary="Remove a member's flag",
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def unflag(self, request: MemberRequest, runtime: NamedDependency[Runtime], member_id: Id) -> None:
+        await moderation.unflag_member(runtime, member_id, request.user.id)
 
     @patch(
         "/{member_id:int}",

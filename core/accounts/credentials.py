@@ -157,7 +157,7 @@ async def sign_up(runtime: Runtime, cmd: RegisterMember, *, client: str) -> Acce
     """
     state = accounts(runtime)
     _check(state.throttles.register_per_address, client, "too many registrations from your address")
-    checked = check_registration(runtime, cmd)  # 422 before anything counts
+    checked = check_registration(runtime, cmd, terms=True)  # 422 before anything counts
     email, display_name, _, _ = checked
     # Per recipient too, on every registration: a taken address's owner is emailed each
     # time, and a limit met only by taken addresses would tell them apart.

@@ -71,6 +71,33 @@ class MemberRoleChanged(Event, frozen=True, kw_only=True):
     previous: str
 
 
+class MemberWarned(Event, frozen=True, kw_only=True):
+    """An operator warned a member; the member is told the reason."""
+
+    name = "member.warned"
+    member_id: int
+    warning_id: int
+    reason: str
+    #: what it came from (``dispute:<id>``, ``report:<id>``), or None
+    source: str | None = None
+
+
+class MemberFlagged(Event, frozen=True, kw_only=True):
+    """An operator marked a member for operators' attention (the member is not told)."""
+
+    name = "member.flagged"
+    member_id: int
+    reason: str
+    source: str | None = None
+
+
+class MemberUnflagged(Event, frozen=True, kw_only=True):
+    """An operator removed a member's flag."""
+
+    name = "member.unflagged"
+    member_id: int
+
+
 #: this area's events, registered through ``agorakit_event_types``
 EVENTS: list[type[Event]] = [
     MemberRegistered,
@@ -81,4 +108,7 @@ EVENTS: list[type[Event]] = [
     MemberSuspended,
     MemberReactivated,
     MemberRoleChanged,
+    MemberWarned,
+    MemberFlagged,
+    MemberUnflagged,
 ]

@@ -8,7 +8,12 @@ import click
 
 from agorakit import hookimpl
 from agorakit.accounts import service
-from agorakit.accounts.controllers import AuthController, MeController, OperatorMembersController
+from agorakit.accounts.controllers import (
+    AuthController,
+    MeController,
+    OperatorMembersController,
+    TermsController,
+)
 from agorakit.accounts.events import EVENTS
 from agorakit.accounts.piccolo_app import APP_CONFIG
 from agorakit.runtime import fail_on_domain_error, run_with_runtime
@@ -23,7 +28,7 @@ def agorakit_tables():
 @hookimpl
 def agorakit_routes():
 
-    return [AuthController, MeController, OperatorMembersController]
+    return [AuthController, TermsController, MeController, OperatorMembersController]
 
 
 @hookimpl

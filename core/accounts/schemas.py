@@ -24,6 +24,21 @@ class RegisterMember(msgspec.Struct, forbid_unknown_fields=True):
     display_name: DisplayName
     country: CountryCode
     skills: Skills = []
+    #: the member accepts the site's terms (``GET /terms``); required when the site has a
+    #: terms version
+    accept_terms: bool = False
+
+
+class AcceptTerms(msgspec.Struct, forbid_unknown_fields=True):
+    #: the version the member read (``GET /terms``)
+    version: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
+class TermsOut(msgspec.Struct):
+    """The site's terms: where to read them and their current version (None: no terms)."""
+
+    url: str | None
+    version: str | None
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,6 +100,9 @@ class MemberOut(msgspec.Struct):
     suspended_reason: str | None = None
     #: whether the member proved they read ``email`` (followed the verification link)
     email_verified: bool = False
+    #: the version of the site's terms the member accepted, and when (None: none)
+    terms_version: str | None = None
+    terms_accepted_at: datetime | None = None
 
 
 class Accepted(msgspec.Struct):
@@ -113,3 +131,36 @@ class MemberPage(msgspec.Struct):
     items: list[MemberOut]
     #: pass as ``cursor`` to get the next page; null on the last page
     next_cursor: str | None
+
+
+class MemberReason(msgspec.Struct, forbid_unknown_fields=True):
+    """Why an operator warns or flags a member (a warning's reason is sent to them)."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+class MemberWarningOut(msgspec.Struct):
+    id: int
+    reason: str
+    operator_id: int
+    #: what it came from: ``dispute:<id>``, ``report:<id>``; null for an operator's own warning
+    source: str | None
+    created_at: datetime
+
+
+class MemberFlagOut(msgspec.Struct):
+    """A mark for operators' attention (the member does not see it)."""
+
+    reason: str
+    flagged_by: int
+    source: str | None
+    flagged_at: datetime
+
+
+class OperatorMemberOut(MemberOut):
+    """A member as operators see them: the account, its flag and its latest warnings."""
+
+    #: set while the member is flagged for operators' attention
+    flag: MemberFlagOut | None = None
+    #: warnings given to the member, newest first (at most 100)
+    warnings: list[MemberWarningOut] = []

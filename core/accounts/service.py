@@ -143,6 +143,8 @@ _PUBLIC = (
     Member.created_at,
     Member.suspended_reason,
     Member.email_verified_at,
+    Member.terms_version,
+    Member.terms_accepted_at,
 )
 
 
@@ -247,17 +249,49 @@ async def register(
     return await get_member(runtime, member_id)
 
 
-def check_registration(runtime: Runtime, cmd: RegisterMember) -> tuple[str, str, str, list[str]]:
-    """The normalised email, display name, country and skills, or every field error."""
+def check_registration(
+    runtime: Runtime, cmd: RegisterMember, *, terms: bool = False
+) -> tuple[str, str, str, list[str]]:
+    """The normalised email, display name, country and skills, or every field error;
+    with ``terms`` (the public sign-up), also that the site's terms are accepted."""
     personal = [cmd.email, cmd.email.split("@")[0], cmd.display_name]
-    email, display_name, country, skills, _ = _collect(
+    email, display_name, country, skills, _, _ = _collect(
         lambda: normalise_email(cmd.email),
         lambda: normalise_display_name(cmd.display_name),
         lambda: normalise_country(cmd.country),
         lambda: normalise_skills(cmd.skills),
         lambda: _check_password(runtime, cmd.password, field="password", personal=personal),
+        lambda: _check_terms(runtime, cmd) if terms else None,
     )
     return email, display_name, country, skills
+
+
+def _check_terms(runtime: Runtime, cmd: RegisterMember) -> None:
+    site = runtime.settings.site
+    if site.terms_version and not cmd.accept_terms:
+        message = f"accept the site's terms (version {site.terms_version}, {site.terms_url}) to register"
+        raise ValidationFailed([FieldError("accept_terms", message)])
+
+
+class TermsChanged(Conflict):
+    code = "terms_changed"
+    title = "The site's terms are at another version"
+
+
+async def accept_terms(runtime: Runtime, member_id: int, version: str) -> MemberOut:
+    """The member accepts the site's current terms (``POST /me/terms``): the version and
+    the time are recorded.  A version other than the current one is a 409 naming it."""
+    current = runtime.settings.site.terms_version
+    if not current:
+        raise Conflict("this site has no terms to accept")
+    if version != current:
+        message = f"the site's terms are at version {current}; read them ({runtime.settings.site.terms_url}) and accept that one"
+        raise TermsChanged(message, extra={"version": current})
+    async with runtime.unit_of_work() as uow:
+        await Member.update(
+            {Member.terms_version: current, Member.terms_accepted_at: uow.now, Member.updated_at: uow.now}
+        ).where(Member.id == member_id)
+    return await get_member(runtime, member_id)
 
 
 async def create_member(
@@ -275,6 +309,8 @@ async def create_member(
     ``checked`` is :func:`check_registration`'s result when the caller ran it already.
     """
     email, display_name, country, skills = checked or check_registration(runtime, cmd)
+    version = runtime.settings.site.terms_version
+    terms = version if version and cmd.accept_terms else ""
     if password_hash is None:
         password_hash = await accounts(runtime).passwords.hash(cmd.password)
     try:
@@ -295,6 +331,8 @@ async def create_member(
                     status="active",
                     security_stamp=secrets.token_hex(16),
                     email_verified_at=now if email_verified else None,
+                    terms_version=terms or None,
+                    terms_accepted_at=now if terms else None,
                     created_at=now,
                     updated_at=now,
                 )

@@ -25,6 +25,10 @@ class Member(Table, tablename="core_member"):
         default=None,
         help_text="When the member proved they read the email address; null = not yet.",
     )
+    terms_version = Varchar(
+        length=40, null=True, default=None, help_text="The version of the site's terms the member accepted."
+    )
+    terms_accepted_at = Timestamptz(null=True, default=None, help_text="When they accepted it.")
     created_at = Timestamptz(help_text="Registration instant (from the runtime clock).")
     updated_at = Timestamptz(help_text="Last profile change.")
 
@@ -43,3 +47,33 @@ class AccountToken(Table, tablename="core_account_token"):
     created_at = Timestamptz(help_text="When it was sent.")
     expires_at = Timestamptz(help_text="Refused from this instant on.")
     used_at = Timestamptz(null=True, default=None, help_text="When it was used; a used token is refused.")
+
+
+class MemberWarning(Table, tablename="core_member_warning"):
+    """A warning an operator gave a member (the member was told, with the reason)."""
+
+    member_id = Integer(index=True, help_text="The member warned.")
+    operator_id = Integer(help_text="The operator who warned them.")
+    reason = Text(help_text="Why, as the member was told.")
+    source = Varchar(
+        length=60,
+        null=True,
+        default=None,
+        help_text="What it came from: dispute:<id>, report:<id>; null = none.",
+    )
+    created_at = Timestamptz()
+
+
+class MemberFlag(Table, tablename="core_member_flag"):
+    """A member marked for operators' attention (at most one flag per member)."""
+
+    member_id = Integer(unique=True, index=True, help_text="The member flagged.")
+    reason = Text(help_text="What operators should look at.")
+    flagged_by = Integer(help_text="The operator who flagged them.")
+    source = Varchar(
+        length=60,
+        null=True,
+        default=None,
+        help_text="What it came from: dispute:<id>, report:<id>; null = none.",
+    )
+    flagged_at = Timestamptz()

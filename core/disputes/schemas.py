@@ -19,6 +19,25 @@ class OpenDispute(msgspec.Struct, forbid_unknown_fields=True):
     reason: ReasonCode
     #: what went wrong, in the opener's words (at least 10 characters)
     text: DisputeText
+    #: the conversation the report is made from (one the opener takes part in): the
+    #: evidence captures it as well as the order's own conversation
+    conversation_id: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class MemberAction(msgspec.Struct, forbid_unknown_fields=True):
+    """An action on a member the resolution takes, in its transaction."""
+
+    #: a party of the order or a member of a conversation the evidence holds; not an operator
+    member_id: Annotated[int, msgspec.Meta(ge=1)]
+    action: Literal["warn", "flag", "suspend"]
+    #: the reason (a warned member is told it); default: the resolution's note
+    note: Note = ""
+
+
+class MemberActionOut(msgspec.Struct):
+    member_id: int
+    action: Literal["warn", "flag", "suspend"]
+    note: str
 
 
 class ResolveDispute(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,6 +47,8 @@ class ResolveDispute(msgspec.Struct, forbid_unknown_fields=True):
     note: Note = ""
     #: refund only: how much (default everything refundable), in the order's currency
     amount: AmountText | None = None
+    #: warn, flag or suspend a member involved in the dispute, with the resolution
+    member_action: MemberAction | None = None
 
 
 class DisputeReason(msgspec.Struct):
@@ -41,6 +62,10 @@ class DisputeReasons(msgspec.Struct):
     states: list[str]
     openers: list[str]
     window_days: float
+    #: final states (e.g. completed) in which the order may still be reported, for
+    #: ``after_window_days`` after it got there; a refund then comes back from the seller
+    after_states: list[str] = msgspec.field(default_factory=list)
+    after_window_days: float | None = None
 
 
 class DisputeOut(msgspec.Struct):
@@ -54,7 +79,7 @@ class DisputeOut(msgspec.Struct):
     status: Literal["open", "resolved"]
     outcome: Literal["refund", "release", "reject"] | None
     from_state: str
-    refund_from: Literal["escrow", "fees"]
+    refund_from: Literal["escrow", "fees", "seller"]
     refunded: Money
     released: Money
     resolution_note: str | None
@@ -66,6 +91,8 @@ class DisputeOut(msgspec.Struct):
     overdue: bool
     #: what was captured when it was opened: the order, its history, proofs and conversation
     evidence: dict[str, Any]
+    #: what the resolution did to a member (shown to operators and to that member)
+    member_action: MemberActionOut | None = None
 
 
 class DisputePage(msgspec.Struct):

@@ -23,10 +23,12 @@ import msgspec
 
 from agorakit import orders
 from agorakit.accounts.roles import is_operator
-from agorakit.catalog.tables import Listing
 from agorakit.db import is_unique_violation
+from agorakit.disputes.clawback import FROM_SELLER, settle_clawback
 from agorakit.disputes.events import DisputeOpened
 from agorakit.disputes.events import DisputeResolved as DisputeResolvedEvent
+from agorakit.disputes.evidence import check_conversation, order_evidence
+from agorakit.disputes.member_action import action_note, apply_member_action, visible_action
 from agorakit.disputes.schemas import (
     DisputeOut,
     DisputeReason,
@@ -36,11 +38,10 @@ from agorakit.disputes.schemas import (
 )
 from agorakit.disputes.tables import Dispute
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from agorakit.messaging.service import transcript
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount, money, parse_amount
 from agorakit.orders.process import DisputePolicy, Process
-from agorakit.orders.tables import Order, OrderEvent, Proof
+from agorakit.orders.tables import Order
 from agorakit.pagination import decode_cursor, page
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,6 +108,7 @@ def _to_out(row: dict[str, Any], policy: DisputePolicy | None, now: Any) -> Disp
         resolved_at=row["resolved_at"],
         overdue=row["status"] == "open" and now > row["due_at"],
         evidence=row["evidence"] or {},
+        member_action=visible_action(row, None),
     )
 
 
@@ -139,6 +141,8 @@ async def dispute_reasons(runtime: Runtime, order_id: int, *, caller: MemberOut)
         states=list(policy.states),
         openers=list(policy.openers),
         window_days=policy.window / timedelta(days=1),
+        after_states=list(policy.after_states),
+        after_window_days=policy.after_window / timedelta(days=1) if policy.after_states else None,
     )
 
 
@@ -153,7 +157,8 @@ async def get_dispute(runtime: Runtime, dispute_id: int, *, caller: MemberOut) -
         order = await Order.select(Order.buyer_id, Order.seller_id).where(Order.id == row["order_id"]).first()
         if order is None or caller.id not in (order["buyer_id"], order["seller_id"]):
             raise NotFound(f"there is no dispute {dispute_id}")  # a candidate is not a party
-    return _to_out(row, await _order_policy(runtime, row["order_id"]), runtime.clock.now())
+    out = _to_out(row, await _order_policy(runtime, row["order_id"]), runtime.clock.now())
+    return msgspec.structs.replace(out, member_action=visible_action(row, caller))
 
 
 async def order_disputes(runtime: Runtime, order_id: int, *, caller: MemberOut) -> list[DisputeOut]:
@@ -165,7 +170,10 @@ async def order_disputes(runtime: Runtime, order_id: int, *, caller: MemberOut) 
     )
     policy = await _order_policy(runtime, order_id)
     now = runtime.clock.now()
-    return [_to_out(row, policy, now) for row in rows]
+    return [
+        msgspec.structs.replace(_to_out(row, policy, now), member_action=visible_action(row, caller))
+        for row in rows
+    ]
 
 
 async def dispute_queue(
@@ -210,10 +218,19 @@ async def dispute_queue(
 
 
 async def open_dispute(
-    runtime: Runtime, order_id: int, body: OpenDispute, *, caller: MemberOut
+    runtime: Runtime,
+    order_id: int,
+    body: OpenDispute,
+    *,
+    caller: MemberOut,
+    conversation_id: int | None = None,
 ) -> DisputeOut:
-    """A party opens a dispute on an order: checks the policy, captures evidence, holds the order."""
+    """A party opens a dispute on an order: checks the policy, captures evidence, holds the order.
+
+    ``conversation_id`` (or ``body.conversation_id``) names the conversation the report is
+    made from; the opener must take part in it, and the evidence captures it."""
     order = await orders.get_order(runtime, order_id, caller=caller)
+    conversation_id = conversation_id if conversation_id is not None else body.conversation_id
     if caller.id == order.buyer_id:
         role = "buyer"
     elif caller.id == order.seller_id:
@@ -234,9 +251,13 @@ async def open_dispute(
         errors.append(FieldError("text", f"say what went wrong in at least {MIN_TEXT} characters"))
     if errors:
         raise ValidationFailed(errors)
+    if conversation_id is not None:
+        await check_conversation(runtime, conversation_id, caller)
     try:
         async with runtime.unit_of_work() as uow:
-            dispute_id = await _open(uow, order_id, policy, role, caller.id, body.reason, text)
+            dispute_id = await _open(
+                uow, order_id, policy, role, caller.id, body.reason, text, conversation_id
+            )
     except Exception as exc:
         if is_unique_violation(exc):
             raise _duplicate_error(order_id) from None
@@ -251,17 +272,25 @@ def _duplicate_error(order_id: int) -> Conflict:
 
 
 async def _open(
-    uow: UnitOfWork, order_id: int, policy: DisputePolicy, role: str, member_id: int, reason: str, text: str
+    uow: UnitOfWork,
+    order_id: int,
+    policy: DisputePolicy,
+    role: str,
+    member_id: int,
+    reason: str,
+    text: str,
+    conversation_id: int | None = None,
 ) -> int:
     row = await orders.locked_order_row(order_id)
     now = uow.now
-    if row["state"] not in policy.states:
+    after = row["state"] in policy.after_states  # paid out: a refund claws back (clawback.py)
+    if row["state"] not in policy.states and not after:
         message = (
             f"order {order_id} is {row['state']}; a dispute can be opened only while it is "
-            f"{' or '.join(policy.states)}"
+            f"{' or '.join((*policy.states, *policy.after_states))}"
         )
         raise NotDisputable(message, extra={"state": row["state"]})
-    closes = row["state_entered_at"] + policy.window
+    closes = row["state_entered_at"] + (policy.after_window if after else policy.window)
     if now > closes:
         message = f"the time to open a dispute on order {order_id} ended on {closes.isoformat()}"
         raise DisputeWindowClosed(message, extra={"closed_at": closes.isoformat()})
@@ -270,7 +299,7 @@ async def _open(
         raise DisputeAlreadyOpen(f"order {order_id} already has an open dispute; an operator is on it")
     if any(d["opened_by"] == member_id for d in existing):
         raise _duplicate_error(order_id)
-    evidence = await _evidence(row)
+    evidence = await order_evidence(uow.runtime, row, conversation_id)
     rows = await Dispute.insert(
         Dispute(
             order_id=order_id,
@@ -280,7 +309,7 @@ async def _open(
             text=text,
             status="open",
             from_state=row["state"],
-            refund_from=policy.refund_from,
+            refund_from=FROM_SELLER if after else policy.refund_from,
             currency=row["currency"],
             refunded=0,
             released=0,
@@ -290,7 +319,7 @@ async def _open(
         )
     ).returning(Dispute.id)
     dispute_id = rows[0]["id"]
-    if policy.hold is not None:
+    if policy.hold is not None and not after:
         await orders.move_in(
             uow,
             order_id,
@@ -310,71 +339,6 @@ async def _open(
     )
     uow.record(opened, subject=f"dispute:{dispute_id}", actor_id=member_id)
     return dispute_id
-
-
-async def _evidence(order: dict[str, Any]) -> dict[str, Any]:
-    """What the operator needs to decide, captured as it was when the dispute was opened."""
-
-    order_id = order["id"]
-    history = await OrderEvent.select().where(OrderEvent.order == order_id).order_by(OrderEvent.seq)
-    proofs = await Proof.select().where(Proof.order == order_id).order_by(Proof.id).output(load_json=True)
-    messages = await transcript(f"order:{order_id}")
-    listing = None
-    if order["listing_id"] is not None:
-        listing = await (
-            Listing.select(Listing.id, Listing.kind, Listing.title, Listing.description, Listing.attributes)
-            .where(Listing.id == order["listing_id"])
-            .first()
-            .output(load_json=True)
-        )
-    return _jsonable(
-        {
-            # what was sold or asked for (a gig's text, a request's details), as it was
-            "listing": listing,
-            "order": {
-                "id": order_id,
-                "process": order["process"],
-                "state": order["state"],
-                "buyer_id": order["buyer_id"],
-                "seller_id": order["seller_id"],
-                "amount": format_amount(order["amount"], order["currency"]),
-                "currency": order["currency"],
-                "quote": (order["data"] or {}).get("quote"),
-                # what the process keeps on the order (e.g. a task's instructions and
-                # the proof it asks for): what the parties agreed on
-                "data": {k: v for k, v in (order["data"] or {}).items() if k != "quote"},
-            },
-            "history": [
-                {
-                    k: h[k]
-                    for k in ("seq", "transition", "from_state", "to_state", "actor_role", "actor_id", "at")
-                }
-                for h in history
-            ],
-            "proofs": [
-                {
-                    k: p[k]
-                    for k in (
-                        "id",
-                        "submitted_by",
-                        "text",
-                        "urls",
-                        "attachments",
-                        "status",
-                        "review_reason",
-                        "created_at",
-                    )
-                }
-                for p in proofs
-            ],
-            "messages": messages,
-        }
-    )
-
-
-def _jsonable(value: Any) -> Any:
-
-    return msgspec.json.decode(msgspec.json.encode(value))
 
 
 # --------------------------------------------------------------------------------------
@@ -411,6 +375,7 @@ async def resolve_dispute(
         raise ValidationFailed([FieldError("note", "say why the dispute is rejected; both parties see it")])
     if body.outcome != "refund" and body.amount is not None:
         raise ValidationFailed([FieldError("amount", "only a refund takes an amount")])
+    acting = action_note(body.member_action, note) if body.member_action else ""
     async with runtime.unit_of_work() as uow:
         row = await _dispute_row(dispute_id, for_update=True)
         if row["status"] != "open":
@@ -422,6 +387,9 @@ async def resolve_dispute(
         else:
             replayed = False
             await _resolve(uow, row, body, note, caller.id, idempotency_key)
+            if body.member_action is not None:
+                order = await orders.locked_order_row(row["order_id"])
+                await apply_member_action(uow, row, order, body.member_action, acting, caller.id)
     return await get_dispute(runtime, dispute_id, caller=caller), replayed
 
 
@@ -436,7 +404,10 @@ async def _resolve(
     order = await orders.locked_order_row(dispute["order_id"])
     policy = _policy(uow.runtime, order)[1]
     assert policy is not None  # it was disputable when opened, and processes keep their versions
-    if policy.refund_from == "fees":
+    after = dispute["refund_from"] == FROM_SELLER
+    if after:
+        refunded, released = await settle_clawback(uow, dispute, order, body)
+    elif policy.refund_from == "fees":
         refunded, released = await _settle_charge(uow, dispute, order, body)
     else:
         refunded, released = await _settle_escrow(uow, dispute, order, body)
@@ -453,7 +424,7 @@ async def _resolve(
             Dispute.resolved_at: now,
         }
     ).where(Dispute.id == dispute["id"])
-    if policy.hold is not None:
+    if policy.hold is not None and not after:
         if order["state"] != policy.hold:
             message = f"order {order['id']} is {order['state']}, not {policy.hold}; it cannot be settled here"
             raise Conflict(message)

@@ -30,3 +30,6 @@ class Dispute(Table, tablename="core_dispute"):
     opened_at = Timestamptz()
     due_at = Timestamptz(index=True, help_text="Operators' target: opened_at + the policy's review time.")
     resolved_at = Timestamptz(null=True, default=None)
+    member_action = JSON(
+        null=True, default=None, help_text="{member_id, action, note}: what the resolution did to a member."
+    )

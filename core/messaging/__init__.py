@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from agorakit.messaging.conversations import conversation_access as conversation_access
     from agorakit.messaging.conversations import ensure_conversation as ensure_conversation
     from agorakit.messaging.conversations import scope_of as scope_of
+    from agorakit.messaging.events import MessageDeleted as MessageDeleted
+    from agorakit.messaging.events import MessageEdited as MessageEdited
     from agorakit.messaging.events import MessagePosted as MessagePosted
+    from agorakit.messaging.evidence import conversation_evidence as conversation_evidence
     from agorakit.messaging.posting import post_message as post_message
     from agorakit.messaging.reading import transcript as transcript
     from agorakit.messaging.schemas import PostMessage as PostMessage
@@ -28,7 +31,10 @@ if TYPE_CHECKING:
 
 EXPORTS: dict[str, str] = {
     "conversation_access": "agorakit.messaging.conversations",
+    "conversation_evidence": "agorakit.messaging.evidence",
     "ensure_conversation": "agorakit.messaging.conversations",
+    "MessageDeleted": "agorakit.messaging.events",
+    "MessageEdited": "agorakit.messaging.events",
     "MessagePosted": "agorakit.messaging.events",
     "post_event_message": "agorakit.messaging.system",
     "post_message": "agorakit.messaging.posting",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -13,9 +13,11 @@ from agorakit.accounts import operator_only
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, Limit, MemberRequest
 from agorakit.messaging import service
+from agorakit.messaging.finding import parse_filters
 from agorakit.messaging.schemas import (
     ConversationOut,
     ConversationPage,
+    EditMessage,
     MarkRead,
     MessageOut,
     MessagePage,
@@ -28,6 +30,33 @@ from agorakit.runtime import Runtime
 
 #: ``?after=<message id>``: poll for newer messages
 After = Annotated[int | None, QueryParameter(ge=0, le=2_147_483_647)]
+
+
+# Filters of the conversation list, read and checked by ``parse_filters`` (a 400).
+Counterpart = Annotated[
+    str | None, QueryParameter(description="only conversations in which this member (id) takes part too")
+]
+ListingFilter = Annotated[
+    str | None, QueryParameter(description="only questions about this listing (id): subject listing:<id>")
+]
+OrderFilter = Annotated[
+    str | None, QueryParameter(description="only conversations about this order (id): subject order:<id>")
+]
+Subject = Annotated[
+    str | None, QueryParameter(description="exact subject, or a prefix when it ends with ':' (lead:12:)")
+]
+Kind = Annotated[
+    str | None,
+    QueryParameter(description="order, listing, direct, or another module's kind (lead, support ...)"),
+]
+Unread = Annotated[
+    str | None,
+    QueryParameter(description="true: only those with messages you have not read; false: only those without"),
+]
+Text = Annotated[
+    str | None,
+    QueryParameter(description="text in the messages you can read, any case (at least 2 characters)"),
+]
 
 
 class ConversationController(Controller):
@@ -46,11 +75,38 @@ class ConversationController(Controller):
     ) -> ConversationOut:
         return await service.start_conversation(runtime, data, caller=request.user)
 
-    @get("", operation_id="listConversations", summary="Your conversations, the most recently active first")
+    @get(
+        "",
+        operation_id="listConversations",
+        summary="Your conversations, the most recently active first (filtered, searched)",
+        responses=problems(400),
+    )
     async def list_mine(
-        self, request: MemberRequest, cursor: FromQuery[str | None] = None, limit: Limit = DEFAULT_LIMIT
+        self,
+        request: MemberRequest,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        counterpart: Counterpart = None,
+        listing: ListingFilter = None,
+        order: OrderFilter = None,
+        subject: Subject = None,
+        kind: Kind = None,
+        unread: Unread = None,
+        q: Text = None,
     ) -> ConversationPage:
-        items, next_cursor = await service.list_conversations(viewer=request.user, cursor=cursor, limit=limit)
+        filters = parse_filters(
+            viewer_id=request.user.id,
+            counterpart=counterpart,
+            listing=listing,
+            order=order,
+            subject=subject,
+            kind=kind,
+            unread=unread,
+            q=q,
+        )
+        items, next_cursor = await service.list_conversations(
+            viewer=request.user, cursor=cursor, limit=limit, filters=filters
+        )
         return ConversationPage(items=items, next_cursor=next_cursor)
 
     @get("/{conversation_id:int}", operation_id="getConversation", summary="One conversation")
@@ -92,6 +148,33 @@ class ConversationController(Controller):
         data: JSONBody[PostMessage],
     ) -> MessageOut:
         return await service.post_message(runtime, conversation_id, data, sender=request.user)
+
+    @patch(
+        "/{conversation_id:int}/messages/{message_id:int}",
+        operation_id="editMessage",
+        summary="Edit the body of your message (within [messaging] edit_minutes)",
+        responses=problems(403, 404, 409),
+    )
+    async def edit_message(
+        self,
+        request: MemberRequest,
+        runtime: NamedDependency[Runtime],
+        conversation_id: Id,
+        message_id: Id,
+        data: JSONBody[EditMessage],
+    ) -> MessageOut:
+        return await service.edit_message(runtime, conversation_id, message_id, data, editor=request.user)
+
+    @delete(
+        "/{conversation_id:int}/messages/{message_id:int}",
+        operation_id="deleteMessage",
+        summary="Delete your message (within [messaging] edit_minutes); it shows as deleted",
+        responses=problems(403, 404, 409),
+    )
+    async def delete_message(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], conversation_id: Id, message_id: Id
+    ) -> None:
+        await service.delete_message(runtime, conversation_id, message_id, editor=request.user)
 
     @post(
         "/{conversation_id:int}/read",

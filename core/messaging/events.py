@@ -25,5 +25,23 @@ class MessagePosted(Event, frozen=True, kw_only=True):
     flagged: bool = False
 
 
+class MessageEdited(Event, frozen=True, kw_only=True):
+    """A member edited the body of one of their messages (screened again)."""
+
+    name = "message.edited"
+    conversation_id: int
+    message_id: int
+    excerpt: str
+    flagged: bool = False
+
+
+class MessageDeleted(Event, frozen=True, kw_only=True):
+    """A member deleted one of their messages (its row stays, shown as deleted)."""
+
+    name = "message.deleted"
+    conversation_id: int
+    message_id: int
+
+
 #: this area's events, registered through ``agorakit_event_types``
-EVENTS: list[type[Event]] = [MessagePosted]
+EVENTS: list[type[Event]] = [MessagePosted, MessageEdited, MessageDeleted]

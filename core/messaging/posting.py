@@ -189,6 +189,10 @@ async def _post(
     kind: str = "member",
 ) -> int:
     conversation_id = conversation["id"]
+    # plugins check or charge for the message in its transaction (refusing: nothing is written)
+    await uow.runtime.hooks.collect(
+        "agorakit_message_posting", uow=uow, conversation=conversation, sender=sender, runtime=uow.runtime
+    )
     message_id = await insert_message(
         uow, conversation_id, sender_id=sender.id, kind=kind, body=text, attachment_ids=ids, flags=flags
     )

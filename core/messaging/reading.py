@@ -10,6 +10,7 @@ from agorakit.accounts.tables import Member
 from agorakit.attachments import attachments_by_ids
 from agorakit.errors import FieldError, NotFound, ValidationFailed
 from agorakit.messaging.conversations import SUPPORT_NAME, conversation_access, is_closed, mark_read_up_to
+from agorakit.messaging.finding import ConversationFilters, filter_clauses
 from agorakit.messaging.schemas import ConversationOut, MessageOut, ParticipantOut, ScreenFlagOut, UnreadOut
 from agorakit.messaging.tables import Conversation, Message
 from agorakit.messaging.tables import ConversationParticipant as Participant
@@ -21,8 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 async def transcript(subject: str) -> list[dict[str, Any]]:
-    """Every message of the conversation about ``subject``, oldest first (dispute evidence,
-    which the parties read too: Support's messages come without their operator's id)."""
+    """Every message of the conversation about ``subject``, oldest first (dispute evidence):
+    as stored, so an edited message has its current body and a deleted one keeps its body
+    and files (``edited_at``, ``deleted_at`` say what its sender did); the parties read it
+    too, so Support's messages come without their operator's id."""
     conversation = await Conversation.select(Conversation.id).where(Conversation.key == subject).first()
     if conversation is None:
         return []
@@ -35,6 +38,8 @@ async def transcript(subject: str) -> list[dict[str, Any]]:
             Message.attachments,
             Message.flags,
             Message.created_at,
+            Message.edited_at,
+            Message.deleted_at,
         )
         .where(Message.conversation == conversation["id"])
         .order_by(Message.id)
@@ -52,25 +57,30 @@ async def _names(member_ids: set[int]) -> dict[int, str]:
 
 async def _messages_out(rows: list[dict[str, Any]], viewer: MemberOut) -> list[MessageOut]:
     names = await _names({r["sender_id"] for r in rows if r["sender_id"] is not None})
-    files = {
-        a.id: a for a in await attachments_by_ids(sorted({i for r in rows for i in r["attachments"] or []}))
-    }
+    shown = {i for r in rows if r.get("deleted_at") is None for i in r["attachments"] or []}
+    files = {a.id: a for a in await attachments_by_ids(sorted(shown))}
     operator = is_operator(viewer)
-    return [
-        MessageOut(
-            id=r["id"],
-            conversation_id=r["conversation"],
-            kind=r["kind"],
-            # an operator's message shows as Support; only operators see who wrote it
-            sender_id=r["sender_id"] if r["kind"] != "support" or operator else None,
-            sender_name=SUPPORT_NAME if r["kind"] == "support" else names.get(r["sender_id"]),
-            body=r["body"],
-            attachments=[files[i] for i in r["attachments"] or [] if i in files],
-            created_at=r["created_at"],
-            flags=[ScreenFlagOut(**f) for f in r["flags"] or []] if operator else [],
+    out = []
+    for r in rows:
+        # a deleted message keeps its row: it reads as deleted, without its text or files
+        deleted = r.get("deleted_at") is not None
+        out.append(
+            MessageOut(
+                id=r["id"],
+                conversation_id=r["conversation"],
+                kind=r["kind"],
+                # an operator's message shows as Support; only operators see who wrote it
+                sender_id=r["sender_id"] if r["kind"] != "support" or operator else None,
+                sender_name=SUPPORT_NAME if r["kind"] == "support" else names.get(r["sender_id"]),
+                body="" if deleted else r["body"],
+                attachments=[] if deleted else [files[i] for i in r["attachments"] or [] if i in files],
+                created_at=r["created_at"],
+                flags=[ScreenFlagOut(**f) for f in r["flags"] or []] if operator and not deleted else [],
+                edited_at=r.get("edited_at"),
+                deleted_at=r.get("deleted_at"),
+            )
         )
-        for r in rows
-    ]
+    return out
 
 
 async def get_message(message_id: int, *, viewer: MemberOut) -> MessageOut:
@@ -85,6 +95,7 @@ SELECT p.conversation AS conversation, COUNT(m.id) AS unread
 FROM core_conversation_participant p
 JOIN core_message m ON m.conversation = p.conversation AND m.id > p.last_read_message_id
 WHERE p.member_id = {} AND (m.sender_id IS NULL OR m.sender_id <> p.member_id)
+AND m.deleted_at IS NULL
 GROUP BY p.conversation
 """
 
@@ -111,24 +122,30 @@ async def _conversations_out(rows: list[dict[str, Any]], viewer: MemberOut) -> l
     )
     last = {m.id: m for m in await _messages_out(last_rows, viewer)}
     unread = await _unread_counts(viewer.id)
-    return [
-        ConversationOut(
-            id=r["id"],
-            kind=r["kind"],
-            subject=r["subject"],
-            participants=[
-                ParticipantOut(id=p["member_id"], display_name=names.get(p["member_id"], ""))
-                for p in members
-                if p["conversation"] == r["id"]
-            ],
-            created_at=r["created_at"],
-            last_message_at=r["last_message_at"],
-            last_message=last.get(r["last_message_id"]),
-            unread_count=unread.get(r["id"], 0),
-            closed=is_closed(r),
+    out = []
+    for r in rows:
+        participants = [
+            ParticipantOut(id=p["member_id"], display_name=names.get(p["member_id"], ""))
+            for p in members
+            if p["conversation"] == r["id"]
+        ]
+        taking_part = any(p.id == viewer.id for p in participants)
+        others = [p for p in participants if p.id != viewer.id] if taking_part else []
+        out.append(
+            ConversationOut(
+                id=r["id"],
+                kind=r["kind"],
+                subject=r["subject"],
+                participants=participants,
+                counterpart=others[0] if others else None,
+                created_at=r["created_at"],
+                last_message_at=r["last_message_at"],
+                last_message=last.get(r["last_message_id"]),
+                unread_count=unread.get(r["id"], 0),
+                closed=is_closed(r),
+            )
         )
-        for r in rows
-    ]
+    return out
 
 
 def _by_id(row: dict[str, Any]) -> dict[str, Any]:
@@ -141,9 +158,10 @@ async def get_conversation(runtime: Runtime, conversation_id: int, *, viewer: Me
 
 
 async def list_conversations(
-    *, viewer: MemberOut, cursor: str | None, limit: int
+    *, viewer: MemberOut, cursor: str | None, limit: int, filters: ConversationFilters | None = None
 ) -> tuple[list[ConversationOut], str | None]:
-    """The viewer's conversations, the most recently active first."""
+    """The viewer's conversations, the most recently active first; ``filters`` narrow
+    them (:mod:`~agorakit.messaging.finding`)."""
     mine = Participant.select(Participant.conversation).where(Participant.member_id == viewer.id)
     query = (
         Conversation.select()
@@ -151,6 +169,8 @@ async def list_conversations(
         .order_by(Conversation.last_message_id, Conversation.id, ascending=False)
         .limit(limit + 1)
     )
+    for clause in filter_clauses(filters, viewer.id) if filters else []:
+        query = query.where(clause)
     position = decode_cursor(cursor, keys=("activity", "id"))
     if position is not None:
         activity, last_id = position["activity"], position["id"]

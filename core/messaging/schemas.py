@@ -32,6 +32,11 @@ class PostMessage(msgspec.Struct, forbid_unknown_fields=True):
     attachments: AttachmentIds = []
 
 
+class EditMessage(msgspec.Struct, forbid_unknown_fields=True):
+    #: the new text (screened like a new message; may be empty when the message has files)
+    body: Body
+
+
 class MarkRead(msgspec.Struct, forbid_unknown_fields=True):
     #: read up to this message (default: the newest)
     up_to: RowId | None = None
@@ -57,6 +62,10 @@ class MessageOut(msgspec.Struct):
     created_at: datetime
     #: screening flags; shown to operators only
     flags: list[ScreenFlagOut] = []
+    #: when its sender last edited the body (null: never)
+    edited_at: datetime | None = None
+    #: when its sender deleted it (null: not deleted); a deleted message has no body or files
+    deleted_at: datetime | None = None
 
 
 class ParticipantOut(msgspec.Struct):
@@ -71,6 +80,9 @@ class ConversationOut(msgspec.Struct):
     #: what it is about ("order:12", "listing:5"); null for direct messages
     subject: str | None
     participants: list[ParticipantOut]
+    #: the other participant (the first other one when there are several); null when
+    #: there is none or you do not take part
+    counterpart: ParticipantOut | None
     created_at: datetime
     last_message_at: datetime | None
     last_message: MessageOut | None

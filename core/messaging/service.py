@@ -1,5 +1,7 @@
 """The messaging area's services, by concern: conversations and who takes part
 (:mod:`~agorakit.messaging.conversations`), posting (:mod:`~agorakit.messaging.posting`),
+editing and deleting (:mod:`~agorakit.messaging.editing`), finding conversations
+(:mod:`~agorakit.messaging.finding`),
 system messages about events (:mod:`~agorakit.messaging.system`) and reading
 (:mod:`~agorakit.messaging.reading`).  The routes call them through this module."""
 
@@ -14,6 +16,7 @@ from agorakit.messaging.conversations import (
     scope_of,
     sync_order_conversation,
 )
+from agorakit.messaging.editing import delete_message, edit_message
 from agorakit.messaging.posting import (
     clean_body,
     excerpt,
@@ -43,6 +46,8 @@ from agorakit.messaging.system import (
 __all__ = [
     "clean_body",
     "conversation_access",
+    "delete_message",
+    "edit_message",
     "ensure_conversation",
     "excerpt",
     "get_conversation",

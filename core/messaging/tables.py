@@ -50,3 +50,7 @@ class Message(Table, tablename="core_message"):
         null=True, default=None, help_text="The domain event a system message is about (unique)."
     )
     created_at = Timestamptz()
+    edited_at = Timestamptz(null=True, default=None, help_text="When its sender last edited the body.")
+    deleted_at = Timestamptz(
+        null=True, default=None, help_text="When its sender deleted it (the row stays; reads show it empty)."
+    )

@@ -17,6 +17,9 @@ class LedgerError(Exception):
 
 
 PLATFORM_FEES = "platform:fees"
+#: the kind of the one posting that may take a member's available balance below zero:
+#: money a seller was paid for an order refunded after it completed
+CLAWBACK_KIND = "order_clawback"
 VOUCHERS_OUTSTANDING = "vouchers:outstanding"
 
 _KINDS: list[tuple[re.Pattern[str], str]] = [

@@ -43,10 +43,11 @@ async def member_balances(member_id: int, *, default_currency: str) -> list[Curr
     return [
         CurrencyBalance(
             currency=currency,
-            available=format_amount(kinds["available"], currency),
+            available=format_amount(max(kinds["available"], 0), currency),
             credit=format_amount(kinds["credit"], currency),
             in_escrow=format_amount(kinds["in_escrow"], currency),
             pending=format_amount(kinds["pending"], currency),
+            owed=format_amount(max(-kinds["available"], 0), currency),
         )
         for currency, kinds in sorted(totals.items(), key=lambda item: (item[0] != default_currency, item[0]))
     ]

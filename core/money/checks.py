@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from agorakit.money.account_names import VOUCHERS_OUTSTANDING
+from agorakit.money.account_names import CLAWBACK_KIND, VOUCHERS_OUTSTANDING
 from agorakit.money.tables import LedgerAccount, LedgerEntry, Voucher
 
 
@@ -36,6 +36,7 @@ async def check_ledger() -> list[str]:
         "GROUP BY a.id, a.name, a.currency, a.balance, a.allow_negative ORDER BY a.id"
     )
     per_currency: Counter[str] = Counter()
+    owed: list[dict] = []
     for row in recomputed:
         per_currency[row["currency"]] += row["total"]
         if row["balance"] != row["total"]:
@@ -44,7 +45,8 @@ async def check_ledger() -> list[str]:
                 f"but entries sum to {row['total']}"
             )
         if not row["allow_negative"] and row["total"] < 0:
-            problems.append(f"{row['name']} {row['currency']}: negative balance {row['total']}")
+            owed.append(row)
+    problems += await _owed_problems(owed)
     for currency, total in per_currency.items():
         if total:
             problems.append(f"{currency}: all accounts sum to {total}, not zero")
@@ -63,6 +65,30 @@ async def check_ledger() -> list[str]:
     for row in lonely:
         problems.append(f"transaction {row['id']} has fewer than two entries")
     return problems + await voucher_problems()
+
+
+async def _owed_problems(rows: list[dict]) -> list[str]:
+    """No account that may not go negative is negative, except a member's available
+    balance, and that one by at most what clawbacks took from it (``CLAWBACK_KIND``
+    postings; every other debit leaves it at zero or above)."""
+    problems = []
+    for row in rows:
+        clawed = 0
+        if row["name"].endswith(":available"):
+            found = await LedgerEntry.raw(
+                "SELECT COALESCE(SUM(-e.amount), 0) AS clawed FROM core_ledger_entry e "
+                'JOIN core_ledger_transaction t ON t.id = e."transaction" '
+                "JOIN core_ledger_account a ON a.id = e.account "
+                "WHERE a.name = {} AND a.currency = {} AND t.kind = {} AND e.amount < 0",
+                row["name"],
+                row["currency"],
+                CLAWBACK_KIND,
+            )
+            clawed = found[0]["clawed"] if found else 0
+        if -row["total"] > clawed:
+            detail = f" (clawbacks took {clawed})" if clawed else ""
+            problems.append(f"{row['name']} {row['currency']}: negative balance {row['total']}{detail}")
+    return problems
 
 
 async def voucher_problems() -> list[str]:

@@ -151,6 +151,12 @@ _MOVE_BALANCE = PreparedRaw(
     "UPDATE core_ledger_account SET balance = balance + {} "
     "WHERE id = {} AND (allow_negative OR balance + {} >= 0) RETURNING balance",
 )
+#: a credit (nothing can refuse it: an available balance that owes a clawback is paid
+#: back by it even when it stays below zero), or a clawback's debit (:func:`post`'s
+#: ``overdraw``)
+_ADD_TO_BALANCE = PreparedRaw(
+    LedgerAccount, "UPDATE core_ledger_account SET balance = balance + {} WHERE id = {} RETURNING balance"
+)
 _ACCOUNT = Prepared(
     lambda name, currency: (
         LedgerAccount.select(LedgerAccount.id, LedgerAccount.name, LedgerAccount.kind, LedgerAccount.balance)
@@ -227,13 +233,24 @@ async def post(
     lines: list[Line],
     refs: dict[str, Any] | None = None,
     actor_id: int | None = None,
+    overdraw: frozenset[str] = frozenset(),
 ) -> Posting:
     """Write one balanced posting inside the caller's unit of work.
 
+    ``overdraw`` names members' available balances this posting may take below zero: a
+    clawback of money a seller was paid for an order refunded after it completed
+    (:mod:`agorakit.disputes.clawback`), and nothing else.  What it leaves below zero is
+    what the member owes; every later credit pays it back, and no other debit may take
+    the account further down (nor below zero).
+
     :raises InsufficientFunds: an account that may not go negative would.
-    :raises LedgerError: the lines do not balance, or the key was used for other lines.
+    :raises LedgerError: the lines do not balance, the key was used for other lines, or
+        ``overdraw`` names an account that is not an available balance.
     """
     net = check_balanced(lines)
+    for name in overdraw:
+        if account_kind(name)[0] != "available":
+            raise LedgerError(f"only a member's available balance may be overdrawn, not {name!r}")
     now = uow.now
     # A key posted before (or by a concurrent transaction that commits first) inserts
     # nothing: the posting is then checked to be the same one, and nothing moves.
@@ -275,7 +292,10 @@ async def post(
             continue
         if deferring and name in DEFERRED:
             await _move_deferred(uow)  # a debit sees the credits before it, as it always did
-        updated = await _MOVE_BALANCE.run(amount, account["id"], amount)
+        if amount > 0 or name in overdraw:
+            updated = await _ADD_TO_BALANCE.run(amount, account["id"])
+        else:
+            updated = await _MOVE_BALANCE.run(amount, account["id"], amount)
         if not updated:
             raise await _insufficient(name, currency, -amount)
         entries.append({**entry, "balance_after": updated[0]["balance"]})
@@ -413,7 +433,7 @@ async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting
                 _defer(uow, entry)
                 continue
             balance = balances[account_id] + amount
-            if balance < 0 and not locked[account_id]["allow_negative"]:
+            if amount < 0 and balance < 0 and not locked[account_id]["allow_negative"]:
                 raise _insufficient_at(name, currency, balances[account_id], -amount)
             balances[account_id] = balance
             entries.append({**entry, "balance_after": balance})

@@ -449,7 +449,8 @@ class BalanceMethod:
             [ledger.credit(payment.payer_id), ledger.available(payment.payer_id)], currency
         )
         credit_balance = held[ledger.credit(payment.payer_id)]
-        available_balance = held[ledger.available(payment.payer_id)]
+        # (below zero while the payer owes a clawback: then only their credit can pay)
+        available_balance = max(held[ledger.available(payment.payer_id)], 0)
         if credit_balance + available_balance < needed:
             have = format_amount(credit_balance + available_balance, currency)
             detail = (

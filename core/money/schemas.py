@@ -19,7 +19,7 @@ VoucherStatus = Literal["issued", "redeemed", "cancelled", "expired"]
 
 class CurrencyBalance(msgspec.Struct):
     currency: str
-    #: earned money you can withdraw
+    #: earned money you can withdraw (never below "0.00": what you owe is ``owed``)
     available: str
     #: site wallet: refunds, deposits, credits; spendable here, not withdrawable
     credit: str
@@ -27,6 +27,10 @@ class CurrencyBalance(msgspec.Struct):
     in_escrow: str
     #: what buyers paid into your orders that are not finished yet (before fees)
     pending: str
+    #: what you owe the site: your part of an order refunded after it completed, beyond
+    #: what your available balance held; your next earnings pay it back first, and you
+    #: cannot withdraw until it is "0.00"
+    owed: str = "0.00"
 
 
 class Balance(msgspec.Struct):

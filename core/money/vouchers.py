@@ -230,6 +230,7 @@ async def issue_voucher(
             credit, available = ledger.credit(issuer_id), ledger.available(issuer_id)
             # Locked until the commit: concurrent spending sees this voucher's.
             held = await ledger.balances_for_update([credit, available], currency)
+            held[available] = max(held[available], 0)  # (below zero: a clawback owed)
             if held[credit] + held[available] < amount:
                 figures = {
                     "credit": format_amount(held[credit], currency),

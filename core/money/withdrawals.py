@@ -50,6 +50,14 @@ class WithdrawalNotAllowed(AgorakitError):
     title = "Withdrawal not allowed"
 
 
+class BalanceOwed(Conflict):
+    """The member owes the site (an order refunded after they were paid for it): no
+    withdrawal until their earnings have paid it back."""
+
+    code = "balance_owed"
+    title = "You owe the site money"
+
+
 class BelowMinimum(ValidationFailed):
     code = "below_minimum"
     title = "The amount is below the method's minimum"
@@ -143,6 +151,7 @@ async def request_withdrawal(
                     if same != (method, amount, currency, normalised):
                         raise IdempotencyKeyReused("withdrawal")
                     return to_withdrawal(first, uow.now), True
+            await _refuse_while_owed(member.id, currency)
             now = uow.now
             rows = await Withdrawal.insert(
                 Withdrawal(
@@ -181,6 +190,21 @@ async def request_withdrawal(
                 return to_withdrawal(first, runtime.clock.now()), True
         raise
     return await get_withdrawal(withdrawal_id, now=runtime.clock.now()), False
+
+
+async def _refuse_while_owed(member_id: int, currency: str) -> None:
+    """409 ``balance_owed`` while the member's available balance is below zero.  The
+    balance is locked until the commit (PostgreSQL), so a clawback racing with the
+    request comes either before this check or after the withdrawal's posting."""
+    name = ledger.available(member_id)
+    held = (await ledger.balances_for_update([name], currency))[name]
+    if held < 0:
+        owed = format_amount(-held, currency)
+        detail = (
+            f"you owe {owed} {currency} for an order refunded after you were paid for it; "
+            "your next earnings pay it back, and you can withdraw again once it is paid"
+        )
+        raise BalanceOwed(detail, extra={"owed": owed, "currency": currency})
 
 
 async def _by_key(member_id: int, key: str) -> dict[str, Any] | None:

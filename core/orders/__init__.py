@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from agorakit.orders.queries import order_by_id as order_by_id
     from agorakit.orders.queries import roles_of as roles_of
     from agorakit.orders.queries import visible_row as visible_row
+    from agorakit.orders.record import SellerRecord as SellerRecord
+    from agorakit.orders.record import seller_record as seller_record
     from agorakit.orders.schemas import ItemIn as ItemIn
     from agorakit.orders.schemas import OrderOut as OrderOut
     from agorakit.orders.schemas import SubmitProof as SubmitProof
@@ -96,6 +98,8 @@ EXPORTS: dict[str, str] = {
     "registry": "agorakit.orders.process_registry",
     "review_proof": "agorakit.orders.proofs",
     "roles_of": "agorakit.orders.queries",
+    "seller_record": "agorakit.orders.record",
+    "SellerRecord": "agorakit.orders.record",
     "set_form": "agorakit.orders.process_registry",
     "SetForm": "agorakit.orders.process_registry",
     "submit_proof": "agorakit.orders.proofs",

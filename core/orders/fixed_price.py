@@ -79,6 +79,8 @@ def fixed_price_process(
     extra_guards: Mapping[str, tuple[str, ...]] | None = None,
     extra_effects: Mapping[str, tuple[str, ...]] | None = None,
     open_expiry_days: int | None = None,
+    seller_cancel: bool = False,
+    report_after_completion_days: int | None = None,
 ) -> FixedPriceProcess:
     """The fixed-price order process named ``name`` (see the module), with the plugin's
     numbers and its own ``extra_transitions`` (e.g. a mutual cancellation).
@@ -95,6 +97,16 @@ def fixed_price_process(
     ``open_expiry_days`` it is cancelled (``expire_open``, full refund) once it has waited
     that long in ``open``.
 
+    ``seller_cancel``: the seller may cancel a paid order they have not delivered
+    (``seller_cancel`` from ``in_progress``, before or after the deadline): full refund of
+    the escrow to the buyer's credit.  Not with ``pooled``, where the seller's way out is
+    ``release`` (the order goes back to the pool for another seller).
+
+    ``report_after_completion_days``: the buyer may still report a ``completed`` order for
+    that many days after it completed (the dispute policy's ``after_states``); an
+    operator's refund then comes back from the seller and the site's fees
+    (:mod:`agorakit.disputes.clawback`).
+
     ``extra_guards``/``extra_effects`` map names of the process's transitions to the
     names of the plugin's own guards and effects (``agorakit_order_guards``/``_effects``)
     appended to theirs, e.g. ``{"lock": ("prepaid_lock_limit",)}``.  Raises
@@ -105,6 +117,8 @@ def fixed_price_process(
         raise ProcessError(f"process {name}: delivery_unit is 'days' or 'hours', not {delivery_unit!r}")
     if open_expiry_days is not None and not pooled:
         raise ProcessError(f"process {name}: open_expiry_days applies to pooled processes only")
+    if seller_cancel and pooled:
+        raise ProcessError(f"process {name}: a pooled process's seller releases the order; no seller_cancel")
     unit = delivery_unit.removesuffix("s")
     transitions: list[Transition] = [
         Transition(
@@ -168,6 +182,7 @@ def fixed_price_process(
             effects=("refund_escrow",),
             summary="after the delivery deadline the buyer may cancel: full refund to credit",
         ),
+        *((SELLER_CANCEL,) if seller_cancel else ()),
         *extra_transitions,
     ]
     timers = [
@@ -197,11 +212,24 @@ def fixed_price_process(
             hold="reported",
             refunded="refunded",
             released="completed",
+            after_states=("completed",) if report_after_completion_days else (),
+            after_window=timedelta(days=report_after_completion_days or 14),
         ),
         delivery_route=delivery_route,
         delivery_unit=delivery_unit,
         pooled=pooled,
     )
+
+
+#: the seller cancels a paid order they have not delivered (``seller_cancel=True``)
+SELLER_CANCEL = Transition(
+    name="seller_cancel",
+    sources=("in_progress",),
+    target="cancelled",
+    actors=("seller",),
+    effects=("refund_escrow",),
+    summary="the seller cancels an order they have not delivered: full refund to the buyer's credit",
+)
 
 
 def _pool_transitions(unit: str, open_expiry_days: int | None) -> list[Transition]:

@@ -120,6 +120,14 @@ class DisputePolicy(msgspec.Struct, frozen=True, kw_only=True):
     released: str | None = None
     #: where a refund comes from: the order's escrow, or the platform's fees (a charge)
     refund_from: Literal["escrow", "fees"] = "escrow"
+    #: final states in which the order may still be reported after it was paid out, e.g.
+    #: ``("completed",)``: within ``after_window`` of entering them.  Such a report holds
+    #: nothing (the order stays where it is); a refund comes back from the seller's
+    #: available balance and the platform's fees (the dispute's ``refund_from`` is
+    #: ``"seller"``), and a release is refused (the seller was paid already)
+    after_states: tuple[str, ...] = ()
+    #: how long after entering one of ``after_states`` a report may still be opened
+    after_window: timedelta = timedelta(days=14)
 
 
 class Process(msgspec.Struct, frozen=True, kw_only=True):
@@ -200,6 +208,13 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
                 yield f"disputes open from unknown state {state!r}"
         if policy.window <= timedelta(0) or policy.review_within <= timedelta(0):
             yield "dispute window and review time must be positive"
+        for state in policy.after_states:
+            if state not in self.final:
+                yield f"disputes after completion open from final states only, not {state!r}"
+            if state in policy.states:
+                yield f"state {state!r} is both a dispute state and an after-completion one"
+        if policy.after_states and policy.after_window <= timedelta(0):
+            yield "the after-completion dispute window must be positive"
         if policy.hold is None:
             if policy.refund_from == "escrow":
                 yield "disputes without a hold state must refund from fees (a charge)"

@@ -34,8 +34,18 @@ class SiteSection(SettingsStruct, frozen=True):
     #: what this deployment is: "development", "staging" or "production"; only
     #: development and staging sites may run on a test clock (``[dev] test_clock``)
     environment: Literal["development", "staging", "production"] = "production"
+    #: the site's terms of service: their URL and current version (e.g. "2026-12"); with a
+    #: version set, registering needs ``accept_terms: true`` and records the version and
+    #: the time on the member; empty (the default): no terms to accept
+    terms_url: str = ""
+    terms_version: Annotated[str, msgspec.Meta(max_length=40)] = ""
 
     def __post_init__(self) -> None:
+        if self.terms_version and not self.terms_url.startswith(("https://", "http://", "/")):
+            message = (
+                "terms_url: terms_version is set, so give the terms' URL (https://... or a path on the site)"
+            )
+            raise ValueError(message)
         contact = self.security_contact
         if contact and not (
             contact.startswith("https://") or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", contact)
@@ -211,6 +221,9 @@ class MessagingSection(SettingsStruct, frozen=True):
     max_message_length: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 5000
     #: attachments one message may carry (default 10)
     max_attachments: Annotated[int, msgspec.Meta(ge=0, le=50)] = 10
+    #: minutes after posting during which the sender may edit or delete a message (default
+    #: 15; 0: never)
+    edit_minutes: Annotated[int, msgspec.Meta(ge=0, le=10_080)] = 15
 
 
 class EmailSection(SettingsStruct, frozen=True):
@@ -244,6 +257,11 @@ class ReviewsSection(SettingsStruct, frozen=True):
     window_days: PositiveInt = 30
     #: longest review text, in characters (default 2000)
     max_text_length: Annotated[int, msgspec.Meta(ge=10, le=20_000)] = 2000
+
+
+class ReportsSection(SettingsStruct, frozen=True):
+    #: operators' target for deciding a member's report, in hours; older open ones are overdue
+    review_hours: PositiveInt = 48
 
 
 class LoggingSection(SettingsStruct, frozen=True):
@@ -318,6 +336,7 @@ class Settings(SettingsStruct, frozen=True):
     messaging: MessagingSection = msgspec.field(default_factory=MessagingSection)
     email: EmailSection = msgspec.field(default_factory=EmailSection)
     reviews: ReviewsSection = msgspec.field(default_factory=ReviewsSection)
+    reports: ReportsSection = msgspec.field(default_factory=ReportsSection)
     events: EventsSection = msgspec.field(default_factory=EventsSection)
     worker: WorkerSection = msgspec.field(default_factory=WorkerSection)
     dev: DevSection = msgspec.field(default_factory=DevSection)

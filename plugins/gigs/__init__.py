@@ -10,7 +10,7 @@ from pathlib import Path
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.gigs import service
-from agorakit.plugins.gigs.controllers import GigController, GigOrderController
+from agorakit.plugins.gigs.controllers import GigController, GigOrderController, GigSellerController
 from agorakit.plugins.gigs.demo import load_demo_gigs
 from agorakit.plugins.gigs.events import EVENTS
 from agorakit.plugins.gigs.kinds import GigAttributes, gig_problems
@@ -39,7 +39,7 @@ def agorakit_tables():
 @hookimpl
 def agorakit_routes():
 
-    return [GigController, GigOrderController]
+    return [GigController, GigOrderController, GigSellerController]
 
 
 @hookimpl

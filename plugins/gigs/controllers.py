@@ -11,8 +11,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit import orders
 from agorakit.catalog import optional_member
+from agorakit.errors import Forbidden
 from agorakit.http import Id, MemberRequest, problem
-from agorakit.orders import OrderOut
+from agorakit.orders import OrderOut, SellerRecord
 from agorakit.plugins.gigs import service
 from agorakit.plugins.gigs.schemas import (
     AnswerCancellation,
@@ -63,6 +64,21 @@ class GigController(Controller):
         return await service.order_gig(runtime, listing_id, data, buyer=request.user)
 
 
+class GigSellerController(Controller):
+    path = "/gigs/sellers"
+    tags = ["gigs"]
+
+    @get(
+        "/{member_id:int}/record",
+        operation_id="gigSellerRecord",
+        summary="A seller's record on gigs: orders completed, orders they cancelled before delivering",
+    )
+    async def record(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], member_id: Id
+    ) -> SellerRecord:
+        return await service.seller_record(runtime, member_id)
+
+
 class GigOrderController(Controller):
     path = "/gigs/orders/{order_id:int}"
     tags = ["gigs"]
@@ -105,6 +121,25 @@ class GigOrderController(Controller):
     ) -> OrderOut:
         await service.check_gig_order(runtime, order_id, request.user)
         return await orders.fire(runtime, order_id, "cancel_late", caller=request.user)
+
+    @post(
+        "/seller-cancel",
+        operation_id="sellerCancelGigOrder",
+        summary="The seller cancels an order they have not delivered: full refund to the buyer's credit",
+        status_code=HTTP_200_OK,
+    )
+    async def seller_cancel(
+        self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
+    ) -> OrderOut:
+        await service.check_gig_order(runtime, order_id, request.user)
+        order = await orders.get_order(runtime, order_id, caller=request.user)
+        if order.seller_id != request.user.id:
+            message = (
+                "only the order's seller cancels it this way; a buyer cancels a late order "
+                f"(POST /gigs/orders/{order_id}/cancel) or proposes a cancellation"
+            )
+            raise Forbidden(message)
+        return await orders.fire(runtime, order_id, "seller_cancel", caller=request.user)
 
     @get("/cancellation", operation_id="listGigCancellations", summary="Cancellation proposals of the order")
     async def list_cancellations(

@@ -35,4 +35,6 @@ def gig_order_process(settings: GigsSettings) -> Process:
         report_reasons=REPORT_REASONS,
         extra_transitions=(CANCEL_MUTUAL,),
         delivery_route="/gigs/orders/{id}/delivery",
+        seller_cancel=True,
+        report_after_completion_days=settings.report_after_completion_days,
     )

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from agorakit import orders
+from agorakit.accounts import get_member
 from agorakit.catalog import check_can_take, get_listing
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -225,6 +226,12 @@ async def close_proposal(ctx: Any) -> None:
 # --------------------------------------------------------------------------------------
 # Delivering and accepting
 # --------------------------------------------------------------------------------------
+
+
+async def seller_record(runtime: Runtime, member_id: int) -> orders.SellerRecord:
+    """A member's record as a gig seller; 404 for no such member."""
+    await get_member(runtime, member_id)
+    return await orders.seller_record(member_id, (PROCESS,))
 
 
 async def _gig_order(runtime: Runtime, order_id: int, caller: MemberOut) -> OrderOut:

@@ -28,3 +28,6 @@ class GigsSettings(SettingsStruct, frozen=True):
     report_window_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 3
     #: operators' target for deciding a report, in hours (default 48)
     report_review_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 30)] = 48
+    #: days after completion during which the buyer may still report the order ("marked
+    #: complete without a real delivery"); a refund then comes back from the seller (default 14)
+    report_after_completion_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 14
