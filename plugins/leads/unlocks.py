@@ -154,6 +154,8 @@ async def unlock_lead(
         reason = await profiles.matches(lead, business.id)
         if reason is not None:
             raise NotEligible(reason, extra={"reasons": [reason]})
+        if lead["unlocks"] >= lead["max_unlocks"]:
+            raise await _no_place(lead_id)  # the common refusal, without a transaction
     payment: Any = None
     try:
         async with runtime.unit_of_work() as uow:
