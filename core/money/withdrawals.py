@@ -151,7 +151,6 @@ async def request_withdrawal(
                     if same != (method, amount, currency, normalised):
                         raise IdempotencyKeyReused("withdrawal")
                     return to_withdrawal(first, uow.now), True
-            await _refuse_while_owed(member.id, currency)
             now = uow.now
             rows = await Withdrawal.insert(
                 Withdrawal(
@@ -183,6 +182,11 @@ async def request_withdrawal(
                 subject=f"withdrawal:{withdrawal_id}",
                 actor_id=member.id,
             )
+    except ledger.InsufficientFunds:
+        # the available balance cannot go below zero by a withdrawal, so one that is
+        # owed (below zero after a clawback) refuses every withdrawal: say why
+        await _refuse_while_owed(member.id, currency)
+        raise
     except Exception as exc:
         if idempotency_key is not None and is_unique_violation(exc):
             first = await _by_key(member.id, idempotency_key)
@@ -193,11 +197,11 @@ async def request_withdrawal(
 
 
 async def _refuse_while_owed(member_id: int, currency: str) -> None:
-    """409 ``balance_owed`` while the member's available balance is below zero.  The
-    balance is locked until the commit (PostgreSQL), so a clawback racing with the
-    request comes either before this check or after the withdrawal's posting."""
+    """409 ``balance_owed`` when the member's available balance is below zero (read after
+    the withdrawal's posting was refused: the ledger's conditional update is what keeps
+    a withdrawal from spending money the member owes, under any concurrency)."""
     name = ledger.available(member_id)
-    held = (await ledger.balances_for_update([name], currency))[name]
+    held = await ledger.balance_of(name, currency)
     if held < 0:
         owed = format_amount(-held, currency)
         detail = (
