@@ -266,8 +266,18 @@ async def matching_list(
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         ids = [i for i in ids if i > position["id"]]
-    chosen, next_cursor = page(ids[: limit + 1], limit, lambda i: {"id": i})
-    members = await get_members(chosen)
+    # only active members are listed: skip the others before cutting the page, so a page
+    # is full whenever more businesses follow
+    members: dict[int, MemberOut] = {}
+    active: list[int] = []
+    start = 0
+    while len(active) <= limit and start < len(ids):
+        batch = ids[start : start + 2 * (limit + 1)]
+        start += len(batch)
+        found = await get_members(batch)
+        members.update(found)
+        active += [i for i in batch if i in found and found[i].status == "active"]
+    chosen, next_cursor = page(active[: limit + 1], limit, lambda i: {"id": i})
     rows = await Profile.select(Profile.member_id, Profile.headline).where(
         Profile.member_id.is_in(chosen or [0])
     )
@@ -286,7 +296,6 @@ async def matching_list(
             in_contact=i in contacted,
         )
         for i in chosen
-        if i in members and members[i].status == "active"
     ]
     return MatchingBusinessPage(items=items, next_cursor=next_cursor)
 
