@@ -148,7 +148,9 @@ async def test_suspended_businesses_are_neither_listed_nor_contacted(client, mar
     job = await open_job(client, market)
     suspended = market.businesses[0]
     done = await client.post(
-        f"/operator/members/{suspended.id}/suspend", json={"reason": "fake reviews"}, headers=market.operator.headers
+        f"/operator/members/{suspended.id}/suspend",
+        json={"reason": "fake reviews"},
+        headers=market.operator.headers,
     )
     assert done.status_code == 200, done.text
     expected = sorted([market.businesses[1].id, market.businesses[2].id, market.home_pro.id])
@@ -173,7 +175,11 @@ async def test_a_contact_takes_a_place_opens_the_chat_and_charges_nothing(client
     assert made.status_code == 201, made.text
     out = made.json()
     assert (out["status"], out["origin"], out["price"]) == ("contacted", "customer", usd("12.00"))
-    assert (out["lead_id"], out["business_id"], out["customer_id"]) == (job["id"], business.id, market.customer.id)
+    assert (out["lead_id"], out["business_id"], out["customer_id"]) == (
+        job["id"],
+        business.id,
+        market.customer.id,
+    )
     assert (out["order_id"], out["charged_at"], out["report_until"]) == (None, None, None)
     conversation_id = out["conversation_id"]
     assert conversation_id is not None
@@ -192,7 +198,11 @@ async def test_a_contact_takes_a_place_opens_the_chat_and_charges_nothing(client
         ]
     conversation = await Conversation.select().where(Conversation.id == conversation_id).first()
     assert conversation["subject"] == f"lead:{job['id']}:business:{business.id}"
-    problem(await client.get(f"/conversations/{conversation_id}", headers=market.business.headers), 404, "not_found")
+    problem(
+        await client.get(f"/conversations/{conversation_id}", headers=market.business.headers),
+        404,
+        "not_found",
+    )
     # the business is told, and now sees who the customer is
     told = await Notification.select(Notification.template).where(Notification.member_id == business.id)
     assert "leads_business_contacted" in [n["template"] for n in told]
@@ -225,16 +235,57 @@ async def test_contacts_the_customer_may_not_make(client, runtime, market, make_
     problem(await contact(client, market.customer, 999999, market.business.id), 404, "not_found")
     # a bad body
     empty = await client.post(
-        f"/leads/{job['id']}/contact", json={"business_id": market.business.id, "body": ""},
+        f"/leads/{job['id']}/contact",
+        json={"business_id": market.business.id, "body": ""},
         headers=market.customer.headers,
     )
     assert empty.status_code in (400, 422), empty.text
     assert (await places(job["id"]), await Unlock.count()) == (0, 0)
     assert await Conversation.count() == conversations
     # a closed job contacts nobody
-    assert (await client.post(f"/leads/{job['id']}/close", headers=market.customer.headers)).status_code == 200
+    assert (
+        await client.post(f"/leads/{job['id']}/close", headers=market.customer.headers)
+    ).status_code == 200
     problem(await contact(client, market.customer, job["id"], market.business.id), 409, "lead_not_open")
     assert (await Unlock.count(), await Conversation.count()) == (0, conversations)
+    await books_are_sound(runtime)
+
+
+@pytest.mark.parametrize("site_config", [{"max_unlocks": 2}], indirect=True)
+async def test_contacts_count_among_the_places_and_a_dropped_unlock_can_be_contacted(
+    client, runtime, market, problem
+):
+    job = await open_job(client, market)
+    dropper = market.businesses[0]
+    held = (await unlock(client, dropper, job["id"], method="bank_transfer")).json()
+    assert (await contact(client, market.customer, job["id"], market.businesses[1].id)).status_code == 201
+    conversations = await Conversation.count()
+    # both places are taken: the next contact finds the job full and writes nothing
+    problem(await contact(client, market.customer, job["id"], market.home_pro.id), 409, "lead_full")
+    assert await unlock_row(job["id"], market.home_pro.id) is None
+    assert (await Conversation.count(), await places(job["id"])) == (conversations, 2)
+    problem(await unlock(client, market.businesses[2], job["id"]), 409, "lead_full")
+    # the business that dropped its unpaid unlock may be contacted again: the same row
+    cancel = f"/orders/{held['order_id']}/transitions/cancel_unpaid"
+    assert (await client.post(cancel, headers=dropper.headers)).status_code == 200
+    assert await places(job["id"]) == 1
+    again = await contact(client, market.customer, job["id"], dropper.id)
+    assert again.status_code == 201, again.text
+    out = again.json()
+    assert (out["id"], out["status"], out["origin"], out["order_id"]) == (
+        held["id"],
+        "contacted",
+        "customer",
+        None,
+    )
+    assert await places(job["id"]) == 2
+    # its reply is charged from its balance, a new order
+    replied = await write(client, dropper, out["conversation_id"], "Sorry for the wait, I can come.")
+    assert replied.status_code == 201, replied.text
+    row = await unlock_row(job["id"], dropper.id)
+    assert row["status"] == "charged" and row["order_id"] != held["order_id"]
+    assert await balances(dropper.id) == (0, 3800)
+    assert (await fees(), await charges()) == (1200, 1)
     await books_are_sound(runtime)
 
 
@@ -246,7 +297,9 @@ async def test_contacts_the_customer_may_not_make(client, runtime, market, make_
 async def test_the_reply_is_charged_once_credit_first(client, runtime, market, make_member):
     business = await business_in_sf(client, runtime, make_member, credit=500, available=1000)
     job = await open_job(client, market)
-    conversation_id = (await contact(client, market.customer, job["id"], business.id)).json()["conversation_id"]
+    conversation_id = (await contact(client, market.customer, job["id"], business.id)).json()[
+        "conversation_id"
+    ]
     before = await LedgerTransaction.count()
     replied = await write(client, business, conversation_id, "Friday works, see you at nine.")
     assert replied.status_code == 201, replied.text
@@ -345,7 +398,9 @@ async def test_a_contacted_business_may_pay_by_bank_transfer_and_reply_once_paid
 async def test_a_reply_after_the_job_was_closed_is_refused_and_not_charged(client, runtime, market, problem):
     job = await open_job(client, market)
     business = market.businesses[0]
-    conversation_id = (await contact(client, market.customer, job["id"], business.id)).json()["conversation_id"]
+    conversation_id = (await contact(client, market.customer, job["id"], business.id)).json()[
+        "conversation_id"
+    ]
     closed = await client.post(
         f"/leads/{job['id']}/close", json={"reason": "hired someone"}, headers=market.customer.headers
     )
@@ -377,6 +432,42 @@ async def test_a_job_is_not_asked_about_through_its_listing(client, runtime, mar
     await books_are_sound(runtime)
 
 
+async def test_a_contacted_business_replies_in_the_lead_conversation_not_directly(
+    client, runtime, market, problem
+):
+    job = await open_job(client, market)
+    business = market.businesses[0]
+    conversation_id = (await contact(client, market.customer, job["id"], business.id)).json()[
+        "conversation_id"
+    ]
+    conversations = await Conversation.count()
+
+    async def direct(sender, member_id: int, body: str):
+        return await client.post(
+            "/conversations", json={"member_id": member_id, "body": body}, headers=sender.headers
+        )
+
+    # writing to the customer directly would be a free reply
+    body = problem(
+        await direct(business, market.customer.id, "Hi, it's me, from your job."), 409, "lead_reply_pending"
+    )
+    assert body["extra"] == {"lead_id": job["id"], "conversation_id": conversation_id}
+    assert await Conversation.count() == conversations
+    assert await balances(business.id) == (0, 5000)
+    assert (await fees(), await charges()) == (0, 0)
+    # the customer may write to the business directly; the business answers in the lead's
+    # conversation first
+    assert (await direct(market.customer, business.id, "Also, do you do windows?")).status_code == 201
+    problem(await direct(business, market.customer.id, "Yes, I do."), 409, "lead_reply_pending")
+    # once the business replied in the lead's conversation (and paid), it writes anywhere
+    assert (await write(client, business, conversation_id, "Happy to help.")).status_code == 201
+    assert (await direct(business, market.customer.id, "Yes, I do windows.")).status_code == 201
+    assert (await fees(), await charges()) == (1200, 1)
+    # other businesses write to the customer as any member does
+    assert (await direct(market.businesses[1], market.customer.id, "Hello there.")).status_code == 201
+    await books_are_sound(runtime)
+
+
 # --------------------------------------------------------------------------------------
 # Concurrency (PostgreSQL)
 # --------------------------------------------------------------------------------------
@@ -387,7 +478,9 @@ async def test_a_job_is_not_asked_about_through_its_listing(client, runtime, mar
 async def test_concurrent_replies_charge_once(client, runtime, market):
     business = market.businesses[1]  # 50.00 credit, 10.00 available
     job = await open_job(client, market)
-    conversation_id = (await contact(client, market.customer, job["id"], business.id)).json()["conversation_id"]
+    conversation_id = (await contact(client, market.customer, job["id"], business.id)).json()[
+        "conversation_id"
+    ]
     replies = await asyncio.gather(
         *(write(client, business, conversation_id, f"Reply number {i}") for i in range(12))
     )
@@ -404,7 +497,9 @@ async def test_concurrent_replies_charge_once(client, runtime, market):
 async def test_a_reply_racing_an_unlock_charges_once(client, runtime, market):
     business = market.businesses[1]
     job = await open_job(client, market)
-    conversation_id = (await contact(client, market.customer, job["id"], business.id)).json()["conversation_id"]
+    conversation_id = (await contact(client, market.customer, job["id"], business.id)).json()[
+        "conversation_id"
+    ]
     results = await asyncio.gather(
         *(write(client, business, conversation_id, f"Reply {i}") for i in range(4)),
         *(unlock(client, business, job["id"]) for _ in range(4)),

@@ -59,7 +59,9 @@ async def report(client, business, lead_id: int, reason: str = "job_changed", te
     return await client.post(f"/leads/{lead_id}/report", json=body, headers=business.headers)
 
 
-async def reported(client, business, lead_id: int, reason: str = "job_changed", text: str | None = None) -> dict:
+async def reported(
+    client, business, lead_id: int, reason: str = "job_changed", text: str | None = None
+) -> dict:
     response = await report(client, business, lead_id, reason, text)
     assert response.status_code == 201, response.text
     return response.json()
@@ -107,7 +109,11 @@ async def test_a_report_is_accepted_until_day_30_after_the_charge(client, runtim
     assert unlocked[0]["report_until"] is not None
     clock.advance(timedelta(days=30))  # the last instant of the window
     dispute = await reported(client, first, job["id"])
-    assert (dispute["status"], dispute["reason"], dispute["order_id"]) == ("open", "job_changed", unlocked[0]["order_id"])
+    assert (dispute["status"], dispute["reason"], dispute["order_id"]) == (
+        "open",
+        "job_changed",
+        unlocked[0]["order_id"],
+    )
     assert dispute["opener_role"] == "buyer" and dispute["opened_by"] == first.id
     clock.advance(timedelta(minutes=1))
     body = problem(await report(client, late, job["id"]), 409, "dispute_window_closed")
@@ -124,9 +130,13 @@ async def test_one_report_per_lead_per_business(client, runtime, market, problem
     await charged(client, business, job["id"])
     dispute = await reported(client, business, job["id"])
     problem(await report(client, business, job["id"], "tos_violation"), 409, "dispute_open")
-    rejected = await resolve(client, market.operator, dispute["id"], outcome="reject", note="The job is as posted.")
+    rejected = await resolve(
+        client, market.operator, dispute["id"], outcome="reject", note="The job is as posted."
+    )
     assert rejected.status_code == 200, rejected.text
-    problem(await report(client, business, job["id"], "other", "Let me try once more."), 409, "already_disputed")
+    problem(
+        await report(client, business, job["id"], "other", "Let me try once more."), 409, "already_disputed"
+    )
     assert await Dispute.count() == 1
     # another business on the same lead reports on its own
     other = market.businesses[1]
@@ -143,9 +153,13 @@ async def test_the_reasons_and_their_texts(client, runtime, market, problem):
         await charged(client, business, job["id"])
     # other needs at least ten characters
     problem(await report(client, b2, job["id"], "other"), 422, "validation_error", fields={"text"})
-    problem(await report(client, b2, job["id"], "other", "  too short "), 422, "validation_error", fields={"text"})
+    problem(
+        await report(client, b2, job["id"], "other", "  too short "), 422, "validation_error", fields={"text"}
+    )
     # a text, when given, says something
-    problem(await report(client, b0, job["id"], "job_changed", "nope"), 422, "validation_error", fields={"text"})
+    problem(
+        await report(client, b0, job["id"], "job_changed", "nope"), 422, "validation_error", fields={"text"}
+    )
     # unknown reasons, and "the customer didn't hire me", are not reasons
     for reason in ("not_hired", "", "JOB_CHANGED"):
         response = await report(client, b0, job["id"], reason)
@@ -169,7 +183,9 @@ async def test_the_reasons_and_their_texts(client, runtime, market, problem):
     await books_are_sound(runtime)
 
 
-async def test_only_a_business_charged_for_the_lead_may_report_it(client, runtime, market, make_member, problem):
+async def test_only_a_business_charged_for_the_lead_may_report_it(
+    client, runtime, market, make_member, problem
+):
     job = await open_job(client, market)
     # the customer wrote first and the business has not replied: not charged
     contacted = market.businesses[0]
@@ -228,7 +244,9 @@ async def test_the_evidence_is_the_chat_and_the_job_as_they_were(client, runtime
         headers=market.customer.headers,
     )
     assert edited.status_code == 200, edited.text
-    dispute = await reported(client, business, job["id"], "job_changed", "Three rooms became nine and a garden.")
+    dispute = await reported(
+        client, business, job["id"], "job_changed", "Three rooms became nine and a garden."
+    )
     # afterwards, within edit_minutes, messages are edited and deleted
     patched = await client.patch(
         f"/conversations/{conversation_id}/messages/{answer['id']}",
@@ -257,7 +275,11 @@ async def test_the_evidence_is_the_chat_and_the_job_as_they_were(client, runtime
         assert all(m.get("edited_at") is None and m.get("deleted_at") is None for m in chat["messages"])
         assert {p["id"] for p in chat["participants"]} == {business.id, market.customer.id}
         leads = evidence["plugins"]["leads"]
-        assert (leads["lead_id"], leads["unlock_id"], leads["origin"]) == (job["id"], unlocked["id"], "business")
+        assert (leads["lead_id"], leads["unlock_id"], leads["origin"]) == (
+            job["id"],
+            unlocked["id"],
+            "business",
+        )
         then, later = leads["lead_when_unlocked"], leads["lead_now"]
         assert then["details"] == {"rooms": 3, "when": "Within a week"}
         assert then["text"] == job["text"] and then["status"] == "open"
@@ -301,7 +323,9 @@ async def test_operators_see_lead_reports_oldest_first_overdue_after_48_hours(
     clock.advance(timedelta(hours=1))
     assert [d["overdue"] for d in await queue(client, market.operator)] == [True, True, False]
     # resolved ones leave the open queue
-    assert (await resolve(client, market.operator, first["id"], outcome="reject", note="As posted.")).status_code == 200
+    assert (
+        await resolve(client, market.operator, first["id"], outcome="reject", note="As posted.")
+    ).status_code == 200
     assert [d["id"] for d in await queue(client, market.operator)] == [second["id"], third["id"]]
     # another process's queue has none of them; members do not see the queue
     other = await client.get("/operator/disputes", params={"process": "gig"}, headers=market.operator.headers)
@@ -320,7 +344,11 @@ async def test_a_refund_goes_from_the_site_fees_to_the_business_credit(client, r
     full, partial = market.businesses[0], market.businesses[1]  # 50.00 credit; 50.00 credit + 10.00
     full_unlock = await charged(client, full, job["id"])
     await charged(client, partial, job["id"])
-    assert (await balances(full.id), await balances(partial.id), await fees()) == ((0, 3800), (1000, 3800), 2400)
+    assert (await balances(full.id), await balances(partial.id), await fees()) == (
+        (0, 3800),
+        (1000, 3800),
+        2400,
+    )
     a = await reported(client, full, job["id"])
     b = await reported(client, partial, job["id"], "tos_violation")
     before = await LedgerTransaction.count()
@@ -475,7 +503,9 @@ async def test_a_tos_violation_may_suspend_or_flag_the_customer_with_the_resolut
         )
     # nothing of the resolution happened
     assert (await fees(), await balances(b0.id)) == before
-    assert (await Dispute.select(Dispute.status).where(Dispute.id == suspend["id"]).first())["status"] == "open"
+    assert (await Dispute.select(Dispute.status).where(Dispute.id == suspend["id"]).first())[
+        "status"
+    ] == "open"
     assert await status_of(b1.id) == "active"
 
     done = await resolve(
@@ -506,7 +536,11 @@ async def test_a_tos_violation_may_suspend_or_flag_the_customer_with_the_resolut
         outcome="refund",
         amount="6.00",
         note="Half back.",
-        member_action={"member_id": market.customer.id, "action": "flag", "note": "Posts job offers as leads."},
+        member_action={
+            "member_id": market.customer.id,
+            "action": "flag",
+            "note": "Posts job offers as leads.",
+        },
     )
     assert flagged.status_code == 200, flagged.text
     row = await MemberFlag.select().where(MemberFlag.member_id == market.customer.id).first()
