@@ -9,7 +9,8 @@
   waits for the payment, its place held.
 - :func:`contact_business`: the customer writes first to a matching business; the place
   is taken and the conversation opens, and the business is charged when it replies
-  (:func:`on_message_posting`, in the transaction of the reply: no balance, no reply).
+  (:func:`on_message_posting`, in the transaction of the reply: no balance, no reply;
+  direct messages to that customer wait for that reply).
 - :func:`charge` (effect of ``paid``): the escrow goes to the site's fees, the lead as it
   is now is kept as the unlock's snapshot, and the conversation with the customer opens,
   all in the payment's transaction.
@@ -48,6 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: a lead conversation's subject: ``lead:<lead id>:business:<business id>``
 SUBJECT = re.compile(r"^lead:([1-9]\d*):business:([1-9]\d*)$")
+#: the key of direct messages between two members
+DIRECT_KEY = re.compile(r"^members:([1-9]\d*):([1-9]\d*)$")
 
 
 class LeadFull(Conflict):
@@ -63,6 +66,11 @@ class LeadNotOpen(Conflict):
 class PaymentPending(Conflict):
     code = "unlock_payment_pending"
     title = "The unlock waits for its payment"
+
+
+class ReplyPending(Conflict):
+    code = "lead_reply_pending"
+    title = "Reply in the lead's conversation first"
 
 
 def subject_of(lead_id: int, business_id: int) -> str:
@@ -268,8 +276,18 @@ async def matching_list(
     position = decode_cursor(cursor, keys=("id",))
     if position is not None:
         ids = [i for i in ids if i > position["id"]]
-    chosen, next_cursor = page(ids[: limit + 1], limit, lambda i: {"id": i})
-    members = await get_members(chosen)
+    # only active members are listed: skip the others before cutting the page, so a page
+    # is full whenever more businesses follow
+    members: dict[int, MemberOut] = {}
+    active: list[int] = []
+    start = 0
+    while len(active) <= limit and start < len(ids):
+        batch = ids[start : start + 2 * (limit + 1)]
+        start += len(batch)
+        found = await get_members(batch)
+        members.update(found)
+        active += [i for i in batch if i in found and found[i].status == "active"]
+    chosen, next_cursor = page(active[: limit + 1], limit, lambda i: {"id": i})
     rows = await Profile.select(Profile.member_id, Profile.headline).where(
         Profile.member_id.is_in(chosen or [0])
     )
@@ -288,7 +306,6 @@ async def matching_list(
             in_contact=i in contacted,
         )
         for i in chosen
-        if i in members and members[i].status == "active"
     ]
     return MatchingBusinessPage(items=items, next_cursor=next_cursor)
 
@@ -381,8 +398,14 @@ async def on_message_posting(uow: UnitOfWork, conversation: dict[str, Any], send
     """A business's message to a customer about a lead: charged first if the customer
     wrote first (from its balance, in the reply's transaction: without the money the reply
     is refused and nothing is written); refused while its unlock waits for a payment.
-    Nobody asks about a lead through its listing: that would be a free contact."""
+    Until then it does not write to that customer in direct messages either, and nobody
+    asks about a lead through its listing: both would be a free contact."""
     subject = conversation.get("subject") or ""
+    direct = DIRECT_KEY.fullmatch(conversation.get("key") or "")
+    if direct is not None:
+        low, high = int(direct.group(1)), int(direct.group(2))
+        await _no_free_reply(sender, high if sender.id == low else low)
+        return
     match = SUBJECT.fullmatch(subject)
     if match is None:
         if subject.startswith("listing:") and conversation.get("kind") == "listing":
@@ -422,6 +445,30 @@ async def on_message_posting(uow: UnitOfWork, conversation: dict[str, Any], send
     if not claimed:  # a concurrent reply or unlock charged it
         return
     await _make_charge(runtime, uow, {**lead, "price": row["price"]}, row["id"], sender, "balance")
+
+
+async def _no_free_reply(sender: MemberOut, other_id: int) -> None:
+    """A business a customer wrote to first does not answer them in direct messages before
+    it has replied (and paid) in the lead's conversation."""
+    pending = (
+        await Unlock.select(Unlock.lead_id, Unlock.conversation_id)
+        .where(
+            (Unlock.business_id == sender.id)
+            & (Unlock.customer_id == other_id)
+            & (Unlock.origin == "customer")
+            & Unlock.status.is_in(["contacted", "awaiting_payment"])
+        )
+        .order_by(Unlock.id)
+        .first()
+    )
+    if pending is None:
+        return
+    raise ReplyPending(
+        f"this customer wrote to you about job {pending['lead_id']}: reply in conversation "
+        f"{pending['conversation_id']} (your reply there is charged the lead price); then you may "
+        "also write to them directly",
+        extra={"lead_id": pending["lead_id"], "conversation_id": pending["conversation_id"]},
+    )
 
 
 # --------------------------------------------------------------------------------------
