@@ -3,8 +3,9 @@
 ``python -m bench capture [--engine postgres|sqlite] [--floor]`` builds a bench site,
 drives one browse of each kind, one whole gig order flow and one withdrawal through the
 app in-process (httpx's ASGITransport), then on a second site a prepaid request's lock
-(won, then lost) and two pages of the prepaid feed, and prints every statement Piccolo
-sent, per request, with ``T<n>`` marking the statements of one transaction; with
+(won, then lost) and two pages of the prepaid feed, on a third three pages of the leads
+feed, and prints every statement Piccolo sent, per request, with ``T<n>`` marking the
+statements of one transaction; with
 ``--floor``, the statements the floor (``bench/floor/``) runs for the same requests.
 ``tests/test_bench_statements.py`` compares the two counts request by request.
 """
@@ -439,6 +440,68 @@ async def run_prepaid(engine: str, side: str = "app") -> Run:
     return Run(out, comparable(responses), state)
 
 
+#: the leads plugin's benchmarked requests, in the order :func:`run_leads` sends them
+LEADS_REQUESTS = ("GET /leads/feed", "GET /leads/feed?cursor", "GET /leads/feed (tail)")
+
+
+async def run_leads(engine: str, side: str = "app") -> Run:
+    """The leads feed on ``engine``, by the real app or (``side="floor"``) the floor: the
+    metro business (which unlocked its newest match through the app first, so that the
+    page shows its unlock and the customer) reads its first page and the next, the tail
+    business its first page."""
+    from bench.leads_cases import (
+        METRO,
+        TAIL,
+        configure,
+        matches,
+        seed_lead_categories,
+        seed_leads,
+        seed_profiles,
+    )
+
+    out: dict[str, list[Statement]] = {}
+    responses: dict[str, Any] = {}
+    async with bench_site(engine) as site:
+        configure(site)
+        async with Raw(site) as raw:
+            categories = await seed_lead_categories(raw)
+            customers = await seed_members(raw, 20, prefix="customer")
+            metro, tail = await seed_members(raw, 2, prefix="business")
+            await seed_profiles(raw, [metro], METRO, categories)
+            await seed_profiles(raw, [tail], TAIL, categories)
+            await seed_leads(raw, 3_000, customers=customers, categories=categories)
+            newest = (await matches(raw, METRO, categories))[0]
+        await fund(site, [f"member:{metro}:credit"], 10_000)
+        async with in_process_client(site) as (client, _):
+            unlocked = await client.post(
+                f"/leads/{newest}/unlock", json={"method": "balance"}, headers=headers_for(metro)
+            )
+            assert unlocked.status_code == 201, unlocked.text
+        async with contextlib.AsyncExitStack() as stack:
+            if side == "app":
+                client, runtime = await stack.enter_async_context(in_process_client(site))
+                cap = stack.enter_context(recording(runtime.db.engine))
+            elif side == "floor":
+                client = await stack.enter_async_context(floor_client(site))
+                cap = stack.enter_context(recording_floor())
+            else:
+                raise ValueError(f"unknown side {side!r}")
+            url = "/leads/feed?limit=20"
+            for name, member in zip(LEADS_REQUESTS, (metro, metro, tail), strict=True):
+                if name == LEADS_REQUESTS[1]:
+                    url = f"/leads/feed?limit=20&cursor={responses[LEADS_REQUESTS[0]]['next_cursor']}"
+                cap.statements = []
+                cap.active = True
+                response = await client.get(url, headers=headers_for(member))
+                cap.active = False
+                assert response.status_code == 200, (side, name, response.status_code, response.text)
+                out[name] = cap.statements
+                responses[name] = response.json()
+                url = "/leads/feed?limit=20"
+    assert tuple(out) == LEADS_REQUESTS, list(out)
+    return Run(out, comparable(responses), {})
+
+
 def repeated_reads(statements: list[Statement]) -> dict[str, int]:
     """Tables read more than once by the same kind of lookup: ``{"core_order by id": 9}``."""
     found: Counter = Counter()
@@ -466,7 +529,8 @@ async def main(engine: str, side: str = "app") -> None:
             totals.update(repeated_reads(statements) | {"statements": len(statements)})
     print(f"the order flow (4 requests): {dict(totals)}")
     print()
-    for name, statements in (await run_prepaid(engine, side)).statements.items():
+    prepaid, leads = await run_prepaid(engine, side), await run_leads(engine, side)
+    for name, statements in [*prepaid.statements.items(), *leads.statements.items()]:
         reads = sum(s.sql.startswith("SELECT") for s in statements)
         print(f"{name}: {len(statements)} statements ({reads} SELECT)")
         print("\n".join(render(statements)))

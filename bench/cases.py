@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from bench.leads_cases import case_leads_feed, case_leads_unlocks
 from bench.load import LoadResult, Session, Stats, burst, percentile, run_load
 from bench.microjobs_cases import case_microjobs
 from bench.prepaid_cases import case_prepaid_feed, case_prepaid_locks
@@ -88,6 +89,11 @@ class Config:
     prepaid_locks: int = 200
     #: open requests in the prepaid feed, smallest first
     prepaid_sizes: list[int] = field(default_factory=lambda: [10_000, 100_000])
+    #: open jobs in the leads feed, smallest first
+    leads_sizes: list[int] = field(default_factory=lambda: [10_000, 100_000])
+    #: the leads unlock race: matching businesses, and leads raced for (one race each)
+    leads_businesses: int = 100
+    leads_races: int = 10
     #: print progress lines
     verbose: bool = True
 
@@ -867,4 +873,6 @@ CASES: dict[str, Callable[[Config], Awaitable[list[Table]]]] = {
     "microjobs": case_microjobs,
     "prepaid-locks": case_prepaid_locks,
     "prepaid-feed": case_prepaid_feed,
+    "leads-feed": case_leads_feed,
+    "leads-unlocks": case_leads_unlocks,
 }

@@ -97,6 +97,13 @@ def parser() -> argparse.ArgumentParser:
         default=defaults.prepaid_sizes,
         help="open requests for the prepaid feed",
     )
+    p.add_argument(
+        "--leads-sizes", type=ints, default=defaults.leads_sizes, help="open jobs for the leads feed"
+    )
+    p.add_argument("--leads-businesses", type=int, default=defaults.leads_businesses)
+    p.add_argument(
+        "--leads-races", type=int, default=defaults.leads_races, help="leads raced for by the businesses"
+    )
     p.add_argument("--repeats", type=int, default=defaults.startup_repeats, help="start-up measurements")
     p.add_argument("--profile-requests", type=int, default=defaults.profile_requests)
     p.add_argument(
@@ -139,6 +146,9 @@ def config_from(args: argparse.Namespace) -> Config:
         prepaid_sellers=args.prepaid_sellers,
         prepaid_locks=args.prepaid_locks,
         prepaid_sizes=args.prepaid_sizes,
+        leads_sizes=args.leads_sizes,
+        leads_businesses=args.leads_businesses,
+        leads_races=args.leads_races,
         verbose=not args.quiet,
     )
 

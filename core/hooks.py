@@ -37,6 +37,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.reviews.plugin",
     "agorakit.disputes.plugin",
     "agorakit.reports.plugin",
+    "agorakit.support.plugin",
     "agorakit.http.plugin",
     "agorakit.system",
     "agorakit.notifications.plugin",
@@ -53,6 +54,7 @@ AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.money.hookspecs",
     "agorakit.disputes.hookspecs",
     "agorakit.messaging.hookspecs",
+    "agorakit.support.hookspecs",
     "agorakit.worker_hookspecs",
 )
 

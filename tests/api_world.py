@@ -3,7 +3,7 @@
 The schema fuzzer and the authorization matrix both need a site where the ids in paths
 exist: an operator, a seller and a buyer with a published gig, a paid and delivered
 order with its conversation, an attachment, a qualification application with a file of
-the seller's own, a report (dispute), a pending deposit, a withdrawal, and microjobs
+the seller's own, a report (dispute), a support request, a pending deposit, a withdrawal, and microjobs
 campaigns, tasks, a group and an offer (the buyer is the employer, the seller the
 worker), and prepaid requests: one in the feed (its order without a seller is what
 ``GET /orders/open`` shows the seller, who has access to its category), one locked with
@@ -195,6 +195,20 @@ async def build_world(client, runtime, make_member) -> World:
         201,
     )
     ids["report_id"] = report["id"]
+    ticket = await _ok(
+        await client.post(
+            "/support",
+            json={
+                "category": "order",
+                "body": "The seller sent the wrong files.",
+                "link": {"kind": "order", "id": order_id},
+            },
+            headers=buyer.headers,
+        ),
+        201,
+    )
+    ids["ticket_id"] = ticket["id"]
+    ids["operator_id"] = operator.id
 
     deposit = await _ok(
         await client.post(

@@ -9,8 +9,8 @@ of the seeded world (``api_world``) as:
 - a **stranger** (another member): by default 404, as if the object did not exist,
   since the API never tells a member about another member's objects; 403 on
   operator routes; allowed where the object is public (a published listing);
-- an **operator**: allowed, or what the entry says (operators read orders but do not
-  write in other members' conversations, pay their orders or review their work); on a
+- an **operator**: allowed, or what the entry says (operators read orders and write in
+  their conversations as Support, but do not pay them or review their work); on a
   route for the site's owner only (changing roles), 403, and the owner is allowed;
 - **anonymous** (no token): 401 on every operation the document marks as needing a
   bearer token, allowed on the others.
@@ -140,8 +140,9 @@ MATRIX: dict[str, Rule] = {
     "getOrderConversation": party("buyer", **ORDER),
     "getConversation": party("buyer", conversation_id="conversation_id"),
     "listMessages": party("buyer", conversation_id="conversation_id"),
-    "postMessage": party("buyer", operator=403, body={"body": "hello"}, conversation_id="conversation_id"),
-    "markConversationRead": party("buyer", operator=403, body={}, conversation_id="conversation_id"),
+    # operators write (as Support) in an order's conversation
+    "postMessage": party("buyer", body={"body": "hello"}, conversation_id="conversation_id"),
+    "markConversationRead": party("buyer", body={}, conversation_id="conversation_id"),
     # a message's sender only: the other party 403, a stranger 404, operators 403
     "editMessage": party(
         "buyer",
@@ -177,6 +178,13 @@ MATRIX: dict[str, Rule] = {
     # reports
     "getReport": operators(report_id="report_id"),
     "decideReport": operators(report_id="report_id", body={"action": "dismiss"}),
+    # support: the member's own request; operators use the operator routes
+    "getSupportTicket": party("buyer", operator=404, ticket_id="ticket_id"),
+    "operatorGetSupportTicket": operators(ticket_id="ticket_id"),
+    "operatorAssignSupportTicket": operators(ticket_id="ticket_id", body={"operator_id": Ref("operator_id")}),
+    "operatorReplySupportTicket": operators(ticket_id="ticket_id", body={"body": "We are on it."}),
+    "closeSupportTicket": party("buyer", operator=404, ticket_id="ticket_id"),
+    "operatorCloseSupportTicket": operators(ticket_id="ticket_id"),
     # money
     "getPayment": party("buyer", payment_id="payment_id"),
     "cancelPayment": party("buyer", operator=404, payment_id="payment_id"),

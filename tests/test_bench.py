@@ -49,6 +49,9 @@ TINY = {
     "prepaid_sellers": 6,
     "prepaid_locks": 2,
     "prepaid_sizes": [100, 250],
+    "leads_sizes": [300, 600],
+    "leads_businesses": 8,
+    "leads_races": 2,
     "verbose": False,
 }
 

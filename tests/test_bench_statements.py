@@ -26,7 +26,16 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.capture import PREPAID_REQUESTS, REQUESTS, Run, Statement, run, run_prepaid  # noqa: E402
+from bench.capture import (  # noqa: E402
+    LEADS_REQUESTS,
+    PREPAID_REQUESTS,
+    REQUESTS,
+    Run,
+    Statement,
+    run,
+    run_leads,
+    run_prepaid,
+)
 from bench.sites import postgres_unreachable  # noqa: E402
 
 #: what the app reads and writes for the same work on its two sides of a commit; the
@@ -115,6 +124,21 @@ PREPAID_DIFFERENCE: dict[str, tuple[int, str]] = {
         "categories below the approved ones in one recursive query), then the same page query",
     ),
     "GET /prepaid/feed?service_type": (1, "as the first page"),
+}
+#: the leads plugin's feed (``bench.capture.run_leads``): the app's statements minus the
+#: floor's, and why; the same on both engines
+LEADS_DIFFERENCE: dict[str, tuple[int, str]] = {
+    "GET /leads/feed": (
+        3,
+        "the app reads the profile's active flag, its categories and the category index twice (for the slugs, "
+        "then for the tree below them): 4 where the floor reads the categories served in one recursive query "
+        "(+3); then the same areas, page and unlocks of the page",
+    ),
+    "GET /leads/feed?cursor": (3, "as the first page"),
+    "GET /leads/feed (tail)": (
+        4,
+        "as the first page, and the app looks for the business's unlocks of an empty page (+1)",
+    ),
 }
 #: on PostgreSQL, added to ``DIFFERENCE``
 POSTGRES_DIFFERENCE: dict[str, tuple[int, str]] = {
@@ -234,3 +258,43 @@ async def test_floor_locks_and_lists_prepaid_requests_as_the_app_does(engine):
     assert len(app.responses[PREPAID_REQUESTS[2]]["items"]) == 20
     for table, rows in app.state.items():
         assert floor.state[table] == rows, f"{table} on {engine}: the rows differ after the requests"
+
+
+_leads_runs: dict[tuple[str, str], Run] = {}
+
+
+async def leads_runs(engine: str, side: str) -> Run:
+    if (engine, side) not in _leads_runs:
+        _leads_runs[engine, side] = await run_leads(engine, side)
+    return _leads_runs[engine, side]
+
+
+def test_every_leads_request_has_a_stated_difference():
+    assert set(LEADS_DIFFERENCE) == set(LEADS_REQUESTS)
+    assert all(difference >= 0 and reason for difference, reason in LEADS_DIFFERENCE.values())
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+@pytest.mark.parametrize("request_name", LEADS_REQUESTS)
+async def test_app_runs_the_floors_leads_statements(engine, request_name):
+    await skip_without(engine)
+    app = (await leads_runs(engine, "app")).statements[request_name]
+    floor = (await leads_runs(engine, "floor")).statements[request_name]
+    expected, why = LEADS_DIFFERENCE[request_name]
+    assert len(app) - len(floor) == expected, (
+        f"{request_name} on {engine}: the app runs {len(app)} statements, the floor {len(floor)} "
+        f"(stated difference {expected}: {why})\napp:\n{listing(app)}\nfloor:\n{listing(floor)}"
+    )
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_floor_lists_the_leads_feed_as_the_app_does(engine):
+    await skip_without(engine)
+    app, floor = await leads_runs(engine, "app"), await leads_runs(engine, "floor")
+    for name in LEADS_REQUESTS:
+        assert floor.responses[name] == app.responses[name], f"{name} on {engine}: the response bodies differ"
+    first = app.responses[LEADS_REQUESTS[0]]["items"]
+    assert len(first) == 20 and app.responses[LEADS_REQUESTS[1]]["items"]
+    # the lead the metro business unlocked shows its customer and its unlock; the others hide the customer
+    assert first[0]["unlock"]["status"] == "charged" and first[0]["customer_id"] is not None
+    assert all(item["customer_id"] is None and item["unlock"] is None for item in first[1:])

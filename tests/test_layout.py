@@ -14,7 +14,7 @@ MAX_LINES = 600
 #: the core areas: the packages of ``agorakit`` that are a layer of their own
 AREAS = (
     "accounts", "attachments", "catalog", "db", "disputes", "events", "http",
-    "messaging", "money", "notifications", "orders", "reports", "reviews",
+    "messaging", "money", "notifications", "orders", "reports", "reviews", "support",
 )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ PUBLIC = {
     "requestPasswordReset",
     "confirmPasswordReset",
     "getSecurityTxt",
+    "getTerms",
     "listCategories",
     "browseListings",
     "getListing",

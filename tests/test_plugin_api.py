@@ -21,6 +21,7 @@ AREAS = [
     "orders",
     "reports",
     "reviews",
+    "support",
 ]
 
 

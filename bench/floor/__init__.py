@@ -39,6 +39,7 @@ from litestar import Litestar, get
 from bench.floor import driver, effects
 from bench.floor.browse import browse, browse_page
 from bench.floor.driver import Database, PgSession, SqliteSession, sqlite_sql
+from bench.floor.leads import feed as leads_feed
 from bench.floor.microjobs import rate as rate_task
 from bench.floor.microjobs import submit as submit_task
 from bench.floor.microjobs import take as take_task
@@ -85,6 +86,7 @@ app = Litestar(
         rate_task,
         prepaid_lock,
         prepaid_feed,
+        leads_feed,
     ],
     exception_handlers={Problem: problem_response},
     on_startup=[_start],

@@ -38,8 +38,8 @@ EXPORTS: dict[str, str] = {
     "MessagePosted": "agorakit.messaging.events",
     "post_event_message": "agorakit.messaging.system",
     "post_message": "agorakit.messaging.posting",
-    "post_system_message": "agorakit.messaging.system",
     "PostMessage": "agorakit.messaging.schemas",
+    "post_system_message": "agorakit.messaging.system",
     "scope_of": "agorakit.messaging.conversations",
     "transcript": "agorakit.messaging.reading",
 }

@@ -11,7 +11,9 @@ transition hands it back to the pool) their conversation with the buyer ends: it
 renamed ``order:<id>:former:<conversation id>`` and stays theirs and the buyer's to read,
 closed to new messages, and the order's conversation starts anew, so the next seller
 never sees what the buyer and the previous one wrote.  Operators may read every
-conversation but do not take part.  Anyone else gets a 404.
+conversation but do not take part; they write, as Support, in orders' conversations and
+in support conversations (``support:<ticket id>``), never in direct messages or listing
+questions.  Anyone else gets a 404.
 """
 
 from __future__ import annotations
@@ -270,20 +272,30 @@ _CONVERSATION = Prepared(lambda id: Conversation.select().where(Conversation.id 
 async def conversation_access(
     runtime: Runtime, conversation_id: int, member: MemberOut, *, write: bool
 ) -> dict[str, Any]:
-    """The conversation if ``member`` takes part (or, to read, is an operator); else 404."""
+    """The conversation if ``member`` takes part, or is an operator reading it (or writing,
+    as Support, in an order's or a support conversation: else a 403); else 404."""
     row = await _CONVERSATION.run(conversation_id)
     if row is not None:
         taking_part, row = await _takes_part(runtime, row, member.id)
         if taking_part:
             return row
         if is_operator(member):
-            if write:
-                raise Forbidden("operators read conversations but do not write in them")
+            if write and kind_of(row["key"]) not in SUPPORT_WRITES:
+                raise Forbidden(
+                    "operators write (as Support) only in orders' and support conversations; "
+                    "they read the others"
+                )
             return row
     raise NotFound(f"there is no conversation {conversation_id}")
 
 
-async def _is_participant(conversation_id: int, member_id: int) -> bool:
+#: the kinds of conversation an operator may write in, as Support (without taking part)
+SUPPORT_WRITES = frozenset({"order", "support"})
+#: the sender name members see on an operator's message (``kind`` "support")
+SUPPORT_NAME = "Support"
+
+
+async def is_participant(conversation_id: int, member_id: int) -> bool:
     return await Participant.exists().where(
         (Participant.conversation == conversation_id) & (Participant.member_id == member_id)
     )
@@ -298,7 +310,7 @@ async def _takes_part(
     (a seller took the order, or left it), the conversation is synced first: a new seller
     joins, unless the conversation was another seller's, which ends and stays theirs."""
     order_id = order_id_of(conversation)
-    participant = await _is_participant(conversation["id"], member_id)
+    participant = await is_participant(conversation["id"], member_id)
     if order_id is None:
         return participant, conversation
     party = member_id in await order_parties(runtime, order_id)

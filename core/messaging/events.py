@@ -10,7 +10,7 @@ from agorakit.events import Event
 
 
 class MessagePosted(Event, frozen=True, kw_only=True):
-    """A member posted a message in a conversation."""
+    """A member (or an operator, as Support) posted a message in a conversation."""
 
     name = "message.posted"
     conversation_id: int
@@ -18,6 +18,8 @@ class MessagePosted(Event, frozen=True, kw_only=True):
     recipients: list[int]
     conversation_subject: str | None = None
     sender_name: str
+    #: "member", or "support": an operator wrote as Support (``sender_name`` is "Support")
+    sender_role: str = "member"
     excerpt: str
     attachments: int = 0
     flagged: bool = False

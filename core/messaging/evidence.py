@@ -14,7 +14,7 @@ import msgspec
 from agorakit.accounts import get_members
 from agorakit.attachments import attachments_by_ids
 from agorakit.errors import NotFound
-from agorakit.messaging.conversations import participant_ids
+from agorakit.messaging.conversations import SUPPORT_NAME, participant_ids
 from agorakit.messaging.tables import Conversation, Message
 
 #: columns a message row may have besides the ones every row has (edit and delete
@@ -26,7 +26,8 @@ async def conversation_evidence(conversation_id: int) -> dict[str, Any]:
     """A snapshot of conversation ``conversation_id`` for evidence; 404 if there is none.
 
     ``{"conversation": {id, key, kind, subject, created_at}, "participants": [{id,
-    display_name}], "messages": [{id, sender_id, sender_name (or "system"), kind, body,
+    display_name}], "messages": [{id, sender_id, sender_name (or "system"; "Support" with
+    no sender_id for an operator's message), kind, body,
     created_at, flags, attachments: [{id, filename, content_type, size, sha256}] (and
     edited_at / deleted_at where messages have them)}], "captured_message_count"}`` —
     messages oldest first.  No access check: the caller decides who may capture it.
@@ -69,8 +70,9 @@ async def conversation_evidence(conversation_id: int) -> dict[str, Any]:
     for row in rows:
         message = {
             "id": row["id"],
-            "sender_id": row["sender_id"],
-            "sender_name": name(row["sender_id"]),
+            # Support's messages do not name their operator (parties read disputes' evidence)
+            "sender_id": None if row["kind"] == "support" else row["sender_id"],
+            "sender_name": SUPPORT_NAME if row["kind"] == "support" else name(row["sender_id"]),
             "kind": row["kind"],
             "body": row["body"],
             "created_at": row["created_at"],

@@ -14,9 +14,11 @@ from agorakit.db.prepared import PreparedInsert, PreparedRaw, any_of_sql
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.messaging.conversations import (
     ORDER_KEY,
+    SUPPORT_NAME,
     check_open,
     conversation_access,
     ensure,
+    is_participant,
     mark_read_up_to,
     participant_ids,
     scope_of,
@@ -177,7 +179,14 @@ async def insert_message(uow: UnitOfWork, conversation_id: int, **message: Any) 
 
 
 async def _post(
-    uow: UnitOfWork, conversation: dict[str, Any], sender: MemberOut, text: str, ids: list[int], flags
+    uow: UnitOfWork,
+    conversation: dict[str, Any],
+    sender: MemberOut,
+    text: str,
+    ids: list[int],
+    flags,
+    *,
+    kind: str = "member",
 ) -> int:
     conversation_id = conversation["id"]
     # plugins check or charge for the message in its transaction (refusing: nothing is written)
@@ -185,7 +194,7 @@ async def _post(
         "agorakit_message_posting", uow=uow, conversation=conversation, sender=sender, runtime=uow.runtime
     )
     message_id = await insert_message(
-        uow, conversation_id, sender_id=sender.id, kind="member", body=text, attachment_ids=ids, flags=flags
+        uow, conversation_id, sender_id=sender.id, kind=kind, body=text, attachment_ids=ids, flags=flags
     )
     assert message_id is not None
     recipients = [m for m in await participant_ids(conversation_id) if m != sender.id]
@@ -194,7 +203,8 @@ async def _post(
         message_id=message_id,
         recipients=recipients,
         conversation_subject=conversation["subject"],
-        sender_name=sender.display_name,
+        sender_name=SUPPORT_NAME if kind == "support" else sender.display_name,
+        sender_role="support" if kind == "support" else "member",
         excerpt=excerpt(text),
         attachments=len(ids),
         flagged=bool(flags),
@@ -206,14 +216,19 @@ async def _post(
 async def post_message(
     runtime: Runtime, conversation_id: int, cmd: PostMessage, *, sender: MemberOut
 ) -> MessageOut:
-    """A participant writes in a conversation (checked, screened, with their own files)."""
+    """A participant writes in a conversation (checked, screened, with their own files);
+    an operator who does not take part writes as Support (a ``support`` message) in an
+    order's or a support conversation.  Joins the caller's unit of work if one is open."""
     conversation = await conversation_access(runtime, conversation_id, sender, write=True)
     check_open(conversation)
     text = clean_body(runtime, cmd.body, cmd.attachments)
     flags = await screen_body(runtime, text)
     ids = await _checked_attachments(cmd.attachments, scope_of(conversation), sender.id)
+    support = is_operator(sender) and not await is_participant(conversation_id, sender.id)
     async with runtime.unit_of_work() as uow:
-        message_id = await _post(uow, conversation, sender, text, ids, flags)
+        message_id = await _post(
+            uow, conversation, sender, text, ids, flags, kind="support" if support else "member"
+        )
     return await get_message(message_id, viewer=sender)
 
 

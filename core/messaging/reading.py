@@ -9,7 +9,7 @@ from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.attachments import attachments_by_ids
 from agorakit.errors import FieldError, NotFound, ValidationFailed
-from agorakit.messaging.conversations import conversation_access, is_closed, mark_read_up_to
+from agorakit.messaging.conversations import SUPPORT_NAME, conversation_access, is_closed, mark_read_up_to
 from agorakit.messaging.finding import ConversationFilters, filter_clauses
 from agorakit.messaging.schemas import ConversationOut, MessageOut, ParticipantOut, ScreenFlagOut, UnreadOut
 from agorakit.messaging.tables import Conversation, Message
@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 async def transcript(subject: str) -> list[dict[str, Any]]:
     """Every message of the conversation about ``subject``, oldest first (dispute evidence):
     as stored, so an edited message has its current body and a deleted one keeps its body
-    and files (``edited_at``, ``deleted_at`` say what its sender did)."""
+    and files (``edited_at``, ``deleted_at`` say what its sender did); the parties read it
+    too, so Support's messages come without their operator's id."""
     conversation = await Conversation.select(Conversation.id).where(Conversation.key == subject).first()
     if conversation is None:
         return []
@@ -44,7 +45,7 @@ async def transcript(subject: str) -> list[dict[str, Any]]:
         .order_by(Message.id)
         .output(load_json=True)
     )
-    return [dict(r) for r in rows]
+    return [{**r, "sender_id": None} if r["kind"] == "support" else dict(r) for r in rows]
 
 
 async def _names(member_ids: set[int]) -> dict[int, str]:
@@ -68,8 +69,9 @@ async def _messages_out(rows: list[dict[str, Any]], viewer: MemberOut) -> list[M
                 id=r["id"],
                 conversation_id=r["conversation"],
                 kind=r["kind"],
-                sender_id=r["sender_id"],
-                sender_name=names.get(r["sender_id"]) if r["sender_id"] is not None else None,
+                # an operator's message shows as Support; only operators see who wrote it
+                sender_id=r["sender_id"] if r["kind"] != "support" or operator else None,
+                sender_name=SUPPORT_NAME if r["kind"] == "support" else names.get(r["sender_id"]),
                 body="" if deleted else r["body"],
                 attachments=[] if deleted else [files[i] for i in r["attachments"] or [] if i in files],
                 created_at=r["created_at"],

@@ -50,9 +50,12 @@ class ScreenFlagOut(msgspec.Struct):
 class MessageOut(msgspec.Struct):
     id: int
     conversation_id: int
-    #: "member" or "system" (an event such as an order transition)
+    #: "member", "system" (an event such as an order transition) or "support" (an
+    #: operator writing as Support)
     kind: str
+    #: null for system messages, and for Support's messages except to operators
     sender_id: int | None
+    #: "Support" on an operator's message
     sender_name: str | None
     body: str
     attachments: list[AttachmentOut]

@@ -109,7 +109,7 @@ async def agorakit_dispute_evidence(order, runtime):
     return await reports.evidence(order)
 
 
-@hookimpl(optionalhook=True)  # TEMP until the core hookspec lands
+@hookimpl
 async def agorakit_support_link(kind, id, member, runtime):
     """A support conversation may name a lead: the member's own job, or one they are in
     contact with as a business."""

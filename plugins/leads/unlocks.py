@@ -159,6 +159,8 @@ async def unlock_lead(
             raise LeadNotOpen(f"job {lead_id} is {lead['status']}; only open jobs can be unlocked")
         if reason is not None:
             raise NotEligible(reason, extra={"reasons": [reason]})
+        if lead["unlocks"] >= lead["max_unlocks"]:
+            raise await _no_place(lead_id)  # the common refusal, without a transaction
     payment: Any = None
     try:
         async with runtime.unit_of_work() as uow:
