@@ -7,7 +7,9 @@ the seller's own, a report (dispute), a support request, a pending deposit, a wi
 campaigns, tasks, a group and an offer (the buyer is the employer, the seller the
 worker), and prepaid requests: one in the feed (its order without a seller is what
 ``GET /orders/open`` shows the seller, who has access to its category), one locked with
-a release in the seller's history, and classic ones with a pending and a flagged offer.
+a release in the seller's history, and classic ones with a pending and a flagged offer,
+and leads: the buyer's jobs (one open, unlocked by the seller, who wrote in its
+conversation and reported it; one waiting for review) and the seller's service profile.
 ``build_world`` makes one and returns the ids by name.
 """
 
@@ -270,7 +272,69 @@ async def build_world(client, runtime, make_member) -> World:
     ids["event_id"] = events["items"][0]["id"]
     if any(name == "prepaid_request" for name, _ in registry(runtime).processes):
         await _prepaid(client, runtime, world)
+    if any(name == "lead_unlock" for name, _ in registry(runtime).processes):
+        await _leads(client, world)
     return world
+
+
+LEAD = {
+    "category": "logo-design",
+    "location": {"country": "US", "postal_code": "94110"},
+    "details": {"when": "Within a week"},
+    "text": "A logo for our new bakery on Valencia Street, in warm colours.",
+}
+
+
+async def _leads(client, world: World) -> None:
+    """The leads plugin's objects, in logo-design: the seller's service profile (design,
+    so logo-design too, in the whole US; the stranger has none); the buyer's open job
+    (``lead_id``), which the seller unlocked from their balance (``lead_unlock_id``,
+    its order ``lead_order_id``), wrote in (``lead_conversation_id``) and reported
+    (``lead_dispute_id``); and the buyer's job waiting for review (``pending_lead_id``).
+    ``category`` names the category of the job forms."""
+    buyer, seller, operator, ids = world.buyer, world.seller, world.operator, world.ids
+    ids["category"] = "logo-design"
+    await _ok(
+        await client.put(
+            "/leads/profile",
+            json={"categories": ["design"], "areas": [{"country": "US"}], "headline": "Logos in a week"},
+            headers=seller.headers,
+        )
+    )
+    job = await _ok(await client.post("/leads", json=LEAD, headers=buyer.headers), 201)
+    ids["lead_id"] = job["id"]
+    await _ok(await client.post(f"/operator/listings/{job['listing_id']}/approve", headers=operator.headers))
+    unlocked = await _ok(await client.post(f"/leads/{job['id']}/unlock", headers=seller.headers), 201)
+    assert unlocked["status"] == "charged", unlocked
+    ids["lead_unlock_id"], ids["lead_order_id"] = unlocked["id"], unlocked["order_id"]
+    ids["lead_conversation_id"] = unlocked["conversation_id"]
+    await _ok(
+        await client.post(
+            f"/conversations/{unlocked['conversation_id']}/messages",
+            json={"body": "Hello! Do you have a name for the bakery yet?"},
+            headers=seller.headers,
+        ),
+        201,
+    )
+    report = await _ok(
+        await client.post(
+            f"/leads/{job['id']}/report",
+            json={"reason": "other", "text": "The customer wants a whole website, not a logo."},
+            headers=seller.headers,
+        ),
+        201,
+    )
+    ids["lead_dispute_id"] = report["id"]
+    pending = await _ok(
+        await client.post(
+            "/leads",
+            json={**LEAD, "text": "A sign for the bakery's window, hand lettered."},
+            headers=buyer.headers,
+        ),
+        201,
+    )
+    assert pending["status"] == "pending_review", pending
+    ids["pending_lead_id"] = pending["id"]
 
 
 PREPAID_TASK = {"task": "Redraw our blurry PNG logo as a clean SVG."}

@@ -278,6 +278,27 @@ MATRIX: dict[str, Rule] = {
     "prepaidWithdrawRequest": operators(request_id="locked_request_id", body={"reason": "breaks the rules"}),
     "prepaidRejectOffer": operators(offer_id="flagged_offer_id", body={"reason": "contact details"}),
     "prepaidWithdrawOffer": party("seller", operator=404, offer_id="flagged_offer_id"),
+    # leads: the buyer is the customer, the seller a business whose profile matches the
+    # open job (``lead_id``) and who unlocked and reported it.  A member whose profile does
+    # not match an open job (the stranger; operators, who unlock nothing) gets 403
+    # not_eligible saying why when they look at it or unlock it, as for a prepaid request;
+    # a job out of the feed (waiting for review) and a customer's own pages are a 404 to
+    # them.  Operators read and close jobs but do not edit them or write for the customer.
+    "leadsGetForm": anyone(category="category"),
+    "leadsGetJob": party("buyer", stranger=403, lead_id="lead_id"),
+    "leadsUnlock": party("seller", stranger=403, operator=403, body={"method": "balance"}, lead_id="lead_id"),
+    "leadsListMatchingBusinesses": party("buyer", operator=404, lead_id="lead_id"),
+    "leadsContactBusiness": party(
+        "buyer",
+        operator=404,
+        body={"business_id": Ref("seller_id"), "body": "Could you also do a sign?"},
+        lead_id="lead_id",
+    ),
+    "leadsReport": party("seller", operator=404, body={"reason": "job_changed"}, lead_id="lead_id"),
+    "leadsUpdateJob": party(
+        "buyer", operator=404, body={"title": "A sign for our window"}, lead_id="pending_lead_id"
+    ),
+    "leadsCloseJob": party("buyer", lead_id="pending_lead_id"),
     # stops last: a stopped campaign refuses the rest
     "microjobsStopCampaign": party("buyer", body={}, **SPARE),
     "microjobsOperatorStop": operators(body={"reason": "a complaint"}, **CAMPAIGN),
@@ -388,6 +409,7 @@ async def test_each_actor_gets_what_the_matrix_says(client, runtime, make_member
     assert not wrong, "\n".join(wrong)
     await check_open_orders(client, world, tokens)
     await check_prepaid_feed(client, world, tokens)
+    await check_leads(client, world, tokens)
 
 
 async def check_open_orders(client, world, tokens: dict[str, dict[str, str]]) -> None:
@@ -430,3 +452,83 @@ async def check_prepaid_feed(client, world, tokens: dict[str, dict[str, str]]) -
     }
     assert seen["stranger"].json()["code"] == "not_eligible"
     assert "logo-design" in seen["stranger"].json()["detail"]
+
+
+async def check_leads(client, world, tokens: dict[str, dict[str, str]]) -> None:
+    """A job is seen by its customer, operators and the businesses it matches: the open
+    one is in the seller's feed, with the customer's id (they are in contact), in no one
+    else's; its listing is never in ``GET /listings`` and a 403 to members other than its
+    customer; the closed job that was never open (the matrix closed the pending one) is a
+    404 to every business, to read or to unlock; the operators' list is theirs alone; the
+    unlock's conversation is the customer's and the business's, its report the business's."""
+    ids = world.ids
+    lead_id, closed_id = ids["lead_id"], ids["pending_lead_id"]
+
+    async def status(method: str, url: str, actor: str) -> int:
+        return (await client.request(method, url, headers=tokens[actor])).status_code
+
+    feeds = {}
+    for actor in ("operator", "buyer", "seller", "stranger"):
+        feeds[actor] = (await client.get("/leads/feed", headers=tokens[actor])).json()["items"]
+    assert {actor: [job["id"] for job in items] for actor, items in feeds.items()} == {
+        "operator": [],
+        "buyer": [],
+        "seller": [lead_id],
+        "stranger": [],
+    }
+    assert feeds["seller"][0]["customer_id"] == world.buyer.id
+    assert feeds["seller"][0]["unlock"]["status"] == "charged"
+    job = (await client.get(f"/leads/{lead_id}", headers=tokens["buyer"])).json()
+    listing = f"/listings/{job['listing_id']}"
+    assert {actor: await status("GET", listing, actor) for actor in tokens} == {
+        "operator": 200,
+        "buyer": 200,
+        "seller": 403,
+        "stranger": 403,
+        "site_owner": 200,
+        "anonymous": 401,
+    }
+    for actor in ("seller", "stranger"):
+        listed = (await client.get("/listings", params={"kind": "lead"}, headers=tokens[actor])).json()
+        assert listed["items"] == [], actor
+    closed = f"/leads/{closed_id}"
+    assert {actor: await status("GET", closed, actor) for actor in tokens} == {
+        "operator": 200,
+        "buyer": 200,
+        "seller": 404,
+        "stranger": 404,
+        "site_owner": 200,
+        "anonymous": 401,
+    }
+    for actor in ("seller", "stranger"):
+        response = await client.post(f"{closed}/unlock", headers=tokens[actor])
+        assert response.status_code == 404, (actor, response.text)
+    assert {actor: await status("GET", "/operator/leads", actor) for actor in tokens} == {
+        "operator": 200,
+        "buyer": 403,
+        "seller": 403,
+        "stranger": 403,
+        "site_owner": 200,
+        "anonymous": 401,
+    }
+    parties = ("operator", "buyer", "seller", "stranger")
+    conversation = f"/conversations/{ids['lead_conversation_id']}"
+    assert {actor: await status("GET", conversation, actor) for actor in parties} == {
+        "operator": 200,
+        "buyer": 200,
+        "seller": 200,
+        "stranger": 404,
+    }
+    # the report is between the business and the site: the unlock's order is the
+    # business's alone, so its customer does not see it
+    dispute = f"/disputes/{ids['lead_dispute_id']}"
+    assert {actor: await status("GET", dispute, actor) for actor in parties} == {
+        "operator": 200,
+        "buyer": 404,
+        "seller": 200,
+        "stranger": 404,
+    }
+    unlocks = (await client.get("/leads/unlocks", headers=tokens["stranger"])).json()["items"]
+    assert unlocks == []
+    mine = (await client.get("/leads/mine", headers=tokens["seller"])).json()["items"]
+    assert mine == []

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from agorakit.catalog.search import listing_texts as listing_texts
     from agorakit.catalog.search import published_listing_texts as published_listing_texts
     from agorakit.catalog.service import category_ancestors as category_ancestors
+    from agorakit.catalog.service import category_index as category_index
     from agorakit.catalog.service import category_names as category_names
     from agorakit.catalog.service import category_slugs as category_slugs
     from agorakit.catalog.service import category_subtree as category_subtree
@@ -85,6 +86,7 @@ EXPORTS: dict[str, str] = {
     "apply_for_qualification": "agorakit.catalog.qualifications",
     "ApplyQualification": "agorakit.catalog.schemas",
     "category_ancestors": "agorakit.catalog.service",
+    "category_index": "agorakit.catalog.service",
     "category_names": "agorakit.catalog.service",
     "category_slugs": "agorakit.catalog.service",
     "category_subtree": "agorakit.catalog.service",

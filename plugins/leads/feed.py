@@ -70,9 +70,13 @@ async def feed(
     rows, next_cursor = page(rows, limit, lambda r: {"id": r["id"]})
     mine = {
         u["lead_id"]: u
-        for u in await Unlock.select()
-        .where((Unlock.business_id == caller.id) & Unlock.lead_id.is_in([r["id"] for r in rows] or [0]))
-        .output(load_json=True)
+        for u in (
+            await Unlock.select()
+            .where((Unlock.business_id == caller.id) & Unlock.lead_id.is_in([r["id"] for r in rows]))
+            .output(load_json=True)
+            if rows
+            else []
+        )
     }
     from agorakit.plugins.leads.unlocks import to_unlock
 

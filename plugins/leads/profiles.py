@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from agorakit.accounts import display_name_of
-from agorakit.catalog import category_ancestors, category_slugs, category_subtree, fields_for_category
+from agorakit.catalog import category_index, category_slugs, fields_for_category
 from agorakit.errors import FieldError, ValidationFailed
 from agorakit.money import money, parse_amount
 from agorakit.plugins.leads.schemas import LeadPrice, ProfileOut, SaveProfile, ServiceArea
@@ -178,19 +178,27 @@ async def get_profile(runtime: Runtime, member_id: int) -> ProfileOut | None:
 # --------------------------------------------------------------------------------------
 
 
+_SERVED = """
+SELECT c.category_id AS category_id FROM leads_profile_category c
+JOIN leads_profile p ON p.member_id = c.member_id
+WHERE c.member_id = {} AND p.active = {}
+"""
+
+
 async def served_category_ids(member_id: int) -> set[int]:
     """The categories a business serves, each with every category below it (none for an
-    inactive or missing profile)."""
-    profile = await Profile.select(Profile.active).where(Profile.member_id == member_id).first()
-    if profile is None or not profile["active"]:
+    inactive or missing profile): its active profile's categories in one read, the
+    category tree in another."""
+    rows = await ProfileCategory.raw(_SERVED, member_id, True)
+    if not rows:
         return set()
-    rows = await ProfileCategory.select(ProfileCategory.category_id).where(
-        ProfileCategory.member_id == member_id
-    )
-    slugs = await category_slugs()
-    served = [slugs[r["category_id"]] for r in rows if r["category_id"] in slugs]
-    ids = {slug: i for i, slug in slugs.items()}
-    return {ids[s] for s in await category_subtree(served, skip_unknown=True)}
+    index = await category_index()
+    return {
+        below
+        for row in rows
+        if row["category_id"] in index.slugs
+        for below in index.descendants(row["category_id"])
+    }
 
 
 async def areas_of(member_id: int) -> list[dict[str, Any]]:
@@ -244,8 +252,9 @@ ORDER BY p.member_id
 
 async def matching_businesses(lead: dict[str, Any], *, notify_only: bool = False) -> list[int]:
     """The businesses whose profile matches the lead (one query), by member id."""
-    ids = {slug: i for i, slug in (await category_slugs()).items()}
-    above = [ids[s] for s in await category_ancestors(lead["category"])]
+    above = (await category_index()).ancestors(lead["category_id"])
+    if not above:  # a category no longer in the tree
+        return []
     sql = _MATCHING % ", ".join("{}" for _ in above)
     # a lead given by city never matches a prefix: its postal code is empty, and no
     # prefix is empty; one given by postal code never matches a city (its city is empty)

@@ -157,9 +157,14 @@ async def unlock_lead(
     if existing is not None and existing["status"] in ("charged", "awaiting_payment"):
         return await to_unlock(runtime, existing, payment=await _payment(runtime, existing, business)), True
     if existing is None or existing["status"] == "cancelled":
-        if lead["status"] != "open":
-            raise LeadNotOpen(f"job {lead_id} is {lead['status']}; only open jobs can be unlocked")
         reason = await profiles.matches(lead, business.id)
+        if lead["status"] != "open":
+            # a job a business never could see (waiting for review, rejected, outside its
+            # profile) does not exist for it; one that left its feed has ended
+            own = lead["customer_id"] == business.id
+            if not own and existing is None and (lead["opened_at"] is None or reason is not None):
+                raise NotFound(f"there is no job {lead_id}")
+            raise LeadNotOpen(f"job {lead_id} is {lead['status']}; only open jobs can be unlocked")
         if reason is not None:
             raise NotEligible(reason, extra={"reasons": [reason]})
         if lead["unlocks"] >= lead["max_unlocks"]:
