@@ -46,4 +46,8 @@ async def test_a_lead_from_posting_to_a_chat(client, runtime, market):
         headers=market.customer.headers,
     )
     assert answer.status_code == 201, answer.text
+    # the charge's order tells its transitions nowhere: the business's only conversation
+    # is the one with the customer (process lead_unlock has order_conversation=False)
+    mine = await client.get("/conversations", headers=market.business.headers)
+    assert [c["id"] for c in mine.json()["items"]] == [conversation_id], mine.text
     await books_are_sound(runtime)

@@ -22,8 +22,8 @@ __all__ = ["market"]
 FEED = 6
 #: request -> statements on (SQLite, PostgreSQL); PostgreSQL applies the platform's fee
 #: credit just before the commit (an update and an entry of its own)
-UNLOCK = {"sqlite": 70, "postgres": 71}
-REPLY = {"sqlite": 69, "postgres": 70}
+UNLOCK = {"sqlite": 63, "postgres": 64}
+REPLY = {"sqlite": 62, "postgres": 63}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from agorakit.messaging.conversations import (
     sync_order_conversation,
 )
 from agorakit.messaging.posting import insert_message, insert_messages, message_row
+from agorakit.orders import registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime, UnitOfWork
@@ -84,7 +85,12 @@ async def record_order_transitions(runtime: Runtime, events: list[Any]) -> list[
     for events whose order does not exist (after recording the others).
     """
 
-    wanted = [(event, event.payload.order_id) for event in events]
+    processes = registry(runtime)
+    wanted = [
+        (event, event.payload.order_id)
+        for event in events
+        if _has_conversation(processes, event.payload.process)
+    ]
     if not wanted:
         return []
     async with runtime.unit_of_work() as uow:
@@ -114,6 +120,14 @@ async def record_order_transitions(runtime: Runtime, events: list[Any]) -> list[
     if missing:
         raise EventsFailed(missing)
     return inserted
+
+
+def _has_conversation(processes: Any, name: str) -> bool:
+    """Whether orders of the process ``name`` keep a conversation (an unknown process: yes)."""
+    try:
+        return processes.latest(name).order_conversation
+    except LookupError:  # a process no plugin registers any more
+        return True
 
 
 async def record_moderation(runtime: Runtime, event: Any) -> int | None:

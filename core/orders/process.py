@@ -147,6 +147,10 @@ class Process(msgspec.Struct, frozen=True, kw_only=True):
     reviewable: tuple[str, ...] = ()
     #: whether and how its orders can be disputed; None = no disputes
     disputes: DisputePolicy | None = None
+    #: whether its orders have a conversation between their parties, where every
+    #: transition is told as a system message (False for an order with no counterpart,
+    #: such as a lead charge: a plugin keeps its own conversation)
+    order_conversation: bool = True
 
     def __post_init__(self) -> None:
         problems = list(self._problems())

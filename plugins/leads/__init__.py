@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
-from agorakit.plugins.leads import jobs, reports, unlocks
+from agorakit.plugins.leads import contact, jobs, reports, unlocks
 from agorakit.plugins.leads.demo import DEMO_SETTINGS, load_demo_leads
 from agorakit.plugins.leads.events import EVENTS
 from agorakit.plugins.leads.notices import leads_notices
@@ -100,7 +100,7 @@ async def agorakit_listing_status_changed(uow, listing_id, kind, owner_id, old_s
 async def agorakit_message_posting(uow, conversation, sender, runtime):
     """A business replying to a customer who wrote first is charged in the reply's
     transaction; nobody asks about a job through its listing."""
-    await unlocks.on_message_posting(uow, conversation, sender)
+    await contact.on_message_posting(uow, conversation, sender)
 
 
 @hookimpl

@@ -29,7 +29,7 @@ from agorakit.accounts import RegisterMember, register
 from agorakit.catalog import CreateCategory
 from agorakit.messaging import PostMessage, post_message
 from agorakit.money import external, fund_escrow, return_escrow, settle
-from agorakit.plugins.leads import jobs, profiles, reports, unlocks
+from agorakit.plugins.leads import contact, jobs, profiles, reports, unlocks
 from agorakit.plugins.leads.schemas import (
     CloseLead,
     ContactBusiness,
@@ -391,7 +391,7 @@ async def load_demo_leads(runtime: Runtime, members: dict[str, Any]) -> None:
     )
 
     # Hugo wrote first to Atelier Musique: it is charged when it replies.
-    await unlocks.contact_business(
+    await contact.contact_business(
         runtime,
         made["piano"].id,
         ContactBusiness(business_id=people["atelier"].id, body=FIRST_MESSAGE),

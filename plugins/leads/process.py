@@ -80,6 +80,8 @@ def unlock_process(settings: LeadsSettings) -> Process:
             ),
         ),
         on_payment="paid",
+        # the chat with the customer is the plugin's conversation; the order has no other party
+        order_conversation=False,
         disputes=DisputePolicy(
             reasons=REPORT_REASONS,
             states=("charged",),

@@ -14,7 +14,7 @@ from agorakit.disputes import DisputeOut
 from agorakit.errors import NotFound
 from agorakit.http import Id, IdempotencyKey, Limit, MemberRequest, problems
 from agorakit.money import created_or_replayed
-from agorakit.plugins.leads import feed, jobs, operator, profiles, reports, unlocks
+from agorakit.plugins.leads import contact, feed, jobs, operator, profiles, reports, unlocks
 from agorakit.plugins.leads.schemas import (
     CloseLead,
     ContactBusiness,
@@ -136,7 +136,7 @@ class LeadController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = 20,
     ) -> MatchingBusinessPage:
-        return await unlocks.matching_list(
+        return await contact.matching_list(
             runtime, lead_id, customer=request.user, cursor=cursor, limit=limit
         )
 
@@ -153,7 +153,7 @@ class LeadController(Controller):
         lead_id: Id,
         data: JSONBody[ContactBusiness],
     ) -> LeadUnlockOut:
-        return await unlocks.contact_business(runtime, lead_id, data, customer=request.user)
+        return await contact.contact_business(runtime, lead_id, data, customer=request.user)
 
     # -- businesses --------------------------------------------------------------------
 

@@ -22,26 +22,23 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from agorakit.accounts import MemberOut, get_members
+from agorakit.accounts import MemberOut
 from agorakit.catalog import NotEligible
 from agorakit.db import for_update, is_unique_violation
-from agorakit.errors import Conflict, Forbidden, NotFound
+from agorakit.errors import Conflict, NotFound
 from agorakit.messaging import ensure_conversation
 from agorakit.money import money, pay_from_escrow
 from agorakit.orders import ItemIn, create_order, pay_order
 from agorakit.pagination import decode_cursor, page
 from agorakit.plugins.leads import jobs, profiles
-from agorakit.plugins.leads.events import BusinessContacted, LeadUnlocked, UnlockCancelled
+from agorakit.plugins.leads.events import LeadUnlocked, UnlockCancelled
 from agorakit.plugins.leads.process import FEE_KIND, PROCESS
 from agorakit.plugins.leads.schemas import (
-    ContactBusiness,
     LeadUnlockOut,
     LeadUnlockPage,
-    MatchingBusiness,
-    MatchingBusinessPage,
     UnlockLead,
 )
-from agorakit.plugins.leads.tables import Lead, Profile, Unlock
+from agorakit.plugins.leads.tables import Lead, Unlock
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.orders import TransitionContext
@@ -49,8 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: a lead conversation's subject: ``lead:<lead id>:business:<business id>``
 SUBJECT = re.compile(r"^lead:([1-9]\d*):business:([1-9]\d*)$")
-#: the key of direct messages between two members
-DIRECT_KEY = re.compile(r"^members:([1-9]\d*):([1-9]\d*)$")
 
 
 class LeadFull(Conflict):
@@ -77,7 +72,7 @@ def subject_of(lead_id: int, business_id: int) -> str:
     return f"lead:{lead_id}:business:{business_id}"
 
 
-async def _pair(lead_id: int, business_id: int) -> dict[str, Any] | None:
+async def pair_row(lead_id: int, business_id: int) -> dict[str, Any] | None:
     return (
         await Unlock.select()
         .where((Unlock.lead_id == lead_id) & (Unlock.business_id == business_id))
@@ -95,7 +90,7 @@ async def _by_key(business_id: int, key: str) -> dict[str, Any] | None:
     )
 
 
-async def _take_place(lead_id: int) -> bool:
+async def take_place(lead_id: int) -> bool:
     """Take one of the lead's places, atomically (False: none left, or it is not open)."""
     taken = (
         await Lead.update({Lead.unlocks: Lead.unlocks + 1})
@@ -105,7 +100,7 @@ async def _take_place(lead_id: int) -> bool:
     return bool(taken)
 
 
-async def _no_place(lead_id: int) -> Conflict:
+async def no_place(lead_id: int) -> Conflict:
     row = await jobs.lead_row(lead_id)
     if row is None or row["status"] != "open":
         status = row["status"] if row else "gone"
@@ -118,7 +113,7 @@ async def _no_place(lead_id: int) -> Conflict:
     )
 
 
-async def _make_charge(
+async def make_charge(
     runtime: Runtime, uow: UnitOfWork, lead: dict[str, Any], unlock_id: int, business: MemberOut, method: str
 ) -> Any:
     """The charge's order, paid with ``method`` (``balance``: charged in this transaction)."""
@@ -153,7 +148,7 @@ async def unlock_lead(
     lead = await jobs.lead_row(lead_id)
     if lead is None:
         raise NotFound(f"there is no job {lead_id}")
-    existing = await _pair(lead_id, business.id)
+    existing = await pair_row(lead_id, business.id)
     if existing is not None and existing["status"] in ("charged", "awaiting_payment"):
         return await to_unlock(runtime, existing, payment=await _payment(runtime, existing, business)), True
     if existing is None or existing["status"] == "cancelled":
@@ -168,23 +163,23 @@ async def unlock_lead(
         if reason is not None:
             raise NotEligible(reason, extra={"reasons": [reason]})
         if lead["unlocks"] >= lead["max_unlocks"]:
-            raise await _no_place(lead_id)  # the common refusal, without a transaction
+            raise await no_place(lead_id)  # the common refusal, without a transaction
     payment: Any = None
     try:
         async with runtime.unit_of_work() as uow:
             unlock_id = await _claim(uow, lead, existing, business, idempotency_key)
             if unlock_id is None:
                 raise _Replay
-            payment = await _make_charge(runtime, uow, lead, unlock_id, business, cmd.method)
+            payment = await make_charge(runtime, uow, lead, unlock_id, business, cmd.method)
     except _Replay:
-        row = await _pair(lead_id, business.id)
+        row = await pair_row(lead_id, business.id)
         assert row is not None  # a concurrent request made it
         return await to_unlock(runtime, row, payment=await _payment(runtime, row, business)), True
     except Exception as exc:
-        if is_unique_violation(exc) and (row := await _pair(lead_id, business.id)) is not None:
+        if is_unique_violation(exc) and (row := await pair_row(lead_id, business.id)) is not None:
             return await to_unlock(runtime, row, payment=await _payment(runtime, row, business)), True
         raise
-    row = await _pair(lead_id, business.id)
+    row = await pair_row(lead_id, business.id)
     assert row is not None  # committed above
     return await to_unlock(runtime, row, payment=payment), False
 
@@ -252,8 +247,8 @@ async def _claim(
         if not made:
             return None
         unlock_id = made[0]["id"]
-    if not await _take_place(lead["id"]):
-        raise await _no_place(lead["id"])
+    if not await take_place(lead["id"]):
+        raise await no_place(lead["id"])
     return unlock_id
 
 
@@ -261,219 +256,6 @@ async def _payment(runtime: Runtime, row: dict[str, Any], business: MemberOut) -
     """What a replay shows of the payment: nothing (the order's payments are at
     ``GET /payments``; the first response carried it)."""
     return None
-
-
-# --------------------------------------------------------------------------------------
-# The customer writes first
-# --------------------------------------------------------------------------------------
-
-
-async def matching_list(
-    runtime: Runtime, lead_id: int, *, customer: MemberOut, cursor: str | None, limit: int
-) -> MatchingBusinessPage:
-    """The businesses whose profile matches the customer's open job, to contact first."""
-    lead = await jobs.lead_row(lead_id)
-    if lead is None or lead["customer_id"] != customer.id:
-        raise NotFound(f"there is no job {lead_id} of yours")
-    if lead["status"] != "open":
-        raise LeadNotOpen(f"job {lead_id} is {lead['status']}; businesses are listed while it is open")
-    ids = await profiles.matching_businesses(lead)
-    position = decode_cursor(cursor, keys=("id",))
-    if position is not None:
-        ids = [i for i in ids if i > position["id"]]
-    # only active members are listed: skip the others before cutting the page, so a page
-    # is full whenever more businesses follow
-    members: dict[int, MemberOut] = {}
-    active: list[int] = []
-    start = 0
-    while len(active) <= limit and start < len(ids):
-        batch = ids[start : start + 2 * (limit + 1)]
-        start += len(batch)
-        found = await get_members(batch)
-        members.update(found)
-        active += [i for i in batch if i in found and found[i].status == "active"]
-    chosen, next_cursor = page(active[: limit + 1], limit, lambda i: {"id": i})
-    rows = await Profile.select(Profile.member_id, Profile.headline).where(
-        Profile.member_id.is_in(chosen or [0])
-    )
-    headlines = {r["member_id"]: r["headline"] for r in rows}
-    contacted = {
-        r["business_id"]
-        for r in await Unlock.select(Unlock.business_id).where(
-            (Unlock.lead_id == lead_id) & (Unlock.status != "cancelled")
-        )
-    }
-    items = [
-        MatchingBusiness(
-            member_id=i,
-            display_name=members[i].display_name,
-            headline=headlines.get(i, ""),
-            in_contact=i in contacted,
-        )
-        for i in chosen
-    ]
-    return MatchingBusinessPage(items=items, next_cursor=next_cursor)
-
-
-async def contact_business(
-    runtime: Runtime, lead_id: int, cmd: ContactBusiness, *, customer: MemberOut
-) -> LeadUnlockOut:
-    """The customer writes first to a matching business (see the module)."""
-    from agorakit.messaging import PostMessage, post_message
-
-    lead = await jobs.lead_row(lead_id)
-    if lead is None or lead["customer_id"] != customer.id:
-        raise NotFound(f"there is no job {lead_id} of yours")
-    if lead["status"] != "open":
-        raise LeadNotOpen(f"job {lead_id} is {lead['status']}; contact businesses while it is open")
-    if cmd.business_id == customer.id:
-        raise Forbidden("you cannot contact yourself")
-    reason = await profiles.matches(lead, cmd.business_id)
-    members = await get_members([cmd.business_id])
-    if reason is not None or cmd.business_id not in members or members[cmd.business_id].status != "active":
-        raise NotFound(f"business {cmd.business_id} is not among those matching job {lead_id}")
-    existing = await _pair(lead_id, cmd.business_id)
-    if existing is not None and existing["status"] != "cancelled":
-        raise Conflict(
-            f"business {cmd.business_id} is already in contact about job {lead_id}; "
-            f"write in conversation {existing['conversation_id']}",
-            extra={"conversation_id": existing["conversation_id"]},
-        )
-    async with runtime.unit_of_work() as uow:
-        conversation_id = await ensure_conversation(
-            uow, subject=subject_of(lead_id, cmd.business_id), participant_ids=[customer.id, cmd.business_id]
-        )
-        now = uow.now
-        if existing is None:
-            made = (
-                await Unlock.insert(
-                    Unlock(
-                        lead_id=lead_id,
-                        business_id=cmd.business_id,
-                        customer_id=customer.id,
-                        origin="customer",
-                        status="contacted",
-                        price=lead["price"],
-                        currency=lead["currency"],
-                        conversation_id=conversation_id,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                .on_conflict(action="DO NOTHING")
-                .returning(Unlock.id)
-            )
-        else:
-            made = (
-                await Unlock.update(
-                    {
-                        Unlock.status: "contacted",
-                        Unlock.origin: "customer",
-                        Unlock.order_id: None,
-                        Unlock.price: lead["price"],
-                        Unlock.conversation_id: conversation_id,
-                        Unlock.updated_at: now,
-                    }
-                )
-                .where((Unlock.id == existing["id"]) & (Unlock.status == "cancelled"))
-                .returning(Unlock.id)
-            )
-        if not made:
-            raise Conflict(f"business {cmd.business_id} is already in contact about job {lead_id}")
-        if not await _take_place(lead_id):
-            raise await _no_place(lead_id)
-        uow.record(
-            BusinessContacted(
-                lead_id=lead_id,
-                unlock_id=made[0]["id"],
-                customer_id=customer.id,
-                business_id=cmd.business_id,
-                conversation_id=conversation_id,
-            ),
-            subject=f"lead:{lead_id}",
-            actor_id=customer.id,
-        )
-        await post_message(runtime, conversation_id, PostMessage(body=cmd.body), sender=customer)
-    row = await _pair(lead_id, cmd.business_id)
-    assert row is not None
-    return await to_unlock(runtime, row)
-
-
-async def on_message_posting(uow: UnitOfWork, conversation: dict[str, Any], sender: MemberOut) -> None:
-    """A business's message to a customer about a lead: charged first if the customer
-    wrote first (from its balance, in the reply's transaction: without the money the reply
-    is refused and nothing is written); refused while its unlock waits for a payment.
-    Until then it does not write to that customer in direct messages either, and nobody
-    asks about a lead through its listing: both would be a free contact."""
-    subject = conversation.get("subject") or ""
-    direct = DIRECT_KEY.fullmatch(conversation.get("key") or "")
-    if direct is not None:
-        low, high = int(direct.group(1)), int(direct.group(2))
-        await _no_free_reply(sender, high if sender.id == low else low)
-        return
-    match = SUBJECT.fullmatch(subject)
-    if match is None:
-        if subject.startswith("listing:") and conversation.get("kind") == "listing":
-            listing_id = int(subject.split(":")[1])
-            if await Lead.exists().where(Lead.listing_id == listing_id):
-                raise Forbidden(
-                    "jobs are not asked about through their listing: unlock the lead (POST /leads/{id}/unlock)"
-                )
-        return
-    lead_id, business_id = int(match.group(1)), int(match.group(2))
-    if sender.id != business_id:
-        return
-    row = await _pair(lead_id, business_id)
-    if row is None or row["status"] == "charged":
-        return
-    if row["status"] == "awaiting_payment":
-        raise PaymentPending(
-            f"your unlock of job {lead_id} waits for its payment; you can write once it is paid",
-            extra={"order_id": row["order_id"]},
-        )
-    if row["status"] != "contacted":
-        raise Conflict(f"you are not in contact about job {lead_id} any more")
-    lead = await jobs.lead_row(lead_id)
-    assert lead is not None
-    if lead["status"] != "open":
-        raise LeadNotOpen(
-            f"job {lead_id} is {lead['status']}: the customer's invitation ended before you replied "
-            "(you were not charged)",
-            extra={"status": lead["status"]},
-        )
-    runtime = uow.runtime
-    claimed = (
-        await Unlock.update({Unlock.status: "awaiting_payment", Unlock.updated_at: uow.now})
-        .where((Unlock.id == row["id"]) & (Unlock.status == "contacted"))
-        .returning(Unlock.id)
-    )
-    if not claimed:  # a concurrent reply or unlock charged it
-        return
-    await _make_charge(runtime, uow, {**lead, "price": row["price"]}, row["id"], sender, "balance")
-
-
-async def _no_free_reply(sender: MemberOut, other_id: int) -> None:
-    """A business a customer wrote to first does not answer them in direct messages before
-    it has replied (and paid) in the lead's conversation."""
-    pending = (
-        await Unlock.select(Unlock.lead_id, Unlock.conversation_id)
-        .where(
-            (Unlock.business_id == sender.id)
-            & (Unlock.customer_id == other_id)
-            & (Unlock.origin == "customer")
-            & Unlock.status.is_in(["contacted", "awaiting_payment"])
-        )
-        .order_by(Unlock.id)
-        .first()
-    )
-    if pending is None:
-        return
-    raise ReplyPending(
-        f"this customer wrote to you about job {pending['lead_id']}: reply in conversation "
-        f"{pending['conversation_id']} (your reply there is charged the lead price); then you may "
-        "also write to them directly",
-        extra={"lead_id": pending["lead_id"], "conversation_id": pending["conversation_id"]},
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -580,7 +362,7 @@ async def to_unlock(runtime: Runtime, row: dict[str, Any], *, payment: Any = Non
 
 
 async def unlock_of(runtime: Runtime, lead_id: int, business_id: int) -> LeadUnlockOut | None:
-    row = await _pair(lead_id, business_id)
+    row = await pair_row(lead_id, business_id)
     return await to_unlock(runtime, row) if row else None
 
 
