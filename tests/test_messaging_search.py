@@ -166,10 +166,10 @@ async def test_filters_keep_pages(client, runtime, make_member):
         ({"counterpart": "-1", "kind": "?", "q": "a"}, {"counterpart", "kind", "q"}),
     ],
 )
-async def test_bad_filters_are_400(client, make_member, problem, params, fields):
+async def test_bad_filters_are_422(client, make_member, problem, params, fields):
     me = await make_member()
     response = await client.get("/conversations", params=params, headers=me.headers)
-    body = problem(response, 400, "bad_request", fields=fields)
+    body = problem(response, 422, "validation_error", fields=fields)
     assert all(e["source"] == "query" for e in body["errors"])
 
 
@@ -177,5 +177,5 @@ async def test_yourself_is_not_a_counterpart(client, make_member, problem):
     me, other = await make_member(), await make_member()
     await start(client, me, member_id=other.id, body="hi")
     response = await client.get("/conversations", params={"counterpart": me.id}, headers=me.headers)
-    problem(response, 400, "bad_request", fields={"counterpart"})
+    problem(response, 422, "validation_error", fields={"counterpart"})
     assert (await client.get("/conversations", params={"kind": "direct"})).status_code == 401

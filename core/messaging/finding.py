@@ -2,7 +2,7 @@
 
 Each filter narrows the caller's own conversations (those they take part in), so a
 search never reaches another member's.  The filters combine (all must hold) and keep the
-list's keyset pagination.  Bad input is a 400 naming the query parameter.
+list's keyset pagination.  Bad input is a 422 naming the query parameter.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from piccolo.columns.combination import WhereRaw
 
-from agorakit.errors import AgorakitError, FieldError
+from agorakit.errors import FieldError, ValidationFailed
 from agorakit.messaging.conversations import MAX_KEY
 from agorakit.messaging.tables import Conversation
 from agorakit.messaging.tables import ConversationParticipant as Participant
@@ -48,9 +48,8 @@ class ConversationFilters(msgspec.Struct, frozen=True, kw_only=True):
     q: str | None = None
 
 
-def _bad(errors: list[FieldError]) -> AgorakitError:
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
-    return AgorakitError(detail, errors=errors)
+def _bad(errors: list[FieldError]) -> ValidationFailed:
+    return ValidationFailed(errors)
 
 
 def _row_id(name: str, value: str, what: str, errors: list[FieldError]) -> int | None:
@@ -72,7 +71,7 @@ def parse_filters(
     unread: str | None = None,
     q: str | None = None,
 ) -> ConversationFilters:
-    """The filters from the query's text values; a 400 naming every bad one."""
+    """The filters from the query's text values; a 422 naming every bad one."""
     errors: list[FieldError] = []
     member = None if counterpart is None else _row_id("counterpart", counterpart, "a member id", errors)
     if member is not None and member == viewer_id:
