@@ -144,13 +144,13 @@ async def unlock_lead(
     if idempotency_key is not None and (first := await _by_key(business.id, idempotency_key)) is not None:
         if first["lead_id"] != lead_id:
             raise Conflict("this Idempotency-Key was used to unlock another lead")
-        return await to_unlock(runtime, first, payment=await _payment(runtime, first, business)), True
+        return await to_unlock(runtime, first), True
     lead = await jobs.lead_row(lead_id)
     if lead is None:
         raise NotFound(f"there is no job {lead_id}")
     existing = await pair_row(lead_id, business.id)
     if existing is not None and existing["status"] in ("charged", "awaiting_payment"):
-        return await to_unlock(runtime, existing, payment=await _payment(runtime, existing, business)), True
+        return await to_unlock(runtime, existing), True
     if existing is None or existing["status"] == "cancelled":
         reason = await profiles.matches(lead, business.id)
         if lead["status"] != "open":
@@ -174,10 +174,10 @@ async def unlock_lead(
     except _Replay:
         row = await pair_row(lead_id, business.id)
         assert row is not None  # a concurrent request made it
-        return await to_unlock(runtime, row, payment=await _payment(runtime, row, business)), True
+        return await to_unlock(runtime, row), True
     except Exception as exc:
         if is_unique_violation(exc) and (row := await pair_row(lead_id, business.id)) is not None:
-            return await to_unlock(runtime, row, payment=await _payment(runtime, row, business)), True
+            return await to_unlock(runtime, row), True
         raise
     row = await pair_row(lead_id, business.id)
     assert row is not None  # committed above
@@ -250,12 +250,6 @@ async def _claim(
     if not await take_place(lead["id"]):
         raise await no_place(lead["id"])
     return unlock_id
-
-
-async def _payment(runtime: Runtime, row: dict[str, Any], business: MemberOut) -> Any:
-    """What a replay shows of the payment: nothing (the order's payments are at
-    ``GET /payments``; the first response carried it)."""
-    return None
 
 
 # --------------------------------------------------------------------------------------
