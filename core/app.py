@@ -7,7 +7,6 @@ manager.  Nothing here knows which marketplace models a site enables.
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
 
@@ -39,6 +38,36 @@ def provide_runtime(state: State) -> Runtime:
     return state.runtime
 
 
+# The app reaches its runtime through ``app.state.runtime`` only (the dependency above,
+# the lifespan hooks below, the test clock's middleware): whoever holds the app can put
+# another runtime there, as the test fixtures do to serve each test's runtime from one
+# app built per site configuration.
+
+
+async def _start_database(app: Litestar) -> None:
+    await app.state.runtime.db.start()
+
+
+async def _register_process(app: Litestar) -> None:
+    await app.state.runtime.start_process("app")
+
+
+async def _start_background_delivery(app: Litestar) -> None:
+    await app.state.runtime.start_background_delivery()
+
+
+async def _stop_background_delivery(app: Litestar) -> None:
+    await app.state.runtime.stop_background_delivery()
+
+
+async def _deregister_process(app: Litestar) -> None:
+    await app.state.runtime.stop_process()
+
+
+async def _close_database(app: Litestar) -> None:
+    await app.state.runtime.db.close()
+
+
 class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
     """Collects the app's parts from the plugin manager, and documents each route's
     security requirement and error responses as the app registers it."""
@@ -67,8 +96,8 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
         if settings.dev.test_clock:  # read the shared clock per request, and say so on every answer
             from agorakit.testclock.http import test_clock_header, test_clock_middleware
 
-            app_config.middleware.append(test_clock_middleware(runtime))
-            app_config.before_send.append(test_clock_header(runtime))
+            app_config.middleware.append(test_clock_middleware)
+            app_config.before_send.append(test_clock_header)
         app_config.before_request = refuse_nul_characters
         app_config.request_max_body_size = settings.http.max_body_bytes
         if settings.http.cors_origins:
@@ -91,16 +120,8 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
         self.jwt_auth = jwt_auth
 
         app_config.state.update({"runtime": runtime, "jwt_auth": jwt_auth})
-        app_config.on_startup.extend(
-            [
-                runtime.db.start,
-                functools.partial(runtime.start_process, "app"),
-                runtime.start_background_delivery,
-            ]
-        )
-        app_config.on_shutdown.extend(
-            [runtime.stop_background_delivery, runtime.stop_process, runtime.db.close]
-        )
+        app_config.on_startup.extend([_start_database, _register_process, _start_background_delivery])
+        app_config.on_shutdown.extend([_stop_background_delivery, _deregister_process, _close_database])
         return app_config
 
 

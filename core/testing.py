@@ -26,8 +26,10 @@ Fixtures:
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -146,19 +148,106 @@ def extra_plugins() -> list[tuple[str, object]]:
     return []
 
 
+#: a configuration (canonical JSON) and the extra plugins (names and object ids)
+_Key = tuple[str, tuple[tuple[str, int], ...]]
+
+#: The config sections that make no difference to a plugin manager: sites that differ
+#: only there (a test's own attachments folder, the database) share one.
+_NOT_IN_PLUGIN_MANAGER = ("attachments", "database")
+#: The config sections the app is built from (``AgorakitInit.on_app_init`` reads nothing
+#: else): sites that agree on these and on their plugins share one app, which serves
+#: each test's runtime in turn.
+_APP_SECTIONS = ("site", "http", "dev", "auth")
+#: Plugin managers and apps by configuration, each with the extra plugins, kept alive
+#: while their ids are in its key: the worker process's last few (the least recent go).
+_PLUGIN_MANAGERS: OrderedDict[_Key, tuple[Any, list[tuple[str, object]]]] = OrderedDict()
+_APPS: OrderedDict[_Key, tuple[Any, list[tuple[str, object]]]] = OrderedDict()
+_PLUGIN_MANAGERS_KEPT = 16
+_APPS_KEPT = 6
+
+
+@dataclass
+class _Site:
+    """The settings and plugin manager ``site_settings`` made for a test, its extra
+    plugins, and the key of the app it shares (None: it gets an app of its own)."""
+
+    settings: Any
+    pm: Any
+    plugins: list[tuple[str, object]]
+    app_key: _Key | None
+
+
+_SITE = pytest.StashKey[_Site]()
+
+
+def _cache_key(data: dict[str, Any], extra_plugins: list[tuple[str, object]]) -> _Key | None:
+    """The cache key of (part of) a configuration, or None when it cannot be shared
+    (values JSON cannot write down).  Extra plugins count by identity: objects a test
+    makes for itself miss the cache, objects made once (a module, a module-level
+    instance) share it."""
+    try:
+        text = json.dumps(data, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    return text, tuple((name, id(plugin)) for name, plugin in extra_plugins)
+
+
+def _cached(
+    cache: OrderedDict[_Key, tuple[Any, list[tuple[str, object]]]],
+    kept: int,
+    key: _Key | None,
+    extra_plugins: list[tuple[str, object]],
+    build: Any,
+) -> Any:
+    """``build()``, or what it built before for ``key`` (least recently used ones go)."""
+    if key is None:
+        return build()
+    entry = cache.get(key)
+    if entry is not None:
+        cache.move_to_end(key)
+        return entry[0]
+    value = build()
+    cache[key] = (value, list(extra_plugins))
+    while len(cache) > kept:
+        cache.popitem(last=False)
+    return value
+
+
 @pytest.fixture
-def site_settings(database_url: str, site_config: dict[str, Any], extra_plugins):
+def site_settings(
+    request: pytest.FixtureRequest, database_url: str, site_config: dict[str, Any], extra_plugins
+):
     from agorakit.hooks import get_plugin_manager
     from agorakit.settings import settings_from_dict
 
     data = deep_merge(deep_merge(TEST_DEFAULTS, {"database": {"url": database_url}}), site_config)
     enabled = data.get("site", {}).get("plugins", [])
-    pm = get_plugin_manager(enabled, extra=extra_plugins, source="test settings")
-    return settings_from_dict(data, source="test settings", environ={}, pm=pm)
+    pm_data = {name: value for name, value in data.items() if name not in _NOT_IN_PLUGIN_MANAGER}
+    pm = _cached(
+        _PLUGIN_MANAGERS,
+        _PLUGIN_MANAGERS_KEPT,
+        _cache_key(pm_data, extra_plugins),
+        extra_plugins,
+        lambda: get_plugin_manager(enabled, extra=extra_plugins, source="test settings"),
+    )
+    settings = settings_from_dict(data, source="test settings", environ={}, pm=pm)
+    app_key = _cache_key({name: data.get(name) for name in _APP_SECTIONS}, extra_plugins)
+    request.node.stash[_SITE] = _Site(settings, pm, list(extra_plugins), app_key)
+    return settings
+
+
+def _site_of(request: pytest.FixtureRequest, settings: Any) -> _Site | None:
+    """What ``site_settings`` made for this test (None when a test overrides that fixture
+    with settings of its own)."""
+    site = request.node.stash.get(_SITE, None)
+    return site if site is not None and site.settings is settings else None
 
 
 @pytest.fixture
-def plugin_manager(site_settings, extra_plugins):
+def plugin_manager(request: pytest.FixtureRequest, site_settings, extra_plugins):
+    site = _site_of(request, site_settings)
+    if site is not None:
+        return site.pm
     from agorakit.hooks import get_plugin_manager
 
     return get_plugin_manager(site_settings.site.plugins, extra=extra_plugins, source="test settings")
@@ -208,10 +297,18 @@ async def empty_tables(runtime: Runtime) -> None:
 
 
 @pytest.fixture
-def app(runtime):
+def app(request: pytest.FixtureRequest, runtime):
+    """The site's app serving this test's runtime.  One app is built per worker process
+    and site configuration (see :data:`_APP_SECTIONS`) and serves each test's runtime in
+    turn, through ``app.state.runtime``."""
     from agorakit.app import app_for_runtime
 
-    return app_for_runtime(runtime)
+    site = _site_of(request, runtime.settings)
+    if site is None or runtime.pm is not site.pm:
+        return app_for_runtime(runtime)  # a test's own settings or plugin manager
+    shared = _cached(_APPS, _APPS_KEPT, site.app_key, site.plugins, lambda: app_for_runtime(runtime))
+    shared.state.runtime = runtime
+    return shared
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@
 - Every response carries ``X-Agorakit-Test-Clock: <the site's time, ISO 8601 in UTC>``, so
   nobody mistakes the site for a production one (also the answers the router gives
   before any middleware runs: 404, 405).
+
+Both read the runtime the app serves (``app.state.runtime``) at request time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,25 +23,23 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 HEADER = b"x-agorakit-test-clock"
 
 
-def test_clock_middleware(runtime: Runtime) -> Callable[[ASGIApp], ASGIApp]:
-    def factory(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http":
-                await refresh(runtime)
-            await app(scope, receive, send)
-
-        return middleware
-
-    return factory
+def _runtime(scope: Scope) -> Runtime:
+    return scope["litestar_app"].state.runtime
 
 
-def test_clock_header(runtime: Runtime) -> Callable[[Message, Scope], Awaitable[None]]:
-    async def add_header(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start":
-            return
-        headers = message.get("headers")
-        if not isinstance(headers, list):
-            headers = message["headers"] = list(headers or ())  # type: ignore[typeddict-unknown-key]
-        headers.append((HEADER, runtime.clock.now().isoformat().replace("+00:00", "Z").encode()))
+def test_clock_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await refresh(_runtime(scope))
+        await app(scope, receive, send)
 
-    return add_header
+    return middleware
+
+
+async def test_clock_header(message: Message, scope: Scope) -> None:
+    if message["type"] != "http.response.start":
+        return
+    headers = message.get("headers")
+    if not isinstance(headers, list):
+        headers = message["headers"] = list(headers or ())  # type: ignore[typeddict-unknown-key]
+    headers.append((HEADER, _runtime(scope).clock.now().isoformat().replace("+00:00", "Z").encode()))
