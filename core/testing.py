@@ -155,8 +155,8 @@ _Key = tuple[str, tuple[tuple[str, int], ...]]
 #: only there (a test's own attachments folder, the database) share one.
 _NOT_IN_PLUGIN_MANAGER = ("attachments", "database")
 #: The config sections the app is built from (``AgorakitInit.on_app_init`` reads nothing
-#: else): sites that agree on these and on their plugins share one app, which serves
-#: each test's runtime in turn.
+#: else): sites that agree on these, on their plugins and on their extra plugins' routes
+#: share one app, which serves each test's runtime in turn.
 _APP_SECTIONS = ("site", "http", "dev", "auth")
 #: Plugin managers and apps by configuration, each with the extra plugins, kept alive
 #: while their ids are in its key: the worker process's last few (the least recent go).
@@ -169,7 +169,8 @@ _APPS_KEPT = 6
 @dataclass
 class _Site:
     """The settings and plugin manager ``site_settings`` made for a test, its extra
-    plugins, and the key of the app it shares (None: it gets an app of its own)."""
+    plugins that have routes, and the key of the app it shares (None: it gets an app of
+    its own)."""
 
     settings: Any
     pm: Any
@@ -217,7 +218,7 @@ def _cached(
 def site_settings(
     request: pytest.FixtureRequest, database_url: str, site_config: dict[str, Any], extra_plugins
 ):
-    from agorakit.hooks import get_plugin_manager
+    from agorakit.hooks import get_plugin_manager, hooks_of
     from agorakit.settings import settings_from_dict
 
     data = deep_merge(deep_merge(TEST_DEFAULTS, {"database": {"url": database_url}}), site_config)
@@ -231,8 +232,10 @@ def site_settings(
         lambda: get_plugin_manager(enabled, extra=extra_plugins, source="test settings"),
     )
     settings = settings_from_dict(data, source="test settings", environ={}, pm=pm)
-    app_key = _cache_key({name: data.get(name) for name in _APP_SECTIONS}, extra_plugins)
-    request.node.stash[_SITE] = _Site(settings, pm, list(extra_plugins), app_key)
+    # the app has no other part of the extra plugins than their routes
+    routes = [(name, plugin) for name, plugin in extra_plugins if "agorakit_routes" in hooks_of(pm, name)]
+    app_key = _cache_key({name: data.get(name) for name in _APP_SECTIONS}, routes)
+    request.node.stash[_SITE] = _Site(settings, pm, routes, app_key)
     return settings
 
 
