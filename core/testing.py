@@ -256,6 +256,11 @@ def plugin_manager(request: pytest.FixtureRequest, site_settings, extra_plugins)
     return get_plugin_manager(site_settings.site.plugins, extra=extra_plugins, source="test settings")
 
 
+#: The databases (by URL) this worker process has migrated, with which apps: tests empty
+#: the tables afterwards and never drop them, so a database is migrated once per site.
+_MIGRATED: set[tuple[str, tuple[str, ...]]] = set()
+
+
 @pytest.fixture
 async def runtime(site_settings, plugin_manager, clock) -> AsyncIterator[Any]:
     """A migrated runtime with its database open; every table is emptied afterwards."""
@@ -265,7 +270,10 @@ async def runtime(site_settings, plugin_manager, clock) -> AsyncIterator[Any]:
     rt = Runtime(site_settings, pm=plugin_manager, clock=clock)
     await rt.db.start()
     try:
-        await migrate(rt.db, rt.apps)
+        migrated = (site_settings.database.url, tuple(app.app_name for app in rt.apps))
+        if migrated not in _MIGRATED:
+            await migrate(rt.db, rt.apps)
+            _MIGRATED.add(migrated)
         yield rt
     finally:
         try:
