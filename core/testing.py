@@ -21,6 +21,19 @@ Fixtures:
 - ``site_settings``, ``runtime``, ``app``, ``client``: the site, migrated, with empty tables.
 - ``make_member``: ``await make_member(role="member", **fields)`` → :class:`MemberLogin`
   with ``.member``, ``.token``, ``.headers`` and ``.password``.
+
+Each test has a runtime of its own (a fresh clock, empty tables), but building the app
+is most of a test's set-up, so a test process builds one per site configuration and
+serves each test's runtime from it: the app reaches its runtime through
+``app.state.runtime`` only (dependency injection, the lifespan hooks, the test clock's
+middleware), which the ``app`` fixture points at the test's runtime.  A plugin's routes
+therefore take the runtime as a dependency and never keep one.  Tests share an app when
+they agree on the ``[site]``, ``[http]``, ``[dev]`` and ``[auth]`` settings and on the
+plugins with routes, and a plugin manager when their settings differ at most in
+``[attachments]`` and ``[database]`` and they have the same plugins.  The objects in
+``extra_plugins`` count by identity: one a test makes for itself gets it a plugin manager
+of its own, and an app of its own when it has routes.  Each test database is migrated
+once per test process.
 """
 
 from __future__ import annotations

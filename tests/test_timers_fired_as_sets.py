@@ -136,7 +136,9 @@ def extra_plugins(plugin):
 def site_config():
     # One batch at a time: two at once (PostgreSQL's default) would split a sweep's timers
     # between them as their claims race, and the rows compared below would interleave.
-    return {"worker": {"timer_concurrency": 1}}
+    # No batch cut short by its time budget either: on a busy machine the one-by-one run
+    # would be cut at other timers than the run in sets.
+    return {"worker": {"timer_concurrency": 1, "batch_seconds": 10}}
 
 
 def fire_in_sets(runtime, on: bool) -> None:
