@@ -32,6 +32,22 @@ def problem():
     return assert_problem
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n``: work stealing rather than xdist's one-test-at-a-time default.
+
+    Each worker starts on one contiguous half of the suite (the SQLite runs, then the
+    PostgreSQL runs and the tests without a database), so it goes through one site
+    configuration after another and builds each one's app once; a worker that runs out
+    takes over half of what another has left.  ``--dist loadfile`` and the other named
+    modes keep theirs."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import WorkStealingScheduling
+
+    return WorkStealingScheduling(config, log)
+
+
 __all__ = ["AgorakitError", "assert_problem"]
 
 
