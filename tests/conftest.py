@@ -32,7 +32,7 @@ def problem():
     return assert_problem
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: also without xdist (-p no:xdist)
 def pytest_xdist_make_scheduler(config, log):
     """``-n``: work stealing rather than xdist's one-test-at-a-time default.
 
