@@ -9,11 +9,13 @@ separated part) unless the template fills ``html`` itself.
 
 Subject and text are rendered without escaping (they are plain text); the HTML block by a
 second environment with autoescaping, over the same folders.  Both are built once per
-runtime (:func:`renderer`).
+process and set of folders (:func:`renderer`).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,8 +207,17 @@ def template_folders(runtime: Runtime) -> list[Path]:
 
 
 def renderer(runtime: Runtime) -> Renderer:
-    """The runtime's renderer, built on first use."""
+    """The runtime's renderer, found on first use."""
     found = getattr(runtime, "_notifications_renderer", None)
     if found is None:
-        found = runtime._notifications_renderer = Renderer(template_folders(runtime))
+        folders = tuple(template_folders(runtime))
+        found = runtime._notifications_renderer = _renderer_of(folders, os.getcwd())
     return found
+
+
+@functools.lru_cache(maxsize=8)
+def _renderer_of(folders: tuple[Path, ...], cwd: str) -> Renderer:
+    """One renderer per set of folders in a process (``cwd``: what a relative one names):
+    runtimes over the same folders (the tests', a command's next to the app's) share its
+    loaded and compiled templates."""
+    return Renderer(list(folders))
