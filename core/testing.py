@@ -296,28 +296,63 @@ async def runtime(site_settings, plugin_manager, clock) -> AsyncIterator[Any]:
 
 
 async def empty_tables(runtime: Runtime) -> None:
+    """Empty every table of the runtime's apps and start their ids again from 1."""
     tables = [t for app in runtime.apps for t in app.table_classes]
     if not tables:
         return
     if runtime.db.is_postgres:
-        # TRUNCATE costs per table (new files, locks): only the tables the test wrote to,
-        # those with rows or with an id sequence that has moved, which it also resets.
-        all_names = [t._meta.tablename for t in tables]
-        probe = " UNION ALL ".join(
-            f"SELECT '{name}' AS name WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in all_names
-        )
-        rows = await runtime.db.engine.run_ddl(
-            f"{probe} UNION ALL SELECT left(sequencename, -7) FROM pg_sequences "
-            "WHERE schemaname = current_schema() AND last_value IS NOT NULL AND sequencename LIKE '%\\_id\\_seq'"
-        )
-        touched = sorted({row["name"] for row in rows or []} & set(all_names))
-        if touched:
-            names = ", ".join(f'"{name}"' for name in touched)
-            await runtime.db.engine.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await _empty_postgres_tables(runtime, [t._meta.tablename for t in tables])
         return
     async with runtime.db.transaction():
         for table in reversed(tables):
             await runtime.db.engine.run_ddl(f'DELETE FROM "{table._meta.tablename}"')
+
+
+#: Whether the role of each PostgreSQL test database (by URL) is a superuser.
+_SUPERUSER: dict[str, bool] = {}
+
+
+async def _empty_postgres_tables(runtime: Runtime, names: list[str]) -> None:
+    """Only the tables the test wrote to: those with rows or with an id sequence that has
+    moved (which starts again from 1).
+
+    TRUNCATE costs about 7 ms a table (new files for the table and each index).  A
+    superuser deletes the rows instead, with the triggers (the ledger's append-only rule)
+    and foreign keys off for the transaction, and VACUUM gives the emptied files back, so
+    the next test finds each table as TRUNCATE leaves it (rows in insertion order, no dead
+    ones): a fifth of the time.  Another role truncates."""
+    engine = runtime.db.engine
+    probe = " UNION ALL ".join(
+        f"SELECT '{name}' AS name, '' AS sequence WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in names
+    )
+    rows = await engine.run_ddl(
+        f"{probe} UNION ALL SELECT left(sequencename, -7), sequencename FROM pg_sequences "
+        "WHERE schemaname = current_schema() AND last_value IS NOT NULL AND sequencename LIKE '%\\_id\\_seq'"
+    )
+    known = set(names)
+    found = [row for row in rows or [] if row["name"] in known]
+    touched = sorted({row["name"] for row in found})
+    if not touched:
+        return
+    listed = ", ".join(f'"{name}"' for name in touched)
+    url = runtime.db.url
+    if url not in _SUPERUSER:
+        [row] = await engine.run_ddl("SELECT current_setting('is_superuser') = 'on' AS superuser")
+        _SUPERUSER[url] = bool(row["superuser"])
+    if not _SUPERUSER[url]:
+        await engine.run_ddl(f"TRUNCATE {listed} RESTART IDENTITY CASCADE")
+        return
+    filled = sorted({row["name"] for row in found if not row["sequence"]})
+    deletes = ", ".join(f'"d{n}" AS (DELETE FROM "{name}")' for n, name in enumerate(filled))
+    sequences = ", ".join(sorted({f"'\"{row['sequence']}\"'" for row in found if row["sequence"]}))
+    async with runtime.db.transaction():
+        await engine.run_ddl("SET LOCAL session_replication_role = replica")
+        await engine.run_ddl(  # one statement: the deletes run whatever the select reads
+            (f"WITH {deletes} " if deletes else "")
+            + f"SELECT setval(s::regclass, 1, false) FROM unnest(ARRAY[{sequences}]::text[]) AS s"
+        )
+    if engine.current_transaction.get() is None:  # VACUUM runs outside a transaction only
+        await engine.run_ddl(f"VACUUM (PROCESS_TOAST FALSE) {listed}")
 
 
 @pytest.fixture

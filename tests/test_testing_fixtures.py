@@ -8,7 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from agorakit.accounts.tables import Member
 from agorakit.events.processes import ServerProcess
+from agorakit.money import ledger
+from agorakit.money.tables import LedgerEntry, LedgerTransaction
+from agorakit.testing import empty_tables
 
 pytest_plugins = ["pytester"]
 
@@ -36,6 +40,32 @@ async def test_the_lifespan_starts_and_stops_the_runtime_in_its_state(app, runti
     assert runtime.process is None
     await runtime.db.start()  # the lifespan closed it; the fixture empties the tables
     assert await ServerProcess.count() == 0
+
+
+async def fund(runtime, member_id: int, cents: int) -> None:
+    async with runtime.unit_of_work() as uow:
+        await ledger.post(
+            uow,
+            key=f"test-credit:{member_id}",
+            kind="test_funding",
+            description="test",
+            lines=ledger.move(ledger.external("test"), ledger.credit(member_id), cents, "USD"),
+        )
+
+
+async def test_emptied_tables_hold_nothing_and_count_ids_from_one(runtime, make_member):
+    """Also the append-only ledger, which refuses to delete a row."""
+    for _ in range(3):
+        await fund(runtime, (await make_member()).id, 500)
+    assert await LedgerEntry.count() == 6
+    await empty_tables(runtime)
+    assert [await table.count() for table in (Member, LedgerTransaction, LedgerEntry)] == [0, 0, 0]
+    member = await make_member()
+    await fund(runtime, member.id, 700)
+    assert member.id == 1
+    assert await LedgerTransaction.select(LedgerTransaction.id) == [{"id": 1}]
+    assert [row["id"] for row in await LedgerEntry.select(LedgerEntry.id)] == [1, 2]
+    assert await ledger.balance_of(ledger.credit(member.id), "USD") == 700
 
 
 INNER = """
