@@ -337,8 +337,8 @@ async def _empty_postgres_tables(runtime: Runtime, names: list[str]) -> None:
     listed = ", ".join(f'"{name}"' for name in touched)
     url = runtime.db.url
     if url not in _SUPERUSER:
-        [row] = await engine.run_ddl("SELECT current_setting('is_superuser') = 'on' AS superuser")
-        _SUPERUSER[url] = bool(row["superuser"])
+        found_role = await engine.run_ddl("SELECT current_setting('is_superuser') = 'on' AS superuser")
+        _SUPERUSER[url] = bool(found_role and found_role[0]["superuser"])
     if not _SUPERUSER[url]:
         await engine.run_ddl(f"TRUNCATE {listed} RESTART IDENTITY CASCADE")
         return
