@@ -176,6 +176,10 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Server:
+        return self.launch().wait_ready()
+
+    def launch(self) -> Server:
+        """Start the process (:meth:`wait_ready` waits until it answers)."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(AGORAKIT), "run", "--port", str(self.port)],
@@ -184,6 +188,10 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        return self
+
+    def wait_ready(self) -> Server:
+        assert self.process is not None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -37,8 +37,10 @@ def running(clock_site: Site) -> Iterator[tuple[Server, Server, subprocess.Popen
         start_new_session=True,
     )
     try:
+        for server in servers:  # both start at once
+            server.launch()
         for server in servers:
-            server.start()
+            server.wait_ready()
         yield servers[0], servers[1], worker
     finally:
         for server in servers:
