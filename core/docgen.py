@@ -22,8 +22,9 @@ HEADER = """# Hook reference
 
 Generated from `core/hookspecs.py`, the hooks core areas define (`core/accounts/hookspecs.py`,
 `core/catalog/hookspecs.py`, `core/attachments/hookspecs.py`, `core/money/hookspecs.py`,
-`core/disputes/hookspecs.py`, `core/messaging/hookspecs.py`) and
-the worker's (`core/worker_hookspecs.py`) by `agorakit docs hooks`; do not edit by hand.
+`core/disputes/hookspecs.py`, `core/messaging/hookspecs.py`, `core/support/hookspecs.py`),
+the worker's (`core/worker_hookspecs.py`) and the testing kit's (`core/factories.py`) by
+`agorakit docs hooks`; do not edit by hand.
 Implement a hook with `@agorakit.hookimpl` on a function of the same name; see
 [writing a plugin](plugins.md).  Hooks are called with keyword arguments, and an
 implementation may accept any subset of the parameters.
@@ -32,7 +33,8 @@ implementation may accept any subset of the parameters.
 
 
 def hookspec_modules() -> list[types.ModuleType]:
-    """:mod:`agorakit.hookspecs`, then the modules of the hooks core areas and the worker define."""
+    """:mod:`agorakit.hookspecs`, then the modules of the hooks core areas, the worker and
+    the testing kit define."""
     return [hookspecs, *(importlib.import_module(name) for name in AREA_HOOKSPECS)]
 
 

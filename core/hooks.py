@@ -45,7 +45,7 @@ CORE_PLUGINS: tuple[str, ...] = (
 )
 
 #: Modules of the hooks core areas define for the layers above them (see
-#: ``docs/plugin-api.md``), and of the worker's hooks, added next to
+#: ``docs/plugin-api.md``), of the worker's hooks and of the testing kit's, added next to
 #: :mod:`agorakit.hookspecs`.
 AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.accounts.hookspecs",
@@ -56,6 +56,7 @@ AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.messaging.hookspecs",
     "agorakit.support.hookspecs",
     "agorakit.worker_hookspecs",
+    "agorakit.factories",
 )
 
 

@@ -100,3 +100,4 @@ def test_a_project_without_the_opt_in_gets_no_agorakit_fixtures(tmp_path):
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["agorakit.testing"]\n')
     opted_in = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, check=True)
     assert "make_member" in opted_in.stdout
+    assert "fund_member" in opted_in.stdout
