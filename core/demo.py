@@ -68,7 +68,7 @@ mailer = "log"
 
 [dev]
 # the site's time is a clock kept in the database: move it with `agorakit clock advance 3d`
-# (or POST /operator/clock/advance) to try what happens after days; see docs/testing.md
+# (or POST /operator/clock/advance) to try what happens after days; see docs/test-clock.md
 test_clock = true
 {sections}""",
         encoding="utf-8",

@@ -6,7 +6,7 @@ Each test runs on SQLite and PostgreSQL; amounts are exact, in cents.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -190,6 +190,19 @@ async def test_make_order_paid_is_in_progress_and_funds_the_buyer_exactly(
     assert await my_balance(client, buyer) == balance(in_escrow="50.00")
     assert await ledger.balance_of("external:test_funding", "USD") == -5000
     await books_are_sound(runtime)
+
+
+async def test_a_paid_order_can_be_cancelled_late_once_its_deadline_is_set_on_the_clock(
+    client, clock, make_order, make_member
+):
+    buyer = await make_member()
+    order = await make_order(buyer=buyer)
+    early = await client.post(f"/gigs/orders/{order['id']}/cancel", headers=buyer.headers)
+    assert early.json()["code"] == "guard_failed"
+    clock.set(datetime.fromisoformat(order["data"]["deadline"]))
+    late = await client.post(f"/gigs/orders/{order['id']}/cancel", headers=buyer.headers)
+    assert late.json()["state"] == "cancelled"
+    assert await my_balance(client, buyer) == balance(credit="25.00")
 
 
 async def test_make_order_completed_pays_the_seller(client, runtime, make_order, make_listing, make_member):
