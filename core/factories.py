@@ -107,6 +107,12 @@ class Kit(Protocol):
         """``{"amount": "12.50", "currency": <the site's>}`` for ``minor`` units."""
         ...
 
+    def fill_form(self, fields: list[dict[str, Any]]) -> dict[str, Any]:
+        """Answers to a category's detail form as the API shows it (``DetailFieldOut``
+        dicts): every required field, a choice's first choice, an integer's minimum (or
+        1), a short text."""
+        ...
+
 
 class FactoryError(AssertionError):
     """A route refused a step of a factory's flow; the message names the route and its

@@ -234,6 +234,19 @@ class TestKit:
 
         return {"amount": format_amount(minor, self.currency), "currency": self.currency}
 
+    def fill_form(self, fields: list[dict[str, Any]]) -> dict[str, Any]:
+        answers: dict[str, Any] = {}
+        for field in fields:
+            if not field.get("required", True):
+                continue
+            if field["type"] == "choice":
+                answers[field["name"]] = field["choices"][0]
+            elif field["type"] == "integer":
+                answers[field["name"]] = field["min"] if field.get("min") is not None else 1
+            else:
+                answers[field["name"]] = "A test answer"[: field.get("max_length") or None]
+        return answers
+
     def factories(self, kind: str) -> KindFactories:
         if self._factories is None:
             found: dict[str, KindFactories] = {}
