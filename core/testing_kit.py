@@ -138,10 +138,9 @@ def move_clock(runtime: Runtime, clock: FrozenClock, at: datetime) -> None:
     clock.set(at)
 
 
-class TestKit:
+class FactoryKit:
     """The :class:`agorakit.factories.Kit` the factories get (one per test)."""
 
-    __test__ = False  # not a test class
 
     def __init__(self, runtime: Runtime, client: Any, app: Any, make_member: Any, run_worker: Any) -> None:
         self.runtime, self.client, self.app = runtime, client, app
@@ -274,12 +273,12 @@ def _slugs(nodes: list[dict[str, Any]]) -> set[str]:
 
 
 @pytest.fixture
-def _kit(runtime, client, app, make_member, run_worker) -> TestKit:
-    return TestKit(runtime, client, app, make_member, run_worker)
+def _kit(runtime, client, app, make_member, run_worker) -> FactoryKit:
+    return FactoryKit(runtime, client, app, make_member, run_worker)
 
 
 @pytest.fixture
-def make_listing(_kit: TestKit):
+def make_listing(_kit: FactoryKit):
     """Factory: ``await make_listing(kind="gig", seller=None, **fields)`` → a published
     listing of the kind, as ``GET /listings/{id}`` shows it (plus what ordering it needs),
     made by the kind's plugin through its real routes (``agorakit_test_factories``)."""
@@ -293,7 +292,7 @@ def make_listing(_kit: TestKit):
 
 
 @pytest.fixture
-def make_order(_kit: TestKit):
+def make_order(_kit: FactoryKit):
     """Factory: ``await make_order(kind="gig", state="paid", buyer=None, seller=None,
     listing=None, **fields)`` → an order of the kind driven through its real flow to
     ``state`` (a state of its process; ``"paid"``: the state right after payment), as
