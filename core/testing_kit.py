@@ -141,7 +141,6 @@ def move_clock(runtime: Runtime, clock: FrozenClock, at: datetime) -> None:
 class FactoryKit:
     """The :class:`agorakit.factories.Kit` the factories get (one per test)."""
 
-
     def __init__(self, runtime: Runtime, client: Any, app: Any, make_member: Any, run_worker: Any) -> None:
         self.runtime, self.client, self.app = runtime, client, app
         self.currency: str = runtime.settings.site.currency
