@@ -12,6 +12,8 @@ from typing import Any
 
 import pycountry
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
 from .api import ApiError
 from .web import PREFIX, Shop, safe_next
@@ -27,16 +29,18 @@ class AccountPages(Controller):
     path = "/"
 
     @get("/sign-in", name="storefront_sign_in")
-    async def sign_in_form(self, shop: Shop, next: str = "") -> Any:
+    async def sign_in_form(self, shop: NamedDependency[Shop], next: FromQuery[str] = "") -> Any:
         return shop.render("sign_in.html", next=safe_next(next), email="", errors={}, problem=None)
 
     @post("/sign-in", name="storefront_sign_in_post")
-    async def sign_in(self, shop: Shop, request: Request[Any, Any, Any]) -> Any:
+    async def sign_in(self, shop: NamedDependency[Shop], request: Request[Any, Any, Any]) -> Any:
         form = await request.form()
         email = str(form.get("email") or "").strip()
         target = safe_next(str(form.get("next") or ""))
         try:
-            answer = await shop.api.post("/auth/login", {"email": email, "password": str(form.get("password") or "")})
+            answer = await shop.api.post(
+                "/auth/login", {"email": email, "password": str(form.get("password") or "")}
+            )
         except ApiError as exc:
             return shop.render(
                 "sign_in.html",
@@ -50,7 +54,7 @@ class AccountPages(Controller):
         return shop.redirect(target, flash=f"Welcome back, {answer['member']['display_name']}.")
 
     @get("/sign-up", name="storefront_sign_up")
-    async def sign_up_form(self, shop: Shop) -> Any:
+    async def sign_up_form(self, shop: NamedDependency[Shop]) -> Any:
         terms = await shop.api.get("/terms")
         values = {"email": "", "display_name": "", "country": ""}
         return shop.render(
@@ -58,7 +62,7 @@ class AccountPages(Controller):
         )
 
     @post("/sign-up", name="storefront_sign_up_post")
-    async def sign_up(self, shop: Shop, request: Request[Any, Any, Any]) -> Any:
+    async def sign_up(self, shop: NamedDependency[Shop], request: Request[Any, Any, Any]) -> Any:
         form = await request.form()
         terms = await shop.api.get("/terms")
         values = {
@@ -85,11 +89,15 @@ class AccountPages(Controller):
         except ApiError:
             # The site wants the address verified first, or it was registered already: the
             # API answers a registration the same way either way, and so does this page.
-            return shop.redirect(f"{PREFIX}/sign-in", flash=f"{registered['detail'][:1].upper()}{registered['detail'][1:]}.")
+            return shop.redirect(
+                f"{PREFIX}/sign-in", flash=f"{registered['detail'][:1].upper()}{registered['detail'][1:]}."
+            )
         shop.sign_in(answer["access_token"], answer["member"])
-        return shop.redirect(PREFIX, flash=f"Welcome, {answer['member']['display_name']}! Your account is ready.")
+        return shop.redirect(
+            PREFIX, flash=f"Welcome, {answer['member']['display_name']}! Your account is ready."
+        )
 
     @post("/sign-out", name="storefront_sign_out")
-    async def sign_out(self, shop: Shop) -> Any:
+    async def sign_out(self, shop: NamedDependency[Shop]) -> Any:
         shop.sign_out()
-        return shop.redirect(PREFIX, flash="You are signed out.")
+        return shop.redirect(PREFIX)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 
 from .api import ApiError
 from .web import PREFIX, Shop
@@ -47,21 +49,24 @@ class CatalogPages(Controller):
     path = "/"
 
     @get("/", name="storefront_home")
-    async def home(self, shop: Shop) -> Any:
+    async def home(self, shop: NamedDependency[Shop]) -> Any:
         categories = flatten(await shop.api.get("/categories"))
         page = await shop.api.get("/listings", kind="gig", sort="newest", limit=shop.settings.page_size)
         return shop.render(
-            "home.html", categories=categories, listings=page["items"], top=[c for c in categories if not c["depth"]]
+            "home.html",
+            categories=categories,
+            listings=page["items"],
+            top=[c for c in categories if not c["depth"]],
         )
 
     @get("/search", name="storefront_search")
     async def search(
         self,
-        shop: Shop,
-        q: str = "",
-        category: str = "",
-        sort: str = "",
-        cursor: str = "",
+        shop: NamedDependency[Shop],
+        q: FromQuery[str] = "",
+        category: FromQuery[str] = "",
+        sort: FromQuery[str] = "",
+        cursor: FromQuery[str] = "",
     ) -> Any:
         categories = flatten(await shop.api.get("/categories"))
         sort = sort if sort in SORTS else ("relevance" if q else "newest")
@@ -135,7 +140,9 @@ class CatalogPages(Controller):
         )
 
     @get("/gigs/{listing_id:int}", name="storefront_gig")
-    async def gig(self, shop: Shop, listing_id: int, request: Request[Any, Any, Any]) -> Any:
+    async def gig(
+        self, shop: NamedDependency[Shop], listing_id: FromPath[int], request: Request[Any, Any, Any]
+    ) -> Any:
         listing = await self._gig(shop, listing_id)
         errors: dict[str, str] = {}
         quantity = whole_number(request.query_params.get("quantity"), "quantity", errors)
@@ -145,7 +152,9 @@ class CatalogPages(Controller):
         )
 
     @post("/gigs/{listing_id:int}/order", name="storefront_order_gig")
-    async def order(self, shop: Shop, listing_id: int, request: Request[Any, Any, Any]) -> Any:
+    async def order(
+        self, shop: NamedDependency[Shop], listing_id: FromPath[int], request: Request[Any, Any, Any]
+    ) -> Any:
         """Place the order; with ``preview`` (the "Update price" button) only show the
         price of the chosen extras and quantity."""
         form = await request.form()

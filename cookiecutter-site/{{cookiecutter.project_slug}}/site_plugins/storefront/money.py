@@ -13,6 +13,8 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from .api import ApiError
 from .web import PREFIX, Shop
@@ -68,17 +70,19 @@ class MoneyPages(Controller):
         )
 
     @get("/", name="storefront_balance")
-    async def balance(self, shop: Shop) -> Any:
+    async def balance(self, shop: NamedDependency[Shop]) -> Any:
         return await self._page(shop)
 
     @post("/deposit", name="storefront_deposit")
-    async def deposit(self, shop: Shop, request: Request[Any, Any, Any]) -> Any:
+    async def deposit(self, shop: NamedDependency[Shop], request: Request[Any, Any, Any]) -> Any:
         form = await request.form()
         shop.require_member(f"{PREFIX}/balance")
         values = {"method": str(form.get("method") or ""), "amount": str(form.get("amount") or "").strip()}
         body = {"method": values["method"], "amount": {"amount": values["amount"], "currency": shop.currency}}
         try:
-            await shop.api.post("/payments", body, idempotency_key=str(form.get("idempotency_key") or "") or None)
+            await shop.api.post(
+                "/payments", body, idempotency_key=str(form.get("idempotency_key") or "") or None
+            )
         except ApiError as exc:
             if exc.status == 401:
                 raise
@@ -93,7 +97,7 @@ class MoneyPages(Controller):
         return shop.redirect(f"{PREFIX}/balance", flash="Payment started: see how to pay below.")
 
     @post("/withdrawals", name="storefront_withdraw")
-    async def withdraw(self, shop: Shop, request: Request[Any, Any, Any]) -> Any:
+    async def withdraw(self, shop: NamedDependency[Shop], request: Request[Any, Any, Any]) -> Any:
         form = await request.form()
         shop.require_member(f"{PREFIX}/balance")
         method = str(form.get("method") or "")
@@ -124,7 +128,7 @@ class MoneyPages(Controller):
         return shop.redirect(f"{PREFIX}/balance", flash="Withdrawal requested.")
 
     @post("/withdrawals/{withdrawal_id:int}/cancel", name="storefront_cancel_withdrawal")
-    async def cancel_withdrawal(self, shop: Shop, withdrawal_id: int) -> Any:
+    async def cancel_withdrawal(self, shop: NamedDependency[Shop], withdrawal_id: FromPath[int]) -> Any:
         shop.require_member(f"{PREFIX}/balance")
         try:
             await shop.api.post(f"/withdrawals/{withdrawal_id}/cancel")
@@ -132,4 +136,6 @@ class MoneyPages(Controller):
             if exc.status in (401, 404):
                 raise
             return await self._page(shop, status=exc.status, problem=exc.detail)
-        return shop.redirect(f"{PREFIX}/balance", flash="Withdrawal cancelled: the money is back in your balance.")
+        return shop.redirect(
+            f"{PREFIX}/balance", flash="Withdrawal cancelled: the money is back in your balance."
+        )

@@ -12,12 +12,14 @@ computes for the caller), ``GET /orders/{id}/proofs``, ``GET /orders/{id}/review
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 
 from agorakit.money import format_amount
 
@@ -60,7 +62,9 @@ class OrderPages(Controller):
     path = "/orders"
 
     @get("/", name="storefront_orders")
-    async def orders(self, shop: Shop, role: str = "buyer", cursor: str = "") -> Any:
+    async def orders(
+        self, shop: NamedDependency[Shop], role: FromQuery[str] = "buyer", cursor: FromQuery[str] = ""
+    ) -> Any:
         shop.require_member()
         role = role if role in ROLES else "buyer"
         page = await shop.api.get("/orders", role=role, cursor=cursor, limit=shop.settings.page_size)
@@ -134,7 +138,7 @@ class OrderPages(Controller):
         )
 
     @get("/{order_id:int}", name="storefront_order")
-    async def order(self, shop: Shop, order_id: int) -> Any:
+    async def order(self, shop: NamedDependency[Shop], order_id: FromPath[int]) -> Any:
         return await self._order_page(shop, order_id)
 
     async def _act(
@@ -166,37 +170,51 @@ class OrderPages(Controller):
         return shop.redirect(f"{PREFIX}/orders/{order_id}", flash=done)
 
     @post("/{order_id:int}/pay", name="storefront_pay")
-    async def pay(self, shop: Shop, order_id: int, request: Request[Any, Any, Any]) -> Any:
+    async def pay(
+        self, shop: NamedDependency[Shop], order_id: FromPath[int], request: Request[Any, Any, Any]
+    ) -> Any:
         form = await request.form()
         method = str(form.get("method") or "")
         key = str(form.get("idempotency_key") or "") or None
         call = partial(shop.api.post, f"/orders/{order_id}/payments", {"method": method}, idempotency_key=key)
-        done = "Paid: the seller has started." if method == "balance" else "Payment started: see how to pay below."
+        done = (
+            "Paid: the seller has started."
+            if method == "balance"
+            else "Payment started: see how to pay below."
+        )
         return await self._act(shop, order_id, call, done=done)
 
     @post("/{order_id:int}/payments/{payment_id:int}/cancel", name="storefront_cancel_payment")
-    async def cancel_payment(self, shop: Shop, order_id: int, payment_id: int) -> Any:
+    async def cancel_payment(
+        self, shop: NamedDependency[Shop], order_id: FromPath[int], payment_id: FromPath[int]
+    ) -> Any:
         call = partial(shop.api.post, f"/payments/{payment_id}/cancel")
         return await self._act(shop, order_id, call, done="Payment cancelled: you may pay another way.")
 
     @post("/{order_id:int}/deliver", name="storefront_deliver")
-    async def deliver(self, shop: Shop, order_id: int, request: Request[Any, Any, Any]) -> Any:
+    async def deliver(
+        self, shop: NamedDependency[Shop], order_id: FromPath[int], request: Request[Any, Any, Any]
+    ) -> Any:
         form = await request.form()
         message = str(form.get("message") or "")
-        call = partial(shop.api.post, f"/gigs/orders/{order_id}/delivery", {"message": message, "attachments": []})
+        call = partial(
+            shop.api.post, f"/gigs/orders/{order_id}/delivery", {"message": message, "attachments": []}
+        )
         return await self._act(
             shop, order_id, call, done="Delivered: the buyer has been told.", values={"message": message}
         )
 
     @post("/{order_id:int}/actions/{name:str}", name="storefront_order_action")
-    async def action(self, shop: Shop, order_id: int, name: str) -> Any:
+    async def action(self, shop: NamedDependency[Shop], order_id: FromPath[int], name: FromPath[str]) -> Any:
         if name not in ACTIONS:
             raise ApiError(404, {"code": "not_found", "detail": f"there is no action {name!r}"})
         call = partial(shop.api.post, f"/orders/{order_id}/transitions/{name}")
         return await self._act(shop, order_id, call, done=f"Done: {ACTIONS[name].lower()}.")
 
     @post("/{order_id:int}/messages", name="storefront_message")
-    async def message(self, shop: Shop, order_id: int, request: Request[Any, Any, Any]) -> Any:
+    async def message(
+        self, shop: NamedDependency[Shop], order_id: FromPath[int], request: Request[Any, Any, Any]
+    ) -> Any:
         form = await request.form()
         body = str(form.get("body") or "")
         shop.require_member(f"{PREFIX}/orders/{order_id}")
@@ -205,7 +223,9 @@ class OrderPages(Controller):
         return await self._act(shop, order_id, call, done="Message sent.", values={"body": body})
 
     @post("/{order_id:int}/review", name="storefront_review")
-    async def review(self, shop: Shop, order_id: int, request: Request[Any, Any, Any]) -> Any:
+    async def review(
+        self, shop: NamedDependency[Shop], order_id: FromPath[int], request: Request[Any, Any, Any]
+    ) -> Any:
         form = await request.form()
         text = str(form.get("text") or "")
         rating_text = str(form.get("rating") or "")
@@ -215,5 +235,7 @@ class OrderPages(Controller):
             return await self._order_page(
                 shop, order_id, status=422, errors={"rating": "choose 1 to 5 stars"}, values=values
             )
-        call = partial(shop.api.post, f"/orders/{order_id}/reviews", {"rating": int(rating_text), "text": text})
+        call = partial(
+            shop.api.post, f"/orders/{order_id}/reviews", {"rating": int(rating_text), "text": text}
+        )
         return await self._act(shop, order_id, call, done="Thank you for your review.", values=values)

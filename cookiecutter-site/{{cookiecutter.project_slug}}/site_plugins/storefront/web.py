@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar import MediaType, Request, Response
 from litestar.config.csrf import CSRFConfig
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.session.client_side import CookieBackendConfig
@@ -33,6 +34,7 @@ from litestar.template.base import csrf_token
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from agorakit.runtime import Runtime, runtime_of
+
 from .api import Api, ApiError
 
 NAME = "storefront"
@@ -47,9 +49,9 @@ log = logging.getLogger("agorakit.storefront")
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"agorakit storefront " + purpose).derive(
-        secret.encode()
-    )
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"agorakit storefront " + purpose
+    ).derive(secret.encode())
 
 
 def session_config(runtime: Runtime) -> CookieBackendConfig:
@@ -220,7 +222,7 @@ class Shop:
         return self.render("error.html", status=status, title=title, detail=detail)
 
 
-async def provide_shop(request: Request[Any, Any, Any], runtime: Runtime) -> Shop:
+async def provide_shop(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Shop:
     return Shop(request, runtime)
 
 
