@@ -125,10 +125,12 @@ class CatalogPages(Controller):
             errors = {**exc.field_errors(), **(errors or {})}
             status = 422 if status == 200 else status
         reviews = await shop.api.get(f"/listings/{listing_id}/reviews", limit=5)
+        names = {c["slug"]: c["name"] for c in flatten(await shop.api.get("/categories"))}
         return shop.render(
             "listing.html",
             status=status,
             listing=listing,
+            category_name=names.get(listing["category"], listing["category"]),
             quote=quote,
             chosen=chosen,
             quantity=quantity,
