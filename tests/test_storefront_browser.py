@@ -380,3 +380,27 @@ def test_buyer_orders_pays_seller_delivers_buyer_accepts(
     ]
     balance = site.call("GET", "/me/balance", seller_headers)["balances"][0]
     assert (balance["available"], balance["pending"]) == ("28.00", "0.00")
+
+
+def test_the_storefront_imports_only_the_declared_plugin_api() -> None:
+    """The starter is a plugin like any other: from agorakit it imports only what
+    ``docs/plugin-api.md`` declares (the contract ``make lint`` holds the shipped plugins
+    to, read from ``pyproject.toml``); everything else goes through the HTTP API."""
+    import ast
+    import tomllib
+
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    (declared,) = [c for c in contracts["contracts"] if c["type"] == "declared_api"]
+    allowed = set(declared["allowed"]) | set(declared["areas"])
+    plugin = REPO / "cookiecutter-site" / "{{cookiecutter.project_slug}}" / "site_plugins" / "storefront"
+    imported: dict[str, set[str]] = {}
+    for source in sorted(plugin.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                if name == "agorakit" or name.startswith("agorakit."):
+                    imported.setdefault(name, set()).add(source.name)
+    assert imported, "the storefront imports nothing from agorakit?"
+    assert {name: files for name, files in imported.items() if name not in allowed} == {}
