@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 
 import pytest
-import site_plugins.storefront as storefront
-from site_plugins.storefront.testing import Visitor
-
 from agorakit.hooks import get_plugin_manager
 from agorakit.settings import ConfigError, settings_from_dict
+
+import site_plugins.storefront as storefront
+from site_plugins.storefront.testing import Visitor
 
 SITE = {
     "site": {"name": "Test Bazaar", "currency": "USD", "plugins": ["gigs", "bank_transfer"]},

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 import site_plugins.storefront as storefront
 from site_plugins.storefront.testing import Visitor
 

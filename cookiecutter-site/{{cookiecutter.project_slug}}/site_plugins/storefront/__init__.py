@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from agorakit import hookimpl
+from agorakit.settings import SettingsSpec
 from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.static_files import create_static_files_router
-
-from agorakit import hookimpl
-from agorakit.settings import SettingsSpec
 
 from .account import AccountPages
 from .catalog import CatalogPages

@@ -17,11 +17,10 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from agorakit.money import format_amount
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
-
-from agorakit.money import format_amount
 
 from .api import ApiError
 from .web import PREFIX, Shop

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-
 from agorakit.settings import SettingsStruct
 
 #: ``#0f766e`` or ``#fff``: the CSS hex colours the stylesheet takes (no names, no alpha)

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import jinja2
+from agorakit.runtime import Runtime, runtime_of
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar import MediaType, Request, Response
@@ -32,8 +33,6 @@ from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.response import Redirect
 from litestar.template.base import csrf_token
 from litestar.types import ASGIApp, Receive, Scope, Send
-
-from agorakit.runtime import Runtime, runtime_of
 
 from .api import Api, ApiError
 
