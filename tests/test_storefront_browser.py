@@ -95,9 +95,12 @@ def storefront_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
         )
     )
     assert (project / "site_plugins" / "storefront" / "templates" / "order.html").is_file()
-    stale = [name for name in sys.modules if name == "site_plugins" or name.startswith("site_plugins.")]
-    for name in stale:
-        del sys.modules[name]
+
+    def forget_site_plugins() -> None:  # another rendered site's, before; this one's, after
+        for name in [n for n in sys.modules if n == "site_plugins" or n.startswith("site_plugins.")]:
+            del sys.modules[name]
+
+    forget_site_plugins()
     sys.path.insert(0, str(project))
     try:
         module = importlib.import_module("site_plugins.storefront")
@@ -105,6 +108,7 @@ def storefront_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
         yield module
     finally:
         sys.path.remove(str(project))
+        forget_site_plugins()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
