@@ -62,6 +62,8 @@ async def test_home_shows_the_site_name_colours_and_published_gigs(browser, make
     assert page.headers["content-type"].startswith("text/html")
     assert "<title>Home · Test Bazaar</title>" in page.text
     assert ":root { --primary: #123456; --accent: #abcdef; }" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'none'" in page.headers["content-security-policy"]
     assert "Made to order." in page.text
     assert f'href="/shop/gigs/{gig["id"]}">I will design a minimalist logo</a>' in page.text
     assert "From 25.00 USD" in text_of(page.text)

@@ -42,6 +42,16 @@ PREFIX = "/shop"
 STATIC_PREFIX = "/static/storefront"
 HERE = Path(__file__).parent
 SESSION_COOKIE = "storefront_session"
+#: Every page: its own stylesheet and the inline colours only, no scripts, forms sent
+#: only to the site, never shown in another site's frame.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
 CSRF_COOKIE = "storefront_csrf"
 
 log = logging.getLogger("agorakit.storefront")
@@ -215,7 +225,7 @@ class Shop:
             currency=self.currency,
             **context,
         )
-        return Response(content=page, media_type=MediaType.HTML, status_code=status)
+        return Response(content=page, media_type=MediaType.HTML, status_code=status, headers=PAGE_HEADERS)
 
     def error_page(self, status: int, title: str, detail: str) -> Response[str]:
         return self.render("error.html", status=status, title=title, detail=detail)
