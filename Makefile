@@ -21,13 +21,14 @@ demo: $(STAMP)  ## SQLite demo site with demo data, served on http://127.0.0.1:8
 
 # The storefront's browser test drives Debian's chromium through Playwright (never
 # `playwright install`: nothing is downloaded at run time).
-CHROMIUM ?= /usr/bin/chromium
+CHROMIUM := /usr/bin/chromium
 
 browser:  ## Debian's chromium for tests/test_storefront_browser.py (apt-get, as root)
 	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
-		echo "$(CHROMIUM) is missing: install Debian's chromium (sudo apt-get install -y chromium) or set CHROMIUM=/path/to/chromium"; \
-		exit 1; \
+		echo "$(CHROMIUM) is missing: install Debian's chromium (sudo apt-get install -y chromium);"; \
+		echo "until then tests/test_storefront_browser.py is skipped (in CI it fails)"; \
+		[ -z "$$CI" ]; exit; \
 	fi; \
 	echo "installing Debian's chromium (apt-get install -y chromium)"; \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \

@@ -45,7 +45,7 @@ from agorakit.testing import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("AGORAKIT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
