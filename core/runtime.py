@@ -287,3 +287,13 @@ def fail_on_domain_error() -> Iterator[None]:
             f"  {e.field}: {e.message}" for e in exc.errors if e.message not in exc.detail
         ]
         raise click.ClickException("\n".join(lines)) from None
+
+
+def runtime_of(scope: Any) -> Runtime:
+    """The runtime of the app serving an ASGI ``scope``.
+
+    Route handlers receive the runtime as a dependency; ASGI middleware a plugin adds to
+    its routes (sessions, CSRF) gets no dependencies, and reads it here, once, to build
+    what it needs from the site's settings.
+    """
+    return scope["litestar_app"].state["runtime"]
