@@ -24,6 +24,8 @@ from agorakit.settings import ConfigError
 log = logging.getLogger("agorakit.plugins")
 
 ENTRY_POINT_GROUP = "agorakit"
+#: The package of the plugins shipped with agorakit (their entry points' modules).
+SHIPPED_PACKAGE = "agorakit.plugins"
 
 #: Modules of the core's own plugins, always registered (in this order).
 CORE_PLUGINS: tuple[str, ...] = (
@@ -71,6 +73,16 @@ class PluginInfo(msgspec.Struct, frozen=True):
 def installed_plugins() -> dict[str, EntryPoint]:
     """Plugins installed in this environment, by entry point name."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def is_shipped(ep: EntryPoint) -> bool:
+    """Whether an installed plugin ships with agorakit (its module is under ``agorakit.plugins``)."""
+    return ep.module == SHIPPED_PACKAGE or ep.module.startswith(f"{SHIPPED_PACKAGE}.")
+
+
+def shipped_plugins() -> list[str]:
+    """The installed plugins that ship with agorakit, by name (third-party ones left out)."""
+    return sorted(name for name, ep in installed_plugins().items() if is_shipped(ep))
 
 
 def get_plugin_manager(

@@ -185,9 +185,9 @@ def test_hook_agorakit_demo_settings(sample_plugin, tmp_path):
     from agorakit.demo import write_demo_config
     from agorakit.settings import load_settings
 
-    path = write_demo_config(tmp_path / "demo")
+    path = write_demo_config(tmp_path / "demo", ["gigs", "sample"])
     written = tomllib.loads(path.read_text(encoding="utf-8"))
-    assert "sample" in written["site"]["plugins"]
+    assert written["site"]["plugins"] == ["gigs", "sample"]
     assert written["plugins"]["sample"] == {"greeting": 'hello from the "demo"', "repeat": 3}
     sample = load_settings(path).plugin("sample")
     assert (sample.greeting, sample.repeat) == ('hello from the "demo"', 3)
