@@ -83,7 +83,8 @@ payment_methods = [{", ".join(f'"{m}"' for m in pay_in)}]
 payout_methods = [{", ".join(f'"{m}"' for m in pay_out)}]
 
 [email]
-# the demo has no SMTP server: emails are written to the log (use "smtp" in production)
+# the demo has no SMTP server: emails are written to the log (a site that sets
+# smtp_host sends by SMTP)
 mailer = "log"
 
 [dev]

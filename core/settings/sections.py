@@ -232,12 +232,13 @@ class MessagingSection(SettingsStruct, frozen=True):
 
 class EmailSection(SettingsStruct, frozen=True):
     #: how email leaves, by mailer name (from agorakit_mailers): "smtp", or "log" (development:
-    #: the message is written to the log and counted as sent)
-    mailer: str = "smtp"
+    #: the message is written to the log and counted as sent); empty (the default): "smtp"
+    #: when ``smtp_host`` names a server, else "log"
+    mailer: str = ""
     #: the From address of every email
     from_address: str = "marketplace@example.com"
-    #: SMTP server host and port
-    smtp_host: str = "127.0.0.1"
+    #: SMTP server host and port; an empty host with ``mailer = "smtp"`` is 127.0.0.1
+    smtp_host: str = ""
     smtp_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 25
     #: SMTP login; leave empty for a server without authentication
     smtp_username: str = ""
@@ -254,6 +255,14 @@ class EmailSection(SettingsStruct, frozen=True):
     retry_max_seconds: PositiveInt = 3600
     #: a folder of templates that override the shipped ones (same relative names); empty = none
     templates_dir: str = ""
+
+    @property
+    def chosen_mailer(self) -> str:
+        """The mailer the site uses: ``mailer`` when set, else "smtp" when ``smtp_host``
+        names a server, else "log" (a site with no server sends nothing and logs the emails)."""
+        if self.mailer:
+            return self.mailer
+        return "smtp" if self.smtp_host else "log"
 
 
 class ReviewsSection(SettingsStruct, frozen=True):
