@@ -13,6 +13,12 @@ captures) may define ``async sync(runtime)``: every worker sweep calls it for ea
 method that has it, outside any transaction, and reports what it returns under
 ``method_syncs`` (``"payout:paypal": {...}``) when it did something.  It must be safe to
 run from several workers at once.
+
+A method that cannot be used at times (a provider whose credentials the site has not set)
+may define ``unavailable_reason()``: None while it can be used, else why not, in words a
+member can read.  ``GET /payment-methods`` and ``GET /payout-methods`` show it, and a
+payment or withdrawal asked with the method is refused with ``503 service_unavailable``
+and the same reason.  A method without it is always available.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
+from agorakit.errors import ServiceUnavailable
 from agorakit.settings import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,6 +103,27 @@ class SyncsWithProvider(Protocol):
     (a dict with a truthy value) is reported under ``method_syncs``."""
 
     async def sync(self, runtime: Runtime) -> Any: ...
+
+
+@runtime_checkable
+class ReportsAvailability(Protocol):
+    """The optional ``unavailable_reason()`` of a payment or payout method: None while the
+    method can be used, else why not, for members to read (never a secret or a setting's
+    value).  A method without it is always available."""
+
+    def unavailable_reason(self) -> str | None: ...
+
+
+def unavailable_reason(method: Any) -> str | None:
+    """Why ``method`` cannot be used now (None: it can)."""
+    return method.unavailable_reason() if isinstance(method, ReportsAvailability) else None
+
+
+def refuse_if_unavailable(method: Any) -> None:
+    """``503 service_unavailable`` with the method's reason when it cannot be used now."""
+    reason = unavailable_reason(method)
+    if reason:
+        raise ServiceUnavailable(reason, extra={"method": method.name})
 
 
 def bind_methods(runtime: Runtime) -> tuple[dict[str, PaymentMethod], dict[str, PayoutMethod]]:
