@@ -132,10 +132,19 @@ def bind_methods(runtime: Runtime) -> tuple[dict[str, PaymentMethod], dict[str, 
     offered_in = _by_name(runtime.hooks.collect_sync("agorakit_payment_methods"), "payment", source)
     offered_out = _by_name(runtime.hooks.collect_sync("agorakit_payout_methods"), "payout", source)
     money = runtime.settings.money
-    return (
-        _bound(_pick(offered_in, money.payment_methods, "money.payment_methods", source), runtime),
-        _bound(_pick(offered_out, money.payout_methods, "money.payout_methods", source), runtime),
-    )
+    problems: list[str] = []
+    picked = []
+    for offered, wanted, key in (
+        (offered_in, money.payment_methods, "money.payment_methods"),
+        (offered_out, money.payout_methods, "money.payout_methods"),
+    ):
+        try:
+            picked.append(_pick(offered, wanted, key, source))
+        except ConfigError as exc:
+            problems.extend(exc.messages)
+    if problems:
+        raise ConfigError(*problems)
+    return _bound(picked[0], runtime), _bound(picked[1], runtime)
 
 
 def _by_name(methods: list[Any], what: str, source: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -74,6 +75,17 @@ class DatabaseSection(SettingsStruct, frozen=True):
     #: SQLite: commit the units of work that finish together with one ``COMMIT`` (one
     #: disk sync), each still answered only after it is on disk
     sqlite_group_commit: bool = True
+
+    def __post_init__(self) -> None:
+        scheme = urlsplit(self.url).scheme
+        if scheme == "sqlite" and not self.url.removeprefix("sqlite://").removeprefix("/"):
+            raise ValueError("url: give a file, e.g. sqlite:///site.sqlite3")
+        if scheme not in {"sqlite", "postgres", "postgresql"}:
+            message = (
+                f"url: unsupported scheme {scheme or '(none)'!r}; use "
+                "sqlite:///file.sqlite3 or postgresql://user@host:5432/dbname"
+            )
+            raise ValueError(message)
 
 
 class AuthSection(SettingsStruct, frozen=True):
