@@ -138,3 +138,12 @@ async def test_an_unavailable_method_is_listed_with_its_reason_and_refused_with_
     requested = await client.post("/withdrawals", json=withdrawal, headers=member.headers)
     assert requested.status_code == 201, requested.text
     assert await ledger.balance_of(ledger.available(member.id), "USD") == 3000
+
+
+async def test_the_openapi_document_shows_availability_on_both_lists(client):
+    schemas = (await client.get("/docs/openapi.json")).json()["components"]["schemas"]
+    for name in ("MethodOut", "PayoutMethodOut"):
+        schema = schemas[name]
+        assert {"available", "unavailable_reason"} <= set(schema["required"])
+        assert schema["properties"]["available"] == {"type": "boolean"}
+        assert schema["properties"]["unavailable_reason"] == {"oneOf": [{"type": "string"}, {"type": "null"}]}
