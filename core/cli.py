@@ -31,7 +31,18 @@ from agorakit.settings import ConfigError, Settings, load_settings
 __all__ = ["CliState", "build_cli", "cli", "fail_on_domain_error", "main", "run_with_runtime"]
 
 
-@click.group()
+class AgorakitGroup(click.Group):
+    """The command group: a config error met by any command (a plugin's included) is
+    printed as ``Error: ...`` with exit status 1, not as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=AgorakitGroup)
 @click.version_option(agorakit.__version__, prog_name="agorakit")
 @click.option(
     "--config",
@@ -238,11 +249,25 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Set up and load data, then exit.")
 @click.option("--reset", is_flag=True, help="Delete the demo database first.")
-def demo(directory: str, host: str, port: int, no_serve: bool, reset: bool) -> None:
+@click.option(
+    "--plugins",
+    "plugin_names",
+    default=None,
+    metavar="A,B,C",
+    help="The plugins to enable, comma-separated (default: those shipped with agorakit).",
+)
+def demo(directory: str, host: str, port: int, no_serve: bool, reset: bool, plugin_names: str | None) -> None:
     """Set up a demo site on SQLite (config, migrations, demo data) and serve it."""
-    from agorakit.demo import prepare_demo
+    from agorakit.demo import demo_plugins, prepare_demo
 
-    config_path, settings, logins = prepare_demo(Path(directory), reset=reset)
+    plugins = None
+    if plugin_names is not None:
+        try:
+            plugins = demo_plugins([name.strip() for name in plugin_names.split(",") if name.strip()])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--plugins") from None
+    config_path, settings, logins = prepare_demo(Path(directory), reset=reset, plugins=plugins)
+    click.echo(f"plugins:          {', '.join(settings.site.plugins) or 'none'}")
     base = f"http://{host}:{port}"
     click.echo(f"demo site config: {config_path}")
     click.echo(f"API docs:         {base}{settings.http.docs_path}")

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from agorakit import hookspecs
-from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, installed_plugins
+from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, shipped_plugins
 
 HEADER = """# Hook reference
 
@@ -100,14 +100,6 @@ a plugin declares its own classes (subclasses of `agorakit.events.Event`) with t
 minor units of the event's currency.
 
 """
-
-
-def shipped_plugins() -> list[str]:
-    """The installed plugins that ship with agorakit (``agorakit.plugins.*``)."""
-
-    return sorted(
-        name for name, ep in installed_plugins().items() if ep.value.startswith("agorakit.plugins.")
-    )
 
 
 def event_classes() -> list[tuple[str, list[type]]]:

@@ -142,8 +142,9 @@ class Runtime:
         self.payment_methods: dict[str, PaymentMethod] = {}
         self.payout_methods: dict[str, PayoutMethod] = {}
         # each area binds and checks what it needs (methods, storage, mailer, processes):
-        # a wrong config stops start-up here, not the first request that needs it
-        self.hooks.collect_sync("agorakit_startup", runtime=self)
+        # a wrong config stops start-up here, not the first request that needs it (every
+        # area's problems at once)
+        self.hooks.check_sync("agorakit_startup", runtime=self)
         #: delivers committed events; in the background only while the app is served
         self.dispatcher = EventDispatcher(self._site, max_pending=settings.events.max_pending)
         #: when a worker sweep of this process last checked the orders' escrows

@@ -64,7 +64,8 @@ def test_the_event_reference_is_current():
 
 def test_the_event_reference_lists_every_event_of_the_core_and_the_shipped_plugins():
     from agorakit.disputes.events import DisputeResolved
-    from agorakit.docgen import event_classes, event_reference, shipped_plugins
+    from agorakit.docgen import event_classes, event_reference
+    from agorakit.hooks import shipped_plugins
 
     assert {"gigs", "bank_transfer", "payments_paypal", "payouts_paypal"} <= set(shipped_plugins())
     groups = dict(event_classes())
