@@ -1,0 +1,24 @@
+"""Remove what the answers turned off."""
+
+import shutil
+from pathlib import Path
+
+STOREFRONT = {{ cookiecutter.storefront }}
+EXAMPLE_PLUGINS = {{ cookiecutter.example_plugins }}
+
+project = Path.cwd()
+remove = []
+if not STOREFRONT:
+    remove += [project / "site_plugins" / "storefront", *project.glob("tests/test_storefront*.py")]
+if not EXAMPLE_PLUGINS:
+    remove += [
+        project / "site_plugins" / "category_fee.py",
+        project / "site_plugins" / "store_credit.py",
+        project / "tests" / "test_category_fee.py",
+        project / "tests" / "test_store_credit.py",
+    ]
+for path in remove:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,329 @@
+"""The site template (``cookiecutter-site/``) and ``agorakit new``.
+
+Each variant is rendered as ``cookiecutter cookiecutter-site`` renders it, and checked:
+the files that belong to the answers are there and the others are not, nothing is left
+unrendered, ``site.toml`` loads with agorakit's own loader (the project's plugins
+imported from the rendered folder) and a runtime built from it binds the methods it
+names, and ruff finds nothing in the Python it wrote.  ``tests/test_site_project.py``
+installs a generated project and runs its own tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from cookiecutter.main import cookiecutter
+
+from agorakit.cli import cli
+from agorakit.hooks import get_plugin_manager, installed_plugins
+from agorakit.runtime import Runtime
+from agorakit.settings import ConfigError, load_settings
+from agorakit.sitegen import template_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "cookiecutter-site"
+#: what cookiecutter copies without rendering (cookiecutter.json's _copy_without_render):
+#: Jinja templates of the site itself and GitHub's ${{ }} expressions
+VERBATIM = ("templates/", "site_plugins/storefront/templates/", "site_plugins/storefront/static/", ".github/")
+ENV = {"JWT_SECRET": "a-test-secret-for-the-template-0123456789"}
+
+NO_MODELS = {"gigs": False, "microjobs": False, "prepaid": False, "leads": False}
+VARIANTS: dict[str, dict[str, Any]] = {
+    # the defaults: gigs, bank transfer, SQLite, the storefront and the examples
+    "defaults": {},
+    "microjobs-postgresql": {
+        **NO_MODELS,
+        "microjobs": True,
+        "database": "postgresql",
+        "bank_transfer": False,
+        "paypal": True,
+        "storefront": False,
+        "example_plugins": False,
+    },
+    "prepaid-alone": {**NO_MODELS, "prepaid": True, "storefront": False},
+    "leads-alone": {**NO_MODELS, "leads": True, "example_plugins": False},
+    "all-models": {
+        "site_name": "Every Model Market",
+        "microjobs": True,
+        "prepaid": True,
+        "leads": True,
+        "paypal": True,
+        "currency": "EUR",
+    },
+    "all-models-postgresql": {
+        "microjobs": True,
+        "prepaid": True,
+        "leads": True,
+        "database": "postgresql",
+        "storefront": False,
+        "example_plugins": False,
+    },
+}
+
+
+def answers_of(variant: str) -> dict[str, Any]:
+    defaults = {
+        key: (value[0] if isinstance(value, list) else value)
+        for key, value in tomllib_json(TEMPLATE / "cookiecutter.json").items()
+        if not key.startswith("_")
+    }
+    return {**defaults, **VARIANTS[variant]}
+
+
+def tomllib_json(path: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def render(tmp_path: Path, answers: dict[str, Any]) -> Path:
+    return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(tmp_path)))
+
+
+def project_plugins(project: Path) -> list[tuple[str, object]]:
+    """The plugins the project registers (its pyproject's entry points), imported from the
+    rendered folder as an installed project would import them."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    entries = pyproject["project"].get("entry-points", {}).get("agorakit", {})
+    for name in [m for m in sys.modules if m == "site_plugins" or m.startswith("site_plugins.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(project))
+    try:
+        return [(name, importlib.import_module(target)) for name, target in entries.items()]
+    finally:
+        sys.path.remove(str(project))
+
+
+def load_site(project: Path, environ: dict[str, str] | None = None) -> tuple[Any, Runtime]:
+    """site.toml loaded and a runtime built from it (its start-up checks run; no database
+    is opened)."""
+    data = tomllib.loads((project / "site.toml").read_text(encoding="utf-8"))
+    own = project_plugins(project)
+    shipped = [name for name in data["site"]["plugins"] if name not in dict(own)]
+    pm = get_plugin_manager(shipped, extra=own, source=str(project / "site.toml"))
+    settings = load_settings(project / "site.toml", environ={**ENV, **(environ or {})}, pm=pm)
+    return settings, Runtime(settings, pm=pm)
+
+
+def expected_plugins(answers: dict[str, Any]) -> list[str]:
+    models = [name for name in ("gigs", "microjobs", "prepaid", "leads") if answers[name]]
+    plugins = models + (["bank_transfer"] if answers["bank_transfer"] else [])
+    plugins += ["paypal", "payments_paypal", "payouts_paypal"] if answers["paypal"] else []
+    plugins += ["category_fee"] if answers["example_plugins"] and answers["gigs"] else []
+    plugins += ["store_credit"] if answers["example_plugins"] else []
+    return plugins + (["storefront"] if answers["storefront"] else [])
+
+
+def files_of(project: Path) -> set[str]:
+    return {path.relative_to(project).as_posix() for path in project.rglob("*") if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {variant: render(tmp_path_factory.mktemp(variant), answers_of(variant)) for variant in VARIANTS}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_files_follow_the_answers(rendered, variant):
+    answers = answers_of(variant)
+    project = rendered[variant]
+    assert project.name == ("every-model-market" if variant == "all-models" else "acme-market")
+    files = files_of(project)
+    always = {
+        "site.toml",
+        "pyproject.toml",
+        "Makefile",
+        "README.md",
+        ".env.example",
+        "site_plugins/__init__.py",
+        "tests/conftest.py",
+        "tests/test_site.py",
+    }
+    assert always <= files
+    examples = {
+        "site_plugins/category_fee.py",
+        "site_plugins/store_credit.py",
+        "tests/test_category_fee.py",
+        "tests/test_store_credit.py",
+    }
+    storefront = {f for f in files if f.startswith("site_plugins/storefront/") or f.startswith("tests/test_storefront")}
+    if answers["example_plugins"]:
+        assert examples <= files
+    else:
+        assert examples & files == set()
+    if not answers["storefront"]:
+        assert storefront == set()
+    assert not any("__pycache__" in f for f in files)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_nothing_is_left_unrendered(rendered, variant):
+    project = rendered[variant]
+    leftovers = []
+    for name in sorted(files_of(project)):
+        text = (project / name).read_text(encoding="utf-8")
+        if "cookiecutter" in text:
+            leftovers.append(f"{name}: mentions cookiecutter")
+        if not name.startswith(VERBATIM) and ("{{" in text or "{%" in text or "{#" in text):
+            leftovers.append(f"{name}: a Jinja marker")
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_site_toml_loads_with_the_chosen_plugins_and_methods(rendered, variant):
+    answers = answers_of(variant)
+    settings, runtime = load_site(rendered[variant])
+    assert settings.site.name == answers["site_name"]
+    assert settings.site.currency == answers["currency"]
+    assert settings.site.plugins == expected_plugins(answers)
+    assert list(runtime.payment_methods) == ["balance"] + [
+        m for m, on in (("bank_transfer", answers["bank_transfer"]), ("paypal", answers["paypal"])) if on
+    ]
+    assert list(runtime.payout_methods) == [
+        m
+        for m, on in (
+            ("bank_transfer", answers["bank_transfer"]),
+            ("paypal", answers["paypal"]),
+            ("store_credit", answers["example_plugins"]),
+        )
+        if on
+    ]
+    scheme = settings.database.url.split(":", 1)[0]
+    assert scheme == ("postgresql" if answers["database"] == "postgresql" else "sqlite")
+    assert settings.email.mailer == "log"
+    assert settings.email.templates_dir == "templates"
+
+
+def test_secrets_come_from_the_environment(rendered):
+    project = rendered["all-models"]
+    with pytest.raises(ConfigError, match="auth.jwt_secret: environment variable JWT_SECRET is not set"):
+        load_settings(project / "site.toml", environ={}, pm=get_plugin_manager([], extra=project_plugins(project)))
+    settings, runtime = load_site(
+        project,
+        {"DATABASE_URL": "sqlite:///elsewhere.sqlite3", "PAYPAL_CLIENT_ID": "app-id", "PAYPAL_CLIENT_SECRET": "s3"},
+    )
+    assert settings.database.url == "sqlite:///elsewhere.sqlite3"
+    assert settings.auth.jwt_secret == ENV["JWT_SECRET"]
+    paypal = runtime.plugin_settings("paypal")
+    assert (paypal.client_id, paypal.client_secret, paypal.mode) == ("app-id", "s3", "sandbox")
+
+
+def test_the_env_example_names_every_variable_site_toml_reads(rendered):
+    import re
+
+    for variant in ("all-models", "all-models-postgresql"):
+        project = rendered[variant]
+        names = set(re.findall(r'"\$env" = "([A-Z_]+)"', (project / "site.toml").read_text(encoding="utf-8")))
+        example = (project / ".env.example").read_text(encoding="utf-8")
+        listed = set(re.findall(r"^#? ?([A-Z_]+)=", example, flags=re.MULTILINE))
+        assert names and names <= listed, names - listed
+
+
+def test_the_model_settings_are_the_demo_data_s(rendered):
+    """``make demo`` loads each model's demo data into the site: the categories the demo
+    creates have the service types and job forms site.toml configures."""
+    from agorakit.plugins.leads.demo import DEMO_SETTINGS as LEADS
+    from agorakit.plugins.prepaid.demo import DEMO_SETTINGS as PREPAID
+
+    data = tomllib.loads((rendered["all-models"] / "site.toml").read_text(encoding="utf-8"))
+    assert data["plugins"]["prepaid"] == PREPAID
+    assert data["plugins"]["leads"] == LEADS
+
+
+@pytest.mark.parametrize("variant", ["all-models", "microjobs-postgresql"])
+def test_ruff_finds_nothing_in_the_generated_python(rendered, variant):
+    project = rendered[variant]
+    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_template_agorakit_new_uses_is_this_folder():
+    assert template_dir() == TEMPLATE
+    assert {name for name in installed_plugins()} & {"category_fee", "store_credit", "storefront"} == set()
+
+
+def test_agorakit_new_without_input_writes_the_default_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["new", "--no-input"])
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "acme-market"
+    assert f"wrote {project}" in result.output
+    assert "cd acme-market" in result.output and "make demo" in result.output
+    assert files_of(project) == files_of(render(tmp_path / "plain", answers_of("defaults")))
+    settings, _ = load_site(project)
+    assert settings.site.plugins == expected_plugins(answers_of("defaults"))
+
+
+def test_agorakit_new_names_the_folder_and_takes_answers(tmp_path):
+    target = tmp_path / "bazaar"
+    result = CliRunner().invoke(
+        cli,
+        ["new", str(target), "--no-input", "--set", "gigs=no", "--set", "leads=yes", "--set", "database=postgresql",
+         "--set", "site_name=The Bazaar", "--set", "storefront=no"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    settings, _ = load_site(target)
+    assert settings.site.name == "The Bazaar"
+    assert settings.site.plugins == ["leads", "bank_transfer", "store_credit"]
+    assert settings.database.url == "postgresql://postgres@127.0.0.1:5432/bazaar"
+    assert not (target / "site_plugins" / "storefront").exists()
+
+
+def test_agorakit_new_fills_an_empty_folder(tmp_path):
+    target = tmp_path / "empty"
+    target.mkdir()
+    result = CliRunner().invoke(cli, ["new", str(target), "--no-input"])
+    assert result.exit_code == 0, result.output
+    assert (target / "site.toml").is_file()
+
+
+def test_agorakit_new_refuses_a_folder_with_files(tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["new", str(target), "--no-input"])
+    assert result.exit_code == 1
+    assert f"Error: {target} already exists and is not empty" in result.output
+    assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("gigs", "--set 'gigs': write it as NAME=VALUE, e.g. --set gigs=no"),
+        ("color=blue", "--set color: the template has no question 'color'; its questions: agorakit_requirement,"),
+        ("gigs=maybe", "--set gigs=maybe: answer yes or no"),
+        ("database=mysql", "--set database=mysql: choose one of sqlite, postgresql"),
+    ],
+)
+def test_agorakit_new_refuses_bad_answers(tmp_path, argument, message):
+    result = CliRunner().invoke(cli, ["new", str(tmp_path / "site"), "--no-input", "--set", argument])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("project_slug=My_Site", "project_slug 'My_Site': use lower-case letters, digits and single dashes"),
+        ("currency=usd", "currency 'usd': give an ISO 4217 code in capitals"),
+    ],
+)
+def test_the_template_refuses_a_bad_slug_or_currency(tmp_path, monkeypatch, capfd, answer, message):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["new", "--no-input", "--set", answer])
+    assert result.exit_code == 1
+    assert "Hook script failed" in result.output
+    assert message in capfd.readouterr().err
+    assert list(tmp_path.iterdir()) == []
