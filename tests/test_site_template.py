@@ -31,7 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "cookiecutter-site"
 #: what cookiecutter copies without rendering (cookiecutter.json's _copy_without_render):
 #: Jinja templates of the site itself and GitHub's ${{ }} expressions
-VERBATIM = ("templates/", "site_plugins/storefront/templates/", "site_plugins/storefront/static/", ".github/")
+VERBATIM = ("templates/", "site_plugins/storefront/", "tests/test_storefront", ".github/")
+#: the storefront starter is written on a branch of its own; until it is merged here the
+#: variants with the storefront cannot load it
+STOREFRONT_READY = (TEMPLATE / "{{cookiecutter.project_slug}}" / "site_plugins" / "storefront" / "__init__.py").is_file()
 ENV = {"JWT_SECRET": "a-test-secret-for-the-template-0123456789"}
 
 NO_MODELS = {"gigs": False, "microjobs": False, "prepaid": False, "leads": False}
@@ -62,6 +65,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "prepaid": True,
         "leads": True,
         "database": "postgresql",
+        "paypal": True,
         "storefront": False,
         "example_plugins": False,
     },
@@ -92,6 +96,8 @@ def project_plugins(project: Path) -> list[tuple[str, object]]:
     rendered folder as an installed project would import them."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     entries = pyproject["project"].get("entry-points", {}).get("agorakit", {})
+    if "storefront" in entries and not STOREFRONT_READY:
+        pytest.skip("the storefront starter (site_plugins/storefront) is not in the template on this branch")
     for name in [m for m in sys.modules if m == "site_plugins" or m.startswith("site_plugins.")]:
         del sys.modules[name]
     sys.path.insert(0, str(project))
@@ -105,8 +111,9 @@ def load_site(project: Path, environ: dict[str, str] | None = None) -> tuple[Any
     """site.toml loaded and a runtime built from it (its start-up checks run; no database
     is opened)."""
     data = tomllib.loads((project / "site.toml").read_text(encoding="utf-8"))
-    own = project_plugins(project)
-    shipped = [name for name in data["site"]["plugins"] if name not in dict(own)]
+    enabled = data["site"]["plugins"]
+    own = [(name, plugin) for name, plugin in project_plugins(project) if name in enabled]
+    shipped = [name for name in enabled if name not in dict(own)]
     pm = get_plugin_manager(shipped, extra=own, source=str(project / "site.toml"))
     settings = load_settings(project / "site.toml", environ={**ENV, **(environ or {})}, pm=pm)
     return settings, Runtime(settings, pm=pm)
@@ -145,8 +152,13 @@ def test_the_files_follow_the_answers(rendered, variant):
         "site_plugins/__init__.py",
         "tests/conftest.py",
         "tests/test_site.py",
+        "tests/test_emails.py",
+        "templates/notifications/member_welcome.jinja2",
     }
     assert always <= files
+    # the site's own Jinja templates are copied as they are, not rendered by cookiecutter
+    welcome = "templates/notifications/member_welcome.jinja2"
+    assert (project / welcome).read_bytes() == (TEMPLATE / "{{cookiecutter.project_slug}}" / welcome).read_bytes()
     examples = {
         "site_plugins/category_fee.py",
         "site_plugins/store_credit.py",
@@ -202,7 +214,7 @@ def test_site_toml_loads_with_the_chosen_plugins_and_methods(rendered, variant):
 
 
 def test_secrets_come_from_the_environment(rendered):
-    project = rendered["all-models"]
+    project = rendered["all-models-postgresql"]
     with pytest.raises(ConfigError, match="auth.jwt_secret: environment variable JWT_SECRET is not set"):
         load_settings(project / "site.toml", environ={}, pm=get_plugin_manager([], extra=project_plugins(project)))
     settings, runtime = load_site(
@@ -215,15 +227,27 @@ def test_secrets_come_from_the_environment(rendered):
     assert (paypal.client_id, paypal.client_secret, paypal.mode) == ("app-id", "s3", "sandbox")
 
 
+def env_references(value: Any) -> set[str]:
+    """The variables ``{ "$env" = "NAME" }`` values read, anywhere in parsed TOML."""
+    if isinstance(value, dict):
+        if "$env" in value:
+            return {value["$env"]}
+        return set().union(*(env_references(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(env_references(v) for v in value))
+    return set()
+
+
 def test_the_env_example_names_every_variable_site_toml_reads(rendered):
     import re
 
-    for variant in ("all-models", "all-models-postgresql"):
+    for variant in ("all-models", "all-models-postgresql", "microjobs-postgresql"):
         project = rendered[variant]
-        names = set(re.findall(r'"\$env" = "([A-Z_]+)"', (project / "site.toml").read_text(encoding="utf-8")))
+        names = env_references(tomllib.loads((project / "site.toml").read_text(encoding="utf-8")))
         example = (project / ".env.example").read_text(encoding="utf-8")
         listed = set(re.findall(r"^#? ?([A-Z_]+)=", example, flags=re.MULTILINE))
-        assert names and names <= listed, names - listed
+        assert names >= {"JWT_SECRET", "DATABASE_URL", "SMTP_PASSWORD"}
+        assert names <= listed, names - listed
 
 
 def test_the_model_settings_are_the_demo_data_s(rendered):
@@ -260,8 +284,8 @@ def test_agorakit_new_without_input_writes_the_default_project(tmp_path, monkeyp
     assert f"wrote {project}" in result.output
     assert "cd acme-market" in result.output and "make demo" in result.output
     assert files_of(project) == files_of(render(tmp_path / "plain", answers_of("defaults")))
-    settings, _ = load_site(project)
-    assert settings.site.plugins == expected_plugins(answers_of("defaults"))
+    written = tomllib.loads((project / "site.toml").read_text(encoding="utf-8"))
+    assert written["site"]["plugins"] == expected_plugins(answers_of("defaults"))
 
 
 def test_agorakit_new_names_the_folder_and_takes_answers(tmp_path):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import tomllib
 
-from conftest import PROJECT
-
 from agorakit.settings import load_settings
+from conftest import PROJECT
 
 
 def test_site_toml_loads_with_its_plugins_installed():
