@@ -154,6 +154,12 @@ def test_the_files_follow_the_answers(rendered, variant):
         "tests/test_site.py",
         "tests/test_emails.py",
         "templates/notifications/member_welcome.jinja2",
+        "Dockerfile",
+        "compose.yaml",
+        ".github/workflows/test.yml",
+        ".gitignore",
+        ".dockerignore",
+        "wheels/README.md",
     }
     assert always <= files
     # the site's own Jinja templates are copied as they are, not rendered by cookiecutter
@@ -351,3 +357,87 @@ def test_the_template_refuses_a_bad_slug_or_currency(tmp_path, monkeypatch, capf
     assert "Hook script failed" in result.output
     assert message in capfd.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with one of the schemas it vendors (nothing is fetched)."""
+    command = [str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema", schema, str(path)]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def docker_compose_available() -> bool:
+    import shutil
+
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("variant", ["defaults", "all-models-postgresql"])
+def test_compose_file_is_valid(rendered, variant, tmp_path):
+    project = rendered[variant]
+    result = check_jsonschema("vendor.compose-spec", project / "compose.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # the validator refuses a compose file with a misspelt key
+    broken = tmp_path / "compose.yaml"
+    broken.write_text((project / "compose.yaml").read_text().replace("restart:", "restrat:"), encoding="utf-8")
+    assert check_jsonschema("vendor.compose-spec", broken).returncode == 1
+    if docker_compose_available():  # compose's own reading, interpolation included
+        env = {**__import__("os").environ, "POSTGRES_PASSWORD": "x", "JWT_SECRET": ENV["JWT_SECRET"]}
+        (project / ".env").write_text("", encoding="utf-8")
+        config = subprocess.run(
+            ["docker", "compose", "config", "--quiet"], cwd=project, env=env, capture_output=True, text=True
+        )
+        (project / ".env").unlink()
+        assert config.returncode == 0, config.stderr
+
+
+def test_compose_runs_the_app_the_worker_postgresql_and_mailpit(rendered):
+    import yaml
+
+    compose = yaml.safe_load((rendered["defaults"] / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert set(services) == {"app", "worker", "db", "mailpit"}
+    assert services["app"]["command"][-1] == "agorakit migrate && exec agorakit run --host 0.0.0.0 --port 8000"
+    assert services["worker"]["command"] == ["agorakit", "worker"]
+    for name in ("app", "worker"):
+        environment = services[name]["environment"]
+        assert environment["DATABASE_URL"].startswith("postgresql://site:${POSTGRES_PASSWORD")
+        assert environment["DATABASE_URL"].endswith("@db:5432/site")
+        assert (environment["AGORAKIT_EMAIL__MAILER"], environment["AGORAKIT_EMAIL__SMTP_HOST"]) == ("smtp", "mailpit")
+    assert compose["name"] == "acme-market"
+
+
+def test_the_github_workflow_is_valid_and_runs_make_test(rendered):
+    import yaml
+
+    workflow = rendered["defaults"] / ".github" / "workflows" / "test.yml"
+    result = check_jsonschema("vendor.github-workflows", workflow)
+    assert result.returncode == 0, result.stdout + result.stderr
+    job = yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"]["test"]
+    assert [step.get("run") for step in job["steps"] if "run" in step] == ["make test", "make lint"]
+    assert job["services"]["postgres"]["image"].startswith("postgres:")
+    assert job["env"]["AGORAKIT"] == "${{ vars.AGORAKIT }}"
+
+
+def test_the_image_runs_the_site_as_a_user_without_privileges(rendered):
+    lines = [line.strip() for line in (rendered["defaults"] / "Dockerfile").read_text().splitlines()]
+    instructions = [line for line in lines if line and not line.startswith("#")]
+    assert instructions[0].startswith("FROM python:3.1")
+    users = [line.split()[1] for line in instructions if line.startswith("USER ")]
+    assert users == ["site"]
+    assert instructions[-1] == 'CMD ["agorakit", "run", "--host", "0.0.0.0", "--port", "8000"]'
+    assert instructions.index("USER site") < len(instructions) - 1
+    assert 'RUN pip install --find-links /tmp/wheels ".[postgres]" && rm -rf /tmp/wheels' in instructions
+
+
+def test_git_keeps_every_file_of_the_template():
+    import shutil
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = [str(path.relative_to(ROOT)) for path in TEMPLATE.rglob("*") if path.is_file() and "__pycache__" not in path.parts]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *files], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert ignored == []
