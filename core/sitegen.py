@@ -82,17 +82,17 @@ def new_site(directory: Path | None, *, answers: dict[str, Any], no_input: bool)
 
     context = dict(answers)
     output_dir = Path.cwd()
-    target: Path | None = None
+    emptied: Path | None = None
     if directory is not None:
         target = directory.resolve()
         context.setdefault("project_slug", target.name)
         output_dir = target.parent
         _refuse_if_not_empty(target)
-    # An empty folder is removed first, so that cookiecutter never overwrites anything
-    # (it refuses a folder that exists, e.g. when the slug changed at its prompt).
-    emptied = target is not None and target.is_dir()
-    if emptied:
-        target.rmdir()
+        # An empty folder is removed first, so that cookiecutter never overwrites anything
+        # (it refuses a folder that exists, e.g. when the slug changed at its prompt).
+        if target.is_dir():
+            target.rmdir()
+            emptied = target
     try:
         written = cookiecutter(
             str(template_dir()), no_input=no_input, extra_context=context, output_dir=str(output_dir)
@@ -102,8 +102,8 @@ def new_site(directory: Path | None, *, answers: dict[str, Any], no_input: bool)
     except (CookiecutterException, ValueError) as exc:
         raise SiteGenError(str(exc)) from None
     finally:
-        if emptied and not target.exists():
-            target.mkdir()
+        if emptied is not None and not emptied.exists():
+            emptied.mkdir()
     return Path(written)
 
 
@@ -111,5 +111,7 @@ def _refuse_if_not_empty(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise SiteGenError(f"{folder} exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()):
-        message = f"{folder} already exists and is not empty; agorakit new writes only into a new or empty folder"
+        message = (
+            f"{folder} already exists and is not empty; agorakit new writes only into a new or empty folder"
+        )
         raise SiteGenError(message)
