@@ -469,3 +469,22 @@ def test_git_keeps_every_file_of_the_template():
         ["git", "check-ignore", "--no-index", *files], cwd=ROOT, capture_output=True, text=True
     ).stdout.split()
     assert ignored == []
+
+
+def test_the_worked_examples_in_the_docs_are_the_template_s_files():
+    import re
+
+    page = (ROOT / "docs" / "site-template.md").read_text(encoding="utf-8")
+    project = TEMPLATE / "{{cookiecutter.project_slug}}"
+    whole = ["site_plugins/category_fee.py", "site_plugins/store_credit.py", "tests/conftest.py"]
+    sources = {
+        name: (project / name).read_text(encoding="utf-8") for name in [*whole, "tests/test_category_fee.py"]
+    }
+    for name in whole:
+        assert f"```python\n{sources[name]}```" in page, (
+            f"docs/site-template.md does not show {name} as it is"
+        )
+    for block in re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL):
+        assert any(block in source for source in sources.values()), (
+            f"a code block is in no template file:\n{block}"
+        )
