@@ -125,7 +125,9 @@ def test_a_generated_project_installs_passes_its_tests_and_serves_its_demo(tmp_p
     assert made.returncode == 0, made.stderr
     assert files_of(again) == written
     site_toml = (again / "site.toml").read_text(encoding="utf-8")
-    assert site_toml.replace('"again', '"generated-market') == (project / "site.toml").read_text(encoding="utf-8")
+    assert site_toml.replace("/again.sqlite3", "/generated-market.sqlite3") == (
+        project / "site.toml"
+    ).read_text(encoding="utf-8")
 
     # make demo: migrated, demo data loaded, served
     port = free_port()

@@ -1,4 +1,4 @@
-"""Remove what the answers turned off."""
+"""Remove what the answers turned off, and the bytecode an installed template carries."""
 
 import shutil
 from pathlib import Path
@@ -17,6 +17,8 @@ if not EXAMPLE_PLUGINS:
         project / "tests" / "test_category_fee.py",
         project / "tests" / "test_store_credit.py",
     ]
+# pip compiles the template's Python files where agorakit is installed
+remove += list(project.rglob("__pycache__"))
 for path in remove:
     if path.is_dir():
         shutil.rmtree(path)
