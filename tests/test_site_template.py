@@ -488,3 +488,47 @@ def test_the_worked_examples_in_the_docs_are_the_template_s_files():
         assert any(block in source for source in sources.values()), (
             f"a code block is in no template file:\n{block}"
         )
+
+
+def test_demo_data_loads_into_a_development_site_once(tmp_path):
+    import sqlite3
+
+    config = tmp_path / "site.toml"
+    config.write_text(
+        f'[site]\nplugins = ["gigs"]\nenvironment = "development"\n[auth]\njwt_secret = "{"k" * 40}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path}/site.sqlite3"\n[email]\nmailer = "log"\n',
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "migrate"]).exit_code == 0
+    loaded = runner.invoke(cli, ["--config", str(config), "demo-data"])
+    assert loaded.exit_code == 0, loaded.output
+    assert loaded.output.splitlines()[:3] == [
+        "demo data loaded",
+        "demo logins (POST /auth/login):",
+        "  owner     operator@example.com  /  demo-operator-pass-2026",
+    ]
+    with sqlite3.connect(tmp_path / "site.sqlite3") as db:
+        members = db.execute("SELECT count(*) FROM core_member").fetchone()[0]
+        gigs = db.execute("SELECT count(*) FROM core_listing WHERE kind = 'gig'").fetchone()[0]
+    assert members >= 3 and gigs > 0
+    again = runner.invoke(cli, ["--config", str(config), "demo-data"])
+    assert again.output.splitlines()[0] == "demo data was already there"
+    with sqlite3.connect(tmp_path / "site.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM core_member").fetchone()[0] == members
+
+
+def test_demo_data_is_refused_on_a_production_site(tmp_path):
+    config = tmp_path / "site.toml"
+    config.write_text(
+        f'[site]\nplugins = []\n[auth]\njwt_secret = "{"k" * 40}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path}/site.sqlite3"\n',
+        encoding="utf-8",
+    )
+    refused = CliRunner().invoke(cli, ["--config", str(config), "demo-data"])
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "Error: demo data has members with published passwords: load it into a development or staging site "
+        'only ([site] environment = "development", or AGORAKIT_SITE__ENVIRONMENT=development)\n'
+    )
+    assert not (tmp_path / "site.sqlite3").exists()
