@@ -323,6 +323,15 @@ def test_agorakit_new_names_the_folder_and_takes_answers(tmp_path):
     assert not (target / "site_plugins" / "storefront").exists()
 
 
+def test_the_slug_is_made_from_the_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["new", "--no-input", "--set", "site_name=Books & Co's Café"])
+    assert result.exit_code == 0, result.output
+    written = tomllib.loads((tmp_path / "books-co-s-cafe" / "site.toml").read_text(encoding="utf-8"))
+    assert written["site"]["name"] == "Books & Co's Café"
+    assert written["database"]["url"]["default"] == "sqlite:///books-co-s-cafe.sqlite3"
+
+
 def test_agorakit_new_fills_an_empty_folder(tmp_path):
     target = tmp_path / "empty"
     target.mkdir()
@@ -365,6 +374,7 @@ def test_agorakit_new_refuses_bad_answers(tmp_path, argument, message):
     [
         ("project_slug=My_Site", "project_slug 'My_Site': use lower-case letters, digits and single dashes"),
         ("currency=usd", "currency 'usd': give an ISO 4217 code in capitals"),
+        ('site_name=The "Best" Market', "site_name 'The \"Best\" Market': give a name without double quotes"),
     ],
 )
 def test_the_template_refuses_a_bad_slug_or_currency(tmp_path, monkeypatch, capfd, answer, message):

@@ -3,10 +3,13 @@
 import re
 import sys
 
+NAME = {{ cookiecutter.site_name | tojson }}
 SLUG = "{{ cookiecutter.project_slug }}"
 CURRENCY = "{{ cookiecutter.currency }}"
 
 problems = []
+if not NAME.strip() or any(c in NAME for c in '"\\') or not NAME.isprintable():
+    problems.append(f"site_name {NAME!r}: give a name without double quotes, backslashes or control characters")
 if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", SLUG):
     problems.append(
         f"project_slug {SLUG!r}: use lower-case letters, digits and single dashes, starting with a letter "
