@@ -542,3 +542,51 @@ def test_demo_data_is_refused_on_a_production_site(tmp_path):
         'only ([site] environment = "development", or AGORAKIT_SITE__ENVIRONMENT=development)\n'
     )
     assert not (tmp_path / "site.sqlite3").exists()
+
+
+#: core settings site.toml leaves to the configuration reference: performance tuning
+TUNING = {"events", "worker", "plugins", "source"}
+
+
+def written_keys(text: str) -> set[str]:
+    """The keys site.toml sets or shows commented out, and the tables it names."""
+    import re
+
+    keys = set(re.findall(r"^(?:# )?([a-z0-9_]+) = ", text, flags=re.MULTILINE))
+    for header in re.findall(r"^(?:# )?\[+([a-z0-9_.]+)\]+", text, flags=re.MULTILINE):
+        keys |= set(header.split("."))
+    return keys
+
+
+@pytest.mark.parametrize("variant", ["all-models", "all-models-postgresql", "prepaid-alone"])
+def test_site_toml_shows_every_setting_of_the_core_and_the_chosen_plugins(rendered, variant):
+    import msgspec.inspect as mi
+
+    from agorakit.settings import Settings
+
+    text = (rendered[variant] / "site.toml").read_text(encoding="utf-8")
+    keys = written_keys(text)
+    settings, runtime = load_site(rendered[variant])
+    missing = []
+    for section in mi.type_info(Settings).fields:
+        if section.name in TUNING or not isinstance(section.type, mi.StructType):
+            continue
+        for field in mi.type_info(section.type.cls).fields:
+            database_of_another_kind = section.name == "database" and field.name.startswith(
+                "sqlite_" if settings.database.url.startswith("postgresql") else ("pool_", "postgres_")
+            )
+            if field.name not in keys and not database_of_another_kind:
+                missing.append(f"{section.name}.{field.name}")
+    assert f"[{'worker'}]" in text and "escrow_check_minutes" in keys
+    for name in settings.site.plugins:
+        if name == "storefront":  # its own block, written by the storefront starter
+            continue
+        plugin_settings = runtime.plugin_settings(name)
+        if plugin_settings is None:
+            continue
+        missing += [
+            f"plugins.{name}.{f.name}"
+            for f in mi.type_info(type(plugin_settings)).fields
+            if f.name not in keys
+        ]
+    assert missing == []
