@@ -590,3 +590,15 @@ def test_site_toml_shows_every_setting_of_the_core_and_the_chosen_plugins(render
             if f.name not in keys
         ]
     assert missing == []
+
+
+def test_the_env_example_s_placeholder_secret_does_not_start_a_site(rendered):
+    project = rendered["all-models-postgresql"]
+    lines = (project / ".env.example").read_text(encoding="utf-8").splitlines()
+    example = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert example["JWT_SECRET"] == "change-me"
+    with pytest.raises(ConfigError) as refused:
+        load_settings(project / "site.toml", environ=example)
+    assert str(refused.value).startswith(
+        f"{project / 'site.toml'}: auth.jwt_secret: Expected `str` of length >= 32"
+    )
