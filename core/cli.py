@@ -1,8 +1,8 @@
 """The ``agorakit`` command line.
 
-Core commands: ``new``, ``run``, ``migrate``, ``makemigrations``, ``plugins``, ``demo``, ``demo-data``,
-``users create-operator``, ``users create-owner``, ``docs hooks``, ``clock`` (the test
-clock).  Enabled plugins add their own through the ``agorakit_cli`` hook; the site config
+Core commands: ``new``, ``run``, ``migrate``, ``makemigrations``, ``plugins``, ``demo``,
+``demo-data``, ``users create-operator``, ``users create-owner``, ``docs hooks``,
+``clock`` (the test clock).  Enabled plugins add their own through the ``agorakit_cli`` hook; the site config
 is read from ``--config`` / ``$AGORAKIT_CONFIG`` (default ``site.toml``).
 """
 
