@@ -1,4 +1,5 @@
-"""Packaging: core/ is the package `agorakit`, plugins/ is `agorakit.plugins`, nothing else."""
+"""Packaging: core/ is the package `agorakit`, plugins/ is `agorakit.plugins`, the site
+template cookiecutter-site/ is the data folder `agorakit/site_template`, nothing else."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def _package_dirs() -> set[str]:
         for init in (ROOT / top).rglob("__init__.py"):
             relative = init.parent.relative_to(ROOT / top)
             found.add(".".join([package, *relative.parts]) if relative.parts else package)
-    return found
+    # the site template: data, mapped as one package (its Python files are the template's)
+    return found | {"agorakit.site_template"}
 
 
 def test_every_package_folder_is_listed_in_pyproject():
@@ -60,6 +62,19 @@ def test_wheel_contains_only_the_agorakit_package(tmp_path):
     # The fixtures are opted into (``pytest_plugins``), never loaded into every pytest run.
     assert b"[pytest11]" not in entry_points_txt
     assert b"agorakit = agorakit.cli:main" in entry_points_txt
+    # `agorakit new` renders the template the wheel ships: every file of it, hidden ones too
+    template = ROOT / "cookiecutter-site"
+    shipped = {
+        n.removeprefix("agorakit/site_template/") for n in names if n.startswith("agorakit/site_template/")
+    }
+    on_disk = {
+        path.relative_to(template).as_posix()
+        for path in template.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert shipped == on_disk
+    assert {"cookiecutter.json", "{{cookiecutter.project_slug}}/.env.example"} <= shipped
+    assert "{{cookiecutter.project_slug}}/.github/workflows/test.yml" in shipped
 
 
 def test_installed_package_maps_to_the_source_folders():
