@@ -128,16 +128,16 @@ def test_it_refuses_to_start_while_the_core_also_charges_gigs(site_config, tmp_p
     [
         (
             {"percent": "20", "reduced": {"logo-design": "25"}},
-            "site.toml: plugins.category_fee: reduced: logo-design = '25' is not lower than percent ('20')",
+            "site.toml: plugins.category_fee.reduced: logo-design = '25' is not lower than percent ('20')",
         ),
         ({"percent": "120"}, "site.toml: plugins.category_fee.percent: Expected `str` matching regex"),
         (
             {"reduced": {"Logo Design": "5"}},
-            "site.toml: plugins.category_fee: Expected `str` matching regex '^[a-z0-9]+(-[a-z0-9]+)*$' - at `key` in `$.reduced`",
+            "site.toml: plugins.category_fee.reduced: Expected `str` matching regex '^[a-z0-9]+(-[a-z0-9]+)*$'",
         ),
         (
             {"kinds": []},
-            'site.toml: plugins.category_fee: kinds: name the listing kinds it prices, e.g. ["gig"]',
+            'site.toml: plugins.category_fee.kinds: name the listing kinds it prices, e.g. ["gig"]',
         ),
     ],
 )

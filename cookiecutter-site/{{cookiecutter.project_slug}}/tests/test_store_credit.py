@@ -55,6 +55,8 @@ async def test_the_method_is_offered_with_its_minimum_and_fee(client):
         "minimums": [usd("10.00")],
         "fee": "0.50 USD per gift card",
         "destination_fields": ["store", "email"],
+        "available": True,
+        "unavailable_reason": None,
     }
 
 
@@ -165,10 +167,10 @@ async def test_less_than_the_minimum_is_refused(client, make_member, fund_member
     ("settings", "message"),
     [
         ({"fee": "10.00"}, "site.toml: plugins.store_credit: fee (10.00) must be below minimum (10.00)"),
-        ({"stores": []}, "site.toml: plugins.store_credit: stores: name at least one partner store"),
+        ({"stores": []}, "site.toml: plugins.store_credit.stores: name at least one partner store"),
         (
             {"stores": ["Books & Co", "books & co"]},
-            "site.toml: plugins.store_credit: stores: a store is listed twice: ['Books & Co', 'books & co']",
+            "site.toml: plugins.store_credit.stores: a store is listed twice: ['Books & Co', 'books & co']",
         ),
         ({"minimum": "ten"}, "site.toml: plugins.store_credit.minimum: Expected `str` matching regex"),
     ],
