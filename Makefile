@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test fuzz lint typecheck format docs bench clean
+.PHONY: install browser demo test fuzz lint typecheck format docs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -19,9 +19,24 @@ install: $(STAMP)  ## virtualenv with agorakit (editable) and the dev tools
 demo: $(STAMP)  ## SQLite demo site with demo data, served on http://127.0.0.1:8000
 	$(BIN)/agorakit demo
 
+# The storefront's browser test drives Debian's chromium through Playwright (never
+# `playwright install`: nothing is downloaded at run time).
+CHROMIUM := /usr/bin/chromium
+
+browser:  ## Debian's chromium for tests/test_storefront_browser.py (apt-get, as root)
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "$(CHROMIUM) is missing: install Debian's chromium (sudo apt-get install -y chromium);"; \
+		echo "until then tests/test_storefront_browser.py is skipped (in CI it fails)"; \
+		[ -z "$$CI" ]; exit; \
+	fi; \
+	echo "installing Debian's chromium (apt-get install -y chromium)"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
 TEST_WORKERS ?= 2
 
-test: $(STAMP) lint  ## the whole suite, SQLite and PostgreSQL (TEST_WORKERS processes; 0: one)
+test: $(STAMP) lint browser  ## the whole suite, SQLite and PostgreSQL (TEST_WORKERS processes; 0: one)
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 FUZZ_EXAMPLES ?= 40

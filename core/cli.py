@@ -1,8 +1,8 @@
 """The ``agorakit`` command line.
 
-Core commands: ``run``, ``migrate``, ``makemigrations``, ``plugins``, ``demo``,
-``users create-operator``, ``users create-owner``, ``docs hooks``, ``clock`` (the test
-clock).  Enabled plugins add their own through the ``agorakit_cli`` hook; the site config
+Core commands: ``new``, ``run``, ``migrate``, ``makemigrations``, ``plugins``, ``demo``,
+``demo-data``, ``users create-operator``, ``users create-owner``, ``docs hooks``,
+``clock`` (the test clock).  Enabled plugins add their own through the ``agorakit_cli`` hook; the site config
 is read from ``--config`` / ``$AGORAKIT_CONFIG`` (default ``site.toml``).
 """
 
@@ -31,7 +31,18 @@ from agorakit.settings import ConfigError, Settings, load_settings
 __all__ = ["CliState", "build_cli", "cli", "fail_on_domain_error", "main", "run_with_runtime"]
 
 
-@click.group()
+class AgorakitGroup(click.Group):
+    """The command group: a config error met by any command (a plugin's included) is
+    printed as ``Error: ...`` with exit status 1, not as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=AgorakitGroup)
 @click.version_option(agorakit.__version__, prog_name="agorakit")
 @click.option(
     "--config",
@@ -238,11 +249,25 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Set up and load data, then exit.")
 @click.option("--reset", is_flag=True, help="Delete the demo database first.")
-def demo(directory: str, host: str, port: int, no_serve: bool, reset: bool) -> None:
+@click.option(
+    "--plugins",
+    "plugin_names",
+    default=None,
+    metavar="A,B,C",
+    help="The plugins to enable, comma-separated (default: those shipped with agorakit).",
+)
+def demo(directory: str, host: str, port: int, no_serve: bool, reset: bool, plugin_names: str | None) -> None:
     """Set up a demo site on SQLite (config, migrations, demo data) and serve it."""
-    from agorakit.demo import prepare_demo
+    from agorakit.demo import demo_plugins, prepare_demo
 
-    config_path, settings, logins = prepare_demo(Path(directory), reset=reset)
+    plugins = None
+    if plugin_names is not None:
+        try:
+            plugins = demo_plugins([name.strip() for name in plugin_names.split(",") if name.strip()])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--plugins") from None
+    config_path, settings, logins = prepare_demo(Path(directory), reset=reset, plugins=plugins)
+    click.echo(f"plugins:          {', '.join(settings.site.plugins) or 'none'}")
     base = f"http://{host}:{port}"
     click.echo(f"demo site config: {config_path}")
     click.echo(f"API docs:         {base}{settings.http.docs_path}")
@@ -290,6 +315,61 @@ def _write_doc(output: str, text: str, *, check: bool, command: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-input", is_flag=True, help="Ask nothing: take the template's defaults and --set answers.")
+@click.option(
+    "--set",
+    "answers",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Answer a question of the template, e.g. --set leads=yes --set database=postgresql (repeatable).",
+)
+def new(directory: Path | None, no_input: bool, answers: tuple[str, ...]) -> None:
+    """Start a new marketplace project in DIRECTORY (default: a folder named after it)."""
+    from agorakit.sitegen import SiteGenError, new_site, parse_answers
+
+    try:
+        project = new_site(directory, answers=parse_answers(answers), no_input=no_input)
+    except SiteGenError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        shown = project.relative_to(Path.cwd())
+    except ValueError:
+        shown = project
+    click.echo(f"wrote {project}")
+    click.echo("next steps:")
+    click.echo(f"  cd {shown}")
+    click.echo("  make demo    # a virtualenv, your site on a demo database with demo data, served")
+    click.echo("  make test    # your site's tests, on SQLite and PostgreSQL")
+    click.echo("  see README.md there to point it at a local agorakit checkout (make demo AGORAKIT=...)")
+
+
+@cli.command("demo-data")
+@click.pass_context
+def demo_data(ctx: click.Context) -> None:
+    """Load the demo members and each enabled plugin's demo data into the site's database
+    (a development or staging site only; once: nothing happens when they are there)."""
+    from agorakit.demo import DEMO_MEMBERS, load_demo_data
+
+    settings = cli_state(ctx).settings()
+    if settings.site.environment == "production":
+        message = (
+            "demo data has members with published passwords: load it into a development or staging "
+            'site only ([site] environment = "development", or AGORAKIT_SITE__ENVIRONMENT=development)'
+        )
+        raise click.ClickException(message)
+
+    async def work(runtime: Runtime) -> bool:
+        return bool(await load_demo_data(runtime))
+
+    loaded = run_with_runtime(ctx, work)
+    click.echo("demo data loaded" if loaded else "demo data was already there")
+    click.echo("demo logins (POST /auth/login):")
+    for _, email, password, _, _, _, role in DEMO_MEMBERS:
+        click.echo(f"  {role:<9} {email}  /  {password}")
 
 
 def _plugin_manager_for_cli(argv: list[str]):

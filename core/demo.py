@@ -1,4 +1,5 @@
-"""``agorakit demo``: a demo site on SQLite with every installed plugin enabled."""
+"""``agorakit demo``: a demo site on SQLite with the plugins shipped with agorakit enabled
+(or the ones ``--plugins`` names)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import asyncio
 import json
 import re
 import secrets
+import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agorakit.hooks import Hooks, get_plugin_manager, installed_plugins
-from agorakit.settings import Settings, load_settings
+from agorakit.hooks import Hooks, get_plugin_manager, installed_plugins, shipped_plugins
+from agorakit.settings import ConfigError, Settings, load_settings
 
 #: (role name, email, password, display name, country, skills, account role); the demo's
 #: operator is the site's owner, so it can also manage operators
@@ -29,13 +32,30 @@ DEMO_MEMBERS = [
 ]
 
 
-def write_demo_config(directory: Path) -> Path:
+def demo_plugins(names: Sequence[str] | None = None) -> list[str]:
+    """The plugins a demo site enables: ``names`` (each once, in their order), else every
+    installed plugin shipped with agorakit.  A third-party plugin is enabled only when
+    named: a site's own plugins (a fee plugin, say) change what the demo shows."""
+    if names is None:
+        return shipped_plugins()
+    installed = installed_plugins()
+    unknown = [name for name in names if name not in installed]
+    if unknown:
+        listed = ", ".join(sorted(installed)) or "none"
+        message = f"not installed: {', '.join(unknown)}; installed plugins: {listed}"
+        raise ValueError(message)
+    return list(dict.fromkeys(names))
+
+
+def write_demo_config(directory: Path, plugins: Sequence[str] | None = None) -> Path:
+    """Write the demo's ``site.toml`` enabling ``plugins`` (default: those shipped with
+    agorakit, see :func:`demo_plugins`); an existing one is kept as it is."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "site.toml"
     if path.exists():
         return path
-    enabled = sorted(installed_plugins())
-    plugins = ", ".join(f'"{name}"' for name in enabled)
+    enabled = demo_plugins(plugins)
+    plugins_line = ", ".join(f'"{name}"' for name in enabled)
     hooks = Hooks(get_plugin_manager(enabled))
     pay_in, pay_out = _offered_methods(hooks)
     sections = "".join(
@@ -48,7 +68,7 @@ def write_demo_config(directory: Path) -> Path:
 name = "agorakit demo market"
 base_url = "http://127.0.0.1:8000"
 currency = "USD"
-plugins = [{plugins}]
+plugins = [{plugins_line}]
 # a development site: it may run on a test clock
 environment = "development"
 
@@ -63,12 +83,13 @@ payment_methods = [{", ".join(f'"{m}"' for m in pay_in)}]
 payout_methods = [{", ".join(f'"{m}"' for m in pay_out)}]
 
 [email]
-# the demo has no SMTP server: emails are written to the log (use "smtp" in production)
+# the demo has no SMTP server: emails are written to the log (a site that sets
+# smtp_host sends by SMTP)
 mailer = "log"
 
 [dev]
 # the site's time is a clock kept in the database: move it with `agorakit clock advance 3d`
-# (or POST /operator/clock/advance) to try what happens after days; see docs/testing.md
+# (or POST /operator/clock/advance) to try what happens after days; see docs/test-clock.md
 test_clock = true
 {sections}""",
         encoding="utf-8",
@@ -175,13 +196,33 @@ async def load_demo_data(runtime) -> dict:
     return members
 
 
+def _check_existing(path: Path, plugins: Sequence[str] | None) -> None:
+    """An existing demo config keeps its plugins: asking for others is an error that says
+    how to start over (the demo database holds the data of the plugins it was made with)."""
+    if plugins is None or not path.exists():
+        return
+    try:
+        enabled = tomllib.loads(path.read_text(encoding="utf-8")).get("site", {}).get("plugins", [])
+    except tomllib.TOMLDecodeError:
+        return  # loading it reports the problem
+    if sorted(enabled) != sorted(set(plugins)):
+        message = (
+            f"{path} enables {', '.join(enabled) or 'no plugins'}, not {', '.join(plugins) or 'no plugins'}; "
+            f"delete the folder {path.parent} to start a demo with these plugins"
+        )
+        raise ConfigError(message)
+
+
 def prepare_demo(
-    directory: Path, *, reset: bool = False
+    directory: Path, *, reset: bool = False, plugins: Sequence[str] | None = None
 ) -> tuple[Path, Settings, list[tuple[str, str, str]]]:
+    """Write the demo config (once), migrate and load the demo data (once); ``plugins``:
+    the plugins to enable (default: those shipped with agorakit)."""
     from agorakit.db.migrate import migrate
     from agorakit.runtime import Runtime
 
-    config_path = write_demo_config(directory)
+    _check_existing(directory / "site.toml", plugins)
+    config_path = write_demo_config(directory, plugins)
     if reset:
         (directory / "demo.sqlite3").unlink(missing_ok=True)
     settings = load_settings(config_path)

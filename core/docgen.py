@@ -16,14 +16,15 @@ from typing import Any
 import msgspec
 
 from agorakit import hookspecs
-from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, installed_plugins
+from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, shipped_plugins
 
 HEADER = """# Hook reference
 
 Generated from `core/hookspecs.py`, the hooks core areas define (`core/accounts/hookspecs.py`,
 `core/catalog/hookspecs.py`, `core/attachments/hookspecs.py`, `core/money/hookspecs.py`,
-`core/disputes/hookspecs.py`, `core/messaging/hookspecs.py`) and
-the worker's (`core/worker_hookspecs.py`) by `agorakit docs hooks`; do not edit by hand.
+`core/disputes/hookspecs.py`, `core/messaging/hookspecs.py`, `core/support/hookspecs.py`),
+the worker's (`core/worker_hookspecs.py`) and the testing kit's (`core/factories.py`) by
+`agorakit docs hooks`; do not edit by hand.
 Implement a hook with `@agorakit.hookimpl` on a function of the same name; see
 [writing a plugin](plugins.md).  Hooks are called with keyword arguments, and an
 implementation may accept any subset of the parameters.
@@ -32,7 +33,8 @@ implementation may accept any subset of the parameters.
 
 
 def hookspec_modules() -> list[types.ModuleType]:
-    """:mod:`agorakit.hookspecs`, then the modules of the hooks core areas and the worker define."""
+    """:mod:`agorakit.hookspecs`, then the modules of the hooks core areas, the worker and
+    the testing kit define."""
     return [hookspecs, *(importlib.import_module(name) for name in AREA_HOOKSPECS)]
 
 
@@ -98,14 +100,6 @@ a plugin declares its own classes (subclasses of `agorakit.events.Event`) with t
 minor units of the event's currency.
 
 """
-
-
-def shipped_plugins() -> list[str]:
-    """The installed plugins that ship with agorakit (``agorakit.plugins.*``)."""
-
-    return sorted(
-        name for name, ep in installed_plugins().items() if ep.value.startswith("agorakit.plugins.")
-    )
 
 
 def event_classes() -> list[tuple[str, list[type]]]:

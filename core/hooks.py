@@ -24,6 +24,8 @@ from agorakit.settings import ConfigError
 log = logging.getLogger("agorakit.plugins")
 
 ENTRY_POINT_GROUP = "agorakit"
+#: The package of the plugins shipped with agorakit (their entry points' modules).
+SHIPPED_PACKAGE = "agorakit.plugins"
 
 #: Modules of the core's own plugins, always registered (in this order).
 CORE_PLUGINS: tuple[str, ...] = (
@@ -45,7 +47,7 @@ CORE_PLUGINS: tuple[str, ...] = (
 )
 
 #: Modules of the hooks core areas define for the layers above them (see
-#: ``docs/plugin-api.md``), and of the worker's hooks, added next to
+#: ``docs/plugin-api.md``), of the worker's hooks and of the testing kit's, added next to
 #: :mod:`agorakit.hookspecs`.
 AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.accounts.hookspecs",
@@ -56,6 +58,7 @@ AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.messaging.hookspecs",
     "agorakit.support.hookspecs",
     "agorakit.worker_hookspecs",
+    "agorakit.factories",
 )
 
 
@@ -71,6 +74,16 @@ class PluginInfo(msgspec.Struct, frozen=True):
 def installed_plugins() -> dict[str, EntryPoint]:
     """Plugins installed in this environment, by entry point name."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def is_shipped(ep: EntryPoint) -> bool:
+    """Whether an installed plugin ships with agorakit (its module is under ``agorakit.plugins``)."""
+    return ep.module == SHIPPED_PACKAGE or ep.module.startswith(f"{SHIPPED_PACKAGE}.")
+
+
+def shipped_plugins() -> list[str]:
+    """The installed plugins that ship with agorakit, by name (third-party ones left out)."""
+    return sorted(name for name, ep in installed_plugins().items() if is_shipped(ep))
 
 
 def get_plugin_manager(
@@ -96,20 +109,26 @@ def get_plugin_manager(
         infos[module_name] = PluginInfo(name=module_name, builtin=True)
 
     available = installed_plugins()
+    problems: list[str] = []  # every plugin that cannot be loaded, reported together
     for name in enabled:
         ep = available.get(name)
         if ep is None:
-            message = (
+            problems.append(
                 f"{source}: site.plugins: plugin {name!r} is enabled but not installed; "
                 f"installed plugins: {', '.join(sorted(available)) or 'none'}"
             )
-            raise ConfigError(message)
+            continue
         try:
             plugin = ep.load()
         except Exception as exc:
-            message = f"{source}: site.plugins: plugin {name!r} failed to load: {exc!r}"
-            raise ConfigError(message) from exc
-        _register(pm, plugin, name, source)
+            log.debug("plugin %s failed to load", name, exc_info=True)
+            problems.append(f"{source}: site.plugins: plugin {name!r} failed to load: {exc!r}")
+            continue
+        try:
+            _register(pm, plugin, name, source)
+        except ConfigError as exc:
+            problems.extend(exc.messages)
+            continue
         dist = ep.dist
         infos[name] = PluginInfo(
             name=name,
@@ -117,6 +136,8 @@ def get_plugin_manager(
             package=dist.metadata["Name"] if dist else None,
             version=dist.version if dist else None,
         )
+    if problems:
+        raise ConfigError(*problems)
     for name, plugin in extra:
         _register(pm, plugin, name, source)
         infos[name] = PluginInfo(name=name, builtin=False)
@@ -222,6 +243,25 @@ class Hooks:
         """Each implementation's result with the name of its plugin, for start-up hooks
         whose contributions the core keeps apart by plugin (must not be async)."""
         return [(impl.plugin_name, _sync(name, impl, result)) for impl, result in self._calls(name, kwargs)]
+
+    def check_sync(self, name: str, /, **kwargs: Any) -> None:
+        """Run every implementation of a start-up hook whose implementations check the
+        config: their :class:`ConfigError` messages are raised together once all ran.
+        Another exception after a ConfigError ends the run with the ConfigErrors only (it
+        may be a consequence of them)."""
+        problems: list[str] = []
+        for impl in self.implementations(name):
+            try:
+                _sync(name, impl, impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs}))
+            except ConfigError as exc:
+                problems.extend(exc.messages)
+            except Exception:
+                if not problems:
+                    raise
+                log.debug("%s of plugin %s failed after config errors", name, impl.plugin_name, exc_info=True)
+                break
+        if problems:
+            raise ConfigError(*problems)
 
     def first_sync(self, name: str, /, **kwargs: Any) -> Any:
         """:meth:`first` for hooks that must not be async."""

@@ -107,7 +107,8 @@ def agorakit_startup(runtime: Runtime) -> None:
     the default commission, attachments its storage, notifications its mailer, orders
     checks its processes, guards and effects.  The core's own implementations run
     first, so a plugin's finds them bound.  Raise
-    :class:`~agorakit.settings.ConfigError` to stop start-up with a message.
+    :class:`~agorakit.settings.ConfigError` to stop start-up with a message: every
+    implementation still runs, and start-up stops with all their messages at once.
 
     :param runtime: the :class:`agorakit.runtime.Runtime` being built.
     """

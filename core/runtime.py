@@ -142,8 +142,9 @@ class Runtime:
         self.payment_methods: dict[str, PaymentMethod] = {}
         self.payout_methods: dict[str, PayoutMethod] = {}
         # each area binds and checks what it needs (methods, storage, mailer, processes):
-        # a wrong config stops start-up here, not the first request that needs it
-        self.hooks.collect_sync("agorakit_startup", runtime=self)
+        # a wrong config stops start-up here, not the first request that needs it (every
+        # area's problems at once)
+        self.hooks.check_sync("agorakit_startup", runtime=self)
         #: delivers committed events; in the background only while the app is served
         self.dispatcher = EventDispatcher(self._site, max_pending=settings.events.max_pending)
         #: when a worker sweep of this process last checked the orders' escrows
@@ -287,3 +288,13 @@ def fail_on_domain_error() -> Iterator[None]:
             f"  {e.field}: {e.message}" for e in exc.errors if e.message not in exc.detail
         ]
         raise click.ClickException("\n".join(lines)) from None
+
+
+def runtime_of(scope: Any) -> Runtime:
+    """The runtime of the app serving an ASGI ``scope``.
+
+    Route handlers receive the runtime as a dependency; ASGI middleware a plugin adds to
+    its routes (sessions, CSRF) gets no dependencies, and reads it here, once, to build
+    what it needs from the site's settings.
+    """
+    return scope["litestar_app"].state["runtime"]

@@ -1,8 +1,9 @@
-"""pytest fixtures for agorakit sites and plugins (the ``pytest11`` entry point).
+"""pytest fixtures for agorakit sites and plugins: ``docs/testing.md``.
 
-Installed with agorakit, so a site's or a plugin's own tests get the same fixtures the
-project's tests use.  They need pytest-asyncio (``asyncio_mode = "auto"`` and a
-session-scoped loop, see the README).
+A site's or a plugin's tests get the fixtures the project's tests use by naming this
+module in their ``conftest.py``: ``pytest_plugins = ["agorakit.testing"]`` (nothing is
+loaded into a pytest run that does not ask).  They need pytest-asyncio
+(``asyncio_mode = "auto"`` and a session-scoped loop, see docs/testing.md).
 
 Every test that uses ``runtime``, ``app`` or ``client`` runs twice: on SQLite and on
 PostgreSQL (``db_kind``).  PostgreSQL comes from ``AGORAKIT_TEST_POSTGRES_DSN`` (default
@@ -21,6 +22,8 @@ Fixtures:
 - ``site_settings``, ``runtime``, ``app``, ``client``: the site, migrated, with empty tables.
 - ``make_member``: ``await make_member(role="member", **fields)`` → :class:`MemberLogin`
   with ``.member``, ``.token``, ``.headers`` and ``.password``.
+- ``make_operator``, ``fund_member``, ``run_worker``, ``make_listing``, ``make_order``:
+  the factories of :mod:`agorakit.testing_kit`, loaded with this module.
 
 Each test has a runtime of its own (a fresh clock, empty tables), but building the app
 is most of a test's set-up, so a test process builds one per site configuration and
@@ -53,6 +56,9 @@ import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime
+
+#: the factory fixtures (operators, money, the worker, listings, orders), loaded with these
+pytest_plugins = ["agorakit.testing_kit"]
 
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: A fixed instant every test starts at (the runtime clock), so dates are reproducible.

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agorakit.hooks import installed_plugins
+from agorakit.hooks import shipped_plugins
 from agorakit.money import ledger
 from agorakit.orders import registry
 
@@ -27,13 +27,6 @@ PNG = bytes.fromhex(
     "0f0003860180583c9f6b0000000049454e44ae426082"
 )
 IBAN_ACCOUNT = {"account_holder": "Ada Lovelace", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"}
-
-
-def shipped_plugins() -> list[str]:
-    """The plugins agorakit ships (not a third-party one another test installed)."""
-    return sorted(
-        name for name, ep in installed_plugins().items() if ep.value.startswith("agorakit.plugins.")
-    )
 
 
 def all_plugins_config(tmp_path) -> dict[str, Any]:

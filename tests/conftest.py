@@ -12,6 +12,9 @@ import pytest
 
 from agorakit.errors import AgorakitError
 
+#: agorakit's fixtures, opted into as a site's or a plugin's own conftest.py does (docs/testing.md)
+pytest_plugins = ["agorakit.testing"]
+
 
 def assert_problem(response, status: int, code: str, *, fields: set[str] | None = None) -> dict:
     """Assert an RFC 9457 problem-details response; returns its body."""

@@ -173,3 +173,54 @@ async def test_absurd_ids_and_forged_cursors_are_4xx_not_500(client, make_member
             "validation_error",
             fields={"cursor"},
         )
+
+
+class _SiteNameMiddleware:
+    """A plugin's route middleware: it gets no dependencies, so it finds the runtime
+    of the app serving the request with ``runtime_of``."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        from agorakit.runtime import runtime_of
+
+        name = runtime_of(scope).settings.site.name.encode()
+
+        async def send_with_name(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-site-name", name)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_name)
+
+
+class _MiddlewarePlugin:
+    @staticmethod
+    def agorakit_routes():
+        from litestar import Router, get
+
+        @get("/ping", operation_id="middlewarePing", summary="ping", opt={"exclude_from_auth": True})
+        async def ping() -> dict[str, str]:
+            return {"pong": "yes"}
+
+        return [Router(path="/middleware-plugin", route_handlers=[ping], middleware=[_SiteNameMiddleware])]
+
+
+class TestPluginMiddleware:
+    @pytest.fixture
+    def extra_plugins(self):
+        import agorakit
+
+        plugin = _MiddlewarePlugin()
+        plugin.agorakit_routes = agorakit.hookimpl(plugin.agorakit_routes)
+        return [("middleware_plugin", plugin)]
+
+    async def test_plugin_middleware_reads_the_runtime_of_the_serving_app(self, client, runtime):
+        from agorakit.runtime import runtime_of
+
+        assert runtime_of({"litestar_app": client.app}) is runtime
+        response = await client.get("/middleware-plugin/ping")
+        assert response.status_code == 200
+        assert response.json() == {"pong": "yes"}
+        assert response.headers["x-site-name"] == "test market"

@@ -116,8 +116,8 @@ async def test_hook_agorakit_payment_methods(client, runtime):
     response = await client.get("/payment-methods")
     assert response.status_code == 200
     assert response.json() == [
-        {"name": "balance", "label": "Your balance"},
-        {"name": "bank_transfer", "label": "Bank transfer"},
+        {"name": "balance", "label": "Your balance", "available": True, "unavailable_reason": None},
+        {"name": "bank_transfer", "label": "Bank transfer", "available": True, "unavailable_reason": None},
     ]
     assert isinstance(runtime.payment_methods["bank_transfer"], PaymentMethod)
 
@@ -132,6 +132,8 @@ async def test_hook_agorakit_payout_methods(client, runtime):
             "minimums": [usd("50.00")],  # the seed: bank withdrawals from $50
             "fee": "no fee",
             "destination_fields": ["account_holder", "iban", "bic", "account_number", "routing_number"],
+            "available": True,
+            "unavailable_reason": None,
         }
     ]
     method = runtime.payout_methods["bank_transfer"]

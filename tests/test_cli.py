@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from agorakit.cli import build_cli
+from agorakit.hooks import installed_plugins, shipped_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +36,7 @@ def write_config(tmp_path, plugins: str = "", extra: str = "") -> Path:
     return path
 
 
-def test_demo_sets_up_config_database_and_logins_once(tmp_path):
+def test_demo_sets_up_config_database_and_logins_once(tmp_path, sample_plugin):
     directory = tmp_path / "demo"
     result = invoke("demo", "--dir", str(directory), "--no-serve")
     assert result.exit_code == 0, result.output
@@ -42,7 +44,12 @@ def test_demo_sets_up_config_database_and_logins_once(tmp_path):
     assert "operator@example.com  /  demo-operator-pass-2026" in result.output
     config = (directory / "site.toml").read_text()
     assert "jwt_secret" in config and (directory / "demo.sqlite3").exists()
-    # Every installed plugin is enabled and every method it offers is bound.
+    # Every plugin shipped with agorakit is enabled, the third-party one installed next to
+    # them is not, and every method the enabled ones offer is bound.
+    written = tomllib.loads(config)
+    assert written["site"]["plugins"] == shipped_plugins() and "sample" in installed_plugins()
+    assert "sample" not in written["site"]["plugins"] and "sample" not in written["plugins"]
+    assert f"plugins:          {', '.join(shipped_plugins())}" in result.output
     assert 'payment_methods = ["balance", "paypal", "bank_transfer"]' in config
     assert 'payout_methods = ["bank_transfer", "paypal"]' in config
     # A development site on a test clock: its time can be moved on to try what takes days.
@@ -65,6 +72,42 @@ def test_demo_sets_up_config_database_and_logins_once(tmp_path):
     again = invoke("demo", "--dir", str(directory), "--no-serve")
     assert again.exit_code == 0, again.output
     assert (directory / "site.toml").read_text() == config  # kept, secret included
+
+
+def test_demo_enables_the_plugins_named_third_party_ones_included(tmp_path, sample_plugin):
+    directory = tmp_path / "demo"
+    result = invoke("demo", "--dir", str(directory), "--no-serve", "--plugins", "gigs, sample")
+    assert result.exit_code == 0, result.output
+    assert "plugins:          gigs, sample" in result.output
+    written = tomllib.loads((directory / "site.toml").read_text())
+    assert written["site"]["plugins"] == ["gigs", "sample"]
+    assert written["plugins"]["sample"] == {"greeting": 'hello from the "demo"', "repeat": 3}
+    assert (written["money"]["payment_methods"], written["money"]["payout_methods"]) == (["balance"], [])
+    with sqlite3.connect(directory / "demo.sqlite3") as db:
+        notes = db.execute("SELECT body FROM sample_note").fetchall()
+        kinds = db.execute("SELECT DISTINCT kind FROM core_listing").fetchall()
+    assert notes == [("welcome, Bea Buyer",)]
+    assert kinds == [("gig",)]
+
+    # The demo folder keeps its plugins: asking for others says how to start over.
+    other = invoke("demo", "--dir", str(directory), "--no-serve", "--plugins", "gigs")
+    assert other.exit_code == 1
+    assert other.output == (
+        f"Error: {directory / 'site.toml'} enables gigs, sample, not gigs; "
+        f"delete the folder {directory} to start a demo with these plugins\n"
+    )
+    same = invoke("demo", "--dir", str(directory), "--no-serve", "--plugins", "sample,gigs")
+    assert same.exit_code == 0, same.output
+
+
+def test_demo_refuses_a_plugin_that_is_not_installed_and_lists_the_installed_ones(tmp_path, sample_plugin):
+    directory = tmp_path / "demo"
+    result = invoke("demo", "--dir", str(directory), "--no-serve", "--plugins", "gigs,nope,gone")
+    assert result.exit_code == 2
+    installed = ", ".join(sorted(installed_plugins()))
+    assert "Invalid value for --plugins: not installed: nope, gone; " in result.output
+    assert f"installed plugins: {installed}" in " ".join(result.output.split())
+    assert "sample" in installed and not directory.exists()
 
 
 def test_plugins_command_lists_plugins_with_masked_settings(tmp_path, sample_plugin):

@@ -38,18 +38,18 @@ def test_minimal_config_gets_documented_defaults(tmp_path):
             "auth.token_ttl_minutes: Expected `int` >= 1",
         ),
         ('[auth]\njwt_secret = "short"\n', "auth.jwt_secret: Expected `str` of length >= 32"),
-        ("[site]\nname = 'x'\n", "(top level): Object missing required field `auth`"),
+        ("[site]\nname = 'x'\n", "auth.jwt_secret: missing; this key has no default"),
         (
             f'[auth]\njwt_secret = "{SECRET}"\n[site]\ncurrency = "usd"\n',
             "site.currency: Expected `str` matching regex",
         ),
         (
             f'[auth]\njwt_secret = "{SECRET}"\n[sight]\nname = "typo"\n',
-            "(top level): Object contains unknown field `sight`",
+            "sight: unknown section; did you mean `site`?",
         ),
         (
             f'[auth]\njwt_secret = "{SECRET}"\n[database]\nurll = "x"\n',
-            "database: Object contains unknown field `urll`",
+            "database.urll: unknown key; did you mean `url`?",
         ),
         (
             f'[auth]\njwt_secret = "{SECRET}"\n[database]\npostgres_parallel_workers = -1\n',
@@ -60,7 +60,7 @@ def test_minimal_config_gets_documented_defaults(tmp_path):
             "logging.format: Invalid enum value 'xml'; expected one of: json, text",
         ),
         (
-            f'[auth]\njwt_secret = "{SECRET}"\n[site]\nplugins = ["a", "a"]\n',
+            f'[auth]\njwt_secret = "{SECRET}"\n[site]\nplugins = ["gigs", "gigs"]\n',
             "site.plugins: a plugin is listed twice",
         ),
         ("[auth\n", "not valid TOML"),
@@ -135,15 +135,13 @@ def test_masked_hides_secrets_and_url_passwords():
     [
         ("mysql://root@localhost/x", "database.url: unsupported scheme 'mysql'"),
         ("sqlite://", "database.url: give a file"),
-        ("just-a-file.db", "unsupported scheme '(none)'"),
+        ("just-a-file.db", "database.url: unsupported scheme '(none)'"),
     ],
 )
 def test_bad_database_url_is_a_config_error(url, message):
-    from agorakit.runtime import Runtime
-
-    settings = settings_from_dict({"auth": {"jwt_secret": SECRET}, "database": {"url": url}}, environ={})
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        Runtime(settings)
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict({"auth": {"jwt_secret": SECRET}, "database": {"url": url}}, environ={})
+    assert str(info.value).startswith(f"<settings>: {message}")
 
 
 def documented_overrides() -> list[tuple[str, str, str | None]]:

@@ -64,7 +64,8 @@ def test_the_event_reference_is_current():
 
 def test_the_event_reference_lists_every_event_of_the_core_and_the_shipped_plugins():
     from agorakit.disputes.events import DisputeResolved
-    from agorakit.docgen import event_classes, event_reference, shipped_plugins
+    from agorakit.docgen import event_classes, event_reference
+    from agorakit.hooks import shipped_plugins
 
     assert {"gigs", "bank_transfer", "payments_paypal", "payouts_paypal"} <= set(shipped_plugins())
     groups = dict(event_classes())
@@ -175,3 +176,42 @@ def test_the_worked_examples_in_the_money_page_are_the_tested_modules():
         assert f"```python\n{source}```" in page, (
             f"docs/money.md does not show tests/examples/{example} as it is"
         )
+
+
+def public_fixtures() -> set[str]:
+    """The fixtures ``agorakit.testing`` gives a project that opts in: its own and those
+    of the modules it loads (its ``pytest_plugins``), except ``_private`` ones."""
+    import importlib
+
+    import agorakit.testing
+
+    modules = [agorakit.testing, *map(importlib.import_module, agorakit.testing.pytest_plugins)]
+    found = set()
+    for module in modules:
+        for attribute, value in vars(module).items():
+            # pytest >= 8.4 wraps a fixture function; older ones mark the function itself
+            marker = getattr(value, "_fixture_function_marker", None) or getattr(
+                value, "_pytestfixturefunction", None
+            )
+            if marker is not None and not (marker.name or attribute).startswith("_"):
+                found.add(marker.name or attribute)
+    return found
+
+
+def test_every_fixture_of_agorakit_testing_is_documented_in_the_testing_page():
+    fixtures = public_fixtures()
+    assert {"client", "make_member", "fund_member", "make_order"} <= fixtures  # the search finds them
+    page = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^### `(\w+)`$", page, flags=re.MULTILINE))
+    assert fixtures - documented == set(), "fixtures docs/testing.md does not document"
+    assert documented - fixtures == set(), "docs/testing.md documents fixtures that do not exist"
+    table = set(re.findall(r"^\| \[`(\w+)`\]\(#\w+\) \|", page, flags=re.MULTILINE))
+    assert table == fixtures, "the fixture table of docs/testing.md is not the list of fixtures"
+
+
+def test_the_worked_example_of_the_testing_page_is_the_tested_module():
+    page = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    source = (ROOT / "tests" / "test_fee_plugin_example.py").read_text(encoding="utf-8")
+    assert f"```python\n{source}```" in page, (
+        "docs/testing.md does not show tests/test_fee_plugin_example.py as it is"
+    )

@@ -234,7 +234,7 @@ def test_good_settings_are_read_with_their_defaults():
     [
         (
             {"by_category": {"logo-design": "150"}},
-            "site.toml: plugins.category_fees: by_category: logo-design = '150' is not a percentage "
+            "site.toml: plugins.category_fees.by_category: logo-design = '150' is not a percentage "
             'from 0 to 100 (e.g. "7.5")',
         ),
         (
@@ -247,7 +247,7 @@ def test_good_settings_are_read_with_their_defaults():
         ),
         (
             {"default_percnt": "5"},
-            "site.toml: plugins.category_fees: Object contains unknown field `default_percnt`",
+            "site.toml: plugins.category_fees.default_percnt: unknown key; did you mean `default_percent`?",
         ),
     ],
 )

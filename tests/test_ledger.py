@@ -856,6 +856,8 @@ class TestWithdrawalHooks:
                 "minimums": [{"amount": "1.00", "currency": "USD"}],
                 "fee": "no fee",
                 "destination_fields": ["email"],
+                "available": True,
+                "unavailable_reason": None,
             }
         ]
 

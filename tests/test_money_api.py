@@ -274,7 +274,9 @@ async def test_operator_sees_accounts_and_totals_members_do_not(client, runtime,
 
 
 async def test_payment_methods_are_listed(client):
-    assert (await client.get("/payment-methods")).json() == [{"name": "balance", "label": "Your balance"}]
+    assert (await client.get("/payment-methods")).json() == [
+        {"name": "balance", "label": "Your balance", "available": True, "unavailable_reason": None}
+    ]
     assert (await client.get("/payout-methods")).json() == []
 
 

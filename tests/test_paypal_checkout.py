@@ -326,12 +326,17 @@ class TestNotConfigured:
         }
 
     async def test_paypal_payment_is_503_until_configured(self, client, make_member, problem):
+        reason = "PayPal payments are not available yet: the site has not set up its PayPal account"
+        assert (await client.get("/payment-methods")).json() == [
+            {"name": "balance", "label": "Your balance", "available": True, "unavailable_reason": None},
+            {"name": "paypal", "label": "PayPal", "available": False, "unavailable_reason": reason},
+        ]
         member = await make_member()
         response = await client.post(
             "/payments", json={"method": "paypal", "amount": usd("5.00")}, headers=member.headers
         )
         body = problem(response, 503, "service_unavailable")
-        assert "not available yet" in body["detail"]
+        assert (body["detail"], body["extra"]) == (reason, {"method": "paypal"})
         assert await Payment.count() == 0
 
 

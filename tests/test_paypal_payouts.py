@@ -145,6 +145,8 @@ async def test_payout_method_offers_paypal_from_15_dollars(client, runtime):
             "minimums": [usd("15.00")],  # the seed: "PayPal from $15"
             "fee": "no fee",
             "destination_fields": ["email"],
+            "available": True,
+            "unavailable_reason": None,
         }
     ]
     assert runtime.payout_methods["paypal"].manual is False
@@ -210,10 +212,21 @@ class TestNotConfigured:
     async def test_withdrawal_is_refused_until_paypal_is_configured(
         self, client, runtime, make_member, problem
     ):
+        reason = "PayPal payouts are not available yet: the site has not set up its PayPal account"
+        (listed,) = (await client.get("/payout-methods")).json()
+        assert (listed["name"], listed["available"], listed["unavailable_reason"]) == (
+            "paypal",
+            False,
+            reason,
+        )
         member = await make_member()
         await fund(runtime, member.id, 5000)
         body = problem(await withdraw(client, member, "20.00"), 503, "service_unavailable")
-        assert "PayPal payouts are not available yet" in body["detail"]
+        assert (body["detail"], body["extra"]) == (reason, {"method": "paypal"})
+        # refused before the minimum is checked: the reason, not "below the minimum"
+        below = problem(await withdraw(client, member, "1.00"), 503, "service_unavailable")
+        assert below["detail"] == reason
+        assert await ledger.balance_of(ledger.available(member.id), "USD") == 5000
         report = await sweep(runtime)
         assert report.method_syncs == {}
         assert await Withdrawal.count() == 0

@@ -36,10 +36,22 @@ def test_enabled_but_not_installed_plugin_stops_startup():
     assert "site.toml: site.plugins: plugin 'no_such_plugin' is enabled but not installed" in str(info.value)
 
 
+def test_every_plugin_that_cannot_be_loaded_is_named_at_once():
+    with pytest.raises(ConfigError) as info:
+        get_plugin_manager(["nope_one", "gigs", "nope_two"], source="site.toml")
+    assert [m.split(";")[0] for m in info.value.messages] == [
+        "site.toml: site.plugins: plugin 'nope_one' is enabled but not installed",
+        "site.toml: site.plugins: plugin 'nope_two' is enabled but not installed",
+    ]
+
+
 def test_settings_for_a_plugin_that_is_not_enabled_are_refused(sample_plugin):
     with pytest.raises(ConfigError) as info:
         settings({"plugins": {"sample": {"greeting": "hi"}}})
-    assert "[plugins.sample] configures a plugin that is not enabled" in str(info.value)
+    assert str(info.value) == (
+        "site.toml: plugins.sample: configures a plugin that is not enabled; "
+        "add 'sample' to site.plugins (enabled: none)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,7 +59,7 @@ def test_settings_for_a_plugin_that_is_not_enabled_are_refused(sample_plugin):
     [
         ({"repeat": "many"}, "site.toml: plugins.sample.repeat: Expected `int`, got `str`"),
         ({"repeat": 9}, "site.toml: plugins.sample.repeat: Expected `int` <= 5"),
-        ({"greting": "typo"}, "site.toml: plugins.sample: Object contains unknown field `greting`"),
+        ({"greting": "typo"}, "site.toml: plugins.sample.greting: unknown key; did you mean `greeting`?"),
     ],
 )
 def test_misconfigured_plugin_names_plugin_and_field(sample_plugin, section, expected):
@@ -185,9 +197,9 @@ def test_hook_agorakit_demo_settings(sample_plugin, tmp_path):
     from agorakit.demo import write_demo_config
     from agorakit.settings import load_settings
 
-    path = write_demo_config(tmp_path / "demo")
+    path = write_demo_config(tmp_path / "demo", ["gigs", "sample"])
     written = tomllib.loads(path.read_text(encoding="utf-8"))
-    assert "sample" in written["site"]["plugins"]
+    assert written["site"]["plugins"] == ["gigs", "sample"]
     assert written["plugins"]["sample"] == {"greeting": 'hello from the "demo"', "repeat": 3}
     sample = load_settings(path).plugin("sample")
     assert (sample.greeting, sample.repeat) == ('hello from the "demo"', 3)

@@ -316,7 +316,7 @@ async def test_an_unpaid_gig_order_expires_on_its_due_instant(runtime, client, p
 
 
 # --------------------------------------------------------------------------------------
-# The walkthrough of docs/testing.md, step by step
+# The walkthrough of docs/test-clock.md, step by step
 # --------------------------------------------------------------------------------------
 
 

@@ -118,6 +118,7 @@ def test_tests_of_one_configuration_share_the_app_and_not_the_runtime(pytester):
             """
         )
     )
+    pytester.makeconftest('pytest_plugins = ["agorakit.testing"]')
     pytester.makepyfile(test_inner=INNER)
     result = pytester.runpytest_inprocess("-p", "no:xdist", "-p", "no:cacheprovider", "-k", "sqlite", "-q")
     result.assert_outcomes(passed=3)

@@ -163,13 +163,12 @@ class Database:
 
 
 def _make_engine(config: DatabaseSection, source: str) -> tuple[EngineKind, Engine]:
+    """The engine of ``[database] url``: SQLite or PostgreSQL (the section refuses other
+    schemes and an SQLite URL without a file)."""
     url = config.url
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         path = url.removeprefix("sqlite://").removeprefix("/")
-        if not path:
-            message = f"{source}: database.url: give a file, e.g. sqlite:///site.sqlite3"
-            raise ConfigError(message)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = SiteSQLiteEngine(
             path,
@@ -179,21 +178,12 @@ def _make_engine(config: DatabaseSection, source: str) -> tuple[EngineKind, Engi
             group_commit=config.sqlite_group_commit,
         )
         return "sqlite", engine
-    if scheme in {"postgres", "postgresql"}:
-        try:
-            from piccolo.engine.postgres import PostgresEngine
-        except ImportError as exc:  # asyncpg missing
-            message = (
-                f"{source}: database.url: PostgreSQL needs the 'postgres' extra "
-                "(pip install 'agorakit[postgres]')"
-            )
-            raise ConfigError(message) from exc
-        return "postgres", PostgresEngine(config={"dsn": url}, log_queries=False)
-    message = (
-        f"{source}: database.url: unsupported scheme {scheme or '(none)'!r}; use "
-        "sqlite:///file.sqlite3 or postgresql://user@host:5432/dbname"
-    )
-    raise ConfigError(message)
+    try:
+        from piccolo.engine.postgres import PostgresEngine
+    except ImportError as exc:  # asyncpg missing
+        message = f"{source}: database.url: PostgreSQL needs the 'postgres' extra (pip install 'agorakit[postgres]')"
+        raise ConfigError(message) from exc
+    return "postgres", PostgresEngine(config={"dsn": url}, log_queries=False)
 
 
 def for_update(query: Any) -> Any:

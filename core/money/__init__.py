@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from agorakit.money.methods import PaymentMethod as PaymentMethod
     from agorakit.money.methods import PaymentStep as PaymentStep
     from agorakit.money.methods import PayoutMethod as PayoutMethod
+    from agorakit.money.methods import ReportsAvailability as ReportsAvailability
     from agorakit.money.methods import SyncsWithProvider as SyncsWithProvider
     from agorakit.money.payments import OPEN_STATUSES as OPEN_STATUSES
     from agorakit.money.payments import expire_payments as expire_payments
@@ -127,6 +128,7 @@ EXPORTS: dict[str, str] = {
     "PayoutMethod": "agorakit.money.methods",
     "BindsToSite": "agorakit.money.methods",
     "SyncsWithProvider": "agorakit.money.methods",
+    "ReportsAvailability": "agorakit.money.methods",
     "percent_of": "agorakit.money.fees",
     "Quote": "agorakit.money.fees",
     "QuoteContext": "agorakit.money.fees",

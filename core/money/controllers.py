@@ -15,6 +15,7 @@ from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money import balances, payments, withdrawals
 from agorakit.money.amounts import max_amount, money, parse_money
+from agorakit.money.methods import unavailable_reason
 from agorakit.money.schemas import (
     AccountOut,
     Balance,
@@ -70,29 +71,38 @@ class MethodsController(Controller):
     @get(
         "/payment-methods",
         operation_id="listPaymentMethods",
-        summary="Pay-in methods this site offers",
+        summary="Pay-in methods this site offers, and whether each can be used now",
         opt={"exclude_from_auth": True},
     )
     async def payment_methods(self, runtime: NamedDependency[Runtime]) -> list[MethodOut]:
-        return [MethodOut(name=m.name, label=m.label) for m in runtime.payment_methods.values()]
+        out = []
+        for m in runtime.payment_methods.values():
+            reason = unavailable_reason(m)
+            out.append(MethodOut(name=m.name, label=m.label, available=not reason, unavailable_reason=reason))
+        return out
 
     @get(
         "/payout-methods",
         operation_id="listPayoutMethods",
-        summary="Withdrawal methods, minimums and fees",
+        summary="Withdrawal methods, minimums, fees, and whether each can be used now",
         opt={"exclude_from_auth": True},
     )
     async def payout_methods(self, runtime: NamedDependency[Runtime]) -> list[PayoutMethodOut]:
-        return [
-            PayoutMethodOut(
-                name=m.name,
-                label=m.label,
-                minimums=[money(m.minimum(c), c) for c in runtime.currencies],
-                fee=m.fee_description(runtime.settings.site.currency),
-                destination_fields=list(m.destination_fields),
+        out = []
+        for m in runtime.payout_methods.values():
+            reason = unavailable_reason(m)
+            out.append(
+                PayoutMethodOut(
+                    name=m.name,
+                    label=m.label,
+                    minimums=[money(m.minimum(c), c) for c in runtime.currencies],
+                    fee=m.fee_description(runtime.settings.site.currency),
+                    destination_fields=list(m.destination_fields),
+                    available=not reason,
+                    unavailable_reason=reason,
+                )
             )
-            for m in runtime.payout_methods.values()
-        ]
+        return out
 
 
 class PaymentController(Controller):

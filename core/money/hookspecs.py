@@ -104,7 +104,11 @@ def agorakit_payment_methods() -> list[PaymentMethod] | None:
     settings may define ``bind(runtime)`` (:class:`agorakit.money.BindsToSite`): it is
     called once if the site binds the method, and what it returns is the method used.  A
     method that follows an outside provider may define ``async sync(runtime)``
-    (:class:`agorakit.money.SyncsWithProvider`), which every worker sweep calls.
+    (:class:`agorakit.money.SyncsWithProvider`), which every worker sweep calls.  A method
+    that cannot be used at times may define ``unavailable_reason()``
+    (:class:`agorakit.money.ReportsAvailability`): None while it can be used, else why not,
+    for members to read; ``GET /payment-methods`` shows it and a payment with the method
+    is refused with ``503 service_unavailable`` and that reason.
 
     :return: a list of payment method objects, or None.
     """
@@ -124,7 +128,10 @@ def agorakit_payout_methods() -> list[PayoutMethod] | None:
     (:class:`agorakit.money.BindsToSite`): it is called once if the site binds the
     method, and what it returns is the method used (e.g. a copy configured from
     ``runtime.plugin_settings(...)``).  ``async sync(runtime)``
-    (:class:`agorakit.money.SyncsWithProvider`) is optional too, as for pay-in methods.
+    (:class:`agorakit.money.SyncsWithProvider`) and ``unavailable_reason()``
+    (:class:`agorakit.money.ReportsAvailability`, shown by ``GET /payout-methods``; a
+    withdrawal with an unavailable method is a 503 with the reason) are optional too, as
+    for pay-in methods.
 
     :return: a list of payout method objects, or None.
     """

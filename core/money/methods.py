@@ -13,6 +13,12 @@ captures) may define ``async sync(runtime)``: every worker sweep calls it for ea
 method that has it, outside any transaction, and reports what it returns under
 ``method_syncs`` (``"payout:paypal": {...}``) when it did something.  It must be safe to
 run from several workers at once.
+
+A method that cannot be used at times (a provider whose credentials the site has not set)
+may define ``unavailable_reason()``: None while it can be used, else why not, in words a
+member can read.  ``GET /payment-methods`` and ``GET /payout-methods`` show it, and a
+payment or withdrawal asked with the method is refused with ``503 service_unavailable``
+and the same reason.  A method without it is always available.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
+from agorakit.errors import ServiceUnavailable
 from agorakit.settings import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,16 +105,46 @@ class SyncsWithProvider(Protocol):
     async def sync(self, runtime: Runtime) -> Any: ...
 
 
+@runtime_checkable
+class ReportsAvailability(Protocol):
+    """The optional ``unavailable_reason()`` of a payment or payout method: None while the
+    method can be used, else why not, for members to read (never a secret or a setting's
+    value).  A method without it is always available."""
+
+    def unavailable_reason(self) -> str | None: ...
+
+
+def unavailable_reason(method: Any) -> str | None:
+    """Why ``method`` cannot be used now (None: it can)."""
+    return method.unavailable_reason() if isinstance(method, ReportsAvailability) else None
+
+
+def refuse_if_unavailable(method: Any) -> None:
+    """``503 service_unavailable`` with the method's reason when it cannot be used now."""
+    reason = unavailable_reason(method)
+    if reason:
+        raise ServiceUnavailable(reason, extra={"method": method.name})
+
+
 def bind_methods(runtime: Runtime) -> tuple[dict[str, PaymentMethod], dict[str, PayoutMethod]]:
     """The methods the site config binds, checked against what the plugins provide."""
     source = runtime.settings.source
     offered_in = _by_name(runtime.hooks.collect_sync("agorakit_payment_methods"), "payment", source)
     offered_out = _by_name(runtime.hooks.collect_sync("agorakit_payout_methods"), "payout", source)
     money = runtime.settings.money
-    return (
-        _bound(_pick(offered_in, money.payment_methods, "money.payment_methods", source), runtime),
-        _bound(_pick(offered_out, money.payout_methods, "money.payout_methods", source), runtime),
-    )
+    problems: list[str] = []
+    picked = []
+    for offered, wanted, key in (
+        (offered_in, money.payment_methods, "money.payment_methods"),
+        (offered_out, money.payout_methods, "money.payout_methods"),
+    ):
+        try:
+            picked.append(_pick(offered, wanted, key, source))
+        except ConfigError as exc:
+            problems.extend(exc.messages)
+    if problems:
+        raise ConfigError(*problems)
+    return _bound(picked[0], runtime), _bound(picked[1], runtime)
 
 
 def _by_name(methods: list[Any], what: str, source: str) -> dict[str, Any]:

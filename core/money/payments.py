@@ -26,7 +26,7 @@ from agorakit.money.events import (
     PaymentRefunded,
     PaymentStarted,
 )
-from agorakit.money.methods import PaymentStep
+from agorakit.money.methods import PaymentStep, refuse_if_unavailable
 from agorakit.money.schemas import PaymentOut
 from agorakit.money.tables import Payment
 from agorakit.pagination import decode_cursor, page
@@ -128,6 +128,7 @@ async def start_payment(
     if purpose not in ("deposit", "escrow") or (purpose == "escrow") != (escrow_ref is not None):
         message = f"a payment is a deposit, or funds an escrow given by escrow_ref (got {purpose!r})"
         raise ValueError(message)
+    refuse_if_unavailable(chosen)
     request = (method, amount, currency, purpose, escrow_ref)
     try:
         async with runtime.unit_of_work() as uow:

@@ -87,6 +87,10 @@ class PaymentPage(msgspec.Struct):
 class MethodOut(msgspec.Struct):
     name: str
     label: str
+    #: whether a payment can be started with the method now
+    available: bool
+    #: why not, when it is not available (a payment with it is then a 503 saying this)
+    unavailable_reason: str | None
 
 
 class PayoutMethodOut(msgspec.Struct):
@@ -98,6 +102,10 @@ class PayoutMethodOut(msgspec.Struct):
     fee: str
     #: the fields the destination object needs
     destination_fields: list[str]
+    #: whether a withdrawal can be asked with the method now
+    available: bool
+    #: why not, when it is not available (a withdrawal with it is then a 503 saying this)
+    unavailable_reason: str | None
 
 
 class CreateWithdrawal(msgspec.Struct, forbid_unknown_fields=True):

@@ -26,6 +26,7 @@ from agorakit.money.events import (
     WithdrawalProcessing,
     WithdrawalRequested,
 )
+from agorakit.money.methods import refuse_if_unavailable
 from agorakit.money.payments import IdempotencyKeyReused
 from agorakit.money.schemas import WithdrawalOut
 from agorakit.money.tables import Withdrawal
@@ -125,6 +126,7 @@ async def request_withdrawal(
         raise ValidationFailed(
             [FieldError("method", f"unknown payout method {method!r}; offered: {offered}")]
         )
+    refuse_if_unavailable(payout)
     minimum = payout.minimum(currency)
     if amount < minimum:
         message = f"the minimum for {payout.label} is {format_amount(minimum, currency)} {currency}"

@@ -2,8 +2,9 @@
 
 The core ships ``smtp`` (aiosmtplib, the ``[email]`` SMTP settings) and ``log``
 (development: the message goes to the log and counts as sent); plugins add more through
-``agorakit_mailers``.  The site picks one with ``[email] mailer``; :func:`mailer_for`
-binds it on first use.  ``send`` raising means "not sent": the outbox retries with backoff.
+``agorakit_mailers``.  The site picks one with ``[email] mailer``; without it a site that
+names an SMTP server (``smtp_host``) uses ``smtp`` and any other ``log``.  :func:`mailer_for`
+binds it at start-up and logs which one it is.  ``send`` raising means "not sent": the outbox retries with backoff.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from agorakit.settings import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime
+    from agorakit.settings import EmailSection
 
 log = logging.getLogger("agorakit.email")
+
+#: where ``mailer = "smtp"`` sends when ``smtp_host`` is empty
+DEFAULT_SMTP_HOST = "127.0.0.1"
 
 
 class EmailMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,7 +103,7 @@ class SmtpMailer:
             raise RuntimeError("the smtp mailer is not bound to a site; use mailer_for(runtime)")
         await aiosmtplib.send(
             to_mime(message),
-            hostname=settings.smtp_host,
+            hostname=settings.smtp_host or DEFAULT_SMTP_HOST,
             port=settings.smtp_port,
             username=settings.smtp_username or None,
             password=settings.smtp_password or None,
@@ -116,7 +121,7 @@ class LogMailer:
 
     async def send(self, message: EmailMessage) -> None:
         log.info(
-            "email (not sent, [email] mailer = log) to %s: %s\n%s",
+            "email (not sent: the log mailer) to %s: %s\n%s",
             message.to,
             message.subject,
             message.text,
@@ -140,7 +145,8 @@ def mailer_for(runtime: Runtime) -> Any:
     if found is not None:
         return found
     offered = available_mailers(runtime)
-    wanted = runtime.settings.email.mailer
+    settings = runtime.settings.email
+    wanted = settings.chosen_mailer
     mailer = offered.get(wanted)
     if mailer is None:
         message = (
@@ -151,4 +157,17 @@ def mailer_for(runtime: Runtime) -> Any:
     found = runtime._notifications_mailer = (
         mailer.bind(runtime) if isinstance(mailer, BindableMailer) else mailer
     )
+    log.info("email: %s", describe_mailer(settings))
     return found
+
+
+def describe_mailer(settings: EmailSection) -> str:
+    """Which mailer ``[email]`` picks and why, in words (logged at start-up)."""
+    chosen = settings.chosen_mailer
+    if chosen == "smtp":
+        server = f"{settings.smtp_host or DEFAULT_SMTP_HOST}:{settings.smtp_port}"
+        return f"sent by SMTP to {server} (smtp_security {settings.smtp_security})"
+    if chosen == "log":
+        why = "[email] mailer = log" if settings.mailer else "[email] names no SMTP server (smtp_host)"
+        return f"written to the log, not sent ({why})"
+    return f"sent by the {chosen!r} mailer"

@@ -18,7 +18,8 @@ Layout of ``site.toml``::
 Secrets come from the environment in two ways: a value written as
 ``{ "$env" = "NAME" }`` (optionally ``default = ...``) is read from ``$NAME``, and any key
 can be overridden by ``AGORAKIT_<SECTION>__<KEY>`` (``AGORAKIT_DATABASE__URL``,
-``AGORAKIT_PLUGINS__GIGS__AUTO_COMPLETE_DAYS``).  Every error names the file, the key and
+``AGORAKIT_PLUGINS__GIGS__AUTO_COMPLETE_DAYS``).  Loading reports every problem of the
+file at once (:mod:`agorakit.settings.checks`), one line each naming the file, the key and
 what was expected.
 """
 
@@ -46,6 +47,7 @@ from agorakit.settings.base import (
     SettingsSpec,
     SettingsStruct,
 )
+from agorakit.settings.checks import UNRESOLVED, Problems, check_struct, unknown_key
 from agorakit.settings.sections import (
     AttachmentsSection,
     AuthSection,
@@ -102,118 +104,151 @@ def settings_from_dict(
     environ: Mapping[str, str] | None = None,
     pm: pluggy.PluginManager | None = None,
 ) -> Settings:
-    """Validate config data (as parsed from TOML).  Builds the plugin manager if not given."""
-    env = os.environ if environ is None else environ
-    resolved = _resolve_env_refs(dict(data), env, source, path="")
-    _apply_env_overrides(resolved, env)
-    try:
-        settings = msgspec.convert(resolved, Settings, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(_describe(source, exc)) from None
-    settings = msgspec.structs.replace(settings, source=source)
-    if len(set(settings.site.plugins)) != len(settings.site.plugins):
-        message = f"{source}: site.plugins: a plugin is listed twice: {settings.site.plugins}"
-        raise ConfigError(message)
-    if settings.dev.test_clock and settings.site.environment == "production":
-        message = (
-            f"{source}: dev.test_clock: a test clock moves the whole site's time and is refused "
-            'in production; set [site] environment = "development" or "staging" to use it'
-        )
-        raise ConfigError(message)
-    if pm is None:
-        from agorakit.hooks import get_plugin_manager
+    """Validate config data (as parsed from TOML).  Builds the plugin manager if not given.
 
-        pm = get_plugin_manager(settings.site.plugins, source=source)
-    return validate_plugin_settings(settings, pm)
+    Every problem is reported at once, one line each (:class:`ConfigError`): unresolved
+    env references, unknown sections and keys, wrong types and out-of-range values in every
+    section (the plugins' included), and the cross-field checks of whatever is valid."""
+    env = os.environ if environ is None else environ
+    problems = Problems(source)
+    resolved = _resolve_env_refs(dict(data), env, problems, path="")
+    _apply_env_overrides(resolved, env)
+    sections = _check_sections(resolved, problems)
+    site, dev = sections.get("site"), sections.get("dev")
+    if site is not None and len(set(site.plugins)) != len(site.plugins):
+        problems.add("site.plugins", f"a plugin is listed twice: {site.plugins}")
+    if site is not None and dev is not None and dev.test_clock and site.environment == "production":
+        message = (
+            "a test clock moves the whole site's time and is refused in production; "
+            'set [site] environment = "development" or "staging" to use it'
+        )
+        problems.add("dev.test_clock", message)
+    raw_plugins = resolved.get("plugins", {})
+    if not isinstance(raw_plugins, Mapping):
+        problems.add("plugins", "expected tables of plugin settings ([plugins.<name>])")
+        raw_plugins = {}
+    plugins: dict[str, Any] = {}
+    if site is not None:
+        if pm is None:
+            pm = _plugin_manager(site.plugins, source, problems)
+        if pm is not None:
+            plugins = _check_plugin_sections(raw_plugins, site.plugins, pm, problems)
+    problems.raise_if_any()
+    return Settings(**sections, plugins=plugins, source=source)
+
+
+#: the core's sections of ``site.toml``, by name, and their Structs
+_SECTIONS: dict[str, type[SettingsStruct]] = {
+    f.encode_name: f.type
+    for f in msgspec.structs.fields(Settings)
+    if isinstance(f.type, type) and issubclass(f.type, SettingsStruct)
+}
+
+
+def _check_sections(data: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
+    """Each core section decoded (None: it has problems, added to ``problems``)."""
+    for key in data:
+        if key not in _SECTIONS and key != "plugins":
+            problems.add(key, unknown_key(key, [*_SECTIONS, "plugins"], "section"))
+    return {
+        name: check_struct(data.get(name, {}), type_, name, problems) for name, type_ in _SECTIONS.items()
+    }
+
+
+def _plugin_manager(enabled: list[str], source: str, problems: Problems) -> pluggy.PluginManager | None:
+    """The plugin manager of the enabled plugins that are installed; each one that is not
+    is a problem (the others' sections are still checked)."""
+    from agorakit.hooks import get_plugin_manager, installed_plugins
+
+    installed = installed_plugins()
+    for name in dict.fromkeys(enabled):
+        if name not in installed:
+            message = (
+                f"plugin {name!r} is enabled but not installed; "
+                f"installed plugins: {', '.join(sorted(installed)) or 'none'}"
+            )
+            problems.add("site.plugins", message)
+    try:
+        return get_plugin_manager([n for n in dict.fromkeys(enabled) if n in installed], source=source)
+    except ConfigError as exc:
+        problems.extend(exc)
+        return None
 
 
 def validate_plugin_settings(settings: Settings, pm: pluggy.PluginManager) -> Settings:
-    """Check each ``[plugins.<name>]`` section against the Struct its plugin declares."""
-    source = settings.source
-    specs: dict[str, SettingsSpec] = {}
-    from agorakit.hooks import Hooks  # the hooks module imports this one
-
-    for spec in Hooks(pm).collect_sync("agorakit_settings"):
-        if spec is None:
-            continue
-        if spec.name in specs:
-            message = f"two plugins declare settings named {spec.name!r}"
-            raise ConfigError(f"{source}: {message}")
-        specs[spec.name] = spec
-    enabled = set(settings.site.plugins)
-    validated: dict[str, Any] = {}
-    for name, section in settings.plugins.items():
-        if name not in specs:
-            if name not in enabled:
-                message = (
-                    f"{source}: [plugins.{name}] configures a plugin that is not enabled; "
-                    f"add {name!r} to site.plugins (enabled: {sorted(enabled) or 'none'})"
-                )
-            else:
-                message = f"{source}: [plugins.{name}]: plugin {name!r} has no settings"
-            raise ConfigError(message)
-        if not isinstance(section, Mapping):
-            message = f"{source}: plugins.{name}: expected a table of settings"
-            raise ConfigError(message)
-    for name, spec in specs.items():
-        section = settings.plugins.get(name, {})
-        try:
-            validated[name] = msgspec.convert(section, spec.type, strict=False)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(_describe(source, exc, f"plugins.{name}", spec.type)) from None
+    """Check each ``[plugins.<name>]`` section against the Struct its plugin declares
+    (every problem at once)."""
+    problems = Problems(settings.source)
+    validated = _check_plugin_sections(settings.plugins, settings.site.plugins, pm, problems)
+    problems.raise_if_any()
     return msgspec.structs.replace(settings, plugins=validated)
 
 
-_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+def _check_plugin_sections(
+    raw: Mapping[str, Any], enabled: list[str], pm: pluggy.PluginManager, problems: Problems
+) -> dict[str, Any]:
+    from agorakit.hooks import Hooks  # the hooks module imports this one
+
+    specs: dict[str, SettingsSpec] = {}
+    try:
+        declared = Hooks(pm).collect_sync("agorakit_settings")
+    except ConfigError as exc:
+        problems.extend(exc)
+        return {}
+    for spec in declared:
+        if spec is None:
+            continue
+        if spec.name in specs:
+            problems.add(f"plugins.{spec.name}", f"two plugins declare settings named {spec.name!r}")
+            continue
+        specs[spec.name] = spec
+    loaded = set(_plugin_names(pm))
+    for name in raw:
+        if name in specs:
+            continue
+        if name not in enabled:
+            message = (
+                f"configures a plugin that is not enabled; add {name!r} to site.plugins "
+                f"(enabled: {sorted(enabled) or 'none'})"
+            )
+            problems.add(f"plugins.{name}", message)
+        elif name in loaded:
+            problems.add(f"plugins.{name}", f"plugin {name!r} has no settings")
+        # else: enabled but not loaded, which is reported already
+    validated: dict[str, Any] = {}
+    for name, spec in specs.items():
+        value = check_struct(raw.get(name, {}), spec.type, f"plugins.{name}", problems)
+        if value is not None:
+            validated[name] = value
+    return validated
 
 
-def _describe(
-    source: str, exc: msgspec.ValidationError, prefix: str = "", struct_type: type | None = Settings
-) -> str:
-    match = _AT.match(str(exc))
-    assert match is not None  # the pattern matches any string
-    path = (match.group("path") or "").lstrip(".")
-    key = ".".join(p for p in (prefix, path) if p) or "(top level)"
-    message = match.group("message")
-    if message.startswith("Invalid enum value") and struct_type is not None:
-        choices = _literal_choices(struct_type, path)
-        if choices:
-            message += f"; expected one of: {', '.join(map(str, choices))}"
-    return f"{source}: {key}: {message}"
+def _plugin_names(pm: pluggy.PluginManager) -> list[str]:
+    """The names the plugin manager's plugins are registered under."""
+    return [name for name, _plugin in pm.list_name_plugin()]
 
 
-def _literal_choices(struct_type: type, path: str) -> list[Any]:
-    """The allowed values of the Literal field at ``path`` (dotted) of a Struct type."""
-    info: Any = mi.type_info(struct_type)
-    for part in path.split("."):
-        while isinstance(info, mi.Metadata):
-            info = info.type
-        if not isinstance(info, mi.StructType):
-            return []
-        info = next((f.type for f in info.fields if f.encode_name == part), None)
-    while isinstance(info, mi.Metadata):
-        info = info.type
-    return list(info.values) if isinstance(info, mi.LiteralType) else []
-
-
-def _resolve_env_refs(value: Any, env: Mapping[str, str], source: str, path: str) -> Any:
-    """Replace ``{"$env" = "NAME"}`` tables with the environment variable's value."""
+def _resolve_env_refs(value: Any, env: Mapping[str, str], problems: Problems, path: str) -> Any:
+    """Replace ``{"$env" = "NAME"}`` tables with the environment variable's value (a bad
+    reference is a problem, and its key is not checked further)."""
     if isinstance(value, dict):
         if "$env" in value:
             name = value["$env"]
             unknown = set(value) - {"$env", "default"}
             if not isinstance(name, str) or unknown:
-                message = f'{source}: {path}: write an env reference as {{ "$env" = "NAME" }}'
-                raise ConfigError(message)
+                problems.add(path, 'write an env reference as { "$env" = "NAME" }')
+                return UNRESOLVED
             if name in env:
                 return env[name]
             if "default" in value:
                 return value["default"]
-            message = f"{source}: {path}: environment variable {name} is not set"
-            raise ConfigError(message)
-        return {k: _resolve_env_refs(v, env, source, f"{path}.{k}" if path else k) for k, v in value.items()}
+            problems.add(path, f"environment variable {name} is not set")
+            return UNRESOLVED
+        return {
+            k: _resolve_env_refs(v, env, problems, f"{path}.{k}" if path else k) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_resolve_env_refs(v, env, source, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_resolve_env_refs(v, env, problems, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
 
 

@@ -14,7 +14,17 @@ MASK = "********"
 
 
 class ConfigError(Exception):
-    """The site config is unusable; the message says where and why."""
+    """The site config is unusable; each message says where and why (one line each,
+    ``<file>: <key>: <what is wrong>``).  Loading a config reports all its problems at once."""
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__(*messages)
+        self.messages = list(messages)
+
+    def __str__(self) -> str:
+        if len(self.messages) == 1:
+            return self.messages[0]
+        return f"{len(self.messages)} problems in the site config:\n" + "\n".join(self.messages)
 
 
 class SettingsStruct(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

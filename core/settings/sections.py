@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -74,6 +75,17 @@ class DatabaseSection(SettingsStruct, frozen=True):
     #: SQLite: commit the units of work that finish together with one ``COMMIT`` (one
     #: disk sync), each still answered only after it is on disk
     sqlite_group_commit: bool = True
+
+    def __post_init__(self) -> None:
+        scheme = urlsplit(self.url).scheme
+        if scheme == "sqlite" and not self.url.removeprefix("sqlite://").removeprefix("/"):
+            raise ValueError("url: give a file, e.g. sqlite:///site.sqlite3")
+        if scheme not in {"sqlite", "postgres", "postgresql"}:
+            message = (
+                f"url: unsupported scheme {scheme or '(none)'!r}; use "
+                "sqlite:///file.sqlite3 or postgresql://user@host:5432/dbname"
+            )
+            raise ValueError(message)
 
 
 class AuthSection(SettingsStruct, frozen=True):
@@ -232,12 +244,13 @@ class MessagingSection(SettingsStruct, frozen=True):
 
 class EmailSection(SettingsStruct, frozen=True):
     #: how email leaves, by mailer name (from agorakit_mailers): "smtp", or "log" (development:
-    #: the message is written to the log and counted as sent)
-    mailer: str = "smtp"
+    #: the message is written to the log and counted as sent); empty (the default): "smtp"
+    #: when ``smtp_host`` names a server, else "log"
+    mailer: str = ""
     #: the From address of every email
     from_address: str = "marketplace@example.com"
-    #: SMTP server host and port
-    smtp_host: str = "127.0.0.1"
+    #: SMTP server host and port; an empty host with ``mailer = "smtp"`` is 127.0.0.1
+    smtp_host: str = ""
     smtp_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 25
     #: SMTP login; leave empty for a server without authentication
     smtp_username: str = ""
@@ -254,6 +267,14 @@ class EmailSection(SettingsStruct, frozen=True):
     retry_max_seconds: PositiveInt = 3600
     #: a folder of templates that override the shipped ones (same relative names); empty = none
     templates_dir: str = ""
+
+    @property
+    def chosen_mailer(self) -> str:
+        """The mailer the site uses: ``mailer`` when set, else "smtp" when ``smtp_host``
+        names a server, else "log" (a site with no server sends nothing and logs the emails)."""
+        if self.mailer:
+            return self.mailer
+        return "smtp" if self.smtp_host else "log"
 
 
 class ReviewsSection(SettingsStruct, frozen=True):

@@ -1,5 +1,5 @@
 """Test clocks: a development or staging site's time, kept in the database, that operators
-move on (``[dev] test_clock``; see ``docs/testing.md``).
+move on (``[dev] test_clock``; see ``docs/test-clock.md``).
 
 The names below are this area's plugin API; its modules are internal.
 """

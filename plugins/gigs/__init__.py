@@ -110,3 +110,11 @@ def agorakit_template_dirs():
 async def agorakit_demo_data(runtime, members):
 
     await load_demo_gigs(runtime, members)
+
+
+@hookimpl
+def agorakit_test_factories():
+    """``make_listing(kind="gig")`` and ``make_order(kind="gig", state=...)`` in tests."""
+    from agorakit.plugins.gigs.testing import FACTORIES
+
+    return [FACTORIES]

@@ -162,3 +162,11 @@ def agorakit_demo_settings():
 async def agorakit_demo_data(runtime, members):
 
     await load_demo_leads(runtime, members)
+
+
+@hookimpl
+def agorakit_test_factories():
+    """``make_listing(kind="lead")`` and ``make_order(kind="lead", state=...)`` in tests."""
+    from agorakit.plugins.leads.testing import FACTORIES
+
+    return [FACTORIES]

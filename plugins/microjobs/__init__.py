@@ -184,3 +184,11 @@ async def agorakit_on_events(events, runtime):
 async def agorakit_escrow_checks(runtime):
     """``check-ledger``: each campaign's escrow holds its free positions' money."""
     return await campaigns.escrow_problems(runtime)
+
+
+@hookimpl
+def agorakit_test_factories():
+    """``make_listing(kind="campaign")`` and ``make_order(kind="campaign", state=...)`` in tests."""
+    from agorakit.plugins.microjobs.testing import FACTORIES
+
+    return [FACTORIES]

@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from agorakit.errors import ServiceUnavailable
 from agorakit.money import PaymentStep
 from agorakit.plugins.payments_paypal.settings import PaymentsPayPalSettings
 from agorakit.plugins.paypal.client import paypal_settings
@@ -45,10 +44,14 @@ class PayPalCheckout:
         account = paypal_settings(runtime)  # ConfigError when "paypal" is not enabled
         return PayPalCheckout(runtime.plugin_settings(PLUGIN), configured=account.configured)
 
-    async def start(self, *, runtime: Runtime, uow: UnitOfWork, payment: PaymentOut) -> PaymentStep:
+    def unavailable_reason(self) -> str | None:
+        """Why payments cannot use PayPal now: the site has no PayPal credentials yet."""
         if not self.configured:
-            message = "PayPal payments are not available yet: the site has not set up its PayPal account"
-            raise ServiceUnavailable(message)
+            return "PayPal payments are not available yet: the site has not set up its PayPal account"
+        return None
+
+    async def start(self, *, runtime: Runtime, uow: UnitOfWork, payment: PaymentOut) -> PaymentStep:
+        """Record the payment as pending; the core refuses it first when PayPal is not set up."""
         checkout = f"/paypal/payments/{payment.id}/checkout"
         return PaymentStep(
             status="pending",

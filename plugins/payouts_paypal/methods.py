@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from agorakit.errors import FieldError, ServiceUnavailable, ValidationFailed
+from agorakit.errors import FieldError, ValidationFailed
 from agorakit.money import format_amount
 from agorakit.plugins.payouts_paypal.settings import PayoutsPayPalSettings
 from agorakit.plugins.paypal.amounts import setting_to_minor
@@ -54,11 +54,14 @@ class PayPalPayout:
         fee = self.fee(0, currency)
         return f"{format_amount(fee, currency)} {currency} per withdrawal" if fee else "no fee"
 
+    def unavailable_reason(self) -> str | None:
+        """Why withdrawals cannot use PayPal now: the site has no PayPal credentials yet."""
+        if not self.configured:
+            return "PayPal payouts are not available yet: the site has not set up its PayPal account"
+        return None
+
     def validate_destination(self, destination: dict[str, Any]) -> dict[str, Any]:
         """``{"email": "..."}``: the PayPal account's email, normalised (lower-case domain)."""
-        if not self.configured:
-            message = "PayPal payouts are not available yet: the site has not set up its PayPal account"
-            raise ServiceUnavailable(message)
         if not isinstance(destination, dict):
             raise ValidationFailed(
                 [FieldError("destination", 'must be an object: {"email": "you@example.com"}')]

@@ -134,3 +134,11 @@ def agorakit_demo_settings():
 async def agorakit_demo_data(runtime, members):
 
     await load_demo_prepaid(runtime, members)
+
+
+@hookimpl
+def agorakit_test_factories():
+    """``make_listing(kind="request")`` and ``make_order(kind="request", state=...)`` in tests."""
+    from agorakit.plugins.prepaid.testing import FACTORIES
+
+    return [FACTORIES]
