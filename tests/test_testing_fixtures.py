@@ -120,5 +120,7 @@ def test_tests_of_one_configuration_share_the_app_and_not_the_runtime(pytester):
     )
     pytester.makeconftest('pytest_plugins = ["agorakit.testing"]')
     pytester.makepyfile(test_inner=INNER)
-    result = pytester.runpytest_inprocess("-p", "no:xdist", "-p", "no:cacheprovider", "-k", "sqlite", "-q")
+    # a process of its own: an in-process run would take the modules it imported out of
+    # sys.modules when it ends, under the apps this process builds next
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "-p", "no:cacheprovider", "-k", "sqlite", "-q")
     result.assert_outcomes(passed=3)
