@@ -30,13 +30,11 @@ is most of a test's set-up, so a test process builds one per site configuration 
 serves each test's runtime from it: the app reaches its runtime through
 ``app.state.runtime`` only (dependency injection, the lifespan hooks, the test clock's
 middleware), which the ``app`` fixture points at the test's runtime.  A plugin's routes
-therefore take the runtime as a dependency and never keep one.  Tests share an app when
-they agree on the ``[site]``, ``[http]``, ``[dev]`` and ``[auth]`` settings and on the
-plugins with routes, and a plugin manager when their settings differ at most in
-``[attachments]`` and ``[database]`` and they have the same plugins.  The objects in
-``extra_plugins`` count by identity: one a test makes for itself gets it a plugin manager
-of its own, and an app of its own when it has routes.  Each test database is migrated
-once per test process.
+therefore take the runtime as a dependency and never keep one.  Tests whose settings
+differ at most in ``[attachments]`` and ``[database]`` (a folder of their own, SQLite or
+PostgreSQL) share a plugin manager and an app.  The objects in ``extra_plugins`` count
+by identity: one a test makes for itself gets it a plugin manager of its own, and an app
+of its own when it has routes.  Each test database is migrated once per test process.
 """
 
 from __future__ import annotations
@@ -170,19 +168,15 @@ def extra_plugins() -> list[tuple[str, object]]:
 #: a configuration (canonical JSON) and the extra plugins (names and object ids)
 _Key = tuple[str, tuple[tuple[str, int], ...]]
 
-#: The config sections that make no difference to a plugin manager: sites that differ
-#: only there (a test's own attachments folder, the database) share one.
-_NOT_IN_PLUGIN_MANAGER = ("attachments", "database")
-#: The config sections the app is built from (``AgorakitInit.on_app_init`` reads nothing
-#: else): sites that agree on these, on their plugins and on their extra plugins' routes
-#: share one app, which serves each test's runtime in turn.
-_APP_SECTIONS = ("site", "http", "dev", "auth")
+#: The config sections that make no difference to a plugin manager or an app: sites
+#: that differ only there (a test's own attachments folder, the database) share them.
+_NOT_SHARED = ("attachments", "database")
 #: Plugin managers and apps by configuration, each with the extra plugins, kept alive
 #: while their ids are in its key: the worker process's last few (the least recent go).
 _PLUGIN_MANAGERS: OrderedDict[_Key, tuple[Any, list[tuple[str, object]]]] = OrderedDict()
 _APPS: OrderedDict[_Key, tuple[Any, list[tuple[str, object]]]] = OrderedDict()
 _PLUGIN_MANAGERS_KEPT = 16
-_APPS_KEPT = 6
+_APPS_KEPT = 12
 
 
 @dataclass
@@ -242,18 +236,18 @@ def site_settings(
 
     data = deep_merge(deep_merge(TEST_DEFAULTS, {"database": {"url": database_url}}), site_config)
     enabled = data.get("site", {}).get("plugins", [])
-    pm_data = {name: value for name, value in data.items() if name not in _NOT_IN_PLUGIN_MANAGER}
+    shared = {name: value for name, value in data.items() if name not in _NOT_SHARED}
     pm = _cached(
         _PLUGIN_MANAGERS,
         _PLUGIN_MANAGERS_KEPT,
-        _cache_key(pm_data, extra_plugins),
+        _cache_key(shared, extra_plugins),
         extra_plugins,
         lambda: get_plugin_manager(enabled, extra=extra_plugins, source="test settings"),
     )
     settings = settings_from_dict(data, source="test settings", environ={}, pm=pm)
     # the app has no other part of the extra plugins than their routes
     routes = [(name, plugin) for name, plugin in extra_plugins if "agorakit_routes" in hooks_of(pm, name)]
-    app_key = _cache_key({name: data.get(name) for name in _APP_SECTIONS}, routes)
+    app_key = _cache_key(shared, routes)
     request.node.stash[_SITE] = _Site(settings, pm, routes, app_key)
     return settings
 
@@ -364,7 +358,7 @@ async def _empty_postgres_tables(runtime: Runtime, names: list[str]) -> None:
 @pytest.fixture
 def app(request: pytest.FixtureRequest, runtime):
     """The site's app serving this test's runtime.  One app is built per worker process
-    and site configuration (see :data:`_APP_SECTIONS`) and serves each test's runtime in
+    and site configuration (see :data:`_NOT_SHARED`) and serves each test's runtime in
     turn, through ``app.state.runtime``."""
     from agorakit.app import app_for_runtime
 

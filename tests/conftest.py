@@ -35,6 +35,15 @@ def problem():
     return assert_problem
 
 
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by database
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests without a test database first (the benchmarks, the subprocess sites,
+    the property tests: most of the long ones), then those on SQLite and on PostgreSQL in
+    pytest's order: with ``-n`` the long ones run while the other worker goes through the
+    database tests, and the run ends on short tests that spread over both workers."""
+    items.sort(key=lambda item: "db_kind" in getattr(item, "fixturenames", ()))
+
+
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: also without xdist (-p no:xdist)
 def pytest_xdist_make_scheduler(config, log):
     """``-n``: work stealing rather than xdist's one-test-at-a-time default.

@@ -6,31 +6,23 @@
   nobody mistakes the site for a production one (also the answers the router gives
   before any middleware runs: 404, 405).
 
-Both read the runtime the app serves (``app.state.runtime``) at request time.
+Both read the runtime the app serves at request time (:func:`agorakit.runtime.runtime_of`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from agorakit.runtime import runtime_of
 from agorakit.testclock.service import refresh
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from agorakit.runtime import Runtime
-
 HEADER = b"x-agorakit-test-clock"
-
-
-def _runtime(scope: Scope) -> Runtime:
-    return scope["litestar_app"].state.runtime
 
 
 def test_clock_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await refresh(_runtime(scope))
+            await refresh(runtime_of(scope))
         await app(scope, receive, send)
 
     return middleware
@@ -42,4 +34,4 @@ async def test_clock_header(message: Message, scope: Scope) -> None:
     headers = message.get("headers")
     if not isinstance(headers, list):
         headers = message["headers"] = list(headers or ())  # type: ignore[typeddict-unknown-key]
-    headers.append((HEADER, _runtime(scope).clock.now().isoformat().replace("+00:00", "Z").encode()))
+    headers.append((HEADER, runtime_of(scope).clock.now().isoformat().replace("+00:00", "Z").encode()))
