@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test fuzz lint typecheck format docs bench clean
+.PHONY: install browser demo test test-slow fuzz lint typecheck format docs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -38,6 +38,9 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP) lint browser  ## the whole suite, SQLite and PostgreSQL (TEST_WORKERS processes; 0: one)
 	$(BIN)/pytest -n $(TEST_WORKERS)
+
+test-slow: $(STAMP)  ## the minutes-long checks `make test` leaves out (marked slow); CI runs them after `make test`
+	$(BIN)/pytest -n $(TEST_WORKERS) -m slow
 
 FUZZ_EXAMPLES ?= 40
 
