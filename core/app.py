@@ -87,7 +87,7 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
         settings = runtime.settings
         docs_path = settings.http.docs_path.rstrip("/") or "/docs"
 
-        app_config.route_handlers.extend(runtime.hooks.collect_sync("agorakit_routes"))
+        app_config.route_handlers.extend(runtime.hooks.collect_sync("agorakit_routes", runtime=runtime))
         app_config.dependencies["runtime"] = Provide(provide_runtime, sync_to_thread=False)
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.request_class = BodyRequest  # strict, typed body decoding for every route

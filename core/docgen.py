@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
 import inspect
 import re
-import textwrap
 import types
 import typing
 from typing import Any
@@ -17,6 +15,7 @@ import msgspec
 
 from agorakit import hookspecs
 from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, shipped_plugins
+from agorakit.settings import field_docs
 
 HEADER = """# Hook reference
 
@@ -152,7 +151,7 @@ def _fields_table(cls: type) -> str:
     fields = msgspec.structs.fields(cls)
     if not fields:
         return "No fields: the envelope's `subject` says what it is about.\n"
-    comments = _field_comments(cls)
+    comments = {name: text.replace("|", "\\|") for name, text in field_docs(cls).items()}
     rows = ["| field | type | notes |\n|---|---|---|\n"]
     for field in fields:
         notes = comments.get(field.name, "")
@@ -163,28 +162,6 @@ def _fields_table(cls: type) -> str:
         cells = [f"`{field.name}`", f"`{kind}`", notes]
         rows.append("| " + " | ".join(cells).rstrip() + " |\n")
     return "".join(rows)
-
-
-def _field_comments(cls: type) -> dict[str, str]:
-    """The ``#:`` comment lines above each field of ``cls``'s class body."""
-    try:
-        lines, _ = inspect.getsourcelines(cls)
-    except (OSError, TypeError):  # no source (a class built at run time)
-        return {}
-    tree = ast.parse(textwrap.dedent("".join(lines)))
-    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-    source = "".join(lines).splitlines()
-    out: dict[str, str] = {}
-    for node in body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            comment: list[str] = []
-            index = node.lineno - 2
-            while index >= 0 and source[index].strip().startswith("#:"):
-                comment.insert(0, source[index].strip()[2:].strip())
-                index -= 1
-            if comment:
-                out[node.target.id] = " ".join(comment).replace("|", "\\|")
-    return out
 
 
 def _type_name(tp: Any) -> str:

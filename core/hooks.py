@@ -58,6 +58,7 @@ AREA_HOOKSPECS: tuple[str, ...] = (
     "agorakit.messaging.hookspecs",
     "agorakit.support.hookspecs",
     "agorakit.worker_hookspecs",
+    "agorakit.web.hookspecs",
     "agorakit.factories",
 )
 

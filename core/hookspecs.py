@@ -72,16 +72,18 @@ def agorakit_tables() -> list[AppConfig] | None:
 
 
 @hookspec
-def agorakit_routes() -> list[ControllerRouterHandler] | None:
+def agorakit_routes(runtime: Runtime) -> list[ControllerRouterHandler] | None:
     """Contribute HTTP routes.
 
-    Called once at start-up.  Return Litestar controllers, routers or route handlers.
+    Called once per app at start-up.  Return Litestar controllers, routers or route handlers.
     Put a plugin's routes under its own path prefix (``/gigs``, ``/leads``, ...); give
     every route an ``operation_id`` and a summary.  Handlers receive the runtime through
     dependency injection (a parameter named ``runtime``) and the caller as
     ``request.user``; a route open to anonymous callers sets
     ``opt={"exclude_from_auth": True}``.
 
+    :param runtime: the site's runtime, for routes built from settings or from other
+        plugins' contributions (the console's pages); most plugins do not need it.
     :return: a list of controllers / routers / handlers, or None.
     """
 

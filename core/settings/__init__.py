@@ -48,6 +48,7 @@ from agorakit.settings.base import (
     SettingsStruct,
 )
 from agorakit.settings.checks import UNRESOLVED, Problems, check_struct, unknown_key
+from agorakit.settings.docs import field_docs
 from agorakit.settings.sections import (
     AttachmentsSection,
     AuthSection,
@@ -345,6 +346,7 @@ __all__ = [
     "SiteSection",
     "VouchersSection",
     "WorkerSection",
+    "field_docs",
     "load_settings",
     "masked",
     "settings_from_dict",

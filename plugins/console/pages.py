@@ -1,0 +1,24 @@
+"""The console's own pages: their controllers, navigation and the queues they list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .account import AccountPages
+from .home import HomePages
+from .listings import ListingPages
+from .web import PREFIX
+
+#: every controller of the console's own pages
+CONTROLLERS: list[Any] = [AccountPages, HomePages, ListingPages]
+
+#: navigation groups of the console's own pages: (title, [(title, path)])
+NAV: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Queues", [("Home", PREFIX), ("Listings to review", f"{PREFIX}/listings")]),
+    ("Site", [("Plugins and settings", f"{PREFIX}/site")]),
+]
+
+#: a core queue's key (``GET /operator/queues``) -> the console page that lists it
+QUEUE_PAGES: dict[str, str] = {
+    "listings.review": f"{PREFIX}/listings",
+}

@@ -1,0 +1,212 @@
+"""The console's plumbing: its pages' context, the plugins' parts, errors.
+
+Every page is a :class:`ConsolePage` (an :class:`agorakit.web.PageContext`) given to the
+handler as the dependency ``page``.  Pages need a signed-in operator, except those marked
+``opt={"console_public": True}`` (signing in): the dependency itself sends anyone else to
+the sign-in page, so a plugin's page cannot forget the check.  Every read and every
+action is a call to the site's API with the operator's token (``page.api``), so the API
+decides who may do what, exactly as for any other client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jinja2
+from litestar import Request, Response
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.response import Redirect
+
+from agorakit.runtime import Runtime, runtime_of
+from agorakit.web import FILTERS, ApiError, ConsoleLink, ConsolePages, PageContext, PageSecurity
+
+NAME = "console"
+PREFIX = "/console"
+STATIC_PREFIX = "/static/console"
+HERE = Path(__file__).parent
+#: the roles that may sign in to the console
+OPERATOR_ROLES = frozenset({"operator", "owner"})
+
+log = logging.getLogger("agorakit.console")
+
+
+class SignInRequired(Exception):
+    """The page needs a signed-in operator: off to the sign-in page, to come back."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+        super().__init__(next_path)
+
+
+@dataclass
+class ConsoleSite:
+    """What the console is made of on one app: the core's pages and the plugins'."""
+
+    security: PageSecurity
+    templates: jinja2.Environment
+    parts: list[ConsolePages]
+    #: navigation groups: (title, [(title, absolute path)])
+    nav: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
+    #: queue key -> absolute console path of the page listing it
+    queue_pages: dict[str, str] = field(default_factory=dict)
+
+
+def console_path(part: ConsolePages, path: str) -> str:
+    return f"{PREFIX}/{part.name}" + (f"/{path.lstrip('/')}" if path.strip("/") else "")
+
+
+def build_site(
+    parts: list[ConsolePages], core_nav: list[tuple[str, list[tuple[str, str]]]], security: PageSecurity
+) -> ConsoleSite:
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(HERE / "templates")]
+    loaders += [jinja2.FileSystemLoader(part.template_dir) for part in parts if part.template_dir]
+    templates = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    templates.filters.update(FILTERS)
+    templates.globals.update(query=query_string, static=STATIC_PREFIX)
+    site = ConsoleSite(security, templates, parts, list(core_nav))
+    for part in sorted(parts, key=lambda p: p.title):
+        links = [
+            (link.title, console_path(part, link.path)) for link in part.links or [ConsoleLink(part.title)]
+        ]
+        site.nav.append((part.title, links))
+        for key, path in part.queue_pages.items():
+            site.queue_pages[key] = console_path(part, path)
+    return site
+
+
+def query_string(values: dict[str, Any], **changes: Any) -> str:
+    """``?a=1&b=2`` from a page's filters with some changed (None drops a key)."""
+    merged = {**values, **changes}
+    pairs = {key: value for key, value in merged.items() if value not in (None, "", False)}
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+class ConsolePage(PageContext):
+    """A console page: the signed-in operator, their API, the console's templates."""
+
+    prefix = PREFIX
+
+    def __init__(self, request: Request[Any, Any, Any], runtime: Runtime, site: ConsoleSite) -> None:
+        super().__init__(request, runtime)
+        self.site = site
+        self.templates = site.templates
+        self.settings = runtime.plugin_settings(NAME)
+
+    @property
+    def page_size(self) -> int:
+        return int(self.settings.page_size)
+
+    def context(self) -> dict[str, Any]:
+        return {"nav": self.site.nav, "static": STATIC_PREFIX, "operator": self.user}
+
+    def require_operator(self) -> dict[str, Any]:
+        if self.user is None or self.user.get("role") not in OPERATOR_ROLES:
+            raise SignInRequired(self.here() if self.request.method == "GET" else PREFIX)
+        return self.user
+
+    def error_page(self, status: int, title: str, detail: str) -> Response[str]:
+        return self.render("error.html", status=status, title=title, detail=detail)
+
+    def filters(self, *names: str) -> dict[str, str]:
+        """The page's filters from its query string (only ``names``)."""
+        params = self.request.query_params
+        return {name: str(params.get(name) or "").strip() for name in names if params.get(name)}
+
+    async def act(self, call: Awaitable[Any], back: str, done: str, *, failed: str | None = None) -> Redirect:
+        """Run a form's API call: back to ``back`` saying ``done``, or, when the API
+        refuses, to ``failed`` (default ``back``) with the API's reason."""
+        try:
+            await call
+        except ApiError as error:
+            if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
+                raise
+            return self.redirect(failed or back, error.message(), "error")
+        return self.redirect(back, done)
+
+
+def site_of(request: Request[Any, Any, Any]) -> ConsoleSite:
+    """The console of the app serving the request (the console's router carries it)."""
+    return request.route_handler.opt["console_site"]
+
+
+async def provide_page(request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> ConsolePage:
+    page = ConsolePage(request, runtime, site_of(request))
+    if not request.route_handler.opt.get("console_public"):
+        page.require_operator()
+    return page
+
+
+# -- error pages -----------------------------------------------------------------------
+
+TITLES = {
+    400: "That request could not be read",
+    403: "You may not do that",
+    404: "Not found",
+    409: "That cannot be done now",
+    422: "Some details need fixing",
+    429: "Too many attempts",
+}
+
+
+def _page_for(request: Request[Any, Any, Any]) -> ConsolePage:
+    return ConsolePage(request, runtime_of(request.scope), site_of(request))
+
+
+def on_sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+    target = f"{PREFIX}/sign-in"
+    if exc.next_path and exc.next_path != PREFIX:
+        target += f"?next={quote(exc.next_path, safe='/')}"
+    return Redirect(path=target, status_code=303)
+
+
+def on_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    page = _page_for(request)
+    if exc.status == 401 or exc.code == "account_suspended":  # token expired, revoked or suspended
+        page.sign_out()
+        page.flash("Your session has ended: sign in again.", "error")
+        return on_sign_in_required(
+            request, SignInRequired(page.here() if request.method == "GET" else PREFIX)
+        )
+    status = exc.status if 400 <= exc.status < 500 else 502
+    return page.error_page(status, TITLES.get(status, "Something went wrong"), exc.message())
+
+
+def on_forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+    detail = "This form has expired or did not come from this site. Go back, reload the page and try again."
+    return _page_for(request).error_page(403, "The form could not be accepted", detail)
+
+
+def on_not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    return _page_for(request).error_page(404, TITLES[404], "There is no console page here.")
+
+
+def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code if 400 <= exc.status_code < 500 else 500
+    return _page_for(request).error_page(status, TITLES.get(status, "Something went wrong"), str(exc.detail))
+
+
+def on_bug(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("console page %s failed", request.url.path, exc_info=exc)
+    detail = "The page could not be shown. The error has been logged; please try again later."
+    return _page_for(request).error_page(500, "Something went wrong", detail)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    SignInRequired: on_sign_in_required,
+    ApiError: on_api_error,
+    PermissionDeniedException: on_forbidden,
+    NotFoundException: on_not_found,
+    HTTPException: on_http_error,
+    Exception: on_bug,
+}

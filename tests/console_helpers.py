@@ -1,0 +1,76 @@
+"""Driving the operator console over HTTP in tests: sign in, read pages, post forms.
+
+The browser tests (``tests/test_console_browser.py``) click through the pages in a
+real Chromium; these helpers check the pages' rules (who may see what, CSRF, the API's
+errors) quickly, in-process, on both databases.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import httpx
+from api_world import GIG, usd
+
+CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+#: a site with the console and the plugins its pages serve
+CONSOLE_SITE: dict[str, Any] = {
+    "site": {"plugins": ["console", "gigs", "bank_transfer"]},
+    "money": {"payment_methods": ["balance", "bank_transfer"], "payout_methods": ["bank_transfer"]},
+}
+
+
+def text_of(page: httpx.Response) -> str:
+    """The page's visible text, roughly: tags dropped, entities decoded, spaces folded."""
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page.text, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+class Console:
+    """One operator's (or member's) browser on the console: cookies and the CSRF token."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        # its own cookie jar on the same app: two people, two browsers
+        self.http = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
+        self.csrf = ""
+
+    async def __aenter__(self) -> Console:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def get(self, path: str, **params: Any) -> httpx.Response:
+        page = await self.http.get(path, params=params or None)
+        if match := CSRF.search(page.text):
+            self.csrf = match.group(1)
+        return page
+
+    async def post(
+        self, path: str, data: dict[str, Any] | None = None, *, csrf: bool = True
+    ) -> httpx.Response:
+        """Post a form as the page would (with the token of the last page read)."""
+        form = dict(data or {})
+        if csrf:
+            form["_csrf_token"] = self.csrf
+        return await self.http.post(path, data=form)
+
+    async def sign_in(self, email: str, password: str) -> httpx.Response:
+        await self.get("/console/sign-in")
+        return await self.post("/console/sign-in", {"email": email, "password": password})
+
+
+async def pending_gig(
+    client: httpx.AsyncClient, seller: Any, title: str = "I will design a minimalist logo"
+) -> dict:
+    """A gig its seller submitted for review."""
+    gig = (await client.post("/listings", json={**GIG, "title": title}, headers=seller.headers)).json()
+    response = await client.post(f"/listings/{gig['id']}/submit", headers=seller.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+__all__ = ["CONSOLE_SITE", "Console", "pending_gig", "text_of", "usd"]

@@ -1,0 +1,164 @@
+"""The operator console's sign-in, its rules and the listings review queue, over HTTP.
+
+Who may use the console (operators and owners; members are refused), the session
+cookie's attributes, CSRF on every form, the API's refusals shown as messages, and an
+operator approving and rejecting gigs through the pages with the API seeing the result.
+"""
+
+from __future__ import annotations
+
+import pytest
+from console_helpers import CONSOLE_SITE, Console, pending_gig, text_of
+
+
+@pytest.fixture
+def site_config():
+    return CONSOLE_SITE
+
+
+@pytest.fixture
+async def categories(client, make_operator):
+    operator = await make_operator()
+    for slug, name, parent in [("design", "Design", None), ("logo-design", "Logo design", "design")]:
+        response = await client.post(
+            "/operator/categories",
+            json={"slug": slug, "name": name, "parent": parent},
+            headers=operator.headers,
+        )
+        assert response.status_code == 201, response.text
+    return operator
+
+
+async def test_pages_need_a_signed_in_operator(client):
+    async with Console(client) as browser:
+        page = await browser.get("/console/listings")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/console/sign-in?next=/console/listings"
+        sign_in = await browser.get("/console/sign-in")
+        assert sign_in.status_code == 200
+        assert "Sign in to the console" in text_of(sign_in)
+        assert sign_in.headers["content-security-policy"].startswith("default-src 'self'")
+        assert sign_in.headers["x-frame-options"] == "DENY"
+
+
+async def test_an_operator_signs_in_and_out(client, make_operator):
+    operator = await make_operator()
+    async with Console(client) as browser:
+        answer = await browser.sign_in(operator.member.email, operator.password)
+        assert answer.status_code == 303 and answer.headers["location"] == "/console"
+        cookie = next(
+            value
+            for key, value in answer.headers.multi_items()
+            if key == "set-cookie" and "console_session=" in value
+        )
+        lowered = cookie.lower()
+        assert "httponly" in lowered and "samesite=strict" in lowered and "path=/console" in lowered
+        assert "secure" not in lowered  # the test site's base_url is http://
+        page = await browser.get("/console/site")
+        assert page.status_code == 200
+        assert operator.member.display_name in text_of(page)
+        out = await browser.post("/console/sign-out")
+        assert out.status_code == 303
+        again = await browser.get("/console/site")
+        assert again.status_code == 303 and again.headers["location"].startswith("/console/sign-in")
+
+
+async def test_a_member_is_refused(client, make_member):
+    member = await make_member()
+    async with Console(client) as browser:
+        answer = await browser.sign_in(member.member.email, member.password)
+        assert answer.status_code == 403
+        assert "Operators only" in text_of(answer)
+        page = await browser.get("/console/listings")
+        assert page.status_code == 303  # no session was kept
+
+
+async def test_a_wrong_password_is_refused_without_a_session(client, make_operator):
+    operator = await make_operator()
+    async with Console(client) as browser:
+        answer = await browser.sign_in(operator.member.email, "not the password at all")
+        assert answer.status_code == 401
+        assert "Wrong email or password." in text_of(answer)
+        assert (await browser.get("/console/site")).status_code == 303
+
+
+async def test_sign_in_is_throttled_like_the_api(client, make_operator):
+    operator = await make_operator()
+    statuses = []
+    async with Console(client) as browser:
+        for _ in range(12):
+            statuses.append(
+                (await browser.sign_in(operator.member.email, "wrong password, again")).status_code
+            )
+    assert statuses[0] == 401
+    assert statuses[-1] == 429  # the API's login throttle, not the console's own
+
+
+async def test_forms_without_a_csrf_token_are_refused(client, categories, make_member):
+    operator = categories
+    seller = await make_member()
+    gig = await pending_gig(client, seller)
+    async with Console(client) as browser:
+        await browser.sign_in(operator.member.email, operator.password)
+        refused = await browser.post(f"/console/listings/{gig['id']}/approve", csrf=False)
+        assert refused.status_code == 403
+        assert "The form could not be accepted" in text_of(refused)
+        forged = await browser.post(
+            f"/console/listings/{gig['id']}/approve", {"_csrf_token": "forged"}, csrf=False
+        )
+        assert forged.status_code == 403
+    listing = (await client.get(f"/listings/{gig['id']}", headers=seller.headers)).json()
+    assert listing["status"] == "pending_review"  # nothing changed
+
+
+async def test_an_operator_approves_and_rejects_gigs(client, categories, make_member):
+    operator = categories
+    seller = await make_member()
+    first = await pending_gig(client, seller, "I will design a minimalist logo")
+    second = await pending_gig(client, seller, "I will draw a mascot")
+    async with Console(client) as browser:
+        await browser.sign_in(operator.member.email, operator.password)
+        queue = await browser.get("/console/listings")
+        text = text_of(queue)
+        assert f"#{first['id']} I will design a minimalist logo" in text
+        assert f"#{second['id']} I will draw a mascot" in text
+        approved = await browser.post(f"/console/listings/{first['id']}/approve")
+        assert approved.status_code == 303 and approved.headers["location"] == "/console/listings"
+        page = await browser.get("/console/listings")
+        assert f"Listing #{first['id']} approved" in text_of(page)
+        assert "I will design a minimalist logo" not in text_of(page)
+
+        # the API refuses an empty reason: the operator is told, nothing changes
+        empty = await browser.post(f"/console/listings/{second['id']}/reject", {"reason": "  "})
+        assert empty.headers["location"] == f"/console/listings/{second['id']}"
+        page = await browser.get(f"/console/listings/{second['id']}")
+        assert "reason" in text_of(page).lower() and "pending review" in text_of(page)
+
+        rejected = await browser.post(
+            f"/console/listings/{second['id']}/reject", {"reason": "Show your own work"}
+        )
+        assert rejected.headers["location"] == "/console/listings"
+    assert (await client.get(f"/listings/{first['id']}")).json()["status"] == "published"
+    mine = (await client.get(f"/listings/{second['id']}", headers=seller.headers)).json()
+    assert mine["status"] == "rejected" and mine["rejection_reason"] == "Show your own work"
+
+
+async def test_the_site_page_masks_secrets_and_explains_settings(client, make_operator):
+    operator = await make_operator()
+    async with Console(client) as browser:
+        await browser.sign_in(operator.member.email, operator.password)
+        page = await browser.get("/console/site")
+    text = text_of(page)
+    assert "test-secret-0123456789abcdef0123456789" not in page.text
+    assert "[plugins.gigs]" in text and "[plugins.console]" in text and "[money]" in text
+    assert '"bank_transfer"' in text  # the payout methods the site binds
+    assert "rows on one page of a queue or list" in text  # a setting's meaning
+
+
+async def test_an_unknown_listing_is_a_404_page(client, make_operator):
+    operator = await make_operator()
+    async with Console(client) as browser:
+        await browser.sign_in(operator.member.email, operator.password)
+        page = await browser.get("/console/listings/999999")
+    assert page.status_code == 404
+    assert "Not found" in text_of(page)
