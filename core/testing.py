@@ -245,8 +245,12 @@ def site_settings(
         lambda: get_plugin_manager(enabled, extra=extra_plugins, source="test settings"),
     )
     settings = settings_from_dict(data, source="test settings", environ={}, pm=pm)
-    # the app has no other part of the extra plugins than their routes
-    routes = [(name, plugin) for name, plugin in extra_plugins if "agorakit_routes" in hooks_of(pm, name)]
+    # the app has no other part of the extra plugins than their routes (and console pages)
+    routes = [
+        (name, plugin)
+        for name, plugin in extra_plugins
+        if {"agorakit_routes", "agorakit_console_pages"} & set(hooks_of(pm, name))
+    ]
     app_key = _cache_key(shared, routes)
     request.node.stash[_SITE] = _Site(settings, pm, routes, app_key)
     return settings

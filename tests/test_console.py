@@ -7,8 +7,16 @@ operator approving and rejecting gigs through the pages with the API seeing the 
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from console_helpers import CONSOLE_SITE, Console, pending_gig, text_of
+from litestar import Response, get
+from litestar.di import NamedDependency
+
+from agorakit import hookimpl
+from agorakit.web import ConsoleLink, ConsolePages, MemberPanel, PageContext
 
 
 @pytest.fixture
@@ -162,3 +170,53 @@ async def test_an_unknown_listing_is_a_404_page(client, make_operator):
         page = await browser.get("/console/listings/999999")
     assert page.status_code == 404
     assert "Not found" in text_of(page)
+
+
+@get("/shelf")
+async def shelf(page: NamedDependency[PageContext]) -> Response[str]:
+    me = await page.api.get("/me")
+    return page.render("extra/shelf.html", who=me["display_name"])
+
+
+async def books_panel(page: PageContext, member: dict) -> MemberPanel:
+    return MemberPanel("Books", [("Borrowed", "3")], link="/console/extra/shelf")
+
+
+class ExtraConsole:
+    """A plugin adding a page, a navigation link, a queue page and a member panel."""
+
+    templates = Path(tempfile.mkdtemp(prefix="console-extra-"))
+    (templates / "extra").mkdir()
+    (templates / "extra" / "shelf.html").write_text(
+        '{% extends "base.html" %}{% block content %}<h1>The shelf</h1><p>Hello {{ who }}</p>{% endblock %}'
+    )
+
+    @staticmethod
+    @hookimpl
+    def agorakit_console_pages(runtime):
+        return ConsolePages(
+            name="extra",
+            title="Extra",
+            handlers=[shelf],
+            links=[ConsoleLink("The shelf", "shelf")],
+            template_dir=ExtraConsole.templates,
+            queue_pages={"listings.review": "shelf"},
+            member_panels=[books_panel],
+        )
+
+
+class TestConsolePagesHook:
+    @pytest.fixture
+    def extra_plugins(self):
+        return [("extra_console", ExtraConsole)]
+
+    async def test_hook_agorakit_console_pages(self, client, make_operator):
+        operator = await make_operator()
+        async with Console(client) as browser:
+            assert (await browser.get("/console/extra/shelf")).status_code == 303  # signed in only
+            await browser.sign_in(operator.member.email, operator.password)
+            page = await browser.get("/console/extra/shelf")
+            assert page.status_code == 200
+            assert f"The shelf Hello {operator.member.display_name}" in text_of(page)
+            site = await browser.get("/console/site")
+            assert 'href="/console/extra/shelf"' in site.text  # its navigation link
