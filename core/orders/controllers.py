@@ -4,7 +4,6 @@ kind, the ledger check with the orders' escrows)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, get, post
@@ -21,7 +20,7 @@ from agorakit.money.schemas import PaymentOut
 from agorakit.orders import engine, proofs, queries, timers
 from agorakit.orders.delivery import deliver_order
 from agorakit.orders.escrow import ledger_problems
-from agorakit.orders.fee_income import fee_income
+from agorakit.orders.fee_income import fee_income, parse_day
 from agorakit.orders.open import open_orders
 from agorakit.orders.payments import pay_order
 from agorakit.orders.schemas import (
@@ -261,13 +260,17 @@ class OperatorLedgerController(Controller):
     async def fee_income(
         self,
         runtime: NamedDependency[Runtime],
-        start: Annotated[date | None, QueryParameter(name="from", description="first day (UTC)")] = None,
+        start: Annotated[
+            str | None, QueryParameter(name="from", description="the first UTC day, YYYY-MM-DD")
+        ] = None,
         end: Annotated[
-            date | None, QueryParameter(name="to", description="last day (UTC), default today")
+            str | None, QueryParameter(name="to", description="the last UTC day, YYYY-MM-DD (default today)")
         ] = None,
         currency: Currency = None,
     ) -> FeeIncome:
-        return await fee_income(runtime, start=start, end=end, currency=currency)
+        return await fee_income(
+            runtime, start=parse_day(start, "from"), end=parse_day(end, "to"), currency=currency
+        )
 
     @post(
         "/check",

@@ -13,6 +13,7 @@ entries and count against their day.  Grouped in SQL, by UTC day, on both databa
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_DAYS = 30
 #: the longest range, in days
 MAX_DAYS = 366
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 _SQL = """
 SELECT {day} AS day,
@@ -61,6 +63,18 @@ _POSTGRES = _SQL.format(
         "THEN (t.refs::jsonb ->> 'order')::bigint END"
     ),
 )
+
+
+def parse_day(text: str | None, field: str) -> date | None:
+    """A ``YYYY-MM-DD`` query parameter as a date (None when not given); else a 422."""
+    if text is None:
+        return None
+    try:
+        if not _DAY.fullmatch(text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed([FieldError(field, "give a day as YYYY-MM-DD", "query")]) from None
 
 
 def fee_range(today: date, start: date | None, end: date | None) -> tuple[date, date]:
