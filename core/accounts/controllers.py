@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from agorakit.accounts import credentials, moderation, service
+from agorakit.accounts import credentials, members, moderation, service
 from agorakit.accounts.auth import issue_token, operator_only, owner_only
 from agorakit.accounts.schemas import (
     Accepted,
@@ -208,7 +208,7 @@ class OperatorMembersController(Controller):
             bool | None, QueryParameter(description="true: only flagged members; false: only the others")
         ] = None,
     ) -> MemberPage:
-        items, next_cursor = await service.list_members(
+        items, next_cursor = await members.list_members(
             runtime,
             cursor=cursor,
             limit=check_limit(limit),
