@@ -191,6 +191,7 @@ MATRIX: dict[str, Rule] = {
     "getWithdrawal": party("seller", withdrawal_id="withdrawal_id"),
     "cancelWithdrawal": party("seller", operator=404, withdrawal_id="withdrawal_id"),
     "operatorGetAccount": operators(name="platform:fees"),
+    "operatorMemberBalance": operators(member_id="member_id"),
     "operatorCompleteWithdrawal": operators(withdrawal_id="withdrawal_id", body={}),
     "operatorFailWithdrawal": operators(withdrawal_id="withdrawal_id", body={"reason": "account closed"}),
     "cancelVoucher": party("seller", operator=404, voucher_id="voucher_id"),

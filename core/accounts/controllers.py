@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from agorakit.accounts import credentials, moderation, service
+from agorakit.accounts import credentials, members, moderation, service
 from agorakit.accounts.auth import issue_token, operator_only, owner_only
 from agorakit.accounts.schemas import (
     Accepted,
@@ -201,9 +201,22 @@ class OperatorMembersController(Controller):
         status: FromQuery[Status | None] = None,
         role: FromQuery[Role | None] = None,
         email: Annotated[str | None, QueryParameter(description="exact email, any case")] = None,
+        q: Annotated[
+            str | None, QueryParameter(description="part of the display name or email, any case (1-100)")
+        ] = None,
+        flagged: Annotated[
+            bool | None, QueryParameter(description="true: only flagged members; false: only the others")
+        ] = None,
     ) -> MemberPage:
-        items, next_cursor = await service.list_members(
-            runtime, cursor=cursor, limit=check_limit(limit), status=status, role=role, email=email
+        items, next_cursor = await members.list_members(
+            runtime,
+            cursor=cursor,
+            limit=check_limit(limit),
+            status=status,
+            role=role,
+            email=email,
+            q=q,
+            flagged=flagged,
         )
         return MemberPage(items=items, next_cursor=next_cursor)
 

@@ -35,7 +35,6 @@ from agorakit.errors import (
     ProfileChangeRefused,
     ValidationFailed,
 )
-from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 from agorakit.text import check_name
 
@@ -207,29 +206,6 @@ async def security_stamp(member_id: int) -> str:
     if row is None:
         raise NotFound(f"there is no member {member_id}")
     return row["security_stamp"]
-
-
-async def list_members(
-    runtime: Runtime,
-    *,
-    cursor: str | None,
-    limit: int,
-    status: str | None = None,
-    role: str | None = None,
-    email: str | None = None,
-) -> tuple[list[MemberOut], str | None]:
-    query = Member.select(*_PUBLIC).order_by(Member.id).limit(limit + 1)
-    position = decode_cursor(cursor, keys=("id",))
-    if position is not None:
-        query = query.where(Member.id > int(position["id"]))
-    if status:
-        query = query.where(Member.status == status)
-    if role:
-        query = query.where(Member.role == role)
-    if email:
-        query = query.where(Member.email_key == email.strip().lower())
-    rows, next_cursor = page(await query.output(load_json=True), limit, lambda row: {"id": row["id"]})
-    return [to_member(row) for row in rows], next_cursor
 
 
 # --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agorakit.accounts.auth import operator_only
 from agorakit.accounts.roles import is_operator
+from agorakit.accounts.service import get_member
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, IdempotencyKey, Limit, MemberRequest
 from agorakit.money import balances, payments, withdrawals
@@ -38,6 +39,8 @@ from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.runtime import Runtime
 
 Currency = Annotated[str | None, QueryParameter(pattern=r"^[A-Z]{3}$")]
+#: ``?member_id=``: only the member's own (payments they made, withdrawals they asked)
+MemberFilter = Annotated[int | None, QueryParameter(ge=1, le=2_147_483_647, description="only this member's")]
 
 
 def created_or_replayed(body: Any, replayed: bool) -> Response:
@@ -246,9 +249,10 @@ class OperatorMoneyController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         status: FromQuery[PaymentStatus | None] = None,
         method: FromQuery[str | None] = None,
+        member_id: MemberFilter = None,
     ) -> PaymentPage:
         items, next_cursor = await payments.list_payments(
-            cursor=cursor, limit=limit, status=status, method=method
+            cursor=cursor, limit=limit, status=status, method=method, payer_id=member_id
         )
         return PaymentPage(items=items, next_cursor=next_cursor)
 
@@ -261,6 +265,7 @@ class OperatorMoneyController(Controller):
         status: FromQuery[WithdrawalStatus | None] = None,
         method: FromQuery[str | None] = None,
         overdue: FromQuery[bool | None] = None,
+        member_id: MemberFilter = None,
     ) -> WithdrawalPage:
         """``overdue=true``: only withdrawals still requested or processing after their
         due date (``due_at``); ``overdue=false``: only the others."""
@@ -271,6 +276,7 @@ class OperatorMoneyController(Controller):
             status=status,
             method=method,
             overdue=overdue,
+            member_id=member_id,
             oldest_first=True,
         )
         return WithdrawalPage(items=items, next_cursor=next_cursor)
@@ -331,6 +337,16 @@ class OperatorMoneyController(Controller):
         return await balances.account_view(
             name, currency or runtime.settings.site.currency, cursor=cursor, limit=limit
         )
+
+    @get(
+        "/members/{member_id:int}/balance",
+        operation_id="operatorMemberBalance",
+        summary="A member's balances per currency, as GET /me/balance shows them to the member",
+    )
+    async def member_balance(self, runtime: NamedDependency[Runtime], member_id: Id) -> Balance:
+        await get_member(runtime, member_id)  # 404 for an unknown member
+        items = await balances.member_balances(member_id, default_currency=runtime.settings.site.currency)
+        return Balance(balances=items)
 
     @get("/ledger/totals", operation_id="operatorLedgerTotals", summary="Platform totals per currency")
     async def totals(self) -> LedgerTotals:

@@ -1,4 +1,6 @@
-"""HTTP routes of the orders area: orders, transitions, history, proofs, timers."""
+"""HTTP routes of the orders area: orders, transitions, history, proofs, timers; the
+operators' list of orders, and their ledger views that read orders (the fee income by
+kind, the ledger check with the orders' escrows)."""
 
 from __future__ import annotations
 
@@ -17,11 +19,16 @@ from agorakit.money.controllers import created_or_replayed
 from agorakit.money.schemas import PaymentOut
 from agorakit.orders import engine, proofs, queries, timers
 from agorakit.orders.delivery import deliver_order
+from agorakit.orders.escrow import ledger_problems
+from agorakit.orders.fee_income import fee_income, parse_day
 from agorakit.orders.open import open_orders
 from agorakit.orders.payments import pay_order
 from agorakit.orders.schemas import (
     DeliverOrder,
+    FeeIncome,
     FireTransition,
+    LedgerCheck,
+    OperatorOrderPage,
     OrderHistory,
     OrderOut,
     OrderPage,
@@ -214,3 +221,64 @@ class OperatorTimerController(Controller):
     ) -> TimerPage:
         items, next_cursor = await timers.list_timers(status=status, cursor=cursor, limit=limit)
         return TimerPage(items=items, next_cursor=next_cursor)
+
+
+class OperatorOrderController(Controller):
+    path = "/operator/orders"
+    tags = ["operator"]
+    guards = [operator_only]
+
+    @get("", operation_id="operatorListOrders", summary="Every order, newest first (operators)")
+    async def list_orders(
+        self,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        member_id: Annotated[
+            int | None, QueryParameter(ge=1, le=2_147_483_647, description="the buyer or the seller")
+        ] = None,
+        kind: Annotated[
+            str | None, QueryParameter(max_length=60, description="the order's process, e.g. gig_order")
+        ] = None,
+        order_state: Annotated[str | None, QueryParameter(name="state", max_length=40)] = None,
+    ) -> OperatorOrderPage:
+        items, next_cursor = await queries.operator_orders(
+            cursor=cursor, limit=limit, member_id=member_id, kind=kind, state=order_state
+        )
+        return OperatorOrderPage(items=items, next_cursor=next_cursor)
+
+
+class OperatorLedgerController(Controller):
+    path = "/operator/ledger"
+    tags = ["operator"]
+    guards = [operator_only]
+
+    @get(
+        "/fee-income",
+        operation_id="operatorFeeIncome",
+        summary="The site's fee income per UTC day and kind over a range (default: the last 30 days)",
+    )
+    async def fee_income(
+        self,
+        runtime: NamedDependency[Runtime],
+        start: Annotated[
+            str | None, QueryParameter(name="from", description="the first UTC day, YYYY-MM-DD")
+        ] = None,
+        end: Annotated[
+            str | None, QueryParameter(name="to", description="the last UTC day, YYYY-MM-DD (default today)")
+        ] = None,
+        currency: Currency = None,
+    ) -> FeeIncome:
+        return await fee_income(
+            runtime, start=parse_day(start, "from"), end=parse_day(end, "to"), currency=currency
+        )
+
+    @post(
+        "/check",
+        operation_id="operatorCheckLedger",
+        summary="Run the ledger check of agorakit check-ledger and answer its problems",
+        status_code=HTTP_200_OK,
+    )
+    async def check(self, runtime: NamedDependency[Runtime]) -> LedgerCheck:
+        checked_at = runtime.clock.now()
+        problems = await ledger_problems(runtime)
+        return LedgerCheck(ok=not problems, checked_at=checked_at, problems=problems)

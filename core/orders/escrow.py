@@ -120,4 +120,13 @@ async def escrow_problem_lines(runtime: Runtime) -> list[str]:
     return [str(problem) for problem in await escrow_problems(runtime)]
 
 
-__all__ = ["EscrowProblem", "escrow_problem_lines", "escrow_problems", "expected_escrow"]
+async def ledger_problems(runtime: Runtime) -> list[str]:
+    """Everything ``agorakit check-ledger`` checks (and ``POST /operator/ledger/check``):
+    every balance recomputed from its entries and every ledger invariant
+    (:func:`agorakit.money.ledger.check_ledger`), the escrow of every order, and what
+    plugins say their own escrows must hold (``agorakit_escrow_checks``).  Empty: sound."""
+    plugins = await runtime.hooks.collect("agorakit_escrow_checks", runtime=runtime)
+    return await ledger.check_ledger() + await escrow_problem_lines(runtime) + [str(line) for line in plugins]
+
+
+__all__ = ["EscrowProblem", "escrow_problem_lines", "escrow_problems", "expected_escrow", "ledger_problems"]

@@ -8,9 +8,13 @@ import click
 from agorakit import hookimpl
 from agorakit.accounts import is_operator
 from agorakit.errors import NotFound
-from agorakit.money.ledger import check_ledger as run_check
-from agorakit.orders.controllers import OperatorTimerController, OrderController
-from agorakit.orders.escrow import escrow_problem_lines
+from agorakit.orders.controllers import (
+    OperatorLedgerController,
+    OperatorOrderController,
+    OperatorTimerController,
+    OrderController,
+)
+from agorakit.orders.escrow import ledger_problems
 from agorakit.orders.events import EVENTS
 from agorakit.orders.fixed_price_rules import EFFECTS as FIXED_PRICE_EFFECTS
 from agorakit.orders.fixed_price_rules import GUARDS as FIXED_PRICE_GUARDS
@@ -39,7 +43,7 @@ def agorakit_tables():
 @hookimpl
 def agorakit_routes():
 
-    return [OrderController, OperatorTimerController]
+    return [OrderController, OperatorTimerController, OperatorOrderController, OperatorLedgerController]
 
 
 @hookimpl
@@ -111,12 +115,7 @@ def check_ledger(ctx: click.Context) -> None:
     escrow of every order: nothing once final or while unpaid, exactly what the buyer
     paid while it runs, and what plugins say their own escrows must hold
     (``agorakit_escrow_checks``); exit 1 on a problem."""
-
-    async def work(runtime):
-        plugins = await runtime.hooks.collect("agorakit_escrow_checks", runtime=runtime)
-        return await run_check() + await escrow_problem_lines(runtime) + [str(line) for line in plugins]
-
-    problems = run_with_runtime(ctx, work)
+    problems = run_with_runtime(ctx, ledger_problems)
     if problems:
         for problem in problems:
             click.echo(f"PROBLEM {problem}", err=True)

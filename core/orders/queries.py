@@ -1,18 +1,20 @@
-"""Reading orders: their rows, the API view, who the caller is to an order, history and
-the caller's list of orders."""
+"""Reading orders: their rows, the API view, who the caller is to an order, history, the
+caller's list of orders and the operators' list of every order."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agorakit.accounts import get_members
 from agorakit.accounts.roles import is_operator
 from agorakit.catalog import NotEligible, check_can_take, get_listing
-from agorakit.db.prepared import Prepared
+from agorakit.catalog.tables import Listing
+from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import NotFound
 from agorakit.money.amounts import money
 from agorakit.orders.process import Process
 from agorakit.orders.process_registry import registry
-from agorakit.orders.schemas import OrderEventOut, OrderItemOut, OrderOut
+from agorakit.orders.schemas import OperatorOrderOut, OrderEventOut, OrderItemOut, OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderItem
 from agorakit.pagination import decode_cursor, page
 
@@ -208,3 +210,70 @@ async def list_orders(
         process = reg.processes.get((row["process"], row["process_version"]))
         items.append(await _to_order(row, roles=roles_of(row, caller, process), process=process))
     return items, next_cursor
+
+
+async def operator_orders(
+    *,
+    cursor: str | None,
+    limit: int,
+    member_id: int | None = None,
+    kind: str | None = None,
+    state: str | None = None,
+) -> tuple[list[OperatorOrderOut], str | None]:
+    """Every order, newest first, for operators: ``member_id`` as buyer or seller,
+    ``kind`` (the process) and ``state`` narrow it; the parties' names and the listing's
+    title are read in one statement each per page."""
+    query = (
+        Order.select(
+            Order.id,
+            Order.process,
+            Order.state,
+            Order.buyer_id,
+            Order.seller_id,
+            Order.listing_id,
+            Order.currency,
+            Order.amount,
+            Order.created_at,
+            Order.updated_at,
+        )
+        .order_by(Order.id, ascending=False)
+        .limit(limit + 1)
+    )
+    if member_id is not None:
+        query = query.where((Order.buyer_id == member_id) | (Order.seller_id == member_id))
+    if kind:
+        query = query.where(Order.process == kind)
+    if state:
+        query = query.where(Order.state == state)
+    position = decode_cursor(cursor, keys=("id",))
+    if position is not None:
+        query = query.where(Order.id < position["id"])
+    rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
+    people = {row["buyer_id"] for row in rows} | {row["seller_id"] for row in rows if row["seller_id"]}
+    names = {member_id: m.display_name for member_id, m in (await get_members(sorted(people))).items()}
+    listing_ids = sorted({row["listing_id"] for row in rows if row["listing_id"] is not None})
+    titles = (
+        {
+            r["id"]: r["title"]
+            for r in await Listing.select(Listing.id, Listing.title).where(any_of(Listing.id, listing_ids))
+        }
+        if listing_ids
+        else {}
+    )
+    return [
+        OperatorOrderOut(
+            id=row["id"],
+            kind=row["process"],
+            state=row["state"],
+            buyer_id=row["buyer_id"],
+            buyer_name=names.get(row["buyer_id"]),
+            seller_id=row["seller_id"],
+            seller_name=names.get(row["seller_id"]) if row["seller_id"] is not None else None,
+            listing_id=row["listing_id"],
+            listing_title=titles.get(row["listing_id"]),
+            total=money(row["amount"], row["currency"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+        for row in rows
+    ], next_cursor

@@ -46,6 +46,66 @@ class OrderPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class OperatorOrderOut(msgspec.Struct):
+    """An order as a row of the operators' list of orders."""
+
+    id: int
+    #: the order's process, which says what model it is: ``gig_order``, ``microjob_task``,
+    #: ``prepaid_request``, ``lead_unlock``, ...
+    kind: str
+    state: str
+    buyer_id: int
+    buyer_name: str | None
+    #: null while the order has no seller (an open prepaid request, a lead's unlock)
+    seller_id: int | None
+    seller_name: str | None
+    listing_id: int | None
+    listing_title: str | None
+    #: the order's amount: the sum of its items, before buyer fees
+    total: Money
+    created_at: datetime
+    updated_at: datetime
+
+
+class OperatorOrderPage(msgspec.Struct):
+    items: list[OperatorOrderOut]
+    next_cursor: str | None
+
+
+class FeeIncomeDay(msgspec.Struct):
+    #: a UTC day, ``YYYY-MM-DD``
+    day: str
+    #: the day's fee income per kind (an order's process, or ``withdrawal``); refunds of
+    #: fees count negatively
+    by_kind: dict[str, Money]
+    total: Money
+
+
+class FeeIncome(msgspec.Struct, kw_only=True):
+    """What the platform fee account took in over a range of UTC days, both included."""
+
+    currency: str
+    #: the first day, ``YYYY-MM-DD``
+    from_: str = msgspec.field(name="from")
+    #: the last day
+    to: str
+    #: every day of the range, oldest first, zeros included
+    days: list[FeeIncomeDay]
+    #: the range's totals per kind
+    by_kind: dict[str, Money]
+    total: Money
+
+
+class LedgerCheck(msgspec.Struct):
+    """The result of the ledger check ``agorakit check-ledger`` runs."""
+
+    #: true when no problem was found
+    ok: bool
+    checked_at: datetime
+    #: one sentence per problem, as ``agorakit check-ledger`` prints them
+    problems: list[str]
+
+
 class TimerPage(msgspec.Struct):
     items: list[TimerOut]
     next_cursor: str | None
