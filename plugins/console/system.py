@@ -39,7 +39,7 @@ class SystemPages(Controller):
             tab=tab,
             title=title,
             statuses=statuses,
-            status=status,
+            current=status,
             items=answer["items"],
             next_cursor=answer["next_cursor"],
             filters={"tab": tab, "status": status},
