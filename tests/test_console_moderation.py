@@ -32,7 +32,9 @@ async def _ok(response, status: int = 200) -> dict:
 
 async def direct(client, sender, other, body: str) -> dict:
     return await _ok(
-        await client.post("/conversations", json={"member_id": other.id, "body": body}, headers=sender.headers),
+        await client.post(
+            "/conversations", json={"member_id": other.id, "body": body}, headers=sender.headers
+        ),
         201,
     )
 
@@ -41,7 +43,12 @@ async def test_a_report_shows_the_captured_conversation_and_is_decided(client, m
     operator = await make_operator()
     alice, bob = await make_member(), await make_member()
     talk = await direct(client, bob, alice, "Pay me outside the site and skip the fees")
-    body = {"conversation_id": talk["id"], "member_id": bob.id, "reason": "off_platform", "text": "He asked me to pay him elsewhere."}
+    body = {
+        "conversation_id": talk["id"],
+        "member_id": bob.id,
+        "reason": "off_platform",
+        "text": "He asked me to pay him elsewhere.",
+    }
     report = await _ok(await client.post("/reports", json=body, headers=alice.headers), 201)
     async with Console(client) as browser:
         await browser.sign_in(operator.member.email, operator.password)
@@ -55,18 +62,24 @@ async def test_a_report_shows_the_captured_conversation_and_is_decided(client, m
         assert f"About {bob.member.display_name}" in text
 
         # warning without a note: the API's 422, shown on the report; it stays open
-        bare = await browser.post(f"/console/reports/{report['id']}/decide", {"action": "warn", "member_id": str(bob.id)})
+        bare = await browser.post(
+            f"/console/reports/{report['id']}/decide", {"action": "warn", "member_id": str(bob.id)}
+        )
         assert bare.headers["location"] == f"/console/reports/{report['id']}"
         page = await browser.get(f"/console/reports/{report['id']}")
         assert "note" in error_of(page) and "Decide" in text_of(page)
-        assert (await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers)))["status"] == "open"
+        assert (await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers)))[
+            "status"
+        ] == "open"
 
         warned = await browser.post(
             f"/console/reports/{report['id']}/decide",
             {"action": "warn", "member_id": str(bob.id), "note": "Payments go through the site."},
         )
         assert warned.headers["location"] == "/console/reports"
-        assert f"Report #{report['id']} decided: the member is warned." in text_of(await browser.get("/console/reports"))
+        assert f"Report #{report['id']} decided: the member is warned." in text_of(
+            await browser.get("/console/reports")
+        )
     decided = await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers))
     assert (decided["status"], decided["action"], decided["acted_on"], decided["decision_note"]) == (
         "closed",
@@ -88,10 +101,16 @@ async def test_a_report_is_dismissed_without_its_csrf_token_refused(client, make
         await browser.sign_in(operator.member.email, operator.password)
         page = await browser.get(f"/console/reports/{report['id']}")
         assert f'<option value="{bob.id}">' in page.text  # the participants to act on
-        refused = await browser.post(f"/console/reports/{report['id']}/decide", {"action": "dismiss"}, csrf=False)
+        refused = await browser.post(
+            f"/console/reports/{report['id']}/decide", {"action": "dismiss"}, csrf=False
+        )
         assert refused.status_code == 403
-        assert (await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers)))["status"] == "open"
-        dismissed = await browser.post(f"/console/reports/{report['id']}/decide", {"action": "dismiss", "member_id": ""})
+        assert (await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers)))[
+            "status"
+        ] == "open"
+        dismissed = await browser.post(
+            f"/console/reports/{report['id']}/decide", {"action": "dismiss", "member_id": ""}
+        )
         assert dismissed.headers["location"] == "/console/reports"
     decided = await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers))
     assert (decided["status"], decided["action"], decided["acted_on"]) == ("closed", "dismiss", None)
@@ -101,7 +120,12 @@ async def test_flagged_messages_show_their_flags_and_conversation(client, make_o
     operator = await make_operator()
     alice, bob = await make_member(), await make_member()
     talk = await direct(client, alice, bob, "call +1 555 123 4567")
-    await _ok(await client.post(f"/conversations/{talk['id']}/messages", json={"body": "no thanks"}, headers=bob.headers), 201)
+    await _ok(
+        await client.post(
+            f"/conversations/{talk['id']}/messages", json={"body": "no thanks"}, headers=bob.headers
+        ),
+        201,
+    )
     async with Console(client) as browser:
         await browser.sign_in(operator.member.email, operator.password)
         page = await browser.get("/console/messages")
@@ -121,16 +145,22 @@ async def test_a_review_is_hidden_and_shown_again(client, make_operator, make_me
     buyer = await make_member()
     order = await make_order(kind="gig", state="completed", buyer=buyer)
     body = {"rating": 1, "text": "Terrible, and here is the seller's phone number"}
-    review = await _ok(await client.post(f"/orders/{order['id']}/reviews", json=body, headers=buyer.headers), 201)
+    review = await _ok(
+        await client.post(f"/orders/{order['id']}/reviews", json=body, headers=buyer.headers), 201
+    )
     async with Console(client) as browser:
         await browser.sign_in(operator.member.email, operator.password)
         page = await browser.get("/console/reviews")
         assert f"#{review['id']}: 1 of 5 by {buyer.member.display_name}" in text_of(page)
         assert body["text"] in text_of(page)
-        empty = await browser.post(f"/console/reviews/{review['id']}/hide", {"reason": "", "back": "/console/reviews"})
+        empty = await browser.post(
+            f"/console/reviews/{review['id']}/hide", {"reason": "", "back": "/console/reviews"}
+        )
         assert empty.headers["location"] == "/console/reviews"
         assert "reason" in error_of(await browser.get("/console/reviews"))
-        assert not (await _ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers)))["hidden"]
+        assert not (
+            await _ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers))
+        )["hidden"]
         hidden = await browser.post(
             f"/console/reviews/{review['id']}/hide",
             {"reason": "Personal details", "back": "/console/reviews?hidden=false"},
@@ -140,7 +170,9 @@ async def test_a_review_is_hidden_and_shown_again(client, make_operator, make_me
         assert "Hidden: Personal details" in text_of(page) and "Show again" in text_of(page)
         answer = await _ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers))
         assert (answer["hidden"], answer["hidden_reason"]) == (True, "Personal details")
-        shown = await browser.post(f"/console/reviews/{review['id']}/unhide", {"back": "https://evil.example/"})
+        shown = await browser.post(
+            f"/console/reviews/{review['id']}/unhide", {"back": "https://evil.example/"}
+        )
         assert shown.headers["location"] == "/console/reviews"  # never another site
     answer = await _ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers))
     assert answer["hidden"] is False

@@ -7,7 +7,6 @@ result (states, exact cents); a refused action shows the API's message and chang
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from console_helpers import CONSOLE_SITE, Console, text_of, usd
@@ -71,8 +70,12 @@ async def test_withdrawals_are_marked_paid_or_failed(client, clock, make_operato
         # a requested one is paid only once it is batched: the API's 409, shown
         early = await browser.post(f"/console/withdrawals/{first['id']}/complete", {})
         assert early.headers["location"] == "/console/withdrawals"
-        assert "is requested; it cannot become completed" in error_of(await browser.get("/console/withdrawals"))
-        batch = await client.post("/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers)
+        assert "is requested; it cannot become completed" in error_of(
+            await browser.get("/console/withdrawals")
+        )
+        batch = await client.post(
+            "/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers
+        )
         assert batch.status_code == 201, batch.text
         assert "Mark paid" in text_of(await browser.get("/console/withdrawals", status="processing"))
         paid = await browser.post(
@@ -88,7 +91,8 @@ async def test_withdrawals_are_marked_paid_or_failed(client, clock, make_operato
         assert "reason" in error_of(await browser.get("/console/withdrawals"))
         assert await available(client, ada) == "65.00"
         failed = await browser.post(
-            f"/console/withdrawals/{second['id']}/fail", {"reason": "The bank returned it", "back": "https://evil.example/"}
+            f"/console/withdrawals/{second['id']}/fail",
+            {"reason": "The bank returned it", "back": "https://evil.example/"},
         )
         assert failed.headers["location"] == "/console/withdrawals"  # never another site
         # settling it again: the API's 409, shown
@@ -97,7 +101,10 @@ async def test_withdrawals_are_marked_paid_or_failed(client, clock, make_operato
         assert error_of(await browser.get("/console/withdrawals"))
     mine = {w["id"]: w for w in (await _ok(await client.get("/withdrawals", headers=ada.headers)))["items"]}
     assert (mine[first["id"]]["status"], mine[first["id"]]["provider_ref"]) == ("completed", "SEPA-2026-0001")
-    assert (mine[second["id"]]["status"], mine[second["id"]]["failure_reason"]) == ("failed", "The bank returned it")
+    assert (mine[second["id"]]["status"], mine[second["id"]]["failure_reason"]) == (
+        "failed",
+        "The bank returned it",
+    )
     assert await available(client, ada) == "140.00"  # the failed 75.00 came back
 
 
@@ -109,7 +116,8 @@ async def test_a_support_request_is_answered_assigned_and_closed(client, make_op
     ada = await make_member()
     ticket = await _ok(
         await client.post(
-            "/support", json={"category": "payment", "subject": "Where is my money?", "body": "My payment vanished."},
+            "/support",
+            json={"category": "payment", "subject": "Where is my money?", "body": "My payment vanished."},
             headers=ada.headers,
         ),
         201,
@@ -118,7 +126,9 @@ async def test_a_support_request_is_answered_assigned_and_closed(client, make_op
         await browser.sign_in(operator.member.email, operator.password)
         queue = text_of(await browser.get("/console/support", box="unassigned"))
         assert f"#{ticket['id']} Where is my money?" in queue and ada.member.display_name in queue
-        assert "No support request matches." in text_of(await browser.get("/console/support", category="order"))
+        assert "No support request matches." in text_of(
+            await browser.get("/console/support", category="order")
+        )
         page = await browser.get(f"/console/support/{ticket['id']}")
         assert "My payment vanished." in text_of(page)
         assert f'<option value="{colleague.member.id}">' in page.text
@@ -133,13 +143,17 @@ async def test_a_support_request_is_answered_assigned_and_closed(client, make_op
         mine = await _ok(await client.get(f"/operator/support/{ticket['id']}", headers=operator.headers))
         assert mine["assignee_id"] == operator.member.id  # answering took it
 
-        given = await browser.post(f"/console/support/{ticket['id']}/assign", {"operator_id": str(colleague.member.id)})
+        given = await browser.post(
+            f"/console/support/{ticket['id']}/assign", {"operator_id": str(colleague.member.id)}
+        )
         assert given.status_code == 303
         answer = await _ok(await client.get(f"/operator/support/{ticket['id']}", headers=operator.headers))
         assert answer["assignee_id"] == colleague.member.id
         await browser.get(f"/console/support/{ticket['id']}")
         # a member is not an operator: the API's 400, shown; the assignee stays
-        refused = await browser.post(f"/console/support/{ticket['id']}/assign", {"operator_id": str(ada.member.id)})
+        refused = await browser.post(
+            f"/console/support/{ticket['id']}/assign", {"operator_id": str(ada.member.id)}
+        )
         assert refused.headers["location"] == f"/console/support/{ticket['id']}"
         assert error_of(await browser.get(f"/console/support/{ticket['id']}"))
         me = await browser.post(f"/console/support/{ticket['id']}/assign", {"operator_id": "me"})
@@ -152,8 +166,11 @@ async def test_a_support_request_is_answered_assigned_and_closed(client, make_op
         assert closed.headers["location"] == "/console/support"
     theirs = await _ok(await client.get(f"/support/{ticket['id']}", headers=ada.headers))
     assert theirs["status"] == "closed"
-    messages = await _ok(await client.get(f"/conversations/{ticket['conversation_id']}/messages", headers=ada.headers))
-    assert [(m["sender_name"], m["body"]) for m in messages["items"]][0] == ("Support", "It is on its way.")
+    messages = await _ok(
+        await client.get(f"/conversations/{ticket['conversation_id']}/messages", headers=ada.headers)
+    )
+    newest = messages["items"][0]
+    assert (newest["sender_name"], newest["body"]) == ("Support", "It is on its way.")
 
 
 # -- system ------------------------------------------------------------------------------
@@ -166,9 +183,15 @@ async def test_failed_timers_emails_and_events_are_listed_and_retried(client, ma
     event = await StoredEvent.select(StoredEvent.id).where(StoredEvent.name != "").first()
     timer = await OrderTimer.select(OrderTimer.id).where(OrderTimer.order == order["id"]).first()
     assert email and event and timer
-    await EmailOutbox.update({EmailOutbox.status: "failed", EmailOutbox.attempts: 3, EmailOutbox.last_error: "mailbox full"}).where(EmailOutbox.id == email["id"])
-    await StoredEvent.update({StoredEvent.status: "failed", StoredEvent.attempts: 5, StoredEvent.last_error: "handler crashed"}).where(StoredEvent.id == event["id"])
-    await OrderTimer.update({OrderTimer.status: "failed", OrderTimer.attempts: 2, OrderTimer.last_error: "boom"}).where(OrderTimer.id == timer["id"])
+    await EmailOutbox.update(
+        {EmailOutbox.status: "failed", EmailOutbox.attempts: 3, EmailOutbox.last_error: "mailbox full"}
+    ).where(EmailOutbox.id == email["id"])
+    await StoredEvent.update(
+        {StoredEvent.status: "failed", StoredEvent.attempts: 5, StoredEvent.last_error: "handler crashed"}
+    ).where(StoredEvent.id == event["id"])
+    await OrderTimer.update(
+        {OrderTimer.status: "failed", OrderTimer.attempts: 2, OrderTimer.last_error: "boom"}
+    ).where(OrderTimer.id == timer["id"])
     async with Console(client) as browser:
         await browser.sign_in(operator.member.email, operator.password)
         timers = text_of(await browser.get("/console/system"))
@@ -187,7 +210,11 @@ async def test_failed_timers_emails_and_events_are_listed_and_retried(client, ma
         assert f"#{event['id']}" in events and "handler crashed" in events
         retried = await browser.post(f"/console/system/events/{event['id']}/retry")
         assert retried.headers["location"] == "/console/system?tab=events"
-    emails = await _ok(await client.get("/operator/emails", params={"status": "failed"}, headers=operator.headers))
+    emails = await _ok(
+        await client.get("/operator/emails", params={"status": "failed"}, headers=operator.headers)
+    )
     assert emails["items"] == []
-    events = await _ok(await client.get("/operator/events", params={"status": "failed"}, headers=operator.headers))
+    events = await _ok(
+        await client.get("/operator/events", params={"status": "failed"}, headers=operator.headers)
+    )
     assert events["items"] == []

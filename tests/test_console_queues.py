@@ -7,9 +7,8 @@ message and changes nothing; a form without its CSRF token is refused.
 
 from __future__ import annotations
 
-import re
-
 import base64
+import re
 
 import pytest
 from console_helpers import CONSOLE_SITE, Console, text_of
@@ -39,14 +38,18 @@ async def _ok(response, status: int = 200) -> dict:
 
 async def balances(client, operator, member) -> dict[str, str]:
     """A member's USD balances as the API shows them to operators: kind -> amount."""
-    answer = await _ok(await client.get(f"/operator/members/{member.member.id}/balance", headers=operator.headers))
+    answer = await _ok(
+        await client.get(f"/operator/members/{member.member.id}/balance", headers=operator.headers)
+    )
     usd = next(item for item in answer["balances"] if item["currency"] == "USD")
     return {key: value for key, value in usd.items() if key != "currency"}
 
 
 async def category(client, operator, slug: str = "logo-design") -> None:
     await _ok(
-        await client.post("/operator/categories", json={"slug": slug, "name": slug.title()}, headers=operator.headers),
+        await client.post(
+            "/operator/categories", json={"slug": slug, "name": slug.title()}, headers=operator.headers
+        ),
         201,
     )
 
@@ -188,7 +191,8 @@ async def test_a_partial_refund_through_the_page_moves_exact_cents(client, make_
         await browser.get(f"/console/disputes/{dispute['id']}")
         # more than the order holds: the API's 422, shown on the dispute; nothing moves
         too_much = await browser.post(
-            f"/console/disputes/{dispute['id']}/resolve", {"outcome": "refund", "amount": "25.01", "note": "x"}
+            f"/console/disputes/{dispute['id']}/resolve",
+            {"outcome": "refund", "amount": "25.01", "note": "x"},
         )
         assert too_much.headers["location"] == f"/console/disputes/{dispute['id']}"
         page = await browser.get(f"/console/disputes/{dispute['id']}")
@@ -228,13 +232,18 @@ async def test_a_dispute_is_rejected_or_released_through_the_page(client, make_o
         await browser.sign_in(operator.member.email, operator.password)
         await browser.get(f"/console/disputes/{dispute['id']}")
         # a rejection needs a note: the API says so, the dispute stays open
-        bare = await browser.post(f"/console/disputes/{dispute['id']}/resolve", {"outcome": "reject", "note": ""})
+        bare = await browser.post(
+            f"/console/disputes/{dispute['id']}/resolve", {"outcome": "reject", "note": ""}
+        )
         assert bare.headers["location"] == f"/console/disputes/{dispute['id']}"
         page = await browser.get(f"/console/disputes/{dispute['id']}")
         assert "note" in error_of(page) and "Reject the dispute" in text_of(page)
-        assert (await _ok(await client.get(f"/disputes/{dispute['id']}", headers=buyer.headers)))["status"] == "open"
+        assert (await _ok(await client.get(f"/disputes/{dispute['id']}", headers=buyer.headers)))[
+            "status"
+        ] == "open"
         released = await browser.post(
-            f"/console/disputes/{dispute['id']}/resolve", {"outcome": "release", "note": "The files were there."}
+            f"/console/disputes/{dispute['id']}/resolve",
+            {"outcome": "release", "note": "The files were there."},
         )
         assert released.headers["location"] == "/console/disputes"
         # the same again: the API's 409, nothing moves twice
@@ -245,4 +254,6 @@ async def test_a_dispute_is_rejected_or_released_through_the_page(client, make_o
         assert "resolved" in error_of(page) and "Reject the dispute" not in text_of(page)
     seller_after = await balances(client, operator, seller)
     assert seller_after["available"] == "20.00"
-    assert (await _ok(await client.get(f"/orders/{order['id']}", headers=buyer.headers)))["state"] == "completed"
+    assert (await _ok(await client.get(f"/orders/{order['id']}", headers=buyer.headers)))[
+        "state"
+    ] == "completed"

@@ -73,7 +73,9 @@ class DisputePages(Controller):
         if outcome == "refund" and form.get("amount"):
             body["amount"] = form["amount"]
         call = page.api.post(
-            f"/operator/disputes/{dispute_id}/resolve", body, idempotency_key=form.get("idempotency_key") or None
+            f"/operator/disputes/{dispute_id}/resolve",
+            body,
+            idempotency_key=form.get("idempotency_key") or None,
         )
         done = f"Dispute #{dispute_id} {OUTCOMES.get(outcome, 'resolved')}."
         return await page.act(call, BASE, done, failed=f"{BASE}/{dispute_id}")

@@ -23,7 +23,11 @@ class MessagePages(Controller):
     ) -> Response[str]:
         answer = await page.api.get("/operator/messages", flagged="true", cursor=cursor, limit=page.page_size)
         return page.render(
-            "messages.html", items=answer["items"], next_cursor=answer["next_cursor"], filters={}, cursor=cursor
+            "messages.html",
+            items=answer["items"],
+            next_cursor=answer["next_cursor"],
+            filters={},
+            cursor=cursor,
         )
 
     @get("/conversations/{conversation_id:int}")
@@ -34,9 +38,13 @@ class MessagePages(Controller):
         return page.render("conversation.html", conversation=talk)
 
     @get("/attachments/{attachment_id:int}")
-    async def attachment(self, page: NamedDependency[ConsolePage], attachment_id: FromPath[int]) -> Response[bytes]:
+    async def attachment(
+        self, page: NamedDependency[ConsolePage], attachment_id: FromPath[int]
+    ) -> Response[bytes]:
         answer = await page.api.download(f"/attachments/{attachment_id}/content")
         headers = {name: answer.headers[name] for name in FILE_HEADERS if name in answer.headers}
         media_type = headers.pop("content-type", "application/octet-stream")
-        headers.update({"Content-Security-Policy": "default-src 'none'; sandbox", "Cache-Control": "private, no-store"})
+        headers.update(
+            {"Content-Security-Policy": "default-src 'none'; sandbox", "Cache-Control": "private, no-store"}
+        )
         return Response(answer.content, media_type=media_type, headers=headers)

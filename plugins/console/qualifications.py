@@ -23,7 +23,9 @@ class QualificationPages(Controller):
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
         filters = page.filters("status", "category")
-        answer = await page.api.get("/operator/qualifications", cursor=cursor, limit=page.page_size, **filters)
+        answer = await page.api.get(
+            "/operator/qualifications", cursor=cursor, limit=page.page_size, **filters
+        )
         names = await member_names(page, (item["member_id"] for item in answer["items"]))
         return page.render(
             "qualifications.html",

@@ -50,7 +50,9 @@ class SupportPages(Controller):
         talk = await conversation(page, ticket["conversation_id"])
         people = await operators(page)
         assignee = next((p for p in people if p["id"] == ticket["assignee_id"]), None)
-        return page.render("ticket.html", ticket=ticket, conversation=talk, operators=people, assignee=assignee)
+        return page.render(
+            "ticket.html", ticket=ticket, conversation=talk, operators=people, assignee=assignee
+        )
 
     @post("/{ticket_id:int}/reply")
     async def reply(self, page: NamedDependency[ConsolePage], ticket_id: FromPath[int]) -> Redirect:
@@ -73,4 +75,6 @@ class SupportPages(Controller):
     @post("/{ticket_id:int}/close")
     async def close(self, page: NamedDependency[ConsolePage], ticket_id: FromPath[int]) -> Redirect:
         call = page.api.post(f"/operator/support/{ticket_id}/close")
-        return await page.act(call, BASE, f"Support request #{ticket_id} closed.", failed=f"{BASE}/{ticket_id}")
+        return await page.act(
+            call, BASE, f"Support request #{ticket_id} closed.", failed=f"{BASE}/{ticket_id}"
+        )

@@ -56,7 +56,8 @@ class WithdrawalPages(Controller):
     @post("/{withdrawal_id:int}/fail")
     async def fail(self, page: NamedDependency[ConsolePage], withdrawal_id: FromPath[int]) -> Redirect:
         form = await page.form()
-        call = page.api.post(f"/operator/withdrawals/{withdrawal_id}/fail", {"reason": form.get("reason", "")})
+        call = page.api.post(
+            f"/operator/withdrawals/{withdrawal_id}/fail", {"reason": form.get("reason", "")}
+        )
         done = f"Withdrawal #{withdrawal_id} marked failed: the money is back on the member's balance."
         return await page.act(call, safe_next(form.get("back"), BASE), done)
-
