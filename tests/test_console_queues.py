@@ -21,8 +21,8 @@ PNG = base64.b64decode(
 
 
 @pytest.fixture
-def site_config():
-    return CONSOLE_SITE
+def site_config(tmp_path):
+    return {**CONSOLE_SITE, "attachments": {"path": str(tmp_path / "files")}}
 
 
 def error_of(page) -> str:
