@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from agorakit.money.providers import credit_late_payment as credit_late_payment
     from agorakit.money.providers import fail_payment as fail_payment
     from agorakit.money.providers import keep_open as keep_open
+    from agorakit.money.providers import count_payments as count_payments
     from agorakit.money.providers import open_payment_ids as open_payment_ids
     from agorakit.money.providers import settle_from_provider as settle_from_provider
     from agorakit.money.schemas import PaymentOut as PaymentOut
@@ -113,6 +114,7 @@ EXPORTS: dict[str, str] = {
     "Money": "agorakit.money.amounts",
     "money": "agorakit.money.amounts",
     "open_payment_ids": "agorakit.money.providers",
+    "count_payments": "agorakit.money.providers",
     "OPEN_STATUSES": "agorakit.money.payments",
     "parse_amount": "agorakit.money.amounts",
     "parse_money": "agorakit.money.amounts",
