@@ -110,7 +110,9 @@ async def test_counts_oldest_items_and_overdue_ones_by_each_areas_rule(
     seller = await make_member()
     buyer = await make_member()
     category = {"slug": "logo-design", "name": "Logo design", "parent": None}
-    assert (await client.post("/operator/categories", json=category, headers=operator.headers)).status_code == 201
+    assert (
+        await client.post("/operator/categories", json=category, headers=operator.headers)
+    ).status_code == 201
 
     listed_at = clock.now()  # Monday 09:00
     await pending_gig(client, seller)
@@ -310,13 +312,18 @@ async def test_hook_agorakit_operator_queues(client, runtime, audit, make_operat
         "due_hours": 24,
         "list_path": "/audit/pending",
     }
-    assert [q["key"] for q in answer["queues"]] == ["audit.pending", *sorted(CORE_KEYS | {"bank_transfer.payments"})]
+    assert [q["key"] for q in answer["queues"]] == [
+        "audit.pending",
+        *sorted(CORE_KEYS | {"bank_transfer.payments"}),
+    ]
 
 
 def test_working_since_is_where_listings_become_overdue():
     """``working_since(end, s)``: what started before it has more than ``s`` working
     seconds behind it at ``end``; what started at or after it, at most ``s``."""
-    ends = [datetime(2026, 1, 5, 0, 0, tzinfo=UTC) + timedelta(hours=h * 7 + 0.5 * (h % 3)) for h in range(40)]
+    ends = [
+        datetime(2026, 1, 5, 0, 0, tzinfo=UTC) + timedelta(hours=h * 7 + 0.5 * (h % 3)) for h in range(40)
+    ]
     for end in ends:
         for hours in (1, 8, 24, 40, 72, 130):
             cutoff = working_since(end, hours * 3600)

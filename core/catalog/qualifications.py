@@ -199,9 +199,7 @@ async def list_qualifications(
 
 async def pending_count() -> QueueCount:
     """The applications waiting for a decision (``GET /operator/qualifications``), counted."""
-    return await count_queue(
-        Qualification, Qualification.status == "pending", since=Qualification.created_at
-    )
+    return await count_queue(Qualification, Qualification.status == "pending", since=Qualification.created_at)
 
 
 # --------------------------------------------------------------------------------------

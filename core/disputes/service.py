@@ -217,10 +217,15 @@ async def open_disputes_queue(runtime: Runtime) -> OperatorQueue:
     """The open disputes of :func:`dispute_queue` counted, overdue past their ``due_at``
     (the process's ``review_within``; ``due_hours`` when every process has the same)."""
     counted = await count_queue(
-        Dispute, Dispute.status == "open", since=Dispute.opened_at, overdue=Dispute.due_at < runtime.clock.now()
+        Dispute,
+        Dispute.status == "open",
+        since=Dispute.opened_at,
+        overdue=Dispute.due_at < runtime.clock.now(),
     )
     targets = {
-        p.disputes.review_within for p in orders.registry(runtime).processes.values() if p.disputes is not None
+        p.disputes.review_within
+        for p in orders.registry(runtime).processes.values()
+        if p.disputes is not None
     }
     return OperatorQueue(
         key="disputes.open",

@@ -18,7 +18,7 @@ from piccolo.querystring import QueryString
 
 if TYPE_CHECKING:  # pragma: no cover
     from piccolo.columns import Column
-    from piccolo.columns.combination import Combinable
+    from piccolo.custom_types import Combinable
     from piccolo.table import Table
 
 

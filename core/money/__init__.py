@@ -53,10 +53,10 @@ if TYPE_CHECKING:
     from agorakit.money.payments import settle as settle
     from agorakit.money.providers import UNPAID_ENDS as UNPAID_ENDS
     from agorakit.money.providers import attach_provider_ref as attach_provider_ref
+    from agorakit.money.providers import count_payments as count_payments
     from agorakit.money.providers import credit_late_payment as credit_late_payment
     from agorakit.money.providers import fail_payment as fail_payment
     from agorakit.money.providers import keep_open as keep_open
-    from agorakit.money.providers import count_payments as count_payments
     from agorakit.money.providers import open_payment_ids as open_payment_ids
     from agorakit.money.providers import settle_from_provider as settle_from_provider
     from agorakit.money.schemas import PaymentOut as PaymentOut

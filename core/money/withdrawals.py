@@ -388,7 +388,10 @@ async def withdrawal_queues(runtime: Runtime) -> list[OperatorQueue]:
     now = runtime.clock.now()
     due_hours = runtime.settings.money.payout_days * 24
     requested = await count_queue(
-        Withdrawal, Withdrawal.status == "requested", since=Withdrawal.created_at, overdue=Withdrawal.due_at < now
+        Withdrawal,
+        Withdrawal.status == "requested",
+        since=Withdrawal.created_at,
+        overdue=Withdrawal.due_at < now,
     )
     late = Withdrawal.status.is_in(list(OPEN_STATUSES)) & (Withdrawal.due_at < now)
     stuck = await count_queue(Withdrawal, late, since=Withdrawal.due_at, overdue=late)
