@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from api_world import all_plugins_config, build_world
 
 from agorakit import hookimpl
 from agorakit.catalog.moderation import working_seconds, working_since
@@ -261,6 +262,49 @@ async def test_a_bad_filter_is_a_422_problem(client, make_operator):
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
     assert response.json()["errors"][0]["field"] == "nonempty"
+
+
+class TestEveryShippedPlugin:
+    @pytest.fixture
+    def site_config(self, tmp_path):
+        return all_plugins_config(tmp_path)
+
+    async def test_the_plugins_queues(self, client, runtime, clock, make_member):
+        world = await build_world(client, runtime, make_member)
+        found = by_key(await queues(client, world.operator))
+        assert set(found) == CORE_KEYS | {
+            "bank_transfer.payments",
+            "prepaid.offers_flagged",
+            "prepaid.locks_stuck",
+            "leads.pending",
+            "paypal.webhooks_failed",
+        }
+        counts = {key: q["count"] for key, q in found.items()}
+        assert counts["prepaid.offers_flagged"] == 1
+        assert counts["leads.pending"] == 1  # the buyer's job waiting for review
+        assert counts["listings.review"] >= counts["leads.pending"]
+        assert counts["prepaid.locks_stuck"] == 0
+        assert counts["paypal.webhooks_failed"] == 0
+        assert counts["bank_transfer.payments"] == 1
+        assert counts["reports.open"] == 1
+        leads = found["leads.pending"]
+        assert (leads["area"], leads["due_hours"], leads["list_path"]) == (
+            "leads",
+            24,
+            "/operator/listings/pending?kind=lead",
+        )
+        pending = await client.get(
+            "/operator/listings/pending", params={"kind": "lead"}, headers=world.operator.headers
+        )
+        assert [item["listing"]["submitted_at"] for item in pending.json()["items"]] == [leads["oldest_at"]]
+
+        # A locked request whose timeframe ended is stuck: counted in the plugin's queue.
+        clock.advance(days=30)
+        found = by_key(await queues(client, world.operator))
+        stuck = await client.get("/operator/prepaid/locks/stuck", headers=world.operator.headers)
+        assert found["prepaid.locks_stuck"]["count"] == len(stuck.json()["items"]) == 1
+        assert found["prepaid.locks_stuck"]["overdue"] == found["prepaid.locks_stuck"]["count"]
+        assert found["leads.pending"]["overdue"] == 1
 
 
 class AuditPlugin:
