@@ -218,3 +218,24 @@ async def test_failed_timers_emails_and_events_are_listed_and_retried(client, ma
         await client.get("/operator/events", params={"status": "failed"}, headers=operator.headers)
     )
     assert events["items"] == []
+
+
+async def test_the_home_page_links_each_queue_to_its_page(client, make_operator):
+    operator = await make_operator()
+    async with Console(client) as browser:
+        await browser.sign_in(operator.member.email, operator.password)
+        page = await browser.get("/console")
+    assert page.status_code == 200
+    for href in (
+        "/console/qualifications",
+        "/console/disputes",
+        "/console/reports",
+        "/console/withdrawals?status=requested",
+        "/console/withdrawals?overdue=true",
+        "/console/support",
+        "/console/messages",
+        "/console/system?tab=timers",
+        "/console/system?tab=emails",
+        "/console/system?tab=events",
+    ):
+        assert f'href="{href}"' in page.text, href
