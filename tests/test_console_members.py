@@ -128,7 +128,9 @@ async def test_suspending_through_the_page_stops_the_members_token_at_once(
         assert "reason" in page.lower() and "active · member" in page
         assert (await client.get("/me", headers=member.headers)).status_code == 200
 
-        done = await browser.post(f"/console/members/{member.id}/suspend", {"reason": "Spam in every listing"})
+        done = await browser.post(
+            f"/console/members/{member.id}/suspend", {"reason": "Spam in every listing"}
+        )
         assert done.headers["location"] == f"/console/members/{member.id}"
         problem(await client.get("/me", headers=member.headers), 403, "account_suspended")
         page = text_of(await browser.get(f"/console/members/{member.id}"))
@@ -150,7 +152,9 @@ async def test_only_an_owner_suspends_an_operator_the_page_says_so(client, make_
         await browser.get(f"/console/members/{colleague.id}")
         await browser.post(f"/console/members/{colleague.id}/suspend", {"reason": "Testing the rules"})
         page = text_of(await browser.get(f"/console/members/{colleague.id}"))
-    assert f"only the site's owner can suspend an operator or owner (member {colleague.id} is operator)" in page
+    assert (
+        f"only the site's owner can suspend an operator or owner (member {colleague.id} is operator)" in page
+    )
     assert "active · operator" in page
     assert (await client.get("/me", headers=colleague.headers)).status_code == 200
 

@@ -28,7 +28,9 @@ async def paid_withdrawal(client, operator, member, amount: str) -> None:
         headers=member.headers,
     )
     assert asked.status_code == 201, asked.text
-    batch = await client.post("/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers)
+    batch = await client.post(
+        "/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers
+    )
     assert batch.status_code == 201, batch.text
     done = await client.post(
         f"/operator/withdrawals/{asked.json()['id']}/complete", json={}, headers=operator.headers
@@ -129,4 +131,7 @@ async def test_the_ledger_check_through_its_form(client, clock, make_operator, m
         )
         await browser.post("/console/money/check")
         page = text_of(await browser.get("/console/money"))
-    assert "The ledger check found 1 problem: platform:fees USD: stored balance 507 but entries sum to 500" in page
+    assert (
+        "The ledger check found 1 problem: platform:fees USD: stored balance 507 but entries sum to 500"
+        in page
+    )

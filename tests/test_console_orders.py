@@ -48,7 +48,9 @@ async def test_an_orders_page_shows_its_evidence(client, make_operator, make_mem
     )
     assert said.status_code == 201, said.text
     reviewed = await client.post(
-        f"/orders/{order['id']}/reviews", json={"rating": 5, "text": "Fast and careful."}, headers=buyer.headers
+        f"/orders/{order['id']}/reviews",
+        json={"rating": 5, "text": "Fast and careful."},
+        headers=buyer.headers,
     )
     assert reviewed.status_code == 201, reviewed.text
     opened = await client.post(

@@ -103,7 +103,9 @@ def column_chart(
     ``01-05``), of which at most :data:`MAX_LABELS` are drawn, evenly spaced."""
     series = sorted({name for _day, parts in days for name in parts})
     totals = [sum(parts.values(), Decimal(0)) for _day, parts in days]
-    tallest = [sum((max(amount, Decimal(0)) for amount in parts.values()), Decimal(0)) for _day, parts in days]
+    tallest = [
+        sum((max(amount, Decimal(0)) for amount in parts.values()), Decimal(0)) for _day, parts in days
+    ]
     top = max(tallest, default=Decimal(0)) or Decimal(1)
     slot = width / max(1, len(days))
     every = max(1, -(-len(days) // MAX_LABELS))
