@@ -8,7 +8,10 @@ from .account import AccountPages
 from .disputes import DisputePages
 from .home import HomePages
 from .listings import ListingPages
+from .members import MemberPages
 from .messages import MessagePages
+from .money import MoneyPages
+from .orders import OrderPages
 from .qualifications import QualificationPages
 from .reports import ReportPages
 from .reviews import ReviewPages
@@ -23,7 +26,10 @@ CONTROLLERS: list[Any] = [
     DisputePages,
     HomePages,
     ListingPages,
+    MemberPages,
     MessagePages,
+    MoneyPages,
+    OrderPages,
     QualificationPages,
     ReportPages,
     ReviewPages,
@@ -48,6 +54,8 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
             ("Reviews", f"{PREFIX}/reviews"),
         ],
     ),
+    ("People", [("Members", f"{PREFIX}/members")]),
+    ("Money", [("Fees, payments, ledger", f"{PREFIX}/money"), ("Orders", f"{PREFIX}/orders")]),
     ("System", [("Timers, emails, events", f"{PREFIX}/system")]),
     ("Site", [("Plugins and settings", f"{PREFIX}/site")]),
 ]
