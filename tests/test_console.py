@@ -151,6 +151,25 @@ async def test_an_operator_approves_and_rejects_gigs(client, categories, make_me
     assert mine["status"] == "rejected" and mine["rejection_reason"] == "Show your own work"
 
 
+async def test_the_home_page_shows_the_queues_oldest_first(client, categories, make_member, clock):
+    operator = categories
+    seller = await make_member()
+    await pending_gig(client, seller, "I will design a minimalist logo")
+    clock.advance(hours=5)
+    await pending_gig(client, seller, "I will draw a mascot")
+    async with Console(client) as browser:
+        await browser.sign_in(operator.member.email, operator.password)
+        page = await browser.get("/console")
+    assert page.status_code == 200
+    text = text_of(page)
+    # the queue with items comes before the empty ones, linked to its page, with its age
+    assert 'href="/console/listings">Listings to review</a>' in page.text
+    table = text[text.index("Due within") :]
+    assert table.startswith("Due within Listings to review 2 0 5 h 24 h")  # the first row
+    assert "Disputes to resolve 0 0 - 48 h" in table
+    assert "How long the oldest items have waited" in text and "<svg" in page.text
+
+
 async def test_the_site_page_masks_secrets_and_explains_settings(client, make_operator):
     operator = await make_operator()
     async with Console(client) as browser:

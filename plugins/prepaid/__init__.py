@@ -19,7 +19,7 @@ from agorakit.plugins.prepaid.demo import DEMO_SETTINGS, load_demo_prepaid
 from agorakit.plugins.prepaid.events import EVENTS
 from agorakit.plugins.prepaid.notices import prepaid_notices
 from agorakit.plugins.prepaid.offers_routes import OfferController
-from agorakit.plugins.prepaid.operator import OperatorPrepaidController
+from agorakit.plugins.prepaid.operator import OperatorPrepaidController, operator_queues
 from agorakit.plugins.prepaid.piccolo_app import APP_CONFIG
 from agorakit.plugins.prepaid.process import LOCK_LIMIT, RECORD_RELEASE, SYNC, offer_process, request_process
 from agorakit.plugins.prepaid.routes import RequestController
@@ -135,6 +135,13 @@ def agorakit_demo_settings():
 async def agorakit_demo_data(runtime, members):
 
     await load_demo_prepaid(runtime, members)
+
+
+@hookimpl
+async def agorakit_operator_queues(runtime):
+    """Offers the screening holds, and requests in progress past their timeframe."""
+
+    return await operator_queues(runtime)
 
 
 @hookimpl
