@@ -15,6 +15,7 @@ from pathlib import Path
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.leads import contact, jobs, operator, reports, unlocks
+from agorakit.plugins.leads.console import console_pages
 from agorakit.plugins.leads.demo import DEMO_SETTINGS, load_demo_leads
 from agorakit.plugins.leads.events import EVENTS
 from agorakit.plugins.leads.notices import leads_notices
@@ -177,3 +178,9 @@ async def agorakit_operator_queues(runtime):
     """Jobs waiting for review (their reports are the core's dispute queue)."""
 
     return [await operator.review_queue(runtime)]
+
+
+@hookimpl
+def agorakit_console_pages():
+    """The operator console's jobs by status, the review of pending ones (see ``console``)."""
+    return console_pages()

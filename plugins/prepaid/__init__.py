@@ -14,6 +14,7 @@ from pathlib import Path
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.prepaid import offers, requests, sync
+from agorakit.plugins.prepaid.console import console_pages
 from agorakit.plugins.prepaid.demo import DEMO_SETTINGS, load_demo_prepaid
 from agorakit.plugins.prepaid.events import EVENTS
 from agorakit.plugins.prepaid.notices import prepaid_notices
@@ -149,3 +150,9 @@ def agorakit_test_factories():
     from agorakit.plugins.prepaid.testing import FACTORIES
 
     return [FACTORIES]
+
+
+@hookimpl
+def agorakit_console_pages():
+    """The operator console's flagged offers, stuck locks and requests (see ``console``)."""
+    return console_pages()
