@@ -26,7 +26,7 @@ from litestar.types import ControllerRouterHandler
 
 from agorakit.runtime import Runtime
 
-from .api import Api
+from .api import Api, ApiError
 
 #: Every page: the pages' own stylesheet and scripts only, forms sent only to the site,
 #: never shown in another site's frame.
@@ -48,6 +48,8 @@ class PageContext:
     prefix: str = "/"
     #: the pages' templates
     templates: jinja2.Environment
+    #: rows on one page of a list (the ``limit`` a list page asks the API for)
+    page_size: int = 25
 
     def __init__(self, request: Request[Any, Any, Any], runtime: Runtime) -> None:
         self.request = request
@@ -94,6 +96,23 @@ class PageContext:
         if flash:
             self.flash(flash, kind)
         return Redirect(path=path, status_code=303)
+
+    def filters(self, *names: str) -> dict[str, str]:
+        """The page's filters from its query string (only ``names``, the empty ones left out)."""
+        params = self.request.query_params
+        return {name: str(params.get(name) or "").strip() for name in names if params.get(name)}
+
+    async def act(self, call: Awaitable[Any], back: str, done: str, *, failed: str | None = None) -> Redirect:
+        """Run a form's API call: back to ``back`` saying ``done``, or, when the API
+        refuses, to ``failed`` (default ``back``) with the API's reason.  An expired
+        session (401, a suspended account) and the API's own failures (5xx) are raised."""
+        try:
+            await call
+        except ApiError as error:
+            if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
+                raise
+            return self.redirect(failed or back, error.message(), "error")
+        return self.redirect(back, done)
 
     def context(self) -> dict[str, Any]:
         """What every template of these pages sees (subclasses add their own)."""

@@ -11,7 +11,6 @@ decides who may do what, exactly as for any other client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,10 +101,7 @@ class ConsolePage(PageContext):
         self.site = site
         self.templates = site.templates
         self.settings = runtime.plugin_settings(NAME)
-
-    @property
-    def page_size(self) -> int:
-        return int(self.settings.page_size)
+        self.page_size = int(self.settings.page_size)
 
     def context(self) -> dict[str, Any]:
         return {"nav": self.site.nav, "static": STATIC_PREFIX, "operator": self.user}
@@ -117,22 +113,6 @@ class ConsolePage(PageContext):
 
     def error_page(self, status: int, title: str, detail: str) -> Response[str]:
         return self.render("error.html", status=status, title=title, detail=detail)
-
-    def filters(self, *names: str) -> dict[str, str]:
-        """The page's filters from its query string (only ``names``)."""
-        params = self.request.query_params
-        return {name: str(params.get(name) or "").strip() for name in names if params.get(name)}
-
-    async def act(self, call: Awaitable[Any], back: str, done: str, *, failed: str | None = None) -> Redirect:
-        """Run a form's API call: back to ``back`` saying ``done``, or, when the API
-        refuses, to ``failed`` (default ``back``) with the API's reason."""
-        try:
-            await call
-        except ApiError as error:
-            if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
-                raise
-            return self.redirect(failed or back, error.message(), "error")
-        return self.redirect(back, done)
 
 
 def site_of(request: Request[Any, Any, Any]) -> ConsoleSite:
