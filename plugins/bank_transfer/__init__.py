@@ -8,6 +8,7 @@ See ``docs/plugins/bank_transfer.md``.
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.plugins.bank_transfer.console import console_pages
 from agorakit.plugins.bank_transfer.controllers import BankTransferController
 from agorakit.plugins.bank_transfer.events import EVENTS
 from agorakit.plugins.bank_transfer.methods import BankTransferPayIn, BankTransferPayout
@@ -50,3 +51,9 @@ def agorakit_payout_methods():
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+def agorakit_console_pages():
+    """Bank transfers to confirm, bank payouts and their batches, in the operator console."""
+    return console_pages()
