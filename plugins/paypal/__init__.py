@@ -21,6 +21,7 @@ and a local PayPal stand-in for tests (:mod:`agorakit.plugins.paypal.testing`). 
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.plugins.paypal.console import console_pages
 from agorakit.plugins.paypal.controllers import PayPalOperatorController, PayPalWebhookController
 from agorakit.plugins.paypal.piccolo_app import APP_CONFIG
 from agorakit.plugins.paypal.settings import PayPalSettings
@@ -43,3 +44,9 @@ def agorakit_tables():
 def agorakit_routes():
 
     return [PayPalWebhookController, PayPalOperatorController]
+
+
+@hookimpl
+def agorakit_console_pages(runtime):
+    """PayPal payouts and webhook events in the operator console, with the PayPal methods."""
+    return console_pages(runtime)
