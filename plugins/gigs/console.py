@@ -61,7 +61,8 @@ class GigPages(Controller):
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
         filters = page.filters("state", "member_id", "show")
-        state = filters["state"] = filters.get("state") if filters.get("state") in STATES else STATES[0]
+        state = filters.get("state", "")
+        state = filters["state"] = state if state in STATES else STATES[0]
         everything = filters.get("show") == "all"
         answer = await page.api.get(
             "/operator/orders",
