@@ -152,6 +152,7 @@ async def test_plugin_routes_settings_and_hooks_are_listed(client, make_member):
         "payout_fee": "0.00",
     }
     assert plugin["hooks"] == [
+        "agorakit_console_pages",
         "agorakit_event_types",
         "agorakit_operator_queues",
         "agorakit_payment_methods",

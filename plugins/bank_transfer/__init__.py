@@ -10,6 +10,7 @@ from __future__ import annotations
 from agorakit import hookimpl
 from agorakit.http import OperatorQueue
 from agorakit.money import count_payments
+from agorakit.plugins.bank_transfer.console import console_pages
 from agorakit.plugins.bank_transfer.controllers import BankTransferController
 from agorakit.plugins.bank_transfer.events import EVENTS
 from agorakit.plugins.bank_transfer.methods import METHOD, PLUGIN, BankTransferPayIn, BankTransferPayout
@@ -70,3 +71,9 @@ async def agorakit_operator_queues():
             area=PLUGIN,
         )
     ]
+
+
+@hookimpl
+def agorakit_console_pages():
+    """Bank transfers to confirm, bank payouts and their batches, in the operator console."""
+    return console_pages()

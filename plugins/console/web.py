@@ -101,10 +101,7 @@ class ConsolePage(PageContext):
         self.site = site
         self.templates = site.templates
         self.settings = runtime.plugin_settings(NAME)
-
-    @property
-    def page_size(self) -> int:
-        return int(self.settings.page_size)
+        self.page_size = int(self.settings.page_size)
 
     def context(self) -> dict[str, Any]:
         return {"nav": self.site.nav, "static": STATIC_PREFIX, "operator": self.user}

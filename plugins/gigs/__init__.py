@@ -10,6 +10,7 @@ from pathlib import Path
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.gigs import service
+from agorakit.plugins.gigs.console import console_pages
 from agorakit.plugins.gigs.controllers import GigController, GigOrderController, GigSellerController
 from agorakit.plugins.gigs.demo import load_demo_gigs
 from agorakit.plugins.gigs.events import EVENTS
@@ -99,6 +100,12 @@ def agorakit_notify(event, runtime):
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+def agorakit_console_pages():
+    """Gig orders needing attention and a member's seller record, in the operator console."""
+    return console_pages()
 
 
 @hookimpl

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from agorakit import hookimpl
 from agorakit.http import OperatorQueue, count_queue
+from agorakit.plugins.paypal.console import console_pages
 from agorakit.plugins.paypal.controllers import PayPalOperatorController, PayPalWebhookController
 from agorakit.plugins.paypal.piccolo_app import APP_CONFIG
 from agorakit.plugins.paypal.settings import PayPalSettings
@@ -62,3 +63,9 @@ async def agorakit_operator_queues():
             area="paypal",
         )
     ]
+
+
+@hookimpl
+def agorakit_console_pages(runtime):
+    """PayPal payouts and webhook events in the operator console, with the PayPal methods."""
+    return console_pages(runtime)
