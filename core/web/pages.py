@@ -48,6 +48,8 @@ class PageContext:
     prefix: str = "/"
     #: the pages' templates
     templates: jinja2.Environment
+    #: rows on one page of a list (the ``limit`` of the API's keyset pages)
+    page_size: int = 20
 
     def __init__(self, request: Request[Any, Any, Any], runtime: Runtime) -> None:
         self.request = request
@@ -56,11 +58,6 @@ class PageContext:
         self.session: dict[str, Any] = dict(session) if isinstance(session, dict) else {}
         self.user: dict[str, Any] | None = self.session.get("user")
         self.api = Api(request, self.session.get("token"))
-
-    @property
-    def page_size(self) -> int:
-        """Rows on one page of a list (``limit`` of the API's keyset pages)."""
-        return 20
 
     def here(self) -> str:
         """This page's path and query."""
