@@ -63,7 +63,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def site(database: str) -> Iterator[Site]:
     config = {
-        "site": {"name": "Console Market"},
+        # a development site on a test clock, moved on while seeding
+        "site": {"name": "Console Market", "environment": "development"},
+        "dev": {"test_clock": True},
         "database": {"url": database},
         "money": {"payment_methods": ["balance", "bank_transfer"], "payout_methods": ["bank_transfer"]},
         "plugins": {"bank_transfer": {"instructions": INSTRUCTIONS}},
@@ -84,7 +86,8 @@ class World:
 
 
 def seed(site: Site) -> World:
-    """The demo's categories, three gigs waiting for review, a bank transfer started."""
+    """The demo's categories, three gigs submitted for review hours apart, a bank transfer
+    started (the site's test clock moved on between them, so the queues have ages)."""
     from agorakit.plugins.gigs.demo import CATEGORIES, GIGS
 
     for slug, name, parent in CATEGORIES:
@@ -92,7 +95,9 @@ def seed(site: Site) -> World:
             "POST", "/operator/categories", site.operator, json={"slug": slug, "name": name, "parent": parent}
         )
     world = World(seller=site.member(*SELLER), buyer=site.member(*BUYER))
-    for category, title, description, price, attributes in GIGS:
+    for (category, title, description, price, attributes), later in zip(
+        GIGS, ("5h", "2h", "1h"), strict=True
+    ):
         gig = {
             "kind": "gig",
             "title": title,
@@ -104,8 +109,10 @@ def seed(site: Site) -> World:
         listing = site.call("POST", "/listings", world.seller, json=gig)
         site.call("POST", f"/listings/{listing['id']}/submit", world.seller)
         world.gigs[title] = listing["id"]
-    deposit = {"method": "bank_transfer", "amount": {"amount": "40.00", "currency": "USD"}}
-    world.payment_reference = site.call("POST", "/payments", world.buyer, json=deposit)["reference"]
+        if len(world.gigs) == 2:
+            deposit = {"method": "bank_transfer", "amount": {"amount": "40.00", "currency": "USD"}}
+            world.payment_reference = site.call("POST", "/payments", world.buyer, json=deposit)["reference"]
+        site.call("POST", "/operator/clock/advance", site.operator, json={"by": later})
     return world
 
 
@@ -252,8 +259,8 @@ def the_home_page_shows_the_queues(page: Any, site: Site, world: World, tmp_path
     transfers = table.get_by_role("row").filter(has_text="Bank transfers to confirm")
     expect(transfers.get_by_role("cell").first).to_have_text("1")
     expect(page.get_by_role("img", name="Age of the oldest item in each queue, in hours")).to_be_visible()
-    check_page(page, "home")
     screenshot(page, "home", tmp_path)
+    check_page(page, "home")
 
 
 def the_operator_reviews_gigs(page: Any, site: Site, world: World, tmp_path: Path) -> None:
@@ -268,8 +275,8 @@ def the_operator_reviews_gigs(page: Any, site: Site, world: World, tmp_path: Pat
     expect(cards).to_have_count(3)
     expect(cards.first).to_contain_text(f"#{first_id} {first}")
     expect(cards.first).to_contain_text("25.00 USD")
-    check_page(page, "listings")
     screenshot(page, "listings", tmp_path)
+    check_page(page, "listings")
 
     cards.filter(has_text=first).get_by_role("button", name="Approve").click()
     expect(page.get_by_role("status")).to_have_text(f"Listing #{first_id} approved: it is published.")
@@ -279,8 +286,8 @@ def the_operator_reviews_gigs(page: Any, site: Site, world: World, tmp_path: Pat
     assert page.url == f"{site.url}/console/listings/{second_id}"
     expect(page.get_by_role("heading", level=1)).to_have_text(f"#{second_id} {second}")
     expect(page.locator("main")).to_contain_text("5.00 USD")
-    check_page(page, "listing")
     screenshot(page, "listing", tmp_path)
+    check_page(page, "listing")
     page.get_by_label("Reason shown to the seller").fill("   ")  # only spaces: the API refuses it
     page.get_by_role("button", name="Reject").click()
     assert page.url == f"{site.url}/console/listings/{second_id}"
