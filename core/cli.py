@@ -258,7 +258,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 )
 def demo(directory: str, host: str, port: int, no_serve: bool, reset: bool, plugin_names: str | None) -> None:
     """Set up a demo site on SQLite (config, migrations, demo data) and serve it."""
-    from agorakit.demo import demo_plugins, prepare_demo
+    from agorakit.demo import console_line, demo_plugins, prepare_demo
 
     plugins = None
     if plugin_names is not None:
@@ -272,6 +272,8 @@ def demo(directory: str, host: str, port: int, no_serve: bool, reset: bool, plug
     click.echo(f"demo site config: {config_path}")
     click.echo(f"API docs:         {base}{settings.http.docs_path}")
     click.echo(f"OpenAPI schema:   {base}{settings.http.docs_path}/openapi.json")
+    if console := console_line(settings, base):
+        click.echo(f"operator console: {console}")
     click.echo("demo logins (POST /auth/login):")
     for email, password, role in logins:
         click.echo(f"  {role:<9} {email}  /  {password}")
