@@ -354,7 +354,7 @@ def new(directory: Path | None, no_input: bool, answers: tuple[str, ...]) -> Non
 def demo_data(ctx: click.Context) -> None:
     """Load the demo members and each enabled plugin's demo data into the site's database
     (a development or staging site only; once: nothing happens when they are there)."""
-    from agorakit.demo import DEMO_MEMBERS, load_demo_data
+    from agorakit.demo import DEMO_MEMBERS, console_line, load_demo_data
 
     settings = cli_state(ctx).settings()
     if settings.site.environment == "production":
@@ -372,6 +372,8 @@ def demo_data(ctx: click.Context) -> None:
     click.echo("demo logins (POST /auth/login):")
     for _, email, password, _, _, _, role in DEMO_MEMBERS:
         click.echo(f"  {role:<9} {email}  /  {password}")
+    if console := console_line(settings, settings.site.base_url):
+        click.echo(f"operator console: {console}")
 
 
 def _plugin_manager_for_cli(argv: list[str]):

@@ -506,7 +506,7 @@ def test_demo_data_loads_into_a_development_site_once(tmp_path):
 
     config = tmp_path / "site.toml"
     config.write_text(
-        f'[site]\nplugins = ["gigs"]\nenvironment = "development"\n[auth]\njwt_secret = "{"k" * 40}"\n'
+        f'[site]\nplugins = ["gigs", "console"]\nenvironment = "development"\n[auth]\njwt_secret = "{"k" * 40}"\n'
         f'[database]\nurl = "sqlite:///{tmp_path}/site.sqlite3"\n[email]\nmailer = "log"\n',
         encoding="utf-8",
     )
@@ -519,6 +519,10 @@ def test_demo_data_loads_into_a_development_site_once(tmp_path):
         "demo logins (POST /auth/login):",
         "  owner     operator@example.com  /  demo-operator-pass-2026",
     ]
+    assert (
+        "operator console: http://127.0.0.1:8000/console  (sign in as operator@example.com  /  "
+        "demo-operator-pass-2026)" in loaded.output.splitlines()
+    )
     with sqlite3.connect(tmp_path / "site.sqlite3") as db:
         members = db.execute("SELECT count(*) FROM core_member").fetchone()[0]
         gigs = db.execute("SELECT count(*) FROM core_listing WHERE kind = 'gig'").fetchone()[0]
