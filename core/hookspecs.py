@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from agorakit.catalog.screening import ScreenFlag
     from agorakit.errors import FieldError
     from agorakit.events import DomainEvent, Event
+    from agorakit.http import OperatorQueue
     from agorakit.notifications import Mailer, Notice
     from agorakit.orders import OrderOut, Process, SubmitProof, TransitionContext
     from agorakit.runtime import Runtime, UnitOfWork
@@ -451,6 +452,26 @@ def agorakit_storages() -> list[Storage] | None:
         (``name``, ``async save(key, data)``, ``async read(key)``, ``async delete(key)``,
         optional ``bind(runtime)``: :class:`agorakit.attachments.BindableStorage`), or
         None.
+    """
+
+
+# -- Operators -------------------------------------------------------------------------
+@hookspec
+def agorakit_operator_queues(runtime: Runtime) -> list[OperatorQueue] | None:
+    """Report the work queues of the plugin's own tables for operators.
+
+    Called on every ``GET /operator/queues`` (the operators' overview of what waits for
+    them), outside any transaction; may be ``async``.  Count each queue with one cheap
+    aggregate query (:func:`agorakit.http.count_queue`: the items, the oldest one's time
+    and the overdue ones at once) and return it even when it is empty, so operators see
+    that nothing waits.  Judge "overdue" by the plugin's own due rule, as of
+    ``runtime.clock.now()``, exactly as the plugin's list route does.
+
+    :param runtime: the site's :class:`agorakit.runtime.Runtime`.
+    :return: a list of :class:`agorakit.http.OperatorQueue` (``key`` dotted and prefixed
+        with the plugin's name, ``title`` for a person, ``count``, ``oldest_at``,
+        ``overdue``, ``due_hours``, ``list_path``: the API list route that shows the
+        items, ``area``: the plugin's name), or None.
     """
 
 

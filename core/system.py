@@ -1,8 +1,10 @@
-"""System routes: health, the index, and what is running (``/-/plugins``).
+"""System routes: health, the index, what is running (``/-/plugins``) and the
+operators' work queues (``/operator/queues``).
 
 A core plugin of its own (registered after ``agorakit.http.plugin``): it sits above the
 areas, since ``/-/plugins`` is for operators and who is an operator is the accounts
-area's to say, and the HTTP area lies below accounts."""
+area's to say, and the HTTP area lies below accounts.  The queues come from every area
+and plugin through ``agorakit_operator_queues``."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.status_codes import HTTP_200_OK
 
 import agorakit
@@ -20,6 +23,7 @@ from agorakit import hookimpl
 from agorakit.accounts import operator_only
 from agorakit.errors import ServiceUnavailable
 from agorakit.hooks import hooks_of, plugin_info
+from agorakit.http import OperatorQueue
 from agorakit.http.openapi import problems
 from agorakit.runtime import Runtime
 from agorakit.settings import masked
@@ -54,6 +58,49 @@ class PluginOut(msgspec.Struct):
 class PluginList(msgspec.Struct):
     agorakit_version: str
     plugins: list[PluginOut]
+
+
+class QueueOut(msgspec.Struct):
+    key: str
+    title: str
+    area: str
+    count: int
+    oldest_at: datetime | None
+    #: how long the oldest item has waited, by the site's clock (None when empty)
+    oldest_age_seconds: int | None
+    overdue: int
+    due_hours: int | None
+    list_path: str
+
+
+class QueueList(msgspec.Struct):
+    queues: list[QueueOut]
+    generated_at: datetime
+
+
+def _queue_out(queue: OperatorQueue, now: datetime) -> QueueOut:
+    age = None if queue.oldest_at is None else max(0, int((now - queue.oldest_at).total_seconds()))
+    return QueueOut(
+        key=queue.key,
+        title=queue.title,
+        area=queue.area,
+        count=queue.count,
+        oldest_at=queue.oldest_at,
+        oldest_age_seconds=age,
+        overdue=queue.overdue,
+        due_hours=queue.due_hours,
+        list_path=queue.list_path,
+    )
+
+
+def _urgency(queue: QueueOut) -> tuple[int, int, int, str]:
+    """Overdue ones first (the most overdue first), then the others with items (the
+    longest waiting first), then the empty ones; by key within each."""
+    if queue.overdue:
+        return (0, -queue.overdue, -(queue.oldest_age_seconds or 0), queue.key)
+    if queue.count:
+        return (1, 0, -(queue.oldest_age_seconds or 0), queue.key)
+    return (2, 0, 0, queue.key)
 
 
 class SystemController(Controller):
@@ -114,6 +161,20 @@ class SystemController(Controller):
                 )
             )
         return PluginList(agorakit_version=agorakit.__version__, plugins=out)
+
+    @get(
+        "/operator/queues",
+        operation_id="operatorListQueues",
+        guards=[operator_only],
+        tags=["operator"],
+        summary="Every work queue of the site with its count and oldest item, overdue ones first",
+    )
+    async def queues(self, runtime: NamedDependency[Runtime], nonempty: FromQuery[bool] = False) -> QueueList:
+        """``nonempty=true``: only the queues with items."""
+        now = runtime.clock.now()
+        found = await runtime.hooks.collect("agorakit_operator_queues", runtime=runtime)
+        out = [_queue_out(queue, now) for queue in found if queue.count or not nonempty]
+        return QueueList(queues=sorted(out, key=_urgency), generated_at=now)
 
 
 @hookimpl

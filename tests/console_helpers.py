@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import html
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
 from api_world import GIG, usd
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from agorakit import hookimpl
+from agorakit.web import ConsolePages, MemberPanel, PageContext
 
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
@@ -73,4 +81,40 @@ async def pending_gig(
     return response.json()
 
 
-__all__ = ["CONSOLE_SITE", "Console", "pending_gig", "text_of", "usd"]
+@get("/{member_id:int}")
+async def member_panels(page: NamedDependency[PageContext], member_id: FromPath[int]) -> Response[str]:
+    """Every plugin's panels of a member, as a member's console page shows them."""
+    member = await page.api.get(f"/operator/members/{member_id}")
+    parts = page.runtime.hooks.collect_sync("agorakit_console_pages", runtime=page.runtime)
+    panels: list[MemberPanel] = []
+    for part in parts:
+        for factory in part.member_panels:
+            if (panel := await factory(page, member)) is not None:
+                panels.append(panel)
+    return page.render("panels/panels.html", panels=panels)
+
+
+class MemberPanels:
+    """An extra plugin (``extra_plugins``) showing a member's panels at
+    ``/console/panels/{member_id}``: a stand-in for the member page, for the plugins'
+    panel tests."""
+
+    templates = Path(tempfile.mkdtemp(prefix="console-panels-"))
+    (templates / "panels").mkdir()
+    (templates / "panels" / "panels.html").write_text(
+        '{% extends "base.html" %}{% block content %}<h1>Panels</h1>'
+        "{% for panel in panels %}<section><h2>{{ panel.title }}</h2>"
+        "{% for label, value in panel.rows %}<p>{{ label }}: {{ value }}</p>{% endfor %}"
+        '{% if panel.link %}<a href="{{ panel.link }}">More</a>{% endif %}</section>{% endfor %}'
+        "{% endblock %}"
+    )
+
+    @staticmethod
+    @hookimpl
+    def agorakit_console_pages(runtime):
+        return ConsolePages(
+            name="panels", title="Panels", handlers=[member_panels], template_dir=MemberPanels.templates
+        )
+
+
+__all__ = ["CONSOLE_SITE", "Console", "MemberPanels", "pending_gig", "text_of", "usd"]

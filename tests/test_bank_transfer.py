@@ -153,6 +153,7 @@ async def test_plugin_routes_settings_and_hooks_are_listed(client, make_member):
     }
     assert plugin["hooks"] == [
         "agorakit_event_types",
+        "agorakit_operator_queues",
         "agorakit_payment_methods",
         "agorakit_payout_methods",
         "agorakit_routes",

@@ -151,6 +151,25 @@ async def test_an_operator_approves_and_rejects_gigs(client, categories, make_me
     assert mine["status"] == "rejected" and mine["rejection_reason"] == "Show your own work"
 
 
+async def test_the_home_page_shows_the_queues_oldest_first(client, categories, make_member, clock):
+    operator = categories
+    seller = await make_member()
+    await pending_gig(client, seller, "I will design a minimalist logo")
+    clock.advance(hours=5)
+    await pending_gig(client, seller, "I will draw a mascot")
+    async with Console(client) as browser:
+        await browser.sign_in(operator.member.email, operator.password)
+        page = await browser.get("/console")
+    assert page.status_code == 200
+    text = text_of(page)
+    # the queue with items comes before the empty ones, linked to its page, with its age
+    assert 'href="/console/listings">Listings to review</a>' in page.text
+    table = text[text.index("Due within") :]
+    assert table.startswith("Due within Listings to review 2 0 5 h 24 h")  # the first row
+    assert "Disputes to resolve 0 0 - 48 h" in table
+    assert "How long the oldest items have waited" in text and "<svg" in page.text
+
+
 async def test_the_site_page_masks_secrets_and_explains_settings(client, make_operator):
     operator = await make_operator()
     async with Console(client) as browser:
@@ -182,6 +201,20 @@ async def books_panel(page: PageContext, member: dict) -> MemberPanel:
     return MemberPanel("Books", [("Borrowed", "3")], link="/console/extra/shelf")
 
 
+async def fines_panel(page: PageContext, member: dict) -> MemberPanel:
+    """A panel whose API call is refused: shown as unavailable, the page still works."""
+    await page.api.get(f"/operator/members/{member['id']}/no-such-thing")
+    return MemberPanel("Fines")
+
+
+async def broken_panel(page: PageContext, member: dict) -> MemberPanel:
+    raise RuntimeError("a bug in the plugin")
+
+
+async def no_panel(page: PageContext, member: dict) -> None:
+    return None  # nothing to say about this member
+
+
 class ExtraConsole:
     """A plugin adding a page, a navigation link, a queue page and a member panel."""
 
@@ -201,7 +234,7 @@ class ExtraConsole:
             links=[ConsoleLink("The shelf", "shelf")],
             template_dir=ExtraConsole.templates,
             queue_pages={"listings.review": "shelf"},
-            member_panels=[books_panel],
+            member_panels=[books_panel, fines_panel, broken_panel, no_panel],
         )
 
 
@@ -210,8 +243,8 @@ class TestConsolePagesHook:
     def extra_plugins(self):
         return [("extra_console", ExtraConsole)]
 
-    async def test_hook_agorakit_console_pages(self, client, make_operator):
-        operator = await make_operator()
+    async def test_hook_agorakit_console_pages(self, client, make_operator, make_member):
+        operator, member = await make_operator(), await make_member()
         async with Console(client) as browser:
             assert (await browser.get("/console/extra/shelf")).status_code == 303  # signed in only
             await browser.sign_in(operator.member.email, operator.password)
@@ -220,3 +253,13 @@ class TestConsolePagesHook:
             assert f"The shelf Hello {operator.member.display_name}" in text_of(page)
             site = await browser.get("/console/site")
             assert 'href="/console/extra/shelf"' in site.text  # its navigation link
+            profile = await browser.get(f"/console/members/{member.id}")
+        assert profile.status_code == 200
+        text = text_of(profile)
+        # its member panels: one shown with its rows and link, one unavailable with the
+        # API's reason, a broken one unavailable (logged), one with nothing to show left out
+        assert "From the plugins Books Borrowed 3 More: Books" in text
+        assert 'href="/console/extra/shelf">More: Books' in profile.text
+        unavailable = f"Extra Unavailable: nothing at GET /operator/members/{member.id}/no-such-thing"
+        broken = "Extra Unavailable: The panel could not be shown; the error has been logged."
+        assert text.endswith(f"{unavailable} {broken}")

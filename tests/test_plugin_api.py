@@ -22,6 +22,7 @@ AREAS = [
     "reports",
     "reviews",
     "support",
+    "web",
 ]
 
 

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from agorakit.catalog.moderation import moderate as moderate
     from agorakit.catalog.moderation import move_listing as move_listing
     from agorakit.catalog.moderation import move_listing_in as move_listing_in
+    from agorakit.catalog.moderation import pending_review_count as pending_review_count
     from agorakit.catalog.qualifications import apply_for_qualification as apply_for_qualification
     from agorakit.catalog.qualifications import decide_qualification as decide_qualification
     from agorakit.catalog.qualifications import is_qualified as is_qualified
@@ -118,6 +119,7 @@ EXPORTS: dict[str, str] = {
     "move_listing": "agorakit.catalog.moderation",
     "move_listing_in": "agorakit.catalog.moderation",
     "optional_member": "agorakit.catalog.controllers",
+    "pending_review_count": "agorakit.catalog.moderation",
     "published_listing_texts": "agorakit.catalog.search",
     "qualified_kinds": "agorakit.catalog.kinds",
     "QualificationApplied": "agorakit.catalog.events",

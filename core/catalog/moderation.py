@@ -36,6 +36,7 @@ from agorakit.catalog.listings import (
 from agorakit.catalog.schemas import ListingOut, PendingListing, ScreenFlagOut
 from agorakit.catalog.tables import Listing
 from agorakit.errors import FieldError, NotFound, ValidationFailed
+from agorakit.http import QueueCount, count_queue
 from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime, UnitOfWork
 
@@ -150,6 +151,42 @@ def working_seconds(start: datetime, end: datetime) -> float:
             total += (min(end, following) - max(start, day)).total_seconds()
         day = following
     return total
+
+
+def working_since(end: datetime, seconds: float) -> datetime:
+    """The earliest instant from which :func:`working_seconds` up to ``end`` is at most
+    ``seconds``: what started before it has more working time behind it (is overdue)."""
+    end = end.astimezone(UTC)
+    at, remaining = end, seconds
+    day = datetime(end.year, end.month, end.day, tzinfo=UTC)
+    while True:
+        if day.weekday() < 5:
+            available = (at - day).total_seconds()
+            if remaining < available:
+                return at - timedelta(seconds=remaining)
+            remaining -= available
+        at, day = day, day - timedelta(days=1)
+
+
+async def pending_review_count(runtime: Runtime, kind: str | None = None) -> QueueCount:
+    """The review queue of :func:`pending_queue` counted (only listings of ``kind`` if
+    given): how many wait, since when the longest waiting one was submitted, and how
+    many are overdue by the same rule, in one statement."""
+    kinds = listing_kinds(runtime)
+    now = runtime.clock.now()
+    site_target = runtime.settings.listings.review_target_hours
+    own = {name: k.review_target_hours for name, k in kinds.items() if k.review_target_hours}
+    if kind is not None:
+        own = {kind: own.get(kind) or site_target}
+    late: Any = Listing.submitted_at < working_since(now, site_target * 3600)
+    if own:
+        late = Listing.kind.not_in(list(own)) & late
+        for name, hours in own.items():
+            late = late | ((Listing.kind == name) & (Listing.submitted_at < working_since(now, hours * 3600)))
+    where = Listing.status == "pending_review"
+    if kind is not None:
+        where = where & (Listing.kind == kind)
+    return await count_queue(Listing, where, since=Listing.submitted_at, overdue=late)
 
 
 async def pending_queue(

@@ -31,6 +31,7 @@ from agorakit.catalog.service import CategoryIndex, category_index
 from agorakit.catalog.tables import Qualification
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
+from agorakit.http import QueueCount, count_queue
 from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
 
@@ -194,6 +195,11 @@ async def list_qualifications(
     rows = await query
     found, next_cursor = page(rows, limit, lambda row: {"id": row["id"]})
     return await _outs(found, index), next_cursor
+
+
+async def pending_count() -> QueueCount:
+    """The applications waiting for a decision (``GET /operator/qualifications``), counted."""
+    return await count_queue(Qualification, Qualification.status == "pending", since=Qualification.created_at)
 
 
 # --------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from agorakit.disputes.controllers import (
 )
 from agorakit.disputes.events import EVENTS, DisputeOpened, DisputeResolved
 from agorakit.disputes.piccolo_app import APP_CONFIG
+from agorakit.disputes.service import open_disputes_queue
 from agorakit.money import format_amount
 from agorakit.notifications import Notice
 
@@ -73,3 +74,10 @@ def agorakit_notify(event, runtime):
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_operator_queues(runtime):
+    """Open disputes, overdue past their process's review time."""
+
+    return [await open_disputes_queue(runtime)]

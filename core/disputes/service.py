@@ -38,6 +38,7 @@ from agorakit.disputes.schemas import (
 )
 from agorakit.disputes.tables import Dispute
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.http import OperatorQueue, count_queue
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount, money, parse_amount
 from agorakit.orders.process import DisputePolicy, Process
@@ -210,6 +211,32 @@ async def dispute_queue(
             policies[row["order_id"]] = await _order_policy(runtime, row["order_id"])
         items.append(_to_out(row, policies[row["order_id"]], now))
     return items, next_cursor
+
+
+async def open_disputes_queue(runtime: Runtime) -> OperatorQueue:
+    """The open disputes of :func:`dispute_queue` counted, overdue past their ``due_at``
+    (the process's ``review_within``; ``due_hours`` when every process has the same)."""
+    counted = await count_queue(
+        Dispute,
+        Dispute.status == "open",
+        since=Dispute.opened_at,
+        overdue=Dispute.due_at < runtime.clock.now(),
+    )
+    targets = {
+        p.disputes.review_within
+        for p in orders.registry(runtime).processes.values()
+        if p.disputes is not None
+    }
+    return OperatorQueue(
+        key="disputes.open",
+        title="Disputes to resolve",
+        count=counted.count,
+        oldest_at=counted.oldest_at,
+        overdue=counted.overdue,
+        due_hours=int(targets.pop() / timedelta(hours=1)) if len(targets) == 1 else None,
+        list_path="/operator/disputes?status=open",
+        area="disputes",
+    )
 
 
 # --------------------------------------------------------------------------------------

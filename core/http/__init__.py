@@ -18,12 +18,18 @@ if TYPE_CHECKING:
     from agorakit.http.params import Limit as Limit
     from agorakit.http.params import MemberRequest as MemberRequest
     from agorakit.http.params import RowId as RowId
+    from agorakit.http.queues import OperatorQueue as OperatorQueue
+    from agorakit.http.queues import QueueCount as QueueCount
+    from agorakit.http.queues import count_queue as count_queue
 
 EXPORTS: dict[str, str] = {
     "Id": "agorakit.http.params",
     "IdempotencyKey": "agorakit.http.params",
     "Limit": "agorakit.http.params",
     "MemberRequest": "agorakit.http.params",
+    "OperatorQueue": "agorakit.http.queues",
+    "QueueCount": "agorakit.http.queues",
+    "count_queue": "agorakit.http.queues",
     "problem": "agorakit.http.openapi",
     "problems": "agorakit.http.openapi",
     "RowId": "agorakit.http.params",

@@ -15,6 +15,7 @@ from agorakit.messaging.conversations import check_open, conversation_access, sc
 from agorakit.messaging.events import EVENTS
 from agorakit.messaging.notices import message_notices
 from agorakit.messaging.piccolo_app import APP_CONFIG
+from agorakit.messaging.reading import flagged_queue
 from agorakit.messaging.system import record_moderation, record_order_transitions
 from agorakit.orders.events import OrderTransitioned
 
@@ -70,3 +71,10 @@ async def agorakit_scope_access(scope, member, write, runtime):
         message = f"files for this conversation belong to its order: use scope {scope_of(conversation)}"
         raise ValidationFailed([FieldError("scope", message)])
     return True
+
+
+@hookimpl
+async def agorakit_operator_queues():
+    """Messages the screening flagged (no due rule)."""
+
+    return [await flagged_queue()]

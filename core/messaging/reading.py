@@ -9,6 +9,7 @@ from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.attachments import attachments_by_ids
 from agorakit.errors import FieldError, NotFound, ValidationFailed
+from agorakit.http import OperatorQueue, count_queue
 from agorakit.messaging.conversations import SUPPORT_NAME, conversation_access, is_closed, mark_read_up_to
 from agorakit.messaging.finding import ConversationFilters, filter_clauses
 from agorakit.messaging.schemas import ConversationOut, MessageOut, ParticipantOut, ScreenFlagOut, UnreadOut
@@ -227,6 +228,19 @@ async def mark_read(
 async def unread_summary(member_id: int) -> UnreadOut:
     counts = await _unread_counts(member_id)
     return UnreadOut(conversations=len(counts), messages=sum(counts.values()))
+
+
+async def flagged_queue() -> OperatorQueue:
+    """The messages :func:`operator_messages` lists by default (screening flagged), counted."""
+    counted = await count_queue(Message, Message.flagged == True, since=Message.created_at)  # noqa: E712
+    return OperatorQueue(
+        key="messages.flagged",
+        title="Messages flagged by screening",
+        count=counted.count,
+        oldest_at=counted.oldest_at,
+        list_path="/operator/messages?flagged=true",
+        area="messaging",
+    )
 
 
 async def operator_messages(

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from agorakit.money.payments import settle as settle
     from agorakit.money.providers import UNPAID_ENDS as UNPAID_ENDS
     from agorakit.money.providers import attach_provider_ref as attach_provider_ref
+    from agorakit.money.providers import count_payments as count_payments
     from agorakit.money.providers import credit_late_payment as credit_late_payment
     from agorakit.money.providers import fail_payment as fail_payment
     from agorakit.money.providers import keep_open as keep_open
@@ -113,6 +114,7 @@ EXPORTS: dict[str, str] = {
     "Money": "agorakit.money.amounts",
     "money": "agorakit.money.amounts",
     "open_payment_ids": "agorakit.money.providers",
+    "count_payments": "agorakit.money.providers",
     "OPEN_STATUSES": "agorakit.money.payments",
     "parse_amount": "agorakit.money.amounts",
     "parse_money": "agorakit.money.amounts",

@@ -13,6 +13,7 @@ from agorakit.money.methods import bind_methods
 from agorakit.money.notices import money_notices
 from agorakit.money.payments import BalanceMethod
 from agorakit.money.piccolo_app import APP_CONFIG
+from agorakit.money.withdrawals import withdrawal_queues
 
 #: the name the default commission is registered under
 COMMISSION = "agorakit.money.commission"
@@ -69,3 +70,10 @@ async def agorakit_notify(event, runtime):
     members about their finished withdrawals, and issuers and redeemers about vouchers."""
 
     return await money_notices(event, runtime)
+
+
+@hookimpl
+async def agorakit_operator_queues(runtime):
+    """Withdrawals waiting to be paid out, and those past their payout date."""
+
+    return await withdrawal_queues(runtime)

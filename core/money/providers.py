@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agorakit.http import QueueCount, count_queue
 from agorakit.money import ledger
 from agorakit.money.events import PaymentFailed
 from agorakit.money.payments import OPEN_STATUSES, minor_units, settle
@@ -148,3 +149,12 @@ async def open_payment_ids(method: str) -> list[int]:
         .order_by(Payment.id)
     )
     return [row["id"] for row in rows]
+
+
+async def count_payments(method: str, status: str) -> QueueCount:
+    """How many payments of a method are in ``status``, and since when the oldest one
+    waits (created), in one statement: a method's operator queue (bank transfers waiting
+    for an operator's confirmation)."""
+    return await count_queue(
+        Payment, (Payment.method == method) & (Payment.status == status), since=Payment.created_at
+    )

@@ -17,6 +17,7 @@ import msgspec
 
 from agorakit.db import is_unique_violation
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.http import OperatorQueue, count_queue
 from agorakit.money import ledger
 from agorakit.money.amounts import format_amount, money
 from agorakit.money.events import (
@@ -377,3 +378,42 @@ async def list_withdrawals(
         )
     rows, next_cursor = page(await query.output(load_json=True), limit, lambda row: {"id": row["id"]})
     return [to_withdrawal(row, now) for row in rows], next_cursor
+
+
+async def withdrawal_queues(runtime: Runtime) -> list[OperatorQueue]:
+    """Operators' queues: the requested withdrawals waiting to be paid (overdue past their
+    ``due_at``), and every one still requested or processing after it (the rule of
+    ``overdue=true`` in :func:`list_withdrawals`; the oldest since its due date passed),
+    each counted in one statement."""
+    now = runtime.clock.now()
+    due_hours = runtime.settings.money.payout_days * 24
+    requested = await count_queue(
+        Withdrawal,
+        Withdrawal.status == "requested",
+        since=Withdrawal.created_at,
+        overdue=Withdrawal.due_at < now,
+    )
+    late = Withdrawal.status.is_in(list(OPEN_STATUSES)) & (Withdrawal.due_at < now)
+    stuck = await count_queue(Withdrawal, late, since=Withdrawal.due_at, overdue=late)
+    return [
+        OperatorQueue(
+            key="withdrawals.requested",
+            title="Withdrawals to pay out",
+            count=requested.count,
+            oldest_at=requested.oldest_at,
+            overdue=requested.overdue,
+            due_hours=due_hours,
+            list_path="/operator/withdrawals?status=requested",
+            area="money",
+        ),
+        OperatorQueue(
+            key="withdrawals.stuck",
+            title="Withdrawals past their payout date",
+            count=stuck.count,
+            oldest_at=stuck.oldest_at,
+            overdue=stuck.overdue,
+            due_hours=due_hours,
+            list_path="/operator/withdrawals?overdue=true",
+            area="money",
+        ),
+    ]

@@ -10,6 +10,7 @@ from agorakit.notifications.account_emails import queue_account_email
 from agorakit.notifications.account_notices import account_notices
 from agorakit.notifications.mailers import LogMailer, SmtpMailer, mailer_for
 from agorakit.notifications.piccolo_app import APP_CONFIG
+from agorakit.notifications.queues import failed_queues
 from agorakit.notifications.service import notify_events
 
 
@@ -58,3 +59,10 @@ async def agorakit_account_email(runtime, uow, member, template, context):
 def agorakit_notify(event):
     """Receipts of account changes to the member (welcome, password changed, reactivated)."""
     return account_notices(event)
+
+
+@hookimpl
+async def agorakit_operator_queues():
+    """Emails and domain events given up on after every attempt."""
+
+    return await failed_queues()

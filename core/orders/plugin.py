@@ -24,6 +24,7 @@ from agorakit.orders.piccolo_app import APP_CONFIG
 from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import get_order
 from agorakit.orders.settlement import refund_escrow, release_escrow
+from agorakit.orders.timers import failed_timers_queue
 from agorakit.runtime import run_with_runtime
 
 
@@ -124,3 +125,10 @@ def check_ledger(ctx: click.Context) -> None:
         "ledger ok: every transaction balances, every balance matches its entries, "
         "every order's escrow holds what it must, and so does every plugin's (agorakit_escrow_checks)"
     )
+
+
+@hookimpl
+async def agorakit_operator_queues():
+    """Order timers whose transition failed (no due rule)."""
+
+    return [await failed_timers_queue()]

@@ -15,6 +15,7 @@ import msgspec
 from agorakit.db import is_lock_conflict
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import AgorakitError
+from agorakit.http import OperatorQueue, count_queue
 from agorakit.orders.engine import _fire, fire_set
 from agorakit.orders.events import OrderTimerFailed
 from agorakit.orders.process import Process, Transition
@@ -315,6 +316,20 @@ async def _record_timer_failure(runtime: Runtime, timer_id: int, error: Agorakit
         if failed:
             uow.record(OrderTimerFailed(timer_id=timer_id, error=error.detail), subject=f"timer:{timer_id}")
     return timer_id, "failed" if failed else "retried"
+
+
+async def failed_timers_queue() -> OperatorQueue:
+    """The failed timers (``GET /operator/timers?status=failed``), counted; the oldest one
+    waits since it was due."""
+    counted = await count_queue(OrderTimer, OrderTimer.status == "failed", since=OrderTimer.due_at)
+    return OperatorQueue(
+        key="timers.failed",
+        title="Order timers that failed",
+        count=counted.count,
+        oldest_at=counted.oldest_at,
+        list_path="/operator/timers?status=failed",
+        area="orders",
+    )
 
 
 async def list_timers(

@@ -7,6 +7,7 @@ from agorakit.notifications import Notice
 from agorakit.reports.controllers import OperatorReportController, ReportController
 from agorakit.reports.events import EVENTS, ReportDecided
 from agorakit.reports.piccolo_app import APP_CONFIG
+from agorakit.reports.service import open_reports_queue
 
 
 @hookimpl
@@ -44,3 +45,10 @@ def agorakit_notify(event, runtime):
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_operator_queues(runtime):
+    """Open reports, overdue past ``[reports] review_hours``."""
+
+    return [await open_reports_queue(runtime)]

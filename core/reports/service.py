@@ -16,6 +16,7 @@ from agorakit.accounts.moderation import suspend_member, warn_member
 from agorakit.accounts.roles import is_operator
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.http import OperatorQueue, count_queue
 from agorakit.messaging.conversations import conversation_access, participant_ids
 from agorakit.messaging.evidence import conversation_evidence
 from agorakit.pagination import decode_cursor, page
@@ -198,6 +199,23 @@ async def report_queue(
     rows, next_cursor = page(await query, limit, lambda row: {"id": row["id"]})
     now = runtime.clock.now()
     return [_operator_out(row, now) for row in rows], next_cursor
+
+
+async def open_reports_queue(runtime: Runtime) -> OperatorQueue:
+    """The open reports of :func:`report_queue` counted, overdue past their ``due_at``."""
+    counted = await count_queue(
+        Report, Report.status == "open", since=Report.created_at, overdue=Report.due_at < runtime.clock.now()
+    )
+    return OperatorQueue(
+        key="reports.open",
+        title="Reports on members and conversations",
+        count=counted.count,
+        oldest_at=counted.oldest_at,
+        overdue=counted.overdue,
+        due_hours=runtime.settings.reports.review_hours,
+        list_path="/operator/reports?status=open",
+        area="reports",
+    )
 
 
 async def operator_report(runtime: Runtime, report_id: int) -> OperatorReportOut:

@@ -11,7 +11,7 @@ from agorakit.support.controllers import OperatorSupportController, SupportContr
 from agorakit.support.events import EVENTS
 from agorakit.support.notices import support_notices
 from agorakit.support.piccolo_app import APP_CONFIG
-from agorakit.support.service import note_message, ticket_id_of
+from agorakit.support.service import note_message, ticket_id_of, waiting_queue
 
 
 @hookimpl
@@ -66,3 +66,10 @@ async def agorakit_on_events(events, runtime):
             sender_id=event.actor_id,
             support=posted.sender_role == "support",
         )
+
+
+@hookimpl
+async def agorakit_operator_queues():
+    """Support requests waiting for an answer (no due rule: the longest waiting first)."""
+
+    return [await waiting_queue()]

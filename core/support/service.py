@@ -21,6 +21,7 @@ from agorakit.attachments.service import move_to_scope
 from agorakit.catalog import get_listing
 from agorakit.db.prepared import Prepared, PreparedInsert
 from agorakit.errors import AgorakitError, FieldError, Forbidden, NotFound, ValidationFailed
+from agorakit.http import OperatorQueue, count_queue
 from agorakit.messaging import PostMessage, ensure_conversation, post_message
 from agorakit.money.tables import Withdrawal
 from agorakit.orders import order_by_id
@@ -191,6 +192,21 @@ async def operator_queue(
         lambda r: {"waiting": int(bool(r["waiting"])), "queue": r["queue_key"], "id": r["id"]},
     )
     return await to_operator_tickets(runtime, rows), next_cursor
+
+
+async def waiting_queue() -> OperatorQueue:
+    """The open tickets waiting for an answer, the first part of :func:`operator_queue`,
+    counted; the oldest one waits since its oldest unanswered member message."""
+    t = SupportTicket
+    counted = await count_queue(t, (t.status == "open") & (t.waiting == True), since=t.waiting_since)  # noqa: E712
+    return OperatorQueue(
+        key="support.waiting",
+        title="Support requests waiting for an answer",
+        count=counted.count,
+        oldest_at=counted.oldest_at,
+        list_path="/operator/support?status=open",
+        area="support",
+    )
 
 
 # --------------------------------------------------------------------------------------

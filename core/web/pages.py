@@ -26,7 +26,7 @@ from litestar.types import ControllerRouterHandler
 
 from agorakit.runtime import Runtime
 
-from .api import Api
+from .api import Api, ApiError
 
 #: Every page: the pages' own stylesheet and scripts only, forms sent only to the site,
 #: never shown in another site's frame.
@@ -56,6 +56,11 @@ class PageContext:
         self.session: dict[str, Any] = dict(session) if isinstance(session, dict) else {}
         self.user: dict[str, Any] | None = self.session.get("user")
         self.api = Api(request, self.session.get("token"))
+
+    @property
+    def page_size(self) -> int:
+        """Rows on one page of a list (``limit`` of the API's keyset pages)."""
+        return 20
 
     def here(self) -> str:
         """This page's path and query."""
@@ -94,6 +99,23 @@ class PageContext:
         if flash:
             self.flash(flash, kind)
         return Redirect(path=path, status_code=303)
+
+    def filters(self, *names: str) -> dict[str, str]:
+        """The page's filters from its query string (only ``names``, the empty ones dropped)."""
+        params = self.request.query_params
+        return {name: str(params.get(name) or "").strip() for name in names if params.get(name)}
+
+    async def act(self, call: Awaitable[Any], back: str, done: str, *, failed: str | None = None) -> Redirect:
+        """Run a form's API call: back to ``back`` saying ``done``, or, when the API
+        refuses, to ``failed`` (default ``back``) with the API's reason (an expired
+        session, a suspended account and the API's own failures are raised)."""
+        try:
+            await call
+        except ApiError as error:
+            if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
+                raise
+            return self.redirect(failed or back, error.message(), "error")
+        return self.redirect(back, done)
 
     def context(self) -> dict[str, Any]:
         """What every template of these pages sees (subclasses add their own)."""

@@ -8,9 +8,11 @@ See ``docs/plugins/bank_transfer.md``.
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.http import OperatorQueue
+from agorakit.money import count_payments
 from agorakit.plugins.bank_transfer.controllers import BankTransferController
 from agorakit.plugins.bank_transfer.events import EVENTS
-from agorakit.plugins.bank_transfer.methods import BankTransferPayIn, BankTransferPayout
+from agorakit.plugins.bank_transfer.methods import METHOD, PLUGIN, BankTransferPayIn, BankTransferPayout
 from agorakit.plugins.bank_transfer.piccolo_app import APP_CONFIG
 from agorakit.plugins.bank_transfer.settings import BankTransferSettings
 from agorakit.settings import SettingsSpec
@@ -50,3 +52,21 @@ def agorakit_payout_methods():
 def agorakit_event_types():
 
     return EVENTS
+
+
+@hookimpl
+async def agorakit_operator_queues():
+    """Bank-transfer payments waiting for an operator to confirm the money arrived (they
+    expire by themselves, so no due rule)."""
+
+    waiting = await count_payments(METHOD, "awaiting_funds")
+    return [
+        OperatorQueue(
+            key="bank_transfer.payments",
+            title="Bank transfers to confirm",
+            count=waiting.count,
+            oldest_at=waiting.oldest_at,
+            list_path=f"/operator/payments?method={METHOD}&status=awaiting_funds",
+            area=PLUGIN,
+        )
+    ]

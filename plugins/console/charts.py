@@ -7,6 +7,7 @@ who would rather read get the same numbers); the SVG carries a ``<title>`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -60,6 +61,8 @@ class Column:
     parts: list[tuple[str, Decimal, float, float]]
     total: Decimal
     x: float
+    #: the label is drawn under the column (every few columns when there are many)
+    labelled: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,16 +74,41 @@ class ColumnChart:
     height: int
     column_width: float
     top: Decimal
+    #: room under the columns for their labels, in SVG units
+    label_height: int = 0
+
+    def series_class(self, name: str) -> str:
+        """The CSS class that colours a series (``series-0`` .. ``series-5``, then again)."""
+        return f"series-{self.series.index(name) % SERIES_COLOURS}"
+
+
+#: the colours console.css has for a chart's series
+SERIES_COLOURS = 6
+#: at most this many column labels are drawn (e.g. every third day of 30)
+MAX_LABELS = 10
 
 
 def column_chart(
-    days: list[tuple[str, dict[str, Decimal]]], *, title: str, height: int = 220, width: int = 720
+    days: list[tuple[str, dict[str, Decimal]]],
+    *,
+    title: str,
+    height: int = 220,
+    width: int = 720,
+    short: Callable[[str], str] = str,
 ) -> ColumnChart:
-    """Stacked columns, one per day, a part per series (e.g. fee income by kind)."""
+    """Stacked columns, one per day, a part per series (e.g. fee income by kind).
+
+    Negative amounts (refunds) are drawn as nothing (the table under the chart has the
+    figures); ``short`` shortens the labels drawn under the columns (``2026-01-05`` →
+    ``01-05``), of which at most :data:`MAX_LABELS` are drawn, evenly spaced."""
     series = sorted({name for _day, parts in days for name in parts})
     totals = [sum(parts.values(), Decimal(0)) for _day, parts in days]
-    top = max(totals, default=Decimal(0)) or Decimal(1)
+    tallest = [
+        sum((max(amount, Decimal(0)) for amount in parts.values()), Decimal(0)) for _day, parts in days
+    ]
+    top = max(tallest, default=Decimal(0)) or Decimal(1)
     slot = width / max(1, len(days))
+    every = max(1, -(-len(days) // MAX_LABELS))
     columns = []
     for index, (day, parts) in enumerate(days):
         y = float(height)
@@ -90,5 +118,6 @@ def column_chart(
             size = float(max(amount, Decimal(0)) / top) * (height - 10)
             y -= size
             stacked.append((name, amount, y, size))
-        columns.append(Column(day, stacked, totals[index], index * slot + slot * 0.15))
-    return ColumnChart(title, columns, series, width, height, slot * 0.7, top)
+        labelled = index % every == 0
+        columns.append(Column(short(day), stacked, totals[index], index * slot + slot * 0.15, labelled))
+    return ColumnChart(title, columns, series, width, height, slot * 0.7, top, label_height=24)

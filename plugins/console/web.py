@@ -11,7 +11,6 @@ decides who may do what, exactly as for any other client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,22 +116,6 @@ class ConsolePage(PageContext):
 
     def error_page(self, status: int, title: str, detail: str) -> Response[str]:
         return self.render("error.html", status=status, title=title, detail=detail)
-
-    def filters(self, *names: str) -> dict[str, str]:
-        """The page's filters from its query string (only ``names``)."""
-        params = self.request.query_params
-        return {name: str(params.get(name) or "").strip() for name in names if params.get(name)}
-
-    async def act(self, call: Awaitable[Any], back: str, done: str, *, failed: str | None = None) -> Redirect:
-        """Run a form's API call: back to ``back`` saying ``done``, or, when the API
-        refuses, to ``failed`` (default ``back``) with the API's reason."""
-        try:
-            await call
-        except ApiError as error:
-            if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
-                raise
-            return self.redirect(failed or back, error.message(), "error")
-        return self.redirect(back, done)
 
 
 def site_of(request: Request[Any, Any, Any]) -> ConsoleSite:

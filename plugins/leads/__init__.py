@@ -14,7 +14,8 @@ from pathlib import Path
 
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
-from agorakit.plugins.leads import contact, jobs, reports, unlocks
+from agorakit.plugins.leads import contact, jobs, operator, reports, unlocks
+from agorakit.plugins.leads.console import console_pages
 from agorakit.plugins.leads.demo import DEMO_SETTINGS, load_demo_leads
 from agorakit.plugins.leads.events import EVENTS
 from agorakit.plugins.leads.notices import leads_notices
@@ -170,3 +171,16 @@ def agorakit_test_factories():
     from agorakit.plugins.leads.testing import FACTORIES
 
     return [FACTORIES]
+
+
+@hookimpl
+async def agorakit_operator_queues(runtime):
+    """Jobs waiting for review (their reports are the core's dispute queue)."""
+
+    return [await operator.review_queue(runtime)]
+
+
+@hookimpl
+def agorakit_console_pages():
+    """The operator console's jobs by status, the review of pending ones (see ``console``)."""
+    return console_pages()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agorakit.catalog import category_slugs, category_subtree
+from agorakit.catalog import category_slugs, category_subtree, pending_review_count
+from agorakit.http import OperatorQueue
 from agorakit.pagination import decode_cursor, page
 from agorakit.plugins.leads import jobs
+from agorakit.plugins.leads.profiles import NAME, settings_of
 from agorakit.plugins.leads.schemas import LeadPage
 from agorakit.plugins.leads.tables import Lead
 
@@ -33,3 +35,19 @@ async def list_leads(
         await query.limit(limit + 1).output(load_json=True), limit, lambda r: {"id": r["id"]}
     )
     return LeadPage(items=[jobs.to_lead(r) for r in rows], next_cursor=next_cursor)
+
+
+async def review_queue(runtime: Runtime) -> OperatorQueue:
+    """Jobs waiting for review: the catalog's review queue of the ``lead`` kind, counted
+    by its rule (overdue past ``review_hours`` working hours)."""
+    counted = await pending_review_count(runtime, jobs.KIND)
+    return OperatorQueue(
+        key="leads.pending",
+        title="Jobs to review",
+        count=counted.count,
+        oldest_at=counted.oldest_at,
+        overdue=counted.overdue,
+        due_hours=settings_of(runtime).review_hours,
+        list_path=f"/operator/listings/pending?kind={jobs.KIND}",
+        area=NAME,
+    )

@@ -12,6 +12,7 @@ from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.money import CommissionDefault
 from agorakit.plugins.microjobs import campaigns, eligibility, funding, offers, rates, sync, tasks
+from agorakit.plugins.microjobs.console import console_pages
 from agorakit.plugins.microjobs.demo import load_demo_microjobs
 from agorakit.plugins.microjobs.events import EVENTS
 from agorakit.plugins.microjobs.jobs_routes import GroupController, JobController
@@ -192,3 +193,9 @@ def agorakit_test_factories():
     from agorakit.plugins.microjobs.testing import FACTORIES
 
     return [FACTORIES]
+
+
+@hookimpl
+def agorakit_console_pages():
+    """The operator console's campaigns, their tasks and a worker's record (see ``console``)."""
+    return console_pages()

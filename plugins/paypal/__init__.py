@@ -21,9 +21,11 @@ and a local PayPal stand-in for tests (:mod:`agorakit.plugins.paypal.testing`). 
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.http import OperatorQueue, count_queue
 from agorakit.plugins.paypal.controllers import PayPalOperatorController, PayPalWebhookController
 from agorakit.plugins.paypal.piccolo_app import APP_CONFIG
 from agorakit.plugins.paypal.settings import PayPalSettings
+from agorakit.plugins.paypal.tables import WebhookEvent
 from agorakit.settings import SettingsSpec
 
 
@@ -43,3 +45,20 @@ def agorakit_tables():
 def agorakit_routes():
 
     return [PayPalWebhookController, PayPalOperatorController]
+
+
+@hookimpl
+async def agorakit_operator_queues():
+    """Webhook events whose handler failed (PayPal delivers them again; no due rule)."""
+
+    failed = await count_queue(WebhookEvent, WebhookEvent.status == "failed", since=WebhookEvent.received_at)
+    return [
+        OperatorQueue(
+            key="paypal.webhooks_failed",
+            title="PayPal webhook events that failed",
+            count=failed.count,
+            oldest_at=failed.oldest_at,
+            list_path="/paypal/webhook-events?status=failed",
+            area="paypal",
+        )
+    ]

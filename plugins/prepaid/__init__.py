@@ -14,11 +14,12 @@ from pathlib import Path
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
 from agorakit.plugins.prepaid import offers, requests, sync
+from agorakit.plugins.prepaid.console import console_pages
 from agorakit.plugins.prepaid.demo import DEMO_SETTINGS, load_demo_prepaid
 from agorakit.plugins.prepaid.events import EVENTS
 from agorakit.plugins.prepaid.notices import prepaid_notices
 from agorakit.plugins.prepaid.offers_routes import OfferController
-from agorakit.plugins.prepaid.operator import OperatorPrepaidController
+from agorakit.plugins.prepaid.operator import OperatorPrepaidController, operator_queues
 from agorakit.plugins.prepaid.piccolo_app import APP_CONFIG
 from agorakit.plugins.prepaid.process import LOCK_LIMIT, RECORD_RELEASE, SYNC, offer_process, request_process
 from agorakit.plugins.prepaid.routes import RequestController
@@ -137,8 +138,21 @@ async def agorakit_demo_data(runtime, members):
 
 
 @hookimpl
+async def agorakit_operator_queues(runtime):
+    """Offers the screening holds, and requests in progress past their timeframe."""
+
+    return await operator_queues(runtime)
+
+
+@hookimpl
 def agorakit_test_factories():
     """``make_listing(kind="request")`` and ``make_order(kind="request", state=...)`` in tests."""
     from agorakit.plugins.prepaid.testing import FACTORIES
 
     return [FACTORIES]
+
+
+@hookimpl
+def agorakit_console_pages():
+    """The operator console's flagged offers, stuck locks and requests (see ``console``)."""
+    return console_pages()

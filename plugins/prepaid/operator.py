@@ -17,11 +17,11 @@ from litestar.params import FromQuery, JSONBody
 
 from agorakit.accounts import operator_only
 from agorakit.errors import Conflict, NotFound
-from agorakit.http import Id, Limit, MemberRequest, problems
+from agorakit.http import Id, Limit, MemberRequest, OperatorQueue, count_queue, problems
 from agorakit.pagination import decode_cursor, page
 from agorakit.plugins.prepaid.events import OfferDeclined, OfferMade
 from agorakit.plugins.prepaid.offers import offer_row, to_offer
-from agorakit.plugins.prepaid.requests import request_row, to_request, withdraw_request
+from agorakit.plugins.prepaid.requests import NAME, request_row, to_request, withdraw_request
 from agorakit.plugins.prepaid.routes import Status as RequestStatus
 from agorakit.plugins.prepaid.schemas import (
     PrepaidOfferOut,
@@ -41,6 +41,37 @@ class WithdrawRequest(msgspec.Struct, forbid_unknown_fields=True):
 class RejectOffer(msgspec.Struct, forbid_unknown_fields=True):
     #: told to the seller
     reason: Annotated[str, msgspec.Meta(min_length=3, max_length=1000)]
+
+
+def _stuck(runtime: Runtime) -> Any:
+    """Requests in progress past their timeframe (``due_at``) as of the site's clock."""
+    return (Request.status == "in_progress") & (Request.due_at < runtime.clock.now())
+
+
+async def operator_queues(runtime: Runtime) -> list[OperatorQueue]:
+    """The two lists below counted: flagged offers (since made) and stuck locks (since
+    their timeframe ended; every one is overdue, the timeframe is each request's own)."""
+    flagged = await count_queue(Offer, Offer.status == "flagged", since=Offer.created_at)
+    stuck = await count_queue(Request, _stuck(runtime), since=Request.due_at, overdue=_stuck(runtime))
+    return [
+        OperatorQueue(
+            key="prepaid.offers_flagged",
+            title="Prepaid offers held by the screening",
+            count=flagged.count,
+            oldest_at=flagged.oldest_at,
+            list_path="/operator/prepaid/offers/flagged",
+            area=NAME,
+        ),
+        OperatorQueue(
+            key="prepaid.locks_stuck",
+            title="Prepaid requests past their timeframe",
+            count=stuck.count,
+            oldest_at=stuck.oldest_at,
+            overdue=stuck.overdue,
+            list_path="/operator/prepaid/locks/stuck",
+            area=NAME,
+        ),
+    ]
 
 
 async def _page(runtime: Runtime, query: Any, cursor: str | None, limit: int) -> tuple[list, str | None]:
@@ -64,13 +95,7 @@ class OperatorPrepaidController(Controller):
     async def stuck(
         self, runtime: NamedDependency[Runtime], cursor: FromQuery[str | None] = None, limit: Limit = 20
     ) -> PrepaidRequestPage:
-        now = runtime.clock.now()
-        query = (
-            Request.select()
-            .where((Request.status == "in_progress") & (Request.due_at < now))
-            .order_by(Request.id)
-            .limit(limit + 1)
-        )
+        query = Request.select().where(_stuck(runtime)).order_by(Request.id).limit(limit + 1)
         items, next_cursor = await _page(runtime, query, cursor, limit)
         return PrepaidRequestPage(items=items, next_cursor=next_cursor)
 

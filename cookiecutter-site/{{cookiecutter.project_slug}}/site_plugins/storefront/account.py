@@ -11,11 +11,11 @@ from functools import cache
 from typing import Any
 
 import pycountry
+from agorakit.web import ApiError
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
 
-from .api import ApiError
 from .web import PREFIX, Shop, safe_next
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from agorakit.web import ApiError
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from .api import ApiError
 from .web import PREFIX, Shop
 
 SORTS = {

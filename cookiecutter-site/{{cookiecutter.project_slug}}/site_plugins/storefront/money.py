@@ -12,11 +12,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from agorakit.web import ApiError
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from .api import ApiError
 from .web import PREFIX, Shop
 
 #: labels of the destination fields payout methods ask for (others are shown humanized)

@@ -18,11 +18,11 @@ from functools import partial
 from typing import Any
 
 from agorakit.money import format_amount
+from agorakit.web import ApiError
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 
-from .api import ApiError
 from .web import PREFIX, Shop
 
 #: The transitions a party fires with a plain button: label, and the question a

@@ -1,47 +1,39 @@
 """The storefront's plumbing: sessions, CSRF, rendering, redirects and error pages.
 
-- **Sessions**: Litestar's client-side session middleware keeps the member's API token
-  in an encrypted (AES-GCM), HttpOnly, SameSite=Lax cookie scoped to the storefront's
-  path, Secure when the site's ``base_url`` is https.  The key is derived (HKDF) from the
-  site's ``[auth] jwt_secret``, so there is no second secret to keep; changing that
-  secret signs everyone out, as it does for API tokens.
-- **CSRF**: Litestar's CSRF middleware, on the storefront's routes only: every form has
-  a hidden ``_csrf_token`` that must match the signed token in the ``storefront_csrf``
-  cookie; a POST without it is refused with a 403 page and changes nothing.
-- Both are built once per app from the site's settings (the middleware reads the
-  serving app's runtime with :func:`agorakit.runtime.runtime_of`).
+- **Sessions and CSRF** come from :class:`agorakit.web.PageSecurity`: an encrypted
+  (AES-GCM), HttpOnly, SameSite=Lax session cookie scoped to the storefront's path,
+  Secure when the site's ``base_url`` is https, whose key is derived from the site's
+  ``[auth] jwt_secret`` (changing that secret signs everyone out, as it does for API
+  tokens); and Litestar's CSRF middleware on the storefront's routes only: every form
+  has a hidden ``_csrf_token`` that must match the signed token in the
+  ``storefront_csrf`` cookie; a POST without it is refused with a 403 page and changes
+  nothing.
+- Every page calls the site's API in-process with the member's token
+  (:class:`agorakit.web.Api`), so every rule stays the API's.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jinja2
+from agorakit import web
 from agorakit.runtime import Runtime, runtime_of
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from agorakit.web import FILTERS, Api, ApiError, PageSecurity
 from litestar import MediaType, Request, Response
-from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, PermissionDeniedException
-from litestar.middleware.csrf import CSRFMiddleware
-from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.response import Redirect
 from litestar.template.base import csrf_token
-from litestar.types import ASGIApp, Receive, Scope, Send
-
-from .api import Api, ApiError
 
 NAME = "storefront"
 #: where the pages live; the API owns ``/`` and every other prefix
 PREFIX = "/shop"
 STATIC_PREFIX = "/static/storefront"
 HERE = Path(__file__).parent
-SESSION_COOKIE = "storefront_session"
 #: Every page: its own stylesheet and the inline colours only, no scripts, forms sent
 #: only to the site, never shown in another site's frame.
 PAGE_HEADERS = {
@@ -52,79 +44,17 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-CSRF_COOKIE = "storefront_csrf"
 
 log = logging.getLogger("agorakit.storefront")
 
 
-def _derive(secret: str, purpose: bytes) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"agorakit storefront " + purpose
-    ).derive(secret.encode())
-
-
-def session_config(runtime: Runtime) -> CookieBackendConfig:
-    return CookieBackendConfig(
-        secret=_derive(runtime.settings.auth.jwt_secret, b"session"),
-        key=SESSION_COOKIE,
-        path=PREFIX,
-        max_age=runtime.settings.auth.token_ttl_minutes * 60,
-        httponly=True,
-        secure=runtime.settings.site.base_url.startswith("https://"),
-        samesite="lax",
-    )
-
-
-def csrf_config(runtime: Runtime) -> CSRFConfig:
-    return CSRFConfig(
-        secret=_derive(runtime.settings.auth.jwt_secret, b"csrf").hex(),
-        cookie_name=CSRF_COOKIE,
-        cookie_path=PREFIX,
-        cookie_secure=runtime.settings.site.base_url.startswith("https://"),
-        cookie_httponly=True,
-        cookie_samesite="lax",
-    )
-
-
-class StorefrontMiddleware:
-    """The session middleware around the CSRF middleware, built on the first request
-    from the serving app's settings (one instance per route and app)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.stack: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.stack is None:
-            runtime = runtime_of(scope)
-            inner = CSRFMiddleware(app=self.app, config=csrf_config(runtime))
-            self.stack = session_config(runtime).middleware(inner)
-        await self.stack(scope, receive, send)
+#: the session cookie ``storefront_session`` and the CSRF cookie ``storefront_csrf``
+SECURITY = PageSecurity(NAME, PREFIX)
+#: the session middleware around the CSRF middleware, on the storefront's routes only
+StorefrontMiddleware = SECURITY.middleware()
 
 
 # -- rendering -------------------------------------------------------------------------
-
-
-def money(value: Any) -> str:
-    """``{"amount": "25.00", "currency": "USD"}`` → ``25.00 USD`` (the API's own wording)."""
-    if isinstance(value, dict):
-        return f"{value.get('amount')} {value.get('currency')}"
-    return "" if value is None else str(value)
-
-
-def when(value: Any) -> str:
-    """An ISO 8601 instant → ``5 Jan 2026, 09:00 UTC``."""
-    if not value:
-        return ""
-    try:
-        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    return f"{at.day} {at:%b %Y, %H:%M} UTC"
-
-
-def human(value: Any) -> str:
-    return str(value or "").replace("_", " ")
 
 
 templates = jinja2.Environment(
@@ -133,17 +63,12 @@ templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-templates.filters.update(money=money, when=when, human=human)
+templates.filters.update(FILTERS)
 
 
 def safe_next(value: str | None) -> str:
     """A path inside the storefront to go back to after signing in (never another site)."""
-    if not value or not value.startswith(PREFIX) or value.startswith("//") or "\\" in value:
-        return PREFIX
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return PREFIX
-    return value
+    return web.safe_next(value, PREFIX)
 
 
 class SignInRequired(Exception):
