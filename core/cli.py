@@ -258,7 +258,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 )
 def demo(directory: str, host: str, port: int, no_serve: bool, reset: bool, plugin_names: str | None) -> None:
     """Set up a demo site on SQLite (config, migrations, demo data) and serve it."""
-    from agorakit.demo import demo_plugins, prepare_demo
+    from agorakit.demo import console_line, demo_plugins, prepare_demo
 
     plugins = None
     if plugin_names is not None:
@@ -272,6 +272,8 @@ def demo(directory: str, host: str, port: int, no_serve: bool, reset: bool, plug
     click.echo(f"demo site config: {config_path}")
     click.echo(f"API docs:         {base}{settings.http.docs_path}")
     click.echo(f"OpenAPI schema:   {base}{settings.http.docs_path}/openapi.json")
+    if console := console_line(settings, base):
+        click.echo(f"operator console: {console}")
     click.echo("demo logins (POST /auth/login):")
     for email, password, role in logins:
         click.echo(f"  {role:<9} {email}  /  {password}")
@@ -352,7 +354,7 @@ def new(directory: Path | None, no_input: bool, answers: tuple[str, ...]) -> Non
 def demo_data(ctx: click.Context) -> None:
     """Load the demo members and each enabled plugin's demo data into the site's database
     (a development or staging site only; once: nothing happens when they are there)."""
-    from agorakit.demo import DEMO_MEMBERS, load_demo_data
+    from agorakit.demo import DEMO_MEMBERS, console_line, load_demo_data
 
     settings = cli_state(ctx).settings()
     if settings.site.environment == "production":
@@ -370,6 +372,8 @@ def demo_data(ctx: click.Context) -> None:
     click.echo("demo logins (POST /auth/login):")
     for _, email, password, _, _, _, role in DEMO_MEMBERS:
         click.echo(f"  {role:<9} {email}  /  {password}")
+    if console := console_line(settings, settings.site.base_url):
+        click.echo(f"operator console: {console}")
 
 
 def _plugin_manager_for_cli(argv: list[str]):

@@ -239,3 +239,12 @@ def prepare_demo(
     asyncio.run(setup())
     logins = [(email, password, role) for _, email, password, _, _, _, role in DEMO_MEMBERS]
     return config_path, settings, logins
+
+
+def console_line(settings: Settings, base: str) -> str | None:
+    """Where the demo's operator console is and who signs in to it (None when the demo
+    does not enable the console)."""
+    if "console" not in settings.site.plugins:
+        return None
+    _, email, password, *_ = DEMO_MEMBERS[0]
+    return f"{base}/console  (sign in as {email}  /  {password})"

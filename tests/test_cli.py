@@ -42,6 +42,10 @@ def test_demo_sets_up_config_database_and_logins_once(tmp_path, sample_plugin):
     assert result.exit_code == 0, result.output
     assert "API docs:         http://127.0.0.1:8000/docs" in result.output
     assert "operator@example.com  /  demo-operator-pass-2026" in result.output
+    assert (
+        "operator console: http://127.0.0.1:8000/console  (sign in as operator@example.com  /  "
+        "demo-operator-pass-2026)" in result.output
+    )
     config = (directory / "site.toml").read_text()
     assert "jwt_secret" in config and (directory / "demo.sqlite3").exists()
     # Every plugin shipped with agorakit is enabled, the third-party one installed next to
@@ -79,6 +83,7 @@ def test_demo_enables_the_plugins_named_third_party_ones_included(tmp_path, samp
     result = invoke("demo", "--dir", str(directory), "--no-serve", "--plugins", "gigs, sample")
     assert result.exit_code == 0, result.output
     assert "plugins:          gigs, sample" in result.output
+    assert "operator console" not in result.output  # not enabled
     written = tomllib.loads((directory / "site.toml").read_text())
     assert written["site"]["plugins"] == ["gigs", "sample"]
     assert written["plugins"]["sample"] == {"greeting": 'hello from the "demo"', "repeat": 3}

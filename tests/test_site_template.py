@@ -47,7 +47,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "storefront": False,
         "example_plugins": False,
     },
-    "prepaid-alone": {**NO_MODELS, "prepaid": True, "storefront": False},
+    "prepaid-alone": {**NO_MODELS, "prepaid": True, "storefront": False, "console": False},
     "leads-alone": {**NO_MODELS, "leads": True, "example_plugins": False},
     "all-models": {
         "site_name": "Every Model Market",
@@ -118,6 +118,7 @@ def expected_plugins(answers: dict[str, Any]) -> list[str]:
     models = [name for name in ("gigs", "microjobs", "prepaid", "leads") if answers[name]]
     plugins = models + (["bank_transfer"] if answers["bank_transfer"] else [])
     plugins += ["paypal", "payments_paypal", "payouts_paypal"] if answers["paypal"] else []
+    plugins += ["console"] if answers["console"] else []
     plugins += ["category_fee"] if answers["example_plugins"] and answers["gigs"] else []
     plugins += ["store_credit"] if answers["example_plugins"] else []
     return plugins + (["storefront"] if answers["storefront"] and answers["gigs"] else [])
@@ -180,6 +181,11 @@ def test_the_files_follow_the_answers(rendered, variant):
     else:  # the storefront sells gigs: without them it is left out
         assert storefront & files == set()
     assert not any("__pycache__" in f for f in files)
+    readme, site_toml = ((project / name).read_text(encoding="utf-8") for name in ("README.md", "site.toml"))
+    if answers["console"]:  # where it is, and its settings shown commented
+        assert "http://127.0.0.1:8000/console" in readme and "# [plugins.console]" in site_toml
+    else:
+        assert "/console" not in readme and "plugins.console" not in site_toml
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -308,7 +314,7 @@ def test_agorakit_new_names_the_folder_and_takes_answers(tmp_path):
     result = CliRunner().invoke(
         cli,
         ["new", str(target), "--no-input", "--set", "gigs=no", "--set", "leads=yes", "--set", "database=postgresql",
-         "--set", "site_name=The Bazaar", "--set", "storefront=no"],
+         "--set", "site_name=The Bazaar", "--set", "storefront=no", "--set", "console=no"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     settings, _ = load_site(target)
@@ -500,7 +506,7 @@ def test_demo_data_loads_into_a_development_site_once(tmp_path):
 
     config = tmp_path / "site.toml"
     config.write_text(
-        f'[site]\nplugins = ["gigs"]\nenvironment = "development"\n[auth]\njwt_secret = "{"k" * 40}"\n'
+        f'[site]\nplugins = ["gigs", "console"]\nenvironment = "development"\n[auth]\njwt_secret = "{"k" * 40}"\n'
         f'[database]\nurl = "sqlite:///{tmp_path}/site.sqlite3"\n[email]\nmailer = "log"\n',
         encoding="utf-8",
     )
@@ -513,6 +519,10 @@ def test_demo_data_loads_into_a_development_site_once(tmp_path):
         "demo logins (POST /auth/login):",
         "  owner     operator@example.com  /  demo-operator-pass-2026",
     ]
+    assert (
+        "operator console: http://127.0.0.1:8000/console  (sign in as operator@example.com  /  "
+        "demo-operator-pass-2026)" in loaded.output.splitlines()
+    )
     with sqlite3.connect(tmp_path / "site.sqlite3") as db:
         members = db.execute("SELECT count(*) FROM core_member").fetchone()[0]
         gigs = db.execute("SELECT count(*) FROM core_listing WHERE kind = 'gig'").fetchone()[0]

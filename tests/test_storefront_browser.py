@@ -10,7 +10,7 @@ ledger), finds the gig, orders it with the extra and pays from the balance; the 
 signed in in another browser context, delivers; the buyer accepts; the seller's balance
 page shows 28.00 USD (25.00 + 10.00 - the site's 20%).
 
-Nothing is downloaded: Playwright drives ``/usr/bin/chromium`` (``make browser``
+Nothing is downloaded (``tests/browser_helpers.py``): Playwright drives ``/usr/bin/chromium`` (``make browser``
 installs it; never ``playwright install``).  Without it the test is skipped with the
 reason, except in CI (``CI`` set), where it fails.
 
@@ -20,59 +20,26 @@ for the docs (``docs/storefront.md``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import os
-import socket
 import sys
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-
-from agorakit.testing import (
-    TEST_DEFAULTS,
-    create_postgres_database,
-    drop_postgres_database,
-    postgres_admin_dsn,
-    postgres_unreachable_reason,
-)
+from browser_helpers import Site, chromium, database_url, served_site, sync_playwright_or_skip
+from browser_helpers import shot as save_shot
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = os.environ.get("AGORAKIT_STOREFRONT_SCREENSHOTS")
 INSTRUCTIONS = "Pay to Browser Bazaar Ltd, IBAN DE89 3704 0044 0532 0130 00. Quote the payment reference."
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI runs the storefront's browser test: {reason}", pytrace=False)
-    pytest.skip(reason)
+WHAT = "the storefront's browser test"
 
 
 @pytest.fixture(scope="module")
 def playwright_api() -> Any:
-    if not Path(CHROMIUM).exists():
-        unavailable(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed (pip install -e '.[dev]')")
-    return sync_playwright
+    return sync_playwright_or_skip(WHAT)
 
 
 @pytest.fixture(scope="module")
@@ -113,117 +80,21 @@ def storefront_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'site.sqlite3'}"
-        return
-    admin = postgres_admin_dsn()
-    reason = asyncio.run(postgres_unreachable_reason(admin))
-    if reason:
-        unavailable(reason)
-    name = f"agorakit_browser_{uuid.uuid4().hex[:12]}"
-    url = asyncio.run(create_postgres_database(admin, name))
-    yield url
-    asyncio.run(drop_postgres_database(admin, name))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Site:
-    """The served site: its URL, and the API as an operator and as any member."""
-
-    def __init__(self, url: str, operator_token: str) -> None:
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=30)
-        self.operator = {"Authorization": f"Bearer {operator_token}"}
-
-    def call(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, headers=headers, **kwargs)
-        assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text}"
-        return response.json()
-
-    def member(self, email: str, password: str, name: str) -> dict[str, str]:
-        body = {"email": email, "password": password, "display_name": name, "country": "GB"}
-        self.call("POST", "/auth/register", json=body)
-        token = self.call("POST", "/auth/login", json={"email": email, "password": password})["access_token"]
-        return {"Authorization": f"Bearer {token}"}
+    with database_url(request.param, tmp_path, WHAT) as url:
+        yield url
 
 
 @pytest.fixture
 def site(storefront_plugin: Any, database: str) -> Iterator[Site]:
     """A site served by uvicorn in a thread, migrated, with an operator."""
-    import uvicorn
-
-    from agorakit.accounts import RegisterMember, issue_token, register
-    from agorakit.app import create_app
-    from agorakit.db.migrate import migrate
-    from agorakit.hooks import get_plugin_manager
-    from agorakit.runtime import Runtime
-    from agorakit.settings import settings_from_dict
-    from agorakit.testing import deep_merge
-
-    port = free_port()
-    config = deep_merge(
-        TEST_DEFAULTS,
-        {
-            "site": {
-                "name": "Browser Bazaar",
-                "base_url": f"http://127.0.0.1:{port}",
-                "plugins": ["gigs", "bank_transfer"],
-            },
-            "database": {"url": database},
-            "money": {"payment_methods": ["balance", "bank_transfer"], "payout_methods": ["bank_transfer"]},
-            "plugins": {"bank_transfer": {"instructions": INSTRUCTIONS}},
-        },
-    )
-    extra = [("storefront", storefront_plugin)]
-
-    def settings() -> Any:
-        pm = get_plugin_manager(["gigs", "bank_transfer"], extra=extra, source="browser test")
-        return settings_from_dict(config, source="browser test", environ={}, pm=pm), pm
-
-    async def prepare() -> str:
-        loaded, pm = settings()
-        runtime = Runtime(loaded, pm=pm)
-        await runtime.db.start()
-        try:
-            await migrate(runtime.db, runtime.apps)
-            operator = await register(
-                runtime,
-                RegisterMember(
-                    email="ops@example.com", password="operator-pass-2026", display_name="Ops", country="GB"
-                ),
-                role="operator",
-                email_verified=True,
-            )
-            app = create_app(loaded, pm=pm)
-            return (await issue_token(runtime, app.state.jwt_auth, operator)).access_token
-        finally:
-            await runtime.db.close()
-
-    operator_token = asyncio.run(prepare())
-    loaded, pm = settings()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(loaded, pm=pm), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the site did not start"
-        time.sleep(0.05)
-    served = Site(f"http://127.0.0.1:{port}", operator_token)
-    try:
+    config = {
+        "site": {"name": "Browser Bazaar"},
+        "database": {"url": database},
+        "money": {"payment_methods": ["balance", "bank_transfer"], "payout_methods": ["bank_transfer"]},
+        "plugins": {"bank_transfer": {"instructions": INSTRUCTIONS}},
+    }
+    with served_site(config, ["gigs", "bank_transfer"], extra=[("storefront", storefront_plugin)]) as served:
         yield served
-    finally:
-        served.http.close()
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def publish_logo_gig(site: Site) -> tuple[dict[str, str], int]:
@@ -257,22 +128,8 @@ def publish_logo_gig(site: Site) -> tuple[dict[str, str], int]:
     return seller, listing["id"]
 
 
-@contextlib.contextmanager
-def chromium(playwright_api: Any) -> Iterator[Any]:
-    with playwright_api() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def shot(page: Any, name: str, tmp_path: Path) -> None:
-    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 1000
+    save_shot(page, Path(SCREENSHOTS) if SCREENSHOTS else tmp_path / "screenshots", name)
 
 
 def test_buyer_orders_pays_seller_delivers_buyer_accepts(
