@@ -102,7 +102,7 @@ async def test_sign_in_is_throttled_like_the_api(client, make_operator):
     assert statuses[-1] == 429  # the API's login throttle, not the console's own
 
 
-async def test_forms_without_a_csrf_token_are_refused(client, categories, make_member):
+async def test_forms_without_a_csrf_token_are_refused(client, categories, make_member, caplog):
     operator = categories
     seller = await make_member()
     gig = await pending_gig(client, seller)
@@ -264,3 +264,15 @@ class TestConsolePagesHook:
         broken = "Extra Unavailable: The panel could not be shown; the error has been logged."
         assert f"{unavailable} {broken}" in text
         assert text.count("Unavailable") == 2  # the panel with nothing to show is left out
+
+
+async def test_an_unknown_console_path_is_the_consoles_404_page(client, make_operator):
+    operator = await make_operator()
+    async with Console(client) as browser:
+        anonymous = await browser.get("/console/no-such-page")
+        assert anonymous.status_code == 303  # sign in first
+        await browser.sign_in(operator.member.email, operator.password)
+        page = await browser.get("/console/no-such-page/deeper")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is no console page here." in text_of(page)

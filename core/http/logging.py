@@ -34,7 +34,7 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
+        status = 0  # no answer started yet
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -47,9 +47,16 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
 
         try:
             await app(scope, receive, send_with_id)
+        except Exception as error:
+            # An exception a route's own middleware raises (a form's CSRF refusal) is
+            # answered by Litestar outside this middleware, with the exception's status.
+            if not status:
+                status = getattr(error, "status_code", 500)
+            raise
         finally:
             user = scope.get("user")
             client = scope.get("client")
+            status = status or 500
             fields = {
                 "method": scope["method"],
                 "path": scope["path"],

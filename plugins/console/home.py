@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from agorakit.settings import field_docs, masked
 
@@ -97,3 +98,8 @@ class HomePages(Controller):
             sections=sections,
             console=PREFIX,
         )
+
+    @get("/{rest:path}")
+    async def not_found(self, page: NamedDependency[ConsolePage], rest: FromPath[str]) -> Response[str]:
+        """Any other path under the console: the console's own "not found" page."""
+        return page.error_page(404, "Not found", "There is no console page here.")
