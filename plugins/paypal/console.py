@@ -136,4 +136,5 @@ def console_pages(runtime: Runtime) -> ConsolePages | None:
         handlers=handlers,
         links=links,
         template_dir=Path(__file__).parent / "console_templates",
+        queue_pages={"paypal.webhooks_failed": "webhook-events?status=failed"},
     )
