@@ -2,8 +2,8 @@
 
 A site with the console, gigs and bank transfer (the demo's categories) is served by
 uvicorn on a free localhost port (SQLite, and PostgreSQL when it is reachable) and seeded
-through the API: a seller's gigs waiting for review, a buyer's bank transfer waiting for
-its money.  Then Debian's ``chromium``, driven by Playwright, does what people do, one
+through the API: a seller's gigs waiting for review (and one published), a buyer's bank
+transfer waiting for its money.  Then Debian's ``chromium``, driven by Playwright, does what people do, one
 step a function (the steps of the other console pages slot in the same way):
 
 - a member tries the console: the sign-in form answers "Operators only" (403), and
@@ -14,6 +14,17 @@ step a function (the steps of the other console pages slot in the same way):
 - the operator approves a gig, is told why an empty reason is refused, rejects another
   with a reason, which the seller reads through the API;
 - a form posted without its CSRF token is refused with the 403 page and changes nothing;
+- a buyer pays a gig order by bank transfer; from the home page's queue the operator is
+  told the API's refusal of a wrong amount, then confirms the money: the order starts;
+- a delivered 25.00 order the buyer disputes: the operator reads the dispute's evidence
+  and refunds 3.33 with a note; the buyer's credit and the seller's available balance
+  move to the cent (the seller's part at the order's commission rate);
+- two sellers with earnings ask for bank withdrawals: the operator creates a batch on
+  the bank payouts page, downloads its CSV (its rows checked: ids, IBANs as the API
+  normalises them, net amounts, references) and marks one withdrawal paid;
+- the money page (fee income, totals, payments);
+- the operator finds a member by searching, suspends them with a reason, and the
+  member's token is refused at once (``GET /me``: 403 ``account_suspended``);
 - the site page, then signing out.
 
 Every page visited is checked with axe-core (``axe-playwright-python``'s ``axe.min.js``,
@@ -26,7 +37,8 @@ never ``playwright install``).  Without it the test is skipped with the reason, 
 CI (``CI`` set), where it fails.
 
 ``AGORAKIT_CONSOLE_SCREENSHOTS=docs/images/console`` saves full-page screenshots of the
-home page and the queues for the docs (``docs/console.md``).
+home page, the queues (listings, disputes, bank transfers), a listing, a dispute and the
+money page for the docs (``docs/console.md``).
 """
 
 from __future__ import annotations
@@ -551,6 +563,7 @@ def the_operator_suspends_a_member(page: Any, site: Site) -> None:
     found = page.get_by_role("table", name="Members matching the search").get_by_role("row")
     expect(found).to_have_count(2)  # the header and Max
     expect(found.nth(1)).to_contain_text(SPAMMER[0])
+    check_page(page, "members")
     found.nth(1).get_by_role("link").click()
     spammer_id = int(page.url.rsplit("/", 1)[1])
     expect(page.get_by_role("heading", level=1)).to_have_text(f"#{spammer_id} {SPAMMER[2]}")
