@@ -46,7 +46,26 @@ def age(seconds: Any) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-FILTERS = {"money": money, "when": when, "human": human, "age": age}
+def shown(value: Any) -> str:
+    """A JSON value (a listing's attributes) for a person: lists joined, amounts as
+    ``money``, objects as ``name: value`` pairs, yes/no, "none" for an empty list."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        if set(value) == {"amount", "currency"}:
+            return money(value)
+        return ", ".join(f"{human(key)}: {shown(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        if not value:
+            return "none"
+        separator = "; " if any(isinstance(item, dict) for item in value) else ", "
+        return separator.join(shown(item) for item in value)
+    return str(value)
+
+
+FILTERS = {"money": money, "when": when, "human": human, "age": age, "shown": shown}
 
 
 def safe_next(value: str | None, prefix: str) -> str:
