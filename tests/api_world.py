@@ -73,6 +73,24 @@ class World:
     ids: dict[str, Any] = field(default_factory=dict)
 
 
+async def paid_withdrawal(client, operator, member, amount: str) -> None:
+    """A bank withdrawal requested, batched and marked paid: its fee goes to the site."""
+    asked = await client.post(
+        "/withdrawals",
+        json={"method": "bank_transfer", "amount": usd(amount), "destination": IBAN_ACCOUNT},
+        headers=member.headers,
+    )
+    assert asked.status_code == 201, asked.text
+    batch = await client.post(
+        "/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers
+    )
+    assert batch.status_code == 201, batch.text
+    done = await client.post(
+        f"/operator/withdrawals/{asked.json()['id']}/complete", json={}, headers=operator.headers
+    )
+    assert done.status_code == 200, done.text
+
+
 async def _ok(response, status: int = 200) -> dict:
     assert response.status_code == status, (
         f"{response.request.method} {response.request.url}: {response.text}"
@@ -519,4 +537,4 @@ async def _microjobs(client, world: World) -> None:
     await _ok(await client.post(f"/listings/{offer['id']}/submit", headers=seller.headers))
 
 
-__all__ = ["IBAN_ACCOUNT", "PNG", "World", "all_plugins_config", "build_world", "usd"]
+__all__ = ["IBAN_ACCOUNT", "PNG", "World", "all_plugins_config", "build_world", "paid_withdrawal", "usd"]

@@ -23,6 +23,7 @@ from agorakit import hookimpl
 from agorakit.web import ConsolePages, MemberPanel, PageContext
 
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
+ERROR = re.compile(r'<p class="flash error" role="alert">(.*?)</p>', re.S)
 
 #: a site with the console and the plugins its pages serve
 CONSOLE_SITE: dict[str, Any] = {
@@ -35,6 +36,24 @@ def text_of(page: httpx.Response) -> str:
     """The page's visible text, roughly: tags dropped, entities decoded, spaces folded."""
     body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page.text, flags=re.S)
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def error_of(page: httpx.Response) -> str:
+    """The page's error flash (the API's refusal), or ""."""
+    found = ERROR.search(page.text)
+    return found.group(1) if found else ""
+
+
+async def ok(response: httpx.Response, status: int = 200) -> Any:
+    """The API's answer, which must have ``status``."""
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def balance_of(client: httpx.AsyncClient, member: Any) -> dict:
+    """The member's one balance line (``GET /me/balance``)."""
+    (line,) = (await client.get("/me/balance", headers=member.headers)).json()["balances"]
+    return line
 
 
 class Console:
@@ -69,6 +88,14 @@ class Console:
     async def sign_in(self, email: str, password: str) -> httpx.Response:
         await self.get("/console/sign-in")
         return await self.post("/console/sign-in", {"email": email, "password": password})
+
+
+async def signed_in(client: httpx.AsyncClient, person: Any) -> Console:
+    """A browser signed in to the console as ``person`` (the testing kit's member)."""
+    browser = Console(client)
+    answer = await browser.sign_in(person.member.email, person.password)
+    assert answer.status_code == 303, answer.text
+    return browser
 
 
 async def pending_gig(
@@ -117,4 +144,15 @@ class MemberPanels:
         )
 
 
-__all__ = ["CONSOLE_SITE", "Console", "MemberPanels", "pending_gig", "text_of", "usd"]
+__all__ = [
+    "CONSOLE_SITE",
+    "Console",
+    "MemberPanels",
+    "balance_of",
+    "error_of",
+    "ok",
+    "pending_gig",
+    "signed_in",
+    "text_of",
+    "usd",
+]

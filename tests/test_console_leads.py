@@ -6,7 +6,7 @@ changing nothing, and the link to the refund reports (the core's disputes)."""
 from __future__ import annotations
 
 import pytest
-from console_helpers import Console, text_of
+from console_helpers import signed_in, text_of
 from leads_helpers import leads_config, market, open_job, post_job
 
 __all__ = ["market"]
@@ -17,13 +17,6 @@ def site_config(tmp_path):
     config = leads_config(tmp_path)
     config["site"]["plugins"] = ["console", "leads", "bank_transfer"]
     return config
-
-
-async def signed_in(client, market) -> Console:
-    browser = Console(client)
-    answer = await browser.sign_in(market.operator.member.email, market.operator.password)
-    assert answer.status_code == 303, answer.text
-    return browser
 
 
 async def posted(client, market, **changes) -> dict:
@@ -50,7 +43,7 @@ async def test_pending_jobs_are_listed_oldest_first_with_their_text(client, mark
     )
     live = await open_job(client, market, text="Weekly cleaning of a small office, open already.")
     assert (await client.get("/console/leads")).status_code == 303  # operators only
-    async with await signed_in(client, market) as browser:
+    async with await signed_in(client, market.operator) as browser:
         page = await browser.get("/console/leads")
         assert page.status_code == 200
         text = text_of(page)
@@ -77,7 +70,7 @@ async def test_an_operator_approves_rejects_and_closes_jobs(client, market):
     good = await posted(client, market)
     vague = await posted(client, market, text="Need someone to clean, details later when we talk.")
     live = await open_job(client, market)
-    async with await signed_in(client, market) as browser:
+    async with await signed_in(client, market.operator) as browser:
         await browser.get("/console/leads")
         approved = await browser.post(f"/console/leads/{good['id']}/approve", {"back": "/console/leads"})
         assert approved.status_code == 303 and approved.headers["location"] == "/console/leads"

@@ -7,21 +7,13 @@ the pages, with the API's refusals shown and nothing changed.
 from __future__ import annotations
 
 import pytest
-from console_helpers import CONSOLE_SITE, Console, text_of, usd
-
-IBAN_ACCOUNT = {"account_holder": "Ada Lovelace", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"}
+from api_world import IBAN_ACCOUNT
+from console_helpers import CONSOLE_SITE, signed_in, text_of, usd
 
 
 @pytest.fixture
 def site_config():
     return {**CONSOLE_SITE, "plugins": {"console": {"page_size": 5}}}
-
-
-async def signed_in(client, person) -> Console:
-    browser = Console(client)
-    answer = await browser.sign_in(person.member.email, person.password)
-    assert answer.status_code == 303, answer.text
-    return browser
 
 
 async def test_members_are_searched_filtered_and_paged(client, make_operator, make_member):

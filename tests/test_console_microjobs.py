@@ -7,7 +7,7 @@ panel."""
 from __future__ import annotations
 
 import pytest
-from console_helpers import Console, MemberPanels, text_of
+from console_helpers import MemberPanels, balance_of, signed_in, text_of
 from microjobs_helpers import live_campaign, market, microjobs_config, rate, taken_and_submitted
 
 __all__ = ["market"]
@@ -20,29 +20,17 @@ def site_config(tmp_path):
     return config
 
 
-async def signed_in(client, market) -> Console:
-    browser = Console(client)
-    answer = await browser.sign_in(market.operator.member.email, market.operator.password)
-    assert answer.status_code == 303, answer.text
-    return browser
-
-
 async def campaign_of(client, market, campaign_id: int) -> dict:
     got = await client.get(f"/microjobs/campaigns/{campaign_id}", headers=market.employer.headers)
     assert got.status_code == 200, got.text
     return got.json()
 
 
-async def balance_of(client, member) -> dict:
-    (line,) = (await client.get("/me/balance", headers=member.headers)).json()["balances"]
-    return line
-
-
 async def test_the_campaigns_list_shows_budgets_positions_and_states(client, market):
     live = await live_campaign(client, market, positions=5, title="Review our bakery app in the store")
     await taken_and_submitted(client, market, live["id"], market.us)
     assert (await client.get("/console/microjobs/campaigns")).status_code == 303  # operators only
-    async with await signed_in(client, market) as browser:
+    async with await signed_in(client, market.operator) as browser:
         page = await browser.get("/console/microjobs/campaigns")
         assert page.status_code == 200
         text = text_of(page)
@@ -64,7 +52,7 @@ async def test_a_campaign_page_shows_its_instructions_and_tasks_with_proofs(clie
     done = await taken_and_submitted(client, market, campaign["id"], market.us)
     await rate(client, market.employer, done, False, reason="The profile link is broken")
     waiting = await taken_and_submitted(client, market, campaign["id"], market.gb)
-    async with await signed_in(client, market) as browser:
+    async with await signed_in(client, market.operator) as browser:
         page = await browser.get(f"/console/microjobs/campaigns/{campaign['id']}")
         assert page.status_code == 200
         text = text_of(page)
@@ -95,7 +83,7 @@ async def test_an_operator_pauses_resumes_and_stops_a_campaign_with_the_refund(c
     before = await balance_of(client, market.employer)
     assert (before["available"], before["credit"]) == ("50.00", "97.25")  # 5 x 0.55 paid from credit
     base = f"/console/microjobs/campaigns/{campaign['id']}"
-    async with await signed_in(client, market) as browser:
+    async with await signed_in(client, market.operator) as browser:
         page = await browser.get(base)
         assert "Pause" in text_of(page) and "Resume" not in text_of(page)
         paused = await browser.post(f"{base}/pause", {"reason": "Reported by several workers"})
@@ -130,7 +118,7 @@ async def test_an_operator_pauses_resumes_and_stops_a_campaign_with_the_refund(c
 async def test_refused_actions_show_the_api_reason_and_change_nothing(client, market):
     campaign = await live_campaign(client, market, positions=2)
     base = f"/console/microjobs/campaigns/{campaign['id']}"
-    async with await signed_in(client, market) as browser:
+    async with await signed_in(client, market.operator) as browser:
         await browser.get(base)
         short = await browser.post(f"{base}/pause", {"reason": " no "})
         assert short.headers["location"] == base
@@ -164,7 +152,7 @@ class TestWorkerPanel:
         done = await taken_and_submitted(client, market, first["id"], market.fr)
         await rate(client, market.employer, done, True, feedback="Quick and right")
         await taken_and_submitted(client, market, second["id"], market.fr)
-        async with await signed_in(client, market) as browser:
+        async with await signed_in(client, market.operator) as browser:
             panels = text_of(await browser.get(f"/console/panels/{market.fr.id}"))
             assert (
                 "Microjobs Success rate: 100.0 % Tasks rated: 1 satisfied of 1 "

@@ -6,12 +6,8 @@ API, which shows the result; a refused decision shows the API's message and chan
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from console_helpers import CONSOLE_SITE, Console, text_of
-
-ERROR = re.compile(r'<p class="flash error" role="alert">(.*?)</p>', re.S)
+from console_helpers import CONSOLE_SITE, Console, error_of, ok, text_of
 
 
 @pytest.fixture
@@ -19,19 +15,8 @@ def site_config():
     return {**CONSOLE_SITE, "messaging": {"screening": "flag"}}
 
 
-def error_of(page) -> str:
-    """The page's error flash (the API's refusal), or ""."""
-    found = ERROR.search(page.text)
-    return found.group(1) if found else ""
-
-
-async def _ok(response, status: int = 200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 async def direct(client, sender, other, body: str) -> dict:
-    return await _ok(
+    return await ok(
         await client.post(
             "/conversations", json={"member_id": other.id, "body": body}, headers=sender.headers
         ),
@@ -49,7 +34,7 @@ async def test_a_report_shows_the_captured_conversation_and_is_decided(client, m
         "reason": "off_platform",
         "text": "He asked me to pay him elsewhere.",
     }
-    report = await _ok(await client.post("/reports", json=body, headers=alice.headers), 201)
+    report = await ok(await client.post("/reports", json=body, headers=alice.headers), 201)
     async with Console(client) as browser:
         await browser.sign_in(operator.member.email, operator.password)
         queue = await browser.get("/console/reports")
@@ -68,7 +53,7 @@ async def test_a_report_shows_the_captured_conversation_and_is_decided(client, m
         assert bare.headers["location"] == f"/console/reports/{report['id']}"
         page = await browser.get(f"/console/reports/{report['id']}")
         assert "note" in error_of(page) and "Decide" in text_of(page)
-        assert (await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers)))[
+        assert (await ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers)))[
             "status"
         ] == "open"
 
@@ -80,14 +65,14 @@ async def test_a_report_shows_the_captured_conversation_and_is_decided(client, m
         assert f"Report #{report['id']} decided: the member is warned." in text_of(
             await browser.get("/console/reports")
         )
-    decided = await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers))
+    decided = await ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers))
     assert (decided["status"], decided["action"], decided["acted_on"], decided["decision_note"]) == (
         "closed",
         "warn",
         bob.id,
         "Payments go through the site.",
     )
-    member = await _ok(await client.get(f"/operator/members/{bob.id}", headers=operator.headers))
+    member = await ok(await client.get(f"/operator/members/{bob.id}", headers=operator.headers))
     assert [w["reason"] for w in member["warnings"]] == ["Payments go through the site."]
 
 
@@ -96,7 +81,7 @@ async def test_a_report_is_dismissed_without_its_csrf_token_refused(client, make
     alice, bob = await make_member(), await make_member()
     talk = await direct(client, bob, alice, "Hello there")
     body = {"conversation_id": talk["id"], "reason": "spam", "text": "This whole conversation is spam."}
-    report = await _ok(await client.post("/reports", json=body, headers=alice.headers), 201)
+    report = await ok(await client.post("/reports", json=body, headers=alice.headers), 201)
     async with Console(client) as browser:
         await browser.sign_in(operator.member.email, operator.password)
         page = await browser.get(f"/console/reports/{report['id']}")
@@ -105,14 +90,14 @@ async def test_a_report_is_dismissed_without_its_csrf_token_refused(client, make
             f"/console/reports/{report['id']}/decide", {"action": "dismiss"}, csrf=False
         )
         assert refused.status_code == 403
-        assert (await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers)))[
+        assert (await ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers)))[
             "status"
         ] == "open"
         dismissed = await browser.post(
             f"/console/reports/{report['id']}/decide", {"action": "dismiss", "member_id": ""}
         )
         assert dismissed.headers["location"] == "/console/reports"
-    decided = await _ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers))
+    decided = await ok(await client.get(f"/operator/reports/{report['id']}", headers=operator.headers))
     assert (decided["status"], decided["action"], decided["acted_on"]) == ("closed", "dismiss", None)
 
 
@@ -120,7 +105,7 @@ async def test_flagged_messages_show_their_flags_and_conversation(client, make_o
     operator = await make_operator()
     alice, bob = await make_member(), await make_member()
     talk = await direct(client, alice, bob, "call +1 555 123 4567")
-    await _ok(
+    await ok(
         await client.post(
             f"/conversations/{talk['id']}/messages", json={"body": "no thanks"}, headers=bob.headers
         ),
@@ -145,7 +130,7 @@ async def test_a_review_is_hidden_and_shown_again(client, make_operator, make_me
     buyer = await make_member()
     order = await make_order(kind="gig", state="completed", buyer=buyer)
     body = {"rating": 1, "text": "Terrible, and here is the seller's phone number"}
-    review = await _ok(
+    review = await ok(
         await client.post(f"/orders/{order['id']}/reviews", json=body, headers=buyer.headers), 201
     )
     async with Console(client) as browser:
@@ -159,7 +144,7 @@ async def test_a_review_is_hidden_and_shown_again(client, make_operator, make_me
         assert empty.headers["location"] == "/console/reviews"
         assert "reason" in error_of(await browser.get("/console/reviews"))
         assert not (
-            await _ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers))
+            await ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers))
         )["hidden"]
         hidden = await browser.post(
             f"/console/reviews/{review['id']}/hide",
@@ -168,11 +153,11 @@ async def test_a_review_is_hidden_and_shown_again(client, make_operator, make_me
         assert hidden.headers["location"] == "/console/reviews?hidden=false"
         page = await browser.get("/console/reviews", hidden="true")
         assert "Hidden: Personal details" in text_of(page) and "Show again" in text_of(page)
-        answer = await _ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers))
+        answer = await ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers))
         assert (answer["hidden"], answer["hidden_reason"]) == (True, "Personal details")
         shown = await browser.post(
             f"/console/reviews/{review['id']}/unhide", {"back": "https://evil.example/"}
         )
         assert shown.headers["location"] == "/console/reviews"  # never another site
-    answer = await _ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers))
+    answer = await ok(await client.get(f"/operator/reviews/{review['id']}", headers=operator.headers))
     assert answer["hidden"] is False

@@ -7,35 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from api_world import paid_withdrawal
 from console_helpers import CONSOLE_SITE, Console, text_of, usd
 
 from agorakit.money import ledger
 from agorakit.money.tables import LedgerAccount
 
-IBAN_ACCOUNT = {"account_holder": "Ada Lovelace", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"}
-
 
 @pytest.fixture
 def site_config():
     return {**CONSOLE_SITE, "plugins": {"bank_transfer": {"payout_fee": "1.50"}}}
-
-
-async def paid_withdrawal(client, operator, member, amount: str) -> None:
-    """A bank withdrawal requested, batched and marked paid: its fee goes to the site."""
-    asked = await client.post(
-        "/withdrawals",
-        json={"method": "bank_transfer", "amount": usd(amount), "destination": IBAN_ACCOUNT},
-        headers=member.headers,
-    )
-    assert asked.status_code == 201, asked.text
-    batch = await client.post(
-        "/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers
-    )
-    assert batch.status_code == 201, batch.text
-    done = await client.post(
-        f"/operator/withdrawals/{asked.json()['id']}/complete", json={}, headers=operator.headers
-    )
-    assert done.status_code == 200, done.text
 
 
 async def test_fee_income_to_the_cent_over_two_days(

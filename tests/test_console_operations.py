@@ -6,17 +6,13 @@ result (states, exact cents); a refused action shows the API's message and chang
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from console_helpers import CONSOLE_SITE, Console, text_of, usd
+from api_world import IBAN_ACCOUNT
+from console_helpers import CONSOLE_SITE, Console, error_of, ok, text_of, usd
 
 from agorakit.events.tables import StoredEvent
 from agorakit.notifications.tables import EmailOutbox
 from agorakit.orders.tables import OrderTimer
-
-ERROR = re.compile(r'<p class="flash error" role="alert">(.*?)</p>', re.S)
-IBAN_ACCOUNT = {"account_holder": "Ada Lovelace", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"}
 
 
 @pytest.fixture
@@ -24,24 +20,13 @@ def site_config():
     return {**CONSOLE_SITE, "plugins": {"bank_transfer": {"payout_fee": "1.00"}}}
 
 
-def error_of(page) -> str:
-    """The page's error flash (the API's refusal), or ""."""
-    found = ERROR.search(page.text)
-    return found.group(1) if found else ""
-
-
-async def _ok(response, status: int = 200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 async def withdraw(client, member, amount: str) -> dict:
     body = {"method": "bank_transfer", "amount": usd(amount), "destination": IBAN_ACCOUNT}
-    return await _ok(await client.post("/withdrawals", json=body, headers=member.headers), 201)
+    return await ok(await client.post("/withdrawals", json=body, headers=member.headers), 201)
 
 
 async def available(client, member) -> str:
-    answer = await _ok(await client.get("/me/balance", headers=member.headers))
+    answer = await ok(await client.get("/me/balance", headers=member.headers))
     return next(item["available"] for item in answer["balances"] if item["currency"] == "USD")
 
 
@@ -99,7 +84,7 @@ async def test_withdrawals_are_marked_paid_or_failed(client, clock, make_operato
         again = await browser.post(f"/console/withdrawals/{second['id']}/complete", {})
         assert again.status_code == 303
         assert error_of(await browser.get("/console/withdrawals"))
-    mine = {w["id"]: w for w in (await _ok(await client.get("/withdrawals", headers=ada.headers)))["items"]}
+    mine = {w["id"]: w for w in (await ok(await client.get("/withdrawals", headers=ada.headers)))["items"]}
     assert (mine[first["id"]]["status"], mine[first["id"]]["provider_ref"]) == ("completed", "SEPA-2026-0001")
     assert (mine[second["id"]]["status"], mine[second["id"]]["failure_reason"]) == (
         "failed",
@@ -114,7 +99,7 @@ async def test_withdrawals_are_marked_paid_or_failed(client, clock, make_operato
 async def test_a_support_request_is_answered_assigned_and_closed(client, make_operator, make_member):
     operator, colleague = await make_operator(), await make_operator()
     ada = await make_member()
-    ticket = await _ok(
+    ticket = await ok(
         await client.post(
             "/support",
             json={"category": "payment", "subject": "Where is my money?", "body": "My payment vanished."},
@@ -140,14 +125,14 @@ async def test_a_support_request_is_answered_assigned_and_closed(client, make_op
         assert replied.headers["location"] == f"/console/support/{ticket['id']}"
         page = await browser.get(f"/console/support/{ticket['id']}")
         assert "It is on its way." in text_of(page) and "Support" in text_of(page)
-        mine = await _ok(await client.get(f"/operator/support/{ticket['id']}", headers=operator.headers))
+        mine = await ok(await client.get(f"/operator/support/{ticket['id']}", headers=operator.headers))
         assert mine["assignee_id"] == operator.member.id  # answering took it
 
         given = await browser.post(
             f"/console/support/{ticket['id']}/assign", {"operator_id": str(colleague.member.id)}
         )
         assert given.status_code == 303
-        answer = await _ok(await client.get(f"/operator/support/{ticket['id']}", headers=operator.headers))
+        answer = await ok(await client.get(f"/operator/support/{ticket['id']}", headers=operator.headers))
         assert answer["assignee_id"] == colleague.member.id
         await browser.get(f"/console/support/{ticket['id']}")
         # a member is not an operator: the API's 400, shown; the assignee stays
@@ -158,15 +143,15 @@ async def test_a_support_request_is_answered_assigned_and_closed(client, make_op
         assert error_of(await browser.get(f"/console/support/{ticket['id']}"))
         me = await browser.post(f"/console/support/{ticket['id']}/assign", {"operator_id": "me"})
         assert me.status_code == 303
-        answer = await _ok(await client.get(f"/operator/support/{ticket['id']}", headers=operator.headers))
+        answer = await ok(await client.get(f"/operator/support/{ticket['id']}", headers=operator.headers))
         assert answer["assignee_id"] == operator.member.id
 
         await browser.get(f"/console/support/{ticket['id']}")
         closed = await browser.post(f"/console/support/{ticket['id']}/close")
         assert closed.headers["location"] == "/console/support"
-    theirs = await _ok(await client.get(f"/support/{ticket['id']}", headers=ada.headers))
+    theirs = await ok(await client.get(f"/support/{ticket['id']}", headers=ada.headers))
     assert theirs["status"] == "closed"
-    messages = await _ok(
+    messages = await ok(
         await client.get(f"/conversations/{ticket['conversation_id']}/messages", headers=ada.headers)
     )
     newest = messages["items"][0]
@@ -210,11 +195,11 @@ async def test_failed_timers_emails_and_events_are_listed_and_retried(client, ma
         assert f"#{event['id']}" in events and "handler crashed" in events
         retried = await browser.post(f"/console/system/events/{event['id']}/retry")
         assert retried.headers["location"] == "/console/system?tab=events"
-    emails = await _ok(
+    emails = await ok(
         await client.get("/operator/emails", params={"status": "failed"}, headers=operator.headers)
     )
     assert emails["items"] == []
-    events = await _ok(
+    events = await ok(
         await client.get("/operator/events", params={"status": "failed"}, headers=operator.headers)
     )
     assert events["items"] == []

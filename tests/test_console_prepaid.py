@@ -6,7 +6,7 @@ shown and changing nothing; a seller's ended locks on their member panel."""
 from __future__ import annotations
 
 import pytest
-from console_helpers import Console, MemberPanels, text_of
+from console_helpers import MemberPanels, balance_of, signed_in, text_of
 from prepaid_helpers import lock, locked_request, market, open_request, post_request, prepaid_config, usd
 
 __all__ = ["market"]
@@ -17,13 +17,6 @@ def site_config(tmp_path):
     config = prepaid_config(tmp_path, offer_screening="flag")
     config["site"]["plugins"] = ["console", "prepaid", "bank_transfer"]
     return config
-
-
-async def signed_in(client, market) -> Console:
-    browser = Console(client)
-    answer = await browser.sign_in(market.operator.member.email, market.operator.password)
-    assert answer.status_code == 303, answer.text
-    return browser
 
 
 async def classic_request(client, market) -> dict:
@@ -56,18 +49,13 @@ async def offers_of(client, member, request_id: int) -> list[dict]:
     return got.json()["items"]
 
 
-async def balance_of(client, member) -> dict:
-    (line,) = (await client.get("/me/balance", headers=member.headers)).json()["balances"]
-    return line
-
-
 async def test_flagged_offers_are_let_through_or_rejected_with_a_reason(client, market):
     request = await classic_request(client, market)
     phone = await offer(client, market.sellers[0], request["id"], "WhatsApp me: +1 555 010 9999")
     link = await offer(client, market.sellers[1], request["id"], "Or see https://coach.example.com")
     assert (phone["status"], link["status"]) == ("flagged", "flagged")
     assert (await client.get("/console/prepaid/offers")).status_code == 303  # operators only
-    async with await signed_in(client, market) as browser:
+    async with await signed_in(client, market.operator) as browser:
         page = await browser.get("/console/prepaid/offers")
         assert page.status_code == 200
         text = text_of(page)
@@ -108,7 +96,7 @@ async def test_stuck_locks_list_the_requests_past_their_deadline(client, clock, 
     await locked_request(
         client, market, seller=market.sellers[1], title="Coaching on time", timeframe_hours=72
     )
-    async with await signed_in(client, market) as browser:
+    async with await signed_in(client, market.operator) as browser:
         assert "No lock is past its deadline." in text_of(await browser.get("/console/prepaid/locks"))
         clock.advance(hours=25)
         page = await browser.get("/console/prepaid/locks")
@@ -125,7 +113,7 @@ async def test_an_operator_withdraws_an_open_request_with_a_full_refund(client, 
     busy = await locked_request(client, market, seller=market.sellers[1], title="Boost me to Diamond")
     before = await balance_of(client, market.buyer)
     assert (before["available"], before["credit"]) == ("0.00", "120.00")  # 200.00 - 2 x 40.00
-    async with await signed_in(client, market) as browser:
+    async with await signed_in(client, market.operator) as browser:
         page = await browser.get("/console/prepaid/requests", status="open")
         text = text_of(page)
         assert (
@@ -185,7 +173,7 @@ class TestReleasesPanel:
         )
         assert released.status_code == 200, released.text
         assert (await lock(client, market.sellers[1], request["id"])).status_code == 200
-        async with await signed_in(client, market) as browser:
+        async with await signed_in(client, market.operator) as browser:
             panels = text_of(await browser.get(f"/console/panels/{market.seller.id}"))
             assert (
                 "Prepaid: locks ended without a delivery "

@@ -8,12 +8,9 @@ message and changes nothing; a form without its CSRF token is refused.
 from __future__ import annotations
 
 import base64
-import re
 
 import pytest
-from console_helpers import CONSOLE_SITE, Console, text_of
-
-ERROR = re.compile(r'<p class="flash error" role="alert">(.*?)</p>', re.S)
+from console_helpers import CONSOLE_SITE, Console, error_of, ok, text_of
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -25,20 +22,9 @@ def site_config(tmp_path):
     return {**CONSOLE_SITE, "attachments": {"path": str(tmp_path / "files")}}
 
 
-def error_of(page) -> str:
-    """The page's error flash (the API's refusal), or ""."""
-    found = ERROR.search(page.text)
-    return found.group(1) if found else ""
-
-
-async def _ok(response, status: int = 200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 async def balances(client, operator, member) -> dict[str, str]:
     """A member's USD balances as the API shows them to operators: kind -> amount."""
-    answer = await _ok(
+    answer = await ok(
         await client.get(f"/operator/members/{member.member.id}/balance", headers=operator.headers)
     )
     usd = next(item for item in answer["balances"] if item["currency"] == "USD")
@@ -46,7 +32,7 @@ async def balances(client, operator, member) -> dict[str, str]:
 
 
 async def category(client, operator, slug: str = "logo-design") -> None:
-    await _ok(
+    await ok(
         await client.post(
             "/operator/categories", json={"slug": slug, "name": slug.title()}, headers=operator.headers
         ),
@@ -56,7 +42,7 @@ async def category(client, operator, slug: str = "logo-design") -> None:
 
 async def apply(client, member, slug: str, note: str, attachments: list[int] = ()) -> dict:  # type: ignore[assignment]
     body = {"category": slug, "note": note, "attachments": list(attachments)}
-    return await _ok(await client.post("/qualifications", json=body, headers=member.headers), 201)
+    return await ok(await client.post("/qualifications", json=body, headers=member.headers), 201)
 
 
 async def upload_portfolio(client, member) -> dict:
@@ -66,7 +52,7 @@ async def upload_portfolio(client, member) -> dict:
         data={"scope": f"member:{member.member.id}"},
         headers=member.headers,
     )
-    return await _ok(response, 201)
+    return await ok(response, 201)
 
 
 # -- applications to sell ----------------------------------------------------------------
@@ -118,9 +104,9 @@ async def test_applications_show_their_evidence_and_are_decided(client, make_ope
         assert "only approved ones are revoked" in error_of(await browser.get("/console/qualifications"))
         page = await browser.get("/console/qualifications", status="revoked")
         assert "Copied logos" in text_of(page)
-    mine = await _ok(await client.get("/me/qualifications", headers=ada.headers))
+    mine = await ok(await client.get("/me/qualifications", headers=ada.headers))
     assert [(q["status"], q["reason"]) for q in mine["items"]] == [("revoked", "Copied logos")]
-    theirs = await _ok(await client.get("/me/qualifications", headers=bo.headers))
+    theirs = await ok(await client.get("/me/qualifications", headers=bo.headers))
     assert [(q["status"], q["reason"]) for q in theirs["items"]] == [("rejected", "Show us some work")]
 
 
@@ -134,7 +120,7 @@ async def test_a_form_without_its_csrf_token_changes_nothing(client, make_operat
         refused = await browser.post(f"/console/qualifications/{application['id']}/approve", csrf=False)
         assert refused.status_code == 403
         assert "The form could not be accepted" in text_of(refused)
-    mine = await _ok(await client.get("/me/qualifications", headers=ada.headers))
+    mine = await ok(await client.get("/me/qualifications", headers=ada.headers))
     assert mine["items"][0]["status"] == "pending"
 
 
@@ -156,7 +142,7 @@ async def disputed(client, make_order, make_member):
     """A 25.00 gig order the buyer reported after delivery: (order, dispute, buyer, seller)."""
     buyer, seller = await make_member(), await make_member()
     order = await make_order(kind="gig", state="reported", buyer=buyer, seller=seller)
-    disputes = await _ok(await client.get(f"/orders/{order['id']}/disputes", headers=buyer.headers))
+    disputes = await ok(await client.get(f"/orders/{order['id']}/disputes", headers=buyer.headers))
     return order, disputes[0], buyer, seller
 
 
@@ -208,7 +194,7 @@ async def test_a_partial_refund_through_the_page_moves_exact_cents(client, make_
         assert f"Dispute #{dispute['id']} refunded to the buyer's credit." in text_of(listing)
         resolved = await browser.get("/console/disputes", status="resolved")
         assert "refund 3.33 USD" in text_of(resolved)
-    answer = await _ok(await client.get(f"/disputes/{dispute['id']}", headers=buyer.headers))
+    answer = await ok(await client.get(f"/disputes/{dispute['id']}", headers=buyer.headers))
     assert (answer["status"], answer["outcome"], answer["refunded"], answer["released"]) == (
         "resolved",
         "refund",
@@ -221,7 +207,7 @@ async def test_a_partial_refund_through_the_page_moves_exact_cents(client, make_
     # 3.33 back to the buyer's credit; of the 21.67 released the seller gets 20.00/25.00
     assert buyer_before["credit"] == "0.00" and buyer_after["credit"] == "3.33"
     assert seller_before["available"] == "0.00" and seller_after["available"] == "17.34"
-    order_now = await _ok(await client.get(f"/orders/{order['id']}", headers=buyer.headers))
+    order_now = await ok(await client.get(f"/orders/{order['id']}", headers=buyer.headers))
     assert order_now["state"] == "refunded"
 
 
@@ -238,7 +224,7 @@ async def test_a_dispute_is_rejected_or_released_through_the_page(client, make_o
         assert bare.headers["location"] == f"/console/disputes/{dispute['id']}"
         page = await browser.get(f"/console/disputes/{dispute['id']}")
         assert "note" in error_of(page) and "Reject the dispute" in text_of(page)
-        assert (await _ok(await client.get(f"/disputes/{dispute['id']}", headers=buyer.headers)))[
+        assert (await ok(await client.get(f"/disputes/{dispute['id']}", headers=buyer.headers)))[
             "status"
         ] == "open"
         released = await browser.post(
@@ -254,6 +240,6 @@ async def test_a_dispute_is_rejected_or_released_through_the_page(client, make_o
         assert "resolved" in error_of(page) and "Reject the dispute" not in text_of(page)
     seller_after = await balances(client, operator, seller)
     assert seller_after["available"] == "20.00"
-    assert (await _ok(await client.get(f"/orders/{order['id']}", headers=buyer.headers)))[
+    assert (await ok(await client.get(f"/orders/{order['id']}", headers=buyer.headers)))[
         "state"
     ] == "completed"

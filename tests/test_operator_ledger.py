@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from api_world import paid_withdrawal, usd
 
 from agorakit.money import ledger
 from agorakit.money.tables import LedgerAccount
@@ -21,13 +22,6 @@ def site_config(tmp_path):
         "plugins": {"bank_transfer": {"payout_fee": "1.50"}},
         "attachments": {"path": str(tmp_path / "files")},
     }
-
-
-IBAN_ACCOUNT = {"account_holder": "Ada Lovelace", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"}
-
-
-def usd(amount: str) -> dict:
-    return {"amount": amount, "currency": "USD"}
 
 
 def zero_day(day: str) -> dict:
@@ -54,24 +48,6 @@ async def refund_after_completion(client, operator, buyer, order_id: int, amount
         headers=operator.headers,
     )
     assert resolved.status_code == 200, resolved.text
-
-
-async def paid_withdrawal(client, operator, member, amount: str) -> None:
-    """A bank withdrawal requested, batched and marked paid: its fee goes to the site."""
-    asked = await client.post(
-        "/withdrawals",
-        json={"method": "bank_transfer", "amount": usd(amount), "destination": IBAN_ACCOUNT},
-        headers=member.headers,
-    )
-    assert asked.status_code == 201, asked.text
-    batch = await client.post(
-        "/bank-transfer/payout-batches", json={"currency": "USD"}, headers=operator.headers
-    )
-    assert batch.status_code == 201, batch.text
-    done = await client.post(
-        f"/operator/withdrawals/{asked.json()['id']}/complete", json={}, headers=operator.headers
-    )
-    assert done.status_code == 200, done.text
 
 
 async def test_fee_income_per_day_and_kind_with_a_refund_against_its_day(

@@ -33,6 +33,18 @@ class ApiError(Exception):
         self.extra: dict[str, Any] = body.get("extra") or {}
         super().__init__(f"{status} {self.code}: {self.detail}")
 
+    @property
+    def session_ended(self) -> bool:
+        """The person's token expired or was revoked, or their account is suspended: the
+        pages sign them out."""
+        return self.status == 401 or self.code == "account_suspended"
+
+    @property
+    def refusal(self) -> bool:
+        """A refusal a page shows the person (a 4xx other than an ended session), not the
+        API failing."""
+        return 400 <= self.status < 500 and not self.session_ended
+
     def field_errors(self, aliases: dict[str, str] | None = None) -> dict[str, str]:
         """The field errors by form field: ``amount.amount`` → ``amount`` (through
         ``aliases``), ``destination.iban`` → ``iban``, ``extras[1]`` → ``extras``."""

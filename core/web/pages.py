@@ -13,6 +13,7 @@ that lists each of the plugin's work queues, and panels for a member's page.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -50,6 +51,8 @@ class PageContext:
     templates: jinja2.Environment
     #: rows on one page of a list (the ``limit`` of the API's keyset pages)
     page_size: int = 20
+    #: every page's security headers
+    headers: Mapping[str, str] = PAGE_HEADERS
 
     def __init__(self, request: Request[Any, Any, Any], runtime: Runtime) -> None:
         self.request = request
@@ -109,10 +112,52 @@ class PageContext:
         try:
             await call
         except ApiError as error:
-            if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
+            if not error.refusal:
                 raise
             return self.redirect(failed or back, error.message(), "error")
         return self.redirect(back, done)
+
+    async def render_list(
+        self,
+        template: str,
+        path: str,
+        *,
+        cursor: str | None = None,
+        filters: Sequence[str] = (),
+        params: Mapping[str, Any] | None = None,
+        more: Callable[[dict[str, Any]], Mapping[str, Any] | Awaitable[Mapping[str, Any]]] | None = None,
+        show_refusal: bool = False,
+        **context: Any,
+    ) -> Response[str]:
+        """A page of one of the API's keyset lists: ``GET path`` with the query's
+        ``filters`` (those named, as :meth:`filters` reads them), ``params`` (over the
+        filters; None drops one), ``cursor`` and ``limit=page_size``, rendered with
+        ``items``, ``next_cursor``, ``filters``, ``cursor`` and ``context``.  ``more``, a
+        function (sync or async) of the API's answer, adds what needs it (the members the
+        items name, another field of the answer; it may annotate the items).  With ``show_refusal`` the API's refusal of the filters (a
+        4xx) is the page's ``error``, with no rows, instead of an error page."""
+        chosen = self.filters(*filters)
+        query = {**chosen, **(params or {}), "cursor": cursor, "limit": self.page_size}
+        error: str | None = None
+        try:
+            answer = await self.api.get(path, **query)
+        except ApiError as problem:
+            if not (show_refusal and problem.refusal):
+                raise
+            answer, error = {"items": [], "next_cursor": None}, problem.message()
+        if show_refusal:
+            context["error"] = error
+        if more is not None:
+            extra = more(answer)
+            context = {**((await extra) if inspect.isawaitable(extra) else extra), **context}
+        return self.render(
+            template,
+            items=answer["items"],
+            next_cursor=answer["next_cursor"],
+            filters=chosen,
+            cursor=cursor,
+            **context,
+        )
 
     def context(self) -> dict[str, Any]:
         """What every template of these pages sees (subclasses add their own)."""
@@ -133,7 +178,13 @@ class PageContext:
             currency=self.runtime.settings.site.currency,
             **{**self.context(), **context},
         )
-        return Response(content=page, media_type=MediaType.HTML, status_code=status, headers=PAGE_HEADERS)
+        return Response(
+            content=page, media_type=MediaType.HTML, status_code=status, headers=dict(self.headers)
+        )
+
+    def error_page(self, status: int, title: str, detail: str) -> Response[str]:
+        """The pages' ``error.html`` with a ``title`` and a ``detail``."""
+        return self.render("error.html", status=status, title=title, detail=detail)
 
 
 @dataclass(frozen=True)

@@ -71,18 +71,14 @@ class BankTransferPages(Controller):
     async def payments(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        answer = await page.api.get(
-            "/operator/payments", method=METHOD, status=AWAITING, cursor=cursor, limit=page.page_size
-        )
-        items = [{**payment, "pays": paid_for(payment)} for payment in answer["items"]]
-        payers = await _names(page, {payment["payer_id"] for payment in items})
-        return page.render(
-            "bank_transfer/payments.html",
-            items=items,
-            payers=payers,
-            next_cursor=answer["next_cursor"],
-            filters={},
-            cursor=cursor,
+        async def payers(answer: dict[str, Any]) -> dict[str, Any]:
+            for payment in answer["items"]:
+                payment["pays"] = paid_for(payment)
+            return {"payers": await _names(page, {payment["payer_id"] for payment in answer["items"]})}
+
+        params = {"method": METHOD, "status": AWAITING}
+        return await page.render_list(
+            "bank_transfer/payments.html", "/operator/payments", cursor=cursor, params=params, more=payers
         )
 
     @post("/payments/{payment_id:int}/confirm")
@@ -100,18 +96,16 @@ class BankTransferPages(Controller):
     async def payouts(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        answer = await page.api.get(
-            "/operator/withdrawals", method=METHOD, status="requested", cursor=cursor, limit=page.page_size
-        )
-        members = await _names(page, {item["member_id"] for item in answer["items"]})
-        return page.render(
+        async def members(answer: dict[str, Any]) -> dict[str, Any]:
+            return {"members": await _names(page, {item["member_id"] for item in answer["items"]})}
+
+        return await page.render_list(
             "bank_transfer/payouts.html",
-            items=answer["items"],
-            members=members,
-            currencies=page.runtime.currencies,
-            next_cursor=answer["next_cursor"],
-            filters={},
+            "/operator/withdrawals",
             cursor=cursor,
+            params={"method": METHOD, "status": "requested"},
+            more=members,
+            currencies=page.runtime.currencies,
         )
 
     @post("/batches")
@@ -121,7 +115,7 @@ class BankTransferPages(Controller):
         try:
             batch = await page.api.post("/bank-transfer/payout-batches", {"currency": currency})
         except ApiError as error:
-            if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
+            if not error.refusal:
                 raise
             return page.redirect(f"{BASE}/payouts", error.message(), "error")
         done = f"Batch {batch['ref']} created: {batch['count']} withdrawals, {batch['total']['amount']} {currency}."
@@ -131,13 +125,8 @@ class BankTransferPages(Controller):
     async def batches(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        answer = await page.api.get("/bank-transfer/payout-batches", cursor=cursor, limit=page.page_size)
-        return page.render(
-            "bank_transfer/batches.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            filters={},
-            cursor=cursor,
+        return await page.render_list(
+            "bank_transfer/batches.html", "/bank-transfer/payout-batches", cursor=cursor
         )
 
     @get("/batches/{ref:str}")

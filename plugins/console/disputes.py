@@ -28,15 +28,8 @@ class DisputePages(Controller):
     async def queue(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("status", "overdue", "process")
-        answer = await page.api.get("/operator/disputes", cursor=cursor, limit=page.page_size, **filters)
-        return page.render(
-            "disputes.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            filters=filters,
-            cursor=cursor,
-        )
+        filters = ["status", "overdue", "process"]
+        return await page.render_list("disputes.html", "/operator/disputes", cursor=cursor, filters=filters)
 
     @get("/{dispute_id:int}")
     async def dispute(self, page: NamedDependency[ConsolePage], dispute_id: FromPath[int]) -> Response[str]:

@@ -19,17 +19,12 @@ class ListingPages(Controller):
     async def queue(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("kind")
-        answer = await page.api.get(
-            "/operator/listings/pending", cursor=cursor, limit=page.page_size, **filters
-        )
-        return page.render(
+        return await page.render_list(
             "listings.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            target_hours=answer["review_target_hours"],
-            filters=filters,
+            "/operator/listings/pending",
             cursor=cursor,
+            filters=["kind"],
+            more=lambda answer: {"target_hours": answer["review_target_hours"]},
         )
 
     @get("/{listing_id:int}")

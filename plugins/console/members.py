@@ -22,17 +22,6 @@ RECENT = 10
 log = logging.getLogger("agorakit.console")
 
 
-async def listed(page: ConsolePage, path: str, **params: Any) -> tuple[dict[str, Any], str | None]:
-    """A page of an API list, or an empty one and the API's reason when it refuses the
-    filters the operator typed (a 4xx): the page shows the reason instead of the rows."""
-    try:
-        return await page.api.get(path, **params), None
-    except ApiError as error:
-        if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
-            raise
-        return {"items": [], "next_cursor": None}, error.message()
-
-
 async def member_panels(page: ConsolePage, member: dict[str, Any]) -> list[dict[str, Any]]:
     """The plugins' panels for ``member``: each shown, or said to be unavailable (with the
     API's reason) when it fails; one panel failing never breaks the page."""
@@ -42,7 +31,7 @@ async def member_panels(page: ConsolePage, member: dict[str, Any]) -> list[dict[
             try:
                 panel = await factory(page, member)
             except ApiError as error:
-                if error.status == 401 or error.code == "account_suspended":
+                if error.session_ended:
                     raise
                 shown.append({"part": part.title, "panel": None, "error": error.message()})
                 continue
@@ -63,17 +52,9 @@ class MemberPages(Controller):
     async def members(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("q", "status", "role", "flagged")
-        answer, error = await listed(
-            page, "/operator/members", cursor=cursor, limit=page.page_size, **filters
-        )
-        return page.render(
-            "members.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            error=error,
-            filters=filters,
-            cursor=cursor,
+        filters = ["q", "status", "role", "flagged"]
+        return await page.render_list(
+            "members.html", "/operator/members", cursor=cursor, filters=filters, show_refusal=True
         )
 
     @get("/{member_id:int}")

@@ -21,14 +21,8 @@ class MessagePages(Controller):
     async def flagged(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        answer = await page.api.get("/operator/messages", flagged="true", cursor=cursor, limit=page.page_size)
-        return page.render(
-            "messages.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            filters={},
-            cursor=cursor,
-        )
+        params = {"flagged": "true"}
+        return await page.render_list("messages.html", "/operator/messages", cursor=cursor, params=params)
 
     @get("/conversations/{conversation_id:int}")
     async def conversation(

@@ -14,7 +14,6 @@ from litestar.response import Redirect
 from agorakit.web import ApiError
 
 from .charts import ColumnChart, column_chart
-from .members import listed
 from .orders import optional
 from .web import PREFIX, ConsolePage
 
@@ -41,7 +40,7 @@ class MoneyPages(Controller):
         filters = page.filters("from", "to", "status", "method")
         days = {key: filters[key] for key in ("from", "to") if key in filters}
         income, income_error = await optional(page, "/operator/ledger/fee-income", **days)
-        payments, payments_error = await listed(
+        payments, payments_error = await optional(
             page,
             "/operator/payments",
             cursor=cursor,
@@ -49,6 +48,7 @@ class MoneyPages(Controller):
             status=filters.get("status"),
             method=filters.get("method"),
         )
+        payments = payments or {"items": [], "next_cursor": None}
         totals = await page.api.get("/operator/ledger/totals")
         return page.render(
             "money.html",
@@ -69,7 +69,7 @@ class MoneyPages(Controller):
         try:
             result = await page.api.post("/operator/ledger/check")
         except ApiError as error:
-            if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
+            if not error.refusal:
                 raise
             return page.redirect(BASE, error.message(), "error")
         if result["ok"]:

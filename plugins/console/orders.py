@@ -12,7 +12,6 @@ from litestar.params import FromPath, FromQuery
 
 from agorakit.web import ApiError
 
-from .members import listed
 from .web import ConsolePage
 
 
@@ -21,7 +20,7 @@ async def optional(page: ConsolePage, path: str, **params: Any) -> tuple[Any, st
     try:
         return await page.api.get(path, **params), None
     except ApiError as error:
-        if error.status == 401 or error.code == "account_suspended" or error.status >= 500:
+        if not error.refusal:
             raise
         return None, error.message()
 
@@ -33,15 +32,9 @@ class OrderPages(Controller):
     async def orders(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("kind", "state", "member_id")
-        answer, error = await listed(page, "/operator/orders", cursor=cursor, limit=page.page_size, **filters)
-        return page.render(
-            "orders.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            error=error,
-            filters=filters,
-            cursor=cursor,
+        filters = ["kind", "state", "member_id"]
+        return await page.render_list(
+            "orders.html", "/operator/orders", cursor=cursor, filters=filters, show_refusal=True
         )
 
     @get("/{order_id:int}")

@@ -3,6 +3,8 @@ revoke."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
@@ -22,19 +24,16 @@ class QualificationPages(Controller):
     async def queue(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("status", "category")
-        answer = await page.api.get(
-            "/operator/qualifications", cursor=cursor, limit=page.page_size, **filters
-        )
-        names = await member_names(page, (item["member_id"] for item in answer["items"]))
-        return page.render(
+        async def names(answer: dict[str, Any]) -> dict[str, Any]:
+            return {"names": await member_names(page, (item["member_id"] for item in answer["items"]))}
+
+        return await page.render_list(
             "qualifications.html",
-            items=answer["items"],
-            names=names,
-            statuses=STATUSES,
-            next_cursor=answer["next_cursor"],
-            filters=filters,
+            "/operator/qualifications",
             cursor=cursor,
+            filters=["status", "category"],
+            more=names,
+            statuses=STATUSES,
         )
 
     @post("/{qualification_id:int}/approve")

@@ -39,18 +39,12 @@ class ReportPages(Controller):
     async def queue(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("status")
-        answer = await page.api.get("/operator/reports", cursor=cursor, limit=page.page_size, **filters)
-        names = await member_names(
-            page, [i for item in answer["items"] for i in (item["reporter_id"], item["member_id"])]
-        )
-        return page.render(
-            "reports.html",
-            items=answer["items"],
-            names=names,
-            next_cursor=answer["next_cursor"],
-            filters=filters,
-            cursor=cursor,
+        async def names(answer: dict[str, Any]) -> dict[str, Any]:
+            ids = [i for item in answer["items"] for i in (item["reporter_id"], item["member_id"])]
+            return {"names": await member_names(page, ids)}
+
+        return await page.render_list(
+            "reports.html", "/operator/reports", cursor=cursor, filters=["status"], more=names
         )
 
     @get("/{report_id:int}")

@@ -21,15 +21,7 @@ class ReviewPages(Controller):
     async def reviews(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("hidden")
-        answer = await page.api.get("/operator/reviews", cursor=cursor, limit=page.page_size, **filters)
-        return page.render(
-            "reviews.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            filters=filters,
-            cursor=cursor,
-        )
+        return await page.render_list("reviews.html", "/operator/reviews", cursor=cursor, filters=["hidden"])
 
     @post("/{review_id:int}/hide")
     async def hide(self, page: NamedDependency[ConsolePage], review_id: FromPath[int]) -> Redirect:

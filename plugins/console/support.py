@@ -33,15 +33,9 @@ class SupportPages(Controller):
     async def queue(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("box", "status", "category")
-        answer = await page.api.get("/operator/support", cursor=cursor, limit=page.page_size, **filters)
-        return page.render(
-            "support.html",
-            items=answer["items"],
-            categories=CATEGORIES,
-            next_cursor=answer["next_cursor"],
-            filters=filters,
-            cursor=cursor,
+        filters = ["box", "status", "category"]
+        return await page.render_list(
+            "support.html", "/operator/support", cursor=cursor, filters=filters, categories=CATEGORIES
         )
 
     @get("/{ticket_id:int}")

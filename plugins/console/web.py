@@ -14,16 +14,22 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import jinja2
-from litestar import Request, Response
+from litestar import Request
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-from litestar.response import Redirect
 
 from agorakit.runtime import Runtime, runtime_of
-from agorakit.web import FILTERS, ApiError, ConsoleLink, ConsolePages, PageContext, PageSecurity
+from agorakit.web import (
+    FILTERS,
+    ConsoleLink,
+    ConsolePages,
+    PageContext,
+    PageSecurity,
+    SignInRequired,
+    page_exception_handlers,
+)
 
 NAME = "console"
 PREFIX = "/console"
@@ -33,14 +39,6 @@ HERE = Path(__file__).parent
 OPERATOR_ROLES = frozenset({"operator", "owner"})
 
 log = logging.getLogger("agorakit.console")
-
-
-class SignInRequired(Exception):
-    """The page needs a signed-in operator: off to the sign-in page, to come back."""
-
-    def __init__(self, next_path: str) -> None:
-        self.next_path = next_path
-        super().__init__(next_path)
 
 
 @dataclass
@@ -111,9 +109,6 @@ class ConsolePage(PageContext):
             raise SignInRequired(self.here() if self.request.method == "GET" else PREFIX)
         return self.user
 
-    def error_page(self, status: int, title: str, detail: str) -> Response[str]:
-        return self.render("error.html", status=status, title=title, detail=detail)
-
 
 def site_of(request: Request[Any, Any, Any]) -> ConsoleSite:
     """The console of the app serving the request (the console's router carries it)."""
@@ -129,64 +124,11 @@ async def provide_page(request: Request[Any, Any, Any], runtime: NamedDependency
 
 # -- error pages -----------------------------------------------------------------------
 
-TITLES = {
-    400: "That request could not be read",
-    403: "You may not do that",
-    404: "Not found",
-    409: "That cannot be done now",
-    422: "Some details need fixing",
-    429: "Too many attempts",
-}
-
 
 def _page_for(request: Request[Any, Any, Any]) -> ConsolePage:
     return ConsolePage(request, runtime_of(request.scope), site_of(request))
 
 
-def on_sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
-    target = f"{PREFIX}/sign-in"
-    if exc.next_path and exc.next_path != PREFIX:
-        target += f"?next={quote(exc.next_path, safe='/')}"
-    return Redirect(path=target, status_code=303)
-
-
-def on_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    page = _page_for(request)
-    if exc.status == 401 or exc.code == "account_suspended":  # token expired, revoked or suspended
-        page.sign_out()
-        page.flash("Your session has ended: sign in again.", "error")
-        return on_sign_in_required(
-            request, SignInRequired(page.here() if request.method == "GET" else PREFIX)
-        )
-    status = exc.status if 400 <= exc.status < 500 else 502
-    return page.error_page(status, TITLES.get(status, "Something went wrong"), exc.message())
-
-
-def on_forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
-    detail = "This form has expired or did not come from this site. Go back, reload the page and try again."
-    return _page_for(request).error_page(403, "The form could not be accepted", detail)
-
-
-def on_not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
-    return _page_for(request).error_page(404, TITLES[404], "There is no console page here.")
-
-
-def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    status = exc.status_code if 400 <= exc.status_code < 500 else 500
-    return _page_for(request).error_page(status, TITLES.get(status, "Something went wrong"), str(exc.detail))
-
-
-def on_bug(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("console page %s failed", request.url.path, exc_info=exc)
-    detail = "The page could not be shown. The error has been logged; please try again later."
-    return _page_for(request).error_page(500, "Something went wrong", detail)
-
-
-EXCEPTION_HANDLERS: dict[Any, Any] = {
-    SignInRequired: on_sign_in_required,
-    ApiError: on_api_error,
-    PermissionDeniedException: on_forbidden,
-    NotFoundException: on_not_found,
-    HTTPException: on_http_error,
-    Exception: on_bug,
-}
+EXCEPTION_HANDLERS: dict[Any, Any] = page_exception_handlers(
+    _page_for, f"{PREFIX}/sign-in", not_found="There is no console page here.", log=log
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
@@ -27,22 +28,21 @@ class WithdrawalPages(Controller):
     async def queue(
         self, page: NamedDependency[ConsolePage], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("status", "method", "overdue")
-        answer = await page.api.get("/operator/withdrawals", cursor=cursor, limit=page.page_size, **filters)
-        names = await member_names(page, (item["member_id"] for item in answer["items"]))
-        now = page.runtime.clock.now()
-        for item in answer["items"]:
-            created = datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
-            item["age_seconds"] = (now - created).total_seconds()
-        return page.render(
+        async def ages_and_names(answer: dict[str, Any]) -> dict[str, Any]:
+            now = page.runtime.clock.now()
+            for item in answer["items"]:
+                created = datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
+                item["age_seconds"] = (now - created).total_seconds()
+            return {"names": await member_names(page, (item["member_id"] for item in answer["items"]))}
+
+        return await page.render_list(
             "withdrawals.html",
-            items=answer["items"],
-            names=names,
+            "/operator/withdrawals",
+            cursor=cursor,
+            filters=["status", "method", "overdue"],
+            more=ages_and_names,
             statuses=STATUSES,
             open_statuses=OPEN,
-            next_cursor=answer["next_cursor"],
-            filters=filters,
-            cursor=cursor,
         )
 
     @post("/{withdrawal_id:int}/complete")

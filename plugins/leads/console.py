@@ -48,17 +48,14 @@ class LeadPages(Controller):
     async def jobs(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("status", "category")
-        status = filters.get("status", DEFAULT_STATUS)
-        params = {"status": None if status == "any" else status, "category": filters.get("category")}
-        answer = await page.api.get("/operator/leads", cursor=cursor, limit=page.page_size, **params)
-        return page.render(
+        status = page.filters("status").get("status", DEFAULT_STATUS)
+        return await page.render_list(
             "leads/jobs.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            filters=filters,
-            current=status,
+            "/operator/leads",
             cursor=cursor,
+            filters=["status", "category"],
+            params={"status": None if status == "any" else status},
+            current=status,
             statuses=STATUSES,
             reports=REPORTS,
         )

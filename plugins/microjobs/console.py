@@ -52,16 +52,11 @@ class MicrojobsPages(Controller):
     async def campaigns(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("state")
-        answer = await page.api.get(
-            "/operator/microjobs/campaigns", cursor=cursor, limit=page.page_size, **filters
-        )
-        return page.render(
+        return await page.render_list(
             "microjobs/campaigns.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            filters=filters,
+            "/operator/microjobs/campaigns",
             cursor=cursor,
+            filters=["state"],
             states=STATES,
         )
 

@@ -42,12 +42,7 @@ async def act(
     try:
         answer = await call
     except ApiError as error:
-        unavailable = error.status == 503
-        if (
-            error.status == 401
-            or error.code == "account_suspended"
-            or (error.status >= 500 and not unavailable)
-        ):
+        if not (error.refusal or error.status == 503):
             raise
         return page.redirect(back, error.message(), "error")
     return page.redirect(back, done(answer) if callable(done) else done)
@@ -66,15 +61,12 @@ class PayoutPages(Controller):
     async def batches(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("status")
-        answer = await page.api.get("/paypal/payouts/batches", cursor=cursor, limit=page.page_size, **filters)
-        return page.render(
+        return await page.render_list(
             "paypal/batches.html",
-            items=answer["items"],
-            statuses=BATCH_STATUSES,
-            next_cursor=answer["next_cursor"],
-            filters=filters,
+            "/paypal/payouts/batches",
             cursor=cursor,
+            filters=["status"],
+            statuses=BATCH_STATUSES,
         )
 
     @post("/run")
@@ -108,15 +100,12 @@ class WebhookPages(Controller):
     async def events(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("event_type", "status")
-        answer = await page.api.get("/paypal/webhook-events", cursor=cursor, limit=page.page_size, **filters)
-        return page.render(
+        return await page.render_list(
             "paypal/webhook_events.html",
-            items=answer["items"],
-            statuses=EVENT_STATUSES,
-            next_cursor=answer["next_cursor"],
-            filters=filters,
+            "/paypal/webhook-events",
             cursor=cursor,
+            filters=["event_type", "status"],
+            statuses=EVENT_STATUSES,
         )
 
 

@@ -52,15 +52,13 @@ class PrepaidPages(Controller):
     async def offers(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        answer = await page.api.get("/operator/prepaid/offers/flagged", cursor=cursor, limit=page.page_size)
-        requests = await requests_by_id(page, {offer["request_id"] for offer in answer["items"]})
-        return page.render(
-            "prepaid/offers.html",
-            items=answer["items"],
-            requests=requests,
-            next_cursor=answer["next_cursor"],
-            filters={},
-            cursor=cursor,
+        async def requests(answer: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "requests": await requests_by_id(page, {offer["request_id"] for offer in answer["items"]})
+            }
+
+        return await page.render_list(
+            "prepaid/offers.html", "/operator/prepaid/offers/flagged", cursor=cursor, more=requests
         )
 
     @post("/offers/{offer_id:int}/approve")
@@ -81,29 +79,17 @@ class PrepaidPages(Controller):
     async def locks(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        answer = await page.api.get("/operator/prepaid/locks/stuck", cursor=cursor, limit=page.page_size)
-        return page.render(
-            "prepaid/locks.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            filters={},
-            cursor=cursor,
-        )
+        return await page.render_list("prepaid/locks.html", "/operator/prepaid/locks/stuck", cursor=cursor)
 
     @get("/requests")
     async def requests(
         self, page: NamedDependency[PageContext], cursor: FromQuery[str | None] = None
     ) -> Response[str]:
-        filters = page.filters("status")
-        answer = await page.api.get(
-            "/operator/prepaid/requests", cursor=cursor, limit=page.page_size, **filters
-        )
-        return page.render(
+        return await page.render_list(
             "prepaid/requests.html",
-            items=answer["items"],
-            next_cursor=answer["next_cursor"],
-            filters=filters,
+            "/operator/prepaid/requests",
             cursor=cursor,
+            filters=["status"],
             statuses=STATUSES,
         )
 
