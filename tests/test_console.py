@@ -276,3 +276,39 @@ async def test_an_unknown_console_path_is_the_consoles_404_page(client, make_ope
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "There is no console page here." in text_of(page)
+
+
+async def test_an_operator_suspended_or_demoted_is_signed_out(client, make_operator, make_member, clock):
+
+    owner = await make_member(role="owner")
+    suspended, demoted = await make_operator(), await make_operator()
+    async with Console(client) as first, Console(client) as second:
+        assert (await first.sign_in(suspended.member.email, suspended.password)).status_code == 303
+        assert (await second.sign_in(demoted.member.email, demoted.password)).status_code == 303
+        answer = await client.post(
+            f"/operator/members/{suspended.id}/suspend",
+            json={"reason": "left the team"},
+            headers=owner.headers,
+        )
+        assert answer.status_code == 200, answer.text
+        answer = await client.post(
+            f"/operator/members/{demoted.id}/role", json={"role": "member"}, headers=owner.headers
+        )
+        assert answer.status_code == 200, answer.text
+
+        # suspended: the API refuses the token at once, the console signs them out
+        page = await first.get("/console/listings")
+        assert (
+            page.status_code == 303 and page.headers["location"] == "/console/sign-in?next=/console/listings"
+        )
+        assert "Your session has ended: sign in again." in text_of(await first.get("/console/sign-in"))
+        assert (await first.get("/console/site")).status_code == 303  # the session is gone
+
+        # demoted: until the console asks the API again, the API refuses what it asks for
+        page = await second.get("/console/listings")
+        assert page.status_code == 403 and "for the site's operators only" in text_of(page)
+        clock.advance(seconds=61)  # the console asks the API who they are at most every minute
+        page = await second.get("/console/listings")
+        assert page.status_code == 303 and page.headers["location"] == "/console/sign-in"
+        assert "no longer an operator's" in text_of(await second.get("/console/sign-in"))
+        assert (await second.get("/console/site")).status_code == 303

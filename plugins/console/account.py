@@ -54,6 +54,8 @@ class AccountPages(Controller):
             answer["access_token"],
             {key: member[key] for key in ("id", "display_name", "email", "role")},
         )
+        page.session["role_checked_at"] = page.runtime.clock.now().timestamp()
+        page.save_session()
         return page.redirect(back)
 
     @post("/sign-out", opt=PUBLIC)

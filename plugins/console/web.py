@@ -37,6 +37,8 @@ STATIC_PREFIX = "/static/console"
 HERE = Path(__file__).parent
 #: the roles that may sign in to the console
 OPERATOR_ROLES = frozenset({"operator", "owner"})
+#: seconds between two checks of a signed-in operator's role with the API
+ROLE_CHECK_SECONDS = 60
 
 log = logging.getLogger("agorakit.console")
 
@@ -109,6 +111,23 @@ class ConsolePage(PageContext):
             raise SignInRequired(self.here() if self.request.method == "GET" else PREFIX)
         return self.user
 
+    async def recheck_role(self) -> None:
+        """Ask the API who the operator is now, at most every ``ROLE_CHECK_SECONDS``: an
+        operator made a member again is signed out (a suspended one already is, by the
+        API's refusal of their token)."""
+        now = self.runtime.clock.now().timestamp()
+        if now - float(self.session.get("role_checked_at", 0)) < ROLE_CHECK_SECONDS:
+            return
+        me = await self.api.get("/me")
+        if me["role"] not in OPERATOR_ROLES:
+            self.sign_out()
+            self.flash("Your account is no longer an operator's: the console is closed to it.", "error")
+            raise SignInRequired(PREFIX)
+        assert self.user is not None
+        self.user.update(role=me["role"], display_name=me["display_name"], email=me["email"])
+        self.session["role_checked_at"] = now
+        self.save_session()
+
 
 def site_of(request: Request[Any, Any, Any]) -> ConsoleSite:
     """The console of the app serving the request (the console's router carries it)."""
@@ -119,6 +138,7 @@ async def provide_page(request: Request[Any, Any, Any], runtime: NamedDependency
     page = ConsolePage(request, runtime, site_of(request))
     if not request.route_handler.opt.get("console_public"):
         page.require_operator()
+        await page.recheck_role()
     return page
 
 
