@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test test-slow fuzz lint typecheck format docs bench clean
+.PHONY: install browser clients demo test test-slow fuzz lint typecheck format docs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -34,9 +34,24 @@ browser:  ## Debian's chromium for tests/test_storefront_browser.py (apt-get, as
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
+# tests/test_generated_clients.py generates TypeScript types with openapi-typescript and
+# type-checks a file against them with tsc: both from the npm registry, pinned by
+# tests/clients/ts/package-lock.json (`npm ci`), run on the machine's Node.js.
+TS_CLIENTS := tests/clients/ts
+
+clients:  ## openapi-typescript and tsc for tests/test_generated_clients.py (npm ci, on the machine's Node.js)
+	@if [ $(TS_CLIENTS)/node_modules/.package-lock.json -nt $(TS_CLIENTS)/package-lock.json ]; then exit 0; fi; \
+	if ! command -v npm >/dev/null; then \
+		echo "npm is missing: install Node.js (sudo apt-get install -y nodejs npm);"; \
+		echo "until then the TypeScript part of tests/test_generated_clients.py is skipped (in CI it fails)"; \
+		[ -z "$$CI" ]; exit; \
+	fi; \
+	echo "installing openapi-typescript and typescript (npm ci --prefix $(TS_CLIENTS))"; \
+	npm ci --prefix $(TS_CLIENTS) --no-audit --no-fund
+
 TEST_WORKERS ?= 2
 
-test: $(STAMP) lint browser  ## the whole suite, SQLite and PostgreSQL (TEST_WORKERS processes; 0: one)
+test: $(STAMP) lint browser clients  ## the whole suite, SQLite and PostgreSQL (TEST_WORKERS processes; 0: one)
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 test-slow: $(STAMP)  ## the minutes-long checks `make test` leaves out (marked slow); CI runs them after `make test`
