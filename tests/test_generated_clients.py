@@ -311,7 +311,18 @@ def test_a_gig_order_through_the_generated_python_client(client_package: ModuleT
         approved.seller.id,
     )
 
-    # the seller withdraws the 48.00 to a bank account: the bank's 1.00 fee, 47.00 paid out
+    # the seller withdraws the 48.00 to a bank account (from 10.00): the bank's 1.00 fee, 47.00 paid out
+    refused = call(
+        "money.create_withdrawal",
+        client=seller,
+        body=models.CreateWithdrawal(
+            method="bank_transfer",
+            amount=usd("9.99"),
+            destination=models.CreateWithdrawalDestination.from_dict(IBAN_ACCOUNT),
+        ),
+        expect=models.Problem,
+    )
+    assert (refused.status, refused.code) == (422, "below_minimum")
     withdrawal = call(
         "money.create_withdrawal",
         client=seller,

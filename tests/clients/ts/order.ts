@@ -129,12 +129,18 @@ export async function gigOrder(baseUrl: string, operatorEmail: string, operatorP
   );
   expect("review", review.author_role, "buyer");
 
+  // a refusal is a Problem (application/problem+json): its code and field errors are typed
+  const account = { account_holder: "Sam Seller", iban: "DE89370400440532013000", bic: "DEUTDEFF" };
+  const refused = await seller.POST("/withdrawals", {
+    body: { method: "bank_transfer", amount: usd("9.99"), destination: account },
+  });
+  expect("refused", refused.error?.code, "below_minimum");
   const withdrawal = ok(
     await seller.POST("/withdrawals", {
       body: {
         method: "bank_transfer",
         amount: usd("48.00"),
-        destination: { account_holder: "Sam Seller", iban: "DE89370400440532013000", bic: "DEUTDEFF" },
+        destination: account,
       },
     }),
   );
