@@ -8,6 +8,9 @@ against the document; this checks the document itself.)
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import pytest
 from api_world import all_plugins_config
 
@@ -52,6 +55,27 @@ def operations(document):
     for path, item in document["paths"].items():
         for method, op in item.items():
             yield method.upper(), path, op
+
+
+async def test_component_names_are_the_struct_names_unique_across_the_site(document):
+    """The naming rule: a component is named after its Struct's class, which is unique
+    across the core's areas and every plugin (a plugin's Struct whose noun another part
+    could use carries the plugin's name: ``PaypalPayoutBatchOut``,
+    ``BankTransferPayoutBatchOut``).  Two Structs of one name make Litestar fall back to
+    module-path names (``payouts_paypal_schemas_PayoutBatchOut``), which generated clients
+    refuse or rename, and its generics get bracketed names (``Page[ListingOut]``): both
+    fail here.  Generators name their models after the schema's ``title``, so it is the
+    component's name too."""
+    schemas = document["components"]["schemas"]
+    assert len(schemas) > 200  # every shipped plugin's
+    for name, schema in schemas.items():
+        assert re.fullmatch(r"[A-Z][A-Za-z0-9]*", name), f"{name}: a module path or a generic"
+        assert schema.get("title", name) == name, f"{name} is titled {schema['title']}"
+    # generated clients write a file per model: names that differ in case only collide there
+    lowered = Counter(name.lower() for name in schemas)
+    assert [name for name, seen in lowered.items() if seen > 1] == []
+    renamed = {"PaypalPayoutBatchOut", "BankTransferPayoutBatchOut", "ScreenFlagOut", "MessageFlagOut"}
+    assert renamed <= set(schemas)
 
 
 async def test_errors_are_problem_details_with_one_schema(document, client):
@@ -112,5 +136,7 @@ async def test_route_shapes_bring_their_errors(document):
     assert "503" in ops["paypalCheckout"][2]["responses"] and "502" in ops["paypalCheckout"][2]["responses"]
     # a replayed Idempotency-Key answers 200 with the first result
     assert set(ops["createDeposit"][2]["responses"]) >= {"200", "201"}
-    download = ops["downloadAttachment"][2]["responses"]["200"]
-    assert list(download["content"]) == ["*/*"]
+    # a file of any type, which a client reads as bytes
+    download = ops["downloadAttachment"][2]["responses"]["200"]["content"]
+    assert list(download) == ["application/octet-stream", "*/*"]
+    assert {media["schema"]["format"] for media in download.values()} == {"binary"}
