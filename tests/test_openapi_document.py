@@ -13,8 +13,16 @@ from collections import Counter
 
 import pytest
 from api_world import all_plugins_config
+from litestar import Litestar, get
+from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
+from litestar.params import FromQuery
+from litestar.plugins import ReceiveRoutePlugin
+from litestar.routes import HTTPRoute
 
-pytestmark = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+from agorakit.http.openapi import document_route
+
+#: the tests of the full site's document (one database is enough: it is the same on both)
+on_sqlite = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 
 PUBLIC = {
     "health",
@@ -57,6 +65,7 @@ def operations(document):
             yield method.upper(), path, op
 
 
+@on_sqlite
 async def test_component_names_are_the_struct_names_unique_across_the_site(document):
     """The naming rule: a component is named after its Struct's class, which is unique
     across the core's areas and every plugin (a plugin's Struct whose noun another part
@@ -78,6 +87,7 @@ async def test_component_names_are_the_struct_names_unique_across_the_site(docum
     assert renamed <= set(schemas)
 
 
+@on_sqlite
 async def test_errors_are_problem_details_with_one_schema(document, client):
     problem = document["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
@@ -106,6 +116,29 @@ async def test_errors_are_problem_details_with_one_schema(document, client):
     assert set(sent.json()) <= set(problem["properties"])
 
 
+def test_exceptions_a_route_raises_are_documented_as_problems():
+    """``raises=`` on a plugin's route documents problem details, not Litestar's own
+    ``{status_code, detail, extra}`` schema."""
+
+    class Documents(ReceiveRoutePlugin):
+        def receive_route(self, route):
+            if isinstance(route, HTTPRoute):
+                document_route(route, role_guards={})
+
+    @get("/things", operation_id="listThings", raises=[NotAuthorizedException, ServiceUnavailableException])
+    async def things(limit: FromQuery[int] = 10) -> list[str]:
+        return []
+
+    app = Litestar([things], plugins=[Documents()])
+    responses = app.openapi_schema.to_schema()["paths"]["/things"]["get"]["responses"]
+    assert set(responses) == {"200", "400", "401", "422", "503"}
+    for status in ("400", "401", "422", "503"):
+        assert responses[status]["content"] == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }, status
+
+
+@on_sqlite
 async def test_only_operations_that_need_a_token_say_so(document):
     assert "security" not in document
     assert "BearerToken" in document["components"]["securitySchemes"]
@@ -120,6 +153,7 @@ async def test_only_operations_that_need_a_token_say_so(document):
             assert {"401", "403"} <= set(op["responses"]), f"{method} {path}"
 
 
+@on_sqlite
 async def test_route_shapes_bring_their_errors(document):
     ops = {op["operationId"]: (method, path, op) for method, path, op in operations(document)}
     for operation_id, (method, path, op) in ops.items():
