@@ -8,8 +8,15 @@ from urllib.parse import quote
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.status_codes import HTTP_201_CREATED
 
 from agorakit.attachments import service
@@ -46,6 +53,27 @@ class UploadOperation(Operation):
         self.request_body = RequestBody(
             required=True,
             content={RequestEncodingType.MULTI_PART.value: OpenAPIMediaType(schema=_UPLOAD_FORM)},
+        )
+
+
+#: the file's bytes: served as its own type (``*/*``); a client that does not know the type
+#: reads them as ``application/octet-stream`` (generated clients type them as a file)
+_FILE = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+
+
+@dataclass
+class DownloadOperation(Operation):
+    """The download route serves each file as its own type (image/png, application/pdf,
+    ...); this documents its 200 as bytes of any type."""
+
+    def __post_init__(self) -> None:
+        self.responses = dict(self.responses or {})
+        self.responses["200"] = OpenAPIResponse(
+            description="The file, as its own content type (`content_type` of the attachment)",
+            content={
+                "application/octet-stream": OpenAPIMediaType(schema=_FILE),
+                "*/*": OpenAPIMediaType(schema=_FILE),
+            },
         )
 
 
@@ -96,14 +124,7 @@ class AttachmentController(Controller):
         summary="Download an attachment's content",
         media_type="application/octet-stream",
         # served as the attachment's own type (image/png, application/pdf, ...)
-        responses={
-            200: ResponseSpec(
-                data_container=bytes,
-                media_type="*/*",
-                description="The file, as its own content type (`content_type` of the attachment)",
-                generate_examples=False,
-            )
-        },
+        operation_class=DownloadOperation,
     )
     async def content(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], attachment_id: Id

@@ -22,11 +22,15 @@ from the route's shape and are added here once, when the app registers the route
 
 A route adds the errors its service can raise beyond these (a 409 on a read, 429
 throttles, 503 for a provider that is not configured, 502 for a provider's refusal)
-with ``responses=problems(409, 503)``.
+with ``responses=problems(409, 503)``.  A route that lists Litestar exceptions in
+``raises=`` gets problem details for their statuses too, not Litestar's own
+``{status_code, detail, extra}`` schema (which the API never sends, and whose ``extra``
+generated clients cannot read).
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from litestar.handlers.http_handlers import HTTPRouteHandler
@@ -125,6 +129,11 @@ def document_route(route: HTTPRoute, *, role_guards: dict[Any, str]) -> None:
         for guard, who in role_guards.items():
             if guard in guards:
                 documented[403] = problem(403, f"The caller is not {who} (`forbidden`).")
+        for raised in handler.raises or ():
+            status = raised.status_code
+            described = None if status in STATUS_DESCRIPTIONS else f"{HTTPStatus(status).phrase}."
+            documented.setdefault(status, problem(status, described))
+        handler.raises = None
         if handler.status_code == 201 and _takes_idempotency_key(handler):
             documented[200] = ResponseSpec(
                 data_container=_success_type(handler),

@@ -12,7 +12,7 @@ from agorakit.errors import FieldError, NotFound, ValidationFailed
 from agorakit.http import OperatorQueue, count_queue
 from agorakit.messaging.conversations import SUPPORT_NAME, conversation_access, is_closed, mark_read_up_to
 from agorakit.messaging.finding import ConversationFilters, filter_clauses
-from agorakit.messaging.schemas import ConversationOut, MessageOut, ParticipantOut, ScreenFlagOut, UnreadOut
+from agorakit.messaging.schemas import ConversationOut, MessageFlagOut, MessageOut, ParticipantOut, UnreadOut
 from agorakit.messaging.tables import Conversation, Message
 from agorakit.messaging.tables import ConversationParticipant as Participant
 from agorakit.pagination import decode_cursor, page
@@ -76,7 +76,7 @@ async def _messages_out(rows: list[dict[str, Any]], viewer: MemberOut) -> list[M
                 body="" if deleted else r["body"],
                 attachments=[] if deleted else [files[i] for i in r["attachments"] or [] if i in files],
                 created_at=r["created_at"],
-                flags=[ScreenFlagOut(**f) for f in r["flags"] or []] if operator and not deleted else [],
+                flags=[MessageFlagOut(**f) for f in r["flags"] or []] if operator and not deleted else [],
                 edited_at=r.get("edited_at"),
                 deleted_at=r.get("deleted_at"),
             )

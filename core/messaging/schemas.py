@@ -42,7 +42,7 @@ class MarkRead(msgspec.Struct, forbid_unknown_fields=True):
     up_to: RowId | None = None
 
 
-class ScreenFlagOut(msgspec.Struct):
+class MessageFlagOut(msgspec.Struct):
     reason: str
     match: str
 
@@ -61,7 +61,7 @@ class MessageOut(msgspec.Struct):
     attachments: list[AttachmentOut]
     created_at: datetime
     #: screening flags; shown to operators only
-    flags: list[ScreenFlagOut] = []
+    flags: list[MessageFlagOut] = []
     #: when its sender last edited the body (null: never)
     edited_at: datetime | None = None
     #: when its sender deleted it (null: not deleted); a deleted message has no body or files

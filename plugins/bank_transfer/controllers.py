@@ -13,10 +13,10 @@ from agorakit.money import PaymentOut
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.plugins.bank_transfer import service
 from agorakit.plugins.bank_transfer.schemas import (
+    BankTransferPayoutBatchOut,
+    BankTransferPayoutBatchPage,
     ConfirmPayment,
     CreatePayoutBatch,
-    PayoutBatchOut,
-    PayoutBatchPage,
 )
 from agorakit.runtime import Runtime
 
@@ -55,7 +55,7 @@ class BankTransferController(Controller):
     )
     async def create_batch(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], data: JSONBody[CreatePayoutBatch]
-    ) -> PayoutBatchOut:
+    ) -> BankTransferPayoutBatchOut:
         return await service.create_payout_batch(runtime, currency=data.currency, operator_id=request.user.id)
 
     @get(
@@ -65,12 +65,12 @@ class BankTransferController(Controller):
     )
     async def list_batches(
         self, cursor: FromQuery[str | None] = None, limit: Limit = DEFAULT_LIMIT
-    ) -> PayoutBatchPage:
+    ) -> BankTransferPayoutBatchPage:
         items, next_cursor = await service.list_payout_batches(cursor=cursor, limit=limit)
-        return PayoutBatchPage(items=items, next_cursor=next_cursor)
+        return BankTransferPayoutBatchPage(items=items, next_cursor=next_cursor)
 
     @get("/payout-batches/{ref:str}", operation_id="bankTransferGetPayoutBatch", summary="One payout batch")
-    async def get_batch(self, ref: FromPath[str]) -> PayoutBatchOut:
+    async def get_batch(self, ref: FromPath[str]) -> BankTransferPayoutBatchOut:
         return await service.get_payout_batch(ref)
 
     @get(

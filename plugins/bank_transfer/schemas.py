@@ -25,7 +25,7 @@ class CreatePayoutBatch(msgspec.Struct, forbid_unknown_fields=True):
     currency: CurrencyCode
 
 
-class PayoutBatchOut(msgspec.Struct):
+class BankTransferPayoutBatchOut(msgspec.Struct):
     ref: str
     currency: str
     #: number of withdrawals in the batch
@@ -39,6 +39,6 @@ class PayoutBatchOut(msgspec.Struct):
     created_at: datetime
 
 
-class PayoutBatchPage(msgspec.Struct):
-    items: list[PayoutBatchOut]
+class BankTransferPayoutBatchPage(msgspec.Struct):
+    items: list[BankTransferPayoutBatchOut]
     next_cursor: str | None

@@ -34,7 +34,7 @@ from agorakit.money import (
 from agorakit.pagination import decode_cursor, page
 from agorakit.plugins.bank_transfer.events import PayoutBatchCreated
 from agorakit.plugins.bank_transfer.methods import METHOD
-from agorakit.plugins.bank_transfer.schemas import PayoutBatchOut
+from agorakit.plugins.bank_transfer.schemas import BankTransferPayoutBatchOut
 from agorakit.plugins.bank_transfer.tables import PayoutBatch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,7 +141,9 @@ def _confirmed_amount(payment: PaymentOut, confirmed: Money) -> int:
 # --------------------------------------------------------------------------------------
 
 
-async def create_payout_batch(runtime: Runtime, *, currency: str, operator_id: int) -> PayoutBatchOut:
+async def create_payout_batch(
+    runtime: Runtime, *, currency: str, operator_id: int
+) -> BankTransferPayoutBatchOut:
     """Batch every requested bank withdrawal in ``currency``, oldest first.
 
     :raises ValidationFailed: the site does not accept ``currency``.
@@ -177,7 +179,7 @@ async def create_payout_batch(runtime: Runtime, *, currency: str, operator_id: i
     return await get_payout_batch(ref)
 
 
-async def get_payout_batch(ref: str) -> PayoutBatchOut:
+async def get_payout_batch(ref: str) -> BankTransferPayoutBatchOut:
     column = PayoutBatch._meta.get_column_by_name("ref")  # ``PayoutBatch.ref``, which shadows a method
     row = await PayoutBatch.select().where(column == ref).first()
     if row is None:
@@ -185,8 +187,8 @@ async def get_payout_batch(ref: str) -> PayoutBatchOut:
     return await _to_batch(row)
 
 
-async def _to_batch(row: dict[str, Any]) -> PayoutBatchOut:
-    return PayoutBatchOut(
+async def _to_batch(row: dict[str, Any]) -> BankTransferPayoutBatchOut:
+    return BankTransferPayoutBatchOut(
         ref=row["ref"],
         currency=row["currency"],
         count=row["withdrawal_count"],
@@ -197,7 +199,9 @@ async def _to_batch(row: dict[str, Any]) -> PayoutBatchOut:
     )
 
 
-async def list_payout_batches(*, cursor: str | None, limit: int) -> tuple[list[PayoutBatchOut], str | None]:
+async def list_payout_batches(
+    *, cursor: str | None, limit: int
+) -> tuple[list[BankTransferPayoutBatchOut], str | None]:
     """Newest first."""
     query = PayoutBatch.select().order_by(PayoutBatch.id, ascending=False).limit(limit + 1)
     position = decode_cursor(cursor, keys=("id",))

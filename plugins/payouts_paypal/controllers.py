@@ -12,10 +12,10 @@ from agorakit.http import Id, Limit, MemberRequest, problem
 from agorakit.pagination import DEFAULT_LIMIT
 from agorakit.plugins.payouts_paypal import service, store
 from agorakit.plugins.payouts_paypal.schemas import (
-    PayoutBatchOut,
-    PayoutBatchPage,
     PayoutItemOut,
     PayoutRunOut,
+    PaypalPayoutBatchOut,
+    PaypalPayoutBatchPage,
 )
 from agorakit.runtime import Runtime
 
@@ -31,16 +31,16 @@ class PayPalPayoutsController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
         status: FromQuery[str | None] = None,
-    ) -> PayoutBatchPage:
+    ) -> PaypalPayoutBatchPage:
         items, next_cursor = await store.list_batches(cursor=cursor, limit=limit, status=status)
-        return PayoutBatchPage(items=items, next_cursor=next_cursor)
+        return PaypalPayoutBatchPage(items=items, next_cursor=next_cursor)
 
     @get(
         "/batches/{batch_id:int}",
         operation_id="paypalGetPayoutBatch",
         summary="One PayPal payout batch with its PayPal ids and items",
     )
-    async def get_batch(self, batch_id: Id) -> PayoutBatchOut:
+    async def get_batch(self, batch_id: Id) -> PaypalPayoutBatchOut:
         return await store.get_batch(batch_id)
 
     @post(
@@ -50,7 +50,7 @@ class PayPalPayoutsController(Controller):
         summary="Ask PayPal now for a batch's status (the worker does it regularly)",
         status_code=HTTP_200_OK,
     )
-    async def sync_batch(self, runtime: NamedDependency[Runtime], batch_id: Id) -> PayoutBatchOut:
+    async def sync_batch(self, runtime: NamedDependency[Runtime], batch_id: Id) -> PaypalPayoutBatchOut:
         return await service.sync_now(runtime, batch_id)
 
     @post(

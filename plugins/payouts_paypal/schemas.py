@@ -36,7 +36,7 @@ class PayoutItemOut(msgspec.Struct):
     updated_at: datetime
 
 
-class PayoutBatchOut(msgspec.Struct):
+class PaypalPayoutBatchOut(msgspec.Struct):
     id: int
     #: our id for the batch at PayPal, fixed when the batch was made
     sender_batch_id: str
@@ -60,8 +60,8 @@ class PayoutBatchOut(msgspec.Struct):
     items: list[PayoutItemOut] | None = None
 
 
-class PayoutBatchPage(msgspec.Struct):
-    items: list[PayoutBatchOut]
+class PaypalPayoutBatchPage(msgspec.Struct):
+    items: list[PaypalPayoutBatchOut]
     next_cursor: str | None
 
 

@@ -34,7 +34,7 @@ from agorakit.money import QueuedWithdrawal, attach_to_batch, claim_waiting, cou
 from agorakit.plugins.payouts_paypal.events import PayPalPayoutBatchCreated
 from agorakit.plugins.payouts_paypal.items import FINAL, apply_item_status
 from agorakit.plugins.payouts_paypal.methods import METHOD
-from agorakit.plugins.payouts_paypal.schemas import PayoutBatchOut, PayoutItemOut
+from agorakit.plugins.payouts_paypal.schemas import PayoutItemOut, PaypalPayoutBatchOut
 from agorakit.plugins.payouts_paypal.store import (
     batch_row,
     block,
@@ -308,7 +308,7 @@ def _mismatch(answer: dict[str, Any], batch: dict[str, Any], items: list[dict[st
     return None
 
 
-async def sync_batch(runtime: Runtime, batch_id: int) -> PayoutBatchOut:
+async def sync_batch(runtime: Runtime, batch_id: int) -> PaypalPayoutBatchOut:
     """Ask PayPal for a submitted batch and every item's status (all pages)."""
     settings = plugin_settings(runtime)
     client = client_for(runtime)
@@ -381,7 +381,7 @@ def _unavailable(exc: PayPalError) -> ServiceUnavailable:
     )
 
 
-async def sync_now(runtime: Runtime, batch_id: int) -> PayoutBatchOut:
+async def sync_now(runtime: Runtime, batch_id: int) -> PaypalPayoutBatchOut:
     """An operator asks PayPal now (instead of waiting for the worker)."""
     if not client_for(runtime).configured:
         paypal_settings(runtime)

@@ -21,7 +21,7 @@ from agorakit.plugins.payouts_paypal.events import (
     PayPalPayoutBatchSubmitted,
 )
 from agorakit.plugins.payouts_paypal.methods import PLUGIN
-from agorakit.plugins.payouts_paypal.schemas import PayoutBatchOut, PayoutItemOut
+from agorakit.plugins.payouts_paypal.schemas import PayoutItemOut, PaypalPayoutBatchOut
 from agorakit.plugins.payouts_paypal.tables import PayPalPayoutBatch, PayPalPayoutItem
 from agorakit.plugins.paypal.client import PayPalError
 
@@ -193,13 +193,13 @@ async def get_item(withdrawal_id: int) -> PayoutItemOut:
     return _to_item(await item_by_withdrawal(withdrawal_id))
 
 
-async def get_batch(batch_id: int) -> PayoutBatchOut:
+async def get_batch(batch_id: int) -> PaypalPayoutBatchOut:
     return await _to_batch(await batch_row(batch_id), with_items=True)
 
 
-async def _to_batch(row: dict[str, Any], *, with_items: bool) -> PayoutBatchOut:
+async def _to_batch(row: dict[str, Any], *, with_items: bool) -> PaypalPayoutBatchOut:
     items = [_to_item(r) for r in await item_rows(row["id"])] if with_items else None
-    return PayoutBatchOut(
+    return PaypalPayoutBatchOut(
         id=row["id"],
         sender_batch_id=row["sender_batch_id"],
         paypal_batch_id=row["paypal_batch_id"],
@@ -219,7 +219,7 @@ async def _to_batch(row: dict[str, Any], *, with_items: bool) -> PayoutBatchOut:
 
 async def list_batches(
     *, cursor: str | None, limit: int, status: str | None = None
-) -> tuple[list[PayoutBatchOut], str | None]:
+) -> tuple[list[PaypalPayoutBatchOut], str | None]:
     """Newest first."""
     query = PayPalPayoutBatch.select().order_by(PayPalPayoutBatch.id, ascending=False).limit(limit + 1)
     position = decode_cursor(cursor, keys=("id",))
