@@ -93,4 +93,4 @@ bench: $(STAMP)  ## benchmarks against the floor, SQLite and PostgreSQL (BENCH_A
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .typecheck .demo build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .typecheck .demo build dist *.egg-info .pytest_cache .ruff_cache $(TS_CLIENTS)/node_modules
