@@ -19,28 +19,21 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
+from agorakit.plugins.microjobs.operator import STATES
+from agorakit.plugins.microjobs.process import click_process, task_process
 from agorakit.web import ApiError, ConsoleLink, ConsolePages, MemberPanel, PageContext
 
 HERE = Path(__file__).parent
 BASE = "/console/microjobs"
-#: a campaign's states, for the list's filter
-STATES = ("awaiting_funds", "pending_review", "active", "paused", "rejected", "stopped", "finished")
-#: a task's states, for the campaign page's filter
-TASK_STATES = (
-    "taken",
-    "submitted",
-    "correcting",
-    "disputed",
-    "satisfied",
-    "unsatisfied",
-    "expired",
-    "given_up",
-    "abandoned",
-    "refunded",
-    "visited",
-    "paid",
-    "lapsed",
-)
+
+
+def task_states(page: PageContext) -> tuple[str, ...]:
+    """A task's states, for the campaign page's filter: the task and click processes'."""
+    settings = page.runtime.plugin_settings("microjobs")
+    states = [*task_process(settings).states, *click_process(settings).states]
+    return tuple(dict.fromkeys(states))
+
+
 #: what each operator action tells the employer it did
 MOVES = {"pause": "paused", "resume": "resumed", "stop": "stopped"}
 
@@ -81,7 +74,7 @@ class MicrojobsPages(Controller):
             next_cursor=tasks["next_cursor"],
             filters=filters,
             cursor=cursor,
-            task_states=TASK_STATES,
+            task_states=task_states(page),
         )
 
     @post("/campaigns/{campaign_id:int}/{action:str}")
@@ -116,7 +109,7 @@ class MicrojobsPages(Controller):
             next_cursor=worker["next_cursor"],
             filters=filters,
             cursor=cursor,
-            task_states=TASK_STATES,
+            task_states=task_states(page),
         )
 
 
