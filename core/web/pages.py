@@ -134,8 +134,9 @@ class PageContext:
         filters; None drops one), ``cursor`` and ``limit=page_size``, rendered with
         ``items``, ``next_cursor``, ``filters``, ``cursor`` and ``context``.  ``more``, a
         function (sync or async) of the API's answer, adds what needs it (the members the
-        items name, another field of the answer; it may annotate the items).  With ``show_refusal`` the API's refusal of the filters (a
-        4xx) is the page's ``error``, with no rows, instead of an error page."""
+        items name, another field of the answer; it may annotate the items).  With
+        ``show_refusal`` the API's refusal of the filters (a 4xx) is the page's ``error``,
+        with no rows, instead of an error page."""
         chosen = self.filters(*filters)
         query = {**chosen, **(params or {}), "cursor": cursor, "limit": self.page_size}
         error: str | None = None
