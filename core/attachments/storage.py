@@ -8,6 +8,7 @@ from what the client sent, so a storage never sees a client's file name or path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -79,8 +80,12 @@ class LocalStorage:
         self.root = Path(root).resolve() if root is not None else None
 
     def bind(self, runtime: Runtime) -> None:
+        """Reads ``[attachments] path`` and makes the folder if it is not there yet (a new
+        site); a folder that goes away later is what :meth:`check` reports."""
         if self.root is None:
             self.root = Path(runtime.settings.attachments.path).resolve()
+        with contextlib.suppress(OSError):  # check() says what is wrong
+            self.root.mkdir(parents=True, exist_ok=True)
 
     def path_of(self, key: str) -> Path:
         """The file of ``key``; anything but a key from :func:`new_key` is refused."""
