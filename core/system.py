@@ -1,4 +1,5 @@
-"""System routes: health, the index, what is running (``/-/plugins``) and the
+"""System routes: health (``/health``, and ``/health/live`` and ``/health/ready`` for load
+balancers), the index, what is running (``/-/plugins``) and the
 operators' work queues (``/operator/queues``).
 
 A core plugin of its own (registered after ``agorakit.http.plugin``): it sits above the
@@ -21,6 +22,8 @@ from litestar.status_codes import HTTP_200_OK
 import agorakit
 from agorakit import hookimpl
 from agorakit.accounts import operator_only
+from agorakit.attachments import check_storage, storage_for
+from agorakit.db.migrate import unapplied_migrations
 from agorakit.errors import ServiceUnavailable
 from agorakit.hooks import hooks_of, plugin_info
 from agorakit.http import OperatorQueue
@@ -37,6 +40,47 @@ class Health(msgspec.Struct, omit_defaults=True):
     version: str
     #: the site's time, present only on a site that runs on a test clock ([dev] test_clock)
     test_clock: datetime | None = None
+
+
+class Live(msgspec.Struct):
+    status: str
+
+
+class Ready(msgspec.Struct):
+    status: str
+    #: each check by name ("database", "migrations", "storage"): "ok" or what is wrong
+    checks: dict[str, str]
+
+
+async def readiness(runtime: Runtime) -> dict[str, str]:
+    """The checks of ``/health/ready``: the database answers, every migration of the core
+    and the enabled plugins is applied, the attachments storage is reachable; each "ok"
+    or a sentence saying what is wrong."""
+    checks: dict[str, str] = {}
+    try:
+        await runtime.db.ping()
+    except Exception as exc:
+        log.warning("readiness: database unreachable: %r", exc)
+        checks["database"] = "the database is unreachable"
+        checks["migrations"] = "not checked: the database is unreachable"
+    else:
+        checks["database"] = "ok"
+        try:
+            missing = await unapplied_migrations(runtime.apps)
+        except Exception as exc:
+            log.warning("readiness: applied migrations unreadable: %r", exc)
+            missing = ["(the applied migrations could not be read)"]
+        checks["migrations"] = (
+            f"{len(missing)} not applied (run agorakit migrate): {', '.join(missing[:5])}"
+            if missing
+            else "ok"
+        )
+    try:
+        checks["storage"] = await check_storage(storage_for(runtime)) or "ok"
+    except Exception as exc:
+        log.warning("readiness: attachments storage unreachable: %r", exc)
+        checks["storage"] = "the attachments storage is unreachable"
+    return checks
 
 
 class Index(msgspec.Struct):
@@ -124,6 +168,33 @@ class SystemController(Controller):
         return Health(
             status="ok", database=runtime.db.kind, version=agorakit.__version__, test_clock=test_clock
         )
+
+    @get(
+        "/health/live",
+        operation_id="healthLive",
+        summary="Liveness: the process answers (no database query)",
+        opt={"exclude_from_auth": True},
+    )
+    async def live(self) -> Live:
+        return Live(status="ok")
+
+    @get(
+        "/health/ready",
+        operation_id="healthReady",
+        responses=problems(503),
+        summary="Readiness: the database answers, migrations are applied, the storage is reachable",
+        opt={"exclude_from_auth": True},
+    )
+    async def ready(self, runtime: NamedDependency[Runtime]) -> Ready:
+        """503 problem details when a check fails: ``extra.failed`` names the failed
+        checks, ``extra.checks`` says what is wrong with each."""
+        checks = await readiness(runtime)
+        failed = [name for name, result in checks.items() if result != "ok"]
+        if failed:
+            raise ServiceUnavailable(
+                f"not ready: {', '.join(failed)}", extra={"failed": failed, "checks": checks}
+            )
+        return Ready(status="ok", checks=checks)
 
     @get(
         "/",

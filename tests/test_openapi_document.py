@@ -26,6 +26,8 @@ on_sqlite = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 
 PUBLIC = {
     "health",
+    "healthLive",
+    "healthReady",
     "index",
     "register",
     "login",

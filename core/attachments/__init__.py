@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from agorakit.attachments.service import attachments_by_ids as attachments_by_ids
     from agorakit.attachments.service import check_attachments as check_attachments
     from agorakit.attachments.storage import BindableStorage as BindableStorage
+    from agorakit.attachments.storage import CheckableStorage as CheckableStorage
     from agorakit.attachments.storage import Storage as Storage
+    from agorakit.attachments.storage import check_storage as check_storage
     from agorakit.attachments.storage import storage_for as storage_for
 
 EXPORTS: dict[str, str] = {
@@ -32,6 +34,8 @@ EXPORTS: dict[str, str] = {
     "storage_for": "agorakit.attachments.storage",
     "Storage": "agorakit.attachments.storage",
     "BindableStorage": "agorakit.attachments.storage",
+    "CheckableStorage": "agorakit.attachments.storage",
+    "check_storage": "agorakit.attachments.storage",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

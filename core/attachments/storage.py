@@ -8,6 +8,7 @@ from what the client sent, so a storage never sees a client's file name or path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -48,6 +49,22 @@ class BindableStorage(Storage, Protocol):
     def bind(self, runtime: Runtime) -> None: ...
 
 
+@runtime_checkable
+class CheckableStorage(Storage, Protocol):
+    """A :class:`Storage` with the optional ``check()``, which ``GET /health/ready`` calls:
+    None when the storage can keep and give back files now, else a sentence saying what is
+    wrong.  A storage without it counts as reachable."""
+
+    async def check(self) -> str | None: ...
+
+
+async def check_storage(storage: Storage) -> str | None:
+    """What is wrong with ``storage`` now (None: nothing, or it has no ``check()``)."""
+    if isinstance(storage, CheckableStorage):
+        return await storage.check()
+    return None
+
+
 def new_key() -> str:
     """A fresh random storage key: 32 lower-case hex digits."""
     return secrets.token_hex(16)
@@ -63,8 +80,12 @@ class LocalStorage:
         self.root = Path(root).resolve() if root is not None else None
 
     def bind(self, runtime: Runtime) -> None:
+        """Reads ``[attachments] path`` and makes the folder if it is not there yet (a new
+        site); a folder that goes away later is what :meth:`check` reports."""
         if self.root is None:
             self.root = Path(runtime.settings.attachments.path).resolve()
+        with contextlib.suppress(OSError):  # check() says what is wrong
+            self.root.mkdir(parents=True, exist_ok=True)
 
     def path_of(self, key: str) -> Path:
         """The file of ``key``; anything but a key from :func:`new_key` is refused."""
@@ -82,6 +103,20 @@ class LocalStorage:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.path_of(key).unlink, missing_ok=True)
+
+    async def check(self) -> str | None:
+        """The folder exists and this process may write in it."""
+        if self.root is None:
+            raise RuntimeError("LocalStorage is used before bind(runtime)")
+        return await asyncio.to_thread(_folder_problem, self.root)
+
+
+def _folder_problem(root: Path) -> str | None:
+    if not root.is_dir():
+        return f"the attachments folder {root.name!r} does not exist"
+    if not os.access(root, os.W_OK | os.X_OK):
+        return f"the attachments folder {root.name!r} is not writable"
+    return None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -96,6 +96,36 @@ async def _ran(app: AppConfig) -> list[str]:
     return await Migration.get_migrations_which_ran(app_name=app.app_name)
 
 
+async def unapplied_migrations(apps: Sequence[AppConfig]) -> list[str]:
+    """The migrations of ``apps`` the database has not recorded as run, as
+    ``app:migration_id`` (what ``agorakit migrate`` would apply), read with one query.
+
+    The migrations each app ships are read from its folder once per process."""
+    from piccolo.apps.migrations.tables import Migration
+
+    rows = await Migration.select(Migration.app_name, Migration.name)
+    ran = {(row["app_name"], row["name"]) for row in rows}
+    return [
+        f"{app.app_name}:{migration_id}"
+        for app in apps
+        for migration_id in _shipped(app)
+        if (app.app_name, migration_id) not in ran
+    ]
+
+
+def _shipped(app: AppConfig) -> list[str]:
+    """The migration ids in an app's ``piccolo_migrations/`` folder (cached per app)."""
+    found = _SHIPPED.get(app.app_name)
+    if found is None:
+        manager = ForwardsMigrationManager(app_name=app.app_name)
+        modules = manager.get_migration_modules(app.resolved_migrations_folder_path)
+        found = _SHIPPED[app.app_name] = manager.get_migration_ids(modules)
+    return found
+
+
+_SHIPPED: dict[str, list[str]] = {}
+
+
 async def pending_changes(app: AppConfig) -> list[str]:
     """The schema changes an app's tables have that its migrations do not make."""
     with contextlib.redirect_stdout(io.StringIO()):

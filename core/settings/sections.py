@@ -339,6 +339,24 @@ class WorkerSection(SettingsStruct, frozen=True):
     escrow_check_minutes: Annotated[int, msgspec.Meta(ge=0, le=10080)] = 60
 
 
+class MetricsSection(SettingsStruct, frozen=True):
+    #: serve Prometheus metrics (request rate and latency by route, the database pool,
+    #: the outboxes, timers and withdrawals waiting) at ``path``; off by default
+    enabled: bool = False
+    #: where the metrics are served; outside the API (not in the OpenAPI document)
+    path: str = "/metrics"
+    #: a scraper must send ``Authorization: Bearer <token>``; without one, anyone who
+    #: reaches the path reads the metrics, so only let the internal network reach it
+    token: Secret | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.path):
+            message = f"path: {self.path!r} is not a path such as /metrics"
+            raise ValueError(message)
+        if self.token is not None and len(self.token) < 16:
+            raise ValueError("token: use at least 16 characters (a random string)")
+
+
 class DevSection(SettingsStruct, frozen=True):
     #: the site's time comes from a clock kept in the database, shared by every process,
     #: that operators move on (``agorakit clock``); development and staging only
@@ -364,6 +382,7 @@ class Settings(SettingsStruct, frozen=True):
     reports: ReportsSection = msgspec.field(default_factory=ReportsSection)
     events: EventsSection = msgspec.field(default_factory=EventsSection)
     worker: WorkerSection = msgspec.field(default_factory=WorkerSection)
+    metrics: MetricsSection = msgspec.field(default_factory=MetricsSection)
     dev: DevSection = msgspec.field(default_factory=DevSection)
     plugins: dict[str, Any] = {}
     #: where this config came from, for messages (set by the loader)
