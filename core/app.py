@@ -22,6 +22,7 @@ from litestar.routes import BaseRoute, HTTPRoute
 
 import agorakit
 from agorakit.accounts.auth import make_jwt_auth, operator_only, owner_only
+from agorakit.accounts.throttle import close_throttle_store
 from agorakit.clock import Clock
 from agorakit.http.body import BodyRequest
 from agorakit.http.docs_ui import docs_router, render_plugins
@@ -66,6 +67,7 @@ async def _deregister_process(app: Litestar) -> None:
 
 
 async def _close_database(app: Litestar) -> None:
+    await close_throttle_store(app.state.runtime)
     await app.state.runtime.db.close()
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from agorakit.accounts.tables import Member
-from agorakit.accounts.throttle import Backoff, Window
+from agorakit.accounts.throttle import Backoff, MemoryStore, Window
 from agorakit.clock import FrozenClock
 from agorakit.http.client import client_address
 from agorakit.notifications.tables import EmailOutbox
@@ -95,9 +95,11 @@ class TestProgressiveDelay:
         assert (await login(client, ADA["password"])).status_code == 200
 
 
-def test_backoff_waits_double_from_the_threshold():
+async def test_backoff_waits_double_from_the_threshold():
     clock = FrozenClock()
     backoff = Backoff(
+        MemoryStore(),
+        "login_failures",
         clock,
         threshold=2,
         delay=timedelta(seconds=5),
@@ -107,28 +109,28 @@ def test_backoff_waits_double_from_the_threshold():
     assert [backoff.wait(n) for n in range(5)] == [timedelta(0), timedelta(0)] + [
         timedelta(seconds=s) for s in (5, 10, 12)
     ]
-    backoff.hit("k")
-    assert backoff.retry_after("k") is None
-    backoff.hit("k")
-    assert backoff.retry_after("k") == 5
-    assert backoff.retry_after("other") is None
+    await backoff.hit("k")
+    assert await backoff.retry_after("k") is None
+    await backoff.hit("k")
+    assert await backoff.retry_after("k") == 5
+    assert await backoff.retry_after("other") is None
     clock.advance(seconds=5)
-    assert backoff.retry_after("k") is None
-    backoff.reset("k")
-    backoff.hit("k")
-    assert backoff.retry_after("k") is None
+    assert await backoff.retry_after("k") is None
+    await backoff.reset("k")
+    await backoff.hit("k")
+    assert await backoff.retry_after("k") is None
 
 
-def test_window_allows_limit_hits_per_period():
+async def test_window_allows_limit_hits_per_period():
     clock = FrozenClock()
-    window = Window(clock, 2, timedelta(minutes=1))
-    window.hit("a")
-    window.hit("a")
-    assert window.retry_after("a") == 60
+    window = Window(MemoryStore(), "login", clock, 2, timedelta(minutes=1))
+    await window.hit("a")
+    await window.hit("a")
+    assert await window.retry_after("a") == 60
     clock.advance(seconds=59)
-    assert window.retry_after("a") == 1
+    assert await window.retry_after("a") == 1
     clock.advance(seconds=1)
-    assert window.retry_after("a") is None
+    assert await window.retry_after("a") is None
 
 
 # --------------------------------------------------------------------------------------

@@ -47,8 +47,8 @@ VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"
 
 
-def _check(throttle: Throttle, key: str, message: str) -> None:
-    retry = throttle.retry_after(key)
+async def _check(throttle: Throttle, key: str, message: str) -> None:
+    retry = await throttle.retry_after(key)
     if retry:
         raise TooManyRequests(f"{message}; try again in {retry} s", retry_after=retry)
 
@@ -156,14 +156,16 @@ async def sign_up(runtime: Runtime, cmd: RegisterMember, *, client: str) -> Acce
     password.  Both paths hash the password, so they take as long.
     """
     state = accounts(runtime)
-    _check(state.throttles.register_per_address, client, "too many registrations from your address")
+    await _check(state.throttles.register_per_address, client, "too many registrations from your address")
     checked = check_registration(runtime, cmd, terms=True)  # 422 before anything counts
     email, display_name, _, _ = checked
     # Per recipient too, on every registration: a taken address's owner is emailed each
     # time, and a limit met only by taken addresses would tell them apart.
-    _check(state.throttles.emails_per_recipient, email.lower(), "too many emails asked for this address")
-    state.throttles.register_per_address.hit(client)
-    state.throttles.emails_per_recipient.hit(email.lower())
+    await _check(
+        state.throttles.emails_per_recipient, email.lower(), "too many emails asked for this address"
+    )
+    await state.throttles.register_per_address.hit(client)
+    await state.throttles.emails_per_recipient.hit(email.lower())
     password_hash = await state.passwords.hash(cmd.password)
 
     async def verify(uow: UnitOfWork, member_id: int, address: str) -> None:
@@ -197,11 +199,11 @@ async def authenticate(runtime: Runtime, *, email: str, password: str, client: s
     stranger wait, and the owner still logs in from their own address.
     """
     throttles = accounts(runtime).throttles
-    _check(throttles.login_per_address, client, "too many login attempts from your address")
-    throttles.login_per_address.hit(client)
+    await _check(throttles.login_per_address, client, "too many login attempts from your address")
+    await throttles.login_per_address.hit(client)
     email_key = email.strip().lower()
     pair = f"{email_key}|{client}"
-    _check(throttles.login_per_account_address, pair, "too many failed logins for this account")
+    await _check(throttles.login_per_account_address, pair, "too many failed logins for this account")
 
     state = accounts(runtime)
     row = (
@@ -213,9 +215,9 @@ async def authenticate(runtime: Runtime, *, email: str, password: str, client: s
     )
     ok = await state.passwords.verify(row["password_hash"] if row else None, password)
     if not ok or row is None:
-        throttles.login_per_account_address.hit(pair)
+        await throttles.login_per_account_address.hit(pair)
         raise InvalidCredentials("the email or password is wrong")
-    throttles.login_per_account_address.reset(pair)
+    await throttles.login_per_account_address.reset(pair)
     if row["status"] == "suspended":
         raise AccountSuspended(suspended_detail(row["suspended_reason"]))
     if runtime.settings.auth.require_verified_email and row["email_verified_at"] is None:
@@ -236,19 +238,19 @@ async def authenticate(runtime: Runtime, *, email: str, password: str, client: s
 # --------------------------------------------------------------------------------------
 
 
-def _check_email_throttles(runtime: Runtime, email_key: str, client: str) -> None:
+async def _check_email_throttles(runtime: Runtime, email_key: str, client: str) -> None:
     """Account emails asked per client address and sent per recipient (mail bombing)."""
     throttles = accounts(runtime).throttles
-    _check(throttles.emails_per_address, client, "too many email requests from your address")
-    _check(throttles.emails_per_recipient, email_key, "too many emails asked for this address")
-    throttles.emails_per_address.hit(client)
-    throttles.emails_per_recipient.hit(email_key)
+    await _check(throttles.emails_per_address, client, "too many email requests from your address")
+    await _check(throttles.emails_per_recipient, email_key, "too many emails asked for this address")
+    await throttles.emails_per_address.hit(client)
+    await throttles.emails_per_recipient.hit(email_key)
 
 
 async def request_verification(runtime: Runtime, *, email: str, client: str) -> Accepted:
     """Send a new verification link, if ``email`` is an active, unverified account."""
     address = normalise_email(email)
-    _check_email_throttles(runtime, address.lower(), client)
+    await _check_email_throttles(runtime, address.lower(), client)
     async with runtime.unit_of_work() as uow:
         row = await Member.select(*_RECIPIENT).where(Member.email_key == address.lower()).first()
         if row is not None and row["status"] == "active" and row["email_verified_at"] is None:
@@ -277,7 +279,7 @@ async def confirm_verification(runtime: Runtime, *, token: str) -> Accepted:
 async def request_password_reset(runtime: Runtime, *, email: str, client: str) -> Accepted:
     """Email a reset link, if ``email`` has an account: the same answer either way."""
     address = normalise_email(email)
-    _check_email_throttles(runtime, address.lower(), client)
+    await _check_email_throttles(runtime, address.lower(), client)
     auth = runtime.settings.auth
     async with runtime.unit_of_work() as uow:
         row = await Member.select(*_RECIPIENT).where(Member.email_key == address.lower()).first()

@@ -22,7 +22,7 @@ from agorakit.accounts.passwords import Passwords
 from agorakit.accounts.roles import OPERATOR_ROLES
 from agorakit.accounts.schemas import MemberOut, RegisterMember, UpdateProfile
 from agorakit.accounts.tables import Member
-from agorakit.accounts.throttle import AccountThrottles, memory_throttles
+from agorakit.accounts.throttle import AccountThrottles, account_throttles, throttle_store
 from agorakit.db import is_unique_violation
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import (
@@ -45,14 +45,17 @@ _SKILL = re.compile(r"^[a-z0-9][a-z0-9 +#.\-]*$")
 class Accounts:
     """Per-runtime state of the accounts area: the hasher and the throttles.
 
-    ``throttles`` may be replaced (before the first request) by a shared implementation
-    of :class:`agorakit.accounts.throttle.Throttle`.
+    ``throttles`` count in the site's shared store (the database, or Redis with
+    ``[cache] url``); a test may replace them (before the first request), e.g. with
+    :func:`agorakit.accounts.throttle.memory_throttles`.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         auth = runtime.settings.auth
         self.passwords = Passwords(auth)
-        self.throttles: AccountThrottles = memory_throttles(runtime.wall_clock, auth)
+        self.throttles: AccountThrottles = account_throttles(
+            throttle_store(runtime), runtime.wall_clock, auth
+        )
 
 
 def accounts(runtime: Runtime) -> Accounts:

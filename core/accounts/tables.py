@@ -1,6 +1,6 @@
 """Tables of the accounts area."""
 
-from piccolo.columns import JSON, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, BigInt, Integer, Text, Timestamptz, Varchar
 
 from agorakit.db.table import Table
 
@@ -77,3 +77,16 @@ class MemberFlag(Table, tablename="core_member_flag"):
         help_text="What it came from: dispute:<id>, report:<id>; null = none.",
     )
     flagged_at = Timestamptz()
+
+
+class ThrottleCount(Table, tablename="core_throttle"):
+    """One throttle's count for one key, shared by every process of the site (see
+    :mod:`agorakit.accounts.throttle`); a row past ``expires_us`` counts as absent and is
+    deleted now and then."""
+
+    key = Varchar(length=100, unique=True, help_text="The throttle's name and a SHA-256 of what it counts.")
+    started_us = BigInt(help_text="Start of the window or the last failure, in µs since the epoch.")
+    hits = Integer(help_text="Attempts (or consecutive failures) counted since.")
+    expires_us = BigInt(
+        index=True, help_text="From this instant (µs since the epoch) the count is forgotten."
+    )

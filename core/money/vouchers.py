@@ -24,7 +24,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from agorakit.accounts.throttle import Throttle, Window
+from agorakit.accounts.throttle import Throttle, Window, throttle_store
 from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, TooManyRequests, ValidationFailed
 from agorakit.money import ledger
@@ -300,13 +300,15 @@ async def issue_voucher(
 
 def redeem_throttle(runtime: Runtime) -> Throttle:
     """Failed redemptions per member: ``[vouchers] redeem_attempts`` per
-    ``redeem_window_minutes``, on the runtime's wall clock, in this process's memory (as
-    the login throttles).  Replace ``runtime.voucher_throttle`` for a shared store."""
+    ``redeem_window_minutes``, on the runtime's wall clock, in the site's shared throttle
+    store (as the login throttles: the database, or Redis with ``[cache] url``)."""
     throttle = getattr(runtime, "voucher_throttle", None)
     if throttle is None:
         settings = runtime.settings.vouchers
         window = timedelta(minutes=settings.redeem_window_minutes)
-        throttle = Window(runtime.wall_clock, settings.redeem_attempts, window)
+        throttle = Window(
+            throttle_store(runtime), "voucher_redeem", runtime.wall_clock, settings.redeem_attempts, window
+        )
         runtime.voucher_throttle = throttle  # type: ignore[attr-defined]
     return throttle
 
@@ -335,7 +337,7 @@ async def redeem_voucher(runtime: Runtime, *, code: str, member_id: int) -> Rede
     _enabled(runtime)
     hashed = code_hash(normalise_code(code))
     throttle, key = redeem_throttle(runtime), f"member:{member_id}"
-    retry = throttle.retry_after(key)
+    retry = await throttle.retry_after(key)
     if retry:
         raise TooManyRequests(
             f"too many failed voucher redemptions; try again in {retry} s", retry_after=retry
@@ -388,7 +390,7 @@ async def redeem_voucher(runtime: Runtime, *, code: str, member_id: int) -> Rede
             )
             return RedeemedVoucher(voucher_id=voucher_id, amount=money(amount, currency), redeemed_at=now)
     except _REFUSED:
-        throttle.hit(key)
+        await throttle.hit(key)
         raise
 
 

@@ -52,6 +52,7 @@ from agorakit.settings.docs import field_docs
 from agorakit.settings.sections import (
     AttachmentsSection,
     AuthSection,
+    CacheSection,
     DatabaseSection,
     DevSection,
     EmailSection,
@@ -324,6 +325,7 @@ __all__ = [
     "AmountSetting",
     "AttachmentsSection",
     "AuthSection",
+    "CacheSection",
     "ConfigError",
     "CurrencyCode",
     "DatabaseSection",

@@ -357,6 +357,24 @@ class MetricsSection(SettingsStruct, frozen=True):
             raise ValueError("token: use at least 16 characters (a random string)")
 
 
+class CacheSection(SettingsStruct, frozen=True):
+    #: where the throttles (logins, registrations, account emails, voucher redemptions)
+    #: count, shared by every process and host of the site: empty (the default), the
+    #: site's database; ``redis://host:6379/0`` (or ``rediss://`` for TLS), that Redis
+    url: str = ""
+    #: prefix of every key this site writes to Redis (several sites may share one)
+    key_prefix: Annotated[str, msgspec.Meta(max_length=60)] = "agorakit:"
+
+    def __post_init__(self) -> None:
+        scheme = urlsplit(self.url).scheme
+        if self.url and scheme not in {"redis", "rediss", "unix"}:
+            message = (
+                f"url: unsupported scheme {scheme or '(none)'!r}; use redis://host:6379/0, "
+                "rediss://host:6380/0 or leave it empty for the database"
+            )
+            raise ValueError(message)
+
+
 class DevSection(SettingsStruct, frozen=True):
     #: the site's time comes from a clock kept in the database, shared by every process,
     #: that operators move on (``agorakit clock``); development and staging only
@@ -381,6 +399,7 @@ class Settings(SettingsStruct, frozen=True):
     reviews: ReviewsSection = msgspec.field(default_factory=ReviewsSection)
     reports: ReportsSection = msgspec.field(default_factory=ReportsSection)
     events: EventsSection = msgspec.field(default_factory=EventsSection)
+    cache: CacheSection = msgspec.field(default_factory=CacheSection)
     worker: WorkerSection = msgspec.field(default_factory=WorkerSection)
     metrics: MetricsSection = msgspec.field(default_factory=MetricsSection)
     dev: DevSection = msgspec.field(default_factory=DevSection)
