@@ -31,6 +31,7 @@ from agorakit.http.logging import request_logging_middleware
 from agorakit.http.openapi import document_route
 from agorakit.http.problem_details import EXCEPTION_HANDLERS
 from agorakit.http.text_input import refuse_nul_characters
+from agorakit.http.tracing import install_tracing
 from agorakit.metrics import install_metrics
 from agorakit.runtime import Runtime
 from agorakit.settings import Settings, load_settings
@@ -102,6 +103,7 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
             app_config.middleware.append(test_clock_middleware)
             app_config.before_send.append(test_clock_header)
         install_metrics(app_config, runtime)  # [metrics] enabled: the request metrics and their route
+        install_tracing(app_config, runtime)  # [tracing] enabled: a server span per request
         app_config.before_request = refuse_nul_characters
         app_config.request_max_body_size = settings.http.max_body_bytes
         if settings.http.cors_origins:

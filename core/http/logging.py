@@ -4,6 +4,9 @@ Every HTTP request produces one record on the ``agorakit.http.access`` logger wi
 fields ``method``, ``path``, ``status``, ``duration_ms``, ``client``, ``request_id`` and
 ``member_id`` (in ``record.http``).  The request id comes from a well-formed incoming
 ``X-Request-ID`` header or is generated, and is echoed in the response.
+While a request is handled its id is in :data:`current_request_id`, so every record
+written then (by any logger, not only the access log) carries it: the ``request_id``
+field in JSON, ``[<id>]`` after the logger's name in text.
 ``configure_logging`` sets text or JSON-lines output (``[logging] format``).
 """
 
@@ -14,6 +17,7 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
@@ -23,6 +27,9 @@ from agorakit.settings import LoggingSection
 
 access_log = logging.getLogger("agorakit.http.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: the id of the request being handled (``None`` outside a request); tasks started while
+#: handling it inherit it
+current_request_id: ContextVar[str | None] = ContextVar("agorakit_request_id", default=None)
 
 
 def request_logging_middleware(app: ASGIApp) -> ASGIApp:
@@ -34,6 +41,7 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        token = current_request_id.set(request_id)
         status = 0  # no answer started yet
 
         async def send_with_id(message: Message) -> None:
@@ -74,12 +82,14 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
                 fields["duration_ms"],
                 extra={"http": fields},
             )
+            current_request_id.reset(token)
 
     return middleware
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any ``http`` fields."""
+    """One JSON object per line: time, level, logger, message, the request's id when the
+    record was written while handling one, and any ``http`` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -88,6 +98,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = current_request_id.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
         http = getattr(record, "http", None)
         if http:
             entry.update(http)
@@ -96,13 +109,26 @@ class JsonFormatter(logging.Formatter):
         return msgspec.json.encode(entry).decode()
 
 
+class TextFormatter(logging.Formatter):
+    """``<time> <level> <logger> [<request id>]: <message>``; the id only while a request
+    is handled."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s%(request)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = current_request_id.get()
+        record.request = f" [{request_id}]" if request_id is not None else ""
+        return super().format(record)
+
+
 def configure_logging(config: LoggingSection) -> None:
     """Send the ``agorakit`` loggers to stderr in the configured format."""
     handler = logging.StreamHandler(sys.stderr)
     if config.format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger("agorakit")
     root.handlers[:] = [handler]
     root.setLevel(config.level)

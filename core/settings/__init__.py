@@ -68,6 +68,7 @@ from agorakit.settings.sections import (
     ReviewsSection,
     Settings,
     SiteSection,
+    TracingSection,
     VouchersSection,
     WorkerSection,
 )
@@ -348,6 +349,7 @@ __all__ = [
     "SettingsSpec",
     "SettingsStruct",
     "SiteSection",
+    "TracingSection",
     "VouchersSection",
     "WorkerSection",
     "field_docs",

@@ -375,6 +375,15 @@ class CacheSection(SettingsStruct, frozen=True):
             raise ValueError(message)
 
 
+class TracingSection(SettingsStruct, frozen=True):
+    #: trace every request with OpenTelemetry (a server span named by route), exported as
+    #: the process's OpenTelemetry environment says (``OTEL_EXPORTER_OTLP_ENDPOINT``, ...);
+    #: off by default; needs the ``tracing`` extra (``pip install 'agorakit[tracing]'``)
+    enabled: bool = False
+    #: the ``service.name`` of the spans; empty (the default): the site's name
+    service_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
 class DevSection(SettingsStruct, frozen=True):
     #: the site's time comes from a clock kept in the database, shared by every process,
     #: that operators move on (``agorakit clock``); development and staging only
@@ -402,6 +411,7 @@ class Settings(SettingsStruct, frozen=True):
     cache: CacheSection = msgspec.field(default_factory=CacheSection)
     worker: WorkerSection = msgspec.field(default_factory=WorkerSection)
     metrics: MetricsSection = msgspec.field(default_factory=MetricsSection)
+    tracing: TracingSection = msgspec.field(default_factory=TracingSection)
     dev: DevSection = msgspec.field(default_factory=DevSection)
     plugins: dict[str, Any] = {}
     #: where this config came from, for messages (set by the loader)
