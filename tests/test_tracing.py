@@ -74,7 +74,9 @@ class TestTracingOn:
 
     async def test_a_request_is_a_server_span_named_by_its_route(self, client, make_member, spans):
         member = await make_member()
-        response = await client.get("/listings/4242", headers={**member.headers, "X-Request-ID": "req-span-1"})
+        response = await client.get(
+            "/listings/4242", headers={**member.headers, "X-Request-ID": "req-span-1"}
+        )
         assert response.status_code == 404
         assert response.headers["x-request-id"] == "req-span-1"
 
