@@ -243,7 +243,7 @@ def test_compose_file_follows_the_compose_specification():
     assert not any(e.startswith("services/app2") for e in errors), errors
 
 
-def test_docker_compose_reads_the_file_when_a_docker_client_is_there(tmp_path):
+def test_docker_compose_reads_the_file_when_a_docker_client_is_there():
     if (
         shutil.which("docker") is None
         or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode
