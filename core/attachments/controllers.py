@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.openapi.spec import (
     OpenAPIFormat,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
@@ -17,10 +17,12 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_201_CREATED, HTTP_307_TEMPORARY_REDIRECT
 
 from agorakit.attachments import service
 from agorakit.attachments.schemas import AttachmentOut
+from agorakit.attachments.storage import content_disposition
 from agorakit.attachments.uploads import read_upload_form
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, MemberRequest
@@ -64,7 +66,8 @@ _FILE = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
 @dataclass
 class DownloadOperation(Operation):
     """The download route serves each file as its own type (image/png, application/pdf,
-    ...); this documents its 200 as bytes of any type."""
+    ...); this documents its 200 as bytes of any type, and the redirect to a short-lived
+    link a storage that hands them out answers with instead."""
 
     def __post_init__(self) -> None:
         self.responses = dict(self.responses or {})
@@ -75,12 +78,24 @@ class DownloadOperation(Operation):
                 "*/*": OpenAPIMediaType(schema=_FILE),
             },
         )
+        self.responses[str(HTTP_307_TEMPORARY_REDIRECT)] = OpenAPIResponse(
+            description=(
+                "The file is at a short-lived link of the storage that keeps it (an S3 bucket's "
+                "presigned URL): fetch `Location` without this request's credentials; it answers "
+                "with the same Content-Type, Content-Disposition and Cache-Control"
+            ),
+            headers={
+                "Location": OpenAPIHeader(
+                    schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.URI),
+                    description="The link; it expires after the storage's link lifetime",
+                )
+            },
+        )
 
 
 def download_headers(attachment: AttachmentOut) -> dict[str, str]:
-    fallback = attachment.filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     return {
-        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(attachment.filename)}",
+        "Content-Disposition": content_disposition(attachment.filename),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, no-store",
@@ -128,7 +143,14 @@ class AttachmentController(Controller):
     )
     async def content(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], attachment_id: Id
-    ) -> Response[bytes]:
-        attachment, data = await service.read_content(runtime, attachment_id, viewer=request.user)
+    ) -> Response[bytes] | Redirect:
+        found = await service.download(runtime, attachment_id, viewer=request.user)
+        if found.url is not None:
+            # The link is a credential for a while: no cache keeps it, no Referer carries it on.
+            headers = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
+            return Redirect(
+                found.url, status_code=HTTP_307_TEMPORARY_REDIRECT, headers=headers, media_type=MediaType.TEXT
+            )
+        attachment = found.attachment
         # Litestar adds "; charset=utf-8" to text types (text files are checked to be UTF-8).
-        return Response(data, media_type=attachment.content_type, headers=download_headers(attachment))
+        return Response(found.data, media_type=attachment.content_type, headers=download_headers(attachment))

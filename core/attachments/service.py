@@ -17,6 +17,7 @@ import logging
 import mimetypes
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import filetype
@@ -24,7 +25,7 @@ import filetype
 from agorakit.accounts import is_operator
 from agorakit.attachments.events import AttachmentUploaded
 from agorakit.attachments.schemas import AttachmentOut
-from agorakit.attachments.storage import new_key, storage_for
+from agorakit.attachments.storage import download_link, new_key, storage_for
 from agorakit.attachments.tables import Attachment
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import AgorakitError, FieldError, NotFound, ValidationFailed
@@ -265,18 +266,56 @@ async def get_attachment(runtime: Runtime, attachment_id: int, *, viewer: Member
 async def read_content(
     runtime: Runtime, attachment_id: int, *, viewer: MemberOut
 ) -> tuple[AttachmentOut, bytes]:
-    """An attachment and its bytes, for the parties of its scope and operators."""
+    """An attachment and its bytes, for the parties of its scope and operators.
+
+    The bytes come from the storage the attachment's row names, not the site's current
+    one: files kept before a site changed ``[attachments] storage`` stay readable."""
     row = await _readable_row(runtime, attachment_id, viewer)
+    return _to_out(row), await _read_file(runtime, row)
+
+
+def served_type(content_type: str) -> str:
+    """The ``Content-Type`` a file is served with: text gets its charset (text files are
+    checked to be UTF-8 when they are uploaded)."""
+    if content_type.startswith("text/") and "charset=" not in content_type:
+        return f"{content_type}; charset=utf-8"
+    return content_type
+
+
+@dataclass(frozen=True)
+class Download:
+    """What the download route sends: a link to the file in its storage (``url``, a
+    redirect) or the file's bytes (``data``)."""
+
+    attachment: AttachmentOut
+    url: str | None = None
+    data: bytes = b""
+
+
+async def download(runtime: Runtime, attachment_id: int, *, viewer: MemberOut) -> Download:
+    """An attachment's content for the parties of its scope and operators: a short-lived
+    link when the storage that keeps it hands them out (a
+    :class:`~agorakit.attachments.storage.LinkableStorage` set to), else its bytes."""
+    row = await _readable_row(runtime, attachment_id, viewer)
+    attachment = _to_out(row)
+    storage = storage_for(runtime, row["storage"])
+    url = await download_link(
+        storage, row["storage_key"], filename=row["filename"], content_type=served_type(row["content_type"])
+    )
+    if url is not None:
+        return Download(attachment, url=url)
+    return Download(attachment, data=await _read_file(runtime, row))
+
+
+async def _read_file(runtime: Runtime, row: dict[str, Any]) -> bytes:
     try:
         data = await storage_for(runtime, row["storage"]).read(row["storage_key"])
     except FileNotFoundError:
         log.error(
             "attachment %s: file %s missing from storage %s", row["id"], row["storage_key"], row["storage"]
         )
-        raise NotFound(
-            f"the file of attachment {attachment_id} is missing; tell the site's operators"
-        ) from None
-    return _to_out(row), data
+        raise NotFound(f"the file of attachment {row['id']} is missing; tell the site's operators") from None
+    return data
 
 
 async def attachments_by_ids(ids: list[int]) -> list[AttachmentOut]:
