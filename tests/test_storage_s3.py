@@ -399,7 +399,7 @@ def bound(settings: S3Settings) -> S3Storage:
     """An s3 storage bound to a site with ``settings`` (no database needed)."""
 
     class Site:
-        class settings:  # noqa: N801 - what Runtime.settings offers
+        class settings:  # what Runtime.settings offers
             source = "site.toml"
 
         @staticmethod
