@@ -306,6 +306,30 @@ async def test_migrate_copies_checks_and_repoints_then_copies_nothing_more(
         assert (response.status_code, response.content) == (200, data)
 
 
+async def test_migrate_resumes_after_a_run_that_failed_half_way(runtime, make_member, monkeypatch):
+    member = await make_member()
+    rows = [await keep_locally(runtime, member, data, f"f{i}") for i, data in enumerate([PNG, PDF, b"t\n"])]
+    target = storage_for(runtime, "s3")
+    save = target.save
+
+    async def bucket_gone_at_the_second(key, data):
+        if key == rows[1]["storage_key"]:
+            raise OSError("connection reset")
+        await save(key, data)
+
+    monkeypatch.setattr(target, "save", bucket_gone_at_the_second)
+    first = await migrate_files(runtime, to="s3", batch_size=1)
+    assert dict(first.copied) == {"local": 2}
+    assert first.failed == [
+        f"attachment {rows[1]['id']} (key {rows[1]['storage_key']} in local): could not be copied to s3 (OSError)"
+    ]
+    assert [(await row_of(r["id"]))["storage"] for r in rows] == ["s3", "local", "s3"]
+    monkeypatch.undo()
+    second = await migrate_files(runtime, to="s3")
+    assert (dict(second.copied), second.left) == ({"local": 1}, 0)  # only what was left
+    assert [(await row_of(r["id"]))["storage"] for r in rows] == ["s3", "s3", "s3"]
+
+
 async def test_migrate_deletes_the_old_copies_when_asked_and_reports_a_mismatch(
     runtime, make_member, s3_server, files_dir
 ):
@@ -386,6 +410,18 @@ class TestMissingBucket:
         body = problem(await client.get("/health/ready"), 503, "service_unavailable")
         assert body["extra"]["failed"] == ["storage"]
         assert body["extra"]["checks"]["storage"] == "the S3 bucket 'no-such-bucket' does not exist"
+
+    async def test_uploads_and_downloads_are_503_not_500(self, client, runtime, make_member, problem):
+        member = await make_member()
+        body = problem(await upload(client, member, f"member:{member.id}", PNG), 503, "service_unavailable")
+        assert body["detail"] == "the site cannot reach its file storage right now; try again later"
+        assert await Attachment.count() == 0
+        async with runtime.unit_of_work() as uow:  # a file kept before the bucket went
+            attachment_id = await service._insert_row(
+                uow, member.id, f"member:{member.id}", "a.png", "image/png", PNG, "s3", new_key()
+            )
+        download = await client.get(f"/attachments/{attachment_id}/content", headers=member.headers)
+        problem(download, 503, "service_unavailable")
 
 
 async def test_ready_checks_the_bucket_takes_a_write(client, s3_server):

@@ -110,7 +110,7 @@ class AttachmentController(Controller):
     @post(
         "",
         operation_id="uploadAttachment",
-        responses=problems(400, 404, 413, 415, 422),
+        responses=problems(400, 404, 413, 415, 422, s503="the file storage is unreachable; try again later"),
         summary="Upload a file for an order, a conversation or yourself (multipart/form-data)",
         status_code=HTTP_201_CREATED,
         # The body may be as large as [attachments] max_bytes: read_upload_form enforces it.
@@ -137,6 +137,7 @@ class AttachmentController(Controller):
         "/{attachment_id:int}/content",
         operation_id="downloadAttachment",
         summary="Download an attachment's content",
+        responses=problems(404, s503="the file storage is unreachable; try again later"),
         media_type="application/octet-stream",
         # served as the attachment's own type (image/png, application/pdf, ...)
         operation_class=DownloadOperation,

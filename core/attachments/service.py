@@ -28,7 +28,7 @@ from agorakit.attachments.schemas import AttachmentOut
 from agorakit.attachments.storage import download_link, new_key, storage_for
 from agorakit.attachments.tables import Attachment
 from agorakit.db.prepared import Prepared, any_of
-from agorakit.errors import AgorakitError, FieldError, NotFound, ValidationFailed
+from agorakit.errors import AgorakitError, FieldError, NotFound, ServiceUnavailable, ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.accounts.schemas import MemberOut
@@ -178,10 +178,20 @@ async def upload(
     return await _store(runtime, member.id, scope, name, content_type, data)
 
 
+def storage_down(storage_name: str, exc: BaseException) -> ServiceUnavailable:
+    """The 503 of a storage that failed (unreachable, refusing, full): the client may try
+    again later; the log has what went wrong."""
+    log.error("attachments: storage %s failed: %r", storage_name, exc)
+    return ServiceUnavailable("the site cannot reach its file storage right now; try again later")
+
+
 async def _store(runtime: Runtime, member_id: int, scope: str, name: str, content_type: str, data: bytes):
     storage = storage_for(runtime)
     key = new_key()
-    await storage.save(key, data)
+    try:
+        await storage.save(key, data)
+    except Exception as exc:
+        raise storage_down(storage.name, exc) from None
     try:
         async with runtime.unit_of_work() as uow:
             attachment_id = await _insert_row(
@@ -299,9 +309,15 @@ async def download(runtime: Runtime, attachment_id: int, *, viewer: MemberOut) -
     row = await _readable_row(runtime, attachment_id, viewer)
     attachment = _to_out(row)
     storage = storage_for(runtime, row["storage"])
-    url = await download_link(
-        storage, row["storage_key"], filename=row["filename"], content_type=served_type(row["content_type"])
-    )
+    try:
+        url = await download_link(
+            storage,
+            row["storage_key"],
+            filename=row["filename"],
+            content_type=served_type(row["content_type"]),
+        )
+    except Exception as exc:
+        raise storage_down(storage.name, exc) from None
     if url is not None:
         return Download(attachment, url=url)
     return Download(attachment, data=await _read_file(runtime, row))
@@ -315,6 +331,8 @@ async def _read_file(runtime: Runtime, row: dict[str, Any]) -> bytes:
             "attachment %s: file %s missing from storage %s", row["id"], row["storage_key"], row["storage"]
         )
         raise NotFound(f"the file of attachment {row['id']} is missing; tell the site's operators") from None
+    except Exception as exc:
+        raise storage_down(row["storage"], exc) from None
     return data
 
 

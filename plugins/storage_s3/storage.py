@@ -36,6 +36,10 @@ CHECK_SECONDS = 5.0
 _KEY = re.compile(r"^[0-9a-f]{16,64}$")
 
 
+class BucketMissing(Exception):
+    """The bucket itself is not there (a read's 404 that is not about the file)."""
+
+
 class S3Storage:
     """Files in an S3 bucket (``[plugins.storage_s3]``), one object per key."""
 
@@ -74,6 +78,8 @@ class S3Storage:
             found = await obstore.get_async(self._bound(), _checked(key))
             return bytes(await found.bytes_async())
         except (FileNotFoundError, NotFoundError) as exc:  # obstore raises the first for a 404
+            if "NoSuchBucket" in str(exc):
+                raise BucketMissing(f"the S3 bucket {self._settings().bucket!r} does not exist") from exc
             raise FileNotFoundError(key) from exc
 
     async def delete(self, key: str) -> None:
