@@ -111,6 +111,14 @@ async def test_upload_goes_to_the_bucket_under_a_random_key_and_downloads_throug
     assert content.headers["content-security-policy"] == "default-src 'none'; sandbox"
     assert content.headers["cache-control"] == "private, no-store"
     assert content.headers["etag"] == f'"{hashlib.sha256(PNG).hexdigest()}"'
+    assert content.headers["content-length"] == str(len(PNG))
+
+    # Streamed from the bucket in pieces: a file of several pieces arrives whole.
+    big = PNG + bytes(range(256)) * 2500
+    large = (await upload(client, member, f"member:{member.id}", big, "big.png")).json()
+    streamed = await client.get(large["url"], headers=member.headers)
+    assert (streamed.status_code, streamed.headers["content-length"]) == (200, str(len(big)))
+    assert streamed.content == big
 
     text = (await upload(client, member, f"member:{member.id}", "ünïcode\n".encode(), "notes.txt")).json()
     download = await client.get(text["url"], headers=member.headers)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from agorakit.attachments.storage import CheckableStorage as CheckableStorage
     from agorakit.attachments.storage import LinkableStorage as LinkableStorage
     from agorakit.attachments.storage import Storage as Storage
+    from agorakit.attachments.storage import StreamableStorage as StreamableStorage
     from agorakit.attachments.storage import check_storage as check_storage
     from agorakit.attachments.storage import content_disposition as content_disposition
     from agorakit.attachments.storage import storage_for as storage_for
@@ -40,6 +41,7 @@ EXPORTS: dict[str, str] = {
     "check_storage": "agorakit.attachments.storage",
     "LinkableStorage": "agorakit.attachments.storage",
     "content_disposition": "agorakit.attachments.storage",
+    "StreamableStorage": "agorakit.attachments.storage",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

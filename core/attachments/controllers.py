@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
@@ -17,7 +18,8 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.response import Redirect
+from litestar.response import Redirect, Stream
+from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_201_CREATED, HTTP_307_TEMPORARY_REDIRECT
 
 from agorakit.attachments import service
@@ -93,6 +95,14 @@ class DownloadOperation(Operation):
         )
 
 
+class FileStream(Stream):
+    """A streamed file served as its own type: Litestar's ``Stream`` takes the route's
+    media type (``application/octet-stream`` here) over its own."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        return super().to_asgi_response(*args, **{**kwargs, "media_type": self.media_type})
+
+
 def download_headers(attachment: AttachmentOut) -> dict[str, str]:
     return {
         "Content-Disposition": content_disposition(attachment.filename),
@@ -144,7 +154,7 @@ class AttachmentController(Controller):
     )
     async def content(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], attachment_id: Id
-    ) -> Response[bytes] | Redirect:
+    ) -> Response[bytes] | FileStream | Redirect:
         found = await service.download(runtime, attachment_id, viewer=request.user)
         if found.url is not None:
             # The link is a credential for a while: no cache keeps it, no Referer carries it on.
@@ -153,5 +163,9 @@ class AttachmentController(Controller):
                 found.url, status_code=HTTP_307_TEMPORARY_REDIRECT, headers=headers, media_type=MediaType.TEXT
             )
         attachment = found.attachment
+        if found.chunks is not None:
+            headers = {**download_headers(attachment), "Content-Length": str(attachment.size)}
+            # Litestar adds "; charset=utf-8" to text types, as below.
+            return FileStream(found.chunks, media_type=attachment.content_type, headers=headers)
         # Litestar adds "; charset=utf-8" to text types (text files are checked to be UTF-8).
         return Response(found.data, media_type=attachment.content_type, headers=download_headers(attachment))

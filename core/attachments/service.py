@@ -17,6 +17,7 @@ import logging
 import mimetypes
 import re
 import unicodedata
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ import filetype
 from agorakit.accounts import is_operator
 from agorakit.attachments.events import AttachmentUploaded
 from agorakit.attachments.schemas import AttachmentOut
-from agorakit.attachments.storage import download_link, new_key, storage_for
+from agorakit.attachments.storage import StreamableStorage, download_link, new_key, storage_for
 from agorakit.attachments.tables import Attachment
 from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import AgorakitError, FieldError, NotFound, ServiceUnavailable, ValidationFailed
@@ -295,10 +296,11 @@ def served_type(content_type: str) -> str:
 @dataclass(frozen=True)
 class Download:
     """What the download route sends: a link to the file in its storage (``url``, a
-    redirect) or the file's bytes (``data``)."""
+    redirect), the file's pieces (``chunks``, streamed) or its bytes (``data``)."""
 
     attachment: AttachmentOut
     url: str | None = None
+    chunks: AsyncIterator[bytes] | None = None
     data: bytes = b""
 
 
@@ -320,17 +322,30 @@ async def download(runtime: Runtime, attachment_id: int, *, viewer: MemberOut) -
         raise storage_down(storage.name, exc) from None
     if url is not None:
         return Download(attachment, url=url)
+    if isinstance(storage, StreamableStorage):
+        return Download(attachment, chunks=await _open_file(storage, row))
     return Download(attachment, data=await _read_file(runtime, row))
+
+
+async def _open_file(storage: StreamableStorage, row: dict[str, Any]) -> AsyncIterator[bytes]:
+    try:
+        return await storage.open(row["storage_key"])
+    except FileNotFoundError:
+        raise _missing(row) from None
+    except Exception as exc:
+        raise storage_down(row["storage"], exc) from None
+
+
+def _missing(row: dict[str, Any]) -> NotFound:
+    log.error("attachment %s: file %s missing from storage %s", row["id"], row["storage_key"], row["storage"])
+    return NotFound(f"the file of attachment {row['id']} is missing; tell the site's operators")
 
 
 async def _read_file(runtime: Runtime, row: dict[str, Any]) -> bytes:
     try:
         data = await storage_for(runtime, row["storage"]).read(row["storage_key"])
     except FileNotFoundError:
-        log.error(
-            "attachment %s: file %s missing from storage %s", row["id"], row["storage_key"], row["storage"]
-        )
-        raise NotFound(f"the file of attachment {row['id']} is missing; tell the site's operators") from None
+        raise _missing(row) from None
     except Exception as exc:
         raise storage_down(row["storage"], exc) from None
     return data

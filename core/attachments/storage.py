@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import quote
@@ -75,6 +76,18 @@ class LinkableStorage(Storage, Protocol):
     def link_seconds(self) -> int | None: ...
 
     async def download_url(self, key: str, *, filename: str, content_type: str, seconds: int) -> str: ...
+
+
+@runtime_checkable
+class StreamableStorage(Storage, Protocol):
+    """A :class:`Storage` that can give a file back in pieces: the download route then
+    streams it to the client instead of holding the whole file in memory.
+
+    ``open(key)`` raises :class:`FileNotFoundError` for a key that is not there (when
+    awaited, before the first piece) and returns the file's pieces, in order.
+    """
+
+    async def open(self, key: str) -> AsyncIterator[bytes]: ...
 
 
 async def download_link(storage: Storage, key: str, *, filename: str, content_type: str) -> str | None:

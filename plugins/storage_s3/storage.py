@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -33,6 +34,8 @@ EXTRA = "install agorakit's s3 extra: pip install 'agorakit[s3]'"
 PROBE_KEY = "agorakit-ready-check"
 #: how long ``check()`` waits for the bucket, in seconds
 CHECK_SECONDS = 5.0
+#: the size of the pieces a download through the app is sent in, in bytes
+CHUNK_BYTES = 256 * 1024
 _KEY = re.compile(r"^[0-9a-f]{16,64}$")
 
 
@@ -71,12 +74,26 @@ class S3Storage:
         await obstore.put_async(self._bound(), _checked(key), data)
 
     async def read(self, key: str) -> bytes:
+        found = await self._get(key)
+        return bytes(await found.bytes_async())
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        """The object's pieces (``CHUNK_BYTES`` each, the last one shorter), as the bucket
+        sends them: a download through the app holds one piece at a time."""
+        found = await self._get(key)
+
+        async def pieces() -> AsyncIterator[bytes]:
+            async for piece in found.stream(min_chunk_size=CHUNK_BYTES):
+                yield bytes(piece)
+
+        return pieces()
+
+    async def _get(self, key: str) -> Any:
         import obstore
         from obstore.exceptions import NotFoundError
 
         try:
-            found = await obstore.get_async(self._bound(), _checked(key))
-            return bytes(await found.bytes_async())
+            return await obstore.get_async(self._bound(), _checked(key))
         except (FileNotFoundError, NotFoundError) as exc:  # obstore raises the first for a 404
             if "NoSuchBucket" in str(exc):
                 raise BucketMissing(f"the S3 bucket {self._settings().bucket!r} does not exist") from exc
