@@ -90,10 +90,14 @@ class S3Server:
             "plugins": {"storage_s3": self.plugin_settings(**overrides)},
         }
 
-    def site_toml(self, **overrides: Any) -> str:
-        """``[attachments]`` and ``[plugins.storage_s3]`` of a ``site.toml`` using this server
-        (the site's ``plugins`` list must name ``storage_s3``)."""
-        lines = ["[attachments]", 'storage = "s3"', "", "[plugins.storage_s3]"]
+    def site_toml(self, files: Path | str | None = None, **overrides: Any) -> str:
+        """The ``[attachments]`` and ``[plugins.storage_s3]`` tables of a ``site.toml`` using
+        this server (the site's ``plugins`` list must name ``storage_s3``, and the file
+        must have no other ``[attachments]`` table: ``files`` is its ``path``)."""
+        lines = ["[attachments]", 'storage = "s3"']
+        if files is not None:
+            lines.append(f"path = {json.dumps(str(files))}")
+        lines += ["", "[plugins.storage_s3]"]
         lines += [f"{key} = {json.dumps(value)}" for key, value in self.plugin_settings(**overrides).items()]
         return "\n".join(lines) + "\n"
 

@@ -368,9 +368,7 @@ async def test_the_cli_migrates_and_its_exit_status_says_what_was_left(
     config.write_text(
         f'[site]\nplugins = ["storage_s3"]\n[auth]\njwt_secret = "{"k" * 40}"\n'
         f'[database]\nurl = "{runtime.settings.database.url}"\n'
-        + s3_server.site_toml(prefix=PREFIX).replace(
-            "[attachments]\n", f'[attachments]\npath = "{files_dir}"\n'
-        ),
+        + s3_server.site_toml(files_dir, prefix=PREFIX),
         encoding="utf-8",
     )
 
