@@ -444,14 +444,17 @@ def agorakit_storages() -> list[Storage] | None:
     """Contribute places to keep uploaded files (attachments).
 
     Called once at start-up.  The site picks one by name with ``[attachments] storage``;
-    the core ships ``local`` (a folder on disk, ``[attachments] path``).  A plugin can add
-    object storage such as S3.  Files are written before the row that references them
-    is committed, and deleted again if that transaction fails.
+    the core ships ``local`` (a folder on disk, ``[attachments] path``), the shipped
+    ``storage_s3`` plugin ``s3``.  Files are written before the row that references them
+    is committed, and deleted again if that transaction fails.  Each file is read from
+    the storage its row names, so files kept before a site changed storage stay readable.
 
     :return: a list of objects following :class:`agorakit.attachments.storage.Storage`
         (``name``, ``async save(key, data)``, ``async read(key)``, ``async delete(key)``,
-        optional ``bind(runtime)``: :class:`agorakit.attachments.BindableStorage`), or
-        None.
+        optional ``bind(runtime)``: :class:`agorakit.attachments.BindableStorage`,
+        ``check()``: :class:`agorakit.attachments.CheckableStorage`, ``open(key)``:
+        :class:`agorakit.attachments.StreamableStorage`, download links:
+        :class:`agorakit.attachments.LinkableStorage`), or None.
     """
 
 

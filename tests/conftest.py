@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import subprocess
 import sys
@@ -100,3 +101,21 @@ def sample_plugin(tmp_path_factory) -> Path:
     sys.path.remove(str(target))
     for name in [m for m in sys.modules if m == "agorakit_sample" or m.startswith("agorakit_sample.")]:
         del sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A running S3-compatible server (SeaweedFS) with a bucket and an identity, for this
+    test session: a :class:`s3_server.S3Server` (``endpoint``, ``bucket``, ``access_key``,
+    ``secret_key``, ``site_config()``, ``site_toml()``, ``keys()``).  Without SeaweedFS's
+    ``weed`` the test is skipped with the reason, except in CI, where it fails."""
+    from s3_server import S3Unavailable, start_s3_server
+
+    try:
+        server = start_s3_server(tmp_path_factory.mktemp("s3-server"))
+    except S3Unavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI runs the S3 storage tests: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    yield server
+    server.stop()

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     from agorakit.attachments.service import check_attachments as check_attachments
     from agorakit.attachments.storage import BindableStorage as BindableStorage
     from agorakit.attachments.storage import CheckableStorage as CheckableStorage
+    from agorakit.attachments.storage import LinkableStorage as LinkableStorage
     from agorakit.attachments.storage import Storage as Storage
+    from agorakit.attachments.storage import StreamableStorage as StreamableStorage
     from agorakit.attachments.storage import check_storage as check_storage
+    from agorakit.attachments.storage import content_disposition as content_disposition
     from agorakit.attachments.storage import storage_for as storage_for
 
 EXPORTS: dict[str, str] = {
@@ -36,6 +39,9 @@ EXPORTS: dict[str, str] = {
     "BindableStorage": "agorakit.attachments.storage",
     "CheckableStorage": "agorakit.attachments.storage",
     "check_storage": "agorakit.attachments.storage",
+    "LinkableStorage": "agorakit.attachments.storage",
+    "content_disposition": "agorakit.attachments.storage",
+    "StreamableStorage": "agorakit.attachments.storage",
 }
 __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

@@ -1,9 +1,12 @@
-"""The core's own plugin for attachments: its table, its routes, the ``local`` storage and
-the ``member:<id>`` scope."""
+"""The core's own plugin for attachments: its table, its routes, the ``local`` storage,
+the ``member:<id>`` scope and the ``attachments`` CLI group."""
 
 from __future__ import annotations
 
+import click
+
 from agorakit import hookimpl
+from agorakit.attachments.cli import attachments
 from agorakit.attachments.controllers import AttachmentController
 from agorakit.attachments.events import EVENTS
 from agorakit.attachments.piccolo_app import APP_CONFIG
@@ -32,6 +35,11 @@ def agorakit_routes():
 def agorakit_storages():
 
     return [LocalStorage()]
+
+
+@hookimpl
+def agorakit_cli(cli: click.Group) -> None:
+    cli.add_command(attachments)
 
 
 @hookimpl

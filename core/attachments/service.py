@@ -17,6 +17,8 @@ import logging
 import mimetypes
 import re
 import unicodedata
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import filetype
@@ -24,10 +26,10 @@ import filetype
 from agorakit.accounts import is_operator
 from agorakit.attachments.events import AttachmentUploaded
 from agorakit.attachments.schemas import AttachmentOut
-from agorakit.attachments.storage import new_key, storage_for
+from agorakit.attachments.storage import StreamableStorage, download_link, new_key, storage_for
 from agorakit.attachments.tables import Attachment
 from agorakit.db.prepared import Prepared, any_of
-from agorakit.errors import AgorakitError, FieldError, NotFound, ValidationFailed
+from agorakit.errors import AgorakitError, FieldError, NotFound, ServiceUnavailable, ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.accounts.schemas import MemberOut
@@ -177,10 +179,20 @@ async def upload(
     return await _store(runtime, member.id, scope, name, content_type, data)
 
 
+def storage_down(storage_name: str, exc: BaseException) -> ServiceUnavailable:
+    """The 503 of a storage that failed (unreachable, refusing, full): the client may try
+    again later; the log has what went wrong."""
+    log.error("attachments: storage %s failed: %r", storage_name, exc)
+    return ServiceUnavailable("the site cannot reach its file storage right now; try again later")
+
+
 async def _store(runtime: Runtime, member_id: int, scope: str, name: str, content_type: str, data: bytes):
     storage = storage_for(runtime)
     key = new_key()
-    await storage.save(key, data)
+    try:
+        await storage.save(key, data)
+    except Exception as exc:
+        raise storage_down(storage.name, exc) from None
     try:
         async with runtime.unit_of_work() as uow:
             attachment_id = await _insert_row(
@@ -265,18 +277,78 @@ async def get_attachment(runtime: Runtime, attachment_id: int, *, viewer: Member
 async def read_content(
     runtime: Runtime, attachment_id: int, *, viewer: MemberOut
 ) -> tuple[AttachmentOut, bytes]:
-    """An attachment and its bytes, for the parties of its scope and operators."""
+    """An attachment and its bytes, for the parties of its scope and operators.
+
+    The bytes come from the storage the attachment's row names, not the site's current
+    one: files kept before a site changed ``[attachments] storage`` stay readable."""
     row = await _readable_row(runtime, attachment_id, viewer)
+    return _to_out(row), await _read_file(runtime, row)
+
+
+def served_type(content_type: str) -> str:
+    """The ``Content-Type`` a file is served with: text gets its charset (text files are
+    checked to be UTF-8 when they are uploaded)."""
+    if content_type.startswith("text/") and "charset=" not in content_type:
+        return f"{content_type}; charset=utf-8"
+    return content_type
+
+
+@dataclass(frozen=True)
+class Download:
+    """What the download route sends: a link to the file in its storage (``url``, a
+    redirect), the file's pieces (``chunks``, streamed) or its bytes (``data``)."""
+
+    attachment: AttachmentOut
+    url: str | None = None
+    chunks: AsyncIterator[bytes] | None = None
+    data: bytes = b""
+
+
+async def download(runtime: Runtime, attachment_id: int, *, viewer: MemberOut) -> Download:
+    """An attachment's content for the parties of its scope and operators: a short-lived
+    link when the storage that keeps it hands them out (a
+    :class:`~agorakit.attachments.storage.LinkableStorage` set to), else its bytes."""
+    row = await _readable_row(runtime, attachment_id, viewer)
+    attachment = _to_out(row)
+    storage = storage_for(runtime, row["storage"])
+    try:
+        url = await download_link(
+            storage,
+            row["storage_key"],
+            filename=row["filename"],
+            content_type=served_type(row["content_type"]),
+        )
+    except Exception as exc:
+        raise storage_down(storage.name, exc) from None
+    if url is not None:
+        return Download(attachment, url=url)
+    if isinstance(storage, StreamableStorage):
+        return Download(attachment, chunks=await _open_file(storage, row))
+    return Download(attachment, data=await _read_file(runtime, row))
+
+
+async def _open_file(storage: StreamableStorage, row: dict[str, Any]) -> AsyncIterator[bytes]:
+    try:
+        return await storage.open(row["storage_key"])
+    except FileNotFoundError:
+        raise _missing(row) from None
+    except Exception as exc:
+        raise storage_down(row["storage"], exc) from None
+
+
+def _missing(row: dict[str, Any]) -> NotFound:
+    log.error("attachment %s: file %s missing from storage %s", row["id"], row["storage_key"], row["storage"])
+    return NotFound(f"the file of attachment {row['id']} is missing; tell the site's operators")
+
+
+async def _read_file(runtime: Runtime, row: dict[str, Any]) -> bytes:
     try:
         data = await storage_for(runtime, row["storage"]).read(row["storage_key"])
     except FileNotFoundError:
-        log.error(
-            "attachment %s: file %s missing from storage %s", row["id"], row["storage_key"], row["storage"]
-        )
-        raise NotFound(
-            f"the file of attachment {attachment_id} is missing; tell the site's operators"
-        ) from None
-    return _to_out(row), data
+        raise _missing(row) from None
+    except Exception as exc:
+        raise storage_down(row["storage"], exc) from None
+    return data
 
 
 async def attachments_by_ids(ids: list[int]) -> list[AttachmentOut]:

@@ -13,8 +13,10 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from agorakit.settings import ConfigError
 
@@ -56,6 +58,54 @@ class CheckableStorage(Storage, Protocol):
     wrong.  A storage without it counts as reachable."""
 
     async def check(self) -> str | None: ...
+
+
+@runtime_checkable
+class LinkableStorage(Storage, Protocol):
+    """A :class:`Storage` that can hand out short-lived links to its files (an S3 bucket's
+    presigned URLs): the download route then answers with a redirect to the link instead
+    of sending the bytes itself.
+
+    ``link_seconds()`` says how long a link lives, or None when the storage is set to
+    send its files through the app.  ``download_url`` makes a link to ``key`` valid for
+    ``seconds``; the storage's answer to it must carry the headers the app sends with a
+    file: ``Content-Type: <content_type>``, ``Content-Disposition:
+    <content_disposition(filename)>`` and ``Cache-Control: private, no-store``.
+    """
+
+    def link_seconds(self) -> int | None: ...
+
+    async def download_url(self, key: str, *, filename: str, content_type: str, seconds: int) -> str: ...
+
+
+@runtime_checkable
+class StreamableStorage(Storage, Protocol):
+    """A :class:`Storage` that can give a file back in pieces: the download route then
+    streams it to the client instead of holding the whole file in memory.
+
+    ``open(key)`` raises :class:`FileNotFoundError` for a key that is not there (when
+    awaited, before the first piece) and returns the file's pieces, in order.
+    """
+
+    async def open(self, key: str) -> AsyncIterator[bytes]: ...
+
+
+async def download_link(storage: Storage, key: str, *, filename: str, content_type: str) -> str | None:
+    """A link to the file ``key`` of ``storage`` (None: the storage links no downloads, or
+    is set to send them through the app)."""
+    if not isinstance(storage, LinkableStorage):
+        return None
+    seconds = storage.link_seconds()
+    if seconds is None:
+        return None
+    return await storage.download_url(key, filename=filename, content_type=content_type, seconds=seconds)
+
+
+def content_disposition(filename: str) -> str:
+    """The ``Content-Disposition`` of a download: an attachment (never shown in the page)
+    named ``filename``, as ASCII with a UTF-8 ``filename*`` beside it (RFC 6266)."""
+    fallback = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
 async def check_storage(storage: Storage) -> str | None:
