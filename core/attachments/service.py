@@ -274,17 +274,6 @@ async def get_attachment(runtime: Runtime, attachment_id: int, *, viewer: Member
     return _to_out(await _readable_row(runtime, attachment_id, viewer))
 
 
-async def read_content(
-    runtime: Runtime, attachment_id: int, *, viewer: MemberOut
-) -> tuple[AttachmentOut, bytes]:
-    """An attachment and its bytes, for the parties of its scope and operators.
-
-    The bytes come from the storage the attachment's row names, not the site's current
-    one: files kept before a site changed ``[attachments] storage`` stay readable."""
-    row = await _readable_row(runtime, attachment_id, viewer)
-    return _to_out(row), await _read_file(runtime, row)
-
-
 def served_type(content_type: str) -> str:
     """The ``Content-Type`` a file is served with: text gets its charset (text files are
     checked to be UTF-8 when they are uploaded)."""
