@@ -23,7 +23,7 @@ import pytest
 from agorakit.catalog import search
 from agorakit.catalog.tables import Listing
 from agorakit.db.prepared import Prepared
-from agorakit.db.replica import read_routing
+from agorakit.db.replica import is_read_statement, read_routing
 from agorakit.http.read_routing import READ_AFTER_WRITE_COOKIE
 from agorakit.settings import ConfigError, settings_from_dict
 from agorakit.testing import postgres_admin_dsn
@@ -127,6 +127,29 @@ class TestWithoutReplica:
         assert await browse_titles(client) == [listing["title"]]
         ready = (await client.get("/health/ready")).json()
         assert "read_replica" not in ready
+
+
+@pytest.mark.parametrize(
+    ("sql", "read"),
+    [
+        ('SELECT "core_listing"."id" FROM "core_listing" WHERE "core_listing"."updated_at" > $1', True),
+        ("  (SELECT id FROM core_listing) UNION ALL (SELECT id FROM core_listing)", True),
+        ("WITH found AS (SELECT id FROM core_listing) SELECT id FROM found", True),
+        ("select count(*) from core_member where is_deleted", True),
+        ('SELECT "id" FROM "core_order" WHERE "id" = $1 FOR UPDATE', False),
+        ("SELECT id FROM core_member WHERE id = $1 FOR NO KEY UPDATE", False),
+        ("SELECT id FROM core_member WHERE id = $1 FOR KEY SHARE", False),
+        ("WITH gone AS (DELETE FROM core_throttle RETURNING key) SELECT count(*) FROM gone", False),
+        ('INSERT INTO "core_listing" ("title") VALUES ($1) RETURNING "id"', False),
+        ("UPDATE core_listing SET title = $1", False),
+        ("SELECT * INTO copy FROM core_listing", False),
+        ("SELECT nextval('core_listing_id_seq')", False),
+        ("SELECT pg_advisory_xact_lock(1)", False),
+        ("VACUUM core_listing", False),
+    ],
+)
+def test_which_statements_a_replica_may_answer(sql, read):
+    assert is_read_statement(sql) is read
 
 
 # -- a read-only replica -------------------------------------------------------------------
