@@ -103,8 +103,8 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
 
             app_config.middleware.append(test_clock_middleware)
             app_config.before_send.append(test_clock_header)
-        # [database] read_url: the marked routes read from the replica (a no-op without one;
-        # installed always, as the runtime an app serves may change, see agorakit.testing)
+        # [database] read_url: the marked routes read from the replica.  On every app: it
+        # asks the runtime it serves (app.state.runtime) and passes through without a replica.
         app_config.middleware.append(read_routing_middleware)
         install_metrics(app_config, runtime)  # [metrics] enabled: the request metrics and their route
         install_tracing(app_config, runtime)  # [tracing] enabled: a server span per request
