@@ -179,11 +179,12 @@ class ReplicaPostgresEngine(PostgresEngine):
         return True
 
     def replica_state(self) -> str:
-        """ "ok" while routed reads go to the replica, else what is wrong; without waiting
-        for the replica: a check starts in the background (one at a time) and the next
-        call tells its result."""
+        """The replica's state: "ok" while routed reads go to it, else what is wrong.
+
+        It does not wait for the replica: each call starts a check in the background (one
+        at a time), whose result the next call tells."""
         if self.read_pool is None:
-            return "not open"
+            return "not started; reads go to the primary"
         self._check_in_background()
         if self._down_until is None:
             return "ok"
@@ -202,7 +203,7 @@ class ReplicaPostgresEngine(PostgresEngine):
         if routing is not None:
             if not is_read_statement(query):
                 routing.wrote = True
-            elif routing.replica and not routing.wrote and self._replica_usable():
+            elif routing.reads_replica and self._replica_usable():
                 rows = await self._read_on_replica(query, args or ())
                 if rows is not None:
                     return rows
