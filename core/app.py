@@ -30,6 +30,7 @@ from agorakit.http.headers import add_response_headers
 from agorakit.http.logging import request_logging_middleware
 from agorakit.http.openapi import document_route
 from agorakit.http.problem_details import EXCEPTION_HANDLERS
+from agorakit.http.read_routing import read_routing_middleware
 from agorakit.http.text_input import refuse_nul_characters
 from agorakit.http.tracing import install_tracing
 from agorakit.metrics import install_metrics
@@ -102,6 +103,9 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
 
             app_config.middleware.append(test_clock_middleware)
             app_config.before_send.append(test_clock_header)
+        # [database] read_url: the marked routes read from the replica.  On every app: it
+        # asks the runtime it serves (app.state.runtime) and passes through without a replica.
+        app_config.middleware.append(read_routing_middleware)
         install_metrics(app_config, runtime)  # [metrics] enabled: the request metrics and their route
         install_tracing(app_config, runtime)  # [tracing] enabled: a server span per request
         app_config.before_request = refuse_nul_characters

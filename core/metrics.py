@@ -137,6 +137,22 @@ async def site_gauges(runtime: Runtime) -> list[Metric]:
         gauge("agorakit_db_pool_in_use", "Connections of the pool in use now", size - idle)
         maximum = pool.get_max_size()
         gauge("agorakit_db_pool_max_size", "The pool's most connections ([database] pool_max_size)", maximum)
+    replica = runtime.db.replica
+    if replica is not None and replica.read_pool is not None:  # [database] read_url
+        read_pool = replica.read_pool
+        size, idle = read_pool.get_size(), read_pool.get_idle_size()
+        gauge("agorakit_db_read_pool_size", "Connections open in this process's read replica pool", size)
+        gauge("agorakit_db_read_pool_in_use", "Connections of the read replica pool in use now", size - idle)
+        gauge(
+            "agorakit_db_read_pool_max_size",
+            "The read replica pool's most connections ([database] pool_max_size)",
+            read_pool.get_max_size(),
+        )
+        gauge(
+            "agorakit_db_read_replica_up",
+            "1 while public reads go to the read replica, 0 while they fall back to the primary",
+            1 if replica.replica_up else 0,
+        )
 
     events = await count_queue(StoredEvent, StoredEvent.status == "pending", since=StoredEvent.at)
     gauge("agorakit_outbox_pending_events", "Domain events written and not yet published", events.count)

@@ -46,10 +46,13 @@ class Live(msgspec.Struct):
     status: str
 
 
-class Ready(msgspec.Struct):
+class Ready(msgspec.Struct, omit_defaults=True):
     status: str
     #: each check by name ("database", "migrations", "storage"): "ok" or what is wrong
     checks: dict[str, str]
+    #: with ``[database] read_url``: "ok", or what is wrong with the read replica (its
+    #: reads then go to the primary, so it does not make the process unready)
+    read_replica: str | None = None
 
 
 async def readiness(runtime: Runtime) -> dict[str, str]:
@@ -189,12 +192,14 @@ class SystemController(Controller):
         """503 problem details when a check fails: ``extra.failed`` names the failed
         checks, ``extra.checks`` says what is wrong with each."""
         checks = await readiness(runtime)
+        replica = runtime.db.replica_state()
         failed = [name for name, result in checks.items() if result != "ok"]
         if failed:
-            raise ServiceUnavailable(
-                f"not ready: {', '.join(failed)}", extra={"failed": failed, "checks": checks}
-            )
-        return Ready(status="ok", checks=checks)
+            extra: dict[str, Any] = {"failed": failed, "checks": checks}
+            if replica is not None:
+                extra["read_replica"] = replica
+            raise ServiceUnavailable(f"not ready: {', '.join(failed)}", extra=extra)
+        return Ready(status="ok", checks=checks, read_replica=replica)
 
     @get(
         "/",

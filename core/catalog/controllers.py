@@ -34,6 +34,7 @@ from agorakit.catalog.schemas import (
     UpdateListing,
     UpdateMyQualification,
 )
+from agorakit.db import read_from_primary
 from agorakit.errors import FieldError, Unauthenticated, ValidationFailed
 from agorakit.http.openapi import problems
 from agorakit.http.params import Id, Limit, MemberRequest
@@ -46,6 +47,8 @@ Country = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z]{2}$")]
 PriceText = Annotated[str | None, QueryParameter(max_length=32, description='decimal string, e.g. "12.50"')]
 CategoryFilter = Annotated[str | None, QueryParameter(max_length=60)]
 PUBLIC = {"exclude_from_auth": True}
+#: a public read: on a site with a read replica ([database] read_url) it reads from there
+PUBLIC_READ = {**PUBLIC, "read_replica": True}
 
 
 async def optional_member(request: Request) -> MemberOut | None:
@@ -70,7 +73,7 @@ async def optional_member(request: Request) -> MemberOut | None:
 class CategoryController(Controller):
     tags = ["catalog"]
 
-    @get("/categories", operation_id="listCategories", summary="The category tree", opt=PUBLIC)
+    @get("/categories", operation_id="listCategories", summary="The category tree", opt=PUBLIC_READ)
     async def tree(self) -> list[CategoryNode]:
         return await service.category_tree()
 
@@ -214,7 +217,10 @@ class ListingController(Controller):
     tags = ["listings"]
 
     @get(
-        "/listings", operation_id="browseListings", summary="Browse and search published listings", opt=PUBLIC
+        "/listings",
+        operation_id="browseListings",
+        summary="Browse and search published listings",
+        opt=PUBLIC_READ,
     )
     async def browse(
         self,
@@ -258,11 +264,15 @@ class ListingController(Controller):
         operation_id="getListing",
         responses=problems(401, 403),
         summary="One listing",
-        opt=PUBLIC,
+        opt=PUBLIC_READ,
     )
     async def get_one(
         self, request: Request, runtime: NamedDependency[Runtime], listing_id: Id
     ) -> ListingOut:
+        if "authorization" in request.headers:
+            # A signed-in caller (whose token must not outlive a logout) may be the owner,
+            # who sees the drafts they just wrote: from the primary.
+            read_from_primary()
         viewer = await optional_member(request)
         return await listings.get_listing(listing_id, viewer=viewer, runtime=runtime)
 

@@ -5,8 +5,11 @@ app processes).  Piccolo tables find their engine through ``Table._meta.db``;
 :meth:`Database.bind` points every registered table at this site's engine, so one
 process serves one database at a time.
 
+With ``[database] read_url`` (PostgreSQL), the public reads of a request marked for it
+go to a read replica (:mod:`agorakit.db.replica`).
+
 The names in ``__all__`` are public (plugins may use ``is_unique_violation``, ``for_update``,
-``is_lock_conflict`` and ``Table``, the base of their tables); the modules of this package (``prepared``, ``sqlite``, ``migrate``,
+``is_lock_conflict``, ``read_from_primary`` and ``Table``, the base of their tables); the modules of this package (``prepared``, ``sqlite``, ``migrate``,
 ...) are the core's internals.
 """
 
@@ -25,6 +28,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import TABLE_REGISTRY
 
 from agorakit.db import piccolo_conf
+from agorakit.db.replica import ReplicaPostgresEngine, read_from_primary
 from agorakit.db.sqlite import SiteSQLiteEngine
 from agorakit.db.table import Table
 from agorakit.settings import ConfigError, DatabaseSection
@@ -41,6 +45,7 @@ __all__ = [
     "for_update",
     "is_lock_conflict",
     "is_unique_violation",
+    "read_from_primary",
 ]
 
 EngineKind = Literal["sqlite", "postgres"]
@@ -63,6 +68,11 @@ class Database:
         """The engine as PostgreSQL's; meaningful only where :attr:`is_postgres`."""
         return cast("PostgresEngine", self.engine)
 
+    @property
+    def replica(self) -> ReplicaPostgresEngine | None:
+        """The engine that routes reads to ``[database] read_url``; None without one."""
+        return self.engine if isinstance(self.engine, ReplicaPostgresEngine) else None
+
     def bind(self, apps: Iterable[AppConfig] = ()) -> None:
         """Make this engine the one every table, and Piccolo's migrations, use."""
         piccolo_conf.DB = self.engine
@@ -75,7 +85,8 @@ class Database:
             table._meta.db = self.engine
 
     async def start(self) -> None:
-        """Open the connection pool (PostgreSQL) or the SQLite connections."""
+        """Open the connection pool (PostgreSQL) or the SQLite connections, and the read
+        replica's pool when there is one."""
         if isinstance(self.engine, SiteSQLiteEngine):
             await self.engine.open()
         elif self.is_postgres and self._postgres.pool is None:
@@ -83,16 +94,25 @@ class Database:
                 min_size=self.config.pool_min_size,
                 max_size=self.config.pool_max_size,
                 connection_class=_pool_connection_class(),
-                # A web request's queries are short: starting parallel workers (new
-                # processes) costs more than they save, and a generic plan that guesses
-                # thousands of matches for a rare search word starts them every time
-                # (measured at 1M listings: 7 ms instead of 0.1 ms; see docs/performance.md).
-                server_settings={
-                    "max_parallel_workers_per_gather": str(self.config.postgres_parallel_workers)
-                },
+                server_settings=self._server_settings(),
+            )
+        if self.replica is not None and self.replica.read_pool is None:
+            await self.replica.start_read_pool(
+                max_size=self.config.pool_max_size,
+                connection_class=_pool_connection_class(),
+                server_settings=self._server_settings(),
             )
 
+    def _server_settings(self) -> dict[str, str]:
+        # A web request's queries are short: starting parallel workers (new processes)
+        # costs more than they save, and a generic plan that guesses thousands of matches
+        # for a rare search word starts them every time (measured at 1M listings: 7 ms
+        # instead of 0.1 ms; see docs/performance.md).
+        return {"max_parallel_workers_per_gather": str(self.config.postgres_parallel_workers)}
+
     async def close(self) -> None:
+        if self.replica is not None:
+            await self.replica.close_read_pool()
         if isinstance(self.engine, SiteSQLiteEngine):
             await self.engine.close()
         elif self.is_postgres and self._postgres.pool is not None:
@@ -101,6 +121,12 @@ class Database:
     async def ping(self) -> None:
         """Round-trip a trivial query; raises when the database is unreachable."""
         await self.engine.run_ddl("SELECT 1")
+
+    def replica_state(self) -> str | None:
+        """The read replica's state: None without one, "ok" while reads go to it, else
+        what is wrong (its reads then go to the primary); see
+        :meth:`~agorakit.db.replica.ReplicaPostgresEngine.replica_state`."""
+        return None if self.replica is None else self.replica.replica_state()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -183,6 +209,8 @@ def _make_engine(config: DatabaseSection, source: str) -> tuple[EngineKind, Engi
     except ImportError as exc:  # asyncpg missing
         message = f"{source}: database.url: PostgreSQL needs the 'postgres' extra (pip install 'agorakit[postgres]')"
         raise ConfigError(message) from exc
+    if config.read_url:
+        return "postgres", ReplicaPostgresEngine(config={"dsn": url}, read_dsn=config.read_url)
     return "postgres", PostgresEngine(config={"dsn": url}, log_queries=False)
 
 

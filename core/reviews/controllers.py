@@ -26,6 +26,8 @@ from agorakit.reviews.schemas import (
 from agorakit.runtime import Runtime
 
 PUBLIC = {"exclude_from_auth": True}
+#: a public read: on a site with a read replica ([database] read_url) it reads from there
+PUBLIC_READ = {**PUBLIC, "read_replica": True}
 
 
 class OrderReviewController(Controller):
@@ -61,7 +63,7 @@ class PublicReviewController(Controller):
         "/members/{member_id:int}/reviews",
         operation_id="listMemberReviews",
         summary="Visible reviews about a member, newest first, with their rating",
-        opt=PUBLIC,
+        opt=PUBLIC_READ,
     )
     async def member_reviews(
         self,
@@ -78,7 +80,7 @@ class PublicReviewController(Controller):
         "/members/{member_id:int}/rating",
         operation_id="getMemberRating",
         summary="A member's rating as a seller and as a buyer",
-        opt=PUBLIC,
+        opt=PUBLIC_READ,
     )
     async def member_rating(self, member_id: Id) -> MemberRating:
         return await service.member_rating(member_id)
@@ -87,7 +89,7 @@ class PublicReviewController(Controller):
         "/listings/{listing_id:int}/reviews",
         operation_id="listListingReviews",
         summary="Visible reviews buyers wrote about a listing, newest first, with its rating",
-        opt=PUBLIC,
+        opt=PUBLIC_READ,
     )
     async def listing_reviews(
         self, listing_id: Id, cursor: FromQuery[str | None] = None, limit: Limit = DEFAULT_LIMIT

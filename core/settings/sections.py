@@ -75,6 +75,12 @@ class DatabaseSection(SettingsStruct, frozen=True):
     #: SQLite: commit the units of work that finish together with one ``COMMIT`` (one
     #: disk sync), each still answered only after it is on disk
     sqlite_group_commit: bool = True
+    #: PostgreSQL: a read replica (``postgresql://reader@replica-host/db``) the public
+    #: browse and search routes read from; empty (the default): everything reads the primary
+    read_url: str = ""
+    #: with ``read_url``: seconds a client that wrote keeps reading from the primary
+    #: (a signed cookie), so it sees what it just wrote; 0 turns this off
+    read_after_write_seconds: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 5
 
     def __post_init__(self) -> None:
         scheme = urlsplit(self.url).scheme
@@ -86,6 +92,20 @@ class DatabaseSection(SettingsStruct, frozen=True):
                 "sqlite:///file.sqlite3 or postgresql://user@host:5432/dbname"
             )
             raise ValueError(message)
+        if self.read_url:
+            if scheme == "sqlite":
+                message = (
+                    "read_url: a read replica needs PostgreSQL, and url is SQLite; "
+                    "remove read_url or move the site to PostgreSQL"
+                )
+                raise ValueError(message)
+            read_scheme = urlsplit(self.read_url).scheme
+            if read_scheme not in {"postgres", "postgresql"}:
+                message = (
+                    f"read_url: unsupported scheme {read_scheme or '(none)'!r}; a read replica is "
+                    "PostgreSQL: postgresql://reader@replica-host:5432/dbname"
+                )
+                raise ValueError(message)
 
 
 class AuthSection(SettingsStruct, frozen=True):
