@@ -147,8 +147,9 @@ async def read_feed(
     The events are those with ids above ``position.after`` (at most ``limit`` of them),
     and those of ``position.missing`` that have been committed since, oldest first.
     ``names``: return only events of these names (the position still moves over the
-    others).  Call it outside a transaction: each statement must see what is committed
-    at the time.
+    others).  ``settle_seconds``: how old a missing id must be before the transactions
+    that may hold it are noted (the module's docs).  Call it outside a transaction: each
+    statement must see what is committed at the time.
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")

@@ -40,7 +40,8 @@ class EventFollower:
     Subclass it and implement :meth:`position` (the stored position) and :meth:`apply`
     (apply a batch, then store ``batch.position``), or override :meth:`step` for a
     different round.  Set ``name``, ``names`` (the events it needs; None: all),
-    ``interval`` and ``limit`` as class or instance attributes.
+    ``interval`` and ``limit`` as class or instance attributes; a subclass with its own
+    ``__init__`` calls ``super().__init__()``.
     """
 
     #: for the logs and the task's name

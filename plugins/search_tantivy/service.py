@@ -121,8 +121,7 @@ class ListingFollower(EventFollower):
         position = index.position()
         if position is None or not self.checked:
             if position is None or await _ahead_of_outbox(runtime, position):
-                await self._rebuild(runtime, index)
-                return False
+                return await self._rebuild(runtime, index)  # built: read on from the head at once
             self.checked = True
         batch = await read_feed(runtime, position, names=self.names, limit=self.limit)
         if not batch.events and batch.position == position:
@@ -138,21 +137,24 @@ class ListingFollower(EventFollower):
             return False  # another process of this host is writing: it applies these
         return batch.more
 
-    async def _rebuild(self, runtime: Runtime, index: ListingIndex) -> None:
+    async def _rebuild(self, runtime: Runtime, index: ListingIndex) -> bool:
         """Build the index from the database (a new or empty folder), unless another
-        process of this host is doing it."""
+        process of this host is doing it; returns whether there is a position to read on
+        from now."""
         self.rebuilding = True
         try:
             async with index.writing() as write:
                 position = index.position()
                 if position is not None and not await _ahead_of_outbox(runtime, position):
                     self.checked = True
-                    return  # another process built it meanwhile
+                    return True  # another process built it meanwhile
                 log.info("building the search index in %s from the database", index.folder)
                 await _build(runtime, write)
                 self.checked = True
+                return True
         except IndexBusy:
             log.info("another process is writing the search index in %s; waiting for it", index.folder)
+            return False
         finally:
             self.rebuilding = False
 
