@@ -3,6 +3,8 @@ shipped ``search_tantivy`` plugin (a tantivy index kept in step by the listing e
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from catalog_helpers import CatalogTestPlugin, make_categories, publish
 
@@ -320,6 +322,7 @@ async def test_a_process_started_again_catches_up_from_its_stored_position(
 
     # a new process: its own handles on the same folder
     runtime._search_index = runtime._search_follower = None
+    caplog.set_level(logging.INFO, logger="agorakit.search")
     caplog.clear()
     followers = await start_followers(runtime)
     try:
@@ -379,10 +382,12 @@ async def test_a_position_past_the_last_event_means_another_database_and_a_new_b
     await following.stop()
     (tmp_path / "index" / "agorakit-position.json").write_bytes(FeedPosition(after=10**6).encode())
     runtime._search_index = runtime._search_follower = None
+    caplog.set_level(logging.INFO, logger="agorakit.search")
     followers = await start_followers(runtime)
     try:
         assert await listing_follower(runtime).catch_up(timeout=30)
         assert "is past the last event" in caplog.text
+        assert "building the search index" in caplog.text
         assert stored_position(tmp_path) == FeedPosition(after=await last_event_id(runtime))
         assert listing_index(runtime).rank(["logo"], 0, 10) == [listing["id"]]
     finally:
@@ -402,7 +407,7 @@ async def test_another_process_writing_leaves_the_batch_to_it(client, people, ru
         listing = await publish(client, seller, operator, title="Logo again")
         assert await following.catch_up(timeout=10)  # the round ran, and left it
         assert stored_position(tmp_path) == before
-        assert index.rank(["again"], 0, 10) is None or listing["id"] not in index.rank(["again"], 0, 10)
+        assert index.count() == 0
     finally:
         writer.rollback()
         writer.wait_merging_threads()
