@@ -298,6 +298,7 @@ async def test_the_index_keeps_its_position_in_its_folder_after_each_commit(
     built = stored_position(tmp_path)  # the new folder was built at the head
     assert built == FeedPosition(after=await last_event_id(runtime))
     listing = await publish(client, seller, operator, title="Logo kept")
+    assert await following.catch_up(timeout=10)
     assert stored_position(tmp_path) == FeedPosition(after=await last_event_id(runtime))
     assert stored_position(tmp_path).after > built.after
     assert ids(await client.get("/listings", params={"q": "kept"})) == [listing["id"]]
