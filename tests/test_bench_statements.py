@@ -99,15 +99,15 @@ DIFFERENCE: dict[str, tuple[int, str]] = {
 #: the floor's, and why; the same on both engines
 PREPAID_DIFFERENCE: dict[str, tuple[int, str]] = {
     "POST /prepaid/requests/{id}/lock": (
-        26,
+        25,
         "the app locks the order, then checks the seller's access by reading the listing's view (the "
         "listing, its seller, two rating summaries, the category index twice) and the qualification, and "
         "reads the items (9, where the floor's locked read has the access as an EXISTS: +8); it counts "
         "the lock with an insert and an update (the floor with one upsert: +1), writes the deadline in a "
         "second order update (+1), reads the request row and the listing again before updating them and the "
         "plugin's own check on a request's listing reads the request by its listing (+3: the floor's updates "
-        "are addressed by id); after its commit the search plugin reads the paused "
-        "listing (+1), the order's notices the order and its history row (+2) and the plugin's notice the "
+        "are addressed by id); after its commit the order's notices read "
+        "the order and its history row (+2) and the plugin's notice the "
         "request by its order and the seller's name (+2: the floor holds both); it reads the order's conversation twice and its id once more, and deletes "
         f"participants who left (+3); {AFTER_COMMIT} (+2); and it reads the request, the order and its "
         "items back for the response (+3: the floor answers from what it read and wrote)",
