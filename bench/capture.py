@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.seed import (
     FILTER_CATEGORY,
+    RARE_TERM,
     SEARCH_TERM,
     Raw,
     fund,
@@ -155,11 +156,15 @@ async def floor_client(site: Any) -> AsyncIterator[Any]:
         floor.configure(*saved)
 
 
-#: the benchmarked requests, in the order :func:`capture` sends them
+#: the benchmarked requests, in the order :func:`capture` sends them (the browse pages:
+#: each variant of the bench's browse case, its searches ranked by the database)
 REQUESTS = (
     "GET /listings",
     "GET /listings?category",
     "GET /listings?q",
+    "GET /listings?q (rare)",
+    "GET /listings?q&sort=newest (rare)",
+    "GET /listings?sort=rating",
     "POST /gigs/{id}/orders",
     "POST /orders/{id}/payments",
     "POST /gigs/orders/{id}/delivery",
@@ -332,6 +337,11 @@ async def run(engine: str, side: str = "app") -> Run:
             await call("/listings", "GET", "/listings?limit=20", None)
             await call("/listings?category", "GET", f"/listings?limit=20&category={FILTER_CATEGORY}", None)
             await call("/listings?q", "GET", f"/listings?limit=20&q={SEARCH_TERM}", None)
+            await call("/listings?q (rare)", "GET", f"/listings?limit=20&q={RARE_TERM}", None)
+            await call(
+                "/listings?q&sort=newest (rare)", "GET", f"/listings?limit=20&q={RARE_TERM}&sort=newest", None
+            )
+            await call("/listings?sort=rating", "GET", "/listings?limit=20&sort=rating", None)
             order = await call("/gigs/{id}/orders", "POST", f"/gigs/{gig}/orders", buyer, json={})
             order_id = order["id"]
             await call(
