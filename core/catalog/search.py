@@ -308,8 +308,15 @@ async def browse(
             )
         if kept is None or found.tree_version in (None, kept.version) or attempt == TREE_RETRIES:
             break
-        # the tree changed while this process kept it: read it again, then the page
+        # The tree changed since this process read it: read it again; the page stands
+        # when the category's subtree is the same (another category changed), else it is
+        # read again with the new one.
+        used = kept.index.descendants(kept.index.id_of(category or ""))
         kept = await service.load_category_tree(runtime)
+        if found.tree_version == kept.version and (
+            category in kept.index.ids and set(kept.index.descendants(kept.index.id_of(category))) == set(used)
+        ):
+            break
         kept.index.id_of(category or "")  # a category renamed or removed since is a 422 now
     shown_rows, next_cursor = page(
         found.rows, limit, lambda r: {keys[0]: int(r["sort_key"]), keys[1]: int(r["id"])}
