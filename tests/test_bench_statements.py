@@ -27,6 +27,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.capture import (  # noqa: E402
+    BROWSE_REQUESTS,
     LEADS_REQUESTS,
     PREPAID_REQUESTS,
     REQUESTS,
@@ -220,6 +221,21 @@ async def test_floor_answers_and_writes_what_the_app_does(engine):
         assert floor.state[table] == rows, f"{table} on {engine}: the rows differ after the requests"
     balances = {row["name"]: row["balance"] for row in floor.state["ledger accounts"]}
     assert sum(balances.values()) == 0, "the floor's ledger balances"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_lean_floor_answers_each_browse_page_as_the_app_in_one_statement(engine):
+    """The lean floor (``bench/floor/lean.py``) is the one-query limit of a browse page:
+    its figures mean something only while its pages are the app's."""
+    await skip_without(engine)
+    app, lean = await runs(engine, "app"), await runs(engine, "lean")
+    for name in BROWSE_REQUESTS:
+        assert lean.responses[name] == app.responses[name], f"{name} on {engine}: the response bodies differ"
+        assert len(lean.responses[name]["items"]) == len(app.responses[name]["items"]) > 0, name
+        assert [s.transaction for s in lean.statements[name]] == [0], (
+            f"{name} on {engine}: the lean floor runs {len(lean.statements[name])} statements\n"
+            f"{listing(lean.statements[name])}"
+        )
 
 
 _prepaid_runs: dict[tuple[str, str], Run] = {}
