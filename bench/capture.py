@@ -46,6 +46,9 @@ class Statement:
 class Capture:
     statements: list[Statement] = field(default_factory=list)
     active: bool = False
+    #: every transaction object seen, kept alive so that no two share an ``id()`` (a
+    #: transaction's object is freed after it commits, and the next may get its address)
+    transactions: list[Any] = field(default_factory=list)
 
 
 def _normalise(sql: str) -> str:
@@ -63,6 +66,8 @@ def recording(engine: Any) -> Iterator[Capture]:
         if capture.active:
             sql, _ = querystring.compile_string(engine_type=self.engine_type)
             current = self.current_transaction.get()
+            if current is not None:
+                capture.transactions.append(current)
             capture.statements.append(Statement(_normalise(sql), id(current) if current else 0))
         return await original(self, querystring, in_pool=in_pool)
 

@@ -43,12 +43,12 @@ from bench.seed import (
     seed_members,
 )
 from bench.sites import (
+    LEAN_APP,
     BenchSite,
     Server,
     agorakit_command,
     app_server,
     bench_site,
-    LEAN_APP,
     floor_server,
     installed_plugins,
     postgres_cpu_seconds,

@@ -271,7 +271,8 @@ async def browse(
     if kind and kind in unlisted_kinds(runtime):
         return [], None  # only eligible members see this kind's listings, one by one
     ranked = sort == "relevance" and runtime.hooks.implementations("agorakit_rank_listings")
-    for attempt in range(TREE_RETRIES + 1):
+    attempts = 0
+    while True:
         filters = _filters(
             runtime,
             kept,
@@ -283,11 +284,8 @@ async def browse(
             min_price=min_price,
             max_price=max_price,
         )
-        keys = ("k", "id")
-        found: _Found | None = None
-        if ranked:
-            found = await _ranked(runtime, words, filters, cursor, limit)
-            keys = ("r", "id")
+        keys = ("r", "id")
+        found = await _ranked(runtime, words, filters, cursor, limit) if ranked else None
         if found is None:
             keys = ("k", "id")
             position = decode_cursor(cursor, keys=keys)
@@ -306,15 +304,17 @@ async def browse(
                 position=position,
                 limit=limit,
             )
-        if kept is None or found.tree_version in (None, kept.version) or attempt == TREE_RETRIES:
+        if kept is None or found.tree_version in (None, kept.version) or attempts == TREE_RETRIES:
             break
+        attempts += 1
         # The tree changed since this process read it: read it again; the page stands
         # when the category's subtree is the same (another category changed), else it is
         # read again with the new one.
         used = kept.index.descendants(kept.index.id_of(category or ""))
         kept = await service.load_category_tree(runtime)
         if found.tree_version == kept.version and (
-            category in kept.index.ids and set(kept.index.descendants(kept.index.id_of(category))) == set(used)
+            category in kept.index.ids
+            and set(kept.index.descendants(kept.index.id_of(category))) == set(used)
         ):
             break
         kept.index.id_of(category or "")  # a category renamed or removed since is a 422 now
