@@ -13,7 +13,7 @@ A page is one statement (two when a filtered browse's walk finds too few, see
 categories' slugs and the rating summaries stored on each row.  A ``category`` filter
 uses the category tree the process keeps (:func:`agorakit.catalog.service.load_category_tree`);
 the page's statement also reads the tree's version, and a page read with an outdated
-tree is read again with the current one.
+tree whose filtered sub-tree changed is read again with the current one.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _page_sql(found: str) -> str:
 
     The version comes first and the rest is joined to it, so that an empty page reads it
     too (one row with null listing columns).  The rows come in no particular order:
-    :func:`_rows` sorts them."""
+    :func:`_read` sorts them."""
     return (
         f"SELECT v.tree_version AS tree_version, p.sort_key AS sort_key, {_PAGE_COLUMNS} "
         f"FROM (SELECT {service.CATEGORY_TREE_VERSION} AS tree_version) v "
@@ -231,8 +231,9 @@ async def browse(
     page runs its lookup as a second.  A search ranked by a search engine plugin runs one
     per slice of its ranking (one unless filters drop most of the first slice).  Only a
     ``category`` filter needs the kept category tree: reading it costs one more statement
-    the first time in a process, after a change of the tree (then the page is read again
-    with it), and when the category is not in it (one created since).
+    the first time in a process, when the category is not in it (one created since), and
+    after a change of the tree, which the page's own statement shows (its version); the
+    page is then read again only when the filtered category's sub-tree changed.
     """
     postgres = runtime.db.is_postgres
     sort = sort or ("relevance" if q else "newest")
