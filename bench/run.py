@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a script: bench/run.py
 
 from bench.cases import CASES, Config
 from bench.report import Table, as_text, write
+from bench.scale_cases import scaling_modes
 from bench.sites import admin_dsn, postgres_unreachable, quiet_logs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,6 +105,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--leads-races", type=int, default=defaults.leads_races, help="leads raced for by the businesses"
     )
+    p.add_argument(
+        "--scaling-processes", type=ints, default=defaults.scaling_processes, help="app process counts"
+    )
+    p.add_argument(
+        "--scaling-modes",
+        type=scaling_modes,
+        default=defaults.scaling_modes,
+        help="how several app processes run: hosts (separate agorakit run), workers (agorakit run --workers N)",
+    )
+    p.add_argument("--metrics-rounds", type=int, default=defaults.metrics_rounds)
+    p.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=defaults.metrics_scrape_interval,
+        help="seconds between two scrapes of /metrics in the metrics case",
+    )
     p.add_argument("--repeats", type=int, default=defaults.startup_repeats, help="start-up measurements")
     p.add_argument("--profile-requests", type=int, default=defaults.profile_requests)
     p.add_argument(
@@ -149,6 +166,10 @@ def config_from(args: argparse.Namespace) -> Config:
         leads_sizes=args.leads_sizes,
         leads_businesses=args.leads_businesses,
         leads_races=args.leads_races,
+        scaling_processes=args.scaling_processes,
+        scaling_modes=args.scaling_modes,
+        metrics_rounds=args.metrics_rounds,
+        metrics_scrape_interval=args.scrape_interval,
         verbose=not args.quiet,
     )
 

@@ -56,6 +56,10 @@ TINY = {
     "leads_sizes": [300, 600],
     "leads_businesses": 8,
     "leads_races": 2,
+    "scaling_processes": [2],
+    "metrics_rounds": 2,
+    "metrics_scrape_interval": 0.1,
+    "metrics_requests": 50,
     "verbose": False,
 }
 
@@ -74,6 +78,8 @@ ENGINES: dict[str, tuple[str, ...]] = {
     "prepaid-feed": ("sqlite",),
     "leads-feed": ("sqlite",),
     "leads-unlocks": ("sqlite",),
+    "scaling": ("postgres",),
+    "metrics": ("sqlite",),
 }
 
 
@@ -102,7 +108,7 @@ async def test_bench_case_runs_with_tiny_sizes(case, engines, logger_levels):
     assert tables, f"case {case} returned no table"
     for table in tables:
         assert not table.failures, f"{table.title}: {table.failures}"
-        assert table.rows or (case in ("flow", "worker") and "postgres" not in engines), table.title
+        assert table.rows or (case in ("flow", "worker", "scaling") and "postgres" not in engines), table.title
         for row in table.rows:
             assert len(row) == len(table.columns)
         assert as_text(table).startswith("== ")
