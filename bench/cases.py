@@ -101,7 +101,7 @@ class Config:
     scaling_modes: list[str] = field(default_factory=lambda: ["hosts", "workers"])
     #: the metrics case: alternating off/on rounds, seconds between two scrapes, and the
     #: in-process requests of each batch measuring the middleware alone
-    metrics_rounds: int = 3
+    metrics_rounds: int = 2
     metrics_scrape_interval: float = 2.0
     metrics_requests: int = 2_000
     #: print progress lines

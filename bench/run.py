@@ -35,7 +35,12 @@ from bench.sites import admin_dsn, postgres_unreachable, quiet_logs
 REPO = Path(__file__).resolve().parent.parent
 #: where ``--markdown`` without a file name writes the run's results
 RESULTS = REPO / "bench" / "results"
-FULL = {"sizes": [10_000, 100_000, 1_000_000], "worker_timers": 10_000, "duration": 10.0}
+FULL = {
+    "sizes": [10_000, 100_000, 1_000_000],
+    "worker_timers": 10_000,
+    "duration": 10.0,
+    "metrics_rounds": 4,
+}
 
 
 def ints(text: str) -> list[int]:
@@ -114,7 +119,12 @@ def parser() -> argparse.ArgumentParser:
         default=defaults.scaling_modes,
         help="how several app processes run: hosts (separate agorakit run), workers (agorakit run --workers N)",
     )
-    p.add_argument("--metrics-rounds", type=int, default=defaults.metrics_rounds)
+    p.add_argument(
+        "--metrics-rounds",
+        type=int,
+        default=None,
+        help=f"alternating off/on rounds of the metrics case ({defaults.metrics_rounds})",
+    )
     p.add_argument(
         "--scrape-interval",
         type=float,
@@ -168,7 +178,7 @@ def config_from(args: argparse.Namespace) -> Config:
         leads_races=args.leads_races,
         scaling_processes=args.scaling_processes,
         scaling_modes=args.scaling_modes,
-        metrics_rounds=args.metrics_rounds,
+        metrics_rounds=args.metrics_rounds or full.get("metrics_rounds", defaults.metrics_rounds),
         metrics_scrape_interval=args.scrape_interval,
         verbose=not args.quiet,
     )
