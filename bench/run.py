@@ -2,9 +2,10 @@
 
 Examples::
 
-    python -m bench                          # every case, default sizes (16-19 min on 2 cores)
+    python -m bench                          # every case, default sizes (20-24 min on 2 cores)
     python -m bench --full                   # the full sizes: 10k/100k/1M listings, 10k timers
     python -m bench --cases browse,sqlite-reads --engines sqlite --duration 3
+    python -m bench --cases scaling,metrics  # 1, 2 and 4 app processes; what the metrics cost
     python -m bench --markdown               # also write bench/results/<date>-<commit>.md
     python -m bench --markdown results.md --json results.json
     python -m bench capture --engine postgres   # the SQL the app runs per benchmarked request
