@@ -30,18 +30,15 @@ if __package__ in (None, ""):  # run as a script: bench/run.py
 
 from bench.cases import CASES, Config
 from bench.report import Table, as_text, write
-from bench.scale_cases import scaling_modes
+from bench.scale_cases import process_counts, scaling_modes
 from bench.sites import admin_dsn, postgres_unreachable, quiet_logs
 
 REPO = Path(__file__).resolve().parent.parent
 #: where ``--markdown`` without a file name writes the run's results
 RESULTS = REPO / "bench" / "results"
-FULL = {
-    "sizes": [10_000, 100_000, 1_000_000],
-    "worker_timers": 10_000,
-    "duration": 10.0,
-    "metrics_rounds": 4,
-}
+FULL = {"sizes": [10_000, 100_000, 1_000_000], "worker_timers": 10_000, "duration": 10.0}
+#: the metrics case's off/on rounds with --full
+FULL_METRICS_ROUNDS = 4
 
 
 def ints(text: str) -> list[int]:
@@ -112,7 +109,10 @@ def parser() -> argparse.ArgumentParser:
         "--leads-races", type=int, default=defaults.leads_races, help="leads raced for by the businesses"
     )
     p.add_argument(
-        "--scaling-processes", type=ints, default=defaults.scaling_processes, help="app process counts"
+        "--scaling-processes",
+        type=process_counts,
+        default=defaults.scaling_processes,
+        help="app process counts",
     )
     p.add_argument(
         "--scaling-modes",
@@ -179,7 +179,7 @@ def config_from(args: argparse.Namespace) -> Config:
         leads_races=args.leads_races,
         scaling_processes=args.scaling_processes,
         scaling_modes=args.scaling_modes,
-        metrics_rounds=args.metrics_rounds or full.get("metrics_rounds", defaults.metrics_rounds),
+        metrics_rounds=args.metrics_rounds or (FULL_METRICS_ROUNDS if args.full else defaults.metrics_rounds),
         metrics_scrape_interval=args.scrape_interval,
         verbose=not args.quiet,
     )

@@ -76,6 +76,19 @@ PROMETHEUS_INTERVAL = 15
 SCALING_MODES = ("hosts", "workers")
 
 
+def process_counts(text: str) -> list[int]:
+    """``--scaling-processes 1,2,4``: app process counts, each at least 1."""
+    import argparse
+
+    try:
+        counts = [int(part) for part in text.split(",") if part]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("give process counts of 1 or more, e.g. 1,2,4")
+    return counts
+
+
 def scaling_modes(text: str) -> list[str]:
     """``--scaling-modes hosts,workers``: the modes, each known."""
     import argparse
