@@ -33,6 +33,7 @@ in-process many times over.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -78,8 +79,6 @@ SCALING_MODES = ("hosts", "workers")
 
 def process_counts(text: str) -> list[int]:
     """``--scaling-processes 1,2,4``: app process counts, each at least 1."""
-    import argparse
-
     try:
         counts = [int(part) for part in text.split(",") if part]
     except ValueError:
@@ -91,8 +90,6 @@ def process_counts(text: str) -> list[int]:
 
 def scaling_modes(text: str) -> list[str]:
     """``--scaling-modes hosts,workers``: the modes, each known."""
-    import argparse
-
     modes = [mode for mode in text.split(",") if mode]
     unknown = [mode for mode in modes if mode not in SCALING_MODES]
     if unknown or not modes:
