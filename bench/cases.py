@@ -26,6 +26,7 @@ from bench.load import LoadResult, Session, Stats, burst, percentile, run_load
 from bench.microjobs_cases import case_microjobs
 from bench.prepaid_cases import case_prepaid_feed, case_prepaid_locks
 from bench.report import Table
+from bench.scale_cases import case_metrics, case_scaling
 from bench.seed import (
     FILTER_CATEGORY,
     RARE_TERM,
@@ -97,6 +98,15 @@ class Config:
     #: the leads unlock race: matching businesses, and leads raced for (one race each)
     leads_businesses: int = 100
     leads_races: int = 10
+    #: the scaling case: app process counts, and how several run ("hosts": separate
+    #: ``agorakit run`` processes; "workers": one ``agorakit run --workers N``)
+    scaling_processes: list[int] = field(default_factory=lambda: [1, 2, 4])
+    scaling_modes: list[str] = field(default_factory=lambda: ["hosts", "workers"])
+    #: the metrics case: alternating off/on rounds, seconds between two scrapes, and the
+    #: in-process requests of each batch measuring the middleware alone
+    metrics_rounds: int = 2
+    metrics_scrape_interval: float = 2.0
+    metrics_requests: int = 2_000
     #: print progress lines
     verbose: bool = True
 
@@ -886,4 +896,6 @@ CASES: dict[str, Callable[[Config], Awaitable[list[Table]]]] = {
     "prepaid-feed": case_prepaid_feed,
     "leads-feed": case_leads_feed,
     "leads-unlocks": case_leads_unlocks,
+    "scaling": case_scaling,
+    "metrics": case_metrics,
 }

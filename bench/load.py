@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,7 +133,7 @@ def make_client(base_url: str) -> httpx.AsyncClient:
 
 
 async def run_load(
-    base_url: str,
+    base_url: str | Sequence[str],
     operation: Callable[[Session], Awaitable[bool]] | Callable[[int], Operation],
     *,
     clients: int,
@@ -147,13 +147,17 @@ async def run_load(
     With ``per_worker`` the callable is a factory: ``operation(worker_index)`` returns the
     worker's own operation (its own buyer and seller, say).  ``probe()`` is read at the
     start and the end of the measured window; the differences land in ``result.probed``
-    (the servers' CPU seconds).
+    (the servers' CPU seconds).  Several ``base_url`` spread the clients round-robin over
+    several servers: client ``i`` keeps its connection to ``base_url[i % len(base_url)]``,
+    as a load balancer that balances connections would.
     """
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
     result = LoadResult(clients=clients, elapsed=0.0, operations=Stats(), requests=Stats(), steps={})
     window: dict[str, float] = {}
     async with contextlib.AsyncExitStack() as stack:
         sessions = [
-            Session(await stack.enter_async_context(make_client(base_url)), result, i) for i in range(clients)
+            Session(await stack.enter_async_context(make_client(urls[i % len(urls)])), result, i)
+            for i in range(clients)
         ]
         ops = [operation(i) if per_worker else operation for i in range(clients)]  # type: ignore[call-arg]
         phase = {"recording": False, "stop": False}

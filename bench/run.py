@@ -2,9 +2,10 @@
 
 Examples::
 
-    python -m bench                          # every case, default sizes (16-19 min on 2 cores)
+    python -m bench                          # every case, default sizes (20-24 min on 2 cores)
     python -m bench --full                   # the full sizes: 10k/100k/1M listings, 10k timers
     python -m bench --cases browse,sqlite-reads --engines sqlite --duration 3
+    python -m bench --cases scaling,metrics  # 1, 2 and 4 app processes; what the metrics cost
     python -m bench --markdown               # also write bench/results/<date>-<commit>.md
     python -m bench --markdown results.md --json results.json
     python -m bench capture --engine postgres   # the SQL the app runs per benchmarked request
@@ -29,12 +30,15 @@ if __package__ in (None, ""):  # run as a script: bench/run.py
 
 from bench.cases import CASES, Config
 from bench.report import Table, as_text, write
+from bench.scale_cases import process_counts, scaling_modes
 from bench.sites import admin_dsn, postgres_unreachable, quiet_logs
 
 REPO = Path(__file__).resolve().parent.parent
 #: where ``--markdown`` without a file name writes the run's results
 RESULTS = REPO / "bench" / "results"
 FULL = {"sizes": [10_000, 100_000, 1_000_000], "worker_timers": 10_000, "duration": 10.0}
+#: the metrics case's off/on rounds with --full
+FULL_METRICS_ROUNDS = 4
 
 
 def ints(text: str) -> list[int]:
@@ -104,6 +108,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--leads-races", type=int, default=defaults.leads_races, help="leads raced for by the businesses"
     )
+    p.add_argument(
+        "--scaling-processes",
+        type=process_counts,
+        default=defaults.scaling_processes,
+        help="app process counts",
+    )
+    p.add_argument(
+        "--scaling-modes",
+        type=scaling_modes,
+        default=defaults.scaling_modes,
+        help="how several app processes run: hosts (separate agorakit run), workers (agorakit run --workers N)",
+    )
+    p.add_argument(
+        "--metrics-rounds",
+        type=int,
+        default=None,
+        help=f"alternating off/on rounds of the metrics case ({defaults.metrics_rounds})",
+    )
+    p.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=defaults.metrics_scrape_interval,
+        help="seconds between two scrapes of /metrics in the metrics case",
+    )
     p.add_argument("--repeats", type=int, default=defaults.startup_repeats, help="start-up measurements")
     p.add_argument("--profile-requests", type=int, default=defaults.profile_requests)
     p.add_argument(
@@ -149,6 +177,10 @@ def config_from(args: argparse.Namespace) -> Config:
         leads_sizes=args.leads_sizes,
         leads_businesses=args.leads_businesses,
         leads_races=args.leads_races,
+        scaling_processes=args.scaling_processes,
+        scaling_modes=args.scaling_modes,
+        metrics_rounds=args.metrics_rounds or (FULL_METRICS_ROUNDS if args.full else defaults.metrics_rounds),
+        metrics_scrape_interval=args.scrape_interval,
         verbose=not args.quiet,
     )
 

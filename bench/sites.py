@@ -276,6 +276,8 @@ class Server:
     log_path: Path
     process: subprocess.Popen | None = None
     started_in: float = 0.0
+    #: the working directory (relative paths of the site resolve there); the repository by default
+    cwd: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -285,7 +287,12 @@ class Server:
         started = time.perf_counter()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            self.argv, env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.argv,
+            env=self.env,
+            cwd=self.cwd or REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         deadline = started + timeout

@@ -56,6 +56,10 @@ TINY = {
     "leads_sizes": [300, 600],
     "leads_businesses": 8,
     "leads_races": 2,
+    "scaling_processes": [2],
+    "metrics_rounds": 2,
+    "metrics_scrape_interval": 0.1,
+    "metrics_requests": 50,
     "verbose": False,
 }
 
@@ -74,6 +78,8 @@ ENGINES: dict[str, tuple[str, ...]] = {
     "prepaid-feed": ("sqlite",),
     "leads-feed": ("sqlite",),
     "leads-unlocks": ("sqlite",),
+    "scaling": ("postgres",),
+    "metrics": ("sqlite",),
 }
 
 
@@ -102,7 +108,8 @@ async def test_bench_case_runs_with_tiny_sizes(case, engines, logger_levels):
     assert tables, f"case {case} returned no table"
     for table in tables:
         assert not table.failures, f"{table.title}: {table.failures}"
-        assert table.rows or (case in ("flow", "worker") and "postgres" not in engines), table.title
+        postgres_only = case in ("flow", "worker", "scaling")
+        assert table.rows or (postgres_only and "postgres" not in engines), table.title
         for row in table.rows:
             assert len(row) == len(table.columns)
         assert as_text(table).startswith("== ")
@@ -146,3 +153,47 @@ def test_bench_results_file_is_dated_and_names_the_commit(tmp_path):
     assert f"- commit: {commit}\n" in intro
     assert "- command: `python -m bench --cases flow` (1.5 min)\n" in intro
     assert "- CPU: x\n" in intro
+
+
+async def test_several_servers_share_the_clients_round_robin(monkeypatch):
+    import asyncio
+
+    import httpx
+
+    from bench import load
+
+    async def answer(_: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.001)  # a server's turn: the load's loops must yield to the clock
+        return httpx.Response(200)
+
+    def mocked(base_url: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=base_url, transport=httpx.MockTransport(answer))
+
+    monkeypatch.setattr(load, "make_client", mocked)
+    servers: dict[int, set[str]] = {}
+
+    async def operation(session: load.Session) -> bool:
+        response = await session.request("get", "GET", "/listings")
+        servers.setdefault(session.worker, set()).add(str(response.request.url.host))
+        return response.status_code == 200
+
+    urls = ["http://host-a:8001", "http://host-b:8002", "http://host-c:8003"]
+    result = await load.run_load(urls, operation, clients=7, duration=0.05, warmup=0.01)
+    assert servers == {i: {f"host-{'abc'[i % 3]}"} for i in range(7)}
+    assert result.requests.count and not result.requests.errors
+
+
+def test_bench_scaling_and_metrics_options():
+    from bench.run import config_from, parser
+
+    cfg = config_from(parser().parse_args(["--scaling-processes", "1,3", "--scaling-modes", "hosts"]))
+    assert (cfg.scaling_processes, cfg.scaling_modes, cfg.metrics_rounds) == ([1, 3], ["hosts"], 2)
+    assert config_from(parser().parse_args(["--full"])).metrics_rounds == 4
+    assert config_from(parser().parse_args(["--full", "--metrics-rounds", "1"])).metrics_rounds == 1
+    for bad in (
+        ["--scaling-processes", "0,2"],
+        ["--scaling-modes", "hosts,threads"],
+        ["--scaling-modes", ""],
+    ):
+        with pytest.raises(SystemExit):
+            parser().parse_args(bad)

@@ -161,6 +161,43 @@ class TestMetricsOn:
         assert after[("agorakit_http_requests_total", labels)] == before + 3
         assert after[("agorakit_http_request_duration_seconds_count", labels)] >= 3
 
+    async def test_server_errors_in_progress_and_durations(self, client, runtime, monkeypatch):
+        def labelled(path: str, status: int) -> tuple[tuple[str, str], ...]:
+            return (("app_name", "agorakit"), ("method", "GET"), ("path", path), ("status_code", str(status)))
+
+        ready_503, ready_200 = labelled("/health/ready", 503), labelled("/health/ready", 200)
+        before = await self.scrape(client)
+
+        async def unreachable():
+            raise OSError("connection refused")
+
+        monkeypatch.setattr(runtime.db, "ping", unreachable)
+        for _ in range(2):
+            assert (await client.get("/health/ready")).status_code == 503
+        monkeypatch.undo()
+        assert (await client.get("/health/ready")).status_code == 200
+        after = await self.scrape(client)
+
+        def grew(name: str, labels: tuple) -> float:
+            return after.get((name, labels), 0) - before.get((name, labels), 0)
+
+        assert grew("agorakit_http_requests_total", ready_503) == 2
+        assert grew("agorakit_http_requests_error_total", ready_503) == 2
+        assert grew("agorakit_http_requests_total", ready_200) == 1
+        assert ("agorakit_http_requests_error_total", ready_200) not in after
+        assert grew("agorakit_http_request_duration_seconds_count", ready_503) == 2
+        assert (
+            grew(
+                "agorakit_http_request_duration_seconds_bucket",
+                tuple(sorted((*ready_503, ("le", "+Inf")))),
+            )
+            == 2
+        )
+        assert grew("agorakit_http_request_duration_seconds_sum", ready_503) > 0
+        # in progress: none of the ready checks; the scrape itself while it is answered
+        assert after[("agorakit_http_requests_in_progress", ready_200)] == 0
+        assert after[("agorakit_http_requests_in_progress", labelled("/metrics", 200))] == 1
+
     async def test_a_path_with_an_id_is_counted_under_its_template(self, client, make_member):
         member = await make_member()
         for listing_id in (101, 102, 103):
@@ -264,6 +301,57 @@ class TestMetricsOn:
         assert found[("agorakit_db_pool_max_size", ())] == runtime.settings.database.pool_max_size
         assert 1 <= size <= runtime.settings.database.pool_max_size
         assert 0 <= found[("agorakit_db_pool_in_use", ())] <= size
+
+
+async def test_request_metrics_record_what_litestars_middleware_records():
+    """agorakit's request middleware is a cheaper copy of Litestar's: for the same requests
+    (answered, refused under a route template, failed with a 500, a route not found) both
+    leave the same samples, durations aside."""
+    from litestar import Litestar, get
+    from litestar.exceptions import NotFoundException
+    from litestar.params import FromPath
+    from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
+    from litestar.testing import AsyncTestClient
+    from prometheus_client import REGISTRY, generate_latest
+
+    from agorakit.metrics import request_metrics
+
+    @get("/things/{thing_id:int}")
+    async def thing(thing_id: FromPath[int]) -> dict[str, int]:
+        if thing_id == 404:
+            raise NotFoundException("no such thing")
+        if thing_id == 500:
+            raise RuntimeError("broken")
+        return {"id": thing_id}
+
+    found = {}
+    for prefix, middleware in (("test_litestar", PrometheusMiddleware), ("test_agorakit", request_metrics())):
+        config = PrometheusConfig(
+            app_name="agorakit", prefix=prefix, group_path=True, middleware_class=middleware
+        )
+        async with AsyncTestClient(Litestar([thing], middleware=[config.middleware])) as client:
+            statuses = [(await client.get(path)).status_code for path in
+                        ("/things/1", "/things/2", "/things/404", "/things/500", "/nowhere", "/things/3")]  # fmt: skip
+        assert statuses == [200, 200, 404, 500, 404, 200]
+        exposed = samples(generate_latest(REGISTRY).decode())
+        found[prefix] = {
+            (name.removeprefix(prefix), labels): value
+            for (name, labels), value in exposed.items()
+            if name.startswith(prefix)
+            and not name.endswith("_created")
+            # durations differ from run to run: their buckets but the last, and their sum
+            and not (name.endswith("_bucket") and dict(labels)["le"] != "+Inf")
+            and not name.endswith("_sum")
+        }
+        durations = [v for (n, _), v in exposed.items() if n == f"{prefix}_request_duration_seconds_sum"]
+        assert len(durations) == 3 and all(v > 0 for v in durations)
+        for name in [n for n in PrometheusMiddleware._metrics if n.startswith(prefix)]:
+            REGISTRY.unregister(PrometheusMiddleware._metrics.pop(name))
+    assert found["test_agorakit"] == found["test_litestar"]
+    template = (("app_name", "agorakit"), ("method", "GET"), ("path", "/things/{thing_id}"))
+    assert found["test_agorakit"][("_requests_total", (*template, ("status_code", "200")))] == 3
+    assert found["test_agorakit"][("_requests_error_total", (*template, ("status_code", "500")))] == 1
+    assert ("_requests_error_total", (*template, ("status_code", "404"))) not in found["test_agorakit"]
 
 
 class TestMetricsWithoutToken:
