@@ -28,7 +28,13 @@ from agorakit.db.migrate import sort_apps
 from agorakit.errors import AgorakitError
 from agorakit.events import DomainEvent, Event, EventTypes
 from agorakit.events.dispatcher import EventDispatcher
-from agorakit.events.outbox import store
+from agorakit.events.outbox import (
+    Handled,
+    deliver_in_transaction,
+    mark_pending,
+    store,
+    taken_after_commit,
+)
 from agorakit.events.processes import ProcessRegistration
 from agorakit.hooks import Hooks, get_plugin_manager
 from agorakit.settings import ConfigError, Settings, load_settings
@@ -50,7 +56,8 @@ class UnitOfWork:
         #: the outermost unit of work of this transaction (itself when it is the outermost)
         self.outer: UnitOfWork = outer or self
         self.events: list[DomainEvent] = []
-        #: stored events of units of work nested in this one (part of its transaction)
+        #: events of units of work nested in this one (part of its transaction), stored
+        #: with its own
         self.nested: list[DomainEvent] = []
         #: work the outermost unit of work runs just before it commits, once per key, in
         #: the order first asked for (see :meth:`before_commit`)
@@ -206,28 +213,61 @@ class Runtime:
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """Run a block in one transaction; publish its events after it commits.
 
-        An exception inside the block rolls everything back and publishes nothing.  The
-        events are delivered right away, or by the background dispatcher while the app is
-        served with ``[events] delivery = "background"``.  A unit of work opened inside
-        another one joins its transaction, so its events are delivered when the outermost
-        one has committed, not before.
+        An exception inside the block rolls everything back and publishes nothing.  Once
+        the block is done, the events are stored and handed to the handlers that run in
+        the transaction (:func:`agorakit.events.event_handler`), whose rows commit with
+        the change; the handlers that run after the commit get them right away, or from
+        the background dispatcher while the app is served with ``[events] delivery =
+        "background"``.  A unit of work opened inside another one joins its transaction,
+        so its events are handled and delivered with the outermost one's, not before.
         """
         outer = _outermost.get()
         uow = UnitOfWork(self, outer)
         token = _outermost.set(uow if outer is None else outer)
+        pending: list[DomainEvent] = []
+        handled: Handled = set()
         try:
             async with self.db.transaction():
                 yield uow
                 if outer is None:
+                    pending, handled = await self._publish_in_transaction(uow)
                     for action in list(uow._before_commit.values()):
                         await action()
-                stored = await store(uow.events, self.process_id)  # the outbox: committed with the change
+                    # (what a before-commit action records is left to the handlers after the commit)
+                    pending += await store(uow.nested + uow.events, self.process_id)
         finally:
             _outermost.reset(token)
         if outer is not None:
-            outer.nested.extend(stored)
+            outer.nested.extend(uow.events)  # stored by the outermost, ahead of its own
             return
-        await self.dispatcher.submit(uow.nested + stored)
+        await self.dispatcher.submit(pending, skip=handled)
+
+    async def _publish_in_transaction(self, uow: UnitOfWork) -> tuple[list[DomainEvent], Handled]:
+        """Store the unit of work's events and hand them to the handlers that run in its
+        transaction (again for what those handlers record, a few rounds at most); the
+        events left to deliver after the commit, and what was delivered already.
+
+        An event that no handler takes after the commit is stored published; one whose
+        handler failed here is pending again, for the handlers after the commit."""
+        pending: list[DomainEvent] = []
+        handled: Handled = set()
+        for _ in range(IN_TRANSACTION_ROUNDS):
+            events = uow.nested + uow.events
+            if not events:
+                break
+            uow.nested, uow.events = [], []
+            after = taken_after_commit(self, events)
+            stored = await store(events, self.process_id, published=[not a for a in after], at=uow.now)
+            errors, done = await deliver_in_transaction(self, stored)
+            handled |= done
+            failed = [e.id for e, problems, a in zip(stored, errors, after, strict=True) if problems and not a]
+            await mark_pending([event_id for event_id in failed if event_id is not None])
+            pending += [e for e, problems, a in zip(stored, errors, after, strict=True) if problems or a]
+        return pending, handled
+
+
+#: rounds of in-transaction delivery for events the handlers themselves record
+IN_TRANSACTION_ROUNDS = 4
 
 
 # --------------------------------------------------------------------------------------

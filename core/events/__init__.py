@@ -16,12 +16,20 @@ the same transaction as the change they describe, publishes them right after the
 and marks them published.  If the process dies in between, or a handler fails, the worker
 publishes them again (:func:`agorakit.events.outbox.republish_events`), so delivery is *at
 least once*: handlers use ``event.id`` to stay idempotent.
+
+A handler says which events it takes and when it runs with :func:`event_handler`: one
+that only writes rows of the site's database (notifications, system messages) may run
+*inside* the unit of work that records the events, just before it commits, so that its
+rows commit with the change; an event that no handler takes after the commit is stored
+published at once.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from collections.abc import Callable
+from fnmatch import fnmatchcase
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
@@ -67,6 +75,73 @@ class EventsFailed(Exception):
         super().__init__("; ".join(f"event {event_id}: {error}" for event_id, error in errors.items()))
 
 
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+class HandlerOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """What :func:`event_handler` says about an ``agorakit_on_event(s)`` implementation."""
+
+    #: the event names it takes (``fnmatch`` patterns: ``"listing.*"``); empty: every name
+    names: tuple[str, ...] = ()
+    #: a further condition on each event it takes (None: none)
+    where: Callable[[DomainEvent], bool] | None = None
+    #: whether it runs inside the unit of work that records the events
+    in_transaction: bool = False
+
+    def takes(self, event: DomainEvent) -> bool:
+        """Whether the handler is given ``event``."""
+        if self.names and not any(fnmatchcase(event.name, pattern) for pattern in self.names):
+            return False
+        return self.where is None or bool(self.where(event))
+
+
+#: the options of a handler that :func:`event_handler` did not mark: every event, after the commit
+EVERY_EVENT_AFTER_COMMIT = HandlerOptions()
+_OPTIONS = "agorakit_event_handler"
+
+
+def event_handler(
+    *names: str, where: Callable[[DomainEvent], bool] | None = None, in_transaction: bool = False
+) -> Callable[[HandlerT], HandlerT]:
+    """Say which events an ``agorakit_on_event`` or ``agorakit_on_events`` implementation
+    takes, and when it runs (put it below ``@hookimpl``)::
+
+        @hookimpl
+        @event_handler("listing.*")
+        async def agorakit_on_events(events, runtime): ...
+
+    ``names`` are event names or ``fnmatch`` patterns (none: every event); ``where`` a
+    further condition on each event (e.g. its payload's process).  The handler is given
+    only the events it takes; an event no handler takes after the commit is stored
+    published in its own transaction, with nothing left to deliver.
+
+    ``in_transaction=True``: the handler runs inside the unit of work that records the
+    events, after its block and just before it commits, with the events already stored
+    (their ids set); what it writes (through ``runtime.unit_of_work()``, which joins that
+    transaction) commits with the change the events describe, or not at all.  For
+    handlers that only write rows of the site's database and never wait on anything
+    else (no HTTP, no files): a slow one holds the transaction's locks.  When such a
+    handler raises for some events, those events are delivered again after the commit,
+    in the handler's own unit of work, as any handler's (so it stays idempotent on
+    ``event.id``); a database error inside it fails the whole unit of work.  The worker's
+    re-publication of an event delivers it to every handler that takes it.
+
+    A handler without this decorator takes every event after the commit.
+    """
+    options = HandlerOptions(names=tuple(names), where=where, in_transaction=in_transaction)
+
+    def mark(function: HandlerT) -> HandlerT:
+        setattr(function, _OPTIONS, options)
+        return function
+
+    return mark
+
+
+def handler_options(function: Any) -> HandlerOptions:
+    """The options :func:`event_handler` gave ``function`` (a hook implementation's)."""
+    return getattr(function, _OPTIONS, EVERY_EVENT_AFTER_COMMIT)
+
+
 class EventTypes:
     """The registered event classes by name (``runtime.event_types``)."""
 
@@ -93,4 +168,12 @@ class EventTypes:
             return None
 
 
-__all__ = ["DomainEvent", "Event", "EventTypes", "EventsFailed"]
+__all__ = [
+    "DomainEvent",
+    "Event",
+    "EventTypes",
+    "EventsFailed",
+    "HandlerOptions",
+    "event_handler",
+    "handler_options",
+]

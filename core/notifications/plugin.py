@@ -5,6 +5,7 @@ handler that turns every committed event into notifications and emails."""
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.events import event_handler
 from agorakit.notifications import controllers as c
 from agorakit.notifications.account_emails import queue_account_email
 from agorakit.notifications.account_notices import account_notices
@@ -44,8 +45,9 @@ def agorakit_mailers():
 
 
 @hookimpl
+@event_handler(in_transaction=True)
 async def agorakit_on_events(events, runtime):
-
+    """Notifications and their emails, in the transaction that records the events."""
     await notify_events(runtime, events)
 
 

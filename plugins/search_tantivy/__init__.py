@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from agorakit import hookimpl
+from agorakit.events import event_handler
 from agorakit.plugins.search_tantivy.service import command, index_listing_events, listing_index
 from agorakit.plugins.search_tantivy.settings import SearchSettings
 from agorakit.settings import SettingsSpec
@@ -31,6 +32,7 @@ def agorakit_rank_listings(runtime, words, offset, limit):
 
 
 @hookimpl
+@event_handler("listing.*")
 async def agorakit_on_events(events, runtime):
 
     await index_listing_events(runtime, events)
