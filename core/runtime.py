@@ -65,6 +65,8 @@ class UnitOfWork:
         #: what an area keeps for its before-commit work (the ledger's deferred entries);
         #: a savepoint rolled back cuts these lists back (:meth:`mark`, :meth:`cut_back`)
         self.pending: dict[str, list[Any]] = {}
+        #: rows the transaction holds, as it left them (see :meth:`hold`)
+        self._held: dict[tuple[str, Any], Any] = {}
 
     @property
     def now(self):
@@ -91,23 +93,48 @@ class UnitOfWork:
         the commit (once per ``key``); an exception it raises rolls everything back."""
         self.outer._before_commit.setdefault(key, action)
 
-    def mark(self) -> tuple[int, int, dict[str, list[Any]]]:
+    def hold(self, kind: str, key: Any, row: Any) -> None:
+        """Keep a row this transaction holds as it left it: read with its lock, or
+        written (``kind`` says what it is, e.g. ``"order"``, ``key`` which one).  Later
+        steps of the same transaction (an effect, an in-transaction event handler, the
+        response) take it from :meth:`held` instead of reading it again."""
+        self.outer._held[(kind, key)] = row
+
+    def held(self, kind: str, key: Any) -> Any:
+        """A row :meth:`hold` kept, or None."""
+        return self.outer._held.get((kind, key))
+
+    def mark(self) -> tuple[int, int, dict[str, list[Any]], dict[tuple[str, Any], Any]]:
         """What this unit of work has recorded so far, for :meth:`cut_back` when the
         savepoint opened now is rolled back."""
-        return len(self.events), len(self.nested), {k: list(v) for k, v in self.outer.pending.items()}
+        return (
+            len(self.events),
+            len(self.nested),
+            {k: list(v) for k, v in self.outer.pending.items()},
+            dict(self.outer._held),
+        )
 
-    def cut_back(self, mark: tuple[int, int, dict[str, list[Any]]]) -> None:
+    def cut_back(self, mark: tuple[int, int, dict[str, list[Any]], dict[tuple[str, Any], Any]]) -> None:
         """Back to ``mark``: the savepoint's statements were rolled back.  Events recorded
-        since are forgotten, and pending work is as it was (also what was done and taken
-        off the lists inside the savepoint: it was rolled back with it)."""
-        events, nested, pending = mark
+        since are forgotten, and pending work and held rows are as they were (also what
+        was done and taken off the lists inside the savepoint: it was rolled back with
+        it)."""
+        events, nested, pending, held = mark
         del self.events[events:], self.nested[nested:]
         for key, items in self.outer.pending.items():
             items[:] = pending.get(key, [])
+        self.outer._held = held
 
 
 #: the outermost unit of work of the current task, while one is open
 _outermost: ContextVar[UnitOfWork | None] = ContextVar("agorakit_outermost_unit_of_work", default=None)
+
+
+def current_unit_of_work() -> UnitOfWork | None:
+    """The unit of work the current task runs in (its outermost one), or None: for code
+    called inside it without being given it (a hook implementation, a notice) that
+    wants the rows it holds (:meth:`UnitOfWork.held`)."""
+    return _outermost.get()
 
 
 class Runtime:

@@ -1,13 +1,14 @@
 """Turning events into notifications and emails; the inbox; email preferences; operator views.
 
-:func:`notify_events` runs after events committed (the core's ``agorakit_on_events``, a
-batch of events at a time): for each event every ``agorakit_notify`` implementation says
-who to tell; each notice is rendered from its template and, in one unit of work for the
-batch, stored in the member's inbox and, unless the member turned email off for its
-category, queued in the email outbox.  A notification is
-unique per (event, member, template), so an event delivered twice notifies once.  When a
-plugin fails or a template is missing, the other notices are still stored and the error
-is raised again at the end so the event outbox delivers the event later (at least once).
+:func:`notify_events` is the core's ``agorakit_on_events`` handler, a batch of events at a
+time, and runs inside the transaction that records them (so a notification commits with
+the change it tells of): for each event every ``agorakit_notify`` implementation says
+who to tell; each notice is rendered from its template and, in that unit of work, stored
+in the member's inbox and, unless the member turned email off for its category, queued
+in the email outbox.  A notification is unique per (event, member, template), so an
+event delivered twice notifies once.  When a plugin fails or a template is missing, the
+other notices are still stored and the error is raised again at the end so that the
+event is delivered again after the commit (at least once).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from agorakit.accounts.tables import Member
-from agorakit.db.prepared import Prepared, PreparedInsert, any_of
+from agorakit.db.prepared import PreparedInsert, PreparedRaw, any_of_sql
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.events import DomainEvent, EventsFailed
 from agorakit.events.tables import StoredEvent
@@ -160,18 +161,15 @@ def template_variables(
     }
 
 
-_RECIPIENTS = Prepared(
-    lambda ids: Member.select(Member.id, Member.email, Member.display_name, Member.status).where(
-        any_of(Member.id, ids)
-    )
-)
-#: (member, category) pairs whose emails are turned off
-_MUTED = Prepared(
-    lambda ids: NotificationPreference.select(
-        NotificationPreference.member_id, NotificationPreference.category
-    ).where(
-        any_of(NotificationPreference.member_id, ids) & (NotificationPreference.email == False)  # noqa: E712
-    )
+#: the recipients, each with the categories they turned email off for: a row per (member,
+#: muted category), one with ``muted`` NULL for a member who turned none off
+_RECIPIENTS = PreparedRaw(
+    Member,
+    lambda engine: (
+        "SELECT m.id, m.email, m.display_name, m.status, p.category AS muted FROM core_member m "
+        "LEFT JOIN core_notification_preference p ON p.member_id = m.id AND NOT p.email WHERE "
+        + any_of_sql(engine, "m.id")
+    ),
 )
 
 
@@ -191,9 +189,13 @@ async def _store(
     runtime: Runtime, batch: list[tuple[int, DomainEvent, Notice]], errors: dict[int, list[str]]
 ) -> list[int]:
     ids = sorted({notice.member_id for _, _, notice in batch})
-    members = {row["id"]: row for row in await _RECIPIENTS.run(ids)}
-    muted = {(row["member_id"], row["category"]) for row in await _MUTED.run(ids)}
-    # Render before the transaction: templates never hold a database lock.
+    members: dict[int, dict[str, Any]] = {}
+    muted: set[tuple[int, str]] = set()
+    for row in await _RECIPIENTS.run(ids):
+        members[row["id"]] = row
+        if row["muted"] is not None:
+            muted.add((row["id"], row["muted"]))
+    # (Usually inside the events' transaction: rendering holds its locks, a few templates' time.)
     rendered: dict[tuple[Any, int, str], tuple[DomainEvent, Notice, dict[str, Any], Rendered]] = {}
     for index, event, notice in batch:
         member = members.get(notice.member_id)

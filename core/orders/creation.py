@@ -11,10 +11,10 @@ import msgspec
 from agorakit.db.prepared import PreparedInsert
 from agorakit.errors import FieldError, ValidationFailed
 from agorakit.money.fees import Quote, QuoteContext, compute_fees
-from agorakit.orders.engine import _INSERT_HISTORY, _INSERT_TIMERS, _timer_rows
+from agorakit.orders.engine import _INSERT_HISTORY, _INSERT_TIMERS, _timer_rows, hold_member
 from agorakit.orders.events import OrderCreated
 from agorakit.orders.process_registry import registry
-from agorakit.orders.queries import _order_row, _to_order, roles_of
+from agorakit.orders.queries import _to_order, hold_order, roles_of
 from agorakit.orders.quotes import load_quote_context, order_quantity
 from agorakit.orders.schemas import ItemIn, OrderOut
 from agorakit.orders.tables import Order, OrderItem
@@ -67,16 +67,15 @@ async def create_order(
     elif data and "quote" in data:
         data = {key: value for key, value in data.items() if key != "quote"}  # priced below
     args = (definition, buyer_id, seller_id, listing_id, currency, items, data, quote_context)
+    actor = buyer_id if actor_id is None else actor_id
     if uow is None:
         async with runtime.unit_of_work() as own:
-            order_id = await _create(own, *args, actor=buyer_id if actor_id is None else actor_id)
+            row, item_rows = await _create(own, *args, actor=actor, caller=caller)
     else:
-        order_id = await _create(uow, *args, actor=buyer_id if actor_id is None else actor_id)
-    row = await _order_row(order_id)
+        row, item_rows = await _create(uow, *args, actor=actor, caller=caller)
     if caller is None:
-        return await _to_order(row)
-    definition = registry(runtime).processes.get((row["process"], row["process_version"]))
-    return await _to_order(row, roles=roles_of(row, caller, definition), process=definition)
+        return await _to_order(row, items=item_rows)
+    return await _to_order(row, roles=roles_of(row, caller, definition), process=definition, items=item_rows)
 
 
 def quote_order(
@@ -130,12 +129,14 @@ def _check_agreed(quote: dict[str, Any], amount: int) -> None:
 
 
 _INSERT_ORDER = PreparedInsert(Order)
-_INSERT_ITEMS = PreparedInsert(OrderItem, returning=())
+_INSERT_ITEMS = PreparedInsert(OrderItem)
 
 
 async def _create(
-    uow, definition, buyer_id, seller_id, listing_id, currency, items, data, context, *, actor
-) -> int:
+    uow, definition, buyer_id, seller_id, listing_id, currency, items, data, context, *, actor, caller=None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Write the order, its items, history and timers; its row and item rows as written
+    (the transaction holds them: its notices and the response read nothing again)."""
     now = uow.now
     amount = sum(item.unit_price * item.quantity for item in items)
     data = dict(data or {})
@@ -158,38 +159,41 @@ async def _create(
             data=data,
             context=context or QuoteContext(),  # none read: the order charges no fees
         )
-    rows = await _INSERT_ORDER.run(
-        {
-            "process": definition.name,
-            "process_version": definition.version,
-            "state": definition.initial,
-            "version": 1,
-            "buyer_id": buyer_id,
-            "seller_id": seller_id,
-            "listing_id": listing_id,
-            "currency": currency,
-            "amount": amount,
-            "data": data,
-            "state_entered_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
+    row = {
+        "process": definition.name,
+        "process_version": definition.version,
+        "state": definition.initial,
+        "version": 1,
+        "buyer_id": buyer_id,
+        "seller_id": seller_id,
+        "listing_id": listing_id,
+        "currency": currency,
+        "amount": amount,
+        "data": data,
+        "state_entered_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    rows = await _INSERT_ORDER.run(row)
     order_id = rows[0]["id"]
-    await _INSERT_ITEMS.run(
-        *[
-            {
-                "order": order_id,
-                "position": index,
-                "kind": item.kind,
-                "description": item.description,
-                "unit_price": item.unit_price,
-                "quantity": item.quantity,
-                "amount": item.unit_price * item.quantity,
-            }
-            for index, item in enumerate(items, start=1)
-        ]
-    )
+    row = {"id": order_id, **row}
+    item_rows = [
+        {
+            "order": order_id,
+            "position": index,
+            "kind": item.kind,
+            "description": item.description,
+            "unit_price": item.unit_price,
+            "quantity": item.quantity,
+            "amount": item.unit_price * item.quantity,
+        }
+        for index, item in enumerate(items, start=1)
+    ]
+    inserted = await _INSERT_ITEMS.run(*item_rows)
+    item_rows = [{"id": r["id"], **item} for r, item in zip(inserted, item_rows, strict=True)]
+    hold_order(uow, row, item_rows)
+    if caller is not None:
+        hold_member(uow, caller)
     await _INSERT_HISTORY.run(
         {
             "order": order_id,
@@ -211,4 +215,4 @@ async def _create(
         subject=f"order:{order_id}",
         actor_id=actor,
     )
-    return order_id
+    return row, item_rows

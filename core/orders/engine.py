@@ -28,7 +28,7 @@ from agorakit.money.ledger import set_escrow_sellers
 from agorakit.orders.events import OrderTransitioned
 from agorakit.orders.process import GuardFailed, Process, Transition
 from agorakit.orders.process_registry import registry
-from agorakit.orders.queries import _ITEMS, _order_row, _to_order, roles_of
+from agorakit.orders.queries import _ITEMS, _order_row, _to_order, hold_order, order_with_items, roles_of
 from agorakit.orders.schemas import OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderTimer
 
@@ -90,7 +90,8 @@ async def _fire(
     order's payment is settling, the one thing that may fire its ``on_payment``)."""
     runtime = uow.runtime
     if row is None:
-        row = await _order_row(order_id, for_update=True)
+        row, held_items = await order_with_items(order_id, for_update=True)
+        items = held_items if items is None else items
     process = registry(runtime).get(row["process"], row["process_version"])
     roles = roles_of(row, caller, process)
     if not roles:
@@ -106,8 +107,10 @@ async def _fire(
         await _check_eligible(runtime, row["listing_id"], caller)
     reg = registry(runtime)
     if items is None:
-        fetched: list[dict[str, Any]] = await _ITEMS.run(order_id)
+        fetched: list[dict[str, Any]] = uow.held("order_items", order_id) or await _ITEMS.run(order_id)
         items = fetched
+    if caller is not None:
+        hold_member(uow, caller)
     before = await _to_order(row, items=items)
     context = TransitionContext(runtime, uow, before, process, transition, actor_role, actor_id, data or {})
     for guard in transition.guards:
@@ -116,6 +119,15 @@ async def _fire(
             raise GuardFailed(str(reason), extra={"guard": guard, "state": row["state"]})
     [after] = await _transition_all(uow, [_Entry(row, context, items, new_seller)])
     return after, items
+
+
+def hold_member(uow: UnitOfWork, member: Any) -> None:
+    """Keep the member who acts in the transaction (what notices name them by)."""
+    uow.hold(
+        "member",
+        member.id,
+        {"id": member.id, "display_name": member.display_name, "email": member.email, "status": member.status},
+    )
 
 
 def _seller_after(
@@ -169,6 +181,8 @@ async def _transition_all(
     if transition.effects:  # the order's data as the effects left it (``ctx.order``)
         for entry, after in zip(entries, afters, strict=True):
             after["data"] = entry.context.order.data
+    for entry, after in zip(entries, afters, strict=True):
+        hold_order(uow, after, entry.items)
     for entry in entries:
         _record_transition(
             uow,
@@ -282,8 +296,15 @@ async def _enter_all(
             for row, actor_role, actor_id, data, _ in moves
         )
     )
+    for row, _, _, data, _ in moves:  # what the order's notices read of the move
+        uow.hold("order_history", (row["id"], name), data or {})
+    # Timers are set only for the states the process gives timers: leaving a state
+    # without any leaves none pending.
+    timed = any(process.timers_for(row["state"]) for row, *_ in moves)
     if firing:
         await _CANCEL_TIMERS_OF.run(ids, firing)
+    elif not timed:
+        pass
     elif len(ids) == 1:
         await _CANCEL_TIMERS.run(ids[0])
     else:
@@ -348,9 +369,10 @@ async def move_in(
     """
     row = await _order_row(order_id, for_update=True)
     process = registry(uow.runtime).get(row["process"], row["process_version"])
-    await _enter_all(uow, process, target, name, [(row, actor_role, actor_id, data, row["seller_id"])])
+    [after] = await _enter_all(uow, process, target, name, [(row, actor_role, actor_id, data, row["seller_id"])])
     _record_transition(uow, row, process, name, target, actor_role, actor_id)
-    return await _order_row(order_id)
+    hold_order(uow, after)
+    return dict(after)
 
 
 async def _check_eligible(runtime: Runtime, listing_id: int, member: Any) -> None:
