@@ -169,9 +169,7 @@ async def start_payment(
             [inserted] = await _INSERT_PAYMENT.run(row)
             payment = to_payment({**row, "id": inserted["id"]})  # what a read would give
             if escrow_ref is not None:
-                await ledger.set_escrow_parties(
-                    escrow_ref, currency, now=now, buyer_id=payer_id, seller_id=seller_id
-                )
+                ledger.set_escrow_parties(uow, escrow_ref, currency, buyer_id=payer_id, seller_id=seller_id)
             uow.record(
                 PaymentStarted(payment_id=payment.id, method=method),
                 subject=f"payment:{payment.id}",

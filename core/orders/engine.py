@@ -123,11 +123,9 @@ async def _fire(
 
 def hold_member(uow: UnitOfWork, member: Any) -> None:
     """Keep the member who acts in the transaction (what notices name them by)."""
-    uow.hold(
-        "member",
-        member.id,
-        {"id": member.id, "display_name": member.display_name, "email": member.email, "status": member.status},
-    )
+    names = ("id", "display_name", "email", "status")
+    if all(hasattr(member, name) for name in names):  # (a caller that is a full member)
+        uow.hold("member", member.id, {name: getattr(member, name) for name in names})
 
 
 def _seller_after(
