@@ -58,10 +58,14 @@ async def fire(
     *,
     caller: MemberOut | None,
     data: dict[str, Any] | None = None,
+    process: str | None = None,
 ) -> OrderOut:
-    """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work."""
+    """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work.
+
+    ``process``: a 404 for an order of another process (a model's own route firing its
+    orders' transitions), checked on the order's row the transition reads anyway."""
     async with runtime.unit_of_work() as uow:
-        row, items = await _fire(uow, order_id, transition, caller=caller, data=data)
+        row, items = await _fire(uow, order_id, transition, caller=caller, data=data, expected=process)
     process = registry(runtime).get(row["process"], row["process_version"])
     return await _to_order(row, roles=roles_of(row, caller, process), process=process, items=items)
 
@@ -83,6 +87,7 @@ async def _fire(
     row: dict[str, Any] | None = None,
     items: list[dict[str, Any]] | None = None,
     settling: bool = False,
+    expected: str | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """:func:`fire_in`, also returning the order's item rows (``row``: the order's row,
     when the caller has just read it with its lock; ``items``: its item rows, when the
@@ -100,6 +105,7 @@ async def _fire(
             # A candidate who lost the race: the order was open a moment ago.
             raise Conflict(f"order {order_id} was taken by another seller", extra={"state": row["state"]})
         raise NotFound(f"there is no order {order_id}")
+    check_process(row, expected)
     transition, actor_role = process.check(name, row["state"], roles, order_id=order_id, settling=settling)
     actor_id = getattr(caller, "id", None)
     new_seller = _seller_after(transition, actor_role, actor_id, row)
@@ -119,6 +125,14 @@ async def _fire(
             raise GuardFailed(str(reason), extra={"guard": guard, "state": row["state"]})
     [after] = await _transition_all(uow, [_Entry(row, context, items, new_seller)])
     return after, items
+
+
+def check_process(row: dict[str, Any], expected: str | None) -> None:
+    """A 404 unless the order follows the process ``expected`` (None: any), worded after
+    it: ``gig_order`` → "there is no gig order 12"."""
+    if expected is not None and row["process"] != expected:
+        noun = expected if expected.endswith("order") else f"{expected} order"
+        raise NotFound(f"there is no {noun.replace('_', ' ')} {row['id']}")
 
 
 def hold_member(uow: UnitOfWork, member: Any) -> None:

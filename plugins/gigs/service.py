@@ -251,14 +251,13 @@ async def check_gig_order(runtime: Runtime, order_id: int, caller: MemberOut) ->
 async def deliver(runtime: Runtime, order_id: int, delivery: Delivery, *, caller: MemberOut) -> OrderOut:
     """The seller delivers (a message and files) and marks the order complete: the core's
     :func:`agorakit.orders.deliver_order`, for gig orders only."""
-    order = await _gig_order(runtime, order_id, caller)
     return await orders.deliver_order(
         runtime,
         order_id,
         message=delivery.message,
         attachments=list(delivery.attachments),
         caller=caller,
-        order=order,
+        process=PROCESS,
     )
 
 
