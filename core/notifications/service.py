@@ -36,6 +36,7 @@ from agorakit.notifications.schemas import (
 )
 from agorakit.notifications.tables import EmailOutbox, Notification, NotificationPreference
 from agorakit.pagination import decode_cursor, page
+from agorakit.runtime import current_unit_of_work
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime, UnitOfWork
@@ -173,6 +174,18 @@ _RECIPIENTS = PreparedRaw(
 )
 
 
+def _held_recipients(ids: list[int]) -> tuple[dict[int, dict[str, Any]], set[tuple[int, str]]]:
+    """The recipients as the events' transaction holds them (an order's parties, read
+    with the order: see :func:`agorakit.orders.queries.order_with_items`), when it holds
+    every one of them with their email settings; else nothing."""
+    uow = current_unit_of_work()
+    held = [uow.held("member", member_id) for member_id in ids] if uow is not None else []
+    if not held or any(member is None or "muted" not in member for member in held):
+        return {}, set()
+    members = {member["id"]: member for member in held}
+    return members, {(member["id"], category) for member in held for category in member["muted"]}
+
+
 #: a second delivery of the same event finds its notification there (unique per event,
 #: member and template): its row is not returned, and no email is queued for it
 _INSERT_NOTIFICATION = PreparedInsert(
@@ -189,12 +202,12 @@ async def _store(
     runtime: Runtime, batch: list[tuple[int, DomainEvent, Notice]], errors: dict[int, list[str]]
 ) -> list[int]:
     ids = sorted({notice.member_id for _, _, notice in batch})
-    members: dict[int, dict[str, Any]] = {}
-    muted: set[tuple[int, str]] = set()
-    for row in await _RECIPIENTS.run(ids):
-        members[row["id"]] = row
-        if row["muted"] is not None:
-            muted.add((row["id"], row["muted"]))
+    members, muted = _held_recipients(ids)
+    if len(members) < len(ids):
+        for row in await _RECIPIENTS.run(ids):
+            members[row["id"]] = row
+            if row["muted"] is not None:
+                muted.add((row["id"], row["muted"]))
     # (Usually inside the events' transaction: rendering holds its locks, a few templates' time.)
     rendered: dict[tuple[Any, int, str], tuple[DomainEvent, Notice, dict[str, Any], Rendered]] = {}
     for index, event, notice in batch:

@@ -139,7 +139,8 @@ def hold_member(uow: UnitOfWork, member: Any) -> None:
     """Keep the member who acts in the transaction (what notices name them by)."""
     names = ("id", "display_name", "email", "status")
     if all(hasattr(member, name) for name in names):  # (a caller that is a full member)
-        uow.hold("member", member.id, {name: getattr(member, name) for name in names})
+        held = uow.held("member", member.id) or {}
+        uow.hold("member", member.id, {**held, **{name: getattr(member, name) for name in names}})
 
 
 def _seller_after(

@@ -56,30 +56,45 @@ async def _order_row(order_id: int, *, for_update: bool = False) -> dict[str, An
 
 #: the columns of an item row read with its order (as ``item_<column>``)
 _ITEM_COLUMNS = ("id", "position", "kind", "description", "unit_price", "quantity", "amount")
+#: what is read of each party with its order (as ``buyer_<column>``, ``seller_<column>``):
+#: what the order's notices need of their recipients, ``muted`` being the categories the
+#: member turned email off for
+_PARTY_COLUMNS = ("email", "display_name", "status", "muted")
 
 
 def _with_items(locking: bool) -> PreparedRaw:
     def sql(engine_type: str) -> str:
         items = ", ".join(f'i."{column}" AS "item_{column}"' for column in _ITEM_COLUMNS)
+        concat = "string_agg" if engine_type == "postgres" else "group_concat"
+        parties = ", ".join(
+            f"{alias}.email AS {role}_email, {alias}.display_name AS {role}_display_name, "
+            f"{alias}.status AS {role}_status, (SELECT {concat}(n.category, ',') FROM "
+            f"core_notification_preference n WHERE n.member_id = {alias}.id AND NOT n.email) AS {role}_muted"
+            for role, alias in (("buyer", "b"), ("seller", "s"))
+        )
         lock = " FOR UPDATE OF o" if locking and engine_type == "postgres" else ""
         return (
-            f'SELECT o.*, {items} FROM core_order o LEFT JOIN core_order_item i ON i."order" = o.id '
+            f"SELECT o.*, {items}, {parties} FROM core_order o "
+            'LEFT JOIN core_order_item i ON i."order" = o.id '
+            "LEFT JOIN core_member b ON b.id = o.buyer_id LEFT JOIN core_member s ON s.id = o.seller_id "
             f'WHERE o.id = {{}} ORDER BY i."position"{lock}'
         )
 
     return PreparedRaw(Order, sql)
 
 
-#: an order and its items in one statement, a row per item (``FOR UPDATE`` of the order
-#: on PostgreSQL when locking)
+#: an order, its items and its parties in one statement, a row per item (``FOR UPDATE``
+#: of the order on PostgreSQL when locking)
 _WITH_ITEMS = {locking: _with_items(locking) for locking in (False, True)}
 _decode = msgspec.json.Decoder().decode
+_EXTRA = tuple(f"{role}_{column}" for role in ("buyer", "seller") for column in _PARTY_COLUMNS)
 
 
 async def order_with_items(order_id: int, *, for_update: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The order's row and its item rows (by position) in one statement, or as the
     current transaction holds them; 404 for no such order.  ``for_update``: the order's
-    row is locked for the rest of the transaction (PostgreSQL), which then holds both."""
+    row is locked for the rest of the transaction (PostgreSQL), which then holds both,
+    and its parties as its notices need them (see :meth:`~agorakit.runtime.UnitOfWork.hold`)."""
     uow = current_unit_of_work()
     if uow is not None:
         row, items = uow.held("order", order_id), uow.held("order_items", order_id)
@@ -89,7 +104,7 @@ async def order_with_items(order_id: int, *, for_update: bool = False) -> tuple[
     if not rows:
         raise NotFound(f"there is no order {order_id}")
     first = rows[0]
-    row = {key: value for key, value in first.items() if not key.startswith("item_")}
+    row = {key: value for key, value in first.items() if not key.startswith("item_") and key not in _EXTRA}
     if isinstance(row["data"], str | bytes):
         row["data"] = _decode(row["data"])
     items = [
@@ -100,6 +115,12 @@ async def order_with_items(order_id: int, *, for_update: bool = False) -> tuple[
     if for_update and uow is not None:
         uow.hold("order", order_id, dict(row))
         uow.hold("order_items", order_id, items)
+        for role in ("buyer", "seller"):
+            member_id = row[f"{role}_id"]
+            if member_id is not None and first[f"{role}_status"] is not None:
+                party = {column: first[f"{role}_{column}"] for column in _PARTY_COLUMNS}
+                party["muted"] = frozenset(filter(None, (party["muted"] or "").split(",")))
+                uow.hold("member", member_id, {**(uow.held("member", member_id) or {}), "id": member_id, **party})
     return row, items
 
 
