@@ -43,6 +43,10 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
     #: what happened, e.g. ``order.transitioned``
     name: ClassVar[str]
+    #: whether the event is told to many members at once (a new request to every seller
+    #: of its category): the core makes its notices after the commit, off the path of
+    #: the request that records it, instead of in its transaction
+    fan_out: ClassVar[bool] = False
 
 
 class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +64,11 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
     data: dict[str, Any] = {}
     #: the typed event (an :class:`Event`); None when its name is not registered
     payload: Any = None
+
+
+def fans_out(event: DomainEvent) -> bool:
+    """Whether ``event``'s typed payload says it is told to many members (``Event.fan_out``)."""
+    return bool(getattr(event.payload, "fan_out", False))
 
 
 class EventsFailed(Exception):
@@ -175,5 +184,6 @@ __all__ = [
     "EventsFailed",
     "HandlerOptions",
     "event_handler",
+    "fans_out",
     "handler_options",
 ]

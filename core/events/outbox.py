@@ -64,8 +64,9 @@ async def store(
     return [msgspec.structs.replace(e, id=row["id"]) for e, row in zip(events, rows, strict=True)]
 
 
-#: one handler: (the hook it implements, the plugin's name)
-Handler = tuple[str, str]
+#: one handler: (the hook it implements, the plugin's name, the function's name: a plugin
+#: may implement a hook twice, with ``specname``)
+Handler = tuple[str, str, str]
 #: what was delivered in a transaction already: (event id, handler)
 Handled = set[tuple[int | None, Handler]]
 
@@ -128,7 +129,7 @@ async def _deliver(
         given = [
             (index, event)
             for index, event in enumerate(events)
-            if (event.id, (hook, impl.plugin_name)) not in skip and options.takes(event)
+            if (event.id, _handler(hook, impl)) not in skip and options.takes(event)
         ]
         if not given:
             continue
@@ -143,8 +144,12 @@ async def _deliver(
                     failed.add(index)
         else:
             failed = await _deliver_batch(runtime, impl, given, errors)
-        handled |= {(event.id, (hook, impl.plugin_name)) for index, event in given if index not in failed}
+        handled |= {(event.id, _handler(hook, impl)) for index, event in given if index not in failed}
     return errors, handled
+
+
+def _handler(hook: str, impl: Any) -> Handler:
+    return hook, impl.plugin_name, getattr(impl.function, "__name__", "")
 
 
 async def _deliver_batch(

@@ -232,6 +232,9 @@ async def _store(
     if not rendered:
         return []
     keys = list(rendered)
+    if runtime.db.is_postgres and all(event.id is not None for event, *_ in rendered.values()):
+        async with runtime.unit_of_work() as uow:
+            return await _store_at_once(runtime, uow, rendered, muted)
     created: dict[tuple[Any, int, str], int] = {}
     # A statement for the notifications and one for their emails (per CHUNK rows).
     async with runtime.unit_of_work() as uow:
@@ -278,6 +281,74 @@ async def _store(
         for start in range(0, len(emails), CHUNK):
             await _INSERT_EMAIL.run(*emails[start : start + CHUNK])
     return [created[key] for key in keys if key in created]
+
+
+#: PostgreSQL: notifications and the emails of those inserted now, in one statement (the
+#: rows as arrays, a value per column); returns the notifications inserted (a second
+#: delivery inserts none, and queues no email)
+_NOTIFY_AT_ONCE = PreparedRaw(
+    Notification,
+    'WITH n AS (INSERT INTO "core_notification" '
+    "(member_id, event_id, category, template, title, body, link, read_at, created_at) "
+    "SELECT m, e, c, t, ti, b, l, NULL, {} FROM unnest({}::integer[], {}::integer[], {}::varchar[], "
+    "{}::varchar[], {}::varchar[], {}::text[], {}::varchar[]) AS v(m, e, c, t, ti, b, l) "
+    "ON CONFLICT DO NOTHING RETURNING id, event_id, member_id, template), "
+    'mail AS (INSERT INTO "core_email_outbox" (member_id, notification_id, to_address, subject, text_body, '
+    "html_body, message_id, status, attempts, next_attempt_at, created_at) "
+    "SELECT n.member_id, n.id, v.a, v.s, v.tb, v.hb, v.mid, 'pending', 0, {}, {} FROM n JOIN unnest("
+    "{}::integer[], {}::integer[], {}::varchar[], {}::varchar[], {}::varchar[], {}::text[], {}::text[], "
+    "{}::varchar[]) AS v(e, m, t, a, s, tb, hb, mid) ON v.e = n.event_id AND v.m = n.member_id AND v.t = n.template) "
+    "SELECT id, event_id, member_id, template FROM n",
+)
+
+
+async def _store_at_once(
+    runtime: Runtime,
+    uow: UnitOfWork,
+    rendered: dict[tuple[Any, int, str], tuple[DomainEvent, Notice, dict[str, Any], Rendered]],
+    muted: set[tuple[int, str]],
+) -> list[int]:
+    """:func:`_store`'s writes in one statement (PostgreSQL): every notification, and
+    the email of each one inserted now whose member has an address and email on."""
+    notices = list(rendered.values())
+    emails = [
+        _email_row(
+            runtime,
+            uow,
+            to_address=member["email"],
+            subject=result.subject,
+            text_body=f"{result.text}\n\n-- \n{result.footer}" if result.footer else result.text,
+            html_body=result.html,
+            member_id=notice.member_id,
+            notification_id=None,
+        )
+        | {"event_id": event.id, "template": notice.template}
+        for event, notice, member, result in notices
+        if member["email"] and (notice.member_id, notice.category) not in muted
+    ]
+    now = uow.now
+    rows = await _NOTIFY_AT_ONCE.run(
+        now,
+        [notice.member_id for _, notice, _, _ in notices],
+        [event.id for event, _, _, _ in notices],
+        [notice.category for _, notice, _, _ in notices],
+        [notice.template for _, notice, _, _ in notices],
+        [result.subject for _, _, _, result in notices],
+        [result.text for _, _, _, result in notices],
+        [notice.link for _, notice, _, _ in notices],
+        now,
+        now,
+        [e["event_id"] for e in emails],
+        [e["member_id"] for e in emails],
+        [e["template"] for e in emails],
+        [e["to_address"] for e in emails],
+        [e["subject"] for e in emails],
+        [e["text_body"] for e in emails],
+        [e["html_body"] for e in emails],
+        [e["message_id"] for e in emails],
+    )
+    created = {(row["event_id"], row["member_id"], row["template"]): row["id"] for row in rows}
+    return [created[key] for key in rendered if key in created]
 
 
 def _email_row(
