@@ -309,7 +309,8 @@ async def test_a_set_runs_the_same_statements_for_three_orders_as_for_twelve(run
         seen[size] = sql
     # (the first set also opened the seller's and the fee account)
     assert len(seen[3]) == len(seen[12])
-    assert count(seen[12], 'UPDATE "core_order" SET') == 1
+    # one statement moves the twelve orders (on PostgreSQL with their history and timers)
+    assert sum('UPDATE "core_order" SET' in sql or "UPDATE core_order o SET" in sql for sql in seen[12]) == 1
     assert count(seen[12], 'INSERT INTO "core_ledger_transaction"') == 1
     assert await ledger.balance_of(ledger.available(seller.id), "USD") == 16 * 800
 
