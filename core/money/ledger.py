@@ -38,7 +38,15 @@ from agorakit.money.account_names import (  # re-exported: callers find them her
 )
 from agorakit.money.amounts import format_amount
 from agorakit.money.checks import check_ledger, nonzero_escrows  # re-exported: callers find them here
-from agorakit.money.moves import DEFERRED, Refused, defer, move_accounts, move_deferred, stage_parties
+from agorakit.money.moves import (
+    DEFERRED,
+    Refused,
+    defer,
+    move_accounts,
+    move_deferred,
+    post_at_once,
+    stage_parties,
+)
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -218,6 +226,8 @@ async def post(
         if account_kind(name)[0] != "available":
             raise LedgerError(f"only a member's available balance may be overdrawn, not {name!r}")
     now = uow.now
+    if uow.runtime.db.is_postgres and not overdraw:
+        return await _post_at_once(uow, key, kind, description, net, refs or {}, actor_id)
     # A key posted before (or by a concurrent transaction that commits first) inserts
     # nothing: the posting is then checked to be the same one, and nothing moves.
     rows = await _INSERT_TRANSACTION.run(
@@ -265,6 +275,40 @@ async def post(
             for name, currency, amount in sorted(checked + overdrawn)
         )
     )
+    return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
+
+
+async def _post_at_once(
+    uow: UnitOfWork,
+    key: str,
+    kind: str,
+    description: str,
+    net: dict[tuple[str, str], int],
+    refs: dict[str, Any],
+    actor_id: int | None,
+) -> Posting:
+    """PostgreSQL: :func:`post` in one statement (:func:`~agorakit.money.moves.post_at_once`),
+    the site's fee credit left to the commit."""
+    moves, deferred = [], []
+    for (name, currency), amount in sorted(net.items()):
+        if name in DEFERRED and amount > 0:
+            deferred.append((name, currency, amount))
+            continue
+        if name in DEFERRED:
+            await move_deferred(uow)  # a debit sees the credits before it, as it always did
+        moves.append((name, currency, amount))
+    try:
+        posted = await post_at_once(uow, [(key, kind, description, refs, actor_id, moves)])
+    except Refused as refused:
+        raise _insufficient_at(refused.name, refused.currency, refused.balance or 0, refused.amount) from None
+    transaction_id = posted.transactions.get(key)
+    if transaction_id is None:  # posted before: the same posting, or an error
+        await move_deferred(uow)  # a posting of this transaction may still be pending
+        existing = await _TRANSACTION_BY_KEY.run(key)
+        await _check_same_posting(existing["id"], net, key)
+        return Posting(transaction_id=existing["id"], idempotency_key=key, kind=existing["kind"], created=False)
+    for name, currency, amount in deferred:
+        defer(uow, _deferred_entry(transaction_id, name, currency, amount, uow.now))
     return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
 
 
@@ -327,6 +371,8 @@ async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting
     if not postings:
         return []
     nets = [check_balanced(p.lines) for p in postings]
+    if uow.runtime.db.is_postgres:
+        return await _post_many_at_once(uow, postings, nets)
     now = uow.now
     rows = await _INSERT_TRANSACTION.run(
         *(
@@ -403,6 +449,70 @@ async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting
         await _check_same_posting(existing["id"], net, posting.key)
         out.append(Posting(existing["id"], posting.key, existing["kind"], created=False))
     return out
+
+
+async def _post_many_at_once(
+    uow: UnitOfWork, postings: list[NewPosting], nets: list[dict[tuple[str, str], int]]
+) -> list[Posting]:
+    """PostgreSQL: :func:`post_many` in one statement (the fee credits at the commit)."""
+    first: dict[str, int] = {}  # each key's first posting: any other one is a replay
+    for index, posting in enumerate(postings):
+        first.setdefault(posting.key, index)
+    batch, deferred = [], {}
+    for index in first.values():
+        posting, moves = postings[index], []
+        for (name, currency), amount in sorted(nets[index].items()):
+            if name in DEFERRED:
+                if amount < 0:
+                    raise LedgerError(f"post_many does not debit {name}; post() does")
+                deferred.setdefault(posting.key, []).append((name, currency, amount))
+                continue
+            moves.append((name, currency, amount))
+        batch.append((posting.key, posting.kind, posting.description, posting.refs or {}, posting.actor_id, moves))
+    fresh = list(first.values())
+    try:
+        posted = await post_at_once(uow, batch)
+    except Refused as refused:
+        start = refused.balance if refused.balance is not None else 0
+        raise _first_refusal(postings, nets, fresh, refused, start) from None
+    fresh = [i for i in fresh if postings[i].key in posted.transactions]
+    _check_each_posting(postings, nets, fresh, posted.accounts)
+    out = []
+    for index, (posting, net) in enumerate(zip(postings, nets, strict=True)):
+        if first[posting.key] == index and posting.key in posted.transactions:
+            transaction_id = posted.transactions[posting.key]
+            for name, currency, amount in deferred.get(posting.key, ()):
+                defer(uow, _deferred_entry(transaction_id, name, currency, amount, uow.now))
+            out.append(Posting(transaction_id, posting.key, posting.kind, created=True))
+            continue
+        await move_deferred(uow)  # a posting of this transaction may still be pending
+        existing = await _TRANSACTION_BY_KEY.run(posting.key)
+        await _check_same_posting(existing["id"], net, posting.key)
+        out.append(Posting(existing["id"], posting.key, existing["kind"], created=False))
+    return out
+
+
+def _check_each_posting(
+    postings: list[NewPosting],
+    nets: list[dict[tuple[str, str], int]],
+    fresh: list[int],
+    accounts: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """The refusal :func:`post` would give one of the postings written together, if one
+    took an account below zero on the way (their sum did not)."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for i in fresh:
+        for key, amount in nets[i].items():
+            if key in accounts:
+                totals[key] += amount
+    balances = {key: accounts[key]["balance"] - total for key, total in totals.items()}
+    for i in fresh:
+        for key, amount in sorted(nets[i].items()):
+            if key not in accounts:
+                continue
+            if amount < 0 and balances[key] + amount < 0 and not accounts[key]["allow_negative"]:
+                raise _insufficient_at(key[0], key[1], balances[key], -amount)
+            balances[key] += amount
 
 
 def _first_refusal(

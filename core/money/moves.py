@@ -25,6 +25,8 @@ import functools
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from agorakit.db.prepared import PreparedRaw
 from agorakit.errors import Conflict
 from agorakit.money.account_names import PLATFORM_FEES, account_kind
@@ -171,6 +173,106 @@ async def move_accounts(
     return found
 
 
+_POST_AT_ONCE = PreparedRaw(
+    LedgerEntry,
+    lambda engine: (
+        "WITH t AS (INSERT INTO core_ledger_transaction (idempotency_key, kind, description, refs, actor_id, "
+        "created_at) SELECT x.k, x.kd, x.d, x.r::json, x.a, {} FROM unnest({}::varchar[], {}::varchar[], "
+        "{}::text[], {}::text[], {}::integer[]) WITH ORDINALITY AS x(k, kd, d, r, a, position) ORDER BY x.position "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key), "
+        "e AS (SELECT * FROM unnest({}::varchar[], {}::varchar[], {}::varchar[], {}::bigint[], {}::varchar[], "
+        "{}::boolean[], {}::integer[], {}::integer[], {}::integer[]) WITH ORDINALITY AS e(key, name, currency, "
+        "amount, kind, allow_negative, member_id, buyer_id, seller_id, position)), "
+        "fresh AS (SELECT e.*, t.id AS tx FROM e JOIN t ON t.idempotency_key = e.key), "
+        "v AS (SELECT name, currency, sum(amount) AS delta, min(position) AS position, min(kind) AS kind, "
+        "bool_or(allow_negative) AS allow_negative, min(member_id) AS member_id, min(buyer_id) AS buyer_id, "
+        "min(seller_id) AS seller_id FROM fresh GROUP BY name, currency), "
+        "locked AS (SELECT a.id, a.name, a.currency, a.balance, v.delta, v.buyer_id, v.seller_id "
+        "FROM core_ledger_account a JOIN v ON a.name = v.name AND a.currency = v.currency "
+        "ORDER BY v.position FOR NO KEY UPDATE OF a), "
+        "moved AS (UPDATE core_ledger_account a SET balance = a.balance + l.delta, "
+        "buyer_id = COALESCE(l.buyer_id, a.buyer_id), seller_id = COALESCE(l.seller_id, a.seller_id) "
+        "FROM locked l WHERE a.id = l.id AND (l.delta >= 0 OR a.allow_negative OR a.balance + l.delta >= 0) "
+        "RETURNING a.id, a.name, a.currency, a.balance, a.allow_negative), "
+        f"created AS (INSERT INTO core_ledger_account ({_COLUMNS}) SELECT v.name, v.currency, v.kind, v.delta, "
+        "v.allow_negative, v.member_id, v.buyer_id, v.seller_id, {} FROM v WHERE NOT EXISTS (SELECT 1 FROM "
+        "core_ledger_account a WHERE a.name = v.name AND a.currency = v.currency) AND (v.delta >= 0 OR "
+        "v.allow_negative) ORDER BY v.position ON CONFLICT (name, currency) DO NOTHING "
+        "RETURNING id, name, currency, balance, allow_negative), "
+        "accounts AS (SELECT * FROM moved UNION ALL SELECT * FROM created), "
+        'entries AS (INSERT INTO core_ledger_entry ("transaction", account, amount, currency, balance_after, '
+        "created_at) SELECT f.tx, ac.id, f.amount, f.currency, ac.balance - COALESCE(sum(f.amount) OVER ("
+        "PARTITION BY f.name, f.currency ORDER BY f.position ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0), "
+        "{} FROM fresh f JOIN accounts ac ON ac.name = f.name AND ac.currency = f.currency "
+        "WHERE (SELECT count(*) FROM accounts) = (SELECT count(*) FROM v) ORDER BY f.position) "
+        "SELECT 'transaction' AS what, id, idempotency_key AS name, NULL::varchar AS currency, "
+        "NULL::bigint AS balance, NULL::boolean AS allow_negative FROM t "
+        "UNION ALL SELECT 'account', id, name, currency, balance, allow_negative FROM accounts "
+        "UNION ALL SELECT 'refused', l.id, l.name, l.currency, l.balance, NULL FROM locked l "
+        "WHERE NOT EXISTS (SELECT 1 FROM moved m WHERE m.id = l.id)"
+    ),
+)
+
+
+class Posted:
+    """What :func:`post_at_once` wrote: the new postings' transaction ids by key, and
+    the accounts they moved (``id``, ``balance`` after) by ``(name, currency)``."""
+
+    def __init__(self, transactions: dict[str, int], accounts: dict[tuple[str, str], dict[str, Any]]) -> None:
+        self.transactions, self.accounts = transactions, accounts
+
+
+async def post_at_once(
+    uow: UnitOfWork, postings: list[tuple[str, str, str, dict[str, Any], int | None, list[tuple[str, str, int]]]]
+) -> Posted:
+    """PostgreSQL: postings ``(key, kind, description, refs, actor_id, moves)`` (each key
+    once; ``moves`` its ``(name, currency, amount)`` lines, in the order its entries are
+    written) in one statement: the transactions whose key is new, their accounts moved as
+    :func:`move_accounts` moves them (locked in the order of the lines), and their
+    entries, each with the balance after it.  A posting whose key was posted before
+    writes and moves nothing (its key is left out of what comes back).
+
+    :raises Refused: a debit would take an account that may not go negative below zero
+        (the statement wrote no entry, but may have moved other accounts: the caller's
+        transaction must roll back).
+    :raises Conflict: an account was opened by a concurrent transaction meanwhile.
+    """
+    now = uow.now
+    lines = [
+        (key, _row(uow, name, currency, amount, True, proposed=False))
+        for key, _, _, _, _, moves in postings
+        for name, currency, amount in moves
+    ]
+    rows = await _POST_AT_ONCE.run(
+        now,
+        [p[0] for p in postings],
+        [p[1] for p in postings],
+        [p[2] for p in postings],
+        [msgspec.json.encode(p[3]).decode() for p in postings],
+        [p[4] for p in postings],
+        [key for key, _ in lines],
+        # (a row of _row: name, currency, kind, amount, allow_negative, member_id, buyer_id, seller_id)
+        *([row[i] for _, row in lines] for i in (0, 1, 3, 2, 4, 5, 6, 7)),
+        now,
+        now,
+    )
+    transactions = {row["name"]: row["id"] for row in rows if row["what"] == "transaction"}
+    accounts = {(row["name"], row["currency"]): row for row in rows if row["what"] == "account"}
+    refused = {(row["name"], row["currency"]): row for row in rows if row["what"] == "refused"}
+    for key, _, _, _, _, moves in postings:
+        if key not in transactions:
+            continue
+        for name, currency, amount in moves:
+            if (name, currency) in accounts:
+                continue
+            if (name, currency) in refused:
+                raise Refused(name, currency, -amount, refused[(name, currency)]["balance"])
+            if amount < 0:  # a debit of an account that does not exist
+                raise Refused(name, currency, -amount, 0)
+            raise Conflict(f"the ledger account {name} was opened by another request meanwhile; try again")
+    return Posted(transactions, accounts)
+
+
 def stage_parties(uow: UnitOfWork, name: str, currency: str, buyer_id: int, seller_id: int | None) -> None:
     """Record who an escrow is from and for, with its first move in this transaction (or
     just before the commit)."""
@@ -249,4 +351,13 @@ async def move_deferred(uow: UnitOfWork) -> None:
         )
 
 
-__all__ = ["DEFERRED", "Refused", "defer", "move_accounts", "move_deferred", "stage_parties"]
+__all__ = [
+    "DEFERRED",
+    "Posted",
+    "Refused",
+    "defer",
+    "move_accounts",
+    "move_deferred",
+    "post_at_once",
+    "stage_parties",
+]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from agorakit.db.prepared import PreparedInsert
+from agorakit.db.prepared import PreparedInsert, PreparedRaw
 from agorakit.errors import FieldError, ValidationFailed
 from agorakit.money.fees import Quote, QuoteContext, compute_fees
 from agorakit.orders.engine import _INSERT_HISTORY, _INSERT_TIMERS, _timer_rows, hold_member
@@ -132,6 +132,86 @@ _INSERT_ORDER = PreparedInsert(Order)
 _INSERT_ITEMS = PreparedInsert(OrderItem)
 
 
+async def _create_apart(uow, definition, row, lines, role, actor) -> tuple[int, list[int]]:
+    """SQLite: the order, its items, its history's first row and its timers, a statement
+    each; the order's id and its items' ids."""
+    order_id = (await _INSERT_ORDER.run(row))[0]["id"]
+    inserted = await _INSERT_ITEMS.run(*({"order": order_id, **line} for line in lines))
+    await _INSERT_HISTORY.run(
+        {
+            "order": order_id,
+            "seq": 1,
+            "transition": "create",
+            "from_state": None,
+            "to_state": definition.initial,
+            "actor_role": role,
+            "actor_id": actor,
+            "data": {},
+            "at": row["created_at"],
+        }
+    )
+    timers = _timer_rows(order_id, definition, definition.initial, row["created_at"], row["data"])
+    if timers:
+        await _INSERT_TIMERS.run(*timers)
+    return order_id, [r["id"] for r in inserted]
+
+
+def _create_sql(engine_type: str) -> str:
+    assert engine_type == "postgres", "SQLite writes an order a statement per table"
+    return (
+        "WITH o AS (INSERT INTO core_order (process, process_version, state, version, buyer_id, seller_id, "
+        "listing_id, currency, amount, data, state_entered_at, created_at, updated_at) VALUES "
+        "({}, {}, {}, 1, {}, {}, {}, {}, {}, {}::json, {}, {}, {}) RETURNING id), "
+        'i AS (INSERT INTO core_order_item ("order", position, kind, description, unit_price, quantity, amount) '
+        "SELECT o.id, v.position, v.kind, v.description, v.unit_price, v.quantity, v.amount FROM o, unnest("
+        "{}::integer[], {}::varchar[], {}::varchar[], {}::bigint[], {}::integer[], {}::bigint[]) "
+        "AS v(position, kind, description, unit_price, quantity, amount) ORDER BY v.position RETURNING id, position), "
+        'h AS (INSERT INTO core_order_event ("order", seq, transition, from_state, to_state, actor_role, actor_id, '
+        "data, at) SELECT o.id, 1, 'create', NULL, {}, {}, {}, json_build_object(), {} FROM o), "
+        't AS (INSERT INTO core_order_timer ("order", state, transition, due_at, status, attempts, created_at) '
+        "SELECT o.id, {}, v.transition, v.due_at, 'pending', 0, {} FROM o, unnest({}::varchar[], {}::timestamptz[]) "
+        "WITH ORDINALITY AS v(transition, due_at, position) ORDER BY v.position) "
+        "SELECT o.id, i.id AS item_id FROM o LEFT JOIN i ON TRUE ORDER BY i.position"
+    )
+
+
+#: PostgreSQL: an order, its items, its history's first row and its timers in one statement
+_CREATE = PreparedRaw(Order, _create_sql)
+
+
+async def _create_at_once(uow, definition, row, lines, role, actor) -> tuple[int, list[int]]:
+    """PostgreSQL: :func:`_create_apart` in one statement."""
+    now = row["created_at"]
+    timers = _timer_rows(0, definition, definition.initial, now, row["data"])
+    rows = await _CREATE.run(
+        row["process"],
+        row["process_version"],
+        row["state"],
+        row["buyer_id"],
+        row["seller_id"],
+        row["listing_id"],
+        row["currency"],
+        row["amount"],
+        msgspec.json.encode(row["data"]).decode(),
+        now,
+        now,
+        now,
+        *([line[column] for line in lines] for column in _LINE_COLUMNS),
+        definition.initial,
+        role,
+        actor,
+        now,
+        definition.initial,
+        now,
+        [timer["transition"] for timer in timers],
+        [timer["due_at"] for timer in timers],
+    )
+    return rows[0]["id"], [r["item_id"] for r in rows if r["item_id"] is not None]
+
+
+_LINE_COLUMNS = ("position", "kind", "description", "unit_price", "quantity", "amount")
+
+
 async def _create(
     uow, definition, buyer_id, seller_id, listing_id, currency, items, data, context, *, actor, caller=None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -174,12 +254,9 @@ async def _create(
         "created_at": now,
         "updated_at": now,
     }
-    rows = await _INSERT_ORDER.run(row)
-    order_id = rows[0]["id"]
-    row = {"id": order_id, **row}
-    item_rows = [
+    role = "seller" if actor == seller_id and actor != buyer_id else "buyer"
+    lines = [
         {
-            "order": order_id,
             "position": index,
             "kind": item.kind,
             "description": item.description,
@@ -189,27 +266,15 @@ async def _create(
         }
         for index, item in enumerate(items, start=1)
     ]
-    inserted = await _INSERT_ITEMS.run(*item_rows)
-    item_rows = [{"id": r["id"], **item} for r, item in zip(inserted, item_rows, strict=True)]
+    if uow.runtime.db.is_postgres:
+        order_id, item_ids = await _create_at_once(uow, definition, row, lines, role, actor)
+    else:
+        order_id, item_ids = await _create_apart(uow, definition, row, lines, role, actor)
+    row = {"id": order_id, **row}
+    item_rows = [{"id": item_id, "order": order_id, **line} for item_id, line in zip(item_ids, lines, strict=True)]
     hold_order(uow, row, item_rows)
     if caller is not None:
         hold_member(uow, caller)
-    await _INSERT_HISTORY.run(
-        {
-            "order": order_id,
-            "seq": 1,
-            "transition": "create",
-            "from_state": None,
-            "to_state": definition.initial,
-            "actor_role": "seller" if actor == seller_id and actor != buyer_id else "buyer",
-            "actor_id": actor,
-            "data": {},
-            "at": now,
-        }
-    )
-    timers = _timer_rows(order_id, definition, definition.initial, now, data)
-    if timers:
-        await _INSERT_TIMERS.run(*timers)
     uow.record(
         OrderCreated(order_id=order_id, process=definition.name, state=definition.initial),
         subject=f"order:{order_id}",
