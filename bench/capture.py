@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.seed import (
     FILTER_CATEGORY,
+    RARE_TERM,
     SEARCH_TERM,
     Raw,
     fund,
@@ -45,6 +46,9 @@ class Statement:
 class Capture:
     statements: list[Statement] = field(default_factory=list)
     active: bool = False
+    #: every transaction object seen, kept alive so that no two share an ``id()`` (a
+    #: transaction's object is freed after it commits, and the next may get its address)
+    transactions: list[Any] = field(default_factory=list)
 
 
 def _normalise(sql: str) -> str:
@@ -62,6 +66,8 @@ def recording(engine: Any) -> Iterator[Capture]:
         if capture.active:
             sql, _ = querystring.compile_string(engine_type=self.engine_type)
             current = self.current_transaction.get()
+            if current is not None:
+                capture.transactions.append(current)
             capture.statements.append(Statement(_normalise(sql), id(current) if current else 0))
         return await original(self, querystring, in_pool=in_pool)
 
@@ -136,17 +142,20 @@ def recording_floor() -> Iterator[Capture]:
 
 
 @contextlib.asynccontextmanager
-async def floor_client(site: Any) -> AsyncIterator[Any]:
-    """The floor app in-process on ``site``'s database (its module globals swapped for the duration)."""
+async def floor_client(site: Any, *, lean: bool = False) -> AsyncIterator[Any]:
+    """The floor app (``lean``: the lean floor's, ``bench.floor.lean``) in-process on
+    ``site``'s database (its module globals swapped for the duration)."""
     import httpx
 
     from bench import floor
+    from bench.floor import lean as lean_floor
     from bench.sites import JWT_SECRET
 
     database = floor.Database(site.floor_url)
     saved = floor.configure(database, JWT_SECRET)
     await database.start()
-    transport = httpx.ASGITransport(app=floor.app, client=("127.0.0.1", 50000))
+    app = lean_floor.app if lean else floor.app
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             yield client
@@ -155,17 +164,23 @@ async def floor_client(site: Any) -> AsyncIterator[Any]:
         floor.configure(*saved)
 
 
-#: the benchmarked requests, in the order :func:`capture` sends them
+#: the benchmarked requests, in the order :func:`capture` sends them (the browse pages:
+#: each variant of the bench's browse case, its searches ranked by the database)
 REQUESTS = (
     "GET /listings",
     "GET /listings?category",
     "GET /listings?q",
+    "GET /listings?q (rare)",
+    "GET /listings?q&sort=newest (rare)",
+    "GET /listings?sort=rating",
     "POST /gigs/{id}/orders",
     "POST /orders/{id}/payments",
     "POST /gigs/orders/{id}/delivery",
     "POST /gigs/orders/{id}/accept",
     "POST /withdrawals",
 )
+#: the browse pages among them
+BROWSE_REQUESTS = tuple(name for name in REQUESTS if name.startswith("GET /listings"))
 
 
 #: the rows a request writes, per table, as the app and the floor must both leave them
@@ -293,7 +308,8 @@ async def capture(engine: str, side: str = "app") -> dict[str, list[Statement]]:
 
 
 async def run(engine: str, side: str = "app") -> Run:
-    """The benchmarked requests on ``engine``, by the real app or (``side="floor"``) the floor.
+    """The benchmarked requests on ``engine``, by the real app, the floor (``side="floor"``)
+    or, for the browse pages only (:data:`BROWSE_REQUESTS`), the lean floor (``side="lean"``).
 
     Each call builds its own site with the same seed, so the app and the floor start from
     the same rows (the first posting to an account creates it, on both sides)."""
@@ -312,8 +328,8 @@ async def run(engine: str, side: str = "app") -> Run:
             if side == "app":
                 client, runtime = await stack.enter_async_context(in_process_client(site))
                 cap = stack.enter_context(recording(runtime.db.engine))
-            elif side == "floor":
-                client = await stack.enter_async_context(floor_client(site))
+            elif side in ("floor", "lean"):
+                client = await stack.enter_async_context(floor_client(site, lean=side == "lean"))
                 cap = stack.enter_context(recording_floor())
             else:
                 raise ValueError(f"unknown side {side!r}")
@@ -332,6 +348,15 @@ async def run(engine: str, side: str = "app") -> Run:
             await call("/listings", "GET", "/listings?limit=20", None)
             await call("/listings?category", "GET", f"/listings?limit=20&category={FILTER_CATEGORY}", None)
             await call("/listings?q", "GET", f"/listings?limit=20&q={SEARCH_TERM}", None)
+            await call("/listings?q (rare)", "GET", f"/listings?limit=20&q={RARE_TERM}", None)
+            await call(
+                "/listings?q&sort=newest (rare)", "GET", f"/listings?limit=20&q={RARE_TERM}&sort=newest", None
+            )
+            await call("/listings?sort=rating", "GET", "/listings?limit=20&sort=rating", None)
+            if side == "lean":  # the lean floor serves the browse pages only
+                state = await state_of(site)
+                assert tuple(out) == BROWSE_REQUESTS, list(out)
+                return Run(out, comparable(responses), state)
             order = await call("/gigs/{id}/orders", "POST", f"/gigs/{gig}/orders", buyer, json={})
             order_id = order["id"]
             await call(
@@ -438,6 +463,69 @@ async def run_prepaid(engine: str, side: str = "app") -> Run:
             state |= {name: comparable(await raw.fetch(sql)) for name, sql in PREPAID_STATE.items()}
     assert tuple(out) == PREPAID_REQUESTS, list(out)
     return Run(out, comparable(responses), state)
+
+
+#: the browse pages :func:`run_browse_more` sends: the searches the bench's browse case
+#: has the search_tantivy plugin rank (its index built), the next page of one, and a
+#: category page once the process keeps the category tree (and after the tree changed)
+MORE_BROWSE_REQUESTS = (
+    "GET /listings?q (search_tantivy)",
+    "GET /listings?q (search_tantivy, rare)",
+    "GET /listings?q&cursor (search_tantivy)",
+    "GET /listings?category (the tree kept)",
+    "GET /listings?category&cursor (the tree kept)",
+    "GET /listings?category (the tree changed)",
+)
+
+
+async def run_browse_more(engine: str) -> dict[str, list[Statement]]:
+    """The app's statements for :data:`MORE_BROWSE_REQUESTS` on ``engine``, on a site
+    seeded as :func:`run`'s, with the search_tantivy plugin's index built as the bench's
+    browse case builds it.  Every page must hold listings."""
+    from bench.cases import rebuild_search_index
+
+    out: dict[str, list[Statement]] = {}
+    async with bench_site(engine) as site:
+        if "search_tantivy" not in site.plugins:
+            raise RuntimeError("the search_tantivy plugin is not installed")
+        async with Raw(site) as raw:
+            categories = await seed_categories(raw)
+            owners = await seed_members(raw, 5, prefix="owner")
+            await seed_listings(raw, 200, owner_ids=owners, categories=categories)
+        await rebuild_search_index(site)
+        async with in_process_client(site) as (client, runtime):
+            # the process reads the tree with its first category page
+            first = await client.get(f"/listings?limit=20&category={FILTER_CATEGORY}")
+            assert first.status_code == 200, first.text
+            with recording(runtime.db.engine) as cap:
+                cursors: dict[str, str] = {}
+
+                async def call(name: str, url: str) -> None:
+                    cap.statements = []
+                    cap.active = True
+                    response = await client.get(url)
+                    cap.active = False
+                    assert response.status_code == 200, (name, response.status_code, response.text)
+                    assert response.json()["items"], (name, "an empty page")
+                    out[name] = cap.statements
+                    cursors[name] = response.json()["next_cursor"]
+
+                await call(MORE_BROWSE_REQUESTS[0], f"/listings?limit=20&q={SEARCH_TERM}")
+                await call(MORE_BROWSE_REQUESTS[1], f"/listings?limit=20&q={RARE_TERM}")
+                cursor = cursors[MORE_BROWSE_REQUESTS[1]]
+                await call(MORE_BROWSE_REQUESTS[2], f"/listings?limit=20&q={RARE_TERM}&cursor={cursor}")
+                await call(MORE_BROWSE_REQUESTS[3], f"/listings?limit=5&category={FILTER_CATEGORY}")
+                cursor = cursors[MORE_BROWSE_REQUESTS[3]]
+                await call(
+                    MORE_BROWSE_REQUESTS[4], f"/listings?limit=5&category={FILTER_CATEGORY}&cursor={cursor}"
+                )
+                async with Raw(site) as raw:  # another process renames a category
+                    await raw.execute(
+                        "UPDATE core_category SET name = {} WHERE slug = {}", "Design!", FILTER_CATEGORY
+                    )
+                await call(MORE_BROWSE_REQUESTS[5], f"/listings?limit=5&category={FILTER_CATEGORY}")
+    assert tuple(out) == MORE_BROWSE_REQUESTS, list(out)
+    return out
 
 
 #: the leads plugin's benchmarked requests, in the order :func:`run_leads` sends them

@@ -43,6 +43,7 @@ from bench.seed import (
     seed_members,
 )
 from bench.sites import (
+    LEAN_APP,
     BenchSite,
     Server,
     agorakit_command,
@@ -56,6 +57,8 @@ from bench.sites import (
 )
 
 SIDES = ("agorakit", "floor")
+#: browse also runs the lean floor: each page in one query (bench/floor/lean.py)
+BROWSE_SIDES = (*SIDES, "lean")
 IBAN = {"account_holder": "Ada Lovelace", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"}
 
 
@@ -111,6 +114,8 @@ def ms(seconds: float) -> float:
 
 
 def server_for(side: str, site: BenchSite) -> Server:
+    if side == "lean":
+        return floor_server(site, app=LEAN_APP)
     return app_server(site) if side == "agorakit" else floor_server(site)
 
 
@@ -194,7 +199,7 @@ async def browse_engine(cfg: Config, engine: str, table: Table, raw_results: dic
                 )
             seeded = size
             results: dict[str, dict[str, LoadResult]] = {}
-            for side in SIDES:
+            for side in BROWSE_SIDES:
                 with running(server_for(side, site)) as server:
                     for variant, url in BROWSE_VARIANTS.items():
                         async with httpx.AsyncClient(base_url=server.base_url) as client:
@@ -224,16 +229,19 @@ async def browse_engine(cfg: Config, engine: str, table: Table, raw_results: dic
                             f"browse/{engine}/{size}/{side}/{variant}: {results[variant][side].requests_per_second:.0f} req/s"
                         )
             for variant, by_side in results.items():
-                app, floor = by_side["agorakit"], by_side["floor"]
+                app, floor, lean = by_side["agorakit"], by_side["floor"], by_side["lean"]
                 table.add(
                     engine,
                     f"{size:,}",
                     variant,
                     *side_cells(app),
                     *side_cells(floor),
+                    *side_cells(lean),
                     ratio(app.requests_per_second, floor.requests_per_second),
-                    f"{cpu_per_op(app):.2f} / {cpu_per_op(floor):.2f}",
-                    f"{client_per_op(app):.2f} / {client_per_op(floor):.2f}",
+                    f"{cpu_per_op(app):.2f} / {cpu_per_op(floor):.2f} / {cpu_per_op(lean):.2f}",
+                    ratio(cpu_per_op(app), cpu_per_op(floor)),
+                    ratio(cpu_per_op(app), cpu_per_op(lean)),
+                    f"{client_per_op(app):.2f} / {client_per_op(floor):.2f} / {client_per_op(lean):.2f}",
                 )
                 raw_results[(engine, size, variant)] = by_side
             table.notes.append(
@@ -262,7 +270,8 @@ async def case_browse(cfg: Config) -> list[Table]:
         "engine", "listings", "query",
         "agorakit req/s", "p50 ms", "p99 ms", "err",
         "floor req/s", "p50 ms", "p99 ms", "err",
-        "ratio", "server CPU ms/req app / floor", "client CPU ms/req",
+        "lean req/s", "p50 ms", "p99 ms", "err",
+        "ratio", "server CPU ms/req app / floor / lean", "CPU x floor", "CPU x lean", "client CPU ms/req",
     ]  # fmt: skip
     table = Table("browse", f"1. Browse/search, {cfg.browse_clients} clients", columns)
     raw_results: dict = {}
@@ -294,8 +303,10 @@ async def case_browse(cfg: Config) -> list[Table]:
                 growth = b / a if a else None
                 scaling.add(engine, variant, ms(a), ms(b), growth, "yes" if growth and growth <= 2 else "no")
     table.notes.append(
-        "ratio = agorakit req/s / floor req/s; server CPU = the server process + its PostgreSQL backends; "
-        "client CPU = the load client's own"
+        "floor = the app's own statements through the raw driver (what the framework adds); lean = each page in "
+        "one query (bench/floor/lean.py: how far the app is from the limit); ratio = agorakit req/s / floor "
+        "req/s; CPU x floor, CPU x lean = agorakit's server CPU per request / that floor's; server CPU = the "
+        "server process + its PostgreSQL backends; client CPU = the load client's own"
     )
     case_browse.raw = raw_results  # type: ignore[attr-defined]
     return [table, scaling]

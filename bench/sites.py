@@ -269,7 +269,7 @@ def postgres_cpu_seconds(db_name: str) -> float:
 class Server:
     """One server process under test."""
 
-    name: str  # "agorakit" | "floor"
+    name: str  # "agorakit" | "floor" | "lean floor"
     argv: list[str]
     port: int
     env: dict[str, str]
@@ -329,14 +329,19 @@ def app_server(site: BenchSite, port: int | None = None) -> Server:
     return Server("agorakit", argv, port, subprocess_env(), site.directory / "agorakit.log")
 
 
-def floor_server(site: BenchSite, port: int | None = None) -> Server:
-    """The floor: ``python -m uvicorn bench.floor:app`` (one worker, same defaults)."""
+#: the lean floor's app (GET /listings in one query; ``bench/floor/lean.py``)
+LEAN_APP = "bench.floor.lean:app"
+
+
+def floor_server(site: BenchSite, port: int | None = None, *, app: str = "bench.floor:app") -> Server:
+    """The floor: ``python -m uvicorn bench.floor:app`` (one worker, same defaults); with
+    ``app=LEAN_APP``, the lean floor."""
     port = port or free_port()
     argv = [
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.floor:app",
+        app,
         "--host",
         "127.0.0.1",
         "--port",
@@ -351,7 +356,8 @@ def floor_server(site: BenchSite, port: int | None = None) -> Server:
         BENCH_FLOOR_POOL_SIZE=str(POOL_SIZE),
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])),
     )
-    return Server("floor", argv, port, env, site.directory / "floor.log")
+    name = "lean floor" if app == LEAN_APP else "floor"
+    return Server(name, argv, port, env, site.directory / f"{name.replace(' ', '-')}.log")
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ import agorakit
 from agorakit.accounts.auth import make_jwt_auth, operator_only, owner_only
 from agorakit.accounts.throttle import close_throttle_store
 from agorakit.clock import Clock
+from agorakit.events.follow import start_followers, stop_followers
 from agorakit.http.body import BodyRequest
 from agorakit.http.docs_ui import docs_router, render_plugins
 from agorakit.http.headers import add_response_headers
@@ -62,6 +63,15 @@ async def _start_background_delivery(app: Litestar) -> None:
 
 async def _stop_background_delivery(app: Litestar) -> None:
     await app.state.runtime.stop_background_delivery()
+
+
+async def _start_followers(app: Litestar) -> None:
+    """The plugins' event followers (``agorakit_event_followers``), in every served process."""
+    app.state.event_followers = await start_followers(app.state.runtime)
+
+
+async def _stop_followers(app: Litestar) -> None:
+    await stop_followers(app.state.pop("event_followers", []))
 
 
 async def _deregister_process(app: Litestar) -> None:
@@ -130,8 +140,12 @@ class AgorakitInit(InitPlugin, ReceiveRoutePlugin):
         self.jwt_auth = jwt_auth
 
         app_config.state.update({"runtime": runtime, "jwt_auth": jwt_auth})
-        app_config.on_startup.extend([_start_database, _register_process, _start_background_delivery])
-        app_config.on_shutdown.extend([_stop_background_delivery, _deregister_process, _close_database])
+        app_config.on_startup.extend(
+            [_start_database, _register_process, _start_background_delivery, _start_followers]
+        )
+        app_config.on_shutdown.extend(
+            [_stop_followers, _stop_background_delivery, _deregister_process, _close_database]
+        )
         return app_config
 
 

@@ -301,10 +301,12 @@ def docs_hooks(output: str, check: bool) -> None:
 @click.option("--check", is_flag=True, help="Exit 1 if the file is out of date instead of writing it.")
 def docs_events(output: str, check: bool) -> None:
     """Write the domain event reference from the event classes of the core and the
-    shipped plugins."""
+    shipped plugins (keeping the file's part written by hand)."""
     from agorakit.docgen import event_reference
 
-    _write_doc(output, event_reference(), check=check, command="agorakit docs events")
+    path = Path(output)
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    _write_doc(output, event_reference(current), check=check, command="agorakit docs events")
 
 
 def _write_doc(output: str, text: str, *, check: bool, command: str) -> None:

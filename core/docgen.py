@@ -77,8 +77,10 @@ def _kind(fn) -> str:
 
 EVENTS_HEADER = """# Domain events
 
-Generated from the event classes by `agorakit docs events`; do not edit by hand.  Every
-event the core and the shipped plugins record, with its typed facts.
+Generated from the event classes by `agorakit docs events`, except the part written by
+hand at the end ([the event feed](#the-event-feed): reading every stored event in order
+from a position of one's own), which the command keeps.  Every event the core and the
+shipped plugins record, with its typed facts.
 
 An event reaches `agorakit_on_event` and `agorakit_on_events` handlers (and
 `agorakit_notify`) after its transaction commits, in a `DomainEvent` envelope:
@@ -120,7 +122,24 @@ def _group_name(plugin_name: str) -> str:
     return f"{plugin_name} plugin"
 
 
-def event_reference() -> str:
+#: the marks around the part of docs/events.md written by hand, which
+#: ``agorakit docs events`` keeps as it is
+HAND_WRITTEN_START = "<!-- written by hand from here: `agorakit docs events` keeps it -->\n"
+HAND_WRITTEN_END = "<!-- end of the part written by hand -->\n"
+
+
+def hand_written_part(text: str) -> str:
+    """The part of ``text`` (docs/events.md as it is) between the two marks; empty when
+    it has none."""
+    start, end = text.find(HAND_WRITTEN_START), text.find(HAND_WRITTEN_END)
+    if start < 0 or end < start:
+        return ""
+    return text[start + len(HAND_WRITTEN_START) : end]
+
+
+def event_reference(current: str = "") -> str:
+    """docs/events.md: the reference generated from the event classes, and the part
+    written by hand of ``current`` (the file as it is)."""
     groups = event_classes()
     parts = [EVENTS_HEADER, "| event | class | registered by |\n|---|---|---|\n"]
     for group, classes in groups:
@@ -134,6 +153,7 @@ def event_reference() -> str:
             if doc:
                 parts.append(f"{doc}\n\n")
             parts.append(_fields_table(cls))
+    parts += ["\n", HAND_WRITTEN_START, hand_written_part(current), HAND_WRITTEN_END]
     return "".join(parts)
 
 

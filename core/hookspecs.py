@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from agorakit.catalog.schemas import ListingDraft, ListingOut
     from agorakit.catalog.screening import ScreenFlag
     from agorakit.errors import FieldError
-    from agorakit.events import DomainEvent, Event
+    from agorakit.events import DomainEvent, Event, EventFollower
     from agorakit.http import OperatorQueue
     from agorakit.notifications import Mailer, Notice
     from agorakit.orders import OrderOut, Process, SubmitProof, TransitionContext
@@ -340,6 +340,29 @@ def agorakit_on_events(events: list[DomainEvent], runtime: Runtime) -> None:
 
     :param events: the committed events (see ``agorakit_on_event``), oldest first.
     :param runtime: the site's :class:`agorakit.runtime.Runtime`.
+    """
+
+
+@hookspec
+def agorakit_event_followers(runtime: Runtime) -> list[EventFollower] | None:
+    """Contribute followers: readers of the stored events that every served app process runs.
+
+    An event reaches ``agorakit_on_event`` in one process only; a follower sees every
+    event in every process.  Use one for state each process or host keeps for itself
+    (a search index in a host's folder, a cache): subclass
+    :class:`agorakit.events.EventFollower`, keep its position where the state is, and
+    read with :func:`agorakit.events.read_feed` (in id order from that position, without
+    skipping an event that commits after a higher one).  Called once when a served app
+    process starts; the process starts the followers after the event delivery and stops
+    them first when it stops.  Each reads at once (catching up from its stored
+    position while the app serves), then every ``interval`` seconds.  The worker and the
+    ``agorakit`` commands run none.  Return the same object for the life of the runtime
+    (keep it on the runtime) so that an ``agorakit_on_events`` handler can ask it to
+    catch up at once (``follower.nudge()``, ``await follower.catch_up(timeout=...)``).
+    May be ``async``.  See ``docs/events.md``.
+
+    :param runtime: the site's :class:`agorakit.runtime.Runtime`.
+    :return: a list of :class:`agorakit.events.EventFollower`, or None.
     """
 
 

@@ -661,6 +661,168 @@ async def test_reviews_posted_at_once_all_count_in_the_stored_rating(client, run
 
 
 # --------------------------------------------------------------------------------------
+# The summaries stored on listings
+# --------------------------------------------------------------------------------------
+
+
+async def stored_summaries(*listing_ids: int) -> list[tuple[int, int, int, int]]:
+    """(seller_rating_count, seller_rating_sum, rating_count, rating_sum) of each listing."""
+    from agorakit.catalog.tables import Listing
+
+    rows = await Listing.select(
+        Listing.id,
+        Listing.seller_rating_count,
+        Listing.seller_rating_sum,
+        Listing.rating_count,
+        Listing.rating_sum,
+    ).where(Listing.id.is_in(list(listing_ids)))
+    by_id = {
+        r["id"]: (r["seller_rating_count"], r["seller_rating_sum"], r["rating_count"], r["rating_sum"])
+        for r in rows
+    }
+    return [by_id[i] for i in listing_ids]
+
+
+async def shown_ratings(client, listing_id: int) -> tuple[dict, dict]:
+    """(seller.rating, rating) of a listing, as browsing shows it."""
+    items = (await client.get("/listings", params={"limit": 100})).json()["items"]
+    found = next(item for item in items if item["id"] == listing_id)
+    return found["seller"]["rating"], found["rating"]
+
+
+async def test_listing_views_show_the_summaries_stored_on_the_row(client, runtime, people, make_member):
+    """Browsing and a listing's page read the seller's and the listing's summaries from
+    the listing's row: posting, hiding and showing a buyer's review again change both in
+    the same transaction, on every listing of the seller (a draft too, a later one from
+    the start), and they always equal what the reviews' own summaries say."""
+    operator, buyer, seller = people
+    await make_categories(client, operator)
+    logo = await publish(client, seller, operator, title="Logo")
+    banner = await publish(client, seller, operator, title="Banner")
+    draft = (await client.post("/listings", json=gig(title="Draft"), headers=seller.headers)).json()
+    assert await stored_summaries(logo["id"], banner["id"], draft["id"]) == [(0, 0, 0, 0)] * 3
+    assert await shown_ratings(client, logo["id"]) == (
+        {"average": None, "count": 0},
+        {"average": None, "count": 0},
+    )
+
+    first = await review(client, await completed_order(runtime, buyer, seller, logo["id"]), buyer, rating=5)
+    await review(client, await completed_order(runtime, buyer, seller, logo["id"]), buyer, rating=4)
+    await review(client, await completed_order(runtime, buyer, seller, banner["id"]), buyer, rating=2)
+    await review(client, await completed_order(runtime, buyer, seller), buyer, rating=3)  # no listing
+    # the seller's review of their buyer counts for neither
+    await review(client, await completed_order(runtime, buyer, seller, logo["id"]), seller, rating=1)
+    assert await stored_summaries(logo["id"], banner["id"], draft["id"]) == [
+        (4, 14, 2, 9),
+        (4, 14, 1, 2),
+        (4, 14, 0, 0),
+    ]
+    assert await shown_ratings(client, logo["id"]) == (
+        {"average": "3.50", "count": 4},
+        {"average": "4.50", "count": 2},
+    )
+    assert await shown_ratings(client, banner["id"]) == (
+        {"average": "3.50", "count": 4},
+        {"average": "2.00", "count": 1},
+    )
+    page = (await client.get(f"/listings/{logo['id']}")).json()
+    assert (page["seller"]["rating"], page["rating"]) == (
+        {"average": "3.50", "count": 4},
+        {"average": "4.50", "count": 2},
+    )
+    member = (await client.get(f"/members/{seller.id}/rating")).json()["as_seller"]
+    assert (member["average"], member["count"]) == ("3.50", 4)
+    listing = (await client.get(f"/listings/{logo['id']}/reviews")).json()["rating"]
+    assert (listing["average"], listing["count"]) == ("4.50", 2)
+
+    hidden = await client.post(
+        f"/operator/reviews/{first['id']}/hide", json={"reason": "spam"}, headers=operator.headers
+    )
+    assert hidden.status_code == 200, hidden.text
+    assert await stored_summaries(logo["id"], banner["id"]) == [(3, 9, 1, 4), (3, 9, 1, 2)]
+    assert await shown_ratings(client, logo["id"]) == (
+        {"average": "3.00", "count": 3},
+        {"average": "4.00", "count": 1},
+    )
+    later = (await client.post("/listings", json=gig(title="Later"), headers=seller.headers)).json()
+    assert await stored_summaries(later["id"]) == [(3, 9, 0, 0)]
+    again = await client.post(
+        f"/operator/reviews/{first['id']}/hide", json={"reason": "spam"}, headers=operator.headers
+    )
+    assert again.status_code == 409  # changes nothing
+    assert await stored_summaries(logo["id"]) == [(3, 9, 1, 4)]
+    shown = await client.post(f"/operator/reviews/{first['id']}/unhide", headers=operator.headers)
+    assert shown.status_code == 200, shown.text
+    assert await stored_summaries(logo["id"], later["id"]) == [(4, 14, 2, 9), (4, 14, 0, 0)]
+    # another seller's listings are untouched
+    rival = await publish(client, await make_member(), operator, title="Rival")
+    assert await stored_summaries(rival["id"]) == [(0, 0, 0, 0)]
+
+
+async def test_the_migration_fills_the_summaries_the_reviews_store(client, runtime, people):
+    """Listings that existed before the summaries were stored get them from the reviews
+    area's migration: the same figures, for every listing at once."""
+    import importlib
+
+    from agorakit.catalog.tables import Listing
+
+    fill = importlib.import_module(
+        "agorakit.reviews.piccolo_migrations.core_reviews_2026_12_07t09_00_00_000000"
+    ).FILL
+    operator, buyer, seller = people
+    await make_categories(client, operator)
+    rated = await publish(client, seller, operator, title="Logo")
+    other = await publish(client, seller, operator, title="Banner")
+    for stars in (5, 4, 4):
+        await review(client, await completed_order(runtime, buyer, seller, rated["id"]), buyer, rating=stars)
+    hidden = await review(client, await completed_order(runtime, buyer, seller, rated["id"]), buyer, rating=1)
+    await client.post(
+        f"/operator/reviews/{hidden['id']}/hide", json={"reason": "spam"}, headers=operator.headers
+    )
+    unrated = await publish(client, buyer, operator, title="Another logo")
+    stored = await stored_summaries(rated["id"], other["id"], unrated["id"])
+    assert stored == [(3, 13, 3, 13), (3, 13, 0, 0), (0, 0, 0, 0)]
+    zero = {
+        Listing.seller_rating_count: 0,
+        Listing.seller_rating_sum: 0,
+        Listing.rating_count: 0,
+        Listing.rating_sum: 0,
+    }
+    await Listing.update(zero, force=True)  # as the new columns start
+    for statement in fill:
+        await runtime.db.engine.run_ddl(statement)
+    assert await stored_summaries(rated["id"], other["id"], unrated["id"]) == stored
+
+
+@pytest.mark.postgres_only("concurrent transactions about one listing and several sellers")
+async def test_reviews_of_one_listing_posted_at_once_all_count(client, runtime, make_member, people):
+    """A listing's reviews may be about several sellers (a campaign's workers): no lock on
+    one seller orders their transactions, and each adds its rating to the listing's row;
+    eight posted at once all count, as each seller's own summary does."""
+    operator, _, owner = people
+    await make_categories(client, operator)
+    listing = await publish(client, owner, operator, title="Logo")
+    buyers = [await make_member() for _ in range(8)]
+    sellers = [await make_member() for _ in range(8)]
+    orders_ = [
+        await completed_order(runtime, b, s, listing["id"]) for b, s in zip(buyers, sellers, strict=True)
+    ]
+    stars = [5, 4, 3, 5, 1, 2, 5, 4]
+    responses = await asyncio.gather(
+        *(
+            client.post(review_path(o), json={"rating": r, "text": "Fine."}, headers=b.headers)
+            for o, b, r in zip(orders_, buyers, stars, strict=True)
+        )
+    )
+    assert [r.status_code for r in responses] == [201] * 8
+    assert await stored_summaries(listing["id"]) == [(0, 0, 8, 29)]
+    assert await shown_ratings(client, listing["id"]) == (
+        {"average": None, "count": 0},
+        {"average": "3.63", "count": 8},
+    )
+
+
+# --------------------------------------------------------------------------------------
 # Notifications
 # --------------------------------------------------------------------------------------
 

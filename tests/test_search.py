@@ -439,3 +439,125 @@ async def test_a_page_deep_in_the_list_starts_the_index_scan_at_its_cursor(clien
         plan = await plan_of(db_kind, next(st for st in statements if "core_listing l" in st[0]))
         started = "ROW(" in plan if db_kind == "postgres" else ("published_us<" in plan or "price>" in plan)
         assert started, (params, plan)
+
+
+@contextlib.contextmanager
+def statements_run(runtime) -> Iterator[list[str]]:
+    """Every statement the runtime's engine runs inside the block (as ``bench.capture`` records them)."""
+    engine = runtime.db.engine
+    cls, found = type(engine), []
+    original = cls.run_querystring
+
+    async def run_querystring(self, querystring, in_pool=True):
+        found.append(querystring.compile_string(engine_type=self.engine_type)[0])
+        return await original(self, querystring, in_pool=in_pool)
+
+    with mock.patch.object(cls, "run_querystring", run_querystring):
+        yield found
+
+
+async def test_a_page_is_one_statement_with_sellers_categories_and_ratings(client, people, runtime):
+    """Each listing of a page carries its seller's current display fields, its category's
+    slug and its ratings, all read in the page's one statement; a name changed a moment
+    ago shows at once."""
+    operator, seller, other = people
+    logo = await publish(client, seller, operator)
+    writing = await publish(client, other, operator, category="writing", title="Blog posts")
+    renamed = await client.patch(
+        "/me", json={"display_name": "Sam Renamed", "country": "GB"}, headers=seller.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    # one statement; two for a filter (the walk of the newest listings finds too few here)
+    for params, count in (
+        ({}, 1),
+        ({"sort": "price_asc"}, 1),
+        ({"q": "logo"}, 1),
+        ({"sort": "rating"}, 1),
+        ({"owner": seller.id}, 2),
+    ):
+        with statements_run(runtime) as statements:
+            items = (await client.get("/listings", params=params)).json()["items"]
+        assert len(statements) == count, (params, statements)
+        by_id = {item["id"]: item for item in items}
+        assert by_id[logo["id"]]["seller"] == {
+            "id": seller.id,
+            "display_name": "Sam Renamed",
+            "country": "GB",
+            "rating": {"average": None, "count": 0},
+        }, params
+        assert by_id[logo["id"]]["category"] == "logo-design"
+        if writing["id"] in by_id:
+            assert by_id[writing["id"]]["category"] == "writing"
+            assert by_id[writing["id"]]["seller"]["display_name"] == other.member.display_name
+    # the listing's own page shows the same
+    assert (await client.get(f"/listings/{logo['id']}")).json()["seller"]["display_name"] == "Sam Renamed"
+
+
+async def test_the_kept_category_tree_follows_changes_made_elsewhere(client, people, runtime, problem):
+    """A process keeps the category tree for browsing and reads its version in each page's
+    statement.  A change made where this process hears nothing of it (here by SQL, as
+    another process or host would: no event, no call) is seen by the next page: a new
+    sub-category's listings, a renamed slug (the old one is a 422 from then on), a
+    category moved elsewhere.  Pages in between read no tree."""
+    from agorakit.catalog.tables import Listing
+
+    operator, seller, _ = people
+    logo = await publish(client, seller, operator)  # in logo-design, below design
+    writing = await publish(client, seller, operator, category="writing", title="Blog posts")
+
+    def ids_of(response) -> list[int]:
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    def reads(statements: list[str]) -> list[str]:
+        """Each statement as "tree" or "page" (a page here: the walk, then the lookup)."""
+        assert all(s.startswith("SELECT v.") for s in statements), statements
+        return ["tree" if s.startswith("SELECT v.version AS version") else "page" for s in statements]
+
+    with statements_run(runtime) as statements:
+        assert ids_of(await client.get("/listings", params={"category": "design"})) == [logo["id"]]
+    assert reads(statements) == ["tree", "page", "page"]  # the tree, read once by this process
+    with statements_run(runtime) as statements:
+        assert ids_of(await client.get("/listings", params={"category": "design"})) == [logo["id"]]
+    assert reads(statements) == ["page", "page"]
+
+    # elsewhere: a new category below design, and the blog posts moved into it
+    engine = runtime.db.engine
+    await engine.run_ddl(
+        "INSERT INTO core_category (slug, name, parent_id, position, created_at) "
+        "SELECT 'blogs', 'Blogs', id, 0, created_at FROM core_category WHERE slug = 'design'"
+    )
+    await Listing.raw(
+        "UPDATE core_listing SET category_id = (SELECT id FROM core_category WHERE slug = 'blogs') WHERE id = {}",
+        writing["id"],
+    )
+    with statements_run(runtime) as statements:
+        found = await client.get("/listings", params={"category": "design"})
+    assert ids_of(found) == [writing["id"], logo["id"]]
+    assert found.json()["items"][0]["category"] == "blogs"
+    # the page with the old tree, the tree, the page again
+    assert reads(statements) == ["page", "page", "tree", "page", "page"]
+    with statements_run(runtime) as statements:
+        assert ids_of(await client.get("/listings", params={"category": "blogs"})) == [writing["id"]]
+    assert reads(statements) == ["page", "page"]
+
+    # elsewhere: a slug renamed
+    await engine.run_ddl("UPDATE core_category SET slug = 'graphics' WHERE slug = 'design'")
+    problem(
+        await client.get("/listings", params={"category": "design"}),
+        422,
+        "validation_error",
+        fields={"category"},
+    )
+    assert ids_of(await client.get("/listings", params={"category": "graphics"})) == [
+        writing["id"],
+        logo["id"],
+    ]
+
+    # elsewhere: blogs moved to the top; a change of another category leaves the page standing
+    await engine.run_ddl("UPDATE core_category SET parent_id = NULL WHERE slug = 'blogs'")
+    assert ids_of(await client.get("/listings", params={"category": "graphics"})) == [logo["id"]]
+    await engine.run_ddl("UPDATE core_category SET name = 'Writing!' WHERE slug = 'writing'")
+    with statements_run(runtime) as statements:
+        assert ids_of(await client.get("/listings", params={"category": "graphics"})) == [logo["id"]]
+    assert reads(statements) == ["page", "page", "tree"]  # graphics' subtree is the same: the page stands

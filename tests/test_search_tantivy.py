@@ -3,11 +3,12 @@ shipped ``search_tantivy`` plugin (a tantivy index kept in step by the listing e
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from catalog_helpers import CatalogTestPlugin, make_categories, publish
 
 import agorakit
-from agorakit.events import EventsFailed
 
 
 def ids(response) -> list[int]:
@@ -177,6 +178,7 @@ class TestAnAsyncRankerDeclining:
 # --------------------------------------------------------------------------------------
 # The tantivy plugin
 # --------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -192,7 +194,27 @@ def extra_plugins():
     return [("catalog-test", CatalogTestPlugin())]
 
 
-async def test_tantivy_ranks_title_matches_first_and_follows_every_change(client, people, clock):
+@pytest.fixture
+async def following(runtime):
+    """This process follows the listing events, as a served app does (its start-up hook),
+    and has built its index (a new folder) before the test begins."""
+    from agorakit.events.follow import start_followers, stop_followers
+    from agorakit.plugins.search_tantivy.service import listing_follower
+
+    followers = await start_followers(runtime)
+    assert followers == [listing_follower(runtime)]
+    assert await listing_follower(runtime).catch_up(timeout=30)
+    yield listing_follower(runtime)
+    await stop_followers(followers)
+
+
+def stored_position(tmp_path):
+    from agorakit.events import FeedPosition
+
+    return FeedPosition.decode((tmp_path / "index" / "agorakit-position.json").read_bytes())
+
+
+async def test_tantivy_ranks_title_matches_first_and_follows_every_change(client, people, following):
     operator, seller = people
     in_description = await publish(
         client,
@@ -251,7 +273,7 @@ async def test_tantivy_ranks_title_matches_first_and_follows_every_change(client
     assert newest == [in_title["id"]]
 
 
-async def test_tantivy_pages_hold_every_match_once_with_filters(client, people):
+async def test_tantivy_pages_hold_every_match_once_with_filters(client, people, following):
     operator, seller = people
     design = [(await publish(client, seller, operator, title=f"Logo number {n}"))["id"] for n in range(23)]
     writing = [
@@ -267,63 +289,149 @@ async def test_tantivy_pages_hold_every_match_once_with_filters(client, people):
     assert cheap == []
 
 
-async def test_rebuild_indexes_the_published_listings_anew(client, people, runtime, tmp_path):
+async def test_the_index_keeps_its_position_in_its_folder_after_each_commit(
+    client, people, runtime, following, tmp_path
+):
+    from agorakit.events import FeedPosition, last_event_id
+
+    operator, seller = people
+    built = stored_position(tmp_path)  # the new folder was built at the head
+    assert built == FeedPosition(after=await last_event_id(runtime))
+    listing = await publish(client, seller, operator, title="Logo kept")
+    assert await following.catch_up(timeout=10)
+    assert stored_position(tmp_path) == FeedPosition(after=await last_event_id(runtime))
+    assert stored_position(tmp_path).after > built.after
+    assert ids(await client.get("/listings", params={"q": "kept"})) == [listing["id"]]
+
+
+async def test_a_process_started_again_catches_up_from_its_stored_position(
+    client, people, runtime, following, tmp_path, caplog
+):
+    """Stopped, it misses the changes; started again (a new process on the same folder),
+    it applies them from the position it stored, without building the index anew."""
+    from agorakit.events.follow import start_followers, stop_followers
+    from agorakit.plugins.search_tantivy.service import listing_follower, listing_index
+
+    operator, seller = people
+    shown = await publish(client, seller, operator, title="Logo shown")
+    await following.stop()
+    stopped_at = stored_position(tmp_path)
+    later = await publish(client, seller, operator, title="Logo later")
+    await client.post(f"/listings/{shown['id']}/pause", headers=seller.headers)
+    assert stored_position(tmp_path) == stopped_at  # nobody follows
+    assert listing_index(runtime).rank(["logo"], 0, 10) == [shown["id"]]
+
+    # a new process: its own handles on the same folder
+    runtime._search_index = runtime._search_follower = None
+    caplog.set_level(logging.INFO, logger="agorakit.search")
+    caplog.clear()
+    followers = await start_followers(runtime)
+    try:
+        assert await listing_follower(runtime).catch_up(timeout=30)
+        assert listing_index(runtime).rank(["logo"], 0, 10) == [later["id"]]
+        assert stored_position(tmp_path).after > stopped_at.after
+        assert "building the search index" not in caplog.text
+    finally:
+        await stop_followers(followers)
+
+
+async def test_a_lost_folder_is_built_again_and_rebuild_resets_the_position(
+    client, people, runtime, following, tmp_path
+):
     """After enabling the plugin on a site with listings, or losing the folder."""
     import shutil
 
-    from agorakit.plugins.search_tantivy.service import listing_index, rebuild
+    from agorakit.events import FeedPosition, last_event_id
+    from agorakit.plugins.search_tantivy.service import listing_follower, listing_index, rebuild
 
     operator, seller = people
     shown = [(await publish(client, seller, operator, title=f"Logo {n}"))["id"] for n in range(3)]
     hidden = (await publish(client, seller, operator, title="Logo closed"))["id"]
     await client.post(f"/listings/{hidden}/close", headers=seller.headers)
-    # The index is lost: a new, empty one ranks nothing, and the database ranks instead.
+    # The folder is lost: a new, empty one ranks nothing, and the database ranks instead
+    # until the follower has built it again from the database.
+    await following.stop()
     shutil.rmtree(tmp_path / "index")
     runtime._search_index = None
-    assert sorted(ids(await client.get("/listings", params={"q": "logo"}))) == sorted(shown)
     assert listing_index(runtime).rank(["logo"], 0, 10) is None
+    assert sorted(ids(await client.get("/listings", params={"q": "logo"}))) == sorted(shown)
+    await following.start(runtime)
+    assert await following.catch_up(timeout=30)
+    assert sorted(listing_index(runtime).rank(["logo"], 0, 10)) == sorted(shown)
+    assert stored_position(tmp_path) == FeedPosition(after=await last_event_id(runtime))
+
+    # rebuild: the index anew, and its position at the head of the feed
+    (tmp_path / "index" / "agorakit-position.json").write_bytes(FeedPosition(after=1).encode())
     assert await rebuild(runtime) == 3
+    assert stored_position(tmp_path) == FeedPosition(after=await last_event_id(runtime))
     assert sorted(listing_index(runtime).rank(["logo"], 0, 10)) == sorted(shown)
     assert sorted(ids(await client.get("/listings", params={"q": "logo"}))) == sorted(shown)
     assert listing_index(runtime).count() == 3
+    assert listing_follower(runtime) is following
 
 
-async def test_a_batch_meeting_another_writer_is_delivered_again(client, people, runtime):
-    """Another process holding the index's write lock fails the listing events of the
-    batch (the outbox delivers them again later); nothing else fails."""
-    from agorakit.catalog import ListingUpdated
-    from agorakit.events import DomainEvent
-    from agorakit.plugins.search_tantivy.service import index_listing_events, listing_index
+async def test_a_position_past_the_last_event_means_another_database_and_a_new_build(
+    client, people, runtime, following, tmp_path, caplog
+):
+    """The folder was fed from another database (a copied folder, a restored backup)."""
+    from agorakit.events import FeedPosition, last_event_id
+    from agorakit.events.follow import start_followers, stop_followers
+    from agorakit.plugins.search_tantivy.service import listing_follower, listing_index
 
     operator, seller = people
-    listing = await publish(client, seller, operator, title="Logo again")
+    listing = await publish(client, seller, operator, title="Logo here")
+    await following.stop()
+    (tmp_path / "index" / "agorakit-position.json").write_bytes(FeedPosition(after=10**6).encode())
+    runtime._search_index = runtime._search_follower = None
+    caplog.set_level(logging.INFO, logger="agorakit.search")
+    followers = await start_followers(runtime)
+    try:
+        assert await listing_follower(runtime).catch_up(timeout=30)
+        assert "is past the last event" in caplog.text
+        assert "building the search index" in caplog.text
+        assert stored_position(tmp_path) == FeedPosition(after=await last_event_id(runtime))
+        assert listing_index(runtime).rank(["logo"], 0, 10) == [listing["id"]]
+    finally:
+        await stop_followers(followers)
+
+
+async def test_another_process_writing_leaves_the_batch_to_it(client, people, runtime, following, tmp_path):
+    """Processes of one host share the folder: while another holds the writer's lock, this
+    one neither writes nor moves the position; the events are applied once it is free."""
+    from agorakit.plugins.search_tantivy.service import listing_index
+
+    operator, seller = people
     index = listing_index(runtime)
+    before = stored_position(tmp_path)
     writer = index.index.writer(heap_size=15_000_000, num_threads=1)  # "another process"
     try:
-        events = [
-            DomainEvent(
-                id=1,
-                name="listing.updated",
-                subject=f"listing:{listing['id']}",
-                at=runtime.clock.now(),
-                payload=ListingUpdated(listing_id=listing["id"]),
-            ),
-            DomainEvent(id=2, name="order.transitioned", subject="order:5", at=runtime.clock.now()),
-        ]
-        with pytest.raises(EventsFailed) as failed:
-            await index_listing_events(runtime, events)
-        assert list(failed.value.errors) == [1]
-        assert "being written by another process" in failed.value.errors[1]
+        listing = await publish(client, seller, operator, title="Logo again")
+        assert await following.catch_up(timeout=10)  # the round ran, and left it
+        assert stored_position(tmp_path) == before
+        assert index.count() == 0
     finally:
         writer.rollback()
         writer.wait_merging_threads()
-    await index_listing_events(runtime, events[:1])  # the lock is free again
-    assert ids(await client.get("/listings", params={"q": "again"})) == [listing["id"]]
+    assert await following.catch_up(timeout=10)  # the lock is free again
+    assert index.rank(["again"], 0, 10) == [listing["id"]]
+    assert stored_position(tmp_path).after > before.after
 
 
-def test_the_cli_rebuilds_and_counts(tmp_path):
-    """``agorakit search-index rebuild`` and ``count``, on a site that enables the plugin;
-    the index folder is relative to the config file's."""
+async def test_a_listing_event_only_asks_a_running_follower(client, people, runtime):
+    """In a process that follows nothing (the worker, a command), a listing event leaves
+    the index alone: the served processes apply it from the feed."""
+    from agorakit.plugins.search_tantivy.service import listing_follower, listing_index
+
+    operator, seller = people
+    await publish(client, seller, operator, title="Logo unseen")
+    assert not listing_follower(runtime).running
+    assert listing_index(runtime).count() == 0
+    assert not (listing_index(runtime).position_path).exists()
+
+
+def test_the_cli_rebuilds_counts_and_tells_the_status(tmp_path):
+    """``agorakit search-index rebuild``, ``count`` and ``status``, on a site that enables
+    the plugin; the index folder is relative to the config file's."""
     import os
     import subprocess
     import sys
@@ -344,9 +452,52 @@ def test_the_cli_rebuilds_and_counts(tmp_path):
         return done.stdout.strip()
 
     run("migrate")
+    assert run("search-index", "status") == (
+        "position: none (the index is built when the app starts, or by `agorakit search-index rebuild`)"
+    )
     assert run("search-index", "rebuild") == "indexed 0 published listings"
     assert run("search-index", "count") == "0"
     assert (tmp_path / "search-index").is_dir()
+    assert run("search-index", "status") == "position: event 0\nbacklog: 0 listing events after it"
+
+
+async def test_the_status_tells_the_position_what_is_awaited_and_the_backlog(
+    client, people, runtime, following, tmp_path
+):
+    from agorakit.events import FeedGap, FeedPosition
+    from agorakit.plugins.search_tantivy.service import status_lines
+
+    operator, seller = people
+    await publish(client, seller, operator, title="Logo one")
+    await following.stop()
+    head = stored_position(tmp_path)
+    assert await status_lines(runtime) == [
+        f"position: event {head.after}",
+        "backlog: 0 listing events after it",
+    ]
+    # created, submitted and approved: three listing events (and others, not counted)
+    await publish(client, seller, operator, title="Logo two")
+    assert (await status_lines(runtime))[-1] == "backlog: 3 listing events after it"
+    awaited = FeedPosition(
+        after=head.after, missing=tuple(FeedGap(i, runtime.wall_clock.now()) for i in range(1, 13))
+    )
+    (tmp_path / "index" / "agorakit-position.json").write_bytes(awaited.encode())
+    assert await status_lines(runtime) == [
+        f"position: event {head.after}",
+        "awaited: 12 events below it not committed yet (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ...)",
+        # the awaited ids that are stored count too
+        f"backlog: {await listing_events(runtime, lambda i: i <= 12 or i > head.after)} listing events after it",
+    ]
+    assert await listing_events(runtime, lambda i: i > head.after) == 3
+
+
+async def listing_events(runtime, which) -> int:
+    """How many stored listing events have ids ``which`` accepts."""
+    from agorakit.events import FeedPosition, read_feed
+    from agorakit.plugins.search_tantivy.service import listing_event_names
+
+    batch = await read_feed(runtime, FeedPosition(), names=listing_event_names(runtime), limit=10_000)
+    return sum(1 for event in batch.events if which(event.id))
 
 
 async def test_words_the_index_cannot_parse_are_ranked_by_the_database(client, people, runtime, monkeypatch):

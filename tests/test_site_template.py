@@ -578,7 +578,9 @@ def test_site_toml_shows_every_setting_of_the_core_and_the_chosen_plugins(render
             continue
         for field in mi.type_info(section.type.cls).fields:
             database_of_another_kind = section.name == "database" and field.name.startswith(
-                "sqlite_" if settings.database.url.startswith("postgresql") else ("pool_", "postgres_", "read_")
+                "sqlite_"
+                if settings.database.url.startswith("postgresql")
+                else ("pool_", "postgres_", "read_")
             )
             if field.name not in keys and not database_of_another_kind:
                 missing.append(f"{section.name}.{field.name}")

@@ -1,7 +1,11 @@
-"""GET /listings: the statements of ``agorakit.catalog.search.browse`` and ``to_listings``.
+"""GET /listings: the statements of ``agorakit.catalog.search.browse``, through the raw driver.
 
-Browse runs the same six reads as the app: they are what the page needs (the categories,
-the page of ids, its listings, their sellers, the two rating summaries).
+The same statements as the app: one per page (the page's listings with their owners'
+display fields, their categories' slugs and the rating summaries stored on each row,
+and the category tree's version), a second when a filtered browse's walk finds no more
+than a page, and for a ``category`` filter the category tree this process keeps, read
+with its version the first time and again whenever a page reads another version.  This
+is the framework-overhead floor; ``bench/floor/lean.py`` is the one-query floor.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import msgspec
 from litestar import get
@@ -55,124 +60,153 @@ SEARCH_SQLITE = (
 )
 WORD = re.compile(r"\w+", re.UNICODE)
 
+#: the category tree's version (``core_category_version``, counted by triggers)
+TREE_VERSION = "(SELECT COALESCE(MAX(version), 0) FROM core_category_version)"
+#: the tree and its version, in one statement
+TREE = (
+    "SELECT v.version AS version, c.id AS id, c.slug AS slug, c.parent_id AS parent_id "
+    f"FROM (SELECT {TREE_VERSION} AS version) v LEFT JOIN core_category c ON 1 = 1"
+)
+#: what a listing view shows
+COLUMNS = (
+    "l.id AS id, l.kind AS kind, l.owner_id AS owner_id, l.category_id AS category_id, l.title AS title, "
+    "l.description AS description, l.price AS price, l.currency AS currency, l.attributes AS attributes, "
+    "l.status AS status, l.rejection_reason AS rejection_reason, l.created_at AS created_at, "
+    "l.updated_at AS updated_at, l.submitted_at AS submitted_at, l.published_at AS published_at, "
+    "l.seller_rating_count AS seller_rating_count, l.seller_rating_sum AS seller_rating_sum, "
+    "l.rating_count AS rating_count, l.rating_sum AS rating_sum, m.display_name AS seller_display_name, "
+    "m.country AS seller_country, c.slug AS category_slug"
+)
+#: a page: the tree's version joined with the found rows' listings, owners and categories
+PAGE = (
+    f"SELECT v.tree_version AS tree_version, p.sort_key AS sort_key, {COLUMNS} "
+    f"FROM (SELECT {TREE_VERSION} AS tree_version) v LEFT JOIN ({{found}}) p ON 1 = 1 "
+    "LEFT JOIN core_listing l ON l.id = p.id LEFT JOIN core_member m ON m.id = l.owner_id "
+    "LEFT JOIN core_category c ON c.id = l.category_id"
+)
 
-def _summary(rows: Sequence[Any], ids: Sequence[int]) -> dict[int, Rating]:
-    totals: dict[int, list[int]] = {i: [0, 0] for i in ids}
-    for row in rows:
-        totals[row["key"]][0] += row["rating"] * row["n"]
-        totals[row["key"]][1] += row["n"]
-    out = {}
-    for key, (total, count) in totals.items():
-        average = None
-        if count:
-            average = f"{(Decimal(total) / count).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):.2f}"
-        out[key] = Rating(average, count)
-    return out
+
+def rating(total: int, count: int) -> Rating:
+    if not count:
+        return Rating(None, 0)
+    return Rating(f"{(Decimal(total) / count).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):.2f}", count)
 
 
-async def to_listings(s: Any, rows: Sequence[Any], slugs: dict[int, str] | None = None) -> list[ListingOut]:
-    owners = sorted({r["owner_id"] for r in rows})
-    members = {
-        m["id"]: m
-        for m in await s.fetch(
-            "SELECT id, display_name, country FROM core_member WHERE id = ANY($1)",
-            owners,
+def to_listings(rows: Sequence[Any]) -> list[ListingOut]:
+    """Listing views of page rows (each carries its seller, category slug and ratings)."""
+    return [
+        ListingOut(
+            id=row["id"],
+            kind=row["kind"],
+            status=row["status"],
+            title=row["title"],
+            description=row["description"],
+            price=money(row["price"], row["currency"]),
+            category=row["category_slug"] or "",
+            attributes=loads(row["attributes"]),
+            seller=Seller(
+                row["owner_id"],
+                row["seller_display_name"],
+                row["seller_country"],
+                rating(row["seller_rating_sum"], row["seller_rating_count"]),
+            ),
+            rating=rating(row["rating_sum"], row["rating_count"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            submitted_at=row["submitted_at"],
+            published_at=row["published_at"],
+            rejection_reason=row["rejection_reason"],
         )
-    }
-    seller_rows = await s.fetch(
-        "SELECT subject_id AS key, rating, COUNT(*) AS n FROM core_review WHERE ((subject_id = ANY($1) "
-        "AND hidden = $2) AND author_role = $3) GROUP BY subject_id, rating",
-        owners,
-        False,
-        "buyer",
+        for row in rows
+    ]
+
+
+def cursor_after(row: Any, key: str = "k") -> str:
+    position = msgspec.json.encode({key: row["sort_key"], "id": row["id"]})
+    return base64.urlsafe_b64encode(position).decode().rstrip("=")
+
+
+class Tree:
+    """The category tree as this process keeps it, and its version."""
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self.version = int(rows[0]["version"])
+        self.ids = {r["slug"]: r["id"] for r in rows if r["id"] is not None}
+        self.children: dict[Any, list[int]] = {}
+        for r in rows:
+            if r["id"] is not None:
+                self.children.setdefault(r["parent_id"], []).append(r["id"])
+
+    def below(self, slug: str) -> list[int]:
+        ids, todo = [], [self.ids[slug]]
+        while todo:
+            current = todo.pop()
+            ids.append(current)
+            todo += self.children.get(current, [])
+        return ids
+
+
+#: per database (the capture swaps the floor's database between runs)
+_TREES: WeakKeyDictionary[Any, Tree] = WeakKeyDictionary()
+
+
+async def load_tree(s: Any) -> Tree:
+    tree = _TREES[driver.db] = Tree(await s.fetch(TREE))
+    return tree
+
+
+async def read_page(s: Any, found: str, *args: Any) -> tuple[int, list[Any]]:
+    rows = await s.fetch(PAGE.format(found=found), *args)
+    page = sorted(
+        (r for r in rows if r["id"] is not None), key=lambda r: (r["sort_key"], r["id"]), reverse=True
     )
-    listing_ids = sorted({r["id"] for r in rows})
-    listing_rows = await s.fetch(
-        "SELECT listing_id AS key, rating, COUNT(*) AS n FROM core_review WHERE ((listing_id = ANY($1) "
-        "AND hidden = $2) AND author_role = $3) GROUP BY listing_id, rating",
-        listing_ids,
-        False,
-        "buyer",
-    )
-    sellers, listings = _summary(seller_rows, owners), _summary(listing_rows, listing_ids)
-    if slugs is None:
-        slugs = {r["id"]: r["slug"] for r in await s.fetch("SELECT id, slug FROM core_category")}
-    out = []
-    for row in rows:
-        owner = members[row["owner_id"]]
-        out.append(
-            ListingOut(
-                id=row["id"],
-                kind=row["kind"],
-                status=row["status"],
-                title=row["title"],
-                description=row["description"],
-                price=money(row["price"], row["currency"]),
-                category=slugs.get(row["category_id"], ""),
-                attributes=loads(row["attributes"]),
-                seller=Seller(owner["id"], owner["display_name"], owner["country"], sellers[owner["id"]]),
-                rating=listings[row["id"]],
-                created_at=row["created_at"],
-                updated_at=row["updated_at"],
-                submitted_at=row["submitted_at"],
-                published_at=row["published_at"],
-                rejection_reason=row["rejection_reason"],
-            )
-        )
-    return out
+    return int(rows[0]["tree_version"]), page
 
 
 async def browse_page(
     s: Any, *, q: str | None, category: str | None, sort: str | None = None, limit: int = 20, sqlite: bool
 ) -> ListingPage:
     """One page of GET /listings: the statements of agorakit.catalog.search.browse."""
-    where, args = ["l.status = 'published'"], []
-    categories = await s.fetch("SELECT id, slug, parent_id FROM core_category")
-    slugs = {r["id"]: r["slug"] for r in categories}
-    if category:
-        found_id = next((r["id"] for r in categories if r["slug"] == category), None)
-        if found_id is None:
-            raise Problem(422, "validation_error", f"there is no category {category!r}")
-        children: dict[Any, list[int]] = {}
-        for r in categories:
-            children.setdefault(r["parent_id"], []).append(r["id"])
-        ids, todo = [], [found_id]
-        while todo:
-            current = todo.pop()
-            ids.append(current)
-            todo += children.get(current, [])
-        where.append(f"l.category_id IN ({', '.join(str(int(i)) for i in ids)})")
     if sort not in (None, *SORT_KEYS) or (sort == "rating" and q):
         raise Problem(422, "validation_error", f"the floor does not serve sort={sort!r} here")
-    if q:
-        words = WORD.findall(q.lower())[:20]
-        if sort == "newest":
-            sql = SEARCH_NEWEST_SQLITE if sqlite else SEARCH_NEWEST_PG
-            found = await s.fetch(sql, " ".join(f'"{w}"' for w in words) if sqlite else " ".join(words))
-        elif sqlite:
-            found = await s.fetch(SEARCH_SQLITE, " ".join(f'"{w}"' for w in words))
+    tree = _TREES.get(driver.db)
+    if category and (tree is None or category not in tree.ids):
+        tree = await load_tree(s)
+    if category and category not in tree.ids:  # type: ignore[union-attr]
+        raise Problem(422, "validation_error", f"there is no category {category!r}")
+    while True:
+        where, args = ["l.status = 'published'"], []
+        if category:
+            ids = tree.below(category)  # type: ignore[union-attr]
+            where.append(f"l.category_id IN ({', '.join(str(int(i)) for i in ids)})")
+        if q:
+            words = WORD.findall(q.lower())[:20]
+            if sort == "newest":
+                sql = SEARCH_NEWEST_SQLITE if sqlite else SEARCH_NEWEST_PG
+                version, found = await read_page(
+                    s, sql, " ".join(f'"{w}"' for w in words) if sqlite else " ".join(words)
+                )
+            elif sqlite:
+                version, found = await read_page(s, SEARCH_SQLITE, " ".join(f'"{w}"' for w in words))
+            else:
+                version, found = await read_page(s, SEARCH_PG, " ".join(words), " ".join(words))
         else:
-            found = await s.fetch(SEARCH_PG, " ".join(words), " ".join(words))
-    else:
-        key = SORT_KEYS[sort or "newest"]
-        found = []
-        if len(where) > 1:  # a filtered browse: the walk first, as agorakit's
-            filters = " AND ".join(where[1:])
-            found = await s.fetch(WALK.format(key=key, filters=filters), *args)
-        if len(found) <= limit:
-            found = await s.fetch(BROWSE_SORTED.format(key=key, where=" AND ".join(where)), *args)
+            key = SORT_KEYS[sort or "newest"]
+            found = []
+            if len(where) > 1:  # a filtered browse: the walk first, as agorakit's
+                filters = " AND ".join(where[1:])
+                version, found = await read_page(s, WALK.format(key=key, filters=filters), *args)
+            if len(found) <= limit:
+                version, found = await read_page(
+                    s, BROWSE_SORTED.format(key=key, where=" AND ".join(where)), *args
+                )
+        if not category or version == tree.version:  # type: ignore[union-attr]
+            break
+        tree = await load_tree(s)
+        if category not in tree.ids:
+            raise Problem(422, "validation_error", f"there is no category {category!r}")
     page = found[:limit]
-    if not page:
-        return ListingPage([], None)
-    ids = [r["id"] for r in page]
-    rows = await s.fetch("SELECT * FROM core_listing WHERE id = ANY($1)", ids)
-    by_id = {r["id"]: r for r in rows}
-    items = await to_listings(s, [by_id[i] for i in ids if i in by_id], slugs)
-    cursor = None
-    if len(found) > limit:
-        position = msgspec.json.encode({"k": page[-1]["sort_key"], "id": page[-1]["id"]})
-        cursor = base64.urlsafe_b64encode(position).decode().rstrip("=")
-    return ListingPage(items, cursor)
+    return ListingPage(to_listings(page), cursor_after(page[-1]) if len(found) > limit else None)
 
 
 @get("/listings")

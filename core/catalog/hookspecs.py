@@ -22,6 +22,11 @@ def agorakit_listing_ratings() -> Any:
     :return: an object with ``async sellers(member_ids)`` and ``async listings(listing_ids)``,
         each returning a dict with an entry for every id asked, whose values have
         ``average`` (a decimal string, or None without ratings) and ``count``; or None.
+        An object whose ``stored_on_listings`` attribute is true keeps the summaries on
+        the listing rows instead (``core_listing.seller_rating_count``,
+        ``seller_rating_sum``, ``rating_count``, ``rating_sum``, in the transactions
+        that change them): listing views then read them with the listings, in the same
+        statement, and never call its methods.
     """
 
 

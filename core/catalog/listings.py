@@ -12,6 +12,7 @@ Editing a rejected listing makes it a draft again.  Every change of status runs 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import msgspec
@@ -73,6 +74,21 @@ def bind_ratings(provider: Any) -> None:
     _ratings = provider if provider is not None else _NoRatings()
 
 
+def ratings_on_rows() -> bool:
+    """Whether the ratings provider keeps the summaries on the listing rows
+    (``stored_on_listings``; the reviews area does): then a listing view reads them there."""
+    return bool(getattr(_ratings, "stored_on_listings", False))
+
+
+def stored_summary(total: int, count: int) -> RatingSummary:
+    """A summary from the stars added up and their number: the average rounded half up
+    to 2 decimals ("4.50"), None without ratings."""
+    if not count:
+        return RatingSummary(average=None, count=0)
+    average = (Decimal(total) / Decimal(count)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return RatingSummary(average=f"{average:.2f}", count=count)
+
+
 async def rating_summaries(member_ids: list[int]) -> dict[int, RatingSummary]:
     """Sellers' rating summaries: what buyers wrote, hidden reviews left out."""
     found = await _ratings.sellers(member_ids)
@@ -102,20 +118,46 @@ _SELLERS = Prepared(
     lambda ids: Member.select(Member.id, Member.display_name, Member.country).where(any_of(Member.id, ids))
 )
 
+#: What a listing row may carry besides the listing's own columns, read with it (a page
+#: of search results joins them): its owner's ``display_name`` and ``country``, and its
+#: category's slug.  :func:`to_listings` reads none of these again.
+SELLER_NAME, SELLER_COUNTRY, CATEGORY_SLUG = "seller_display_name", "seller_country", "category_slug"
+
 
 async def to_listings(rows: list[dict[str, Any]], *, slugs: dict[int, str] | None = None) -> list[ListingOut]:
-    """API views of listing rows; ``slugs`` (category id to slug) when the caller has them."""
+    """API views of listing rows; ``slugs`` (category id to slug) when the caller has them.
+
+    What the rows do not carry is read, one statement each: the sellers (unless the rows
+    carry :data:`SELLER_NAME` and :data:`SELLER_COUNTRY`), the two rating summaries
+    (unless the provider keeps them on the rows: :func:`ratings_on_rows`), the category
+    slugs (unless given, or carried as :data:`CATEGORY_SLUG`)."""
     if not rows:
         return []
     owner_ids = sorted({r["owner_id"] for r in rows})
-    members = {m["id"]: m for m in await _SELLERS.run(owner_ids)}
-    ratings = await rating_summaries(owner_ids)
-    listing_ratings = await listing_rating_summaries([r["id"] for r in rows])
-    if slugs is None:
+    if SELLER_NAME in rows[0]:
+        members = {
+            r["owner_id"]: {"id": r["owner_id"], "display_name": r[SELLER_NAME], "country": r[SELLER_COUNTRY]}
+            for r in rows
+        }
+    else:
+        members = {m["id"]: m for m in await _SELLERS.run(owner_ids)}
+    stored = ratings_on_rows()
+    ratings: dict[int, RatingSummary] = {}
+    listing_ratings: dict[int, RatingSummary] = {}
+    if not stored:
+        ratings = await rating_summaries(owner_ids)
+        listing_ratings = await listing_rating_summaries([r["id"] for r in rows])
+    if slugs is None and CATEGORY_SLUG not in rows[0]:
         slugs = await service.category_slugs()
     out = []
     for row in rows:
         owner = members[row["owner_id"]]
+        if stored:
+            seller_rating = stored_summary(row["seller_rating_sum"], row["seller_rating_count"])
+            rating = stored_summary(row["rating_sum"], row["rating_count"])
+        else:
+            seller_rating, rating = ratings[owner["id"]], listing_ratings[row["id"]]
+        category = slugs.get(row["category_id"], "") if slugs is not None else row[CATEGORY_SLUG] or ""
         out.append(
             ListingOut(
                 id=row["id"],
@@ -124,15 +166,15 @@ async def to_listings(rows: list[dict[str, Any]], *, slugs: dict[int, str] | Non
                 title=row["title"],
                 description=row["description"],
                 price=money(row["price"], row["currency"]),
-                category=slugs.get(row["category_id"], ""),
+                category=category,
                 attributes=row["attributes"],
                 seller=SellerOut(
                     id=owner["id"],
                     display_name=owner["display_name"],
                     country=owner["country"],
-                    rating=ratings[owner["id"]],
+                    rating=seller_rating,
                 ),
-                rating=listing_ratings[row["id"]],
+                rating=rating,
                 created_at=row["created_at"],
                 updated_at=row["updated_at"],
                 submitted_at=row["submitted_at"],

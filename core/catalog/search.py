@@ -7,6 +7,13 @@ with a GIN index.  Both are created by the area's raw migration.
 
 Pagination is keyset: the cursor holds the integer sort key of the last item and its
 id, so pages never repeat or skip a listing even when many share a price.
+
+A page is one statement (two when a filtered browse's walk finds too few, see
+:func:`browse`): the page's listings with their owners' display fields, their
+categories' slugs and the rating summaries stored on each row.  A ``category`` filter
+uses the category tree the process keeps (:func:`agorakit.catalog.service.load_category_tree`);
+the page's statement also reads the tree's version, and a page read with an outdated
+tree whose filtered sub-tree changed is read again with the current one.
 """
 
 from __future__ import annotations
@@ -15,12 +22,14 @@ import json
 import re
 from typing import Any
 
+import msgspec
+
 from agorakit.catalog import service
 from agorakit.catalog.kinds import unlisted_kinds
-from agorakit.catalog.listings import to_listings
+from agorakit.catalog.listings import CATEGORY_SLUG, SELLER_COUNTRY, SELLER_NAME, to_listings
 from agorakit.catalog.schemas import ListingOut
 from agorakit.catalog.tables import Listing
-from agorakit.db.prepared import Prepared, any_of, any_of_sql
+from agorakit.db.prepared import Prepared, any_of
 from agorakit.errors import FieldError, ValidationFailed
 from agorakit.pagination import decode_cursor, page
 from agorakit.runtime import Runtime
@@ -58,6 +67,62 @@ _WALK_COLUMNS = (
     "l.countries AS countries, l.currency AS currency, l.price AS price"
 )
 
+#: what a page's rows carry: the listing's columns that its view shows (see
+#: :func:`agorakit.catalog.listings.to_listings`), its owner's display fields and its
+#: category's slug
+_PAGE_COLUMNS = ", ".join(
+    [
+        f"l.{column} AS {column}"
+        for column in (
+            "id kind owner_id category_id title description price currency attributes status "
+            "rejection_reason created_at updated_at submitted_at published_at "
+            "seller_rating_count seller_rating_sum rating_count rating_sum"
+        ).split()
+    ]
+    + [f"m.display_name AS {SELLER_NAME}", f"m.country AS {SELLER_COUNTRY}", f"c.slug AS {CATEGORY_SLUG}"]
+)
+
+#: How many times a page is read again when the category tree changed while it was read
+#: (each time with the tree read just before); a tree changing faster than that gets the
+#: last page read.
+TREE_RETRIES = 3
+
+
+def _page_sql(found: str) -> str:
+    """One statement for a page: the category tree's version, and the rows of ``found``
+    (a query of ``id`` and ``sort_key``) with their listings, owners and categories.
+
+    The version comes first and the rest is joined to it, so that an empty page reads it
+    too (one row with null listing columns).  The rows come in no particular order:
+    :func:`_read` sorts them."""
+    return (
+        f"SELECT v.tree_version AS tree_version, p.sort_key AS sort_key, {_PAGE_COLUMNS} "
+        f"FROM (SELECT {service.CATEGORY_TREE_VERSION} AS tree_version) v "
+        f"LEFT JOIN ({found}) p ON 1 = 1 "
+        "LEFT JOIN core_listing l ON l.id = p.id "
+        "LEFT JOIN core_member m ON m.id = l.owner_id "
+        "LEFT JOIN core_category c ON c.id = l.category_id"
+    )
+
+
+class _Found(msgspec.Struct):
+    """A page's rows (and one more), sorted, and the category tree's version they were
+    read at (None: no statement read them, e.g. a search engine found nothing)."""
+
+    rows: list[dict[str, Any]]
+    tree_version: int | None
+
+
+async def _read(sql: str, args: list[Any], *, descending: bool) -> _Found:
+    """Run a :func:`_page_sql` statement: its rows in the page's order (by sort key, then id)."""
+    found: list[dict[str, Any]] = await Listing.raw(sql, *args)
+    rows = [row for row in found if row["id"] is not None]
+    for row in rows:
+        if isinstance(row["attributes"], str):  # JSON text from the raw driver
+            row["attributes"] = msgspec.json.decode(row["attributes"])
+    rows.sort(key=lambda r: (r["sort_key"], r["id"]), reverse=descending)
+    return _Found(rows, int(found[0]["tree_version"]))
+
 
 def _shown(runtime: Runtime, kind: str | None) -> tuple[str, list[Any]] | None:
     """The condition that leaves out the kinds only eligible members see (None when the
@@ -76,14 +141,14 @@ async def _walk(
     filters: list[tuple[str, list[Any], bool]],
     limit: int,
     shown: tuple[str, list[Any]] | None,
-) -> list[dict[str, Any]] | None:
+) -> _Found | None:
     """The page (and one more) from the first :data:`WALK` published listings after the
     cursor in the sort's order, or None when they hold no more than a page: then the
     rest of the table may hold more, and only the matches-first query can tell.
 
     The walk reads the sort's index in order and stops as soon as the page is full.  The
-    outer query has no ORDER BY of its own: it streams the walk's rows in their order (a
-    sort there would read all of them first); the page is sorted again in Python.
+    query around it has no ORDER BY of its own: it streams the walk's rows in their order
+    (a sort there would read all of them first); the page is sorted in Python.
     """
     walk_where, walk_args = "l.status = 'published'", []
     if shown is not None:
@@ -99,15 +164,48 @@ async def _walk(
     )
     conditions = " AND ".join(condition for condition, _, _ in filters)
     values = [value for _, vs, _ in filters for value in vs]
-    sql = f"SELECT id, sort_key FROM ({walk}) AS l WHERE {conditions} LIMIT {int(limit) + 1}"
-    found: list[dict[str, Any]] = await Listing.raw(sql, *walk_args, *values)
-    if len(found) <= limit:
-        return None
-    found.sort(key=lambda r: (r["sort_key"], r["id"]), reverse=direction == "DESC")
-    return found
+    found = f"SELECT id, sort_key FROM ({walk}) AS l WHERE {conditions} LIMIT {int(limit) + 1}"
+    walked = await _read(_page_sql(found), [*walk_args, *values], descending=direction == "DESC")
+    return walked if len(walked.rows) > limit else None
 
 
-_LISTINGS = Prepared(lambda ids: Listing.select().where(any_of(Listing.id, ids)).output(load_json=True))
+def _filters(
+    runtime: Runtime,
+    kept: service.KeptTree | None,
+    *,
+    kind: str | None,
+    category: str | None,
+    owner: int | None,
+    country: str | None,
+    currency: str | None,
+    min_price: int | None,
+    max_price: int | None,
+) -> list[tuple[str, list[Any], bool]]:
+    """(condition, values, rare on SQLite): the filters.  SQLite keeps only an average count
+    per value (no histogram), so it takes a kind or a currency that few listings have to
+    be as common as the others, and guesses at price ranges; after a short walk (see
+    :func:`browse`) it is told that they are rare, which at worst makes it read that
+    kind's, currency's or price range's listings through their index.  Owners and
+    categories have enough distinct values for its averages to be right."""
+    filters: list[tuple[str, list[Any], bool]] = []
+    if kind:
+        filters.append(("l.kind = {}", [kind], True))
+    if category:
+        assert kept is not None
+        ids = kept.index.descendants(kept.index.id_of(category))
+        filters.append((f"l.category_id IN ({', '.join(str(int(i)) for i in ids)})", [], False))
+    if owner is not None:
+        filters.append(("l.owner_id = {}", [owner], False))
+    if country:
+        filters.append(("(l.countries = '' OR l.countries LIKE {})", [f"%,{country.upper()},%"], False))
+    if currency:
+        # the site's own currency is the common one (a price filter implies it)
+        filters.append(("l.currency = {}", [currency], currency != runtime.settings.site.currency))
+    if min_price is not None:
+        filters.append(("l.price >= {}", [min_price], True))
+    if max_price is not None:
+        filters.append(("l.price <= {}", [max_price], True))
+    return filters
 
 
 async def browse(
@@ -126,7 +224,17 @@ async def browse(
     limit: int = 20,
 ) -> tuple[list[ListingOut], str | None]:
     """Published listings matching every filter given (never those of the kinds only
-    eligible members see: see :class:`agorakit.catalog.kinds.ListingKind`)."""
+    eligible members see: see :class:`agorakit.catalog.kinds.ListingKind`).
+
+    Statements: one, with the page's listings, their owners, categories and stored
+    ratings; a filtered browse whose walk of :data:`WALK` listings finds no more than a
+    page runs its lookup as a second.  A search ranked by a search engine plugin runs one
+    per slice of its ranking (one unless filters drop most of the first slice).  Only a
+    ``category`` filter needs the kept category tree: reading it costs one more statement
+    the first time in a process, when the category is not in it (one created since), and
+    after a change of the tree, which the page's own statement shows (its version); the
+    page is then read again only when the filtered category's sub-tree changed.
+    """
     postgres = runtime.db.is_postgres
     sort = sort or ("relevance" if q else "newest")
     joins, where, args = "", ["l.status = 'published'"], []
@@ -155,84 +263,121 @@ async def browse(
                 # bm25 is smaller for better matches; title counts five times the description.
                 key = "CAST(-bm25(core_listing_fts, 5.0, 1.0) * 1000000 AS INTEGER)"
     key_args = [" ".join(words)] if postgres and sort == "relevance" else []
-    # (condition, values, rare on SQLite): the filters.  SQLite keeps only an average count
-    # per value (no histogram), so it takes a kind or a currency that few listings have to
-    # be as common as the others, and guesses at price ranges; after a short walk (below)
-    # it is told that they are rare, which at worst makes it read that kind's, currency's
-    # or price range's listings through their index.  Owners and categories have enough
-    # distinct values for its averages to be right.
-    filters: list[tuple[str, list[Any], bool]] = []
-    if kind:
-        filters.append(("l.kind = {}", [kind], True))
-    categories = await service.category_index()
+    kept: service.KeptTree | None = None
     if category:
-        ids = categories.descendants(categories.id_of(category))
-        filters.append((f"l.category_id IN ({', '.join(str(int(i)) for i in ids)})", [], False))
-    if owner is not None:
-        filters.append(("l.owner_id = {}", [owner], False))
-    if country:
-        filters.append(("(l.countries = '' OR l.countries LIKE {})", [f"%,{country.upper()},%"], False))
-    if currency:
-        # the site's own currency is the common one (a price filter implies it)
-        filters.append(("l.currency = {}", [currency], currency != runtime.settings.site.currency))
-    if min_price is not None:
-        filters.append(("l.price >= {}", [min_price], True))
-    if max_price is not None:
-        filters.append(("l.price <= {}", [max_price], True))
-
+        kept = service.kept_category_tree(runtime)
+        if kept is None or category not in kept.index.ids:  # not read yet, or a category created since
+            kept = await service.load_category_tree(runtime)
+        kept.index.id_of(category)  # 422 for an unknown category
     if kind and kind in unlisted_kinds(runtime):
         return [], None  # only eligible members see this kind's listings, one by one
-    if sort == "relevance" and runtime.hooks.implementations("agorakit_rank_listings"):
-        ranked = await _ranked(runtime, words, filters, cursor, limit)
-        if ranked is not None:
-            return await _page(ranked, limit, categories, ("r", "id"))
-    position = decode_cursor(cursor, keys=("k", "id"))
+    ranked = sort == "relevance" and runtime.hooks.implementations("agorakit_rank_listings")
+    attempts = 0
+    while True:
+        filters = _filters(
+            runtime,
+            kept,
+            kind=kind,
+            category=category,
+            owner=owner,
+            country=country,
+            currency=currency,
+            min_price=min_price,
+            max_price=max_price,
+        )
+        keys = ("r", "id")
+        found = await _ranked(runtime, words, filters, cursor, limit) if ranked else None
+        if found is None:
+            keys = ("k", "id")
+            position = decode_cursor(cursor, keys=keys)
+            found = await _sorted(
+                postgres=postgres,
+                key=key,
+                descending=descending,
+                sort=sort,
+                words=words,
+                joins=joins,
+                where=where,
+                args=args,
+                key_args=key_args,
+                filters=filters,
+                shown=shown,
+                position=position,
+                limit=limit,
+            )
+        if kept is None or found.tree_version in (None, kept.version) or attempts == TREE_RETRIES:
+            break
+        attempts += 1
+        # The tree changed since this process read it: read it again; the page stands
+        # when the category's subtree is the same (another category changed), else it is
+        # read again with the new one.
+        used = kept.index.descendants(kept.index.id_of(category or ""))
+        kept = await service.load_category_tree(runtime)
+        if found.tree_version == kept.version and (
+            category in kept.index.ids
+            and set(kept.index.descendants(kept.index.id_of(category))) == set(used)
+        ):
+            break
+        kept.index.id_of(category or "")  # a category renamed or removed since is a 422 now
+    shown_rows, next_cursor = page(
+        found.rows, limit, lambda r: {keys[0]: int(r["sort_key"]), keys[1]: int(r["id"])}
+    )
+    return await to_listings(shown_rows), next_cursor
+
+
+async def _sorted(
+    *,
+    postgres: bool,
+    key: str,
+    descending: bool,
+    sort: str,
+    words: list[str],
+    joins: str,
+    where: list[str],
+    args: list[Any],
+    key_args: list[Any],
+    filters: list[tuple[str, list[Any], bool]],
+    shown: tuple[str, list[Any]] | None,
+    position: dict[str, Any] | None,
+    limit: int,
+) -> _Found:
+    """The page (and one more) in the sort's order, ranked by the database for a search:
+    a filtered browse walks first (:func:`_walk`), else (or when the walk finds too few)
+    the matches are found first, then sorted."""
     op, direction = ("<", "DESC") if descending else (">", "ASC")
-    found: list[dict[str, Any]] | None = None
     if filters and not words:
-        found = await _walk(key, op, direction, position, filters, limit, shown)
-    if found is None:
-        for condition, values, misjudged in filters:
-            if misjudged and not postgres and not words:
-                # the matches are few among the newest WALK: look them up by the index
-                condition = f"likelihood({condition}, 0.001)"
-            where.append(condition)
-            args.extend(values)
-        if position is not None and sort != "relevance":
-            # A row value, which both engines turn into where the index scan starts (the
-            # form ``k < x OR (k = x AND id < y)`` made them read every listing before
-            # the cursor: a page deep in the list took up to 1.7 s at 1M listings).
-            where.append(f"({key}, l.id) {op} ({{}}, {{}})")
-            args += [position["k"], position["id"]]
-        inner = f"SELECT l.id AS id, {key} AS sort_key FROM core_listing l{joins} WHERE {' AND '.join(where)}"
-        if postgres and (words or filters):
-            # Matches first, then their order.  Without this fence PostgreSQL may walk
-            # the sort's index testing every listing: it guesses that 0.5% of the
-            # listings hold a word it has no statistics for, so for a rare word it read
-            # the whole table (1.25 s at 1M listings, against 6 ms through the full-text
-            # index); a filter that matched few of the newest listings lands here too.
-            # A search costs what its matches cost.
-            inner += " OFFSET 0"
-        sql = f"SELECT id, sort_key FROM ({inner}) AS found"
-        all_args = key_args + args
-        if position is not None and sort == "relevance":  # the score is computed per match
-            sql += f" WHERE (sort_key, id) {op} ({{}}, {{}})"
-            all_args += [position["k"], position["id"]]
-        sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT {int(limit) + 1}"
-        matches: list[dict[str, Any]] = await Listing.raw(sql, *all_args)
-        found = matches
-    return await _page(found, limit, categories, ("k", "id"))
-
-
-async def _page(
-    found: list[dict[str, Any]], limit: int, categories: Any, keys: tuple[str, str]
-) -> tuple[list[ListingOut], str | None]:
-    """The listings of a page's rows (and one more: then a cursor ``{keys}`` after the last)."""
-    shown, next_cursor = page(found, limit, lambda r: {keys[0]: int(r["sort_key"]), keys[1]: int(r["id"])})
-    rows = await _LISTINGS.run([r["id"] for r in shown]) if shown else []
-    by_id = {r["id"]: r for r in rows}
-    items = await to_listings([by_id[r["id"]] for r in shown if r["id"] in by_id], slugs=categories.slugs)
-    return items, next_cursor
+        walked = await _walk(key, op, direction, position, filters, limit, shown)
+        if walked is not None:
+            return walked
+    where, args = list(where), list(args)
+    for condition, values, misjudged in filters:
+        if misjudged and not postgres and not words:
+            # the matches are few among the newest WALK: look them up by the index
+            condition = f"likelihood({condition}, 0.001)"
+        where.append(condition)
+        args.extend(values)
+    if position is not None and sort != "relevance":
+        # A row value, which both engines turn into where the index scan starts (the
+        # form ``k < x OR (k = x AND id < y)`` made them read every listing before
+        # the cursor: a page deep in the list took up to 1.7 s at 1M listings).
+        where.append(f"({key}, l.id) {op} ({{}}, {{}})")
+        args += [position["k"], position["id"]]
+    inner = f"SELECT l.id AS id, {key} AS sort_key FROM core_listing l{joins} WHERE {' AND '.join(where)}"
+    if postgres and (words or filters):
+        # Matches first, then their order.  Without this fence PostgreSQL may walk
+        # the sort's index testing every listing: it guesses that 0.5% of the
+        # listings hold a word it has no statistics for, so for a rare word it read
+        # the whole table (1.25 s at 1M listings, against 6 ms through the full-text
+        # index); a filter that matched few of the newest listings lands here too.
+        # A search costs what its matches cost.
+        inner += " OFFSET 0"
+    sql = f"SELECT id, sort_key FROM ({inner}) AS found"
+    all_args = key_args + args
+    if position is not None and sort == "relevance":  # the score is computed per match
+        sql += f" WHERE (sort_key, id) {op} ({{}}, {{}})"
+        all_args += [position["k"], position["id"]]
+    sql += f" ORDER BY sort_key {direction}, id {direction} LIMIT {int(limit) + 1}"
+    return await _read(_page_sql(sql), all_args, descending=descending)
 
 
 #: the first slice of a search engine's ranking a page asks for (a few pages' worth, so
@@ -249,7 +394,7 @@ async def _ranked(
     filters: list[tuple[str, list[Any], bool]],
     cursor: str | None,
     limit: int,
-) -> list[dict[str, Any]] | None:
+) -> _Found | None:
     """The page (and one more) from a search engine plugin's ranking
     (``agorakit_rank_listings``): its slices, kept in their order where the database says
     the listing is published and passes every filter.  ``sort_key`` is the position in
@@ -265,42 +410,58 @@ async def _ranked(
     size, offset = max(FIRST_SLICE, 4 * want), start
     found: list[dict[str, Any]] = []
     seen: set[int] = set()
+    versions: set[int | None] = set()
     while len(found) < want and offset < RANK_DEPTH:
         size = min(size, RANK_DEPTH - offset)
         ranked = await runtime.hooks.first(
             "agorakit_rank_listings", runtime=runtime, words=words, offset=offset, limit=size
         )
         if ranked is None:
-            return None if position is None and offset == start else found
+            if position is None and offset == start:
+                return None
+            break
         ids = [int(i) for i in ranked[:size]]
-        kept = await _listed(runtime, [i for i in ids if i not in seen], filters) if ids else set()
+        places: dict[int, int] = {}
         for place, listing_id in enumerate(ids, start=offset):
-            if listing_id in kept and listing_id not in seen:
-                found.append({"id": listing_id, "sort_key": place})
-                seen.add(listing_id)
+            if listing_id not in seen:
+                places.setdefault(listing_id, place)
+        if places:
+            kept = await _listed(runtime, list(places), filters, want - len(found))
+            versions.add(kept.tree_version)
+            for row in kept.rows:
+                row["sort_key"] = places[row["id"]]
+            found += kept.rows
+            seen.update(row["id"] for row in kept.rows)
         if len(ids) < size:
             break  # the ranking ends here
         offset += size
         size *= 4
-    return found
+    # slices read at different versions of the tree: one was read with an outdated one
+    return _Found(found, versions.pop() if len(versions) == 1 else -1 if versions else None)
 
 
-async def _listed(runtime: Runtime, ids: list[int], filters: list[tuple[str, list[Any], bool]]) -> set[int]:
-    """Those of ``ids`` that are published and pass every filter."""
-    if not ids:
-        return set()
-    engine = "postgres" if runtime.db.is_postgres else "sqlite"
-    conditions = ["l.status = 'published'", any_of_sql(engine, "l.id")] + [c for c, _, _ in filters]
+async def _listed(
+    runtime: Runtime, ids: list[int], filters: list[tuple[str, list[Any], bool]], wanted: int
+) -> _Found:
+    """The first ``wanted`` of ``ids`` (in their order) that are published and pass every
+    filter, as page rows; ``sort_key`` is their place in ``ids``."""
+    if runtime.db.is_postgres:
+        ranked = "unnest(CAST({} AS BIGINT[])) WITH ORDINALITY AS r(id, place)"
+        listed: Any = ids
+    else:
+        ranked = "(SELECT CAST(value AS INTEGER) AS id, key AS place FROM json_each({})) AS r"
+        listed = json.dumps(ids)
+    conditions = ["l.status = 'published'"] + [c for c, _, _ in filters]
     values = [value for _, vs, _ in filters for value in vs]
     shown = _shown(runtime, None)
     if shown is not None:
         conditions.append(shown[0])
         values += shown[1]
-    listed = ids if runtime.db.is_postgres else json.dumps(ids)
-    rows = await Listing.raw(
-        f"SELECT l.id AS id FROM core_listing l WHERE {' AND '.join(conditions)}", listed, *values
+    found = (
+        f"SELECT l.id AS id, r.place AS sort_key FROM {ranked} JOIN core_listing l ON l.id = r.id "
+        f"WHERE {' AND '.join(conditions)} ORDER BY r.place LIMIT {int(wanted)}"
     )
-    return {row["id"] for row in rows}
+    return await _read(_page_sql(found), [listed, *values], descending=False)
 
 
 # --------------------------------------------------------------------------------------

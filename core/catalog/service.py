@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from msgspec import UNSET
 
@@ -119,6 +121,49 @@ _CATEGORY_INDEX = Prepared(lambda: Category.select(Category.id, Category.slug, C
 
 async def category_index() -> CategoryIndex:
     return CategoryIndex(await _CATEGORY_INDEX.run())
+
+
+# --------------------------------------------------------------------------------------
+# The category tree a process keeps (browsing)
+# --------------------------------------------------------------------------------------
+
+#: The category tree's version: how many times it changed (``core_category_version``,
+#: counted by triggers in the transaction of each change).  One indexed read, meant for a
+#: statement that also reads what depends on the tree: both come from one snapshot.
+CATEGORY_TREE_VERSION = "(SELECT COALESCE(MAX(version), 0) FROM core_category_version)"
+
+
+@dataclass(frozen=True)
+class KeptTree:
+    """The category tree as one process keeps it, and the version it was read at."""
+
+    version: int
+    index: CategoryIndex
+
+
+#: per runtime (one per process; each test has its own, on its own database)
+_KEPT: WeakKeyDictionary[Any, KeptTree] = WeakKeyDictionary()
+
+
+def kept_category_tree(runtime: Runtime) -> KeptTree | None:
+    """The tree this process keeps, or None before it read one."""
+    return _KEPT.get(runtime)
+
+
+async def load_category_tree(runtime: Runtime) -> KeptTree:
+    """Read the tree and its version in one statement (one snapshot) and keep them.
+
+    Whoever uses the kept tree to build a query puts :data:`CATEGORY_TREE_VERSION` into
+    that query and calls this again when the version it reads differs: a category
+    created, moved or renamed by any process on any host is seen by the next statement
+    that depends on it, without any message between processes."""
+    rows = await Category.raw(
+        f"SELECT v.version AS version, c.id AS id, c.slug AS slug, c.parent_id AS parent_id "
+        f"FROM (SELECT {CATEGORY_TREE_VERSION} AS version) v LEFT JOIN core_category c ON 1 = 1"
+    )
+    kept = KeptTree(int(rows[0]["version"]), CategoryIndex([r for r in rows if r["id"] is not None]))
+    _KEPT[runtime] = kept
+    return kept
 
 
 def _to_category(row: dict[str, Any], slugs: dict[int, str]) -> CategoryOut:

@@ -3,7 +3,8 @@
 Rules SQLite cannot add to an existing table (the one-open-application index) and the
 full-text search structures (an FTS5 table on SQLite, a ``tsvector`` column on
 PostgreSQL) are created in raw SQL by the area's second migration; the index of
-applications by status (the operators' lists) by a later one.
+applications by status (the operators' lists) by a later one; the triggers that count
+the category tree's changes (:class:`CategoryVersion`) by the migration that adds it.
 """
 
 from piccolo.columns import JSON, BigInt, Boolean, Integer, Text, Timestamptz, Varchar
@@ -19,6 +20,16 @@ class Category(Table, tablename="core_category"):
     parent_id = Integer(null=True, default=None, index=True, help_text="Parent category; null at the top.")
     position = Integer(default=0, help_text="Order among siblings, smallest first.")
     created_at = Timestamptz()
+
+
+class CategoryVersion(Table, tablename="core_category_version"):
+    """How many times the category tree changed: at most one row (id 1), written by
+    triggers on ``core_category`` in the transaction of every insert, update or delete,
+    whoever makes it.  Browsing keeps the tree in each process's memory and reads this
+    number in the page's own statement: a process whose copy is older reloads it (see
+    :func:`agorakit.catalog.service.load_category_tree`).  No row counts as 0."""
+
+    version = BigInt(default=0, help_text="Changes of core_category so far (grows by one per change).")
 
 
 class Qualification(Table, tablename="core_qualification"):
@@ -75,3 +86,16 @@ class Listing(Table, tablename="core_listing"):
         help_text="The owner's rating as a seller as one integer, the key of sort=rating; kept by the "
         "reviews area (agorakit.reviews.service.store_seller_rating).",
     )
+    # The rating summaries a listing shows, kept on its row by the reviews area in the
+    # transaction that changes them, so that a page of listings is one read.
+    seller_rating_count = Integer(
+        default=0,
+        help_text="How many visible ratings buyers gave the owner as a seller (seller.rating.count).",
+    )
+    seller_rating_sum = BigInt(
+        default=0, help_text="Those ratings' stars added up (seller.rating.average = sum / count)."
+    )
+    rating_count = Integer(
+        default=0, help_text="How many visible ratings buyers of this listing gave it (rating.count)."
+    )
+    rating_sum = BigInt(default=0, help_text="Those ratings' stars added up (rating.average = sum / count).")

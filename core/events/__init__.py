@@ -22,6 +22,11 @@ that only writes rows of the site's database (notifications, system messages) ma
 *inside* the unit of work that records the events, just before it commits, so that its
 rows commit with the change; an event that no handler takes after the commit is stored
 published at once.
+
+A consumer that every process or host must run for itself (a search index in a host's
+own folder) reads the stored events in id order from a position of its own instead
+(:func:`read_feed`, :class:`FeedPosition`), in an :class:`EventFollower` that each served
+app process runs (``agorakit_event_followers``).
 """
 
 from __future__ import annotations
@@ -29,9 +34,22 @@ from __future__ import annotations
 from datetime import datetime
 from collections.abc import Callable
 from fnmatch import fnmatchcase
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import msgspec
+
+from agorakit.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from agorakit.events.feed import FeedBatch as FeedBatch
+    from agorakit.events.feed import FeedGap as FeedGap
+    from agorakit.events.feed import FeedNotSettled as FeedNotSettled
+    from agorakit.events.feed import FeedPosition as FeedPosition
+    from agorakit.events.feed import feed_backlog as feed_backlog
+    from agorakit.events.feed import feed_head as feed_head
+    from agorakit.events.feed import last_event_id as last_event_id
+    from agorakit.events.feed import read_feed as read_feed
+    from agorakit.events.follow import EventFollower as EventFollower
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -177,13 +195,29 @@ class EventTypes:
             return None
 
 
-__all__ = [
-    "DomainEvent",
-    "Event",
-    "EventTypes",
-    "EventsFailed",
-    "HandlerOptions",
-    "event_handler",
-    "fans_out",
-    "handler_options",
-]
+#: the names defined in other modules of the area, imported on first use
+EXPORTS: dict[str, str] = {
+    "EventFollower": "agorakit.events.follow",
+    "FeedBatch": "agorakit.events.feed",
+    "FeedGap": "agorakit.events.feed",
+    "FeedNotSettled": "agorakit.events.feed",
+    "FeedPosition": "agorakit.events.feed",
+    "feed_backlog": "agorakit.events.feed",
+    "feed_head": "agorakit.events.feed",
+    "last_event_id": "agorakit.events.feed",
+    "read_feed": "agorakit.events.feed",
+}
+__all__ = sorted(
+    [
+        "DomainEvent",
+        "Event",
+        "EventTypes",
+        "EventsFailed",
+        "HandlerOptions",
+        "event_handler",
+        "fans_out",
+        "handler_options",
+        *EXPORTS,
+    ]
+)
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

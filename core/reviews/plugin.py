@@ -19,7 +19,14 @@ EXCERPT_LENGTH = 200
 
 
 class ListingRatings:
-    """The ratings listings show: visible reviews by buyers, of the seller and of the listing."""
+    """The ratings listings show: visible reviews by buyers, of the seller and of the listing.
+
+    This area keeps both summaries on each listing's row as well, in the transactions
+    that change them (:func:`~agorakit.reviews.service.store_seller_rating`,
+    :func:`~agorakit.reviews.service.count_listing_rating`): listing views read them from
+    there and never call the methods below."""
+
+    stored_on_listings = True
 
     async def sellers(self, member_ids):
         return await seller_summaries(member_ids)

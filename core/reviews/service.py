@@ -137,24 +137,28 @@ async def listing_summaries(listing_ids: Iterable[int]) -> dict[int, ReviewSumma
 #: of ratings (capped at 99999), so equal averages rank the better-tried seller first; -1
 #: for a seller without ratings, who comes last.  Visible reviews by buyers only (as
 #: ``seller.rating`` shows).  Integer arithmetic, the same on SQLite and PostgreSQL, so the
-#: keyset cursor of ``sort=rating`` stays exact.
-_SELLER_RATING_KEY = (
+#: keyset cursor of ``sort=rating`` stays exact.  With it, the summary ``seller.rating``
+#: shows: the number of those ratings and their stars added up.
+_SELLER_RATING = (
     "(SELECT CASE WHEN COUNT(*) = 0 THEN -1 "
     "ELSE (SUM(r.rating) * 1000000 / COUNT(*)) * 100000 "
-    "+ (CASE WHEN COUNT(*) > 99999 THEN 99999 ELSE COUNT(*) END) END "
+    "+ (CASE WHEN COUNT(*) > 99999 THEN 99999 ELSE COUNT(*) END) END, "
+    "COUNT(*), COALESCE(SUM(r.rating), 0) "
     "FROM core_review r WHERE r.subject_id = {} AND r.author_role = 'buyer' AND r.hidden = {})"
 )
 
 
 async def store_seller_rating(runtime: Runtime, member_id: int, *, listing_id: int | None = None) -> None:
-    """Store ``member_id``'s rating as a seller on their listings (``core_listing.seller_rating``,
-    which ``GET /listings?sort=rating`` reads from an index), or on one of them.
+    """Store ``member_id``'s rating as a seller on their listings, or on one of them: the
+    key of ``sort=rating`` (``core_listing.seller_rating``, read from an index) and the
+    summary every listing view shows as ``seller.rating`` (``seller_rating_count``,
+    ``seller_rating_sum``).
 
     Call it inside the unit of work that changes what the rating counts (a buyer's review
     posted, hidden or shown again) or that creates a listing.  On PostgreSQL it first locks
-    the member's row, so that such units of work about one seller take turns and the key
-    is computed in a statement that sees every one committed before it: two reviews posted
-    at once both count.  (SQLite runs one write transaction at a time anyway.)
+    the member's row, so that such units of work about one seller take turns and the
+    figures are computed in a statement that sees every one committed before it: two
+    reviews posted at once both count.  (SQLite runs one write transaction at a time anyway.)
     """
     if runtime.db.is_postgres:
         await Member.raw("SELECT id FROM core_member WHERE id = {} FOR NO KEY UPDATE", member_id)
@@ -162,7 +166,31 @@ async def store_seller_rating(runtime: Runtime, member_id: int, *, listing_id: i
     if listing_id is not None:
         where, args = "id = {}", [listing_id]
     await Listing.raw(
-        f"UPDATE core_listing SET seller_rating = {_SELLER_RATING_KEY} WHERE {where}", member_id, False, *args
+        f"UPDATE core_listing SET (seller_rating, seller_rating_count, seller_rating_sum) = {_SELLER_RATING} "
+        f"WHERE {where}",
+        member_id,
+        False,
+        *args,
+    )
+
+
+async def count_listing_rating(listing_id: int | None, stars: int, *, step: int) -> None:
+    """Add (``step=1``) or take away (``step=-1``) a buyer's visible rating of ``stars`` to
+    the summary stored on the listing (``core_listing.rating_count``, ``rating_sum``: the
+    listing's ``rating``), in the caller's unit of work; nothing for an order without a
+    listing.
+
+    An increment rather than a count of the reviews: the listing's reviews may be about
+    several sellers (a campaign's workers), so no one lock orders their units of work,
+    and an increment is exact under any number of them (each waits for the row's lock and
+    adds to what the one before it left)."""
+    if listing_id is None:
+        return
+    await Listing.raw(
+        "UPDATE core_listing SET rating_count = rating_count + {}, rating_sum = rating_sum + {} WHERE id = {}",
+        step,
+        step * stars,
+        listing_id,
     )
 
 
@@ -354,6 +382,7 @@ async def post_review(runtime: Runtime, order_id: int, cmd: PostReview, *, calle
             review_id = inserted[0]["id"]
             if author_role == "buyer":
                 await store_seller_rating(runtime, subject_id)
+                await count_listing_rating(order.listing_id, cmd.rating, step=1)
             posted = ReviewPosted(
                 review_id=review_id,
                 order_id=order_id,
@@ -415,6 +444,7 @@ async def hide_review(runtime: Runtime, review_id: int, *, reason: str, operator
             raise Conflict(f"review {review_id} is already hidden")
         if row["author_role"] == "buyer":
             await store_seller_rating(runtime, row["subject_id"])
+            await count_listing_rating(row["listing_id"], row["rating"], step=-1)
         hidden = ReviewHidden(
             review_id=review_id,
             order_id=row["order_id"],
@@ -446,6 +476,7 @@ async def unhide_review(runtime: Runtime, review_id: int, *, operator: Any) -> R
             raise Conflict(f"review {review_id} is not hidden")
         if row["author_role"] == "buyer":
             await store_seller_rating(runtime, row["subject_id"])
+            await count_listing_rating(row["listing_id"], row["rating"], step=1)
         unhidden = ReviewUnhidden(
             review_id=review_id,
             order_id=row["order_id"],

@@ -1,9 +1,10 @@
 """search_tantivy: listings' full-text search ranked by a tantivy index instead of the database.
 
 Enable it with ``plugins = ["search_tantivy"]``; settings in ``[plugins.search_tantivy]``.
-After enabling it on a site that already has listings, build the index once with
-``agorakit search-index rebuild``; from then on every listing change updates it (the
-``listing.*`` events).  See ``docs/plugins/search_tantivy.md``.
+Each host keeps its own index in its own folder: every served app process follows the
+listing events of the event feed from the index's stored position, and a process that
+finds the folder empty builds the index from the database first.  See
+``docs/plugins/search_tantivy.md``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from agorakit import hookimpl
 from agorakit.events import event_handler
-from agorakit.plugins.search_tantivy.service import command, index_listing_events, listing_index
+from agorakit.plugins.search_tantivy.service import command, listing_follower, listing_index, nudge
 from agorakit.plugins.search_tantivy.settings import SearchSettings
 from agorakit.settings import SettingsSpec
 
@@ -32,10 +33,17 @@ def agorakit_rank_listings(runtime, words, offset, limit):
 
 
 @hookimpl
+def agorakit_event_followers(runtime):
+
+    return [listing_follower(runtime)]
+
+
+@hookimpl
 @event_handler("listing.*")
 async def agorakit_on_events(events, runtime):
 
-    await index_listing_events(runtime, events)
+    # a listing changed through this process: its follower applies it now, not at the next poll
+    await nudge(runtime, events)
 
 
 @hookimpl

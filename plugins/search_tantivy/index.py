@@ -6,10 +6,14 @@ postings in blocks with their best score, so the best 20 of a word found in ten 
 listings are found without scoring them all (block-max WAND): a search costs about the
 same at a million listings as at ten thousand.
 
-One process writes at a time (tantivy's lock file); every process reads, and reloads
-what others committed every ``refresh_seconds``.  The database stays the authority: the
-core checks every id this index ranks against it (published, the request's filters), so
-a listing paused a moment ago and still in the index is never shown.
+The folder belongs to one host.  Next to tantivy's files it holds the index's position in
+the event feed (``agorakit-position.json``: which listing events it has applied), written
+after each commit of the index while the writer's lock is held.  One process writes at a
+time (tantivy's lock file, ``.tantivy-writer.lock``); every process of the host reads,
+and reloads what another committed every ``refresh_seconds``.  The database stays the
+authority: the core checks every id this index ranks against it (published, the
+request's filters), so a listing paused a moment ago and still in the index is never
+shown.
 """
 
 from __future__ import annotations
@@ -17,21 +21,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import tantivy
+
+from agorakit.events import FeedPosition
 
 log = logging.getLogger("agorakit.search")
 
 #: the title counts this many times the description in a listing's score
 TITLE_BOOST = 5.0
+#: the index's position in the event feed, in its folder
+POSITION_FILE = "agorakit-position.json"
 
 
 class IndexBusy(Exception):
-    """Another process is writing to the index: the events are delivered again later."""
+    """Another process is writing to the index."""
 
 
 def _schema() -> tantivy.Schema:
@@ -48,12 +58,15 @@ class ListingIndex:
     def __init__(self, folder: Path, *, refresh_seconds: float, writer_heap_mb: int) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "meta.json").exists():
+            # a new index: a position left in the folder belongs to an index that is gone
+            (folder / POSITION_FILE).unlink(missing_ok=True)
         self.index = tantivy.Index(_schema(), path=str(folder), reuse=True)
         self.refresh_seconds = refresh_seconds
         self.writer_heap = writer_heap_mb * 1_000_000
         self._loaded = 0.0
         #: one batch of writes at a time in this process (tantivy allows one writer)
-        self.writing = asyncio.Lock()
+        self.writing_lock = asyncio.Lock()
 
     # ----------------------------------------------------------------------------------
     # Reading
@@ -63,7 +76,7 @@ class ListingIndex:
         """Ids of the listings matching every word, best first, from ``offset``; None when
         the index is empty (not built yet) or the words make no query: the database
         ranks then."""
-        self._refresh()
+        self.refresh()
         # Words are \w+ runs, lower case: no query syntax reaches the parser.
         try:
             query = self.index.parse_query(
@@ -82,40 +95,75 @@ class ListingIndex:
         return [searcher.doc(address)["id"][0] for _, address in hits]
 
     def count(self) -> int:
-        self._refresh(force=True)
+        self.refresh(force=True)
         return self.index.searcher().num_docs
 
-    def _refresh(self, *, force: bool = False) -> None:
+    def refresh(self, *, force: bool = False) -> None:
+        """See what was committed since the last reload (by any process), at most every
+        ``refresh_seconds`` unless ``force``."""
         now = time.monotonic()
         if force or now - self._loaded >= self.refresh_seconds:
             self.index.reload()
             self._loaded = now
 
     # ----------------------------------------------------------------------------------
-    # Writing (blocking: call through :meth:`apply`)
+    # The position in the event feed
     # ----------------------------------------------------------------------------------
 
-    async def apply(self, upserts: list[dict[str, Any]], deletes: Iterable[int]) -> None:
-        """(Re)index ``upserts`` (rows with id, title, description) and drop ``deletes``
-        (ids), in one commit, in a thread: the loop goes on meanwhile."""
-        async with self.writing:
-            await asyncio.to_thread(self._write, upserts, list(deletes))
-        self._refresh(force=True)
+    @property
+    def position_path(self) -> Path:
+        return self.folder / POSITION_FILE
 
-    async def rebuild(self, batches: Any) -> int:
-        """Replace the whole index with the rows of ``batches`` (an async iterator of row
-        lists); returns how many listings it holds."""
-        async with self.writing:
-            writer = await asyncio.to_thread(self._writer)
+    def position(self) -> FeedPosition | None:
+        """The listing events the index has applied; None when it has none yet (a new
+        folder, or one from before positions were kept): it must be built."""
+        try:
+            data = self.position_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return FeedPosition.decode(data)
+        except msgspec.DecodeError:
+            log.warning("%s is not a position; the index will be built again", self.position_path)
+            return None
+
+    def _save_position(self, position: FeedPosition) -> None:
+        """Replace the stored position in one step (a reader sees the old or the new one)."""
+        temporary = self.folder / f".{POSITION_FILE}.{os.getpid()}"
+        with temporary.open("wb") as file:
+            file.write(position.encode())
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(self.position_path)
+
+    # ----------------------------------------------------------------------------------
+    # Writing
+    # ----------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def writing(self, *, wait: float = 0.0) -> AsyncIterator[IndexWrite]:
+        """Hold the index's writer (its lock file) for one batch: :meth:`IndexWrite.apply`
+        or :meth:`IndexWrite.replace_all`, then :meth:`IndexWrite.commit`.  Raises
+        :class:`IndexBusy` when another process holds it for more than ``wait`` seconds.
+        Leaving the block without a commit discards the batch."""
+        async with self.writing_lock:
+            writer = await self._take_writer(wait)
+            write = IndexWrite(self, writer)
             try:
-                await asyncio.to_thread(writer.delete_all_documents)
-                async for rows in batches:
-                    await asyncio.to_thread(_add_all, writer, rows)
-                await asyncio.to_thread(_commit, writer)
-            except BaseException:
-                await asyncio.to_thread(_discard, writer)
-                raise
-        return self.count()
+                yield write
+            finally:
+                await asyncio.to_thread(_release, writer, write.committed)
+        self.refresh(force=True)
+
+    async def _take_writer(self, wait: float) -> Any:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return await asyncio.to_thread(self._writer)
+            except IndexBusy:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
     def _writer(self) -> Any:
         try:
@@ -127,16 +175,40 @@ class ListingIndex:
                 ) from exc
             raise
 
-    def _write(self, upserts: list[dict[str, Any]], deletes: list[int]) -> None:
-        writer = self._writer()
-        try:
-            for listing_id in {*deletes, *(row["id"] for row in upserts)}:
-                writer.delete_documents_by_term("id", int(listing_id))
-            _add_all(writer, upserts)
-            _commit(writer)
-        except BaseException:
-            _discard(writer)
-            raise
+
+class IndexWrite:
+    """One batch of writes, under the writer's lock (:meth:`ListingIndex.writing`).
+
+    Writing runs in a thread, so the event loop goes on meanwhile."""
+
+    def __init__(self, index: ListingIndex, writer: Any) -> None:
+        self.index = index
+        self.writer = writer
+        self.committed = False
+
+    async def apply(self, upserts: list[dict[str, Any]], deletes: Iterable[int]) -> None:
+        """(Re)index ``upserts`` (rows with id, title, description) and drop ``deletes`` (ids)."""
+        await asyncio.to_thread(self._apply, upserts, list(deletes))
+
+    def _apply(self, upserts: list[dict[str, Any]], deletes: list[int]) -> None:
+        for listing_id in {*deletes, *(row["id"] for row in upserts)}:
+            self.writer.delete_documents_by_term("id", int(listing_id))
+        _add_all(self.writer, upserts)
+
+    async def replace_all(self, batches: Any) -> None:
+        """Drop every listing and index the rows of ``batches`` (an async iterator of row
+        lists) instead."""
+        await asyncio.to_thread(self.writer.delete_all_documents)
+        async for rows in batches:
+            await asyncio.to_thread(_add_all, self.writer, rows)
+
+    async def commit(self, position: FeedPosition) -> None:
+        """Commit the batch, then store ``position`` (the events it applied), before the
+        lock is released: a crash in between applies the same events again, which
+        changes nothing."""
+        await asyncio.to_thread(self.writer.commit)
+        self.committed = True
+        await asyncio.to_thread(self.index._save_position, position)
 
 
 def _add_all(writer: Any, rows: list[dict[str, Any]]) -> None:
@@ -148,12 +220,9 @@ def _add_all(writer: Any, rows: list[dict[str, Any]]) -> None:
         )
 
 
-def _discard(writer: Any) -> None:
-    """Undo what a failed batch added (a writer already committed cannot roll back)."""
-    with contextlib.suppress(Exception):
-        writer.rollback()
-
-
-def _commit(writer: Any) -> None:
-    writer.commit()
-    writer.wait_merging_threads()  # also releases the writer's lock
+def _release(writer: Any, committed: bool) -> None:
+    """Undo an uncommitted batch, and give the writer's lock back."""
+    if not committed:
+        with contextlib.suppress(Exception):
+            writer.rollback()
+    writer.wait_merging_threads()

@@ -11,10 +11,12 @@ from agorakit.settings import SettingsStruct
 
 class SearchSettings(SettingsStruct, frozen=True):
     #: folder of the search index; a relative path is relative to the site config file's
-    #: folder (default "search-index").  Every process of a site (app, worker) uses it.
+    #: folder (default "search-index").  Each host has its own; the app processes of a
+    #: host share it.
     index_dir: str = "search-index"
-    #: how often a process looks for changes other processes committed to the index, in
-    #: seconds (default 1.0): a listing published by another process is found that late
+    #: how often each app process reads the listing events after the index's position and
+    #: reloads what another process committed, in seconds (default 1.0): a listing changed
+    #: through another process or host is found about that late
     refresh_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 1.0
     #: memory the index writer may buffer before it writes a segment, in MB (default 50)
     writer_heap_mb: Annotated[int, msgspec.Meta(ge=15, le=4096)] = 50
