@@ -53,20 +53,12 @@ def is_pg(s: Any) -> bool:
 
 
 async def listing_view(s: Any, listing_id: int) -> Any:
-    """The gig as the app's listing view reads it: the listing, its seller, the seller's
-    and the listing's rating summaries, the category index (five reads)."""
+    """The gig as the app's listing view reads it: the listing (its rating summaries are
+    on its row), its seller, the category index (three reads)."""
     listing = await s.row("SELECT * FROM core_listing WHERE id = $1 LIMIT 1", listing_id)
     if listing is None:
         return None
     await s.fetch("SELECT id, display_name, country FROM core_member WHERE id = ANY($1)", [listing["owner_id"]])
-    for column in ("subject_id", "listing_id"):
-        await s.fetch(
-            f"SELECT {column} AS key, rating, COUNT(*) AS n FROM core_review WHERE {column} = ANY($1) "
-            f"AND hidden = $2 AND author_role = $3 GROUP BY {column}, rating",
-            [listing["owner_id"] if column == "subject_id" else listing_id],
-            False,
-            "buyer",
-        )
     await s.fetch("SELECT id, slug, parent_id FROM core_category")
     return listing
 
