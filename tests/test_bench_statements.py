@@ -1,14 +1,17 @@
 """The floor's statement counts against the app's, request by request, and the floor's results.
 
-The floor (``bench/floor/``) is the leanest way to do each benchmarked request's work: the
-same response, the same rows written, the same ledger postings, notifications, emails and
-messages, in as few statements as that work needs.  Its figures mean something only while
-it does the same work as the app and no more statements than the app for it, so this test
-drives every benchmarked request through both in-process (``bench.capture``: the same
-seed, the same requests, the app's statements recorded at Piccolo's engine, the floor's at
-its driver sessions), compares the response bodies and the rows every table holds
-afterwards, and the number of statements each side runs.  ``BEGIN``/``COMMIT``/savepoints
-are not counted on either side.
+The floor (``bench/floor/``) does each benchmarked request's work through the raw driver:
+the same response, the same rows written, the same ledger postings, notifications, emails
+and messages.  For browse, the order flow and a withdrawal it runs the app's own
+statements (what the app costs above it is the framework's); for the other requests it is
+the leanest way to do the work.  Its figures mean something only while it does the same
+work as the app and no more statements than the app for it, so this test drives every
+benchmarked request through both in-process (``bench.capture``: the same seed, the same
+requests, the app's statements recorded at Piccolo's engine, the floor's at its driver
+sessions), compares the response bodies and the rows every table holds afterwards, and
+the number of statements each side runs.  ``BEGIN``/``COMMIT``/savepoints are not counted
+on either side.  (The lean floor of the order flow, ``bench/floor/lean_orders.py``, has
+its own test: ``tests/test_bench_lean_orders.py``.)
 
 ``DIFFERENCE`` states, per request, the app's statements minus the floor's (never
 negative) and why.  A change to either side that adds or removes a statement fails here:
