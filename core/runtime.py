@@ -283,11 +283,13 @@ class Runtime:
             if not events:
                 break
             uow.nested, uow.events = [], []
-            after = taken_after_commit(self, events)
+            after = taken_after_commit(self._site, events)
             stored = await store(events, self.process_id, published=[not a for a in after], at=uow.now)
-            errors, done = await deliver_in_transaction(self, stored)
+            errors, done = await deliver_in_transaction(self._site, stored)
             handled |= done
-            failed = [e.id for e, problems, a in zip(stored, errors, after, strict=True) if problems and not a]
+            failed = [
+                e.id for e, problems, a in zip(stored, errors, after, strict=True) if problems and not a
+            ]
             await mark_pending([event_id for event_id in failed if event_id is not None])
             pending += [e for e, problems, a in zip(stored, errors, after, strict=True) if problems or a]
         return pending, handled

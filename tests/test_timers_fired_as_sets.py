@@ -26,7 +26,7 @@ from agorakit.orders.schemas import ItemIn
 from agorakit.orders.tables import OrderTimer
 from agorakit.testing import TEST_EPOCH, empty_tables
 from agorakit.worker import SweepReport, sweep
-from tests.test_event_batches import count, statements
+from tests.test_event_batches import statements
 
 
 def set_process() -> Process:

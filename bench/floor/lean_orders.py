@@ -92,7 +92,9 @@ def _person(row: Any, prefix: str) -> dict[str, Any]:
 
 
 def _bodies(member: dict[str, Any], title: str) -> tuple[str, str, str]:
-    body = f"Hello {member['display_name']}, {title.lower()}. " + "Open the order to see what happens next. " * 3
+    body = (
+        f"Hello {member['display_name']}, {title.lower()}. " + "Open the order to see what happens next. " * 3
+    )
     return body, body * 2, f"<html><body><p>{body}</p><p>{body}</p></body></html>"
 
 
@@ -214,7 +216,13 @@ class Writes:
             conversation = (
                 await self.insert(
                     "core_conversation",
-                    {"key": key, "kind": "order", "subject": key, "last_message_id": 0, "created_at": self.now},
+                    {
+                        "key": key,
+                        "kind": "order",
+                        "subject": key,
+                        "last_message_id": 0,
+                        "created_at": self.now,
+                    },
                     "id",
                 )
             )["id"]
@@ -291,11 +299,19 @@ class Writes:
 
     async def cancel_timers(self, order_id: int) -> None:
         await self.s.fetch(
-            "UPDATE core_order_timer SET status = 'cancelled' WHERE \"order\" = $1 AND status = 'pending'", order_id
+            "UPDATE core_order_timer SET status = 'cancelled' WHERE \"order\" = $1 AND status = 'pending'",
+            order_id,
         )
 
     async def post(
-        self, key: str, kind: str, description: str, moves: dict[str, int], refs: dict, actor: Any, parties=None
+        self,
+        key: str,
+        kind: str,
+        description: str,
+        moves: dict[str, int],
+        refs: dict,
+        actor: Any,
+        parties=None,
     ) -> None:
         """A posting: its transaction, its accounts moved (an account missing opened) by
         one upsert, its entries."""
@@ -320,7 +336,17 @@ class Writes:
             kind_, member = _account(name)
             buyer, seller = parties.get(name, (None, None))
             # (a debit's proposed row may go negative: the account exists, its balance was checked)
-            args += [name, CURRENCY, kind_, amount, kind_ == "external" or amount < 0, member, buyer, seller, self.now]
+            args += [
+                name,
+                CURRENCY,
+                kind_,
+                amount,
+                kind_ == "external" or amount < 0,
+                member,
+                buyer,
+                seller,
+                self.now,
+            ]
         values = ", ".join(f"({in_list(1 + 9 * i, 9)})" for i in range(len(lines)))
         accounts = {
             r["name"]: r
@@ -336,7 +362,14 @@ class Writes:
         }
         entries: list[Any] = []
         for name, amount in lines:
-            entries += [transaction, accounts[name]["id"], amount, CURRENCY, accounts[name]["balance"], self.now]
+            entries += [
+                transaction,
+                accounts[name]["id"],
+                amount,
+                CURRENCY,
+                accounts[name]["balance"],
+                self.now,
+            ]
         values = ", ".join(f"({in_list(1 + 6 * i, 6)})" for i in range(len(lines)))
         await self.s.fetch(
             'INSERT INTO core_ledger_entry ("transaction", account, amount, currency, balance_after, created_at) '
@@ -418,7 +451,7 @@ class Sql:
             key = self.v(f"order:{row['id']}")
             self.add(
                 "conv",
-                "INSERT INTO core_conversation (\"key\", kind, subject, last_message_id, created_at) "
+                'INSERT INTO core_conversation ("key", kind, subject, last_message_id, created_at) '
                 f"VALUES ({key}, 'order', {key}, 0, {at}) RETURNING id",
             )
             self.add(
@@ -583,7 +616,9 @@ async def _create_sqlite(s, order, item, buyer_id, seller, title, now) -> tuple[
     order_id = (await w.insert("core_order", {**order, "data": dumps(order["data"])}, "id"))["id"]
     item_id = (await w.insert("core_order_item", {"order": order_id, **item}, "id"))["id"]
     history = {"order": order_id, "seq": 1, "transition": "create", "to_state": "awaiting_payment"}
-    await w.insert("core_order_event", {**history, "actor_role": "buyer", "actor_id": buyer_id, "data": "{}", "at": now})
+    await w.insert(
+        "core_order_event", {**history, "actor_role": "buyer", "actor_id": buyer_id, "data": "{}", "at": now}
+    )
     await w.timer(order_id, "awaiting_payment", "expire", now + UNPAID_EXPIRY)
     (event,) = await w.events([("order.created", f"order:{order_id}", buyer_id, _created(order_id))])
     await w.notify(event, seller, "order_created", title.format(order_id), f"/orders/{order_id}")
@@ -597,7 +632,9 @@ async def _create_pg(s, order, item, buyer_id, seller, title, now) -> tuple[int,
     q = Sql()
     at = q.v(now)
     columns = [c for c in order if c not in ("state_entered_at", "created_at", "updated_at")]
-    values = ", ".join(q.v(dumps(order[c]) if c == "data" else order[c], "::json" if c == "data" else "") for c in columns)
+    values = ", ".join(
+        q.v(dumps(order[c]) if c == "data" else order[c], "::json" if c == "data" else "") for c in columns
+    )
     q.add(
         "ord",
         f"INSERT INTO core_order (id, {', '.join(columns)}, state_entered_at, created_at, updated_at) "
@@ -694,13 +731,28 @@ async def pay_order(request: Request, order_id: FromPath[int], data: JSONBody[Pa
         )
         parties = {escrow: (buyer["id"], row["seller_id"])}
         events = [
-            ("payment.started", f"payment:{payment_id}", buyer["id"], {"payment_id": payment_id, "method": "balance"}),
-            ("order.transitioned", f"order:{order_id}", None, _transitioned(row, "paid", "in_progress", "system")),
+            (
+                "payment.started",
+                f"payment:{payment_id}",
+                buyer["id"],
+                {"payment_id": payment_id, "method": "balance"},
+            ),
+            (
+                "order.transitioned",
+                f"order:{order_id}",
+                None,
+                _transitioned(row, "paid", "in_progress", "system"),
+            ),
             (
                 "payment.completed",
                 f"payment:{payment_id}",
                 buyer["id"],
-                {"payment_id": payment_id, "payer_id": buyer["id"], "escrow_ref": escrow_ref, "method": "balance"},
+                {
+                    "payment_id": payment_id,
+                    "payer_id": buyer["id"],
+                    "escrow_ref": escrow_ref,
+                    "method": "balance",
+                },
             ),
         ]
         seller, link = _person(row, "seller"), f"/orders/{order_id}"
@@ -766,7 +818,12 @@ async def deliver(request: Request, order_id: FromPath[int], data: JSONBody[Deli
         if proof is None:
             raise Problem(409, "conflict", "a proof of this order is waiting for review")
         events = [
-            ("order.transitioned", f"order:{order_id}", seller["id"], _transitioned(row, "deliver", "delivered", "seller")),
+            (
+                "order.transitioned",
+                f"order:{order_id}",
+                seller["id"],
+                _transitioned(row, "deliver", "delivered", "seller"),
+            ),
             (
                 "proof.submitted",
                 f"order:{order_id}",
@@ -780,7 +837,16 @@ async def deliver(request: Request, order_id: FromPath[int], data: JSONBody[Deli
         history, due = {"proof": proof["id"]}, now + AUTO_COMPLETE
         if _pg(s):
             q = Sql()
-            q.move(row, "delivered", "deliver", "seller", seller["id"], history, now, timer=("auto_complete", due))
+            q.move(
+                row,
+                "delivered",
+                "deliver",
+                "seller",
+                seller["id"],
+                history,
+                now,
+                timer=("auto_complete", due),
+            )
             q.events(events, now)
             q.notify(1, buyer, "proof_submitted", title, link, now)
             q.message(row, 0, text, now)
@@ -812,11 +878,22 @@ async def accept(request: Request, order_id: FromPath[int]) -> OrderOut:
             f"order:{order_id}:release",
             "escrow_released",
             f"Order {order_id} completed: payment to the seller",
-            {f"order:{order_id}:escrow": -(net + fees), f"member:{row['seller_id']}:available": net, "platform:fees": fees},
+            {
+                f"order:{order_id}:escrow": -(net + fees),
+                f"member:{row['seller_id']}:available": net,
+                "platform:fees": fees,
+            },
             {"order": order_id},
             buyer["id"],
         )
-        events = [("order.transitioned", f"order:{order_id}", buyer["id"], _transitioned(row, "accept", "completed", "buyer"))]
+        events = [
+            (
+                "order.transitioned",
+                f"order:{order_id}",
+                buyer["id"],
+                _transitioned(row, "accept", "completed", "buyer"),
+            )
+        ]
         seller = _person(row, "seller")
         title, link = f"Order {order_id} was completed", f"/orders/{order_id}"
         text = f"Order {order_id}: delivered → completed (accept by the buyer)"
@@ -899,7 +976,12 @@ async def withdraw(request: Request, data: JSONBody[CreateWithdrawal]) -> Withdr
             member["id"],
         )
         requested = lambda wid: [  # noqa: E731
-            ("withdrawal.requested", f"withdrawal:{wid}", member["id"], {"withdrawal_id": wid, "method": data.method})
+            (
+                "withdrawal.requested",
+                f"withdrawal:{wid}",
+                member["id"],
+                {"withdrawal_id": wid, "method": data.method},
+            )
         ]
         if _pg(s):
             q = Sql()

@@ -236,7 +236,9 @@ async def order_gig(request: Request, listing_id: FromPath[int], data: JSONBody[
         }
         order["id"] = await create(s, order, item, buyer["id"], now)
         created = {"order_id": order["id"], "process": GIG_PROCESS, "state": "awaiting_payment"}
-        (event,) = await same.store_events(s, [("order.created", f"order:{order['id']}", buyer["id"], created)], now)
+        (event,) = await same.store_events(
+            s, [("order.created", f"order:{order['id']}", buyer["id"], created)], now
+        )
         seller = await same.recipient(s, listing["owner_id"])
         title = f"New order {order['id']} from {buyer['display_name']}"
         await same.notify(s, event, seller, "order_created", title, f"/orders/{order['id']}", now)
@@ -255,7 +257,10 @@ async def create(s: Any, order: dict[str, Any], item: dict[str, Any], actor: int
     if same.is_pg(s):
         rows = await s.fetch(
             same.app_sql("agorakit.orders.creation", "_CREATE"),
-            *(order[c] for c in ("process", "process_version", "state", "buyer_id", "seller_id", "listing_id")),
+            *(
+                order[c]
+                for c in ("process", "process_version", "state", "buyer_id", "seller_id", "listing_id")
+            ),
             order["currency"],
             order["amount"],
             dumps(order["data"]),
@@ -376,16 +381,28 @@ async def pay_order(request: Request, order_id: FromPath[int], data: JSONBody[Pa
             parties={escrow: (buyer["id"], row["seller_id"])},
         )
         # the paid transition and its effect (the seller's clock starts)
-        after = await same.move(s, row, "in_progress", "paid", "system", None, {"payment": payment["id"]}, now)
+        after = await same.move(
+            s, row, "in_progress", "paid", "system", None, {"payment": payment["id"]}, now
+        )
         order_data["deadline"] = (now + timedelta(days=order_data.get("delivery_days", 1))).isoformat()
         order_data["paid_at"] = now.isoformat()
         await s.fetch("UPDATE core_order SET data = $1 WHERE id = $2", dumps(order_data), order_id)
         paid = transitioned(row, "paid", "in_progress", "system", None)
-        settled = {"payment_id": payment["id"], "payer_id": buyer["id"], "escrow_ref": escrow_ref, "method": "balance"}
+        settled = {
+            "payment_id": payment["id"],
+            "payer_id": buyer["id"],
+            "escrow_ref": escrow_ref,
+            "method": "balance",
+        }
         events = await same.store_events(
             s,
             [
-                ("payment.started", f"payment:{payment['id']}", buyer["id"], {"payment_id": payment["id"], "method": "balance"}),
+                (
+                    "payment.started",
+                    f"payment:{payment['id']}",
+                    buyer["id"],
+                    {"payment_id": payment["id"], "method": "balance"},
+                ),
                 paid,
                 ("payment.completed", f"payment:{payment['id']}", buyer["id"], settled),
             ],
@@ -430,7 +447,9 @@ async def deliver(request: Request, order_id: FromPath[int], data: JSONBody[Deli
         if row["state"] != "in_progress":
             raise Problem(409, "conflict", f"order {order_id} is {row['state']}")
         now = datetime.now(UTC)
-        proof = await s.row(PROOF_UNLESS_WAITING, order_id, seller["id"], data.message.strip(), "[]", "[]", now, order_id)
+        proof = await s.row(
+            PROOF_UNLESS_WAITING, order_id, seller["id"], data.message.strip(), "[]", "[]", now, order_id
+        )
         if proof is None:
             raise Problem(409, "conflict", "a proof of this order is waiting for review")
         after = await same.move(

@@ -58,7 +58,9 @@ async def listing_view(s: Any, listing_id: int) -> Any:
     listing = await s.row("SELECT * FROM core_listing WHERE id = $1 LIMIT 1", listing_id)
     if listing is None:
         return None
-    await s.fetch("SELECT id, display_name, country FROM core_member WHERE id = ANY($1)", [listing["owner_id"]])
+    await s.fetch(
+        "SELECT id, display_name, country FROM core_member WHERE id = ANY($1)", [listing["owner_id"]]
+    )
     await s.fetch("SELECT id, slug, parent_id FROM core_category")
     return listing
 
@@ -73,7 +75,7 @@ def _order_sql(pg: bool) -> str:
         for role, a in (("buyer", "b"), ("seller", "s"))
     )
     return (
-        f"SELECT o.*, {items}, {parties} FROM core_order o LEFT JOIN core_order_item i ON i.\"order\" = o.id "
+        f'SELECT o.*, {items}, {parties} FROM core_order o LEFT JOIN core_order_item i ON i."order" = o.id '
         "LEFT JOIN core_member b ON b.id = o.buyer_id LEFT JOIN core_member s ON s.id = o.seller_id "
         'WHERE o.id = $1 ORDER BY i."position" FOR UPDATE OF o'
     )
@@ -131,7 +133,9 @@ async def store_events(s: Any, events: list[tuple[str, str, int | None, dict]], 
 
 
 def _bodies(member: dict[str, Any], title: str) -> tuple[str, str, str]:
-    body = f"Hello {member['display_name']}, {title.lower()}. " + "Open the order to see what happens next. " * 3
+    body = (
+        f"Hello {member['display_name']}, {title.lower()}. " + "Open the order to see what happens next. " * 3
+    )
     return body, body * 2, f"<html><body><p>{body}</p><p>{body}</p></body></html>"
 
 
@@ -146,7 +150,16 @@ async def notify(
     emailed = bool(member["email"]) and "orders" not in member["muted"]
     message_id = f"<{secrets.token_hex(16)}@bench>"
     if is_pg(s):
-        email = [[event_id], [member["id"]], [template], [member["email"]], [title], [text], [html], [message_id]]
+        email = [
+            [event_id],
+            [member["id"]],
+            [template],
+            [member["email"]],
+            [title],
+            [text],
+            [html],
+            [message_id],
+        ]
         await s.fetch(
             app_sql("agorakit.notifications.service", "_NOTIFY_AT_ONCE"),
             now,
@@ -300,7 +313,9 @@ async def post(
     accounts, its entries; the fee credit left to ``deferred``), SQLite three."""
     parties = parties or {}
     pg = is_pg(s)
-    lines = sorted((name, amount) for name, amount in moves.items() if amount and not (pg and name in DEFERRED))
+    lines = sorted(
+        (name, amount) for name, amount in moves.items() if amount and not (pg and name in DEFERRED)
+    )
     if pg:
         rows = await s.fetch(
             app_sql("agorakit.money.moves", "_POST_AT_ONCE"),
@@ -311,7 +326,10 @@ async def post(
             [dumps(refs)],
             [actor],
             [key for _ in lines],
-            *([r[i] for r in (_account_row(n, a, parties, now, False) for n, a in lines)] for i in (0, 1, 3, 2, 4, 5, 6, 7)),
+            *(
+                [r[i] for r in (_account_row(n, a, parties, now, False) for n, a in lines)]
+                for i in (0, 1, 3, 2, 4, 5, 6, 7)
+            ),
             now,
             now,
         )
@@ -438,7 +456,13 @@ async def move(
             now,
         ]
         if timers:
-            values += [target, now, [row["id"] for _ in timers], [t for t, _ in timers], [d for _, d in timers]]
+            values += [
+                target,
+                now,
+                [row["id"] for _ in timers],
+                [t for t, _ in timers],
+                [d for _, d in timers],
+            ]
         moved = await s.fetch(sql, *values)
     else:
         moved = await s.fetch(

@@ -112,7 +112,9 @@ async def deliver_all(
     return errors
 
 
-async def deliver_in_transaction(runtime: Runtime, events: list[DomainEvent]) -> tuple[list[list[str]], Handled]:
+async def deliver_in_transaction(
+    runtime: Runtime, events: list[DomainEvent]
+) -> tuple[list[list[str]], Handled]:
     """Hand stored ``events`` to the handlers that run inside their transaction
     (:func:`agorakit.events.event_handler`); each event's errors, and the (event id,
     handler) pairs delivered without one."""

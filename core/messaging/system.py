@@ -99,7 +99,8 @@ async def record_order_transitions(runtime: Runtime, events: list[Any]) -> list[
     async with runtime.unit_of_work() as uow:
         orders = await order_threads([order_id for _, order_id in wanted])
         conversations = {
-            order_id: await open_order_conversation(uow, order_id, thread) for order_id, thread in orders.items()
+            order_id: await open_order_conversation(uow, order_id, thread)
+            for order_id, thread in orders.items()
         }
         rows = [
             message_row(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of
+from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.errors import AgorakitError, Conflict
 from agorakit.money.account_names import (  # re-exported: callers find them here
     PLATFORM_FEES,
@@ -173,7 +173,9 @@ async def _account_row(name: str, currency: str) -> dict[str, Any] | None:
     return await _ACCOUNT.run(name, currency)
 
 
-def set_escrow_parties(uow: UnitOfWork, ref: str, currency: str, *, buyer_id: int, seller_id: int | None) -> None:
+def set_escrow_parties(
+    uow: UnitOfWork, ref: str, currency: str, *, buyer_id: int, seller_id: int | None
+) -> None:
     """Record who an escrow is from and for (balances show it as in escrow / pending),
     in ``uow``: with the escrow's first move in its transaction, or just before it
     commits (one statement either way, none of its own when a posting moves the escrow)."""
@@ -306,14 +308,22 @@ async def _post_at_once(
         await move_deferred(uow)  # a posting of this transaction may still be pending
         existing = await _TRANSACTION_BY_KEY.run(key)
         await _check_same_posting(existing["id"], net, key)
-        return Posting(transaction_id=existing["id"], idempotency_key=key, kind=existing["kind"], created=False)
+        return Posting(
+            transaction_id=existing["id"], idempotency_key=key, kind=existing["kind"], created=False
+        )
     for name, currency, amount in deferred:
         defer(uow, _deferred_entry(transaction_id, name, currency, amount, uow.now))
     return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
 
 
 def _deferred_entry(transaction_id: int, name: str, currency: str, amount: int, now: Any) -> dict[str, Any]:
-    return {"transaction": transaction_id, "name": name, "currency": currency, "amount": amount, "created_at": now}
+    return {
+        "transaction": transaction_id,
+        "name": name,
+        "currency": currency,
+        "amount": amount,
+        "created_at": now,
+    }
 
 
 async def _move(uow: UnitOfWork, moves: list[tuple[str, str, int]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -468,7 +478,9 @@ async def _post_many_at_once(
                 deferred.setdefault(posting.key, []).append((name, currency, amount))
                 continue
             moves.append((name, currency, amount))
-        batch.append((posting.key, posting.kind, posting.description, posting.refs or {}, posting.actor_id, moves))
+        batch.append(
+            (posting.key, posting.kind, posting.description, posting.refs or {}, posting.actor_id, moves)
+        )
     fresh = list(first.values())
     try:
         posted = await post_at_once(uow, batch)
@@ -516,7 +528,11 @@ def _check_each_posting(
 
 
 def _first_refusal(
-    postings: list[NewPosting], nets: list[dict[tuple[str, str], int]], fresh: list[int], refused: Refused, start: int
+    postings: list[NewPosting],
+    nets: list[dict[tuple[str, str], int]],
+    fresh: list[int],
+    refused: Refused,
+    start: int,
 ) -> InsufficientFunds:
     """The refusal :func:`post` would give the first of ``postings`` that takes the
     refused account below zero, its balance before them being ``start``."""

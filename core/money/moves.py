@@ -151,7 +151,9 @@ async def move_accounts(
     if not in_order:
         moves = sorted(moves)
     postgres = uow.runtime.db.is_postgres
-    rows = [_row(uow, name, currency, amount, checked, proposed=not postgres) for name, currency, amount in moves]
+    rows = [
+        _row(uow, name, currency, amount, checked, proposed=not postgres) for name, currency, amount in moves
+    ]
     if postgres:
         result = await _update_or_create(checked).run(*(list(column) for column in zip(*rows, strict=True)))
     else:
@@ -167,7 +169,13 @@ async def move_accounts(
             raise Conflict(f"the ledger account {name} was opened by another request meanwhile; try again")
         if not row["moved"]:
             raise Refused(name, currency, -amount, row["balance"])
-        if not postgres and checked and amount < 0 and row["allow_negative"] and account_kind(name)[0] != "external":
+        if (
+            not postgres
+            and checked
+            and amount < 0
+            and row["allow_negative"]
+            and account_kind(name)[0] != "external"
+        ):
             await _DROP_CREATED.run(row["id"])  # the row this debit proposed opened it: it held nothing
             raise Refused(name, currency, -amount, 0)
     return found
@@ -223,7 +231,8 @@ class Posted:
 
 
 async def post_at_once(
-    uow: UnitOfWork, postings: list[tuple[str, str, str, dict[str, Any], int | None, list[tuple[str, str, int]]]]
+    uow: UnitOfWork,
+    postings: list[tuple[str, str, str, dict[str, Any], int | None, list[tuple[str, str, int]]]],
 ) -> Posted:
     """PostgreSQL: postings ``(key, kind, description, refs, actor_id, moves)`` (each key
     once; ``moves`` its ``(name, currency, amount)`` lines, in the order its entries are
@@ -277,7 +286,9 @@ def stage_parties(uow: UnitOfWork, name: str, currency: str, buyer_id: int, sell
     """Record who an escrow is from and for, with its first move in this transaction (or
     just before the commit)."""
     staged = uow.outer.pending.setdefault(_PARTIES_KEY, [])
-    staged[:] = [p for p in staged if (p[0], p[1]) != (name, currency)] + [(name, currency, buyer_id, seller_id)]
+    staged[:] = [p for p in staged if (p[0], p[1]) != (name, currency)] + [
+        (name, currency, buyer_id, seller_id)
+    ]
     uow.before_commit(_PARTIES_KEY, lambda: _write_parties(uow.outer))
 
 

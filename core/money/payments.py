@@ -196,7 +196,11 @@ async def start_payment(
                 message = f"payment method {method!r} said completed but did not settle the payment"
                 raise RuntimeError(message)
     except Exception as exc:
-        if idempotency_key is not None and not nested and (is_unique_violation(exc) or isinstance(exc, Conflict)):
+        if (
+            idempotency_key is not None
+            and not nested
+            and (is_unique_violation(exc) or isinstance(exc, Conflict))
+        ):
             # A concurrent request with the same key won the race (its row, or the lock
             # its target took, made this one fail): answer with its payment.
             first = await payment_by_key(payer_id, idempotency_key)

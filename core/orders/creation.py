@@ -271,7 +271,9 @@ async def _create(
     else:
         order_id, item_ids = await _create_apart(uow, definition, row, lines, role, actor)
     row = {"id": order_id, **row}
-    item_rows = [{"id": item_id, "order": order_id, **line} for item_id, line in zip(item_ids, lines, strict=True)]
+    item_rows = [
+        {"id": item_id, "order": order_id, **line} for item_id, line in zip(item_ids, lines, strict=True)
+    ]
     hold_order(uow, row, item_rows)
     if caller is not None:
         hold_member(uow, caller)

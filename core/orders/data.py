@@ -51,7 +51,7 @@ def _held_data(order_id: int, data: dict[str, Any]) -> None:
     """The order's row the transaction holds (if it does) gets its new data too."""
     uow = current_unit_of_work()
     held = uow.held("order", order_id) if uow is not None else None
-    if held is not None:
+    if uow is not None and held is not None:
         uow.hold("order", order_id, {**held, "data": data})
 
 

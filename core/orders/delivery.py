@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agorakit.errors import Conflict, FieldError, Forbidden, ValidationFailed
+from agorakit.orders.engine import check_process
 from agorakit.orders.fixed_price import FixedPriceProcess
 from agorakit.orders.process_registry import registry
-from agorakit.orders.engine import check_process
 from agorakit.orders.proofs import submit_proof_in
 from agorakit.orders.queries import _to_order, _visible_roles, order_with_items, roles_of
 from agorakit.orders.schemas import OrderOut, SubmitProof

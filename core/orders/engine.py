@@ -67,8 +67,8 @@ async def fire(
     orders' transitions), checked on the order's row the transition reads anyway."""
     async with runtime.unit_of_work() as uow:
         row, items = await _fire(uow, order_id, transition, caller=caller, data=data, expected=process)
-    process = registry(runtime).get(row["process"], row["process_version"])
-    return await _to_order(row, roles=roles_of(row, caller, process), process=process, items=items)
+    definition = registry(runtime).get(row["process"], row["process_version"])
+    return await _to_order(row, roles=roles_of(row, caller, definition), process=definition, items=items)
 
 
 async def fire_in(
@@ -430,7 +430,9 @@ async def _enter_all_at_once(
         values.append([t["due_at"] for t in timers])
     moved = await _move_at_once(cancel, bool(timers)).run(*values)
     if len(moved) != len(moves) and len(moves) == 1:
-        raise Conflict(f"order {moves[0][0]['id']} changed while {name} was being fired; reload it and try again")
+        raise Conflict(
+            f"order {moves[0][0]['id']} changed while {name} was being fired; reload it and try again"
+        )
     if len(moved) != len(moves):
         raise Conflict(f"orders changed while {name} was being fired; firing them one by one")
 
@@ -479,7 +481,9 @@ async def move_in(
     """
     row = await _order_row(order_id, for_update=True)
     process = registry(uow.runtime).get(row["process"], row["process_version"])
-    [after] = await _enter_all(uow, process, target, name, [(row, actor_role, actor_id, data, row["seller_id"])])
+    [after] = await _enter_all(
+        uow, process, target, name, [(row, actor_role, actor_id, data, row["seller_id"])]
+    )
     _record_transition(uow, row, process, name, target, actor_role, actor_id)
     hold_order(uow, after)
     return dict(after)

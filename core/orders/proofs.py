@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agorakit.attachments import check_attachments
 import msgspec
 
+from agorakit.attachments import check_attachments
 from agorakit.db.prepared import Prepared, PreparedRaw, any_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.orders.engine import fire_in
@@ -54,7 +54,7 @@ _INSERT_UNLESS_WAITING = PreparedRaw(
     Proof,
     'INSERT INTO core_proof ("order", submitted_by, text, urls, attachments, status, created_at) '
     "SELECT {}, {}, {}, {}, {}, 'submitted', {} WHERE NOT EXISTS "
-    '(SELECT 1 FROM core_proof WHERE "order" = {} AND status = \'submitted\') RETURNING id',
+    "(SELECT 1 FROM core_proof WHERE \"order\" = {} AND status = 'submitted') RETURNING id",
 )
 
 
@@ -72,7 +72,9 @@ async def submit_proof(
         return await submit_proof_in(uow, order, proof, caller=caller)
 
 
-async def submit_proof_in(uow: UnitOfWork, order: OrderOut, proof: SubmitProof, *, caller: MemberOut) -> ProofOut:
+async def submit_proof_in(
+    uow: UnitOfWork, order: OrderOut, proof: SubmitProof, *, caller: MemberOut
+) -> ProofOut:
     """:func:`submit_proof` inside ``uow``, for ``order`` as its caller read it: the
     proof is written unless one waits for review (one statement checks and inserts), and
     fires the transition of the order's process it stands for."""

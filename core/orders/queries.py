@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from agorakit.accounts import get_members
 from agorakit.accounts.roles import is_operator
 from agorakit.catalog import NotEligible, check_can_take, get_listing
 from agorakit.catalog.tables import Listing
-import msgspec
-
 from agorakit.db.prepared import Prepared, PreparedRaw, any_of
 from agorakit.errors import NotFound
 from agorakit.money.amounts import money
@@ -90,7 +90,9 @@ _decode = msgspec.json.Decoder().decode
 _EXTRA = tuple(f"{role}_{column}" for role in ("buyer", "seller") for column in _PARTY_COLUMNS)
 
 
-async def order_with_items(order_id: int, *, for_update: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+async def order_with_items(
+    order_id: int, *, for_update: bool = False
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The order's row and its item rows (by position) in one statement, or as the
     current transaction holds them; 404 for no such order.  ``for_update``: the order's
     row is locked for the rest of the transaction (PostgreSQL), which then holds both,
@@ -120,7 +122,9 @@ async def order_with_items(order_id: int, *, for_update: bool = False) -> tuple[
             if member_id is not None and first[f"{role}_status"] is not None:
                 party = {column: first[f"{role}_{column}"] for column in _PARTY_COLUMNS}
                 party["muted"] = frozenset(filter(None, (party["muted"] or "").split(",")))
-                uow.hold("member", member_id, {**(uow.held("member", member_id) or {}), "id": member_id, **party})
+                uow.hold(
+                    "member", member_id, {**(uow.held("member", member_id) or {}), "id": member_id, **party}
+                )
     return row, items
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from agorakit import hookimpl
-from agorakit.events import event_handler
 from agorakit.catalog import ListingKind
+from agorakit.events import event_handler
 from agorakit.money import CommissionDefault
 from agorakit.plugins.microjobs import campaigns, eligibility, funding, offers, rates, sync, tasks
 from agorakit.plugins.microjobs.console import console_pages

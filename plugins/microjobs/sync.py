@@ -46,7 +46,9 @@ ENDED = ("satisfied", "unsatisfied", "expired", "given_up", "abandoned", "refund
 def is_dispute_move(event: DomainEvent) -> bool:
     """Whether ``event`` is one of the disputes area's moves of a task order."""
     moved = event.payload
-    return isinstance(moved, OrderTransitioned) and moved.process == TASK and moved.transition in DISPUTE_MOVES
+    return (
+        isinstance(moved, OrderTransitioned) and moved.process == TASK and moved.transition in DISPUTE_MOVES
+    )
 
 
 def dispute_moves(events: list[DomainEvent]) -> list[OrderTransitioned]:
