@@ -1,9 +1,10 @@
-"""The gig order flow: order, pay from balance, deliver, accept.
+"""The gig order flow: order, pay from balance, deliver, accept, with the app's statements.
 
-Each request reads what it needs once (the order with its items in one read, locked on
-PostgreSQL where it moves; a check on a related row as an ``EXISTS`` of that read), takes
-what it writes back from ``RETURNING``, and moves the order with one ``UPDATE`` (state,
-version and the transition's data together).
+Each request runs the statements the app runs for it (``bench/floor/same.py``), in one
+transaction, and answers with the app's body: what the app costs above this floor is the
+framework's.  The fewest statements by hand for the same work are the lean floor's
+(``bench/floor/lean_orders.py``).  ``enter`` and ``set_timer`` are the microjobs floor's
+(a lean floor of its own).
 """
 
 from __future__ import annotations
