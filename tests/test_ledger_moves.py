@@ -6,6 +6,8 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from test_ledger import OUTSIDE, balances, fund, post
 
@@ -95,3 +97,19 @@ async def test_a_posting_is_one_statement_on_postgresql(runtime, db_kind):
     # PostgreSQL: the transaction, the accounts and the entries together; SQLite: a statement each
     assert len(seen) == (1 if db_kind == "postgres" else 3), seen
     assert await balances() == {(OUTSIDE, "USD"): -500, (C, "USD"): 300, (ESCROW, "USD"): 200}
+
+
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+@pytest.mark.parametrize("site_config", [{"database": {"pool_max_size": 20}}])
+async def test_postings_that_open_one_account_at_once_all_move_it(runtime):
+    """Ten first postings to the same new account at once: one opens it, the others wait
+    for it and move it, nobody is refused."""
+    await fund(runtime, C, 1_000)
+    results = await asyncio.gather(
+        *(post(runtime, f"open:{n}", ledger.move(C, ESCROW, 10, "USD")) for n in range(10)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, ledger.Posting) and r.created for r in results), results
+    assert await LedgerAccount.count().where(LedgerAccount.name == ESCROW) == 1
+    assert await balances() == {(OUTSIDE, "USD"): -1_000, (C, "USD"): 900, (ESCROW, "USD"): 100}
+    assert await ledger.check_ledger() == []

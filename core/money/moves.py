@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from agorakit.db.prepared import PreparedRaw
-from agorakit.errors import Conflict
 from agorakit.money.account_names import PLATFORM_FEES, account_kind
 from agorakit.money.tables import LedgerAccount, LedgerEntry
 
@@ -45,6 +44,14 @@ _DEFERRED_KEY = "ledger.deferred"
 _PARTIES_KEY = "ledger.parties"
 
 _COLUMNS = "name, currency, kind, balance, allow_negative, member_id, buyer_id, seller_id, created_at"
+#: an account a concurrent transaction opened after this statement's snapshot: the insert
+#: waits for it and moves it as an update would (an account proposed here is opened by a
+#: credit or a debit that may go negative, so this never refuses)
+_OPENED_MEANWHILE = (
+    "ON CONFLICT (name, currency) DO UPDATE SET balance = core_ledger_account.balance + excluded.balance, "
+    "buyer_id = COALESCE(excluded.buyer_id, core_ledger_account.buyer_id), "
+    "seller_id = COALESCE(excluded.seller_id, core_ledger_account.seller_id) "
+)
 
 
 @functools.cache
@@ -92,7 +99,7 @@ def _update_or_create(checked: bool) -> PreparedRaw:
         f"created AS (INSERT INTO core_ledger_account ({_COLUMNS}) "
         "SELECT name, currency, kind, delta, allow_negative, member_id, buyer_id, seller_id, created_at FROM v "
         "WHERE NOT EXISTS (SELECT 1 FROM core_ledger_account a WHERE a.name = v.name AND a.currency = v.currency)"
-        f"{create} ORDER BY position ON CONFLICT (name, currency) DO NOTHING "
+        f"{create} ORDER BY position {_OPENED_MEANWHILE}"
         "RETURNING id, name, currency, balance, allow_negative) "
         "SELECT id, name, currency, balance, allow_negative, TRUE AS moved FROM moved "
         "UNION ALL SELECT id, name, currency, balance, allow_negative, TRUE FROM created "
@@ -145,8 +152,6 @@ async def move_accounts(
     :raises Refused: a debit would take an account that may not go negative below zero
         (the statement may have moved the others: the caller's transaction must roll
         back).
-    :raises Conflict: an account was opened by a concurrent transaction meanwhile (try
-        again).
     """
     if not in_order:
         moves = sorted(moves)
@@ -165,8 +170,8 @@ async def move_accounts(
             raise Refused(name, currency, -amount, None)
         if row is None and amount < 0:  # a checked debit of an account that does not exist
             raise Refused(name, currency, -amount, 0)
-        if row is None:
-            raise Conflict(f"the ledger account {name} was opened by another request meanwhile; try again")
+        if row is None:  # (an account proposed here is always opened or moved)
+            raise LookupError(f"ledger account {name} {currency} was neither moved nor opened")
         if not row["moved"]:
             raise Refused(name, currency, -amount, row["balance"])
         if (
@@ -205,7 +210,7 @@ _POST_AT_ONCE = PreparedRaw(
         f"created AS (INSERT INTO core_ledger_account ({_COLUMNS}) SELECT v.name, v.currency, v.kind, v.delta, "
         "v.allow_negative, v.member_id, v.buyer_id, v.seller_id, {} FROM v WHERE NOT EXISTS (SELECT 1 FROM "
         "core_ledger_account a WHERE a.name = v.name AND a.currency = v.currency) AND (v.delta >= 0 OR "
-        "v.allow_negative) ORDER BY v.position ON CONFLICT (name, currency) DO NOTHING "
+        f"v.allow_negative) ORDER BY v.position {_OPENED_MEANWHILE}"
         "RETURNING id, name, currency, balance, allow_negative), "
         "accounts AS (SELECT * FROM moved UNION ALL SELECT * FROM created), "
         'entries AS (INSERT INTO core_ledger_entry ("transaction", account, amount, currency, balance_after, '
@@ -244,7 +249,6 @@ async def post_at_once(
     :raises Refused: a debit would take an account that may not go negative below zero
         (the statement wrote no entry, but may have moved other accounts: the caller's
         transaction must roll back).
-    :raises Conflict: an account was opened by a concurrent transaction meanwhile.
     """
     now = uow.now
     lines = [
@@ -278,7 +282,7 @@ async def post_at_once(
                 raise Refused(name, currency, -amount, refused[(name, currency)]["balance"])
             if amount < 0:  # a debit of an account that does not exist
                 raise Refused(name, currency, -amount, 0)
-            raise Conflict(f"the ledger account {name} was opened by another request meanwhile; try again")
+            raise LookupError(f"ledger account {name} {currency} was neither moved nor opened")
     return Posted(transactions, accounts)
 
 
