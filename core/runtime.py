@@ -278,13 +278,17 @@ class Runtime:
         handler failed here is pending again, for the handlers after the commit."""
         pending: list[DomainEvent] = []
         handled: Handled = set()
+        inside = self.settings.events.in_transaction
         for _ in range(IN_TRANSACTION_ROUNDS):
             events = uow.nested + uow.events
             if not events:
                 break
             uow.nested, uow.events = [], []
-            after = taken_after_commit(self._site, events)
+            after = taken_after_commit(self._site, events, everyone=not inside)
             stored = await store(events, self.process_id, published=[not a for a in after], at=uow.now)
+            if not inside:  # every handler after the commit
+                pending += [e for e, a in zip(stored, after, strict=True) if a]
+                continue
             errors, done = await deliver_in_transaction(self._site, stored)
             handled |= done
             failed = [

@@ -161,3 +161,18 @@ async def test_a_unit_of_work_holds_rows_until_a_savepoint_rolls_back(runtime):
         assert uow.held("order", 1) == {"id": 1, "state": "open"}
         assert current_unit_of_work() is uow
     assert current_unit_of_work() is None
+
+
+class TestHandlersAfterTheCommit:
+    """``[events] in_transaction = false``: every handler runs after the commit."""
+
+    @pytest.fixture
+    def site_config(self):
+        return {"events": {"in_transaction": False}}
+
+    async def test_an_in_transaction_handler_runs_after_the_commit(self, runtime, inside):
+        await record(runtime, make_event("test.inside", size=2))
+        assert inside.calls == [(["test.inside"], False)]  # its own unit of work, after the commit
+        event = await stored("test.inside")
+        assert event["status"] == "published" and event["attempts"] == 0
+        assert await notified("test.inside") == 1

@@ -83,10 +83,12 @@ def _handlers(runtime: Runtime, *, in_transaction: bool | None = None) -> list[t
     ]
 
 
-def taken_after_commit(runtime: Runtime, events: list[DomainEvent]) -> list[bool]:
+def taken_after_commit(runtime: Runtime, events: list[DomainEvent], *, everyone: bool = False) -> list[bool]:
     """For each event, whether a handler takes it after the commit (otherwise nothing is
-    left to deliver once the handlers that run in its transaction have)."""
-    takers = [handler_options(impl.function) for _, impl in _handlers(runtime, in_transaction=False)]
+    left to deliver once the handlers that run in its transaction have); ``everyone``:
+    every handler runs after the commit (``[events] in_transaction = false``)."""
+    handlers = _handlers(runtime) if everyone else _handlers(runtime, in_transaction=False)
+    takers = [handler_options(impl.function) for _, impl in handlers]
     return [any(options.takes(event) for options in takers) for event in events]
 
 
