@@ -309,7 +309,8 @@ async def capture(engine: str, side: str = "app") -> dict[str, list[Statement]]:
 
 async def run(engine: str, side: str = "app") -> Run:
     """The benchmarked requests on ``engine``, by the real app, the floor (``side="floor"``)
-    or, for the browse pages only (:data:`BROWSE_REQUESTS`), the lean floor (``side="lean"``).
+    or the lean floor (``side="lean"``: ``bench/floor/lean.py``, browse, and
+    ``bench/floor/lean_orders.py``, the order flow and a withdrawal).
 
     Each call builds its own site with the same seed, so the app and the floor start from
     the same rows (the first posting to an account creates it, on both sides)."""
@@ -353,10 +354,6 @@ async def run(engine: str, side: str = "app") -> Run:
                 "/listings?q&sort=newest (rare)", "GET", f"/listings?limit=20&q={RARE_TERM}&sort=newest", None
             )
             await call("/listings?sort=rating", "GET", "/listings?limit=20&sort=rating", None)
-            if side == "lean":  # the lean floor serves the browse pages only
-                state = await state_of(site)
-                assert tuple(out) == BROWSE_REQUESTS, list(out)
-                return Run(out, comparable(responses), state)
             order = await call("/gigs/{id}/orders", "POST", f"/gigs/{gig}/orders", buyer, json={})
             order_id = order["id"]
             await call(
@@ -617,6 +614,8 @@ async def main(engine: str, side: str = "app") -> None:
             totals.update(repeated_reads(statements) | {"statements": len(statements)})
     print(f"the order flow (4 requests): {dict(totals)}")
     print()
+    if side == "lean":  # the lean floor serves browse, the order flow and a withdrawal
+        return
     prepaid, leads = await run_prepaid(engine, side), await run_leads(engine, side)
     for name, statements in [*prepaid.statements.items(), *leads.statements.items()]:
         reads = sum(s.sql.startswith("SELECT") for s in statements)

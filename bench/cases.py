@@ -60,6 +60,8 @@ from bench.sites import (
 SIDES = ("agorakit", "floor")
 #: browse also runs the lean floor: each page in one query (bench/floor/lean.py)
 BROWSE_SIDES = (*SIDES, "lean")
+#: the order flow also runs the lean floor: the fewest statements by hand (bench/floor/lean_orders.py)
+FLOW_SIDES = (*SIDES, "lean")
 IBAN = {"account_holder": "Ada Lovelace", "iban": "DE89370400440532013000", "bic": "DEUTDEFF"}
 
 
@@ -428,10 +430,10 @@ def flow_factory(
 
 
 async def flow_runs(
-    cfg: Config, site: BenchSite, parties: FlowParties, clients: list[int]
+    cfg: Config, site: BenchSite, parties: FlowParties, clients: list[int], sides: tuple[str, ...] = SIDES
 ) -> dict[tuple[str, int], LoadResult]:
     out = {}
-    for side in SIDES:
+    for side in sides:
         with running(server_for(side, site)) as server:
             for n in clients:
                 out[(side, n)] = await run_load(
@@ -460,6 +462,18 @@ def flow_tables(title: str, case: str, engine: str, results: dict, clients: list
         f"{title}: latency per step (ms)",
         ["engine", "clients", "step", "agorakit p50", "p99", "floor p50", "p99"],
     )
+    leans = Table(
+        case,
+        f"{title}: against both floors",
+        ["engine", "clients", "lean flows/s", "p50 ms", "p99 ms", "err",
+         "server CPU ms/flow app / floor / lean", "CPU x floor", "CPU x lean"],
+    )  # fmt: skip
+    leans.notes.append(
+        "floor = the app's own statements through the raw driver (bench/floor/orders.py: what the framework "
+        "adds); lean = the fewest statements by hand, one transaction per request (bench/floor/lean_orders.py: "
+        "how far the app's statements are from the limit); CPU x floor, CPU x lean = agorakit's server CPU per "
+        "flow / that floor's"
+    )
     for n in clients:
         app, floor = results[("agorakit", n)], results[("floor", n)]
         cells = []
@@ -476,6 +490,11 @@ def flow_tables(title: str, case: str, engine: str, results: dict, clients: list
         summary.add(engine, n, *cells, ratio(app.ops_per_second, floor.ops_per_second),
                     f"{cpu_per_op(app):.1f} / {cpu_per_op(floor):.1f}",
                     f"{client_per_op(app):.1f} / {client_per_op(floor):.1f}")  # fmt: skip
+        lean = results.get(("lean", n))
+        if lean is not None:  # the flow case runs the lean floor too
+            leans.add(engine, n, lean.ops_per_second, ms(lean.requests.p(0.5)), ms(lean.requests.p(0.99)),
+                      lean.requests.errors, f"{cpu_per_op(app):.1f} / {cpu_per_op(floor):.1f} / {cpu_per_op(lean):.1f}",
+                      ratio(cpu_per_op(app), cpu_per_op(floor)), ratio(cpu_per_op(app), cpu_per_op(lean)))  # fmt: skip
         for step in FLOW_STEPS:
             a, f = app.steps.get(step, Stats()), floor.steps.get(step, Stats())
             steps.add(engine, n, step, ms(a.p(0.5)), ms(a.p(0.99)), ms(f.p(0.5)), ms(f.p(0.99)))
@@ -483,7 +502,7 @@ def flow_tables(title: str, case: str, engine: str, results: dict, clients: list
         "a flow = 4 requests (order, pay from balance, deliver, accept) on its own order; p50/p99 per request; "
         "locked = 5xx answers saying 'database is locked'"
     )
-    return [summary, steps]
+    return [summary, steps, *([leans] if leans.rows else [])]
 
 
 async def case_flow(cfg: Config) -> list[Table]:
@@ -492,9 +511,9 @@ async def case_flow(cfg: Config) -> list[Table]:
     for engine in [e for e in cfg.engines if e == "postgres"]:
         async with bench_site(engine) as site:
             parties = await seed_flow_parties(site, cfg.flow_clients)
-            results = await flow_runs(cfg, site, parties, [cfg.flow_clients])
+            results = await flow_runs(cfg, site, parties, [cfg.flow_clients], FLOW_SIDES)
             ledger = await check_ledger(site)
-        tables += flow_tables(
+        found = flow_tables(
             f"2. Order flow on {engine}, {cfg.flow_clients} clients (goal >= 50% of the floor)",
             "flow",
             engine,
@@ -502,7 +521,8 @@ async def case_flow(cfg: Config) -> list[Table]:
             [cfg.flow_clients],
         )
         if ledger:
-            tables[-2].failures.append(ledger)
+            found[0].failures.append(ledger)
+        tables += found
     return tables
 
 

@@ -10,6 +10,7 @@ Examples::
     python -m bench --markdown results.md --json results.json
     python -m bench capture --engine postgres   # the SQL the app runs per benchmarked request
     python -m bench capture --floor             # the SQL the floor runs for the same requests
+    python -m bench capture --lean              # the SQL the lean floor runs for the same requests
 """
 
 from __future__ import annotations
@@ -302,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.capture import main as capture_main
 
         engine = argv[argv.index("--engine") + 1] if "--engine" in argv else "sqlite"
-        asyncio.run(capture_main(engine, "floor" if "--floor" in argv else "app"))
+        side = "floor" if "--floor" in argv else "lean" if "--lean" in argv else "app"
+        asyncio.run(capture_main(engine, side))
         return 0
     args = parser().parse_args(argv)
     names = [n for n in args.cases.split(",") if n]

@@ -78,12 +78,14 @@ def _kind(fn) -> str:
 EVENTS_HEADER = """# Domain events
 
 Generated from the event classes by `agorakit docs events`, except the part written by
-hand at the end ([the event feed](#the-event-feed): reading every stored event in order
-from a position of one's own), which the command keeps.  Every event the core and the
-shipped plugins record, with its typed facts.
+hand at the end ([when handlers run](#when-handlers-run), and [the event
+feed](#the-event-feed): reading every stored event in order from a position of one's
+own), which the command keeps.  Every event the core and the shipped plugins record,
+with its typed facts.
 
 An event reaches `agorakit_on_event` and `agorakit_on_events` handlers (and
-`agorakit_notify`) after its transaction commits, in a `DomainEvent` envelope:
+`agorakit_notify`) after its transaction commits, or inside it for a handler that asks
+([when handlers run](#when-handlers-run)), in a `DomainEvent` envelope:
 
 | envelope field | what it is |
 |---|---|

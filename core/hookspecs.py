@@ -311,7 +311,11 @@ def agorakit_on_event(event: DomainEvent, runtime: Runtime) -> None:
     run, and the worker delivers the event again later (to every plugin) until all succeed
     or the attempts run out.  Use ``event.id`` to make a handler idempotent.  A served
     site calls it from a background task after the response (``[events] delivery``), so
-    a handler never slows a request down.  May be ``async``.
+    a handler never slows a request down.  Decorated with
+    :func:`agorakit.events.event_handler`, an implementation takes only the events it
+    names, and may run inside the transaction that records them instead (for handlers
+    that only write the site's database: its rows commit with the change).  May be
+    ``async``.
 
     :param event: the event: ``id``, ``name``, ``at``, ``actor_id``, ``subject`` and
         ``data``.
@@ -329,7 +333,9 @@ def agorakit_on_events(events: list[DomainEvent], runtime: Runtime) -> None:
     batch's (each batch of fired timers) or the worker's re-published ones.  Implement it
     instead of ``agorakit_on_event`` when a handler stores something per event and can do
     it for the whole batch in a few statements (the core's notifications and order
-    system messages do).  A plugin implementing both gets every event through each.
+    system messages do, inside the events' transaction: see
+    :func:`agorakit.events.event_handler`).  A plugin implementing both gets every event
+    through each.
 
     Delivery is *at least once*, as for ``agorakit_on_event``: make the handler
     idempotent on ``event.id``.  To fail only some events, raise
@@ -371,10 +377,11 @@ def agorakit_event_followers(runtime: Runtime) -> list[EventFollower] | None:
 def agorakit_notify(event: DomainEvent, runtime: Runtime) -> list[Notice] | None:
     """Say who should be told about a domain event, and with which template.
 
-    Called after commit for every event, by the core's notification service, which turns
-    each returned notice into a site notification (the member's inbox) and, unless the
-    member turned email off for the notice's category, an email in the outbox that the
-    worker delivers.  The core notifies for its own events (orders, messages, reviews,
+    Called for every event by the core's notification service, inside the transaction
+    that records it (after the commit for an event with ``fan_out``, or one delivered
+    again), which turns each returned notice into a site notification (the member's
+    inbox) and, unless the member turned email off for the notice's category, an email in
+    the outbox that the worker delivers.  The core notifies for its own events (orders, messages, reviews,
     disputes, listings, withdrawals); a plugin returns notices for its own events, or for
     core events it wants to describe differently.  Never notify the member who caused the
     event (``event.actor_id``) unless they need a receipt.  May be ``async``.

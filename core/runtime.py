@@ -28,7 +28,13 @@ from agorakit.db.migrate import sort_apps
 from agorakit.errors import AgorakitError
 from agorakit.events import DomainEvent, Event, EventTypes
 from agorakit.events.dispatcher import EventDispatcher
-from agorakit.events.outbox import store
+from agorakit.events.outbox import (
+    Handled,
+    deliver_in_transaction,
+    mark_pending,
+    store,
+    taken_after_commit,
+)
 from agorakit.events.processes import ProcessRegistration
 from agorakit.hooks import Hooks, get_plugin_manager
 from agorakit.settings import ConfigError, Settings, load_settings
@@ -50,7 +56,8 @@ class UnitOfWork:
         #: the outermost unit of work of this transaction (itself when it is the outermost)
         self.outer: UnitOfWork = outer or self
         self.events: list[DomainEvent] = []
-        #: stored events of units of work nested in this one (part of its transaction)
+        #: events of units of work nested in this one (part of its transaction), stored
+        #: with its own
         self.nested: list[DomainEvent] = []
         #: work the outermost unit of work runs just before it commits, once per key, in
         #: the order first asked for (see :meth:`before_commit`)
@@ -58,6 +65,8 @@ class UnitOfWork:
         #: what an area keeps for its before-commit work (the ledger's deferred entries);
         #: a savepoint rolled back cuts these lists back (:meth:`mark`, :meth:`cut_back`)
         self.pending: dict[str, list[Any]] = {}
+        #: rows the transaction holds, as it left them (see :meth:`hold`)
+        self._held: dict[tuple[str, Any], Any] = {}
 
     @property
     def now(self):
@@ -84,23 +93,48 @@ class UnitOfWork:
         the commit (once per ``key``); an exception it raises rolls everything back."""
         self.outer._before_commit.setdefault(key, action)
 
-    def mark(self) -> tuple[int, int, dict[str, list[Any]]]:
+    def hold(self, kind: str, key: Any, row: Any) -> None:
+        """Keep a row this transaction holds as it left it: read with its lock, or
+        written (``kind`` says what it is, e.g. ``"order"``, ``key`` which one).  Later
+        steps of the same transaction (an effect, an in-transaction event handler, the
+        response) take it from :meth:`held` instead of reading it again."""
+        self.outer._held[(kind, key)] = row
+
+    def held(self, kind: str, key: Any) -> Any:
+        """A row :meth:`hold` kept, or None."""
+        return self.outer._held.get((kind, key))
+
+    def mark(self) -> tuple[int, int, dict[str, list[Any]], dict[tuple[str, Any], Any]]:
         """What this unit of work has recorded so far, for :meth:`cut_back` when the
         savepoint opened now is rolled back."""
-        return len(self.events), len(self.nested), {k: list(v) for k, v in self.outer.pending.items()}
+        return (
+            len(self.events),
+            len(self.nested),
+            {k: list(v) for k, v in self.outer.pending.items()},
+            dict(self.outer._held),
+        )
 
-    def cut_back(self, mark: tuple[int, int, dict[str, list[Any]]]) -> None:
+    def cut_back(self, mark: tuple[int, int, dict[str, list[Any]], dict[tuple[str, Any], Any]]) -> None:
         """Back to ``mark``: the savepoint's statements were rolled back.  Events recorded
-        since are forgotten, and pending work is as it was (also what was done and taken
-        off the lists inside the savepoint: it was rolled back with it)."""
-        events, nested, pending = mark
+        since are forgotten, and pending work and held rows are as they were (also what
+        was done and taken off the lists inside the savepoint: it was rolled back with
+        it)."""
+        events, nested, pending, held = mark
         del self.events[events:], self.nested[nested:]
         for key, items in self.outer.pending.items():
             items[:] = pending.get(key, [])
+        self.outer._held = held
 
 
 #: the outermost unit of work of the current task, while one is open
 _outermost: ContextVar[UnitOfWork | None] = ContextVar("agorakit_outermost_unit_of_work", default=None)
+
+
+def current_unit_of_work() -> UnitOfWork | None:
+    """The unit of work the current task runs in (its outermost one), or None: for code
+    called inside it without being given it (a hook implementation, a notice) that
+    wants the rows it holds (:meth:`UnitOfWork.held`)."""
+    return _outermost.get()
 
 
 class Runtime:
@@ -206,28 +240,67 @@ class Runtime:
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """Run a block in one transaction; publish its events after it commits.
 
-        An exception inside the block rolls everything back and publishes nothing.  The
-        events are delivered right away, or by the background dispatcher while the app is
-        served with ``[events] delivery = "background"``.  A unit of work opened inside
-        another one joins its transaction, so its events are delivered when the outermost
-        one has committed, not before.
+        An exception inside the block rolls everything back and publishes nothing.  Once
+        the block is done, the events are stored and handed to the handlers that run in
+        the transaction (:func:`agorakit.events.event_handler`), whose rows commit with
+        the change; the handlers that run after the commit get them right away, or from
+        the background dispatcher while the app is served with ``[events] delivery =
+        "background"``.  A unit of work opened inside another one joins its transaction,
+        so its events are handled and delivered with the outermost one's, not before.
         """
         outer = _outermost.get()
         uow = UnitOfWork(self, outer)
         token = _outermost.set(uow if outer is None else outer)
+        pending: list[DomainEvent] = []
+        handled: Handled = set()
         try:
             async with self.db.transaction():
                 yield uow
                 if outer is None:
+                    pending, handled = await self._publish_in_transaction(uow)
                     for action in list(uow._before_commit.values()):
                         await action()
-                stored = await store(uow.events, self.process_id)  # the outbox: committed with the change
+                    # (what a before-commit action records is left to the handlers after the commit)
+                    pending += await store(uow.nested + uow.events, self.process_id)
         finally:
             _outermost.reset(token)
         if outer is not None:
-            outer.nested.extend(stored)
+            outer.nested.extend(uow.events)  # stored by the outermost, ahead of its own
             return
-        await self.dispatcher.submit(uow.nested + stored)
+        await self.dispatcher.submit(pending, skip=handled)
+
+    async def _publish_in_transaction(self, uow: UnitOfWork) -> tuple[list[DomainEvent], Handled]:
+        """Store the unit of work's events and hand them to the handlers that run in its
+        transaction (again for what those handlers record, a few rounds at most); the
+        events left to deliver after the commit, and what was delivered already.
+
+        An event that no handler takes after the commit is stored published; one whose
+        handler failed here is pending again, for the handlers after the commit."""
+        pending: list[DomainEvent] = []
+        handled: Handled = set()
+        inside = self.settings.events.in_transaction
+        for _ in range(IN_TRANSACTION_ROUNDS):
+            events = uow.nested + uow.events
+            if not events:
+                break
+            uow.nested, uow.events = [], []
+            after = taken_after_commit(self._site, events, everyone=not inside)
+            stored = await store(events, self.process_id, published=[not a for a in after], at=uow.now)
+            if not inside:  # every handler after the commit
+                pending += [e for e, a in zip(stored, after, strict=True) if a]
+                continue
+            errors, done = await deliver_in_transaction(self._site, stored)
+            handled |= done
+            failed = [
+                e.id for e, problems, a in zip(stored, errors, after, strict=True) if problems and not a
+            ]
+            await mark_pending([event_id for event_id in failed if event_id is not None])
+            pending += [e for e, problems, a in zip(stored, errors, after, strict=True) if problems or a]
+        return pending, handled
+
+
+#: rounds of in-transaction delivery for events the handlers themselves record
+IN_TRANSACTION_ROUNDS = 4
 
 
 # --------------------------------------------------------------------------------------

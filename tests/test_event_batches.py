@@ -80,6 +80,11 @@ def count(seen: list[str], start: str) -> int:
     return sum(1 for sql in seen if sql.lstrip().upper().startswith(start.upper()))
 
 
+def writing(seen: list[str], write: str) -> int:
+    """Statements that do ``write`` (as themselves, or in a ``WITH`` clause)."""
+    return sum(1 for sql in seen if write.upper() in sql.upper())
+
+
 # --------------------------------------------------------------------------------------
 # The hook
 # --------------------------------------------------------------------------------------
@@ -194,9 +199,10 @@ async def test_a_batch_notifies_each_member_once_in_a_few_statements(client, run
     assert await emailed(ids) == before_emailed
     after_messages = await system_messages(ids)
     assert after_messages == before_messages  # the same conversations and texts
-    # Set-wise: one statement for all notifications, one for the emails, one for the messages.
-    assert count(seen, 'INSERT INTO "core_notification"') == 1
-    assert count(seen, 'INSERT INTO "core_email_outbox"') == 1
+    # Set-wise: one statement for all notifications, one for the emails (on PostgreSQL the
+    # same one), one for the messages.
+    assert writing(seen, 'INSERT INTO "core_notification"') == 1
+    assert writing(seen, 'INSERT INTO "core_email_outbox"') == 1
     assert count(seen, 'INSERT INTO "core_message"') == 1
     # The core's notices read the three orders and their history once, not once per event.
     assert sum('FROM "core_order" ' in sql for sql in seen) == 1

@@ -368,6 +368,53 @@ async def test_concurrent_deliveries_deliver_once(client, runtime, parties, prob
     assert (await get(client, buyer, order_id))["state"] == "delivered"
 
 
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+@pytest.mark.parametrize("site_config", [{"database": {"pool_max_size": 20}}])
+async def test_concurrent_payments_of_an_order_pay_it_once(client, runtime, parties):
+    """The payment's transaction locks the order first: of ten at once, one pays it."""
+    seller, buyer = parties
+    order_id = await offer_order(runtime, seller, buyer)
+    responses = await asyncio.gather(
+        *(
+            client.post(f"/orders/{order_id}/payments", json={"method": "balance"}, headers=buyer.headers)
+            for _ in range(10)
+        )
+    )
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: 9}, [r.text for r in responses if r.status_code >= 500]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} <= {
+        "order_already_paid",
+        "transition_not_allowed",
+    }
+    assert await money(seller, buyer, order_id) == {
+        "buyer_credit": 10000 - 1234,
+        "seller_available": 0,
+        "escrow": 1234,
+        "fees": 0,
+    }
+    assert (await get(client, buyer, order_id))["state"] == "in_progress"
+    assert await ledger.check_ledger() == []
+
+
+@pytest.mark.postgres_only("concurrency is proven on PostgreSQL")
+@pytest.mark.parametrize("site_config", [{"database": {"pool_max_size": 20}}])
+async def test_concurrent_accepts_pay_the_seller_once(client, runtime, parties):
+    seller, buyer = parties
+    order_id = await offer_order(runtime, seller, buyer)
+    await pay(client, buyer, order_id)
+    assert (await deliver(client, seller, order_id)).status_code == 200
+    responses = await asyncio.gather(*(fire(client, buyer, order_id, "accept") for _ in range(10)))
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: 1, 409: 9}, [r.text for r in responses if r.status_code >= 500]
+    assert await money(seller, buyer, order_id) == {
+        "buyer_credit": 10000 - 1234,
+        "seller_available": 1234,
+        "escrow": 0,
+        "fees": 0,
+    }
+    assert await ledger.check_ledger() == []
+
+
 def test_deadline_of_reads_the_orders_deadline():
     paid = SimpleNamespace(data={"deadline": "2026-01-08T09:00:00+00:00"})
     assert orders.deadline_of(paid) == datetime.fromisoformat("2026-01-08T09:00:00+00:00")

@@ -1,14 +1,16 @@
-"""The floor: the leanest way to do each benchmarked request's work, as a minimal Litestar +
-msgspec app over the raw driver.
+"""The floor: each benchmarked request's work as a minimal Litestar + msgspec app over the
+raw driver.
 
 It serves the benchmarked routes with the same user-visible results as the app (the same
 response bodies, the same rows written, the same ledger postings, notifications, emails
-and conversation messages, on the same tables and indexes of the same database) in as
-few statements as that work needs, and nothing else: no ORM, no plugin manager, no
-dependency injection, no middleware, no templates.  What the real app costs above these
-figures is the framework's own overhead and the statements it runs beyond the work.
+and conversation messages, on the same tables and indexes of the same database), and
+nothing else: no ORM, no plugin manager, no dependency injection, no middleware, no
+templates.  For browse, the order flow and a withdrawal it runs the app's own statements
+(what the app costs above it is the framework's; the lean floors, ``lean.py`` and
+``lean_orders.py``, are the limit); for the other requests, as few statements as the
+work needs.
 
-How it stays lean (see docs/performance.md, "The floor"):
+How those stay lean (see docs/performance.md, "The floor"):
 
 - each request is **one** transaction with its own ``COMMIT``; the app uses one or two
   (the unit of work, then its after-commit event handlers) and on SQLite commits the

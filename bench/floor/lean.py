@@ -23,7 +23,7 @@ import msgspec
 from litestar import Litestar, get
 from litestar.params import FromQuery
 
-from bench.floor import driver
+from bench.floor import driver, lean_orders
 from bench.floor.browse import COLUMNS, cursor_after, to_listings
 from bench.floor.schemas import ListingPage, Problem, problem_response
 
@@ -201,7 +201,7 @@ async def _close() -> None:
 
 
 app = Litestar(
-    route_handlers=[browse, health],
+    route_handlers=[browse, health, *lean_orders.ROUTES],
     exception_handlers={Problem: problem_response},
     on_startup=[_start],
     on_shutdown=[_close],

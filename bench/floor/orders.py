@@ -1,9 +1,10 @@
-"""The gig order flow: order, pay from balance, deliver, accept.
+"""The gig order flow: order, pay from balance, deliver, accept, with the app's statements.
 
-Each request reads what it needs once (the order with its items in one read, locked on
-PostgreSQL where it moves; a check on a related row as an ``EXISTS`` of that read), takes
-what it writes back from ``RETURNING``, and moves the order with one ``UPDATE`` (state,
-version and the transition's data together).
+Each request runs the statements the app runs for it (``bench/floor/same.py``), in one
+transaction, and answers with the app's body: what the app costs above this floor is the
+framework's.  The fewest statements by hand for the same work are the lean floor's
+(``bench/floor/lean_orders.py``).  ``enter`` and ``set_timer`` are the microjobs floor's
+(a lean floor of its own).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 from litestar import Request, post
 from litestar.params import FromPath, JSONBody
 
-from bench.floor import driver, ledger
+from bench.floor import driver, ledger, same
 from bench.floor.driver import insert
-from bench.floor.effects import member_of, notify, store_events, system_message
+from bench.floor.effects import member_of
 from bench.floor.schemas import (
     Delivery,
     ItemOut,
@@ -192,15 +193,16 @@ async def set_timer(s: Any, order_id: int, state: str, transition: str, due: dat
 
 @post("/gigs/{listing_id:int}/orders", status_code=201)
 async def order_gig(request: Request, listing_id: FromPath[int], data: JSONBody[OrderGig]) -> OrderOut:
+    buyer = await member_of_request(request)
+    async with driver.db.reads() as r:
+        listing = await same.listing_view(r, listing_id)
+    if listing is None or listing["kind"] != "gig":
+        raise Problem(404, "not_found", f"there is no gig {listing_id}")
+    if listing["owner_id"] == buyer["id"]:
+        raise Problem(403, "forbidden", "you cannot order your own gig")
+    if listing["status"] != "published":
+        raise Problem(409, "gig_not_available", f"gig {listing_id} is {listing['status']}")
     async with driver.db.transaction() as s:
-        buyer = await member_of(request, s)
-        listing = await s.row("SELECT * FROM core_listing WHERE id = $1 LIMIT 1", listing_id)
-        if listing is None or listing["kind"] != "gig":
-            raise Problem(404, "not_found", f"there is no gig {listing_id}")
-        if listing["owner_id"] == buyer["id"]:
-            raise Problem(403, "forbidden", "you cannot order your own gig")
-        if listing["status"] != "published":
-            raise Problem(409, "gig_not_available", f"gig {listing_id} is {listing['status']}")
         now = datetime.now(UTC)
         amount = listing["price"] * data.quantity
         order_data = {
@@ -210,94 +212,147 @@ async def order_gig(request: Request, listing_id: FromPath[int], data: JSONBody[
             "requirements": data.requirements.strip(),
             "quote": quote(amount),
         }
-        order = await insert(
-            s,
-            "core_order",
-            {
-                "process": GIG_PROCESS,
-                "process_version": 1,
-                "state": "awaiting_payment",
-                "version": 1,
-                "buyer_id": buyer["id"],
-                "seller_id": listing["owner_id"],
-                "listing_id": listing_id,
-                "currency": listing["currency"],
-                "amount": amount,
-                "data": dumps(order_data),
-                "state_entered_at": now,
-                "created_at": now,
-                "updated_at": now,
-            },
-            returning="*",
+        order = {
+            "process": GIG_PROCESS,
+            "process_version": 1,
+            "state": "awaiting_payment",
+            "version": 1,
+            "buyer_id": buyer["id"],
+            "seller_id": listing["owner_id"],
+            "listing_id": listing_id,
+            "currency": listing["currency"],
+            "amount": amount,
+            "data": order_data,
+            "state_entered_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        item = {
+            "position": 1,
+            "kind": "base",
+            "description": listing["title"][:200],
+            "unit_price": listing["price"],
+            "quantity": data.quantity,
+            "amount": amount,
+        }
+        order["id"] = await create(s, order, item, buyer["id"], now)
+        created = {"order_id": order["id"], "process": GIG_PROCESS, "state": "awaiting_payment"}
+        (event,) = await same.store_events(
+            s, [("order.created", f"order:{order['id']}", buyer["id"], created)], now
         )
-        order_id = order["id"]
-        item = await insert(
-            s,
-            "core_order_item",
-            {
-                "order": order_id,
-                "position": 1,
-                "kind": "base",
-                "description": listing["title"][:200],
-                "unit_price": listing["price"],
-                "quantity": data.quantity,
-                "amount": amount,
-            },
-            returning="*",
-        )
-        await insert(
-            s,
-            "core_order_event",
-            {
-                "order": order_id,
-                "seq": 1,
-                "transition": "create",
-                "from_state": None,
-                "to_state": "awaiting_payment",
-                "actor_role": "buyer",
-                "actor_id": buyer["id"],
-                "data": "{}",
-                "at": now,
-            },
-        )
-        await set_timer(s, order_id, "awaiting_payment", "expire", now + UNPAID_EXPIRY, now)
-        created = {"order_id": order_id, "process": GIG_PROCESS, "state": "awaiting_payment"}
-        (event,) = await store_events(s, [("order.created", f"order:{order_id}", buyer["id"], created)], now)
-        title = f"New order {order_id} from {buyer['display_name']}"
-        await notify(s, event, listing["owner_id"], "order_created", title, f"/orders/{order_id}", now)
+        seller = await same.recipient(s, listing["owner_id"])
+        title = f"New order {order['id']} from {buyer['display_name']}"
+        await same.notify(s, event, seller, "order_created", title, f"/orders/{order['id']}", now)
     return to_order(order, [item], buyer["id"])
+
+
+async def member_of_request(request: Request) -> Any:
+    """The caller, read before the transaction (the app's authentication)."""
+    async with driver.db.reads() as r:
+        return await member_of(request, r)
+
+
+async def create(s: Any, order: dict[str, Any], item: dict[str, Any], actor: int, now: datetime) -> int:
+    """The order, its item, its history's first row and its timer, as the app writes them."""
+    due = now + UNPAID_EXPIRY
+    if same.is_pg(s):
+        rows = await s.fetch(
+            same.app_sql("agorakit.orders.creation", "_CREATE"),
+            *(
+                order[c]
+                for c in ("process", "process_version", "state", "buyer_id", "seller_id", "listing_id")
+            ),
+            order["currency"],
+            order["amount"],
+            dumps(order["data"]),
+            now,
+            now,
+            now,
+            *([item[c]] for c in ("position", "kind", "description", "unit_price", "quantity", "amount")),
+            "awaiting_payment",
+            "buyer",
+            actor,
+            now,
+            "awaiting_payment",
+            now,
+            ["expire"],
+            [due],
+        )
+        return rows[0]["id"]
+    order_id = (await insert(s, "core_order", {**order, "data": dumps(order["data"])}))["id"]
+    await insert(s, "core_order_item", {"order": order_id, **item})
+    await s.fetch(
+        'INSERT INTO "core_order_event" ("order","seq","transition","from_state","to_state","actor_role",'
+        '"actor_id","data","at") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)',
+        order_id,
+        1,
+        "create",
+        None,
+        "awaiting_payment",
+        "buyer",
+        actor,
+        "{}",
+        now,
+    )
+    await same.timer(s, order_id, "awaiting_payment", "expire", due, now)
+    return order_id
+
+
+FUNDING_READ = (
+    "SELECT * FROM core_payment WHERE escrow_ref = $1 AND status IN ('pending', 'awaiting_funds', 'completed') "
+    "ORDER BY id"
+)
 
 
 @post("/orders/{order_id:int}/payments", status_code=201)
 async def pay_order(request: Request, order_id: FromPath[int], data: JSONBody[PayOrder]) -> PaymentOut:
     if data.method != "balance":
         raise Problem(422, "validation_error", "the floor pays from the balance only")
+    buyer = await member_of_request(request)
     escrow_ref = f"order:{order_id}"
     async with driver.db.transaction() as s:
-        buyer = await member_of(request, s)
-        # locked: one payment funds an order, whatever else pays it at the same moment
-        funded = f"EXISTS(SELECT 1 FROM core_payment WHERE escrow_ref = $1 AND status IN {FUNDING!r})"
-        row = (await order_of(s, order_id, buyer["id"], funded, escrow_ref))[0]
+        row, _ = await same.order_with_parties(s, order_id, buyer["id"])
         if row["buyer_id"] != buyer["id"]:
             raise Problem(403, "forbidden", "only the buyer pays for the order")
-        if row["busy"]:
+        if await s.fetch(FUNDING_READ, escrow_ref):
             raise Problem(409, "order_already_paid", f"order {order_id} is already paid")
         if row["state"] != "awaiting_payment":
             raise Problem(409, "transition_not_allowed", f"order {order_id} is {row['state']}")
         now = datetime.now(UTC)
-        total = loads(row["data"])["quote"]["buyer_total"]
+        order_data = loads(row["data"])
+        total = order_data["quote"]["buyer_total"]
+        reference = "PAY-" + secrets.token_hex(5).upper()
+        payment = {
+            "payer_id": buyer["id"],
+            "method": "balance",
+            "amount": total,
+            "currency": "USD",
+            "purpose": "escrow",
+            "escrow_ref": escrow_ref,
+            "status": "pending",
+            "reference": reference,
+            "idempotency_key": None,
+            "provider_ref": None,
+            "details": "{}",
+            "failure_reason": None,
+            "expires_at": None,
+            "completed_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        payment["id"] = (await insert(s, "core_payment", payment))["id"]
         credit, available = f"member:{buyer['id']}:credit", f"member:{buyer['id']}:available"
+        lock = " FOR NO KEY UPDATE" if same.is_pg(s) else ""
         held = {
             r["name"]: r["balance"]
             for r in await s.fetch(
-                "SELECT name, balance FROM core_ledger_account WHERE name IN ($1, $2) AND currency = $3 "
-                "ORDER BY name FOR NO KEY UPDATE",
-                available,
-                credit,
+                "SELECT name, balance FROM core_ledger_account WHERE name = ANY($1) AND currency = $2 "
+                f"ORDER BY name{lock}",
+                [credit, available],
                 ledger.CURRENCY,
             )
         }
-        have = held.get(credit, 0) + held.get(available, 0)
+        have = held.get(credit, 0) + max(held.get(available, 0), 0)
         if have < total:
             detail = (
                 f"your balance is {money(have, 'USD').amount} USD (credit and available together); "
@@ -305,125 +360,111 @@ async def pay_order(request: Request, order_id: FromPath[int], data: JSONBody[Pa
             )
             raise Problem(409, "insufficient_funds", detail)
         from_credit = min(held.get(credit, 0), total)
-        reference = "PAY-" + secrets.token_hex(5).upper()
-        payment = await insert(
-            s,
-            "core_payment",
-            {
-                "payer_id": buyer["id"],
-                "method": "balance",
-                "amount": total,
-                "currency": "USD",
-                "purpose": "escrow",
-                "escrow_ref": escrow_ref,
-                "status": "completed",
-                "reference": reference,
-                "idempotency_key": None,
-                "provider_ref": None,
-                "details": dumps({"from_credit": from_credit, "from_available": total - from_credit}),
-                "failure_reason": None,
-                "expires_at": None,
-                "completed_at": now,
-                "created_at": now,
-                "updated_at": now,
-            },
-            returning="*",
+        details = {"from_credit": from_credit, "from_available": total - from_credit}
+        await s.fetch(
+            "UPDATE core_payment SET status = 'completed', completed_at = $1, updated_at = $2, details = $3 "
+            "WHERE id = $4 AND status IN ('pending', 'awaiting_funds') RETURNING id",
+            now,
+            now,
+            dumps(details),
+            payment["id"],
         )
-        payment_id, escrow = payment["id"], f"{escrow_ref}:escrow"
-        await ledger.post(
+        escrow = f"{escrow_ref}:escrow"
+        await same.post(
             s,
-            key=f"payment:{payment_id}:settle",
+            key=f"payment:{payment['id']}:settle",
             kind="payment_completed",
             description=f"payment for {escrow_ref} by balance ({reference})",
             moves={credit: -from_credit, available: from_credit - total, escrow: total},
-            refs={"payment": payment_id, "escrow": escrow_ref},
+            refs={"payment": payment["id"], "escrow": escrow_ref},
             actor=buyer["id"],
             now=now,
             parties={escrow: (buyer["id"], row["seller_id"])},
         )
         # the paid transition and its effect (the seller's clock starts)
-        order_data = loads(row["data"])
+        after = await same.move(
+            s, row, "in_progress", "paid", "system", None, {"payment": payment["id"]}, now
+        )
         order_data["deadline"] = (now + timedelta(days=order_data.get("delivery_days", 1))).isoformat()
         order_data["paid_at"] = now.isoformat()
-        await enter(s, row, "in_progress", "paid", "system", None, {"payment": payment_id}, now, order_data)
+        await s.fetch("UPDATE core_order SET data = $1 WHERE id = $2", dumps(order_data), order_id)
         paid = transitioned(row, "paid", "in_progress", "system", None)
         settled = {
-            "payment_id": payment_id,
+            "payment_id": payment["id"],
             "payer_id": buyer["id"],
             "escrow_ref": escrow_ref,
             "method": "balance",
         }
-        events = await store_events(
+        events = await same.store_events(
             s,
             [
                 (
                     "payment.started",
-                    f"payment:{payment_id}",
+                    f"payment:{payment['id']}",
                     buyer["id"],
-                    {"payment_id": payment_id, "method": "balance"},
+                    {"payment_id": payment["id"], "method": "balance"},
                 ),
                 paid,
-                ("payment.completed", f"payment:{payment_id}", buyer["id"], settled),
+                ("payment.completed", f"payment:{payment['id']}", buyer["id"], settled),
             ],
             now,
         )
         link = f"/orders/{order_id}"
-        await notify(
-            s, events[1], row["seller_id"], "order_transitioned", f"Order {order_id} was paid", link, now
-        )
+        seller = same.party(row, "seller")
+        await same.notify(s, events[1], seller, "order_transitioned", f"Order {order_id} was paid", link, now)
         text = f"Order {order_id}: awaiting payment → in progress (paid automatically)"
-        await system_message(s, row, events[1], text, now)
+        await same.system_message(s, after, events[1], text, now)
     return PaymentOut(
         id=payment["id"],
-        payer_id=payment["payer_id"],
-        method=payment["method"],
-        amount=money(payment["amount"], payment["currency"]),
-        purpose=payment["purpose"],
-        escrow_ref=payment["escrow_ref"],
-        status=payment["status"],
-        reference=payment["reference"],
-        details=loads(payment["details"]) or {},
-        failure_reason=payment["failure_reason"],
-        expires_at=payment["expires_at"],
-        completed_at=payment["completed_at"],
-        created_at=payment["created_at"],
+        payer_id=buyer["id"],
+        method="balance",
+        amount=money(total, "USD"),
+        purpose="escrow",
+        escrow_ref=escrow_ref,
+        status="completed",
+        reference=reference,
+        details=details,
+        failure_reason=None,
+        expires_at=None,
+        completed_at=now,
+        created_at=now,
     )
+
+
+PROOF_UNLESS_WAITING = (
+    'INSERT INTO core_proof ("order", submitted_by, text, urls, attachments, status, created_at) '
+    "SELECT $1, $2, $3, $4, $5, 'submitted', $6 WHERE NOT EXISTS "
+    "(SELECT 1 FROM core_proof WHERE \"order\" = $7 AND status = 'submitted') RETURNING id"
+)
 
 
 @post("/gigs/orders/{order_id:int}/delivery", status_code=200)
 async def deliver(request: Request, order_id: FromPath[int], data: JSONBody[Delivery]) -> OrderOut:
+    seller = await member_of_request(request)
     async with driver.db.transaction() as s:
-        seller = await member_of(request, s)
-        rows = await order_of(s, order_id, seller["id"], PROOF_WAITING, order_id, "submitted")
-        row = rows[0]
+        row, items = await same.order_with_parties(s, order_id, seller["id"])
         if row["seller_id"] != seller["id"]:
             raise Problem(403, "forbidden", "only the seller delivers the order")
         if row["state"] != "in_progress":
             raise Problem(409, "conflict", f"order {order_id} is {row['state']}")
-        if row["busy"]:
-            raise Problem(409, "conflict", "a proof of this order is waiting for review")
         now = datetime.now(UTC)
-        proof = await insert(
+        proof = await s.row(
+            PROOF_UNLESS_WAITING, order_id, seller["id"], data.message.strip(), "[]", "[]", now, order_id
+        )
+        if proof is None:
+            raise Problem(409, "conflict", "a proof of this order is waiting for review")
+        after = await same.move(
             s,
-            "core_proof",
-            {
-                "order": order_id,
-                "submitted_by": seller["id"],
-                "text": data.message.strip(),
-                "urls": "[]",
-                "attachments": "[]",
-                "status": "submitted",
-                "review_reason": None,
-                "reviewed_by": None,
-                "reviewed_at": None,
-                "created_at": now,
-            },
+            row,
+            "delivered",
+            "deliver",
+            "seller",
+            seller["id"],
+            {"proof": proof["id"]},
+            now,
+            [("auto_complete", now + AUTO_COMPLETE)],
         )
-        after = await enter(
-            s, row, "delivered", "deliver", "seller", seller["id"], {"proof": proof["id"]}, now
-        )
-        await set_timer(s, order_id, "delivered", "auto_complete", now + AUTO_COMPLETE, now)
-        events = await store_events(
+        events = await same.store_events(
             s,
             [
                 transitioned(row, "deliver", "delivered", "seller", seller["id"]),
@@ -436,36 +477,37 @@ async def deliver(request: Request, order_id: FromPath[int], data: JSONBody[Deli
             ],
             now,
         )
-        text = f"Order {order_id}: in progress → delivered (deliver by the seller)"
-        await system_message(s, row, events[0], text, now)
         title, link = f"Order {order_id} was delivered", f"/orders/{order_id}/proofs"
-        await notify(s, events[1], row["buyer_id"], "proof_submitted", title, link, now)
-    return to_order(after, rows, seller["id"], prefix="item_")
+        await same.notify(s, events[1], same.party(row, "buyer"), "proof_submitted", title, link, now)
+        text = f"Order {order_id}: in progress → delivered (deliver by the seller)"
+        await same.system_message(s, after, events[0], text, now)
+    return to_order(after, items, seller["id"])
 
 
 @post("/gigs/orders/{order_id:int}/accept", status_code=200)
 async def accept(request: Request, order_id: FromPath[int]) -> OrderOut:
+    buyer = await member_of_request(request)
     async with driver.db.transaction() as s:
-        buyer = await member_of(request, s)
-        rows = await order_of(s, order_id, buyer["id"], "FALSE")
-        row = rows[0]
+        row, items = await same.order_with_parties(s, order_id, buyer["id"])
         if row["state"] != "delivered":
             raise Problem(409, "transition_not_allowed", f"order {order_id} is {row['state']}")
         if row["buyer_id"] != buyer["id"]:
             raise Problem(403, "actor_not_allowed", "accept is for the buyer of the order")
         now = datetime.now(UTC)
-        after = await enter(s, row, "completed", "accept", "buyer", buyer["id"], {}, now)
+        after = await same.move(s, row, "completed", "accept", "buyer", buyer["id"], {}, now)
         await s.fetch(
-            'UPDATE core_proof SET status = $1, reviewed_by = $2, reviewed_at = $3 WHERE "order" = $4 AND status = $5',
+            'UPDATE "core_proof" SET "status" = $1, "reviewed_by" = $2, "reviewed_at" = $3 '
+            'WHERE ("core_proof"."order" = ANY($4) AND "core_proof"."status" = $5)',
             "accepted",
             buyer["id"],
             now,
-            order_id,
+            [order_id],
             "submitted",
         )
         figures = loads(row["data"])["quote"]
         net, fees = figures["seller_net"], figures["platform_total"]
-        posting = await ledger.begin(
+        deferred: list = []
+        await same.post(
             s,
             key=f"order:{order_id}:release",
             kind="escrow_released",
@@ -478,22 +520,23 @@ async def accept(request: Request, order_id: FromPath[int]) -> OrderOut:
             refs={"order": order_id},
             actor=buyer["id"],
             now=now,
+            deferred=deferred,
         )
-        (event,) = await store_events(
+        (event,) = await same.store_events(
             s, [transitioned(row, "accept", "completed", "buyer", buyer["id"])], now
         )
         # open cancellation proposals lapse
         await s.fetch(
-            "UPDATE gigs_cancellation SET status = $1, decided_at = $2 WHERE order_id = $3 AND status = $4",
+            'UPDATE "gigs_cancellation" SET "status" = $1, "decided_at" = $2 '
+            'WHERE ("gigs_cancellation"."order_id" = ANY($3) AND "gigs_cancellation"."status" = $4)',
             "lapsed",
             now,
-            order_id,
+            [order_id],
             "open",
         )
         title, link = f"Order {order_id} was completed", f"/orders/{order_id}"
-        await notify(s, event, row["seller_id"], "order_transitioned", title, link, now)
+        await same.notify(s, event, same.party(row, "seller"), "order_transitioned", title, link, now)
         text = f"Order {order_id}: delivered → completed (accept by the buyer)"
-        await system_message(s, row, event, text, now)
-        if posting is not None:
-            await posting.finish()  # the platform's fee credit, just before the commit
-    return to_order(after, rows, buyer["id"], prefix="item_")
+        await same.system_message(s, after, event, text, now)
+        await same.move_deferred(s, deferred, now)  # the platform's fee credit, just before the commit
+    return to_order(after, items, buyer["id"])

@@ -1,4 +1,5 @@
-"""POST /withdrawals by bank transfer: the withdrawal, its posting, its event."""
+"""POST /withdrawals by bank transfer: the app's statements (the microjobs plugin's
+withdrawal rule's two reads, the withdrawal, its posting, its event)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from litestar import Request, post
 from litestar.params import JSONBody
 
-from bench.floor import driver, ledger
+from bench.floor import driver, same
 from bench.floor.driver import insert
-from bench.floor.effects import member_of, store_events
+from bench.floor.effects import member_of
 from bench.floor.schemas import CreateWithdrawal, Problem, WithdrawalOut, dumps, loads, money, parse_cents
 
 BANK_MINIMUM = 5000
@@ -24,8 +25,17 @@ async def withdraw(request: Request, data: JSONBody[CreateWithdrawal]) -> Withdr
     amount = parse_cents(data.amount.amount)
     if amount < BANK_MINIMUM:
         raise Problem(422, "below_minimum", "the minimum is 50.00 USD")
+    async with driver.db.reads() as r:
+        member = await member_of(request, r)
+        # the microjobs plugin's rule (enabled on the bench site): whether the member ever
+        # took a task (their success rate applies then), and their available balance
+        await r.row("SELECT EXISTS(SELECT 1 FROM microjobs_task WHERE worker_id = $1) AS found", member["id"])
+        await r.fetch(
+            "SELECT name, balance FROM core_ledger_account WHERE name = ANY($1) AND currency = $2",
+            [f"member:{member['id']}:available"],
+            "USD",
+        )
     async with driver.db.transaction() as s:
-        member = await member_of(request, s)
         now = datetime.now(UTC)
         row = await insert(
             s,
@@ -49,7 +59,7 @@ async def withdraw(request: Request, data: JSONBody[CreateWithdrawal]) -> Withdr
             },
             returning="*",
         )
-        await ledger.post(
+        await same.post(
             s,
             key=f"withdrawal:{row['id']}:request",
             kind="withdrawal_requested",
@@ -60,7 +70,7 @@ async def withdraw(request: Request, data: JSONBody[CreateWithdrawal]) -> Withdr
             now=now,
         )
         subject = f"withdrawal:{row['id']}"
-        await store_events(
+        await same.store_events(
             s,
             [
                 (

@@ -17,6 +17,12 @@ and marks them published.  If the process dies in between, or a handler fails, t
 publishes them again (:func:`agorakit.events.outbox.republish_events`), so delivery is *at
 least once*: handlers use ``event.id`` to stay idempotent.
 
+A handler says which events it takes and when it runs with :func:`event_handler`: one
+that only writes rows of the site's database (notifications, system messages) may run
+*inside* the unit of work that records the events, just before it commits, so that its
+rows commit with the change; an event that no handler takes after the commit is stored
+published at once.
+
 A consumer that every process or host must run for itself (a search index in a host's
 own folder) reads the stored events in id order from a position of its own instead
 (:func:`read_feed`, :class:`FeedPosition`), in an :class:`EventFollower` that each served
@@ -25,8 +31,10 @@ app process runs (``agorakit_event_followers``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import msgspec
 
@@ -53,6 +61,10 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
     #: what happened, e.g. ``order.transitioned``
     name: ClassVar[str]
+    #: whether the event is told to many members at once (a new request to every seller
+    #: of its category): the core makes its notices after the commit, off the path of
+    #: the request that records it, instead of in its transaction
+    fan_out: ClassVar[bool] = False
 
 
 class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +84,11 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
     payload: Any = None
 
 
+def fans_out(event: DomainEvent) -> bool:
+    """Whether ``event``'s typed payload says it is told to many members (``Event.fan_out``)."""
+    return bool(getattr(event.payload, "fan_out", False))
+
+
 class EventsFailed(Exception):
     """Raised by an ``agorakit_on_events`` handler when only some events of its batch failed.
 
@@ -83,6 +100,73 @@ class EventsFailed(Exception):
     def __init__(self, errors: dict[int | None, str]) -> None:
         self.errors = errors
         super().__init__("; ".join(f"event {event_id}: {error}" for event_id, error in errors.items()))
+
+
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+class HandlerOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """What :func:`event_handler` says about an ``agorakit_on_event(s)`` implementation."""
+
+    #: the event names it takes (``fnmatch`` patterns: ``"listing.*"``); empty: every name
+    names: tuple[str, ...] = ()
+    #: a further condition on each event it takes (None: none)
+    where: Callable[[DomainEvent], bool] | None = None
+    #: whether it runs inside the unit of work that records the events
+    in_transaction: bool = False
+
+    def takes(self, event: DomainEvent) -> bool:
+        """Whether the handler is given ``event``."""
+        if self.names and not any(fnmatchcase(event.name, pattern) for pattern in self.names):
+            return False
+        return self.where is None or bool(self.where(event))
+
+
+#: the options of a handler that :func:`event_handler` did not mark: every event, after the commit
+EVERY_EVENT_AFTER_COMMIT = HandlerOptions()
+_OPTIONS = "agorakit_event_handler"
+
+
+def event_handler(
+    *names: str, where: Callable[[DomainEvent], bool] | None = None, in_transaction: bool = False
+) -> Callable[[HandlerT], HandlerT]:
+    """Say which events an ``agorakit_on_event`` or ``agorakit_on_events`` implementation
+    takes, and when it runs (put it below ``@hookimpl``)::
+
+        @hookimpl
+        @event_handler("listing.*")
+        async def agorakit_on_events(events, runtime): ...
+
+    ``names`` are event names or ``fnmatch`` patterns (none: every event); ``where`` a
+    further condition on each event (e.g. its payload's process).  The handler is given
+    only the events it takes; an event no handler takes after the commit is stored
+    published in its own transaction, with nothing left to deliver.
+
+    ``in_transaction=True``: the handler runs inside the unit of work that records the
+    events, after its block and just before it commits, with the events already stored
+    (their ids set); what it writes (through ``runtime.unit_of_work()``, which joins that
+    transaction) commits with the change the events describe, or not at all.  For
+    handlers that only write rows of the site's database and never wait on anything
+    else (no HTTP, no files): a slow one holds the transaction's locks.  When such a
+    handler raises for some events, those events are delivered again after the commit,
+    in the handler's own unit of work, as any handler's (so it stays idempotent on
+    ``event.id``); a database error inside it fails the whole unit of work.  The worker's
+    re-publication of an event delivers it to every handler that takes it.
+
+    A handler without this decorator takes every event after the commit.
+    """
+    options = HandlerOptions(names=tuple(names), where=where, in_transaction=in_transaction)
+
+    def mark(function: HandlerT) -> HandlerT:
+        setattr(function, _OPTIONS, options)
+        return function
+
+    return mark
+
+
+def handler_options(function: Any) -> HandlerOptions:
+    """The options :func:`event_handler` gave ``function`` (a hook implementation's)."""
+    return getattr(function, _OPTIONS, EVERY_EVENT_AFTER_COMMIT)
 
 
 class EventTypes:
@@ -123,5 +207,17 @@ EXPORTS: dict[str, str] = {
     "last_event_id": "agorakit.events.feed",
     "read_feed": "agorakit.events.feed",
 }
-__all__ = sorted(["DomainEvent", "Event", "EventTypes", "EventsFailed", *EXPORTS])
+__all__ = sorted(
+    [
+        "DomainEvent",
+        "Event",
+        "EventTypes",
+        "EventsFailed",
+        "HandlerOptions",
+        "event_handler",
+        "fans_out",
+        "handler_options",
+        *EXPORTS,
+    ]
+)
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)

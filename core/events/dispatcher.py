@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from agorakit.events import DomainEvent
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agorakit.events.outbox import Handled
     from agorakit.runtime import Runtime
 
 log = logging.getLogger("agorakit.events")
@@ -40,7 +41,10 @@ BATCH = 64
 class EventDispatcher:
     def __init__(self, runtime: Runtime, *, max_pending: int = 1000) -> None:
         self.runtime = runtime
-        self.queue: asyncio.Queue[list[DomainEvent]] = asyncio.Queue(maxsize=max_pending)
+        #: each unit of work's events, and what its transaction delivered of them already
+        self.queue: asyncio.Queue[tuple[list[DomainEvent], Handled | frozenset]] = asyncio.Queue(
+            maxsize=max_pending
+        )
         self.task: asyncio.Task | None = None
         self.delivered = 0
 
@@ -52,20 +56,21 @@ class EventDispatcher:
         if not self.running:
             self.task = asyncio.get_running_loop().create_task(self._run(), name="agorakit-events")
 
-    async def submit(self, events: list[DomainEvent]) -> None:
+    async def submit(self, events: list[DomainEvent], *, skip: Handled | frozenset = frozenset()) -> None:
         """Queue a committed unit of work's events; deliver them now when the queue is full
-        (or when called from a handler the dispatcher is running)."""
+        (or when called from a handler the dispatcher is running).  ``skip``: the (event
+        id, handler) pairs its transaction delivered already."""
         from agorakit.events.outbox import publish
 
         if not events:
             return
         if not self.running or asyncio.current_task() is self.task:
-            await publish(self.runtime, events)
+            await publish(self.runtime, events, skip=skip)
             return
         try:
-            self.queue.put_nowait(events)
+            self.queue.put_nowait((events, skip))
         except asyncio.QueueFull:
-            await publish(self.runtime, events)
+            await publish(self.runtime, events, skip=skip)
 
     async def drain(self) -> None:
         """Wait until every queued event has been delivered."""
@@ -93,9 +98,10 @@ class EventDispatcher:
             batch = [await self.queue.get()]
             while len(batch) < BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            events = [event for unit in batch for event in unit]
+            events = [event for unit, _ in batch for event in unit]
+            skip = frozenset().union(*(done for _, done in batch))
             try:
-                await publish(self.runtime, events)
+                await publish(self.runtime, events, skip=skip)
                 self.delivered += len(events)
             except Exception:  # the database went away, say: the worker re-publishes them
                 log.exception("could not publish %d events; they stay pending for the worker", len(events))

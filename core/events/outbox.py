@@ -10,7 +10,7 @@ import msgspec
 from piccolo.columns.combination import WhereRaw
 
 from agorakit.db.prepared import Prepared, PreparedInsert, any_of
-from agorakit.events import DomainEvent, EventsFailed
+from agorakit.events import DomainEvent, EventsFailed, handler_options
 from agorakit.events.tables import StoredEvent
 from agorakit.hooks import maybe_await
 
@@ -28,14 +28,23 @@ MAX_ATTEMPTS = 5
 _INSERT = PreparedInsert(StoredEvent)
 
 
-async def store(events: list[DomainEvent], process_id: int | None = None) -> list[DomainEvent]:
+async def store(
+    events: list[DomainEvent],
+    process_id: int | None = None,
+    *,
+    published: list[bool] | None = None,
+    at: Any = None,
+) -> list[DomainEvent]:
     """Write events inside the current transaction; returns them with their ids.
 
     ``process_id``: the registered process that will publish them (see
-    :mod:`agorakit.events.processes`), written by the same INSERT.
+    :mod:`agorakit.events.processes`), written by the same INSERT.  ``published``: for
+    each event, whether it is stored published already (at ``at``): nothing is left to
+    deliver after the commit (default: every event pending).
     """
     if not events:
         return []
+    flags = published or [False] * len(events)
     rows = await _INSERT.run(
         *[
             {
@@ -44,14 +53,43 @@ async def store(events: list[DomainEvent], process_id: int | None = None) -> lis
                 "actor_id": e.actor_id,
                 "data": msgspec.to_builtins(e.data),
                 "at": e.at,
-                "status": "pending",
+                "status": "published" if done else "pending",
                 "attempts": 0,
+                "published_at": at if done else None,
                 "process_id": process_id,
             }
-            for e in events
+            for e, done in zip(events, flags, strict=True)
         ]
     )
     return [msgspec.structs.replace(e, id=row["id"]) for e, row in zip(events, rows, strict=True)]
+
+
+#: one handler: (the hook it implements, the plugin's name, the function's name: a plugin
+#: may implement a hook twice, with ``specname``)
+Handler = tuple[str, str, str]
+#: what was delivered in a transaction already: (event id, handler)
+Handled = set[tuple[int | None, Handler]]
+
+
+def _handlers(runtime: Runtime, *, in_transaction: bool | None = None) -> list[tuple[str, Any]]:
+    """The ``agorakit_on_event`` and ``agorakit_on_events`` implementations, in call order:
+    every one, or only those that run inside the transaction (``in_transaction=True``) or
+    after it (``False``)."""
+    return [
+        (hook, impl)
+        for hook in ("agorakit_on_event", "agorakit_on_events")
+        for impl in runtime.hooks.implementations(hook)
+        if in_transaction is None or handler_options(impl.function).in_transaction == in_transaction
+    ]
+
+
+def taken_after_commit(runtime: Runtime, events: list[DomainEvent], *, everyone: bool = False) -> list[bool]:
+    """For each event, whether a handler takes it after the commit (otherwise nothing is
+    left to deliver once the handlers that run in its transaction have); ``everyone``:
+    every handler runs after the commit (``[events] in_transaction = false``)."""
+    handlers = _handlers(runtime) if everyone else _handlers(runtime, in_transaction=False)
+    takers = [handler_options(impl.function) for _, impl in handlers]
+    return [any(options.takes(event) for options in takers) for event in events]
 
 
 async def deliver(runtime: Runtime, event: DomainEvent) -> list[str]:
@@ -60,55 +98,105 @@ async def deliver(runtime: Runtime, event: DomainEvent) -> list[str]:
     return (await deliver_all(runtime, [event]))[0]
 
 
-async def deliver_all(runtime: Runtime, events: list[DomainEvent]) -> list[list[str]]:
-    """Hand ``events`` to every handler; returns each event's errors, in order.
+async def deliver_all(
+    runtime: Runtime, events: list[DomainEvent], *, skip: Handled | frozenset = frozenset()
+) -> list[list[str]]:
+    """Hand ``events`` to every handler that takes them; returns each event's errors, in order.
 
-    Each event goes to every ``agorakit_on_event`` implementation, in order; then the
-    whole list goes once to every ``agorakit_on_events`` implementation.  A failing
-    plugin does not stop the others; its error is logged and counted against the events
-    it failed (every event of the batch, unless it raised :class:`EventsFailed`).
+    Each event goes to every ``agorakit_on_event`` implementation that takes it, in
+    order; then the events each ``agorakit_on_events`` implementation takes go to it as
+    one batch.  A failing plugin does not stop the others; its error is logged and
+    counted against the events it failed (every event of the batch, unless it raised
+    :class:`EventsFailed`).  ``skip``: (event id, handler) pairs already delivered in the
+    events' own transaction.
     """
-    errors: list[list[str]] = [[] for _ in events]
-    impls = runtime.hooks.implementations("agorakit_on_event")
-    for index, event in enumerate(events):
-        for impl in impls:
-            try:
-                await maybe_await(impl.function(**_arguments(impl, event=event, runtime=runtime)))
-            except Exception as exc:
-                log.exception("plugin %s failed on event %s (%s)", impl.plugin_name, event.name, event.id)
-                errors[index].append(f"{impl.plugin_name}: {exc!r}"[:500])
-    for impl in runtime.hooks.implementations("agorakit_on_events"):
-        try:
-            await maybe_await(impl.function(**_arguments(impl, events=list(events), runtime=runtime)))
-        except EventsFailed as failed:
-            for index, event in enumerate(events):
-                if event.id in failed.errors:
-                    log.error(
-                        "plugin %s failed on event %s (%s): %s",
-                        impl.plugin_name,
-                        event.name,
-                        event.id,
-                        failed.errors[event.id],
-                    )
-                    errors[index].append(f"{impl.plugin_name}: {failed.errors[event.id]}"[:500])
-        except Exception as exc:
-            if len(events) == 1:
-                log.exception(
-                    "plugin %s failed on event %s (%s)", impl.plugin_name, events[0].name, events[0].id
-                )
-                errors[0].append(f"{impl.plugin_name}: {exc!r}"[:500])
-                continue
-            # One bad event must not fail the others: hand them over again one at a time
-            # (handlers are idempotent on event.id), so only the culprit counts a failure.
-            log.warning(
-                "plugin %s failed on a batch of %d events (%r); delivering them one at a time",
-                impl.plugin_name,
-                len(events),
-                exc,
-            )
-            for index, event in enumerate(events):
-                errors[index] += await _deliver_alone(runtime, impl, event)
+    errors, _ = await _deliver(runtime, events, _handlers(runtime), skip)
     return errors
+
+
+async def deliver_in_transaction(
+    runtime: Runtime, events: list[DomainEvent]
+) -> tuple[list[list[str]], Handled]:
+    """Hand stored ``events`` to the handlers that run inside their transaction
+    (:func:`agorakit.events.event_handler`); each event's errors, and the (event id,
+    handler) pairs delivered without one."""
+    return await _deliver(runtime, events, _handlers(runtime, in_transaction=True), frozenset())
+
+
+async def _deliver(
+    runtime: Runtime, events: list[DomainEvent], handlers: list[tuple[str, Any]], skip: Handled | frozenset
+) -> tuple[list[list[str]], Handled]:
+    errors: list[list[str]] = [[] for _ in events]
+    handled: Handled = set()
+    for hook, impl in handlers:
+        options = handler_options(impl.function)
+        given = [
+            (index, event)
+            for index, event in enumerate(events)
+            if (event.id, _handler(hook, impl)) not in skip and options.takes(event)
+        ]
+        if not given:
+            continue
+        if hook == "agorakit_on_event":
+            failed = set()
+            for index, event in given:
+                try:
+                    await maybe_await(impl.function(**_arguments(impl, event=event, runtime=runtime)))
+                except Exception as exc:
+                    log.exception("plugin %s failed on event %s (%s)", impl.plugin_name, event.name, event.id)
+                    errors[index].append(f"{impl.plugin_name}: {exc!r}"[:500])
+                    failed.add(index)
+        else:
+            failed = await _deliver_batch(runtime, impl, given, errors)
+        handled |= {(event.id, _handler(hook, impl)) for index, event in given if index not in failed}
+    return errors, handled
+
+
+def _handler(hook: str, impl: Any) -> Handler:
+    return hook, impl.plugin_name, getattr(impl.function, "__name__", "")
+
+
+async def _deliver_batch(
+    runtime: Runtime, impl: Any, given: list[tuple[int, DomainEvent]], errors: list[list[str]]
+) -> set[int]:
+    """``given`` (index, event) pairs to one ``agorakit_on_events`` implementation as a
+    batch; the indexes of the events it failed (their errors added to ``errors``)."""
+    batch = [event for _, event in given]
+    failed: set[int] = set()
+    try:
+        await maybe_await(impl.function(**_arguments(impl, events=batch, runtime=runtime)))
+    except EventsFailed as exc:
+        for index, event in given:
+            if event.id in exc.errors:
+                log.error(
+                    "plugin %s failed on event %s (%s): %s",
+                    impl.plugin_name,
+                    event.name,
+                    event.id,
+                    exc.errors[event.id],
+                )
+                errors[index].append(f"{impl.plugin_name}: {exc.errors[event.id]}"[:500])
+                failed.add(index)
+    except Exception as exc:
+        if len(batch) == 1:
+            index, event = given[0]
+            log.exception("plugin %s failed on event %s (%s)", impl.plugin_name, event.name, event.id)
+            errors[index].append(f"{impl.plugin_name}: {exc!r}"[:500])
+            return {index}
+        # One bad event must not fail the others: hand them over again one at a time
+        # (handlers are idempotent on event.id), so only the culprit counts a failure.
+        log.warning(
+            "plugin %s failed on a batch of %d events (%r); delivering them one at a time",
+            impl.plugin_name,
+            len(batch),
+            exc,
+        )
+        for index, event in given:
+            problems = await _deliver_alone(runtime, impl, event)
+            if problems:
+                errors[index] += problems
+                failed.add(index)
+    return failed
 
 
 async def _deliver_alone(runtime: Runtime, impl: Any, event: DomainEvent) -> list[str]:
@@ -135,16 +223,33 @@ _MARK_PUBLISHED = Prepared(
 )
 
 
-async def publish(runtime: Runtime, events: list[DomainEvent]) -> None:
-    """Deliver committed events and record the outcome of each (successes in one statement)."""
+async def publish(
+    runtime: Runtime, events: list[DomainEvent], *, skip: Handled | frozenset = frozenset()
+) -> None:
+    """Deliver committed events and record the outcome of each (successes in one statement);
+    ``skip``: what their transaction delivered already (see :func:`deliver_all`)."""
     published = []
-    for event, errors in zip(events, await deliver_all(runtime, events), strict=True):
+    for event, errors in zip(events, await deliver_all(runtime, events, skip=skip), strict=True):
         if errors:
             await _mark_failed(runtime, event, errors)
         elif event.id is not None:
             published.append(event.id)
     if published:
         await _MARK_PUBLISHED.run(runtime.clock.now(), published)
+
+
+_MARK_PENDING = Prepared(
+    lambda ids: StoredEvent.update({StoredEvent.status: "pending", StoredEvent.published_at: None}).where(
+        any_of(StoredEvent.id, ids)
+    )
+)
+
+
+async def mark_pending(ids: list[int]) -> None:
+    """Events stored published whose handlers failed in their transaction: pending again,
+    for the delivery after the commit (and the worker's)."""
+    if ids:
+        await _MARK_PENDING.run(ids)
 
 
 async def _mark_failed(runtime: Runtime, event: DomainEvent, errors: list[str]) -> None:

@@ -199,6 +199,33 @@ async def order_conversations(order_ids: list[int]) -> dict[int, tuple[list[int]
     }
 
 
+async def order_threads(order_ids: list[int]) -> dict[int, tuple[list[int], int | None, set[int]]]:
+    """Each existing order's parties (buyer, then seller), the id of its conversation
+    (None: none yet) and that one's participants, in one statement."""
+    return await _order_threads(order_ids)
+
+
+async def open_order_conversation(
+    uow: UnitOfWork, order_id: int, thread: tuple[list[int], int | None, set[int]]
+) -> int:
+    """The order's conversation, as :func:`sync_order_conversation` leaves it, given what
+    :func:`order_threads` read of it (``thread``): nothing more to do when it has the
+    order's parties; an order without one yet gets it with two inserts (the conversation
+    and its participants), nothing read again."""
+    parties, conversation, members = thread
+    if conversation is not None and members == set(parties):
+        return conversation
+    if conversation is None:
+        key = f"order:{order_id}"
+        inserted = await _INSERT_CONVERSATION.run(
+            {"key": key, "kind": "order", "subject": key, "last_message_id": 0, "created_at": uow.now}
+        )
+        if inserted:
+            await _add_participants(uow, inserted[0]["id"], parties)
+            return inserted[0]["id"]
+    return await sync_order_conversation(uow, order_id)  # to sync, or opened meanwhile
+
+
 async def sync_order_conversation(uow: UnitOfWork, order_id: int) -> int:
     """Ensure the order's conversation, its participants being the order's parties now.
 

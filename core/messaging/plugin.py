@@ -5,6 +5,7 @@ from __future__ import annotations
 from agorakit import hookimpl
 from agorakit.catalog import ListingApproved, ListingRejected
 from agorakit.errors import FieldError, ValidationFailed
+from agorakit.events import event_handler
 from agorakit.messaging.controllers import (
     ConversationController,
     OperatorMessageController,
@@ -33,10 +34,11 @@ def agorakit_routes():
 
 
 @hookimpl
+@event_handler("order.transitioned", "listing.approved", "listing.rejected", in_transaction=True)
 async def agorakit_on_events(events, runtime):
-    """System messages (once per event): order transitions in the order's conversation
-    (set-wise, the batch's at once), moderation decisions in the listing owner's
-    ``moderation:listing:<id>`` conversation."""
+    """System messages (once per event), in the transaction that records the events:
+    order transitions in the order's conversation (set-wise, the batch's at once),
+    moderation decisions in the listing owner's ``moderation:listing:<id>`` conversation."""
 
     await record_order_transitions(runtime, [e for e in events if isinstance(e.payload, OrderTransitioned)])
     for event in events:

@@ -10,7 +10,7 @@ from agorakit.accounts import is_operator
 from agorakit.accounts.tables import Member
 from agorakit.attachments import check_attachments
 from agorakit.catalog import get_listing
-from agorakit.db.prepared import PreparedInsert, PreparedRaw, any_of_sql
+from agorakit.db.prepared import PreparedInsert
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.messaging.conversations import (
     ORDER_KEY,
@@ -112,17 +112,6 @@ _INSERT_MESSAGES = PreparedInsert(Message)
 #: one system message per event: a second delivery of the event adds nothing (a message
 #: without an event never conflicts: NULLs are distinct)
 _INSERT_ONCE_PER_EVENT = PreparedInsert(Message, conflict_target=("event_id",))
-#: each conversation's last message, from the messages given (one value: their ids)
-_TOUCH_CONVERSATIONS = PreparedRaw(
-    Conversation,
-    lambda engine: (
-        "UPDATE core_conversation SET last_message_id = m.id, last_message_at = m.at FROM ("
-        "SELECT conversation, MAX(id) AS id, MAX(created_at) AS at FROM core_message WHERE "
-        + any_of_sql(engine, "id")
-        + " GROUP BY conversation) AS m "
-        "WHERE core_conversation.id = m.conversation AND core_conversation.last_message_id < m.id"
-    ),
-)
 #: rows per INSERT statement
 CHUNK = 50
 
@@ -153,16 +142,15 @@ def message_row(
 
 
 async def insert_messages(rows: list[dict[str, Any]]) -> list[int]:
-    """Insert messages (:func:`message_row`) set-wise and move their conversations'
-    activity to the newest: one INSERT per :data:`CHUNK` rows and one UPDATE.  Returns
-    the ids inserted; a message about an event that already has one is left out."""
+    """Insert messages (:func:`message_row`) set-wise: one INSERT per :data:`CHUNK` rows,
+    which also moves their conversations' activity to the newest (a trigger of the
+    table).  Returns the ids inserted; a message about an event that already has one is
+    left out."""
     once = any(row["event_id"] is not None for row in rows)
     statement = _INSERT_ONCE_PER_EVENT if once else _INSERT_MESSAGES
     inserted: list[int] = []
     for start in range(0, len(rows), CHUNK):
         inserted += [row["id"] for row in await statement.run(*rows[start : start + CHUNK])]
-    if inserted:
-        await _TOUCH_CONVERSATIONS.run(inserted)
     return inserted
 
 

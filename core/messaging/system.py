@@ -11,7 +11,8 @@ from agorakit.messaging.conversations import (
     CONVERSATION_BY_KEY,
     ORDER_KEY,
     ensure_conversation,
-    order_conversations,
+    open_order_conversation,
+    order_threads,
     sync_order_conversation,
 )
 from agorakit.messaging.posting import insert_message, insert_messages, message_row
@@ -77,7 +78,9 @@ def transition_text(order_id: int, data: dict[str, Any]) -> str:
 async def record_order_transitions(runtime: Runtime, events: list[Any]) -> list[int]:
     """The system messages for a batch of ``order.transitioned`` events, set-wise: one
     read of the orders' conversations, one statement for the messages and one for the
-    conversations' activity, in one unit of work; returns the new messages' ids.
+    conversations' activity, in one unit of work (the events', when they are delivered
+    in their transaction); returns the new messages' ids.  An order's first message opens
+    its conversation: two inserts more.
 
     An event already recorded (a second delivery) adds nothing.  A conversation missing
     or whose participants are no longer the order's parties is synced first, as
@@ -94,12 +97,10 @@ async def record_order_transitions(runtime: Runtime, events: list[Any]) -> list[
     if not wanted:
         return []
     async with runtime.unit_of_work() as uow:
-        orders = await order_conversations([order_id for _, order_id in wanted])
+        orders = await order_threads([order_id for _, order_id in wanted])
         conversations = {
-            order_id: conversation
-            if conversation is not None
-            else await sync_order_conversation(uow, order_id)
-            for order_id, (_, conversation) in orders.items()
+            order_id: await open_order_conversation(uow, order_id, thread)
+            for order_id, thread in orders.items()
         }
         rows = [
             message_row(

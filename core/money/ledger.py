@@ -16,14 +16,13 @@ re-exported here.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of
+from agorakit.db.prepared import Prepared, PreparedInsert, any_of
 from agorakit.errors import AgorakitError, Conflict
 from agorakit.money.account_names import (  # re-exported: callers find them here
     PLATFORM_FEES,
@@ -39,6 +38,15 @@ from agorakit.money.account_names import (  # re-exported: callers find them her
 )
 from agorakit.money.amounts import format_amount
 from agorakit.money.checks import check_ledger, nonzero_escrows  # re-exported: callers find them here
+from agorakit.money.moves import (
+    DEFERRED,
+    Refused,
+    defer,
+    move_accounts,
+    move_deferred,
+    post_at_once,
+    stage_parties,
+)
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -145,18 +153,6 @@ _TRANSACTION_BY_KEY = Prepared(
     )
 )
 
-#: nothing moves an account that may not go negative below zero
-_MOVE_BALANCE = PreparedRaw(
-    LedgerAccount,
-    "UPDATE core_ledger_account SET balance = balance + {} "
-    "WHERE id = {} AND (allow_negative OR balance + {} >= 0) RETURNING balance",
-)
-#: a credit (nothing can refuse it: an available balance that owes a clawback is paid
-#: back by it even when it stays below zero), or a clawback's debit (:func:`post`'s
-#: ``overdraw``)
-_ADD_TO_BALANCE = PreparedRaw(
-    LedgerAccount, "UPDATE core_ledger_account SET balance = balance + {} WHERE id = {} RETURNING balance"
-)
 _ACCOUNT = Prepared(
     lambda name, currency: (
         LedgerAccount.select(LedgerAccount.id, LedgerAccount.name, LedgerAccount.kind, LedgerAccount.balance)
@@ -167,43 +163,23 @@ _ACCOUNT = Prepared(
 
 
 _ACCOUNTS = Prepared(
-    lambda names, currency: LedgerAccount.select(
-        LedgerAccount.id, LedgerAccount.name, LedgerAccount.kind, LedgerAccount.balance
-    ).where(any_of(LedgerAccount.name, names) & (LedgerAccount.currency == currency))
+    lambda names, currency: LedgerAccount.select(LedgerAccount.name, LedgerAccount.balance).where(
+        any_of(LedgerAccount.name, names) & (LedgerAccount.currency == currency)
+    )
 )
-
-
-async def _accounts(keys: Any, now: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    """The account rows of (name, currency) ``keys``, one query per currency; the missing
-    ones are created."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for currency in {currency for _, currency in keys}:
-        names = [name for name, cur in keys if cur == currency]
-        for row in await _ACCOUNTS.run(names, currency):
-            found[(row["name"], currency)] = row
-    for name, currency in keys:
-        if (name, currency) not in found:
-            found[(name, currency)] = await ensure_account(name, currency, now=now)
-    return found
 
 
 async def _account_row(name: str, currency: str) -> dict[str, Any] | None:
     return await _ACCOUNT.run(name, currency)
 
 
-_SET_PARTIES = Prepared(
-    lambda buyer_id, seller_id, name, currency: LedgerAccount.update(
-        {LedgerAccount.buyer_id: buyer_id, LedgerAccount.seller_id: seller_id}
-    ).where((LedgerAccount.name == name) & (LedgerAccount.currency == currency))
-)
-
-
-async def set_escrow_parties(
-    ref: str, currency: str, *, now: Any, buyer_id: int, seller_id: int | None
+def set_escrow_parties(
+    uow: UnitOfWork, ref: str, currency: str, *, buyer_id: int, seller_id: int | None
 ) -> None:
-    """Record who an escrow is from and for (balances show it as in escrow / pending)."""
-    await ensure_account(escrow(ref), currency, now=now, buyer_id=buyer_id, seller_id=seller_id)
-    await _SET_PARTIES.run(buyer_id, seller_id, escrow(ref), currency)
+    """Record who an escrow is from and for (balances show it as in escrow / pending),
+    in ``uow``: with the escrow's first move in its transaction, or just before it
+    commits (one statement either way, none of its own when a posting moves the escrow)."""
+    stage_parties(uow, escrow(ref), currency, buyer_id, seller_id)
 
 
 _SET_SELLER = Prepared(
@@ -252,6 +228,8 @@ async def post(
         if account_kind(name)[0] != "available":
             raise LedgerError(f"only a member's available balance may be overdrawn, not {name!r}")
     now = uow.now
+    if uow.runtime.db.is_postgres and not overdraw:
+        return await _post_at_once(uow, key, kind, description, net, refs or {}, actor_id)
     # A key posted before (or by a concurrent transaction that commits first) inserts
     # nothing: the posting is then checked to be the same one, and nothing moves.
     rows = await _INSERT_TRANSACTION.run(
@@ -266,41 +244,99 @@ async def post(
     )
     if not rows:
         if uow.runtime.db.is_postgres:
-            await _move_deferred(uow)  # a posting of this transaction may still be pending
+            await move_deferred(uow)  # a posting of this transaction may still be pending
         existing = await _TRANSACTION_BY_KEY.run(key)
         await _check_same_posting(existing["id"], net, key)
         return Posting(
             transaction_id=existing["id"], idempotency_key=key, kind=existing["kind"], created=False
         )
     transaction_id = rows[0]["id"]
-
-    accounts = await _accounts(net, now)
-    entries = []
     deferring = uow.runtime.db.is_postgres
-    # A fixed order of row locks keeps concurrent postings on PostgreSQL deadlock-free.
-    for (name, currency), amount in sorted(net.items(), key=lambda item: accounts[item[0]]["id"]):
-        account = accounts[(name, currency)]
-        entry = {
-            "transaction": transaction_id,
-            "account": account["id"],
-            "amount": amount,
-            "currency": currency,
-            "created_at": now,
-        }
+    checked: list[tuple[str, str, int]] = []
+    overdrawn: list[tuple[str, str, int]] = []
+    for (name, currency), amount in sorted(net.items()):
         if deferring and name in DEFERRED and amount > 0:
-            _defer(uow, entry)  # its balance moves just before the commit
+            defer(uow, _deferred_entry(transaction_id, name, currency, amount, now))
             continue
         if deferring and name in DEFERRED:
-            await _move_deferred(uow)  # a debit sees the credits before it, as it always did
-        if amount > 0 or name in overdraw:
-            updated = await _ADD_TO_BALANCE.run(amount, account["id"])
-        else:
-            updated = await _MOVE_BALANCE.run(amount, account["id"], amount)
-        if not updated:
-            raise await _insufficient(name, currency, -amount)
-        entries.append({**entry, "balance_after": updated[0]["balance"]})
-    await _INSERT_ENTRIES.run(*entries)
+            await move_deferred(uow)  # a debit sees the credits before it, as it always did
+        (overdrawn if name in overdraw and amount < 0 else checked).append((name, currency, amount))
+    moved = await _move(uow, checked)
+    if overdrawn:
+        moved |= await move_accounts(uow, overdrawn, checked=False)
+    await _INSERT_ENTRIES.run(
+        *(
+            {
+                "transaction": transaction_id,
+                "account": moved[(name, currency)]["id"],
+                "amount": amount,
+                "currency": currency,
+                "balance_after": moved[(name, currency)]["balance"],
+                "created_at": now,
+            }
+            for name, currency, amount in sorted(checked + overdrawn)
+        )
+    )
     return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
+
+
+async def _post_at_once(
+    uow: UnitOfWork,
+    key: str,
+    kind: str,
+    description: str,
+    net: dict[tuple[str, str], int],
+    refs: dict[str, Any],
+    actor_id: int | None,
+) -> Posting:
+    """PostgreSQL: :func:`post` in one statement (:func:`~agorakit.money.moves.post_at_once`),
+    the site's fee credit left to the commit."""
+    moves, deferred = [], []
+    for (name, currency), amount in sorted(net.items()):
+        if name in DEFERRED and amount > 0:
+            deferred.append((name, currency, amount))
+            continue
+        if name in DEFERRED:
+            await move_deferred(uow)  # a debit sees the credits before it, as it always did
+        moves.append((name, currency, amount))
+    try:
+        posted = await post_at_once(uow, [(key, kind, description, refs, actor_id, moves)])
+    except Refused as refused:
+        raise _insufficient_at(refused.name, refused.currency, refused.balance or 0, refused.amount) from None
+    transaction_id = posted.transactions.get(key)
+    if transaction_id is None:  # posted before: the same posting, or an error
+        await move_deferred(uow)  # a posting of this transaction may still be pending
+        existing = await _TRANSACTION_BY_KEY.run(key)
+        await _check_same_posting(existing["id"], net, key)
+        return Posting(
+            transaction_id=existing["id"], idempotency_key=key, kind=existing["kind"], created=False
+        )
+    for name, currency, amount in deferred:
+        defer(uow, _deferred_entry(transaction_id, name, currency, amount, uow.now))
+    return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
+
+
+def _deferred_entry(transaction_id: int, name: str, currency: str, amount: int, now: Any) -> dict[str, Any]:
+    return {
+        "transaction": transaction_id,
+        "name": name,
+        "currency": currency,
+        "amount": amount,
+        "created_at": now,
+    }
+
+
+async def _move(uow: UnitOfWork, moves: list[tuple[str, str, int]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """:func:`~agorakit.money.moves.move_accounts`, a refused debit as
+    :class:`InsufficientFunds` (its balance read when the statement did not say it)."""
+    if not moves:
+        return {}
+    try:
+        return await move_accounts(uow, moves)
+    except Refused as refused:
+        if refused.balance is None:
+            raise await _insufficient(refused.name, refused.currency, refused.amount) from None
+        raise _insufficient_at(refused.name, refused.currency, refused.balance, refused.amount) from None
 
 
 class NewPosting(msgspec.Struct, frozen=True, kw_only=True):
@@ -327,49 +363,15 @@ async def post_one(uow: UnitOfWork, posting: NewPosting) -> Posting:
     )
 
 
-def _accounts_locked(locking: bool) -> Prepared:
-    def build(ids: Any) -> Any:
-        query = (
-            LedgerAccount.select(LedgerAccount.id, LedgerAccount.balance, LedgerAccount.allow_negative)
-            .where(any_of(LedgerAccount.id, ids))
-            .order_by(LedgerAccount.id)
-        )
-        return query.lock_rows("NO KEY UPDATE") if locking else query
-
-    return Prepared(build)
-
-
-#: accounts by id, with the lock :func:`post` takes (PostgreSQL), in id order
-_ACCOUNTS_LOCKED = {locking: _accounts_locked(locking) for locking in (False, True)}
-
-
-def _move_balances_sql(engine_type: str) -> str:
-    """Add a delta to each of several accounts: one JSON text value ``[[id, delta], ...]``."""
-    if engine_type == "sqlite":
-        rows = (
-            "(SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS delta "
-            "FROM json_each({}))"
-        )
-    else:
-        rows = "(SELECT (e->>0)::bigint AS id, (e->>1)::bigint AS delta FROM jsonb_array_elements({}::jsonb) AS e)"
-    return (
-        "UPDATE core_ledger_account SET balance = core_ledger_account.balance + v.delta "
-        f"FROM {rows} AS v WHERE core_ledger_account.id = v.id "
-        "RETURNING core_ledger_account.id, core_ledger_account.balance"
-    )
-
-
-_MOVE_BALANCES = PreparedRaw(LedgerAccount, _move_balances_sql)
-
-
 async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting]:
     """Write several balanced postings inside the caller's unit of work, in a fixed
     number of statements whatever their number: the same result as :func:`post` on each
     in turn (the same entries, each with the balance after it, the same refusals).
 
-    Every account they move is locked at once, in id order (PostgreSQL), so that two
-    transactions posting many at once cannot deadlock on them; the platform fee
-    account's credits wait for the commit, as with :func:`post`.
+    Every account they move is moved once, by what they add to it, in one statement that
+    locks them (PostgreSQL) posting by posting, each posting's in name order as
+    :func:`post` takes them; the platform fee account's credits wait for the commit, as
+    with :func:`post`.
 
     :raises InsufficientFunds: an account that may not go negative would, at the first
         posting that takes it below zero (nothing of the others is kept either: the
@@ -379,6 +381,8 @@ async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting
     if not postings:
         return []
     nets = [check_balanced(p.lines) for p in postings]
+    if uow.runtime.db.is_postgres:
+        return await _post_many_at_once(uow, postings, nets)
     now = uow.now
     rows = await _INSERT_TRANSACTION.run(
         *(
@@ -403,45 +407,46 @@ async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting
             fresh.append(index)
             keys.add(posting.key)
     deferring = uow.runtime.db.is_postgres
-    # (missing accounts are opened in the order the postings one by one would open them)
-    accounts = await _accounts(list(dict.fromkeys(key for i in fresh for key in nets[i])), now)
-    # Deferred credits move at commit: their accounts are not locked now.
-    moved = sorted(
-        {
-            accounts[key]["id"]
-            for i in fresh
-            for key, amount in nets[i].items()
-            if not (deferring and key[0] in DEFERRED and amount > 0)
-        }
-    )
-    locked = {row["id"]: row for row in await _ACCOUNTS_LOCKED[deferring].run(moved)} if moved else {}
-    balances = {account_id: locked[account_id]["balance"] for account_id in moved}
+    # Each account moves once, by what all the new postings add to it (deferred credits
+    # at the commit); its balance before them is what it has after, less that.
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for i in fresh:
+        for (name, currency), amount in sorted(nets[i].items()):
+            if deferring and name in DEFERRED:
+                if amount < 0:
+                    raise LedgerError(f"post_many does not debit {name}; post() does")
+                continue
+            totals[(name, currency)] += amount
+    # (in the order the postings one by one would move them, so that missing accounts are
+    # opened as they would open them; a batch of the worker's orders its postings by
+    # seller, so concurrent batches still lock the accounts they share in one order)
+    moves = [(name, currency, amount) for (name, currency), amount in totals.items()]
+    try:
+        moved = await move_accounts(uow, moves, in_order=True) if moves else {}
+    except Refused as refused:
+        start_balance = refused.balance
+        if start_balance is None:
+            start_balance = await balance_of(refused.name, refused.currency)
+        raise _first_refusal(postings, nets, fresh, refused, start_balance) from None
+    balances = {key: row["balance"] - totals[key] for key, row in moved.items()}
     entries = []
     for i in fresh:
-        for (name, currency), amount in sorted(nets[i].items(), key=lambda item: accounts[item[0]]["id"]):
-            account_id = accounts[(name, currency)]["id"]
+        for (name, currency), amount in sorted(nets[i].items()):
             entry = {
                 "transaction": ids[postings[i].key],
-                "account": account_id,
                 "amount": amount,
                 "currency": currency,
                 "created_at": now,
             }
             if deferring and name in DEFERRED:
-                if amount < 0:
-                    raise LedgerError(f"post_many does not debit {name}; post() does")
-                _defer(uow, entry)
+                defer(uow, _deferred_entry(ids[postings[i].key], name, currency, amount, now))
                 continue
-            balance = balances[account_id] + amount
-            if amount < 0 and balance < 0 and not locked[account_id]["allow_negative"]:
-                raise _insufficient_at(name, currency, balances[account_id], -amount)
-            balances[account_id] = balance
-            entries.append({**entry, "balance_after": balance})
-    changed = [[a, balances[a] - locked[a]["balance"]] for a in moved if balances[a] != locked[a]["balance"]]
-    if changed:
-        after = await _MOVE_BALANCES.run(json.dumps(changed))
-        if {row["id"]: row["balance"] for row in after} != {a: balances[a] for a, _ in changed}:
-            raise LedgerError("account balances changed while several postings were written")
+            row = moved[(name, currency)]
+            balance = balances[(name, currency)] + amount
+            if amount < 0 and balance < 0 and not row["allow_negative"]:
+                raise _insufficient_at(name, currency, balances[(name, currency)], -amount)
+            balances[(name, currency)] = balance
+            entries.append({**entry, "account": row["id"], "balance_after": balance})
     await _INSERT_ENTRIES.run(*entries)
     out, new = [], set(fresh)
     for index, (posting, net) in enumerate(zip(postings, nets, strict=True)):
@@ -449,48 +454,96 @@ async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting
             out.append(Posting(ids[posting.key], posting.key, posting.kind, created=True))
             continue
         if deferring:
-            await _move_deferred(uow)  # a posting of this transaction may still be pending
+            await move_deferred(uow)  # a posting of this transaction may still be pending
         existing = await _TRANSACTION_BY_KEY.run(posting.key)
         await _check_same_posting(existing["id"], net, posting.key)
         out.append(Posting(existing["id"], posting.key, existing["kind"], created=False))
     return out
 
 
-#: accounts that most postings credit (every completion): on PostgreSQL a transaction
-#: credits them just before it commits, all its credits in one update, so that it holds
-#: their row lock for a moment instead of from its first posting on (a worker's batch of
-#: completions held the fee account's for the whole batch, and concurrent batches took
-#: turns).  Debits move at once, after the transaction's pending credits.
-DEFERRED = frozenset({PLATFORM_FEES})
-_DEFERRED_KEY = "ledger.deferred"
+async def _post_many_at_once(
+    uow: UnitOfWork, postings: list[NewPosting], nets: list[dict[tuple[str, str], int]]
+) -> list[Posting]:
+    """PostgreSQL: :func:`post_many` in one statement (the fee credits at the commit)."""
+    first: dict[str, int] = {}  # each key's first posting: any other one is a replay
+    for index, posting in enumerate(postings):
+        first.setdefault(posting.key, index)
+    batch, deferred = [], {}
+    for index in first.values():
+        posting, moves = postings[index], []
+        for (name, currency), amount in sorted(nets[index].items()):
+            if name in DEFERRED:
+                if amount < 0:
+                    raise LedgerError(f"post_many does not debit {name}; post() does")
+                deferred.setdefault(posting.key, []).append((name, currency, amount))
+                continue
+            moves.append((name, currency, amount))
+        batch.append(
+            (posting.key, posting.kind, posting.description, posting.refs or {}, posting.actor_id, moves)
+        )
+    fresh = list(first.values())
+    try:
+        posted = await post_at_once(uow, batch)
+    except Refused as refused:
+        start = refused.balance if refused.balance is not None else 0
+        raise _first_refusal(postings, nets, fresh, refused, start) from None
+    fresh = [i for i in fresh if postings[i].key in posted.transactions]
+    _check_each_posting(postings, nets, fresh, posted.accounts)
+    out = []
+    for index, (posting, net) in enumerate(zip(postings, nets, strict=True)):
+        if first[posting.key] == index and posting.key in posted.transactions:
+            transaction_id = posted.transactions[posting.key]
+            for name, currency, amount in deferred.get(posting.key, ()):
+                defer(uow, _deferred_entry(transaction_id, name, currency, amount, uow.now))
+            out.append(Posting(transaction_id, posting.key, posting.kind, created=True))
+            continue
+        await move_deferred(uow)  # a posting of this transaction may still be pending
+        existing = await _TRANSACTION_BY_KEY.run(posting.key)
+        await _check_same_posting(existing["id"], net, posting.key)
+        out.append(Posting(existing["id"], posting.key, existing["kind"], created=False))
+    return out
 
 
-def _defer(uow: UnitOfWork, entry: dict[str, Any]) -> None:
-    uow.outer.pending.setdefault(_DEFERRED_KEY, []).append(entry)
-    uow.before_commit(_DEFERRED_KEY, lambda: _move_deferred(uow.outer))
+def _check_each_posting(
+    postings: list[NewPosting],
+    nets: list[dict[tuple[str, str], int]],
+    fresh: list[int],
+    accounts: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """The refusal :func:`post` would give one of the postings written together, if one
+    took an account below zero on the way (their sum did not)."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for i in fresh:
+        for key, amount in nets[i].items():
+            if key in accounts:
+                totals[key] += amount
+    balances = {key: accounts[key]["balance"] - total for key, total in totals.items()}
+    for i in fresh:
+        for key, amount in sorted(nets[i].items()):
+            if key not in accounts:
+                continue
+            if amount < 0 and balances[key] + amount < 0 and not accounts[key]["allow_negative"]:
+                raise _insufficient_at(key[0], key[1], balances[key], -amount)
+            balances[key] += amount
 
 
-async def _move_deferred(uow: UnitOfWork) -> None:
-    """Move the deferred credits' accounts (in id order) and write their entries, each
-    with the balance after it, as if they had been moved one by one."""
-    pending = uow.outer.pending.get(_DEFERRED_KEY)
-    if not pending:
-        return
-    entries = list(pending)
-    pending.clear()
-    totals: dict[int, int] = {}
-    for entry in entries:
-        totals[entry["account"]] = totals.get(entry["account"], 0) + entry["amount"]
-    written = []
-    for account_id in sorted(totals):
-        # credits only: nothing can refuse them
-        [moved] = await _MOVE_BALANCE.run(totals[account_id], account_id, totals[account_id])
-        balance = moved["balance"] - totals[account_id]
-        for entry in entries:
-            if entry["account"] == account_id:
-                balance += entry["amount"]
-                written.append({**entry, "balance_after": balance})
-    await _INSERT_ENTRIES.run(*written)
+def _first_refusal(
+    postings: list[NewPosting],
+    nets: list[dict[tuple[str, str], int]],
+    fresh: list[int],
+    refused: Refused,
+    start: int,
+) -> InsufficientFunds:
+    """The refusal :func:`post` would give the first of ``postings`` that takes the
+    refused account below zero, its balance before them being ``start``."""
+    key = (refused.name, refused.currency)
+    balance = start
+    for i in fresh:
+        amount = nets[i].get(key, 0)
+        if amount < 0 and balance + amount < 0:
+            return _insufficient_at(refused.name, refused.currency, balance, -amount)
+        balance += amount
+    return _insufficient_at(refused.name, refused.currency, start, refused.amount)
 
 
 async def _check_same_posting(transaction_id: int, net: dict[tuple[str, str], int], key: str) -> None:
@@ -547,8 +600,8 @@ async def balances_for_update(names: list[str], currency: str) -> dict[str, int]
     Read balances this way, inside the unit of work, when the lines of the posting that
     follows depend on them (e.g. pay from credit first, then from available).  On
     PostgreSQL a plain read can be stale by the time the posting runs, and a concurrent
-    request would then refuse a member who has money enough.  Rows are locked in id
-    order, the order :func:`post` updates them in, with the lock that update takes.
+    request would then refuse a member who has money enough.  Rows are locked in name
+    order, the order :func:`post` moves them in, with the lock that move takes.
     SQLite needs no lock: ``BEGIN IMMEDIATE`` already lets one writer in at a time.
     """
     locking = LedgerAccount._meta.db.engine_type == "postgres"
@@ -562,7 +615,7 @@ def _balances(locking: bool) -> Prepared:
         query = (
             LedgerAccount.select(LedgerAccount.name, LedgerAccount.balance)
             .where(any_of(LedgerAccount.name, names) & (LedgerAccount.currency == currency))
-            .order_by(LedgerAccount.id)
+            .order_by(LedgerAccount.name)
         )
         return query.lock_rows("NO KEY UPDATE") if locking else query
 

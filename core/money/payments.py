@@ -30,6 +30,7 @@ from agorakit.money.methods import PaymentStep, refuse_if_unavailable
 from agorakit.money.schemas import PaymentOut
 from agorakit.money.tables import Payment
 from agorakit.pagination import decode_cursor, page
+from agorakit.runtime import current_unit_of_work
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime, UnitOfWork
@@ -130,6 +131,9 @@ async def start_payment(
         raise ValueError(message)
     refuse_if_unavailable(chosen)
     request = (method, amount, currency, purpose, escrow_ref)
+    # Inside a caller's unit of work (an order's payment), a failure leaves the caller's
+    # transaction to roll back: the caller answers a lost race for the key itself.
+    nested = current_unit_of_work() is not None
     try:
         async with runtime.unit_of_work() as uow:
             if idempotency_key is not None:
@@ -169,9 +173,7 @@ async def start_payment(
             [inserted] = await _INSERT_PAYMENT.run(row)
             payment = to_payment({**row, "id": inserted["id"]})  # what a read would give
             if escrow_ref is not None:
-                await ledger.set_escrow_parties(
-                    escrow_ref, currency, now=now, buyer_id=payer_id, seller_id=seller_id
-                )
+                ledger.set_escrow_parties(uow, escrow_ref, currency, buyer_id=payer_id, seller_id=seller_id)
             uow.record(
                 PaymentStarted(payment_id=payment.id, method=method),
                 subject=f"payment:{payment.id}",
@@ -188,12 +190,17 @@ async def start_payment(
                         Payment.updated_at: now,
                     }
                 ).where(Payment.id == payment.id)
-            payment = await get_payment(payment.id)
+            # settled (or handed back) in this transaction: as settle() left it
+            payment = uow.held("payment", payment.id) or await get_payment(payment.id)
             if step.status == "completed" and payment.status != "completed":
                 message = f"payment method {method!r} said completed but did not settle the payment"
                 raise RuntimeError(message)
     except Exception as exc:
-        if idempotency_key is not None and (is_unique_violation(exc) or isinstance(exc, Conflict)):
+        if (
+            idempotency_key is not None
+            and not nested
+            and (is_unique_violation(exc) or isinstance(exc, Conflict))
+        ):
             # A concurrent request with the same key won the race (its row, or the lock
             # its target took, made this one fail): answer with its payment.
             first = await payment_by_key(payer_id, idempotency_key)
@@ -287,8 +294,9 @@ async def settle(
     settled = msgspec.structs.replace(
         payment, status="completed", completed_at=uow.now, details=msgspec.json.decode(merged)
     )
+    uow.hold("payment", payment.id, settled)
     await uow.runtime.hooks.collect("agorakit_payment_settled", uow=uow, payment=settled)
-    current = await get_payment(payment.id)
+    current = uow.held("payment", payment.id)  # refund_settled_payment holds what it did
     if current.status == "completed":  # not handed back by refund_settled_payment
         uow.record(
             PaymentCompleted(
@@ -346,7 +354,9 @@ async def refund_settled_payment(uow: UnitOfWork, payment: PaymentOut, *, reason
         ),
         subject=f"payment:{payment.id}",
     )
-    return msgspec.structs.replace(payment, status="refunded", failure_reason=reason)
+    refunded = msgspec.structs.replace(payment, status="refunded", failure_reason=reason)
+    uow.hold("payment", payment.id, refunded)
+    return refunded
 
 
 _FUNDING = Prepared(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from agorakit.db import is_unique_violation
+from agorakit.db.prepared import PreparedInsert
 from agorakit.errors import AgorakitError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.http import OperatorQueue, count_queue
 from agorakit.money import ledger
@@ -155,22 +156,26 @@ async def request_withdrawal(
                         raise IdempotencyKeyReused("withdrawal")
                     return to_withdrawal(first, uow.now), True
             now = uow.now
-            rows = await Withdrawal.insert(
-                Withdrawal(
-                    member_id=member.id,
-                    method=method,
-                    amount=amount,
-                    fee=fee,
-                    currency=currency,
-                    destination=normalised,
-                    status="requested",
-                    idempotency_key=idempotency_key,
-                    created_at=now,
-                    updated_at=now,
-                    due_at=now + timedelta(days=runtime.settings.money.payout_days),
-                )
-            ).returning(Withdrawal.id)
+            row: dict[str, Any] = {
+                "member_id": member.id,
+                "method": method,
+                "amount": amount,
+                "fee": fee,
+                "currency": currency,
+                "destination": normalised,
+                "status": "requested",
+                "idempotency_key": idempotency_key,
+                "batch_ref": None,
+                "provider_ref": None,
+                "failure_reason": None,
+                "completed_at": None,
+                "created_at": now,
+                "updated_at": now,
+                "due_at": now + timedelta(days=runtime.settings.money.payout_days),
+            }
+            rows = await _INSERT_WITHDRAWAL.run(row)
             withdrawal_id = rows[0]["id"]
+            row["id"] = withdrawal_id
             await ledger.post(
                 uow,
                 key=f"withdrawal:{withdrawal_id}:request",
@@ -196,7 +201,10 @@ async def request_withdrawal(
             if first is not None:
                 return to_withdrawal(first, runtime.clock.now()), True
         raise
-    return await get_withdrawal(withdrawal_id, now=runtime.clock.now()), False
+    return to_withdrawal(row, runtime.clock.now()), False  # as written: nothing read back
+
+
+_INSERT_WITHDRAWAL = PreparedInsert(Withdrawal)
 
 
 async def _refuse_while_owed(member_id: int, currency: str) -> None:

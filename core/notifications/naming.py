@@ -4,6 +4,7 @@ implementations share (exported by :mod:`agorakit.notifications`)."""
 from __future__ import annotations
 
 from agorakit.accounts import display_name_of
+from agorakit.runtime import current_unit_of_work
 
 #: who fired an order transition, by the actor role the order's history records
 ACTOR_LABELS = {
@@ -26,5 +27,7 @@ async def display_name(member_id: int | None) -> str:
 
     if member_id is None:
         return "someone"
-    name = await display_name_of(member_id)
+    uow = current_unit_of_work()  # a member acting in the notice's transaction: named already
+    held = uow.held("member", member_id) if uow is not None else None
+    name = held["display_name"] if held is not None else await display_name_of(member_id)
     return name if name is not None else "a former member"

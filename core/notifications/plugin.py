@@ -5,6 +5,7 @@ handler that turns every committed event into notifications and emails."""
 from __future__ import annotations
 
 from agorakit import hookimpl
+from agorakit.events import event_handler, fans_out
 from agorakit.notifications import controllers as c
 from agorakit.notifications.account_emails import queue_account_email
 from agorakit.notifications.account_notices import account_notices
@@ -44,8 +45,17 @@ def agorakit_mailers():
 
 
 @hookimpl
+@event_handler(where=lambda event: not fans_out(event), in_transaction=True)
 async def agorakit_on_events(events, runtime):
+    """Notifications and their emails, in the transaction that records the events."""
+    await notify_events(runtime, events)
 
+
+@hookimpl(specname="agorakit_on_events")
+@event_handler(where=fans_out)
+async def notify_many(events, runtime):
+    """The notices of events told to many members (``Event.fan_out``), after the commit:
+    telling every seller of a category never holds up the request that opened it."""
     await notify_events(runtime, events)
 
 

@@ -1,13 +1,14 @@
 """Turning events into notifications and emails; the inbox; email preferences; operator views.
 
-:func:`notify_events` runs after events committed (the core's ``agorakit_on_events``, a
-batch of events at a time): for each event every ``agorakit_notify`` implementation says
-who to tell; each notice is rendered from its template and, in one unit of work for the
-batch, stored in the member's inbox and, unless the member turned email off for its
-category, queued in the email outbox.  A notification is
-unique per (event, member, template), so an event delivered twice notifies once.  When a
-plugin fails or a template is missing, the other notices are still stored and the error
-is raised again at the end so the event outbox delivers the event later (at least once).
+:func:`notify_events` is the core's ``agorakit_on_events`` handler, a batch of events at a
+time, and runs inside the transaction that records them (so a notification commits with
+the change it tells of): for each event every ``agorakit_notify`` implementation says
+who to tell; each notice is rendered from its template and, in that unit of work, stored
+in the member's inbox and, unless the member turned email off for its category, queued
+in the email outbox.  A notification is unique per (event, member, template), so an
+event delivered twice notifies once.  When a plugin fails or a template is missing, the
+other notices are still stored and the error is raised again at the end so that the
+event is delivered again after the commit (at least once).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from agorakit.accounts.tables import Member
-from agorakit.db.prepared import Prepared, PreparedInsert, any_of
+from agorakit.db.prepared import PreparedInsert, PreparedRaw, any_of_sql
 from agorakit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from agorakit.events import DomainEvent, EventsFailed
 from agorakit.events.tables import StoredEvent
@@ -35,6 +36,7 @@ from agorakit.notifications.schemas import (
 )
 from agorakit.notifications.tables import EmailOutbox, Notification, NotificationPreference
 from agorakit.pagination import decode_cursor, page
+from agorakit.runtime import current_unit_of_work
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime, UnitOfWork
@@ -160,19 +162,28 @@ def template_variables(
     }
 
 
-_RECIPIENTS = Prepared(
-    lambda ids: Member.select(Member.id, Member.email, Member.display_name, Member.status).where(
-        any_of(Member.id, ids)
-    )
+#: the recipients, each with the categories they turned email off for: a row per (member,
+#: muted category), one with ``muted`` NULL for a member who turned none off
+_RECIPIENTS = PreparedRaw(
+    Member,
+    lambda engine: (
+        "SELECT m.id, m.email, m.display_name, m.status, p.category AS muted FROM core_member m "
+        "LEFT JOIN core_notification_preference p ON p.member_id = m.id AND NOT p.email WHERE "
+        + any_of_sql(engine, "m.id")
+    ),
 )
-#: (member, category) pairs whose emails are turned off
-_MUTED = Prepared(
-    lambda ids: NotificationPreference.select(
-        NotificationPreference.member_id, NotificationPreference.category
-    ).where(
-        any_of(NotificationPreference.member_id, ids) & (NotificationPreference.email == False)  # noqa: E712
-    )
-)
+
+
+def _held_recipients(ids: list[int]) -> tuple[dict[int, dict[str, Any]], set[tuple[int, str]]]:
+    """The recipients as the events' transaction holds them (an order's parties, read
+    with the order: see :func:`agorakit.orders.queries.order_with_items`), when it holds
+    every one of them with their email settings; else nothing."""
+    uow = current_unit_of_work()
+    held = [uow.held("member", member_id) for member_id in ids] if uow is not None else []
+    if not held or any(member is None or "muted" not in member for member in held):
+        return {}, set()
+    members = {member["id"]: member for member in held}
+    return members, {(member["id"], category) for member in held for category in member["muted"]}
 
 
 #: a second delivery of the same event finds its notification there (unique per event,
@@ -191,9 +202,13 @@ async def _store(
     runtime: Runtime, batch: list[tuple[int, DomainEvent, Notice]], errors: dict[int, list[str]]
 ) -> list[int]:
     ids = sorted({notice.member_id for _, _, notice in batch})
-    members = {row["id"]: row for row in await _RECIPIENTS.run(ids)}
-    muted = {(row["member_id"], row["category"]) for row in await _MUTED.run(ids)}
-    # Render before the transaction: templates never hold a database lock.
+    members, muted = _held_recipients(ids)
+    if len(members) < len(ids):
+        for row in await _RECIPIENTS.run(ids):
+            members[row["id"]] = row
+            if row["muted"] is not None:
+                muted.add((row["id"], row["muted"]))
+    # (Usually inside the events' transaction: rendering holds its locks, a few templates' time.)
     rendered: dict[tuple[Any, int, str], tuple[DomainEvent, Notice, dict[str, Any], Rendered]] = {}
     for index, event, notice in batch:
         member = members.get(notice.member_id)
@@ -217,6 +232,9 @@ async def _store(
     if not rendered:
         return []
     keys = list(rendered)
+    if runtime.db.is_postgres and all(event.id is not None for event, *_ in rendered.values()):
+        async with runtime.unit_of_work() as uow:
+            return await _store_at_once(runtime, uow, rendered, muted)
     created: dict[tuple[Any, int, str], int] = {}
     # A statement for the notifications and one for their emails (per CHUNK rows).
     async with runtime.unit_of_work() as uow:
@@ -263,6 +281,74 @@ async def _store(
         for start in range(0, len(emails), CHUNK):
             await _INSERT_EMAIL.run(*emails[start : start + CHUNK])
     return [created[key] for key in keys if key in created]
+
+
+#: PostgreSQL: notifications and the emails of those inserted now, in one statement (the
+#: rows as arrays, a value per column); returns the notifications inserted (a second
+#: delivery inserts none, and queues no email)
+_NOTIFY_AT_ONCE = PreparedRaw(
+    Notification,
+    'WITH n AS (INSERT INTO "core_notification" '
+    "(member_id, event_id, category, template, title, body, link, read_at, created_at) "
+    "SELECT m, e, c, t, ti, b, l, NULL, {} FROM unnest({}::integer[], {}::integer[], {}::varchar[], "
+    "{}::varchar[], {}::varchar[], {}::text[], {}::varchar[]) AS v(m, e, c, t, ti, b, l) "
+    "ON CONFLICT DO NOTHING RETURNING id, event_id, member_id, template), "
+    'mail AS (INSERT INTO "core_email_outbox" (member_id, notification_id, to_address, subject, text_body, '
+    "html_body, message_id, status, attempts, next_attempt_at, created_at) "
+    "SELECT n.member_id, n.id, v.a, v.s, v.tb, v.hb, v.mid, 'pending', 0, {}, {} FROM n JOIN unnest("
+    "{}::integer[], {}::integer[], {}::varchar[], {}::varchar[], {}::varchar[], {}::text[], {}::text[], "
+    "{}::varchar[]) AS v(e, m, t, a, s, tb, hb, mid) ON v.e = n.event_id AND v.m = n.member_id AND v.t = n.template) "
+    "SELECT id, event_id, member_id, template FROM n",
+)
+
+
+async def _store_at_once(
+    runtime: Runtime,
+    uow: UnitOfWork,
+    rendered: dict[tuple[Any, int, str], tuple[DomainEvent, Notice, dict[str, Any], Rendered]],
+    muted: set[tuple[int, str]],
+) -> list[int]:
+    """:func:`_store`'s writes in one statement (PostgreSQL): every notification, and
+    the email of each one inserted now whose member has an address and email on."""
+    notices = list(rendered.values())
+    emails = [
+        _email_row(
+            runtime,
+            uow,
+            to_address=member["email"],
+            subject=result.subject,
+            text_body=f"{result.text}\n\n-- \n{result.footer}" if result.footer else result.text,
+            html_body=result.html,
+            member_id=notice.member_id,
+            notification_id=None,
+        )
+        | {"event_id": event.id, "template": notice.template}
+        for event, notice, member, result in notices
+        if member["email"] and (notice.member_id, notice.category) not in muted
+    ]
+    now = uow.now
+    rows = await _NOTIFY_AT_ONCE.run(
+        now,
+        [notice.member_id for _, notice, _, _ in notices],
+        [event.id for event, _, _, _ in notices],
+        [notice.category for _, notice, _, _ in notices],
+        [notice.template for _, notice, _, _ in notices],
+        [result.subject for _, _, _, result in notices],
+        [result.text for _, _, _, result in notices],
+        [notice.link for _, notice, _, _ in notices],
+        now,
+        now,
+        [e["event_id"] for e in emails],
+        [e["member_id"] for e in emails],
+        [e["template"] for e in emails],
+        [e["to_address"] for e in emails],
+        [e["subject"] for e in emails],
+        [e["text_body"] for e in emails],
+        [e["html_body"] for e in emails],
+        [e["message_id"] for e in emails],
+    )
+    created = {(row["event_id"], row["member_id"], row["template"]): row["id"] for row in rows}
+    return [created[key] for key in rendered if key in created]
 
 
 def _email_row(

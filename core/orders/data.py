@@ -9,6 +9,7 @@ import msgspec
 
 from agorakit.db.prepared import PreparedRaw
 from agorakit.orders.tables import Order
+from agorakit.runtime import current_unit_of_work
 
 #: one order's data (JSON text): JSON values cannot be parameters of a query builder's
 _SET_DATA = PreparedRaw(Order, "UPDATE core_order SET data = {} WHERE id = {}")
@@ -42,7 +43,16 @@ async def merge_order_data(order: Any, patch: dict[str, Any]) -> dict[str, Any]:
     it inside the unit of work that holds the order (a guard's or an effect's)."""
     data = {**(order.data or {}), **patch}
     await _SET_DATA.run(_encode(data), order.id)
+    _held_data(order.id, data)
     return data
+
+
+def _held_data(order_id: int, data: dict[str, Any]) -> None:
+    """The order's row the transaction holds (if it does) gets its new data too."""
+    uow = current_unit_of_work()
+    held = uow.held("order", order_id) if uow is not None else None
+    if uow is not None and held is not None:
+        uow.hold("order", order_id, {**held, "data": data})
 
 
 async def merge_order_data_many(patches: list[tuple[Any, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -58,4 +68,6 @@ async def merge_order_data_many(patches: list[tuple[Any, dict[str, Any]]]) -> li
     else:
         pairs = [[order_id, text] for order_id, text in zip(ids, texts, strict=True)]
         await _SET_DATA_MANY.run(pairs, pairs)
+    for order_id, data in zip(ids, merged, strict=True):
+        _held_data(order_id, data)
     return merged

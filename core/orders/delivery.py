@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agorakit.errors import Conflict, FieldError, Forbidden, ValidationFailed
+from agorakit.orders.engine import check_process
 from agorakit.orders.fixed_price import FixedPriceProcess
 from agorakit.orders.process_registry import registry
-from agorakit.orders.proofs import submit_proof
-from agorakit.orders.queries import get_order
+from agorakit.orders.proofs import submit_proof_in
+from agorakit.orders.queries import _to_order, _visible_roles, order_with_items, roles_of
 from agorakit.orders.schemas import OrderOut, SubmitProof
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,33 +37,39 @@ async def deliver_order(
     attachments: list[int],
     caller: MemberOut,
     order: OrderOut | None = None,
+    process: str | None = None,
 ) -> OrderOut:
     """The seller delivers a fixed-price order: a message and files (ids uploaded with
     scope ``order:<id>``), kept as its proof, which fires ``deliver``.
 
-    404 for an order the caller may not see, 409 ``no_deliveries`` for an order of
-    another process, 403 unless the caller is its seller, 409 unless it is in progress,
-    422 without a message and files.  ``order``: the order as :func:`get_order` just gave
-    it to ``caller`` (saves reading it again).
+    404 for an order the caller may not see (or, with ``process``, of another process),
+    409 ``no_deliveries`` for an order of another process, 403 unless the caller is its
+    seller, 409 unless it is in progress, 422 without a message and files.  One unit of
+    work: the order is read with its items and locked, checked, and delivered, and the
+    answer is the order as that left it.  (``order`` is accepted for callers that read
+    it before; it is read again with its lock.)
     """
-    if order is None or order.id != order_id:
-        order = await get_order(runtime, order_id, caller=caller)
-    if not is_fixed_price(runtime, order):
-        raise NoDeliveries(
-            f"order {order_id} follows process {order.process}, which takes no deliveries; "
-            f"see GET /orders/{order_id} for what it allows",
-            extra={"process": order.process},
-        )
-    if caller.id != order.seller_id:
-        raise Forbidden("only the seller delivers the order")
-    if order.state != "in_progress":
-        raise Conflict(f"order {order_id} is {order.state}; only an order in progress can be delivered")
-    if not message.strip() and not attachments:
-        raise ValidationFailed([FieldError("message", "a delivery needs a message or files")])
-    await submit_proof(
-        runtime, order_id, SubmitProof(text=message, attachments=attachments), caller=caller, order=order
-    )
-    return await get_order(runtime, order_id, caller=caller)
+    async with runtime.unit_of_work() as uow:
+        row, items = await order_with_items(order_id, for_update=True)
+        definition = registry(runtime).processes.get((row["process"], row["process_version"]))
+        roles = await _visible_roles(runtime, row, caller, definition)
+        check_process(row, process)
+        current = await _to_order(row, roles=roles, process=definition, items=items)
+        if not is_fixed_price(runtime, current):
+            raise NoDeliveries(
+                f"order {order_id} follows process {current.process}, which takes no deliveries; "
+                f"see GET /orders/{order_id} for what it allows",
+                extra={"process": current.process},
+            )
+        if caller.id != current.seller_id:
+            raise Forbidden("only the seller delivers the order")
+        if current.state != "in_progress":
+            raise Conflict(f"order {order_id} is {current.state}; only an order in progress can be delivered")
+        if not message.strip() and not attachments:
+            raise ValidationFailed([FieldError("message", "a delivery needs a message or files")])
+        await submit_proof_in(uow, current, SubmitProof(text=message, attachments=attachments), caller=caller)
+        after = uow.held("order", order_id)
+    return await _to_order(after, roles=roles_of(after, caller, definition), process=definition, items=items)
 
 
 __all__ = ["NoDeliveries", "deliver_order", "is_fixed_price"]

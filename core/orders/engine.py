@@ -15,20 +15,21 @@ transition, :func:`fire_set`): the same statements, one of each kind, for any nu
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from agorakit.catalog import check_can_take, get_listing
-from agorakit.db.prepared import Prepared, PreparedInsert, any_of, none_of
+from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of, none_of
 from agorakit.errors import Conflict, NotFound
 from agorakit.hooks import maybe_await
 from agorakit.money.ledger import set_escrow_sellers
 from agorakit.orders.events import OrderTransitioned
 from agorakit.orders.process import GuardFailed, Process, Transition
 from agorakit.orders.process_registry import registry
-from agorakit.orders.queries import _ITEMS, _order_row, _to_order, roles_of
+from agorakit.orders.queries import _ITEMS, _order_row, _to_order, hold_order, order_with_items, roles_of
 from agorakit.orders.schemas import OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderTimer
 
@@ -58,12 +59,16 @@ async def fire(
     *,
     caller: MemberOut | None,
     data: dict[str, Any] | None = None,
+    process: str | None = None,
 ) -> OrderOut:
-    """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work."""
+    """Fire ``transition`` on an order as ``caller`` (None = system); one unit of work.
+
+    ``process``: a 404 for an order of another process (a model's own route firing its
+    orders' transitions), checked on the order's row the transition reads anyway."""
     async with runtime.unit_of_work() as uow:
-        row, items = await _fire(uow, order_id, transition, caller=caller, data=data)
-    process = registry(runtime).get(row["process"], row["process_version"])
-    return await _to_order(row, roles=roles_of(row, caller, process), process=process, items=items)
+        row, items = await _fire(uow, order_id, transition, caller=caller, data=data, expected=process)
+    definition = registry(runtime).get(row["process"], row["process_version"])
+    return await _to_order(row, roles=roles_of(row, caller, definition), process=definition, items=items)
 
 
 async def fire_in(
@@ -83,6 +88,7 @@ async def _fire(
     row: dict[str, Any] | None = None,
     items: list[dict[str, Any]] | None = None,
     settling: bool = False,
+    expected: str | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """:func:`fire_in`, also returning the order's item rows (``row``: the order's row,
     when the caller has just read it with its lock; ``items``: its item rows, when the
@@ -90,7 +96,8 @@ async def _fire(
     order's payment is settling, the one thing that may fire its ``on_payment``)."""
     runtime = uow.runtime
     if row is None:
-        row = await _order_row(order_id, for_update=True)
+        row, held_items = await order_with_items(order_id, for_update=True)
+        items = held_items if items is None else items
     process = registry(runtime).get(row["process"], row["process_version"])
     roles = roles_of(row, caller, process)
     if not roles:
@@ -99,6 +106,7 @@ async def _fire(
             # A candidate who lost the race: the order was open a moment ago.
             raise Conflict(f"order {order_id} was taken by another seller", extra={"state": row["state"]})
         raise NotFound(f"there is no order {order_id}")
+    check_process(row, expected)
     transition, actor_role = process.check(name, row["state"], roles, order_id=order_id, settling=settling)
     actor_id = getattr(caller, "id", None)
     new_seller = _seller_after(transition, actor_role, actor_id, row)
@@ -106,8 +114,10 @@ async def _fire(
         await _check_eligible(runtime, row["listing_id"], caller)
     reg = registry(runtime)
     if items is None:
-        fetched: list[dict[str, Any]] = await _ITEMS.run(order_id)
+        fetched: list[dict[str, Any]] = uow.held("order_items", order_id) or await _ITEMS.run(order_id)
         items = fetched
+    if caller is not None:
+        hold_member(uow, caller)
     before = await _to_order(row, items=items)
     context = TransitionContext(runtime, uow, before, process, transition, actor_role, actor_id, data or {})
     for guard in transition.guards:
@@ -116,6 +126,22 @@ async def _fire(
             raise GuardFailed(str(reason), extra={"guard": guard, "state": row["state"]})
     [after] = await _transition_all(uow, [_Entry(row, context, items, new_seller)])
     return after, items
+
+
+def check_process(row: dict[str, Any], expected: str | None) -> None:
+    """A 404 unless the order follows the process ``expected`` (None: any), worded after
+    it: ``gig_order`` → "there is no gig order 12"."""
+    if expected is not None and row["process"] != expected:
+        noun = expected if expected.endswith("order") else f"{expected} order"
+        raise NotFound(f"there is no {noun.replace('_', ' ')} {row['id']}")
+
+
+def hold_member(uow: UnitOfWork, member: Any) -> None:
+    """Keep the member who acts in the transaction (what notices name them by)."""
+    names = ("id", "display_name", "email", "status")
+    if all(hasattr(member, name) for name in names):  # (a caller that is a full member)
+        held = uow.held("member", member.id) or {}
+        uow.hold("member", member.id, {**held, **{name: getattr(member, name) for name in names}})
 
 
 def _seller_after(
@@ -169,6 +195,8 @@ async def _transition_all(
     if transition.effects:  # the order's data as the effects left it (``ctx.order``)
         for entry, after in zip(entries, afters, strict=True):
             after["data"] = entry.context.order.data
+    for entry, after in zip(entries, afters, strict=True):
+        hold_order(uow, after, entry.items)
     for entry in entries:
         _record_transition(
             uow,
@@ -183,6 +211,7 @@ async def _transition_all(
     return afters
 
 
+_JSON = msgspec.json.encode
 _INSERT_HISTORY = PreparedInsert(OrderEvent, returning=())
 _INSERT_TIMERS = PreparedInsert(OrderTimer, returning=())
 #: one order's move, unless someone else moved it since it was read (version)
@@ -248,24 +277,56 @@ async def _enter_all(
     """The write path of every move: locked order rows (each move is ``(row, actor_role,
     actor_id, data, seller_id)``) enter ``target`` by ``name``, their versions bumped,
     their history written, their pending timers cancelled (but ``firing``) and the new
-    state's set, in one statement each.  Returns the rows as they now are."""
+    state's set: one statement each on SQLite, one for all on PostgreSQL.  Returns the
+    rows as they now are."""
     now = uow.now
     ids = [row["id"] for row, *_ in moves]
-    if len(moves) == 1:
+    clearing = all(seller_id is None for *_, seller_id in moves)
+    if len(moves) > 1 and any(seller_id != row["seller_id"] and not clearing for row, *_, seller_id in moves):
+        raise ValueError("a set of moves cannot give the orders sellers")
+    if uow.runtime.db.is_postgres:
+        await _enter_all_at_once(uow, process, target, name, moves, firing=firing)
+    elif len(moves) == 1:
         row, _, _, _, seller_id = moves[0]
         moved = await _MOVE.run(target, row["version"] + 1, seller_id, now, row["id"], row["version"])
         if not moved:
             raise Conflict(f"order {row['id']} changed while {name} was being fired; reload it and try again")
     else:
-        clearing = all(seller_id is None for *_, seller_id in moves)
-        if any(seller_id != row["seller_id"] and not clearing for row, *_, seller_id in moves):
-            raise ValueError("a set of moves cannot give the orders sellers")
         moved = await _MOVE_ALL[clearing].run(target, now, ids)
         if len(moved) != len(ids):
             raise Conflict(f"orders changed while {name} was being fired; firing them one by one")
     changed = [(row, seller_id) for row, *_, seller_id in moves if seller_id != row["seller_id"]]
     if changed:  # an escrow shows its seller's pending money: it follows the order's seller
         await set_escrow_sellers([(f"order:{row['id']}", seller_id) for row, seller_id in changed])
+    for row, _, _, data, _ in moves:  # what the order's notices read of the move
+        uow.hold("order_history", (row["id"], name), data or {})
+    if not uow.runtime.db.is_postgres:
+        await _write_move(uow, process, target, name, moves, ids, firing)
+    return [
+        {
+            **row,
+            "state": target,
+            "version": row["version"] + 1,
+            "seller_id": seller_id,
+            "state_entered_at": now,
+            "updated_at": now,
+        }
+        for row, *_, seller_id in moves
+    ]
+
+
+async def _write_move(
+    uow: UnitOfWork,
+    process: Process,
+    target: str,
+    name: str,
+    moves: list[tuple[dict[str, Any], str, int | None, dict[str, Any] | None, int | None]],
+    ids: list[int],
+    firing: list[int] | None,
+) -> None:
+    """SQLite: the moves' history, their old state's timers cancelled and the new
+    state's set, a statement each."""
+    now = uow.now
     await _INSERT_HISTORY.run(
         *(
             {
@@ -284,6 +345,8 @@ async def _enter_all(
     )
     if firing:
         await _CANCEL_TIMERS_OF.run(ids, firing)
+    elif not _timed(process, moves):
+        pass
     elif len(ids) == 1:
         await _CANCEL_TIMERS.run(ids[0])
     else:
@@ -291,17 +354,87 @@ async def _enter_all(
     timers = [t for row, *_ in moves for t in _timer_rows(row["id"], process, target, now, row.get("data"))]
     if timers:
         await _INSERT_TIMERS.run(*timers)
-    return [
-        {
-            **row,
-            "state": target,
-            "version": row["version"] + 1,
-            "seller_id": seller_id,
-            "state_entered_at": now,
-            "updated_at": now,
-        }
-        for row, *_, seller_id in moves
+
+
+def _timed(process: Process, moves: list[tuple[dict[str, Any], Any, Any, Any, Any]]) -> bool:
+    """Whether an order of ``moves`` leaves a state the process gives timers: timers are
+    set only for those, so leaving any other leaves none pending."""
+    return any(process.timers_for(row["state"]) for row, *_ in moves)
+
+
+@functools.cache
+def _move_at_once(cancel: str, timers: bool) -> PreparedRaw:
+    """PostgreSQL: the moves (arrays, a value per order) in one statement: the orders
+    moved unless their version changed since they were read, and, for those moved, their
+    history, their old state's pending timers cancelled (``cancel``: ``""`` none,
+    ``"all"``, ``"but"`` all but the firing ones) and the new state's timers set.  Its rows:
+    the orders moved."""
+    ctes = [
+        "v AS (SELECT * FROM unnest({}::integer[], {}::integer[], {}::integer[], {}::varchar[], {}::varchar[], "
+        "{}::integer[], {}::text[]) WITH ORDINALITY AS v(id, version, seller_id, from_state, actor_role, actor_id, "
+        "data, position))",
+        "moved AS (UPDATE core_order o SET state = {}, version = v.version + 1, seller_id = v.seller_id, "
+        "state_entered_at = {}, updated_at = {} FROM v WHERE o.id = v.id AND o.version = v.version RETURNING o.id)",
+        'history AS (INSERT INTO core_order_event ("order", seq, transition, from_state, to_state, actor_role, '
+        "actor_id, data, at) SELECT v.id, v.version + 1, {}, v.from_state, {}, v.actor_role, v.actor_id, "
+        "v.data::json, {} FROM v JOIN moved ON moved.id = v.id ORDER BY v.position)",
     ]
+    if cancel:
+        firing = " AND NOT (id = ANY({}::integer[]))" if cancel == "but" else ""
+        ctes.append(
+            "cancelled AS (UPDATE core_order_timer SET status = 'cancelled' WHERE \"order\" IN "
+            f"(SELECT id FROM moved) AND status = 'pending'{firing})"
+        )
+    if timers:
+        ctes.append(
+            'timers AS (INSERT INTO core_order_timer ("order", state, transition, due_at, status, attempts, '
+            "last_error, fired_at, created_at) SELECT t.o, {}, t.tr, t.due, 'pending', 0, NULL, NULL, {} FROM "
+            "unnest({}::integer[], {}::varchar[], {}::timestamptz[]) WITH ORDINALITY AS t(o, tr, due, position) "
+            "JOIN moved ON moved.id = t.o ORDER BY t.position)"
+        )
+    return PreparedRaw(Order, "WITH " + ", ".join(ctes) + " SELECT id FROM moved")
+
+
+async def _enter_all_at_once(
+    uow: UnitOfWork,
+    process: Process,
+    target: str,
+    name: str,
+    moves: list[tuple[dict[str, Any], str, int | None, dict[str, Any] | None, int | None]],
+    *,
+    firing: list[int] | None,
+) -> None:
+    """PostgreSQL: :func:`_enter_all`'s writes in one statement (:func:`_move_at_once`)."""
+    now = uow.now
+    cancel = "but" if firing else "all" if _timed(process, moves) else ""
+    timers = [t for row, *_ in moves for t in _timer_rows(row["id"], process, target, now, row.get("data"))]
+    values: list[Any] = [
+        [row["id"] for row, *_ in moves],
+        [row["version"] for row, *_ in moves],
+        [seller_id for *_, seller_id in moves],
+        [row["state"] for row, *_ in moves],
+        [role for _, role, *_ in moves],
+        [actor for _, _, actor, *_ in moves],
+        [_JSON(data or {}).decode() for _, _, _, data, _ in moves],
+        target,
+        now,
+        now,
+        name,
+        target,
+        now,
+    ]
+    if firing:
+        values.append(firing)
+    if timers:
+        values += [target, now, [t["order"] for t in timers], [t["transition"] for t in timers]]
+        values.append([t["due_at"] for t in timers])
+    moved = await _move_at_once(cancel, bool(timers)).run(*values)
+    if len(moved) != len(moves) and len(moves) == 1:
+        raise Conflict(
+            f"order {moves[0][0]['id']} changed while {name} was being fired; reload it and try again"
+        )
+    if len(moved) != len(moves):
+        raise Conflict(f"orders changed while {name} was being fired; firing them one by one")
 
 
 def _record_transition(
@@ -348,9 +481,12 @@ async def move_in(
     """
     row = await _order_row(order_id, for_update=True)
     process = registry(uow.runtime).get(row["process"], row["process_version"])
-    await _enter_all(uow, process, target, name, [(row, actor_role, actor_id, data, row["seller_id"])])
+    [after] = await _enter_all(
+        uow, process, target, name, [(row, actor_role, actor_id, data, row["seller_id"])]
+    )
     _record_transition(uow, row, process, name, target, actor_role, actor_id)
-    return await _order_row(order_id)
+    hold_order(uow, after)
+    return dict(after)
 
 
 async def _check_eligible(runtime: Runtime, listing_id: int, member: Any) -> None:

@@ -39,6 +39,7 @@ from agorakit.orders.events import (
 from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import order_by_id
 from agorakit.orders.tables import Order, OrderEvent, Proof
+from agorakit.runtime import current_unit_of_work
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.runtime import Runtime
@@ -81,8 +82,15 @@ _AHEAD_HISTORY = Prepared(
 async def read_ahead(events: list[DomainEvent]) -> AsyncIterator[None]:
     """Inside the block, the notices of ``events`` find their orders and order history
     read already: two statements for the batch instead of two per order event."""
-    order_ids = sorted({order_id for e in events if (order_id := _order_id(e)) is not None})
-    if len(order_ids) < 2:  # one order: nothing to save
+    uow = current_unit_of_work()
+    order_ids = sorted(
+        {
+            order_id
+            for e in events
+            if (order_id := _order_id(e)) is not None and (uow is None or uow.held("order", order_id) is None)
+        }
+    )
+    if len(order_ids) < 2:  # one order (or the transaction holds them): nothing to save
         yield
         return
     orders = {row["id"]: row for row in await _AHEAD_ORDERS.run(order_ids)}
@@ -109,6 +117,10 @@ def _order_id(event: DomainEvent) -> int | None:
 async def _order(order_id: int | None) -> dict[str, Any] | None:
     if order_id is None:
         return None
+    uow = current_unit_of_work()  # notices made in the events' transaction: its rows
+    held = uow.held("order", order_id) if uow is not None else None
+    if held is not None:
+        return held
     ahead = _AHEAD.get()
     if ahead is not None and order_id in ahead.orders:
         return ahead.orders[order_id]
@@ -117,6 +129,10 @@ async def _order(order_id: int | None) -> dict[str, Any] | None:
 
 async def _facts(order_id: int, transition: str, at: Any) -> dict[str, Any]:
     """The data of the order's latest history row of ``transition`` up to ``at``."""
+    uow = current_unit_of_work()
+    held = uow.held("order_history", (order_id, transition)) if uow is not None else None
+    if held is not None:
+        return held
     ahead = _AHEAD.get()
     if ahead is not None and order_id in ahead.orders and transition:
         rows = [r for r in ahead.history.get((order_id, transition), ()) if r["at"] <= at]

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agorakit.db import is_unique_violation
 from agorakit.errors import Conflict, Forbidden, NotFound
 from agorakit.money import payments
 from agorakit.money.amounts import format_amount
 from agorakit.orders.engine import _fire
 from agorakit.orders.process import TransitionNotAllowed
 from agorakit.orders.process_registry import registry
-from agorakit.orders.queries import locked_order_row, visible_row
+from agorakit.orders.queries import _visible_roles, locked_order_row, order_with_items
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.accounts.schemas import MemberOut
@@ -55,29 +56,49 @@ async def pay_order(
 ) -> tuple[Any, bool]:
     """The buyer pays the order's total (with buyer fees) into its escrow; ``(payment, replayed)``.
 
-    A method that settles at once (``balance``) moves the order on in the same
-    transaction; others (``bank_transfer``) move it when the payment settles.
+    One unit of work: the order is read with its items and locked first (one payment
+    funds an order, whatever else pays it at the same moment), then the payment starts in
+    the same transaction.  A method that settles at once (``balance``) moves the order on
+    there too; others (``bank_transfer``) move it when the payment settles.
     """
-    order = await visible_row(runtime, order_id, caller=caller)
-    if caller.id != order["buyer_id"]:
-        raise Forbidden("only the buyer pays for the order")
     ref = f"{ORDER_PREFIX}{order_id}"
-    if idempotency_key is not None:
-        # A replay answers with the first payment even though the order has moved on.
-        first = await payments.payment_by_key(order["buyer_id"], idempotency_key)
-        if first is not None and first.escrow_ref == ref and first.method == method:
-            return first, True
-    return await payments.start_payment(
-        runtime,
-        payer_id=order["buyer_id"],
-        method=method,
-        amount=order["data"]["quote"]["buyer_total"],
-        currency=order["currency"],
-        purpose="escrow",
-        escrow_ref=ref,
-        seller_id=order["seller_id"],
-        idempotency_key=idempotency_key,
-    )
+    try:
+        async with runtime.unit_of_work():
+            order, _ = await order_with_items(order_id, for_update=True)
+            process = registry(runtime).processes.get((order["process"], order["process_version"]))
+            await _visible_roles(runtime, order, caller, process)
+            if caller.id != order["buyer_id"]:
+                raise Forbidden("only the buyer pays for the order")
+            if idempotency_key is not None:
+                # A replay answers with the first payment even though the order has moved on.
+                first = await _replayed(order, ref, method, idempotency_key)
+                if first is not None:
+                    return first, True
+            return await payments.start_payment(
+                runtime,
+                payer_id=order["buyer_id"],
+                method=method,
+                amount=order["data"]["quote"]["buyer_total"],
+                currency=order["currency"],
+                purpose="escrow",
+                escrow_ref=ref,
+                seller_id=order["seller_id"],
+                idempotency_key=idempotency_key,
+            )
+    except Exception as exc:
+        if idempotency_key is not None and (is_unique_violation(exc) or isinstance(exc, Conflict)):
+            # A concurrent request with the same key won the race: answer with its payment.
+            first = await payments.payment_by_key(caller.id, idempotency_key)
+            if first is not None and first.escrow_ref == ref and first.method == method:
+                return first, True
+        raise
+
+
+async def _replayed(order: dict[str, Any], ref: str, method: str, key: str) -> Any:
+    first = await payments.payment_by_key(order["buyer_id"], key)
+    if first is not None and first.escrow_ref == ref and first.method == method:
+        return first
+    return None
 
 
 async def check_payment_start(

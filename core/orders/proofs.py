@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from agorakit.attachments import check_attachments
-from agorakit.db.prepared import Prepared, PreparedInsert, any_of
+from agorakit.db.prepared import Prepared, PreparedRaw, any_of
 from agorakit.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from agorakit.orders.engine import fire_in
 from agorakit.orders.events import ProofAccepted, ProofCorrectionRequested, ProofRejected, ProofSubmitted
@@ -14,6 +16,7 @@ from agorakit.orders.process_registry import registry
 from agorakit.orders.queries import get_order
 from agorakit.orders.schemas import OrderOut, ProofOut, SubmitProof
 from agorakit.orders.tables import Proof
+from agorakit.runtime import current_unit_of_work
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.accounts.schemas import MemberOut
@@ -46,7 +49,13 @@ def _to_proof(row: dict[str, Any]) -> ProofOut:
 _WAITING_PROOF = Prepared(
     lambda order: Proof.select(Proof.id).where((Proof.order == order) & (Proof.status == "submitted")).first()
 )
-_INSERT_PROOF = PreparedInsert(Proof)
+#: a proof, unless one of the order's waits for review (the order's row is locked first)
+_INSERT_UNLESS_WAITING = PreparedRaw(
+    Proof,
+    'INSERT INTO core_proof ("order", submitted_by, text, urls, attachments, status, created_at) '
+    "SELECT {}, {}, {}, {}, {}, 'submitted', {} WHERE NOT EXISTS "
+    "(SELECT 1 FROM core_proof WHERE \"order\" = {} AND status = 'submitted') RETURNING id",
+)
 
 
 async def submit_proof(
@@ -59,6 +68,17 @@ async def submit_proof(
     """
     if order is None or order.id != order_id:
         order = await get_order(runtime, order_id, caller=caller)
+    async with runtime.unit_of_work() as uow:
+        return await submit_proof_in(uow, order, proof, caller=caller)
+
+
+async def submit_proof_in(
+    uow: UnitOfWork, order: OrderOut, proof: SubmitProof, *, caller: MemberOut
+) -> ProofOut:
+    """:func:`submit_proof` inside ``uow``, for ``order`` as its caller read it: the
+    proof is written unless one waits for review (one statement checks and inserts), and
+    fires the transition of the order's process it stands for."""
+    runtime = uow.runtime
     if caller.id != order.seller_id:
         raise Forbidden("only the seller of the order submits proofs")
     if not (proof.text.strip() or proof.urls or proof.attachments):
@@ -67,29 +87,40 @@ async def submit_proof(
     if problems:
         raise ValidationFailed(problems)
     if proof.attachments:
-        await check_attachments(list(proof.attachments), scope=f"order:{order_id}", member_id=caller.id)
-    async with runtime.unit_of_work() as uow:
-        if await _WAITING_PROOF.run(order_id) is not None:
-            raise Conflict("a proof of this order is waiting for review; wait for the review first")
-        rows = await _INSERT_PROOF.run(
-            {
-                "order": order_id,
-                "submitted_by": caller.id,
-                "text": proof.text.strip(),
-                "urls": list(proof.urls),
-                "attachments": list(dict.fromkeys(proof.attachments)),
-                "status": "submitted",
-                "created_at": uow.now,
-            }
-        )
-        proof_id = rows[0]["id"]
-        await _proof_transition(uow, order, "submitted", caller, proof_id)
-        uow.record(
-            ProofSubmitted(order_id=order_id, proof_id=proof_id, process=order.process),
-            subject=f"order:{order_id}",
-            actor_id=caller.id,
-        )
-    return await _proof(order_id, proof_id)  # the caller was checked above
+        await check_attachments(list(proof.attachments), scope=f"order:{order.id}", member_id=caller.id)
+    row = {
+        "order": order.id,
+        "submitted_by": caller.id,
+        "text": proof.text.strip(),
+        "urls": list(proof.urls),
+        "attachments": list(dict.fromkeys(proof.attachments)),
+        "status": "submitted",
+        "review_reason": None,
+        "reviewed_by": None,
+        "reviewed_at": None,
+        "created_at": uow.now,
+    }
+    inserted = await _INSERT_UNLESS_WAITING.run(
+        order.id,
+        row["submitted_by"],
+        row["text"],
+        msgspec.json.encode(row["urls"]).decode(),
+        msgspec.json.encode(row["attachments"]).decode(),
+        row["created_at"],
+        order.id,
+    )
+    if not inserted:
+        raise Conflict("a proof of this order is waiting for review; wait for the review first")
+    proof_id = inserted[0]["id"]
+    row["id"] = proof_id
+    uow.hold("order_submitted_proof", order.id, proof_id)  # what the transition's guard asks
+    await _proof_transition(uow, order, "submitted", caller, proof_id)
+    uow.record(
+        ProofSubmitted(order_id=order.id, proof_id=proof_id, process=order.process),
+        subject=f"order:{order.id}",
+        actor_id=caller.id,
+    )
+    return _to_proof(row)
 
 
 async def review_proof(
@@ -196,7 +227,11 @@ async def accept_submitted_proofs(uow: UnitOfWork, order_id: int, *, reviewer_id
 
 
 async def has_submitted_proof(order_id: int) -> bool:
-    """Whether a proof of the order waits for review."""
+    """Whether a proof of the order waits for review (one the current transaction
+    submitted, without reading it)."""
+    uow = current_unit_of_work()
+    if uow is not None and uow.held("order_submitted_proof", order_id) is not None:
+        return True
     return await _WAITING_PROOF.run(order_id) is not None
 
 

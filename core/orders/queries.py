@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from agorakit.accounts import get_members
 from agorakit.accounts.roles import is_operator
 from agorakit.catalog import NotEligible, check_can_take, get_listing
 from agorakit.catalog.tables import Listing
-from agorakit.db.prepared import Prepared, any_of
+from agorakit.db.prepared import Prepared, PreparedRaw, any_of
 from agorakit.errors import NotFound
 from agorakit.money.amounts import money
 from agorakit.orders.process import Process
@@ -17,6 +19,7 @@ from agorakit.orders.process_registry import registry
 from agorakit.orders.schemas import OperatorOrderOut, OrderEventOut, OrderItemOut, OrderOut
 from agorakit.orders.tables import Order, OrderEvent, OrderItem
 from agorakit.pagination import decode_cursor, page
+from agorakit.runtime import current_unit_of_work
 
 if TYPE_CHECKING:  # pragma: no cover
     from agorakit.accounts.schemas import MemberOut
@@ -35,11 +38,101 @@ _ITEMS = Prepared(
 
 
 async def _order_row(order_id: int, *, for_update: bool = False) -> dict[str, Any]:
+    """The order's row; the one the current transaction holds if it holds it (see
+    :meth:`agorakit.runtime.UnitOfWork.hold`), which a row read ``for_update`` in a
+    transaction becomes."""
+    uow = current_unit_of_work()
+    held = uow.held("order", order_id) if uow is not None else None
+    if held is not None:
+        return dict(held)
     locking = for_update and Order._meta.db.engine_type == "postgres"
     row = await (_ORDER_FOR_UPDATE if locking else _ORDER).run(order_id)
     if row is None:
         raise NotFound(f"there is no order {order_id}")
+    if for_update and uow is not None:
+        uow.hold("order", order_id, dict(row))
     return row
+
+
+#: the columns of an item row read with its order (as ``item_<column>``)
+_ITEM_COLUMNS = ("id", "position", "kind", "description", "unit_price", "quantity", "amount")
+#: what is read of each party with its order (as ``buyer_<column>``, ``seller_<column>``):
+#: what the order's notices need of their recipients, ``muted`` being the categories the
+#: member turned email off for
+_PARTY_COLUMNS = ("email", "display_name", "status", "muted")
+
+
+def _with_items(locking: bool) -> PreparedRaw:
+    def sql(engine_type: str) -> str:
+        items = ", ".join(f'i."{column}" AS "item_{column}"' for column in _ITEM_COLUMNS)
+        concat = "string_agg" if engine_type == "postgres" else "group_concat"
+        parties = ", ".join(
+            f"{alias}.email AS {role}_email, {alias}.display_name AS {role}_display_name, "
+            f"{alias}.status AS {role}_status, (SELECT {concat}(n.category, ',') FROM "
+            f"core_notification_preference n WHERE n.member_id = {alias}.id AND NOT n.email) AS {role}_muted"
+            for role, alias in (("buyer", "b"), ("seller", "s"))
+        )
+        lock = " FOR UPDATE OF o" if locking and engine_type == "postgres" else ""
+        return (
+            f"SELECT o.*, {items}, {parties} FROM core_order o "
+            'LEFT JOIN core_order_item i ON i."order" = o.id '
+            "LEFT JOIN core_member b ON b.id = o.buyer_id LEFT JOIN core_member s ON s.id = o.seller_id "
+            f'WHERE o.id = {{}} ORDER BY i."position"{lock}'
+        )
+
+    return PreparedRaw(Order, sql)
+
+
+#: an order, its items and its parties in one statement, a row per item (``FOR UPDATE``
+#: of the order on PostgreSQL when locking)
+_WITH_ITEMS = {locking: _with_items(locking) for locking in (False, True)}
+_decode = msgspec.json.Decoder().decode
+_EXTRA = tuple(f"{role}_{column}" for role in ("buyer", "seller") for column in _PARTY_COLUMNS)
+
+
+async def order_with_items(
+    order_id: int, *, for_update: bool = False
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The order's row and its item rows (by position) in one statement, or as the
+    current transaction holds them; 404 for no such order.  ``for_update``: the order's
+    row is locked for the rest of the transaction (PostgreSQL), which then holds both,
+    and its parties as its notices need them (see :meth:`~agorakit.runtime.UnitOfWork.hold`)."""
+    uow = current_unit_of_work()
+    if uow is not None:
+        row, items = uow.held("order", order_id), uow.held("order_items", order_id)
+        if row is not None and items is not None:
+            return dict(row), items
+    rows = await _WITH_ITEMS[for_update and Order._meta.db.engine_type == "postgres"].run(order_id)
+    if not rows:
+        raise NotFound(f"there is no order {order_id}")
+    first = rows[0]
+    row = {key: value for key, value in first.items() if not key.startswith("item_") and key not in _EXTRA}
+    if isinstance(row["data"], str | bytes):
+        row["data"] = _decode(row["data"])
+    items = [
+        {"order": order_id, **{column: r[f"item_{column}"] for column in _ITEM_COLUMNS}}
+        for r in rows
+        if r["item_id"] is not None
+    ]
+    if for_update and uow is not None:
+        uow.hold("order", order_id, dict(row))
+        uow.hold("order_items", order_id, items)
+        for role in ("buyer", "seller"):
+            member_id = row[f"{role}_id"]
+            if member_id is not None and first[f"{role}_status"] is not None:
+                party = {column: first[f"{role}_{column}"] for column in _PARTY_COLUMNS}
+                party["muted"] = frozenset(filter(None, (party["muted"] or "").split(",")))
+                uow.hold(
+                    "member", member_id, {**(uow.held("member", member_id) or {}), "id": member_id, **party}
+                )
+    return row, items
+
+
+def hold_order(uow: Any, row: dict[str, Any], items: list[dict[str, Any]] | None = None) -> None:
+    """Keep an order's row (and its items) as the transaction ``uow`` leaves them."""
+    uow.hold("order", row["id"], dict(row))
+    if items is not None:
+        uow.hold("order_items", row["id"], items)
 
 
 async def order_by_id(order_id: int) -> dict[str, Any] | None:

@@ -322,6 +322,11 @@ class EventsSection(SettingsStruct, frozen=True):
     delivery: Literal["background", "inline"] = "background"
     #: units of work waiting for the background task before requests deliver their own
     max_pending: PositiveInt = 1000
+    #: true: the handlers that ask to (``event_handler(in_transaction=True)``: the core's
+    #: notifications, order system messages) run inside the transaction that records the
+    #: events; false: after the commit with the others, batched across requests by the
+    #: background delivery
+    in_transaction: bool = True
     #: seconds between the heartbeats of a running app or worker process (its row in
     #: ``core_process``, which its stored events point to); default 5
     heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 5.0

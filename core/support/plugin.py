@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agorakit import hookimpl
+from agorakit.events import event_handler
 from agorakit.messaging import MessagePosted
 from agorakit.support.controllers import OperatorSupportController, SupportController
 from agorakit.support.events import EVENTS
@@ -46,6 +47,7 @@ async def agorakit_notify(event, runtime):
 
 
 @hookimpl
+@event_handler("message.posted")
 async def agorakit_on_events(events, runtime):
     """Messages written in support conversations through the messaging routes move their
     tickets on: a member's waits for an answer (and opens a closed one again), Support's

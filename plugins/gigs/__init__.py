@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
+from agorakit.events import event_handler
 from agorakit.plugins.gigs import service
 from agorakit.plugins.gigs.console import console_pages
 from agorakit.plugins.gigs.controllers import GigController, GigOrderController, GigSellerController
@@ -18,7 +19,7 @@ from agorakit.plugins.gigs.kinds import GigAttributes, gig_problems
 from agorakit.plugins.gigs.notices import gig_notices
 from agorakit.plugins.gigs.piccolo_app import APP_CONFIG
 from agorakit.plugins.gigs.process import gig_order_process
-from agorakit.plugins.gigs.service import lapse_proposals
+from agorakit.plugins.gigs.service import lapse_proposals, stops_a_gig_order
 from agorakit.plugins.gigs.settings import GigsSettings
 from agorakit.settings import SettingsSpec
 
@@ -85,8 +86,9 @@ def agorakit_order_effects():
 
 
 @hookimpl
+@event_handler("order.transitioned", where=stops_a_gig_order, in_transaction=True)
 async def agorakit_on_events(events, runtime):
-
+    """Open cancellation proposals lapse when their order stops running."""
     await lapse_proposals(runtime, events)
 
 

@@ -15,6 +15,7 @@ from agorakit.errors import Forbidden
 from agorakit.http import Id, MemberRequest, problem
 from agorakit.orders import OrderOut, SellerRecord
 from agorakit.plugins.gigs import service
+from agorakit.plugins.gigs.process import PROCESS
 from agorakit.plugins.gigs.schemas import (
     AnswerCancellation,
     CancellationOut,
@@ -107,8 +108,7 @@ class GigOrderController(Controller):
     async def accept(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
     ) -> OrderOut:
-        await service.check_gig_order(runtime, order_id, request.user)
-        return await orders.fire(runtime, order_id, "accept", caller=request.user)
+        return await orders.fire(runtime, order_id, "accept", caller=request.user, process=PROCESS)
 
     @post(
         "/cancel",
@@ -119,8 +119,7 @@ class GigOrderController(Controller):
     async def cancel_late(
         self, request: MemberRequest, runtime: NamedDependency[Runtime], order_id: Id
     ) -> OrderOut:
-        await service.check_gig_order(runtime, order_id, request.user)
-        return await orders.fire(runtime, order_id, "cancel_late", caller=request.user)
+        return await orders.fire(runtime, order_id, "cancel_late", caller=request.user, process=PROCESS)
 
     @post(
         "/seller-cancel",

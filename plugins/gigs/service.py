@@ -251,14 +251,13 @@ async def check_gig_order(runtime: Runtime, order_id: int, caller: MemberOut) ->
 async def deliver(runtime: Runtime, order_id: int, delivery: Delivery, *, caller: MemberOut) -> OrderOut:
     """The seller delivers (a message and files) and marks the order complete: the core's
     :func:`agorakit.orders.deliver_order`, for gig orders only."""
-    order = await _gig_order(runtime, order_id, caller)
     return await orders.deliver_order(
         runtime,
         order_id,
         message=delivery.message,
         attachments=list(delivery.attachments),
         caller=caller,
-        order=order,
+        process=PROCESS,
     )
 
 
@@ -391,25 +390,23 @@ async def withdraw_cancellation(runtime: Runtime, order_id: int, *, caller: Memb
     return await _close(runtime, order_id, caller, status="withdrawn")
 
 
-async def lapse_proposals(runtime: Runtime, events: list[Any]) -> None:
-    """Orders that stopped running (completed, reported, refunded) close their open
-    proposals: one read for a batch of events, and one update when there is any."""
-    stopped = sorted(
-        {
-            event.payload.order_id
-            for event in events
-            if isinstance(event.payload, orders.OrderTransitioned)
-            and event.payload.process == PROCESS
-            and event.payload.to_state not in ("in_progress", "delivered")
-        }
+def stops_a_gig_order(event: Any) -> bool:
+    """Whether ``event`` is a gig order leaving the states a proposal needs (completed,
+    reported, refunded, cancelled)."""
+    moved = event.payload
+    return (
+        isinstance(moved, orders.OrderTransitioned)
+        and moved.process == PROCESS
+        and moved.to_state not in ("in_progress", "delivered")
     )
+
+
+async def lapse_proposals(runtime: Runtime, events: list[Any]) -> None:
+    """Orders that stopped running close their open proposals: one update for a batch of
+    events, in the transaction that stopped them (``agorakit_on_events`` runs there)."""
+    stopped = sorted({event.payload.order_id for event in events if stops_a_gig_order(event)})
     if not stopped:
         return
-    open_ones = GigCancellation.select(GigCancellation.order_id).where(
-        GigCancellation.order_id.is_in(stopped) & (GigCancellation.status == "open")
-    )
-    if not await open_ones:
-        return  # nothing to close: no transaction (a proposal needs a running order)
     async with runtime.unit_of_work() as uow:
         await GigCancellation.update(
             {GigCancellation.status: "lapsed", GigCancellation.decided_at: uow.now}

@@ -25,6 +25,7 @@ class LeadOpened(Event, frozen=True, kw_only=True):
     """A job passed its checks and reached the matching businesses (who are notified)."""
 
     name = "leads.lead_opened"
+    fan_out = True
     lead_id: int
     customer_id: int
     category_id: int

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
+from agorakit.events import event_handler
 from agorakit.money import CommissionDefault
 from agorakit.plugins.microjobs import campaigns, eligibility, funding, offers, rates, sync, tasks
 from agorakit.plugins.microjobs.console import console_pages
@@ -175,6 +176,7 @@ def agorakit_template_dirs():
 
 
 @hookimpl
+@event_handler("order.transitioned", where=sync.is_dispute_move)
 async def agorakit_on_events(events, runtime):
     """Tasks follow the disputes area's moves of their orders."""
 

@@ -43,15 +43,17 @@ DONE = ("refunded", "satisfied")
 ENDED = ("satisfied", "unsatisfied", "expired", "given_up", "abandoned", "refunded", "paid", "lapsed")
 
 
+def is_dispute_move(event: DomainEvent) -> bool:
+    """Whether ``event`` is one of the disputes area's moves of a task order."""
+    moved = event.payload
+    return (
+        isinstance(moved, OrderTransitioned) and moved.process == TASK and moved.transition in DISPUTE_MOVES
+    )
+
+
 def dispute_moves(events: list[DomainEvent]) -> list[OrderTransitioned]:
     """The events of ``events`` that are the disputes area's moves of task orders."""
-    return [
-        event.payload
-        for event in events
-        if isinstance(event.payload, OrderTransitioned)
-        and event.payload.process == TASK
-        and event.payload.transition in DISPUTE_MOVES
-    ]
+    return [event.payload for event in events if is_dispute_move(event)]
 
 
 async def sync_disputed_tasks(runtime: Runtime, events: list[DomainEvent]) -> None:

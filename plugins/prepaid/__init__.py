@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agorakit import hookimpl
 from agorakit.catalog import ListingKind
+from agorakit.events import event_handler
 from agorakit.plugins.prepaid import offers, requests, sync
 from agorakit.plugins.prepaid.console import console_pages
 from agorakit.plugins.prepaid.demo import DEMO_SETTINGS, load_demo_prepaid
@@ -82,6 +83,7 @@ def agorakit_order_effects():
 
 
 @hookimpl
+@event_handler("order.transitioned", where=sync.is_dispute_move)
 async def agorakit_on_events(events, runtime):
 
     await sync.on_order_events(runtime, events)

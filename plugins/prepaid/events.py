@@ -27,6 +27,7 @@ class RequestOpened(Event, frozen=True, kw_only=True):
     The sellers who asked to be told are notified."""
 
     name = "prepaid.request_opened"
+    fan_out = True
     request_id: int
     buyer_id: int
     mode: str

@@ -192,17 +192,21 @@ def opened_event(request: dict[str, Any], *, returned: bool = False) -> RequestO
     )
 
 
+def is_dispute_move(event: DomainEvent) -> bool:
+    """Whether ``event`` is a move the dispute engine made of an order of the plugin."""
+    moved = event.payload
+    return (
+        isinstance(moved, OrderTransitioned)
+        and moved.process in PROCESSES
+        and moved.transition.startswith("dispute")
+    )
+
+
 async def on_order_events(runtime: Runtime, events: list[DomainEvent]) -> None:
     """After the commit: moves the dispute engine made (reported, refunded, completed by an
     operator, back to delivered) reach the request row, and a finished request's listing
     closes."""
-    moves = [
-        e.payload
-        for e in events
-        if isinstance(e.payload, OrderTransitioned)
-        and e.payload.process in PROCESSES
-        and e.payload.transition.startswith("dispute")
-    ]
+    moves = [e.payload for e in events if is_dispute_move(e)]
     for moved in moves:
         order_id, state = moved.order_id, moved.to_state
         async with runtime.unit_of_work() as uow:

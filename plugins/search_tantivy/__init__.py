@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from agorakit import hookimpl
+from agorakit.events import event_handler
 from agorakit.plugins.search_tantivy.service import command, listing_follower, listing_index, nudge
 from agorakit.plugins.search_tantivy.settings import SearchSettings
 from agorakit.settings import SettingsSpec
@@ -38,6 +39,7 @@ def agorakit_event_followers(runtime):
 
 
 @hookimpl
+@event_handler("listing.*")
 async def agorakit_on_events(events, runtime):
 
     # a listing changed through this process: its follower applies it now, not at the next poll
