@@ -10,7 +10,7 @@ inline, right after each commit, so a request's count includes the work done aft
 commit (notifications, emails queued, order messages): the test checks that every event
 was delivered by the request that recorded it.
 
-The budgets live in :data:`BUDGET` and :data:`FLOW_BUDGET` only: raising one is a change of
+The budgets live in :data:`BUDGET` and :data:`FLOW_BUDGETS` only: raising one is a change of
 one line there, visible in review.  A request that comes in under its budget passes;
 lower the budget with the change that made it cheaper.
 """
@@ -56,14 +56,14 @@ BUDGET: dict[str, tuple[int, int]] = {
     "GET /listings?category (the tree kept)": (2, 0),
     "GET /listings?category&cursor (the tree kept)": (2, 0),
     "GET /listings?category (the tree changed)": (2, 0),
-    # The order flow, at its counts of today; its target is 45 statements and 6
-    # transactions for the four requests together (FLOW_BUDGET).
-    "POST /gigs/{id}/orders": (18, 2),
-    "POST /orders/{id}/payments": (39, 3),
-    "POST /gigs/orders/{id}/delivery": (27, 3),
-    "POST /gigs/orders/{id}/accept": (33, 3),
-    # A withdrawal, at its count of today; target: 8 statements.
-    "POST /withdrawals": (15, 1),
+    # The order flow: each request in one transaction (SQLite's count; PostgreSQL runs
+    # 8, 15, 8 and 11, writing several tables in one statement).
+    "POST /gigs/{id}/orders": (12, 1),
+    "POST /orders/{id}/payments": (20, 1),
+    "POST /gigs/orders/{id}/delivery": (11, 1),
+    "POST /gigs/orders/{id}/accept": (15, 1),
+    # A withdrawal (PostgreSQL runs 6).
+    "POST /withdrawals": (8, 1),
 }
 #: the order flow's four requests
 FLOW = (
@@ -72,14 +72,16 @@ FLOW = (
     "POST /gigs/orders/{id}/delivery",
     "POST /gigs/orders/{id}/accept",
 )
-#: the order flow's four requests together; target: (45, 6)
-FLOW_BUDGET: tuple[int, int] = (117, 11)
+#: the order flow's four requests together, by database.  PostgreSQL writes a step's
+#: tables in one statement (data-modifying WITH queries); SQLite has none, so it runs at
+#: least a statement per table written (the lean floor of the flow runs 49 there).
+FLOW_BUDGETS: dict[str, tuple[int, int]] = {"postgres": (45, 6), "sqlite": (58, 6)}
 
 
 def test_every_benchmarked_request_has_a_budget():
     assert set(BUDGET) == set(REQUESTS) | set(MORE_BROWSE_REQUESTS)
     assert set(FLOW) <= set(BUDGET)
-    assert sum(BUDGET[name][0] for name in FLOW) <= FLOW_BUDGET[0]
+    assert sum(BUDGET[name][0] for name in FLOW) <= max(budget[0] for budget in FLOW_BUDGETS.values())
 
 
 _runs: dict[str, tuple[Run, dict[str, list[Statement]]]] = {}
@@ -134,9 +136,10 @@ async def test_order_flow_stays_within_its_statement_budget(engine):
     for name in FLOW:
         found = counts(benchmarked.statements[name])
         total = [total[0] + found[0], total[1] + found[1]]
-    assert total[0] <= FLOW_BUDGET[0] and total[1] <= FLOW_BUDGET[1], (
+    budget = FLOW_BUDGETS[engine]
+    assert total[0] <= budget[0] and total[1] <= budget[1], (
         f"the order flow on {engine} runs {total[0]} statements in {total[1]} transactions; its budget is "
-        f"{FLOW_BUDGET[0]} in {FLOW_BUDGET[1]}"
+        f"{budget[0]} in {budget[1]}"
     )
 
 
