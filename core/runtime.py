@@ -289,7 +289,9 @@ class Runtime:
             if not inside:  # every handler after the commit
                 pending += [e for e, a in zip(stored, after, strict=True) if a]
                 continue
-            errors, done = await deliver_in_transaction(self._site, stored)
+            errors, done = await deliver_in_transaction(
+                self._site, stored, isolate=lambda: self._handler_savepoint(uow)
+            )
             handled |= done
             failed = [
                 e.id for e, problems, a in zip(stored, errors, after, strict=True) if problems and not a
@@ -297,6 +299,19 @@ class Runtime:
             await mark_pending([event_id for event_id in failed if event_id is not None])
             pending += [e for e, problems, a in zip(stored, errors, after, strict=True) if problems or a]
         return pending, handled
+
+
+    @asynccontextmanager
+    async def _handler_savepoint(self, uow: UnitOfWork) -> AsyncIterator[None]:
+        """A savepoint for one handler call in ``uow``'s transaction: rolled back, with
+        what the handler recorded and held in ``uow``, when the handler raises."""
+        mark = uow.mark()
+        try:
+            async with self.db.savepoint():
+                yield
+        except BaseException:
+            uow.cut_back(mark)
+            raise
 
 
 #: rounds of in-transaction delivery for events the handlers themselves record

@@ -58,9 +58,44 @@ class Inside:
             raise EventsFailed(unlucky)
 
 
+class Broken:
+    """A handler in the transaction of ``test.broken*`` events that writes a notification,
+    then fails: with a bad SQL statement (``test.broken.sql``) or an exception."""
+
+    def __init__(self) -> None:
+        self.calls: list[bool] = []
+
+    @hookimpl
+    @event_handler("test.broken*", in_transaction=True)
+    async def agorakit_on_event(self, event, runtime):
+        inside = current_unit_of_work() is not None
+        self.calls.append(inside)
+        async with runtime.unit_of_work() as uow:
+            await Notification.insert(
+                Notification(
+                    member_id=1,
+                    event_id=event.id,
+                    category="account",
+                    template=f"broken-{'inside' if inside else 'after'}",
+                    title="t",
+                    body="b",
+                    created_at=uow.now,
+                )
+            )
+            if inside and event.name == "test.broken.sql":
+                await Notification.raw("SELECT no_such_column FROM core_notification")
+            if inside:
+                raise RuntimeError("the handler broke")
+
+
 @pytest.fixture
 def listener():
     return Listener()
+
+
+@pytest.fixture
+def broken():
+    return Broken()
 
 
 @pytest.fixture
@@ -69,8 +104,8 @@ def inside():
 
 
 @pytest.fixture
-def extra_plugins(listener, inside):
-    return [("listener", listener), ("inside", inside)]
+def extra_plugins(listener, inside, broken):
+    return [("listener", listener), ("inside", inside), ("broken", broken)]
 
 
 async def record(runtime, *events) -> None:
@@ -176,3 +211,27 @@ class TestHandlersAfterTheCommit:
         event = await stored("test.inside")
         assert event["status"] == "published" and event["attempts"] == 0
         assert await notified("test.inside") == 1
+
+
+@pytest.mark.parametrize("name", ["test.broken", "test.broken.sql"])
+async def test_a_failing_in_transaction_handler_is_undone_and_the_change_commits(runtime, broken, name):
+    """A handler that fails inside the transaction (an exception, or a bad statement, which
+    on PostgreSQL would abort the transaction) has its writes undone in its savepoint; the
+    member's change commits, and the handler gets the event again after the commit."""
+    async with runtime.unit_of_work() as uow:
+        uow.record(make_event(name, size=2), subject="test:1")
+        await Notification.insert(
+            Notification(
+                member_id=1,
+                category="account",
+                template="the-change",
+                title="t",
+                body="b",
+                created_at=uow.now,
+            )
+        )
+    assert broken.calls == [True, False]  # in the transaction, then after the commit
+    assert await Notification.count().where(Notification.template == "the-change") == 1
+    assert await Notification.count().where(Notification.template == "broken-inside") == 0
+    assert await Notification.count().where(Notification.template == "broken-after") == 1
+    assert (await stored(name))["status"] == "published"

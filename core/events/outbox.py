@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -114,13 +117,46 @@ async def deliver_all(
     return errors
 
 
+#: how each handler call runs while handlers run inside the transaction that records
+#: their events (:func:`deliver_in_transaction`): in a savepoint of its own
+_isolation: ContextVar[Callable[[], AbstractAsyncContextManager[Any]] | None] = ContextVar(
+    "agorakit_handler_isolation", default=None
+)
+
+
 async def deliver_in_transaction(
-    runtime: Runtime, events: list[DomainEvent]
+    runtime: Runtime, events: list[DomainEvent], *, isolate: Callable[[], AbstractAsyncContextManager[Any]]
 ) -> tuple[list[list[str]], Handled]:
     """Hand stored ``events`` to the handlers that run inside their transaction
     (:func:`agorakit.events.event_handler`); each event's errors, and the (event id,
-    handler) pairs delivered without one."""
-    return await _deliver(runtime, events, _handlers(runtime, in_transaction=True), frozenset())
+    handler) pairs delivered without one.
+
+    Each handler call runs inside ``isolate()`` (a savepoint): a handler that fails has
+    its writes undone and leaves the transaction usable (on PostgreSQL a failed statement
+    would otherwise abort it, and the member's change with it); the change commits, and
+    the event goes to that handler again after the commit.  A handler that raises
+    :class:`EventsFailed` keeps what it wrote for the events it handled."""
+    token = _isolation.set(isolate)
+    try:
+        return await _deliver(runtime, events, _handlers(runtime, in_transaction=True), frozenset())
+    finally:
+        _isolation.reset(token)
+
+
+async def _call(impl: Any, arguments: dict[str, Any]) -> None:
+    """Run a handler, in a savepoint of its own inside the events' transaction."""
+    isolate = _isolation.get()
+    if isolate is None:
+        await maybe_await(impl.function(**arguments))
+        return
+    partial: EventsFailed | None = None
+    async with isolate():
+        try:
+            await maybe_await(impl.function(**arguments))
+        except EventsFailed as failed:
+            partial = failed  # the events it handled keep their rows: the savepoint is released
+    if partial is not None:
+        raise partial
 
 
 async def _deliver(
@@ -141,7 +177,7 @@ async def _deliver(
             failed = set()
             for index, event in given:
                 try:
-                    await maybe_await(impl.function(**_arguments(impl, event=event, runtime=runtime)))
+                    await _call(impl, _arguments(impl, event=event, runtime=runtime))
                 except Exception as exc:
                     log.exception("plugin %s failed on event %s (%s)", impl.plugin_name, event.name, event.id)
                     errors[index].append(f"{impl.plugin_name}: {exc!r}"[:500])
@@ -164,7 +200,7 @@ async def _deliver_batch(
     batch = [event for _, event in given]
     failed: set[int] = set()
     try:
-        await maybe_await(impl.function(**_arguments(impl, events=batch, runtime=runtime)))
+        await _call(impl, _arguments(impl, events=batch, runtime=runtime))
     except EventsFailed as exc:
         for index, event in given:
             if event.id in exc.errors:
@@ -201,7 +237,7 @@ async def _deliver_batch(
 
 async def _deliver_alone(runtime: Runtime, impl: Any, event: DomainEvent) -> list[str]:
     try:
-        await maybe_await(impl.function(**_arguments(impl, events=[event], runtime=runtime)))
+        await _call(impl, _arguments(impl, events=[event], runtime=runtime))
     except EventsFailed as failed:
         error = failed.errors.get(event.id)
         return [f"{impl.plugin_name}: {error}"[:500]] if error else []
