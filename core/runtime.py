@@ -300,7 +300,6 @@ class Runtime:
             pending += [e for e, problems, a in zip(stored, errors, after, strict=True) if problems or a]
         return pending, handled
 
-
     @asynccontextmanager
     async def _handler_savepoint(self, uow: UnitOfWork) -> AsyncIterator[None]:
         """A savepoint for one handler call in ``uow``'s transaction: rolled back, with
