@@ -20,10 +20,10 @@ __all__ = ["market"]
 #: the business (1), its active profile's categories (1), the category tree (1), its
 #: areas (1), the page of jobs (1), its unlocks of them (1)
 FEED = 6
-#: request -> statements on (SQLite, PostgreSQL); PostgreSQL applies the platform's fee
-#: credit just before the commit (an update and an entry of its own)
-UNLOCK = {"sqlite": 63, "postgres": 64}
-REPLY = {"sqlite": 62, "postgres": 63}
+#: request -> statements on (SQLite, PostgreSQL); PostgreSQL writes a posting's accounts
+#: and entries, and a notification with its email, in one statement each
+UNLOCK = {"sqlite": 41, "postgres": 32}
+REPLY = {"sqlite": 40, "postgres": 31}
 
 
 @pytest.fixture
