@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from agorakit.accounts.auth import operator_only
 from agorakit.http.params import Id, Limit, MemberRequest
-from agorakit.notifications import service
+from agorakit.notifications import outboxes, service
 from agorakit.notifications.schemas import (
     EmailOut,
     EmailPage,
@@ -113,7 +113,7 @@ class OperatorEmailController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> EmailPage:
-        items, next_cursor = await service.list_emails(status=status, cursor=cursor, limit=limit)
+        items, next_cursor = await outboxes.list_emails(status=status, cursor=cursor, limit=limit)
         return EmailPage(items=items, next_cursor=next_cursor)
 
     @post(
@@ -123,7 +123,7 @@ class OperatorEmailController(Controller):
         status_code=HTTP_200_OK,
     )
     async def retry(self, runtime: NamedDependency[Runtime], email_id: Id) -> EmailOut:
-        return await service.retry_email(runtime, email_id)
+        return await outboxes.retry_email(runtime, email_id)
 
 
 class OperatorEventController(Controller):
@@ -142,7 +142,7 @@ class OperatorEventController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> EventPage:
-        items, next_cursor = await service.list_events(status=status, cursor=cursor, limit=limit)
+        items, next_cursor = await outboxes.list_events(status=status, cursor=cursor, limit=limit)
         return EventPage(items=items, next_cursor=next_cursor)
 
     @post(
@@ -152,4 +152,4 @@ class OperatorEventController(Controller):
         status_code=HTTP_200_OK,
     )
     async def retry(self, runtime: NamedDependency[Runtime], event_id: Id) -> EventOut:
-        return await service.retry_event(runtime, event_id)
+        return await outboxes.retry_event(runtime, event_id)
