@@ -50,6 +50,13 @@ if TYPE_CHECKING:
     from agorakit.events.feed import last_event_id as last_event_id
     from agorakit.events.feed import read_feed as read_feed
     from agorakit.events.follow import EventFollower as EventFollower
+    from agorakit.events.public import check_patterns as check_patterns
+    from agorakit.events.public import matches as matches
+    from agorakit.events.public import matching_types as matching_types
+    from agorakit.events.public import parse_public_event_id as parse_public_event_id
+    from agorakit.events.public import public_event as public_event
+    from agorakit.events.public import public_event_id as public_event_id
+    from agorakit.events.public import public_time as public_time
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,6 +72,9 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
     #: of its category): the core makes its notices after the commit, off the path of
     #: the request that records it, instead of in its transaction
     fan_out: ClassVar[bool] = False
+    #: fields that never leave the site: the events feed and webhooks send the event
+    #: without them (:func:`agorakit.events.public_event`), e.g. a private message's text
+    private_fields: ClassVar[frozenset[str]] = frozenset()
 
 
 class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -206,6 +216,13 @@ EXPORTS: dict[str, str] = {
     "feed_head": "agorakit.events.feed",
     "last_event_id": "agorakit.events.feed",
     "read_feed": "agorakit.events.feed",
+    "check_patterns": "agorakit.events.public",
+    "matches": "agorakit.events.public",
+    "matching_types": "agorakit.events.public",
+    "parse_public_event_id": "agorakit.events.public",
+    "public_event": "agorakit.events.public",
+    "public_event_id": "agorakit.events.public",
+    "public_time": "agorakit.events.public",
 }
 __all__ = sorted(
     [

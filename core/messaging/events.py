@@ -13,6 +13,8 @@ class MessagePosted(Event, frozen=True, kw_only=True):
     """A member (or an operator, as Support) posted a message in a conversation."""
 
     name = "message.posted"
+    #: a private conversation's text stays on the site (the feed and webhooks omit it)
+    private_fields = frozenset({"excerpt", "conversation_subject"})
     conversation_id: int
     message_id: int
     recipients: list[int]
@@ -29,6 +31,7 @@ class MessageEdited(Event, frozen=True, kw_only=True):
     """A member edited the body of one of their messages (screened again)."""
 
     name = "message.edited"
+    private_fields = frozenset({"excerpt"})
     conversation_id: int
     message_id: int
     excerpt: str
