@@ -16,7 +16,7 @@ from agorakit.http.params import Id, Limit, MemberRequest
 from agorakit.integrations import feed, service
 from agorakit.integrations.schemas import (
     CreateIntegrationToken,
-    EventPage,
+    EventFeedPage,
     EventTypeList,
     IntegrationScopeList,
     IntegrationScopeOut,
@@ -111,7 +111,7 @@ class EventFeedController(Controller):
         after: FromQuery[str | None] = None,
         types: FromQuery[str | None] = None,
         limit: FeedLimit = feed.DEFAULT_LIMIT,
-    ) -> EventPage:
+    ) -> EventFeedPage:
         return await feed.read_events(runtime, after=after, types=types, limit=limit)
 
     @get(

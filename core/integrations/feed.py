@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import inspect
+from typing import Any
 
 import msgspec
 
@@ -28,7 +29,7 @@ from agorakit.events import (
     read_feed,
 )
 from agorakit.events.public import type_name
-from agorakit.integrations.schemas import EventFieldOut, EventPage, EventTypeOut, PublicEvent
+from agorakit.integrations.schemas import EventFeedPage, EventFieldOut, EventTypeOut, FeedEvent
 from agorakit.runtime import Runtime
 
 #: events a page holds unless told (``?limit=``)
@@ -41,6 +42,7 @@ MAX_CURSOR_GAPS = 1000
 #: the longest cursor read (longer ones are refused before decoding)
 MAX_CURSOR_LENGTH = 100_000
 _ID_LIMIT = 2**63
+_CURSOR_FIELDS = frozenset({"after", "missing"})
 
 
 def encode_cursor(position: FeedPosition) -> str:
@@ -63,6 +65,9 @@ async def decode_cursor(runtime: Runtime, cursor: str | None) -> FeedPosition:
         raise _refuse_cursor("not a cursor of this feed (too long)")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        fields = msgspec.json.decode(raw, type=dict[str, Any])
+        if "after" not in fields or not set(fields) <= _CURSOR_FIELDS:  # another list's cursor
+            raise ValueError("not a feed position")
         position = FeedPosition.decode(raw)
     except (ValueError, binascii.Error, msgspec.DecodeError, RecursionError):
         raise _refuse_cursor("not a cursor of this feed") from None
@@ -101,14 +106,14 @@ def check_limit(limit: int) -> int:
 
 async def read_events(
     runtime: Runtime, *, after: str | None, types: str | None, limit: int = DEFAULT_LIMIT
-) -> EventPage:
+) -> EventFeedPage:
     """One page of the feed after the cursor ``after`` (the module's docs)."""
     check_limit(limit)
     names = parse_types(runtime, types)
     position = await decode_cursor(runtime, after)
     batch = await read_feed(runtime, position, names=names, limit=limit)
-    items = [msgspec.convert(public_event(event), PublicEvent) for event in batch.events]
-    return EventPage(items=items, next_cursor=encode_cursor(batch.position), has_more=batch.more)
+    items = [msgspec.convert(public_event(event), FeedEvent) for event in batch.events]
+    return EventFeedPage(items=items, next_cursor=encode_cursor(batch.position), has_more=batch.more)
 
 
 def event_types(runtime: Runtime) -> list[EventTypeOut]:

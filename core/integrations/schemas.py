@@ -58,7 +58,7 @@ class IntegrationScopeList(msgspec.Struct):
     items: list[IntegrationScopeOut]
 
 
-class PublicEvent(msgspec.Struct):
+class FeedEvent(msgspec.Struct):
     """An event as it leaves the site: the feed's items and webhooks' bodies."""
 
     #: stable across retries and replays (``evt_<n>``): deduplicate on it
@@ -71,8 +71,8 @@ class PublicEvent(msgspec.Struct):
     data: dict[str, Any]
 
 
-class EventPage(msgspec.Struct):
-    items: list[PublicEvent]
+class EventFeedPage(msgspec.Struct):
+    items: list[FeedEvent]
     #: where to read on from (``?after=``): follow it, and poll with the last one
     next_cursor: str
     #: more events are stored after this page: read again at once
