@@ -40,6 +40,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.disputes.plugin",
     "agorakit.reports.plugin",
     "agorakit.support.plugin",
+    "agorakit.webhooks.plugin",
     "agorakit.http.plugin",
     "agorakit.system",
     "agorakit.notifications.plugin",

@@ -23,6 +23,7 @@ AREAS = [
     "reviews",
     "support",
     "web",
+    "webhooks",
 ]
 
 
