@@ -339,3 +339,36 @@ class TestPrivateAddresses:
         assert attempt["error"] == (
             "hooks.example.com resolves to 127.0.0.1, a private, loopback or reserved address; not sent"
         )
+
+
+async def test_https_goes_to_the_checked_address_with_the_hosts_name_in_tls(
+    client, runtime, make_member, operator, monkeypatch, tmp_path
+):
+    import ssl
+    from functools import partial
+
+    import httpx
+    from webhook_receiver import self_signed
+
+    cert, key = self_signed("hooks.example.test", tmp_path)
+    receiver = Receiver(tls=(cert, key))
+    trusting = ssl.create_default_context(cafile=str(cert))
+    monkeypatch.setattr(httpx, "AsyncClient", partial(httpx.AsyncClient, verify=trusting))
+
+    async def resolve(host, port):
+        return ["127.0.0.1"] if host == "hooks.example.test" else []
+
+    monkeypatch.setattr(addresses, "resolve", resolve)
+    try:
+        # the certificate names hooks.example.test: TLS checks it against that name, not 127.0.0.1
+        named = (await create(client, operator, url=f"https://hooks.example.test:{receiver.port}/in")).json()
+        by_address = (await create(client, operator, url=receiver.url)).json()
+        await one_order(runtime, make_member)
+        await sweep(runtime)
+        [request] = receiver.requests
+        assert request.headers["host"] == f"hooks.example.test:{receiver.port}"
+        assert (await attempts(client, operator, named["id"]))[0]["status_code"] == 200
+        [refused] = await attempts(client, operator, by_address["id"])
+        assert refused["status_code"] is None and "certificate" in refused["error"].lower()
+    finally:
+        receiver.close()
