@@ -324,3 +324,42 @@ async def test_two_fan_outs_at_once_queue_each_delivery_once(
     assert len(pairs) == len(set(pairs)) == sum(results)
     assert {endpoint_id for endpoint_id, _ in pairs} == {e["id"] for e in endpoints}
     assert len(pairs) == 3 * len(events)  # every event stored after the endpoints, to each
+
+
+async def test_retry_after_within_the_schedule_is_honoured(
+    client, runtime, make_member, operator, receivers, clock
+):
+    polite = receivers(Reply(429, headers={"Retry-After": "600"}))
+    pushy = receivers(Reply(503, b"\x00busy", headers={"Retry-After": "999999"}))
+    honoured = await register(client, operator, polite.url, ["order.created"])
+    beyond = await register(client, operator, pushy.url, ["order.created"])
+    await new_order(runtime, await make_member(), await make_member())
+    await sweep(runtime)
+    [first] = await deliveries(client, operator, honoured["id"])
+    [second] = await deliveries(client, operator, beyond["id"])
+    later = clock.now() + timedelta(seconds=600)
+    assert first["next_attempt_at"] == later.isoformat().replace("+00:00", "Z")
+    # beyond the schedule's longest wait: the schedule's own first wait
+    assert second["next_attempt_at"] == (clock.now() + timedelta(seconds=60)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    detail = (
+        await client.get(
+            f"/operator/webhooks/{beyond['id']}/deliveries/{second['id']}", headers=operator.headers
+        )
+    ).json()
+    assert detail["attempts"][0]["response_body"] == "\ufffdbusy"
+
+
+async def test_an_endpoint_nobody_listens_on_is_a_failed_attempt(
+    client, runtime, make_member, operator, receivers
+):
+    gone = receivers()
+    url = gone.url
+    gone.close()
+    endpoint = await register(client, operator, url, ["order.created"])
+    await new_order(runtime, await make_member(), await make_member())
+    await sweep(runtime)
+    [delivery] = await deliveries(client, operator, endpoint["id"])
+    assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("pending", 1, None)
+    assert delivery["last_error"].startswith("connection failed: ")

@@ -259,7 +259,7 @@ async def attempt(
     except httpx.TimeoutException as exc:
         return Outcome(error=f"timed out ({type(exc).__name__})", duration_ms=spent())
     except httpx.HTTPError as exc:
-        return Outcome(error=f"connection failed: {exc or type(exc).__name__}"[:500], duration_ms=spent())
+        return Outcome(error=f"connection failed: {str(exc) or type(exc).__name__}", duration_ms=spent())
     code = response.status_code
     outcome = Outcome(status_code=code, body=kept, duration_ms=spent())
     if 200 <= code < 300:
@@ -267,9 +267,7 @@ async def attempt(
     if 300 <= code < 400:
         location = response.headers.get("location", "")
         outcome.error = (
-            f"redirect not followed ({code} to {location})"[:500]
-            if location
-            else f"redirect not followed ({code})"
+            f"redirect not followed ({code} to {location})" if location else f"redirect not followed ({code})"
         )
     else:
         outcome.error = f"the endpoint answered {code}"
@@ -287,7 +285,8 @@ async def _read_capped(response: httpx.Response, cap: int) -> str:
             kept += chunk[: cap - len(kept)]
             if len(kept) >= cap:
                 break
-    return kept.decode("utf-8", errors="replace")
+    # (PostgreSQL's text holds no NUL character)
+    return kept.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def _wait(runtime: Runtime, attempts: int, retry_after: int | None) -> int | None:
@@ -307,6 +306,8 @@ async def _record(runtime: Runtime, endpoint: dict[str, Any], head: dict[str, An
     ``delivered``, ``retried``, ``failed``."""
     d, e = WebhookDelivery, WebhookEndpoint
     attempts = head["attempts"] + 1
+    if outcome.error is not None:
+        outcome.error = outcome.error[:500]
     async with runtime.unit_of_work() as uow:
         now = uow.now
         await WebhookAttempt.insert(
