@@ -5,7 +5,7 @@ up and resuming; two workers fanning out at once."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -217,7 +217,8 @@ async def test_replay_resends_with_the_same_webhook_id(client, runtime, make_mem
     assert receiver.requests[-1].body == receiver.requests[0].body
 
     start = datetime(2000, 1, 1, tzinfo=UTC).isoformat()
-    end = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    # in another timezone: the same instant a day from now
+    end = (datetime.now(UTC) + timedelta(days=1)).astimezone(timezone(timedelta(hours=-5))).isoformat()
     ranged = await client.post(
         f"/operator/webhooks/{endpoint['id']}/replay",
         json={"from": start, "to": end},

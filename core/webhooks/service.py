@@ -365,7 +365,8 @@ async def replay_range(runtime: Runtime, endpoint_id: int, data: ReplayRange) ->
         raise ValidationFailed([FieldError("to", "must be after from")])
     cap = runtime.settings.webhooks.max_replay_events
     row = await endpoint_row(endpoint_id)
-    found = await event_names_between(data.start, data.end, limit=cap + 1)
+    # (in UTC: SQLite compares the stored instants as text)
+    found = await event_names_between(data.start.astimezone(UTC), data.end.astimezone(UTC), limit=cap + 1)
     if len(found) > cap:
         message = f"more than {cap} events were recorded in that range; replay a shorter one"
         raise ValidationFailed([FieldError("to", message)], detail=message)
