@@ -40,7 +40,7 @@ def site_config():
         "webhooks": {
             "allow_private_addresses": True,
             "retry_schedule_seconds": SCHEDULE,
-            "timeout_seconds": 1,
+            "timeout_seconds": 5,
             "connect_timeout_seconds": 1,
         },
     }
@@ -182,21 +182,47 @@ async def test_the_clock_advance_stops_at_each_retry(
 
 
 async def test_a_hanging_endpoint_does_not_delay_another(client, runtime, make_member, operator, receivers):
-    hanging = receivers(default=Reply(hang=True))
+    hanging = receivers(Reply(hang=True))
     quick = receivers()
     slow_endpoint = await register(client, operator, hanging.url)
     await register(client, operator, quick.url)
     await gig_order(client, runtime, make_member)
     worker = asyncio.create_task(sweep(runtime))
     try:
-        await wait_until(lambda: len(quick.requests) == 4, seconds=5)
-        assert len(hanging.requests) == 1 and not worker.done()  # still waiting for its first answer
+        await wait_until(lambda: len(quick.requests) == 4, seconds=4)
+        # the other endpoint got every event while the first answer is still awaited
+        assert len(hanging.requests) == 1 and not worker.done()
+        waiting = await deliveries(client, operator, slow_endpoint["id"])
+        assert [(d["status"], d["attempts"]) for d in waiting] == [("pending", 0)] * 4
     finally:
+        hanging.release()
         report = await worker
-    assert report.plugins["webhooks_delivered"] == 4 and report.plugins["webhooks_retried"] == 1
-    first, *later = reversed(await deliveries(client, operator, slow_endpoint["id"]))
-    assert first["last_error"] == "no answer within 1 s" and first["status"] == "pending"
-    assert [d["attempts"] for d in later] == [0, 0, 0]  # held back behind the first
+    assert report.plugins["webhooks_delivered"] == 8
+    assert [r.headers["webhook-id"] for r in hanging.requests] == [
+        r.headers["webhook-id"] for r in quick.requests
+    ]
+
+
+class TestTimeout:
+    @pytest.fixture
+    def site_config(self):
+        return {"webhooks": {"allow_private_addresses": True, "timeout_seconds": 0.3}}
+
+    async def test_an_answer_later_than_the_timeout_is_a_failed_attempt(
+        self, client, runtime, make_member, operator, receivers
+    ):
+        hanging = receivers(Reply(hang=True))
+        endpoint = await register(client, operator, hanging.url, ["order.created"])
+        await new_order(runtime, await make_member(), await make_member())
+        report = await sweep(runtime)
+        assert report.plugins["webhooks_retried"] == 1
+        [delivery] = await deliveries(client, operator, endpoint["id"])
+        assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == (
+            "pending",
+            1,
+            None,
+        )
+        assert delivery["last_error"] == "no answer within 0.3 s"
 
 
 async def test_replay_resends_with_the_same_webhook_id(client, runtime, make_member, operator, receivers):
