@@ -169,7 +169,7 @@ async def test_a_receiver_that_fails_three_times_gets_the_event_when_it_recovers
     assert detail["attempts"][0]["response_body"] == "down"
 
 
-async def test_the_clock_advance_stops_at_each_retry(
+async def test_the_workers_next_due_is_the_next_retry(
     client, runtime, make_member, operator, receivers, clock
 ):
     from agorakit.worker import next_due
@@ -408,3 +408,35 @@ async def test_two_senders_at_once_send_each_delivery_once_in_order(
     for receiver in started:
         ids = [int(r.headers["webhook-id"].removeprefix("evt_")) for r in receiver.requests]
         assert len(ids) == 8 and ids == sorted(set(ids))
+
+
+class TestOnATestClock:
+    @pytest.fixture
+    def site_config(self):
+        return {
+            "site": {"environment": "development"},
+            "dev": {"test_clock": True},
+            "webhooks": {"allow_private_addresses": True, "retry_schedule_seconds": SCHEDULE},
+        }
+
+    async def test_advancing_the_clock_stops_at_each_retry(
+        self, client, runtime, make_member, operator, receivers
+    ):
+        receiver = receivers(Reply(500), Reply(500))
+        endpoint = await register(client, operator, receiver.url, ["order.created"])
+        await new_order(runtime, await make_member(), await make_member())
+        answer = await client.post("/operator/clock/advance", json={"by": "1h"}, headers=operator.headers)
+        assert answer.status_code == 200, answer.text
+        started = datetime.fromisoformat(answer.json()["started"])
+        steps = [
+            (datetime.fromisoformat(step["at"]) - started, step["report"]["plugins"])
+            for step in answer.json()["steps"]
+            if step["report"]["plugins"]
+        ]
+        assert steps == [
+            (timedelta(0), {"webhooks_queued": 1, "webhooks_retried": 1}),
+            (timedelta(seconds=60), {"webhooks_retried": 1}),
+            (timedelta(seconds=660), {"webhooks_delivered": 1}),
+        ]
+        [delivery] = await deliveries(client, operator, endpoint["id"])
+        assert (delivery["status"], delivery["attempts"]) == ("delivered", 3)
