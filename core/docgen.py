@@ -8,12 +8,11 @@ import importlib
 import inspect
 import re
 import types
-import typing
-from typing import Any
 
 import msgspec
 
 from agorakit import hookspecs
+from agorakit.events.public import type_name
 from agorakit.hooks import AREA_HOOKSPECS, Hooks, collect, get_plugin_manager, shipped_plugins
 from agorakit.settings import field_docs
 
@@ -102,6 +101,11 @@ a plugin declares its own classes (subclasses of `agorakit.events.Event`) with t
 `agorakit_event_types` ([hooks](hooks.md#agorakit_event_types)).  Amounts are integers in
 minor units of the event's currency.
 
+Outside the site, the events feed (`GET /events`) and webhooks send an event in its
+public form (`agorakit.events.public_event`): `{"id": "evt_41", "type":
+"order.transitioned", "created_at": "...Z", "data": {...}}`, where `data` is the fields
+below except those marked *not sent outside the site* (a private message's text, say).
+
 """
 
 
@@ -175,28 +179,15 @@ def _fields_table(cls: type) -> str:
         return "No fields: the envelope's `subject` says what it is about.\n"
     comments = {name: text.replace("|", "\\|") for name, text in field_docs(cls).items()}
     rows = ["| field | type | notes |\n|---|---|---|\n"]
+    private = getattr(cls, "private_fields", frozenset())
     for field in fields:
         notes = comments.get(field.name, "")
+        if field.name in private:
+            notes = f"{notes}; not sent outside the site" if notes else "not sent outside the site"
         if field.default is not msgspec.NODEFAULT:
             default = f"default `{field.default!r}`"
             notes = f"{notes}; {default}" if notes else default
-        kind = _type_name(field.type).replace("|", "\\|")  # a pipe in a table cell is escaped
+        kind = type_name(field.type).replace("|", "\\|")  # a pipe in a table cell is escaped
         cells = [f"`{field.name}`", f"`{kind}`", notes]
         rows.append("| " + " | ".join(cells).rstrip() + " |\n")
     return "".join(rows)
-
-
-def _type_name(tp: Any) -> str:
-    args = typing.get_args(tp)
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        return " | ".join(_type_name(arg) for arg in args)
-    if origin is typing.Literal:
-        return " | ".join(repr(arg) for arg in args)
-    if origin is not None:
-        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(arg) for arg in args)}]"
-    if tp is type(None):
-        return "None"
-    if tp is Any:
-        return "Any"
-    return getattr(tp, "__name__", str(tp))

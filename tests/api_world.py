@@ -281,6 +281,15 @@ async def build_world(client, runtime, make_member) -> World:
     ids["email_id"] = emails["items"][0]["id"]
     events = await _ok(await client.get("/operator/events", headers=operator.headers))
     ids["event_id"] = events["items"][0]["id"]
+    token = await _ok(
+        await client.post(
+            "/operator/integration-tokens",
+            json={"name": "CRM sync", "scopes": ["events:read"]},
+            headers=operator.headers,
+        ),
+        201,
+    )
+    ids["integration_token_id"] = token["integration_token"]["id"]
     if any(name == "prepaid_request" for name, _ in registry(runtime).processes):
         await _prepaid(client, runtime, world)
     if any(name == "lead_unlock" for name, _ in registry(runtime).processes):

@@ -21,6 +21,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,6 +301,9 @@ MATRIX: dict[str, Rule] = {
         "buyer", operator=404, body={"title": "A sign for our window"}, lead_id="pending_lead_id"
     ),
     "leadsCloseJob": party("buyer", lead_id="pending_lead_id"),
+    # integrations
+    "getIntegrationToken": operators(token_id="integration_token_id"),
+    "revokeIntegrationToken": operators(token_id="integration_token_id"),
     # stops last: a stopped campaign refuses the rest
     "microjobsStopCampaign": party("buyer", body={}, **SPARE),
     "microjobsOperatorStop": operators(body={"reason": "a complaint"}, **CAMPAIGN),
@@ -533,3 +537,41 @@ async def check_leads(client, world, tokens: dict[str, dict[str, str]]) -> None:
     assert unlocks == []
     mine = (await client.get("/leads/mine", headers=tokens["seller"])).json()["items"]
     assert mine == []
+
+
+async def test_an_integration_token_reads_only_the_routes_that_name_a_scope(
+    client, app, runtime, make_member
+):
+    """An integration token holding every scope is refused (401) by every operation that
+    needs a token, except the GETs whose handler names a scope; nothing changes."""
+    from agorakit.accounts import INTEGRATION_SCOPE
+    from agorakit.integrations import integration_scopes
+
+    operator = await make_member(role="operator")
+    body = {"name": "everything", "scopes": list(integration_scopes(runtime))}
+    made = await client.post("/operator/integration-tokens", json=body, headers=operator.headers)
+    assert made.status_code == 201, made.text
+    headers = {"Authorization": f"Bearer {made.json()['token']}"}
+    scoped = {
+        (method, route.path_format)
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if handler.opt.get(INTEGRATION_SCOPE)
+        for method in handler.http_methods
+    }
+    assert ("GET", "/events") in scoped and ("GET", "/events/types") in scoped
+    document = (await client.get("/docs/openapi.json")).json()
+    wrong = []
+    for path, item in document["paths"].items():
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        for method, op in item.items():
+            if not op.get("security"):
+                continue
+            got = (await client.request(method.upper(), url, headers=headers)).status_code
+            want_reads = (method.upper(), path) in scoped
+            if (got == 401) == want_reads:
+                wrong.append(f"{method.upper()} {path}: {got}")
+    assert not wrong, "\n".join(wrong)
+    assert (await client.get("/operator/integration-tokens", headers=operator.headers)).json()["items"][0][
+        "name"
+    ] == "everything"

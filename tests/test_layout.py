@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 600
 #: the core areas: the packages of ``agorakit`` that are a layer of their own
 AREAS = (
-    "accounts", "attachments", "catalog", "db", "disputes", "events", "http",
+    "accounts", "attachments", "catalog", "db", "disputes", "events", "http", "integrations",
     "messaging", "money", "notifications", "orders", "reports", "reviews", "support",
 )  # fmt: skip
 

@@ -15,6 +15,7 @@ AREAS = [
     "disputes",
     "events",
     "http",
+    "integrations",
     "messaging",
     "money",
     "notifications",

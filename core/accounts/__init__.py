@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from agorakit.exports import lazy_exports
 
 if TYPE_CHECKING:
+    from agorakit.accounts.auth import INTEGRATION_SCOPE as INTEGRATION_SCOPE
+    from agorakit.accounts.auth import IntegrationCaller as IntegrationCaller
     from agorakit.accounts.auth import issue_token as issue_token
     from agorakit.accounts.auth import make_jwt_auth as make_jwt_auth
     from agorakit.accounts.auth import operator_only as operator_only
@@ -34,6 +36,8 @@ EXPORTS: dict[str, str] = {
     "flag_member": "agorakit.accounts.moderation",
     "get_member": "agorakit.accounts.service",
     "get_members": "agorakit.accounts.service",
+    "INTEGRATION_SCOPE": "agorakit.accounts.auth",
+    "IntegrationCaller": "agorakit.accounts.auth",
     "is_operator": "agorakit.accounts.roles",
     "issue_token": "agorakit.accounts.auth",
     "make_jwt_auth": "agorakit.accounts.auth",

@@ -5,26 +5,37 @@ resetting the password or suspending the account changes the stamp, so every old
 token stops working at once.  Each request re-reads the member (tokens remembered by
 :class:`CachedToken` too: only the signature check is skipped), so a role change, a
 suspension (403 ``account_suspended``) or a new stamp takes effect on the next request.
+
+A bearer token that is not a JWT is asked about through ``agorakit_api_token_caller``
+(the integrations area answers for its read-only integration tokens): the caller it
+names is an :class:`IntegrationCaller`, never a member.  Such a token is accepted only
+for a safe method (GET, HEAD) of a route whose handler names the scope it needs
+(``opt={"integration_scope": "events:read"}``), and only when it holds that scope (else
+403 ``scope_missing``); anywhere else it is refused like any bad token (401).  The
+operator guard lets such a caller through on those routes; nothing changes for members.
 """
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
+import msgspec
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.authentication import AuthenticationResult
 from litestar.routes import HTTPRoute
-from litestar.security.jwt import JWTAuth, Token
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from agorakit.accounts import service
 from agorakit.accounts.roles import is_operator
 from agorakit.accounts.schemas import AuthToken, MemberOut
 from agorakit.clock import SystemClock
-from agorakit.errors import Forbidden
+from agorakit.errors import Forbidden, Unauthenticated
 from agorakit.http.openapi import problem
 from agorakit.runtime import Runtime
 
@@ -34,6 +45,88 @@ _REAL_TIME = SystemClock()
 
 #: Paths served without a token (the docs UI and schema are added by the app).
 PUBLIC_PATHS = ["^/health$", "^/$"]
+
+#: the key of a route handler's ``opt`` that opens it to integration tokens holding the
+#: scope it names (``opt={"integration_scope": "events:read"}``)
+INTEGRATION_SCOPE = "integration_scope"
+#: the methods an integration token may use: it reads, it never changes anything
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+class IntegrationCaller(msgspec.Struct, frozen=True, kw_only=True):
+    """Who calls with an integration token: an outside system, not a member.
+
+    It has no member ``id`` and no ``role`` (both None), so code written for members
+    never takes it for one; :func:`operator_only` lets it through on the routes it may
+    use (:data:`INTEGRATION_SCOPE`).
+    """
+
+    #: the integration token's id
+    integration_id: int
+    #: the name an operator gave the token
+    name: str
+    #: what the token may read, e.g. ``events:read``
+    scopes: frozenset[str]
+    #: not a member: no member id
+    id: None = None
+    #: not a member: no role
+    role: None = None
+
+    @property
+    def label(self) -> str:
+        """How logs name the caller: ``integration:<id>``."""
+        return f"integration:{self.integration_id}"
+
+
+class ScopeMissing(Forbidden):
+    code = "scope_missing"
+    title = "The integration token lacks the scope this route needs"
+
+
+def integration_scope(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The scope the route being called asks of an integration token (None: the route
+    takes no integration token, or not for this method)."""
+    if connection.scope.get("method") not in SAFE_METHODS:
+        return None
+    opt: Mapping[str, Any] = connection.route_handler.opt
+    scope = opt.get(INTEGRATION_SCOPE)
+    return scope if isinstance(scope, str) else None
+
+
+#: why an integration token is refused on a route that does not take it
+_NOT_FOR_THIS_ROUTE = (
+    "an integration token is accepted only for reading the routes that name its scope"
+    " (GET /events, ...); sign in as a member for this request"
+)
+
+
+def _check_scope(connection: ASGIConnection[Any, Any, Any, Any], caller: IntegrationCaller) -> None:
+    """Refuse ``caller`` unless the route takes integration tokens and it holds the scope."""
+    scope = integration_scope(connection)
+    if scope is None:
+        raise Unauthenticated(_NOT_FOR_THIS_ROUTE)
+    if scope not in caller.scopes:
+        detail = f"this route needs the scope {scope!r}, which the integration token does not have"
+        raise ScopeMissing(detail, extra={"scope": scope})
+
+
+class MemberJWTAuthenticationMiddleware(JWTAuthenticationMiddleware):
+    """Litestar's JWT middleware, asking ``agorakit_api_token_caller`` about a bearer
+    token that is not a JWT (the module's docs)."""
+
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        if encoded_token.count(".") == 2:  # header.payload.signature: a member's token
+            return await super().authenticate_token(encoded_token, connection)
+        if integration_scope(connection) is None:  # refused before any look-up
+            raise Unauthenticated(_NOT_FOR_THIS_ROUTE)
+        runtime: Runtime = connection.app.state.runtime
+        caller = await runtime.hooks.first("agorakit_api_token_caller", token=encoded_token, runtime=runtime)
+        if not isinstance(caller, IntegrationCaller):
+            raise Unauthenticated("the bearer token is unknown, revoked or expired")
+        _check_scope(connection, caller)
+        return AuthenticationResult(user=caller, auth=None)
 
 
 class CachedToken(Token):
@@ -134,6 +227,7 @@ def make_jwt_auth(runtime: Runtime, *, exclude: list[str]) -> MemberJWTAuth:
 
     return MemberJWTAuth(
         retrieve_user_handler=retrieve_member,
+        authentication_middleware_class=MemberJWTAuthenticationMiddleware,
         token_cls=CachedToken,
         token_secret=auth.jwt_secret,
         default_token_expiration=timedelta(minutes=auth.token_ttl_minutes),
@@ -152,8 +246,13 @@ async def issue_token(runtime: Runtime, jwt_auth: JWTAuth, member: MemberOut) ->
 
 
 def operator_only(connection: ASGIConnection[Any, MemberOut, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: only operators (and the site's owners) pass."""
-    if not is_operator(connection.user):
+    """Guard: only operators (and the site's owners) pass, and integration tokens on the
+    routes that take them (the module's docs)."""
+    user: Any = connection.user
+    if isinstance(user, IntegrationCaller):
+        _check_scope(connection, user)
+        return
+    if not is_operator(user):
         raise Forbidden("this action is for the site's operators only")
 
 

@@ -15,6 +15,8 @@ stored with.
 
 from __future__ import annotations
 
+import types
+import typing
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -91,3 +93,21 @@ def check_patterns(types: EventTypes, patterns: list[str]) -> list[str]:
 def matching_types(types: EventTypes, patterns: list[str] | tuple[str, ...]) -> list[str]:
     """The registered event names that ``patterns`` match, sorted."""
     return sorted(name for name in types.by_name if matches(name, tuple(patterns)))
+
+
+def type_name(tp: Any) -> str:
+    """How the event reference and ``GET /events/types`` write a field's type: ``int``,
+    ``str | None``, ``list[int]``, ``'a' | 'b'``."""
+    args = typing.get_args(tp)
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        return " | ".join(type_name(arg) for arg in args)
+    if origin is typing.Literal:
+        return " | ".join(repr(arg) for arg in args)
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(type_name(arg) for arg in args)}]"
+    if tp is type(None):
+        return "None"
+    if tp is Any:
+        return "Any"
+    return getattr(tp, "__name__", str(tp))

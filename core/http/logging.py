@@ -2,7 +2,8 @@
 
 Every HTTP request produces one record on the ``agorakit.http.access`` logger with the
 fields ``method``, ``path``, ``status``, ``duration_ms``, ``client``, ``request_id`` and
-``member_id`` (in ``record.http``).  The request id comes from a well-formed incoming
+``member_id`` (in ``record.http``), and ``integration_id`` for a request made with an
+integration token (whose ``member_id`` is None).  The request id comes from a well-formed incoming
 ``X-Request-ID`` header or is generated, and is echoed in the response.
 While a request is handled its id is in :data:`current_request_id`, so every record
 written then (by any logger, not only the access log) carries it: the ``request_id``
@@ -73,6 +74,7 @@ def request_logging_middleware(app: ASGIApp) -> ASGIApp:
                 "client": client[0] if client else None,
                 "request_id": request_id,
                 "member_id": getattr(user, "id", None),
+                "integration_id": getattr(user, "integration_id", None),
             }
             access_log.info(
                 "%s %s %s %.1fms",
