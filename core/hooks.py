@@ -41,6 +41,7 @@ CORE_PLUGINS: tuple[str, ...] = (
     "agorakit.reports.plugin",
     "agorakit.support.plugin",
     "agorakit.integrations.plugin",
+    "agorakit.webhooks.plugin",
     "agorakit.http.plugin",
     "agorakit.system",
     "agorakit.notifications.plugin",

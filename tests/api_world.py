@@ -220,6 +220,28 @@ async def build_world(client, runtime, make_member) -> World:
     )
     ids["ticket_id"] = ticket["id"]
     ids["operator_id"] = operator.id
+    # a webhook endpoint (disabled: nothing is sent to it) with its deliveries of the
+    # order's events, queued by a replay
+    endpoint = await _ok(
+        await client.post(
+            "/operator/webhooks",
+            json={"url": "https://hooks.example.com/agorakit", "event_types": ["order.*"], "enabled": False},
+            headers=operator.headers,
+        ),
+        201,
+    )
+    ids["webhook_id"] = endpoint["id"]
+    await _ok(
+        await client.post(
+            f"/operator/webhooks/{endpoint['id']}/replay",
+            json={"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"},
+            headers=operator.headers,
+        )
+    )
+    deliveries = await _ok(
+        await client.get(f"/operator/webhooks/{endpoint['id']}/deliveries", headers=operator.headers)
+    )
+    ids["webhook_delivery_id"] = deliveries["items"][0]["id"]
 
     deposit = await _ok(
         await client.post(

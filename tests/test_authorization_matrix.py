@@ -186,6 +186,18 @@ MATRIX: dict[str, Rule] = {
     "operatorReplySupportTicket": operators(ticket_id="ticket_id", body={"body": "We are on it."}),
     "closeSupportTicket": party("buyer", operator=404, ticket_id="ticket_id"),
     "operatorCloseSupportTicket": operators(ticket_id="ticket_id"),
+    # webhooks (the world's endpoint is disabled: nothing is sent; deleted last)
+    "operatorGetWebhook": operators(endpoint_id="webhook_id"),
+    "operatorUpdateWebhook": operators(endpoint_id="webhook_id", body={"description": "CRM"}),
+    "operatorRotateWebhookSecret": operators(endpoint_id="webhook_id"),
+    "operatorListWebhookDeliveries": operators(endpoint_id="webhook_id"),
+    "operatorGetWebhookDelivery": operators(endpoint_id="webhook_id", delivery_id="webhook_delivery_id"),
+    "operatorReplayWebhookDelivery": operators(endpoint_id="webhook_id", delivery_id="webhook_delivery_id"),
+    "operatorReplayWebhookEvents": operators(
+        endpoint_id="webhook_id", body={"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"}
+    ),
+    "operatorResumeWebhook": operators(endpoint_id="webhook_id"),
+    "operatorDeleteWebhook": operators(endpoint_id="webhook_id"),
     # money
     "getPayment": party("buyer", payment_id="payment_id"),
     "cancelPayment": party("buyer", operator=404, payment_id="payment_id"),

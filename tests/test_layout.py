@@ -15,6 +15,7 @@ MAX_LINES = 600
 AREAS = (
     "accounts", "attachments", "catalog", "db", "disputes", "events", "http", "integrations",
     "messaging", "money", "notifications", "orders", "reports", "reviews", "support",
+    "webhooks",
 )  # fmt: skip
 
 

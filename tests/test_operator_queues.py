@@ -35,6 +35,7 @@ CORE_KEYS = {
     "timers.failed",
     "emails.failed",
     "events.failed",
+    "webhooks.failing",
 }
 
 

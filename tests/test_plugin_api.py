@@ -24,6 +24,7 @@ AREAS = [
     "reviews",
     "support",
     "web",
+    "webhooks",
 ]
 
 

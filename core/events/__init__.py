@@ -45,10 +45,12 @@ if TYPE_CHECKING:
     from agorakit.events.feed import FeedGap as FeedGap
     from agorakit.events.feed import FeedNotSettled as FeedNotSettled
     from agorakit.events.feed import FeedPosition as FeedPosition
+    from agorakit.events.feed import event_names_between as event_names_between
     from agorakit.events.feed import feed_backlog as feed_backlog
     from agorakit.events.feed import feed_head as feed_head
     from agorakit.events.feed import last_event_id as last_event_id
     from agorakit.events.feed import read_feed as read_feed
+    from agorakit.events.feed import stored_events as stored_events
     from agorakit.events.follow import EventFollower as EventFollower
     from agorakit.events.public import check_patterns as check_patterns
     from agorakit.events.public import matches as matches
@@ -216,6 +218,8 @@ EXPORTS: dict[str, str] = {
     "feed_head": "agorakit.events.feed",
     "last_event_id": "agorakit.events.feed",
     "read_feed": "agorakit.events.feed",
+    "event_names_between": "agorakit.events.feed",
+    "stored_events": "agorakit.events.feed",
     "check_patterns": "agorakit.events.public",
     "matches": "agorakit.events.public",
     "matching_types": "agorakit.events.public",

@@ -307,3 +307,23 @@ async def last_event_id(runtime: Runtime) -> int:
     belongs to another database (restored from a backup, say)."""
     row = await StoredEvent.select(StoredEvent.id).order_by(StoredEvent.id, ascending=False).first()
     return row["id"] if row else 0
+
+
+async def stored_events(runtime: Runtime, ids: Collection[int]) -> list[DomainEvent]:
+    """The stored events with these ids (those that exist), by id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    rows = await StoredEvent.select(*_ALL_COLUMNS).where(_id_in(runtime, wanted)).order_by(StoredEvent.id)
+    return [_to_event(runtime, row) for row in rows]
+
+
+async def event_names_between(start: datetime, end: datetime, *, limit: int) -> list[tuple[int, str]]:
+    """``(id, name)`` of the stored events recorded in ``[start, end)``, by id, at most ``limit``."""
+    rows = (
+        await StoredEvent.select(StoredEvent.id, StoredEvent.name)
+        .where((StoredEvent.at >= start) & (StoredEvent.at < end))
+        .order_by(StoredEvent.id)
+        .limit(limit)
+    )
+    return [(row["id"], row["name"]) for row in rows]

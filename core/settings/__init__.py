@@ -70,6 +70,7 @@ from agorakit.settings.sections import (
     SiteSection,
     TracingSection,
     VouchersSection,
+    WebhooksSection,
     WorkerSection,
 )
 
@@ -351,6 +352,7 @@ __all__ = [
     "SiteSection",
     "TracingSection",
     "VouchersSection",
+    "WebhooksSection",
     "WorkerSection",
     "field_docs",
     "load_settings",

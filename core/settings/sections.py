@@ -409,6 +409,34 @@ class TracingSection(SettingsStruct, frozen=True):
     service_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
+class WebhooksSection(SettingsStruct, frozen=True):
+    #: sends at once across endpoints, each its own task (one endpoint has at most one
+    #: delivery in flight); default 8
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
+    #: seconds to open the connection to an endpoint; default 5
+    connect_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
+    #: seconds one attempt may take in all (connect, send, response); default 10
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
+    #: seconds to wait after each failed attempt before the next (after the first, the
+    #: second, ...); once they are used up the delivery has failed and its endpoint is
+    #: failing.  The default waits 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h:
+    #: about 3 days in all
+    retry_schedule_seconds: Annotated[
+        list[Annotated[int, msgspec.Meta(ge=1, le=604_800)]], msgspec.Meta(min_length=1, max_length=30)
+    ] = msgspec.field(default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400])
+    #: bytes of an endpoint's response body kept with each attempt (read up to there,
+    #: never the whole body); default 2048
+    max_response_bytes: Annotated[int, msgspec.Meta(ge=0, le=65_536)] = 2048
+    #: true: endpoints may be http:// and on private, loopback or link-local addresses
+    #: (development, tests); false (the default): https only, and an endpoint whose host
+    #: is or resolves to such an address is refused
+    allow_private_addresses: bool = False
+    #: events read from the feed and fanned out to the endpoints in one transaction
+    fanout_batch: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 500
+    #: the most events one range replay queues (a wider range is refused)
+    max_replay_events: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 10_000
+
+
 class DevSection(SettingsStruct, frozen=True):
     #: the site's time comes from a clock kept in the database, shared by every process,
     #: that operators move on (``agorakit clock``); development and staging only
@@ -437,6 +465,7 @@ class Settings(SettingsStruct, frozen=True):
     worker: WorkerSection = msgspec.field(default_factory=WorkerSection)
     metrics: MetricsSection = msgspec.field(default_factory=MetricsSection)
     tracing: TracingSection = msgspec.field(default_factory=TracingSection)
+    webhooks: WebhooksSection = msgspec.field(default_factory=WebhooksSection)
     dev: DevSection = msgspec.field(default_factory=DevSection)
     plugins: dict[str, Any] = {}
     #: where this config came from, for messages (set by the loader)
