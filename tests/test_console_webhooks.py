@@ -203,6 +203,11 @@ class TestDeliveries:
             assert "Pending deliveries 0 Failed deliveries 0" in shown
             assert f"#{first['id']}" in shown and "delivered" in shown and "HTTP 200" in shown
             assert "No delivery matches." in text_of(await browser.get(base, status="failed"))
+            # a status the API does not know: its reason, no rows
+            for path in (base, "/console/webhooks"):
+                bogus = await browser.get(path, status="lost")
+                assert bogus.status_code == 200
+                assert error_of(bogus) == "status: Invalid enum value &#39;lost&#39;"
 
             # its attempts: status codes, errors and the start of what came back
             page = text_of(await browser.get(f"{base}/deliveries/{first['id']}"))

@@ -13,8 +13,7 @@ from litestar.response import Redirect
 
 from agorakit.web import ApiError
 
-from .web import PREFIX, ConsolePage
-from .webhooks import utc_time
+from .web import PREFIX, ConsolePage, utc_time
 
 BASE = f"{PREFIX}/integration-tokens"
 API = "/operator/integration-tokens"

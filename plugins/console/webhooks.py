@@ -17,26 +17,17 @@ from litestar.response import Redirect
 
 from agorakit.web import ApiError
 
-from .web import PREFIX, ConsolePage
+from .web import PREFIX, ConsolePage, utc_time
 
 BASE = f"{PREFIX}/webhooks"
 API = "/operator/webhooks"
 ENDPOINT_STATUSES = ("active", "failing", "disabled")
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
-#: a ``datetime-local`` input's value (no offset): the console's times are UTC
-LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
 def event_patterns(text: str) -> list[str]:
     """The event type patterns of a form's field: one per line or comma-separated."""
     return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
-
-
-def utc_time(value: str) -> str:
-    """A ``datetime-local`` input's value as an ISO time in UTC; anything else as typed
-    (the API says what is wrong with it)."""
-    value = value.strip()
-    return f"{value}Z" if LOCAL_TIME.match(value) else value
 
 
 def endpoint_fields(form: dict[str, str], *, enabled: bool) -> dict[str, Any]:
@@ -123,9 +114,9 @@ class WebhookPages(Controller):
 
     @post("/{endpoint_id:int}/rotate-secret")
     async def rotate(self, page: NamedDependency[ConsolePage], endpoint_id: FromPath[int]) -> Response[Any]:
+        endpoint = await page.api.get(f"{API}/{endpoint_id}")  # before: the new secret is never lost
         try:
             answer = await page.api.post(f"{API}/{endpoint_id}/rotate-secret")
-            endpoint = await page.api.get(f"{API}/{endpoint_id}")
         except ApiError as error:
             if not error.refusal:
                 raise
