@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
-from agorakit.events import DomainEvent, FeedPosition
+from agorakit.events import DomainEvent, FeedGap, FeedPosition
 from agorakit.events.outbox import store
 from agorakit.events.tables import StoredEvent
+from agorakit.integrations import feed
 
 
 @pytest.fixture
@@ -51,6 +53,10 @@ async def read_all(client, headers, *, after=None, limit=3, **params) -> tuple[l
         after, pages = body["next_cursor"], pages + 1
         if not body["has_more"]:
             return items, after, pages
+
+
+def position_of(cursor: str) -> FeedPosition:
+    return FeedPosition.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
 
 
 def cursor_of(data: object) -> str:
@@ -113,7 +119,7 @@ async def test_types_filter_without_skipping(client, reader, make_order):
     assert [item["type"] for item in several] == ["order.created", "payment.started", "payment.completed"]
     # the position moved over the other events: nothing before it comes again
     assert (await client.get("/events", params={"after": cursor}, headers=reader)).json()["items"] == []
-    assert FeedPosition.decode(base64.urlsafe_b64decode(cursor + "==")).after == int(everything[-1][0][4:])
+    assert position_of(cursor).after == int(everything[-1][0][4:])
 
 
 async def test_bad_cursors_types_and_limits_are_422(client, reader, make_order, problem):
@@ -224,3 +230,14 @@ async def test_an_event_committed_late_shows_up_on_a_later_page(
     assert late["items"][0]["data"] == {"member_id": 999, "role": "member"}
     done = (await client.get("/events", params={"after": late["next_cursor"]}, headers=reader)).json()
     assert done["items"] == []
+
+
+def test_a_cursor_keeps_the_highest_awaited_ids_and_stays_short(caplog):
+    seen = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    gaps = tuple(FeedGap(i, seen, 77) for i in range(1, 1 + feed.MAX_CURSOR_GAPS + 5))
+    cursor = feed.encode_cursor(FeedPosition(after=10_000, missing=gaps))
+    assert len(cursor) < feed.MAX_CURSOR_LENGTH
+    assert position_of(cursor) == FeedPosition(after=10_000, missing=gaps[5:])
+    assert "gives up 5 awaited event ids (1 to 5)" in caplog.text
+    plain = FeedPosition(after=3, missing=(FeedGap(2, seen),))
+    assert position_of(feed.encode_cursor(plain)) == plain

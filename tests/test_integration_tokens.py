@@ -264,3 +264,13 @@ async def test_hook_agorakit_api_token_caller(client, problem, extra_plugins):
     assert (await client.get("/events", headers=bearer("partner-key-1"))).status_code == 200
     problem(await client.get("/events", headers=bearer("partner-key-2")), 401, "unauthenticated")
     problem(await client.get("/me", headers=bearer("partner-key-1")), 401, "unauthenticated")
+
+
+async def test_the_api_document_says_which_routes_take_integration_tokens(client):
+    document = (await client.get("/docs/openapi.json")).json()
+    feed = document["paths"]["/events"]["get"]
+    assert feed["security"] == [{"BearerToken": []}]
+    assert "Integration tokens with the scope `events:read` may call it too." in feed["description"]
+    assert "scope_missing" in feed["responses"]["403"]["description"]
+    assert "integration token" in document["components"]["securitySchemes"]["BearerToken"]["description"]
+    assert "description" not in document["paths"]["/operator/integration-tokens"]["get"]

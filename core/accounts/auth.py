@@ -205,7 +205,8 @@ class MemberJWTAuth(JWTAuth[MemberOut, Token]):
 
     def document_route(self, route: HTTPRoute) -> None:
         """Give each operation of ``route`` that needs a token its requirement, its 401, and
-        its 403 (a suspended member's token is refused with ``account_suspended``)."""
+        its 403 (a suspended member's token is refused with ``account_suspended``); one that
+        takes integration tokens says with which scope."""
         for handler in route.route_handlers:
             if self.is_public(route, handler):
                 continue
@@ -213,6 +214,10 @@ class MemberJWTAuth(JWTAuth[MemberOut, Token]):
                 handler.security = [*(handler.security or []), self.security_requirement]
             own = handler.responses or {}
             handler.responses = {401: problem(401), 403: problem(403), **own}
+            scope = handler.opt.get(INTEGRATION_SCOPE)
+            note = f"Integration tokens with the scope `{scope}` may call it too."
+            if isinstance(scope, str) and note not in (handler.description or ""):
+                handler.description = f"{handler.description}\n\n{note}" if handler.description else note
 
 
 def make_jwt_auth(runtime: Runtime, *, exclude: list[str]) -> MemberJWTAuth:
@@ -232,7 +237,10 @@ def make_jwt_auth(runtime: Runtime, *, exclude: list[str]) -> MemberJWTAuth:
         token_secret=auth.jwt_secret,
         default_token_expiration=timedelta(minutes=auth.token_ttl_minutes),
         exclude=[*PUBLIC_PATHS, *exclude],
-        description="Send `Authorization: Bearer <access_token>` from /auth/login.",
+        description=(
+            "Send `Authorization: Bearer <access_token>` from /auth/login; machines send an"
+            " integration token (`agk_...`) on the routes that say they take one."
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import inspect
+import logging
 from typing import Any
 
 import msgspec
@@ -32,21 +33,35 @@ from agorakit.events.public import type_name
 from agorakit.integrations.schemas import EventFeedPage, EventFieldOut, EventTypeOut, FeedEvent
 from agorakit.runtime import Runtime
 
+log = logging.getLogger("agorakit.integrations")
+
 #: events a page holds unless told (``?limit=``)
 DEFAULT_LIMIT = 100
 #: the most events a page holds
 MAX_LIMIT = 500
-#: the most awaited ids a cursor may carry (a position keeps at most the feed's own limit;
-#: far fewer in practice: they are events of transactions still open)
-MAX_CURSOR_GAPS = 1000
+#: the most awaited ids a cursor carries: it travels in a URL, so it stays a few KB.  An
+#: id is awaited while a transaction that may still commit it runs (rolled-back ones
+#: pile up only while some transaction stays open for long); beyond this many the lowest
+#: are given up, as :func:`agorakit.events.read_feed` gives up its own beyond its limit
+MAX_CURSOR_GAPS = 100
 #: the longest cursor read (longer ones are refused before decoding)
-MAX_CURSOR_LENGTH = 100_000
+MAX_CURSOR_LENGTH = 20_000
 _ID_LIMIT = 2**63
 _CURSOR_FIELDS = frozenset({"after", "missing"})
 
 
 def encode_cursor(position: FeedPosition) -> str:
-    """``position`` as a feed cursor: base64url of its JSON, without padding."""
+    """``position`` as a feed cursor: base64url of its JSON, without padding; at most
+    :data:`MAX_CURSOR_GAPS` awaited ids, the highest."""
+    if len(position.missing) > MAX_CURSOR_GAPS:
+        dropped = position.missing[:-MAX_CURSOR_GAPS]
+        log.warning(
+            "the events feed gives up %d awaited event ids (%d to %d): a transaction open for long?",
+            len(dropped),
+            dropped[0].id,
+            dropped[-1].id,
+        )
+        position = msgspec.structs.replace(position, missing=position.missing[-MAX_CURSOR_GAPS:])
     return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
 
 
