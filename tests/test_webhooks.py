@@ -363,3 +363,21 @@ async def test_an_endpoint_nobody_listens_on_is_a_failed_attempt(
     [delivery] = await deliveries(client, operator, endpoint["id"])
     assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("pending", 1, None)
     assert delivery["last_error"].startswith("connection failed: ")
+
+
+async def test_two_senders_at_once_send_each_delivery_once_in_order(
+    client, runtime, make_member, operator, receivers
+):
+    from agorakit.webhooks.sender import send_due
+
+    started = [receivers() for _ in range(3)]
+    for receiver in started:
+        await register(client, operator, receiver.url)
+    await gig_order(client, runtime, make_member)
+    await gig_order(client, runtime, make_member)
+    await fan_out(runtime)
+    reports = await asyncio.gather(*(send_due(runtime) for _ in range(3)))
+    assert sum(report.get("webhooks_delivered", 0) for report in reports) == 3 * 8
+    for receiver in started:
+        ids = [int(r.headers["webhook-id"].removeprefix("evt_")) for r in receiver.requests]
+        assert len(ids) == 8 and ids == sorted(set(ids))

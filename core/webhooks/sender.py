@@ -47,6 +47,8 @@ log = logging.getLogger("agorakit.webhooks")
 USER_AGENT = f"agorakit-webhooks/{agorakit.__version__}"
 #: a lease outlasts one attempt by this much (it is renewed before each attempt)
 LEASE_MARGIN = timedelta(seconds=30)
+#: seconds one sweep goes on sending to one endpoint (a long backlog goes on next sweep)
+DRAIN_SECONDS = 30.0
 #: statuses whose ``Retry-After`` is honoured
 RETRY_AFTER_STATUSES = (429, 503)
 
@@ -160,12 +162,9 @@ async def _drain(runtime: Runtime, endpoint_id: int, owner: str, counts: Counter
     settings = runtime.settings.webhooks
     timeout = httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds)
     # a client per endpoint: its connections (and their TLS names) are that endpoint's only
+    deadline = time.monotonic() + DRAIN_SECONDS
     async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, trust_env=False) as client:
-        first = True
         while True:
-            if not first and not await _lease(runtime, endpoint_id, owner):
-                return
-            first = False
             endpoint = await WebhookEndpoint.select().where(WebhookEndpoint.id == endpoint_id).first()
             if endpoint is None or not endpoint["enabled"] or endpoint["status"] != "active":
                 return
@@ -185,7 +184,9 @@ async def _drain(runtime: Runtime, endpoint_id: int, owner: str, counts: Counter
             outcome = await attempt(runtime, client, endpoint, found[0])
             result = await _record(runtime, endpoint, head, outcome)
             counts[result] += 1
-            if result != "delivered":
+            if result != "delivered" or time.monotonic() > deadline:
+                return
+            if not await _lease(runtime, endpoint_id, owner):  # renewed for the next attempt
                 return
 
 
