@@ -7,6 +7,7 @@ from typing import Any
 from .account import AccountPages
 from .disputes import DisputePages
 from .home import HomePages
+from .integrations import IntegrationTokenPages
 from .listings import ListingPages
 from .members import MemberPages
 from .messages import MessagePages
@@ -18,6 +19,7 @@ from .reviews import ReviewPages
 from .support import SupportPages
 from .system import SystemPages
 from .web import PREFIX
+from .webhooks import WebhookPages
 from .withdrawals import WithdrawalPages
 
 #: every controller of the console's own pages
@@ -25,6 +27,7 @@ CONTROLLERS: list[Any] = [
     AccountPages,
     DisputePages,
     HomePages,
+    IntegrationTokenPages,
     ListingPages,
     MemberPages,
     MessagePages,
@@ -35,6 +38,7 @@ CONTROLLERS: list[Any] = [
     ReviewPages,
     SupportPages,
     SystemPages,
+    WebhookPages,
     WithdrawalPages,
 ]
 
@@ -57,6 +61,10 @@ NAV: list[tuple[str, list[tuple[str, str]]]] = [
     ("People", [("Members", f"{PREFIX}/members")]),
     ("Money", [("Fees, payments, ledger", f"{PREFIX}/money"), ("Orders", f"{PREFIX}/orders")]),
     ("System", [("Timers, emails, events", f"{PREFIX}/system")]),
+    (
+        "Integrations",
+        [("Webhooks", f"{PREFIX}/webhooks"), ("Integration tokens", f"{PREFIX}/integration-tokens")],
+    ),
     ("Site", [("Plugins and settings", f"{PREFIX}/site")]),
 ]
 
@@ -73,4 +81,5 @@ QUEUE_PAGES: dict[str, str] = {
     "timers.failed": f"{PREFIX}/system?tab=timers",
     "emails.failed": f"{PREFIX}/system?tab=emails",
     "events.failed": f"{PREFIX}/system?tab=events",
+    "webhooks.failing": f"{PREFIX}/webhooks?status=failing",
 }

@@ -11,6 +11,7 @@ decides who may do what, exactly as for any other client.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ HERE = Path(__file__).parent
 OPERATOR_ROLES = frozenset({"operator", "owner"})
 #: seconds between two checks of a signed-in operator's role with the API
 ROLE_CHECK_SECONDS = 60
+#: a ``datetime-local`` input's value (no offset): the console's times are UTC
+LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 log = logging.getLogger("agorakit.console")
 
@@ -89,6 +92,13 @@ def query_string(values: dict[str, Any], **changes: Any) -> str:
     merged = {**values, **changes}
     pairs = {key: value for key, value in merged.items() if value not in (None, "", False)}
     return "?" + urlencode(pairs) if pairs else ""
+
+
+def utc_time(value: str) -> str:
+    """A ``datetime-local`` input's value as an ISO instant in UTC (the times the console
+    shows are UTC); anything else as typed, for the API to say what is wrong with it."""
+    value = value.strip()
+    return f"{value}Z" if LOCAL_TIME.match(value) else value
 
 
 class ConsolePage(PageContext):
