@@ -185,6 +185,9 @@ class Runtime:
         self.escrow_checked_at: Any = None
         #: this process's row in the process registry, while it is registered
         self.process: ProcessRegistration | None = None
+        #: the names of the loops (``agorakit_worker_loops``) a long-running worker of this
+        #: process runs beside its sweep; empty in any other process
+        self.worker_loops: frozenset[str] = frozenset()
 
     async def refresh_clock(self) -> None:
         """Read the site's time where it is kept (a test clock's shared state; per request,

@@ -10,6 +10,10 @@ is delivered, so that the notifications all the earlier steps caused go out in t
 sweep.  Every
 ``[worker] escrow_check_minutes`` a sweep also checks that every order's escrow holds
 what it must (the check ``agorakit check-ledger`` runs) and logs each violation.
+
+A long-running worker (``agorakit worker``, :func:`run_worker`) also runs the plugins'
+loops beside its sweeps (``agorakit_worker_loops``): work that waits on outside systems,
+such as sending webhooks, runs there so that it never holds up a sweep.
 """
 
 from __future__ import annotations
@@ -169,19 +173,68 @@ async def sync_methods(runtime: Runtime) -> dict[str, Any]:
 async def run_worker(
     runtime: Runtime, *, interval: float, stop: Any = None, sweeps: int | None = None
 ) -> int:
-    """Sweep every ``interval`` seconds until ``stop`` (an asyncio.Event) is set; returns sweeps run."""
+    """Sweep every ``interval`` seconds until ``stop`` (an asyncio.Event) is set, with the
+    plugins' loops (``agorakit_worker_loops``) running beside the sweeps; returns sweeps
+    run.  When it ends it stops the loops and waits for them (at most
+    :data:`LOOP_STOP_SECONDS`, then they are cancelled)."""
 
+    loops_stop = asyncio.Event()
+    loops = await start_loops(runtime, loops_stop)
     done = 0
-    while (stop is None or not stop.is_set()) and (sweeps is None or done < sweeps):
-        try:
-            await sweep(runtime)
-        except Exception:
-            log.exception("worker sweep failed; retrying after the interval")
-        done += 1
-        if sweeps is not None and done >= sweeps:
-            break
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval) if stop else await asyncio.sleep(interval)
-        except TimeoutError:
-            pass
+    try:
+        while (stop is None or not stop.is_set()) and (sweeps is None or done < sweeps):
+            try:
+                await sweep(runtime)
+            except Exception:
+                log.exception("worker sweep failed; retrying after the interval")
+            done += 1
+            if sweeps is not None and done >= sweeps:
+                break
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval) if stop else await asyncio.sleep(interval)
+            except TimeoutError:
+                pass
+    finally:
+        await stop_loops(runtime, loops, loops_stop)
     return done
+
+
+#: seconds a stopping worker waits for its loops to finish what they are doing
+LOOP_STOP_SECONDS = 15.0
+
+
+async def start_loops(runtime: Runtime, stop: asyncio.Event) -> dict[str, asyncio.Task[None]]:
+    """Start the plugins' worker loops (``agorakit_worker_loops``) and name them in
+    ``runtime.worker_loops``; the tasks by name."""
+    loops: dict[str, Any] = {}
+    for contributed in await runtime.hooks.collect("agorakit_worker_loops", runtime=runtime):
+        for name, loop in (contributed or {}).items():
+            if name in loops:
+                raise ValueError(f"two plugins contribute a worker loop named {name!r}")
+            loops[name] = loop
+    tasks = {name: asyncio.create_task(_run_loop(name, loop, runtime, stop)) for name, loop in loops.items()}
+    runtime.worker_loops = frozenset(tasks)
+    return tasks
+
+
+async def stop_loops(runtime: Runtime, tasks: dict[str, asyncio.Task[None]], stop: asyncio.Event) -> None:
+    """Tell the loops to stop and wait for them (cancelled after :data:`LOOP_STOP_SECONDS`)."""
+    stop.set()
+    runtime.worker_loops = frozenset()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks.values(), timeout=LOOP_STOP_SECONDS)
+    for task in pending:
+        log.warning("worker loop %s did not stop in time; cancelled", task.get_name())
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
+async def _run_loop(name: str, loop: Any, runtime: Runtime, stop: asyncio.Event) -> None:
+    asyncio.current_task().set_name(name)  # type: ignore[union-attr]
+    try:
+        await loop(runtime, stop)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("worker loop %s failed and stopped", name)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from agorakit import hookspec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    import asyncio
+    from collections.abc import Awaitable, Callable
     from datetime import datetime
 
     from agorakit.runtime import Runtime
@@ -41,4 +43,25 @@ def agorakit_next_due(runtime: Runtime, after: datetime | None, until: datetime 
     :param after: the earliest instant strictly after this one, or
     :param until: (when ``after`` is None) the earliest instant at or before this one.
     :return: that instant, or None when the plugin has nothing due in the range.
+    """
+
+
+@hookspec
+def agorakit_worker_loops(
+    runtime: Runtime,
+) -> dict[str, Callable[[Runtime, asyncio.Event], Awaitable[None]]] | None:
+    """Work that a long-running worker (``agorakit worker``) runs beside its sweep, all the
+    time, instead of in it: work that waits on outside systems (sending webhooks) and must
+    never hold up the sweep's timers and emails, or that should react within a second
+    rather than at the next sweep.
+
+    Each loop is an ``async`` callable ``loop(runtime, stop)`` that runs until the
+    ``asyncio.Event`` ``stop`` is set, catching and logging its own errors (the worker
+    starts it once; a loop that returns early is not restarted).  While the worker runs
+    them, ``runtime.worker_loops`` holds their names, and the plugin's ``agorakit_sweep``
+    leaves that work to its loop; a lone sweep (``agorakit tick``, a test clock's advance,
+    the testing kit's ``run_worker``) still does it itself.
+
+    :param runtime: the site's :class:`agorakit.runtime.Runtime`.
+    :return: the loops by name (names unique across plugins), or None.
     """

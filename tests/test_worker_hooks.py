@@ -1,14 +1,18 @@
-"""Plugins' work on the worker's sweep (``agorakit_sweep``) and the instants it falls due
-(``agorakit_next_due``), which a test clock advancing through time stops at."""
+"""Plugins' work on the worker's sweep (``agorakit_sweep``), the instants it falls due
+(``agorakit_next_due``), which a test clock advancing through time stops at, and the loops
+a long-running worker runs beside its sweeps (``agorakit_worker_loops``)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+
+import pytest
 
 from agorakit import hookimpl
 from agorakit.hooks import get_plugin_manager
 from agorakit.runtime import Runtime
-from agorakit.worker import next_due, sweep
+from agorakit.worker import next_due, run_worker, sweep
 
 
 class Reminders:
@@ -65,3 +69,53 @@ async def test_hook_agorakit_next_due(runtime):
     assert await next_due(rt, after=now + timedelta(hours=2)) is None
     assert await next_due(rt, until=now) is None
     assert await next_due(rt, until=now + timedelta(hours=2)) == now + timedelta(minutes=90)
+
+
+class Heartbeat:
+    """A plugin with a loop that beats until the worker stops it."""
+
+    def __init__(self):
+        self.beats = 0
+        self.stopped = False
+        self.names_seen: frozenset[str] = frozenset()
+
+    async def loop(self, runtime, stop):
+        self.names_seen = runtime.worker_loops
+        while not stop.is_set():
+            self.beats += 1
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.01)
+            except TimeoutError:
+                pass
+        self.stopped = True
+
+    @hookimpl
+    def agorakit_worker_loops(self, runtime):
+        return {"heartbeat": self.loop}
+
+
+async def test_hook_agorakit_worker_loops(runtime):
+    plugin = Heartbeat()
+    rt = _runtime(runtime, plugin)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(rt, interval=0.01, stop=stop))
+    deadline = asyncio.get_running_loop().time() + 5
+    while plugin.beats < 3:
+        assert asyncio.get_running_loop().time() < deadline, "the loop never ran"
+        await asyncio.sleep(0.01)
+    assert "heartbeat" in rt.worker_loops and "webhooks" in rt.worker_loops  # the core sends webhooks
+    stop.set()
+    sweeps = await worker
+    assert sweeps >= 1
+    assert plugin.stopped and "heartbeat" in plugin.names_seen
+    assert rt.worker_loops == frozenset()  # the loops stopped with the worker
+
+
+async def test_two_worker_loops_of_one_name_are_refused(runtime):
+    class Twin(Heartbeat):
+        pass
+
+    pm = get_plugin_manager([], extra=[("a", Heartbeat()), ("b", Twin())])
+    rt = Runtime(runtime.settings, pm=pm, clock=runtime.clock)
+    with pytest.raises(ValueError, match="two plugins contribute a worker loop named 'heartbeat'"):
+        await run_worker(rt, interval=0.01, sweeps=1)

@@ -431,6 +431,9 @@ class WebhooksSection(SettingsStruct, frozen=True):
     #: (development, tests); false (the default): https only, and an endpoint whose host
     #: is or resolves to such an address is refused
     allow_private_addresses: bool = False
+    #: seconds between two looks for new events and due deliveries, in a long-running
+    #: worker (``agorakit worker`` sends webhooks beside its sweeps); default 1
+    poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 1.0
     #: events read from the feed and fanned out to the endpoints in one transaction
     fanout_batch: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 500
     #: the most events one range replay queues (a wider range is refused)

@@ -54,11 +54,22 @@ async def agorakit_operator_queues():
 
 @hookimpl
 async def agorakit_sweep(runtime):
-    """Queue the deliveries of the events stored since the last sweep, then send what is
-    due (each endpoint in order, several endpoints at once)."""
+    """A lone sweep (``agorakit tick``, a test clock's advance): queue the deliveries of
+    the events stored since, then send what is due and wait for it.  A long-running
+    worker leaves both to its loop (``agorakit_worker_loops``)."""
 
+    if "webhooks" in runtime.worker_loops:
+        return None
     queued = await fan_out(runtime)
     return {"webhooks_queued": queued, **await sender.send_due(runtime)}
+
+
+@hookimpl
+def agorakit_worker_loops():
+    """The long-running worker sends webhooks beside its sweeps, so that a slow endpoint
+    never holds up timers and emails."""
+
+    return {"webhooks": sender.send_loop}
 
 
 @hookimpl

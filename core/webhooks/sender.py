@@ -35,6 +35,7 @@ import agorakit
 from agorakit.events import public_event, public_event_id, stored_events
 from agorakit.webhooks import addresses
 from agorakit.webhooks.events import WebhookEndpointFailing
+from agorakit.webhooks.fanout import fan_out
 from agorakit.webhooks.signing import signature_header
 from agorakit.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -47,7 +48,8 @@ log = logging.getLogger("agorakit.webhooks")
 USER_AGENT = f"agorakit-webhooks/{agorakit.__version__}"
 #: a lease outlasts one attempt by this much (it is renewed before each attempt)
 LEASE_MARGIN = timedelta(seconds=30)
-#: seconds one sweep goes on sending to one endpoint (a long backlog goes on next sweep)
+#: seconds one task goes on sending to one endpoint (a long backlog goes on at the next
+#: poll or sweep, after the other endpoints had their turn)
 DRAIN_SECONDS = 30.0
 #: statuses whose ``Retry-After`` is honoured
 RETRY_AFTER_STATUSES = (429, 503)
@@ -107,8 +109,9 @@ async def next_due(after: datetime | None, until: datetime | None) -> datetime |
 
 
 async def send_due(runtime: Runtime) -> dict[str, int]:
-    """Send what is due to every endpoint, ``[webhooks] concurrency`` endpoints at once;
-    counts of the deliveries delivered, to be retried and failed."""
+    """Send what is due to every endpoint, ``[webhooks] concurrency`` endpoints at once,
+    and wait for it (a lone sweep's part); counts of the deliveries delivered, to be
+    retried and failed."""
     now = runtime.clock.now()
     due = sorted(endpoint_id for endpoint_id, at in (await queue_heads()).items() if at <= now)
     if not due:
@@ -116,20 +119,52 @@ async def send_due(runtime: Runtime) -> dict[str, int]:
     owner = secrets.token_hex(8)
     slots = asyncio.Semaphore(runtime.settings.webhooks.concurrency)
     counts: Counter[str] = Counter()
-
-    async def run(endpoint_id: int) -> None:
-        async with slots:
-            if not await _lease(runtime, endpoint_id, owner):
-                return
-            try:
-                await _drain(runtime, endpoint_id, owner, counts)
-            except Exception:
-                log.exception("webhooks: sending to endpoint %s failed; it is tried again", endpoint_id)
-            finally:
-                await _release(endpoint_id, owner)
-
-    await asyncio.gather(*(run(endpoint_id) for endpoint_id in due))
+    await asyncio.gather(*(_send_to(runtime, endpoint_id, owner, slots, counts) for endpoint_id in due))
     return {f"webhooks_{name}": count for name, count in sorted(counts.items())}
+
+
+async def send_loop(runtime: Runtime, stop: asyncio.Event) -> None:
+    """The long-running worker's loop (``agorakit_worker_loops``): every ``[webhooks]
+    poll_seconds`` queue the new events' deliveries and start sending to each endpoint
+    that has one due and is not being sent to already, without waiting for the sends: a
+    hanging endpoint holds its own task only, never the next poll or another endpoint."""
+    settings = runtime.settings.webhooks
+    owner = secrets.token_hex(8)
+    slots = asyncio.Semaphore(settings.concurrency)
+    counts: Counter[str] = Counter()
+    sending: dict[int, asyncio.Task[None]] = {}
+    while not stop.is_set():
+        try:
+            await fan_out(runtime)
+            now = runtime.clock.now()
+            for endpoint_id, at in sorted((await queue_heads()).items()):
+                if at <= now and endpoint_id not in sending:
+                    task = asyncio.create_task(_send_to(runtime, endpoint_id, owner, slots, counts))
+                    sending[endpoint_id] = task
+                    task.add_done_callback(lambda _, key=endpoint_id: sending.pop(key, None))
+        except Exception:
+            log.exception("webhooks: the send loop failed; it tries again")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=settings.poll_seconds)
+        except TimeoutError:
+            pass
+    if sending:  # let the attempts under way finish (each is bounded by the timeout)
+        await asyncio.gather(*sending.values(), return_exceptions=True)
+
+
+async def _send_to(
+    runtime: Runtime, endpoint_id: int, owner: str, slots: asyncio.Semaphore, counts: Counter[str]
+) -> None:
+    """Take one of the ``slots``, lease the endpoint and send its due deliveries in order."""
+    async with slots:
+        if not await _lease(runtime, endpoint_id, owner):
+            return
+        try:
+            await _drain(runtime, endpoint_id, owner, counts)
+        except Exception:
+            log.exception("webhooks: sending to endpoint %s failed; it is tried again", endpoint_id)
+        finally:
+            await _release(endpoint_id, owner)
 
 
 def _lease_span(runtime: Runtime) -> timedelta:
