@@ -191,7 +191,9 @@ async def run_worker(
             if sweeps is not None and done >= sweeps:
                 break
             try:
-                await asyncio.wait_for(stop.wait(), timeout=interval) if stop else await asyncio.sleep(interval)
+                await asyncio.wait_for(stop.wait(), timeout=interval) if stop else await asyncio.sleep(
+                    interval
+                )
             except TimeoutError:
                 pass
     finally:
