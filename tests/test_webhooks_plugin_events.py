@@ -64,7 +64,9 @@ async def ship(runtime, parcel_id: int) -> None:
         )
 
 
-async def test_a_plugins_event_is_delivered_and_listed_like_the_cores(client, runtime, make_operator, receiver):
+async def test_a_plugins_event_is_delivered_and_listed_like_the_cores(
+    client, runtime, make_operator, receiver
+):
     operator = await make_operator()
     made = await client.post(
         "/operator/webhooks",
