@@ -70,7 +70,7 @@ DIFFERENCE: dict[str, tuple[int, str]] = {
 #: the floor's, and why; the same on both engines
 PREPAID_DIFFERENCE: dict[str, tuple[int, str]] = {
     "POST /prepaid/requests/{id}/lock": (
-        15,
+        13,
         "the app locks the order (with its items and parties), then checks the seller's access by reading "
         "the listing's view (the listing, its seller, the category index twice) and the qualification (+5: "
         "the floor's locked read has the access as an EXISTS); it counts the lock with an insert and an "
@@ -78,9 +78,11 @@ PREPAID_DIFFERENCE: dict[str, tuple[int, str]] = {
         "updating them and the plugin's own check on a request's listing reads the request by its listing "
         "(+3: the floor's updates are addressed by id); in the transaction the plugin's notice reads the "
         "request by its order (the floor holds it) where the floor reads the recipient (the app holds the "
-        "order's parties: 0); it reads the order's conversation twice and its id once more and deletes "
-        "participants who left, where the floor reads it once and updates its activity (+2: the app's "
-        "message insert moves it); after its commit it marks the listing's event published for the search "
+        "order's parties: 0); its order read has the conversation, which the new seller is not in yet, so it "
+        "reads the conversation again and its id once more and deletes participants who left, where the floor "
+        "reads it once and updates its activity (+2: the app's message insert moves it); the app writes the "
+        "notification and its email in one statement (-1), and moves the order by its history row's insert "
+        "with its seller in an update of its own (0); after its commit it marks the listing's event published for the search "
         "plugin's handler (+1: the floor writes it published); and it reads the request, the order and its "
         "items back for the response (+3: the floor answers from what it read and wrote)",
     ),
@@ -112,9 +114,9 @@ LEADS_DIFFERENCE: dict[str, tuple[int, str]] = {
 #: on PostgreSQL, added to ``PREPAID_DIFFERENCE``
 PREPAID_POSTGRES_DIFFERENCE: dict[str, tuple[int, str]] = {
     "POST /prepaid/requests/{id}/lock": (
-        -2,
-        "the app moves the order and writes its history in one statement, and the notification and its "
-        "email in one (the floor: a statement each)",
+        -1,
+        "the app moves the order, with its seller, and writes its history in one statement (SQLite and the "
+        "floor: two)",
     ),
 }
 #: on PostgreSQL, added to ``DIFFERENCE``

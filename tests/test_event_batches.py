@@ -199,10 +199,17 @@ async def test_a_batch_notifies_each_member_once_in_a_few_statements(client, run
     assert await emailed(ids) == before_emailed
     after_messages = await system_messages(ids)
     assert after_messages == before_messages  # the same conversations and texts
-    # Set-wise: one statement for all notifications, one for the emails (on PostgreSQL the
-    # same one), one for the messages.
-    assert writing(seen, 'INSERT INTO "core_notification"') == 1
-    assert writing(seen, 'INSERT INTO "core_email_outbox"') == 1
+    # Set-wise: one statement for all notifications and their emails (on PostgreSQL a WITH,
+    # on SQLite an insert into the view core_notice, whose trigger writes both), one for the
+    # messages.
+    if runtime.db.is_postgres:
+        assert writing(seen, 'INSERT INTO "core_notification"') == 1
+        assert writing(seen, 'INSERT INTO "core_email_outbox"') == 1
+    else:
+        assert writing(seen, "INSERT INTO core_notice") == 1
+        assert not any(
+            "core_notification" in sql or "core_email_outbox" in sql for sql in seen if "INSERT" in sql
+        )
     assert count(seen, 'INSERT INTO "core_message"') == 1
     # The core's notices read the three orders and their history once, not once per event.
     assert sum('FROM "core_order" ' in sql for sql in seen) == 1

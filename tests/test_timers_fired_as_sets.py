@@ -311,8 +311,11 @@ async def test_a_set_runs_the_same_statements_for_three_orders_as_for_twelve(run
         seen[size] = sql
     # (the first set also opened the seller's and the fee account)
     assert len(seen[3]) == len(seen[12])
-    # one statement moves the twelve orders (on PostgreSQL with their history and timers)
-    assert sum('UPDATE "core_order" SET' in sql or "UPDATE core_order o SET" in sql for sql in seen[12]) == 1
+    # one statement moves the twelve orders: on PostgreSQL with their history and timers,
+    # on SQLite the insert of their history (its trigger moves them and cancels their timers)
+    moves = ("UPDATE core_order o SET", 'INSERT INTO "core_order_event"')
+    assert sum(any(move in sql for move in moves) for sql in seen[12]) == 1
+    assert not any('UPDATE "core_order" SET' in sql for sql in seen[12])
     # one statement writes the twelve postings' transactions (on PostgreSQL with their accounts and entries)
     assert sum("INSERT INTO core_ledger_transaction" in sql.replace('"', "") for sql in seen[12]) == 1
     assert await ledger.balance_of(ledger.available(seller.id), "USD") == 16 * 800

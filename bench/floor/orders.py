@@ -314,7 +314,8 @@ async def pay_order(request: Request, order_id: FromPath[int], data: JSONBody[Pa
         row, _ = await same.order_with_parties(s, order_id, buyer["id"])
         if row["buyer_id"] != buyer["id"]:
             raise Problem(403, "forbidden", "only the buyer pays for the order")
-        if await s.fetch(FUNDING_READ, escrow_ref):
+        # a payment funds it or is funding it: read with the order (PostgreSQL: again, locked)
+        if row["funded"] if not same.is_pg(s) else await s.fetch(FUNDING_READ, escrow_ref):
             raise Problem(409, "order_already_paid", f"order {order_id} is already paid")
         if row["state"] != "awaiting_payment":
             raise Problem(409, "transition_not_allowed", f"order {order_id} is {row['state']}")

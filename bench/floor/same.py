@@ -15,10 +15,11 @@ from __future__ import annotations
 import functools
 import re
 import secrets
+import sqlite3
 from datetime import datetime
 from typing import Any
 
-from bench.floor.driver import in_list, insert
+from bench.floor.driver import in_list
 from bench.floor.schemas import Problem, dumps, loads
 
 CURRENCY = "USD"
@@ -74,16 +75,20 @@ def _order_sql(pg: bool) -> str:
         f"AND NOT n.email) AS {role}_muted"
         for role, a in (("buyer", "b"), ("seller", "s"))
     )
+    from agorakit.orders.queries import _THREAD
+
+    thread = _THREAD.format(concat=concat)
     return (
-        f'SELECT o.*, {items}, {parties} FROM core_order o LEFT JOIN core_order_item i ON i."order" = o.id '
+        f'SELECT o.*, {items}, {parties}, {thread} FROM core_order o LEFT JOIN core_order_item i ON i."order" = o.id '
         "LEFT JOIN core_member b ON b.id = o.buyer_id LEFT JOIN core_member s ON s.id = o.seller_id "
         'WHERE o.id = $1 ORDER BY i."position" FOR UPDATE OF o'
     )
 
 
 async def order_with_parties(s: Any, order_id: int, member_id: int) -> tuple[Any, list[dict[str, Any]]]:
-    """The order locked, its items and its parties (with their email settings), in one
-    read as the app's; 404 unless the member is a party."""
+    """The order locked, its items, its parties (with their email settings) and its
+    conversation (with its participants), in one read as the app's; 404 unless the member
+    is a party."""
     rows = await s.fetch(_order_sql(is_pg(s)), order_id)
     if not rows or member_id not in (rows[0]["buyer_id"], rows[0]["seller_id"]):
         raise Problem(404, "not_found", f"there is no order {order_id}")
@@ -142,8 +147,9 @@ def _bodies(member: dict[str, Any], title: str) -> tuple[str, str, str]:
 async def notify(
     s: Any, event_id: int, member: dict[str, Any], template: str, title: str, link: str, now: datetime
 ) -> None:
-    """One notice: the notification and, unless muted, its email (PostgreSQL: one
-    statement; SQLite: two)."""
+    """One notice: the notification and, unless muted, its email, in one statement
+    (PostgreSQL: a data-modifying ``WITH``; SQLite: an insert into the view
+    ``core_notice``)."""
     if member["status"] != "active":
         return
     body, text, html = _bodies(member, title)
@@ -175,10 +181,11 @@ async def notify(
             *(column if emailed else [] for column in email),
         )
         return
-    notification = await s.row(
-        'INSERT INTO "core_notification" ("member_id","event_id","category","template","title","body","link",'
-        '"read_at","created_at") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING '
-        'RETURNING "id","event_id","member_id","template"',
+    # the notification and its email by one insert into the view (its trigger writes both)
+    await s.fetch(
+        "INSERT INTO core_notice (member_id, event_id, category, template, title, body, link, created_at, "
+        "to_address, subject, text_body, html_body, message_id, next_attempt_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         member["id"],
         event_id,
         "orders",
@@ -186,46 +193,16 @@ async def notify(
         title,
         body,
         link,
-        None,
         now,
+        *((member["email"], title, text, html, message_id, now) if emailed else (None,) * 6),
     )
-    if notification is None or not emailed:
-        return
-    await insert(
-        s,
-        "core_email_outbox",
-        {
-            "member_id": member["id"],
-            "notification_id": notification["id"],
-            "to_address": member["email"],
-            "subject": title,
-            "text_body": text,
-            "html_body": html,
-            "message_id": message_id,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_error": None,
-            "claimed_at": None,
-            "sent_at": None,
-            "created_at": now,
-        },
-    )
-
-
-_THREADS = (
-    "SELECT o.id, o.buyer_id, o.seller_id, c.id AS conversation, p.member_id FROM core_order o "
-    "LEFT JOIN core_conversation c ON c.\"key\" = 'order:' || o.id "
-    "LEFT JOIN core_conversation_participant p ON p.conversation = c.id WHERE o.id = ANY($1)"
-)
 
 
 async def system_message(s: Any, order: Any, event_id: int, body: str, now: datetime) -> None:
-    """The order conversation's system message as the app posts it: one read of the
-    order's conversation and its participants, the conversation and its participants
-    inserted the first time, the message (whose insert moves the conversation's activity)."""
-    found = await s.fetch(_THREADS, [order["id"]])
-    conversation = found[0]["conversation"] if found else None
+    """The order conversation's system message as the app posts it: the conversation as
+    the order's read found it (``order``), the conversation and its participants inserted
+    the first time, the message (whose insert moves the conversation's activity)."""
+    conversation = order["conversation_id"]
     if conversation is None:
         key = f"order:{order['id']}"
         created = await s.row(
@@ -310,7 +287,8 @@ async def post(
     deferred: list | None = None,
 ) -> int:
     """A posting as the app writes it: PostgreSQL one statement (its transaction, its
-    accounts, its entries; the fee credit left to ``deferred``), SQLite three."""
+    accounts, its entries; the fee credit left to ``deferred``), SQLite two (its
+    transaction, then its legs through the view ``core_ledger_leg``)."""
     parties = parties or {}
     pg = is_pg(s)
     lines = sorted(
@@ -354,33 +332,20 @@ async def post(
             now,
         )
     )["id"]
-    values = ", ".join(f"({in_list(1 + 9 * i, 9)})" for i in range(len(lines)))
-    args = [v for name, amount in lines for v in _account_row(name, amount, parties, now, True)]
-    accounts = {
-        r["name"]: r
-        for r in await s.fetch(
-            "INSERT INTO core_ledger_account (name, currency, kind, balance, allow_negative, member_id, buyer_id, "
-            f"seller_id, created_at) VALUES {values} ON CONFLICT (name, currency) DO UPDATE SET "
-            "balance = core_ledger_account.balance + excluded.balance, "
-            "buyer_id = COALESCE(excluded.buyer_id, core_ledger_account.buyer_id), "
-            "seller_id = COALESCE(excluded.seller_id, core_ledger_account.seller_id) WHERE excluded.balance >= 0 "
-            "OR core_ledger_account.allow_negative OR core_ledger_account.balance + excluded.balance >= 0 "
-            "RETURNING id, name, currency, balance, allow_negative, TRUE AS moved",
+    # its accounts and entries by one insert into the view (its trigger moves each account)
+    values = ", ".join(f"({in_list(1 + 10 * i, 10)})" for i in range(len(lines)))
+    args = [
+        v for name, amount in lines for v in [transaction, *_account_row(name, amount, parties, now, False)]
+    ]
+    try:
+        await s.fetch(
+            'INSERT INTO core_ledger_leg ("transaction", name, currency, kind, amount, allow_negative, member_id, '
+            f"buyer_id, seller_id, created_at) VALUES {values}",
             *args,
         )
-    }
-    for name, amount in lines:
-        if name not in accounts:
-            raise insufficient(name, 0, -amount)
-    entries: list[Any] = []
-    for name, amount in lines:
-        entries += [transaction, accounts[name]["id"], amount, CURRENCY, accounts[name]["balance"], now]
-    values = ", ".join(f"({in_list(1 + 6 * i, 6)})" for i in range(len(lines)))
-    await s.fetch(
-        'INSERT INTO "core_ledger_entry" ("transaction","account","amount","currency","balance_after",'
-        f'"created_at") VALUES {values}',
-        *entries,
-    )
+    except sqlite3.IntegrityError:
+        name, amount = next((n, a) for n, a in lines if a < 0)
+        raise insufficient(name, 0, -amount) from None
     return transaction
 
 
@@ -436,7 +401,8 @@ async def move(
     timers: list[tuple[str, datetime]] = (),  # type: ignore[assignment]
 ) -> dict[str, Any]:
     """An order enters ``target`` as the app moves it (PostgreSQL: one statement; SQLite:
-    the order, its history, its old state's timers when it had any, its new ones)."""
+    its history row, whose insert moves it and cancels its old state's timers, and its new
+    timers)."""
     cancel = row["state"] in TIMED
     if is_pg(s):
         sql = app_sql("agorakit.orders.engine", "_move_at_once", "all" if cancel else "", bool(timers))
@@ -465,18 +431,8 @@ async def move(
             ]
         moved = await s.fetch(sql, *values)
     else:
-        moved = await s.fetch(
-            'UPDATE "core_order" SET "state" = $1, "version" = $2, "seller_id" = $3, "state_entered_at" = $4, '
-            '"updated_at" = $5 WHERE ("core_order"."id" = $6 AND "core_order"."version" = $7) RETURNING "id"',
-            target,
-            row["version"] + 1,
-            row["seller_id"],
-            now,
-            now,
-            row["id"],
-            row["version"],
-        )
-        if moved:
+        # the history row's insert moves the order and cancels its timers (triggers)
+        try:
             await s.fetch(
                 'INSERT INTO "core_order_event" ("order","seq","transition","from_state","to_state","actor_role",'
                 '"actor_id","data","at") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)',
@@ -490,16 +446,11 @@ async def move(
                 dumps(history),
                 now,
             )
-            if cancel:
-                await s.fetch(
-                    'UPDATE "core_order_timer" SET "status" = $1 WHERE ("core_order_timer"."order" = $2 AND '
-                    '"core_order_timer"."status" = $3)',
-                    "cancelled",
-                    row["id"],
-                    "pending",
-                )
-            for transition, due in timers:
-                await timer(s, row["id"], target, transition, due, now)
+            moved = True
+        except sqlite3.IntegrityError:
+            moved = False
+        for transition, due in timers if moved else ():
+            await timer(s, row["id"], target, transition, due, now)
     if not moved:
         raise Problem(409, "conflict", f"order {row['id']} changed while {name} was being fired")
     return {

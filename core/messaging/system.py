@@ -97,11 +97,13 @@ async def record_order_transitions(runtime: Runtime, events: list[Any]) -> list[
     if not wanted:
         return []
     async with runtime.unit_of_work() as uow:
-        orders = await order_threads([order_id for _, order_id in wanted])
-        conversations = {
-            order_id: await open_order_conversation(uow, order_id, thread)
-            for order_id, thread in orders.items()
-        }
+        ids = [order_id for _, order_id in wanted]
+        orders = _held_threads(uow, ids) or await order_threads(ids)
+        conversations = {}
+        for order_id, thread in orders.items():
+            conversations[order_id] = await open_order_conversation(uow, order_id, thread)
+            if uow.held("order_conversation", order_id) is not None:  # as it is now
+                uow.hold("order_conversation", order_id, (conversations[order_id], set(thread[0])))
         rows = [
             message_row(
                 uow,
@@ -121,6 +123,20 @@ async def record_order_transitions(runtime: Runtime, events: list[Any]) -> list[
     if missing:
         raise EventsFailed(missing)
     return inserted
+
+
+def _held_threads(uow: UnitOfWork, order_ids: list[int]) -> dict[int, tuple[list[int], int | None, set[int]]]:
+    """What :func:`order_threads` reads, from the orders and conversations the transaction
+    holds (an order read with its lock: :func:`agorakit.orders.order_with_items`), when it
+    holds every one; else nothing."""
+    threads = {}
+    for order_id in order_ids:
+        order, held = uow.held("order", order_id), uow.held("order_conversation", order_id)
+        if order is None or held is None:
+            return {}
+        parties = [p for p in (order["buyer_id"], order["seller_id"]) if p is not None]
+        threads[order_id] = (parties, held[0], set(held[1]))
+    return threads
 
 
 def _has_conversation(processes: Any, name: str) -> bool:

@@ -38,7 +38,7 @@ from agorakit.money.account_names import (  # re-exported: callers find them her
 )
 from agorakit.money.account_reads import (  # re-exported: callers find them here
     _account_row,
-    balance_of,
+    balance_of,  # noqa: F401
     balances_for_update,  # noqa: F401
     balances_of,  # noqa: F401
 )
@@ -51,6 +51,7 @@ from agorakit.money.moves import (
     move_accounts,
     move_deferred,
     post_at_once,
+    post_legs,
     stage_parties,
 )
 from agorakit.money.tables import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -248,6 +249,16 @@ async def post(
         if deferring and name in DEFERRED:
             await move_deferred(uow)  # a debit sees the credits before it, as it always did
         (overdrawn if name in overdraw and amount < 0 else checked).append((name, currency, amount))
+    if not deferring and not overdrawn:  # SQLite: its accounts and entries in one insert
+        try:
+            await post_legs(
+                uow, [(transaction_id, name, currency, amount) for name, currency, amount in checked]
+            )
+        except Refused as refused:
+            raise _insufficient_at(
+                refused.name, refused.currency, refused.balance or 0, refused.amount
+            ) from None
+        return Posting(transaction_id=transaction_id, idempotency_key=key, kind=kind, created=True)
     moved = await _move(uow, checked)
     if overdrawn:
         moved |= await move_accounts(uow, overdrawn, checked=False)
@@ -355,10 +366,11 @@ async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting
     number of statements whatever their number: the same result as :func:`post` on each
     in turn (the same entries, each with the balance after it, the same refusals).
 
-    Every account they move is moved once, by what they add to it, in one statement that
-    locks them (PostgreSQL) posting by posting, each posting's in name order as
+    On PostgreSQL every account they move is moved once, by what they add to it, in one
+    statement that locks them posting by posting, each posting's in name order as
     :func:`post` takes them; the platform fee account's credits wait for the commit, as
-    with :func:`post`.
+    with :func:`post`.  On SQLite their legs are one insert in that order, each moving its
+    account in turn (:func:`~agorakit.money.moves.post_legs`).
 
     :raises InsufficientFunds: an account that may not go negative would, at the first
         posting that takes it below zero (nothing of the others is kept either: the
@@ -393,55 +405,19 @@ async def post_many(uow: UnitOfWork, postings: list[NewPosting]) -> list[Posting
         if posting.key in ids and posting.key not in keys:
             fresh.append(index)
             keys.add(posting.key)
-    deferring = uow.runtime.db.is_postgres
-    # Each account moves once, by what all the new postings add to it (deferred credits
-    # at the commit); its balance before them is what it has after, less that.
-    totals: dict[tuple[str, str], int] = defaultdict(int)
-    for i in fresh:
-        for (name, currency), amount in sorted(nets[i].items()):
-            if deferring and name in DEFERRED:
-                if amount < 0:
-                    raise LedgerError(f"post_many does not debit {name}; post() does")
-                continue
-            totals[(name, currency)] += amount
-    # (in the order the postings one by one would move them, so that missing accounts are
-    # opened as they would open them; a batch of the worker's orders its postings by
-    # seller, so concurrent batches still lock the accounts they share in one order)
-    moves = [(name, currency, amount) for (name, currency), amount in totals.items()]
+    # SQLite: their accounts and entries in one insert, the legs in the order the postings
+    # one by one would write them (a missing account opened as they would open it)
+    legs = [(ids[postings[i].key], *key, amount) for i in fresh for key, amount in sorted(nets[i].items())]
     try:
-        moved = await move_accounts(uow, moves, in_order=True) if moves else {}
+        if legs:
+            await post_legs(uow, legs)
     except Refused as refused:
-        start_balance = refused.balance
-        if start_balance is None:
-            start_balance = await balance_of(refused.name, refused.currency)
-        raise _first_refusal(postings, nets, fresh, refused, start_balance) from None
-    balances = {key: row["balance"] - totals[key] for key, row in moved.items()}
-    entries = []
-    for i in fresh:
-        for (name, currency), amount in sorted(nets[i].items()):
-            entry = {
-                "transaction": ids[postings[i].key],
-                "amount": amount,
-                "currency": currency,
-                "created_at": now,
-            }
-            if deferring and name in DEFERRED:
-                defer(uow, _deferred_entry(ids[postings[i].key], name, currency, amount, now))
-                continue
-            row = moved[(name, currency)]
-            balance = balances[(name, currency)] + amount
-            if amount < 0 and balance < 0 and not row["allow_negative"]:
-                raise _insufficient_at(name, currency, balances[(name, currency)], -amount)
-            balances[(name, currency)] = balance
-            entries.append({**entry, "account": row["id"], "balance_after": balance})
-    await _INSERT_ENTRIES.run(*entries)
+        raise _first_refusal(postings, nets, fresh, refused, refused.balance or 0) from None
     out, new = [], set(fresh)
     for index, (posting, net) in enumerate(zip(postings, nets, strict=True)):
         if index in new:
             out.append(Posting(ids[posting.key], posting.key, posting.kind, created=True))
             continue
-        if deferring:
-            await move_deferred(uow)  # a posting of this transaction may still be pending
         existing = await _TRANSACTION_BY_KEY.run(posting.key)
         await _check_same_posting(existing["id"], net, posting.key)
         out.append(Posting(existing["id"], posting.key, existing["kind"], created=False))

@@ -22,6 +22,7 @@ with their entries in one statement per account (:func:`move_deferred`).
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +185,70 @@ async def move_accounts(
             await _DROP_CREATED.run(row["id"])  # the row this debit proposed opened it: it held nothing
             raise Refused(name, currency, -amount, 0)
     return found
+
+
+#: SQLite: the columns of the view ``core_ledger_leg`` (migration ``core_money``
+#: 2027-01-11) that a posting's legs give
+_LEG_COLUMNS = (
+    '"transaction", name, currency, kind, amount, allow_negative, member_id, buyer_id, seller_id, created_at'
+)
+#: SQLite: what the view's trigger says of a debit its account may not take
+REFUSED_LEG = "a debit the account cannot take"
+_BALANCES = PreparedRaw(
+    LedgerAccount,
+    "SELECT name, currency, balance, allow_negative FROM core_ledger_account "
+    "WHERE name IN (SELECT value FROM json_each({})) AND currency = {}",
+)
+
+
+@functools.cache
+def _insert_legs(rows: int) -> PreparedRaw:
+    row = "(" + ", ".join(["{}"] * 10) + ")"
+    return PreparedRaw(
+        LedgerEntry, f"INSERT INTO core_ledger_leg ({_LEG_COLUMNS}) VALUES {', '.join([row] * rows)}"
+    )
+
+
+async def post_legs(uow: UnitOfWork, legs: list[tuple[int, str, str, int]]) -> None:
+    """SQLite: postings' accounts and entries in one statement, an insert of their legs
+    ``(transaction id, name, currency, amount)``, in the order given (each posting's in
+    name order), into the view ``core_ledger_leg``: the view's trigger moves each account
+    addressed by name (opening a missing one with the leg as its first balance, an escrow
+    with its parties) and writes the leg's entry with the balance after it, or refuses the
+    whole statement at a debit that would take an account that may not go negative below
+    zero.
+
+    :raises Refused: the first such debit, with its account's balance before the legs
+        (nothing of the statement is kept).
+    """
+    rows = [
+        [tx, *_row(uow, name, currency, amount, True, proposed=False)] for tx, name, currency, amount in legs
+    ]
+    try:
+        await _insert_legs(len(rows)).run(*(value for row in rows for value in row))
+    except sqlite3.IntegrityError as exc:
+        if REFUSED_LEG not in str(exc):
+            raise
+        raise await _refused_leg(legs) from None
+
+
+async def _refused_leg(legs: list[tuple[int, str, str, int]]) -> Refused:
+    """The first of ``legs`` that the view's trigger refused, read again (the statement
+    wrote nothing)."""
+    found: dict[tuple[str, str], Any] = {}
+    for _, name, currency, _ in legs:
+        if (name, currency) not in found:
+            rows = await _BALANCES.run(msgspec.json.encode([name]).decode(), currency)
+            found[(name, currency)] = rows[0] if rows else None
+    balances = {key: row["balance"] if row else 0 for key, row in found.items()}
+    for _, name, currency, amount in legs:
+        row, balance = found[(name, currency)], balances[(name, currency)]
+        allowed = row["allow_negative"] if row else account_kind(name)[0] == "external"
+        if amount < 0 and not allowed and balance + amount < 0:
+            start = row["balance"] if row else 0
+            return Refused(name, currency, -amount, start)
+        balances[(name, currency)] = balance + amount
+    raise LookupError("the ledger refused a debit that no account of the posting makes")
 
 
 _POST_AT_ONCE = PreparedRaw(
@@ -368,11 +433,13 @@ async def move_deferred(uow: UnitOfWork) -> None:
 
 __all__ = [
     "DEFERRED",
+    "REFUSED_LEG",
     "Posted",
     "Refused",
     "defer",
     "move_accounts",
     "move_deferred",
     "post_at_once",
+    "post_legs",
     "stage_parties",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -96,27 +97,27 @@ def _check_notice(notice: Any) -> None:
         raise ValueError(message)
 
 
-async def notify_events(runtime: Runtime, events: list[DomainEvent]) -> list[int]:
+async def notify_events(runtime: Runtime, events: list[DomainEvent]) -> None:
     """Notify everyone the plugins name about each of ``events``, set-wise: one read of
-    the recipients, one of their email settings, one statement for the notifications and
-    one for the emails, in one unit of work; returns the new notification ids.
+    the recipients with their email settings (none when the transaction holds them), and
+    one statement for the notifications and their emails (PostgreSQL: a data-modifying
+    ``WITH``; SQLite: an insert into the view ``core_notice``), in one unit of work.
 
     Raises :class:`~agorakit.events.EventsFailed` (after storing what it could) naming the
     events whose notices could not all be made, so that the outbox retries those.
     """
-    created, errors = await _notify(runtime, events)
+    errors = await _notify(runtime, events)
     if errors:
         failed = {
             events[index].id: f"notifying {events[index].name} failed: " + "; ".join(problems)
             for index, problems in errors.items()
         }
         raise EventsFailed(failed)
-    return created
 
 
-async def _notify(runtime: Runtime, events: list[DomainEvent]) -> tuple[list[int], dict[int, list[str]]]:
-    """Collect, render and store the notices of ``events``; the new ids, and each failed
-    event's errors by its position."""
+async def _notify(runtime: Runtime, events: list[DomainEvent]) -> dict[int, list[str]]:
+    """Collect, render and store the notices of ``events``; each failed event's errors
+    by its position."""
     batch: list[tuple[int, DomainEvent, Notice]] = []
     errors: dict[int, list[str]] = {}
     async with contextlib.AsyncExitStack() as ahead:  # what notices read, once for the batch
@@ -129,8 +130,9 @@ async def _notify(runtime: Runtime, events: list[DomainEvent]) -> tuple[list[int
             if problems:
                 errors[index] = problems
             batch += [(index, event, notice) for notice in notices]
-    created = await _store(runtime, batch, errors) if batch else []
-    return created, errors
+    if batch:
+        await _store(runtime, batch, errors)
+    return errors
 
 
 def _absolute(runtime: Runtime, link: str | None) -> str | None:
@@ -195,7 +197,7 @@ CHUNK = 50
 
 async def _store(
     runtime: Runtime, batch: list[tuple[int, DomainEvent, Notice]], errors: dict[int, list[str]]
-) -> list[int]:
+) -> None:
     ids = sorted({notice.member_id for _, _, notice in batch})
     members, muted = _held_recipients(ids)
     if len(members) < len(ids):
@@ -225,9 +227,12 @@ async def _store(
             continue
         rendered[key] = (event, notice, member, result)
     if not rendered:
-        return []
+        return
     keys = list(rendered)
-    if runtime.db.is_postgres and all(event.id is not None for event, *_ in rendered.values()):
+    if not runtime.db.is_postgres:
+        async with runtime.unit_of_work() as uow:
+            return await _store_through_view(runtime, uow, rendered, muted)
+    if all(event.id is not None for event, *_ in rendered.values()):
         async with runtime.unit_of_work() as uow:
             return await _store_at_once(runtime, uow, rendered, muted)
     created: dict[tuple[Any, int, str], int] = {}
@@ -275,7 +280,71 @@ async def _store(
             )
         for start in range(0, len(emails), CHUNK):
             await _INSERT_EMAIL.run(*emails[start : start + CHUNK])
-    return [created[key] for key in keys if key in created]
+
+
+#: SQLite: the columns of the view ``core_notice`` that an insert gives (migration
+#: ``core_notifications`` 2026-12-22): a notification, and its email (``to_address`` NULL:
+#: none)
+_NOTICE_COLUMNS = (
+    "member_id",
+    "event_id",
+    "category",
+    "template",
+    "title",
+    "body",
+    "link",
+    "created_at",
+    "to_address",
+    "subject",
+    "text_body",
+    "html_body",
+    "message_id",
+    "next_attempt_at",
+)
+
+
+@functools.cache
+def _insert_notices(rows: int) -> PreparedRaw:
+    """SQLite: ``rows`` notices in one insert into ``core_notice``, whose trigger inserts
+    each notification and, when it is new and has an address, its email."""
+    row = "(" + ", ".join(["{}"] * len(_NOTICE_COLUMNS)) + ")"
+    return PreparedRaw(
+        Notification,
+        f"INSERT INTO core_notice ({', '.join(_NOTICE_COLUMNS)}) VALUES {', '.join([row] * rows)}",
+    )
+
+
+async def _store_through_view(
+    runtime: Runtime,
+    uow: UnitOfWork,
+    rendered: dict[tuple[Any, int, str], tuple[DomainEvent, Notice, dict[str, Any], Rendered]],
+    muted: set[tuple[int, str]],
+) -> None:
+    """:func:`_store`'s writes on SQLite: a statement per CHUNK notices (the view's
+    trigger writes each notification and its email)."""
+    values = []
+    for event, notice, member, result in rendered.values():
+        mail = None
+        if member["email"] and (notice.member_id, notice.category) not in muted:
+            text = f"{result.text}\n\n-- \n{result.footer}" if result.footer else result.text
+            mail = _email_row(
+                runtime,
+                uow,
+                to_address=member["email"],
+                subject=result.subject,
+                text_body=text,
+                html_body=result.html,
+                member_id=notice.member_id,
+                notification_id=None,
+            )
+        values.append(
+            [notice.member_id, event.id, notice.category, notice.template, result.subject, result.text]
+            + [notice.link, uow.now]
+            + [mail[c] if mail else None for c in _NOTICE_COLUMNS[8:]]
+        )
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start : start + CHUNK]
+        await _insert_notices(len(chunk)).run(*(value for row in chunk for value in row))
 
 
 #: PostgreSQL: notifications and the emails of those inserted now, in one statement (the
@@ -302,7 +371,7 @@ async def _store_at_once(
     uow: UnitOfWork,
     rendered: dict[tuple[Any, int, str], tuple[DomainEvent, Notice, dict[str, Any], Rendered]],
     muted: set[tuple[int, str]],
-) -> list[int]:
+) -> None:
     """:func:`_store`'s writes in one statement (PostgreSQL): every notification, and
     the email of each one inserted now whose member has an address and email on."""
     notices = list(rendered.values())
@@ -322,7 +391,7 @@ async def _store_at_once(
         if member["email"] and (notice.member_id, notice.category) not in muted
     ]
     now = uow.now
-    rows = await _NOTIFY_AT_ONCE.run(
+    await _NOTIFY_AT_ONCE.run(
         now,
         [notice.member_id for _, notice, _, _ in notices],
         [event.id for event, _, _, _ in notices],
@@ -342,8 +411,6 @@ async def _store_at_once(
         [e["html_body"] for e in emails],
         [e["message_id"] for e in emails],
     )
-    created = {(row["event_id"], row["member_id"], row["template"]): row["id"] for row in rows}
-    return [created[key] for key in rendered if key in created]
 
 
 def _email_row(

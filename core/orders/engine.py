@@ -16,13 +16,15 @@ transition, :func:`fire_set`): the same statements, one of each kind, for any nu
 from __future__ import annotations
 
 import functools
+import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from agorakit.catalog import check_can_take, get_listing
-from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of, none_of
+from agorakit.db import is_unique_violation
+from agorakit.db.prepared import Prepared, PreparedInsert, PreparedRaw, any_of
 from agorakit.errors import Conflict, NotFound
 from agorakit.hooks import maybe_await
 from agorakit.money.ledger import set_escrow_sellers
@@ -214,55 +216,12 @@ async def _transition_all(
 _JSON = msgspec.json.encode
 _INSERT_HISTORY = PreparedInsert(OrderEvent, returning=())
 _INSERT_TIMERS = PreparedInsert(OrderTimer, returning=())
-#: one order's move, unless someone else moved it since it was read (version)
-_MOVE = Prepared(
-    lambda state, version, seller_id, at, id, read_version: (
-        Order.update(
-            {
-                Order.state: state,
-                Order.version: version,
-                Order.seller_id: seller_id,
-                Order.state_entered_at: at,
-                Order.updated_at: at,
-            }
-        )
-        .where((Order.id == id) & (Order.version == read_version))
-        .returning(Order.id)
-    )
+#: SQLite: the orders' seller after a move that changed it (a candidate's, or none)
+_SET_SELLERS = Prepared(
+    lambda seller_id, ids: Order.update({Order.seller_id: seller_id}).where(any_of(Order.id, ids))
 )
-
-
-def _move_all(clearing: bool) -> Prepared:
-    """Several orders' move (their rows are locked); ``clearing``: their sellers unset (a
-    ``clears_seller`` transition), else kept (a set never gives an order a seller)."""
-
-    def build(state: Any, at: Any, ids: Any) -> Any:
-        values = {
-            Order.state: state,
-            Order.version: Order.version + 1,
-            Order.state_entered_at: at,
-            Order.updated_at: at,
-        }
-        if clearing:
-            values[Order.seller_id] = None
-        return Order.update(values).where(any_of(Order.id, ids)).returning(Order.id)
-
-    return Prepared(build)
-
-
-_MOVE_ALL = {clearing: _move_all(clearing) for clearing in (False, True)}
-_CANCEL_TIMERS = Prepared(
-    lambda order: OrderTimer.update({OrderTimer.status: "cancelled"}).where(
-        (OrderTimer.order == order) & (OrderTimer.status == "pending")
-    )
-)
-#: the pending timers of orders that leave their state, but the ones firing (marked fired
-#: by the batch: one update of their rows instead of two)
-_CANCEL_TIMERS_OF = Prepared(
-    lambda orders, firing: OrderTimer.update({OrderTimer.status: "cancelled"}).where(
-        any_of(OrderTimer.order, orders) & (OrderTimer.status == "pending") & none_of(OrderTimer.id, firing)
-    )
-)
+#: SQLite: the message of the trigger that refuses a history row of an order moved since
+_MOVED_MEANWHILE = "the order moved since it was read"
 
 
 async def _enter_all(
@@ -277,31 +236,24 @@ async def _enter_all(
     """The write path of every move: locked order rows (each move is ``(row, actor_role,
     actor_id, data, seller_id)``) enter ``target`` by ``name``, their versions bumped,
     their history written, their pending timers cancelled (but ``firing``) and the new
-    state's set: one statement each on SQLite, one for all on PostgreSQL.  Returns the
-    rows as they now are."""
+    state's set: on SQLite the history's insert (which moves the orders, by triggers)
+    and the timers' (and the sellers' update when a move changes them), one statement for
+    all on PostgreSQL.  Returns the rows as they now are."""
     now = uow.now
-    ids = [row["id"] for row, *_ in moves]
     clearing = all(seller_id is None for *_, seller_id in moves)
     if len(moves) > 1 and any(seller_id != row["seller_id"] and not clearing for row, *_, seller_id in moves):
         raise ValueError("a set of moves cannot give the orders sellers")
+    changed = [(row, seller_id) for row, *_, seller_id in moves if seller_id != row["seller_id"]]
     if uow.runtime.db.is_postgres:
         await _enter_all_at_once(uow, process, target, name, moves, firing=firing)
-    elif len(moves) == 1:
-        row, _, _, _, seller_id = moves[0]
-        moved = await _MOVE.run(target, row["version"] + 1, seller_id, now, row["id"], row["version"])
-        if not moved:
-            raise Conflict(f"order {row['id']} changed while {name} was being fired; reload it and try again")
     else:
-        moved = await _MOVE_ALL[clearing].run(target, now, ids)
-        if len(moved) != len(ids):
-            raise Conflict(f"orders changed while {name} was being fired; firing them one by one")
-    changed = [(row, seller_id) for row, *_, seller_id in moves if seller_id != row["seller_id"]]
+        await _write_move(uow, process, target, name, moves)
+        if changed:  # (SQLite: the history's insert moved the orders, their sellers aside)
+            await _SET_SELLERS.run(None if clearing else changed[0][1], [row["id"] for row, _ in changed])
     if changed:  # an escrow shows its seller's pending money: it follows the order's seller
         await set_escrow_sellers([(f"order:{row['id']}", seller_id) for row, seller_id in changed])
     for row, _, _, data, _ in moves:  # what the order's notices read of the move
         uow.hold("order_history", (row["id"], name), data or {})
-    if not uow.runtime.db.is_postgres:
-        await _write_move(uow, process, target, name, moves, ids, firing)
     return [
         {
             **row,
@@ -321,36 +273,38 @@ async def _write_move(
     target: str,
     name: str,
     moves: list[tuple[dict[str, Any], str, int | None, dict[str, Any] | None, int | None]],
-    ids: list[int],
-    firing: list[int] | None,
 ) -> None:
-    """SQLite: the moves' history, their old state's timers cancelled and the new
-    state's set, a statement each."""
+    """SQLite: the moves' history rows, whose insert moves the orders and cancels their
+    pending timers (triggers: ``core_orders`` migration 2026-12-22), then the new state's
+    timers.  A history row of an order that moved since it was read is refused (by the
+    unique ``(order, seq)`` or the trigger): a 409, as PostgreSQL's version check."""
     now = uow.now
-    await _INSERT_HISTORY.run(
-        *(
-            {
-                "order": row["id"],
-                "seq": row["version"] + 1,
-                "transition": name,
-                "from_state": row["state"],
-                "to_state": target,
-                "actor_role": actor_role,
-                "actor_id": actor_id,
-                "data": data or {},
-                "at": now,
-            }
-            for row, actor_role, actor_id, data, _ in moves
+    try:
+        await _INSERT_HISTORY.run(
+            *(
+                {
+                    "order": row["id"],
+                    "seq": row["version"] + 1,
+                    "transition": name,
+                    "from_state": row["state"],
+                    "to_state": target,
+                    "actor_role": actor_role,
+                    "actor_id": actor_id,
+                    "data": data or {},
+                    "at": now,
+                }
+                for row, actor_role, actor_id, data, _ in moves
+            )
         )
-    )
-    if firing:
-        await _CANCEL_TIMERS_OF.run(ids, firing)
-    elif not _timed(process, moves):
-        pass
-    elif len(ids) == 1:
-        await _CANCEL_TIMERS.run(ids[0])
-    else:
-        await _CANCEL_TIMERS_OF.run(ids, [])
+    except sqlite3.IntegrityError as exc:
+        if not (is_unique_violation(exc) or _MOVED_MEANWHILE in str(exc)):
+            raise
+        if len(moves) == 1:
+            order_id = moves[0][0]["id"]
+            raise Conflict(
+                f"order {order_id} changed while {name} was being fired; reload it and try again"
+            ) from exc
+        raise Conflict(f"orders changed while {name} was being fired; firing them one by one") from exc
     timers = [t for row, *_ in moves for t in _timer_rows(row["id"], process, target, now, row.get("data"))]
     if timers:
         await _INSERT_TIMERS.run(*timers)

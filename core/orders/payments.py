@@ -112,7 +112,12 @@ async def check_payment_start(
         row = await locked_order_row(order_id)  # held until the payment commits
     except NotFound:
         return  # an escrow named like an order but not run by the engine
-    for payment in await payments.funding_payments(f"{ORDER_PREFIX}{order_id}"):
+    # (none when the order's locked read found none: see agorakit.orders.order_with_items)
+    funding = [] if uow.held("order_funded", order_id) is False else None
+    uow.hold("order_funded", order_id, None)  # this payment may fund it: a later one reads
+    for payment in (
+        funding if funding is not None else await payments.funding_payments(f"{ORDER_PREFIX}{order_id}")
+    ):
         if payment.status == "completed":
             message = f"order {order_id} is already paid, by payment {payment.id} ({payment.method})"
         else:

@@ -62,6 +62,22 @@ _ITEM_COLUMNS = ("id", "position", "kind", "description", "unit_price", "quantit
 _PARTY_COLUMNS = ("email", "display_name", "status", "muted")
 
 
+#: the order's conversation and its participants (their ids, comma-separated), which its
+#: system messages are posted in (``agorakit.messaging``), and whether a payment funds it
+#: or is funding it (open or completed: ``agorakit.money.payments.FUNDING_STATUSES``): read
+#: with the order, so that the transaction that moves it or pays it does not read them again.
+#: (On PostgreSQL a locked read that waited for another transaction's lock sees what that
+#: one wrote in the order's row only, so a payment's check reads the funding payments again;
+#: a conversation opened meanwhile is found by its insert's conflict.)
+_THREAD = (
+    "(SELECT c.id FROM core_conversation c WHERE c.\"key\" = 'order:' || o.id) AS conversation_id, "
+    "(SELECT {concat}(CAST(p.member_id AS TEXT), ',') FROM core_conversation c JOIN core_conversation_participant p "
+    "ON p.conversation = c.id WHERE c.\"key\" = 'order:' || o.id) AS conversation_members, "
+    "EXISTS (SELECT 1 FROM core_payment p WHERE p.escrow_ref = 'order:' || o.id "
+    "AND p.status IN ('pending', 'awaiting_funds', 'completed')) AS funded"
+)
+
+
 def _with_items(locking: bool) -> PreparedRaw:
     def sql(engine_type: str) -> str:
         items = ", ".join(f'i."{column}" AS "item_{column}"' for column in _ITEM_COLUMNS)
@@ -74,7 +90,7 @@ def _with_items(locking: bool) -> PreparedRaw:
         )
         lock = " FOR UPDATE OF o" if locking and engine_type == "postgres" else ""
         return (
-            f"SELECT o.*, {items}, {parties} FROM core_order o "
+            f"SELECT o.*, {items}, {parties}, {_THREAD.format(concat=concat)} FROM core_order o "
             'LEFT JOIN core_order_item i ON i."order" = o.id '
             "LEFT JOIN core_member b ON b.id = o.buyer_id LEFT JOIN core_member s ON s.id = o.seller_id "
             f'WHERE o.id = {{}} ORDER BY i."position"{lock}'
@@ -87,7 +103,12 @@ def _with_items(locking: bool) -> PreparedRaw:
 #: of the order on PostgreSQL when locking)
 _WITH_ITEMS = {locking: _with_items(locking) for locking in (False, True)}
 _decode = msgspec.json.Decoder().decode
-_EXTRA = tuple(f"{role}_{column}" for role in ("buyer", "seller") for column in _PARTY_COLUMNS)
+_EXTRA = (
+    *(f"{role}_{column}" for role in ("buyer", "seller") for column in _PARTY_COLUMNS),
+    "conversation_id",
+    "conversation_members",
+    "funded",
+)
 
 
 async def order_with_items(
@@ -96,7 +117,9 @@ async def order_with_items(
     """The order's row and its item rows (by position) in one statement, or as the
     current transaction holds them; 404 for no such order.  ``for_update``: the order's
     row is locked for the rest of the transaction (PostgreSQL), which then holds both,
-    and its parties as its notices need them (see :meth:`~agorakit.runtime.UnitOfWork.hold`)."""
+    its parties as its notices need them, and its conversation with its participants
+    (``"order_conversation"``: ``(id or None, {member ids})``, what its system messages
+    need) and whether a payment funds it (``"order_funded"``); see :meth:`~agorakit.runtime.UnitOfWork.hold`)."""
     uow = current_unit_of_work()
     if uow is not None:
         row, items = uow.held("order", order_id), uow.held("order_items", order_id)
@@ -117,6 +140,10 @@ async def order_with_items(
     if for_update and uow is not None:
         uow.hold("order", order_id, dict(row))
         uow.hold("order_items", order_id, items)
+        members = {int(m) for m in (first["conversation_members"] or "").split(",") if m}
+        uow.hold("order_conversation", order_id, (first["conversation_id"], members))
+        if Order._meta.db.engine_type != "postgres":  # (see _THREAD)
+            uow.hold("order_funded", order_id, bool(first["funded"]))
         for role in ("buyer", "seller"):
             member_id = row[f"{role}_id"]
             if member_id is not None and first[f"{role}_status"] is not None:
