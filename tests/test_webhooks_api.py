@@ -372,3 +372,35 @@ async def test_https_goes_to_the_checked_address_with_the_hosts_name_in_tls(
         assert refused["status_code"] is None and "certificate" in refused["error"].lower()
     finally:
         receiver.close()
+
+
+async def test_an_integration_token_reads_the_endpoints_with_webhooks_read_only(client, operator, receiver):
+    endpoint = (await create(client, operator, url=receiver.url)).json()
+
+    async def token(*scopes):
+        body = {"name": "crm", "scopes": list(scopes)}
+        made = await client.post("/operator/integration-tokens", json=body, headers=operator.headers)
+        assert made.status_code == 201, made.text
+        return {"Authorization": f"Bearer {made.json()['token']}"}
+
+    reader = await token("webhooks:read")
+    listed = await client.get("/operator/webhooks", headers=reader)
+    assert listed.status_code == 200, listed.text
+    assert [item["id"] for item in listed.json()["items"]] == [endpoint["id"]]
+    assert "secret" not in listed.json()["items"][0]
+    one = await client.get(f"/operator/webhooks/{endpoint['id']}/deliveries", headers=reader)
+    assert one.status_code == 200, one.text
+    # reading only: changing an endpoint with the token is refused, and nothing changes
+    patched = await client.patch(
+        f"/operator/webhooks/{endpoint['id']}", json={"enabled": False}, headers=reader
+    )
+    assert patched.status_code == 401
+    again = await client.get(f"/operator/webhooks/{endpoint['id']}", headers=operator.headers)
+    assert again.json()["enabled"] is True
+    # a token without the scope
+    other = await client.get("/operator/webhooks", headers=await token("events:read"))
+    assert (other.status_code, other.json()["code"], other.json()["extra"]) == (
+        403,
+        "scope_missing",
+        {"scope": "webhooks:read"},
+    )
